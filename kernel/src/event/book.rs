@@ -1,0 +1,237 @@
+//! A local L2 order book maintained from snapshots and sequenced deltas.
+//!
+//! Synchronisation follows the procedure venues such as Binance document: deltas that arrive
+//! before the snapshot are buffered; once the snapshot is in, buffered deltas whose final update
+//! id is at or below the snapshot's are dropped, the first applied delta must straddle
+//! `last_update_id + 1`, and afterwards each delta must continue the chain (its `first_update_id`
+//! is the previous final id + 1, or, on venues that send it, `prev_final_update_id` equals the
+//! previous final id). A break in the chain is reported as [`BookError::Gap`] and the book must
+//! be rebuilt from a new snapshot.
+
+use super::market::{BookDelta, BookLevel, BookSnapshot};
+use crate::value::{Price, Quantity};
+use std::collections::BTreeMap;
+
+/// Why a delta could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BookError {
+    /// The delta does not continue from the last applied update.
+    #[error(
+        "order-book gap: last applied update {last}, next delta starts at {first} (prev {prev:?})"
+    )]
+    Gap {
+        /// Last applied final update id.
+        last: u64,
+        /// First update id of the offending delta.
+        first: u64,
+        /// Its `prev_final_update_id`, if any.
+        prev: Option<u64>,
+    },
+}
+
+/// An L2 book: price → size per side, plus the sequencing state.
+#[derive(Debug, Clone, Default)]
+pub struct OrderBook {
+    bids: BTreeMap<Price, Quantity>,
+    asks: BTreeMap<Price, Quantity>,
+    last_update_id: Option<u64>,
+    buffered: Vec<BookDelta>,
+}
+
+impl OrderBook {
+    /// An empty, unsynchronised book.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether a snapshot has been applied and the chain is intact.
+    pub fn is_synced(&self) -> bool {
+        self.last_update_id.is_some()
+    }
+
+    /// The last applied update id.
+    pub fn last_update_id(&self) -> Option<u64> {
+        self.last_update_id
+    }
+
+    /// Replaces the book with a snapshot, then applies any buffered deltas that follow it.
+    ///
+    /// # Errors
+    /// [`BookError::Gap`] when the buffered deltas do not bridge the snapshot.
+    pub fn apply_snapshot(&mut self, snapshot: &BookSnapshot) -> Result<(), BookError> {
+        self.bids = snapshot.bids.iter().map(|l| (l.price, l.qty)).collect();
+        self.asks = snapshot.asks.iter().map(|l| (l.price, l.qty)).collect();
+        self.last_update_id = Some(snapshot.last_update_id);
+        let buffered = std::mem::take(&mut self.buffered);
+        let mut first_applied = true;
+        for delta in buffered
+            .iter()
+            .filter(|d| d.final_update_id > snapshot.last_update_id)
+        {
+            if first_applied {
+                if delta.first_update_id > snapshot.last_update_id + 1 {
+                    self.last_update_id = None;
+                    return Err(BookError::Gap {
+                        last: snapshot.last_update_id,
+                        first: delta.first_update_id,
+                        prev: delta.prev_final_update_id,
+                    });
+                }
+                self.apply_levels(delta);
+                first_applied = false;
+            } else {
+                self.apply_delta(delta)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a delta, or buffers it when no snapshot has been applied yet. Deltas entirely at
+    /// or before the current state are ignored (replays are harmless).
+    ///
+    /// # Errors
+    /// [`BookError::Gap`] when the delta skips updates; the book is then unsynchronised.
+    pub fn apply_delta(&mut self, delta: &BookDelta) -> Result<(), BookError> {
+        let Some(last) = self.last_update_id else {
+            self.buffered.push(delta.clone());
+            return Ok(());
+        };
+        if delta.final_update_id <= last {
+            return Ok(());
+        }
+        let continues = match delta.prev_final_update_id {
+            Some(prev) => prev == last,
+            None => delta.first_update_id <= last + 1,
+        };
+        if !continues {
+            self.last_update_id = None;
+            return Err(BookError::Gap {
+                last,
+                first: delta.first_update_id,
+                prev: delta.prev_final_update_id,
+            });
+        }
+        self.apply_levels(delta);
+        Ok(())
+    }
+
+    fn apply_levels(&mut self, delta: &BookDelta) {
+        fn update(side: &mut BTreeMap<Price, Quantity>, levels: &[BookLevel]) {
+            for level in levels {
+                if level.qty.is_zero() {
+                    side.remove(&level.price);
+                } else {
+                    side.insert(level.price, level.qty);
+                }
+            }
+        }
+        update(&mut self.bids, &delta.bids);
+        update(&mut self.asks, &delta.asks);
+        self.last_update_id = Some(delta.final_update_id);
+    }
+
+    /// Best bid level.
+    pub fn best_bid(&self) -> Option<BookLevel> {
+        self.bids
+            .iter()
+            .next_back()
+            .map(|(&price, &qty)| BookLevel { price, qty })
+    }
+
+    /// Best ask level.
+    pub fn best_ask(&self) -> Option<BookLevel> {
+        self.asks
+            .iter()
+            .next()
+            .map(|(&price, &qty)| BookLevel { price, qty })
+    }
+
+    /// Bid levels, best first.
+    pub fn bids(&self) -> impl Iterator<Item = BookLevel> + '_ {
+        self.bids
+            .iter()
+            .rev()
+            .map(|(&price, &qty)| BookLevel { price, qty })
+    }
+
+    /// Ask levels, best first.
+    pub fn asks(&self) -> impl Iterator<Item = BookLevel> + '_ {
+        self.asks
+            .iter()
+            .map(|(&price, &qty)| BookLevel { price, qty })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::Symbol;
+    use crate::time::Timestamp;
+    use rust_decimal::Decimal;
+
+    fn lvl(p: i64, q: i64) -> BookLevel {
+        BookLevel {
+            price: Price::new(Decimal::from(p)).unwrap(),
+            qty: Quantity::new(Decimal::from(q)).unwrap(),
+        }
+    }
+
+    fn delta(first: u64, last: u64, bids: Vec<BookLevel>) -> BookDelta {
+        BookDelta {
+            symbol: Symbol::new("X"),
+            ts: Timestamp(0),
+            first_update_id: first,
+            final_update_id: last,
+            prev_final_update_id: None,
+            bids,
+            asks: vec![],
+        }
+    }
+
+    #[test]
+    fn buffers_until_snapshot_then_bridges() {
+        let mut book = OrderBook::new();
+        book.apply_delta(&delta(5, 9, vec![lvl(99, 1)])).unwrap();
+        book.apply_delta(&delta(10, 12, vec![lvl(101, 2)])).unwrap();
+        assert!(!book.is_synced());
+        let snap = BookSnapshot {
+            symbol: Symbol::new("X"),
+            ts: Timestamp(0),
+            last_update_id: 10,
+            bids: vec![lvl(100, 1), lvl(99, 3)],
+            asks: vec![lvl(102, 1)],
+        };
+        book.apply_snapshot(&snap).unwrap();
+        assert_eq!(book.last_update_id(), Some(12));
+        assert_eq!(book.best_bid(), Some(lvl(101, 2)));
+        assert_eq!(book.bids().count(), 3);
+    }
+
+    #[test]
+    fn zero_quantity_deletes_and_gap_is_reported() {
+        let mut book = OrderBook::new();
+        let snap = BookSnapshot {
+            symbol: Symbol::new("X"),
+            ts: Timestamp(0),
+            last_update_id: 1,
+            bids: vec![lvl(100, 1)],
+            asks: vec![],
+        };
+        book.apply_snapshot(&snap).unwrap();
+        book.apply_delta(&delta(
+            2,
+            2,
+            vec![BookLevel {
+                price: lvl(100, 1).price,
+                qty: Quantity::ZERO,
+            }],
+        ))
+        .unwrap();
+        assert_eq!(book.best_bid(), None);
+        assert!(matches!(
+            book.apply_delta(&delta(5, 6, vec![])),
+            Err(BookError::Gap { last: 2, .. })
+        ));
+        assert!(!book.is_synced());
+    }
+}

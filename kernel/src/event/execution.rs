@@ -1,0 +1,130 @@
+//! Execution reports: what a venue says happened to one of our orders.
+
+use crate::ids::{ClientOrderId, PortfolioId, Symbol, TradeId, VenueOrderId};
+use crate::time::Timestamp;
+use crate::value::{Money, Price, Quantity};
+use serde::{Deserialize, Serialize};
+
+/// Whether a fill added or removed liquidity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liquidity {
+    /// Resting order was hit.
+    Maker,
+    /// Order crossed the spread.
+    Taker,
+}
+
+/// One execution of (part of) an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fill {
+    /// Venue trade id: the idempotency key of the fill.
+    pub trade_id: TradeId,
+    /// Execution price.
+    pub price: Price,
+    /// Executed quantity (> 0).
+    pub qty: Quantity,
+    /// Fee charged for this fill (a negative amount is a rebate).
+    pub fee: Money,
+    /// Maker or taker.
+    pub liquidity: Liquidity,
+}
+
+/// Why a venue (or our own pre-trade checks) refused an order or a cancel. A closed set so that
+/// callers can branch on it; the free-text detail travels next to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// Not enough balance or margin.
+    InsufficientBalance,
+    /// Price is not a multiple of the tick size.
+    TickSize,
+    /// Quantity is zero or not a multiple of the lot size.
+    LotSize,
+    /// Notional below the minimum.
+    MinNotional,
+    /// Cancel or query for an order the venue does not know (or no longer has open).
+    UnknownOrder,
+    /// Symbol not listed on the venue.
+    UnknownInstrument,
+    /// A post-only order would have taken liquidity.
+    PostOnlyWouldCross,
+    /// A market order arrived before any price was known.
+    NoMarketData,
+    /// The client order id was already used for a different order.
+    DuplicateClientOrderId,
+    /// A reduce-only order would open or increase a position.
+    ReduceOnlyWouldIncrease,
+    /// The kill switch is on: no new positions.
+    KillSwitch,
+    /// A risk limit refused it.
+    RiskLimit,
+    /// Anything else the venue said; see the message.
+    VenueError,
+}
+
+impl From<crate::instrument::FilterViolation> for RejectReason {
+    fn from(v: crate::instrument::FilterViolation) -> Self {
+        use crate::instrument::FilterViolation as F;
+        match v {
+            F::TickSize => RejectReason::TickSize,
+            F::LotSize => RejectReason::LotSize,
+            F::MinNotional => RejectReason::MinNotional,
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReportKind {
+    /// The venue accepted the order; it is working.
+    Accepted,
+    /// The venue refused the order.
+    Rejected {
+        /// Reason code.
+        reason: RejectReason,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// Part of the order executed; more remains.
+    PartiallyFilled(Fill),
+    /// The order executed completely with this fill.
+    Filled(Fill),
+    /// The order was canceled (by request, or the unfilled rest of an IOC order).
+    Canceled,
+    /// The order expired (time in force).
+    Expired,
+    /// A cancel request was refused; the order keeps its state.
+    CancelRejected {
+        /// Reason code.
+        reason: RejectReason,
+    },
+}
+
+/// A report about one order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionReport {
+    /// Owning portfolio.
+    pub portfolio_id: PortfolioId,
+    /// Our id of the order.
+    pub client_order_id: ClientOrderId,
+    /// The venue's id, once it has one.
+    pub venue_order_id: Option<VenueOrderId>,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Venue time of the event.
+    pub ts: Timestamp,
+    /// What happened.
+    pub kind: ReportKind,
+}
+
+impl ExecutionReport {
+    /// The fill carried by this report, if any.
+    pub fn fill(&self) -> Option<&Fill> {
+        match &self.kind {
+            ReportKind::PartiallyFilled(f) | ReportKind::Filled(f) => Some(f),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Orders: what a portfolio asks for ([`OrderIntent`], [`CancelRequest`]) and the [`Order`]
+//! it tracks, whose status only moves along legal transitions (see [`state`]).
+
+pub mod state;
+
+pub use state::{OrderError, OrderStatus, OrderUpdate};
+
+use crate::event::Fill;
+use crate::ids::{ClientOrderId, IntentId, PortfolioId, Symbol, VenueOrderId};
+use crate::time::Timestamp;
+use crate::value::{Money, Price, Quantity};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Buy or sell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Side {
+    /// Buy base, pay quote.
+    Buy,
+    /// Sell base, receive quote.
+    Sell,
+}
+
+impl Side {
+    /// `+1` for buys, `-1` for sells.
+    pub fn sign(self) -> Decimal {
+        match self {
+            Side::Buy => Decimal::ONE,
+            Side::Sell => Decimal::NEGATIVE_ONE,
+        }
+    }
+
+    /// The other side.
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+}
+
+impl std::str::FromStr for Side {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "BUY" => Ok(Side::Buy),
+            "SELL" => Ok(Side::Sell),
+            other => Err(format!("unknown side `{other}` (expected BUY or SELL)")),
+        }
+    }
+}
+
+/// Order type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OrderKind {
+    /// Execute now at the best available price.
+    Market,
+    /// Execute at `price` or better; rests until filled, canceled or expired.
+    Limit {
+        /// Limit price.
+        price: Price,
+        /// Refuse the order rather than take liquidity.
+        post_only: bool,
+    },
+}
+
+/// How long an order works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TimeInForce {
+    /// Good till canceled.
+    #[default]
+    Gtc,
+    /// Immediate or cancel: the unfilled rest is canceled at once.
+    Ioc,
+}
+
+/// A request to place one order. `intent_id` is its idempotency key end to end; the
+/// `client_order_id` is derived from it, so a replayed intent maps to the same venue order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderIntent {
+    /// Idempotency key.
+    pub intent_id: IntentId,
+    /// Exchange-level idempotency key.
+    pub client_order_id: ClientOrderId,
+    /// Owning portfolio.
+    pub portfolio_id: PortfolioId,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Direction.
+    pub side: Side,
+    /// Quantity.
+    pub qty: Quantity,
+    /// Market or limit.
+    pub kind: OrderKind,
+    /// Time in force.
+    pub time_in_force: TimeInForce,
+    /// Only reduce an existing position.
+    pub reduce_only: bool,
+    /// When the intent was created.
+    pub created_at: Timestamp,
+    /// Free-form tag from the strategy (e.g. `close`, `entry`), for reports.
+    pub tag: String,
+}
+
+/// A request to cancel a working order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    /// Owning portfolio.
+    pub portfolio_id: PortfolioId,
+    /// The order to cancel.
+    pub client_order_id: ClientOrderId,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// When the request was made.
+    pub created_at: Timestamp,
+}
+
+/// An order as the portfolio tracks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// What was asked.
+    pub intent: OrderIntent,
+    /// Where it stands.
+    pub status: OrderStatus,
+    /// Venue id once known.
+    pub venue_order_id: Option<VenueOrderId>,
+    /// Executed quantity so far.
+    pub filled_qty: Quantity,
+    /// Σ price × qty of fills, in quote.
+    #[serde(with = "crate::value::decimal_str")]
+    pub cum_quote: Decimal,
+    /// Fees per fill, in the order they arrived.
+    pub fees: Vec<Money>,
+    /// Fills applied, for idempotency and audit.
+    pub fills: Vec<Fill>,
+    /// A cancel was requested and not yet answered.
+    pub cancel_requested: bool,
+    /// Last update time.
+    pub updated_at: Timestamp,
+}
+
+impl Order {
+    /// A new order awaiting the venue's answer.
+    pub fn new(intent: OrderIntent) -> Self {
+        let updated_at = intent.created_at;
+        Self {
+            intent,
+            status: OrderStatus::PendingNew,
+            venue_order_id: None,
+            filled_qty: Quantity::ZERO,
+            cum_quote: Decimal::ZERO,
+            fees: Vec::new(),
+            fills: Vec::new(),
+            cancel_requested: false,
+            updated_at,
+        }
+    }
+
+    /// Quantity still to execute.
+    pub fn remaining(&self) -> Quantity {
+        self.intent
+            .qty
+            .checked_sub(self.filled_qty)
+            .unwrap_or(Quantity::ZERO)
+    }
+
+    /// Volume-weighted average fill price, when anything filled.
+    pub fn avg_fill_price(&self) -> Option<Decimal> {
+        (!self.filled_qty.is_zero()).then(|| self.cum_quote / self.filled_qty.get())
+    }
+
+    /// Signed quantity still to execute while the order works (+ buy, − sell), 0 when done.
+    pub fn signed_open_qty(&self) -> Decimal {
+        if self.status.is_terminal() {
+            Decimal::ZERO
+        } else {
+            self.remaining().get() * self.intent.side.sign()
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! `ema-cross`: the classic moving-average crossover, as other frameworks ship it.
+//!
+//! Two EMAs of bar closes with `alpha = 2 / (n + 1)`, seeded with the first close and ready
+//! after `n` values. No signal before the slow EMA is ready. On every bar afterwards:
+//! - fast ≥ slow: flat → buy `qty`; short → buy to close, then buy `qty` (two orders);
+//! - fast < slow: flat → sell `qty` (perp: open a short; spot: only when the base balance covers
+//!   it); long → sell to close, then sell `qty` where allowed.
+//!
+//! Decisions use the projected position (position + working orders) so a reversal in flight is
+//! not sent twice.
+
+use super::{OrderRequest, Strategy, StrategyContext};
+use crate::event::MarketEvent;
+use crate::ids::Symbol;
+use crate::instrument::MarketKind;
+use crate::order::Side;
+use crate::value::Quantity;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+
+/// An exponential moving average seeded with its first input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExponentialMovingAverage {
+    period: usize,
+    alpha: f64,
+    value: f64,
+    count: usize,
+}
+
+impl ExponentialMovingAverage {
+    /// An EMA over `period` values (`period` ≥ 1).
+    pub fn new(period: usize) -> Self {
+        let period = period.max(1);
+        Self {
+            period,
+            alpha: 2.0 / (period as f64 + 1.0),
+            value: 0.0,
+            count: 0,
+        }
+    }
+
+    /// Feeds one value and returns the new average.
+    pub fn update(&mut self, x: f64) -> f64 {
+        self.value = if self.count == 0 {
+            x
+        } else {
+            self.alpha * x + (1.0 - self.alpha) * self.value
+        };
+        self.count += 1;
+        self.value
+    }
+
+    /// Whether `period` values have been seen.
+    pub fn is_ready(&self) -> bool {
+        self.count >= self.period
+    }
+
+    /// Current value.
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Pair {
+    fast: ExponentialMovingAverage,
+    slow: ExponentialMovingAverage,
+}
+
+/// The crossover strategy; keeps one EMA pair per symbol it sees bars for.
+#[derive(Debug, Clone)]
+pub struct EmaCross {
+    fast: usize,
+    slow: usize,
+    qty: Quantity,
+    pairs: HashMap<Symbol, Pair>,
+}
+
+impl EmaCross {
+    /// A crossover of `fast` and `slow` periods trading `qty` per entry.
+    pub fn new(fast: usize, slow: usize, qty: Quantity) -> Self {
+        Self {
+            fast,
+            slow,
+            qty,
+            pairs: HashMap::new(),
+        }
+    }
+}
+
+impl Strategy for EmaCross {
+    fn name(&self) -> &'static str {
+        "ema-cross"
+    }
+
+    fn on_market(
+        &mut self,
+        event: &MarketEvent,
+        ctx: &StrategyContext<'_>,
+        out: &mut Vec<OrderRequest>,
+    ) {
+        let MarketEvent::Bar(bar) = event else { return };
+        let Some(close) = bar.close.get().to_f64() else {
+            return;
+        };
+        let (fast, slow) = (self.fast, self.slow);
+        let pair = self
+            .pairs
+            .entry(bar.symbol.clone())
+            .or_insert_with(|| Pair {
+                fast: ExponentialMovingAverage::new(fast),
+                slow: ExponentialMovingAverage::new(slow),
+            });
+        let fast_value = pair.fast.update(close);
+        let slow_value = pair.slow.update(close);
+        if !pair.slow.is_ready() || !pair.fast.is_ready() {
+            return;
+        }
+        let Some(instrument) = ctx.instrument(&bar.symbol) else {
+            return;
+        };
+        let symbol = &bar.symbol;
+        let projected = ctx.projected_qty(symbol);
+        let want = if fast_value >= slow_value {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let holding_against = match want {
+            Side::Buy => projected < Decimal::ZERO,
+            Side::Sell => projected > Decimal::ZERO,
+        };
+        let flat = projected.is_zero();
+        if !flat && !holding_against {
+            return;
+        }
+        if holding_against {
+            if let Ok(close_qty) = Quantity::new(projected.abs()) {
+                out.push(OrderRequest {
+                    reduce_only: true,
+                    ..OrderRequest::market(symbol.clone(), want, close_qty, "close")
+                });
+            }
+        }
+        let can_enter = match (instrument.kind, want) {
+            (MarketKind::Perp, _) | (MarketKind::Spot, Side::Buy) => true,
+            (MarketKind::Spot, Side::Sell) => {
+                // Base left after the close must cover the short entry.
+                let base_after_close =
+                    ctx.portfolio.balance(&instrument.base) - projected.max(Decimal::ZERO);
+                base_after_close >= self.qty.get()
+            }
+        };
+        if can_enter {
+            out.push(OrderRequest::market(
+                symbol.clone(),
+                want,
+                self.qty,
+                "entry",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExponentialMovingAverage;
+
+    #[test]
+    fn ema_is_seeded_with_first_value_and_ready_after_period() {
+        let mut ema = ExponentialMovingAverage::new(3);
+        assert!((ema.update(10.0) - 10.0).abs() < 1e-12);
+        assert!(!ema.is_ready());
+        // alpha = 0.5
+        assert!((ema.update(20.0) - 15.0).abs() < 1e-12);
+        assert!((ema.update(30.0) - 22.5).abs() < 1e-12);
+        assert!(ema.is_ready());
+    }
+}

@@ -1,0 +1,87 @@
+//! Test fixtures shared across crates (enable the `testing` feature).
+
+use crate::event::{Bar, ExecutionReport, Fill, Liquidity, MarketEvent, ReportKind};
+use crate::ids::{Asset, ClientOrderId, PortfolioId, Symbol, TradeId};
+use crate::instrument::{Instrument, MarketKind};
+use crate::time::Timestamp;
+use crate::value::{Money, Price, Quantity};
+use rust_decimal::Decimal;
+
+/// `BTCUSDT` perpetual with default filters and fees.
+///
+/// # Panics
+/// Never: the symbol is well-formed.
+pub fn btc_perp() -> Instrument {
+    Instrument::linear("BTCUSDT", "USDT", MarketKind::Perp).expect("well-formed symbol")
+}
+
+/// `BTCUSDT` spot with default filters and fees.
+///
+/// # Panics
+/// Never: the symbol is well-formed.
+pub fn btc_spot() -> Instrument {
+    Instrument::linear("BTCUSDT", "USDT", MarketKind::Spot).expect("well-formed symbol")
+}
+
+/// A price from a decimal.
+///
+/// # Panics
+/// When `d` is not positive (a test bug).
+pub fn px(d: Decimal) -> Price {
+    Price::new(d).expect("test price must be positive")
+}
+
+/// A quantity from a decimal.
+///
+/// # Panics
+/// When `d` is negative (a test bug).
+pub fn qty(d: Decimal) -> Quantity {
+    Quantity::new(d).expect("test quantity must be >= 0")
+}
+
+/// A flat bar (open = high = low = close) at minute `minute`.
+pub fn bar(symbol: &str, minute: i64, close: Decimal) -> MarketEvent {
+    let p = px(close);
+    MarketEvent::Bar(Bar {
+        symbol: Symbol::new(symbol),
+        ts: Timestamp(minute * 60_000),
+        open: p,
+        high: p,
+        low: p,
+        close: p,
+        volume: Quantity::ZERO,
+    })
+}
+
+/// The portfolio id the fixtures use.
+pub const PORTFOLIO: &str = "p1";
+
+/// A fill report (USDT fee) for an order of portfolio [`PORTFOLIO`] on `BTCUSDT`.
+pub fn fill_report(
+    order: &ClientOrderId,
+    trade: &str,
+    price: Decimal,
+    quantity: Decimal,
+    fee: Decimal,
+    last: bool,
+) -> ExecutionReport {
+    let fill = Fill {
+        trade_id: TradeId::new(trade),
+        price: px(price),
+        qty: qty(quantity),
+        fee: Money::new(fee, Asset::new("USDT")),
+        liquidity: Liquidity::Taker,
+    };
+    ExecutionReport {
+        portfolio_id: PortfolioId::new(PORTFOLIO),
+        client_order_id: order.clone(),
+        venue_order_id: None,
+        symbol: Symbol::new("BTCUSDT"),
+        ts: Timestamp(0),
+        kind: if last {
+            ReportKind::Filled(fill)
+        } else {
+            ReportKind::PartiallyFilled(fill)
+        },
+    }
+}

@@ -1,0 +1,197 @@
+//! The checked decimal newtypes and their (few) meaningful operators.
+
+use super::{parse_decimal, ValueError};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::ops::{Add, Mul};
+use std::str::FromStr;
+
+/// Declares a `Copy` newtype over `Decimal` with a checked constructor, string serde,
+/// `FromStr` and `Display`. `$check` is the domain rule and `$rule` its human wording.
+macro_rules! decimal_newtype {
+    ($(#[$doc:meta])* $name:ident, $rule:literal, |$v:ident| $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        pub struct $name(Decimal);
+
+        impl $name {
+            /// Builds the value after checking the domain rule.
+            ///
+            /// # Errors
+            #[doc = concat!("[`ValueError::OutOfRange`] when the number breaks the rule: ", $rule, ".")]
+            pub fn new($v: Decimal) -> Result<Self, ValueError> {
+                if $check {
+                    Ok(Self($v))
+                } else {
+                    Err(ValueError::OutOfRange { kind: stringify!($name), value: $v, rule: $rule })
+                }
+            }
+
+            /// The underlying exact decimal.
+            pub const fn get(self) -> Decimal {
+                self.0
+            }
+        }
+
+        impl TryFrom<Decimal> for $name {
+            type Error = ValueError;
+            fn try_from(value: Decimal) -> Result<Self, ValueError> {
+                Self::new(value)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ValueError;
+            fn from_str(text: &str) -> Result<Self, ValueError> {
+                Self::new(parse_decimal(stringify!($name), text)?)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.normalize(), f)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(&self.0.normalize())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+decimal_newtype!(
+    /// A price in quote-asset units per base unit. Always strictly positive.
+    Price, "must be > 0", |v| v > Decimal::ZERO
+);
+decimal_newtype!(
+    /// An unsigned quantity of base asset (or contracts). Never negative; direction is carried
+    /// by an order side or by a signed position, never by the quantity.
+    Quantity, "must be >= 0", |v| v >= Decimal::ZERO
+);
+decimal_newtype!(
+    /// Price × quantity in quote-asset units. Never negative.
+    Notional, "must be >= 0", |v| v >= Decimal::ZERO
+);
+decimal_newtype!(
+    /// A fee as a fraction of notional (`0.001` = 0.1%). Negative values are maker rebates.
+    FeeRate, "must be in (-1, 1)", |v| v > Decimal::NEGATIVE_ONE && v < Decimal::ONE
+);
+
+impl Quantity {
+    /// The zero quantity.
+    pub const ZERO: Quantity = Quantity(Decimal::ZERO);
+
+    /// `self - other`, or `None` when the result would be negative.
+    pub fn checked_sub(self, other: Quantity) -> Option<Quantity> {
+        let diff = self.0 - other.0;
+        (diff >= Decimal::ZERO).then_some(Quantity(diff))
+    }
+
+    /// Whether the quantity is zero.
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+
+    /// The smaller of two quantities.
+    pub fn min(self, other: Quantity) -> Quantity {
+        if self <= other {
+            self
+        } else {
+            other
+        }
+    }
+}
+
+impl Add for Quantity {
+    type Output = Quantity;
+    fn add(self, rhs: Quantity) -> Quantity {
+        Quantity(self.0 + rhs.0)
+    }
+}
+
+impl Mul<Quantity> for Price {
+    type Output = Notional;
+    fn mul(self, rhs: Quantity) -> Notional {
+        Notional(self.0 * rhs.0)
+    }
+}
+
+impl Mul<FeeRate> for Notional {
+    type Output = Decimal;
+    fn mul(self, rhs: FeeRate) -> Decimal {
+        self.0 * rhs.0
+    }
+}
+
+impl FeeRate {
+    /// A zero fee.
+    pub const ZERO: FeeRate = FeeRate(Decimal::ZERO);
+}
+
+impl Notional {
+    /// Zero notional.
+    pub const ZERO: Notional = Notional(Decimal::ZERO);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn price_rejects_zero_and_negative() {
+        assert!(Price::new(dec!(0)).is_err());
+        assert!(Price::new(dec!(-1)).is_err());
+        assert_eq!(Price::new(dec!(1.5)).map(Price::get), Ok(dec!(1.5)));
+    }
+
+    #[test]
+    fn quantity_rejects_negative_and_parses_scientific() {
+        assert!("-0.1".parse::<Quantity>().is_err());
+        assert_eq!(
+            "1e-3".parse::<Quantity>().map(Quantity::get),
+            Ok(dec!(0.001))
+        );
+        assert!("abc".parse::<Quantity>().is_err());
+    }
+
+    #[test]
+    fn fee_rate_bounds() {
+        assert!(FeeRate::new(dec!(1)).is_err());
+        assert!(FeeRate::new(dec!(-0.0001)).is_ok());
+    }
+
+    #[test]
+    fn serialises_as_string_and_checks_on_deserialise() {
+        let price = Price::new(dec!(42000.50)).unwrap();
+        assert_eq!(serde_json::to_string(&price).unwrap(), "\"42000.5\"");
+        let back: Price = serde_json::from_str("\"42000.5\"").unwrap();
+        assert_eq!(back, price);
+        assert!(serde_json::from_str::<Price>("\"-1\"").is_err());
+    }
+
+    #[test]
+    fn price_times_quantity_is_notional() {
+        let n = Price::new(dec!(100)).unwrap() * Quantity::new(dec!(0.25)).unwrap();
+        assert_eq!(n.get(), dec!(25));
+        assert_eq!(n * FeeRate::new(dec!(0.001)).unwrap(), dec!(0.025));
+    }
+
+    #[test]
+    fn checked_sub_never_goes_negative() {
+        let a = Quantity::new(dec!(1)).unwrap();
+        let b = Quantity::new(dec!(2)).unwrap();
+        assert_eq!(a.checked_sub(b), None);
+        assert_eq!(b.checked_sub(a), Some(a));
+    }
+}

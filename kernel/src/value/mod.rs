@@ -1,0 +1,97 @@
+//! Exact value types: [`Price`], [`Quantity`], [`Notional`], [`FeeRate`], [`Money`].
+//!
+//! Each is a newtype over [`Decimal`] whose constructor checks the domain rule (a price is
+//! positive, a quantity is not negative, a fee rate lies in `(-1, 1)`), so a value that exists is
+//! valid. There is no `From<f64>`: parse from a string or build from a `Decimal`.
+//!
+//! Arithmetic is provided only where it means something:
+//!
+//! | expression                    | result      |
+//! |-------------------------------|-------------|
+//! | `Price * Quantity`            | `Notional`  |
+//! | `Notional * FeeRate`          | `Decimal` (signed fee amount, quote asset) |
+//! | `Quantity + Quantity`         | `Quantity`  |
+//! | `Quantity.checked_sub(Quantity)` | `Option<Quantity>` |
+//! | `Money + Money` (same asset)  | `Result<Money, ValueError>` |
+//!
+//! All values serialise as decimal strings (`"42000.5"`) so that non-Rust consumers never see a
+//! binary float.
+
+mod decimal_newtype;
+mod money;
+
+pub use crate::ids::Asset;
+pub use decimal_newtype::{FeeRate, Notional, Price, Quantity};
+pub use money::Money;
+
+use rust_decimal::Decimal;
+
+/// Why a value could not be constructed or combined.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// The text is not a decimal number.
+    #[error("{kind}: `{input}` is not a decimal number")]
+    Unparsable {
+        /// Which value type was being parsed.
+        kind: &'static str,
+        /// The rejected text.
+        input: String,
+    },
+    /// The number is outside the domain of the type.
+    #[error("{kind}: {value} is out of range ({rule})")]
+    OutOfRange {
+        /// Which value type was being built.
+        kind: &'static str,
+        /// The rejected number.
+        value: Decimal,
+        /// The rule it broke, e.g. "must be > 0".
+        rule: &'static str,
+    },
+    /// Two amounts in different assets were combined.
+    #[error("cannot combine {left} with {right}: different assets")]
+    AssetMismatch {
+        /// Asset of the left operand.
+        left: String,
+        /// Asset of the right operand.
+        right: String,
+    },
+}
+
+/// Parses a decimal from text, accepting plain and scientific notation (`"1e-8"`).
+///
+/// # Errors
+/// [`ValueError::Unparsable`] naming `kind` and the input when the text is not a number.
+pub fn parse_decimal(kind: &'static str, text: &str) -> Result<Decimal, ValueError> {
+    let trimmed = text.trim();
+    trimmed
+        .parse::<Decimal>()
+        .or_else(|_| Decimal::from_scientific(trimmed))
+        .map_err(|_| ValueError::Unparsable {
+            kind,
+            input: text.to_owned(),
+        })
+}
+
+/// Serde helpers that write a raw [`Decimal`] as a normalised string and read it back from a
+/// string (or, leniently, a JSON number given as text). Use with `#[serde(with = ...)]`.
+pub mod decimal_str {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the decimal as a normalised string.
+    ///
+    /// # Errors
+    /// Only the serializer's own errors.
+    pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&value.normalize())
+    }
+
+    /// Reads a decimal from a string.
+    ///
+    /// # Errors
+    /// A custom error naming the text when it is not a decimal number.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        super::parse_decimal("decimal", &text).map_err(serde::de::Error::custom)
+    }
+}
