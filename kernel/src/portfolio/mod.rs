@@ -11,7 +11,7 @@
 
 mod position;
 
-pub use position::Position;
+pub use position::{Position, COST_SCALE};
 
 use crate::event::Fill;
 use crate::ids::{Asset, PortfolioId, Symbol};

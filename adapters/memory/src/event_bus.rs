@@ -1,0 +1,151 @@
+//! [`MemoryEventBus`]: a single-process bus with one partition per topic, consumer groups and
+//! commit-on-ack, so at-least-once behaviour (redelivery after a member drops without
+//! acknowledging) is the same as on Kafka.
+//!
+//! Retention: the log of a topic is kept for the life of the bus (an in-process run is
+//! bounded by its input).
+
+use crate::lock;
+use async_trait::async_trait;
+use chimera_ports::{Delivery, EventBus, PortResult, Subscription};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+#[derive(Default)]
+struct Group {
+    /// Next offset to process after a restart (everything before is acknowledged).
+    committed: i64,
+    /// Next offset to hand to a member.
+    cursor: i64,
+}
+
+#[derive(Default)]
+struct TopicLog {
+    messages: Vec<(String, Arc<[u8]>)>,
+    groups: HashMap<String, Group>,
+}
+
+#[derive(Default)]
+struct Inner {
+    topics: Mutex<HashMap<String, TopicLog>>,
+    published: Notify,
+}
+
+/// The in-memory bus. Cloning shares the same bus.
+#[derive(Clone, Default)]
+pub struct MemoryEventBus {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for MemoryEventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryEventBus").finish_non_exhaustive()
+    }
+}
+
+impl MemoryEventBus {
+    /// An empty bus.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of messages ever published on `topic`.
+    pub fn len(&self, topic: &str) -> usize {
+        lock(&self.inner.topics)
+            .get(topic)
+            .map_or(0, |t| t.messages.len())
+    }
+
+    /// Whether nothing was published on `topic`.
+    pub fn is_empty(&self, topic: &str) -> bool {
+        self.len(topic) == 0
+    }
+}
+
+#[async_trait]
+impl EventBus for MemoryEventBus {
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> PortResult<(i32, i64)> {
+        let offset = {
+            let mut topics = lock(&self.inner.topics);
+            let log = topics.entry(topic.to_owned()).or_default();
+            log.messages.push((key.to_owned(), Arc::from(payload)));
+            log.messages.len() as i64 - 1
+        };
+        self.inner.published.notify_waiters();
+        Ok((0, offset))
+    }
+
+    async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
+        {
+            let mut topics = lock(&self.inner.topics);
+            let g = topics
+                .entry(topic.to_owned())
+                .or_default()
+                .groups
+                .entry(group.to_owned())
+                .or_default();
+            // A member joining rebalances the group: uncommitted messages are handed out again.
+            g.cursor = g.committed;
+        }
+        Ok(Box::new(MemorySubscription {
+            inner: Arc::clone(&self.inner),
+            topic: topic.to_owned(),
+            group: group.to_owned(),
+        }))
+    }
+}
+
+struct MemorySubscription {
+    inner: Arc<Inner>,
+    topic: String,
+    group: String,
+}
+
+impl MemorySubscription {
+    fn try_take(&self) -> Option<Delivery> {
+        let mut topics = lock(&self.inner.topics);
+        let log = topics.get_mut(&self.topic)?;
+        let group = log.groups.entry(self.group.clone()).or_default();
+        let offset = group.cursor;
+        let (key, payload) = log.messages.get(usize::try_from(offset).ok()?)?;
+        group.cursor += 1;
+        Some(Delivery {
+            topic: self.topic.clone(),
+            key: key.clone(),
+            payload: payload.to_vec(),
+            partition: 0,
+            offset,
+        })
+    }
+}
+
+#[async_trait]
+impl Subscription for MemorySubscription {
+    async fn poll(&mut self, max_wait: Duration) -> PortResult<Option<Delivery>> {
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            let notified = self.inner.published.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(delivery) = self.try_take() {
+                return Ok(Some(delivery));
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn ack(&mut self, delivery: &Delivery) -> PortResult<()> {
+        let mut topics = lock(&self.inner.topics);
+        if let Some(group) = topics
+            .get_mut(&self.topic)
+            .and_then(|t| t.groups.get_mut(&self.group))
+        {
+            group.committed = group.committed.max(delivery.offset + 1);
+        }
+        Ok(())
+    }
+}

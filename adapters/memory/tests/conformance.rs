@@ -1,0 +1,53 @@
+//! The in-memory adapters against the shared port contracts.
+
+use async_trait::async_trait;
+use chimera_kernel::time::Timestamp;
+use chimera_memory::{ManualClock, MemoryEventBus, MemoryRepository, MemoryStateStore};
+use chimera_ports::conformance::{self, TimeTravel};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Manual(Arc<ManualClock>);
+
+#[async_trait]
+impl TimeTravel for Manual {
+    async fn advance(&self, by: Duration) {
+        self.0.advance(by);
+    }
+}
+
+#[tokio::test]
+async fn event_bus_conforms() {
+    conformance::event_bus_suite(&MemoryEventBus::new(), "mem").await;
+}
+
+#[tokio::test]
+async fn state_store_conforms() {
+    let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
+    let store = MemoryStateStore::new(clock.clone());
+    conformance::state_store_suite(&store, &Manual(clock), "mem").await;
+}
+
+#[tokio::test]
+async fn repositories_conform() {
+    let repo = MemoryRepository::new();
+    conformance::order_repository_suite(&repo, "mem").await;
+    conformance::fill_repository_suite(&repo, "mem").await;
+    conformance::position_repository_suite(&repo, "mem").await;
+    conformance::signal_repository_suite(&repo, "mem").await;
+}
+
+#[tokio::test]
+async fn event_bus_wakes_a_waiting_subscriber() {
+    use chimera_ports::EventBus;
+    let bus = MemoryEventBus::new();
+    let mut sub = bus.subscribe("t", "g").await.unwrap();
+    let publisher = bus.clone();
+    let handle = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        publisher.publish("t", "k", b"late").await.unwrap();
+    });
+    let got = sub.poll(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(got.map(|d| d.payload), Some(b"late".to_vec()));
+    handle.await.unwrap();
+}

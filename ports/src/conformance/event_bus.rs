@@ -1,0 +1,137 @@
+//! The [`EventBus`] contract.
+
+use crate::{Delivery, EventBus, Subscription};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn next(sub: &mut Box<dyn Subscription>, rule: &str) -> Delivery {
+    match sub.poll(WAIT).await {
+        Ok(Some(d)) => d,
+        Ok(None) => panic!("{rule}: nothing delivered within {WAIT:?}"),
+        Err(e) => panic!("{rule}: poll failed: {e}"),
+    }
+}
+
+async fn drain(sub: &mut Box<dyn Subscription>, count: usize, rule: &str) -> Vec<Delivery> {
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        out.push(next(sub, rule).await);
+    }
+    out
+}
+
+/// Runs every event-bus rule against `bus`, using topics and groups prefixed by `prefix`.
+///
+/// # Panics
+/// When the bus breaks a rule of the [`EventBus`] contract.
+pub async fn event_bus_suite(bus: &dyn EventBus, prefix: &str) {
+    per_key_order_and_late_group_from_earliest(bus, prefix).await;
+    groups_fan_out(bus, prefix).await;
+    unacked_is_redelivered(bus, prefix).await;
+    poll_times_out_empty(bus, prefix).await;
+}
+
+async fn per_key_order_and_late_group_from_earliest(bus: &dyn EventBus, prefix: &str) {
+    let topic = format!("{prefix}.order");
+    for i in 0..20 {
+        let key = if i % 2 == 0 { "a" } else { "b" };
+        bus.publish(&topic, key, format!("{key}{i}").as_bytes())
+            .await
+            .expect("publish");
+    }
+    let mut sub = bus
+        .subscribe(&topic, &format!("{prefix}-late"))
+        .await
+        .expect("subscribe");
+    let got = drain(
+        &mut sub,
+        20,
+        "a group created after publishing starts from the earliest",
+    )
+    .await;
+    for key in ["a", "b"] {
+        let seq: Vec<String> = got
+            .iter()
+            .filter(|d| d.key == key)
+            .map(|d| String::from_utf8_lossy(&d.payload).into_owned())
+            .collect();
+        let expected: Vec<String> = (0..20)
+            .filter(|i| (i % 2 == 0) == (key == "a"))
+            .map(|i| format!("{key}{i}"))
+            .collect();
+        assert_eq!(
+            seq, expected,
+            "messages with one key arrive in publish order"
+        );
+    }
+    assert!(
+        got.iter().all(|d| d.topic == topic),
+        "deliveries name their topic"
+    );
+}
+
+async fn groups_fan_out(bus: &dyn EventBus, prefix: &str) {
+    let topic = format!("{prefix}.fanout");
+    let mut g1 = bus
+        .subscribe(&topic, &format!("{prefix}-g1"))
+        .await
+        .expect("subscribe");
+    let mut g2 = bus
+        .subscribe(&topic, &format!("{prefix}-g2"))
+        .await
+        .expect("subscribe");
+    for i in 0..3 {
+        bus.publish(&topic, "k", &[i]).await.expect("publish");
+    }
+    for sub in [&mut g1, &mut g2] {
+        let got = drain(sub, 3, "every group receives every message").await;
+        assert_eq!(
+            got.iter().map(|d| d.payload[0]).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        for d in &got {
+            sub.ack(d).await.expect("ack");
+        }
+    }
+}
+
+async fn unacked_is_redelivered(bus: &dyn EventBus, prefix: &str) {
+    let topic = format!("{prefix}.redeliver");
+    let group = format!("{prefix}-worker");
+    for i in 0..4_u8 {
+        bus.publish(&topic, "k", &[i]).await.expect("publish");
+    }
+    {
+        let mut sub = bus.subscribe(&topic, &group).await.expect("subscribe");
+        let got = drain(&mut sub, 4, "first member gets the messages").await;
+        sub.ack(&got[1]).await.expect("ack up to the second");
+        sub.ack(&got[1])
+            .await
+            .expect("acknowledging twice is harmless");
+        // dropped here without acknowledging 2 and 3: a crash
+    }
+    let mut sub = bus.subscribe(&topic, &group).await.expect("resubscribe");
+    let first = next(&mut sub, "unacknowledged messages are delivered again").await;
+    assert_eq!(
+        first.payload,
+        vec![2],
+        "redelivery resumes after the last acknowledged message"
+    );
+    let second = next(&mut sub, "redelivery continues").await;
+    assert_eq!(second.payload, vec![3]);
+    sub.ack(&second).await.expect("ack");
+}
+
+async fn poll_times_out_empty(bus: &dyn EventBus, prefix: &str) {
+    let topic = format!("{prefix}.empty");
+    let mut sub = bus
+        .subscribe(&topic, &format!("{prefix}-idle"))
+        .await
+        .expect("subscribe");
+    let got = sub.poll(Duration::from_millis(200)).await.expect("poll");
+    assert!(
+        got.is_none(),
+        "poll on an empty topic returns None after the wait"
+    );
+}

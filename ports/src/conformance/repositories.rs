@@ -1,0 +1,250 @@
+//! The repository contracts.
+
+use crate::{
+    FillRecord, FillRepository, Inserted, OrderRepository, PositionRepository, PositionSnapshot,
+    SignalRecord, SignalRepository,
+};
+use chimera_kernel::event::{Fill, Liquidity};
+use chimera_kernel::ids::{Asset, ClientOrderId, IntentId, PortfolioId, SignalId, Symbol, TradeId};
+use chimera_kernel::instrument::MarketKind;
+use chimera_kernel::order::{Order, OrderIntent, OrderKind, OrderStatus, Side, TimeInForce};
+use chimera_kernel::portfolio::Position;
+use chimera_kernel::testing::{px, qty};
+use chimera_kernel::time::Timestamp;
+use chimera_kernel::value::Money;
+use chimera_kernel::Decimal;
+
+fn order(prefix: &str, n: u64) -> Order {
+    let portfolio = PortfolioId::new(format!("{prefix}-p"));
+    let intent_id = IntentId::for_portfolio(&portfolio, n);
+    Order::new(OrderIntent {
+        client_order_id: ClientOrderId::for_intent(&intent_id),
+        intent_id,
+        portfolio_id: portfolio,
+        symbol: Symbol::new("BTCUSDT"),
+        side: Side::Buy,
+        qty: qty(Decimal::from(2)),
+        kind: OrderKind::Limit {
+            price: px(Decimal::new(4_200_050, 2)),
+            post_only: true,
+        },
+        time_in_force: TimeInForce::Gtc,
+        reduce_only: false,
+        created_at: Timestamp(1_000 + n as i64),
+        tag: "entry".into(),
+    })
+}
+
+fn fill(trade: &str) -> Fill {
+    Fill {
+        trade_id: TradeId::new(trade),
+        price: px(Decimal::new(4_200_050, 2)),
+        qty: qty(Decimal::ONE),
+        fee: Money::new(Decimal::new(-105, 4), Asset::new("USDT")),
+        liquidity: Liquidity::Maker,
+    }
+}
+
+/// [`OrderRepository`]: round trip, upsert by client order id, no regression, open listing.
+///
+/// # Panics
+/// When the repository breaks the contract.
+pub async fn order_repository_suite(repo: &dyn OrderRepository, prefix: &str) {
+    let mut o = order(prefix, 0);
+    assert_eq!(
+        repo.get_order(&o.intent.client_order_id)
+            .await
+            .expect("get"),
+        None
+    );
+    repo.upsert_order(&o).await.expect("insert");
+    assert_eq!(
+        repo.get_order(&o.intent.client_order_id)
+            .await
+            .expect("get")
+            .as_ref(),
+        Some(&o),
+        "round trip is lossless"
+    );
+
+    // progress: partially filled, then filled
+    let stale = o.clone();
+    o.status = OrderStatus::PartiallyFilled;
+    o.filled_qty = qty(Decimal::ONE);
+    o.cum_quote = Decimal::new(4_200_050, 2);
+    o.fills.push(fill(&format!("{prefix}-t1")));
+    o.fees.push(o.fills[0].fee.clone());
+    o.updated_at = Timestamp(2_000);
+    repo.upsert_order(&o).await.expect("update");
+    repo.upsert_order(&o).await.expect("repeat is idempotent");
+    repo.upsert_order(&stale)
+        .await
+        .expect("stale write is accepted but ignored");
+    assert_eq!(
+        repo.get_order(&o.intent.client_order_id)
+            .await
+            .expect("get")
+            .as_ref(),
+        Some(&o),
+        "a stale write never regresses an order"
+    );
+
+    let other = order(prefix, 1);
+    repo.upsert_order(&other).await.expect("insert second");
+    let mut done = order(prefix, 2);
+    done.status = OrderStatus::Canceled;
+    repo.upsert_order(&done).await.expect("insert terminal");
+    let mut revived = done.clone();
+    revived.status = OrderStatus::Accepted;
+    repo.upsert_order(&revived).await.expect("stale");
+    assert_eq!(
+        repo.get_order(&done.intent.client_order_id)
+            .await
+            .expect("get")
+            .map(|o| o.status),
+        Some(OrderStatus::Canceled),
+        "terminal orders stay terminal"
+    );
+
+    let open = repo
+        .open_orders(&o.intent.portfolio_id)
+        .await
+        .expect("open");
+    let ids: Vec<_> = open
+        .iter()
+        .map(|o| o.intent.client_order_id.clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            o.intent.client_order_id.clone(),
+            other.intent.client_order_id.clone()
+        ],
+        "open orders, oldest first, terminal excluded"
+    );
+    assert!(repo
+        .open_orders(&PortfolioId::new(format!("{prefix}-nobody")))
+        .await
+        .expect("open")
+        .is_empty());
+}
+
+/// [`FillRepository`]: unique by trade id, listed in insertion order.
+///
+/// # Panics
+/// When the repository breaks the contract.
+pub async fn fill_repository_suite(repo: &dyn FillRepository, prefix: &str) {
+    let portfolio = PortfolioId::new(format!("{prefix}-p"));
+    let record = |trade: &str, ts: i64| FillRecord {
+        portfolio_id: portfolio.clone(),
+        client_order_id: ClientOrderId::new(format!("{prefix}-c1")),
+        symbol: Symbol::new("BTCUSDT"),
+        side: Side::Sell,
+        fill: fill(&format!("{prefix}-{trade}")),
+        ts: Timestamp(ts),
+    };
+    assert_eq!(
+        repo.record_fill(&record("t1", 10)).await.expect("insert"),
+        Inserted::New
+    );
+    assert_eq!(
+        repo.record_fill(&record("t1", 10)).await.expect("replay"),
+        Inserted::Duplicate,
+        "a replayed fill is a duplicate"
+    );
+    assert_eq!(
+        repo.record_fill(&record("t2", 5)).await.expect("insert"),
+        Inserted::New
+    );
+    let fills = repo.fills(&portfolio).await.expect("list");
+    assert_eq!(
+        fills,
+        vec![record("t1", 10), record("t2", 5)],
+        "round trip is lossless, insertion order"
+    );
+}
+
+/// [`PositionRepository`]: one snapshot per key, latest per symbol.
+///
+/// # Panics
+/// When the repository breaks the contract.
+pub async fn position_repository_suite(repo: &dyn PositionRepository, prefix: &str) {
+    let portfolio = PortfolioId::new(format!("{prefix}-p"));
+    let snap = |symbol: &str, ts: i64, q: i64| {
+        let mut position = Position::flat(
+            Symbol::new(symbol),
+            MarketKind::Perp,
+            Decimal::ONE,
+            Decimal::from(3),
+        );
+        position.qty = Decimal::new(q, 3);
+        position.cost_basis = Decimal::new(q.abs() * 4_200_050, 5);
+        position.realized_pnl = Decimal::new(-12_345, 4);
+        position.mark = Some(px(Decimal::new(4_200_150, 2)));
+        PositionSnapshot {
+            portfolio_id: portfolio.clone(),
+            ts: Timestamp(ts),
+            position,
+        }
+    };
+    repo.save_snapshot(&snap("ETHUSDT", 1, 5))
+        .await
+        .expect("save");
+    repo.save_snapshot(&snap("BTCUSDT", 1, 1))
+        .await
+        .expect("save");
+    repo.save_snapshot(&snap("BTCUSDT", 3, -2))
+        .await
+        .expect("save");
+    repo.save_snapshot(&snap("BTCUSDT", 2, 7))
+        .await
+        .expect("save older after newer");
+    repo.save_snapshot(&snap("BTCUSDT", 3, -2))
+        .await
+        .expect("repeat is idempotent");
+    let latest = repo.latest_snapshots(&portfolio).await.expect("latest");
+    assert_eq!(
+        latest,
+        vec![snap("BTCUSDT", 3, -2), snap("ETHUSDT", 1, 5)],
+        "latest per symbol, by symbol, lossless"
+    );
+}
+
+/// [`SignalRepository`]: unique by signal id.
+///
+/// # Panics
+/// When the repository breaks the contract.
+pub async fn signal_repository_suite(repo: &dyn SignalRepository, prefix: &str) {
+    let signal = SignalRecord {
+        signal_id: SignalId::new(format!("{prefix}-s1")),
+        portfolio_id: PortfolioId::new(format!("{prefix}-p")),
+        symbol: Symbol::new("BTCUSDT"),
+        ts: Timestamp(1_700_000_000_000),
+        features: [
+            ("atr".to_owned(), "12.5".to_owned()),
+            ("spread_bp".to_owned(), "0.8".to_owned()),
+        ]
+        .into(),
+        decision: "open".into(),
+        reason: "rule:trend".into(),
+        config_rev: "r42".into(),
+    };
+    assert_eq!(repo.get_signal(&signal.signal_id).await.expect("get"), None);
+    assert_eq!(
+        repo.record_signal(&signal).await.expect("insert"),
+        Inserted::New
+    );
+    let changed = SignalRecord {
+        decision: "skip".into(),
+        ..signal.clone()
+    };
+    assert_eq!(
+        repo.record_signal(&changed).await.expect("replay"),
+        Inserted::Duplicate
+    );
+    assert_eq!(
+        repo.get_signal(&signal.signal_id).await.expect("get"),
+        Some(signal),
+        "first write wins, lossless"
+    );
+}

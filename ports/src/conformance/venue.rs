@@ -1,0 +1,243 @@
+//! The [`ExecutionVenue`] contract, for venues whose market a test can set.
+
+use crate::ExecutionVenue;
+use async_trait::async_trait;
+use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
+use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
+use chimera_kernel::order::{CancelRequest, OrderIntent, OrderKind, Side, TimeInForce};
+use chimera_kernel::testing::{px, qty};
+use chimera_kernel::time::Timestamp;
+use chimera_kernel::Decimal;
+use std::time::Duration;
+
+/// What a venue suite needs besides the venue: a way to set the market.
+#[async_trait]
+pub trait VenueHarness: Send + Sync {
+    /// The venue under test. It lists `BTCUSDT` (USDT-margined perpetual, tick 0.01, lot 0.001,
+    /// min notional 5) and credits 100 000 USDT to any portfolio whose id ends in `-rich`.
+    fn venue(&self) -> &dyn ExecutionVenue;
+    /// Sets the best bid and ask of `BTCUSDT` at time `ts`.
+    async fn set_quote(&self, bid: Decimal, ask: Decimal, ts: Timestamp);
+}
+
+fn intent(portfolio: &PortfolioId, n: u64, side: Side, q: Decimal, kind: OrderKind) -> OrderIntent {
+    let intent_id = IntentId::for_portfolio(portfolio, n);
+    OrderIntent {
+        client_order_id: ClientOrderId::for_intent(&intent_id),
+        intent_id,
+        portfolio_id: portfolio.clone(),
+        symbol: Symbol::new("BTCUSDT"),
+        side,
+        qty: qty(q),
+        kind,
+        time_in_force: TimeInForce::Gtc,
+        reduce_only: false,
+        created_at: Timestamp(0),
+        tag: String::new(),
+    }
+}
+
+async fn reports_until_quiet(venue: &dyn ExecutionVenue) -> Vec<ExecutionReport> {
+    let mut out = Vec::new();
+    while let Some(r) = venue
+        .next_report(Duration::from_millis(200))
+        .await
+        .expect("next_report")
+    {
+        out.push(r);
+    }
+    out
+}
+
+/// Runs the venue rules with portfolios prefixed by `prefix`.
+///
+/// # Panics
+/// When the venue breaks the contract.
+pub async fn venue_suite(h: &dyn VenueHarness, prefix: &str) {
+    let venue = h.venue();
+    let rich = PortfolioId::new(format!("{prefix}-rich"));
+    let poor = PortfolioId::new(format!("{prefix}-poor"));
+    h.set_quote(
+        Decimal::from(40_000),
+        Decimal::new(4_000_010, 2),
+        Timestamp(1),
+    )
+    .await;
+
+    // market order fills at the ask, exactly once even if submitted twice
+    let buy = intent(&rich, 0, Side::Buy, Decimal::new(5, 1), OrderKind::Market);
+    venue.submit(&buy).await.expect("submit");
+    venue
+        .submit(&buy)
+        .await
+        .expect("duplicate submit is accepted and ignored");
+    let reports = reports_until_quiet(venue).await;
+    let fills: Vec<_> = reports.iter().filter_map(ExecutionReport::fill).collect();
+    assert_eq!(
+        fills.len(),
+        1,
+        "one fill for one order, however often it is submitted: {reports:?}"
+    );
+    assert_eq!(
+        fills[0].price.get(),
+        Decimal::new(4_000_010, 2),
+        "a market buy fills at the ask"
+    );
+    assert!(matches!(
+        reports.last().map(|r| &r.kind),
+        Some(ReportKind::Filled(_))
+    ));
+    let positions = venue.positions(&rich).await.expect("positions");
+    let btc = positions
+        .iter()
+        .find(|p| p.symbol.as_str() == "BTCUSDT")
+        .expect("position after fill");
+    assert_eq!(btc.qty, Decimal::new(5, 1));
+
+    // filters and balance reject with reason codes
+    let rejects = [
+        (
+            intent(&rich, 1, Side::Buy, Decimal::new(1, 4), OrderKind::Market),
+            RejectReason::LotSize,
+        ),
+        (
+            intent(
+                &rich,
+                2,
+                Side::Buy,
+                Decimal::new(1, 1),
+                OrderKind::Limit {
+                    price: px(Decimal::new(39_999_999, 3)),
+                    post_only: false,
+                },
+            ),
+            RejectReason::TickSize,
+        ),
+        (
+            intent(
+                &rich,
+                3,
+                Side::Buy,
+                Decimal::new(1, 3),
+                OrderKind::Limit {
+                    price: px(Decimal::from(100)),
+                    post_only: false,
+                },
+            ),
+            RejectReason::MinNotional,
+        ),
+        (
+            intent(&poor, 0, Side::Buy, Decimal::ONE, OrderKind::Market),
+            RejectReason::InsufficientBalance,
+        ),
+    ];
+    for (order, reason) in rejects {
+        venue.submit(&order).await.expect("submit");
+        let got = reports_until_quiet(venue).await;
+        assert!(
+            matches!(got.as_slice(), [ExecutionReport { kind: ReportKind::Rejected { reason: r, .. }, .. }] if *r == reason),
+            "expected a single {reason:?} rejection, got {got:?}"
+        );
+    }
+
+    // a resting limit order is listed, fills when the market trades through, can be canceled
+    let bid = intent(
+        &rich,
+        4,
+        Side::Buy,
+        Decimal::new(1, 1),
+        OrderKind::Limit {
+            price: px(Decimal::from(39_000)),
+            post_only: true,
+        },
+    );
+    venue.submit(&bid).await.expect("submit");
+    let accepted = reports_until_quiet(venue).await;
+    assert!(
+        matches!(
+            accepted.as_slice(),
+            [ExecutionReport {
+                kind: ReportKind::Accepted,
+                ..
+            }]
+        ),
+        "{accepted:?}"
+    );
+    assert_eq!(
+        venue.open_orders(&rich).await.expect("open").len(),
+        1,
+        "resting order is open"
+    );
+    let cancel = CancelRequest {
+        portfolio_id: rich.clone(),
+        client_order_id: bid.client_order_id.clone(),
+        symbol: bid.symbol.clone(),
+        created_at: Timestamp(2),
+    };
+    venue.cancel(&cancel).await.expect("cancel");
+    let canceled = reports_until_quiet(venue).await;
+    assert!(
+        matches!(
+            canceled.as_slice(),
+            [ExecutionReport {
+                kind: ReportKind::Canceled,
+                ..
+            }]
+        ),
+        "{canceled:?}"
+    );
+    assert!(venue.open_orders(&rich).await.expect("open").is_empty());
+    venue.cancel(&cancel).await.expect("cancel again");
+    let again = reports_until_quiet(venue).await;
+    assert!(
+        matches!(
+            again.as_slice(),
+            [ExecutionReport {
+                kind: ReportKind::CancelRejected {
+                    reason: RejectReason::UnknownOrder
+                },
+                ..
+            }]
+        ),
+        "canceling a finished order is refused with UnknownOrder: {again:?}"
+    );
+
+    let sell = intent(
+        &rich,
+        5,
+        Side::Sell,
+        Decimal::new(5, 1),
+        OrderKind::Limit {
+            price: px(Decimal::from(40_500)),
+            post_only: false,
+        },
+    );
+    venue.submit(&sell).await.expect("submit");
+    reports_until_quiet(venue).await;
+    h.set_quote(Decimal::from(40_600), Decimal::from(40_601), Timestamp(3))
+        .await;
+    let filled = reports_until_quiet(venue).await;
+    let fill = filled
+        .iter()
+        .find_map(ExecutionReport::fill)
+        .expect("limit fills when the market moves through it");
+    assert_eq!(
+        fill.price.get(),
+        Decimal::from(40_500),
+        "a resting limit fills at its price"
+    );
+    let balances = venue.balances(&rich).await.expect("balances");
+    assert!(
+        balances.iter().any(|m| m.asset.as_str() == "USDT"),
+        "balances list the quote asset"
+    );
+    assert!(
+        venue
+            .positions(&rich)
+            .await
+            .expect("positions")
+            .iter()
+            .all(chimera_kernel::portfolio::Position::is_flat),
+        "round trip is flat"
+    );
+}

@@ -1,0 +1,67 @@
+//! [`EventBus`]: topic publish/subscribe with consumer groups and explicit acknowledgement.
+//!
+//! Contract (checked by `conformance::event_bus`):
+//! - `publish` returns once the message is durable on the bus; messages with the same key on the
+//!   same topic are delivered in publish order.
+//! - A new consumer group starts from the earliest retained message.
+//! - Every group receives every message (fan-out between groups; within a group, each message is
+//!   handed to one member).
+//! - At-least-once: a delivery that was not acknowledged is delivered again to the next
+//!   subscription of the group (for instance after a crash). `ack` marks the delivery and every
+//!   earlier delivery of the same partition as processed; acknowledging twice is harmless.
+
+use crate::PortResult;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// A message handed to a subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Topic it was published on.
+    pub topic: String,
+    /// Partitioning key.
+    pub key: String,
+    /// Raw payload.
+    pub payload: Vec<u8>,
+    /// Partition within the topic.
+    pub partition: i32,
+    /// Offset within the partition.
+    pub offset: i64,
+}
+
+/// A topic-based message bus.
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Publishes a message and waits until the bus has made it durable. Returns the
+    /// `(partition, offset)` it was stored at.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the bus is unreachable or did not confirm in time (the
+    /// message may or may not have been stored: publish with idempotent payloads).
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> PortResult<(i32, i64)>;
+
+    /// Joins consumer group `group` on `topic`.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the bus is unreachable; [`crate::PortError::Fatal`] for
+    /// an invalid topic or group name.
+    async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>>;
+}
+
+/// One member of a consumer group.
+#[async_trait]
+pub trait Subscription: Send {
+    /// Waits up to `max_wait` for the next delivery; `Ok(None)` when none arrived in time.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] on connection trouble (call again).
+    async fn poll(&mut self, max_wait: Duration) -> PortResult<Option<Delivery>>;
+
+    /// Acknowledges `delivery` (and everything before it in its partition) as processed. Call it
+    /// only once the message's effects are durable.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the commit could not be made (the message will be
+    /// delivered again, which idempotent handling absorbs).
+    async fn ack(&mut self, delivery: &Delivery) -> PortResult<()>;
+}

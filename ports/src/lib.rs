@@ -1,0 +1,37 @@
+//! # chimera-ports
+//!
+//! The roles Chimera needs the outside world to play, as small `async-trait` traits that any
+//! adapter can implement: [`MarketDataSource`], [`EventBus`], [`ExecutionVenue`], the
+//! repositories ([`OrderRepository`], [`FillRepository`], [`PositionRepository`],
+//! [`SignalRepository`]), the key-value [`StateStore`] and the [`Clock`].
+//!
+//! This crate must never depend on a backend (no tokio, no database, Redis, Kafka or network
+//! client): a workspace test checks `cargo tree`. Each method documents its error contract and
+//! its idempotence; every adapter proves it honours them by running the suites in
+//! [`conformance`] (feature `conformance`).
+#![warn(missing_docs)]
+
+mod clock;
+mod error;
+mod event_bus;
+mod market_data;
+mod repository;
+mod state;
+mod venue;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use clock::Clock;
+pub use error::PortError;
+pub use event_bus::{Delivery, EventBus, Subscription};
+pub use market_data::MarketDataSource;
+pub use repository::{
+    FillRecord, FillRepository, Inserted, OrderRepository, PositionRepository, PositionSnapshot,
+    SignalRecord, SignalRepository,
+};
+pub use state::{Increment, LockToken, StateStore};
+pub use venue::ExecutionVenue;
+
+/// Result alias for port methods.
+pub type PortResult<T> = Result<T, PortError>;

@@ -1,0 +1,146 @@
+//! Repositories: durable records of orders, fills, position snapshots and signals.
+//!
+//! Every write is idempotent, keyed by the design's idempotency keys: an order by its
+//! `client_order_id`, a fill by `(venue trade id)` within its order's venue, a position
+//! snapshot by `(portfolio, symbol, ts)`, a signal by `signal_id`. Replaying a write never
+//! duplicates a record.
+
+use crate::PortResult;
+use async_trait::async_trait;
+use chimera_kernel::event::Fill;
+use chimera_kernel::ids::{ClientOrderId, PortfolioId, SignalId, Symbol};
+use chimera_kernel::order::{Order, Side};
+use chimera_kernel::portfolio::Position;
+use chimera_kernel::time::Timestamp;
+use std::collections::BTreeMap;
+
+/// Whether an idempotent insert stored something new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// The record was new and is now stored.
+    New,
+    /// A record with the same key already existed; nothing changed.
+    Duplicate,
+}
+
+/// A fill as stored: the fill plus what it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FillRecord {
+    /// Owning portfolio.
+    pub portfolio_id: PortfolioId,
+    /// The order it filled.
+    pub client_order_id: ClientOrderId,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Order side.
+    pub side: Side,
+    /// The fill.
+    pub fill: Fill,
+    /// Venue time of the fill.
+    pub ts: Timestamp,
+}
+
+/// A position at a point in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositionSnapshot {
+    /// Owning portfolio.
+    pub portfolio_id: PortfolioId,
+    /// When the snapshot was taken.
+    pub ts: Timestamp,
+    /// The position.
+    pub position: Position,
+}
+
+/// A strategy signal with its features and decision, for audit and label back-fill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalRecord {
+    /// Idempotency key.
+    pub signal_id: SignalId,
+    /// Owning portfolio.
+    pub portfolio_id: PortfolioId,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Signal time (`t0`).
+    pub ts: Timestamp,
+    /// Feature name → value (decimal strings).
+    pub features: BTreeMap<String, String>,
+    /// The decision (`open`, `skip`, ...).
+    pub decision: String,
+    /// Why (gate or rule that decided).
+    pub reason: String,
+    /// Config revision in force.
+    pub config_rev: String,
+}
+
+/// Orders in every state.
+#[async_trait]
+pub trait OrderRepository: Send + Sync {
+    /// Inserts or updates an order by `client_order_id`. A stale write never regresses the
+    /// stored order: it is ignored when it is older (`updated_at`) or less filled than what is
+    /// stored, or when the stored order is terminal and the write is not.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the store is unreachable.
+    async fn upsert_order(&self, order: &Order) -> PortResult<()>;
+
+    /// The order with this client order id.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the store is unreachable; [`crate::PortError::Codec`] when the
+    /// stored row cannot be decoded.
+    async fn get_order(&self, id: &ClientOrderId) -> PortResult<Option<Order>>;
+
+    /// The portfolio's orders that are not in a terminal state, oldest first.
+    ///
+    /// # Errors
+    /// As [`Self::get_order`].
+    async fn open_orders(&self, portfolio: &PortfolioId) -> PortResult<Vec<Order>>;
+}
+
+/// Fills, unique by venue trade id.
+#[async_trait]
+pub trait FillRepository: Send + Sync {
+    /// Stores a fill once; a second fill with the same trade id is [`Inserted::Duplicate`].
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the store is unreachable.
+    async fn record_fill(&self, fill: &FillRecord) -> PortResult<Inserted>;
+
+    /// The portfolio's fills in insertion order.
+    ///
+    /// # Errors
+    /// As [`Self::record_fill`], or [`crate::PortError::Codec`] for an undecodable row.
+    async fn fills(&self, portfolio: &PortfolioId) -> PortResult<Vec<FillRecord>>;
+}
+
+/// Position snapshots.
+#[async_trait]
+pub trait PositionRepository: Send + Sync {
+    /// Stores a snapshot; one per `(portfolio, symbol, ts)`, a repeat replaces it.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the store is unreachable.
+    async fn save_snapshot(&self, snapshot: &PositionSnapshot) -> PortResult<()>;
+
+    /// The latest snapshot of each of the portfolio's symbols, ordered by symbol.
+    ///
+    /// # Errors
+    /// As [`Self::save_snapshot`], or [`crate::PortError::Codec`] for an undecodable row.
+    async fn latest_snapshots(&self, portfolio: &PortfolioId) -> PortResult<Vec<PositionSnapshot>>;
+}
+
+/// Signals.
+#[async_trait]
+pub trait SignalRepository: Send + Sync {
+    /// Stores a signal once by `signal_id`.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the store is unreachable.
+    async fn record_signal(&self, signal: &SignalRecord) -> PortResult<Inserted>;
+
+    /// The signal with this id.
+    ///
+    /// # Errors
+    /// As [`Self::record_signal`].
+    async fn get_signal(&self, id: &SignalId) -> PortResult<Option<SignalRecord>>;
+}

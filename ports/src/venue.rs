@@ -1,0 +1,53 @@
+//! [`ExecutionVenue`]: where orders go (a simulated venue, an exchange).
+
+use crate::PortResult;
+use async_trait::async_trait;
+use chimera_kernel::event::ExecutionReport;
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::order::{CancelRequest, Order, OrderIntent};
+use chimera_kernel::portfolio::Position;
+use chimera_kernel::value::Money;
+use std::time::Duration;
+
+/// A trading venue. Outcomes of submits and cancels arrive as [`ExecutionReport`]s through
+/// [`ExecutionVenue::next_report`], never as return values, exactly as on a real exchange.
+#[async_trait]
+pub trait ExecutionVenue: Send + Sync {
+    /// Sends an order. Idempotent by `client_order_id`: submitting an id the venue already knows
+    /// creates no second order (and no second set of reports).
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the venue is unreachable (retry with the same intent);
+    /// a refusal of the order itself is a `Rejected` report, not an error.
+    async fn submit(&self, intent: &OrderIntent) -> PortResult<()>;
+
+    /// Requests a cancel. An unknown or finished order yields a `CancelRejected` report.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the venue is unreachable.
+    async fn cancel(&self, request: &CancelRequest) -> PortResult<()>;
+
+    /// The portfolio's working orders as the venue sees them.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the venue is unreachable.
+    async fn open_orders(&self, portfolio: &PortfolioId) -> PortResult<Vec<Order>>;
+
+    /// The portfolio's positions as the venue sees them.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the venue is unreachable.
+    async fn positions(&self, portfolio: &PortfolioId) -> PortResult<Vec<Position>>;
+
+    /// The portfolio's balances.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the venue is unreachable.
+    async fn balances(&self, portfolio: &PortfolioId) -> PortResult<Vec<Money>>;
+
+    /// Waits up to `max_wait` for the next execution report.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] on connection trouble.
+    async fn next_report(&self, max_wait: Duration) -> PortResult<Option<ExecutionReport>>;
+}
