@@ -42,14 +42,6 @@ impl MemoryRepository {
     }
 }
 
-/// Whether `new` may replace `stored` (see [`OrderRepository::upsert_order`]).
-pub(crate) fn supersedes(new: &Order, stored: &Order) -> bool {
-    if stored.status.is_terminal() && !new.status.is_terminal() {
-        return false;
-    }
-    new.updated_at >= stored.updated_at && new.filled_qty >= stored.filled_qty
-}
-
 #[async_trait]
 impl OrderRepository for MemoryRepository {
     async fn upsert_order(&self, order: &Order) -> PortResult<()> {

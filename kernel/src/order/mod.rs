@@ -172,6 +172,16 @@ impl Order {
         (!self.filled_qty.is_zero()).then(|| self.cum_quote / self.filled_qty.get())
     }
 
+    /// Whether this version of the order may replace a stored version of the same order:
+    /// never a non-terminal state over a terminal one, never an older or less-filled version.
+    /// Stores use it so a replayed or reordered write cannot regress an order.
+    pub fn supersedes(&self, stored: &Order) -> bool {
+        if stored.status.is_terminal() && !self.status.is_terminal() {
+            return false;
+        }
+        self.updated_at >= stored.updated_at && self.filled_qty >= stored.filled_qty
+    }
+
     /// Signed quantity still to execute while the order works (+ buy, − sell), 0 when done.
     pub fn signed_open_qty(&self) -> Decimal {
         if self.status.is_terminal() {
