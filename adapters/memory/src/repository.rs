@@ -49,7 +49,7 @@ impl OrderRepository for MemoryRepository {
         let seq = t.next_order_seq;
         match t.orders.get_mut(&order.intent.client_order_id) {
             Some((_, stored)) => {
-                if supersedes(order, stored) {
+                if order.supersedes(stored) {
                     *stored = order.clone();
                 }
             }
