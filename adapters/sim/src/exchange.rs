@@ -1,0 +1,475 @@
+//! [`SimExchange`]: the synchronous, deterministic matching core of the simulated venue.
+
+use crate::config::{BarFill, SimConfig};
+use crate::market::{Level, MarketState};
+use chimera_kernel::event::{
+    ExecutionReport, Fill, Liquidity, MarketEvent, RejectReason, ReportKind,
+};
+use chimera_kernel::ids::{Asset, ClientOrderId, PortfolioId, Symbol, TradeId, VenueOrderId};
+use chimera_kernel::instrument::{Instrument, MarketKind};
+use chimera_kernel::order::{CancelRequest, Order, OrderIntent, OrderKind, Side};
+use chimera_kernel::portfolio::Portfolio;
+use chimera_kernel::rng::SeededRng;
+use chimera_kernel::time::Timestamp;
+use chimera_kernel::value::{Money, Price, Quantity};
+use chimera_kernel::Decimal;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+#[derive(Debug)]
+struct Working {
+    order: Order,
+    /// Market-event sequence number at which it started resting (it can only be traded
+    /// through by later events).
+    rested_at: u64,
+}
+
+/// The simulated venue's state: instruments, markets, accounts and orders.
+#[derive(Debug)]
+pub struct SimExchange {
+    config: SimConfig,
+    rng: SeededRng,
+    instruments: HashMap<Symbol, Instrument>,
+    markets: HashMap<Symbol, MarketState>,
+    accounts: BTreeMap<PortfolioId, Portfolio>,
+    known: HashSet<ClientOrderId>,
+    /// Orders in flight to the matching engine, by arrival time then submit order.
+    inbound: BTreeMap<(Timestamp, u64), OrderIntent>,
+    /// Market orders waiting for the next bar's open.
+    awaiting_bar: Vec<Order>,
+    resting: BTreeMap<u64, Working>,
+    resting_index: HashMap<ClientOrderId, u64>,
+    reports: VecDeque<ExecutionReport>,
+    seq: u64,
+    event_seq: u64,
+    next_trade: u64,
+    now: Timestamp,
+}
+
+fn reject(
+    intent: &OrderIntent,
+    at: Timestamp,
+    reason: RejectReason,
+    message: String,
+) -> ExecutionReport {
+    ExecutionReport {
+        portfolio_id: intent.portfolio_id.clone(),
+        client_order_id: intent.client_order_id.clone(),
+        venue_order_id: None,
+        symbol: intent.symbol.clone(),
+        ts: at,
+        kind: ReportKind::Rejected { reason, message },
+    }
+}
+
+impl SimExchange {
+    /// An empty venue.
+    pub fn new(config: SimConfig) -> Self {
+        Self {
+            rng: SeededRng::new(config.seed),
+            config,
+            instruments: HashMap::new(),
+            markets: HashMap::new(),
+            accounts: BTreeMap::new(),
+            known: HashSet::new(),
+            inbound: BTreeMap::new(),
+            awaiting_bar: Vec::new(),
+            resting: BTreeMap::new(),
+            resting_index: HashMap::new(),
+            reports: VecDeque::new(),
+            seq: 0,
+            event_seq: 0,
+            next_trade: 0,
+            now: Timestamp(0),
+        }
+    }
+
+    /// Lists an instrument.
+    pub fn add_instrument(&mut self, instrument: Instrument) {
+        for account in self.accounts.values_mut() {
+            account.add_instrument(instrument.clone());
+        }
+        self.instruments
+            .insert(instrument.symbol.clone(), instrument);
+    }
+
+    /// Credits an account (creating it if needed).
+    pub fn deposit(&mut self, portfolio: &PortfolioId, asset: Asset, amount: Decimal) {
+        self.account(portfolio).deposit(asset, amount);
+    }
+
+    /// The venue's view of an account, if it exists.
+    pub fn account_of(&self, portfolio: &PortfolioId) -> Option<&Portfolio> {
+        self.accounts.get(portfolio)
+    }
+
+    fn account(&mut self, portfolio: &PortfolioId) -> &mut Portfolio {
+        let instruments = &self.instruments;
+        self.accounts.entry(portfolio.clone()).or_insert_with(|| {
+            let mut p = Portfolio::new(portfolio.clone(), Asset::new("USDT"));
+            for i in instruments.values() {
+                p.add_instrument(i.clone());
+            }
+            p
+        })
+    }
+
+    /// The venue's clock: the latest market-event time seen.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Working orders of a portfolio.
+    pub fn open_orders(&self, portfolio: &PortfolioId) -> Vec<Order> {
+        self.resting
+            .values()
+            .map(|w| &w.order)
+            .filter(|o| o.intent.portfolio_id == *portfolio)
+            .cloned()
+            .collect()
+    }
+
+    /// Takes the next pending execution report.
+    pub fn pop_report(&mut self) -> Option<ExecutionReport> {
+        self.reports.pop_front()
+    }
+
+    /// Whether reports are waiting.
+    pub fn has_reports(&self) -> bool {
+        !self.reports.is_empty()
+    }
+
+    /// Receives an order at time `now`. Idempotent by client order id.
+    pub fn submit(&mut self, intent: OrderIntent, now: Timestamp) {
+        self.now = self.now.max(now);
+        if !self.known.insert(intent.client_order_id.clone()) {
+            return;
+        }
+        let jitter = self
+            .rng
+            .below(u64::try_from(self.config.latency_jitter_ms).unwrap_or(0) + 1);
+        let arrival = now.plus_millis(self.config.latency_ms + i64::try_from(jitter).unwrap_or(0));
+        if arrival <= self.now {
+            self.activate(intent);
+        } else {
+            self.seq += 1;
+            self.inbound.insert((arrival, self.seq), intent);
+        }
+    }
+
+    /// Receives a cancel request (processed at once).
+    pub fn cancel(&mut self, request: &CancelRequest, now: Timestamp) {
+        self.now = self.now.max(now);
+        let at = self.now;
+        let Some(id) = self.resting_index.remove(&request.client_order_id) else {
+            self.reports.push_back(ExecutionReport {
+                portfolio_id: request.portfolio_id.clone(),
+                client_order_id: request.client_order_id.clone(),
+                venue_order_id: None,
+                symbol: request.symbol.clone(),
+                ts: at,
+                kind: ReportKind::CancelRejected {
+                    reason: RejectReason::UnknownOrder,
+                },
+            });
+            return;
+        };
+        if let Some(working) = self.resting.remove(&id) {
+            self.emit(working.order, at, ReportKind::Canceled);
+        }
+    }
+
+    /// Feeds one market event: fills what it triggers, marks accounts, settles funding.
+    pub fn on_market(&mut self, event: &MarketEvent) {
+        self.event_seq += 1;
+        let symbol = event.symbol().clone();
+        if let MarketEvent::Bar(bar) = event {
+            let waiting: Vec<Order> = {
+                let (matching, rest) = std::mem::take(&mut self.awaiting_bar)
+                    .into_iter()
+                    .partition(|o| o.intent.symbol == symbol);
+                self.awaiting_bar = rest;
+                matching
+            };
+            for order in waiting {
+                self.execute(order, &[(bar.open, None)], Liquidity::Taker, bar.ts);
+            }
+        }
+        self.markets
+            .entry(symbol.clone())
+            .or_default()
+            .update(event);
+        self.now = self.now.max(event.ts());
+        self.settle_marks(event);
+        while let Some(entry) = self.inbound.first_entry() {
+            if entry.key().0 > self.now {
+                break;
+            }
+            let intent = entry.remove();
+            self.activate(intent);
+        }
+        self.match_resting(event);
+    }
+
+    fn settle_marks(&mut self, event: &MarketEvent) {
+        let symbol = event.symbol();
+        for account in self.accounts.values_mut() {
+            if let MarketEvent::Funding(f) = event {
+                let _ = account.apply_funding(symbol, f.rate, f.mark_price);
+            } else if let Some(mark) = event.mark_price().and_then(|p| Price::new(p).ok()) {
+                account.mark(symbol, mark);
+            }
+        }
+    }
+
+    fn match_resting(&mut self, event: &MarketEvent) {
+        let symbol = event.symbol();
+        let Some(market) = self.markets.get(symbol) else {
+            return;
+        };
+        let through: Vec<u64> = self
+            .resting
+            .iter()
+            .filter(|(_, w)| w.rested_at < self.event_seq && w.order.intent.symbol == *symbol)
+            .filter(|(_, w)| match w.order.intent.kind {
+                OrderKind::Limit { price, .. } => {
+                    market.trades_through(event, w.order.intent.side, price)
+                }
+                OrderKind::Market => false,
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in through {
+            if let Some(working) = self.resting.remove(&id) {
+                self.resting_index
+                    .remove(&working.order.intent.client_order_id);
+                if let OrderKind::Limit { price, .. } = working.order.intent.kind {
+                    self.execute(working.order, &[(price, None)], Liquidity::Maker, self.now);
+                }
+            }
+        }
+    }
+
+    /// The order reaches the matching engine: validate, then fill, rest or reject.
+    fn activate(&mut self, intent: OrderIntent) {
+        let at = self.now;
+        let Some(instrument) = self.instruments.get(&intent.symbol).cloned() else {
+            let message = format!("symbol {} is not listed", intent.symbol);
+            self.reports.push_back(reject(
+                &intent,
+                at,
+                RejectReason::UnknownInstrument,
+                message,
+            ));
+            return;
+        };
+        let market = self.markets.entry(intent.symbol.clone()).or_default();
+        let liquidity = market.liquidity(intent.side);
+        let bar_driven = market.bar_driven;
+        let reference = match intent.kind {
+            OrderKind::Limit { price, .. } => Some(price),
+            OrderKind::Market => liquidity.first().map(|l| l.0),
+        };
+        let Some(reference) = reference else {
+            self.reports.push_back(reject(
+                &intent,
+                at,
+                RejectReason::NoMarketData,
+                "no price known yet".into(),
+            ));
+            return;
+        };
+        let is_limit = matches!(intent.kind, OrderKind::Limit { .. });
+        if let Err(violation) = instrument.check_order(reference, is_limit, intent.qty) {
+            let message = format!("{violation:?}: price {reference}, qty {}", intent.qty);
+            self.reports
+                .push_back(reject(&intent, at, violation.into(), message));
+            return;
+        }
+        if let Err((reason, message)) = self.check_account(&instrument, &intent, reference) {
+            self.reports.push_back(reject(&intent, at, reason, message));
+            return;
+        }
+        let marketable: Vec<Level> = match intent.kind {
+            OrderKind::Market => liquidity,
+            OrderKind::Limit { price, .. } => liquidity
+                .into_iter()
+                .filter(|(p, _)| match intent.side {
+                    Side::Buy => *p <= price,
+                    Side::Sell => *p >= price,
+                })
+                .collect(),
+        };
+        if let OrderKind::Limit {
+            post_only: true, ..
+        } = intent.kind
+        {
+            if !marketable.is_empty() {
+                self.reports.push_back(reject(
+                    &intent,
+                    at,
+                    RejectReason::PostOnlyWouldCross,
+                    "post-only order would take liquidity".into(),
+                ));
+                return;
+            }
+        }
+        let mut order = Order::new(intent);
+        self.seq += 1;
+        order.venue_order_id = Some(VenueOrderId::new(format!("sim-o-{}", self.seq)));
+        let order = self.emit(order, at, ReportKind::Accepted);
+        if matches!(order.intent.kind, OrderKind::Market)
+            && bar_driven
+            && self.config.bar_fill == BarFill::NextOpen
+        {
+            self.awaiting_bar.push(order);
+            return;
+        }
+        if marketable.is_empty() {
+            self.rest(order);
+        } else {
+            let limit_rest = matches!(order.intent.kind, OrderKind::Limit { .. });
+            if let Some(rest) =
+                self.execute_partial(order, &marketable, Liquidity::Taker, at, !limit_rest)
+            {
+                self.rest(rest);
+            }
+        }
+    }
+
+    fn rest(&mut self, order: Order) {
+        self.seq += 1;
+        self.resting_index
+            .insert(order.intent.client_order_id.clone(), self.seq);
+        self.resting.insert(
+            self.seq,
+            Working {
+                order,
+                rested_at: self.event_seq,
+            },
+        );
+    }
+
+    fn check_account(
+        &mut self,
+        instrument: &Instrument,
+        intent: &OrderIntent,
+        price: Price,
+    ) -> Result<(), (RejectReason, String)> {
+        let account = self.account(&intent.portfolio_id);
+        let position = account
+            .position(&intent.symbol)
+            .map_or(Decimal::ZERO, |p| p.qty);
+        let signed = intent.qty.get() * intent.side.sign();
+        let reduces = position * signed < Decimal::ZERO && intent.qty.get() <= position.abs();
+        if intent.reduce_only && !reduces {
+            return Err((
+                RejectReason::ReduceOnlyWouldIncrease,
+                format!("position {position}, order {signed}"),
+            ));
+        }
+        let notional = instrument.notional(price, intent.qty);
+        let fee = notional * instrument.taker_fee.get().max(Decimal::ZERO);
+        let (have, need, asset) = match (instrument.kind, intent.side) {
+            (MarketKind::Perp, _) if reduces => return Ok(()),
+            (MarketKind::Perp, _) => (
+                account.available_margin(),
+                notional / instrument.leverage + fee,
+                &instrument.quote,
+            ),
+            (MarketKind::Spot, Side::Buy) => (
+                account.balance(&instrument.quote),
+                notional + fee,
+                &instrument.quote,
+            ),
+            (MarketKind::Spot, Side::Sell) => (
+                account.balance(&instrument.base),
+                intent.qty.get(),
+                &instrument.base,
+            ),
+        };
+        if have < need {
+            return Err((
+                RejectReason::InsufficientBalance,
+                format!("needs {need} {asset}, has {have}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fills the whole order over `levels` (the last level absorbs any excess).
+    fn execute(&mut self, order: Order, levels: &[Level], liquidity: Liquidity, at: Timestamp) {
+        let _ = self.execute_partial(order, levels, liquidity, at, true);
+    }
+
+    /// Fills over `levels`; returns the unfilled order when levels run out and `sweep` is off.
+    fn execute_partial(
+        &mut self,
+        mut order: Order,
+        levels: &[Level],
+        liquidity: Liquidity,
+        at: Timestamp,
+        sweep: bool,
+    ) -> Option<Order> {
+        let Some(instrument) = self.instruments.get(&order.intent.symbol).cloned() else {
+            return Some(order);
+        };
+        let rate = match liquidity {
+            Liquidity::Maker => instrument.maker_fee,
+            Liquidity::Taker => instrument.taker_fee,
+        };
+        for (i, &(price, available)) in levels.iter().enumerate() {
+            let remaining = order.remaining();
+            if remaining.is_zero() {
+                break;
+            }
+            let last_level = i + 1 == levels.len();
+            let take = match available {
+                Some(q) if !(sweep && last_level) => remaining.min(q),
+                _ => remaining,
+            };
+            if take.is_zero() {
+                continue;
+            }
+            self.next_trade += 1;
+            let fee = Money::new(
+                instrument.notional(price, take) * rate.get(),
+                instrument.quote.clone(),
+            );
+            let fill = Fill {
+                trade_id: TradeId::new(format!("sim-t-{}", self.next_trade)),
+                price,
+                qty: take,
+                fee,
+                liquidity,
+            };
+            let done = remaining.checked_sub(take).is_some_and(Quantity::is_zero);
+            let _ = self.account(&order.intent.portfolio_id).apply_fill(
+                &order.intent.symbol,
+                order.intent.side,
+                &fill,
+            );
+            let kind = if done {
+                ReportKind::Filled(fill)
+            } else {
+                ReportKind::PartiallyFilled(fill)
+            };
+            order = self.emit(order, at, kind);
+        }
+        (!order.remaining().is_zero()).then_some(order)
+    }
+
+    /// Applies a report to the venue's copy of the order and queues it for the client.
+    fn emit(&mut self, mut order: Order, at: Timestamp, kind: ReportKind) -> Order {
+        let report = ExecutionReport {
+            portfolio_id: order.intent.portfolio_id.clone(),
+            client_order_id: order.intent.client_order_id.clone(),
+            venue_order_id: order.venue_order_id.clone(),
+            symbol: order.intent.symbol.clone(),
+            ts: at,
+            kind,
+        };
+        let _ = order.apply(&report);
+        self.reports.push_back(report);
+        order
+    }
+}

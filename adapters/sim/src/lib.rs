@@ -1,0 +1,24 @@
+//! # chimera-sim
+//!
+//! A deterministic simulated venue driven by the same market events as the strategies:
+//! [`SimExchange`] is the synchronous matching core (sans-I/O, like the kernel), [`SimVenue`]
+//! wraps it as an [`chimera_ports::ExecutionVenue`], and [`Backtest`] runs portfolio engines
+//! against it over a stream of market events.
+//!
+//! Fill model (see [`SimConfig`]): market orders fill against the current book (walking levels),
+//! else the best bid/ask, else the last trade, else the bar (at its close by default, or at the
+//! next bar's open). Limit orders that are marketable on arrival take liquidity; otherwise they
+//! rest and fill at their price, as maker, once the market trades through them. Orders reach the
+//! venue after a configurable latency (plus seeded jitter), so the same seed always gives the
+//! same fills.
+
+mod backtest;
+mod config;
+mod exchange;
+mod market;
+mod venue;
+
+pub use backtest::{Backtest, BacktestSummary, EquityPoint, FillRow, Progress};
+pub use config::{BarFill, SimConfig, SimConfigError};
+pub use exchange::SimExchange;
+pub use venue::SimVenue;
