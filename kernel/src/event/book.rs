@@ -3,7 +3,8 @@
 //! Synchronisation follows the procedure venues such as Binance document: deltas that arrive
 //! before the snapshot are buffered; once the snapshot is in, buffered deltas whose final update
 //! id is at or below the snapshot's are dropped, the first applied delta must straddle
-//! `last_update_id + 1`, and afterwards each delta must continue the chain (its `first_update_id`
+//! `last_update_id + 1` (or, on venues that chain by `prev_final_update_id`, continue from the
+//! snapshot's id), and afterwards each delta must continue the chain (its `first_update_id`
 //! is the previous final id + 1, or, on venues that send it, `prev_final_update_id` equals the
 //! previous final id). A break in the chain is reported as [`BookError::Gap`] and the book must
 //! be rebuilt from a new snapshot.
@@ -69,7 +70,9 @@ impl OrderBook {
             .filter(|d| d.final_update_id > snapshot.last_update_id)
         {
             if first_applied {
-                if delta.first_update_id > snapshot.last_update_id + 1 {
+                let bridges = delta.first_update_id <= snapshot.last_update_id + 1
+                    || delta.prev_final_update_id == Some(snapshot.last_update_id);
+                if !bridges {
                     self.last_update_id = None;
                     return Err(BookError::Gap {
                         last: snapshot.last_update_id,
@@ -233,5 +236,28 @@ mod tests {
             Err(BookError::Gap { last: 2, .. })
         ));
         assert!(!book.is_synced());
+    }
+
+    #[test]
+    fn futures_delta_bridges_the_snapshot_by_prev_id() {
+        let mut book = OrderBook::new();
+        let mut bridging = delta(20, 25, vec![lvl(100, 4)]);
+        bridging.prev_final_update_id = Some(10);
+        book.apply_delta(&bridging).unwrap();
+        let snap = BookSnapshot {
+            symbol: Symbol::new("X"),
+            ts: Timestamp(0),
+            last_update_id: 10,
+            bids: vec![lvl(99, 1)],
+            asks: vec![],
+        };
+        book.apply_snapshot(&snap).unwrap();
+        assert_eq!(book.last_update_id(), Some(25));
+        let mut next = delta(30, 31, vec![]);
+        next.prev_final_update_id = Some(24);
+        assert!(
+            book.apply_delta(&next).is_err(),
+            "futures chain by prev id, not by first id"
+        );
     }
 }

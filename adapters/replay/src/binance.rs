@@ -1,0 +1,297 @@
+//! [`BinanceCaptureReader`]: raw Binance WebSocket captures, one `<receive ns> <json>` per line.
+//!
+//! Understood messages: `depthUpdate` (spot and futures, with `pu` when present) →
+//! [`BookDelta`]; `bookTicker` → [`Quote`] (its `u` kept as the update id); `trade` and
+//! `aggTrade` → [`Trade`] (aggressor = seller when the buyer is the maker); REST depth snapshots
+//! (`lastUpdateId`) → [`BookSnapshot`]; `markPriceUpdate` → [`MarkPrice`]. Event time is the
+//! message's `E` (or `T`), else the local receive time. A snapshot carries no symbol: it takes
+//! the symbol of the last message seen, else the file name's prefix (`btcusdt_...` → `BTCUSDT`).
+//! Other message types are skipped.
+
+use crate::error::ReadError;
+use crate::fast_decimal;
+use chimera_kernel::event::{
+    BookDelta, BookLevel, BookSnapshot, MarkPrice, MarketEvent, Quote, Trade,
+};
+use chimera_kernel::ids::{Symbol, TradeId};
+use chimera_kernel::order::Side;
+use chimera_kernel::time::Timestamp;
+use chimera_kernel::value::{Price, Quantity};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::io::BufRead;
+use std::path::PathBuf;
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    data: Option<Data<'a>>,
+    #[serde(rename = "lastUpdateId")]
+    last_update_id: Option<u64>,
+    #[serde(rename = "E")]
+    event_time: Option<i64>,
+    #[serde(borrow, default)]
+    bids: Vec<[Cow<'a, str>; 2]>,
+    #[serde(borrow, default)]
+    asks: Vec<[Cow<'a, str>; 2]>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SideField<'a> {
+    Levels(#[serde(borrow)] Vec<[Cow<'a, str>; 2]>),
+    Price(#[serde(borrow)] Cow<'a, str>),
+}
+
+#[derive(Deserialize)]
+#[allow(non_snake_case, reason = "field names are Binance's")]
+struct Data<'a> {
+    #[serde(borrow)]
+    e: Option<Cow<'a, str>>,
+    E: Option<i64>,
+    T: Option<i64>,
+    #[serde(borrow)]
+    s: Option<Cow<'a, str>>,
+    U: Option<u64>,
+    u: Option<u64>,
+    pu: Option<u64>,
+    #[serde(borrow)]
+    b: Option<SideField<'a>>,
+    #[serde(borrow)]
+    a: Option<SideField<'a>>,
+    #[serde(borrow)]
+    B: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "A")]
+    ask_qty: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    p: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    q: Option<Cow<'a, str>>,
+    t: Option<u64>,
+    m: Option<bool>,
+}
+
+/// Reads a (decompressed) Binance capture.
+pub struct BinanceCaptureReader<R> {
+    input: R,
+    path: PathBuf,
+    line_no: u64,
+    buf: String,
+    symbol: Option<Symbol>,
+}
+
+fn price(text: &str, what: &str) -> Result<Price, String> {
+    let d = fast_decimal::parse(text).ok_or_else(|| format!("{what} `{text}` is not a number"))?;
+    Price::new(d).map_err(|e| format!("{what}: {e}"))
+}
+
+fn quantity(text: &str, what: &str) -> Result<Quantity, String> {
+    let d = fast_decimal::parse(text).ok_or_else(|| format!("{what} `{text}` is not a number"))?;
+    Quantity::new(d).map_err(|e| format!("{what}: {e}"))
+}
+
+fn levels(raw: &[[Cow<'_, str>; 2]]) -> Result<Vec<BookLevel>, String> {
+    raw.iter()
+        .map(|[p, q]| {
+            Ok(BookLevel {
+                price: price(p, "level price")?,
+                qty: quantity(q, "level quantity")?,
+            })
+        })
+        .collect()
+}
+
+fn side_levels(field: Option<&SideField<'_>>) -> Result<Vec<BookLevel>, String> {
+    match field {
+        Some(SideField::Levels(raw)) => levels(raw),
+        Some(SideField::Price(_)) => Err("expected price levels".into()),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn side_price(field: Option<&SideField<'_>>, what: &str) -> Result<Price, String> {
+    match field {
+        Some(SideField::Price(p)) => price(p, what),
+        _ => Err(format!("missing {what}")),
+    }
+}
+
+impl<R: BufRead> BinanceCaptureReader<R> {
+    /// A reader of `input` (named `path` in errors).
+    pub fn new(input: R, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let symbol = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.split(['_', '.']).next())
+            .filter(|s| !s.is_empty())
+            .map(|s| Symbol::new(s.to_ascii_uppercase()));
+        Self {
+            input,
+            path,
+            line_no: 0,
+            buf: String::with_capacity(4096),
+            symbol,
+        }
+    }
+
+    fn parse_line(&mut self, text: &str) -> Result<Option<MarketEvent>, String> {
+        let (recv, json) = text
+            .split_once(' ')
+            .ok_or("expected `<receive ns> <json>`")?;
+        let recv_ns: i64 = recv
+            .parse()
+            .map_err(|_| format!("receive time `{recv}` is not an integer"))?;
+        let recv_ts = Timestamp(recv_ns / 1_000_000);
+        let line: Line<'_> = serde_json::from_str(json).map_err(|e| format!("bad JSON: {e}"))?;
+        if let Some(last_update_id) = line.last_update_id {
+            let symbol = self
+                .symbol
+                .clone()
+                .ok_or("snapshot before any symbol is known")?;
+            return Ok(Some(MarketEvent::BookSnapshot(BookSnapshot {
+                symbol,
+                ts: line.event_time.map_or(recv_ts, Timestamp),
+                last_update_id,
+                bids: levels(&line.bids)?,
+                asks: levels(&line.asks)?,
+            })));
+        }
+        let Some(d) = line.data else { return Ok(None) };
+        let symbol = Symbol::new(d.s.as_deref().ok_or("message without symbol `s`")?);
+        if self.symbol.as_ref() != Some(&symbol) {
+            self.symbol = Some(symbol.clone());
+        }
+        let ts = d.E.or(d.T).map_or(recv_ts, Timestamp);
+        let kind =
+            d.e.as_deref()
+                .unwrap_or(if d.B.is_some() { "bookTicker" } else { "" });
+        let event = match kind {
+            "depthUpdate" => MarketEvent::BookDelta(BookDelta {
+                symbol,
+                ts,
+                first_update_id: d.U.ok_or("depthUpdate without `U`")?,
+                final_update_id: d.u.ok_or("depthUpdate without `u`")?,
+                prev_final_update_id: d.pu,
+                bids: side_levels(d.b.as_ref())?,
+                asks: side_levels(d.a.as_ref())?,
+            }),
+            "bookTicker" => MarketEvent::Quote(Quote {
+                symbol,
+                ts,
+                bid: side_price(d.b.as_ref(), "bid price")?,
+                bid_qty: quantity(d.B.as_deref().ok_or("missing bid size `B`")?, "bid size")?,
+                ask: side_price(d.a.as_ref(), "ask price")?,
+                ask_qty: quantity(
+                    d.ask_qty.as_deref().ok_or("missing ask size `A`")?,
+                    "ask size",
+                )?,
+                update_id: d.u,
+            }),
+            "trade" | "aggTrade" => MarketEvent::Trade(Trade {
+                symbol,
+                ts: d.T.map_or(ts, Timestamp),
+                price: price(
+                    d.p.as_deref().ok_or("trade without price `p`")?,
+                    "trade price",
+                )?,
+                qty: quantity(
+                    d.q.as_deref().ok_or("trade without quantity `q`")?,
+                    "trade quantity",
+                )?,
+                aggressor: d.m.map(|buyer_is_maker| {
+                    if buyer_is_maker {
+                        Side::Sell
+                    } else {
+                        Side::Buy
+                    }
+                }),
+                trade_id: d.t.map(|t| TradeId::new(t.to_string())),
+            }),
+            "markPriceUpdate" => MarketEvent::MarkPrice(MarkPrice {
+                symbol,
+                ts,
+                mark: price(
+                    d.p.as_deref().ok_or("mark price without `p`")?,
+                    "mark price",
+                )?,
+            }),
+            _ => return Ok(None),
+        };
+        Ok(Some(event))
+    }
+}
+
+impl<R: BufRead> Iterator for BinanceCaptureReader<R> {
+    type Item = Result<MarketEvent, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.buf.clear();
+            match self.input.read_line(&mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(source) => {
+                    return Some(Err(ReadError::Io {
+                        path: self.path.clone(),
+                        source,
+                    }))
+                }
+            }
+            self.line_no += 1;
+            let line = std::mem::take(&mut self.buf);
+            let text = line.trim_end();
+            if text.is_empty() {
+                self.buf = line;
+                continue;
+            }
+            let parsed = self.parse_line(text);
+            let result = match parsed {
+                Ok(Some(event)) => Some(Ok(event)),
+                Ok(None) => None,
+                Err(message) => Some(Err(ReadError::line(
+                    &self.path,
+                    self.line_no,
+                    message,
+                    text,
+                ))),
+            };
+            self.buf = line;
+            if result.is_some() {
+                return result;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_message_kind() {
+        let text = r#"1 {"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":5,"s":"BTCUSDT","U":10,"u":12,"pu":9,"b":[["100.0","1.5"]],"a":[["101.0","0.000"]]}}
+2 {"stream":"btcusdt@bookTicker","data":{"u":12,"s":"BTCUSDT","b":"100.0","B":"1.5","a":"101.0","A":"2"}}
+3000000 {"stream":"btcusdt@trade","data":{"e":"trade","E":7,"s":"BTCUSDT","t":99,"p":"100.5","q":"0.1","T":6,"m":true}}
+4000000 {"lastUpdateId":11,"bids":[["100.0","1"]],"asks":[["101.0","1"]]}
+5 {"stream":"x","data":{"e":"kline","s":"BTCUSDT"}}
+6 not json
+"#;
+        let out: Vec<_> = BinanceCaptureReader::new(text.as_bytes(), "btcusdt_1.gz").collect();
+        assert_eq!(out.len(), 5, "kline skipped");
+        assert!(
+            matches!(&out[0], Ok(MarketEvent::BookDelta(d)) if d.prev_final_update_id == Some(9) && d.asks[0].qty.is_zero())
+        );
+        assert!(
+            matches!(&out[1], Ok(MarketEvent::Quote(q)) if q.update_id == Some(12) && q.ts.0 == 0)
+        );
+        assert!(
+            matches!(&out[2], Ok(MarketEvent::Trade(t)) if t.aggressor == Some(Side::Sell) && t.ts.0 == 6)
+        );
+        assert!(
+            matches!(&out[3], Ok(MarketEvent::BookSnapshot(s)) if s.symbol.as_str() == "BTCUSDT" && s.ts.0 == 4)
+        );
+        let err = out[4].as_ref().unwrap_err().to_string();
+        assert!(err.contains("btcusdt_1.gz:6"), "{err}");
+    }
+}

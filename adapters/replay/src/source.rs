@@ -1,0 +1,124 @@
+//! Opening files by format, and the [`MarketDataSource`] port over any reader.
+
+use crate::{BinanceCaptureReader, CsvBarReader, JsonLinesReader, ReadError};
+use async_trait::async_trait;
+use chimera_kernel::event::MarketEvent;
+use chimera_kernel::ids::Symbol;
+use chimera_ports::{MarketDataSource, PortError, PortResult};
+use flate2::read::MultiGzDecoder;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// A boxed stream of events from any reader.
+pub type EventReader = Box<dyn Iterator<Item = Result<MarketEvent, ReadError>> + Send>;
+
+/// The file formats understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFormat {
+    /// `timestamp,open,high,low,close,volume` (optionally gzipped).
+    CsvBars,
+    /// Binance raw capture (gzip or plain).
+    BinanceCapture,
+    /// Our JSON lines (optionally gzipped).
+    JsonLines,
+}
+
+impl DataFormat {
+    /// Guesses the format from the file name: `.csv[.gz]` → bars, `.jsonl[.gz]` / `.ndjson` →
+    /// JSON lines, any other `.gz` → Binance capture.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let name = name
+            .strip_suffix(".gz")
+            .map_or((name.as_str(), false), |n| (n, true));
+        match name {
+            (n, _) if n.ends_with(".csv") => Some(DataFormat::CsvBars),
+            (n, _) if n.ends_with(".jsonl") || n.ends_with(".ndjson") => {
+                Some(DataFormat::JsonLines)
+            }
+            (_, true) => Some(DataFormat::BinanceCapture),
+            _ => None,
+        }
+    }
+}
+
+/// Opens a market-data file, choosing the reader by `format` or by the file name. `symbol` names
+/// the instrument of CSV bars (other formats carry their own).
+///
+/// # Errors
+/// [`ReadError::Io`] when the file cannot be opened; [`ReadError::Format`] when the format cannot
+/// be guessed.
+pub fn open_market_data(
+    path: &Path,
+    format: Option<DataFormat>,
+    symbol: &Symbol,
+) -> Result<EventReader, ReadError> {
+    let format = format
+        .or_else(|| DataFormat::from_path(path))
+        .ok_or_else(|| ReadError::Format {
+            path: path.to_owned(),
+            message: "unknown data format: expected .csv, .jsonl or a .gz Binance capture".into(),
+        })?;
+    let file = File::open(path).map_err(|source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let raw: Box<dyn Read + Send> = if gz {
+        Box::new(MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let input: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(64 * 1024, raw));
+    Ok(match format {
+        DataFormat::CsvBars => Box::new(CsvBarReader::new(input, path, symbol.clone())),
+        DataFormat::BinanceCapture => Box::new(BinanceCaptureReader::new(input, path)),
+        DataFormat::JsonLines => Box::new(JsonLinesReader::new(input, path)),
+    })
+}
+
+/// Any event reader as a [`MarketDataSource`]. A bad line becomes [`PortError::Codec`] with the
+/// line's text; the next call continues after it.
+pub struct FileMarketData {
+    reader: EventReader,
+}
+
+impl FileMarketData {
+    /// Wraps a reader.
+    pub fn new(reader: EventReader) -> Self {
+        Self { reader }
+    }
+}
+
+impl std::fmt::Debug for FileMarketData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileMarketData").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl MarketDataSource for FileMarketData {
+    async fn next(&mut self) -> PortResult<Option<MarketEvent>> {
+        match self.reader.next() {
+            None => Ok(None),
+            Some(Ok(event)) => Ok(Some(event)),
+            Some(Err(ReadError::Line {
+                raw,
+                path,
+                line,
+                message,
+            })) => Err(PortError::Codec {
+                message: format!("{}:{line}: {message}", path.display()),
+                bytes: raw.into_bytes(),
+            }),
+            Some(Err(e)) => Err(PortError::Fatal {
+                operation: "read market data".into(),
+                message: e.to_string(),
+                source: Some(Box::new(e)),
+            }),
+        }
+    }
+}
