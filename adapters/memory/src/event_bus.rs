@@ -132,6 +132,9 @@ impl Subscription for MemorySubscription {
             if let Some(delivery) = self.try_take() {
                 return Ok(Some(delivery));
             }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Ok(None);
             }

@@ -23,4 +23,7 @@ pub use binance::BinanceCaptureReader;
 pub use csv_bars::CsvBarReader;
 pub use error::ReadError;
 pub use jsonl::JsonLinesReader;
-pub use source::{open_market_data, DataFormat, EventReader, FileMarketData};
+pub use source::{
+    open_market_data, open_market_data_with_progress, DataFormat, EventReader, FileMarketData,
+    ReadProgress,
+};

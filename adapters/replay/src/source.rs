@@ -9,6 +9,8 @@ use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// A boxed stream of events from any reader.
 pub type EventReader = Box<dyn Iterator<Item = Result<MarketEvent, ReadError>> + Send>;
@@ -43,6 +45,38 @@ impl DataFormat {
     }
 }
 
+/// How far through its file a reader is (bytes of the file as stored, compressed or not).
+#[derive(Debug, Clone)]
+pub struct ReadProgress {
+    read: Arc<AtomicU64>,
+    total: u64,
+}
+
+impl ReadProgress {
+    /// Bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// File size.
+    pub fn total_bytes(&self) -> u64 {
+        self.total
+    }
+}
+
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// Opens a market-data file, choosing the reader by `format` or by the file name. `symbol` names
 /// the instrument of CSV bars (other formats carry their own).
 ///
@@ -54,16 +88,38 @@ pub fn open_market_data(
     format: Option<DataFormat>,
     symbol: &Symbol,
 ) -> Result<EventReader, ReadError> {
+    open_market_data_with_progress(path, format, symbol).map(|(reader, _)| reader)
+}
+
+/// As [`open_market_data`], also returning a handle that tells how much of the file was read.
+///
+/// # Errors
+/// As [`open_market_data`].
+pub fn open_market_data_with_progress(
+    path: &Path,
+    format: Option<DataFormat>,
+    symbol: &Symbol,
+) -> Result<(EventReader, ReadProgress), ReadError> {
     let format = format
         .or_else(|| DataFormat::from_path(path))
         .ok_or_else(|| ReadError::Format {
             path: path.to_owned(),
             message: "unknown data format: expected .csv, .jsonl or a .gz Binance capture".into(),
         })?;
-    let file = File::open(path).map_err(|source| ReadError::Io {
+    let io = |source| ReadError::Io {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let file = File::open(path).map_err(io)?;
+    let total = file.metadata().map_err(io)?.len();
+    let progress = ReadProgress {
+        read: Arc::new(AtomicU64::new(0)),
+        total,
+    };
+    let file = Counting {
+        inner: file,
+        read: Arc::clone(&progress.read),
+    };
     let gz = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
@@ -73,11 +129,12 @@ pub fn open_market_data(
         Box::new(file)
     };
     let input: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(64 * 1024, raw));
-    Ok(match format {
+    let reader: EventReader = match format {
         DataFormat::CsvBars => Box::new(CsvBarReader::new(input, path, symbol.clone())),
         DataFormat::BinanceCapture => Box::new(BinanceCaptureReader::new(input, path)),
         DataFormat::JsonLines => Box::new(JsonLinesReader::new(input, path)),
-    })
+    };
+    Ok((reader, progress))
 }
 
 /// Any event reader as a [`MarketDataSource`]. A bad line becomes [`PortError::Codec`] with the

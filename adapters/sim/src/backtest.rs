@@ -9,98 +9,14 @@
 
 use crate::config::SimConfig;
 use crate::exchange::SimExchange;
+use crate::recorder::{BacktestSummary, EquityPoint, FillRow, Recorder};
 use chimera_kernel::engine::{Command, PortfolioEngine};
-use chimera_kernel::event::{Event, ExecutionReport, Liquidity, MarketEvent};
-use chimera_kernel::ids::{ClientOrderId, PortfolioId, Symbol, TradeId};
+use chimera_kernel::event::{Event, MarketEvent};
+use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::instrument::Instrument;
-use chimera_kernel::order::Side;
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::{Price, Quantity};
-use chimera_kernel::Decimal;
-use serde::Serialize;
 use std::collections::HashMap;
-
-/// One point of an equity curve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct EquityPoint {
-    /// Market time.
-    pub ts: Timestamp,
-    /// Equity in the reporting asset.
-    #[serde(with = "chimera_kernel::value::decimal_str")]
-    pub equity: Decimal,
-}
-
-/// One fill, as written to `fills.csv`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FillRow {
-    /// Portfolio.
-    pub portfolio_id: PortfolioId,
-    /// Fill time.
-    pub ts: Timestamp,
-    /// Instrument.
-    pub symbol: Symbol,
-    /// Side.
-    pub side: Side,
-    /// Quantity.
-    pub qty: Quantity,
-    /// Price.
-    pub price: Price,
-    /// Fee amount.
-    #[serde(with = "chimera_kernel::value::decimal_str")]
-    pub fee: Decimal,
-    /// Fee asset.
-    pub fee_asset: String,
-    /// Maker or taker.
-    pub liquidity: Liquidity,
-    /// Order.
-    pub client_order_id: ClientOrderId,
-    /// Venue trade id.
-    pub trade_id: TradeId,
-}
-
-/// A portfolio's results. Decimals are strings in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BacktestSummary {
-    /// Portfolio.
-    pub portfolio_id: PortfolioId,
-    /// Strategy name.
-    pub strategy: String,
-    /// Equity before the first event (at the first marks).
-    #[serde(with = "chimera_kernel::value::decimal_str")]
-    pub initial_equity: Decimal,
-    /// Equity after the last event.
-    #[serde(with = "chimera_kernel::value::decimal_str")]
-    pub final_equity: Decimal,
-    /// `final / initial − 1`.
-    #[serde(with = "chimera_kernel::value::decimal_str")]
-    pub total_return: Decimal,
-    /// Σ realised PnL.
-    #[serde(with = "chimera_kernel::value::decimal_str")]
-    pub realized_pnl: Decimal,
-    /// Open PnL at the end.
-    #[serde(with = "chimera_kernel::value::decimal_str")]
-    pub unrealized_pnl: Decimal,
-    /// Σ fees.
-    #[serde(with = "chimera_kernel::value::decimal_str")]
-    pub fees: Decimal,
-    /// Σ funding.
-    #[serde(with = "chimera_kernel::value::decimal_str")]
-    pub funding: Decimal,
-    /// Largest peak-to-trough equity fall as a fraction of the peak (0.1 = 10%), over the
-    /// sampled curve.
-    #[serde(with = "chimera_kernel::value::decimal_str")]
-    pub max_drawdown: Decimal,
-    /// Orders sent.
-    pub orders: u64,
-    /// Fills received.
-    pub fills: u64,
-    /// Strategy requests refused before reaching the venue.
-    pub refusals: u64,
-    /// Orders the venue rejected.
-    pub rejections: u64,
-    /// Market events processed (all symbols).
-    pub events: u64,
-}
+use std::sync::Arc;
 
 /// Progress of a running backtest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,12 +29,7 @@ pub struct Progress {
 
 struct Book {
     engine: PortfolioEngine,
-    curve: Vec<EquityPoint>,
-    last_sample: Option<Timestamp>,
-    initial_equity: Option<Decimal>,
-    peak: Decimal,
-    max_drawdown: Decimal,
-    rejections: u64,
+    recorder: Recorder,
 }
 
 /// A multi-portfolio backtest over the simulated exchange.
@@ -126,7 +37,7 @@ pub struct Backtest {
     exchange: SimExchange,
     books: Vec<Book>,
     index: HashMap<PortfolioId, usize>,
-    interest: HashMap<Symbol, std::sync::Arc<[usize]>>,
+    interest: HashMap<Symbol, Arc<[usize]>>,
     fills: Vec<FillRow>,
     commands: Vec<Command>,
     sample_ms: i64,
@@ -184,12 +95,7 @@ impl Backtest {
         self.index.insert(portfolio.id.clone(), i);
         self.books.push(Book {
             engine,
-            curve: Vec::new(),
-            last_sample: None,
-            initial_equity: None,
-            peak: Decimal::ZERO,
-            max_drawdown: Decimal::ZERO,
-            rejections: 0,
+            recorder: Recorder::new(self.sample_ms),
         });
     }
 
@@ -214,12 +120,7 @@ impl Backtest {
         self.deliver_reports(now);
         for &i in interested.iter() {
             let book = &mut self.books[i];
-            let due = book
-                .last_sample
-                .is_none_or(|t| now.0 - t.0 >= self.sample_ms);
-            if due {
-                sample(book, now);
-            }
+            book.recorder.maybe_sample(&book.engine, now);
         }
     }
 
@@ -247,42 +148,16 @@ impl Backtest {
             let Some(&i) = self.index.get(&report.portfolio_id) else {
                 continue;
             };
-            self.record(i, &report);
             let book = &mut self.books[i];
+            if let Some(row) = book.recorder.on_report(&book.engine, &report) {
+                self.fills.push(row);
+            }
             book.engine
                 .handle_into(&Event::Execution(report), now, &mut self.commands);
         }
         if !self.commands.is_empty() {
             self.send_commands(now);
         }
-    }
-
-    fn record(&mut self, i: usize, report: &ExecutionReport) {
-        if matches!(
-            report.kind,
-            chimera_kernel::event::ReportKind::Rejected { .. }
-        ) {
-            self.books[i].rejections += 1;
-        }
-        let Some(fill) = report.fill() else { return };
-        let side = self.books[i]
-            .engine
-            .open_orders()
-            .find(|o| o.intent.client_order_id == report.client_order_id)
-            .map_or(Side::Buy, |o| o.intent.side);
-        self.fills.push(FillRow {
-            portfolio_id: report.portfolio_id.clone(),
-            ts: report.ts,
-            symbol: report.symbol.clone(),
-            side,
-            qty: fill.qty,
-            price: fill.price,
-            fee: fill.fee.amount,
-            fee_asset: fill.fee.asset.to_string(),
-            liquidity: fill.liquidity,
-            client_order_id: report.client_order_id.clone(),
-            trade_id: fill.trade_id.clone(),
-        });
     }
 
     /// Events processed so far and the last market time.
@@ -300,77 +175,21 @@ impl Backtest {
 
     /// Ends the run: final equity samples, summaries, curves and fills.
     pub fn finish(
-        mut self,
+        self,
     ) -> (
         Vec<BacktestSummary>,
         Vec<(PortfolioId, Vec<EquityPoint>)>,
         Vec<FillRow>,
     ) {
-        let now = self.last_ts;
+        let (now, events) = (self.last_ts, self.events);
         let mut summaries = Vec::new();
         let mut curves = Vec::new();
-        for book in &mut self.books {
-            if book.curve.last().is_none_or(|p| p.ts != now) {
-                sample(book, now);
-            }
-            let p = book.engine.portfolio();
-            let stats = book.engine.stats();
-            let initial = book.initial_equity.unwrap_or(Decimal::ZERO);
-            let final_equity = p.equity();
-            let total_return = if initial.is_zero() {
-                Decimal::ZERO
-            } else {
-                final_equity / initial - Decimal::ONE
-            };
-            summaries.push(BacktestSummary {
-                portfolio_id: p.id.clone(),
-                strategy: book.engine.strategy_name().to_owned(),
-                initial_equity: initial,
-                final_equity,
-                total_return: total_return.round_dp(8),
-                realized_pnl: p.realized_pnl,
-                unrealized_pnl: p.unrealized_pnl(),
-                fees: p.fees,
-                funding: p.funding,
-                max_drawdown: book.max_drawdown.round_dp(8),
-                orders: stats.orders,
-                fills: stats.fills,
-                refusals: stats.refusals,
-                rejections: book.rejections,
-                events: self.events,
-            });
-            curves.push((p.id.clone(), std::mem::take(&mut book.curve)));
-        }
-        // Fill sides are looked up among open orders at record time; orders filled at once are
-        // already finished, so resolve sides from the finished orders too.
-        let mut sides: HashMap<ClientOrderId, Side> = HashMap::new();
-        for book in &mut self.books {
-            for order in book
-                .engine
-                .drain_finished()
-                .into_iter()
-                .chain(book.engine.open_orders().cloned())
-            {
-                sides.insert(order.intent.client_order_id.clone(), order.intent.side);
-            }
-        }
-        for row in &mut self.fills {
-            if let Some(side) = sides.get(&row.client_order_id) {
-                row.side = *side;
-            }
+        for book in self.books {
+            let id = book.engine.portfolio().id.clone();
+            let (summary, curve) = book.recorder.finish(&book.engine, now, events);
+            summaries.push(summary);
+            curves.push((id, curve));
         }
         (summaries, curves, self.fills)
     }
-}
-
-fn sample(book: &mut Book, now: Timestamp) {
-    let equity = book.engine.portfolio().equity();
-    book.initial_equity.get_or_insert(equity);
-    book.peak = book.peak.max(equity);
-    if book.peak > Decimal::ZERO {
-        let drawdown = (book.peak - equity) / book.peak;
-        book.max_drawdown = book.max_drawdown.max(drawdown);
-    }
-    book.last_sample = Some(now);
-    book.curve.push(EquityPoint { ts: now, equity });
 }

@@ -16,9 +16,11 @@ mod backtest;
 mod config;
 mod exchange;
 mod market;
+mod recorder;
 mod venue;
 
-pub use backtest::{Backtest, BacktestSummary, EquityPoint, FillRow, Progress};
+pub use backtest::{Backtest, Progress};
 pub use config::{BarFill, SimConfig, SimConfigError};
 pub use exchange::SimExchange;
+pub use recorder::{BacktestSummary, EquityPoint, FillRow, Recorder};
 pub use venue::SimVenue;

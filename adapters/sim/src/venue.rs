@@ -99,6 +99,9 @@ impl ExecutionVenue for SimVenue {
             if let Some(report) = self.lock().pop_report() {
                 return Ok(Some(report));
             }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Ok(None);
             }

@@ -1,0 +1,248 @@
+//! A single-process runtime in lockstep over the ports: a feed publishes market data on the
+//! bus, a node routes it to the interested portfolios (interest map) and publishes their order
+//! intents, a gateway sends intents to the venue and publishes its execution reports, and the
+//! node applies them. Each market event is carried through every hop before the next is
+//! published, so the run is deterministic even though every hop goes through the bus.
+
+use chimera_kernel::engine::{Command, PortfolioEngine};
+use chimera_kernel::event::{Event, ExecutionReport, MarketEvent};
+use chimera_kernel::ids::{PortfolioId, Symbol};
+use chimera_ports::{EventBus, ExecutionVenue, Subscription};
+use chimera_sim::{BacktestSummary, EquityPoint, FillRow, Recorder, SimVenue};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Topic names (with the demo prefix).
+pub(crate) const MARKET_DATA: &str = "chimera.demo.market.data";
+pub(crate) const ORDERS_SUBMISSION: &str = "chimera.demo.orders.submission";
+pub(crate) const ORDERS_FEEDBACK: &str = "chimera.demo.orders.feedback";
+
+struct Slot {
+    engine: PortfolioEngine,
+    recorder: Recorder,
+}
+
+/// The demo's node, gateway and feed sharing one bus and one venue.
+pub(crate) struct Lockstep<'a> {
+    bus: &'a dyn EventBus,
+    venue: &'a SimVenue,
+    slots: Vec<Slot>,
+    index: HashMap<PortfolioId, usize>,
+    interest: HashMap<Symbol, Vec<usize>>,
+    node_market: Box<dyn Subscription>,
+    node_feedback: Box<dyn Subscription>,
+    gateway_market: Box<dyn Subscription>,
+    gateway_orders: Box<dyn Subscription>,
+    fills: Vec<FillRow>,
+    commands: Vec<Command>,
+    events: u64,
+    undecodable: u64,
+    last_ts: chimera_kernel::time::Timestamp,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Option<T> {
+    serde_json::from_slice(payload).ok()
+}
+
+impl<'a> Lockstep<'a> {
+    /// Subscribes the node and the gateway.
+    pub(crate) async fn new(
+        bus: &'a dyn EventBus,
+        venue: &'a SimVenue,
+        engines: Vec<PortfolioEngine>,
+        sample_ms: i64,
+    ) -> anyhow::Result<Self> {
+        let mut index = HashMap::new();
+        let mut interest: HashMap<Symbol, Vec<usize>> = HashMap::new();
+        for (i, engine) in engines.iter().enumerate() {
+            index.insert(engine.portfolio().id.clone(), i);
+            for symbol in engine.portfolio().instruments.keys() {
+                interest.entry(symbol.clone()).or_default().push(i);
+            }
+        }
+        Ok(Self {
+            node_market: bus.subscribe(MARKET_DATA, "node").await?,
+            node_feedback: bus.subscribe(ORDERS_FEEDBACK, "node").await?,
+            gateway_market: bus.subscribe(MARKET_DATA, "gateway").await?,
+            gateway_orders: bus.subscribe(ORDERS_SUBMISSION, "gateway").await?,
+            bus,
+            venue,
+            slots: engines
+                .into_iter()
+                .map(|engine| Slot {
+                    engine,
+                    recorder: Recorder::new(sample_ms),
+                })
+                .collect(),
+            index,
+            interest,
+            fills: Vec::new(),
+            commands: Vec::new(),
+            events: 0,
+            undecodable: 0,
+            last_ts: chimera_kernel::time::Timestamp(0),
+        })
+    }
+
+    /// Carries one market event through feed → gateway/venue → node → gateway → node.
+    pub(crate) async fn step(&mut self, event: &MarketEvent) -> anyhow::Result<()> {
+        self.events += 1;
+        self.last_ts = event.ts();
+        self.bus
+            .publish(
+                MARKET_DATA,
+                event.symbol().as_str(),
+                &serde_json::to_vec(event)?,
+            )
+            .await?;
+        self.gateway_take_market().await?;
+        self.node_take_market().await?;
+        self.gateway_take_orders().await?;
+        self.node_take_feedback().await?;
+        Ok(())
+    }
+
+    async fn drain(
+        sub: &mut Box<dyn Subscription>,
+    ) -> anyhow::Result<Vec<chimera_ports::Delivery>> {
+        let mut out = Vec::new();
+        while let Some(d) = sub.poll(Duration::ZERO).await? {
+            out.push(d);
+        }
+        Ok(out)
+    }
+
+    async fn gateway_take_market(&mut self) -> anyhow::Result<()> {
+        for d in Self::drain(&mut self.gateway_market).await? {
+            match decode::<MarketEvent>(&d.payload) {
+                Some(event) => self.venue.on_market(&event),
+                None => self.undecodable += 1,
+            }
+            self.gateway_market.ack(&d).await?;
+        }
+        self.gateway_publish_reports().await
+    }
+
+    async fn gateway_publish_reports(&mut self) -> anyhow::Result<()> {
+        while let Some(report) = self.venue.next_report(Duration::ZERO).await? {
+            self.bus
+                .publish(
+                    ORDERS_FEEDBACK,
+                    report.portfolio_id.as_str(),
+                    &serde_json::to_vec(&report)?,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn gateway_take_orders(&mut self) -> anyhow::Result<()> {
+        for d in Self::drain(&mut self.gateway_orders).await? {
+            match decode::<Command>(&d.payload) {
+                Some(Command::Submit(intent)) => self.venue.submit(&intent).await?,
+                Some(Command::Cancel(request)) => self.venue.cancel(&request).await?,
+                None => self.undecodable += 1,
+            }
+            self.gateway_orders.ack(&d).await?;
+        }
+        self.gateway_publish_reports().await
+    }
+
+    async fn node_take_market(&mut self) -> anyhow::Result<()> {
+        for d in Self::drain(&mut self.node_market).await? {
+            let Some(event) = decode::<MarketEvent>(&d.payload) else {
+                self.undecodable += 1;
+                self.node_market.ack(&d).await?;
+                continue;
+            };
+            let now = event.ts();
+            let wrapped = Event::Market(event);
+            let Event::Market(market) = &wrapped else {
+                unreachable!("just wrapped")
+            };
+            for &i in self
+                .interest
+                .get(market.symbol())
+                .map_or(&[][..], Vec::as_slice)
+            {
+                self.slots[i]
+                    .engine
+                    .handle_into(&wrapped, now, &mut self.commands);
+            }
+            for command in self.commands.drain(..) {
+                let key = match &command {
+                    Command::Submit(intent) => intent.portfolio_id.clone(),
+                    Command::Cancel(request) => request.portfolio_id.clone(),
+                };
+                self.bus
+                    .publish(
+                        ORDERS_SUBMISSION,
+                        key.as_str(),
+                        &serde_json::to_vec(&command)?,
+                    )
+                    .await?;
+            }
+            for &i in self
+                .interest
+                .get(market.symbol())
+                .map_or(&[][..], Vec::as_slice)
+            {
+                let slot = &mut self.slots[i];
+                slot.recorder.maybe_sample(&slot.engine, now);
+            }
+            self.node_market.ack(&d).await?;
+        }
+        Ok(())
+    }
+
+    async fn node_take_feedback(&mut self) -> anyhow::Result<()> {
+        for d in Self::drain(&mut self.node_feedback).await? {
+            match decode::<ExecutionReport>(&d.payload) {
+                Some(report) => {
+                    if let Some(&i) = self.index.get(&report.portfolio_id) {
+                        let slot = &mut self.slots[i];
+                        if let Some(row) = slot.recorder.on_report(&slot.engine, &report) {
+                            self.fills.push(row);
+                        }
+                        let now = report.ts;
+                        slot.engine
+                            .handle_into(&Event::Execution(report), now, &mut self.commands);
+                    }
+                }
+                None => self.undecodable += 1,
+            }
+            self.node_feedback.ack(&d).await?;
+        }
+        Ok(())
+    }
+
+    /// Events carried so far.
+    pub(crate) fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Messages that could not be decoded (none are expected in the demo).
+    pub(crate) fn undecodable(&self) -> u64 {
+        self.undecodable
+    }
+
+    /// Summaries, curves and fills.
+    pub(crate) fn finish(
+        self,
+    ) -> (
+        Vec<BacktestSummary>,
+        Vec<(PortfolioId, Vec<EquityPoint>)>,
+        Vec<FillRow>,
+    ) {
+        let (now, events) = (self.last_ts, self.events);
+        let mut summaries = Vec::new();
+        let mut curves = Vec::new();
+        for slot in self.slots {
+            let id = slot.engine.portfolio().id.clone();
+            let (summary, curve) = slot.recorder.finish(&slot.engine, now, events);
+            summaries.push(summary);
+            curves.push((id, curve));
+        }
+        (summaries, curves, self.fills)
+    }
+}

@@ -1,0 +1,140 @@
+//! The report folder: `summary.json`, `fills.csv`, `equity.csv`, `equity.svg`, `report.html`.
+//!
+//! Writing stays off the critical path of large runs: the curve was already sampled during the
+//! run, the chart is drawn from at most [`chart::MAX_POINTS`] points per portfolio, and files are
+//! written through buffered writers.
+
+mod chart;
+mod html;
+
+use anyhow::Context;
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::Decimal;
+use chimera_sim::{BacktestSummary, EquityPoint, FillRow};
+use serde_json::json;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// What a run produced, ready to be written.
+pub(crate) struct RunReport {
+    pub(crate) title: String,
+    pub(crate) inputs: Vec<(String, String)>,
+    pub(crate) summaries: Vec<BacktestSummary>,
+    pub(crate) curves: Vec<(PortfolioId, Vec<EquityPoint>)>,
+    pub(crate) fills: Vec<FillRow>,
+    pub(crate) skipped_lines: Vec<String>,
+}
+
+fn create(dir: &Path, name: &str) -> anyhow::Result<BufWriter<File>> {
+    let path = dir.join(name);
+    let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(BufWriter::with_capacity(256 * 1024, file))
+}
+
+/// Writes the report folder (created if needed).
+///
+/// # Errors
+/// When the folder or a file cannot be written; the message names the path.
+pub(crate) fn write(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create report folder {}", dir.display()))?;
+    write_summary(dir, run)?;
+    write_fills(dir, &run.fills)?;
+    write_equity(dir, &run.curves)?;
+    let svg = chart::equity_svg(&run.curves)?;
+    std::fs::write(dir.join("equity.svg"), &svg)
+        .with_context(|| format!("cannot write {}", dir.join("equity.svg").display()))?;
+    let page = html::page(run, &svg);
+    std::fs::write(dir.join("report.html"), page)
+        .with_context(|| format!("cannot write {}", dir.join("report.html").display()))?;
+    Ok(())
+}
+
+fn write_summary(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
+    let sum = |f: fn(&BacktestSummary) -> Decimal| {
+        run.summaries
+            .iter()
+            .map(f)
+            .sum::<Decimal>()
+            .normalize()
+            .to_string()
+    };
+    let max_drawdown = run
+        .summaries
+        .iter()
+        .map(|s| s.max_drawdown)
+        .max()
+        .unwrap_or_default();
+    let events = run.summaries.first().map_or(0, |s| s.events);
+    let value = json!({
+        "title": run.title,
+        "final_equity": sum(|s| s.final_equity),
+        "initial_equity": sum(|s| s.initial_equity),
+        "realized_pnl": sum(|s| s.realized_pnl),
+        "unrealized_pnl": sum(|s| s.unrealized_pnl),
+        "fees": sum(|s| s.fees),
+        "funding": sum(|s| s.funding),
+        "max_drawdown": max_drawdown.normalize().to_string(),
+        "orders": run.summaries.iter().map(|s| s.orders).sum::<u64>(),
+        "fills": run.summaries.iter().map(|s| s.fills).sum::<u64>(),
+        "events": events,
+        "portfolios": run.summaries,
+        "inputs": run.inputs.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "skipped_lines": run.skipped_lines,
+    });
+    let mut out = create(dir, "summary.json")?;
+    serde_json::to_writer_pretty(&mut out, &value)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn write_fills(dir: &Path, fills: &[FillRow]) -> anyhow::Result<()> {
+    let mut out = create(dir, "fills.csv")?;
+    writeln!(out, "portfolio,time,ts_ms,symbol,side,qty,price,fee,fee_asset,liquidity,client_order_id,trade_id")?;
+    for f in fills {
+        let side = match f.side {
+            chimera_kernel::order::Side::Buy => "BUY",
+            chimera_kernel::order::Side::Sell => "SELL",
+        };
+        let liquidity = match f.liquidity {
+            chimera_kernel::event::Liquidity::Maker => "maker",
+            chimera_kernel::event::Liquidity::Taker => "taker",
+        };
+        writeln!(
+            out,
+            "{},{},{},{},{side},{},{},{},{},{liquidity},{},{}",
+            f.portfolio_id,
+            f.ts,
+            f.ts.0,
+            f.symbol,
+            f.qty,
+            f.price,
+            f.fee.normalize(),
+            f.fee_asset,
+            f.client_order_id,
+            f.trade_id
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn write_equity(dir: &Path, curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyhow::Result<()> {
+    let mut out = create(dir, "equity.csv")?;
+    writeln!(out, "portfolio,time,ts_ms,equity")?;
+    for (id, curve) in curves {
+        for p in curve {
+            writeln!(
+                out,
+                "{id},{},{},{}",
+                p.ts,
+                p.ts.0,
+                p.equity.round_dp(8).normalize()
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
