@@ -48,21 +48,63 @@ impl Timestamp {
         })
     }
 
+    /// As [`Timestamp::parse`], from ASCII bytes (a hot path for file readers).
+    ///
+    /// # Errors
+    /// [`TimeParseError`] naming the input and what was wrong.
+    pub fn parse_bytes(input: &[u8]) -> Result<Timestamp, TimeParseError> {
+        parse_datetime(input).map_err(|reason| TimeParseError {
+            input: String::from_utf8_lossy(input).into_owned(),
+            reason,
+        })
+    }
+
     /// Formats as RFC 3339 UTC with millisecond precision, e.g. `2022-01-01T00:00:00.000Z`.
     pub fn to_rfc3339(self) -> String {
+        let mut out = String::with_capacity(24);
+        self.write_rfc3339(&mut out);
+        out
+    }
+
+    /// Appends the RFC 3339 form to `out` without allocating (a hot path for reports).
+    pub fn write_rfc3339(self, out: &mut String) {
         let days = self.0.div_euclid(MS_PER_DAY);
         let ms_of_day = self.0.rem_euclid(MS_PER_DAY);
         let (y, m, d) = civil_from_days(days);
-        let (hh, rest) = (ms_of_day / 3_600_000, ms_of_day % 3_600_000);
-        let (mm, rest) = (rest / 60_000, rest % 60_000);
-        let (ss, ms) = (rest / 1000, rest % 1000);
-        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z")
+        if !(0..=9999).contains(&y) {
+            use fmt::Write;
+            let _ = write!(out, "{y:04}-{m:02}-{d:02}T");
+        } else {
+            push_digits(out, y, 4);
+            out.push('-');
+            push_digits(out, m, 2);
+            out.push('-');
+            push_digits(out, d, 2);
+            out.push('T');
+        }
+        push_digits(out, ms_of_day / 3_600_000, 2);
+        out.push(':');
+        push_digits(out, ms_of_day / 60_000 % 60, 2);
+        out.push(':');
+        push_digits(out, ms_of_day / 1000 % 60, 2);
+        out.push('.');
+        push_digits(out, ms_of_day % 1000, 3);
+        out.push('Z');
+    }
+}
+
+fn push_digits(out: &mut String, value: i64, width: u32) {
+    for position in (0..width).rev() {
+        let digit = (value / 10_i64.pow(position)) % 10;
+        out.push(char::from(b'0' + digit as u8));
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        let mut text = String::with_capacity(24);
+        self.write_rfc3339(&mut text);
+        f.write_str(&text)
     }
 }
 

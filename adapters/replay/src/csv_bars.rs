@@ -16,7 +16,7 @@ pub struct CsvBarReader<R> {
     path: PathBuf,
     symbol: Symbol,
     line_no: u64,
-    buf: String,
+    buf: Vec<u8>,
     header_checked: bool,
 }
 
@@ -30,43 +30,41 @@ impl<R: BufRead> CsvBarReader<R> {
             path: path.into(),
             symbol,
             line_no: 0,
-            buf: String::with_capacity(128),
+            buf: Vec::with_capacity(128),
             header_checked: false,
         }
     }
 
-    fn parse_line(&self, line: &str) -> Result<MarketEvent, String> {
-        let mut fields = line.split(',');
-        let mut next = |name: &str| {
-            fields
-                .next()
-                .map(str::trim)
-                .ok_or_else(|| format!("missing field `{name}`"))
-        };
-        let ts_text = next("timestamp")?;
-        let ts = match ts_text.parse::<i64>() {
-            Ok(ms) => Timestamp(ms),
-            Err(_) => Timestamp::parse(ts_text).map_err(|e| e.to_string())?,
-        };
-        let mut price = |name: &str| -> Result<Price, String> {
-            let text = next(name)?;
-            let value = fast_decimal::parse(text)
-                .ok_or_else(|| format!("`{name}` = `{text}` is not a number"))?;
-            Price::new(value).map_err(|e| format!("`{name}`: {e}"))
-        };
-        let (open, high, low, close) = (
-            price("open")?,
-            price("high")?,
-            price("low")?,
-            price("close")?,
-        );
-        let volume_text = next("volume")?;
-        let volume = fast_decimal::parse(volume_text)
-            .ok_or_else(|| format!("`volume` = `{volume_text}` is not a number"))
-            .and_then(|v| Quantity::new(v).map_err(|e| format!("`volume`: {e}")))?;
-        if fields.next().is_some() {
-            return Err("more than 6 fields".into());
+    fn parse_line(&self, line: &[u8]) -> Result<MarketEvent, String> {
+        let mut fields: [&[u8]; 6] = [&[]; 6];
+        let (mut count, mut start) = (0, 0);
+        for (i, &b) in line.iter().enumerate() {
+            if b == b',' {
+                if count == 5 {
+                    return Err("more than 6 fields".into());
+                }
+                fields[count] = &line[start..i];
+                count += 1;
+                start = i + 1;
+            }
         }
+        if count != 5 {
+            return Err(format!("expected 6 fields, found {}", count + 1));
+        }
+        fields[5] = &line[start..];
+        let field = |i: usize| fields[i].trim_ascii();
+        let shown = |i: usize| String::from_utf8_lossy(field(i)).into_owned();
+        let ts = match fast_decimal::parse_epoch_ms(field(0)) {
+            Some(ms) => Timestamp(ms),
+            None => Timestamp::parse_bytes(field(0)).map_err(|e| e.to_string())?,
+        };
+        let number = |i: usize| {
+            fast_decimal::parse_bytes(field(i))
+                .ok_or_else(|| format!("`{}` = `{}` is not a number", HEADER[i], shown(i)))
+        };
+        let price = |i: usize| Price::new(number(i)?).map_err(|e| format!("`{}`: {e}", HEADER[i]));
+        let (open, high, low, close) = (price(1)?, price(2)?, price(3)?, price(4)?);
+        let volume = Quantity::new(number(5)?).map_err(|e| format!("`volume`: {e}"))?;
         if low > high || open > high || close > high || open < low || close < low {
             return Err(format!(
                 "inconsistent bar: open {open}, high {high}, low {low}, close {close}"
@@ -90,7 +88,7 @@ impl<R: BufRead> Iterator for CsvBarReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             self.buf.clear();
-            match self.input.read_line(&mut self.buf) {
+            match self.input.read_until(b'\n', &mut self.buf) {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(source) => {
@@ -101,28 +99,32 @@ impl<R: BufRead> Iterator for CsvBarReader<R> {
                 }
             }
             self.line_no += 1;
-            let line = self.buf.trim_end_matches(['\r', '\n']);
-            if line.trim().is_empty() {
+            let mut end = self.buf.len();
+            while end > 0 && matches!(self.buf[end - 1], b'\n' | b'\r') {
+                end -= 1;
+            }
+            let line = &self.buf[..end];
+            if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
             if !self.header_checked {
                 self.header_checked = true;
-                let names: Vec<String> = line
+                let text = String::from_utf8_lossy(line);
+                let names: Vec<String> = text
                     .split(',')
                     .map(|f| f.trim().to_ascii_lowercase())
                     .collect();
                 if names != HEADER {
                     return Some(Err(ReadError::Format {
                         path: self.path.clone(),
-                        message: format!("expected header `{}`, found `{line}`", HEADER.join(",")),
+                        message: format!("expected header `{}`, found `{text}`", HEADER.join(",")),
                     }));
                 }
                 continue;
             }
-            return Some(
-                self.parse_line(line)
-                    .map_err(|m| ReadError::line(&self.path, self.line_no, m, line)),
-            );
+            return Some(self.parse_line(line).map_err(|m| {
+                ReadError::line(&self.path, self.line_no, m, &String::from_utf8_lossy(line))
+            }));
         }
     }
 }

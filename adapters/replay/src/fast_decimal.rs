@@ -3,44 +3,62 @@
 
 use chimera_kernel::Decimal;
 
-/// Parses `[-]digits[.digits]` exactly.
+/// Parses `[-]digits[.digits]` exactly; up to 18 digits take the integer fast path.
+#[inline]
 pub(crate) fn parse(text: &str) -> Option<Decimal> {
-    let bytes = text.as_bytes();
+    parse_bytes(text.as_bytes())
+}
+
+/// As [`parse`], from bytes.
+#[inline]
+pub(crate) fn parse_bytes(bytes: &[u8]) -> Option<Decimal> {
     let (negative, digits) = match bytes.first() {
         Some(b'-') => (true, &bytes[1..]),
         Some(b'+') => (false, &bytes[1..]),
         _ => (false, bytes),
     };
-    if digits.is_empty() || digits.len() > 27 {
-        return general(text);
+    if digits.is_empty() || digits.len() > 19 {
+        return general(bytes);
     }
-    let mut mantissa: i128 = 0;
-    let mut scale: u32 = 0;
-    let mut seen_point = false;
-    let mut seen_digit = false;
-    for &b in digits {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + i128::from(b - b'0');
-                seen_digit = true;
-                if seen_point {
-                    scale += 1;
-                }
-            }
-            b'.' if !seen_point => seen_point = true,
-            _ => return general(text),
+    let mut mantissa: u64 = 0;
+    let mut point: Option<usize> = None;
+    for (i, &b) in digits.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            mantissa = mantissa * 10 + u64::from(d);
+        } else if b == b'.' && point.is_none() {
+            point = Some(i);
+        } else {
+            return general(bytes);
         }
     }
-    if !seen_digit {
+    let digit_count = digits.len() - usize::from(point.is_some());
+    if digit_count == 0 {
         return None;
     }
-    let value =
-        Decimal::try_from_i128_with_scale(if negative { -mantissa } else { mantissa }, scale)
-            .ok()?;
-    Some(value)
+    if digit_count > 18 {
+        return general(bytes);
+    }
+    let scale = point.map_or(0, |p| digits.len() - p - 1) as u32;
+    let signed = mantissa as i64;
+    Some(Decimal::new(if negative { -signed } else { signed }, scale))
 }
 
-fn general(text: &str) -> Option<Decimal> {
+/// An all-digit field as epoch milliseconds.
+pub(crate) fn parse_epoch_ms(bytes: &[u8]) -> Option<i64> {
+    if bytes.is_empty() || bytes.len() > 18 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        bytes
+            .iter()
+            .fold(0_i64, |acc, &b| acc * 10 + i64::from(b - b'0')),
+    )
+}
+
+#[cold]
+fn general(bytes: &[u8]) -> Option<Decimal> {
+    let text = std::str::from_utf8(bytes).ok()?;
     chimera_kernel::value::parse_decimal("decimal", text).ok()
 }
 

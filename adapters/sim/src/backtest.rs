@@ -12,10 +12,9 @@ use crate::exchange::SimExchange;
 use crate::recorder::{BacktestSummary, EquityPoint, FillRow, Recorder};
 use chimera_kernel::engine::{Command, PortfolioEngine};
 use chimera_kernel::event::{Event, MarketEvent};
-use chimera_kernel::ids::{PortfolioId, Symbol};
+use chimera_kernel::ids::{FastMap, PortfolioId, Symbol};
 use chimera_kernel::instrument::Instrument;
 use chimera_kernel::time::Timestamp;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Progress of a running backtest.
@@ -36,8 +35,8 @@ struct Book {
 pub struct Backtest {
     exchange: SimExchange,
     books: Vec<Book>,
-    index: HashMap<PortfolioId, usize>,
-    interest: HashMap<Symbol, Arc<[usize]>>,
+    index: FastMap<PortfolioId, usize>,
+    interest: FastMap<Symbol, Arc<[usize]>>,
     fills: Vec<FillRow>,
     commands: Vec<Command>,
     sample_ms: i64,
@@ -60,8 +59,8 @@ impl Backtest {
         Self {
             exchange: SimExchange::new(config),
             books: Vec::new(),
-            index: HashMap::new(),
-            interest: HashMap::new(),
+            index: FastMap::default(),
+            interest: FastMap::default(),
             fills: Vec::new(),
             commands: Vec::new(),
             sample_ms: sample_ms.max(0),
@@ -110,11 +109,10 @@ impl Backtest {
         let Some(interested) = self.interest.get(event.symbol()).cloned() else {
             return;
         };
-        let wrapped = Event::Market(event.clone());
         for &i in interested.iter() {
             self.books[i]
                 .engine
-                .handle_into(&wrapped, now, &mut self.commands);
+                .handle_market(event, now, &mut self.commands);
         }
         self.send_commands(now);
         self.deliver_reports(now);

@@ -5,7 +5,9 @@ use crate::market::{Level, MarketState};
 use chimera_kernel::event::{
     ExecutionReport, Fill, Liquidity, MarketEvent, RejectReason, ReportKind,
 };
-use chimera_kernel::ids::{Asset, ClientOrderId, PortfolioId, Symbol, TradeId, VenueOrderId};
+use chimera_kernel::ids::{
+    Asset, ClientOrderId, FastMap, FxHasher, PortfolioId, Symbol, TradeId, VenueOrderId,
+};
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::order::{CancelRequest, Order, OrderIntent, OrderKind, Side};
 use chimera_kernel::portfolio::Portfolio;
@@ -13,7 +15,9 @@ use chimera_kernel::rng::SeededRng;
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::{Money, Price, Quantity};
 use chimera_kernel::Decimal;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 #[derive(Debug)]
 struct Working {
@@ -28,16 +32,16 @@ struct Working {
 pub struct SimExchange {
     config: SimConfig,
     rng: SeededRng,
-    instruments: HashMap<Symbol, Instrument>,
-    markets: HashMap<Symbol, MarketState>,
+    instruments: FastMap<Symbol, Arc<Instrument>>,
+    markets: FastMap<Symbol, MarketState>,
     accounts: BTreeMap<PortfolioId, Portfolio>,
-    known: HashSet<ClientOrderId>,
+    known: HashSet<ClientOrderId, BuildHasherDefault<FxHasher>>,
     /// Orders in flight to the matching engine, by arrival time then submit order.
     inbound: BTreeMap<(Timestamp, u64), OrderIntent>,
     /// Market orders waiting for the next bar's open.
     awaiting_bar: Vec<Order>,
     resting: BTreeMap<u64, Working>,
-    resting_index: HashMap<ClientOrderId, u64>,
+    resting_index: FastMap<ClientOrderId, u64>,
     reports: VecDeque<ExecutionReport>,
     seq: u64,
     event_seq: u64,
@@ -67,14 +71,14 @@ impl SimExchange {
         Self {
             rng: SeededRng::new(config.seed),
             config,
-            instruments: HashMap::new(),
-            markets: HashMap::new(),
+            instruments: FastMap::default(),
+            markets: FastMap::default(),
             accounts: BTreeMap::new(),
-            known: HashSet::new(),
+            known: HashSet::default(),
             inbound: BTreeMap::new(),
             awaiting_bar: Vec::new(),
             resting: BTreeMap::new(),
-            resting_index: HashMap::new(),
+            resting_index: FastMap::default(),
             reports: VecDeque::new(),
             seq: 0,
             event_seq: 0,
@@ -89,7 +93,7 @@ impl SimExchange {
             account.add_instrument(instrument.clone());
         }
         self.instruments
-            .insert(instrument.symbol.clone(), instrument);
+            .insert(instrument.symbol.clone(), Arc::new(instrument));
     }
 
     /// Credits an account (creating it if needed).
@@ -107,7 +111,7 @@ impl SimExchange {
         self.accounts.entry(portfolio.clone()).or_insert_with(|| {
             let mut p = Portfolio::new(portfolio.clone(), Asset::new("USDT"));
             for i in instruments.values() {
-                p.add_instrument(i.clone());
+                p.add_instrument(Instrument::clone(i));
             }
             p
         })
@@ -215,7 +219,7 @@ impl SimExchange {
         for account in self.accounts.values_mut() {
             if let MarketEvent::Funding(f) = event {
                 let _ = account.apply_funding(symbol, f.rate, f.mark_price);
-            } else if let Some(mark) = event.mark_price().and_then(|p| Price::new(p).ok()) {
+            } else if let Some(mark) = event.mark_price() {
                 account.mark(symbol, mark);
             }
         }

@@ -6,7 +6,7 @@ use chimera_kernel::event::{ExecutionReport, Liquidity, ReportKind};
 use chimera_kernel::ids::{ClientOrderId, PortfolioId, Symbol, TradeId};
 use chimera_kernel::order::Side;
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::{Price, Quantity};
+use chimera_kernel::value::{fast_cmp, Price, Quantity};
 use chimera_kernel::Decimal;
 use serde::Serialize;
 
@@ -100,6 +100,7 @@ pub struct Recorder {
     last_sample: Option<Timestamp>,
     initial_equity: Option<Decimal>,
     peak: Decimal,
+    trough: Decimal,
     max_drawdown: Decimal,
     rejections: u64,
 }
@@ -113,6 +114,7 @@ impl Recorder {
             last_sample: None,
             initial_equity: None,
             peak: Decimal::ZERO,
+            trough: Decimal::ZERO,
             max_drawdown: Decimal::ZERO,
             rejections: 0,
         }
@@ -162,9 +164,15 @@ impl Recorder {
     pub fn sample(&mut self, engine: &PortfolioEngine, now: Timestamp) {
         let equity = engine.portfolio().equity();
         self.initial_equity.get_or_insert(equity);
-        self.peak = self.peak.max(equity);
-        if self.peak > Decimal::ZERO {
-            self.max_drawdown = self.max_drawdown.max((self.peak - equity) / self.peak);
+        if fast_cmp(&equity, &self.peak).is_gt() {
+            self.peak = equity;
+            self.trough = equity;
+        } else if fast_cmp(&equity, &self.trough).is_lt() {
+            // A new low since the peak: the only time the drawdown can grow.
+            self.trough = equity;
+            if self.peak > Decimal::ZERO {
+                self.max_drawdown = self.max_drawdown.max((self.peak - equity) / self.peak);
+            }
         }
         self.last_sample = Some(now);
         self.curve.push(EquityPoint { ts: now, equity });

@@ -20,7 +20,6 @@ use crate::order::{CancelRequest, Order, OrderIntent, OrderUpdate, TimeInForce};
 use crate::portfolio::Portfolio;
 use crate::strategy::{OrderRequest, Strategy, StrategyContext};
 use crate::time::Timestamp;
-use crate::value::Price;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -121,7 +120,10 @@ impl PortfolioEngine {
     pub fn handle_into(&mut self, event: &Event, now: Timestamp, out: &mut Vec<Command>) {
         self.stats.events += 1;
         match event {
-            Event::Market(market) => self.on_market(market, now, out),
+            Event::Market(market) => {
+                self.stats.events -= 1;
+                self.handle_market(market, now, out);
+            }
             Event::Execution(report) => self.on_report(report, now),
             Event::Timer { .. } => {
                 let mut requests = std::mem::take(&mut self.requests);
@@ -159,7 +161,9 @@ impl PortfolioEngine {
             .collect()
     }
 
-    fn on_market(&mut self, event: &MarketEvent, now: Timestamp, out: &mut Vec<Command>) {
+    /// Handles a market event without wrapping it in an [`Event`] (the hot path of replays).
+    pub fn handle_market(&mut self, event: &MarketEvent, now: Timestamp, out: &mut Vec<Command>) {
+        self.stats.events += 1;
         if !self.portfolio.instruments.contains_key(event.symbol()) {
             return;
         }
@@ -168,7 +172,7 @@ impl PortfolioEngine {
             let _ = self
                 .portfolio
                 .apply_funding(&funding.symbol, funding.rate, funding.mark_price);
-        } else if let Some(price) = event.mark_price().and_then(|p| Price::new(p).ok()) {
+        } else if let Some(price) = event.mark_price() {
             self.portfolio.mark(event.symbol(), price);
         }
         let mut requests = std::mem::take(&mut self.requests);

@@ -185,14 +185,14 @@ impl MarketEvent {
     }
 
     /// The price this event says the instrument is worth now, for mark-to-market: last trade,
-    /// quote mid, bar close or mark price. Books and funding do not mark.
-    pub fn mark_price(&self) -> Option<Decimal> {
+    /// quote mid, bar close or mark price. Books do not mark.
+    pub fn mark_price(&self) -> Option<Price> {
         match self {
-            MarketEvent::Trade(e) => Some(e.price.get()),
-            MarketEvent::Quote(e) => Some(e.mid()),
-            MarketEvent::Bar(e) => Some(e.close.get()),
-            MarketEvent::MarkPrice(e) => Some(e.mark.get()),
-            MarketEvent::Funding(e) => Some(e.mark_price.get()),
+            MarketEvent::Trade(e) => Some(e.price),
+            MarketEvent::Quote(e) => Price::new(e.mid()).ok(),
+            MarketEvent::Bar(e) => Some(e.close),
+            MarketEvent::MarkPrice(e) => Some(e.mark),
+            MarketEvent::Funding(e) => Some(e.mark_price),
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDelta(_) => None,
         }
     }

@@ -11,13 +11,12 @@
 
 use super::{OrderRequest, Strategy, StrategyContext};
 use crate::event::MarketEvent;
-use crate::ids::Symbol;
+use crate::ids::{FastMap, Symbol};
 use crate::instrument::MarketKind;
 use crate::order::Side;
 use crate::value::Quantity;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-use std::collections::HashMap;
 
 /// An exponential moving average seeded with its first input.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +73,7 @@ pub struct EmaCross {
     fast: usize,
     slow: usize,
     qty: Quantity,
-    pairs: HashMap<Symbol, Pair>,
+    pairs: FastMap<Symbol, Pair>,
 }
 
 impl EmaCross {
@@ -84,7 +83,7 @@ impl EmaCross {
             fast,
             slow,
             qty,
-            pairs: HashMap::new(),
+            pairs: FastMap::default(),
         }
     }
 }
@@ -128,8 +127,8 @@ impl Strategy for EmaCross {
             Side::Sell
         };
         let holding_against = match want {
-            Side::Buy => projected < Decimal::ZERO,
-            Side::Sell => projected > Decimal::ZERO,
+            Side::Buy => projected.is_sign_negative() && !projected.is_zero(),
+            Side::Sell => projected.is_sign_positive() && !projected.is_zero(),
         };
         let flat = projected.is_zero();
         if !flat && !holding_against {

@@ -21,7 +21,7 @@ mod decimal_newtype;
 mod money;
 
 pub use crate::ids::Asset;
-pub use decimal_newtype::{FeeRate, Notional, Price, Quantity};
+pub use decimal_newtype::{fast_cmp, FeeRate, Notional, Price, Quantity};
 pub use money::Money;
 
 use rust_decimal::Decimal;
@@ -93,5 +93,76 @@ pub mod decimal_str {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
         let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
         super::parse_decimal("decimal", &text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Appends a decimal's plain (normalised, no exponent) text to `out` without the formatting
+/// machinery: a hot path for CSV reports.
+pub fn write_decimal(out: &mut String, value: Decimal) {
+    let mantissa = value.mantissa();
+    let mut scale = value.scale() as usize;
+    let mut n = mantissa.unsigned_abs();
+    // Drop trailing fractional zeros (what `normalize` would do) without i128 division loops
+    // beyond the zeros themselves.
+    while scale > 0 && n % 10 == 0 && n != 0 {
+        n /= 10;
+        scale -= 1;
+    }
+    if n == 0 {
+        out.push('0');
+        return;
+    }
+    if mantissa < 0 {
+        out.push('-');
+    }
+    let mut digits = [0_u8; 40];
+    let mut len = 0;
+    if let Ok(mut small) = u64::try_from(n) {
+        while small > 0 {
+            digits[len] = b'0' + (small % 10) as u8;
+            len += 1;
+            small /= 10;
+        }
+    } else {
+        while n > 0 {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+        }
+    }
+    while len <= scale {
+        digits[len] = b'0';
+        len += 1;
+    }
+    for i in (0..len).rev() {
+        out.push(char::from(digits[i]));
+        if i == scale && scale > 0 {
+            out.push('.');
+        }
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::write_decimal;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn writes_like_display_of_the_normalised_value() {
+        for d in [
+            dec!(0),
+            dec!(0.000),
+            dec!(-0.5),
+            dec!(79228162514264337593543950335),
+            dec!(-7.9228162514264337593543950335),
+            dec!(100.2500),
+            dec!(0.00012),
+            dec!(-123456789.987654321),
+            dec!(1000),
+        ] {
+            let mut out = String::new();
+            write_decimal(&mut out, d);
+            assert_eq!(out, d.normalize().to_string());
+        }
     }
 }

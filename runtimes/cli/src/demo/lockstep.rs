@@ -156,10 +156,7 @@ impl<'a> Lockstep<'a> {
                 continue;
             };
             let now = event.ts();
-            let wrapped = Event::Market(event);
-            let Event::Market(market) = &wrapped else {
-                unreachable!("just wrapped")
-            };
+            let market = &event;
             for &i in self
                 .interest
                 .get(market.symbol())
@@ -167,7 +164,7 @@ impl<'a> Lockstep<'a> {
             {
                 self.slots[i]
                     .engine
-                    .handle_into(&wrapped, now, &mut self.commands);
+                    .handle_market(market, now, &mut self.commands);
             }
             for command in self.commands.drain(..) {
                 let key = match &command {

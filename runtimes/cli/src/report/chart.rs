@@ -3,6 +3,7 @@
 use anyhow::anyhow;
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::time::Timestamp;
+use chimera_kernel::value::fast_cmp;
 use chimera_sim::EquityPoint;
 use plotters::prelude::*;
 
@@ -11,35 +12,37 @@ pub(crate) const MAX_POINTS: usize = 2_000;
 
 /// Chart coordinates only: plotting needs floats (never used for money).
 fn to_f64(d: chimera_kernel::Decimal) -> f64 {
-    d.to_string().parse().unwrap_or(0.0)
+    use rust_decimal::prelude::ToPrimitive;
+    d.to_f64().unwrap_or(0.0)
 }
 
 /// Keeps the first, last, minimum and maximum of each bucket, so spikes and drawdowns stay
 /// visible after downsampling.
 fn downsample(curve: &[EquityPoint]) -> Vec<(i64, f64)> {
+    let point = |p: &EquityPoint| (p.ts.0, to_f64(p.equity));
     if curve.len() <= MAX_POINTS {
-        return curve.iter().map(|p| (p.ts.0, to_f64(p.equity))).collect();
+        return curve.iter().map(point).collect();
     }
     let bucket = curve.len().div_ceil(MAX_POINTS / 2);
     let mut out = Vec::with_capacity(MAX_POINTS + 2);
     for chunk in curve.chunks(bucket) {
         let (mut lo, mut hi) = (&chunk[0], &chunk[0]);
         for p in chunk {
-            if p.equity < lo.equity {
+            if fast_cmp(&p.equity, &lo.equity).is_lt() {
                 lo = p;
             }
-            if p.equity > hi.equity {
+            if fast_cmp(&p.equity, &hi.equity).is_gt() {
                 hi = p;
             }
         }
         let (first, second) = if lo.ts <= hi.ts { (lo, hi) } else { (hi, lo) };
-        out.push((first.ts.0, to_f64(first.equity)));
+        out.push(point(first));
         if second.ts != first.ts {
-            out.push((second.ts.0, to_f64(second.equity)));
+            out.push(point(second));
         }
     }
     if let Some(last) = curve.last() {
-        out.push((last.ts.0, to_f64(last.equity)));
+        out.push(point(last));
     }
     out
 }

@@ -9,9 +9,11 @@ mod html;
 
 use anyhow::Context;
 use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::value::write_decimal;
 use chimera_kernel::Decimal;
 use chimera_sim::{BacktestSummary, EquityPoint, FillRow};
 use serde_json::json;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -92,7 +94,8 @@ fn write_summary(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
 
 fn write_fills(dir: &Path, fills: &[FillRow]) -> anyhow::Result<()> {
     let mut out = create(dir, "fills.csv")?;
-    writeln!(out, "portfolio,time,ts_ms,symbol,side,qty,price,fee,fee_asset,liquidity,client_order_id,trade_id")?;
+    out.write_all(b"portfolio,time,ts_ms,symbol,side,qty,price,fee,fee_asset,liquidity,client_order_id,trade_id\n")?;
+    let mut line = String::with_capacity(256);
     for f in fills {
         let side = match f.side {
             chimera_kernel::order::Side::Buy => "BUY",
@@ -102,20 +105,22 @@ fn write_fills(dir: &Path, fills: &[FillRow]) -> anyhow::Result<()> {
             chimera_kernel::event::Liquidity::Maker => "maker",
             chimera_kernel::event::Liquidity::Taker => "taker",
         };
-        writeln!(
-            out,
-            "{},{},{},{},{side},{},{},{},{},{liquidity},{},{}",
-            f.portfolio_id,
-            f.ts,
-            f.ts.0,
-            f.symbol,
-            f.qty,
-            f.price,
-            f.fee.normalize(),
-            f.fee_asset,
-            f.client_order_id,
-            f.trade_id
-        )?;
+        line.clear();
+        line.push_str(f.portfolio_id.as_str());
+        line.push(',');
+        f.ts.write_rfc3339(&mut line);
+        let _ = write!(line, ",{},{},{side},", f.ts.0, f.symbol);
+        write_decimal(&mut line, f.qty.get());
+        line.push(',');
+        write_decimal(&mut line, f.price.get());
+        line.push(',');
+        write_decimal(&mut line, f.fee);
+        let _ = writeln!(
+            line,
+            ",{},{liquidity},{},{}",
+            f.fee_asset, f.client_order_id, f.trade_id
+        );
+        out.write_all(line.as_bytes())?;
     }
     out.flush()?;
     Ok(())
@@ -123,16 +128,18 @@ fn write_fills(dir: &Path, fills: &[FillRow]) -> anyhow::Result<()> {
 
 fn write_equity(dir: &Path, curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyhow::Result<()> {
     let mut out = create(dir, "equity.csv")?;
-    writeln!(out, "portfolio,time,ts_ms,equity")?;
+    out.write_all(b"portfolio,time,ts_ms,equity\n")?;
+    let mut line = String::with_capacity(128);
     for (id, curve) in curves {
         for p in curve {
-            writeln!(
-                out,
-                "{id},{},{},{}",
-                p.ts,
-                p.ts.0,
-                p.equity.round_dp(8).normalize()
-            )?;
+            line.clear();
+            line.push_str(id.as_str());
+            line.push(',');
+            p.ts.write_rfc3339(&mut line);
+            let _ = write!(line, ",{},", p.ts.0);
+            write_decimal(&mut line, p.equity);
+            line.push('\n');
+            out.write_all(line.as_bytes())?;
         }
     }
     out.flush()?;
