@@ -13,7 +13,7 @@ use std::sync::Arc;
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Eq, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(Arc<str>);
 
@@ -22,6 +22,14 @@ macro_rules! string_id {
             fn eq(&self, other: &Self) -> bool {
                 // Clones share the allocation: compare pointers before contents.
                 Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+            }
+        }
+
+        impl std::hash::Hash for $name {
+            #[inline]
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                // Must agree with `eq`: equal contents hash equally, whatever the allocation.
+                self.0.hash(state);
             }
         }
 

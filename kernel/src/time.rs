@@ -71,16 +71,16 @@ impl Timestamp {
         let days = self.0.div_euclid(MS_PER_DAY);
         let ms_of_day = self.0.rem_euclid(MS_PER_DAY);
         let (y, m, d) = civil_from_days(days);
-        if !(0..=9999).contains(&y) {
-            use fmt::Write;
-            let _ = write!(out, "{y:04}-{m:02}-{d:02}T");
-        } else {
+        if (0..=9999).contains(&y) {
             push_digits(out, y, 4);
             out.push('-');
             push_digits(out, m, 2);
             out.push('-');
             push_digits(out, d, 2);
             out.push('T');
+        } else {
+            use fmt::Write;
+            let _ = write!(out, "{y:04}-{m:02}-{d:02}T");
         }
         push_digits(out, ms_of_day / 3_600_000, 2);
         out.push(':');

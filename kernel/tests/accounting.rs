@@ -1,5 +1,10 @@
 //! Property tests of the accounting invariants, for perpetuals and spot.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on unexpected errors"
+)]
+
 use chimera_kernel::event::{Fill, Liquidity};
 use chimera_kernel::ids::{Asset, PortfolioId, Symbol, TradeId};
 use chimera_kernel::instrument::Instrument;

@@ -1,5 +1,10 @@
 //! Built-in strategies driven through the portfolio engine, with an instant-fill loop.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on unexpected errors"
+)]
+
 use chimera_kernel::engine::{Command, PortfolioEngine};
 use chimera_kernel::event::{Event, MarketEvent};
 use chimera_kernel::ids::{Asset, PortfolioId};

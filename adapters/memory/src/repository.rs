@@ -47,17 +47,14 @@ impl OrderRepository for MemoryRepository {
     async fn upsert_order(&self, order: &Order) -> PortResult<()> {
         let mut t = lock(&self.tables);
         let seq = t.next_order_seq;
-        match t.orders.get_mut(&order.intent.client_order_id) {
-            Some((_, stored)) => {
-                if order.supersedes(stored) {
-                    *stored = order.clone();
-                }
+        if let Some((_, stored)) = t.orders.get_mut(&order.intent.client_order_id) {
+            if order.supersedes(stored) {
+                *stored = order.clone();
             }
-            None => {
-                t.orders
-                    .insert(order.intent.client_order_id.clone(), (seq, order.clone()));
-                t.next_order_seq += 1;
-            }
+        } else {
+            t.orders
+                .insert(order.intent.client_order_id.clone(), (seq, order.clone()));
+            t.next_order_seq += 1;
         }
         Ok(())
     }

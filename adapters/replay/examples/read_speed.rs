@@ -12,9 +12,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (mut ok, mut bad) = (0_u64, 0_u64);
         for event in reader {
             if event.is_ok() {
-                ok += 1
+                ok += 1;
             } else {
-                bad += 1
+                bad += 1;
             }
         }
         let secs = started.elapsed().as_secs_f64();

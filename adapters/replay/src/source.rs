@@ -30,17 +30,21 @@ impl DataFormat {
     /// Guesses the format from the file name: `.csv[.gz]` → bars, `.jsonl[.gz]` / `.ndjson` →
     /// JSON lines, any other `.gz` → Binance capture.
     pub fn from_path(path: &Path) -> Option<Self> {
-        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-        let name = name
-            .strip_suffix(".gz")
-            .map_or((name.as_str(), false), |n| (n, true));
-        match name {
-            (n, _) if n.ends_with(".csv") => Some(DataFormat::CsvBars),
-            (n, _) if n.ends_with(".jsonl") || n.ends_with(".ndjson") => {
-                Some(DataFormat::JsonLines)
-            }
-            (_, true) => Some(DataFormat::BinanceCapture),
-            _ => None,
+        let ext = |p: &Path, e: &str| p.extension().is_some_and(|x| x.eq_ignore_ascii_case(e));
+        let gz = ext(path, "gz");
+        let inner = if gz {
+            Path::new(path.file_stem()?)
+        } else {
+            path
+        };
+        if ext(inner, "csv") {
+            Some(DataFormat::CsvBars)
+        } else if ext(inner, "jsonl") || ext(inner, "ndjson") {
+            Some(DataFormat::JsonLines)
+        } else if gz {
+            Some(DataFormat::BinanceCapture)
+        } else {
+            None
         }
     }
 }
@@ -177,5 +181,21 @@ impl MarketDataSource for FileMarketData {
                 source: Some(Box::new(e)),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DataFormat;
+    use std::path::Path;
+
+    #[test]
+    fn format_follows_the_file_name() {
+        let f = |p: &str| DataFormat::from_path(Path::new(p));
+        assert_eq!(f("a/bars.CSV"), Some(DataFormat::CsvBars));
+        assert_eq!(f("bars.csv.gz"), Some(DataFormat::CsvBars));
+        assert_eq!(f("events.jsonl"), Some(DataFormat::JsonLines));
+        assert_eq!(f("btcusdt_20240808.gz"), Some(DataFormat::BinanceCapture));
+        assert_eq!(f("notes.txt"), None);
     }
 }

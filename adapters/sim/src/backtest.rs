@@ -9,7 +9,7 @@
 
 use crate::config::SimConfig;
 use crate::exchange::SimExchange;
-use crate::recorder::{BacktestSummary, EquityPoint, FillRow, Recorder};
+use crate::recorder::{BacktestSummary, EquityCurves, FillRow, Recorder};
 use chimera_kernel::engine::{Command, PortfolioEngine};
 use chimera_kernel::event::{Event, MarketEvent};
 use chimera_kernel::ids::{FastMap, PortfolioId, Symbol};
@@ -172,13 +172,7 @@ impl Backtest {
     }
 
     /// Ends the run: final equity samples, summaries, curves and fills.
-    pub fn finish(
-        self,
-    ) -> (
-        Vec<BacktestSummary>,
-        Vec<(PortfolioId, Vec<EquityPoint>)>,
-        Vec<FillRow>,
-    ) {
+    pub fn finish(self) -> (Vec<BacktestSummary>, EquityCurves, Vec<FillRow>) {
         let (now, events) = (self.last_ts, self.events);
         let mut summaries = Vec::new();
         let mut curves = Vec::new();

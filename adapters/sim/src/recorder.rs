@@ -92,6 +92,9 @@ pub struct BacktestSummary {
     pub events: u64,
 }
 
+/// Equity curves per portfolio.
+pub type EquityCurves = Vec<(PortfolioId, Vec<EquityPoint>)>;
+
 /// Records one portfolio's run.
 #[derive(Debug, Clone)]
 pub struct Recorder {

@@ -104,7 +104,7 @@ pub fn write_decimal(out: &mut String, value: Decimal) {
     let mut n = mantissa.unsigned_abs();
     // Drop trailing fractional zeros (what `normalize` would do) without i128 division loops
     // beyond the zeros themselves.
-    while scale > 0 && n % 10 == 0 && n != 0 {
+    while scale > 0 && n != 0 && n.is_multiple_of(10) {
         n /= 10;
         scale -= 1;
     }

@@ -14,7 +14,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Backtest one portfolio over a market-data file (CSV bars, Binance capture, JSON lines).
-    Backtest(BacktestArgs),
+    Backtest(Box<BacktestArgs>),
     /// Run several portfolios over seeded synthetic data through the in-memory bus and the
     /// simulated venue, and write a report. Needs no servers and no files.
     Demo(DemoArgs),

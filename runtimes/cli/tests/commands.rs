@@ -1,5 +1,11 @@
 //! `chimera` end to end: the binary, real files, real reports.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on unexpected errors"
+)]
+
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -157,9 +163,10 @@ fn scripted_backtest_replays_a_trade_list_on_spot() {
     let mut csv = String::from("timestamp,open,high,low,close,volume\n");
     for minute in 0..10 {
         let price = 100 + minute;
-        csv.push_str(&format!(
-            "2024-01-01 00:{minute:02}:00.000000,{price},{price},{price},{price},1\n"
-        ));
+        let _ = writeln!(
+            csv,
+            "2024-01-01 00:{minute:02}:00.000000,{price},{price},{price},{price},1"
+        );
     }
     std::fs::write(&data, csv).unwrap();
     let report = dir.join("report");

@@ -8,7 +8,7 @@ use chimera_kernel::engine::{Command, PortfolioEngine};
 use chimera_kernel::event::{Event, ExecutionReport, MarketEvent};
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_ports::{EventBus, ExecutionVenue, Subscription};
-use chimera_sim::{BacktestSummary, EquityPoint, FillRow, Recorder, SimVenue};
+use chimera_sim::{BacktestSummary, EquityCurves, FillRow, Recorder, SimVenue};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -224,13 +224,7 @@ impl<'a> Lockstep<'a> {
     }
 
     /// Summaries, curves and fills.
-    pub(crate) fn finish(
-        self,
-    ) -> (
-        Vec<BacktestSummary>,
-        Vec<(PortfolioId, Vec<EquityPoint>)>,
-        Vec<FillRow>,
-    ) {
+    pub(crate) fn finish(self) -> (Vec<BacktestSummary>, EquityCurves, Vec<FillRow>) {
         let (now, events) = (self.last_ts, self.events);
         let mut summaries = Vec::new();
         let mut curves = Vec::new();

@@ -142,9 +142,9 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
         engines.push(PortfolioEngine::new(portfolio, strategy));
     }
     venue.with_exchange(|x| {
-        instruments
-            .iter()
-            .for_each(|(i, _)| x.add_instrument(i.clone()))
+        for (instrument, _) in &instruments {
+            x.add_instrument(instrument.clone());
+        }
     });
     let market = synthetic::merge(
         instruments
