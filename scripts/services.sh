@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs (apt / cargo) and starts the services Chimera's tests use, on loopback, if they are
 # not already running. Idempotent: a second run finds everything up and changes nothing.
-#   PostgreSQL  127.0.0.1:${CHIMERA_PG_PORT:-55432}     (trust auth, user postgres; a cluster under target/services)
+#   PostgreSQL  127.0.0.1:${CHIMERA_PG_PORT:-55432}     (trust auth, user postgres; state under /tmp/chimera-services)
 #   Redis       127.0.0.1:${CHIMERA_REDIS_PORT:-56379}
 #   Kafka API   127.0.0.1:${CHIMERA_KAFKA_PORT:-9092}   (tansu, a Kafka-compatible broker; production runs Apache Kafka)
 # Source it to get the connection variables exported:  . scripts/services.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="${CHIMERA_SERVICES_DIR:-$ROOT/target/services}"
+STATE="${CHIMERA_SERVICES_DIR:-${TMPDIR:-/tmp}/chimera-services}"
 PG_PORT="${CHIMERA_PG_PORT:-55432}"
 REDIS_PORT="${CHIMERA_REDIS_PORT:-56379}"
 KAFKA_PORT="${CHIMERA_KAFKA_PORT:-9092}"
