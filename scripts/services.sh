@@ -49,12 +49,11 @@ start_postgres() {
   if [ ! -f "$data/PG_VERSION" ]; then
     log "initdb $data"
     mkdir -p "$data"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$data"
-    "${runas[@]}" "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
+    (cd / && "${runas[@]}" "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null)
   fi
-  rm -f "$data/postmaster.pid.stale"
-  log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-  "${runas[@]}" "$bin/pg_ctl" -D "$data" -l "$STATE/postgres.log" -w -t 60 \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k /tmp -c fsync=off -c max_connections=200" start >/dev/null
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  (cd / && "${runas[@]}" "$bin/pg_ctl" -D "$data" -l "$STATE/postgres.log" -w -t 60 \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k /tmp -c fsync=off -c max_connections=200" start >/dev/null)
 }
 
 start_redis() {
