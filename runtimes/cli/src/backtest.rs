@@ -214,8 +214,8 @@ pub(crate) fn run(a: &BacktestArgs) -> anyhow::Result<()> {
     }
     let (summaries, curves, fills) = backtest.finish();
     let elapsed = started.elapsed();
-    print!("{}", crate::table::render(&summaries));
-    println!(
+    crate::say_raw!(crate::table::render(&summaries));
+    crate::say!(
         "{events} events in {:.1} ms ({:.0} events/s)",
         elapsed.as_secs_f64() * 1e3,
         events as f64 / elapsed.as_secs_f64().max(1e-9)
@@ -259,7 +259,7 @@ pub(crate) fn run(a: &BacktestArgs) -> anyhow::Result<()> {
             skipped_lines: line_errors,
         };
         report::write(dir, &run)?;
-        println!("report: {}", dir.join("report.html").display());
+        crate::say!("report: {}", dir.join("report.html").display());
     }
     Ok(())
 }

@@ -163,7 +163,7 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
 
     let bus = MemoryEventBus::new();
     let mut node = Lockstep::new(&bus, &venue, engines, 60_000).await?;
-    println!(
+    crate::say!(
         "chimera demo: {} portfolios, {} symbols, {} synthetic events (seed {})",
         portfolios().len(),
         instruments.len(),
@@ -186,8 +186,8 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
     let events = node.events();
     let undecodable = node.undecodable();
     let (summaries, curves, fills) = node.finish();
-    print!("{}", crate::table::render(&summaries));
-    println!(
+    crate::say_raw!(crate::table::render(&summaries));
+    crate::say!(
         "{events} events through the bus ({} messages on {}) in {:.2} s; {undecodable} undecodable",
         bus.len(lockstep::MARKET_DATA)
             + bus.len(lockstep::ORDERS_SUBMISSION)
@@ -231,6 +231,6 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
         skipped_lines: Vec::new(),
     };
     report::write(&a.out, &run)?;
-    println!("report: {}", a.out.join("report.html").display());
+    crate::say!("report: {}", a.out.join("report.html").display());
     Ok(())
 }

@@ -36,7 +36,7 @@ pub(crate) fn series(
     );
     for minute in 0..minutes {
         if minute % 240 == 0 {
-            drift = (rng.next_f64() - 0.5) * 0.0006;
+            drift = (rng.next_f64() - 0.5) * 0.0002;
             vol = 0.0005 + rng.next_f64() * 0.0015;
         }
         let ts = Timestamp(START_MS + i64::from(minute) * MINUTE_MS);
