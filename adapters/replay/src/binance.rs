@@ -10,6 +10,7 @@
 
 use crate::error::ReadError;
 use crate::fast_decimal;
+use crate::lines::Lines;
 use chimera_kernel::event::{
     BookDelta, BookLevel, BookSnapshot, MarkPrice, MarketEvent, Quote, Trade,
 };
@@ -73,10 +74,7 @@ struct Data<'a> {
 
 /// Reads a (decompressed) Binance capture.
 pub struct BinanceCaptureReader<R> {
-    input: R,
-    path: PathBuf,
-    line_no: u64,
-    buf: String,
+    lines: Lines<R>,
     symbol: Option<Symbol>,
 }
 
@@ -127,99 +125,99 @@ impl<R: BufRead> BinanceCaptureReader<R> {
             .filter(|s| !s.is_empty())
             .map(|s| Symbol::new(s.to_ascii_uppercase()));
         Self {
-            input,
-            path,
-            line_no: 0,
-            buf: String::with_capacity(4096),
+            lines: Lines::new(input, path),
             symbol,
         }
     }
+}
 
-    fn parse_line(&mut self, text: &str) -> Result<Option<MarketEvent>, String> {
-        let (recv, json) = text
-            .split_once(' ')
-            .ok_or("expected `<receive ns> <json>`")?;
-        let recv_ns: i64 = recv
-            .parse()
-            .map_err(|_| format!("receive time `{recv}` is not an integer"))?;
-        let recv_ts = Timestamp(recv_ns / 1_000_000);
-        let line: Line<'_> = serde_json::from_str(json).map_err(|e| format!("bad JSON: {e}"))?;
-        if let Some(last_update_id) = line.last_update_id {
-            let symbol = self
-                .symbol
-                .clone()
-                .ok_or("snapshot before any symbol is known")?;
-            return Ok(Some(MarketEvent::BookSnapshot(BookSnapshot {
-                symbol,
-                ts: line.event_time.map_or(recv_ts, Timestamp),
-                last_update_id,
-                bids: levels(&line.bids)?,
-                asks: levels(&line.asks)?,
-            })));
-        }
-        let Some(d) = line.data else { return Ok(None) };
-        let symbol = Symbol::new(d.s.as_deref().ok_or("message without symbol `s`")?);
-        if self.symbol.as_ref() != Some(&symbol) {
-            self.symbol = Some(symbol.clone());
-        }
-        let ts = d.E.or(d.T).map_or(recv_ts, Timestamp);
-        let kind =
-            d.e.as_deref()
-                .unwrap_or(if d.B.is_some() { "bookTicker" } else { "" });
-        let event = match kind {
-            "depthUpdate" => MarketEvent::BookDelta(BookDelta {
-                symbol,
-                ts,
-                first_update_id: d.U.ok_or("depthUpdate without `U`")?,
-                final_update_id: d.u.ok_or("depthUpdate without `u`")?,
-                prev_final_update_id: d.pu,
-                bids: side_levels(d.b.as_ref())?,
-                asks: side_levels(d.a.as_ref())?,
-            }),
-            "bookTicker" => MarketEvent::Quote(Quote {
-                symbol,
-                ts,
-                bid: side_price(d.b.as_ref(), "bid price")?,
-                bid_qty: quantity(d.B.as_deref().ok_or("missing bid size `B`")?, "bid size")?,
-                ask: side_price(d.a.as_ref(), "ask price")?,
-                ask_qty: quantity(
-                    d.ask_qty.as_deref().ok_or("missing ask size `A`")?,
-                    "ask size",
-                )?,
-                update_id: d.u,
-            }),
-            "trade" | "aggTrade" => MarketEvent::Trade(Trade {
-                symbol,
-                ts: d.T.map_or(ts, Timestamp),
-                price: price(
-                    d.p.as_deref().ok_or("trade without price `p`")?,
-                    "trade price",
-                )?,
-                qty: quantity(
-                    d.q.as_deref().ok_or("trade without quantity `q`")?,
-                    "trade quantity",
-                )?,
-                aggressor: d.m.map(|buyer_is_maker| {
-                    if buyer_is_maker {
-                        Side::Sell
-                    } else {
-                        Side::Buy
-                    }
-                }),
-                trade_id: d.t.map(|t| TradeId::new(t.to_string())),
-            }),
-            "markPriceUpdate" => MarketEvent::MarkPrice(MarkPrice {
-                symbol,
-                ts,
-                mark: price(
-                    d.p.as_deref().ok_or("mark price without `p`")?,
-                    "mark price",
-                )?,
-            }),
-            _ => return Ok(None),
-        };
-        Ok(Some(event))
+/// Parses one capture line; `symbol` remembers the last symbol seen (snapshots carry none).
+fn parse_line(
+    text: &str,
+    symbol_state: &mut Option<Symbol>,
+) -> Result<Option<MarketEvent>, String> {
+    let (recv, json) = text
+        .split_once(' ')
+        .ok_or("expected `<receive ns> <json>`")?;
+    let recv_ns: i64 = recv
+        .parse()
+        .map_err(|_| format!("receive time `{recv}` is not an integer"))?;
+    let recv_ts = Timestamp(recv_ns / 1_000_000);
+    let line: Line<'_> = serde_json::from_str(json).map_err(|e| format!("bad JSON: {e}"))?;
+    if let Some(last_update_id) = line.last_update_id {
+        let symbol = symbol_state
+            .clone()
+            .ok_or("snapshot before any symbol is known")?;
+        return Ok(Some(MarketEvent::BookSnapshot(BookSnapshot {
+            symbol,
+            ts: line.event_time.map_or(recv_ts, Timestamp),
+            last_update_id,
+            bids: levels(&line.bids)?,
+            asks: levels(&line.asks)?,
+        })));
     }
+    let Some(d) = line.data else { return Ok(None) };
+    let symbol = Symbol::new(d.s.as_deref().ok_or("message without symbol `s`")?);
+    if symbol_state.as_ref() != Some(&symbol) {
+        *symbol_state = Some(symbol.clone());
+    }
+    let ts = d.E.or(d.T).map_or(recv_ts, Timestamp);
+    let kind =
+        d.e.as_deref()
+            .unwrap_or(if d.B.is_some() { "bookTicker" } else { "" });
+    let event = match kind {
+        "depthUpdate" => MarketEvent::BookDelta(BookDelta {
+            symbol,
+            ts,
+            first_update_id: d.U.ok_or("depthUpdate without `U`")?,
+            final_update_id: d.u.ok_or("depthUpdate without `u`")?,
+            prev_final_update_id: d.pu,
+            bids: side_levels(d.b.as_ref())?,
+            asks: side_levels(d.a.as_ref())?,
+        }),
+        "bookTicker" => MarketEvent::Quote(Quote {
+            symbol,
+            ts,
+            bid: side_price(d.b.as_ref(), "bid price")?,
+            bid_qty: quantity(d.B.as_deref().ok_or("missing bid size `B`")?, "bid size")?,
+            ask: side_price(d.a.as_ref(), "ask price")?,
+            ask_qty: quantity(
+                d.ask_qty.as_deref().ok_or("missing ask size `A`")?,
+                "ask size",
+            )?,
+            update_id: d.u,
+        }),
+        "trade" | "aggTrade" => MarketEvent::Trade(Trade {
+            symbol,
+            ts: d.T.map_or(ts, Timestamp),
+            price: price(
+                d.p.as_deref().ok_or("trade without price `p`")?,
+                "trade price",
+            )?,
+            qty: quantity(
+                d.q.as_deref().ok_or("trade without quantity `q`")?,
+                "trade quantity",
+            )?,
+            aggressor: d.m.map(|buyer_is_maker| {
+                if buyer_is_maker {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                }
+            }),
+            trade_id: d.t.map(|t| TradeId::new(t.to_string())),
+        }),
+        "markPriceUpdate" => MarketEvent::MarkPrice(MarkPrice {
+            symbol,
+            ts,
+            mark: price(
+                d.p.as_deref().ok_or("mark price without `p`")?,
+                "mark price",
+            )?,
+        }),
+        _ => return Ok(None),
+    };
+    Ok(Some(event))
 }
 
 impl<R: BufRead> Iterator for BinanceCaptureReader<R> {
@@ -227,38 +225,17 @@ impl<R: BufRead> Iterator for BinanceCaptureReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            self.buf.clear();
-            match self.input.read_line(&mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(source) => {
-                    return Some(Err(ReadError::Io {
-                        path: self.path.clone(),
-                        source,
-                    }))
-                }
+            if let Err(e) = self.lines.advance()? {
+                return Some(Err(e));
             }
-            self.line_no += 1;
-            let line = std::mem::take(&mut self.buf);
-            let text = line.trim_end();
-            if text.is_empty() {
-                self.buf = line;
-                continue;
-            }
-            let parsed = self.parse_line(text);
-            let result = match parsed {
-                Ok(Some(event)) => Some(Ok(event)),
-                Ok(None) => None,
-                Err(message) => Some(Err(ReadError::line(
-                    &self.path,
-                    self.line_no,
-                    message,
-                    text,
-                ))),
+            let parsed = match self.lines.text() {
+                Ok(text) => parse_line(text, &mut self.symbol).map_err(|m| self.lines.error(m)),
+                Err(e) => Err(e),
             };
-            self.buf = line;
-            if result.is_some() {
-                return result;
+            match parsed {
+                Ok(Some(event)) => return Some(Ok(event)),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
             }
         }
     }

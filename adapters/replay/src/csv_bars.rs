@@ -2,6 +2,7 @@
 
 use crate::error::ReadError;
 use crate::fast_decimal;
+use crate::lines::Lines;
 use chimera_kernel::event::{Bar, MarketEvent};
 use chimera_kernel::ids::Symbol;
 use chimera_kernel::time::Timestamp;
@@ -12,11 +13,8 @@ use std::path::PathBuf;
 /// Reads OHLCV bars. The header line is required and checked. Timestamps are RFC 3339 or
 /// `YYYY-MM-DD HH:MM:SS[.frac]` (UTC) or epoch milliseconds.
 pub struct CsvBarReader<R> {
-    input: R,
-    path: PathBuf,
+    lines: Lines<R>,
     symbol: Symbol,
-    line_no: u64,
-    buf: Vec<u8>,
     header_checked: bool,
 }
 
@@ -26,106 +24,83 @@ impl<R: BufRead> CsvBarReader<R> {
     /// A reader of `input` (named `path` in errors) producing bars of `symbol`.
     pub fn new(input: R, path: impl Into<PathBuf>, symbol: Symbol) -> Self {
         Self {
-            input,
-            path: path.into(),
+            lines: Lines::new(input, path.into()),
             symbol,
-            line_no: 0,
-            buf: Vec::with_capacity(128),
             header_checked: false,
         }
     }
+}
 
-    fn parse_line(&self, line: &[u8]) -> Result<MarketEvent, String> {
-        let mut fields: [&[u8]; 6] = [&[]; 6];
-        let (mut count, mut start) = (0, 0);
-        for (i, &b) in line.iter().enumerate() {
-            if b == b',' {
-                if count == 5 {
-                    return Err("more than 6 fields".into());
-                }
-                fields[count] = &line[start..i];
-                count += 1;
-                start = i + 1;
+/// Parses one data line of bars for `symbol`.
+fn parse_line(line: &[u8], symbol: &Symbol) -> Result<MarketEvent, String> {
+    let mut fields: [&[u8]; 6] = [&[]; 6];
+    let (mut count, mut start) = (0, 0);
+    for (i, &b) in line.iter().enumerate() {
+        if b == b',' {
+            if count == 5 {
+                return Err("more than 6 fields".into());
             }
+            fields[count] = &line[start..i];
+            count += 1;
+            start = i + 1;
         }
-        if count != 5 {
-            return Err(format!("expected 6 fields, found {}", count + 1));
-        }
-        fields[5] = &line[start..];
-        let field = |i: usize| fields[i].trim_ascii();
-        let shown = |i: usize| String::from_utf8_lossy(field(i)).into_owned();
-        let ts = match fast_decimal::parse_epoch_ms(field(0)) {
-            Some(ms) => Timestamp(ms),
-            None => Timestamp::parse_bytes(field(0)).map_err(|e| e.to_string())?,
-        };
-        let number = |i: usize| {
-            fast_decimal::parse_bytes(field(i))
-                .ok_or_else(|| format!("`{}` = `{}` is not a number", HEADER[i], shown(i)))
-        };
-        let price = |i: usize| Price::new(number(i)?).map_err(|e| format!("`{}`: {e}", HEADER[i]));
-        let (open, high, low, close) = (price(1)?, price(2)?, price(3)?, price(4)?);
-        let volume = Quantity::new(number(5)?).map_err(|e| format!("`volume`: {e}"))?;
-        if low > high || open > high || close > high || open < low || close < low {
-            return Err(format!(
-                "inconsistent bar: open {open}, high {high}, low {low}, close {close}"
-            ));
-        }
-        Ok(MarketEvent::Bar(Bar {
-            symbol: self.symbol.clone(),
-            ts,
-            open,
-            high,
-            low,
-            close,
-            volume,
-        }))
     }
+    if count != 5 {
+        return Err(format!("expected 6 fields, found {}", count + 1));
+    }
+    fields[5] = &line[start..];
+    let field = |i: usize| fields[i].trim_ascii();
+    let shown = |i: usize| String::from_utf8_lossy(field(i)).into_owned();
+    let ts = match fast_decimal::parse_epoch_ms(field(0)) {
+        Some(ms) => Timestamp(ms),
+        None => Timestamp::parse_bytes(field(0)).map_err(|e| e.to_string())?,
+    };
+    let number = |i: usize| {
+        fast_decimal::parse_bytes(field(i))
+            .ok_or_else(|| format!("`{}` = `{}` is not a number", HEADER[i], shown(i)))
+    };
+    let price = |i: usize| Price::new(number(i)?).map_err(|e| format!("`{}`: {e}", HEADER[i]));
+    let (open, high, low, close) = (price(1)?, price(2)?, price(3)?, price(4)?);
+    let volume = Quantity::new(number(5)?).map_err(|e| format!("`volume`: {e}"))?;
+    if low > high || open > high || close > high || open < low || close < low {
+        return Err(format!(
+            "inconsistent bar: open {open}, high {high}, low {low}, close {close}"
+        ));
+    }
+    Ok(MarketEvent::Bar(Bar {
+        symbol: symbol.clone(),
+        ts,
+        open,
+        high,
+        low,
+        close,
+        volume,
+    }))
 }
 
 impl<R: BufRead> Iterator for CsvBarReader<R> {
     type Item = Result<MarketEvent, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            self.buf.clear();
-            match self.input.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(source) => {
-                    return Some(Err(ReadError::Io {
-                        path: self.path.clone(),
-                        source,
-                    }))
-                }
-            }
-            self.line_no += 1;
-            let mut end = self.buf.len();
-            while end > 0 && matches!(self.buf[end - 1], b'\n' | b'\r') {
-                end -= 1;
-            }
-            let line = &self.buf[..end];
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            if !self.header_checked {
-                self.header_checked = true;
-                let text = String::from_utf8_lossy(line);
-                let names: Vec<String> = text
-                    .split(',')
-                    .map(|f| f.trim().to_ascii_lowercase())
-                    .collect();
-                if names != HEADER {
-                    return Some(Err(ReadError::Format {
-                        path: self.path.clone(),
-                        message: format!("expected header `{}`, found `{text}`", HEADER.join(",")),
-                    }));
-                }
-                continue;
-            }
-            return Some(self.parse_line(line).map_err(|m| {
-                ReadError::line(&self.path, self.line_no, m, &String::from_utf8_lossy(line))
-            }));
+        if let Err(e) = self.lines.advance()? {
+            return Some(Err(e));
         }
+        if !self.header_checked {
+            self.header_checked = true;
+            let text = String::from_utf8_lossy(self.lines.bytes());
+            let names: Vec<String> = text
+                .split(',')
+                .map(|f| f.trim().to_ascii_lowercase())
+                .collect();
+            if names != HEADER {
+                return Some(Err(ReadError::Format {
+                    path: self.lines.path().to_owned(),
+                    message: format!("expected header `{}`, found `{text}`", HEADER.join(",")),
+                }));
+            }
+            return self.next();
+        }
+        Some(parse_line(self.lines.bytes(), &self.symbol).map_err(|m| self.lines.error(m)))
     }
 }
 

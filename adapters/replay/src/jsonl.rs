@@ -2,26 +2,21 @@
 //! [`MarketEvent`]).
 
 use crate::error::ReadError;
+use crate::lines::Lines;
 use chimera_kernel::event::MarketEvent;
 use std::io::BufRead;
 use std::path::PathBuf;
 
 /// Reads serialised [`MarketEvent`]s.
 pub struct JsonLinesReader<R> {
-    input: R,
-    path: PathBuf,
-    line_no: u64,
-    buf: String,
+    lines: Lines<R>,
 }
 
 impl<R: BufRead> JsonLinesReader<R> {
     /// A reader of `input` (named `path` in errors).
     pub fn new(input: R, path: impl Into<PathBuf>) -> Self {
         Self {
-            input,
-            path: path.into(),
-            line_no: 0,
-            buf: String::new(),
+            lines: Lines::new(input, path.into()),
         }
     }
 }
@@ -30,31 +25,12 @@ impl<R: BufRead> Iterator for JsonLinesReader<R> {
     type Item = Result<MarketEvent, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            self.buf.clear();
-            match self.input.read_line(&mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(source) => {
-                    return Some(Err(ReadError::Io {
-                        path: self.path.clone(),
-                        source,
-                    }))
-                }
-            }
-            self.line_no += 1;
-            let text = self.buf.trim();
-            if text.is_empty() {
-                continue;
-            }
-            return Some(serde_json::from_str(text).map_err(|e| {
-                ReadError::line(
-                    &self.path,
-                    self.line_no,
-                    format!("not a market event: {e}"),
-                    text,
-                )
-            }));
+        if let Err(e) = self.lines.advance()? {
+            return Some(Err(e));
         }
+        Some(
+            serde_json::from_slice(self.lines.bytes())
+                .map_err(|e| self.lines.error(format!("not a market event: {e}"))),
+        )
     }
 }

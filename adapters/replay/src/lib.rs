@@ -17,6 +17,7 @@ mod csv_bars;
 mod error;
 mod fast_decimal;
 mod jsonl;
+mod lines;
 mod source;
 
 pub use binance::BinanceCaptureReader;

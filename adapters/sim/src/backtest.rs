@@ -9,7 +9,7 @@
 
 use crate::config::SimConfig;
 use crate::exchange::SimExchange;
-use crate::recorder::{BacktestSummary, EquityCurves, FillRow, Recorder};
+use crate::recorder::{finish_all, BacktestSummary, EquityCurves, FillRow, Recorder};
 use chimera_kernel::engine::{Command, PortfolioEngine};
 use chimera_kernel::event::{Event, MarketEvent};
 use chimera_kernel::ids::{FastMap, PortfolioId, Symbol};
@@ -172,16 +172,9 @@ impl Backtest {
     }
 
     /// Ends the run: final equity samples, summaries, curves and fills.
-    pub fn finish(self) -> (Vec<BacktestSummary>, EquityCurves, Vec<FillRow>) {
-        let (now, events) = (self.last_ts, self.events);
-        let mut summaries = Vec::new();
-        let mut curves = Vec::new();
-        for book in self.books {
-            let id = book.engine.portfolio().id.clone();
-            let (summary, curve) = book.recorder.finish(&book.engine, now, events);
-            summaries.push(summary);
-            curves.push((id, curve));
-        }
+    pub fn finish(mut self) -> (Vec<BacktestSummary>, EquityCurves, Vec<FillRow>) {
+        let runs = self.books.iter_mut().map(|b| (&b.engine, &mut b.recorder));
+        let (summaries, curves) = finish_all(runs, self.last_ts, self.events);
         (summaries, curves, self.fills)
     }
 }

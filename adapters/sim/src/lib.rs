@@ -22,5 +22,5 @@ mod venue;
 pub use backtest::{Backtest, Progress};
 pub use config::{BarFill, SimConfig, SimConfigError};
 pub use exchange::SimExchange;
-pub use recorder::{BacktestSummary, EquityCurves, EquityPoint, FillRow, Recorder};
+pub use recorder::{finish_all, BacktestSummary, EquityCurves, EquityPoint, FillRow, Recorder};
 pub use venue::SimVenue;

@@ -183,7 +183,7 @@ impl Recorder {
 
     /// Final sample, summary and curve.
     pub fn finish(
-        mut self,
+        &mut self,
         engine: &PortfolioEngine,
         now: Timestamp,
         events: u64,
@@ -217,6 +217,22 @@ impl Recorder {
             rejections: self.rejections,
             events,
         };
-        (summary, self.curve)
+        (summary, std::mem::take(&mut self.curve))
     }
+}
+
+/// Finishes every portfolio of a run: summaries and equity curves, in the given order.
+pub fn finish_all<'a>(
+    runs: impl IntoIterator<Item = (&'a PortfolioEngine, &'a mut Recorder)>,
+    now: Timestamp,
+    events: u64,
+) -> (Vec<BacktestSummary>, EquityCurves) {
+    let mut summaries = Vec::new();
+    let mut curves = Vec::new();
+    for (engine, recorder) in runs {
+        let (summary, curve) = recorder.finish(engine, now, events);
+        curves.push((summary.portfolio_id.clone(), curve));
+        summaries.push(summary);
+    }
+    (summaries, curves)
 }

@@ -42,29 +42,36 @@ fn lines(path: &Path) -> usize {
     std::fs::read_to_string(path).unwrap().lines().count()
 }
 
-#[test]
-fn backtest_on_reference_bars_writes_a_complete_report() {
-    let Some(data) = reference_bars() else { return };
-    let dir = temp_dir("ref");
-    let out = chimera(&[
+/// `chimera backtest` with ema-cross over `data`, plus `extra` arguments; must succeed.
+fn ema_backtest(data: &Path, params: [&str; 3], extra: &[&str]) -> Output {
+    let mut args = vec![
         "backtest",
         "--data",
         data.to_str().unwrap(),
         "--strategy",
         "ema-cross",
-        "--param",
-        "fast=10",
-        "--param",
-        "slow=20",
-        "--param",
-        "qty=0.1",
-        "--report",
-        dir.to_str().unwrap(),
-    ]);
+    ];
+    for param in &params {
+        args.extend(["--param", param]);
+    }
+    args.extend(extra);
+    let out = chimera(&args);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn backtest_on_reference_bars_writes_a_complete_report() {
+    let Some(data) = reference_bars() else { return };
+    let dir = temp_dir("ref");
+    ema_backtest(
+        &data,
+        ["fast=10", "slow=20", "qty=0.1"],
+        &["--report", dir.to_str().unwrap()],
     );
     let s = summary(&dir);
     for key in [
@@ -123,32 +130,15 @@ fn backtest_is_deterministic() {
     let Some(data) = reference_bars() else { return };
     let run = |name: &str| {
         let dir = temp_dir(name);
-        let out = chimera(&[
-            "backtest",
-            "--data",
-            data.to_str().unwrap(),
-            "--strategy",
-            "ema-cross",
-            "--param",
-            "fast=5",
-            "--param",
-            "slow=50",
-            "--param",
-            "qty=0.2",
-            "--market",
-            "perp",
+        let extra = [
             "--latency-ms",
             "30000",
             "--bar-fill",
             "next-open",
             "--report",
             dir.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        ];
+        ema_backtest(&data, ["fast=5", "slow=50", "qty=0.2"], &extra);
         let fills = std::fs::read(dir.join("fills.csv")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         fills

@@ -8,7 +8,7 @@ use chimera_kernel::engine::{Command, PortfolioEngine};
 use chimera_kernel::event::{Event, ExecutionReport, MarketEvent};
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_ports::{EventBus, ExecutionVenue, Subscription};
-use chimera_sim::{BacktestSummary, EquityCurves, FillRow, Recorder, SimVenue};
+use chimera_sim::{finish_all, BacktestSummary, EquityCurves, FillRow, Recorder, SimVenue};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -224,16 +224,9 @@ impl<'a> Lockstep<'a> {
     }
 
     /// Summaries, curves and fills.
-    pub(crate) fn finish(self) -> (Vec<BacktestSummary>, EquityCurves, Vec<FillRow>) {
-        let (now, events) = (self.last_ts, self.events);
-        let mut summaries = Vec::new();
-        let mut curves = Vec::new();
-        for slot in self.slots {
-            let id = slot.engine.portfolio().id.clone();
-            let (summary, curve) = slot.recorder.finish(&slot.engine, now, events);
-            summaries.push(summary);
-            curves.push((id, curve));
-        }
+    pub(crate) fn finish(mut self) -> (Vec<BacktestSummary>, EquityCurves, Vec<FillRow>) {
+        let runs = self.slots.iter_mut().map(|s| (&s.engine, &mut s.recorder));
+        let (summaries, curves) = finish_all(runs, self.last_ts, self.events);
         (summaries, curves, self.fills)
     }
 }
