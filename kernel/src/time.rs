@@ -71,32 +71,34 @@ impl Timestamp {
         let days = self.0.div_euclid(MS_PER_DAY);
         let ms_of_day = self.0.rem_euclid(MS_PER_DAY);
         let (y, m, d) = civil_from_days(days);
-        if (0..=9999).contains(&y) {
-            push_digits(out, y, 4);
-            out.push('-');
-            push_digits(out, m, 2);
-            out.push('-');
-            push_digits(out, d, 2);
-            out.push('T');
-        } else {
+        if !(0..=9999).contains(&y) {
             use fmt::Write;
-            let _ = write!(out, "{y:04}-{m:02}-{d:02}T");
+            let _ = write!(
+                out,
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+                ms_of_day / 3_600_000,
+                ms_of_day / 60_000 % 60,
+                ms_of_day / 1000 % 60,
+                ms_of_day % 1000
+            );
+            return;
         }
-        push_digits(out, ms_of_day / 3_600_000, 2);
-        out.push(':');
-        push_digits(out, ms_of_day / 60_000 % 60, 2);
-        out.push(':');
-        push_digits(out, ms_of_day / 1000 % 60, 2);
-        out.push('.');
-        push_digits(out, ms_of_day % 1000, 3);
-        out.push('Z');
-    }
-}
-
-fn push_digits(out: &mut String, value: i64, width: u32) {
-    for position in (0..width).rev() {
-        let digit = (value / 10_i64.pow(position)) % 10;
-        out.push(char::from(b'0' + digit as u8));
+        let mut buf = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, value: i64| {
+            let mut v = value;
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, ms_of_day / 3_600_000);
+        put(14, 2, ms_of_day / 60_000 % 60);
+        put(17, 2, ms_of_day / 1000 % 60);
+        put(20, 3, ms_of_day % 1000);
+        out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
     }
 }
 

@@ -201,18 +201,18 @@ impl Order {
         report: &ExecutionReport,
         fill: &Fill,
     ) -> Result<OrderUpdate, OrderError> {
-        let order = || self.intent.client_order_id.to_string();
-        let Some(remaining) = self.remaining().checked_sub(fill.qty) else {
+        let before = self.remaining();
+        let Some(remaining) = before.checked_sub(fill.qty) else {
             return Err(OrderError::Overfill {
-                order: order(),
+                order: self.intent.client_order_id.to_string(),
                 fill_qty: fill.qty.to_string(),
-                remaining: self.remaining().to_string(),
+                remaining: before.to_string(),
             });
         };
         let is_final = matches!(report.kind, ReportKind::Filled(_));
         if is_final != remaining.is_zero() {
             return Err(OrderError::InconsistentFill {
-                order: order(),
+                order: self.intent.client_order_id.to_string(),
                 report: report_name(&report.kind),
                 remaining: remaining.to_string(),
             });

@@ -101,7 +101,12 @@ impl Portfolio {
 
     /// Credits (or debits, when negative) an asset balance, e.g. an initial deposit.
     pub fn deposit(&mut self, asset: Asset, amount: Decimal) {
-        *self.balances.entry(asset).or_insert(Decimal::ZERO) += amount;
+        match self.balances.get_mut(&asset) {
+            Some(balance) => *balance += amount,
+            None => {
+                self.balances.insert(asset, amount);
+            }
+        }
     }
 
     /// Balance of one asset (0 when never touched).
@@ -220,10 +225,13 @@ impl Portfolio {
 
     /// Balances valued in the reporting asset ("cash").
     pub fn cash_value(&self) -> Decimal {
-        self.balances
-            .iter()
-            .map(|(asset, &amount)| self.valued(asset, amount))
-            .sum()
+        let mut total = Decimal::ZERO;
+        for (asset, &amount) in &self.balances {
+            if !amount.is_zero() {
+                total += self.valued(asset, amount);
+            }
+        }
+        total
     }
 
     /// Σ unrealised PnL of perpetual positions (spot holdings are already in the cash value).

@@ -124,16 +124,23 @@ impl Position {
 
     /// Unrealised PnL at the last mark (0 without a mark).
     pub fn unrealized_pnl(&self) -> Decimal {
-        match self.mark {
-            Some(mark) if !self.qty.is_zero() => {
-                let direction = if self.qty.is_sign_positive() {
-                    Decimal::ONE
-                } else {
-                    Decimal::NEGATIVE_ONE
-                };
-                (mark.get() * self.qty.abs() - self.cost_basis) * direction * self.multiplier
-            }
-            _ => Decimal::ZERO,
+        let Some(mark) = self.mark else {
+            return Decimal::ZERO;
+        };
+        if self.qty.is_zero() {
+            return Decimal::ZERO;
+        }
+        // Evaluated on every mark-to-market: avoid multiplying by ±1 and by a unit multiplier.
+        let long_pnl = mark.get() * self.qty.abs() - self.cost_basis;
+        let pnl = if self.qty.is_sign_positive() {
+            long_pnl
+        } else {
+            -long_pnl
+        };
+        if self.multiplier == Decimal::ONE {
+            pnl
+        } else {
+            pnl * self.multiplier
         }
     }
 

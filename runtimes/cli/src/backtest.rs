@@ -260,6 +260,11 @@ pub(crate) fn run(a: &BacktestArgs) -> anyhow::Result<()> {
         };
         report::write(dir, &run)?;
         crate::say!("report: {}", dir.join("report.html").display());
+        // The process ends here: let the OS reclaim the run's many small allocations instead of
+        // freeing them one by one (measurable on large runs).
+        std::mem::forget(run);
+    } else {
+        std::mem::forget((summaries, curves, fills));
     }
     Ok(())
 }

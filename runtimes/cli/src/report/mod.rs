@@ -9,7 +9,7 @@ mod html;
 
 use anyhow::Context;
 use chimera_kernel::ids::PortfolioId;
-use chimera_kernel::value::write_decimal;
+use chimera_kernel::value::{write_decimal, write_integer};
 use chimera_kernel::Decimal;
 use chimera_sim::{BacktestSummary, EquityPoint, FillRow};
 use serde_json::json;
@@ -136,7 +136,9 @@ fn write_equity(dir: &Path, curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyho
             line.push_str(id.as_str());
             line.push(',');
             p.ts.write_rfc3339(&mut line);
-            let _ = write!(line, ",{},", p.ts.0);
+            line.push(',');
+            write_integer(&mut line, p.ts.0);
+            line.push(',');
             write_decimal(&mut line, p.equity);
             line.push('\n');
             out.write_all(line.as_bytes())?;
