@@ -116,17 +116,54 @@ string_id!(
     SignalId
 );
 
+/// `prefix` followed by `n`, built without the formatting machinery (ids are minted per order).
+pub fn numbered(prefix: &str, n: u64) -> String {
+    let mut out = String::with_capacity(prefix.len() + 20);
+    out.push_str(prefix);
+    crate::value::write_integer(&mut out, i64::try_from(n).unwrap_or(i64::MAX));
+    out
+}
+
 impl IntentId {
-    /// The deterministic intent id for the `seq`-th intent of a portfolio.
+    /// The deterministic intent id for the `seq`-th intent of a portfolio: `<portfolio>-<seq>`.
     pub fn for_portfolio(portfolio: &PortfolioId, seq: u64) -> Self {
-        Self::new(format!("{portfolio}-{seq}"))
+        let mut prefix = String::with_capacity(portfolio.as_str().len() + 1);
+        prefix.push_str(portfolio.as_str());
+        prefix.push('-');
+        Self::new(numbered(&prefix, seq))
     }
 }
 
 impl ClientOrderId {
-    /// The client order id derived from an intent id: one order per intent.
+    /// The client order id derived from an intent id (`c-<intent>`): one order per intent.
     pub fn for_intent(intent: &IntentId) -> Self {
-        Self::new(format!("c-{intent}"))
+        let mut id = String::with_capacity(intent.as_str().len() + 2);
+        id.push_str("c-");
+        id.push_str(intent.as_str());
+        Self::new(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_are_stable() {
+        let intent = IntentId::for_portfolio(&PortfolioId::new("p1"), 42);
+        assert_eq!(intent.as_str(), "p1-42");
+        assert_eq!(ClientOrderId::for_intent(&intent).as_str(), "c-p1-42");
+        assert_eq!(numbered("sim-t-", 7), "sim-t-7");
+    }
+
+    #[test]
+    fn equality_and_hash_follow_contents() {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let (a, b) = (Symbol::new("BTCUSDT"), Symbol::new("BTCUSDT"));
+        assert_eq!(a, b);
+        let h = BuildHasherDefault::<FxHasher>::default();
+        assert_eq!(h.hash_one(&a), h.hash_one(&b));
+        assert!(Symbol::new("A") < Symbol::new("B"));
     }
 }
 

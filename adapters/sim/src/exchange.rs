@@ -6,7 +6,7 @@ use chimera_kernel::event::{
     ExecutionReport, Fill, Liquidity, MarketEvent, RejectReason, ReportKind,
 };
 use chimera_kernel::ids::{
-    Asset, ClientOrderId, FastMap, FxHasher, PortfolioId, Symbol, TradeId, VenueOrderId,
+    numbered, Asset, ClientOrderId, FastMap, FxHasher, PortfolioId, Symbol, TradeId, VenueOrderId,
 };
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::order::{CancelRequest, Order, OrderIntent, OrderKind, Side};
@@ -319,7 +319,7 @@ impl SimExchange {
         }
         let mut order = Order::new(intent);
         self.seq += 1;
-        order.venue_order_id = Some(VenueOrderId::new(format!("sim-o-{}", self.seq)));
+        order.venue_order_id = Some(VenueOrderId::new(numbered("sim-o-", self.seq)));
         let order = self.emit(order, at, ReportKind::Accepted);
         if matches!(order.intent.kind, OrderKind::Market)
             && bar_driven
@@ -440,7 +440,7 @@ impl SimExchange {
                 instrument.quote.clone(),
             );
             let fill = Fill {
-                trade_id: TradeId::new(format!("sim-t-{}", self.next_trade)),
+                trade_id: TradeId::new(numbered("sim-t-", self.next_trade)),
                 price,
                 qty: take,
                 fee,
