@@ -16,4 +16,4 @@ echo "reference data: ${CHIMERA_REFERENCE_DATA:-<absent: tests that need it prin
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+cargo test --workspace --locked -- --show-output
