@@ -16,7 +16,12 @@ const FORBIDDEN_IN_CORE: &[&str] = &[
     "axum",
     "tonic",
 ];
-const ADAPTERS: &[&str] = &["chimera-memory", "chimera-sim", "chimera-replay"];
+const ADAPTERS: &[&str] = &[
+    "chimera-memory",
+    "chimera-sim",
+    "chimera-replay",
+    "chimera-redis",
+];
 
 /// Normal (non-dev, non-build) dependencies of a workspace crate, by name.
 fn normal_deps(krate: &str) -> Vec<String> {

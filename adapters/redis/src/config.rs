@@ -1,0 +1,72 @@
+//! [`RedisConfig`].
+
+use serde::{Deserialize, Serialize};
+
+/// Where Redis is and how this deployment names its keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]`.
+    pub url: String,
+    /// Prepended to every key (e.g. `chimera:prod:`), so deployments and tests can share a
+    /// server without touching each other's keys.
+    #[serde(default)]
+    pub key_prefix: String,
+}
+
+/// An invalid [`RedisConfig`], listing every problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid redis config: {}", problems.join("; "))]
+pub struct RedisConfigError {
+    /// One line per bad field.
+    pub problems: Vec<String>,
+}
+
+impl RedisConfig {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`RedisConfigError`] naming each bad field and its value.
+    pub fn validate(&self) -> Result<(), RedisConfigError> {
+        let mut problems = Vec::new();
+        if !(self.url.starts_with("redis://")
+            || self.url.starts_with("rediss://")
+            || self.url.starts_with("unix://"))
+        {
+            problems.push(format!(
+                "url = `{}`: expected redis://, rediss:// or unix://",
+                self.url
+            ));
+        }
+        if self.key_prefix.contains(char::is_whitespace) {
+            problems.push(format!(
+                "key_prefix = `{}`: must not contain whitespace",
+                self.key_prefix
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RedisConfigError { problems })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_every_bad_field() {
+        let bad = RedisConfig {
+            url: "http://x".into(),
+            key_prefix: "a b".into(),
+        };
+        assert_eq!(bad.validate().unwrap_err().problems.len(), 2);
+        let good = RedisConfig {
+            url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "t:".into(),
+        };
+        assert!(good.validate().is_ok());
+    }
+}

@@ -1,0 +1,17 @@
+//! # chimera-redis
+//!
+//! [`RedisStateStore`]: the [`chimera_ports::StateStore`] port on Redis. Holds the state that must
+//! be shared between processes and survive a node's death: the kill switch, risk budgets reserved
+//! atomically against a ceiling, locks with a token and a TTL, heartbeats and assignments.
+//!
+//! Keys keep their hash tags (`risk:{budget}:...`), so related keys land on one slot of a Redis
+//! Cluster; every multi-step operation is a single Lua script on a single key, so it is atomic on
+//! a cluster as well as on a single server.
+
+mod config;
+mod error;
+mod state_store;
+
+pub use config::{RedisConfig, RedisConfigError};
+pub use error::RedisAdapterError;
+pub use state_store::RedisStateStore;

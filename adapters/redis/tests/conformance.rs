@@ -1,0 +1,96 @@
+//! The Redis state store against the shared contract, on the real Redis the test command starts
+//! (`CHIMERA_REDIS_URL`). Each test uses its own key prefix.
+
+use async_trait::async_trait;
+use chimera_ports::conformance::{state_store_suite, TimeTravel};
+use chimera_ports::StateStore;
+use chimera_redis::{RedisConfig, RedisStateStore};
+use std::time::Duration;
+
+struct RealTime;
+
+#[async_trait]
+impl TimeTravel for RealTime {
+    async fn advance(&self, by: Duration) {
+        tokio::time::sleep(by).await;
+    }
+}
+
+fn config(test: &str) -> Option<RedisConfig> {
+    let Ok(url) = std::env::var("CHIMERA_REDIS_URL") else {
+        println!("skipped: CHIMERA_REDIS_URL is not set (run scripts/test.sh)");
+        return None;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    Some(RedisConfig {
+        url,
+        key_prefix: format!("test:{test}:{}:{nanos}:", std::process::id()),
+    })
+}
+
+#[tokio::test]
+async fn redis_state_store_conforms() {
+    let Some(config) = config("conformance") else {
+        return;
+    };
+    let store = RedisStateStore::connect(&config).await.expect("connect");
+    state_store_suite(&store, &RealTime, "cs").await;
+}
+
+#[tokio::test]
+async fn concurrent_reservations_never_pass_the_ceiling() {
+    let Some(config) = config("budget") else {
+        return;
+    };
+    let store = RedisStateStore::connect(&config).await.expect("connect");
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .increment_within("risk:{budget}:fut_margin:inuse", 7, 100)
+                    .await
+            })
+        })
+        .collect();
+    let mut applied = 0;
+    for task in tasks {
+        if matches!(
+            task.await.expect("join").expect("increment"),
+            chimera_ports::Increment::Applied(_)
+        ) {
+            applied += 1;
+        }
+    }
+    assert_eq!(applied, 14, "only 14 reservations of 7 fit under 100");
+    let value = store
+        .get("risk:{budget}:fut_margin:inuse")
+        .await
+        .expect("get");
+    assert_eq!(value, Some(b"98".to_vec()));
+}
+
+#[tokio::test]
+async fn unreachable_server_is_a_client_error_and_bad_config_lists_problems() {
+    let bad = RedisConfig {
+        url: "http://nowhere".into(),
+        key_prefix: "x y".into(),
+    };
+    let err = RedisStateStore::connect(&bad)
+        .await
+        .expect_err("invalid config");
+    assert!(
+        err.to_string().contains("url") && err.to_string().contains("key_prefix"),
+        "{err}"
+    );
+    let closed = RedisConfig {
+        url: "redis://127.0.0.1:1".into(),
+        key_prefix: String::new(),
+    };
+    let err = RedisStateStore::connect(&closed)
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(err.to_string().contains("connect"), "{err}");
+}
