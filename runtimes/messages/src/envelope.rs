@@ -1,0 +1,154 @@
+//! [`Envelope`]: the versioned wrapper of every bus message, and its JSON codec.
+
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::time::Timestamp;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The envelope schema this build writes and the newest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What the payload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageType {
+    /// A [`chimera_kernel::event::MarketEvent`].
+    MarketEvent,
+    /// A [`chimera_kernel::engine::Command`] (submit or cancel).
+    OrderCommand,
+    /// A [`chimera_kernel::event::ExecutionReport`].
+    ExecutionReport,
+    /// A control command.
+    ControlCommand,
+    /// A scheduler assignment change.
+    ScheduleUpdate,
+    /// A lifecycle event.
+    SystemEvent,
+    /// An [`Alert`].
+    Alert,
+    /// A [`crate::DeadLetter`].
+    DeadLetter,
+}
+
+/// One bus message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// Envelope schema version.
+    pub schema: u32,
+    /// Payload type.
+    #[serde(rename = "type")]
+    pub kind: MessageType,
+    /// Unique message id: the consumer's idempotency key for this message.
+    pub id: String,
+    /// When it was produced (epoch ms).
+    pub ts: Timestamp,
+    /// Who produced it (e.g. `feed-1`, `node-2`).
+    pub source: String,
+    /// Partitioning key (symbol or portfolio).
+    pub key: String,
+    /// The payload.
+    pub payload: T,
+}
+
+impl<T> Envelope<T> {
+    /// An envelope of the current schema.
+    pub fn new(
+        kind: MessageType,
+        id: impl Into<String>,
+        ts: Timestamp,
+        source: impl Into<String>,
+        key: impl Into<String>,
+        payload: T,
+    ) -> Self {
+        Self {
+            schema: SCHEMA_VERSION,
+            kind,
+            id: id.into(),
+            ts,
+            source: source.into(),
+            key: key.into(),
+            payload,
+        }
+    }
+}
+
+/// How urgent an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertLevel {
+    /// Worth a look (e.g. a queue past 70%).
+    Warning,
+    /// Act now (e.g. a queue past 95%).
+    Critical,
+    /// Something failed.
+    Error,
+}
+
+/// An alert, as published on the alerts topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Urgency.
+    pub level: AlertLevel,
+    /// Stable machine-readable code, e.g. `queue_pressure`, `dead_letter`.
+    pub code: String,
+    /// Human-readable detail.
+    pub message: String,
+    /// The portfolio concerned, if any.
+    pub portfolio: Option<PortfolioId>,
+}
+
+/// A message could not be decoded. Keeps the raw bytes so nothing is lost.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("undecodable message: {reason}")]
+pub struct DecodeError {
+    /// What was wrong.
+    pub reason: String,
+    /// The bytes as received.
+    pub bytes: Vec<u8>,
+}
+
+/// Encodes an envelope as JSON (decimals are strings by construction of the kernel types).
+///
+/// # Panics
+/// Never for Chimera's payload types, whose serialisation cannot fail.
+pub fn encode<T: Serialize>(envelope: &Envelope<T>) -> Vec<u8> {
+    serde_json::to_vec(envelope)
+        .unwrap_or_else(|e| unreachable!("payloads serialise infallibly: {e}"))
+}
+
+#[derive(Deserialize)]
+struct Header {
+    schema: u32,
+    #[serde(rename = "type")]
+    kind: MessageType,
+}
+
+/// Decodes an envelope, checking its schema version and that it carries `expected`.
+///
+/// # Errors
+/// [`DecodeError`] with the reason and the bytes: not JSON, a schema newer than
+/// [`SCHEMA_VERSION`], another message type, or a payload that does not match.
+pub fn decode<T: DeserializeOwned>(
+    bytes: &[u8],
+    expected: MessageType,
+) -> Result<Envelope<T>, DecodeError> {
+    let fail = |reason: String| DecodeError {
+        reason,
+        bytes: bytes.to_vec(),
+    };
+    let header: Header =
+        serde_json::from_slice(bytes).map_err(|e| fail(format!("not an envelope: {e}")))?;
+    if header.schema == 0 || header.schema > SCHEMA_VERSION {
+        return Err(fail(format!(
+            "unsupported schema {} (this build reads 1..={SCHEMA_VERSION})",
+            header.schema
+        )));
+    }
+    if header.kind != expected {
+        return Err(fail(format!(
+            "expected a {expected:?} message, got {:?}",
+            header.kind
+        )));
+    }
+    serde_json::from_slice(bytes).map_err(|e| fail(format!("bad {expected:?} payload: {e}")))
+}

@@ -1,0 +1,18 @@
+//! # chimera-messages
+//!
+//! What travels on the bus between Chimera's runtimes (feed, execution nodes, trade gateway,
+//! scheduler, API): every message is an [`Envelope`] (`schema`, `type`, `id`, `ts`, `source`,
+//! `key`, `payload`) encoded as JSON with decimals as strings, so consumers in any language can
+//! read it. [`Topics`] names the topics under a configurable prefix. A message that cannot be
+//! decoded is never dropped silently: [`DeadLetters`] publishes it, with the reason and the raw
+//! bytes, to the dead-letter topic and counts it.
+
+mod dead_letter;
+mod envelope;
+mod topics;
+
+pub use dead_letter::{DeadLetter, DeadLetters};
+pub use envelope::{
+    decode, encode, Alert, AlertLevel, DecodeError, Envelope, MessageType, SCHEMA_VERSION,
+};
+pub use topics::{Topic, Topics};
