@@ -12,6 +12,9 @@ pub struct RedisConfig {
     /// server without touching each other's keys.
     #[serde(default)]
     pub key_prefix: String,
+    /// Approximate cap on each stream's length (`XADD MAXLEN ~`); `None` keeps everything.
+    #[serde(default)]
+    pub stream_max_len: Option<u64>,
 }
 
 /// An invalid [`RedisConfig`], listing every problem.
@@ -44,6 +47,9 @@ impl RedisConfig {
                 self.key_prefix
             ));
         }
+        if self.stream_max_len == Some(0) {
+            problems.push("stream_max_len = 0: must be at least 1 (or absent)".to_owned());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -61,11 +67,13 @@ mod tests {
         let bad = RedisConfig {
             url: "http://x".into(),
             key_prefix: "a b".into(),
+            stream_max_len: Some(0),
         };
-        assert_eq!(bad.validate().unwrap_err().problems.len(), 2);
+        assert_eq!(bad.validate().unwrap_err().problems.len(), 3);
         let good = RedisConfig {
             url: "redis://127.0.0.1:6379".into(),
             key_prefix: "t:".into(),
+            stream_max_len: None,
         };
         assert!(good.validate().is_ok());
     }

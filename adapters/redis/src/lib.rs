@@ -1,5 +1,8 @@
 //! # chimera-redis
 //!
+//! [`RedisStreamsEventBus`]: the [`chimera_ports::EventBus`] port on Redis Streams (consumer groups,
+//! redelivery of unacknowledged entries), for deployments without Kafka.
+//!
 //! [`RedisStateStore`]: the [`chimera_ports::StateStore`] port on Redis. Holds the state that must
 //! be shared between processes and survive a node's death: the kill switch, risk budgets reserved
 //! atomically against a ceiling, locks with a token and a TTL, heartbeats and assignments.
@@ -10,8 +13,10 @@
 
 mod config;
 mod error;
+mod event_bus;
 mod state_store;
 
 pub use config::{RedisConfig, RedisConfigError};
 pub use error::RedisAdapterError;
+pub use event_bus::RedisStreamsEventBus;
 pub use state_store::RedisStateStore;

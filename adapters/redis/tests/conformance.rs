@@ -2,9 +2,9 @@
 //! (`CHIMERA_REDIS_URL`). Each test uses its own key prefix.
 
 use async_trait::async_trait;
-use chimera_ports::conformance::{state_store_suite, TimeTravel};
+use chimera_ports::conformance::{event_bus_suite, state_store_suite, TimeTravel};
 use chimera_ports::StateStore;
-use chimera_redis::{RedisConfig, RedisStateStore};
+use chimera_redis::{RedisConfig, RedisStateStore, RedisStreamsEventBus};
 use std::time::Duration;
 
 struct RealTime;
@@ -27,6 +27,7 @@ fn config(test: &str) -> Option<RedisConfig> {
     Some(RedisConfig {
         url,
         key_prefix: format!("test:{test}:{}:{nanos}:", std::process::id()),
+        stream_max_len: None,
     })
 }
 
@@ -77,6 +78,7 @@ async fn unreachable_server_is_a_client_error_and_bad_config_lists_problems() {
     let bad = RedisConfig {
         url: "http://nowhere".into(),
         key_prefix: "x y".into(),
+        stream_max_len: None,
     };
     let err = RedisStateStore::connect(&bad)
         .await
@@ -88,9 +90,19 @@ async fn unreachable_server_is_a_client_error_and_bad_config_lists_problems() {
     let closed = RedisConfig {
         url: "redis://127.0.0.1:1".into(),
         key_prefix: String::new(),
+        stream_max_len: None,
     };
     let err = RedisStateStore::connect(&closed)
         .await
         .expect_err("nothing listens on port 1");
     assert!(err.to_string().contains("connect"), "{err}");
+}
+
+#[tokio::test]
+async fn redis_streams_event_bus_conforms() {
+    let Some(config) = config("bus") else { return };
+    let bus = RedisStreamsEventBus::connect(&config)
+        .await
+        .expect("connect");
+    event_bus_suite(&bus, "rs").await;
 }
