@@ -58,6 +58,30 @@ impl RedisConfig {
     }
 }
 
+/// Validates `config`, then opens a client and one multiplexed connection.
+///
+/// # Errors
+/// [`crate::RedisAdapterError::Config`] for a bad config; [`crate::RedisAdapterError::Client`]
+/// when the server cannot be reached.
+pub(crate) async fn connect(
+    config: &RedisConfig,
+) -> Result<(redis::Client, redis::aio::MultiplexedConnection), crate::RedisAdapterError> {
+    use crate::RedisAdapterError::Client;
+    config.validate()?;
+    let client = redis::Client::open(config.url.as_str()).map_err(|source| Client {
+        operation: "open",
+        source,
+    })?;
+    let connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|source| Client {
+            operation: "connect",
+            source,
+        })?;
+    Ok((client, connection))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,20 +74,7 @@ impl RedisStateStore {
     /// [`RedisAdapterError::Config`] for a bad config; [`RedisAdapterError::Client`] when the
     /// server cannot be reached.
     pub async fn connect(config: &RedisConfig) -> Result<Self, RedisAdapterError> {
-        config.validate()?;
-        let client = redis::Client::open(config.url.as_str()).map_err(|source| {
-            RedisAdapterError::Client {
-                operation: "open",
-                source,
-            }
-        })?;
-        let connection = client
-            .get_multiplexed_async_connection()
-            .await
-            .map_err(|source| RedisAdapterError::Client {
-                operation: "connect",
-                source,
-            })?;
+        let (_, connection) = crate::config::connect(config).await?;
         let started = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
