@@ -15,6 +15,7 @@ mod clock;
 mod error;
 mod event_bus;
 mod market_data;
+mod registry;
 mod repository;
 mod state;
 mod venue;
@@ -26,6 +27,10 @@ pub use clock::Clock;
 pub use error::PortError;
 pub use event_bus::{Delivery, EventBus, Subscription};
 pub use market_data::MarketDataSource;
+pub use registry::{
+    AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRecord,
+    PortfolioRepository, PortfolioStatus,
+};
 pub use repository::{
     FillRecord, FillRepository, Inserted, OrderRepository, PositionRepository, PositionSnapshot,
     SignalRecord, SignalRepository,

@@ -21,6 +21,7 @@ const ADAPTERS: &[&str] = &[
     "chimera-sim",
     "chimera-replay",
     "chimera-redis",
+    "chimera-sql",
 ];
 
 /// Normal (non-dev, non-build) dependencies of a workspace crate, by name.

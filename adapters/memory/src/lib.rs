@@ -1,7 +1,8 @@
 //! # chimera-memory
 //!
 //! In-memory adapters for every port: [`MemoryEventBus`], [`MemoryStateStore`],
-//! [`MemoryRepository`] (orders, fills, positions, signals), [`MemoryMarketData`], and the clocks
+//! [`MemoryRepository`] (orders, fills, positions, signals), [`MemoryRegistry`] (portfolios,
+//! checkpoints, audit trail), [`MemoryMarketData`], and the clocks
 //! [`SystemClock`] and [`ManualClock`]. They are the embedded default of a single-process run and
 //! pass the same conformance suites as the Kafka, Redis and SQL adapters.
 //!
@@ -11,12 +12,14 @@
 mod clock;
 mod event_bus;
 mod market_data;
+mod registry;
 mod repository;
 mod state_store;
 
 pub use clock::{ManualClock, SystemClock};
 pub use event_bus::MemoryEventBus;
 pub use market_data::MemoryMarketData;
+pub use registry::MemoryRegistry;
 pub use repository::MemoryRepository;
 pub use state_store::MemoryStateStore;
 

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use chimera_kernel::time::Timestamp;
-use chimera_memory::{ManualClock, MemoryEventBus, MemoryRepository, MemoryStateStore};
+use chimera_memory::{
+    ManualClock, MemoryEventBus, MemoryRegistry, MemoryRepository, MemoryStateStore,
+};
 use chimera_ports::conformance::{self, TimeTravel};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +37,14 @@ async fn repositories_conform() {
     conformance::fill_repository_suite(&repo, "mem").await;
     conformance::position_repository_suite(&repo, "mem").await;
     conformance::signal_repository_suite(&repo, "mem").await;
+}
+
+#[tokio::test]
+async fn registry_conforms() {
+    let registry = MemoryRegistry::new();
+    conformance::portfolio_repository_suite(&registry, "mem").await;
+    conformance::checkpoint_repository_suite(&registry, "mem").await;
+    conformance::audit_repository_suite(&registry, "mem").await;
 }
 
 #[tokio::test]

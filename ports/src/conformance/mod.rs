@@ -4,11 +4,15 @@
 //! naming the broken rule, like any test.
 
 mod event_bus;
+mod registry;
 mod repositories;
 mod state_store;
 mod venue;
 
 pub use event_bus::event_bus_suite;
+pub use registry::{
+    audit_repository_suite, checkpoint_repository_suite, portfolio_repository_suite,
+};
 pub use repositories::{
     fill_repository_suite, order_repository_suite, position_repository_suite,
     signal_repository_suite,

@@ -1,0 +1,115 @@
+//! # chimera-sql
+//!
+//! Every repository port on SQL through sqlx: PostgreSQL for production, SQLite as the
+//! embedded default (a single file, no server). One [`SqlStore`] implements the order, fill,
+//! position, signal, portfolio, checkpoint and audit repositories over one connection pool.
+//!
+//! The schema ships inside the binary (`migrations/postgres`, `migrations/sqlite`) and is
+//! applied by [`SqlStore::connect`]. Writes are idempotent, keyed by the design's idempotency
+//! keys (client order id, venue trade id, `(portfolio, symbol, ts)`, signal id, checkpoint
+//! revision, audit key), so replays after a crash never duplicate a record. Decimals are stored
+//! as text, exactly as they travel on the bus.
+//!
+//! Both backends run the same queries through sqlx's `Any` driver (`$n` placeholders,
+//! `ON CONFLICT` upserts); only the DDL differs.
+
+mod audit;
+mod config;
+mod error;
+mod orders;
+mod positions;
+mod provision;
+mod registry;
+
+pub use config::{Backend, SqlConfig, SqlConfigError};
+pub use error::SqlAdapterError;
+pub use provision::recreate_postgres_database;
+
+use error::port_error;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+
+/// Every repository port over one SQL connection pool.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStore {
+    /// Connects (creating the SQLite file when missing) and applies the embedded migrations.
+    ///
+    /// # Errors
+    /// [`SqlAdapterError::Config`] for an invalid config (every bad field listed),
+    /// [`SqlAdapterError::Connect`] when the database cannot be reached or created, and
+    /// [`SqlAdapterError::Migrate`] when the schema cannot be applied.
+    pub async fn connect(config: &SqlConfig) -> Result<Self, SqlAdapterError> {
+        let backend = config.validate()?;
+        sqlx::any::install_default_drivers();
+        let url = config.connect_url();
+        let pool = AnyPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(std::time::Duration::from_millis(config.acquire_timeout_ms))
+            .connect(&url)
+            .await
+            .map_err(|source| SqlAdapterError::Connect {
+                url: config.redacted_url(),
+                source,
+            })?;
+        let migrator = match backend {
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        };
+        migrator.run(&pool).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Which database this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The underlying pool, for queries the ports do not cover (reports, tools, tests).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Decodes a JSON document stored in `table`, as a [`chimera_ports::PortError::Codec`] when it
+/// is not what was written.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    table: &str,
+    text: &str,
+) -> chimera_ports::PortResult<T> {
+    serde_json::from_str(text).map_err(|e| chimera_ports::PortError::Codec {
+        message: format!("undecodable {table} row: {e}"),
+        bytes: text.as_bytes().to_vec(),
+    })
+}
+
+/// Encodes a document for storage.
+pub(crate) fn to_json<T: serde::Serialize>(
+    table: &str,
+    value: &T,
+) -> chimera_ports::PortResult<String> {
+    serde_json::to_string(value).map_err(|e| chimera_ports::PortError::Codec {
+        message: format!("cannot encode {table} row: {e}"),
+        bytes: Vec::new(),
+    })
+}
+
+pub(crate) type Db = sqlx::Any;
+pub(crate) use port_error as db_error;

@@ -1,0 +1,158 @@
+//! Orders (every state, never regressed) and fills (unique by venue trade id).
+
+use crate::{db_error, from_json, to_json, Db, SqlStore};
+use async_trait::async_trait;
+use chimera_kernel::ids::{ClientOrderId, PortfolioId, Symbol};
+use chimera_kernel::order::{Order, Side};
+use chimera_kernel::time::Timestamp;
+use chimera_ports::{FillRecord, FillRepository, Inserted, OrderRepository, PortError, PortResult};
+
+/// Optimistic-concurrency retries before an order update gives up as transient.
+const MAX_UPDATE_ATTEMPTS: usize = 8;
+
+fn status_text(order: &Order) -> String {
+    format!("{:?}", order.status)
+}
+
+#[async_trait]
+impl OrderRepository for SqlStore {
+    async fn upsert_order(&self, order: &Order) -> PortResult<()> {
+        let body = to_json("orders", order)?;
+        let terminal = i64::from(order.status.is_terminal());
+        for _ in 0..MAX_UPDATE_ATTEMPTS {
+            let inserted = sqlx::query::<Db>(
+                "INSERT INTO orders (client_order_id, intent_id, portfolio_id, symbol, status, \
+                 terminal, filled_qty, created_at, updated_at, version, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10) \
+                 ON CONFLICT (client_order_id) DO NOTHING",
+            )
+            .bind(order.intent.client_order_id.as_str().to_owned())
+            .bind(order.intent.intent_id.as_str().to_owned())
+            .bind(order.intent.portfolio_id.as_str().to_owned())
+            .bind(order.intent.symbol.as_str().to_owned())
+            .bind(status_text(order))
+            .bind(terminal)
+            .bind(order.filled_qty.get().to_string())
+            .bind(order.intent.created_at.0)
+            .bind(order.updated_at.0)
+            .bind(body.clone())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error("insert order", e))?;
+            if inserted.rows_affected() == 1 {
+                return Ok(());
+            }
+            let (stored_body, version): (String, i64) = sqlx::query_as::<Db, (String, i64)>(
+                "SELECT body, version FROM orders WHERE client_order_id = $1",
+            )
+            .bind(order.intent.client_order_id.as_str().to_owned())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| db_error("read order", e))?;
+            let stored: Order = from_json("orders", &stored_body)?;
+            if stored == *order || !order.supersedes(&stored) {
+                return Ok(());
+            }
+            let updated = sqlx::query::<Db>(
+                "UPDATE orders SET status = $1, terminal = $2, filled_qty = $3, updated_at = $4, \
+                 body = $5, version = version + 1 WHERE client_order_id = $6 AND version = $7",
+            )
+            .bind(status_text(order))
+            .bind(terminal)
+            .bind(order.filled_qty.get().to_string())
+            .bind(order.updated_at.0)
+            .bind(body.clone())
+            .bind(order.intent.client_order_id.as_str().to_owned())
+            .bind(version)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error("update order", e))?;
+            if updated.rows_affected() == 1 {
+                return Ok(());
+            }
+            // Someone else updated it between our read and write: decide again.
+        }
+        Err(PortError::transient(
+            "update order",
+            format!(
+                "order {} kept changing under {MAX_UPDATE_ATTEMPTS} attempts",
+                order.intent.client_order_id
+            ),
+        ))
+    }
+
+    async fn get_order(&self, id: &ClientOrderId) -> PortResult<Option<Order>> {
+        let row =
+            sqlx::query_as::<Db, (String,)>("SELECT body FROM orders WHERE client_order_id = $1")
+                .bind(id.as_str().to_owned())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| db_error("read order", e))?;
+        row.map(|(body,)| from_json("orders", &body)).transpose()
+    }
+
+    async fn open_orders(&self, portfolio: &PortfolioId) -> PortResult<Vec<Order>> {
+        let rows = sqlx::query_as::<Db, (String,)>(
+            "SELECT body FROM orders WHERE portfolio_id = $1 AND terminal = 0 \
+             ORDER BY created_at, seq",
+        )
+        .bind(portfolio.as_str().to_owned())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("list open orders", e))?;
+        rows.iter()
+            .map(|(body,)| from_json("orders", body))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl FillRepository for SqlStore {
+    async fn record_fill(&self, record: &FillRecord) -> PortResult<Inserted> {
+        let result = sqlx::query::<Db>(
+            "INSERT INTO fills (trade_id, portfolio_id, client_order_id, symbol, side, price, qty, \
+             ts, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (trade_id) DO NOTHING",
+        )
+        .bind(record.fill.trade_id.as_str().to_owned())
+        .bind(record.portfolio_id.as_str().to_owned())
+        .bind(record.client_order_id.as_str().to_owned())
+        .bind(record.symbol.as_str().to_owned())
+        .bind(to_json("fills", &record.side)?)
+        .bind(record.fill.price.get().to_string())
+        .bind(record.fill.qty.get().to_string())
+        .bind(record.ts.0)
+        .bind(to_json("fills", &record.fill)?)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("insert fill", e))?;
+        Ok(if result.rows_affected() == 1 {
+            Inserted::New
+        } else {
+            Inserted::Duplicate
+        })
+    }
+
+    async fn fills(&self, portfolio: &PortfolioId) -> PortResult<Vec<FillRecord>> {
+        let rows = sqlx::query_as::<Db, (String, String, String, i64, String)>(
+            "SELECT client_order_id, symbol, side, ts, body FROM fills \
+             WHERE portfolio_id = $1 ORDER BY seq",
+        )
+        .bind(portfolio.as_str().to_owned())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("list fills", e))?;
+        rows.into_iter()
+            .map(|(client_order_id, symbol, side, ts, body)| {
+                Ok(FillRecord {
+                    portfolio_id: portfolio.clone(),
+                    client_order_id: ClientOrderId::new(client_order_id),
+                    symbol: Symbol::new(symbol),
+                    side: from_json::<Side>("fills", &side)?,
+                    fill: from_json("fills", &body)?,
+                    ts: Timestamp(ts),
+                })
+            })
+            .collect()
+    }
+}

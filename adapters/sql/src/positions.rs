@@ -1,0 +1,104 @@
+//! Position snapshots (one per portfolio, symbol and time) and signals (once per id).
+
+use crate::{db_error, from_json, to_json, Db, SqlStore};
+use async_trait::async_trait;
+use chimera_kernel::ids::{PortfolioId, SignalId, Symbol};
+use chimera_kernel::time::Timestamp;
+use chimera_ports::{
+    Inserted, PortResult, PositionRepository, PositionSnapshot, SignalRecord, SignalRepository,
+};
+
+#[async_trait]
+impl PositionRepository for SqlStore {
+    async fn save_snapshot(&self, snapshot: &PositionSnapshot) -> PortResult<()> {
+        sqlx::query::<Db>(
+            "INSERT INTO positions_snapshots (portfolio_id, symbol, ts, qty, body) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (portfolio_id, symbol, ts) \
+             DO UPDATE SET qty = excluded.qty, body = excluded.body",
+        )
+        .bind(snapshot.portfolio_id.as_str().to_owned())
+        .bind(snapshot.position.symbol.as_str().to_owned())
+        .bind(snapshot.ts.0)
+        .bind(snapshot.position.qty.to_string())
+        .bind(to_json("positions_snapshots", &snapshot.position)?)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("save position snapshot", e))?;
+        Ok(())
+    }
+
+    async fn latest_snapshots(&self, portfolio: &PortfolioId) -> PortResult<Vec<PositionSnapshot>> {
+        let rows = sqlx::query_as::<Db, (i64, String)>(
+            "SELECT s.ts, s.body FROM positions_snapshots s \
+             WHERE s.portfolio_id = $1 AND s.ts = (SELECT MAX(l.ts) FROM positions_snapshots l \
+             WHERE l.portfolio_id = s.portfolio_id AND l.symbol = s.symbol) ORDER BY s.symbol",
+        )
+        .bind(portfolio.as_str().to_owned())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("list position snapshots", e))?;
+        rows.into_iter()
+            .map(|(ts, body)| {
+                Ok(PositionSnapshot {
+                    portfolio_id: portfolio.clone(),
+                    ts: Timestamp(ts),
+                    position: from_json("positions_snapshots", &body)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl SignalRepository for SqlStore {
+    async fn record_signal(&self, signal: &SignalRecord) -> PortResult<Inserted> {
+        let result = sqlx::query::<Db>(
+            "INSERT INTO signals (signal_id, portfolio_id, symbol, ts, features, decision, reason, \
+             config_rev) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (signal_id) DO NOTHING",
+        )
+        .bind(signal.signal_id.as_str().to_owned())
+        .bind(signal.portfolio_id.as_str().to_owned())
+        .bind(signal.symbol.as_str().to_owned())
+        .bind(signal.ts.0)
+        .bind(to_json("signals", &signal.features)?)
+        .bind(signal.decision.clone())
+        .bind(signal.reason.clone())
+        .bind(signal.config_rev.clone())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("insert signal", e))?;
+        Ok(if result.rows_affected() == 1 {
+            Inserted::New
+        } else {
+            Inserted::Duplicate
+        })
+    }
+
+    async fn get_signal(&self, id: &SignalId) -> PortResult<Option<SignalRecord>> {
+        type Row = (String, String, i64, String, String, String, String);
+        let row = sqlx::query_as::<Db, Row>(
+            "SELECT portfolio_id, symbol, ts, features, decision, reason, config_rev \
+             FROM signals WHERE signal_id = $1",
+        )
+        .bind(id.as_str().to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("read signal", e))?;
+        row.map(
+            |(portfolio_id, symbol, ts, features, decision, reason, config_rev)| {
+                Ok(SignalRecord {
+                    signal_id: id.clone(),
+                    portfolio_id: PortfolioId::new(portfolio_id),
+                    symbol: Symbol::new(symbol),
+                    ts: Timestamp(ts),
+                    features: from_json("signals", &features)?,
+                    decision,
+                    reason,
+                    config_rev,
+                })
+            },
+        )
+        .transpose()
+    }
+}

@@ -1,0 +1,180 @@
+//! The registry contracts: portfolios and assignments, checkpoints, audit trail.
+
+use crate::{
+    AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, Inserted,
+    PortfolioRecord, PortfolioRepository, PortfolioStatus,
+};
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::time::Timestamp;
+
+/// [`PortfolioRepository`]: upsert, lookup, per-node listing that skips stopped portfolios,
+/// reassignment.
+///
+/// # Panics
+/// When the repository breaks the contract.
+pub async fn portfolio_repository_suite(repo: &dyn PortfolioRepository, prefix: &str) {
+    let node_a = format!("{prefix}-node-a");
+    let node_b = format!("{prefix}-node-b");
+    let record = |name: &str, status, node: &str| PortfolioRecord {
+        id: PortfolioId::new(format!("{prefix}-{name}")),
+        config: format!(r#"{{"strategy":"ema-cross","name":"{name}"}}"#),
+        status,
+        node_id: Some(node.to_owned()),
+        updated_at: Timestamp(1_000),
+    };
+    let p2 = record("p2", PortfolioStatus::Active, &node_a);
+    let p1 = record("p1", PortfolioStatus::Paused, &node_a);
+    let p3 = record("p3", PortfolioStatus::Stopped, &node_a);
+    for r in [&p2, &p1, &p3] {
+        repo.upsert_portfolio(r).await.expect("upsert");
+    }
+    assert_eq!(
+        repo.get_portfolio(&p1.id).await.expect("get").as_ref(),
+        Some(&p1),
+        "round trip is lossless"
+    );
+    assert_eq!(
+        repo.get_portfolio(&PortfolioId::new(format!("{prefix}-none")))
+            .await
+            .expect("get"),
+        None
+    );
+    let ids = |v: Vec<PortfolioRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(repo.portfolios_for_node(&node_a).await.expect("list")),
+        vec![p1.id.clone(), p2.id.clone()],
+        "assigned, not stopped, ordered by id"
+    );
+
+    let changed = PortfolioRecord {
+        config: r#"{"strategy":"scripted"}"#.into(),
+        status: PortfolioStatus::Active,
+        updated_at: Timestamp(2_000),
+        ..p1.clone()
+    };
+    repo.upsert_portfolio(&changed).await.expect("replace");
+    assert_eq!(
+        repo.get_portfolio(&p1.id).await.expect("get"),
+        Some(changed.clone()),
+        "an upsert replaces config and status"
+    );
+
+    assert!(repo
+        .assign(&p2.id, &node_b, Timestamp(3_000))
+        .await
+        .expect("assign"));
+    assert!(!repo
+        .assign(
+            &PortfolioId::new(format!("{prefix}-none")),
+            &node_b,
+            Timestamp(3_000)
+        )
+        .await
+        .expect("assign unknown"));
+    assert_eq!(
+        ids(repo.portfolios_for_node(&node_b).await.expect("list")),
+        vec![p2.id.clone()],
+        "fail-over moves the portfolio"
+    );
+    assert_eq!(
+        ids(repo.portfolios_for_node(&node_a).await.expect("list")),
+        vec![p1.id.clone()]
+    );
+    let moved = repo.get_portfolio(&p2.id).await.expect("get").expect("p2");
+    assert_eq!(moved.updated_at, Timestamp(3_000));
+    assert_eq!(moved.node_id.as_deref(), Some(node_b.as_str()));
+}
+
+/// [`CheckpointRepository`]: monotonic revisions, lossless state.
+///
+/// # Panics
+/// When the repository breaks the contract.
+pub async fn checkpoint_repository_suite(repo: &dyn CheckpointRepository, prefix: &str) {
+    let id = PortfolioId::new(format!("{prefix}-p"));
+    let cp = |revision: i64, state: &str| Checkpoint {
+        portfolio_id: id.clone(),
+        revision,
+        state: state.to_owned(),
+        ts: Timestamp(revision * 10),
+    };
+    assert_eq!(repo.load_checkpoint(&id).await.expect("load"), None);
+    assert_eq!(
+        repo.save_checkpoint(&cp(1, r#"{"a":1}"#))
+            .await
+            .expect("save"),
+        Inserted::New
+    );
+    let big = format!(r#"{{"blob":"{}"}}"#, "x".repeat(200_000));
+    assert_eq!(
+        repo.save_checkpoint(&cp(2, &big)).await.expect("save"),
+        Inserted::New
+    );
+    assert_eq!(
+        repo.save_checkpoint(&cp(2, "{}"))
+            .await
+            .expect("same revision"),
+        Inserted::Duplicate,
+        "an equal revision is refused"
+    );
+    assert_eq!(
+        repo.save_checkpoint(&cp(1, "{}")).await.expect("zombie"),
+        Inserted::Duplicate,
+        "an older revision is refused"
+    );
+    assert_eq!(
+        repo.load_checkpoint(&id).await.expect("load"),
+        Some(cp(2, &big)),
+        "the newest revision, lossless"
+    );
+}
+
+/// [`AuditRepository`]: once per `(kind, key)`, newest first, kinds kept apart.
+///
+/// # Panics
+/// When the repository breaks the contract.
+pub async fn audit_repository_suite(repo: &dyn AuditRepository, prefix: &str) {
+    let rec = |kind, key: &str, ts: i64| AuditRecord {
+        kind,
+        key: format!("{prefix}-{key}"),
+        source: format!("{prefix}-node"),
+        category: "warning".into(),
+        body: format!(r#"{{"key":"{key}","text":"déjà vu ✓"}}"#),
+        ts: Timestamp(ts),
+    };
+    for (kind, key, ts) in [
+        (AuditKind::Alert, "a1", 1),
+        (AuditKind::Alert, "a2", 2),
+        (AuditKind::DeadLetter, "a1", 3),
+        (AuditKind::StrategyEvent, "e1", 4),
+    ] {
+        assert_eq!(
+            repo.record(&rec(kind, key, ts)).await.expect("record"),
+            Inserted::New,
+            "{kind:?} {key}"
+        );
+    }
+    assert_eq!(
+        repo.record(&rec(AuditKind::Alert, "a1", 9))
+            .await
+            .expect("replay"),
+        Inserted::Duplicate,
+        "a replayed record is a duplicate"
+    );
+    let alerts: Vec<_> = repo
+        .recent(AuditKind::Alert, 10)
+        .await
+        .expect("recent")
+        .into_iter()
+        .filter(|r| r.key.starts_with(prefix))
+        .collect();
+    assert_eq!(
+        alerts,
+        vec![
+            rec(AuditKind::Alert, "a2", 2),
+            rec(AuditKind::Alert, "a1", 1)
+        ],
+        "newest first, lossless, kinds apart"
+    );
+    let dead = repo.recent(AuditKind::DeadLetter, 1).await.expect("recent");
+    assert_eq!(dead.len(), 1, "limit applies");
+}
