@@ -22,6 +22,7 @@ const ADAPTERS: &[&str] = &[
     "chimera-replay",
     "chimera-redis",
     "chimera-sql",
+    "chimera-kafka",
 ];
 
 /// Normal (non-dev, non-build) dependencies of a workspace crate, by name.

@@ -1,0 +1,230 @@
+//! [`KafkaEventBus`] and its subscriptions.
+
+use crate::error::port_error;
+use crate::{KafkaAdapterError, KafkaConfig};
+use async_trait::async_trait;
+use chimera_ports::{Delivery, EventBus, PortError, PortResult, Subscription};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The event bus on Kafka. Cheap to clone; clones share the producer.
+#[derive(Clone)]
+pub struct KafkaEventBus {
+    config: KafkaConfig,
+    producer: FutureProducer,
+    admin: Arc<AdminClient<DefaultClientContext>>,
+    provisioned: Arc<Mutex<HashSet<String>>>,
+}
+
+impl std::fmt::Debug for KafkaEventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaEventBus")
+            .field("brokers", &self.config.brokers)
+            .finish_non_exhaustive()
+    }
+}
+
+fn base_config(config: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.brokers)
+        .set("client.id", &config.client_id)
+        .set("log_level", "3");
+    for (k, v) in &config.extra {
+        c.set(k, v);
+    }
+    c
+}
+
+/// Kafka's rule for topic names: 1–249 of `[a-zA-Z0-9._-]`.
+fn check_name(what: &str, name: &str) -> PortResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 249
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(PortError::fatal(
+            "validate name",
+            format!("{what} {name:?} must be 1 to 249 of [a-zA-Z0-9._-]"),
+        ))
+    }
+}
+
+impl KafkaEventBus {
+    /// Creates the producer and admin client (connections are made lazily by librdkafka).
+    ///
+    /// # Errors
+    /// [`KafkaAdapterError::Config`] listing every bad field, or [`KafkaAdapterError::Client`]
+    /// when librdkafka refuses the settings.
+    pub fn connect(config: &KafkaConfig) -> Result<Self, KafkaAdapterError> {
+        config.validate()?;
+        let producer: FutureProducer = base_config(config)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "0")
+            .set("message.timeout.ms", config.delivery_timeout_ms.to_string())
+            .create()
+            .map_err(|source| KafkaAdapterError::Client {
+                what: "producer",
+                source,
+            })?;
+        let admin: AdminClient<DefaultClientContext> =
+            base_config(config)
+                .create()
+                .map_err(|source| KafkaAdapterError::Client {
+                    what: "admin client",
+                    source,
+                })?;
+        Ok(Self {
+            config: config.clone(),
+            producer,
+            admin: Arc::new(admin),
+            provisioned: Arc::new(Mutex::new(HashSet::new())),
+        })
+    }
+
+    /// Creates `topic` with the configured partitions and replication unless it exists or
+    /// auto-creation is off. Done once per topic per process.
+    ///
+    /// # Errors
+    /// [`PortError::Transient`] when the broker cannot be asked; [`PortError::Fatal`] when it
+    /// refuses the topic.
+    pub async fn ensure_topic(&self, topic: &str) -> PortResult<()> {
+        check_name("topic", topic)?;
+        if !self.config.auto_create_topics || self.is_provisioned(topic) {
+            return Ok(());
+        }
+        let new = NewTopic::new(
+            topic,
+            self.config.partitions,
+            TopicReplication::Fixed(self.config.replication),
+        );
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let results = self
+            .admin
+            .create_topics([&new], &opts)
+            .await
+            .map_err(|e| port_error("create topic", e))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => {
+                    return Err(PortError::fatal(
+                        "create topic",
+                        format!("broker refused topic {name}: {code}"),
+                    ))
+                }
+            }
+        }
+        self.provisioned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(topic.to_owned());
+        Ok(())
+    }
+
+    fn is_provisioned(&self, topic: &str) -> bool {
+        self.provisioned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(topic)
+    }
+}
+
+#[async_trait]
+impl EventBus for KafkaEventBus {
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> PortResult<(i32, i64)> {
+        self.ensure_topic(topic).await?;
+        let record = FutureRecord::to(topic).key(key).payload(payload);
+        match self
+            .producer
+            .send(
+                record,
+                Duration::from_millis(self.config.delivery_timeout_ms),
+            )
+            .await
+        {
+            Ok(delivery) => Ok((delivery.partition, delivery.offset)),
+            Err((error, _message)) => Err(port_error("publish", error)),
+        }
+    }
+
+    async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
+        check_name("consumer group", group)?;
+        self.ensure_topic(topic).await?;
+        let consumer: StreamConsumer = base_config(&self.config)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set(
+                "session.timeout.ms",
+                self.config.session_timeout_ms.to_string(),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                (self.config.session_timeout_ms / 4).to_string(),
+            )
+            .create()
+            .map_err(|e| port_error("create consumer", e))?;
+        consumer
+            .subscribe(&[topic])
+            .map_err(|e| port_error("subscribe", e))?;
+        Ok(Box::new(KafkaSubscription {
+            consumer: Arc::new(consumer),
+            committed: HashMap::new(),
+        }))
+    }
+}
+
+/// One consumer-group member. Dropping it leaves the group; what it did not acknowledge goes
+/// to the next member.
+struct KafkaSubscription {
+    consumer: Arc<StreamConsumer>,
+    committed: HashMap<(String, i32), i64>,
+}
+
+#[async_trait]
+impl Subscription for KafkaSubscription {
+    async fn poll(&mut self, max_wait: Duration) -> PortResult<Option<Delivery>> {
+        let Ok(received) = tokio::time::timeout(max_wait, self.consumer.recv()).await else {
+            return Ok(None);
+        };
+        let message = received.map_err(|e| port_error("consume", e))?;
+        Ok(Some(Delivery {
+            topic: message.topic().to_owned(),
+            key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
+            payload: message.payload().unwrap_or_default().to_vec(),
+            partition: message.partition(),
+            offset: message.offset(),
+        }))
+    }
+
+    async fn ack(&mut self, delivery: &Delivery) -> PortResult<()> {
+        let key = (delivery.topic.clone(), delivery.partition);
+        let next = delivery.offset + 1;
+        if self.committed.get(&key).is_some_and(|&done| done >= next) {
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&delivery.topic, delivery.partition, Offset::Offset(next))
+            .map_err(|e| port_error("ack", e))?;
+        let consumer = Arc::clone(&self.consumer);
+        tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+            .await
+            .map_err(|e| PortError::transient("ack", format!("commit task failed: {e}")))?
+            .map_err(|e| port_error("ack", e))?;
+        self.committed.insert(key, next);
+        Ok(())
+    }
+}

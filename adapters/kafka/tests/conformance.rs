@@ -1,0 +1,59 @@
+//! The Kafka adapter against the shared event-bus contract, on the broker named by
+//! `CHIMERA_KAFKA_BROKERS` (`scripts/test.sh` starts one on loopback). Every run uses topics and
+//! groups of its own.
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+use chimera_kafka::{KafkaConfig, KafkaEventBus};
+use chimera_ports::conformance;
+
+fn bus() -> Option<KafkaEventBus> {
+    let Ok(brokers) = std::env::var("CHIMERA_KAFKA_BROKERS") else {
+        println!("skipped: CHIMERA_KAFKA_BROKERS is not set (scripts/test.sh starts a broker)");
+        return None;
+    };
+    Some(KafkaEventBus::connect(&KafkaConfig::new(brokers)).unwrap())
+}
+
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("chimera-test-{name}-{}-{nanos}", std::process::id())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_bus_conforms() {
+    let Some(bus) = bus() else { return };
+    conformance::event_bus_suite(&bus, &unique("conform")).await;
+}
+
+#[test]
+fn bad_config_lists_every_field() {
+    let mut config = KafkaConfig::new("nohostport");
+    config.partitions = 0;
+    config.session_timeout_ms = 10;
+    config
+        .extra
+        .insert("enable.idempotence".into(), "false".into());
+    let err = KafkaEventBus::connect(&config).unwrap_err().to_string();
+    for field in [
+        "brokers",
+        "partitions",
+        "session_timeout_ms",
+        "extra.enable.idempotence",
+    ] {
+        assert!(err.contains(field), "{field} missing from: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_topic_is_fatal() {
+    use chimera_ports::EventBus;
+    let Some(bus) = bus() else { return };
+    let err = bus
+        .publish("no spaces allowed", "k", b"x")
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+}
