@@ -6,7 +6,7 @@ use chimera_kernel::event::{
     ExecutionReport, Fill, Liquidity, MarketEvent, RejectReason, ReportKind,
 };
 use chimera_kernel::ids::{
-    numbered, Asset, ClientOrderId, FastMap, FxHasher, PortfolioId, Symbol, TradeId, VenueOrderId,
+    Asset, ClientOrderId, FastMap, FxHasher, PortfolioId, Symbol, TradeId, VenueOrderId,
 };
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::order::{CancelRequest, Order, OrderIntent, OrderKind, Side};
@@ -319,7 +319,12 @@ impl SimExchange {
         }
         let mut order = Order::new(intent);
         self.seq += 1;
-        order.venue_order_id = Some(VenueOrderId::new(numbered("sim-o-", self.seq)));
+        // Ids derive from the client order id, so a venue rebuilt after a restart never reuses
+        // an id it handed out before (fills are unique by trade id downstream).
+        order.venue_order_id = Some(VenueOrderId::new(format!(
+            "sim-{}",
+            order.intent.client_order_id
+        )));
         let order = self.emit(order, at, ReportKind::Accepted);
         if matches!(order.intent.kind, OrderKind::Market)
             && bar_driven
@@ -440,7 +445,11 @@ impl SimExchange {
                 instrument.quote.clone(),
             );
             let fill = Fill {
-                trade_id: TradeId::new(numbered("sim-t-", self.next_trade)),
+                trade_id: TradeId::new(format!(
+                    "{}.{}",
+                    order.intent.client_order_id,
+                    order.fills.len() + 1
+                )),
                 price,
                 qty: take,
                 fee,

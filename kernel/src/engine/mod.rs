@@ -11,8 +11,10 @@
 //! [`EngineIssue`]. Neither panics nor stops the engine.
 
 mod issues;
+mod snapshot;
 
 pub use issues::{EngineIssue, Refusal};
+pub use snapshot::{EngineSnapshot, SnapshotError};
 
 use crate::event::{Event, ExecutionReport, MarketEvent};
 use crate::ids::{ClientOrderId, IntentId, Symbol};

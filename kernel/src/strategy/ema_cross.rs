@@ -19,7 +19,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 /// An exponential moving average seeded with its first input.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExponentialMovingAverage {
     period: usize,
     alpha: f64,
@@ -61,7 +61,7 @@ impl ExponentialMovingAverage {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Pair {
     fast: ExponentialMovingAverage,
     slow: ExponentialMovingAverage,
@@ -91,6 +91,27 @@ impl EmaCross {
 impl Strategy for EmaCross {
     fn name(&self) -> &'static str {
         "ema-cross"
+    }
+
+    fn save_state(&self) -> Option<serde_json::Value> {
+        let pairs: std::collections::BTreeMap<&str, &Pair> =
+            self.pairs.iter().map(|(s, p)| (s.as_str(), p)).collect();
+        serde_json::to_value(pairs).ok()
+    }
+
+    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        let pairs: std::collections::BTreeMap<String, Pair> =
+            serde_json::from_value(state.clone()).map_err(|e| format!("ema-cross state: {e}"))?;
+        for (symbol, pair) in pairs {
+            if pair.fast.period != self.fast || pair.slow.period != self.slow {
+                return Err(format!(
+                    "ema-cross state for {symbol} has periods {}/{}, the strategy {}/{}",
+                    pair.fast.period, pair.slow.period, self.fast, self.slow
+                ));
+            }
+            self.pairs.insert(Symbol::new(symbol), pair);
+        }
+        Ok(())
     }
 
     fn on_market(

@@ -115,4 +115,19 @@ pub trait Strategy: Send {
 
     /// Called when the deadline passed.
     fn on_timer(&mut self, _ctx: &StrategyContext<'_>, _out: &mut Vec<OrderRequest>) {}
+
+    /// The strategy's internal state (indicators, cursors) for an engine checkpoint, so a
+    /// restarted node resumes exactly where it stopped instead of warming up again. `None`
+    /// (the default) means the strategy keeps no state worth saving.
+    fn save_state(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// Restores what [`Self::save_state`] produced.
+    ///
+    /// # Errors
+    /// A description of what in `state` does not fit this strategy.
+    fn load_state(&mut self, _state: &serde_json::Value) -> Result<(), String> {
+        Ok(())
+    }
 }

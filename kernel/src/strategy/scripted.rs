@@ -77,6 +77,26 @@ impl Strategy for Scripted {
         "scripted"
     }
 
+    fn save_state(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({ "next": self.next }))
+    }
+
+    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        let next = state
+            .get("next")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| format!("scripted state {state}: expected {{\"next\": n}}"))?;
+        let next = usize::try_from(next).map_err(|e| e.to_string())?;
+        if next > self.orders.len() {
+            return Err(format!(
+                "scripted state points at order {next} of {}",
+                self.orders.len()
+            ));
+        }
+        self.next = next;
+        Ok(())
+    }
+
     fn on_market(
         &mut self,
         event: &MarketEvent,
