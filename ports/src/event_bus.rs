@@ -40,6 +40,18 @@ pub trait EventBus: Send + Sync {
     /// message may or may not have been stored: publish with idempotent payloads).
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> PortResult<(i32, i64)>;
 
+    /// Publishes `messages` (key, payload) in order and waits until all are durable. Adapters
+    /// that can pipeline (Kafka) override it; the default publishes one after the other.
+    ///
+    /// # Errors
+    /// As [`Self::publish`]; on error, a prefix of the batch may have been stored.
+    async fn publish_batch(&self, topic: &str, messages: &[(String, Vec<u8>)]) -> PortResult<()> {
+        for (key, payload) in messages {
+            self.publish(topic, key, payload).await?;
+        }
+        Ok(())
+    }
+
     /// Joins consumer group `group` on `topic`.
     ///
     /// # Errors

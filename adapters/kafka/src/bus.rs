@@ -132,6 +132,14 @@ impl KafkaEventBus {
         Ok(())
     }
 
+    async fn settle(future: rdkafka::producer::DeliveryFuture) -> PortResult<()> {
+        match future.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(port_error("publish", e)),
+            Err(_) => Err(PortError::transient("publish", "producer dropped the message")),
+        }
+    }
+
     fn is_provisioned(&self, topic: &str) -> bool {
         self.provisioned
             .lock()
@@ -156,6 +164,35 @@ impl EventBus for KafkaEventBus {
             Ok(delivery) => Ok((delivery.partition, delivery.offset)),
             Err((error, _message)) => Err(port_error("publish", error)),
         }
+    }
+
+    async fn publish_batch(&self, topic: &str, messages: &[(String, Vec<u8>)]) -> PortResult<()> {
+        self.ensure_topic(topic).await?;
+        let mut pending = std::collections::VecDeque::with_capacity(messages.len());
+        for (key, payload) in messages {
+            loop {
+                let record = FutureRecord::to(topic).key(key.as_str()).payload(payload.as_slice());
+                match self.producer.send_result(record) {
+                    Ok(future) => {
+                        pending.push_back(future);
+                        break;
+                    }
+                    Err((e, _)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                        // Let the oldest in-flight messages complete, then enqueue again.
+                        let Some(oldest) = pending.pop_front() else {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            continue;
+                        };
+                        Self::settle(oldest).await?;
+                    }
+                    Err((e, _)) => return Err(port_error("publish", e)),
+                }
+            }
+        }
+        for future in pending {
+            Self::settle(future).await?;
+        }
+        Ok(())
     }
 
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {

@@ -51,6 +51,9 @@ pub struct EngineStats {
     pub issues: u64,
 }
 
+/// How many finished orders an engine remembers to recognise late reports for them.
+pub const RECENTLY_FINISHED: usize = 256;
+
 /// One portfolio, its strategy and its working orders.
 pub struct PortfolioEngine {
     portfolio: Portfolio,
@@ -58,6 +61,9 @@ pub struct PortfolioEngine {
     open_orders: BTreeMap<ClientOrderId, Order>,
     working: BTreeMap<Symbol, Decimal>,
     finished: Vec<Order>,
+    /// Client order ids of the last [`RECENTLY_FINISHED`] terminal orders, oldest first, so
+    /// late or replayed reports for them are recognised as duplicates, not unknown orders.
+    recently_finished: std::collections::VecDeque<ClientOrderId>,
     refusals: Vec<Refusal>,
     issues: Vec<EngineIssue>,
     next_seq: u64,
@@ -96,6 +102,7 @@ impl PortfolioEngine {
             open_orders: BTreeMap::new(),
             working: BTreeMap::new(),
             finished: Vec::new(),
+            recently_finished: std::collections::VecDeque::new(),
             refusals: Vec::new(),
             issues: Vec::new(),
             next_seq,
@@ -229,10 +236,15 @@ impl PortfolioEngine {
             ));
         }
         if request.reduce_only {
+            // Against the projected position: the venue executes a portfolio's orders in the
+            // order they were sent, so a working order that opens the position is filled
+            // before this one arrives. Using the booked position alone would make decisions
+            // depend on how fast fills come back.
             let position = self
                 .portfolio
                 .position(&request.symbol)
-                .map_or(Decimal::ZERO, |p| p.qty);
+                .map_or(Decimal::ZERO, |p| p.qty)
+                + self.working.get(&request.symbol).copied().unwrap_or_default();
             let reduces =
                 position * request.side.sign() < Decimal::ZERO && qty.get() <= position.abs();
             if !reduces {
@@ -262,10 +274,7 @@ impl PortfolioEngine {
 
     fn on_report(&mut self, report: &ExecutionReport, now: Timestamp) {
         let Some(order) = self.open_orders.get_mut(&report.client_order_id) else {
-            let known_finished = self
-                .finished
-                .iter()
-                .any(|o| o.intent.client_order_id == report.client_order_id);
+            let known_finished = self.recently_finished.contains(&report.client_order_id);
             if !known_finished {
                 self.stats.issues += 1;
                 self.issues.push(EngineIssue::unknown_order(report, now));
@@ -306,6 +315,11 @@ impl PortfolioEngine {
             .is_some_and(|o| o.status.is_terminal())
         {
             if let Some(order) = self.open_orders.remove(&report.client_order_id) {
+                if self.recently_finished.len() == RECENTLY_FINISHED {
+                    self.recently_finished.pop_front();
+                }
+                self.recently_finished
+                    .push_back(order.intent.client_order_id.clone());
                 self.finished.push(order);
             }
         }

@@ -26,6 +26,9 @@ pub struct EngineSnapshot {
     pub stats: EngineStats,
     /// The strategy's own state.
     pub strategy_state: Option<serde_json::Value>,
+    /// Recently finished orders, to recognise their late reports.
+    #[serde(default)]
+    pub recently_finished: Vec<crate::ids::ClientOrderId>,
 }
 
 /// Why a snapshot cannot be restored.
@@ -54,6 +57,7 @@ impl PortfolioEngine {
             next_seq: self.next_seq,
             stats: self.stats,
             strategy_state: self.strategy.save_state(),
+            recently_finished: self.recently_finished.iter().cloned().collect(),
         }
     }
 
@@ -83,6 +87,7 @@ impl PortfolioEngine {
             snapshot.next_seq,
         );
         engine.stats = snapshot.stats;
+        engine.recently_finished = snapshot.recently_finished.into();
         Ok(engine)
     }
 }

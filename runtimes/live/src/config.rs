@@ -1,0 +1,330 @@
+//! Layered configuration: TOML files in order, then `CHIMERA__SECTION__KEY=value` environment
+//! overrides, then validation that lists every bad field at once.
+//!
+//! ```toml
+//! [bus]       kind = "kafka", brokers = "127.0.0.1:9092", topic_prefix = "chimera.live."
+//! [database]  url = "sqlite://chimera.db"
+//! [node]      id = "node-1", queue_capacity = 1024
+//! [gateway]   id = "gateway-1"
+//! [feed]      id = "feed-1", files = ["bars.csv"], speed = 0.0
+//! [[portfolios]] id = "p1", strategy = "ema-cross", ...
+//! ```
+
+use crate::portfolio_spec::PortfolioSpec;
+use chimera_sql::SqlConfig;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Which event bus the runtimes talk through.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    /// `kafka`, `redis` (Redis Streams) or `memory` (only inside one process).
+    pub kind: String,
+    /// Kafka brokers, `host:port,...` (kind = kafka).
+    #[serde(default)]
+    pub brokers: Option<String>,
+    /// Redis URL (kind = redis).
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// Prefix of every topic, e.g. `chimera.live.`.
+    #[serde(default = "default_prefix")]
+    pub topic_prefix: String,
+    /// Partitions of auto-created Kafka topics.
+    #[serde(default = "default_partitions")]
+    pub partitions: i32,
+}
+
+fn default_prefix() -> String {
+    "chimera.live.".to_owned()
+}
+fn default_partitions() -> i32 {
+    3
+}
+
+/// The execution node.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Node identity: the portfolios assigned to it in the database are the ones it runs.
+    pub id: String,
+    /// Capacity of each portfolio's queue (≥ 8).
+    #[serde(default = "default_queue")]
+    pub queue_capacity: usize,
+    /// Most inputs a portfolio handles between two checkpoints (≥ 1).
+    #[serde(default = "default_batch")]
+    pub batch_max: usize,
+    /// Heartbeat and metrics period, ms (≥ 100).
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_ms: u64,
+    /// Register the `[[portfolios]]` of the config, assigned to this node, when they are not in
+    /// the database yet (development convenience; the control plane owns them in production).
+    #[serde(default)]
+    pub register_portfolios: bool,
+}
+
+fn default_queue() -> usize {
+    1024
+}
+fn default_batch() -> usize {
+    256
+}
+fn default_heartbeat() -> u64 {
+    1_000
+}
+
+/// The trade gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Gateway identity (also its consumer group).
+    pub id: String,
+    /// `sim` (the simulated venue; real exchanges plug in through the venue port).
+    #[serde(default = "default_venue")]
+    pub venue: String,
+    /// How far (event time, ms) the simulated venue may lag the newest market event while it
+    /// waits for orders stamped earlier, so fills do not depend on message timing.
+    #[serde(default = "default_hold")]
+    pub sim_hold_ms: i64,
+}
+
+fn default_venue() -> String {
+    "sim".to_owned()
+}
+fn default_hold() -> i64 {
+    86_400_000
+}
+
+/// The market-data feed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// Feed identity.
+    pub id: String,
+    /// Files to replay (CSV bars, Binance captures, JSON lines), merged in time order. A CSV
+    /// bar file carries no symbol: write it `SYMBOL=path` (e.g. `BTCUSDT=bars.csv`).
+    pub files: Vec<String>,
+    /// Replay speed: 0 = as fast as possible, N = N × real time.
+    #[serde(default)]
+    pub speed: f64,
+}
+
+/// The whole configuration; each runtime reads the sections it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveConfig {
+    /// Message bus.
+    pub bus: BusConfig,
+    /// Database.
+    pub database: SqlConfig,
+    /// Node section, if present.
+    pub node: Option<NodeConfig>,
+    /// Gateway section, if present.
+    pub gateway: Option<GatewayConfig>,
+    /// Feed section, if present.
+    pub feed: Option<FeedConfig>,
+    /// Portfolios to register.
+    pub portfolios: Vec<PortfolioSpec>,
+}
+
+/// A rejected configuration: every problem found, one per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration:\n  {}", problems.join("\n  "))]
+pub struct ConfigError {
+    /// One entry per bad field or unreadable file.
+    pub problems: Vec<String>,
+}
+
+/// Reads `files` in order (later files override earlier ones), applies `CHIMERA__*` overrides
+/// from `env`, and validates everything.
+///
+/// # Errors
+/// [`ConfigError`] listing every unreadable file, malformed or unknown field and bad value.
+pub fn load(
+    files: &[PathBuf],
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<LiveConfig, ConfigError> {
+    let mut problems = Vec::new();
+    let mut root = toml::Table::new();
+    for file in files {
+        match read_table(file) {
+            Ok(table) => merge(&mut root, table),
+            Err(p) => problems.push(p),
+        }
+    }
+    for (key, value) in env {
+        if let Some(path) = key.strip_prefix("CHIMERA__") {
+            let path: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+            set_path(&mut root, &path, parse_scalar(&value));
+        }
+    }
+    let bus = section::<BusConfig>(&root, "bus", true, &mut problems);
+    let database = section::<SqlConfig>(&root, "database", true, &mut problems);
+    let node = section::<NodeConfig>(&root, "node", false, &mut problems);
+    let gateway = section::<GatewayConfig>(&root, "gateway", false, &mut problems);
+    let feed = section::<FeedConfig>(&root, "feed", false, &mut problems);
+    let portfolios = section::<Vec<PortfolioSpec>>(&root, "portfolios", false, &mut problems)
+        .unwrap_or_default();
+    for key in root.keys() {
+        if !["bus", "database", "node", "gateway", "feed", "portfolios"].contains(&key.as_str()) {
+            problems.push(format!("{key}: unknown section"));
+        }
+    }
+    if let Some(bus) = &bus {
+        validate_bus(bus, &mut problems);
+    }
+    if let Some(db) = &database {
+        if let Err(e) = db.validate() {
+            problems.extend(e.problems.into_iter().map(|p| format!("database.{p}")));
+        }
+    }
+    if let Some(node) = &node {
+        validate_node(node, &mut problems);
+    }
+    if let Some(gateway) = &gateway {
+        if gateway.id.is_empty() {
+            problems.push("gateway.id: must not be empty".into());
+        }
+        if gateway.venue != "sim" {
+            problems.push(format!("gateway.venue: {:?} (available: sim)", gateway.venue));
+        }
+        if gateway.sim_hold_ms < 0 {
+            problems.push("gateway.sim_hold_ms: must be ≥ 0".into());
+        }
+    }
+    if let Some(feed) = &feed {
+        validate_feed(feed, &mut problems);
+    }
+    for (i, spec) in portfolios.iter().enumerate() {
+        if let Err(p) = spec.build_engine() {
+            problems.extend(p.into_iter().map(|p| format!("portfolios[{i}] ({}): {p}", spec.id)));
+        }
+    }
+    match (bus, database) {
+        (Some(bus), Some(database)) if problems.is_empty() => Ok(LiveConfig {
+            bus,
+            database,
+            node,
+            gateway,
+            feed,
+            portfolios,
+        }),
+        _ => Err(ConfigError { problems }),
+    }
+}
+
+fn read_table(file: &Path) -> Result<toml::Table, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+    text.parse::<toml::Table>()
+        .map_err(|e| format!("{}: not valid TOML: {e}", file.display()))
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+fn set_path(root: &mut toml::Table, path: &[String], value: toml::Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut table = root;
+    for p in parents {
+        let entry = table
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(t) = entry else { return };
+        table = t;
+    }
+    table.insert(last.clone(), value);
+}
+
+/// An override is read as a TOML value when it parses as one (numbers, booleans, arrays),
+/// otherwise as a plain string.
+fn parse_scalar(text: &str) -> toml::Value {
+    format!("v = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(text.to_owned()))
+}
+
+fn section<T: DeserializeOwned>(
+    root: &toml::Table,
+    name: &str,
+    required: bool,
+    problems: &mut Vec<String>,
+) -> Option<T> {
+    let Some(value) = root.get(name) else {
+        if required {
+            problems.push(format!("{name}: missing section"));
+        }
+        return None;
+    };
+    value
+        .clone()
+        .try_into::<T>()
+        .map_err(|e| problems.push(format!("{name}: {}", e.to_string().trim())))
+        .ok()
+}
+
+fn validate_bus(bus: &BusConfig, problems: &mut Vec<String>) {
+    match bus.kind.as_str() {
+        "kafka" if bus.brokers.as_deref().is_none_or(str::is_empty) => {
+            problems.push("bus.brokers: required when bus.kind = \"kafka\"".into());
+        }
+        "redis" if bus.redis_url.as_deref().is_none_or(str::is_empty) => {
+            problems.push("bus.redis_url: required when bus.kind = \"redis\"".into());
+        }
+        "kafka" | "redis" | "memory" => {}
+        other => problems.push(format!(
+            "bus.kind: {other:?} (expected kafka, redis or memory)"
+        )),
+    }
+    if bus.partitions < 1 {
+        problems.push("bus.partitions: must be ≥ 1".into());
+    }
+}
+
+fn validate_node(node: &NodeConfig, problems: &mut Vec<String>) {
+    if node.id.is_empty() {
+        problems.push("node.id: must not be empty".into());
+    }
+    if node.queue_capacity < 8 {
+        problems.push(format!("node.queue_capacity: {} (must be ≥ 8)", node.queue_capacity));
+    }
+    if node.batch_max == 0 {
+        problems.push("node.batch_max: must be ≥ 1".into());
+    }
+    if node.heartbeat_ms < 100 {
+        problems.push(format!("node.heartbeat_ms: {} (must be ≥ 100)", node.heartbeat_ms));
+    }
+}
+
+fn validate_feed(feed: &FeedConfig, problems: &mut Vec<String>) {
+    if feed.id.is_empty() {
+        problems.push("feed.id: must not be empty".into());
+    }
+    if feed.files.is_empty() {
+        problems.push("feed.files: name at least one file".into());
+    }
+    for f in &feed.files {
+        let (_, path) = crate::feed::split_file(f);
+        if !path.is_file() {
+            problems.push(format!("feed.files: {} does not exist", path.display()));
+        }
+    }
+    if !(feed.speed >= 0.0 && feed.speed.is_finite()) {
+        problems.push(format!("feed.speed: {} (must be ≥ 0; 0 = as fast as possible)", feed.speed));
+    }
+}

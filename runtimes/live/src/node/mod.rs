@@ -1,0 +1,230 @@
+//! The execution node: runs the portfolios assigned to it in the database.
+//!
+//! Start-up rebuilds each portfolio from its last checkpoint (books, open orders, strategy
+//! state, applied offsets) before consuming. Then two routers read `market.data` and
+//! `orders.feedback` (each node in its own consumer groups, so every node sees every message
+//! and takes what concerns its portfolios), route through the interest map into per-portfolio
+//! bounded queues, and one task per portfolio runs its engine ([`worker`]). A heartbeat with
+//! per-portfolio metrics goes to `system.events`.
+
+mod queue;
+mod router;
+mod worker;
+
+use crate::config::NodeConfig;
+use crate::portfolio_spec::PortfolioSpec;
+use crate::runtime::{wall_clock, Runtime};
+use chimera_kernel::engine::PortfolioEngine;
+use chimera_kernel::ids::PortfolioId;
+use chimera_messages::{AlertLevel, MessageType, Topic};
+use chimera_ports::{CheckpointRepository, PortfolioRecord, PortfolioRepository, PortfolioStatus};
+use queue::PortfolioQueue;
+use router::{Feed, Routes};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use worker::{NodeCheckpoint, Worker, WorkerStats};
+
+/// Per-portfolio figures at the end of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortfolioFigures {
+    /// Portfolio.
+    pub id: PortfolioId,
+    /// Market events applied.
+    pub events: u64,
+    /// Order commands published.
+    pub orders: u64,
+    /// Fills applied.
+    pub fills: u64,
+    /// Redelivered inputs skipped.
+    pub skipped: u64,
+}
+
+/// Registers `specs` (assigned to `node_id`) that the database does not know yet.
+///
+/// # Errors
+/// When the database cannot be written.
+pub async fn register_portfolios(
+    rt: &Runtime,
+    node_id: &str,
+    specs: &[PortfolioSpec],
+) -> anyhow::Result<()> {
+    for spec in specs {
+        let id = PortfolioId::new(spec.id.as_str());
+        if rt.store.get_portfolio(&id).await?.is_none() {
+            rt.store
+                .upsert_portfolio(&PortfolioRecord {
+                    id,
+                    config: serde_json::to_string(spec)?,
+                    status: PortfolioStatus::Active,
+                    node_id: Some(node_id.to_owned()),
+                    updated_at: wall_clock(),
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn restore(rt: &Runtime, record: &PortfolioRecord) -> Result<(PortfolioEngine, Option<(i64, NodeCheckpoint)>), String> {
+    let spec: PortfolioSpec = serde_json::from_str(&record.config)
+        .map_err(|e| format!("config is not a portfolio spec: {e}"))?;
+    if spec.id != record.id.as_str() {
+        return Err(format!("config names portfolio {:?}", spec.id));
+    }
+    let checkpoint = rt
+        .store
+        .load_checkpoint(&record.id)
+        .await
+        .map_err(|e| format!("cannot load checkpoint: {e}"))?;
+    match checkpoint {
+        Some(cp) => {
+            let state: NodeCheckpoint = serde_json::from_str(&cp.state)
+                .map_err(|e| format!("checkpoint {} undecodable: {e}", cp.revision))?;
+            let strategy = spec.build_strategy().map_err(|p| p.join("; "))?;
+            let engine = PortfolioEngine::from_snapshot(state.engine.clone(), strategy)
+                .map_err(|e| e.to_string())?;
+            Ok((engine, Some((cp.revision, state))))
+        }
+        None => Ok((spec.build_engine().map_err(|p| p.join("; "))?, None)),
+    }
+}
+
+/// Runs the node until shutdown or a fatal error.
+///
+/// # Errors
+/// A fatal bus or database failure, or losing a portfolio to another node.
+pub async fn run_node(rt: Arc<Runtime>, config: &NodeConfig) -> anyhow::Result<Vec<PortfolioFigures>> {
+    let records = rt.store.portfolios_for_node(&config.id).await?;
+    let mut interest: HashMap<_, Vec<_>> = HashMap::new();
+    let mut by_portfolio = HashMap::new();
+    let mut workers = Vec::new();
+    for record in &records {
+        match restore(&rt, record).await {
+            Ok((engine, checkpoint)) => {
+                let queue = Arc::new(PortfolioQueue::new(config.queue_capacity));
+                for symbol in engine.portfolio().instruments.keys() {
+                    interest
+                        .entry(symbol.clone())
+                        .or_default()
+                        .push((record.id.clone(), Arc::clone(&queue)));
+                }
+                by_portfolio.insert(record.id.clone(), Arc::clone(&queue));
+                let paused = record.status == PortfolioStatus::Paused;
+                workers.push(Worker::new(engine, checkpoint, queue, config.batch_max, paused));
+            }
+            Err(problem) => {
+                rt.alert(
+                    AlertLevel::Error,
+                    "portfolio_not_loaded",
+                    format!("portfolio {}: {problem}", record.id),
+                    Some(record.id.clone()),
+                )
+                .await;
+            }
+        }
+    }
+    eprintln!(
+        "[{}] running {} portfolio(s): {}",
+        config.id,
+        workers.len(),
+        workers.iter().map(|w| w.id.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    let routes = Arc::new(Routes {
+        interest,
+        by_portfolio,
+    });
+    let market = rt
+        .bus
+        .subscribe(&rt.topics.name(Topic::MarketData), &format!("{}.market", config.id))
+        .await?;
+    let feedback = rt
+        .bus
+        .subscribe(&rt.topics.name(Topic::OrdersFeedback), &format!("{}.feedback", config.id))
+        .await?;
+    let stats: Vec<(PortfolioId, Arc<WorkerStats>, Arc<PortfolioQueue>)> = workers
+        .iter()
+        .map(|w| (w.id.clone(), Arc::clone(&w.stats), Arc::clone(&w.queue)))
+        .collect();
+    let mut tasks = JoinSet::new();
+    for worker in workers {
+        tasks.spawn(worker.run(Arc::clone(&rt)));
+    }
+    tasks.spawn(router::route(Arc::clone(&rt), Arc::clone(&routes), market, Feed::Market));
+    tasks.spawn(router::route(Arc::clone(&rt), Arc::clone(&routes), feedback, Feed::Feedback));
+    tasks.spawn(heartbeat(Arc::clone(&rt), config.clone(), stats.clone()));
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                rt.alert(AlertLevel::Critical, "node_failed", e.to_string(), None).await;
+                tasks.abort_all();
+                return Err(e);
+            }
+            Err(e) => {
+                tasks.abort_all();
+                return Err(anyhow::anyhow!("node task failed: {e}"));
+            }
+        }
+    }
+    Ok(stats
+        .iter()
+        .map(|(id, s, _)| PortfolioFigures {
+            id: id.clone(),
+            events: s.events.load(Ordering::Relaxed),
+            orders: s.orders.load(Ordering::Relaxed),
+            fills: s.fills.load(Ordering::Relaxed),
+            skipped: s.skipped.load(Ordering::Relaxed),
+        })
+        .collect())
+}
+
+async fn heartbeat(
+    rt: Arc<Runtime>,
+    config: NodeConfig,
+    stats: Vec<(PortfolioId, Arc<WorkerStats>, Arc<PortfolioQueue>)>,
+) -> anyhow::Result<()> {
+    let mut shutdown = rt.shutdown.clone();
+    let mut beat = 0_u64;
+    loop {
+        let portfolios: Vec<_> = stats
+            .iter()
+            .map(|(id, s, q)| {
+                serde_json::json!({
+                    "portfolio": id.as_str(),
+                    "events": s.events.load(Ordering::Relaxed),
+                    "orders": s.orders.load(Ordering::Relaxed),
+                    "fills": s.fills.load(Ordering::Relaxed),
+                    "skipped": s.skipped.load(Ordering::Relaxed),
+                    "checkpoints": s.checkpoints.load(Ordering::Relaxed),
+                    "queue": q.len(),
+                    "queue_capacity": q.capacity(),
+                    "coalesced": q.coalesced(),
+                    "equity": s.equity.lock().map(|e| e.clone()).unwrap_or_default(),
+                })
+            })
+            .collect();
+        let payload = serde_json::json!({
+            "event": "heartbeat",
+            "node": config.id,
+            "beat": beat,
+            "portfolios": portfolios,
+        });
+        rt.publish(
+            Topic::SystemEvents,
+            MessageType::SystemEvent,
+            format!("hb:{}:{}", config.id, wall_clock().0),
+            &config.id,
+            &payload,
+        )
+        .await
+        .map_err(|e| crate::runtime::fatal("heartbeat", &e))?;
+        beat += 1;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(config.heartbeat_ms)) => {}
+            () = shutdown.wait() => return Ok(()),
+        }
+    }
+}

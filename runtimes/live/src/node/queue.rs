@@ -1,0 +1,201 @@
+//! [`PortfolioQueue`]: one portfolio's bounded input queue, with pressure levels and the
+//! overflow policy.
+//!
+//! Policy when the queue is full (documented in the README):
+//! - a quote or mark price replaces the newest queued event of the same kind and symbol
+//!   (coalescing: only the latest price matters); when none is queued it waits for room;
+//! - every other market event (bars, trades, books) waits for room, which stops the router from
+//!   reading further: the bus keeps the backlog, nothing is dropped;
+//! - execution reports and control messages are never refused nor dropped: they may exceed the
+//!   capacity, because refusing them could lose a fill.
+
+use chimera_kernel::event::{ExecutionReport, MarketEvent};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// Where a message came from on the bus, for de-duplication against checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    /// `topic/partition`.
+    pub(crate) stream: Arc<str>,
+    /// Offset within it.
+    pub(crate) offset: i64,
+}
+
+/// Counts the portfolios still handling one delivery; the router acknowledges the delivery
+/// once it reaches zero.
+pub(crate) type Pending = Arc<AtomicUsize>;
+
+/// What a portfolio task consumes.
+#[derive(Debug)]
+pub(crate) enum Input {
+    Market(MarketEvent, Origin, Pending),
+    Feedback(ExecutionReport, Origin, Pending),
+}
+
+impl Input {
+    pub(crate) fn pending(&self) -> &Pending {
+        match self {
+            Input::Market(_, _, p) | Input::Feedback(_, _, p) => p,
+        }
+    }
+
+    fn coalesces_with(&self, other: &Input) -> bool {
+        match (self, other) {
+            (Input::Market(a, ..), Input::Market(b, ..)) => {
+                matches!(
+                    (a, b),
+                    (MarketEvent::Quote(_), MarketEvent::Quote(_))
+                        | (MarketEvent::MarkPrice(_), MarketEvent::MarkPrice(_))
+                ) && a.symbol() == b.symbol()
+            }
+            _ => false,
+        }
+    }
+
+    fn is_coalescable(&self) -> bool {
+        matches!(
+            self,
+            Input::Market(MarketEvent::Quote(_) | MarketEvent::MarkPrice(_), ..)
+        )
+    }
+}
+
+/// Fill level of a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Pressure {
+    Normal,
+    /// ≥ 70 %.
+    Warning,
+    /// ≥ 95 %.
+    Critical,
+}
+
+/// Result of a push.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    Queued,
+    /// Replaced an older event of the same kind and symbol.
+    Coalesced,
+}
+
+#[derive(Debug)]
+struct State {
+    items: VecDeque<Input>,
+    /// The level last reported, for edge-triggered alerts with hysteresis.
+    reported: Pressure,
+}
+
+/// A bounded multi-producer, single-consumer queue.
+#[derive(Debug)]
+pub(crate) struct PortfolioQueue {
+    capacity: usize,
+    state: Mutex<State>,
+    readable: Notify,
+    writable: Notify,
+    coalesced: AtomicUsize,
+}
+
+impl PortfolioQueue {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            state: Mutex::new(State {
+                items: VecDeque::with_capacity(capacity),
+                reported: Pressure::Normal,
+            }),
+            readable: Notify::new(),
+            writable: Notify::new(),
+            coalesced: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues `input` under the overflow policy; returns how, and a new pressure level when
+    /// the queue crossed one (upwards, or back to normal below 50 %).
+    pub(crate) async fn push(&self, mut input: Input) -> (Pushed, Option<Pressure>) {
+        loop {
+            let waiter = self.writable.notified();
+            {
+                let mut s = self.lock();
+                let must_wait = s.items.len() >= self.capacity
+                    && matches!(input, Input::Market(..));
+                if !must_wait {
+                    s.items.push_back(input);
+                    let change = self.level_change(&mut s);
+                    drop(s);
+                    self.readable.notify_one();
+                    return (Pushed::Queued, change);
+                }
+                if input.is_coalescable() {
+                    if let Some(slot) = s.items.iter_mut().rev().find(|q| q.coalesces_with(&input)) {
+                        std::mem::swap(slot, &mut input);
+                        // `input` now holds the superseded event: it counts as handled.
+                        input.pending().fetch_sub(1, Ordering::AcqRel);
+                        self.coalesced.fetch_add(1, Ordering::Relaxed);
+                        return (Pushed::Coalesced, None);
+                    }
+                }
+            }
+            waiter.await;
+        }
+    }
+
+    fn level_change(&self, s: &mut State) -> Option<Pressure> {
+        let fill = s.items.len() * 100 / self.capacity.max(1);
+        let level = if fill >= 95 {
+            Pressure::Critical
+        } else if fill >= 70 {
+            Pressure::Warning
+        } else {
+            Pressure::Normal
+        };
+        if level > s.reported || (s.reported != Pressure::Normal && fill < 50) {
+            s.reported = if fill < 50 { Pressure::Normal } else { level };
+            Some(s.reported)
+        } else {
+            None
+        }
+    }
+
+    /// Waits for input, then takes up to `max` items.
+    pub(crate) async fn pop_batch(&self, max: usize, out: &mut Vec<Input>) -> Option<Pressure> {
+        loop {
+            let waiter = self.readable.notified();
+            {
+                let mut s = self.lock();
+                if !s.items.is_empty() {
+                    let n = s.items.len().min(max);
+                    out.extend(s.items.drain(..n));
+                    let change = self.level_change(&mut s);
+                    drop(s);
+                    self.writable.notify_waiters();
+                    return change;
+                }
+            }
+            waiter.await;
+        }
+    }
+
+    /// Items queued now.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    /// Events replaced by newer ones so far.
+    pub(crate) fn coalesced(&self) -> usize {
+        self.coalesced.load(Ordering::Relaxed)
+    }
+
+    /// Capacity.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+}

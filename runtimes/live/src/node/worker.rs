@@ -1,0 +1,269 @@
+//! One portfolio's task: takes batches from its queue, runs them through the engine, publishes
+//! the resulting order commands, persists positions, strategy events and a checkpoint, and only
+//! then marks the inputs handled (so the router acknowledges them on the bus).
+//!
+//! Recovery: the checkpoint records the last offset applied per `topic/partition`; inputs at or
+//! below it are skipped, so redelivered messages are never applied twice. Commands re-emitted
+//! after a crash carry the same intent ids (the sequence is in the checkpoint), which the
+//! gateway de-duplicates.
+
+use super::queue::{Input, PortfolioQueue, Pressure};
+use crate::runtime::{fatal, wall_clock, Runtime};
+use chimera_kernel::engine::{Command, EngineSnapshot, PortfolioEngine};
+use chimera_kernel::event::{Event, MarketEvent};
+use chimera_kernel::ids::{PortfolioId, Symbol};
+use chimera_kernel::portfolio::Position;
+use chimera_kernel::time::Timestamp;
+use chimera_messages::{AlertLevel, MessageType, Topic};
+use chimera_ports::{
+    AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PositionRepository,
+    PositionSnapshot,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// What a node checkpoints per portfolio.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct NodeCheckpoint {
+    pub(crate) engine: EngineSnapshot,
+    /// Last offset applied per `topic/partition`.
+    pub(crate) applied: BTreeMap<String, i64>,
+    /// Last bar time per symbol (a bar never repeats: a replayed feed is ignored).
+    pub(crate) last_bar: BTreeMap<String, i64>,
+}
+
+/// Live counters of a portfolio, read by the heartbeat.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerStats {
+    pub(crate) events: std::sync::atomic::AtomicU64,
+    pub(crate) orders: std::sync::atomic::AtomicU64,
+    pub(crate) fills: std::sync::atomic::AtomicU64,
+    pub(crate) skipped: std::sync::atomic::AtomicU64,
+    pub(crate) checkpoints: std::sync::atomic::AtomicU64,
+    pub(crate) equity: std::sync::Mutex<String>,
+}
+
+pub(crate) struct Worker {
+    pub(crate) id: PortfolioId,
+    pub(crate) engine: PortfolioEngine,
+    pub(crate) applied: BTreeMap<String, i64>,
+    pub(crate) last_bar: BTreeMap<String, i64>,
+    pub(crate) revision: i64,
+    pub(crate) paused: bool,
+    pub(crate) queue: Arc<PortfolioQueue>,
+    pub(crate) stats: Arc<WorkerStats>,
+    pub(crate) batch_max: usize,
+    /// Latest event time seen (market or feedback): snapshots are stamped with it, so the
+    /// latest snapshot is always the newest state.
+    clock: Timestamp,
+    saved_positions: BTreeMap<Symbol, Position>,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        engine: PortfolioEngine,
+        checkpoint: Option<(i64, NodeCheckpoint)>,
+        queue: Arc<PortfolioQueue>,
+        batch_max: usize,
+        paused: bool,
+    ) -> Self {
+        let (revision, applied, last_bar) = checkpoint
+            .map(|(r, c)| (r, c.applied, c.last_bar))
+            .unwrap_or_default();
+        Self {
+            id: engine.portfolio().id.clone(),
+            saved_positions: engine.portfolio().positions.clone(),
+            engine,
+            applied,
+            last_bar,
+            revision,
+            paused,
+            queue,
+            stats: Arc::new(WorkerStats::default()),
+            batch_max,
+            clock: Timestamp(0),
+        }
+    }
+
+    /// Runs until shutdown; returns an error only for a fatal port failure.
+    pub(crate) async fn run(mut self, rt: Arc<Runtime>) -> anyhow::Result<()> {
+        let mut batch = Vec::with_capacity(self.batch_max);
+        let mut commands = Vec::new();
+        let mut shutdown = rt.shutdown.clone();
+        loop {
+            let change = tokio::select! {
+                change = self.queue.pop_batch(self.batch_max, &mut batch) => change,
+                () = shutdown.wait() => return Ok(()),
+            };
+            if let Some(level) = change {
+                pressure_alert(&rt, &self.id, &self.queue, level).await;
+            }
+            let last_ts = self.apply(&batch, &mut commands);
+            self.publish(&rt, &mut commands).await?;
+            self.persist(&rt, last_ts).await?;
+            for input in batch.drain(..) {
+                input.pending().fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    fn apply(&mut self, batch: &[Input], commands: &mut Vec<Command>) -> Timestamp {
+        let mut last_ts = Timestamp(0);
+        for input in batch {
+            let origin = match input {
+                Input::Market(_, o, _) | Input::Feedback(_, o, _) => o,
+            };
+            if self
+                .applied
+                .get(origin.stream.as_ref())
+                .is_some_and(|&done| done >= origin.offset)
+            {
+                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            match input {
+                Input::Market(event, ..) => {
+                    if let MarketEvent::Bar(bar) = event {
+                        let last = self.last_bar.entry(bar.symbol.as_str().to_owned()).or_insert(i64::MIN);
+                        if bar.ts.0 <= *last {
+                            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                            self.applied.insert(origin.stream.to_string(), origin.offset);
+                            continue;
+                        }
+                        *last = bar.ts.0;
+                    }
+                    last_ts = event.ts();
+                    self.engine.handle_market(event, event.ts(), commands);
+                    self.stats.events.fetch_add(1, Ordering::Relaxed);
+                }
+                Input::Feedback(report, ..) => {
+                    last_ts = last_ts.max(report.ts);
+                    let is_fill = report.fill().is_some();
+                    self.engine
+                        .handle_into(&Event::Execution(report.clone()), report.ts, commands);
+                    if is_fill {
+                        self.stats.fills.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            self.applied.insert(origin.stream.to_string(), origin.offset);
+        }
+        last_ts
+    }
+
+    async fn publish(&mut self, rt: &Runtime, commands: &mut Vec<Command>) -> anyhow::Result<()> {
+        if self.paused {
+            // A paused portfolio follows the market but sends nothing: cancel what it asked.
+            commands.clear();
+            return Ok(());
+        }
+        for command in commands.drain(..) {
+            let id = match &command {
+                Command::Submit(intent) => intent.intent_id.as_str().to_owned(),
+                Command::Cancel(request) => format!("cancel:{}", request.client_order_id),
+            };
+            rt.publish(
+                Topic::OrdersSubmission,
+                MessageType::OrderCommand,
+                id,
+                self.id.as_str(),
+                &command,
+            )
+            .await
+            .map_err(|e| fatal("publish order command", &e))?;
+            self.stats.orders.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    async fn persist(&mut self, rt: &Runtime, last_ts: Timestamp) -> anyhow::Result<()> {
+        let store = &rt.store;
+        self.clock = self.clock.max(last_ts);
+        let ts = if self.clock.0 > 0 { self.clock } else { wall_clock() };
+        let events: Vec<AuditRecord> = self
+            .engine
+            .drain_refusals()
+            .into_iter()
+            .map(|r| format!("{r:?}"))
+            .chain(self.engine.drain_issues().into_iter().map(|i| format!("{i:?}")))
+            .enumerate()
+            .map(|(i, body)| AuditRecord {
+                kind: AuditKind::StrategyEvent,
+                key: format!("{}:{}:{i}", self.id, self.revision + 1),
+                source: self.id.as_str().to_owned(),
+                category: if body.starts_with("Refusal") { "refusal" } else { "issue" }.into(),
+                body: serde_json::json!({ "detail": body }).to_string(),
+                ts,
+            })
+            .collect();
+        for record in &events {
+            rt.retry("record strategy event", || store.record(record))
+                .await
+                .map_err(|e| fatal("record strategy event", &e))?;
+        }
+        let _ = self.engine.drain_finished();
+        let positions = self.engine.portfolio().positions.clone();
+        for (symbol, position) in &positions {
+            if self.saved_positions.get(symbol) != Some(position) {
+                let snapshot = PositionSnapshot {
+                    portfolio_id: self.id.clone(),
+                    ts,
+                    position: position.clone(),
+                };
+                rt.retry("save position", || store.save_snapshot(&snapshot))
+                    .await
+                    .map_err(|e| fatal("save position", &e))?;
+            }
+        }
+        self.saved_positions = positions;
+        let state = NodeCheckpoint {
+            engine: self.engine.snapshot(),
+            applied: self.applied.clone(),
+            last_bar: self.last_bar.clone(),
+        };
+        self.revision += 1;
+        let checkpoint = Checkpoint {
+            portfolio_id: self.id.clone(),
+            revision: self.revision,
+            state: serde_json::to_string(&state)?,
+            ts,
+        };
+        let stored = rt
+            .retry("checkpoint", || store.save_checkpoint(&checkpoint))
+            .await
+            .map_err(|e| fatal("checkpoint", &e))?;
+        if stored == chimera_ports::Inserted::Duplicate {
+            anyhow::bail!(
+                "portfolio {}: a newer checkpoint exists (revision ≥ {}); another node runs it, stopping",
+                self.id,
+                self.revision
+            );
+        }
+        self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut e) = self.stats.equity.lock() {
+            *e = self.engine.portfolio().equity().to_string();
+        }
+        Ok(())
+    }
+}
+
+async fn pressure_alert(rt: &Runtime, id: &PortfolioId, queue: &PortfolioQueue, level: Pressure) {
+    let (alert, code) = match level {
+        Pressure::Warning => (AlertLevel::Warning, "queue_pressure"),
+        Pressure::Critical => (AlertLevel::Critical, "queue_pressure"),
+        Pressure::Normal => (AlertLevel::Warning, "queue_recovered"),
+    };
+    rt.alert(
+        alert,
+        code,
+        format!(
+            "portfolio {id} queue at {}/{} ({level:?})",
+            queue.len(),
+            queue.capacity()
+        ),
+        Some(id.clone()),
+    )
+    .await;
+}

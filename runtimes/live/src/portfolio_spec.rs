@@ -1,0 +1,215 @@
+//! [`PortfolioSpec`]: a portfolio as configured (strategy, parameters, instruments, capital), the
+//! JSON document kept in the `portfolios` table, and how to build its engine.
+
+use chimera_kernel::engine::PortfolioEngine;
+use chimera_kernel::ids::{Asset, PortfolioId};
+use chimera_kernel::instrument::{Instrument, MarketKind};
+use chimera_kernel::portfolio::Portfolio;
+use chimera_kernel::strategy::{build_strategy, Strategy};
+use chimera_kernel::value::{FeeRate, Notional, Price, Quantity};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// One instrument of a portfolio. Decimals are strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentSpec {
+    /// e.g. `BTCUSDT`.
+    pub symbol: String,
+    /// `perp` or `spot`.
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// Quote asset.
+    #[serde(default = "default_quote")]
+    pub quote: String,
+    /// Price tick.
+    #[serde(default = "default_tick")]
+    pub tick_size: String,
+    /// Quantity step.
+    #[serde(default = "default_lot")]
+    pub lot_size: String,
+    /// Smallest order value.
+    #[serde(default = "default_min_notional")]
+    pub min_notional: String,
+    /// Maker fee rate (0.0002 = 2 bp).
+    #[serde(default = "default_maker")]
+    pub maker_fee: String,
+    /// Taker fee rate.
+    #[serde(default = "default_taker")]
+    pub taker_fee: String,
+    /// Leverage (perps).
+    #[serde(default = "default_leverage")]
+    pub leverage: String,
+}
+
+fn default_kind() -> String {
+    "perp".into()
+}
+fn default_quote() -> String {
+    "USDT".into()
+}
+fn default_tick() -> String {
+    "0.01".into()
+}
+fn default_lot() -> String {
+    "0.001".into()
+}
+fn default_min_notional() -> String {
+    "5".into()
+}
+fn default_maker() -> String {
+    "0.0002".into()
+}
+fn default_taker() -> String {
+    "0.0005".into()
+}
+fn default_leverage() -> String {
+    "1".into()
+}
+fn default_reporting() -> String {
+    "USDT".into()
+}
+
+/// A portfolio as configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortfolioSpec {
+    /// Identifier.
+    pub id: String,
+    /// Strategy name (`ema-cross`, `scripted`).
+    pub strategy: String,
+    /// Strategy parameters.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Asset equity is reported in.
+    #[serde(default = "default_reporting")]
+    pub reporting_asset: String,
+    /// Instruments traded.
+    pub instruments: Vec<InstrumentSpec>,
+    /// Starting balances per asset.
+    #[serde(default)]
+    pub balances: BTreeMap<String, String>,
+}
+
+fn parse<T>(
+    field: &str,
+    text: &str,
+    make: impl FnOnce(Decimal) -> Result<T, chimera_kernel::value::ValueError>,
+    problems: &mut Vec<String>,
+) -> Option<T> {
+    let parsed = Decimal::from_str(text)
+        .map_err(|e| e.to_string())
+        .and_then(|d| make(d).map_err(|e| e.to_string()));
+    parsed
+        .map_err(|e| problems.push(format!("{field} = {text:?}: {e}")))
+        .ok()
+}
+
+impl InstrumentSpec {
+    /// The instrument, or every problem with the spec.
+    ///
+    /// # Errors
+    /// One line per bad field.
+    pub fn build(&self) -> Result<Instrument, Vec<String>> {
+        let mut p = Vec::new();
+        let kind = match self.kind.as_str() {
+            "perp" => MarketKind::Perp,
+            "spot" => MarketKind::Spot,
+            other => {
+                p.push(format!("kind = {other:?}: expected perp or spot"));
+                MarketKind::Perp
+            }
+        };
+        let base = Instrument::linear(&self.symbol, &self.quote, kind)
+            .map_err(|e| p.push(format!("symbol = {:?}: {e}", self.symbol)))
+            .ok();
+        let tick = parse("tick_size", &self.tick_size, Price::new, &mut p);
+        let lot = parse("lot_size", &self.lot_size, Quantity::new, &mut p);
+        let min = parse("min_notional", &self.min_notional, Notional::new, &mut p);
+        let maker = parse("maker_fee", &self.maker_fee, FeeRate::new, &mut p);
+        let taker = parse("taker_fee", &self.taker_fee, FeeRate::new, &mut p);
+        let leverage = parse("leverage", &self.leverage, Ok, &mut p);
+        if leverage.is_some_and(|l| l < Decimal::ONE) {
+            p.push(format!("leverage = {:?}: must be ≥ 1", self.leverage));
+        }
+        match (base, tick, lot, min, maker, taker, leverage) {
+            (Some(i), Some(tick_size), Some(lot_size), Some(min_notional), Some(maker_fee), Some(taker_fee), Some(leverage))
+                if p.is_empty() =>
+            {
+                Ok(Instrument {
+                    tick_size,
+                    lot_size,
+                    min_notional,
+                    maker_fee,
+                    taker_fee,
+                    leverage: if kind == MarketKind::Spot { Decimal::ONE } else { leverage },
+                    ..i
+                })
+            }
+            _ => Err(p),
+        }
+    }
+}
+
+impl PortfolioSpec {
+    /// The strategy, freshly built.
+    ///
+    /// # Errors
+    /// Every bad parameter.
+    pub fn build_strategy(&self) -> Result<Box<dyn Strategy>, Vec<String>> {
+        build_strategy(&self.strategy, &self.params).map_err(|e| {
+            e.problems
+                .into_iter()
+                .map(|m| format!("strategy {}: {m}", self.strategy))
+                .collect()
+        })
+    }
+
+    /// The portfolio's books at start: instruments and balances.
+    ///
+    /// # Errors
+    /// Every bad instrument field or balance.
+    pub fn build_portfolio(&self) -> Result<Portfolio, Vec<String>> {
+        let mut p = Vec::new();
+        if self.id.is_empty() {
+            p.push("id: must not be empty".to_owned());
+        }
+        if self.instruments.is_empty() {
+            p.push("instruments: name at least one".to_owned());
+        }
+        let mut portfolio = Portfolio::new(
+            PortfolioId::new(self.id.as_str()),
+            Asset::new(self.reporting_asset.as_str()),
+        );
+        for (i, spec) in self.instruments.iter().enumerate() {
+            match spec.build() {
+                Ok(instrument) => portfolio.add_instrument(instrument),
+                Err(e) => p.extend(e.into_iter().map(|m| format!("instruments[{i}].{m}"))),
+            }
+        }
+        for (asset, amount) in &self.balances {
+            match Decimal::from_str(amount) {
+                Ok(a) if a >= Decimal::ZERO => portfolio.deposit(Asset::new(asset.as_str()), a),
+                _ => p.push(format!("balances.{asset} = {amount:?}: not a decimal ≥ 0")),
+            }
+        }
+        if p.is_empty() {
+            Ok(portfolio)
+        } else {
+            Err(p)
+        }
+    }
+
+    /// A fresh engine for this portfolio.
+    ///
+    /// # Errors
+    /// Every problem of the spec.
+    pub fn build_engine(&self) -> Result<PortfolioEngine, Vec<String>> {
+        match (self.build_portfolio(), self.build_strategy()) {
+            (Ok(portfolio), Ok(strategy)) => Ok(PortfolioEngine::new(portfolio, strategy)),
+            (a, b) => Err(a.err().into_iter().chain(b.err()).flatten().collect()),
+        }
+    }
+}

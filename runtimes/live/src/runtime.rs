@@ -1,0 +1,272 @@
+//! [`Runtime`]: what every live runtime shares — the bus, topic names, the database, the
+//! dead-letter publisher, alerts, retries and the shutdown signal.
+
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::time::Timestamp;
+use chimera_messages::{
+    encode, Alert, AlertLevel, DeadLetters, DecodeError, Envelope, MessageType, Topic, Topics,
+};
+use chimera_ports::{AuditKind, AuditRecord, AuditRepository, Delivery, EventBus, PortError, PortResult};
+use chimera_sql::SqlStore;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Wall-clock now, epoch ms (runtimes may read the clock; the kernel never does).
+pub fn wall_clock() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+/// A shutdown signal: flips once, observed by every task.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    rx: watch::Receiver<bool>,
+}
+
+/// The sending side of [`Shutdown`].
+#[derive(Debug)]
+pub struct ShutdownTrigger {
+    tx: watch::Sender<bool>,
+}
+
+impl ShutdownTrigger {
+    /// Asks every task to stop.
+    pub fn trigger(&self) {
+        let _ = self.tx.send(true);
+    }
+}
+
+/// A fresh signal pair.
+pub fn shutdown_pair() -> (ShutdownTrigger, Shutdown) {
+    let (tx, rx) = watch::channel(false);
+    (ShutdownTrigger { tx }, Shutdown { rx })
+}
+
+impl Shutdown {
+    /// Whether shutdown was asked.
+    pub fn is_triggered(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// Resolves when shutdown is asked.
+    pub async fn wait(&mut self) {
+        let _ = self.rx.wait_for(|v| *v).await;
+    }
+}
+
+/// Triggers `trigger` on SIGTERM or Ctrl-C.
+pub fn trigger_on_signals(trigger: ShutdownTrigger) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            if let Ok(mut term) = signal(SignalKind::terminate()) {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                trigger.trigger();
+                return;
+            }
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        trigger.trigger();
+    });
+}
+
+/// Shared handles of one runtime process.
+pub struct Runtime {
+    /// The message bus.
+    pub bus: Arc<dyn EventBus>,
+    /// Topic names.
+    pub topics: Topics,
+    /// The database.
+    pub store: SqlStore,
+    /// Who this runtime is (`node-1`, `gateway-1`, ...): envelope source and alert source.
+    pub source: String,
+    /// Dead-letter publisher.
+    pub dead_letters: DeadLetters,
+    /// Shutdown signal.
+    pub shutdown: Shutdown,
+    alerts: AtomicU64,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("source", &self.source).finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Bundles the handles.
+    pub fn new(
+        bus: Arc<dyn EventBus>,
+        topics: Topics,
+        store: SqlStore,
+        source: impl Into<String>,
+        shutdown: Shutdown,
+    ) -> Self {
+        let source = source.into();
+        Self {
+            dead_letters: DeadLetters::new(&topics, source.clone()),
+            bus,
+            topics,
+            store,
+            source,
+            shutdown,
+            alerts: AtomicU64::new(0),
+        }
+    }
+
+    /// Publishes an envelope on `topic`, retrying transient failures.
+    ///
+    /// # Errors
+    /// A fatal bus error, or a transient one once shutdown was asked.
+    pub async fn publish<T: serde::Serialize + Sync>(
+        &self,
+        topic: Topic,
+        kind: MessageType,
+        id: String,
+        key: &str,
+        payload: &T,
+    ) -> PortResult<(i32, i64)> {
+        let envelope = Envelope::new(kind, id, wall_clock(), self.source.clone(), key, payload);
+        let bytes = encode(&envelope);
+        let name = self.topics.name(topic);
+        self.retry("publish", || self.bus.publish(&name, key, &bytes)).await
+    }
+
+    /// Sends an alert to the alerts topic and the audit trail.
+    pub async fn alert(
+        &self,
+        level: AlertLevel,
+        code: &str,
+        message: String,
+        portfolio: Option<PortfolioId>,
+    ) {
+        let n = self.alerts.fetch_add(1, Ordering::Relaxed);
+        let now = wall_clock();
+        let id = format!("alert:{}:{}:{n}", self.source, now.0);
+        let alert = Alert {
+            level,
+            code: code.to_owned(),
+            message,
+            portfolio,
+        };
+        eprintln!("[{}] {level:?} {code}: {}", self.source, alert.message);
+        let key = alert
+            .portfolio
+            .as_ref()
+            .map_or(self.source.clone(), |p| p.as_str().to_owned());
+        let _ = self
+            .publish(Topic::Alerts, MessageType::Alert, id.clone(), &key, &alert)
+            .await;
+        let record = AuditRecord {
+            kind: AuditKind::Alert,
+            key: id,
+            source: self.source.clone(),
+            category: format!("{level:?}").to_lowercase(),
+            body: serde_json::to_string(&alert).unwrap_or_default(),
+            ts: now,
+        };
+        let _ = self.retry("record alert", || self.store.record(&record)).await;
+    }
+
+    /// Dead-letters an undecodable delivery (topic and table) and raises an alert. The caller
+    /// acknowledges the delivery afterwards.
+    ///
+    /// # Errors
+    /// When the dead letter could not be published (then do not acknowledge).
+    pub async fn dead_letter(&self, delivery: &Delivery, error: &DecodeError) -> PortResult<()> {
+        let now = wall_clock();
+        self.retry("dead letter", || {
+            self.dead_letters.publish(self.bus.as_ref(), delivery, error, now)
+        })
+        .await?;
+        let record = AuditRecord {
+            kind: AuditKind::DeadLetter,
+            key: format!("{}/{}/{}", delivery.topic, delivery.partition, delivery.offset),
+            source: self.source.clone(),
+            category: "undecodable".into(),
+            body: serde_json::json!({
+                "topic": delivery.topic,
+                "partition": delivery.partition,
+                "offset": delivery.offset,
+                "key": delivery.key,
+                "reason": error.reason,
+                "raw": String::from_utf8_lossy(&delivery.payload),
+            })
+            .to_string(),
+            ts: now,
+        };
+        self.retry("record dead letter", || self.store.record(&record))
+            .await?;
+        self.alert(
+            AlertLevel::Error,
+            "dead_letter",
+            format!(
+                "undecodable message on {} at {}/{}: {}",
+                delivery.topic, delivery.partition, delivery.offset, error.reason
+            ),
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Acknowledges a delivery, retrying transient failures.
+    ///
+    /// # Errors
+    /// A non-transient error, or a transient one once shutdown was asked.
+    pub async fn ack(
+        &self,
+        sub: &mut Box<dyn chimera_ports::Subscription>,
+        delivery: &Delivery,
+    ) -> PortResult<()> {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match sub.ack(delivery).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_transient() && !self.shutdown.is_triggered() => {
+                    eprintln!("[{}] ack: {e}; retrying in {backoff:?}", self.source);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Runs `op` until it succeeds, retrying transient errors with capped exponential backoff.
+    ///
+    /// # Errors
+    /// A non-transient error at once; a transient one when shutdown is asked while retrying.
+    pub async fn retry<T, F, Fut>(&self, what: &str, mut op: F) -> PortResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = PortResult<T>>,
+    {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_transient() && !self.shutdown.is_triggered() => {
+                    eprintln!("[{}] {what}: {e}; retrying in {backoff:?}", self.source);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// The error a task returns when it stops because of a fatal port error.
+pub fn fatal(what: &str, e: &PortError) -> anyhow::Error {
+    anyhow::anyhow!("{what}: {e}")
+}

@@ -1,0 +1,248 @@
+//! Shared set-up of the end-to-end tests: synthetic bar files, a config per test (own database,
+//! own topic prefix), child processes of the runtime binaries, and the in-process backtest the
+//! live run must match.
+#![allow(dead_code, reason = "each test file uses a part")]
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use chimera_kernel::ids::{PortfolioId, Symbol};
+use chimera_kernel::portfolio::Position;
+use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
+use chimera_ports::{CheckpointRepository, FillRepository, PositionRepository};
+use chimera_sim::{Backtest, SimConfig};
+use chimera_sql::{SqlConfig, SqlStore};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub(crate) const SYMBOLS: [(&str, f64); 3] = [("BTCUSDT", 40_000.0), ("ETHUSDT", 3_000.0), ("SOLUSDT", 150.0)];
+pub(crate) const BARS: i64 = 1_500;
+const T0: i64 = 1_640_995_200_000; // 2022-01-01T00:00:00Z
+
+pub(crate) struct Services {
+    pub(crate) brokers: String,
+    pub(crate) admin_url: String,
+}
+
+pub(crate) fn services() -> Option<Services> {
+    match (std::env::var("CHIMERA_KAFKA_BROKERS"), std::env::var("CHIMERA_DATABASE_URL")) {
+        (Ok(brokers), Ok(admin_url)) => Some(Services { brokers, admin_url }),
+        _ => {
+            println!("skipped: CHIMERA_KAFKA_BROKERS and CHIMERA_DATABASE_URL must be set (scripts/test.sh starts the services)");
+            None
+        }
+    }
+}
+
+/// A deterministic random walk per symbol, as CSV bars.
+pub(crate) fn write_bars(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for (n, (symbol, start)) in SYMBOLS.iter().enumerate() {
+        let path = dir.join(format!("{symbol}.csv"));
+        let mut text = String::from("timestamp,open,high,low,close,volume\n");
+        let mut price = *start;
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (n as u64 + 1);
+        for i in 0..BARS {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let step = ((state % 2001) as f64 - 1000.0) / 1000.0 * 0.004;
+            let open = price;
+            price *= 1.0 + step;
+            let (hi, lo) = (open.max(price) * 1.001, open.min(price) * 0.999);
+            let ts = chimera_kernel::time::Timestamp(T0 + i * 60_000).to_rfc3339();
+            let ts = ts.trim_end_matches('Z').replace('T', " ");
+            text.push_str(&format!("{ts},{open:.2},{hi:.2},{lo:.2},{price:.2},1000\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        files.push(format!("{symbol}={}", path.display()));
+    }
+    files
+}
+
+pub(crate) fn specs() -> Vec<PortfolioSpec> {
+    SYMBOLS
+        .iter()
+        .enumerate()
+        .map(|(i, (symbol, _))| PortfolioSpec {
+            id: format!("p{}-{}", i + 1, symbol.to_lowercase()),
+            strategy: "ema-cross".into(),
+            params: [("fast", "5"), ("slow", "13"), ("qty", if i == 0 { "0.01" } else if i == 1 { "0.1" } else { "1" })]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            reporting_asset: "USDT".into(),
+            instruments: vec![InstrumentSpec {
+                symbol: (*symbol).to_owned(),
+                kind: "perp".into(),
+                quote: "USDT".into(),
+                tick_size: "0.01".into(),
+                lot_size: "0.001".into(),
+                min_notional: "5".into(),
+                maker_fee: "0.0002".into(),
+                taker_fee: "0.0005".into(),
+                leverage: "5".into(),
+            }],
+            balances: [("USDT".to_owned(), "100000".to_owned())].into(),
+        })
+        .collect()
+}
+
+pub(crate) struct Setup {
+    pub(crate) dir: PathBuf,
+    pub(crate) config: PathBuf,
+    pub(crate) database_url: String,
+    pub(crate) prefix: String,
+}
+
+pub(crate) async fn setup(name: &str, services: &Services) -> Setup {
+    let dir = std::env::temp_dir().join(format!("chimera-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = write_bars(&dir);
+    let database_url = chimera_sql::recreate_postgres_database(&services.admin_url, &format!("chimera_t_e2e_{name}"))
+        .await
+        .unwrap();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let prefix = format!("e2e.{name}.{nanos}.");
+    let mut toml = format!(
+        "[bus]\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic_prefix = \"{prefix}\"\n\n\
+         [database]\nurl = \"{database_url}\"\n\n\
+         [node]\nid = \"node-1\"\nqueue_capacity = 256\nregister_portfolios = true\n\n\
+         [gateway]\nid = \"gateway-1\"\nsim_hold_ms = 100000000000\n\n\
+         [feed]\nid = \"feed-1\"\nfiles = {:?}\n\n",
+        services.brokers, files
+    );
+    for spec in specs() {
+        let body = toml::to_string(&spec).unwrap();
+        let body = body.replace("[[instruments]]", "[[portfolios.instruments]]").replace("[params]", "[portfolios.params]").replace("[balances]", "[portfolios.balances]");
+        toml.push_str("[[portfolios]]\n");
+        toml.push_str(&body);
+        toml.push('\n');
+    }
+    let config = dir.join("chimera.toml");
+    std::fs::write(&config, toml).unwrap();
+    Setup { dir, config, database_url, prefix }
+}
+
+pub(crate) fn spawn(binary: &str, setup: &Setup, log: &str) -> Child {
+    let out = std::fs::File::create(setup.dir.join(format!("{log}.out"))).unwrap();
+    let err = std::fs::File::create(setup.dir.join(format!("{log}.err"))).unwrap();
+    Command::new(binary)
+        .arg("--config")
+        .arg(&setup.config)
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .spawn()
+        .unwrap()
+}
+
+pub(crate) fn terminate(child: &mut Child) {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("process {} ignored SIGTERM", child.id());
+}
+
+pub(crate) fn sigkill(child: &mut Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// The in-process backtest over the same bars: positions and fill counts per portfolio.
+pub(crate) fn backtest(dir: &Path) -> BTreeMap<String, (Vec<Position>, u64)> {
+    let mut bt = Backtest::new(SimConfig::default(), 3_600_000);
+    for spec in specs() {
+        let engine = spec.build_engine().unwrap();
+        for i in engine.portfolio().instruments.values() {
+            bt.add_instrument(i.clone());
+        }
+        bt.add_portfolio(engine);
+    }
+    let mut events = Vec::new();
+    for (symbol, _) in SYMBOLS {
+        let path = dir.join(format!("{symbol}.csv"));
+        for e in chimera_replay::open_market_data(&path, None, &Symbol::new(symbol)).unwrap() {
+            events.push(e.unwrap());
+        }
+    }
+    events.sort_by_key(chimera_kernel::event::MarketEvent::ts);
+    for e in &events {
+        bt.step(e);
+    }
+    bt.engines()
+        .map(|e| {
+            (
+                e.portfolio().id.as_str().to_owned(),
+                (e.portfolio().positions.values().cloned().collect(), e.stats().fills),
+            )
+        })
+        .collect()
+}
+
+pub(crate) async fn store(setup: &Setup) -> SqlStore {
+    SqlStore::connect(&SqlConfig::new(setup.database_url.clone())).await.unwrap()
+}
+
+/// Waits until every portfolio's checkpoint has applied the last bar and the fills recorded by
+/// the gateway, unchanged for a second.
+pub(crate) async fn wait_settled(store: &SqlStore, expected_fills: &BTreeMap<String, u64>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let last_bar = T0 + (BARS - 1) * 60_000;
+    let mut stable_since: Option<(Instant, Vec<i64>)> = None;
+    loop {
+        let mut revisions = Vec::new();
+        let mut done = true;
+        for id in expected_fills.keys() {
+            let pid = PortfolioId::new(id.as_str());
+            let Some(cp) = store.load_checkpoint(&pid).await.unwrap() else {
+                done = false;
+                continue;
+            };
+            revisions.push(cp.revision);
+            let state: serde_json::Value = serde_json::from_str(&cp.state).unwrap();
+            let bars_done = state["last_bar"].as_object().is_some_and(|m| m.values().all(|v| v.as_i64() == Some(last_bar)) && !m.is_empty());
+            let fills = store.fills(&pid).await.unwrap().len() as u64;
+            let applied = state["engine"]["stats"]["fills"].as_u64().unwrap_or(0);
+            done &= bars_done && applied == fills;
+        }
+        if done {
+            match &stable_since {
+                Some((t, r)) if *r == revisions && t.elapsed() > Duration::from_secs(1) => return,
+                Some((_, r)) if *r == revisions => {}
+                _ => stable_since = Some((Instant::now(), revisions)),
+            }
+        } else {
+            stable_since = None;
+        }
+        assert!(Instant::now() < deadline, "the live run did not settle within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Asserts the database's positions and fills equal the backtest's.
+pub(crate) async fn assert_matches_backtest(store: &SqlStore, expected: &BTreeMap<String, (Vec<Position>, u64)>) {
+    for (id, (positions, fills)) in expected {
+        let pid = PortfolioId::new(id.as_str());
+        let stored = store.latest_snapshots(&pid).await.unwrap();
+        assert_eq!(stored.len(), positions.len(), "{id}: one position per symbol");
+        for (s, p) in stored.iter().zip(positions) {
+            let a = &s.position;
+            assert_eq!(
+                (&a.symbol, a.qty, a.cost_basis, a.realized_pnl, a.fees, a.funding),
+                (&p.symbol, p.qty, p.cost_basis, p.realized_pnl, p.fees, p.funding),
+                "{id}: live position equals the backtest's"
+            );
+        }
+        let recorded = store.fills(&pid).await.unwrap();
+        assert_eq!(recorded.len() as u64, *fills, "{id}: every fill recorded once");
+        println!("{id}: {} fills, position {} @ basis {} realised {}", recorded.len(), stored[0].position.qty, stored[0].position.cost_basis, stored[0].position.realized_pnl);
+    }
+}
