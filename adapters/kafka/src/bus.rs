@@ -136,7 +136,10 @@ impl KafkaEventBus {
         match future.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((e, _))) => Err(port_error("publish", e)),
-            Err(_) => Err(PortError::transient("publish", "producer dropped the message")),
+            Err(_) => Err(PortError::transient(
+                "publish",
+                "producer dropped the message",
+            )),
         }
     }
 
@@ -171,7 +174,9 @@ impl EventBus for KafkaEventBus {
         let mut pending = std::collections::VecDeque::with_capacity(messages.len());
         for (key, payload) in messages {
             loop {
-                let record = FutureRecord::to(topic).key(key.as_str()).payload(payload.as_slice());
+                let record = FutureRecord::to(topic)
+                    .key(key.as_str())
+                    .payload(payload.as_slice());
                 match self.producer.send_result(record) {
                     Ok(future) => {
                         pending.push_back(future);

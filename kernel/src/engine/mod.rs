@@ -244,7 +244,11 @@ impl PortfolioEngine {
                 .portfolio
                 .position(&request.symbol)
                 .map_or(Decimal::ZERO, |p| p.qty)
-                + self.working.get(&request.symbol).copied().unwrap_or_default();
+                + self
+                    .working
+                    .get(&request.symbol)
+                    .copied()
+                    .unwrap_or_default();
             let reduces =
                 position * request.side.sign() < Decimal::ZERO && qty.get() <= position.abs();
             if !reduces {

@@ -186,7 +186,10 @@ pub fn load(
             problems.push("gateway.id: must not be empty".into());
         }
         if gateway.venue != "sim" {
-            problems.push(format!("gateway.venue: {:?} (available: sim)", gateway.venue));
+            problems.push(format!(
+                "gateway.venue: {:?} (available: sim)",
+                gateway.venue
+            ));
         }
         if gateway.sim_hold_ms < 0 {
             problems.push("gateway.sim_hold_ms: must be ≥ 0".into());
@@ -197,7 +200,10 @@ pub fn load(
     }
     for (i, spec) in portfolios.iter().enumerate() {
         if let Err(p) = spec.build_engine() {
-            problems.extend(p.into_iter().map(|p| format!("portfolios[{i}] ({}): {p}", spec.id)));
+            problems.extend(
+                p.into_iter()
+                    .map(|p| format!("portfolios[{i}] ({}): {p}", spec.id)),
+            );
         }
     }
     match (bus, database) {
@@ -301,13 +307,19 @@ fn validate_node(node: &NodeConfig, problems: &mut Vec<String>) {
         problems.push("node.id: must not be empty".into());
     }
     if node.queue_capacity < 8 {
-        problems.push(format!("node.queue_capacity: {} (must be ≥ 8)", node.queue_capacity));
+        problems.push(format!(
+            "node.queue_capacity: {} (must be ≥ 8)",
+            node.queue_capacity
+        ));
     }
     if node.batch_max == 0 {
         problems.push("node.batch_max: must be ≥ 1".into());
     }
     if node.heartbeat_ms < 100 {
-        problems.push(format!("node.heartbeat_ms: {} (must be ≥ 100)", node.heartbeat_ms));
+        problems.push(format!(
+            "node.heartbeat_ms: {} (must be ≥ 100)",
+            node.heartbeat_ms
+        ));
     }
 }
 
@@ -325,6 +337,9 @@ fn validate_feed(feed: &FeedConfig, problems: &mut Vec<String>) {
         }
     }
     if !(feed.speed >= 0.0 && feed.speed.is_finite()) {
-        problems.push(format!("feed.speed: {} (must be ≥ 0; 0 = as fast as possible)", feed.speed));
+        problems.push(format!(
+            "feed.speed: {} (must be ≥ 0; 0 = as fast as possible)",
+            feed.speed
+        ));
     }
 }

@@ -52,14 +52,17 @@ pub async fn run_feed(rt: Arc<Runtime>, config: &FeedConfig) -> anyhow::Result<u
         if rt.shutdown.is_triggered() {
             break;
         }
-        let Some(event) = next_in_time(&mut readers)? else { break };
+        let Some(event) = next_in_time(&mut readers)? else {
+            break;
+        };
         index += 1;
         if index <= already {
             continue;
         }
         if config.speed > 0.0 {
             let first = *first_ts.get_or_insert(event.ts().0);
-            let due = Duration::from_secs_f64((event.ts().0 - first) as f64 / 1000.0 / config.speed);
+            let due =
+                Duration::from_secs_f64((event.ts().0 - first) as f64 / 1000.0 / config.speed);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
                 flush(&rt, &topic, &mut batch).await?;
                 tokio::time::sleep(wait).await;
@@ -94,17 +97,15 @@ fn next_in_time(
     let mut best: Option<(usize, i64)> = None;
     for (i, r) in readers.iter_mut().enumerate() {
         match r.peek() {
-            Some(Ok(e)) => {
-                if best.is_none_or(|(_, ts)| e.ts().0 < ts) {
-                    best = Some((i, e.ts().0));
-                }
+            Some(Ok(e)) if best.is_none_or(|(_, ts)| e.ts().0 < ts) => {
+                best = Some((i, e.ts().0));
             }
             Some(Err(_)) => {
                 if let Some(Err(e)) = r.next() {
                     return Err(e.into());
                 }
             }
-            None => {}
+            Some(Ok(_)) | None => {}
         }
     }
     match best {
@@ -113,7 +114,11 @@ fn next_in_time(
     }
 }
 
-async fn flush(rt: &Runtime, topic: &str, batch: &mut Vec<(String, Vec<u8>)>) -> anyhow::Result<()> {
+async fn flush(
+    rt: &Runtime,
+    topic: &str,
+    batch: &mut Vec<(String, Vec<u8>)>,
+) -> anyhow::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -124,7 +129,12 @@ async fn flush(rt: &Runtime, topic: &str, batch: &mut Vec<(String, Vec<u8>)>) ->
     Ok(())
 }
 
-async fn save_progress(rt: &Runtime, id: &PortfolioId, revision: i64, index: u64) -> anyhow::Result<()> {
+async fn save_progress(
+    rt: &Runtime,
+    id: &PortfolioId,
+    revision: i64,
+    index: u64,
+) -> anyhow::Result<()> {
     let checkpoint = Checkpoint {
         portfolio_id: id.clone(),
         revision,

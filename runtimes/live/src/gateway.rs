@@ -19,7 +19,7 @@ use chimera_kernel::ids::{ClientOrderId, PortfolioId};
 use chimera_kernel::order::{Order, OrderIntent, OrderStatus};
 use chimera_messages::{decode, AlertLevel, MessageType, Topic};
 use chimera_ports::{
-    ExecutionVenue, FillRecord, FillRepository, OrderRepository, PortfolioRepository,
+    ExecutionVenue, FillRecord, FillRepository, OrderRepository, PortfolioRepository, Subscription,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -40,6 +40,7 @@ pub struct GatewayFigures {
 
 struct Gateway {
     rt: Arc<Runtime>,
+    market: Box<dyn Subscription>,
     sim: EventTimeSim,
     orders: HashMap<ClientOrderId, Order>,
     funded: HashSet<PortfolioId>,
@@ -50,16 +51,23 @@ struct Gateway {
 ///
 /// # Errors
 /// A fatal bus or database failure.
-pub async fn run_gateway(rt: Arc<Runtime>, config: &GatewayConfig) -> anyhow::Result<GatewayFigures> {
+pub async fn run_gateway(
+    rt: Arc<Runtime>,
+    config: &GatewayConfig,
+) -> anyhow::Result<GatewayFigures> {
     let mut orders = rt
         .bus
         .subscribe(&rt.topics.name(Topic::OrdersSubmission), &config.id)
         .await?;
-    let mut market = rt
+    let market = rt
         .bus
-        .subscribe(&rt.topics.name(Topic::MarketData), &format!("{}.sim", config.id))
+        .subscribe(
+            &rt.topics.name(Topic::MarketData),
+            &format!("{}.sim", config.id),
+        )
         .await?;
     let mut gw = Gateway {
+        market,
         sim: EventTimeSim::new(config.sim_hold_ms),
         rt: Arc::clone(&rt),
         orders: HashMap::new(),
@@ -70,30 +78,19 @@ pub async fn run_gateway(rt: Arc<Runtime>, config: &GatewayConfig) -> anyhow::Re
     loop {
         // Market data first (without waiting), so the venue knows prices before the orders
         // stamped with them arrive.
-        let mut idle = true;
-        for _ in 0..512 {
-            match market.poll(Duration::ZERO).await {
-                Ok(Some(d)) => {
-                    idle = false;
-                    match decode::<MarketEvent>(&d.payload, MessageType::MarketEvent) {
-                        Ok(env) => gw.sim.buffer(env.payload, d),
-                        Err(error) => {
-                            rt.dead_letter(&d, &error).await.map_err(|e| fatal("dead letter", &e))?;
-                            gw.sim.skip(d);
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Err(e) if e.is_transient() => break,
-                Err(e) => return Err(fatal("poll market data", &e)),
-            }
-        }
+        let idle = gw.take_market(512, Duration::ZERO).await? == 0;
         gw.sim.flush_old();
         gw.publish_reports().await?;
         for d in gw.sim.take_acks() {
-            rt.ack(&mut market, &d).await.map_err(|e| fatal("ack", &e))?;
+            rt.ack(&mut gw.market, &d)
+                .await
+                .map_err(|e| fatal("ack", &e))?;
         }
-        let wait = if idle { Duration::from_millis(20) } else { Duration::ZERO };
+        let wait = if idle {
+            Duration::from_millis(20)
+        } else {
+            Duration::ZERO
+        };
         let polled = tokio::select! {
             polled = orders.poll(wait) => polled,
             () = shutdown.wait() => break,
@@ -102,9 +99,14 @@ pub async fn run_gateway(rt: Arc<Runtime>, config: &GatewayConfig) -> anyhow::Re
             Ok(Some(d)) => {
                 match decode::<Command>(&d.payload, MessageType::OrderCommand) {
                     Ok(env) => gw.handle(env.payload).await?,
-                    Err(error) => rt.dead_letter(&d, &error).await.map_err(|e| fatal("dead letter", &e))?,
+                    Err(error) => rt
+                        .dead_letter(&d, &error)
+                        .await
+                        .map_err(|e| fatal("dead letter", &e))?,
                 }
-                rt.ack(&mut orders, &d).await.map_err(|e| fatal("ack", &e))?;
+                rt.ack(&mut orders, &d)
+                    .await
+                    .map_err(|e| fatal("ack", &e))?;
             }
             Ok(None) => {}
             Err(e) if e.is_transient() => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -114,7 +116,67 @@ pub async fn run_gateway(rt: Arc<Runtime>, config: &GatewayConfig) -> anyhow::Re
     Ok(gw.figures)
 }
 
+/// How long an order waits for the market data it was decided on before it goes to the
+/// venue regardless.
+const MARKET_CATCH_UP: Duration = Duration::from_secs(30);
+
 impl Gateway {
+    /// Buffers up to `max` market-data deliveries, waiting up to `wait` for the first; returns
+    /// how many arrived.
+    async fn take_market(&mut self, max: usize, wait: Duration) -> anyhow::Result<usize> {
+        let mut n = 0;
+        while n < max {
+            let polled = self
+                .market
+                .poll(if n == 0 { wait } else { Duration::ZERO })
+                .await;
+            match polled {
+                Ok(Some(d)) => {
+                    n += 1;
+                    match decode::<MarketEvent>(&d.payload, MessageType::MarketEvent) {
+                        Ok(env) => self.sim.buffer(env.payload, d),
+                        Err(error) => {
+                            self.rt
+                                .dead_letter(&d, &error)
+                                .await
+                                .map_err(|e| fatal("dead letter", &e))?;
+                            self.sim.skip(d);
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) if e.is_transient() => break,
+                Err(e) => return Err(fatal("poll market data", &e)),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Reads market data until `symbol` has reached `ts` (the order's own time), so the
+    /// venue prices the order with the data it was decided on.
+    async fn catch_up(
+        &mut self,
+        symbol: &chimera_kernel::ids::Symbol,
+        ts: chimera_kernel::time::Timestamp,
+    ) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        while !self.sim.covers(symbol, ts) {
+            if started.elapsed() > MARKET_CATCH_UP || self.rt.shutdown.is_triggered() {
+                self.rt
+                    .alert(
+                        AlertLevel::Warning,
+                        "market_data_behind",
+                        format!("no {symbol} market data up to {ts} after {MARKET_CATCH_UP:?}; sending the order anyway"),
+                        None,
+                    )
+                    .await;
+                return Ok(());
+            }
+            self.take_market(512, Duration::from_millis(50)).await?;
+        }
+        Ok(())
+    }
+
     async fn handle(&mut self, command: Command) -> anyhow::Result<()> {
         match command {
             Command::Submit(intent) => self.submit(intent).await,
@@ -133,7 +195,9 @@ impl Gateway {
             return Ok(false);
         };
         let spec: PortfolioSpec = serde_json::from_str(&record.config)?;
-        let books = spec.build_portfolio().map_err(|p| anyhow::anyhow!(p.join("; ")))?;
+        let books = spec
+            .build_portfolio()
+            .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
         self.sim.venue().with_exchange(|x| {
             for instrument in books.instruments.values() {
                 x.add_instrument(instrument.clone());
@@ -152,7 +216,10 @@ impl Gateway {
             rt.alert(
                 AlertLevel::Error,
                 "unknown_portfolio",
-                format!("intent {} for unknown portfolio {}", intent.intent_id, intent.portfolio_id),
+                format!(
+                    "intent {} for unknown portfolio {}",
+                    intent.intent_id, intent.portfolio_id
+                ),
                 Some(intent.portfolio_id.clone()),
             )
             .await;
@@ -188,6 +255,7 @@ impl Gateway {
                 self.orders.insert(coid, order);
             }
         }
+        self.catch_up(&intent.symbol, intent.created_at).await?;
         self.sim.feed_until(&intent.symbol, intent.created_at);
         self.sim.venue().submit(&intent).await?;
         self.figures.submitted += 1;
@@ -268,7 +336,12 @@ impl Gateway {
     }
 
     async fn publish(&mut self, report: &ExecutionReport) -> anyhow::Result<()> {
-        let id = format!("{}:{}:{}", report.client_order_id, report_tag(&report.kind), report.ts.0);
+        let id = format!(
+            "{}:{}:{}",
+            report.client_order_id,
+            report_tag(&report.kind),
+            report.ts.0
+        );
         self.rt
             .publish(
                 Topic::OrdersFeedback,

@@ -32,7 +32,10 @@ use std::sync::Arc;
 ///
 /// # Errors
 /// When the bus cannot be set up, or `memory` is asked for outside a single process.
-pub async fn connect_bus(config: &BusConfig, allow_memory: bool) -> anyhow::Result<Arc<dyn EventBus>> {
+pub async fn connect_bus(
+    config: &BusConfig,
+    allow_memory: bool,
+) -> anyhow::Result<Arc<dyn EventBus>> {
     Ok(match config.kind.as_str() {
         "kafka" => {
             let mut kafka = KafkaConfig::new(config.brokers.clone().unwrap_or_default());

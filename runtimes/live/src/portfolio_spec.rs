@@ -135,19 +135,27 @@ impl InstrumentSpec {
             p.push(format!("leverage = {:?}: must be ≥ 1", self.leverage));
         }
         match (base, tick, lot, min, maker, taker, leverage) {
-            (Some(i), Some(tick_size), Some(lot_size), Some(min_notional), Some(maker_fee), Some(taker_fee), Some(leverage))
-                if p.is_empty() =>
-            {
-                Ok(Instrument {
-                    tick_size,
-                    lot_size,
-                    min_notional,
-                    maker_fee,
-                    taker_fee,
-                    leverage: if kind == MarketKind::Spot { Decimal::ONE } else { leverage },
-                    ..i
-                })
-            }
+            (
+                Some(i),
+                Some(tick_size),
+                Some(lot_size),
+                Some(min_notional),
+                Some(maker_fee),
+                Some(taker_fee),
+                Some(leverage),
+            ) if p.is_empty() => Ok(Instrument {
+                tick_size,
+                lot_size,
+                min_notional,
+                maker_fee,
+                taker_fee,
+                leverage: if kind == MarketKind::Spot {
+                    Decimal::ONE
+                } else {
+                    leverage
+                },
+                ..i
+            }),
             _ => Err(p),
         }
     }

@@ -6,7 +6,9 @@ use chimera_kernel::time::Timestamp;
 use chimera_messages::{
     encode, Alert, AlertLevel, DeadLetters, DecodeError, Envelope, MessageType, Topic, Topics,
 };
-use chimera_ports::{AuditKind, AuditRecord, AuditRepository, Delivery, EventBus, PortError, PortResult};
+use chimera_ports::{
+    AuditKind, AuditRecord, AuditRepository, Delivery, EventBus, PortError, PortResult,
+};
 use chimera_sql::SqlStore;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,7 +100,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }
 
@@ -138,7 +142,8 @@ impl Runtime {
         let envelope = Envelope::new(kind, id, wall_clock(), self.source.clone(), key, payload);
         let bytes = encode(&envelope);
         let name = self.topics.name(topic);
-        self.retry("publish", || self.bus.publish(&name, key, &bytes)).await
+        self.retry("publish", || self.bus.publish(&name, key, &bytes))
+            .await
     }
 
     /// Sends an alert to the alerts topic and the audit trail.
@@ -174,7 +179,9 @@ impl Runtime {
             body: serde_json::to_string(&alert).unwrap_or_default(),
             ts: now,
         };
-        let _ = self.retry("record alert", || self.store.record(&record)).await;
+        let _ = self
+            .retry("record alert", || self.store.record(&record))
+            .await;
     }
 
     /// Dead-letters an undecodable delivery (topic and table) and raises an alert. The caller
@@ -185,12 +192,16 @@ impl Runtime {
     pub async fn dead_letter(&self, delivery: &Delivery, error: &DecodeError) -> PortResult<()> {
         let now = wall_clock();
         self.retry("dead letter", || {
-            self.dead_letters.publish(self.bus.as_ref(), delivery, error, now)
+            self.dead_letters
+                .publish(self.bus.as_ref(), delivery, error, now)
         })
         .await?;
         let record = AuditRecord {
             kind: AuditKind::DeadLetter,
-            key: format!("{}/{}/{}", delivery.topic, delivery.partition, delivery.offset),
+            key: format!(
+                "{}/{}/{}",
+                delivery.topic, delivery.partition, delivery.offset
+            ),
             source: self.source.clone(),
             category: "undecodable".into(),
             body: serde_json::json!({

@@ -16,14 +16,17 @@ use chimera_ports::Delivery;
 use chimera_sim::{SimConfig, SimVenue};
 use std::collections::{HashMap, HashSet, VecDeque};
 
+/// `(topic, partition, offset)` of a delivery.
+type Position = (String, i32, i64);
+
 pub(crate) struct EventTimeSim {
     venue: SimVenue,
     hold_ms: i64,
-    buffered: HashMap<Symbol, VecDeque<(MarketEvent, (String, i32, i64))>>,
+    buffered: HashMap<Symbol, VecDeque<(MarketEvent, Position)>>,
     newest: HashMap<Symbol, Timestamp>,
     /// Per partition, deliveries in arrival order awaiting acknowledgement.
     arrivals: HashMap<(String, i32), VecDeque<Delivery>>,
-    fed: HashSet<(String, i32, i64)>,
+    fed: HashSet<Position>,
 }
 
 impl EventTimeSim {
@@ -42,7 +45,7 @@ impl EventTimeSim {
         &self.venue
     }
 
-    fn key(d: &Delivery) -> (String, i32, i64) {
+    fn key(d: &Delivery) -> Position {
         (d.topic.clone(), d.partition, d.offset)
     }
 
@@ -59,6 +62,11 @@ impl EventTimeSim {
             .entry((delivery.topic.clone(), delivery.partition))
             .or_default()
             .push_back(delivery);
+    }
+
+    /// Whether market data for `symbol` has reached `ts`.
+    pub(crate) fn covers(&self, symbol: &Symbol, ts: Timestamp) -> bool {
+        self.newest.get(symbol).is_some_and(|n| *n >= ts)
     }
 
     /// A delivery with nothing to feed (dead-lettered): acknowledge in turn.

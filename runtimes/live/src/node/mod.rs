@@ -68,7 +68,10 @@ pub async fn register_portfolios(
     Ok(())
 }
 
-async fn restore(rt: &Runtime, record: &PortfolioRecord) -> Result<(PortfolioEngine, Option<(i64, NodeCheckpoint)>), String> {
+async fn restore(
+    rt: &Runtime,
+    record: &PortfolioRecord,
+) -> Result<(PortfolioEngine, Option<(i64, NodeCheckpoint)>), String> {
     let spec: PortfolioSpec = serde_json::from_str(&record.config)
         .map_err(|e| format!("config is not a portfolio spec: {e}"))?;
     if spec.id != record.id.as_str() {
@@ -96,7 +99,10 @@ async fn restore(rt: &Runtime, record: &PortfolioRecord) -> Result<(PortfolioEng
 ///
 /// # Errors
 /// A fatal bus or database failure, or losing a portfolio to another node.
-pub async fn run_node(rt: Arc<Runtime>, config: &NodeConfig) -> anyhow::Result<Vec<PortfolioFigures>> {
+pub async fn run_node(
+    rt: Arc<Runtime>,
+    config: &NodeConfig,
+) -> anyhow::Result<Vec<PortfolioFigures>> {
     let records = rt.store.portfolios_for_node(&config.id).await?;
     let mut interest: HashMap<_, Vec<_>> = HashMap::new();
     let mut by_portfolio = HashMap::new();
@@ -113,7 +119,13 @@ pub async fn run_node(rt: Arc<Runtime>, config: &NodeConfig) -> anyhow::Result<V
                 }
                 by_portfolio.insert(record.id.clone(), Arc::clone(&queue));
                 let paused = record.status == PortfolioStatus::Paused;
-                workers.push(Worker::new(engine, checkpoint, queue, config.batch_max, paused));
+                workers.push(Worker::new(
+                    engine,
+                    checkpoint,
+                    queue,
+                    config.batch_max,
+                    paused,
+                ));
             }
             Err(problem) => {
                 rt.alert(
@@ -130,7 +142,11 @@ pub async fn run_node(rt: Arc<Runtime>, config: &NodeConfig) -> anyhow::Result<V
         "[{}] running {} portfolio(s): {}",
         config.id,
         workers.len(),
-        workers.iter().map(|w| w.id.as_str()).collect::<Vec<_>>().join(", ")
+        workers
+            .iter()
+            .map(|w| w.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let routes = Arc::new(Routes {
         interest,
@@ -138,11 +154,17 @@ pub async fn run_node(rt: Arc<Runtime>, config: &NodeConfig) -> anyhow::Result<V
     });
     let market = rt
         .bus
-        .subscribe(&rt.topics.name(Topic::MarketData), &format!("{}.market", config.id))
+        .subscribe(
+            &rt.topics.name(Topic::MarketData),
+            &format!("{}.market", config.id),
+        )
         .await?;
     let feedback = rt
         .bus
-        .subscribe(&rt.topics.name(Topic::OrdersFeedback), &format!("{}.feedback", config.id))
+        .subscribe(
+            &rt.topics.name(Topic::OrdersFeedback),
+            &format!("{}.feedback", config.id),
+        )
         .await?;
     let stats: Vec<(PortfolioId, Arc<WorkerStats>, Arc<PortfolioQueue>)> = workers
         .iter()
@@ -152,14 +174,25 @@ pub async fn run_node(rt: Arc<Runtime>, config: &NodeConfig) -> anyhow::Result<V
     for worker in workers {
         tasks.spawn(worker.run(Arc::clone(&rt)));
     }
-    tasks.spawn(router::route(Arc::clone(&rt), Arc::clone(&routes), market, Feed::Market));
-    tasks.spawn(router::route(Arc::clone(&rt), Arc::clone(&routes), feedback, Feed::Feedback));
+    tasks.spawn(router::route(
+        Arc::clone(&rt),
+        Arc::clone(&routes),
+        market,
+        Feed::Market,
+    ));
+    tasks.spawn(router::route(
+        Arc::clone(&rt),
+        Arc::clone(&routes),
+        feedback,
+        Feed::Feedback,
+    ));
     tasks.spawn(heartbeat(Arc::clone(&rt), config.clone(), stats.clone()));
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                rt.alert(AlertLevel::Critical, "node_failed", e.to_string(), None).await;
+                rt.alert(AlertLevel::Critical, "node_failed", e.to_string(), None)
+                    .await;
                 tasks.abort_all();
                 return Err(e);
             }

@@ -125,8 +125,8 @@ impl PortfolioQueue {
             let waiter = self.writable.notified();
             {
                 let mut s = self.lock();
-                let must_wait = s.items.len() >= self.capacity
-                    && matches!(input, Input::Market(..));
+                let must_wait =
+                    s.items.len() >= self.capacity && matches!(input, Input::Market(..));
                 if !must_wait {
                     s.items.push_back(input);
                     let change = self.level_change(&mut s);
@@ -135,7 +135,8 @@ impl PortfolioQueue {
                     return (Pushed::Queued, change);
                 }
                 if input.is_coalescable() {
-                    if let Some(slot) = s.items.iter_mut().rev().find(|q| q.coalesces_with(&input)) {
+                    if let Some(slot) = s.items.iter_mut().rev().find(|q| q.coalesces_with(&input))
+                    {
                         std::mem::swap(slot, &mut input);
                         // `input` now holds the superseded event: it counts as handled.
                         input.pending().fetch_sub(1, Ordering::AcqRel);

@@ -40,9 +40,7 @@ impl Acks {
             }
         }
         for d in last.values() {
-            rt.ack(sub, d)
-                .await
-                .map_err(|e| fatal("ack", &e))?;
+            rt.ack(sub, d).await.map_err(|e| fatal("ack", &e))?;
         }
         Ok(())
     }
@@ -91,23 +89,31 @@ pub(crate) async fn route(
         };
         let pending: Pending = Arc::new(AtomicUsize::new(0));
         match feed {
-            Feed::Market => match decode::<MarketEvent>(&delivery.payload, MessageType::MarketEvent) {
-                Ok(envelope) => {
-                    let event = envelope.payload;
-                    let targets = routes.interest.get(event.symbol()).map_or(&[][..], Vec::as_slice);
-                    pending.store(targets.len(), Ordering::Release);
-                    acks.fifo.push_back((delivery, Arc::clone(&pending)));
-                    for (portfolio, queue) in targets {
-                        let input = Input::Market(event.clone(), origin.clone(), Arc::clone(&pending));
-                        let (_, change) = queue.push(input).await;
-                        pressure(&rt, portfolio, queue, change).await;
+            Feed::Market => {
+                match decode::<MarketEvent>(&delivery.payload, MessageType::MarketEvent) {
+                    Ok(envelope) => {
+                        let event = envelope.payload;
+                        let targets = routes
+                            .interest
+                            .get(event.symbol())
+                            .map_or(&[][..], Vec::as_slice);
+                        pending.store(targets.len(), Ordering::Release);
+                        acks.fifo.push_back((delivery, Arc::clone(&pending)));
+                        for (portfolio, queue) in targets {
+                            let input =
+                                Input::Market(event.clone(), origin.clone(), Arc::clone(&pending));
+                            let (_, change) = queue.push(input).await;
+                            pressure(&rt, portfolio, queue, change).await;
+                        }
+                    }
+                    Err(error) => {
+                        rt.dead_letter(&delivery, &error)
+                            .await
+                            .map_err(|e| fatal("dead letter", &e))?;
+                        acks.fifo.push_back((delivery, pending));
                     }
                 }
-                Err(error) => {
-                    rt.dead_letter(&delivery, &error).await.map_err(|e| fatal("dead letter", &e))?;
-                    acks.fifo.push_back((delivery, pending));
-                }
-            },
+            }
             Feed::Feedback => {
                 match decode::<ExecutionReport>(&delivery.payload, MessageType::ExecutionReport) {
                     Ok(envelope) => {
@@ -126,7 +132,9 @@ pub(crate) async fn route(
                         }
                     }
                     Err(error) => {
-                        rt.dead_letter(&delivery, &error).await.map_err(|e| fatal("dead letter", &e))?;
+                        rt.dead_letter(&delivery, &error)
+                            .await
+                            .map_err(|e| fatal("dead letter", &e))?;
                         acks.fifo.push_back((delivery, pending));
                     }
                 }
@@ -150,7 +158,11 @@ async fn pressure(
         Pressure::Critical => AlertLevel::Critical,
         Pressure::Warning | Pressure::Normal => AlertLevel::Warning,
     };
-    let code = if level == Pressure::Normal { "queue_recovered" } else { "queue_pressure" };
+    let code = if level == Pressure::Normal {
+        "queue_recovered"
+    } else {
+        "queue_pressure"
+    };
     rt.alert(
         alert,
         code,

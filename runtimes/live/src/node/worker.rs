@@ -32,6 +32,9 @@ pub(crate) struct NodeCheckpoint {
     pub(crate) applied: BTreeMap<String, i64>,
     /// Last bar time per symbol (a bar never repeats: a replayed feed is ignored).
     pub(crate) last_bar: BTreeMap<String, i64>,
+    /// Latest event time seen; position snapshots are stamped with it.
+    #[serde(default)]
+    pub(crate) clock: i64,
 }
 
 /// Live counters of a portfolio, read by the heartbeat.
@@ -69,8 +72,8 @@ impl Worker {
         batch_max: usize,
         paused: bool,
     ) -> Self {
-        let (revision, applied, last_bar) = checkpoint
-            .map(|(r, c)| (r, c.applied, c.last_bar))
+        let (revision, applied, last_bar, clock) = checkpoint
+            .map(|(r, c)| (r, c.applied, c.last_bar, c.clock))
             .unwrap_or_default();
         Self {
             id: engine.portfolio().id.clone(),
@@ -83,7 +86,7 @@ impl Worker {
             queue,
             stats: Arc::new(WorkerStats::default()),
             batch_max,
-            clock: Timestamp(0),
+            clock: Timestamp(clock),
         }
     }
 
@@ -126,10 +129,14 @@ impl Worker {
             match input {
                 Input::Market(event, ..) => {
                     if let MarketEvent::Bar(bar) = event {
-                        let last = self.last_bar.entry(bar.symbol.as_str().to_owned()).or_insert(i64::MIN);
+                        let last = self
+                            .last_bar
+                            .entry(bar.symbol.as_str().to_owned())
+                            .or_insert(i64::MIN);
                         if bar.ts.0 <= *last {
                             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                            self.applied.insert(origin.stream.to_string(), origin.offset);
+                            self.applied
+                                .insert(origin.stream.to_string(), origin.offset);
                             continue;
                         }
                         *last = bar.ts.0;
@@ -148,7 +155,8 @@ impl Worker {
                     }
                 }
             }
-            self.applied.insert(origin.stream.to_string(), origin.offset);
+            self.applied
+                .insert(origin.stream.to_string(), origin.offset);
         }
         last_ts
     }
@@ -181,19 +189,33 @@ impl Worker {
     async fn persist(&mut self, rt: &Runtime, last_ts: Timestamp) -> anyhow::Result<()> {
         let store = &rt.store;
         self.clock = self.clock.max(last_ts);
-        let ts = if self.clock.0 > 0 { self.clock } else { wall_clock() };
+        let ts = if self.clock.0 > 0 {
+            self.clock
+        } else {
+            wall_clock()
+        };
         let events: Vec<AuditRecord> = self
             .engine
             .drain_refusals()
             .into_iter()
             .map(|r| format!("{r:?}"))
-            .chain(self.engine.drain_issues().into_iter().map(|i| format!("{i:?}")))
+            .chain(
+                self.engine
+                    .drain_issues()
+                    .into_iter()
+                    .map(|i| format!("{i:?}")),
+            )
             .enumerate()
             .map(|(i, body)| AuditRecord {
                 kind: AuditKind::StrategyEvent,
                 key: format!("{}:{}:{i}", self.id, self.revision + 1),
                 source: self.id.as_str().to_owned(),
-                category: if body.starts_with("Refusal") { "refusal" } else { "issue" }.into(),
+                category: if body.starts_with("Refusal") {
+                    "refusal"
+                } else {
+                    "issue"
+                }
+                .into(),
                 body: serde_json::json!({ "detail": body }).to_string(),
                 ts,
             })
@@ -222,6 +244,7 @@ impl Worker {
             engine: self.engine.snapshot(),
             applied: self.applied.clone(),
             last_bar: self.last_bar.clone(),
+            clock: self.clock.0,
         };
         self.revision += 1;
         let checkpoint = Checkpoint {

@@ -2,7 +2,12 @@
 //! own topic prefix), child processes of the runtime binaries, and the in-process backtest the
 //! live run must match.
 #![allow(dead_code, reason = "each test file uses a part")]
-#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::single_match_else,
+    clippy::format_push_string,
+    reason = "tests"
+)]
 
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::portfolio::Position;
@@ -15,7 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub(crate) const SYMBOLS: [(&str, f64); 3] = [("BTCUSDT", 40_000.0), ("ETHUSDT", 3_000.0), ("SOLUSDT", 150.0)];
+pub(crate) const SYMBOLS: [(&str, f64); 3] = [
+    ("BTCUSDT", 40_000.0),
+    ("ETHUSDT", 3_000.0),
+    ("SOLUSDT", 150.0),
+];
 pub(crate) const BARS: i64 = 1_500;
 const T0: i64 = 1_640_995_200_000; // 2022-01-01T00:00:00Z
 
@@ -25,7 +34,10 @@ pub(crate) struct Services {
 }
 
 pub(crate) fn services() -> Option<Services> {
-    match (std::env::var("CHIMERA_KAFKA_BROKERS"), std::env::var("CHIMERA_DATABASE_URL")) {
+    match (
+        std::env::var("CHIMERA_KAFKA_BROKERS"),
+        std::env::var("CHIMERA_DATABASE_URL"),
+    ) {
         (Ok(brokers), Ok(admin_url)) => Some(Services { brokers, admin_url }),
         _ => {
             println!("skipped: CHIMERA_KAFKA_BROKERS and CHIMERA_DATABASE_URL must be set (scripts/test.sh starts the services)");
@@ -67,10 +79,23 @@ pub(crate) fn specs() -> Vec<PortfolioSpec> {
         .map(|(i, (symbol, _))| PortfolioSpec {
             id: format!("p{}-{}", i + 1, symbol.to_lowercase()),
             strategy: "ema-cross".into(),
-            params: [("fast", "5"), ("slow", "13"), ("qty", if i == 0 { "0.01" } else if i == 1 { "0.1" } else { "1" })]
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            params: [
+                ("fast", "5"),
+                ("slow", "13"),
+                (
+                    "qty",
+                    if i == 0 {
+                        "0.01"
+                    } else if i == 1 {
+                        "0.1"
+                    } else {
+                        "1"
+                    },
+                ),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
             reporting_asset: "USDT".into(),
             instruments: vec![InstrumentSpec {
                 symbol: (*symbol).to_owned(),
@@ -100,10 +125,16 @@ pub(crate) async fn setup(name: &str, services: &Services) -> Setup {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let files = write_bars(&dir);
-    let database_url = chimera_sql::recreate_postgres_database(&services.admin_url, &format!("chimera_t_e2e_{name}"))
-        .await
-        .unwrap();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let database_url = chimera_sql::recreate_postgres_database(
+        &services.admin_url,
+        &format!("chimera_t_e2e_{name}"),
+    )
+    .await
+    .unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     let prefix = format!("e2e.{name}.{nanos}.");
     let mut toml = format!(
         "[bus]\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic_prefix = \"{prefix}\"\n\n\
@@ -115,14 +146,22 @@ pub(crate) async fn setup(name: &str, services: &Services) -> Setup {
     );
     for spec in specs() {
         let body = toml::to_string(&spec).unwrap();
-        let body = body.replace("[[instruments]]", "[[portfolios.instruments]]").replace("[params]", "[portfolios.params]").replace("[balances]", "[portfolios.balances]");
+        let body = body
+            .replace("[[instruments]]", "[[portfolios.instruments]]")
+            .replace("[params]", "[portfolios.params]")
+            .replace("[balances]", "[portfolios.balances]");
         toml.push_str("[[portfolios]]\n");
         toml.push_str(&body);
         toml.push('\n');
     }
     let config = dir.join("chimera.toml");
     std::fs::write(&config, toml).unwrap();
-    Setup { dir, config, database_url, prefix }
+    Setup {
+        dir,
+        config,
+        database_url,
+        prefix,
+    }
 }
 
 pub(crate) fn spawn(binary: &str, setup: &Setup, log: &str) -> Child {
@@ -138,7 +177,10 @@ pub(crate) fn spawn(binary: &str, setup: &Setup, log: &str) -> Child {
 }
 
 pub(crate) fn terminate(child: &mut Child) {
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if child.try_wait().unwrap().is_some() {
@@ -181,19 +223,28 @@ pub(crate) fn backtest(dir: &Path) -> BTreeMap<String, (Vec<Position>, u64)> {
         .map(|e| {
             (
                 e.portfolio().id.as_str().to_owned(),
-                (e.portfolio().positions.values().cloned().collect(), e.stats().fills),
+                (
+                    e.portfolio().positions.values().cloned().collect(),
+                    e.stats().fills,
+                ),
             )
         })
         .collect()
 }
 
 pub(crate) async fn store(setup: &Setup) -> SqlStore {
-    SqlStore::connect(&SqlConfig::new(setup.database_url.clone())).await.unwrap()
+    SqlStore::connect(&SqlConfig::new(setup.database_url.clone()))
+        .await
+        .unwrap()
 }
 
 /// Waits until every portfolio's checkpoint has applied the last bar and the fills recorded by
 /// the gateway, unchanged for a second.
-pub(crate) async fn wait_settled(store: &SqlStore, expected_fills: &BTreeMap<String, u64>, timeout: Duration) {
+pub(crate) async fn wait_settled(
+    store: &SqlStore,
+    expected_fills: &BTreeMap<String, u64>,
+    timeout: Duration,
+) {
     let deadline = Instant::now() + timeout;
     let last_bar = T0 + (BARS - 1) * 60_000;
     let mut stable_since: Option<(Instant, Vec<i64>)> = None;
@@ -208,11 +259,21 @@ pub(crate) async fn wait_settled(store: &SqlStore, expected_fills: &BTreeMap<Str
             };
             revisions.push(cp.revision);
             let state: serde_json::Value = serde_json::from_str(&cp.state).unwrap();
-            let bars_done = state["last_bar"].as_object().is_some_and(|m| m.values().all(|v| v.as_i64() == Some(last_bar)) && !m.is_empty());
+            let bars_done = state["last_bar"]
+                .as_object()
+                .is_some_and(|m| m.values().all(|v| v.as_i64() == Some(last_bar)) && !m.is_empty());
             let fills = store.fills(&pid).await.unwrap().len() as u64;
             let applied = state["engine"]["stats"]["fills"].as_u64().unwrap_or(0);
-            done &= bars_done && applied == fills;
+            let open = state["engine"]["open_orders"]
+                .as_array()
+                .map_or(0, Vec::len);
+            done &= bars_done && applied == fills && open == 0;
         }
+        let pending: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders WHERE terminal = 0")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        done &= pending.0 == 0;
         if done {
             match &stable_since {
                 Some((t, r)) if *r == revisions && t.elapsed() > Duration::from_secs(1) => return,
@@ -222,27 +283,61 @@ pub(crate) async fn wait_settled(store: &SqlStore, expected_fills: &BTreeMap<Str
         } else {
             stable_since = None;
         }
-        assert!(Instant::now() < deadline, "the live run did not settle within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the live run did not settle within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 /// Asserts the database's positions and fills equal the backtest's.
-pub(crate) async fn assert_matches_backtest(store: &SqlStore, expected: &BTreeMap<String, (Vec<Position>, u64)>) {
+pub(crate) async fn assert_matches_backtest(
+    store: &SqlStore,
+    expected: &BTreeMap<String, (Vec<Position>, u64)>,
+) {
     for (id, (positions, fills)) in expected {
         let pid = PortfolioId::new(id.as_str());
         let stored = store.latest_snapshots(&pid).await.unwrap();
-        assert_eq!(stored.len(), positions.len(), "{id}: one position per symbol");
+        assert_eq!(
+            stored.len(),
+            positions.len(),
+            "{id}: one position per symbol"
+        );
         for (s, p) in stored.iter().zip(positions) {
             let a = &s.position;
             assert_eq!(
-                (&a.symbol, a.qty, a.cost_basis, a.realized_pnl, a.fees, a.funding),
-                (&p.symbol, p.qty, p.cost_basis, p.realized_pnl, p.fees, p.funding),
+                (
+                    &a.symbol,
+                    a.qty,
+                    a.cost_basis,
+                    a.realized_pnl,
+                    a.fees,
+                    a.funding
+                ),
+                (
+                    &p.symbol,
+                    p.qty,
+                    p.cost_basis,
+                    p.realized_pnl,
+                    p.fees,
+                    p.funding
+                ),
                 "{id}: live position equals the backtest's"
             );
         }
         let recorded = store.fills(&pid).await.unwrap();
-        assert_eq!(recorded.len() as u64, *fills, "{id}: every fill recorded once");
-        println!("{id}: {} fills, position {} @ basis {} realised {}", recorded.len(), stored[0].position.qty, stored[0].position.cost_basis, stored[0].position.realized_pnl);
+        assert_eq!(
+            recorded.len() as u64,
+            *fills,
+            "{id}: every fill recorded once"
+        );
+        println!(
+            "{id}: {} fills, position {} @ basis {} realised {}",
+            recorded.len(),
+            stored[0].position.qty,
+            stored[0].position.cost_basis,
+            stored[0].position.realized_pnl
+        );
     }
 }
