@@ -54,6 +54,32 @@ pub enum PortError {
 }
 
 impl PortError {
+    /// Wraps an adapter's client error as [`PortError::Transient`] or [`PortError::Fatal`],
+    /// keeping its message and the error itself as the source. Adapters decide `transient`;
+    /// this is the one place the two variants are built from a client error.
+    pub fn from_client(
+        transient: bool,
+        operation: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        let operation = operation.into();
+        let message = source.to_string();
+        let source: Option<Source> = Some(Box::new(source));
+        if transient {
+            PortError::Transient {
+                operation,
+                message,
+                source,
+            }
+        } else {
+            PortError::Fatal {
+                operation,
+                message,
+                source,
+            }
+        }
+    }
+
     /// Whether retrying the same call may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(self, PortError::Transient { .. })

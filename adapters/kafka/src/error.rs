@@ -40,20 +40,5 @@ fn is_transient(error: &KafkaError) -> bool {
 /// Classifies a client error: broker and network trouble is transient, a refused topic, group
 /// or oversize message is fatal.
 pub(crate) fn port_error(operation: &'static str, source: KafkaError) -> PortError {
-    let message = source.to_string();
-    let transient = is_transient(&source);
-    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(source);
-    if transient {
-        PortError::Transient {
-            operation: operation.into(),
-            message,
-            source: Some(boxed),
-        }
-    } else {
-        PortError::Fatal {
-            operation: operation.into(),
-            message,
-            source: Some(boxed),
-        }
-    }
+    PortError::from_client(is_transient(&source), operation, source)
 }

@@ -25,19 +25,9 @@ pub(crate) fn port_error(operation: &'static str, source: redis::RedisError) -> 
         || source.is_timeout()
         || source.is_connection_dropped()
         || source.is_connection_refusal();
-    let message = source.to_string();
-    let boxed = Box::new(RedisAdapterError::Client { operation, source });
-    if transient {
-        PortError::Transient {
-            operation: operation.into(),
-            message,
-            source: Some(boxed),
-        }
-    } else {
-        PortError::Fatal {
-            operation: operation.into(),
-            message,
-            source: Some(boxed),
-        }
-    }
+    PortError::from_client(
+        transient,
+        operation,
+        RedisAdapterError::Client { operation, source },
+    )
 }

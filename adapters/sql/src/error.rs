@@ -36,19 +36,5 @@ pub(crate) fn port_error(operation: &'static str, source: sqlx::Error) -> PortEr
         // SQLite: busy, locked.
         matches!(c.as_ref(), "40001" | "40P01" | "53300" | "57P01" | "57P03" | "5" | "6")
     }));
-    let message = source.to_string();
-    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(source);
-    if transient {
-        PortError::Transient {
-            operation: operation.into(),
-            message,
-            source: Some(boxed),
-        }
-    } else {
-        PortError::Fatal {
-            operation: operation.into(),
-            message,
-            source: Some(boxed),
-        }
-    }
+    PortError::from_client(transient, operation, source)
 }

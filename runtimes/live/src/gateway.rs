@@ -14,7 +14,7 @@ use crate::portfolio_spec::PortfolioSpec;
 use crate::runtime::{fatal, Runtime};
 use crate::sim_clock::EventTimeSim;
 use chimera_kernel::engine::Command;
-use chimera_kernel::event::{ExecutionReport, MarketEvent, ReportKind};
+use chimera_kernel::event::{ExecutionReport, MarketEvent, RejectReason, ReportKind};
 use chimera_kernel::ids::{ClientOrderId, PortfolioId};
 use chimera_kernel::order::{Order, OrderIntent, OrderStatus};
 use chimera_messages::{decode, AlertLevel, MessageType, Topic};
@@ -264,7 +264,16 @@ impl Gateway {
 
     /// Publishes a recorded order's state again: acceptance, each fill, its end.
     async fn republish(&mut self, order: &Order) -> anyhow::Result<()> {
-        let mut kinds = vec![ReportKind::Accepted];
+        let mut kinds = if order.status == OrderStatus::Rejected {
+            // The venue's reason is not recorded with the order; the node still learns the end.
+            vec![ReportKind::Rejected {
+                reason: RejectReason::VenueError,
+                message: "rejected earlier (reason not recorded); published again after a restart"
+                    .into(),
+            }]
+        } else {
+            vec![ReportKind::Accepted]
+        };
         let n = order.fills.len();
         for (i, fill) in order.fills.iter().enumerate() {
             kinds.push(if i + 1 == n && order.status == OrderStatus::Filled {
@@ -277,9 +286,6 @@ impl Gateway {
             OrderStatus::Canceled => kinds.push(ReportKind::Canceled),
             OrderStatus::Expired => kinds.push(ReportKind::Expired),
             _ => {}
-        }
-        if order.status == OrderStatus::Rejected {
-            return Ok(()); // the rejection's reason is not kept; the node expires it.
         }
         for kind in kinds {
             let report = ExecutionReport {

@@ -243,14 +243,25 @@ impl Runtime {
         loop {
             match sub.ack(delivery).await {
                 Ok(()) => return Ok(()),
-                Err(e) if e.is_transient() && !self.shutdown.is_triggered() => {
-                    eprintln!("[{}] ack: {e}; retrying in {backoff:?}", self.source);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                Err(e) => {
+                    if !self.wait_to_retry("ack", &e, &mut backoff).await {
+                        return Err(e);
+                    }
                 }
-                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// After a failure: for a transient error while running, sleeps `backoff`, doubles it
+    /// (capped at 2 s) and returns true; otherwise returns false (give up).
+    async fn wait_to_retry(&self, what: &str, error: &PortError, backoff: &mut Duration) -> bool {
+        if !error.is_transient() || self.shutdown.is_triggered() {
+            return false;
+        }
+        eprintln!("[{}] {what}: {error}; retrying in {backoff:?}", self.source);
+        tokio::time::sleep(*backoff).await;
+        *backoff = (*backoff * 2).min(Duration::from_secs(2));
+        true
     }
 
     /// Runs `op` until it succeeds, retrying transient errors with capped exponential backoff.
@@ -266,12 +277,11 @@ impl Runtime {
         loop {
             match op().await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() && !self.shutdown.is_triggered() => {
-                    eprintln!("[{}] {what}: {e}; retrying in {backoff:?}", self.source);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                Err(e) => {
+                    if !self.wait_to_retry(what, &e, &mut backoff).await {
+                        return Err(e);
+                    }
                 }
-                Err(e) => return Err(e),
             }
         }
     }

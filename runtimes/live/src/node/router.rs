@@ -6,7 +6,7 @@ use super::queue::{Input, Origin, Pending, PortfolioQueue, Pressure};
 use crate::runtime::{fatal, Runtime};
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::{PortfolioId, Symbol};
-use chimera_messages::{decode, AlertLevel, MessageType};
+use chimera_messages::{decode, MessageType};
 use chimera_ports::{Delivery, Subscription};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -153,26 +153,7 @@ async fn pressure(
     queue: &PortfolioQueue,
     change: Option<Pressure>,
 ) {
-    let Some(level) = change else { return };
-    let alert = match level {
-        Pressure::Critical => AlertLevel::Critical,
-        Pressure::Warning | Pressure::Normal => AlertLevel::Warning,
-    };
-    let code = if level == Pressure::Normal {
-        "queue_recovered"
-    } else {
-        "queue_pressure"
-    };
-    rt.alert(
-        alert,
-        code,
-        format!(
-            "portfolio {portfolio} queue at {}/{} ({level:?}), {} quotes coalesced so far",
-            queue.len(),
-            queue.capacity(),
-            queue.coalesced()
-        ),
-        Some(portfolio.clone()),
-    )
-    .await;
+    if let Some(level) = change {
+        super::worker::pressure_alert(rt, portfolio, queue, level).await;
+    }
 }

@@ -226,20 +226,22 @@ impl Worker {
                 .map_err(|e| fatal("record strategy event", &e))?;
         }
         let _ = self.engine.drain_finished();
-        let positions = self.engine.portfolio().positions.clone();
-        for (symbol, position) in &positions {
-            if self.saved_positions.get(symbol) != Some(position) {
-                let snapshot = PositionSnapshot {
-                    portfolio_id: self.id.clone(),
-                    ts,
-                    position: position.clone(),
-                };
-                rt.retry("save position", || store.save_snapshot(&snapshot))
-                    .await
-                    .map_err(|e| fatal("save position", &e))?;
+        // Only positions that changed since the last batch are written (and copied).
+        for (symbol, position) in &self.engine.portfolio().positions {
+            if self.saved_positions.get(symbol) == Some(position) {
+                continue;
             }
+            let snapshot = PositionSnapshot {
+                portfolio_id: self.id.clone(),
+                ts,
+                position: position.clone(),
+            };
+            rt.retry("save position", || store.save_snapshot(&snapshot))
+                .await
+                .map_err(|e| fatal("save position", &e))?;
+            self.saved_positions
+                .insert(symbol.clone(), snapshot.position);
         }
-        self.saved_positions = positions;
         let state = NodeCheckpoint {
             engine: self.engine.snapshot(),
             applied: self.applied.clone(),
@@ -272,7 +274,13 @@ impl Worker {
     }
 }
 
-async fn pressure_alert(rt: &Runtime, id: &PortfolioId, queue: &PortfolioQueue, level: Pressure) {
+/// Raises the alert for a queue that crossed a pressure level (70 %, 95 %, or back to normal).
+pub(crate) async fn pressure_alert(
+    rt: &Runtime,
+    id: &PortfolioId,
+    queue: &PortfolioQueue,
+    level: Pressure,
+) {
     let (alert, code) = match level {
         Pressure::Warning => (AlertLevel::Warning, "queue_pressure"),
         Pressure::Critical => (AlertLevel::Critical, "queue_pressure"),
@@ -282,9 +290,10 @@ async fn pressure_alert(rt: &Runtime, id: &PortfolioId, queue: &PortfolioQueue, 
         alert,
         code,
         format!(
-            "portfolio {id} queue at {}/{} ({level:?})",
+            "portfolio {id} queue at {}/{} ({level:?}), {} quotes coalesced so far",
             queue.len(),
-            queue.capacity()
+            queue.capacity(),
+            queue.coalesced()
         ),
         Some(id.clone()),
     )
