@@ -4,7 +4,7 @@
 //! every platform, so seeded simulations are reproducible bit for bit.
 
 /// SplitMix64: tiny, fast, statistically sound for simulation (not for cryptography).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SeededRng {
     state: u64,
 }

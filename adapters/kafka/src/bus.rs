@@ -203,7 +203,16 @@ impl EventBus for KafkaEventBus {
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
         check_name("consumer group", group)?;
         self.ensure_topic(topic).await?;
-        let consumer: StreamConsumer = base_config(&self.config)
+        let mut config = base_config(&self.config);
+        if let Some(instance) = self
+            .config
+            .instance_id
+            .as_ref()
+            .filter(|_| !self.config.exclusive)
+        {
+            config.set("group.instance.id", format!("{group}:{instance}"));
+        }
+        let consumer: StreamConsumer = config
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -219,14 +228,68 @@ impl EventBus for KafkaEventBus {
             )
             .create()
             .map_err(|e| port_error("create consumer", e))?;
-        consumer
-            .subscribe(&[topic])
-            .map_err(|e| port_error("subscribe", e))?;
+        let consumer = Arc::new(consumer);
+        if self.config.exclusive {
+            assign_all(&consumer, topic).await?;
+        } else {
+            consumer
+                .subscribe(&[topic])
+                .map_err(|e| port_error("subscribe", e))?;
+        }
         Ok(Box::new(KafkaSubscription {
-            consumer: Arc::new(consumer),
+            consumer,
             committed: HashMap::new(),
         }))
     }
+}
+
+/// Assigns every partition of `topic` to `consumer`, each from its group's committed offset
+/// (the beginning where none is).
+async fn assign_all(consumer: &Arc<StreamConsumer>, topic: &str) -> PortResult<()> {
+    let consumer = Arc::clone(consumer);
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let timeout = Duration::from_secs(10);
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), timeout)
+            .map_err(|e| port_error("read topic metadata", e))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic)
+            .flat_map(|t| {
+                t.partitions()
+                    .iter()
+                    .map(rdkafka::metadata::MetadataPartition::id)
+            })
+            .collect();
+        if partitions.is_empty() {
+            return Err(PortError::transient(
+                "subscribe",
+                format!("topic {topic} has no partitions yet"),
+            ));
+        }
+        let mut wanted = TopicPartitionList::new();
+        for p in &partitions {
+            wanted.add_partition(&topic, *p);
+        }
+        let committed = consumer
+            .committed_offsets(wanted, timeout)
+            .map_err(|e| port_error("read committed offsets", e))?;
+        let mut start = TopicPartitionList::new();
+        for element in committed.elements() {
+            let offset = match element.offset() {
+                Offset::Offset(n) if n >= 0 => Offset::Offset(n),
+                _ => Offset::Beginning,
+            };
+            start
+                .add_partition_offset(&topic, element.partition(), offset)
+                .map_err(|e| port_error("assign", e))?;
+        }
+        consumer.assign(&start).map_err(|e| port_error("assign", e))
+    })
+    .await
+    .map_err(|e| PortError::transient("subscribe", format!("assign task failed: {e}")))?
 }
 
 /// One consumer-group member. Dropping it leaves the group; what it did not acknowledge goes

@@ -1,12 +1,13 @@
 //! [`SimExchange`]: the synchronous, deterministic matching core of the simulated venue.
 
 use crate::config::{BarFill, SimConfig};
+use crate::known::{pairs, Knowledge, KnownOrders};
 use crate::market::{Level, MarketState};
 use chimera_kernel::event::{
     ExecutionReport, Fill, Liquidity, MarketEvent, RejectReason, ReportKind,
 };
 use chimera_kernel::ids::{
-    Asset, ClientOrderId, FastMap, FxHasher, PortfolioId, Symbol, TradeId, VenueOrderId,
+    Asset, ClientOrderId, FastMap, PortfolioId, Symbol, TradeId, VenueOrderId,
 };
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::order::{CancelRequest, Order, OrderIntent, OrderKind, Side};
@@ -15,11 +16,11 @@ use chimera_kernel::rng::SeededRng;
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::{Money, Price, Quantity};
 use chimera_kernel::Decimal;
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::hash::BuildHasherDefault;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Working {
     order: Order,
     /// Market-event sequence number at which it started resting (it can only be traded
@@ -28,15 +29,20 @@ struct Working {
 }
 
 /// The simulated venue's state: instruments, markets, accounts and orders.
-#[derive(Debug)]
+///
+/// Serializable as a whole, so a process fronting it (the live trade gateway) can checkpoint
+/// the venue and restore it after a crash — a real exchange outlives its clients, and the
+/// simulated one must too for restarts not to change results.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SimExchange {
     config: SimConfig,
     rng: SeededRng,
     instruments: FastMap<Symbol, Arc<Instrument>>,
     markets: FastMap<Symbol, MarketState>,
     accounts: BTreeMap<PortfolioId, Portfolio>,
-    known: HashSet<ClientOrderId, BuildHasherDefault<FxHasher>>,
+    known: KnownOrders,
     /// Orders in flight to the matching engine, by arrival time then submit order.
+    #[serde(with = "pairs")]
     inbound: BTreeMap<(Timestamp, u64), OrderIntent>,
     /// Market orders waiting for the next bar's open.
     awaiting_bar: Vec<Order>,
@@ -74,7 +80,7 @@ impl SimExchange {
             instruments: FastMap::default(),
             markets: FastMap::default(),
             accounts: BTreeMap::new(),
-            known: HashSet::default(),
+            known: KnownOrders::default(),
             inbound: BTreeMap::new(),
             awaiting_bar: Vec::new(),
             resting: BTreeMap::new(),
@@ -132,6 +138,11 @@ impl SimExchange {
             .collect()
     }
 
+    /// Whether the venue has received the order `id` (placed at `created_at`).
+    pub fn knows(&self, id: &ClientOrderId, created_at: Timestamp) -> Knowledge {
+        self.known.knows(id, created_at)
+    }
+
     /// Takes the next pending execution report.
     pub fn pop_report(&mut self) -> Option<ExecutionReport> {
         self.reports.pop_front()
@@ -145,7 +156,7 @@ impl SimExchange {
     /// Receives an order at time `now`. Idempotent by client order id.
     pub fn submit(&mut self, intent: OrderIntent, now: Timestamp) {
         self.now = self.now.max(now);
-        if !self.known.insert(intent.client_order_id.clone()) {
+        if !self.known.insert(&intent.client_order_id, self.now) {
             return;
         }
         let jitter = self

@@ -15,6 +15,7 @@
 mod backtest;
 mod config;
 mod exchange;
+mod known;
 mod market;
 mod recorder;
 mod venue;
@@ -22,5 +23,6 @@ mod venue;
 pub use backtest::{Backtest, Progress};
 pub use config::{BarFill, SimConfig, SimConfigError};
 pub use exchange::SimExchange;
+pub use known::{Knowledge, KNOWN_WINDOW};
 pub use recorder::{finish_all, BacktestSummary, EquityCurves, EquityPoint, FillRow, Recorder};
 pub use venue::SimVenue;

@@ -6,7 +6,7 @@ use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::{Price, Quantity};
 
 /// The latest market state of one symbol.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MarketState {
     pub(crate) book: OrderBook,
     pub(crate) bid: Option<Price>,

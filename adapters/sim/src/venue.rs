@@ -30,7 +30,15 @@ impl SimVenue {
         }
     }
 
-    /// Runs `f` on the exchange core (set-up, inspection).
+    /// A venue around an existing exchange core (one restored from a checkpoint).
+    pub fn from_exchange(exchange: SimExchange) -> Self {
+        Self {
+            exchange: Mutex::new(exchange),
+            reported: Notify::new(),
+        }
+    }
+
+    /// Runs `f` on the exchange core (set-up, inspection, checkpointing).
     pub fn with_exchange<T>(&self, f: impl FnOnce(&mut SimExchange) -> T) -> T {
         let result = f(&mut self.lock());
         self.reported.notify_waiters();

@@ -30,8 +30,9 @@ pub enum BookError {
     },
 }
 
-/// An L2 book: price → size per side, plus the sequencing state.
-#[derive(Debug, Clone, Default)]
+/// An L2 book: price → size per side, plus the sequencing state. Serializable, so a component
+/// holding a book (a simulated venue) can be checkpointed.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrderBook {
     bids: BTreeMap<Price, Quantity>,
     asks: BTreeMap<Price, Quantity>,

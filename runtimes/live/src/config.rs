@@ -34,6 +34,11 @@ pub struct BusConfig {
     /// Partitions of auto-created Kafka topics.
     #[serde(default = "default_partitions")]
     pub partitions: i32,
+    /// Further librdkafka properties (kind = kafka), e.g. `security.protocol`. Against the
+    /// development broker (tansu) set `"batch.num.messages" = "1"`: tansu cannot serve a fetch
+    /// that starts inside a record batch, which is where a restarted reader resumes.
+    #[serde(default)]
+    pub kafka_properties: std::collections::BTreeMap<String, String>,
 }
 
 fn default_prefix() -> String {

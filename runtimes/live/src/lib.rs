@@ -34,12 +34,19 @@ use std::sync::Arc;
 /// When the bus cannot be set up, or `memory` is asked for outside a single process.
 pub async fn connect_bus(
     config: &BusConfig,
+    instance: &str,
     allow_memory: bool,
 ) -> anyhow::Result<Arc<dyn EventBus>> {
     Ok(match config.kind.as_str() {
         "kafka" => {
             let mut kafka = KafkaConfig::new(config.brokers.clone().unwrap_or_default());
             kafka.partitions = config.partitions;
+            kafka.client_id = format!("chimera-{instance}");
+            // Every group of a live process has that process as its only reader (group names
+            // carry the process id): read exclusively, so a restart resumes at once from the
+            // acknowledged offsets, with no group coordination to wait for.
+            kafka.exclusive = true;
+            kafka.extra.clone_from(&config.kafka_properties);
             Arc::new(KafkaEventBus::connect(&kafka)?)
         }
         "redis" => {

@@ -7,14 +7,18 @@
 //! distributed run, a slow node or a restart do not change fills.
 //!
 //! A market-data delivery is acknowledged once it, and everything before it in its partition,
-//! has been fed to the venue; after a restart the venue re-reads only what it had not consumed.
+//! has been fed to the venue. The whole of it — the venue's state and which deliveries were fed —
+//! is checkpointed ([`SimState`]) before anything is acknowledged; after a restart the venue is
+//! restored and redelivered events it had already consumed are skipped, so a crash changes no
+//! fill.
 
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::Symbol;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::Delivery;
-use chimera_sim::{SimConfig, SimVenue};
-use std::collections::{HashMap, HashSet, VecDeque};
+use chimera_sim::{SimConfig, SimExchange, SimVenue};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 /// `(topic, partition, offset)` of a delivery.
 type Position = (String, i32, i64);
@@ -24,9 +28,36 @@ pub(crate) struct EventTimeSim {
     hold_ms: i64,
     buffered: HashMap<Symbol, VecDeque<(MarketEvent, Position)>>,
     newest: HashMap<Symbol, Timestamp>,
+    /// Per symbol, the time of the newest event fed to the venue.
+    fed_ts: HashMap<Symbol, Timestamp>,
     /// Per partition, deliveries in arrival order awaiting acknowledgement.
     arrivals: HashMap<(String, i32), VecDeque<Delivery>>,
     fed: HashSet<Position>,
+    /// Per `topic/partition`, what had been fed when the state was last restored or taken.
+    marks: BTreeMap<String, FedMarks>,
+}
+
+/// Which deliveries of one partition the venue has consumed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct FedMarks {
+    /// Every offset up to this one was fed (or skipped).
+    upto: Option<i64>,
+    /// Offsets after `upto` that were fed out of order (another symbol's data lagged).
+    extra: BTreeSet<i64>,
+}
+
+/// A checkpoint of the event-time venue.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SimState {
+    exchange: SimExchange,
+    marks: BTreeMap<String, FedMarks>,
+    /// Per symbol, the newest event time fed (not merely buffered: what was buffered and not
+    /// fed is redelivered, and must be read again before an order relies on it).
+    fed: BTreeMap<String, Timestamp>,
+}
+
+fn partition_key(topic: &str, partition: i32) -> String {
+    format!("{topic}/{partition}")
 }
 
 impl EventTimeSim {
@@ -36,9 +67,57 @@ impl EventTimeSim {
             hold_ms,
             buffered: HashMap::new(),
             newest: HashMap::new(),
+            fed_ts: HashMap::new(),
             arrivals: HashMap::new(),
             fed: HashSet::new(),
+            marks: BTreeMap::new(),
         }
+    }
+
+    /// Resumes from a checkpoint.
+    pub(crate) fn restore(state: SimState, hold_ms: i64) -> Self {
+        let mut sim = Self::new(hold_ms);
+        sim.venue = SimVenue::from_exchange(state.exchange);
+        sim.marks = state.marks;
+        sim.fed_ts = state
+            .fed
+            .into_iter()
+            .map(|(s, t)| (Symbol::new(s), t))
+            .collect();
+        sim.newest.clone_from(&sim.fed_ts);
+        sim
+    }
+
+    /// The state to checkpoint: call after [`Self::take_acks`], and acknowledge those
+    /// deliveries only once the checkpoint is durable.
+    ///
+    /// # Errors
+    /// The venue could not be serialized.
+    pub(crate) fn checkpoint(&mut self) -> serde_json::Result<String> {
+        for (topic, partition, offset) in &self.fed {
+            let marks = self
+                .marks
+                .entry(partition_key(topic, *partition))
+                .or_default();
+            if marks.upto.is_none_or(|u| *offset > u) {
+                marks.extra.insert(*offset);
+            }
+        }
+        let exchange = self.venue.with_exchange(|x| serde_json::to_value(&*x))?;
+        let mut out = serde_json::Map::new();
+        out.insert("exchange".into(), exchange);
+        out.insert("marks".into(), serde_json::to_value(&self.marks)?);
+        let fed: BTreeMap<&str, Timestamp> =
+            self.fed_ts.iter().map(|(s, t)| (s.as_str(), *t)).collect();
+        out.insert("fed".into(), serde_json::to_value(fed)?);
+        serde_json::to_string(&out)
+    }
+
+    /// Whether the venue consumed this delivery before the last checkpoint it was restored from.
+    fn consumed(&self, d: &Delivery) -> bool {
+        self.marks
+            .get(&partition_key(&d.topic, d.partition))
+            .is_some_and(|m| m.upto.is_some_and(|u| d.offset <= u) || m.extra.contains(&d.offset))
     }
 
     pub(crate) fn venue(&self) -> &SimVenue {
@@ -50,6 +129,10 @@ impl EventTimeSim {
     }
 
     pub(crate) fn buffer(&mut self, event: MarketEvent, delivery: Delivery) {
+        if self.consumed(&delivery) {
+            self.skip(delivery);
+            return;
+        }
         let symbol = event.symbol().clone();
         let ts = event.ts();
         let newest = self.newest.entry(symbol.clone()).or_insert(ts);
@@ -85,6 +168,8 @@ impl EventTimeSim {
         };
         while queue.front().is_some_and(|(e, _)| e.ts() <= until) {
             if let Some((event, key)) = queue.pop_front() {
+                let fed = self.fed_ts.entry(symbol.clone()).or_insert(event.ts());
+                *fed = (*fed).max(event.ts());
                 self.venue.on_market(&event);
                 self.fed.insert(key);
             }
@@ -116,6 +201,15 @@ impl EventTimeSim {
                     self.fed.remove(&(d.topic.clone(), d.partition, d.offset));
                     last = Some(d);
                 }
+            }
+            if let Some(d) = &last {
+                let marks = self
+                    .marks
+                    .entry(partition_key(&d.topic, d.partition))
+                    .or_default();
+                let upto = marks.upto.map_or(d.offset, |u| u.max(d.offset));
+                marks.upto = Some(upto);
+                marks.extra.retain(|o| *o > upto);
             }
             out.extend(last);
         }

@@ -66,7 +66,6 @@ async fn live_run_matches_backtest_and_dead_letters_malformed_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known defect: after a gateway SIGKILL one order in ~780 can stay PendingNew (issue 3 is open); run with --ignored"]
 async fn node_and_gateway_survive_sigkill_without_losing_or_duplicating() {
     let Some(services) = services() else { return };
     let setup = setup("kill", &services).await;

@@ -68,6 +68,12 @@ impl Topics {
         format!("{}{}", self.prefix, topic.base_name())
     }
 
+    /// A consumer-group name under the same prefix, so deployments (and test runs) sharing a
+    /// broker never share groups.
+    pub fn group(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
     /// The topic a full name refers to, if it is one of ours.
     pub fn parse(&self, name: &str) -> Option<Topic> {
         let base = name.strip_prefix(&self.prefix)?;

@@ -13,12 +13,12 @@ async fn main() -> anyhow::Result<()> {
     };
     let (trigger, shutdown) = shutdown_pair();
     trigger_on_signals(trigger);
-    let bus = connect_bus(&config.bus, false).await?;
+    let bus = connect_bus(&config.bus, &gateway_config.id, false).await?;
     let rt = connect(&config, bus, &gateway_config.id, shutdown).await?;
     let f = gateway::run_gateway(rt, &gateway_config).await?;
     println!(
-        "submitted {} duplicates {} fills {} reports {}",
-        f.submitted, f.duplicates, f.fills, f.reports
+        "submitted {} duplicates {} replayed {} fills {} reports {} checkpoints {}",
+        f.submitted, f.duplicates, f.replayed, f.fills, f.reports, f.checkpoints
     );
     Ok(())
 }

@@ -156,14 +156,14 @@ pub async fn run_node(
         .bus
         .subscribe(
             &rt.topics.name(Topic::MarketData),
-            &format!("{}.market", config.id),
+            &rt.topics.group(&format!("{}.market", config.id)),
         )
         .await?;
     let feedback = rt
         .bus
         .subscribe(
             &rt.topics.name(Topic::OrdersFeedback),
-            &format!("{}.feedback", config.id),
+            &rt.topics.group(&format!("{}.feedback", config.id)),
         )
         .await?;
     let stats: Vec<(PortfolioId, Arc<WorkerStats>, Arc<PortfolioQueue>)> = workers

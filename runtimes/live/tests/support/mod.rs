@@ -138,6 +138,7 @@ pub(crate) async fn setup(name: &str, services: &Services) -> Setup {
     let prefix = format!("e2e.{name}.{nanos}.");
     let mut toml = format!(
         "[bus]\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic_prefix = \"{prefix}\"\n\n\
+         [bus.kafka_properties]\n\"batch.num.messages\" = \"1\"\n\n\
          [database]\nurl = \"{database_url}\"\n\n\
          [node]\nid = \"node-1\"\nqueue_capacity = 256\nregister_portfolios = true\n\n\
          [gateway]\nid = \"gateway-1\"\nsim_hold_ms = 100000000000\n\n\
@@ -164,16 +165,43 @@ pub(crate) async fn setup(name: &str, services: &Services) -> Setup {
     }
 }
 
-pub(crate) fn spawn(binary: &str, setup: &Setup, log: &str) -> Child {
+/// A child process killed when dropped, so a failing test leaves nothing running.
+pub(crate) struct Proc(Child);
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+pub(crate) fn spawn(binary: &str, setup: &Setup, log: &str) -> Proc {
     let out = std::fs::File::create(setup.dir.join(format!("{log}.out"))).unwrap();
     let err = std::fs::File::create(setup.dir.join(format!("{log}.err"))).unwrap();
-    Command::new(binary)
-        .arg("--config")
-        .arg(&setup.config)
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .unwrap()
+    Proc(
+        Command::new(binary)
+            .arg("--config")
+            .arg(&setup.config)
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap(),
+    )
 }
 
 pub(crate) fn terminate(child: &mut Child) {

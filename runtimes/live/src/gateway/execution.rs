@@ -1,15 +1,6 @@
-//! The trade gateway: consumes `orders.submission`, executes each command on the venue, records
-//! orders and fills, and publishes the venue's reports on `orders.feedback`.
-//!
-//! Idempotent by intent id across restarts: the client order id derives from the intent id; an
-//! intent whose order is already recorded is not sent again — its recorded state is published
-//! again instead (the node recognises fills it has by trade id). An order recorded as pending
-//! but unknown to the venue (the gateway died between recording and sending) is sent.
-//!
-//! With the simulated venue the gateway also consumes `market.data` and keeps the venue in
-//! event time ([`crate::sim_clock::EventTimeSim`]), so fills do not depend on message timing.
+//! Executing order commands on the venue, recording orders and fills, publishing reports.
 
-use crate::config::GatewayConfig;
+use super::GatewayFigures;
 use crate::portfolio_spec::PortfolioSpec;
 use crate::runtime::{fatal, Runtime};
 use crate::sim_clock::EventTimeSim;
@@ -21,99 +12,18 @@ use chimera_messages::{decode, AlertLevel, MessageType, Topic};
 use chimera_ports::{
     ExecutionVenue, FillRecord, FillRepository, OrderRepository, PortfolioRepository, Subscription,
 };
-use std::collections::{HashMap, HashSet};
+use chimera_sim::Knowledge;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Gateway counters at the end of a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GatewayFigures {
-    /// Intents sent to the venue.
-    pub submitted: u64,
-    /// Intents recognised as already handled.
-    pub duplicates: u64,
-    /// Fills recorded.
-    pub fills: u64,
-    /// Reports published.
-    pub reports: u64,
-}
-
-struct Gateway {
-    rt: Arc<Runtime>,
-    market: Box<dyn Subscription>,
-    sim: EventTimeSim,
+pub(super) struct Gateway {
+    pub(super) rt: Arc<Runtime>,
+    pub(super) market: Box<dyn Subscription>,
+    pub(super) sim: EventTimeSim,
     orders: HashMap<ClientOrderId, Order>,
-    funded: HashSet<PortfolioId>,
-    figures: GatewayFigures,
-}
-
-/// Runs the gateway until shutdown or a fatal error.
-///
-/// # Errors
-/// A fatal bus or database failure.
-pub async fn run_gateway(
-    rt: Arc<Runtime>,
-    config: &GatewayConfig,
-) -> anyhow::Result<GatewayFigures> {
-    let mut orders = rt
-        .bus
-        .subscribe(&rt.topics.name(Topic::OrdersSubmission), &config.id)
-        .await?;
-    let market = rt
-        .bus
-        .subscribe(
-            &rt.topics.name(Topic::MarketData),
-            &format!("{}.sim", config.id),
-        )
-        .await?;
-    let mut gw = Gateway {
-        market,
-        sim: EventTimeSim::new(config.sim_hold_ms),
-        rt: Arc::clone(&rt),
-        orders: HashMap::new(),
-        funded: HashSet::new(),
-        figures: GatewayFigures::default(),
-    };
-    let mut shutdown = rt.shutdown.clone();
-    loop {
-        // Market data first (without waiting), so the venue knows prices before the orders
-        // stamped with them arrive.
-        let idle = gw.take_market(512, Duration::ZERO).await? == 0;
-        gw.sim.flush_old();
-        gw.publish_reports().await?;
-        for d in gw.sim.take_acks() {
-            rt.ack(&mut gw.market, &d)
-                .await
-                .map_err(|e| fatal("ack", &e))?;
-        }
-        let wait = if idle {
-            Duration::from_millis(20)
-        } else {
-            Duration::ZERO
-        };
-        let polled = tokio::select! {
-            polled = orders.poll(wait) => polled,
-            () = shutdown.wait() => break,
-        };
-        match polled {
-            Ok(Some(d)) => {
-                match decode::<Command>(&d.payload, MessageType::OrderCommand) {
-                    Ok(env) => gw.handle(env.payload).await?,
-                    Err(error) => rt
-                        .dead_letter(&d, &error)
-                        .await
-                        .map_err(|e| fatal("dead letter", &e))?,
-                }
-                rt.ack(&mut orders, &d)
-                    .await
-                    .map_err(|e| fatal("ack", &e))?;
-            }
-            Ok(None) => {}
-            Err(e) if e.is_transient() => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => return Err(fatal("poll orders", &e)),
-        }
-    }
-    Ok(gw.figures)
+    pub(super) funded: BTreeSet<PortfolioId>,
+    pub(super) figures: GatewayFigures,
 }
 
 /// How long an order waits for the market data it was decided on before it goes to the
@@ -121,9 +31,29 @@ pub async fn run_gateway(
 const MARKET_CATCH_UP: Duration = Duration::from_secs(30);
 
 impl Gateway {
+    pub(super) fn new(
+        rt: Arc<Runtime>,
+        market: Box<dyn Subscription>,
+        sim: EventTimeSim,
+        funded: BTreeSet<PortfolioId>,
+    ) -> Self {
+        Self {
+            rt,
+            market,
+            sim,
+            orders: HashMap::new(),
+            funded,
+            figures: GatewayFigures::default(),
+        }
+    }
+
     /// Buffers up to `max` market-data deliveries, waiting up to `wait` for the first; returns
     /// how many arrived.
-    async fn take_market(&mut self, max: usize, wait: Duration) -> anyhow::Result<usize> {
+    pub(super) async fn take_market(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> anyhow::Result<usize> {
         let mut n = 0;
         while n < max {
             let polled = self
@@ -177,7 +107,7 @@ impl Gateway {
         Ok(())
     }
 
-    async fn handle(&mut self, command: Command) -> anyhow::Result<()> {
+    pub(super) async fn handle(&mut self, command: Command) -> anyhow::Result<()> {
         match command {
             Command::Submit(intent) => self.submit(intent).await,
             Command::Cancel(request) => {
@@ -230,31 +160,36 @@ impl Gateway {
             .retry("read order", || rt.store.get_order(&coid))
             .await
             .map_err(|e| fatal("read order", &e))?;
-        let venue_knows = self
+        let knowledge = self
             .sim
             .venue()
-            .open_orders(&intent.portfolio_id)
-            .await?
-            .iter()
-            .any(|o| o.intent.client_order_id == coid);
-        match stored {
-            Some(order) if order.status != OrderStatus::PendingNew || venue_knows => {
-                self.figures.duplicates += 1;
+            .with_exchange(|x| x.knows(&coid, intent.created_at));
+        let handled_before = match knowledge {
+            Knowledge::Received => true,
+            // Too old for the venue to remember: the records decide.
+            Knowledge::Forgotten => stored
+                .as_ref()
+                .is_some_and(|o| o.status != OrderStatus::PendingNew),
+            // A record without the venue having it: the gateway died after executing it and
+            // before its checkpoint. Executing it again on the restored venue reproduces the
+            // same reports; the records (keyed by client order id and trade id) absorb them.
+            Knowledge::NeverReceived => false,
+        };
+        if handled_before {
+            self.figures.duplicates += 1;
+            if let Some(order) = stored.filter(|o| o.status != OrderStatus::PendingNew) {
+                // A pending one has its reports still to come.
                 self.republish(&order).await?;
-                self.orders.insert(coid, order);
-                return Ok(());
             }
-            Some(order) => {
-                self.orders.insert(coid, order);
-            }
-            None => {
-                let order = Order::new(intent.clone());
-                rt.retry("record order", || rt.store.upsert_order(&order))
-                    .await
-                    .map_err(|e| fatal("record order", &e))?;
-                self.orders.insert(coid, order);
-            }
+            return Ok(());
         }
+        if stored.is_none() {
+            let order = Order::new(intent.clone());
+            rt.retry("record order", || rt.store.upsert_order(&order))
+                .await
+                .map_err(|e| fatal("record order", &e))?;
+        }
+        self.orders.insert(coid, Order::new(intent.clone()));
         self.catch_up(&intent.symbol, intent.created_at).await?;
         self.sim.feed_until(&intent.symbol, intent.created_at);
         self.sim.venue().submit(&intent).await?;
@@ -301,7 +236,7 @@ impl Gateway {
         Ok(())
     }
 
-    async fn publish_reports(&mut self) -> anyhow::Result<()> {
+    pub(super) async fn publish_reports(&mut self) -> anyhow::Result<()> {
         while let Some(report) = self.sim.venue().next_report(Duration::ZERO).await? {
             self.record(&report).await?;
             self.publish(&report).await?;
@@ -311,6 +246,18 @@ impl Gateway {
 
     async fn record(&mut self, report: &ExecutionReport) -> anyhow::Result<()> {
         let rt = Arc::clone(&self.rt);
+        if !self.orders.contains_key(&report.client_order_id) {
+            // Resting on a venue restored from a checkpoint: the record has the order.
+            let coid = report.client_order_id.clone();
+            let stored = rt
+                .retry("read order", || rt.store.get_order(&coid))
+                .await
+                .map_err(|e| fatal("read order", &e))?;
+            let Some(stored) = stored else {
+                return Ok(());
+            };
+            self.orders.insert(coid, stored);
+        }
         let Some(order) = self.orders.get_mut(&report.client_order_id) else {
             return Ok(());
         };
