@@ -18,6 +18,23 @@ pub(crate) enum Command {
     /// Run several portfolios over seeded synthetic data through the in-memory bus and the
     /// simulated venue, and write a report. Needs no servers and no files.
     Demo(DemoArgs),
+    /// Start the live architecture in one process — market-data feed, trade gateway
+    /// (simulated venue) and one execution node — against a configuration, and print where to
+    /// look. With `bus.kind = "memory"` and SQLite it needs no servers.
+    Up(UpArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    /// Configuration files (TOML; later ones override earlier ones), as for the live binaries:
+    /// `[bus]`, `[database]`, `[node]`, `[gateway]`, `[feed]`, `[[portfolios]]`.
+    /// `CHIMERA__SECTION__KEY` environment variables override them.
+    #[arg(long = "config", short = 'c', required = true)]
+    pub(crate) config: Vec<PathBuf>,
+    /// Stop once the feed has published everything and every order has settled (for scripted
+    /// runs); otherwise run until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub(crate) exit_when_idle: bool,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@ mod backtest;
 mod demo;
 mod report;
 mod table;
+mod up;
 
 use clap::Parser;
 
@@ -31,6 +32,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         args::Command::Backtest(a) => backtest::run(&a),
         args::Command::Demo(a) => demo::run(&a),
+        args::Command::Up(a) => up::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -30,8 +30,8 @@ pub struct Shutdown {
     rx: watch::Receiver<bool>,
 }
 
-/// The sending side of [`Shutdown`].
-#[derive(Debug)]
+/// The sending side of [`Shutdown`]; clones trigger the same signal.
+#[derive(Debug, Clone)]
 pub struct ShutdownTrigger {
     tx: watch::Sender<bool>,
 }

@@ -1,0 +1,120 @@
+//! `chimera up` on embedded defaults (in-memory bus, SQLite): feed → node → gateway → fills in
+//! one process, from a bad configuration (rejected with every field listed) to a settled run.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("chimera-up-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// 600 one-minute bars of a zig-zag that makes a 3/8 EMA cross trade several times.
+fn write_bars(path: &std::path::Path) {
+    let mut text = String::from("timestamp,open,high,low,close,volume\n");
+    for i in 0..600_i64 {
+        let phase = i % 60;
+        let close = 40_000
+            + if phase < 30 {
+                phase * 20
+            } else {
+                (60 - phase) * 20
+            };
+        let minute = i % 60;
+        let hour = i / 60;
+        writeln!(
+            text,
+            "2022-01-01 {hour:02}:{minute:02}:00,{close},{},{},{close},10",
+            close + 5,
+            close - 5
+        )
+        .unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let bars = dir.join("BTCUSDT.csv");
+    write_bars(&bars);
+    let text = format!(
+        "[bus]\nkind = \"memory\"\n\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n\n\
+         [node]\nid = \"node-1\"\nregister_portfolios = true\n\n[gateway]\nid = \"gateway-1\"\n\n\
+         [feed]\nid = \"feed-1\"\nfiles = [\"BTCUSDT={}\"]\n\n\
+         [[portfolios]]\nid = \"btc\"\nstrategy = \"ema-cross\"\nreporting_asset = \"USDT\"\n\n\
+         [portfolios.params]\nfast = \"3\"\nslow = \"8\"\nqty = \"0.01\"\n\n\
+         [[portfolios.instruments]]\nsymbol = \"BTCUSDT\"\nkind = \"perp\"\nquote = \"USDT\"\n\
+         tick_size = \"0.1\"\nlot_size = \"0.001\"\nmin_notional = \"5\"\nmaker_fee = \"0.0002\"\n\
+         taker_fee = \"0.0005\"\nleverage = \"5\"\n\n[portfolios.balances]\nUSDT = \"100000\"\n{extra}",
+        dir.join("state.db").display(),
+        bars.display()
+    );
+    let path = dir.join("up.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn up_runs_feed_node_and_gateway_to_settled_positions() {
+    let dir = temp_dir("ok");
+    let config = config(&dir, "");
+    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .args(["up", "--exit-when-idle", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("database  sqlite://"), "{stdout}");
+    assert!(
+        stdout.contains("feed: published 600 market events"),
+        "{stdout}"
+    );
+    let node_line = stdout.lines().find(|l| l.starts_with("node: btc")).unwrap();
+    let gateway_line = stdout.lines().find(|l| l.starts_with("gateway:")).unwrap();
+    let orders: u64 = node_line
+        .split_whitespace()
+        .rev()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        orders >= 4,
+        "the zig-zag makes the cross trade: {node_line}"
+    );
+    assert!(
+        gateway_line.contains(&format!("{orders} orders sent")),
+        "every order reached the venue once: {gateway_line} / {node_line}"
+    );
+    assert!(
+        stdout.contains(&format!("({orders} fills)")),
+        "one fill per market order, recorded: {stdout}"
+    );
+}
+
+#[test]
+fn up_rejects_a_bad_configuration_listing_every_field() {
+    let dir = temp_dir("bad");
+    let config = config(&dir, "");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("kind = \"memory\"", "kind = \"carrier-pigeon\"")
+        .replace("id = \"node-1\"", "id = \"\"");
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .args(["up", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("bus.kind"), "{stderr}");
+    assert!(stderr.contains("node.id"), "{stderr}");
+}
