@@ -44,6 +44,25 @@ pub struct InstrumentSpec {
     pub leverage: String,
 }
 
+impl InstrumentSpec {
+    /// `symbol` with every default (a USDT-margined perpetual, tick 0.01, lot 0.001, minimum
+    /// notional 5, fees 2 / 5 bp) at `leverage`, as a configuration file that names only the
+    /// symbol and leverage gets.
+    pub fn perp_with_defaults(symbol: &str, leverage: &str) -> Self {
+        Self {
+            symbol: symbol.to_owned(),
+            kind: default_kind(),
+            quote: default_quote(),
+            tick_size: default_tick(),
+            lot_size: default_lot(),
+            min_notional: default_min_notional(),
+            maker_fee: default_maker(),
+            taker_fee: default_taker(),
+            leverage: leverage.to_owned(),
+        }
+    }
+}
+
 fn default_kind() -> String {
     "perp".into()
 }

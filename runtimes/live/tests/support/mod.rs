@@ -97,17 +97,7 @@ pub(crate) fn specs() -> Vec<PortfolioSpec> {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
             reporting_asset: "USDT".into(),
-            instruments: vec![InstrumentSpec {
-                symbol: (*symbol).to_owned(),
-                kind: "perp".into(),
-                quote: "USDT".into(),
-                tick_size: "0.01".into(),
-                lot_size: "0.001".into(),
-                min_notional: "5".into(),
-                maker_fee: "0.0002".into(),
-                taker_fee: "0.0005".into(),
-                leverage: "5".into(),
-            }],
+            instruments: vec![InstrumentSpec::perp_with_defaults(symbol, "5")],
             balances: [("USDT".to_owned(), "100000".to_owned())].into(),
         })
         .collect()
