@@ -68,7 +68,8 @@ struct GatewayState {
 
 /// Commands read per turn before a checkpoint.
 const COMMAND_BATCH: usize = 64;
-/// Longest a consumed market delivery waits for a checkpoint (and so its acknowledgement).
+/// Longest a consumed delivery (market data or command) waits for a checkpoint, and so for its
+/// acknowledgement.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs the gateway until shutdown or a fatal error.
@@ -139,9 +140,11 @@ pub async fn run_gateway(
             Duration::ZERO
         };
         // Not raced against shutdown: a command is either executed and recorded or not read.
-        let handled = keeper.commands(&mut gw, &mut orders, wait).await?;
+        keeper.commands(&mut gw, &mut orders, wait).await?;
         keeper.market_acks.extend(gw.sim.take_acks());
-        let due = handled > 0 || keeper.last.elapsed() >= CHECKPOINT_EVERY;
+        // Reports are published as soon as they exist; only acknowledgements wait for the
+        // checkpoint, which is taken at most every CHECKPOINT_EVERY (the venue is large).
+        let due = keeper.last.elapsed() >= CHECKPOINT_EVERY;
         if due || shutdown.is_triggered() {
             keeper.checkpoint(&mut gw, &mut orders).await?;
         }
