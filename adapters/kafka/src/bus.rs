@@ -203,16 +203,7 @@ impl EventBus for KafkaEventBus {
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
         check_name("consumer group", group)?;
         self.ensure_topic(topic).await?;
-        let mut config = base_config(&self.config);
-        if let Some(instance) = self
-            .config
-            .instance_id
-            .as_ref()
-            .filter(|_| !self.config.exclusive)
-        {
-            config.set("group.instance.id", format!("{group}:{instance}"));
-        }
-        let consumer: StreamConsumer = config
+        let consumer: StreamConsumer = base_config(&self.config)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

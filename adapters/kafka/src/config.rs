@@ -27,14 +27,6 @@ pub struct KafkaConfig {
     /// Group session timeout: how long a silent member keeps its partitions, ms (≥ 1000).
     #[serde(default = "default_session_timeout_ms")]
     pub session_timeout_ms: u64,
-    /// Static group membership (KIP-345): when set, each subscription joins its group as
-    /// `group.instance.id = <group>:<instance_id>`, so a process restarted after a crash takes
-    /// its predecessor's place at once instead of waiting for the session to time out (and a
-    /// zombie with the same identity is fenced). Set it to a name stable across restarts and
-    /// unique among the group's members (the process id in `chimera-live`); leave it unset for
-    /// several anonymous members per group.
-    #[serde(default)]
-    pub instance_id: Option<String>,
     /// Exclusive readers instead of group members: each subscription reads every partition
     /// of its topic itself (`assign`, no group coordination, no rebalances), starting from the
     /// offsets committed under its group name, and acknowledges by committing there. For
@@ -80,7 +72,6 @@ impl KafkaConfig {
             replication: default_replication(),
             delivery_timeout_ms: default_delivery_timeout_ms(),
             session_timeout_ms: default_session_timeout_ms(),
-            instance_id: None,
             exclusive: false,
             extra: BTreeMap::new(),
         }
@@ -119,17 +110,6 @@ impl KafkaConfig {
             problems.push(format!(
                 "session_timeout_ms: {} (must be ≥ 1000)",
                 self.session_timeout_ms
-            ));
-        }
-        if self.instance_id.as_deref().is_some_and(|i| {
-            i.is_empty()
-                || !i
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        }) {
-            problems.push(format!(
-                "instance_id: {:?} (letters, digits, '.', '_' and '-' only)",
-                self.instance_id
             ));
         }
         for key in self.extra.keys() {

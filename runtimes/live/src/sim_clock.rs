@@ -56,6 +56,14 @@ pub(crate) struct SimState {
     fed: BTreeMap<String, Timestamp>,
 }
 
+/// [`SimState`] borrowed, for writing without copying the venue.
+#[derive(Serialize)]
+struct SimStateRef<'a> {
+    exchange: &'a SimExchange,
+    marks: &'a BTreeMap<String, FedMarks>,
+    fed: &'a BTreeMap<&'a str, Timestamp>,
+}
+
 fn partition_key(topic: &str, partition: i32) -> String {
     format!("{topic}/{partition}")
 }
@@ -103,14 +111,16 @@ impl EventTimeSim {
                 marks.extra.insert(*offset);
             }
         }
-        let exchange = self.venue.with_exchange(|x| serde_json::to_value(&*x))?;
-        let mut out = serde_json::Map::new();
-        out.insert("exchange".into(), exchange);
-        out.insert("marks".into(), serde_json::to_value(&self.marks)?);
         let fed: BTreeMap<&str, Timestamp> =
             self.fed_ts.iter().map(|(s, t)| (s.as_str(), *t)).collect();
-        out.insert("fed".into(), serde_json::to_value(fed)?);
-        serde_json::to_string(&out)
+        let marks = &self.marks;
+        self.venue.with_exchange(|exchange| {
+            serde_json::to_string(&SimStateRef {
+                exchange,
+                marks,
+                fed: &fed,
+            })
+        })
     }
 
     /// Whether the venue consumed this delivery before the last checkpoint it was restored from.

@@ -140,11 +140,9 @@ pub async fn run_gateway(
             Duration::ZERO
         };
         // Not raced against shutdown: a command is either executed and recorded or not read.
-        keeper.commands(&mut gw, &mut orders, wait).await?;
+        let handled = keeper.commands(&mut gw, &mut orders, wait).await?;
         keeper.market_acks.extend(gw.sim.take_acks());
-        // Reports are published as soon as they exist; only acknowledgements wait for the
-        // checkpoint, which is taken at most every CHECKPOINT_EVERY (the venue is large).
-        let due = keeper.last.elapsed() >= CHECKPOINT_EVERY;
+        let due = handled > 0 || keeper.last.elapsed() >= CHECKPOINT_EVERY;
         if due || shutdown.is_triggered() {
             keeper.checkpoint(&mut gw, &mut orders).await?;
         }
