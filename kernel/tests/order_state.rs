@@ -213,3 +213,55 @@ fn average_price_over_partial_fills() {
     assert_eq!(o.avg_fill_price(), Some(Decimal::from(102)));
     assert_eq!(o.cum_quote, Decimal::from(306));
 }
+
+fn at(mut r: ExecutionReport, ts: i64) -> ExecutionReport {
+    r.ts = Timestamp(ts);
+    r
+}
+
+#[test]
+fn updated_at_never_goes_back_when_a_fill_is_stamped_before_its_acceptance() {
+    // A bar-driven market order: accepted at the venue's clock (a later event), filled at the
+    // open of the bar it waited for (stamped earlier).
+    let mut o = order(1);
+    o.apply(&at(report(&o, ReportKind::Accepted), 500)).unwrap();
+    let accepted = o.clone();
+    o.apply(&at(full(&o, "a", 1), 60)).unwrap();
+    assert_eq!(o.status, OrderStatus::Filled);
+    assert_eq!(o.updated_at, Timestamp(500));
+    assert!(
+        o.supersedes(&accepted),
+        "the fill must replace the recorded acceptance"
+    );
+    assert!(!accepted.supersedes(&o));
+}
+
+#[test]
+fn progress_decides_before_timestamps_when_versions_are_compared() {
+    let pending = order(2);
+    let mut accepted = pending.clone();
+    accepted
+        .apply(&at(report(&accepted, ReportKind::Accepted), 900))
+        .unwrap();
+    let mut partly = pending.clone();
+    partly.apply(&at(partial(&partly, "a", 1), 100)).unwrap();
+    let mut done = pending.clone();
+    done.apply(&at(full(&done, "a", 2), 50)).unwrap();
+    // A later-stamped acceptance (a re-execution after a restart) cannot hide a fill.
+    assert!(partly.supersedes(&accepted));
+    assert!(!accepted.supersedes(&partly));
+    assert!(done.supersedes(&partly));
+    assert!(!partly.supersedes(&done));
+    assert!(accepted.supersedes(&pending));
+    // Equally far along: the newer one wins, the same one is idempotent.
+    let mut later = pending.clone();
+    later
+        .apply(&at(report(&later, ReportKind::Accepted), 901))
+        .unwrap();
+    assert!(later.supersedes(&accepted));
+    assert!(!accepted.supersedes(&later));
+    assert!(accepted.supersedes(&accepted));
+    // Never a non-terminal state over a terminal one.
+    let canceled = in_state(OrderStatus::Canceled);
+    assert!(!in_state(OrderStatus::Accepted).supersedes(&canceled));
+}

@@ -3,22 +3,19 @@
 use crate::config::{BarFill, SimConfig};
 use crate::known::{pairs, Knowledge, KnownOrders};
 use crate::market::{Level, MarketState};
-use chimera_kernel::event::{
-    ExecutionReport, Fill, Liquidity, MarketEvent, RejectReason, ReportKind,
-};
-use chimera_kernel::ids::{
-    Asset, ClientOrderId, FastMap, PortfolioId, Symbol, TradeId, VenueOrderId,
-};
-use chimera_kernel::instrument::{Instrument, MarketKind};
+use chimera_kernel::event::{ExecutionReport, Liquidity, MarketEvent, RejectReason, ReportKind};
+use chimera_kernel::ids::{Asset, ClientOrderId, FastMap, PortfolioId, Symbol, VenueOrderId};
+use chimera_kernel::instrument::Instrument;
 use chimera_kernel::order::{CancelRequest, Order, OrderIntent, OrderKind, Side};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::rng::SeededRng;
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::{Money, Price, Quantity};
 use chimera_kernel::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+
+mod fills;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Working {
@@ -53,6 +50,11 @@ pub struct SimExchange {
     event_seq: u64,
     next_trade: u64,
     now: Timestamp,
+    /// Per symbol, the latest market-event time seen: a symbol's reports are stamped with its
+    /// own clock, so they do not depend on how other symbols' data interleaves with it (the
+    /// live gateway feeds each symbol lazily, in its own event time).
+    #[serde(default)]
+    clocks: FastMap<Symbol, Timestamp>,
 }
 
 fn reject(
@@ -90,6 +92,7 @@ impl SimExchange {
             event_seq: 0,
             next_trade: 0,
             now: Timestamp(0),
+            clocks: FastMap::default(),
         }
     }
 
@@ -123,9 +126,15 @@ impl SimExchange {
         })
     }
 
-    /// The venue's clock: the latest market-event time seen.
+    /// The venue's clock: the latest market-event time seen, any symbol.
     pub fn now(&self) -> Timestamp {
         self.now
+    }
+
+    /// `symbol`'s clock: its latest market-event time, or `floor` when later (an order sent at
+    /// `floor` is handled then, even before the next event of its symbol).
+    fn clock(&self, symbol: &Symbol, floor: Timestamp) -> Timestamp {
+        self.clocks.get(symbol).map_or(floor, |c| (*c).max(floor))
     }
 
     /// Working orders of a portfolio.
@@ -153,7 +162,10 @@ impl SimExchange {
         !self.reports.is_empty()
     }
 
-    /// Receives an order at time `now`. Idempotent by client order id.
+    /// Receives an order sent at time `now`. Idempotent by client order id.
+    ///
+    /// With no latency configured it reaches the matching engine at once; otherwise with the
+    /// first event of its symbol stamped at or after its arrival.
     pub fn submit(&mut self, intent: OrderIntent, now: Timestamp) {
         self.now = self.now.max(now);
         if !self.known.insert(&intent.client_order_id, self.now) {
@@ -163,18 +175,19 @@ impl SimExchange {
             .rng
             .below(u64::try_from(self.config.latency_jitter_ms).unwrap_or(0) + 1);
         let arrival = now.plus_millis(self.config.latency_ms + i64::try_from(jitter).unwrap_or(0));
-        if arrival <= self.now {
-            self.activate(intent);
+        if arrival <= now {
+            let at = self.clock(&intent.symbol, arrival);
+            self.activate(intent, at);
         } else {
             self.seq += 1;
             self.inbound.insert((arrival, self.seq), intent);
         }
     }
 
-    /// Receives a cancel request (processed at once).
+    /// Receives a cancel request sent at `now` (processed at once).
     pub fn cancel(&mut self, request: &CancelRequest, now: Timestamp) {
         self.now = self.now.max(now);
-        let at = self.now;
+        let at = self.clock(&request.symbol, now);
         let Some(id) = self.resting_index.remove(&request.client_order_id) else {
             self.reports.push_back(ExecutionReport {
                 portfolio_id: request.portfolio_id.clone(),
@@ -195,8 +208,8 @@ impl SimExchange {
 
     /// Feeds one market event: fills what it triggers, marks accounts, settles funding.
     pub fn on_market(&mut self, event: &MarketEvent) {
-        self.event_seq += 1;
         let symbol = event.symbol().clone();
+        self.event_seq += 1;
         if let MarketEvent::Bar(bar) = event {
             let waiting: Vec<Order> = {
                 let (matching, rest) = std::mem::take(&mut self.awaiting_bar)
@@ -214,15 +227,27 @@ impl SimExchange {
             .or_default()
             .update(event);
         self.now = self.now.max(event.ts());
+        let clock = self.clocks.entry(symbol.clone()).or_insert(event.ts());
+        *clock = (*clock).max(event.ts());
         self.settle_marks(event);
-        while let Some(entry) = self.inbound.first_entry() {
-            if entry.key().0 > self.now {
-                break;
-            }
-            let intent = entry.remove();
-            self.activate(intent);
-        }
+        self.activate_arrived(&symbol, event.ts());
         self.match_resting(event);
+    }
+
+    /// Activates `symbol`'s in-flight orders that arrived by `ts`, in arrival order.
+    fn activate_arrived(&mut self, symbol: &Symbol, ts: Timestamp) {
+        let arrived: Vec<(Timestamp, u64)> = self
+            .inbound
+            .range(..=(ts, u64::MAX))
+            .filter(|(_, intent)| intent.symbol == *symbol)
+            .map(|(key, _)| *key)
+            .collect();
+        for key in arrived {
+            if let Some(intent) = self.inbound.remove(&key) {
+                let at = self.clock(symbol, key.0);
+                self.activate(intent, at);
+            }
+        }
     }
 
     fn settle_marks(&mut self, event: &MarketEvent) {
@@ -258,15 +283,15 @@ impl SimExchange {
                 self.resting_index
                     .remove(&working.order.intent.client_order_id);
                 if let OrderKind::Limit { price, .. } = working.order.intent.kind {
-                    self.execute(working.order, &[(price, None)], Liquidity::Maker, self.now);
+                    let at = self.clock(symbol, Timestamp(0));
+                    self.execute(working.order, &[(price, None)], Liquidity::Maker, at);
                 }
             }
         }
     }
 
     /// The order reaches the matching engine: validate, then fill, rest or reject.
-    fn activate(&mut self, intent: OrderIntent) {
-        let at = self.now;
+    fn activate(&mut self, intent: OrderIntent, at: Timestamp) {
         let Some(instrument) = self.instruments.get(&intent.symbol).cloned() else {
             let message = format!("symbol {} is not listed", intent.symbol);
             self.reports.push_back(reject(
@@ -367,133 +392,5 @@ impl SimExchange {
                 rested_at: self.event_seq,
             },
         );
-    }
-
-    fn check_account(
-        &mut self,
-        instrument: &Instrument,
-        intent: &OrderIntent,
-        price: Price,
-    ) -> Result<(), (RejectReason, String)> {
-        let account = self.account(&intent.portfolio_id);
-        let position = account
-            .position(&intent.symbol)
-            .map_or(Decimal::ZERO, |p| p.qty);
-        let signed = intent.qty.get() * intent.side.sign();
-        let reduces = position * signed < Decimal::ZERO && intent.qty.get() <= position.abs();
-        if intent.reduce_only && !reduces {
-            return Err((
-                RejectReason::ReduceOnlyWouldIncrease,
-                format!("position {position}, order {signed}"),
-            ));
-        }
-        let notional = instrument.notional(price, intent.qty);
-        let fee = notional * instrument.taker_fee.get().max(Decimal::ZERO);
-        let (have, need, asset) = match (instrument.kind, intent.side) {
-            (MarketKind::Perp, _) if reduces => return Ok(()),
-            (MarketKind::Perp, _) => (
-                account.available_margin(),
-                notional / instrument.leverage + fee,
-                &instrument.quote,
-            ),
-            (MarketKind::Spot, Side::Buy) => (
-                account.balance(&instrument.quote),
-                notional + fee,
-                &instrument.quote,
-            ),
-            (MarketKind::Spot, Side::Sell) => (
-                account.balance(&instrument.base),
-                intent.qty.get(),
-                &instrument.base,
-            ),
-        };
-        if have < need {
-            return Err((
-                RejectReason::InsufficientBalance,
-                format!("needs {need} {asset}, has {have}"),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Fills the whole order over `levels` (the last level absorbs any excess).
-    fn execute(&mut self, order: Order, levels: &[Level], liquidity: Liquidity, at: Timestamp) {
-        let _ = self.execute_partial(order, levels, liquidity, at, true);
-    }
-
-    /// Fills over `levels`; returns the unfilled order when levels run out and `sweep` is off.
-    fn execute_partial(
-        &mut self,
-        mut order: Order,
-        levels: &[Level],
-        liquidity: Liquidity,
-        at: Timestamp,
-        sweep: bool,
-    ) -> Option<Order> {
-        let Some(instrument) = self.instruments.get(&order.intent.symbol).cloned() else {
-            return Some(order);
-        };
-        let rate = match liquidity {
-            Liquidity::Maker => instrument.maker_fee,
-            Liquidity::Taker => instrument.taker_fee,
-        };
-        for (i, &(price, available)) in levels.iter().enumerate() {
-            let remaining = order.remaining();
-            if remaining.is_zero() {
-                break;
-            }
-            let last_level = i + 1 == levels.len();
-            let take = match available {
-                Some(q) if !(sweep && last_level) => remaining.min(q),
-                _ => remaining,
-            };
-            if take.is_zero() {
-                continue;
-            }
-            self.next_trade += 1;
-            let fee = Money::new(
-                instrument.notional(price, take) * rate.get(),
-                instrument.quote.clone(),
-            );
-            let fill = Fill {
-                trade_id: TradeId::new(format!(
-                    "{}.{}",
-                    order.intent.client_order_id,
-                    order.fills.len() + 1
-                )),
-                price,
-                qty: take,
-                fee,
-                liquidity,
-            };
-            let done = remaining.checked_sub(take).is_some_and(Quantity::is_zero);
-            let _ = self.account(&order.intent.portfolio_id).apply_fill(
-                &order.intent.symbol,
-                order.intent.side,
-                &fill,
-            );
-            let kind = if done {
-                ReportKind::Filled(fill)
-            } else {
-                ReportKind::PartiallyFilled(fill)
-            };
-            order = self.emit(order, at, kind);
-        }
-        (!order.remaining().is_zero()).then_some(order)
-    }
-
-    /// Applies a report to the venue's copy of the order and queues it for the client.
-    fn emit(&mut self, mut order: Order, at: Timestamp, kind: ReportKind) -> Order {
-        let report = ExecutionReport {
-            portfolio_id: order.intent.portfolio_id.clone(),
-            client_order_id: order.intent.client_order_id.clone(),
-            venue_order_id: order.venue_order_id.clone(),
-            symbol: order.intent.symbol.clone(),
-            ts: at,
-            kind,
-        };
-        let _ = order.apply(&report);
-        self.reports.push_back(report);
-        order
     }
 }

@@ -58,18 +58,14 @@ impl SimVenue {
 #[async_trait]
 impl ExecutionVenue for SimVenue {
     async fn submit(&self, intent: &OrderIntent) -> PortResult<()> {
-        self.with_exchange(|x| {
-            let now = x.now();
-            x.submit(intent.clone(), now);
-        });
+        // Sent at the client's own time: the venue's reports then do not depend on how the
+        // market data of other symbols happened to be interleaved with the order.
+        self.with_exchange(|x| x.submit(intent.clone(), intent.created_at));
         Ok(())
     }
 
     async fn cancel(&self, request: &CancelRequest) -> PortResult<()> {
-        self.with_exchange(|x| {
-            let now = x.now();
-            x.cancel(request, now);
-        });
+        self.with_exchange(|x| x.cancel(request, request.created_at));
         Ok(())
     }
 

@@ -238,3 +238,44 @@ fn a_restored_exchange_continues_exactly() {
         "the resting limit order was traded through after the restore"
     );
 }
+
+/// A symbol's reports do not depend on how far other symbols' data has been fed: the live
+/// gateway feeds each symbol lazily, so the interleaving varies from run to run.
+#[test]
+fn reports_do_not_depend_on_other_symbols_interleaving() {
+    let run = |eth_ahead: bool| {
+        let (mut x, p) = exchange(SimConfig::default());
+        let mut eth = btc_perp();
+        eth.symbol = Symbol::new("ETHUSDT");
+        x.add_instrument(eth);
+        let eth_bar = |minute| bar("ETHUSDT", minute, Decimal::from(50 + minute));
+        if eth_ahead {
+            for minute in 0..30 {
+                x.on_market(&eth_bar(minute));
+            }
+        }
+        x.on_market(&bar("BTCUSDT", 0, Decimal::from(100)));
+        let mut buy = market(&p, 0, Side::Buy, Decimal::ONE);
+        buy.created_at = Timestamp(0);
+        x.submit(buy, Timestamp(0));
+        let mut limit = market(&p, 1, Side::Buy, Decimal::ONE);
+        limit.kind = OrderKind::Limit {
+            price: px(Decimal::from(98)),
+            post_only: false,
+        };
+        x.submit(limit, Timestamp(0));
+        for minute in 1..4 {
+            if !eth_ahead {
+                x.on_market(&eth_bar(minute));
+            }
+            x.on_market(&bar("BTCUSDT", minute, Decimal::from(100 - minute)));
+        }
+        drain(&mut x)
+            .into_iter()
+            .filter(|r| r.symbol.as_str() == "BTCUSDT")
+            .collect::<Vec<_>>()
+    };
+    let interleaved = run(false);
+    assert_eq!(interleaved.len(), 4, "{interleaved:?}");
+    assert_eq!(interleaved, run(true));
+}

@@ -173,13 +173,23 @@ impl Order {
     }
 
     /// Whether this version of the order may replace a stored version of the same order:
-    /// never a non-terminal state over a terminal one, never an older or less-filled version.
-    /// Stores use it so a replayed or reordered write cannot regress an order.
+    /// never a non-terminal state over a terminal one, never a less-filled version; among
+    /// versions equally far along, never an older one. Progress decides before timestamps, so
+    /// a venue stamping reports out of order (or a re-execution after a restart stamping them
+    /// later) cannot leave a stale state recorded. Stores use it so a replayed or reordered
+    /// write cannot regress an order.
     pub fn supersedes(&self, stored: &Order) -> bool {
-        if stored.status.is_terminal() && !self.status.is_terminal() {
+        if (stored.status.is_terminal() && !self.status.is_terminal())
+            || self.filled_qty < stored.filled_qty
+        {
             return false;
         }
-        self.updated_at >= stored.updated_at && self.filled_qty >= stored.filled_qty
+        let progress = |o: &Order| (o.status.is_terminal(), o.filled_qty, o.status.rank());
+        match progress(self).cmp(&progress(stored)) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => self.updated_at >= stored.updated_at,
+        }
     }
 
     /// Signed quantity still to execute while the order works (+ buy, − sell), 0 when done.

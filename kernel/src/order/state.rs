@@ -13,6 +13,7 @@
 
 use super::Order;
 use crate::event::{ExecutionReport, Fill, ReportKind};
+use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// Where an order stands.
@@ -45,6 +46,16 @@ impl OrderStatus {
                 | OrderStatus::Rejected
                 | OrderStatus::Expired
         )
+    }
+
+    /// How far along the life cycle: pending 0, accepted 1, partly filled 2, terminal 3.
+    pub fn rank(self) -> u8 {
+        match self {
+            OrderStatus::PendingNew => 0,
+            OrderStatus::Accepted => 1,
+            OrderStatus::PartiallyFilled => 2,
+            _ => 3,
+        }
     }
 
     /// Stable lower-case name (for storage and reports).
@@ -167,7 +178,7 @@ impl Order {
             }
             (ReportKind::CancelRejected { .. }, s) if !s.is_terminal() => {
                 self.cancel_requested = false;
-                self.updated_at = report.ts;
+                self.touch(report.ts);
                 return Ok(OrderUpdate::CancelRejected);
             }
             (
@@ -192,8 +203,14 @@ impl Order {
         if self.venue_order_id.is_none() {
             self.venue_order_id.clone_from(&report.venue_order_id);
         }
-        self.updated_at = report.ts;
+        self.touch(report.ts);
         Ok(update)
+    }
+
+    /// Moves `updated_at` forward (never back: a venue may stamp a fill of a bar-driven order
+    /// before the acceptance it follows, and stores order versions by it).
+    fn touch(&mut self, ts: Timestamp) {
+        self.updated_at = self.updated_at.max(ts);
     }
 
     fn apply_fill(
@@ -232,7 +249,7 @@ impl Order {
         if self.venue_order_id.is_none() {
             self.venue_order_id.clone_from(&report.venue_order_id);
         }
-        self.updated_at = report.ts;
+        self.touch(report.ts);
         Ok(OrderUpdate::Filled(fill.clone()))
     }
 }

@@ -1,0 +1,149 @@
+//! Account checks and executions of the simulated exchange: what an order may do and what
+//! its fills do to the account.
+
+use super::SimExchange;
+use crate::market::Level;
+use chimera_kernel::event::ExecutionReport;
+use chimera_kernel::event::{Fill, Liquidity, RejectReason, ReportKind};
+use chimera_kernel::ids::TradeId;
+use chimera_kernel::instrument::{Instrument, MarketKind};
+use chimera_kernel::order::{Order, OrderIntent, Side};
+use chimera_kernel::time::Timestamp;
+use chimera_kernel::value::{Money, Price, Quantity};
+use chimera_kernel::Decimal;
+
+impl SimExchange {
+    pub(super) fn check_account(
+        &mut self,
+        instrument: &Instrument,
+        intent: &OrderIntent,
+        price: Price,
+    ) -> Result<(), (RejectReason, String)> {
+        let account = self.account(&intent.portfolio_id);
+        let position = account
+            .position(&intent.symbol)
+            .map_or(Decimal::ZERO, |p| p.qty);
+        let signed = intent.qty.get() * intent.side.sign();
+        let reduces = position * signed < Decimal::ZERO && intent.qty.get() <= position.abs();
+        if intent.reduce_only && !reduces {
+            return Err((
+                RejectReason::ReduceOnlyWouldIncrease,
+                format!("position {position}, order {signed}"),
+            ));
+        }
+        let notional = instrument.notional(price, intent.qty);
+        let fee = notional * instrument.taker_fee.get().max(Decimal::ZERO);
+        let (have, need, asset) = match (instrument.kind, intent.side) {
+            (MarketKind::Perp, _) if reduces => return Ok(()),
+            (MarketKind::Perp, _) => (
+                account.available_margin(),
+                notional / instrument.leverage + fee,
+                &instrument.quote,
+            ),
+            (MarketKind::Spot, Side::Buy) => (
+                account.balance(&instrument.quote),
+                notional + fee,
+                &instrument.quote,
+            ),
+            (MarketKind::Spot, Side::Sell) => (
+                account.balance(&instrument.base),
+                intent.qty.get(),
+                &instrument.base,
+            ),
+        };
+        if have < need {
+            return Err((
+                RejectReason::InsufficientBalance,
+                format!("needs {need} {asset}, has {have}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fills the whole order over `levels` (the last level absorbs any excess).
+    pub(super) fn execute(
+        &mut self,
+        order: Order,
+        levels: &[Level],
+        liquidity: Liquidity,
+        at: Timestamp,
+    ) {
+        let _ = self.execute_partial(order, levels, liquidity, at, true);
+    }
+
+    /// Fills over `levels`; returns the unfilled order when levels run out and `sweep` is off.
+    pub(super) fn execute_partial(
+        &mut self,
+        mut order: Order,
+        levels: &[Level],
+        liquidity: Liquidity,
+        at: Timestamp,
+        sweep: bool,
+    ) -> Option<Order> {
+        let Some(instrument) = self.instruments.get(&order.intent.symbol).cloned() else {
+            return Some(order);
+        };
+        let rate = match liquidity {
+            Liquidity::Maker => instrument.maker_fee,
+            Liquidity::Taker => instrument.taker_fee,
+        };
+        for (i, &(price, available)) in levels.iter().enumerate() {
+            let remaining = order.remaining();
+            if remaining.is_zero() {
+                break;
+            }
+            let last_level = i + 1 == levels.len();
+            let take = match available {
+                Some(q) if !(sweep && last_level) => remaining.min(q),
+                _ => remaining,
+            };
+            if take.is_zero() {
+                continue;
+            }
+            self.next_trade += 1;
+            let fee = Money::new(
+                instrument.notional(price, take) * rate.get(),
+                instrument.quote.clone(),
+            );
+            let fill = Fill {
+                trade_id: TradeId::new(format!(
+                    "{}.{}",
+                    order.intent.client_order_id,
+                    order.fills.len() + 1
+                )),
+                price,
+                qty: take,
+                fee,
+                liquidity,
+            };
+            let done = remaining.checked_sub(take).is_some_and(Quantity::is_zero);
+            let _ = self.account(&order.intent.portfolio_id).apply_fill(
+                &order.intent.symbol,
+                order.intent.side,
+                &fill,
+            );
+            let kind = if done {
+                ReportKind::Filled(fill)
+            } else {
+                ReportKind::PartiallyFilled(fill)
+            };
+            order = self.emit(order, at, kind);
+        }
+        (!order.remaining().is_zero()).then_some(order)
+    }
+
+    /// Applies a report to the venue's copy of the order and queues it for the client.
+    pub(super) fn emit(&mut self, mut order: Order, at: Timestamp, kind: ReportKind) -> Order {
+        let report = ExecutionReport {
+            portfolio_id: order.intent.portfolio_id.clone(),
+            client_order_id: order.intent.client_order_id.clone(),
+            venue_order_id: order.venue_order_id.clone(),
+            symbol: order.intent.symbol.clone(),
+            ts: at,
+            kind,
+        };
+        let _ = order.apply(&report);
+        self.reports.push_back(report);
+        order
+    }
+}
