@@ -69,6 +69,8 @@ pub struct PortfolioEngine {
     next_seq: u64,
     requests: Vec<OrderRequest>,
     stats: EngineStats,
+    /// Why trading is paused, when it is: requests are refused, the market is still followed.
+    halted: Option<String>,
 }
 
 impl std::fmt::Debug for PortfolioEngine {
@@ -108,6 +110,7 @@ impl PortfolioEngine {
             next_seq,
             requests: Vec::new(),
             stats: EngineStats::default(),
+            halted: None,
         };
         for order in open_orders.into_iter().filter(|o| !o.status.is_terminal()) {
             engine
@@ -170,6 +173,24 @@ impl PortfolioEngine {
             .collect()
     }
 
+    /// Pauses trading: from now on every strategy request becomes a [`Refusal`] ("trading is
+    /// paused"), while market data, fills and timers are still applied, so the strategy stays
+    /// warm and the books stay exact. Working orders are left alone ([`Self::cancel_all`]
+    /// cancels them). Pausing again only replaces the reason.
+    pub fn halt(&mut self, reason: impl Into<String>) {
+        self.halted = Some(reason.into());
+    }
+
+    /// Resumes trading after [`Self::halt`].
+    pub fn resume(&mut self) {
+        self.halted = None;
+    }
+
+    /// Why trading is paused, if it is.
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
+    }
+
     /// Handles a market event without wrapping it in an [`Event`] (the hot path of replays).
     pub fn handle_market(&mut self, event: &MarketEvent, now: Timestamp, out: &mut Vec<Command>) {
         self.stats.events += 1;
@@ -197,6 +218,12 @@ impl PortfolioEngine {
 
     fn emit(&mut self, requests: &mut Vec<OrderRequest>, now: Timestamp, out: &mut Vec<Command>) {
         for request in requests.drain(..) {
+            if self.halted.is_some() {
+                self.stats.refusals += 1;
+                self.refusals
+                    .push(Refusal::new(request, now, "trading is paused"));
+                continue;
+            }
             match self.intent_from_request(request, now) {
                 Ok(intent) => {
                     self.stats.orders += 1;

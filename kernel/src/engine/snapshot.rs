@@ -29,6 +29,9 @@ pub struct EngineSnapshot {
     /// Recently finished orders, to recognise their late reports.
     #[serde(default)]
     pub recently_finished: Vec<crate::ids::ClientOrderId>,
+    /// Why trading is paused, when it is ([`PortfolioEngine::halt`]).
+    #[serde(default)]
+    pub halted: Option<String>,
 }
 
 /// Why a snapshot cannot be restored.
@@ -58,6 +61,7 @@ impl PortfolioEngine {
             stats: self.stats,
             strategy_state: self.strategy.save_state(),
             recently_finished: self.recently_finished.iter().cloned().collect(),
+            halted: self.halted.clone(),
         }
     }
 
@@ -88,6 +92,7 @@ impl PortfolioEngine {
         );
         engine.stats = snapshot.stats;
         engine.recently_finished = snapshot.recently_finished.into();
+        engine.halted = snapshot.halted;
         Ok(engine)
     }
 }
@@ -147,6 +152,41 @@ mod tests {
         assert_eq!(a, b, "same intents (ids included) after the restore");
         first.extend(a);
         assert!(first.len() > 2);
+    }
+
+    #[test]
+    fn a_halted_engine_refuses_requests_keeps_following_and_survives_a_restore() {
+        let mut free = engine();
+        let mut halted = engine();
+        halted.halt("operator");
+        assert!(
+            commands(&mut halted, 0, 120).is_empty(),
+            "nothing sent while paused"
+        );
+        assert!(!commands(&mut free, 0, 120).is_empty());
+        let refusals = halted.drain_refusals();
+        assert!(!refusals.is_empty(), "each request refused, as data");
+        assert!(refusals.iter().all(|r| r.reason == "trading is paused"));
+        assert_eq!(
+            halted.snapshot().strategy_state,
+            free.snapshot().strategy_state,
+            "the strategy followed the market while paused"
+        );
+        let params = [("fast", "3"), ("slow", "5"), ("qty", "0.1")]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut restored = PortfolioEngine::from_snapshot(
+            halted.snapshot(),
+            build_strategy("ema-cross", &params).expect("strategy"),
+        )
+        .expect("restore");
+        assert_eq!(restored.halted(), Some("operator"));
+        restored.resume();
+        assert!(
+            !commands(&mut restored, 120, 400).is_empty(),
+            "trades again once resumed"
+        );
     }
 
     #[test]

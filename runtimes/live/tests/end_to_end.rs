@@ -10,13 +10,83 @@
 
 mod support;
 
-use chimera_ports::{AuditKind, AuditRepository, EventBus};
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::time::Timestamp;
+use chimera_messages::{encode, ControlCommand, Envelope, MessageType};
+use chimera_ports::{AuditKind, AuditRepository, EventBus, PortfolioRepository, PortfolioStatus};
 use std::time::Duration;
 use support::*;
 
 const NODE: &str = env!("CARGO_BIN_EXE_chimera-node");
 const GATEWAY: &str = env!("CARGO_BIN_EXE_chimera-gateway");
 const FEED: &str = env!("CARGO_BIN_EXE_chimera-feed");
+
+/// The topics Chimera's runtimes consume (`system.events` and `alerts` are for the outside).
+const CONSUMED: [&str; 5] = [
+    "market.data",
+    "orders.submission",
+    "orders.feedback",
+    "control.commands",
+    "schedule.updates",
+];
+
+async fn control(bus: &chimera_kafka::KafkaEventBus, setup: &Setup, command: &ControlCommand) {
+    let envelope = Envelope::new(
+        MessageType::ControlCommand,
+        format!("test:{}", serde_json::to_string(command).unwrap()),
+        Timestamp(0),
+        "test",
+        command.key(),
+        command,
+    );
+    bus.publish(
+        &format!("{}control.commands", setup.prefix),
+        command.key(),
+        &encode(&envelope),
+    )
+    .await
+    .unwrap();
+}
+
+async fn wait_status(store: &chimera_sql::SqlStore, id: &PortfolioId, want: PortfolioStatus) {
+    for _ in 0..300 {
+        let record = store.get_portfolio(id).await.unwrap().unwrap();
+        if record.status == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("portfolio {id} never became {want:?}");
+}
+
+/// Control commands reach the running node: pause (recorded as the portfolio's status),
+/// cancel-all on a portfolio with nothing working (no order sent), resume.
+async fn pause_and_resume(
+    bus: &chimera_kafka::KafkaEventBus,
+    setup: &Setup,
+    store: &chimera_sql::SqlStore,
+) {
+    let id = PortfolioId::new("p1-btcusdt");
+    let some = Some(id.clone());
+    control(
+        bus,
+        setup,
+        &ControlCommand::Pause {
+            portfolio_id: some.clone(),
+            reason: "end-to-end test".into(),
+        },
+    )
+    .await;
+    wait_status(store, &id, PortfolioStatus::Paused).await;
+    control(
+        bus,
+        setup,
+        &ControlCommand::CancelAll { portfolio_id: None },
+    )
+    .await;
+    control(bus, setup, &ControlCommand::Resume { portfolio_id: some }).await;
+    wait_status(store, &id, PortfolioStatus::Active).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_run_matches_backtest_and_dead_letters_malformed_messages() {
@@ -30,7 +100,7 @@ async fn live_run_matches_backtest_and_dead_letters_malformed_messages() {
         services.brokers.clone(),
     ))
     .unwrap();
-    for topic in ["market.data", "orders.submission", "orders.feedback"] {
+    for topic in CONSUMED {
         bus.publish(&format!("{}{topic}", setup.prefix), "BTCUSDT", b"{not json")
             .await
             .unwrap();
@@ -42,6 +112,7 @@ async fn live_run_matches_backtest_and_dead_letters_malformed_messages() {
     let store = store(&setup).await;
     wait_settled(&store, &fills, Duration::from_secs(240)).await;
     assert!(feed.wait().unwrap().success(), "feed finished");
+    pause_and_resume(&bus, &setup, &store).await;
     terminate(&mut node);
     terminate(&mut gateway);
     assert_matches_backtest(&store, &expected).await;
@@ -56,7 +127,7 @@ async fn live_run_matches_backtest_and_dead_letters_malformed_messages() {
                 .to_owned()
         })
         .collect();
-    for topic in ["market.data", "orders.submission", "orders.feedback"] {
+    for topic in CONSUMED {
         assert!(
             topics.contains(&format!("{}{topic}", setup.prefix)),
             "{topic} dead-lettered: {topics:?}"

@@ -7,10 +7,12 @@
 //! decoded is never dropped silently: [`DeadLetters`] publishes it, with the reason and the raw
 //! bytes, to the dead-letter topic and counts it.
 
+mod control;
 mod dead_letter;
 mod envelope;
 mod topics;
 
+pub use control::{ControlCommand, ScheduleUpdate};
 pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{
     decode, encode, Alert, AlertLevel, DecodeError, Envelope, MessageType, SCHEMA_VERSION,

@@ -1,10 +1,11 @@
 //! The execution node: runs the portfolios assigned to it in the database.
 //!
 //! Start-up rebuilds each portfolio from its last checkpoint (books, open orders, strategy
-//! state, applied offsets) before consuming. Then two routers read `market.data` and
-//! `orders.feedback` (each node in its own consumer groups, so every node sees every message
-//! and takes what concerns its portfolios), route through the interest map into per-portfolio
-//! bounded queues, and one task per portfolio runs its engine ([`worker`]). A heartbeat with
+//! state, applied offsets) before consuming. Then three routers read `market.data`,
+//! `orders.feedback` and `control.commands` (each node in its own consumer groups, so every
+//! node sees every message and takes what concerns its portfolios), route through the interest
+//! map into per-portfolio bounded queues, and one task per portfolio runs its engine
+//! ([`worker`]): control commands (pause, resume, cancel all) apply in order with the rest. A heartbeat with
 //! per-portfolio metrics goes to `system.events`.
 
 mod queue;
@@ -151,6 +152,7 @@ pub async fn run_node(
     let routes = Arc::new(Routes {
         interest,
         by_portfolio,
+        node_id: config.id.clone(),
     });
     let market = rt
         .bus
@@ -164,6 +166,20 @@ pub async fn run_node(
         .subscribe(
             &rt.topics.name(Topic::OrdersFeedback),
             &rt.topics.group(&format!("{}.feedback", config.id)),
+        )
+        .await?;
+    let control = rt
+        .bus
+        .subscribe(
+            &rt.topics.name(Topic::ControlCommands),
+            &rt.topics.group(&format!("{}.control", config.id)),
+        )
+        .await?;
+    let schedule = rt
+        .bus
+        .subscribe(
+            &rt.topics.name(Topic::ScheduleUpdates),
+            &rt.topics.group(&format!("{}.schedule", config.id)),
         )
         .await?;
     let stats: Vec<(PortfolioId, Arc<WorkerStats>, Arc<PortfolioQueue>)> = workers
@@ -185,6 +201,18 @@ pub async fn run_node(
         Arc::clone(&routes),
         feedback,
         Feed::Feedback,
+    ));
+    tasks.spawn(router::route(
+        Arc::clone(&rt),
+        Arc::clone(&routes),
+        control,
+        Feed::Control,
+    ));
+    tasks.spawn(router::route(
+        Arc::clone(&rt),
+        Arc::clone(&routes),
+        schedule,
+        Feed::Schedule,
     ));
     tasks.spawn(heartbeat(Arc::clone(&rt), config.clone(), stats.clone()));
     while let Some(joined) = tasks.join_next().await {

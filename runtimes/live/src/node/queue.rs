@@ -10,6 +10,7 @@
 //!   capacity, because refusing them could lose a fill.
 
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
+use chimera_messages::ControlCommand;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,12 +34,13 @@ pub(crate) type Pending = Arc<AtomicUsize>;
 pub(crate) enum Input {
     Market(MarketEvent, Origin, Pending),
     Feedback(ExecutionReport, Origin, Pending),
+    Control(ControlCommand, Origin, Pending),
 }
 
 impl Input {
     pub(crate) fn pending(&self) -> &Pending {
         match self {
-            Input::Market(_, _, p) | Input::Feedback(_, _, p) => p,
+            Input::Market(_, _, p) | Input::Feedback(_, _, p) | Input::Control(_, _, p) => p,
         }
     }
 

@@ -6,8 +6,9 @@ use super::queue::{Input, Origin, Pending, PortfolioQueue, Pressure};
 use crate::runtime::{fatal, Runtime};
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::{PortfolioId, Symbol};
-use chimera_messages::{decode, MessageType};
+use chimera_messages::{decode, AlertLevel, ControlCommand, MessageType, ScheduleUpdate};
 use chimera_ports::{Delivery, Subscription};
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,6 +20,85 @@ pub(crate) struct Routes {
     pub(crate) interest: HashMap<Symbol, Vec<(PortfolioId, Arc<PortfolioQueue>)>>,
     /// Portfolio → its queue.
     pub(crate) by_portfolio: HashMap<PortfolioId, Arc<PortfolioQueue>>,
+    /// This node.
+    pub(crate) node_id: String,
+}
+
+/// A decoded message, ready to route.
+enum Routed {
+    Market(MarketEvent),
+    Feedback(ExecutionReport),
+    Control(ControlCommand),
+    Schedule(ScheduleUpdate),
+}
+
+impl Routed {
+    /// What a portfolio's queue receives; `None` for what no portfolio consumes.
+    fn input(&self, origin: Origin, pending: Pending) -> Option<Input> {
+        Some(match self {
+            Routed::Market(event) => Input::Market(event.clone(), origin, pending),
+            Routed::Feedback(report) => Input::Feedback(report.clone(), origin, pending),
+            Routed::Control(command) => Input::Control(command.clone(), origin, pending),
+            Routed::Schedule(_) => return None,
+        })
+    }
+}
+
+impl Routes {
+    /// An assignment change that concerns this node. The node runs the set of portfolios it
+    /// loaded at start-up; moving portfolios between running nodes (with the market-data
+    /// replay a moved portfolio needs) is the scheduler's work, so here the change is made
+    /// visible: the node's next start picks it up from the database.
+    async fn note_schedule(&self, rt: &Runtime, update: &ScheduleUpdate) {
+        let runs_it = self.by_portfolio.contains_key(&update.portfolio_id);
+        let assigned_here = update.node_id.as_deref() == Some(self.node_id.as_str());
+        if runs_it != assigned_here {
+            let what = if assigned_here {
+                "assigned to this node"
+            } else {
+                "moved away from this node"
+            };
+            rt.alert(
+                AlertLevel::Warning,
+                "assignment_changed",
+                format!(
+                    "portfolio {} {what} ({}); takes effect when node {} restarts",
+                    update.portfolio_id, update.reason, self.node_id
+                ),
+                Some(update.portfolio_id.clone()),
+            )
+            .await;
+        }
+    }
+
+    /// The portfolios of this node a message goes to: a market event to those trading its
+    /// symbol, a report to its portfolio, a control command to its portfolio or to all.
+    /// Borrowed on the hot path (market data): no allocation per event.
+    fn targets(&self, routed: &Routed) -> Cow<'_, [(PortfolioId, Arc<PortfolioQueue>)]> {
+        let one = |id: &PortfolioId| {
+            self.by_portfolio
+                .get(id)
+                .map(|q| (id.clone(), Arc::clone(q)))
+                .into_iter()
+                .collect()
+        };
+        match routed {
+            Routed::Market(event) => self
+                .interest
+                .get(event.symbol())
+                .map_or(Cow::Borrowed(&[][..]), |v| Cow::Borrowed(v.as_slice())),
+            Routed::Feedback(report) => Cow::Owned(one(&report.portfolio_id)),
+            Routed::Schedule(_) => Cow::Borrowed(&[][..]),
+            Routed::Control(command) => match command.portfolio() {
+                Some(id) => Cow::Owned(one(id)),
+                None => self
+                    .by_portfolio
+                    .iter()
+                    .map(|(id, q)| (id.clone(), Arc::clone(q)))
+                    .collect(),
+            },
+        }
+    }
 }
 
 /// Deliveries in arrival order with the count of portfolios still handling each.
@@ -51,6 +131,8 @@ impl Acks {
 pub(crate) enum Feed {
     Market,
     Feedback,
+    Control,
+    Schedule,
 }
 
 pub(crate) async fn route(
@@ -88,57 +170,45 @@ pub(crate) async fn route(
             offset: delivery.offset,
         };
         let pending: Pending = Arc::new(AtomicUsize::new(0));
-        match feed {
-            Feed::Market => {
-                match decode::<MarketEvent>(&delivery.payload, MessageType::MarketEvent) {
-                    Ok(envelope) => {
-                        let event = envelope.payload;
-                        let targets = routes
-                            .interest
-                            .get(event.symbol())
-                            .map_or(&[][..], Vec::as_slice);
-                        pending.store(targets.len(), Ordering::Release);
-                        acks.fifo.push_back((delivery, Arc::clone(&pending)));
-                        for (portfolio, queue) in targets {
-                            let input =
-                                Input::Market(event.clone(), origin.clone(), Arc::clone(&pending));
-                            let (_, change) = queue.push(input).await;
-                            pressure(&rt, portfolio, queue, change).await;
-                        }
-                    }
-                    Err(error) => {
-                        rt.dead_letter(&delivery, &error)
-                            .await
-                            .map_err(|e| fatal("dead letter", &e))?;
-                        acks.fifo.push_back((delivery, pending));
-                    }
-                }
-            }
+        let decoded = match feed {
+            Feed::Market => decode::<MarketEvent>(&delivery.payload, MessageType::MarketEvent)
+                .map(|env| Routed::Market(env.payload)),
             Feed::Feedback => {
-                match decode::<ExecutionReport>(&delivery.payload, MessageType::ExecutionReport) {
-                    Ok(envelope) => {
-                        let report = envelope.payload;
-                        if let Some(queue) = routes.by_portfolio.get(&report.portfolio_id) {
-                            pending.store(1, Ordering::Release);
-                            acks.fifo.push_back((delivery, Arc::clone(&pending)));
-                            let portfolio = report.portfolio_id.clone();
-                            let (_, change) = queue
-                                .push(Input::Feedback(report, origin, Arc::clone(&pending)))
-                                .await;
-                            pressure(&rt, &portfolio, queue, change).await;
-                        } else {
-                            // Another node's portfolio.
-                            acks.fifo.push_back((delivery, pending));
-                        }
-                    }
-                    Err(error) => {
-                        rt.dead_letter(&delivery, &error)
-                            .await
-                            .map_err(|e| fatal("dead letter", &e))?;
-                        acks.fifo.push_back((delivery, pending));
-                    }
-                }
+                decode::<ExecutionReport>(&delivery.payload, MessageType::ExecutionReport)
+                    .map(|env| Routed::Feedback(env.payload))
             }
+            Feed::Control => {
+                decode::<ControlCommand>(&delivery.payload, MessageType::ControlCommand)
+                    .map(|env| Routed::Control(env.payload))
+            }
+            Feed::Schedule => {
+                decode::<ScheduleUpdate>(&delivery.payload, MessageType::ScheduleUpdate)
+                    .map(|env| Routed::Schedule(env.payload))
+            }
+        };
+        let routed = match decoded {
+            Ok(routed) => routed,
+            Err(error) => {
+                rt.dead_letter(&delivery, &error)
+                    .await
+                    .map_err(|e| fatal("dead letter", &e))?;
+                acks.fifo.push_back((delivery, pending));
+                continue;
+            }
+        };
+        if let Routed::Schedule(update) = &routed {
+            routes.note_schedule(&rt, update).await;
+        }
+        // Portfolios of other nodes are not in the maps: nothing to do, acknowledged in turn.
+        let targets = routes.targets(&routed);
+        pending.store(targets.len(), Ordering::Release);
+        acks.fifo.push_back((delivery, Arc::clone(&pending)));
+        for (portfolio, queue) in targets.iter() {
+            let Some(input) = routed.input(origin.clone(), Arc::clone(&pending)) else {
+                continue;
+            };
+            let (_, change) = queue.push(input).await;
+            pressure(&rt, portfolio, queue, change).await;
         }
         if acks.fifo.len() >= 64 {
             acks.flush(&mut sub, &rt).await?;

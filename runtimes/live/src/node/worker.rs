@@ -14,10 +14,10 @@ use chimera_kernel::event::{Event, MarketEvent};
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::time::Timestamp;
-use chimera_messages::{AlertLevel, MessageType, Topic};
+use chimera_messages::{AlertLevel, ControlCommand, MessageType, Topic};
 use chimera_ports::{
-    AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PositionRepository,
-    PositionSnapshot,
+    AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRepository,
+    PortfolioStatus, PositionRepository, PositionSnapshot,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -54,7 +54,8 @@ pub(crate) struct Worker {
     pub(crate) applied: BTreeMap<String, i64>,
     pub(crate) last_bar: BTreeMap<String, i64>,
     pub(crate) revision: i64,
-    pub(crate) paused: bool,
+    /// A status a control command set, to record before the next checkpoint.
+    status_change: Option<PortfolioStatus>,
     pub(crate) queue: Arc<PortfolioQueue>,
     pub(crate) stats: Arc<WorkerStats>,
     pub(crate) batch_max: usize,
@@ -65,13 +66,20 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
+    /// `paused`: the portfolio record's status says so (the record is written before the
+    /// checkpoint, so it is the authority at start-up).
     pub(crate) fn new(
-        engine: PortfolioEngine,
+        mut engine: PortfolioEngine,
         checkpoint: Option<(i64, NodeCheckpoint)>,
         queue: Arc<PortfolioQueue>,
         batch_max: usize,
         paused: bool,
     ) -> Self {
+        if !paused {
+            engine.resume();
+        } else if engine.halted().is_none() {
+            engine.halt("paused in the portfolio record");
+        }
         let (revision, applied, last_bar, clock) = checkpoint
             .map(|(r, c)| (r, c.applied, c.last_bar, c.clock))
             .unwrap_or_default();
@@ -82,7 +90,7 @@ impl Worker {
             applied,
             last_bar,
             revision,
-            paused,
+            status_change: None,
             queue,
             stats: Arc::new(WorkerStats::default()),
             batch_max,
@@ -116,7 +124,7 @@ impl Worker {
         let mut last_ts = Timestamp(0);
         for input in batch {
             let origin = match input {
-                Input::Market(_, o, _) | Input::Feedback(_, o, _) => o,
+                Input::Market(_, o, _) | Input::Feedback(_, o, _) | Input::Control(_, o, _) => o,
             };
             if self
                 .applied
@@ -145,6 +153,7 @@ impl Worker {
                     self.engine.handle_market(event, event.ts(), commands);
                     self.stats.events.fetch_add(1, Ordering::Relaxed);
                 }
+                Input::Control(command, ..) => self.control(command, commands),
                 Input::Feedback(report, ..) => {
                     last_ts = last_ts.max(report.ts);
                     let is_fill = report.fill().is_some();
@@ -161,12 +170,51 @@ impl Worker {
         last_ts
     }
 
-    async fn publish(&mut self, rt: &Runtime, commands: &mut Vec<Command>) -> anyhow::Result<()> {
-        if self.paused {
-            // A paused portfolio follows the market but sends nothing: cancel what it asked.
-            commands.clear();
-            return Ok(());
+    /// Applies an operator's instruction (idempotent: a redelivery changes nothing more).
+    fn control(&mut self, command: &ControlCommand, commands: &mut Vec<Command>) {
+        match command {
+            ControlCommand::Pause { reason, .. } => {
+                self.engine.halt(reason.clone());
+                self.status_change = Some(PortfolioStatus::Paused);
+            }
+            ControlCommand::Resume { .. } => {
+                self.engine.resume();
+                self.status_change = Some(PortfolioStatus::Active);
+            }
+            ControlCommand::CancelAll { .. } => commands.extend(self.engine.cancel_all(self.clock)),
         }
+    }
+
+    /// Records a status a control command set, before the checkpoint that covers it.
+    async fn record_status(&mut self, rt: &Runtime) -> anyhow::Result<()> {
+        let Some(status) = self.status_change.take() else {
+            return Ok(());
+        };
+        let store = &rt.store;
+        let record = rt
+            .retry("read portfolio", || store.get_portfolio(&self.id))
+            .await
+            .map_err(|e| fatal("read portfolio", &e))?;
+        if let Some(mut record) = record.filter(|r| r.status != status) {
+            record.status = status;
+            record.updated_at = wall_clock();
+            rt.retry("record portfolio status", || {
+                store.upsert_portfolio(&record)
+            })
+            .await
+            .map_err(|e| fatal("record portfolio status", &e))?;
+        }
+        rt.alert(
+            AlertLevel::Warning,
+            "portfolio_status",
+            format!("portfolio {} is now {}", self.id, status.as_str()),
+            Some(self.id.clone()),
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn publish(&mut self, rt: &Runtime, commands: &mut Vec<Command>) -> anyhow::Result<()> {
         for command in commands.drain(..) {
             let id = match &command {
                 Command::Submit(intent) => intent.intent_id.as_str().to_owned(),
@@ -187,6 +235,7 @@ impl Worker {
     }
 
     async fn persist(&mut self, rt: &Runtime, last_ts: Timestamp) -> anyhow::Result<()> {
+        self.record_status(rt).await?;
         let store = &rt.store;
         self.clock = self.clock.max(last_ts);
         let ts = if self.clock.0 > 0 {

@@ -1,0 +1,95 @@
+//! Operator instructions on `control.commands` (key: the portfolio, or `*` for all) and the
+//! scheduler's assignment changes on `schedule.updates`.
+
+use chimera_kernel::ids::PortfolioId;
+use serde::{Deserialize, Serialize};
+
+/// What a control entry point (API, CLI, risk service) asks the execution nodes to do.
+///
+/// Each is idempotent: applying it twice (a redelivery) leaves the same state. The node that
+/// runs the portfolio applies it in order with the portfolio's other inputs, and a full queue
+/// never refuses nor drops it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ControlCommand {
+    /// Stop sending new orders: strategy requests are refused (recorded as strategy events)
+    /// while the portfolio keeps following the market and its fills. Working orders stay; send
+    /// [`ControlCommand::CancelAll`] to cancel them. Survives restarts (the portfolio's status
+    /// becomes `paused`).
+    Pause {
+        /// The portfolio; `None` for every portfolio.
+        portfolio_id: Option<PortfolioId>,
+        /// Why, for the record.
+        reason: String,
+    },
+    /// Send orders again after a pause.
+    Resume {
+        /// The portfolio; `None` for every portfolio.
+        portfolio_id: Option<PortfolioId>,
+    },
+    /// Cancel every working order.
+    CancelAll {
+        /// The portfolio; `None` for every portfolio.
+        portfolio_id: Option<PortfolioId>,
+    },
+}
+
+impl ControlCommand {
+    /// The portfolio it is about; `None` when it is about all of them.
+    pub fn portfolio(&self) -> Option<&PortfolioId> {
+        match self {
+            ControlCommand::Pause { portfolio_id, .. }
+            | ControlCommand::Resume { portfolio_id }
+            | ControlCommand::CancelAll { portfolio_id } => portfolio_id.as_ref(),
+        }
+    }
+
+    /// The bus key for it: the portfolio, or `*`.
+    pub fn key(&self) -> &str {
+        self.portfolio().map_or("*", PortfolioId::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn wire_form_is_tagged_and_strict() {
+        let pause = ControlCommand::Pause {
+            portfolio_id: Some(PortfolioId::new("p1")),
+            reason: "drawdown".into(),
+        };
+        let text = serde_json::to_string(&pause).unwrap();
+        assert_eq!(
+            text,
+            r#"{"command":"pause","portfolio_id":"p1","reason":"drawdown"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ControlCommand>(&text).unwrap(),
+            pause
+        );
+        let all: ControlCommand =
+            serde_json::from_str(r#"{"command":"cancel_all","portfolio_id":null}"#).unwrap();
+        assert_eq!(all.key(), "*");
+        assert!(serde_json::from_str::<ControlCommand>(r#"{"command":"explode"}"#).is_err());
+        assert!(serde_json::from_str::<ControlCommand>(
+            r#"{"command":"resume","portfolio_id":"p1","extra":1}"#
+        )
+        .is_err());
+    }
+}
+
+/// The scheduler's assignment change on `schedule.updates` (key: the portfolio): the portfolio
+/// now runs on `node_id`, or on no node (`None`: stopped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleUpdate {
+    /// The portfolio moved.
+    pub portfolio_id: PortfolioId,
+    /// Where it runs now.
+    pub node_id: Option<String>,
+    /// Why (fail-over, rebalancing, operator).
+    pub reason: String,
+}
