@@ -189,3 +189,26 @@ async fn node_and_gateway_survive_sigkill_without_losing_or_duplicating() {
         "one order per intent, none duplicated (market orders fill once)"
     );
 }
+
+/// The same pipeline over the Redis Streams bus (the small-deployment option): positions equal
+/// the backtest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_run_over_redis_streams_matches_backtest() {
+    let Some(services) = services() else { return };
+    if services.redis_url.is_none() {
+        println!("skipped: CHIMERA_REDIS_URL must be set (scripts/test.sh starts Redis)");
+        return;
+    }
+    let setup = setup_on("redis", &services, Bus::RedisStreams).await;
+    let expected = backtest(&setup.dir);
+    let fills = expected.iter().map(|(k, (_, f))| (k.clone(), *f)).collect();
+    let mut gateway = spawn(GATEWAY, &setup, "gateway");
+    let mut node = spawn(NODE, &setup, "node");
+    let mut feed = spawn(FEED, &setup, "feed");
+    let store = store(&setup).await;
+    wait_settled(&store, &fills, Duration::from_secs(240)).await;
+    assert!(feed.wait().unwrap().success(), "feed finished");
+    terminate(&mut node);
+    terminate(&mut gateway);
+    assert_matches_backtest(&store, &expected).await;
+}

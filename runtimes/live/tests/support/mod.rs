@@ -31,6 +31,14 @@ const T0: i64 = 1_640_995_200_000; // 2022-01-01T00:00:00Z
 pub(crate) struct Services {
     pub(crate) brokers: String,
     pub(crate) admin_url: String,
+    pub(crate) redis_url: Option<String>,
+}
+
+/// Which bus the processes talk through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bus {
+    Kafka,
+    RedisStreams,
 }
 
 pub(crate) fn services() -> Option<Services> {
@@ -38,7 +46,11 @@ pub(crate) fn services() -> Option<Services> {
         std::env::var("CHIMERA_KAFKA_BROKERS"),
         std::env::var("CHIMERA_DATABASE_URL"),
     ) {
-        (Ok(brokers), Ok(admin_url)) => Some(Services { brokers, admin_url }),
+        (Ok(brokers), Ok(admin_url)) => Some(Services {
+            brokers,
+            admin_url,
+            redis_url: std::env::var("CHIMERA_REDIS_URL").ok(),
+        }),
         _ => {
             println!("skipped: CHIMERA_KAFKA_BROKERS and CHIMERA_DATABASE_URL must be set (scripts/test.sh starts the services)");
             None
@@ -111,6 +123,10 @@ pub(crate) struct Setup {
 }
 
 pub(crate) async fn setup(name: &str, services: &Services) -> Setup {
+    setup_on(name, services, Bus::Kafka).await
+}
+
+pub(crate) async fn setup_on(name: &str, services: &Services, bus: Bus) -> Setup {
     let dir = std::env::temp_dir().join(format!("chimera-e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -126,14 +142,23 @@ pub(crate) async fn setup(name: &str, services: &Services) -> Setup {
         .unwrap()
         .as_nanos();
     let prefix = format!("e2e.{name}.{nanos}.");
+    let bus = match bus {
+        Bus::Kafka => format!(
+            "[bus]\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic_prefix = \"{prefix}\"\n\n\
+             [bus.kafka_properties]\n\"batch.num.messages\" = \"1\"\n\n",
+            services.brokers
+        ),
+        Bus::RedisStreams => format!(
+            "[bus]\nkind = \"redis\"\nredis_url = \"{}\"\ntopic_prefix = \"{prefix}\"\n\n",
+            services.redis_url.as_deref().unwrap_or_default()
+        ),
+    };
     let mut toml = format!(
-        "[bus]\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic_prefix = \"{prefix}\"\n\n\
-         [bus.kafka_properties]\n\"batch.num.messages\" = \"1\"\n\n\
-         [database]\nurl = \"{database_url}\"\n\n\
+        "{bus}[database]\nurl = \"{database_url}\"\n\n\
          [node]\nid = \"node-1\"\nqueue_capacity = 256\nregister_portfolios = true\n\n\
          [gateway]\nid = \"gateway-1\"\nsim_hold_ms = 100000000000\n\n\
          [feed]\nid = \"feed-1\"\nfiles = {:?}\n\n",
-        services.brokers, files
+        files
     );
     for spec in specs() {
         let body = toml::to_string(&spec).unwrap();
