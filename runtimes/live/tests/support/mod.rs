@@ -157,8 +157,7 @@ pub(crate) async fn setup_on(name: &str, services: &Services, bus: Bus) -> Setup
         "{bus}[database]\nurl = \"{database_url}\"\n\n\
          [node]\nid = \"node-1\"\nqueue_capacity = 256\nregister_portfolios = true\n\n\
          [gateway]\nid = \"gateway-1\"\nsim_hold_ms = 100000000000\n\n\
-         [feed]\nid = \"feed-1\"\nfiles = {:?}\n\n",
-        files
+         [feed]\nid = \"feed-1\"\nfiles = {files:?}\n\n"
     );
     for spec in specs() {
         let body = toml::to_string(&spec).unwrap();
