@@ -55,9 +55,27 @@ impl SqlStore {
         let backend = config.validate()?;
         sqlx::any::install_default_drivers();
         let url = config.connect_url();
+        let sqlite = backend == Backend::Sqlite;
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(std::time::Duration::from_millis(config.acquire_timeout_ms))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // Write-ahead log, synced at checkpoints: a committed write survives a
+                        // killed process (what crash recovery relies on) without an fsync per
+                        // transaction; readers do not block the writer.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA busy_timeout = 5000",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await
             .map_err(|source| SqlAdapterError::Connect {

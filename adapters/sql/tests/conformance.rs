@@ -43,6 +43,11 @@ async fn sqlite_conforms() {
     let (dir, url) = sqlite_url("conform");
     let store = SqlStore::connect(&SqlConfig::new(&url)).await.unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
+    let (journal,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(journal, "wal", "SQLite runs with a write-ahead log");
     suites(&store, "sqlite").await;
     store.close().await;
     // Reopening applies no migration twice and keeps the data.
