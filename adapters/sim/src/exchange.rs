@@ -208,8 +208,8 @@ impl SimExchange {
 
     /// Feeds one market event: fills what it triggers, marks accounts, settles funding.
     pub fn on_market(&mut self, event: &MarketEvent) {
-        let symbol = event.symbol().clone();
         self.event_seq += 1;
+        let symbol = event.symbol().clone();
         if let MarketEvent::Bar(bar) = event {
             let waiting: Vec<Order> = {
                 let (matching, rest) = std::mem::take(&mut self.awaiting_bar)

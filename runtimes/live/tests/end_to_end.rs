@@ -30,6 +30,37 @@ const CONSUMED: [&str; 5] = [
     "schedule.updates",
 ];
 
+/// Gateway, node and feed running against one setup.
+struct Pipeline {
+    gateway: Proc,
+    node: Proc,
+    feed: Proc,
+}
+
+impl Pipeline {
+    fn start(setup: &Setup) -> Self {
+        Self {
+            gateway: spawn(GATEWAY, setup, "gateway"),
+            node: spawn(NODE, setup, "node"),
+            feed: spawn(FEED, setup, "feed"),
+        }
+    }
+
+    /// Waits until the database holds the backtest's fills and the feed has finished.
+    async fn settle(&mut self, store: &chimera_sql::SqlStore, expected: &Expected) {
+        let fills = expected.iter().map(|(k, (_, f))| (k.clone(), *f)).collect();
+        wait_settled(store, &fills, Duration::from_secs(240)).await;
+        assert!(self.feed.wait().unwrap().success(), "feed finished");
+    }
+
+    /// Stops node and gateway with SIGTERM, then compares the positions with the backtest.
+    async fn stop_and_check(mut self, store: &chimera_sql::SqlStore, expected: &Expected) {
+        terminate(&mut self.node);
+        terminate(&mut self.gateway);
+        assert_matches_backtest(store, expected).await;
+    }
+}
+
 async fn control(bus: &chimera_kafka::KafkaEventBus, setup: &Setup, command: &ControlCommand) {
     let envelope = Envelope::new(
         MessageType::ControlCommand,
@@ -93,7 +124,6 @@ async fn live_run_matches_backtest_and_dead_letters_malformed_messages() {
     let Some(services) = services() else { return };
     let setup = setup("clean", &services).await;
     let expected = backtest(&setup.dir);
-    let fills = expected.iter().map(|(k, (_, f))| (k.clone(), *f)).collect();
 
     // Garbage on every consumed topic before anything runs.
     let bus = chimera_kafka::KafkaEventBus::connect(&chimera_kafka::KafkaConfig::new(
@@ -106,16 +136,11 @@ async fn live_run_matches_backtest_and_dead_letters_malformed_messages() {
             .unwrap();
     }
 
-    let mut gateway = spawn(GATEWAY, &setup, "gateway");
-    let mut node = spawn(NODE, &setup, "node");
-    let mut feed = spawn(FEED, &setup, "feed");
+    let mut run = Pipeline::start(&setup);
     let store = store(&setup).await;
-    wait_settled(&store, &fills, Duration::from_secs(240)).await;
-    assert!(feed.wait().unwrap().success(), "feed finished");
+    run.settle(&store, &expected).await;
     pause_and_resume(&bus, &setup, &store).await;
-    terminate(&mut node);
-    terminate(&mut gateway);
-    assert_matches_backtest(&store, &expected).await;
+    run.stop_and_check(&store, &expected).await;
 
     let dead = store.recent(AuditKind::DeadLetter, 100).await.unwrap();
     let topics: std::collections::BTreeSet<String> = dead
@@ -141,11 +166,7 @@ async fn node_and_gateway_survive_sigkill_without_losing_or_duplicating() {
     let Some(services) = services() else { return };
     let setup = setup("kill", &services).await;
     let expected = backtest(&setup.dir);
-    let fills = expected.iter().map(|(k, (_, f))| (k.clone(), *f)).collect();
-
-    let mut gateway = spawn(GATEWAY, &setup, "gateway");
-    let mut node = spawn(NODE, &setup, "node");
-    let mut feed = spawn(FEED, &setup, "feed");
+    let mut run = Pipeline::start(&setup);
     let store = store(&setup).await;
     let count = |store: chimera_sql::SqlStore| async move {
         let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fills")
@@ -160,9 +181,9 @@ async fn node_and_gateway_survive_sigkill_without_losing_or_duplicating() {
         assert!(started.elapsed() < Duration::from_secs(120), "no fills yet");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    sigkill(&mut node);
+    sigkill(&mut run.node);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut node = spawn(NODE, &setup, "node-2");
+    run.node = spawn(NODE, &setup, "node-2");
     while count(store.clone()).await < 60 {
         assert!(
             started.elapsed() < Duration::from_secs(180),
@@ -170,15 +191,12 @@ async fn node_and_gateway_survive_sigkill_without_losing_or_duplicating() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    sigkill(&mut gateway);
+    sigkill(&mut run.gateway);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut gateway = spawn(GATEWAY, &setup, "gateway-2");
+    run.gateway = spawn(GATEWAY, &setup, "gateway-2");
 
-    wait_settled(&store, &fills, Duration::from_secs(240)).await;
-    assert!(feed.wait().unwrap().success(), "feed finished");
-    terminate(&mut node);
-    terminate(&mut gateway);
-    assert_matches_backtest(&store, &expected).await;
+    run.settle(&store, &expected).await;
+    run.stop_and_check(&store, &expected).await;
     let orders: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders")
         .fetch_one(store.pool())
         .await
@@ -201,14 +219,8 @@ async fn live_run_over_redis_streams_matches_backtest() {
     }
     let setup = setup_on("redis", &services, Bus::RedisStreams).await;
     let expected = backtest(&setup.dir);
-    let fills = expected.iter().map(|(k, (_, f))| (k.clone(), *f)).collect();
-    let mut gateway = spawn(GATEWAY, &setup, "gateway");
-    let mut node = spawn(NODE, &setup, "node");
-    let mut feed = spawn(FEED, &setup, "feed");
+    let mut run = Pipeline::start(&setup);
     let store = store(&setup).await;
-    wait_settled(&store, &fills, Duration::from_secs(240)).await;
-    assert!(feed.wait().unwrap().success(), "feed finished");
-    terminate(&mut node);
-    terminate(&mut gateway);
-    assert_matches_backtest(&store, &expected).await;
+    run.settle(&store, &expected).await;
+    run.stop_and_check(&store, &expected).await;
 }

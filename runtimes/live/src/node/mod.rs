@@ -1,12 +1,13 @@
 //! The execution node: runs the portfolios assigned to it in the database.
 //!
 //! Start-up rebuilds each portfolio from its last checkpoint (books, open orders, strategy
-//! state, applied offsets) before consuming. Then three routers read `market.data`,
+//! state, applied offsets) before consuming. Then routers read `market.data`,
 //! `orders.feedback` and `control.commands` (each node in its own consumer groups, so every
 //! node sees every message and takes what concerns its portfolios), route through the interest
 //! map into per-portfolio bounded queues, and one task per portfolio runs its engine
-//! ([`worker`]): control commands (pause, resume, cancel all) apply in order with the rest. A heartbeat with
-//! per-portfolio metrics goes to `system.events`.
+//! ([`worker`]): control commands (pause, resume, cancel all) apply in order with the rest.
+//! A fourth router reads `schedule.updates` and reports assignment changes for this node.
+//! A heartbeat with per-portfolio metrics goes to `system.events`.
 
 mod queue;
 mod router;
@@ -154,34 +155,21 @@ pub async fn run_node(
         by_portfolio,
         node_id: config.id.clone(),
     });
-    let market = rt
-        .bus
-        .subscribe(
-            &rt.topics.name(Topic::MarketData),
-            &rt.topics.group(&format!("{}.market", config.id)),
-        )
-        .await?;
-    let feedback = rt
-        .bus
-        .subscribe(
-            &rt.topics.name(Topic::OrdersFeedback),
-            &rt.topics.group(&format!("{}.feedback", config.id)),
-        )
-        .await?;
-    let control = rt
-        .bus
-        .subscribe(
-            &rt.topics.name(Topic::ControlCommands),
-            &rt.topics.group(&format!("{}.control", config.id)),
-        )
-        .await?;
-    let schedule = rt
-        .bus
-        .subscribe(
-            &rt.topics.name(Topic::ScheduleUpdates),
-            &rt.topics.group(&format!("{}.schedule", config.id)),
-        )
-        .await?;
+    // Every node reads every message of these topics in groups of its own, and takes what
+    // concerns its portfolios.
+    let mut feeds = Vec::new();
+    for (topic, group, feed) in [
+        (Topic::MarketData, "market", Feed::Market),
+        (Topic::OrdersFeedback, "feedback", Feed::Feedback),
+        (Topic::ControlCommands, "control", Feed::Control),
+        (Topic::ScheduleUpdates, "schedule", Feed::Schedule),
+    ] {
+        let group = rt.topics.group(&format!("{}.{group}", config.id));
+        feeds.push((
+            rt.bus.subscribe(&rt.topics.name(topic), &group).await?,
+            feed,
+        ));
+    }
     let stats: Vec<(PortfolioId, Arc<WorkerStats>, Arc<PortfolioQueue>)> = workers
         .iter()
         .map(|w| (w.id.clone(), Arc::clone(&w.stats), Arc::clone(&w.queue)))
@@ -190,30 +178,14 @@ pub async fn run_node(
     for worker in workers {
         tasks.spawn(worker.run(Arc::clone(&rt)));
     }
-    tasks.spawn(router::route(
-        Arc::clone(&rt),
-        Arc::clone(&routes),
-        market,
-        Feed::Market,
-    ));
-    tasks.spawn(router::route(
-        Arc::clone(&rt),
-        Arc::clone(&routes),
-        feedback,
-        Feed::Feedback,
-    ));
-    tasks.spawn(router::route(
-        Arc::clone(&rt),
-        Arc::clone(&routes),
-        control,
-        Feed::Control,
-    ));
-    tasks.spawn(router::route(
-        Arc::clone(&rt),
-        Arc::clone(&routes),
-        schedule,
-        Feed::Schedule,
-    ));
+    for (subscription, feed) in feeds {
+        tasks.spawn(router::route(
+            Arc::clone(&rt),
+            Arc::clone(&routes),
+            subscription,
+            feed,
+        ));
+    }
     tasks.spawn(heartbeat(Arc::clone(&rt), config.clone(), stats.clone()));
     while let Some(joined) = tasks.join_next().await {
         match joined {

@@ -29,18 +29,16 @@ enum Routed {
     Market(MarketEvent),
     Feedback(ExecutionReport),
     Control(ControlCommand),
-    Schedule(ScheduleUpdate),
 }
 
 impl Routed {
-    /// What a portfolio's queue receives; `None` for what no portfolio consumes.
-    fn input(&self, origin: Origin, pending: Pending) -> Option<Input> {
-        Some(match self {
+    /// What a portfolio's queue receives.
+    fn input(&self, origin: Origin, pending: Pending) -> Input {
+        match self {
             Routed::Market(event) => Input::Market(event.clone(), origin, pending),
             Routed::Feedback(report) => Input::Feedback(report.clone(), origin, pending),
             Routed::Control(command) => Input::Control(command.clone(), origin, pending),
-            Routed::Schedule(_) => return None,
-        })
+        }
     }
 }
 
@@ -88,7 +86,6 @@ impl Routes {
                 .get(event.symbol())
                 .map_or(Cow::Borrowed(&[][..]), |v| Cow::Borrowed(v.as_slice())),
             Routed::Feedback(report) => Cow::Owned(one(&report.portfolio_id)),
-            Routed::Schedule(_) => Cow::Borrowed(&[][..]),
             Routed::Control(command) => match command.portfolio() {
                 Some(id) => Cow::Owned(one(id)),
                 None => self
@@ -182,8 +179,16 @@ pub(crate) async fn route(
                     .map(|env| Routed::Control(env.payload))
             }
             Feed::Schedule => {
-                decode::<ScheduleUpdate>(&delivery.payload, MessageType::ScheduleUpdate)
-                    .map(|env| Routed::Schedule(env.payload))
+                // Read by the node itself: no portfolio consumes it.
+                match decode::<ScheduleUpdate>(&delivery.payload, MessageType::ScheduleUpdate) {
+                    Ok(env) => routes.note_schedule(&rt, &env.payload).await,
+                    Err(error) => rt
+                        .dead_letter(&delivery, &error)
+                        .await
+                        .map_err(|e| fatal("dead letter", &e))?,
+                }
+                acks.fifo.push_back((delivery, pending));
+                continue;
             }
         };
         let routed = match decoded {
@@ -196,17 +201,12 @@ pub(crate) async fn route(
                 continue;
             }
         };
-        if let Routed::Schedule(update) = &routed {
-            routes.note_schedule(&rt, update).await;
-        }
         // Portfolios of other nodes are not in the maps: nothing to do, acknowledged in turn.
         let targets = routes.targets(&routed);
         pending.store(targets.len(), Ordering::Release);
         acks.fifo.push_back((delivery, Arc::clone(&pending)));
         for (portfolio, queue) in targets.iter() {
-            let Some(input) = routed.input(origin.clone(), Arc::clone(&pending)) else {
-                continue;
-            };
+            let input = routed.input(origin.clone(), Arc::clone(&pending));
             let (_, change) = queue.push(input).await;
             pressure(&rt, portfolio, queue, change).await;
         }

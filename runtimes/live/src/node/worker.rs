@@ -195,6 +195,7 @@ impl Worker {
             .retry("read portfolio", || store.get_portfolio(&self.id))
             .await
             .map_err(|e| fatal("read portfolio", &e))?;
+        // A redelivered command finds the status already recorded: nothing to say again.
         if let Some(mut record) = record.filter(|r| r.status != status) {
             record.status = status;
             record.updated_at = wall_clock();
@@ -203,14 +204,14 @@ impl Worker {
             })
             .await
             .map_err(|e| fatal("record portfolio status", &e))?;
+            rt.alert(
+                AlertLevel::Warning,
+                "portfolio_status",
+                format!("portfolio {} is now {}", self.id, status.as_str()),
+                Some(self.id.clone()),
+            )
+            .await;
         }
-        rt.alert(
-            AlertLevel::Warning,
-            "portfolio_status",
-            format!("portfolio {} is now {}", self.id, status.as_str()),
-            Some(self.id.clone()),
-        )
-        .await;
         Ok(())
     }
 

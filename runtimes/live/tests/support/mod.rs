@@ -241,7 +241,10 @@ pub(crate) fn sigkill(child: &mut Child) {
 }
 
 /// The in-process backtest over the same bars: positions and fill counts per portfolio.
-pub(crate) fn backtest(dir: &Path) -> BTreeMap<String, (Vec<Position>, u64)> {
+/// Per portfolio: the positions and the number of fills the in-process backtest produced.
+pub(crate) type Expected = BTreeMap<String, (Vec<Position>, u64)>;
+
+pub(crate) fn backtest(dir: &Path) -> Expected {
     let mut bt = Backtest::new(SimConfig::default(), 3_600_000);
     for spec in specs() {
         let engine = spec.build_engine().unwrap();
@@ -334,10 +337,7 @@ pub(crate) async fn wait_settled(
 }
 
 /// Asserts the database's positions and fills equal the backtest's.
-pub(crate) async fn assert_matches_backtest(
-    store: &SqlStore,
-    expected: &BTreeMap<String, (Vec<Position>, u64)>,
-) {
+pub(crate) async fn assert_matches_backtest(store: &SqlStore, expected: &Expected) {
     for (id, (positions, fills)) in expected {
         let pid = PortfolioId::new(id.as_str());
         let stored = store.latest_snapshots(&pid).await.unwrap();
