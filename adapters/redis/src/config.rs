@@ -15,6 +15,35 @@ pub struct RedisConfig {
     /// Approximate cap on each stream's length (`XADD MAXLEN ~`); `None` keeps everything.
     #[serde(default)]
     pub stream_max_len: Option<u64>,
+    /// Which stream each message of a topic goes to (first matching route wins: a route for
+    /// the exact key, then one for the whole topic); a topic without a route uses the single
+    /// stream `stream:<topic>`. See [`StreamRoute`].
+    #[serde(default)]
+    pub streams: Vec<StreamRoute>,
+}
+
+/// Maps the messages of a topic (or of one key of it) to a stream name, e.g. topic
+/// `chimera.live.market.data` → `mkt:events:{perp}:<key>`, one stream per symbol, all on the
+/// `{perp}` hash slot. `<key>` in the template is replaced by the message key; the key prefix is
+/// prepended. A topic may spread over many streams: subscribers find them in the topic's
+/// registry, so they need no routes of their own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamRoute {
+    /// The full topic name.
+    pub topic: String,
+    /// Only messages with this key (a route without one covers the rest of the topic).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Stream name template; `<key>` stands for the message key.
+    pub stream: String,
+}
+
+impl StreamRoute {
+    /// The stream (without the key prefix) a message with `key` goes to.
+    pub(crate) fn stream_for(&self, key: &str) -> String {
+        self.stream.replace("<key>", key)
+    }
 }
 
 /// An invalid [`RedisConfig`], listing every problem.
@@ -46,6 +75,35 @@ impl RedisConfig {
                 "key_prefix = `{}`: must not contain whitespace",
                 self.key_prefix
             ));
+        }
+        if self.key_prefix.contains(['{', '}']) {
+            problems.push(format!(
+                "key_prefix = `{}`: must not contain braces (they would replace the keys' hash tags)",
+                self.key_prefix
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, route) in self.streams.iter().enumerate() {
+            if route.topic.is_empty() {
+                problems.push(format!("streams[{i}].topic: must not be empty"));
+            }
+            if route.stream.is_empty() || route.stream.contains(char::is_whitespace) {
+                problems.push(format!(
+                    "streams[{i}].stream = `{}`: must be non-empty, without whitespace",
+                    route.stream
+                ));
+            }
+            if !seen.insert((route.topic.as_str(), route.key.as_deref())) {
+                problems.push(format!(
+                    "streams[{i}]: a second route for topic `{}`{}",
+                    route.topic,
+                    route
+                        .key
+                        .as_deref()
+                        .map(|k| format!(" key `{k}`"))
+                        .unwrap_or_default()
+                ));
+            }
         }
         if self.stream_max_len == Some(0) {
             problems.push("stream_max_len = 0: must be at least 1 (or absent)".to_owned());
@@ -90,15 +148,37 @@ mod tests {
     fn lists_every_bad_field() {
         let bad = RedisConfig {
             url: "http://x".into(),
-            key_prefix: "a b".into(),
+            key_prefix: "a {b}".into(),
             stream_max_len: Some(0),
+            streams: vec![
+                StreamRoute {
+                    topic: String::new(),
+                    key: None,
+                    stream: "x y".into(),
+                },
+                StreamRoute {
+                    topic: String::new(),
+                    key: None,
+                    stream: "z".into(),
+                },
+            ],
         };
-        assert_eq!(bad.validate().unwrap_err().problems.len(), 3);
+        let problems = bad.validate().unwrap_err().problems;
+        assert_eq!(problems.len(), 8, "{problems:#?}");
         let good = RedisConfig {
             url: "redis://127.0.0.1:6379".into(),
             key_prefix: "t:".into(),
             stream_max_len: None,
+            streams: vec![StreamRoute {
+                topic: "market.data".into(),
+                key: None,
+                stream: "mkt:events:{perp}:<key>".into(),
+            }],
         };
         assert!(good.validate().is_ok());
+        assert_eq!(
+            good.streams[0].stream_for("BTCUSDT"),
+            "mkt:events:{perp}:BTCUSDT"
+        );
     }
 }

@@ -16,7 +16,7 @@ mod error;
 mod event_bus;
 mod state_store;
 
-pub use config::{RedisConfig, RedisConfigError};
+pub use config::{RedisConfig, RedisConfigError, StreamRoute};
 pub use error::RedisAdapterError;
 pub use event_bus::RedisStreamsEventBus;
 pub use state_store::RedisStateStore;

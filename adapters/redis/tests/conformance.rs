@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chimera_ports::conformance::{event_bus_suite, state_store_suite, TimeTravel};
 use chimera_ports::StateStore;
-use chimera_redis::{RedisConfig, RedisStateStore, RedisStreamsEventBus};
+use chimera_redis::{RedisConfig, RedisStateStore, RedisStreamsEventBus, StreamRoute};
 use std::time::Duration;
 
 struct RealTime;
@@ -28,6 +28,7 @@ fn config(test: &str) -> Option<RedisConfig> {
         url,
         key_prefix: format!("test:{test}:{}:{nanos}:", std::process::id()),
         stream_max_len: None,
+        streams: Vec::new(),
     })
 }
 
@@ -79,6 +80,7 @@ async fn unreachable_server_is_a_client_error_and_bad_config_lists_problems() {
         url: "http://nowhere".into(),
         key_prefix: "x y".into(),
         stream_max_len: None,
+        streams: Vec::new(),
     };
     let err = RedisStateStore::connect(&bad)
         .await
@@ -91,6 +93,7 @@ async fn unreachable_server_is_a_client_error_and_bad_config_lists_problems() {
         url: "redis://127.0.0.1:1".into(),
         key_prefix: String::new(),
         stream_max_len: None,
+        streams: Vec::new(),
     };
     let err = RedisStateStore::connect(&closed)
         .await
@@ -105,4 +108,36 @@ async fn redis_streams_event_bus_conforms() {
         .await
         .expect("connect");
     event_bus_suite(&bus, "rs").await;
+}
+
+/// The same contract when a topic spreads over one stream per key (`mkt:events:{perp}:<key>`
+/// style): subscribers follow streams created after they joined, and acks stay per stream.
+#[tokio::test]
+async fn redis_streams_event_bus_conforms_with_a_stream_per_key() {
+    let Some(mut config) = config("bus-per-key") else {
+        return;
+    };
+    config.streams = [
+        "order",
+        "fanout",
+        "redeliver",
+        "empty",
+        "newkeys",
+        "partitions",
+    ]
+    .into_iter()
+    .map(|rule| StreamRoute {
+        topic: format!("rk.{rule}"),
+        key: None,
+        stream: format!("t:{{{rule}}}:<key>"),
+    })
+    .collect();
+    let bus = RedisStreamsEventBus::connect(&config)
+        .await
+        .expect("connect");
+    assert_eq!(
+        bus.stream_name("rk.order", "a"),
+        format!("{}t:{{order}}:a", config.key_prefix)
+    );
+    event_bus_suite(&bus, "rk").await;
 }

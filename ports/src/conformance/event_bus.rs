@@ -30,6 +30,8 @@ pub async fn event_bus_suite(bus: &dyn EventBus, prefix: &str) {
     groups_fan_out(bus, prefix).await;
     unacked_is_redelivered(bus, prefix).await;
     poll_times_out_empty(bus, prefix).await;
+    new_keys_reach_existing_members(bus, prefix).await;
+    ack_covers_only_its_partition(bus, prefix).await;
 }
 
 async fn per_key_order_and_late_group_from_earliest(bus: &dyn EventBus, prefix: &str) {
@@ -133,5 +135,89 @@ async fn poll_times_out_empty(bus: &dyn EventBus, prefix: &str) {
     assert!(
         got.is_none(),
         "poll on an empty topic returns None after the wait"
+    );
+}
+
+async fn new_keys_reach_existing_members(bus: &dyn EventBus, prefix: &str) {
+    let topic = format!("{prefix}.newkeys");
+    let mut sub = bus
+        .subscribe(&topic, &format!("{prefix}-early"))
+        .await
+        .expect("subscribe");
+    let keys = ["x", "y", "z"];
+    for round in 0..2 {
+        for key in keys {
+            bus.publish(&topic, key, format!("{key}{round}").as_bytes())
+                .await
+                .expect("publish");
+        }
+    }
+    let got = drain(
+        &mut sub,
+        6,
+        "keys first published after a member joined reach it",
+    )
+    .await;
+    for key in keys {
+        let seq: Vec<String> = got
+            .iter()
+            .filter(|d| d.key == key)
+            .map(|d| String::from_utf8_lossy(&d.payload).into_owned())
+            .collect();
+        assert_eq!(seq, vec![format!("{key}0"), format!("{key}1")]);
+    }
+}
+
+async fn ack_covers_only_its_partition(bus: &dyn EventBus, prefix: &str) {
+    let topic = format!("{prefix}.partitions");
+    let group = format!("{prefix}-partial");
+    for round in 0..3 {
+        for k in 0..6 {
+            bus.publish(&topic, &format!("p{k}"), format!("p{k}-{round}").as_bytes())
+                .await
+                .expect("publish");
+        }
+    }
+    let first = {
+        let mut sub = bus.subscribe(&topic, &group).await.expect("subscribe");
+        let got = drain(&mut sub, 18, "every message is delivered").await;
+        let last_of_p0 = got
+            .iter()
+            .find(|d| d.payload == b"p0-2")
+            .expect("p0-2 delivered")
+            .clone();
+        sub.ack(&last_of_p0).await.expect("ack");
+        (got, last_of_p0)
+        // dropped: a crash after acknowledging one key's messages
+    };
+    let (got, acked) = first;
+    let mut expected: Vec<Vec<u8>> = got
+        .iter()
+        .filter(|d| !(d.partition == acked.partition && d.offset <= acked.offset))
+        .map(|d| d.payload.clone())
+        .collect();
+    expected.sort();
+    let mut sub = bus.subscribe(&topic, &group).await.expect("resubscribe");
+    let mut again: Vec<Vec<u8>> = drain(
+        &mut sub,
+        expected.len(),
+        "what was not acknowledged in its partition is delivered again",
+    )
+    .await
+    .into_iter()
+    .map(|d| d.payload)
+    .collect();
+    again.sort();
+    assert_eq!(
+        again, expected,
+        "an ack covers its own partition only, up to its offset"
+    );
+    let extra = sub
+        .poll(Duration::from_millis(300))
+        .await
+        .expect("poll after redelivery");
+    assert!(
+        extra.is_none(),
+        "acknowledged messages are not delivered again: {extra:?}"
     );
 }

@@ -47,17 +47,17 @@ async fn up(config: LiveConfig, exit_when_idle: bool) -> anyhow::Result<()> {
     trigger_on_signals(trigger.clone());
     // One in-memory bus must be shared; a real bus gets one connection per component.
     let shared = if config.bus.kind == "memory" {
-        Some(connect_bus(&config.bus, "up", true).await?)
+        Some(connect_bus(&config, "up", true).await?)
     } else {
         None
     };
     let bus_for = |id: String| {
         let shared = shared.clone();
-        let bus_config = config.bus.clone();
+        let config = config.clone();
         async move {
             match shared {
                 Some(bus) => Ok::<Arc<dyn EventBus>, anyhow::Error>(bus),
-                None => connect_bus(&bus_config, &id, false).await,
+                None => connect_bus(&config, &id, false).await,
             }
         }
     };

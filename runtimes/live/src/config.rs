@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! [bus]       kind = "kafka", brokers = "127.0.0.1:9092", topic_prefix = "chimera.live."
+//! [bus.redis_streams]  "orders.feedback" = "ord:{results}"   # kind = "redis" only
 //! [database]  url = "sqlite://chimera.db"
 //! [node]      id = "node-1", queue_capacity = 1024
 //! [gateway]   id = "gateway-1"
@@ -39,6 +40,10 @@ pub struct BusConfig {
     /// that starts inside a record batch, which is where a restarted reader resumes.
     #[serde(default)]
     pub kafka_properties: std::collections::BTreeMap<String, String>,
+    /// Stream name templates by topic (kind = redis), overriding the design's layout; see
+    /// [`crate::bus_layout`].
+    #[serde(default)]
+    pub redis_streams: std::collections::BTreeMap<String, String>,
 }
 
 fn default_prefix() -> String {
@@ -305,6 +310,7 @@ fn validate_bus(bus: &BusConfig, problems: &mut Vec<String>) {
     if bus.partitions < 1 {
         problems.push("bus.partitions: must be ≥ 1".into());
     }
+    crate::bus_layout::validate(bus, problems);
 }
 
 fn validate_node(node: &NodeConfig, problems: &mut Vec<String>) {

@@ -11,6 +11,7 @@
 //! keep their state in the database (PostgreSQL or SQLite), so any of them can be killed and
 //! restarted without losing or duplicating an order or a fill.
 
+pub mod bus_layout;
 pub mod config;
 pub mod feed;
 pub mod gateway;
@@ -24,19 +25,20 @@ use chimera_messages::Topics;
 use chimera_ports::EventBus;
 use chimera_redis::{RedisConfig, RedisStreamsEventBus};
 use chimera_sql::SqlStore;
-use config::{BusConfig, LiveConfig};
+use config::LiveConfig;
 use runtime::{Runtime, Shutdown};
 use std::sync::Arc;
 
-/// Connects the configured bus.
+/// Connects the bus `live` configures (on Redis Streams, with the [`bus_layout`] of its topics).
 ///
 /// # Errors
 /// When the bus cannot be set up, or `memory` is asked for outside a single process.
 pub async fn connect_bus(
-    config: &BusConfig,
+    live: &LiveConfig,
     instance: &str,
     allow_memory: bool,
 ) -> anyhow::Result<Arc<dyn EventBus>> {
+    let config = &live.bus;
     Ok(match config.kind.as_str() {
         "kafka" => {
             let mut kafka = KafkaConfig::new(config.brokers.clone().unwrap_or_default());
@@ -54,6 +56,7 @@ pub async fn connect_bus(
                 url: config.redis_url.clone().unwrap_or_default(),
                 key_prefix: config.topic_prefix.clone(),
                 stream_max_len: None,
+                streams: bus_layout::redis_stream_routes(config, &live.portfolios),
             };
             Arc::new(RedisStreamsEventBus::connect(&redis).await?)
         }

@@ -1,7 +1,7 @@
-//! The live architecture end to end on real services (Kafka-protocol broker, PostgreSQL):
-//! feed → node (3 portfolios) → gateway (simulated venue) → feedback → node. The positions
-//! recorded in PostgreSQL must equal an in-process backtest of the same bars, with malformed
-//! messages thrown in, and across SIGKILLs of the node and the gateway.
+//! The live architecture end to end on real services (Kafka-protocol broker or Redis Streams,
+//! PostgreSQL): feed → node (3 portfolios) → gateway (simulated venue) → feedback → node. The
+//! positions recorded in PostgreSQL must equal an in-process backtest of the same bars, with
+//! malformed messages thrown in, and across SIGKILLs of the node and the gateway.
 #![allow(clippy::unwrap_used, reason = "tests")]
 #![allow(
     clippy::duration_suboptimal_units,
@@ -61,7 +61,7 @@ impl Pipeline {
     }
 }
 
-async fn control(bus: &chimera_kafka::KafkaEventBus, setup: &Setup, command: &ControlCommand) {
+async fn control(bus: &dyn EventBus, setup: &Setup, command: &ControlCommand) {
     let envelope = Envelope::new(
         MessageType::ControlCommand,
         format!("test:{}", serde_json::to_string(command).unwrap()),
@@ -92,11 +92,7 @@ async fn wait_status(store: &chimera_sql::SqlStore, id: &PortfolioId, want: Port
 
 /// Control commands reach the running node: pause (recorded as the portfolio's status),
 /// cancel-all on a portfolio with nothing working (no order sent), resume.
-async fn pause_and_resume(
-    bus: &chimera_kafka::KafkaEventBus,
-    setup: &Setup,
-    store: &chimera_sql::SqlStore,
-) {
+async fn pause_and_resume(bus: &dyn EventBus, setup: &Setup, store: &chimera_sql::SqlStore) {
     let id = PortfolioId::new("p1-btcusdt");
     let some = Some(id.clone());
     control(
@@ -119,29 +115,17 @@ async fn pause_and_resume(
     wait_status(store, &id, PortfolioStatus::Active).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn live_run_matches_backtest_and_dead_letters_malformed_messages() {
-    let Some(services) = services() else { return };
-    let setup = setup("clean", &services).await;
-    let expected = backtest(&setup.dir);
-
-    // Garbage on every consumed topic before anything runs.
-    let bus = chimera_kafka::KafkaEventBus::connect(&chimera_kafka::KafkaConfig::new(
-        services.brokers.clone(),
-    ))
-    .unwrap();
+/// Garbage on every consumed topic, before anything runs.
+async fn publish_garbage(bus: &dyn EventBus, setup: &Setup) {
     for topic in CONSUMED {
         bus.publish(&format!("{}{topic}", setup.prefix), "BTCUSDT", b"{not json")
             .await
             .unwrap();
     }
+}
 
-    let mut run = Pipeline::start(&setup);
-    let store = store(&setup).await;
-    run.settle(&store, &expected).await;
-    pause_and_resume(&bus, &setup, &store).await;
-    run.stop_and_check(&store, &expected).await;
-
+/// Every consumed topic's garbage was dead-lettered, with its topic named.
+async fn assert_dead_lettered(store: &chimera_sql::SqlStore, setup: &Setup) {
     let dead = store.recent(AuditKind::DeadLetter, 100).await.unwrap();
     let topics: std::collections::BTreeSet<String> = dead
         .iter()
@@ -162,12 +146,50 @@ async fn live_run_matches_backtest_and_dead_letters_malformed_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_and_gateway_survive_sigkill_without_losing_or_duplicating() {
+async fn live_run_matches_backtest_and_dead_letters_malformed_messages() {
     let Some(services) = services() else { return };
-    let setup = setup("kill", &services).await;
+    let setup = setup("clean", &services).await;
     let expected = backtest(&setup.dir);
+    let bus = chimera_kafka::KafkaEventBus::connect(&chimera_kafka::KafkaConfig::new(
+        services.brokers.clone(),
+    ))
+    .unwrap();
+    publish_garbage(&bus, &setup).await;
+
     let mut run = Pipeline::start(&setup);
     let store = store(&setup).await;
+    run.settle(&store, &expected).await;
+    pause_and_resume(&bus, &setup, &store).await;
+    run.stop_and_check(&store, &expected).await;
+    assert_dead_lettered(&store, &setup).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_and_gateway_survive_sigkill_without_losing_or_duplicating() {
+    let Some(services) = services() else { return };
+    kill_and_restart(&setup("kill", &services).await).await;
+}
+
+/// The same crash test over Redis Streams: unacknowledged entries of the per-symbol streams are
+/// claimed by the restarted processes, stream partitions keep their numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_and_gateway_survive_sigkill_over_redis_streams() {
+    let Some(services) = services() else { return };
+    let Some(redis_url) = services.redis_url.clone() else {
+        println!("skipped: CHIMERA_REDIS_URL must be set (scripts/test.sh starts Redis)");
+        return;
+    };
+    let setup = setup_on("redis_kill", &services, Bus::RedisStreams).await;
+    kill_and_restart(&setup).await;
+    assert_design_stream_layout(&redis_url, &setup.prefix, &[]).await;
+}
+
+/// Runs the pipeline, SIGKILLs the node once some fills exist and the gateway a little later,
+/// restarts both: the positions equal the backtest, and no order is duplicated.
+async fn kill_and_restart(setup: &Setup) {
+    let expected = backtest(&setup.dir);
+    let mut run = Pipeline::start(setup);
+    let store = store(setup).await;
     let count = |store: chimera_sql::SqlStore| async move {
         let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fills")
             .fetch_one(store.pool())
@@ -183,7 +205,7 @@ async fn node_and_gateway_survive_sigkill_without_losing_or_duplicating() {
     }
     sigkill(&mut run.node);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    run.node = spawn(NODE, &setup, "node-2");
+    run.node = spawn(NODE, setup, "node-2");
     while count(store.clone()).await < 60 {
         assert!(
             started.elapsed() < Duration::from_secs(180),
@@ -193,7 +215,7 @@ async fn node_and_gateway_survive_sigkill_without_losing_or_duplicating() {
     }
     sigkill(&mut run.gateway);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    run.gateway = spawn(GATEWAY, &setup, "gateway-2");
+    run.gateway = spawn(GATEWAY, setup, "gateway-2");
 
     run.settle(&store, &expected).await;
     run.stop_and_check(&store, &expected).await;
@@ -208,19 +230,67 @@ async fn node_and_gateway_survive_sigkill_without_losing_or_duplicating() {
     );
 }
 
-/// The same pipeline over the Redis Streams bus (the small-deployment option): positions equal
-/// the backtest.
+/// The same pipeline over the Redis Streams bus (the small-deployment option), in the design's
+/// stream layout: positions equal the backtest, malformed messages are dead-lettered, control
+/// commands arrive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_run_over_redis_streams_matches_backtest() {
     let Some(services) = services() else { return };
-    if services.redis_url.is_none() {
+    let Some(redis_url) = services.redis_url.clone() else {
         println!("skipped: CHIMERA_REDIS_URL must be set (scripts/test.sh starts Redis)");
         return;
-    }
+    };
     let setup = setup_on("redis", &services, Bus::RedisStreams).await;
     let expected = backtest(&setup.dir);
+    let config = chimera_live::config::load(std::slice::from_ref(&setup.config), []).unwrap();
+    let bus = chimera_live::connect_bus(&config, "test", false)
+        .await
+        .unwrap();
+    publish_garbage(bus.as_ref(), &setup).await;
+
     let mut run = Pipeline::start(&setup);
     let store = store(&setup).await;
     run.settle(&store, &expected).await;
+    pause_and_resume(bus.as_ref(), &setup, &store).await;
     run.stop_and_check(&store, &expected).await;
+    assert_dead_lettered(&store, &setup).await;
+    let also = ["ctl:{commands}", "sched:{updates}", "ops:{dead_letters}"];
+    assert_design_stream_layout(&redis_url, &setup.prefix, &also).await;
+}
+
+/// The messages went to the design's streams (`mkt:events:{perp}:<SYMBOL>`, `ord:{results}`,
+/// ..., and the streams in `also`), none to the fallback `stream:<topic>`; then the test's keys
+/// are removed.
+async fn assert_design_stream_layout(redis_url: &str, prefix: &str, also: &[&str]) {
+    let client = redis::Client::open(redis_url).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let mut streams: Vec<String> = SYMBOLS
+        .iter()
+        .map(|(symbol, _)| format!("mkt:events:{{perp}}:{symbol}"))
+        .collect();
+    streams.extend(["ord:{intents}", "ord:{results}", "sys:{events}"].map(String::from));
+    streams.extend(also.iter().map(|s| (*s).to_owned()));
+    for stream in &streams {
+        let len: u64 = redis::cmd("XLEN")
+            .arg(format!("{prefix}{stream}"))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert!(len > 0, "{prefix}{stream} holds the messages ({len})");
+    }
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(
+        keys.iter()
+            .all(|k| !k.starts_with(&format!("{prefix}stream:"))),
+        "no topic fell back to its default stream: {keys:?}"
+    );
+    let _: i64 = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
 }

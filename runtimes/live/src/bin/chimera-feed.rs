@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let (trigger, shutdown) = shutdown_pair();
     trigger_on_signals(trigger);
-    let bus = connect_bus(&config.bus, &feed_config.id, false).await?;
+    let bus = connect_bus(&config, &feed_config.id, false).await?;
     let rt = connect(&config, bus, &feed_config.id, shutdown).await?;
     let published = feed::run_feed(rt, &feed_config).await?;
     println!("published {published} events");

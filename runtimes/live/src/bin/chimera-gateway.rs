@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let (trigger, shutdown) = shutdown_pair();
     trigger_on_signals(trigger);
-    let bus = connect_bus(&config.bus, &gateway_config.id, false).await?;
+    let bus = connect_bus(&config, &gateway_config.id, false).await?;
     let rt = connect(&config, bus, &gateway_config.id, shutdown).await?;
     let f = gateway::run_gateway(rt, &gateway_config).await?;
     println!(

@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let (trigger, shutdown) = shutdown_pair();
     trigger_on_signals(trigger);
-    let bus = connect_bus(&config.bus, &node_config.id, false).await?;
+    let bus = connect_bus(&config, &node_config.id, false).await?;
     let rt = connect(&config, bus, &node_config.id, shutdown).await?;
     if node_config.register_portfolios {
         node::register_portfolios(&rt, &node_config.id, &config.portfolios).await?;

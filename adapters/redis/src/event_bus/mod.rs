@@ -1,0 +1,172 @@
+//! [`RedisStreamsEventBus`]: the [`EventBus`] port on Redis Streams, for small deployments.
+//!
+//! A message is a stream entry with fields `k` (key) and `p` (payload). Which stream is set by
+//! the [`StreamRoute`]s of the config: a topic may be one stream (`ord:{results}`) or one stream
+//! per key (`mkt:events:{perp}:<key>`, a stream per symbol); a topic without a route is the
+//! single stream `stream:<topic>`. A key always maps to the same stream, so per-key order is
+//! publish order.
+//!
+//! Every stream of a topic is listed in the topic's registry, a hash
+//! `bus:{registry}:<topic>` from stream name to partition number, assigned once (atomically,
+//! in Lua) by the first publisher of the stream and never changed: a stream is a partition, and
+//! its entry ids give the offsets. Subscribers read the registry, so they follow streams that
+//! appear after they joined without knowing the routes.
+//!
+//! Consumer groups start at the beginning of each stream. See [`subscription`] for delivery and
+//! acknowledgement.
+
+mod reply;
+mod subscription;
+
+use crate::config::{RedisConfig, StreamRoute};
+use crate::error::{port_error, RedisAdapterError};
+use async_trait::async_trait;
+use chimera_ports::{EventBus, PortResult, Subscription};
+use redis::aio::MultiplexedConnection;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+static CONSUMERS: AtomicU64 = AtomicU64::new(0);
+
+/// Registers a stream in its topic's registry and returns its partition: the existing number,
+/// or the next free one.
+const REGISTER: &str = r"
+local p = redis.call('HGET', KEYS[1], ARGV[1])
+if p then return tonumber(p) end
+p = redis.call('HLEN', KEYS[1])
+redis.call('HSET', KEYS[1], ARGV[1], p)
+return p
+";
+
+/// The event bus on Redis Streams.
+#[derive(Clone)]
+pub struct RedisStreamsEventBus {
+    client: redis::Client,
+    connection: MultiplexedConnection,
+    prefix: String,
+    max_len: Option<u64>,
+    routes: Arc<Vec<StreamRoute>>,
+    /// Streams this process has registered, with their partition.
+    registered: Arc<Mutex<HashMap<String, i32>>>,
+    register: Arc<redis::Script>,
+    consumer_base: String,
+}
+
+impl std::fmt::Debug for RedisStreamsEventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStreamsEventBus")
+            .field("prefix", &self.prefix)
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStreamsEventBus {
+    /// Validates the config and connects.
+    ///
+    /// # Errors
+    /// [`RedisAdapterError::Config`] for a bad config; [`RedisAdapterError::Client`] when the
+    /// server cannot be reached.
+    pub async fn connect(config: &RedisConfig) -> Result<Self, RedisAdapterError> {
+        let (client, connection) = crate::config::connect(config).await?;
+        Ok(Self {
+            client,
+            connection,
+            prefix: config.key_prefix.clone(),
+            max_len: config.stream_max_len,
+            routes: Arc::new(config.streams.clone()),
+            registered: Arc::default(),
+            register: Arc::new(redis::Script::new(REGISTER)),
+            consumer_base: format!("c{}", std::process::id()),
+        })
+    }
+
+    /// The full name of the stream a message with `key` on `topic` goes to.
+    pub fn stream_name(&self, topic: &str, key: &str) -> String {
+        let exact = self
+            .routes
+            .iter()
+            .find(|r| r.topic == topic && r.key.as_deref() == Some(key));
+        let route = exact.or_else(|| {
+            self.routes
+                .iter()
+                .find(|r| r.topic == topic && r.key.is_none())
+        });
+        match route {
+            Some(route) => format!("{}{}", self.prefix, route.stream_for(key)),
+            None => format!("{}stream:{topic}", self.prefix),
+        }
+    }
+
+    /// The registry of `topic`'s streams.
+    fn registry(&self, topic: &str) -> String {
+        format!("{}bus:{{registry}}:{topic}", self.prefix)
+    }
+
+    /// The partition of `stream`, registering it on first use.
+    async fn partition(&self, topic: &str, stream: &str) -> PortResult<i32> {
+        let known = self
+            .registered
+            .lock()
+            .ok()
+            .and_then(|map| map.get(stream).copied());
+        if let Some(partition) = known {
+            return Ok(partition);
+        }
+        let partition: i32 = self
+            .register
+            .key(self.registry(topic))
+            .arg(stream)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(|e| port_error("register stream", e))?;
+        if let Ok(mut map) = self.registered.lock() {
+            map.insert(stream.to_owned(), partition);
+        }
+        Ok(partition)
+    }
+}
+
+#[async_trait]
+impl EventBus for RedisStreamsEventBus {
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> PortResult<(i32, i64)> {
+        let stream = self.stream_name(topic, key);
+        // Registered before the first entry, so a subscriber never misses a stream's start.
+        let partition = self.partition(topic, &stream).await?;
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(&stream);
+        if let Some(max_len) = self.max_len {
+            cmd.arg("MAXLEN").arg("~").arg(max_len);
+        }
+        cmd.arg("*").arg("k").arg(key).arg("p").arg(payload);
+        let id: String = cmd
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(|e| port_error("XADD", e))?;
+        Ok((partition, reply::offset_of(&id)))
+    }
+
+    async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
+        // A dedicated connection: blocking reads must not stall other users of the shared one.
+        let connection = self
+            .client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|e| port_error("connect", e))?;
+        let consumer = format!(
+            "{}-{}",
+            self.consumer_base,
+            CONSUMERS.fetch_add(1, Ordering::Relaxed)
+        );
+        let subscription = subscription::RedisStreamsSubscription::join(
+            connection,
+            topic,
+            self.registry(topic),
+            group,
+            consumer,
+        )
+        .await?;
+        Ok(Box::new(subscription))
+    }
+}

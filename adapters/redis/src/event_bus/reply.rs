@@ -1,0 +1,151 @@
+//! Parsing of the stream replies (`XREADGROUP`, `XAUTOCLAIM`) and of entry ids.
+
+use chimera_ports::{PortError, PortResult};
+use redis::Value;
+
+/// One stream entry: its id, the message key and the payload.
+pub(super) struct Entry {
+    pub id: String,
+    pub key: String,
+    pub payload: Vec<u8>,
+}
+
+/// `ms-seq` → one ordered integer (the sequence stays below a million per millisecond), so
+/// offsets grow with the entries of a stream.
+pub(super) fn offset_of(id: &str) -> i64 {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    ms.parse::<i64>()
+        .unwrap_or(0)
+        .saturating_mul(1_000_000)
+        .saturating_add(seq.parse::<i64>().unwrap_or(0))
+}
+
+pub(super) fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Parses `[[id, [field, value, ...]], ...]`; entries deleted since their delivery (`[id, nil]`)
+/// are skipped.
+///
+/// # Errors
+/// [`PortError::Codec`] when the reply does not have that shape.
+pub(super) fn entries(value: &Value) -> PortResult<Vec<Entry>> {
+    let malformed = || PortError::Codec {
+        message: format!("unexpected stream reply: {value:?}"),
+        bytes: Vec::new(),
+    };
+    let Value::Array(items) = value else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::Array(pair) = item else {
+            return Err(malformed());
+        };
+        let (Some(id), Some(Value::Array(fields))) = (pair.first().and_then(text), pair.get(1))
+        else {
+            continue;
+        };
+        let mut entry = Entry {
+            id,
+            key: String::new(),
+            payload: Vec::new(),
+        };
+        for chunk in fields.chunks(2) {
+            match (chunk.first().and_then(text).as_deref(), chunk.get(1)) {
+                (Some("k"), Some(v)) => entry.key = text(v).unwrap_or_default(),
+                (Some("p"), Some(Value::BulkString(bytes))) => entry.payload.clone_from(bytes),
+                _ => {}
+            }
+        }
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// Parses an `XREADGROUP` reply over several streams: `[[stream, entries], ...]` (RESP2) or a
+/// map from stream to entries (RESP3).
+///
+/// # Errors
+/// [`PortError::Codec`] when the reply does not have that shape.
+pub(super) fn streams(value: &Value) -> PortResult<Vec<(String, Vec<Entry>)>> {
+    let mut out = Vec::new();
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                if let Value::Array(pair) = item {
+                    if let (Some(name), Some(found)) = (pair.first().and_then(text), pair.get(1)) {
+                        out.push((name, entries(found)?));
+                    }
+                }
+            }
+        }
+        Value::Map(pairs) => {
+            for (name, found) in pairs {
+                if let Some(name) = text(name) {
+                    out.push((name, entries(found)?));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn offsets_follow_entry_ids() {
+        assert!(offset_of("1700000000000-1") > offset_of("1700000000000-0"));
+        assert!(offset_of("1700000000001-0") > offset_of("1700000000000-999"));
+    }
+
+    #[test]
+    fn reads_entries_of_several_streams() {
+        let entry = |id: &str, key: &str, p: &[u8]| {
+            Value::Array(vec![
+                Value::BulkString(id.into()),
+                Value::Array(vec![
+                    Value::BulkString(b"k".to_vec()),
+                    Value::BulkString(key.into()),
+                    Value::BulkString(b"p".to_vec()),
+                    Value::BulkString(p.to_vec()),
+                ]),
+            ])
+        };
+        let reply = Value::Array(vec![
+            Value::Array(vec![
+                Value::BulkString(b"s1".to_vec()),
+                Value::Array(vec![entry("1-0", "a", b"x"), entry("1-1", "a", b"y")]),
+            ]),
+            Value::Array(vec![
+                Value::BulkString(b"s2".to_vec()),
+                Value::Array(vec![
+                    entry("2-0", "b", b"z"),
+                    Value::Array(vec![Value::BulkString(b"3-0".to_vec()), Value::Nil]),
+                ]),
+            ]),
+        ]);
+        let got = streams(&reply).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, "s1");
+        assert_eq!(
+            got[0]
+                .1
+                .iter()
+                .map(|e| e.payload.clone())
+                .collect::<Vec<_>>(),
+            vec![b"x".to_vec(), b"y".to_vec()]
+        );
+        assert_eq!(got[1].1.len(), 1, "a deleted entry is skipped");
+        assert_eq!(got[1].1[0].key, "b");
+        assert!(streams(&Value::Nil).unwrap().is_empty());
+    }
+}

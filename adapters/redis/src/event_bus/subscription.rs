@@ -1,0 +1,264 @@
+//! One member of a consumer group over every stream of a topic.
+//!
+//! On joining, and whenever it finds a new stream in the topic's registry (checked at least
+//! every [`REFRESH`]), the member creates the group on that stream (from its first entry) and
+//! claims the group's pending entries there (delivered to a member that never acknowledged
+//! them, e.g. one that crashed), oldest first. Then it reads new entries from all the streams
+//! at once with one blocking `XREADGROUP`, up to [`READ_AHEAD`] per stream.
+//!
+//! `ack` acknowledges (XACK) the delivery and every earlier one this member handed out from the
+//! same stream, which is the port's "same partition".
+//!
+//! All of a topic's streams are read by one command, which a single Redis server serves; on a
+//! Redis Cluster that is only possible for streams sharing a hash tag (e.g. all of
+//! `mkt:events:{perp}:*`).
+
+use super::reply::{self, Entry};
+use crate::error::port_error;
+use chimera_ports::{Delivery, PortResult};
+use redis::aio::MultiplexedConnection;
+use redis::Value;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// How often the registry is checked for new streams while reading.
+const REFRESH: Duration = Duration::from_millis(200);
+/// How long to wait between registry checks while the topic has no stream at all.
+const IDLE_STEP: Duration = Duration::from_millis(50);
+/// Entries fetched per stream and read.
+const READ_AHEAD: usize = 32;
+
+pub(super) struct RedisStreamsSubscription {
+    connection: MultiplexedConnection,
+    topic: String,
+    registry: String,
+    group: String,
+    consumer: String,
+    /// Streams joined, in partition order.
+    streams: Vec<String>,
+    partition_of: HashMap<String, i32>,
+    stream_of: HashMap<i32, String>,
+    last_refresh: Option<Instant>,
+    /// Fetched entries not yet handed out.
+    ready: VecDeque<(i32, Entry)>,
+    /// Handed out, not yet acknowledged, per partition: (offset, id).
+    unacked: HashMap<i32, VecDeque<(i64, String)>>,
+}
+
+impl RedisStreamsSubscription {
+    /// Joins `group` on every stream `registry` lists for `topic`.
+    ///
+    /// # Errors
+    /// A [`chimera_ports::PortError`] when Redis refuses or cannot be reached.
+    pub(super) async fn join(
+        connection: MultiplexedConnection,
+        topic: &str,
+        registry: String,
+        group: &str,
+        consumer: String,
+    ) -> PortResult<Self> {
+        let mut subscription = Self {
+            connection,
+            topic: topic.to_owned(),
+            registry,
+            group: group.to_owned(),
+            consumer,
+            streams: Vec::new(),
+            partition_of: HashMap::new(),
+            stream_of: HashMap::new(),
+            last_refresh: None,
+            ready: VecDeque::new(),
+            unacked: HashMap::new(),
+        };
+        subscription.refresh().await?;
+        Ok(subscription)
+    }
+
+    /// Joins the streams registered since the last look.
+    async fn refresh(&mut self) -> PortResult<()> {
+        self.last_refresh = Some(Instant::now());
+        let count: usize = redis::cmd("HLEN")
+            .arg(&self.registry)
+            .query_async(&mut self.connection)
+            .await
+            .map_err(|e| port_error("HLEN", e))?;
+        if count == self.streams.len() {
+            return Ok(());
+        }
+        let registered: HashMap<String, i32> = redis::cmd("HGETALL")
+            .arg(&self.registry)
+            .query_async(&mut self.connection)
+            .await
+            .map_err(|e| port_error("HGETALL", e))?;
+        let fresh: BTreeMap<i32, String> = registered
+            .into_iter()
+            .filter(|(stream, _)| !self.partition_of.contains_key(stream))
+            .map(|(stream, partition)| (partition, stream))
+            .collect();
+        for (partition, stream) in fresh {
+            self.join_stream(&stream, partition).await?;
+            self.partition_of.insert(stream.clone(), partition);
+            self.stream_of.insert(partition, stream.clone());
+            self.streams.push(stream);
+        }
+        Ok(())
+    }
+
+    async fn join_stream(&mut self, stream: &str, partition: i32) -> PortResult<()> {
+        let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(stream)
+            .arg(&self.group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut self.connection)
+            .await;
+        if let Err(e) = created {
+            if e.code() != Some("BUSYGROUP") {
+                return Err(port_error("XGROUP CREATE", e));
+            }
+        }
+        self.claim_pending(stream, partition).await
+    }
+
+    /// Takes over every pending entry of the group on `stream`.
+    async fn claim_pending(&mut self, stream: &str, partition: i32) -> PortResult<()> {
+        let mut cursor = "0-0".to_owned();
+        loop {
+            let reply: Value = redis::cmd("XAUTOCLAIM")
+                .arg(stream)
+                .arg(&self.group)
+                .arg(&self.consumer)
+                .arg(0)
+                .arg(&cursor)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut self.connection)
+                .await
+                .map_err(|e| port_error("XAUTOCLAIM", e))?;
+            let Value::Array(parts) = &reply else { break };
+            let next = parts
+                .first()
+                .and_then(reply::text)
+                .unwrap_or_else(|| "0-0".into());
+            if let Some(claimed) = parts.get(1) {
+                self.ready.extend(
+                    reply::entries(claimed)?
+                        .into_iter()
+                        .map(|entry| (partition, entry)),
+                );
+            }
+            if next == "0-0" {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(())
+    }
+
+    /// Reads new entries from every stream, waiting up to `block` (not at all when zero).
+    async fn read(&mut self, block: Duration) -> PortResult<()> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(&self.group)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(READ_AHEAD);
+        let block_ms = u64::try_from(block.as_millis()).unwrap_or(u64::MAX);
+        if block_ms > 0 {
+            cmd.arg("BLOCK").arg(block_ms);
+            self.connection
+                .set_response_timeout(block + Duration::from_secs(5));
+        }
+        cmd.arg("STREAMS").arg(&self.streams);
+        for _ in &self.streams {
+            cmd.arg(">");
+        }
+        let reply: Value = cmd
+            .query_async(&mut self.connection)
+            .await
+            .map_err(|e| port_error("XREADGROUP", e))?;
+        for (stream, entries) in reply::streams(&reply)? {
+            if let Some(&partition) = self.partition_of.get(&stream) {
+                self.ready
+                    .extend(entries.into_iter().map(|entry| (partition, entry)));
+            }
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, (partition, entry): (i32, Entry)) -> Delivery {
+        let offset = reply::offset_of(&entry.id);
+        self.unacked
+            .entry(partition)
+            .or_default()
+            .push_back((offset, entry.id));
+        Delivery {
+            topic: self.topic.clone(),
+            key: entry.key,
+            payload: entry.payload,
+            partition,
+            offset,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl chimera_ports::Subscription for RedisStreamsSubscription {
+    async fn poll(&mut self, max_wait: Duration) -> PortResult<Option<Delivery>> {
+        let deadline = Instant::now() + max_wait;
+        loop {
+            if let Some(entry) = self.ready.pop_front() {
+                return Ok(Some(self.deliver(entry)));
+            }
+            if self.last_refresh.is_none_or(|at| at.elapsed() >= REFRESH) {
+                self.refresh().await?;
+                if !self.ready.is_empty() {
+                    continue;
+                }
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if self.streams.is_empty() {
+                if remaining.is_zero() {
+                    return Ok(None);
+                }
+                tokio::time::sleep(remaining.min(IDLE_STEP)).await;
+                self.last_refresh = None;
+                continue;
+            }
+            self.read(remaining.min(REFRESH)).await?;
+            if self.ready.is_empty() && Instant::now() >= deadline {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn ack(&mut self, delivery: &Delivery) -> PortResult<()> {
+        let (Some(stream), Some(unacked)) = (
+            self.stream_of.get(&delivery.partition),
+            self.unacked.get_mut(&delivery.partition),
+        ) else {
+            return Ok(());
+        };
+        let mut ids = Vec::new();
+        while unacked
+            .front()
+            .is_some_and(|(offset, _)| *offset <= delivery.offset)
+        {
+            if let Some((_, id)) = unacked.pop_front() {
+                ids.push(id);
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let _: i64 = redis::cmd("XACK")
+            .arg(stream)
+            .arg(&self.group)
+            .arg(&ids)
+            .query_async(&mut self.connection)
+            .await
+            .map_err(|e| port_error("XACK", e))?;
+        Ok(())
+    }
+}
