@@ -18,12 +18,14 @@ mod error;
 mod fast_decimal;
 mod jsonl;
 mod lines;
+mod merge;
 mod source;
 
 pub use binance::BinanceCaptureReader;
 pub use csv_bars::CsvBarReader;
 pub use error::ReadError;
 pub use jsonl::JsonLinesReader;
+pub use merge::merge_in_time;
 pub use source::{
     open_market_data, open_market_data_with_progress, DataFormat, EventReader, FileMarketData,
     ReadProgress,

@@ -1,17 +1,22 @@
-//! The market-data feed: replays files onto `market.data` (key: symbol), as fast as possible or
-//! at N × real time, merging files in time order.
+//! The market-data feed: publishes market data onto `market.data` (key: symbol), from files
+//! (merged in time order; as fast as possible or at N × real time) or from any
+//! [`MarketDataSource`], such as a venue's market-data adapter.
 //!
-//! Progress is checkpointed (`feed:<id>` in the checkpoint table) every batch, so a restarted
-//! feed continues instead of starting over; a bar replayed in the window between a publish and
-//! its checkpoint is ignored by the nodes (a bar never repeats).
+//! A record the source cannot decode is dead-lettered (topic and table, with the reason and its
+//! bytes) and the feed goes on; a transient source failure is retried with backoff.
+//!
+//! For a replayable source (files), progress is checkpointed (`feed:<id>` in the checkpoint
+//! table) every batch, so a restarted feed continues instead of starting over; a bar replayed
+//! in the window between a publish and its checkpoint is ignored by the nodes (a bar never
+//! repeats).
 
 use crate::config::FeedConfig;
 use crate::runtime::{fatal, wall_clock, Runtime};
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::{PortfolioId, Symbol};
-use chimera_messages::{encode, Envelope, MessageType, Topic};
-use chimera_ports::{Checkpoint, CheckpointRepository};
-use chimera_replay::{open_market_data, EventReader};
+use chimera_messages::{encode, DecodeError, Envelope, MessageType, Topic};
+use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, MarketDataSource, PortError};
+use chimera_replay::{merge_in_time, open_market_data, FileMarketData};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,19 +32,51 @@ pub fn split_file(entry: &str) -> (Symbol, PathBuf) {
     }
 }
 
+/// How [`publish_source`] runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedOptions {
+    /// Feed identity (progress checkpoint `feed:<id>`, dead letters' origin `source:<id>`).
+    pub id: String,
+    /// 0 = as fast as possible; N = N × the event-time pace (for replays).
+    pub speed: f64,
+    /// The source yields the same records again when reopened (a file replay): checkpoint
+    /// progress and skip what an earlier run already published. False for a live source.
+    pub resumable: bool,
+}
+
 /// Replays the configured files; returns how many events were published by this run.
 ///
 /// # Errors
-/// An unreadable file or line, or a fatal bus or database failure.
+/// An unreadable file, or a fatal bus or database failure.
 pub async fn run_feed(rt: Arc<Runtime>, config: &FeedConfig) -> anyhow::Result<u64> {
-    let mut readers: Vec<std::iter::Peekable<EventReader>> = Vec::new();
+    let mut readers = Vec::new();
     for entry in &config.files {
         let (symbol, path) = split_file(entry);
-        readers.push(open_market_data(&path, None, &symbol)?.peekable());
+        readers.push(open_market_data(&path, None, &symbol)?);
     }
-    let progress_id = PortfolioId::new(format!("feed:{}", config.id));
+    let mut source = FileMarketData::new(merge_in_time(readers));
+    let options = FeedOptions {
+        id: config.id.clone(),
+        speed: config.speed,
+        resumable: true,
+    };
+    publish_source(rt, &mut source, &options).await
+}
+
+/// Publishes what `source` yields until it ends or shutdown is asked; returns how many events
+/// were published by this run.
+///
+/// # Errors
+/// A fatal source failure, or a fatal bus or database failure.
+pub async fn publish_source(
+    rt: Arc<Runtime>,
+    source: &mut dyn MarketDataSource,
+    options: &FeedOptions,
+) -> anyhow::Result<u64> {
+    let progress_id = PortfolioId::new(format!("feed:{}", options.id));
     let (mut revision, already) = match rt.store.load_checkpoint(&progress_id).await? {
-        Some(cp) => (cp.revision, cp.state.parse::<u64>().unwrap_or(0)),
+        Some(cp) if options.resumable => (cp.revision, cp.state.parse::<u64>().unwrap_or(0)),
+        Some(cp) => (cp.revision, 0),
         None => (0, 0),
     };
     let topic = rt.topics.name(Topic::MarketData);
@@ -48,21 +85,25 @@ pub async fn run_feed(rt: Arc<Runtime>, config: &FeedConfig) -> anyhow::Result<u
     let mut index = 0_u64;
     let mut published = 0_u64;
     let mut batch: Vec<(String, Vec<u8>)> = Vec::with_capacity(BATCH);
-    loop {
-        if rt.shutdown.is_triggered() {
-            break;
-        }
-        let Some(event) = next_in_time(&mut readers)? else {
+    while !rt.shutdown.is_triggered() {
+        let Some(record) = next_record(&rt, source).await? else {
             break;
         };
         index += 1;
         if index <= already {
             continue;
         }
-        if config.speed > 0.0 {
+        let event = match record {
+            Ok(event) => event,
+            Err(undecodable) => {
+                dead_letter(&rt, options, index, undecodable).await?;
+                continue;
+            }
+        };
+        if options.speed > 0.0 {
             let first = *first_ts.get_or_insert(event.ts().0);
             let due =
-                Duration::from_secs_f64((event.ts().0 - first) as f64 / 1000.0 / config.speed);
+                Duration::from_secs_f64((event.ts().0 - first) as f64 / 1000.0 / options.speed);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
                 flush(&rt, &topic, &mut batch).await?;
                 tokio::time::sleep(wait).await;
@@ -81,37 +122,66 @@ pub async fn run_feed(rt: Arc<Runtime>, config: &FeedConfig) -> anyhow::Result<u
         published += 1;
         if batch.len() >= BATCH {
             flush(&rt, &topic, &mut batch).await?;
-            revision += 1;
-            save_progress(&rt, &progress_id, revision, index).await?;
+            if options.resumable {
+                revision += 1;
+                save_progress(&rt, &progress_id, revision, index).await?;
+            }
         }
     }
     flush(&rt, &topic, &mut batch).await?;
-    revision += 1;
-    save_progress(&rt, &progress_id, revision, index).await?;
+    if options.resumable {
+        revision += 1;
+        save_progress(&rt, &progress_id, revision, index).await?;
+    }
     Ok(published)
 }
 
-fn next_in_time(
-    readers: &mut [std::iter::Peekable<EventReader>],
-) -> anyhow::Result<Option<MarketEvent>> {
-    let mut best: Option<(usize, i64)> = None;
-    for (i, r) in readers.iter_mut().enumerate() {
-        match r.peek() {
-            Some(Ok(e)) if best.is_none_or(|(_, ts)| e.ts().0 < ts) => {
-                best = Some((i, e.ts().0));
+/// The source's next record (an event, or the message and bytes of an undecodable one);
+/// `None` when it has ended. Transient failures are retried until shutdown.
+async fn next_record(
+    rt: &Runtime,
+    source: &mut dyn MarketDataSource,
+) -> anyhow::Result<Option<Result<MarketEvent, DecodeError>>> {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match source.next().await {
+            Ok(event) => return Ok(event.map(Ok)),
+            Err(PortError::Codec { message, bytes }) => {
+                return Ok(Some(Err(DecodeError {
+                    reason: message,
+                    bytes,
+                })))
             }
-            Some(Err(_)) => {
-                if let Some(Err(e)) = r.next() {
-                    return Err(e.into());
-                }
+            Err(e) if e.is_transient() && !rt.shutdown.is_triggered() => {
+                eprintln!(
+                    "[{}] market-data source: {e}; retrying in {backoff:?}",
+                    rt.source
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
             }
-            Some(Ok(_)) | None => {}
+            Err(e) => return Err(fatal("read market data", &e)),
         }
     }
-    match best {
-        Some((i, _)) => Ok(readers[i].next().transpose()?),
-        None => Ok(None),
-    }
+}
+
+/// Dead-letters record `index` of the source, which could not be decoded.
+async fn dead_letter(
+    rt: &Runtime,
+    options: &FeedOptions,
+    index: u64,
+    undecodable: DecodeError,
+) -> anyhow::Result<()> {
+    let delivery = Delivery {
+        topic: format!("source:{}", options.id),
+        key: String::new(),
+        payload: undecodable.bytes.clone(),
+        partition: 0,
+        offset: i64::try_from(index).unwrap_or(i64::MAX),
+    };
+    rt.dead_letter(&delivery, &undecodable)
+        .await
+        .map_err(|e| fatal("dead letter", &e))
 }
 
 async fn flush(
