@@ -18,9 +18,9 @@ pub(crate) enum Command {
     /// Run several portfolios over seeded synthetic data through the in-memory bus and the
     /// simulated venue, and write a report. Needs no servers and no files.
     Demo(DemoArgs),
-    /// Start the live architecture in one process — market-data feed, trade gateway
-    /// (simulated venue) and one execution node — against a configuration, and print where to
-    /// look. With `bus.kind = "memory"` and SQLite it needs no servers.
+    /// Start the live architecture — market-data feed, trade gateway (simulated venue) and one
+    /// execution node — in one process or as child processes, against a configuration, and
+    /// print where to look. With `bus.kind = "memory"` and SQLite it needs no servers.
     Up(UpArgs),
 }
 
@@ -35,6 +35,15 @@ pub(crate) struct UpArgs {
     /// runs); otherwise run until Ctrl-C or SIGTERM.
     #[arg(long)]
     pub(crate) exit_when_idle: bool,
+    /// Run feed, gateway and node as child processes (the `chimera-feed`, `chimera-gateway`
+    /// and `chimera-node` binaries) instead of tasks of this process; needs a bus that crosses
+    /// processes (kafka or redis). SIGTERM / Ctrl-C is passed on to them.
+    #[arg(long)]
+    pub(crate) processes: bool,
+    /// Where the runtime binaries are, with `--processes` (default: next to `chimera`, then
+    /// the PATH).
+    #[arg(long, requires = "processes")]
+    pub(crate) bin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

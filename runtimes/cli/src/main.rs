@@ -24,6 +24,7 @@ mod demo;
 mod report;
 mod table;
 mod up;
+mod up_processes;
 
 use clap::Parser;
 

@@ -1,5 +1,6 @@
 //! `chimera up`: the live architecture in one process — market-data feed, trade gateway
-//! (simulated venue) and one execution node — wired through the configured bus and database.
+//! (simulated venue) and one execution node — wired through the configured bus and database
+//! (or, with `--processes`, as child processes: see [`crate::up_processes`]).
 //!
 //! With `bus.kind = "memory"` and a SQLite database it needs no servers; with Kafka or Redis
 //! and PostgreSQL it is the same deployment the separate binaries make, run from one command.
@@ -30,7 +31,19 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(up(config, args.exit_when_idle))
+        .block_on(async {
+            if args.processes {
+                crate::up_processes::up(
+                    config,
+                    &args.config,
+                    args.exit_when_idle,
+                    args.bin_dir.as_deref(),
+                )
+                .await
+            } else {
+                up(config, args.exit_when_idle).await
+            }
+        })
 }
 
 async fn up(config: LiveConfig, exit_when_idle: bool) -> anyhow::Result<()> {
@@ -126,7 +139,7 @@ async fn up(config: LiveConfig, exit_when_idle: bool) -> anyhow::Result<()> {
     print_positions(&store_rt, &portfolios).await
 }
 
-fn print_where_to_look(config: &LiveConfig, node_id: &str, portfolios: &[PortfolioId]) {
+pub(crate) fn print_where_to_look(config: &LiveConfig, node_id: &str, portfolios: &[PortfolioId]) {
     let prefix = &config.bus.topic_prefix;
     let ids: Vec<&str> = portfolios.iter().map(PortfolioId::as_str).collect();
     println!(
@@ -139,7 +152,7 @@ fn print_where_to_look(config: &LiveConfig, node_id: &str, portfolios: &[Portfol
 }
 
 /// Waits until no order is open and nothing has changed for two seconds.
-async fn wait_idle(
+pub(crate) async fn wait_idle(
     rt: &Runtime,
     portfolios: &[PortfolioId],
     shutdown: Shutdown,
@@ -171,7 +184,10 @@ async fn wait_idle(
     Ok(())
 }
 
-async fn print_positions(rt: &Runtime, portfolios: &[PortfolioId]) -> anyhow::Result<()> {
+pub(crate) async fn print_positions(
+    rt: &Runtime,
+    portfolios: &[PortfolioId],
+) -> anyhow::Result<()> {
     for id in portfolios {
         let fills = rt.store.fills(id).await?.len();
         for snapshot in rt.store.latest_snapshots(id).await? {

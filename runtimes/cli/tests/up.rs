@@ -118,3 +118,75 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
     assert!(stderr.contains("bus.kind"), "{stderr}");
     assert!(stderr.contains("node.id"), "{stderr}");
 }
+
+/// `--processes` runs the three runtime binaries as children over a bus that crosses processes
+/// (Redis Streams here), to the same settled positions; the memory bus is refused.
+#[test]
+fn up_with_processes_runs_the_runtime_binaries() {
+    let dir = temp_dir("processes");
+    let config = config(&dir, "");
+    let refused = Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .args(["up", "--processes", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("bus.kind to kafka or redis"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let Ok(redis_url) = std::env::var("CHIMERA_REDIS_URL") else {
+        println!("skipped the run: CHIMERA_REDIS_URL is not set (scripts/test.sh starts Redis)");
+        return;
+    };
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_chimera"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    if !bin_dir.join("chimera-node").is_file() {
+        println!(
+            "skipped the run: chimera-node is not built in {} (cargo test --workspace builds it)",
+            bin_dir.display()
+        );
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .args(["up", "--processes", "--exit-when-idle", "--bin-dir"])
+        .arg(&bin_dir)
+        .arg("--config")
+        .arg(&config)
+        .env("CHIMERA__BUS__KIND", "redis")
+        .env("CHIMERA__BUS__REDIS_URL", &redis_url)
+        .env(
+            "CHIMERA__BUS__TOPIC_PREFIX",
+            format!("up.processes.{}.", std::process::id()),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for component in ["gateway", "node", "feed"] {
+        assert!(
+            stdout.contains(&format!("  {component:<9} pid ")),
+            "{component} ran as a child: {stdout}"
+        );
+    }
+    let position = stdout
+        .lines()
+        .find(|l| l.starts_with("btc: BTCUSDT qty"))
+        .unwrap_or_else(|| panic!("a settled position: {stdout}"));
+    let fills: u64 = position
+        .rsplit('(')
+        .next()
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(fills >= 4, "the zig-zag makes the cross trade: {position}");
+}
