@@ -8,6 +8,7 @@
 //! [node]      id = "node-1", queue_capacity = 1024
 //! [gateway]   id = "gateway-1"
 //! [feed]      id = "feed-1", files = ["bars.csv"], speed = 0.0
+//! [state]     kind = "redis", url = "redis://127.0.0.1:6379", lease_ms = 5000   # optional
 //! [[portfolios]] id = "p1", strategy = "ema-cross", ...
 //! ```
 
@@ -120,6 +121,34 @@ pub struct FeedConfig {
     pub speed: f64,
 }
 
+/// Shared state (the key-value store): node heartbeats and portfolio leases.
+///
+/// With it, a node holds a lease (`lock:{portfolio}:<id>`, a lock with a token and a TTL,
+/// renewed every third of it) on each portfolio it runs, taken before the portfolio is
+/// restored: a second process never runs the same portfolio (it waits until the lease is
+/// released or expires, e.g. after the holder was killed), and a node that cannot renew a lease
+/// stops. Heartbeats go to `node:{heartbeat}:<node id>` with a TTL of three periods.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// `redis`, or `memory` (only inside one process, with the memory bus).
+    pub kind: String,
+    /// Redis URL (kind = redis).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Prefix of every key; by default the bus's topic prefix.
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    /// Lease TTL, ms (≥ 300): how long a killed node's portfolios wait before another process
+    /// may take them.
+    #[serde(default = "default_lease")]
+    pub lease_ms: u64,
+}
+
+fn default_lease() -> u64 {
+    5_000
+}
+
 /// The whole configuration; each runtime reads the sections it needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveConfig {
@@ -133,6 +162,8 @@ pub struct LiveConfig {
     pub gateway: Option<GatewayConfig>,
     /// Feed section, if present.
     pub feed: Option<FeedConfig>,
+    /// Shared state, if present.
+    pub state: Option<StateConfig>,
     /// Portfolios to register.
     pub portfolios: Vec<PortfolioSpec>,
 }
@@ -173,10 +204,21 @@ pub fn load(
     let node = section::<NodeConfig>(&root, "node", false, &mut problems);
     let gateway = section::<GatewayConfig>(&root, "gateway", false, &mut problems);
     let feed = section::<FeedConfig>(&root, "feed", false, &mut problems);
+    let state = section::<StateConfig>(&root, "state", false, &mut problems);
     let portfolios = section::<Vec<PortfolioSpec>>(&root, "portfolios", false, &mut problems)
         .unwrap_or_default();
     for key in root.keys() {
-        if !["bus", "database", "node", "gateway", "feed", "portfolios"].contains(&key.as_str()) {
+        if ![
+            "bus",
+            "database",
+            "node",
+            "gateway",
+            "feed",
+            "state",
+            "portfolios",
+        ]
+        .contains(&key.as_str())
+        {
             problems.push(format!("{key}: unknown section"));
         }
     }
@@ -208,6 +250,9 @@ pub fn load(
     if let Some(feed) = &feed {
         validate_feed(feed, &mut problems);
     }
+    if let (Some(state), Some(bus)) = (&state, &bus) {
+        validate_state(state, bus, &mut problems);
+    }
     for (i, spec) in portfolios.iter().enumerate() {
         if let Err(p) = spec.build_engine() {
             problems.extend(
@@ -223,6 +268,7 @@ pub fn load(
             node,
             gateway,
             feed,
+            state,
             portfolios,
         }),
         _ => Err(ConfigError { problems }),
@@ -313,6 +359,26 @@ fn validate_bus(bus: &BusConfig, problems: &mut Vec<String>) {
     crate::bus_layout::validate(bus, problems);
 }
 
+fn validate_state(state: &StateConfig, bus: &BusConfig, problems: &mut Vec<String>) {
+    match state.kind.as_str() {
+        "redis" if state.url.as_deref().is_none_or(str::is_empty) => {
+            problems.push("state.url: required when state.kind = \"redis\"".into());
+        }
+        "memory" if bus.kind != "memory" => problems.push(
+            "state.kind = \"memory\": only within one process (bus.kind = \"memory\"); use redis"
+                .into(),
+        ),
+        "redis" | "memory" => {}
+        other => problems.push(format!("state.kind: {other:?} (expected redis or memory)")),
+    }
+    if state.lease_ms < 300 {
+        problems.push(format!(
+            "state.lease_ms: {} (must be ≥ 300)",
+            state.lease_ms
+        ));
+    }
+}
+
 fn validate_node(node: &NodeConfig, problems: &mut Vec<String>) {
     if node.id.is_empty() {
         problems.push("node.id: must not be empty".into());
@@ -352,5 +418,69 @@ fn validate_feed(feed: &FeedConfig, problems: &mut Vec<String>) {
             "feed.speed: {} (must be ≥ 0; 0 = as fast as possible)",
             feed.speed
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("chimera-config-{name}-{}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn every_bad_field_is_listed_at_once() {
+        let path = write(
+            "bad",
+            "[bus]\nkind = \"kafka\"\npartitions = 0\n\
+             [bus.redis_streams]\n\"orders.nope\" = \"x\"\n\
+             [database]\nurl = \"sqlite://x.db\"\n\
+             [node]\nid = \"\"\nqueue_capacity = 2\n\
+             [state]\nkind = \"memory\"\nlease_ms = 10\n\
+             [extra]\n",
+        );
+        let problems = load(&[path], []).unwrap_err().problems;
+        for field in [
+            "bus.brokers",
+            "bus.partitions",
+            "bus.redis_streams.\"orders.nope\"",
+            "node.id",
+            "node.queue_capacity",
+            "state.kind",
+            "state.lease_ms",
+            "extra: unknown section",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(field)),
+                "{field} missing from {problems:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn environment_overrides_files_and_state_is_optional() {
+        let path = write(
+            "good",
+            "[bus]\nkind = \"kafka\"\nbrokers = \"b:9092\"\n[database]\nurl = \"sqlite://x.db\"\n",
+        );
+        let env = [
+            ("CHIMERA__BUS__KIND".to_owned(), "redis".to_owned()),
+            (
+                "CHIMERA__BUS__REDIS_URL".to_owned(),
+                "redis://r:1".to_owned(),
+            ),
+            ("CHIMERA__STATE__KIND".to_owned(), "redis".to_owned()),
+            ("CHIMERA__STATE__URL".to_owned(), "redis://r:1".to_owned()),
+        ];
+        let config = load(std::slice::from_ref(&path), env).unwrap();
+        assert_eq!(config.bus.kind, "redis");
+        let state = config.state.unwrap();
+        assert_eq!((state.kind.as_str(), state.lease_ms), ("redis", 5_000));
+        assert!(load(&[path], []).unwrap().state.is_none());
     }
 }

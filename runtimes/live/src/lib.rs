@@ -22,11 +22,11 @@ mod sim_clock;
 
 use chimera_kafka::{KafkaConfig, KafkaEventBus};
 use chimera_messages::Topics;
-use chimera_ports::EventBus;
-use chimera_redis::{RedisConfig, RedisStreamsEventBus};
+use chimera_ports::{EventBus, StateStore};
+use chimera_redis::{RedisConfig, RedisStateStore, RedisStreamsEventBus};
 use chimera_sql::SqlStore;
-use config::LiveConfig;
-use runtime::{Runtime, Shutdown};
+use config::{LiveConfig, StateConfig};
+use runtime::{Runtime, SharedState, Shutdown};
 use std::sync::Arc;
 
 /// Connects the bus `live` configures (on Redis Streams, with the [`bus_layout`] of its topics).
@@ -67,10 +67,11 @@ pub async fn connect_bus(
     })
 }
 
-/// Builds the shared handles of a runtime named `source`.
+/// Builds the shared handles of a runtime named `source`: the database, and the shared state
+/// when `[state]` is configured.
 ///
 /// # Errors
-/// When the bus or the database cannot be reached.
+/// When the database or the state store cannot be reached.
 pub async fn connect(
     config: &LiveConfig,
     bus: Arc<dyn EventBus>,
@@ -78,13 +79,41 @@ pub async fn connect(
     shutdown: Shutdown,
 ) -> anyhow::Result<Arc<Runtime>> {
     let store = SqlStore::connect(&config.database).await?;
-    Ok(Arc::new(Runtime::new(
+    let runtime = Runtime::new(
         bus,
         Topics::new(config.bus.topic_prefix.clone()),
         store,
         source,
         shutdown,
-    )))
+    );
+    Ok(Arc::new(match &config.state {
+        Some(state) => runtime.with_state(connect_state(config, state).await?),
+        None => runtime,
+    }))
+}
+
+async fn connect_state(config: &LiveConfig, state: &StateConfig) -> anyhow::Result<SharedState> {
+    let store: Arc<dyn StateStore> = match state.kind.as_str() {
+        "redis" => {
+            let redis = RedisConfig {
+                url: state.url.clone().unwrap_or_default(),
+                key_prefix: state
+                    .key_prefix
+                    .clone()
+                    .unwrap_or_else(|| config.bus.topic_prefix.clone()),
+                stream_max_len: None,
+                streams: Vec::new(),
+            };
+            Arc::new(RedisStateStore::connect(&redis).await?)
+        }
+        _ => Arc::new(chimera_memory::MemoryStateStore::new(Arc::new(
+            chimera_memory::SystemClock,
+        ))),
+    };
+    Ok(SharedState {
+        store,
+        lease: std::time::Duration::from_millis(state.lease_ms),
+    })
 }
 
 /// Common command-line of the runtime binaries.

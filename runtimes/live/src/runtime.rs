@@ -81,6 +81,15 @@ pub fn trigger_on_signals(trigger: ShutdownTrigger) {
     });
 }
 
+/// The key-value store processes share, and the lease time of what they hold in it.
+#[derive(Clone)]
+pub struct SharedState {
+    /// The store (Redis, or memory within one process).
+    pub store: Arc<dyn chimera_ports::StateStore>,
+    /// TTL of a portfolio lease.
+    pub lease: Duration,
+}
+
 /// Shared handles of one runtime process.
 pub struct Runtime {
     /// The message bus.
@@ -95,6 +104,8 @@ pub struct Runtime {
     pub dead_letters: DeadLetters,
     /// Shutdown signal.
     pub shutdown: Shutdown,
+    /// Shared key-value state (heartbeats, portfolio leases), when configured.
+    pub state: Option<SharedState>,
     alerts: AtomicU64,
 }
 
@@ -123,8 +134,15 @@ impl Runtime {
             store,
             source,
             shutdown,
+            state: None,
             alerts: AtomicU64::new(0),
         }
+    }
+
+    /// The same handles with shared key-value state.
+    pub fn with_state(mut self, state: SharedState) -> Self {
+        self.state = Some(state);
+        self
     }
 
     /// Publishes an envelope on `topic`, retrying transient failures.

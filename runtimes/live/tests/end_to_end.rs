@@ -294,3 +294,67 @@ async fn assert_design_stream_layout(redis_url: &str, prefix: &str, also: &[&str
         .await
         .unwrap();
 }
+
+/// With shared state (`[state]` on Redis), a second process started for the same node waits
+/// for the portfolio leases instead of trading alongside the first; when the first is killed,
+/// the second takes over within a lease time and the run ends as the backtest, with no order
+/// duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_waits_for_the_leases_and_takes_over() {
+    let Some(services) = services() else { return };
+    let Some(redis_url) = services.redis_url.clone() else {
+        println!("skipped: CHIMERA_REDIS_URL must be set (scripts/test.sh starts Redis)");
+        return;
+    };
+    let setup = setup("lease", &services).await;
+    let text = std::fs::read_to_string(&setup.config).unwrap();
+    let state = format!("\n[state]\nkind = \"redis\"\nurl = \"{redis_url}\"\nlease_ms = 1500\n");
+    std::fs::write(&setup.config, text + &state).unwrap();
+    let expected = backtest(&setup.dir);
+    let mut run = Pipeline::start(&setup);
+    let store = store(&setup).await;
+    let fills = |store: chimera_sql::SqlStore| async move {
+        let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fills")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        row.0
+    };
+    let started = std::time::Instant::now();
+    while fills(store.clone()).await < 20 {
+        assert!(started.elapsed() < Duration::from_secs(120), "no fills yet");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = spawn(NODE, &setup, "node-second");
+    let log = setup.dir.join("node-second.err");
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    while !read_log().contains("portfolio_leased_elsewhere") {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the second node never reported waiting: {}",
+            read_log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert!(
+        !read_log().contains("running 3 portfolio(s)"),
+        "the second node runs nothing while the first holds the leases: {}",
+        read_log()
+    );
+    sigkill(&mut run.node);
+    run.node = second;
+    run.settle(&store, &expected).await;
+    assert!(
+        read_log().contains("running 3 portfolio(s)"),
+        "the second node took over: {}",
+        read_log()
+    );
+    run.stop_and_check(&store, &expected).await;
+    let orders: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let expected_orders: u64 = expected.values().map(|(_, f)| f).sum();
+    assert_eq!(orders.0 as u64, expected_orders, "no order duplicated");
+}

@@ -7,8 +7,11 @@
 //! map into per-portfolio bounded queues, and one task per portfolio runs its engine
 //! ([`worker`]): control commands (pause, resume, cancel all) apply in order with the rest.
 //! A fourth router reads `schedule.updates` and reports assignment changes for this node.
-//! A heartbeat with per-portfolio metrics goes to `system.events`.
+//! A heartbeat with per-portfolio metrics goes to `system.events` (and, with shared state, to
+//! `node:{heartbeat}:<id>` with a TTL). With shared state the node runs a portfolio only while
+//! it holds the portfolio's lease ([`lease`]).
 
+mod lease;
 mod queue;
 mod router;
 mod worker;
@@ -106,6 +109,16 @@ pub async fn run_node(
     config: &NodeConfig,
 ) -> anyhow::Result<Vec<PortfolioFigures>> {
     let records = rt.store.portfolios_for_node(&config.id).await?;
+    let leases = match &rt.state {
+        Some(state) => {
+            let ids: Vec<PortfolioId> = records.iter().map(|r| r.id.clone()).collect();
+            match lease::Leases::acquire(&rt, state, &ids).await? {
+                Some(leases) => Some(Arc::new(leases)),
+                None => return Ok(Vec::new()),
+            }
+        }
+        None => None,
+    };
     let mut interest: HashMap<_, Vec<_>> = HashMap::new();
     let mut by_portfolio = HashMap::new();
     let mut workers = Vec::new();
@@ -187,6 +200,10 @@ pub async fn run_node(
         ));
     }
     tasks.spawn(heartbeat(Arc::clone(&rt), config.clone(), stats.clone()));
+    if let Some(leases) = &leases {
+        let (leases, rt) = (Arc::clone(leases), Arc::clone(&rt));
+        tasks.spawn(async move { leases.keep(&rt).await });
+    }
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(Ok(())) => {}
@@ -201,6 +218,10 @@ pub async fn run_node(
                 return Err(anyhow::anyhow!("node task failed: {e}"));
             }
         }
+    }
+    // Every worker has written its final checkpoint: the portfolios may run elsewhere now.
+    if let Some(leases) = &leases {
+        leases.release(&rt).await;
     }
     Ok(stats
         .iter()
@@ -254,6 +275,18 @@ async fn heartbeat(
         )
         .await
         .map_err(|e| crate::runtime::fatal("heartbeat", &e))?;
+        if let Some(state) = &rt.state {
+            // Liveness for whoever reassigns a dead node's portfolios; expires with the node.
+            let key = format!("node:{{heartbeat}}:{}", config.id);
+            let ttl = Duration::from_millis(config.heartbeat_ms.saturating_mul(3));
+            if let Err(e) = state
+                .store
+                .set(&key, payload.to_string().as_bytes(), Some(ttl))
+                .await
+            {
+                eprintln!("[{}] heartbeat to the state store: {e}", config.id);
+            }
+        }
         beat += 1;
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(config.heartbeat_ms)) => {}
