@@ -1,7 +1,8 @@
 //! A node with shared state runs a portfolio only while it holds its lease: when the lease is
 //! lost (here deleted behind its back, as after an outage longer than the TTL), the node stops
 //! with an error instead of trading alongside whoever may hold it now; a clean stop releases
-//! the leases. In-memory bus and state, a SQLite file: no servers needed.
+//! the leases. The heartbeat, in the shared state, counts dead letters. In-memory bus and state,
+//! a SQLite file: no servers needed.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use chimera_live::config::NodeConfig;
@@ -78,13 +79,28 @@ async fn a_node_that_loses_a_lease_stops() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_stop_releases_the_leases() {
     let (rt, state, config, trigger) = node_runtime("clean").await;
+    rt.bus
+        .publish("t.market.data", "BTCUSDT", b"{not json")
+        .await
+        .unwrap();
     let running = tokio::spawn(async move { node::run_node(rt, &config).await });
     while state.get(KEY).await.unwrap().is_none() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(
-        state.get("node:{heartbeat}:n1").await.unwrap().is_some(),
-        "the heartbeat is in the shared state"
+    let mut dead_letters = None;
+    for _ in 0..100 {
+        let beat = state.get("node:{heartbeat}:n1").await.unwrap();
+        let beat: Option<serde_json::Value> = beat.map(|b| serde_json::from_slice(&b).unwrap());
+        dead_letters = beat.and_then(|b| b["dead_letters"].as_u64());
+        if dead_letters == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        dead_letters,
+        Some(1),
+        "the heartbeat, in the shared state, counts the dead letter"
     );
     tokio::time::sleep(LEASE * 2).await;
     assert!(

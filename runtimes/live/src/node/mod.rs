@@ -264,6 +264,7 @@ async fn heartbeat(
             "event": "heartbeat",
             "node": config.id,
             "beat": beat,
+            "dead_letters": rt.dead_letters.count(),
             "portfolios": portfolios,
         });
         rt.publish(
