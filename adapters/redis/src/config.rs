@@ -46,6 +46,26 @@ impl StreamRoute {
     }
 }
 
+impl RedisConfig {
+    /// The full name of the stream a message with `key` on `topic` goes to: the route for that
+    /// exact key, else the topic's route, else `stream:<topic>`; under the key prefix.
+    pub fn stream_name(&self, topic: &str, key: &str) -> String {
+        let exact = self
+            .streams
+            .iter()
+            .find(|r| r.topic == topic && r.key.as_deref() == Some(key));
+        let route = exact.or_else(|| {
+            self.streams
+                .iter()
+                .find(|r| r.topic == topic && r.key.is_none())
+        });
+        match route {
+            Some(route) => format!("{}{}", self.key_prefix, route.stream_for(key)),
+            None => format!("{}stream:{topic}", self.key_prefix),
+        }
+    }
+}
+
 /// An invalid [`RedisConfig`], listing every problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid redis config: {}", problems.join("; "))]

@@ -7,7 +7,7 @@
 
 use crate::args::UpArgs;
 use chimera_kernel::ids::PortfolioId;
-use chimera_live::config::LiveConfig;
+use chimera_live::config::{LiveConfig, NodeConfig};
 use chimera_live::runtime::{shutdown_pair, trigger_on_signals, Runtime, Shutdown};
 use chimera_live::{connect, connect_bus, feed, gateway, node, RuntimeArgs};
 use chimera_ports::{
@@ -95,17 +95,7 @@ async fn up(config: LiveConfig, exit_when_idle: bool) -> anyhow::Result<()> {
         shutdown.clone(),
     )
     .await?;
-    if node_cfg.register_portfolios {
-        node::register_portfolios(&node_rt, &node_cfg.id, &config.portfolios).await?;
-    }
-    let portfolios: Vec<PortfolioId> = node_rt
-        .store
-        .portfolios_for_node(&node_cfg.id)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    print_where_to_look(&config, &node_cfg.id, &portfolios);
+    let portfolios = prepare_portfolios(&node_rt, &config, &node_cfg).await?;
 
     let store_rt = Arc::clone(&node_rt);
     let node_task = tokio::spawn({
@@ -139,7 +129,31 @@ async fn up(config: LiveConfig, exit_when_idle: bool) -> anyhow::Result<()> {
     print_positions(&store_rt, &portfolios).await
 }
 
-pub(crate) fn print_where_to_look(config: &LiveConfig, node_id: &str, portfolios: &[PortfolioId]) {
+/// Registers the configured portfolios when asked to, prints where to look, and returns the
+/// node's portfolios.
+///
+/// # Errors
+/// When the database cannot be read or written.
+pub(crate) async fn prepare_portfolios(
+    rt: &Runtime,
+    config: &LiveConfig,
+    node_cfg: &NodeConfig,
+) -> anyhow::Result<Vec<PortfolioId>> {
+    if node_cfg.register_portfolios {
+        node::register_portfolios(rt, &node_cfg.id, &config.portfolios).await?;
+    }
+    let portfolios: Vec<PortfolioId> = rt
+        .store
+        .portfolios_for_node(&node_cfg.id)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    print_where_to_look(config, &node_cfg.id, &portfolios);
+    Ok(portfolios)
+}
+
+fn print_where_to_look(config: &LiveConfig, node_id: &str, portfolios: &[PortfolioId]) {
     let prefix = &config.bus.topic_prefix;
     let ids: Vec<&str> = portfolios.iter().map(PortfolioId::as_str).collect();
     println!(

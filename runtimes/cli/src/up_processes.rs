@@ -6,13 +6,12 @@
 //! not stopped 30 s later is killed (its work resumes from its last checkpoint next time). A
 //! child that fails stops the others and makes `chimera up` fail with its exit status.
 
-use crate::up::{print_positions, print_where_to_look, wait_idle};
+use crate::up::{prepare_portfolios, print_positions, wait_idle};
 use anyhow::Context as _;
 use chimera_kernel::ids::PortfolioId;
 use chimera_live::config::LiveConfig;
 use chimera_live::runtime::{shutdown_pair, trigger_on_signals};
-use chimera_live::{connect, connect_bus, node};
-use chimera_ports::PortfolioRepository;
+use chimera_live::{connect, connect_bus};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::path::{Path, PathBuf};
@@ -42,7 +41,7 @@ impl Component {
     }
 
     /// SIGTERM, then up to [`STOP_GRACE`] to exit, then SIGKILL.
-    fn stop(&mut self) {
+    async fn stop(&mut self) {
         if !matches!(self.child.try_wait(), Ok(None)) {
             return;
         }
@@ -54,10 +53,11 @@ impl Component {
             if !matches!(self.child.try_wait(), Ok(None)) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         eprintln!("chimera up: {} ignored SIGTERM; killing it", self.name);
         let _ = self.child.kill();
+        // Returns at once after SIGKILL; reaps the child.
         let _ = self.child.wait();
     }
 }
@@ -104,13 +104,19 @@ pub(crate) async fn up(
              (the memory bus only works within one process)"
         );
     }
-    let names = ["chimera-gateway", "chimera-node", "chimera-feed"];
-    let binaries: Vec<Option<PathBuf>> = names.iter().map(|n| locate(n, bin_dir)).collect();
-    let missing: Vec<&str> = names
+    let components_to_start = [
+        ("chimera-gateway", "gateway"),
+        ("chimera-node", "node"),
+        ("chimera-feed", "feed"),
+    ];
+    let found: Vec<(&str, &'static str, Option<PathBuf>)> = components_to_start
         .iter()
-        .zip(&binaries)
-        .filter(|(_, b)| b.is_none())
-        .map(|(n, _)| *n)
+        .map(|&(binary, label)| (binary, label, locate(binary, bin_dir)))
+        .collect();
+    let missing: Vec<&str> = found
+        .iter()
+        .filter(|(_, _, path)| path.is_none())
+        .map(|(binary, _, _)| *binary)
         .collect();
     if !missing.is_empty() {
         anyhow::bail!(
@@ -123,34 +129,32 @@ pub(crate) async fn up(
         );
     }
     let (trigger, shutdown) = shutdown_pair();
-    trigger_on_signals(trigger.clone());
+    trigger_on_signals(trigger);
     let bus = connect_bus(&config, "up", false).await?;
     let rt = connect(&config, bus, "up", shutdown.clone()).await?;
-    if node_cfg.register_portfolios {
-        node::register_portfolios(&rt, &node_cfg.id, &config.portfolios).await?;
-    }
-    let portfolios: Vec<PortfolioId> = rt
-        .store
-        .portfolios_for_node(&node_cfg.id)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    print_where_to_look(&config, &node_cfg.id, &portfolios);
+    let portfolios = prepare_portfolios(&rt, &config, node_cfg).await?;
 
     let mut components = Vec::new();
-    for ((name, label), binary) in names.iter().zip(["gateway", "node", "feed"]).zip(binaries) {
-        let binary = binary.with_context(|| format!("{name} vanished"))?;
-        components.push(Component::start(&binary, label, files)?);
-    }
-    let outcome = supervise(&mut components, &rt, &portfolios, exit_when_idle, &shutdown).await;
-    // Stop the feed first, the gateway last, so in-flight orders are still answered.
-    for i in [2, 1, 0] {
-        if let Some(component) = components.get_mut(i) {
-            component.stop();
+    let mut started = Ok(());
+    for (_, label, path) in found {
+        let Some(path) = path else { continue };
+        match Component::start(&path, label, files) {
+            Ok(component) => components.push(component),
+            Err(e) => {
+                started = Err(e);
+                break;
+            }
         }
     }
-    drop(trigger);
+    // A component that could not start stops the ones already running.
+    let outcome = match started {
+        Ok(()) => supervise(&mut components, &rt, &portfolios, exit_when_idle, &shutdown).await,
+        Err(e) => Err(e),
+    };
+    // Stop the feed first, the gateway last, so in-flight orders are still answered.
+    for component in components.iter_mut().rev() {
+        component.stop().await;
+    }
     outcome?;
     print_positions(&rt, &portfolios).await
 }

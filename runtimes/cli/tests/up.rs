@@ -56,20 +56,26 @@ fn config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     path
 }
 
-#[test]
-fn up_runs_feed_node_and_gateway_to_settled_positions() {
-    let dir = temp_dir("ok");
-    let config = config(&dir, "");
-    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
-        .args(["up", "--exit-when-idle", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+/// Runs `command` to success and returns its standard output.
+fn succeed(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn up_runs_feed_node_and_gateway_to_settled_positions() {
+    let dir = temp_dir("ok");
+    let config = config(&dir, "");
+    let stdout = succeed(
+        Command::new(env!("CARGO_BIN_EXE_chimera"))
+            .args(["up", "--exit-when-idle", "--config"])
+            .arg(&config),
     );
     assert!(stdout.contains("database  sqlite://"), "{stdout}");
     assert!(
@@ -152,24 +158,18 @@ fn up_with_processes_runs_the_runtime_binaries() {
         );
         return;
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
-        .args(["up", "--processes", "--exit-when-idle", "--bin-dir"])
-        .arg(&bin_dir)
-        .arg("--config")
-        .arg(&config)
-        .env("CHIMERA__BUS__KIND", "redis")
-        .env("CHIMERA__BUS__REDIS_URL", &redis_url)
-        .env(
-            "CHIMERA__BUS__TOPIC_PREFIX",
-            format!("up.processes.{}.", std::process::id()),
-        )
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        Command::new(env!("CARGO_BIN_EXE_chimera"))
+            .args(["up", "--processes", "--exit-when-idle", "--bin-dir"])
+            .arg(&bin_dir)
+            .arg("--config")
+            .arg(&config)
+            .env("CHIMERA__BUS__KIND", "redis")
+            .env("CHIMERA__BUS__REDIS_URL", &redis_url)
+            .env(
+                "CHIMERA__BUS__TOPIC_PREFIX",
+                format!("up.processes.{}.", std::process::id()),
+            ),
     );
     for component in ["gateway", "node", "feed"] {
         assert!(

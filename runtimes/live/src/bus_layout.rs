@@ -144,14 +144,15 @@ mod tests {
         spec
     }
 
+    /// The stream (without prefix) the adapter picks for `key` on `topic` under `routes`.
     fn stream_of(routes: &[StreamRoute], topic: &str, key: &str) -> String {
-        let exact = routes
-            .iter()
-            .find(|r| r.topic == topic && r.key.as_deref() == Some(key));
-        let route = exact
-            .or_else(|| routes.iter().find(|r| r.topic == topic && r.key.is_none()))
-            .unwrap();
-        route.stream.replace("<key>", key)
+        chimera_redis::RedisConfig {
+            url: "redis://x".into(),
+            key_prefix: String::new(),
+            stream_max_len: None,
+            streams: routes.to_vec(),
+        }
+        .stream_name(topic, key)
     }
 
     #[test]

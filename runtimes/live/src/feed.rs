@@ -74,11 +74,14 @@ pub async fn publish_source(
     options: &FeedOptions,
 ) -> anyhow::Result<u64> {
     let progress_id = PortfolioId::new(format!("feed:{}", options.id));
-    let (mut revision, already) = match rt.store.load_checkpoint(&progress_id).await? {
-        Some(cp) if options.resumable => (cp.revision, cp.state.parse::<u64>().unwrap_or(0)),
-        Some(cp) => (cp.revision, 0),
-        None => (0, 0),
+    let resumed = if options.resumable {
+        rt.store.load_checkpoint(&progress_id).await?
+    } else {
+        None
     };
+    let (mut revision, already) = resumed.map_or((0, 0), |cp| {
+        (cp.revision, cp.state.parse::<u64>().unwrap_or(0))
+    });
     let topic = rt.topics.name(Topic::MarketData);
     let started = Instant::now();
     let mut first_ts = None;

@@ -184,50 +184,54 @@ async fn node_and_gateway_survive_sigkill_over_redis_streams() {
     assert_design_stream_layout(&redis_url, &setup.prefix, &[]).await;
 }
 
+/// Rows in `table`.
+async fn count_rows(store: &chimera_sql::SqlStore, table: &str) -> i64 {
+    let row: (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    row.0
+}
+
+/// Waits until at least `n` fills are recorded, failing with `what` after `limit`.
+async fn wait_for_fills(store: &chimera_sql::SqlStore, n: i64, limit: Duration, what: &str) {
+    let started = std::time::Instant::now();
+    while count_rows(store, "fills").await < n {
+        assert!(started.elapsed() < limit, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// No order beyond one per backtest fill (market orders fill once): nothing was duplicated.
+async fn assert_no_order_duplicated(store: &chimera_sql::SqlStore, expected: &Expected) {
+    let expected_orders: u64 = expected.values().map(|(_, f)| f).sum();
+    assert_eq!(
+        count_rows(store, "orders").await as u64,
+        expected_orders,
+        "one order per intent, none duplicated (market orders fill once)"
+    );
+}
+
 /// Runs the pipeline, SIGKILLs the node once some fills exist and the gateway a little later,
 /// restarts both: the positions equal the backtest, and no order is duplicated.
 async fn kill_and_restart(setup: &Setup) {
     let expected = backtest(&setup.dir);
     let mut run = Pipeline::start(setup);
     let store = store(setup).await;
-    let count = |store: chimera_sql::SqlStore| async move {
-        let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fills")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        row.0
-    };
     // Kill the node once some fills exist, then the gateway a little later.
-    let started = std::time::Instant::now();
-    while count(store.clone()).await < 20 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no fills yet");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_fills(&store, 20, Duration::from_secs(120), "no fills yet").await;
     sigkill(&mut run.node);
     tokio::time::sleep(Duration::from_millis(500)).await;
     run.node = spawn(NODE, setup, "node-2");
-    while count(store.clone()).await < 60 {
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "no progress after the node restart"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let restarted = "no progress after the node restart";
+    wait_for_fills(&store, 60, Duration::from_secs(180), restarted).await;
     sigkill(&mut run.gateway);
     tokio::time::sleep(Duration::from_millis(500)).await;
     run.gateway = spawn(GATEWAY, setup, "gateway-2");
 
     run.settle(&store, &expected).await;
     run.stop_and_check(&store, &expected).await;
-    let orders: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    let expected_orders: u64 = expected.values().map(|(_, f)| f).sum();
-    assert_eq!(
-        orders.0 as u64, expected_orders,
-        "one order per intent, none duplicated (market orders fill once)"
-    );
+    assert_no_order_duplicated(&store, &expected).await;
 }
 
 /// The same pipeline over the Redis Streams bus (the small-deployment option), in the design's
@@ -313,18 +317,8 @@ async fn a_second_node_waits_for_the_leases_and_takes_over() {
     let expected = backtest(&setup.dir);
     let mut run = Pipeline::start(&setup);
     let store = store(&setup).await;
-    let fills = |store: chimera_sql::SqlStore| async move {
-        let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fills")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        row.0
-    };
+    wait_for_fills(&store, 20, Duration::from_secs(120), "no fills yet").await;
     let started = std::time::Instant::now();
-    while fills(store.clone()).await < 20 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no fills yet");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let second = spawn(NODE, &setup, "node-second");
     let log = setup.dir.join("node-second.err");
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
@@ -351,10 +345,5 @@ async fn a_second_node_waits_for_the_leases_and_takes_over() {
         read_log()
     );
     run.stop_and_check(&store, &expected).await;
-    let orders: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    let expected_orders: u64 = expected.values().map(|(_, f)| f).sum();
-    assert_eq!(orders.0 as u64, expected_orders, "no order duplicated");
+    assert_no_order_duplicated(&store, &expected).await;
 }

@@ -18,7 +18,7 @@
 mod reply;
 mod subscription;
 
-use crate::config::{RedisConfig, StreamRoute};
+use crate::config::RedisConfig;
 use crate::error::{port_error, RedisAdapterError};
 use async_trait::async_trait;
 use chimera_ports::{EventBus, PortResult, Subscription};
@@ -44,9 +44,7 @@ return p
 pub struct RedisStreamsEventBus {
     client: redis::Client,
     connection: MultiplexedConnection,
-    prefix: String,
-    max_len: Option<u64>,
-    routes: Arc<Vec<StreamRoute>>,
+    config: Arc<RedisConfig>,
     /// Streams this process has registered, with their partition.
     registered: Arc<Mutex<HashMap<String, i32>>>,
     register: Arc<redis::Script>,
@@ -56,8 +54,8 @@ pub struct RedisStreamsEventBus {
 impl std::fmt::Debug for RedisStreamsEventBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStreamsEventBus")
-            .field("prefix", &self.prefix)
-            .field("routes", &self.routes)
+            .field("prefix", &self.config.key_prefix)
+            .field("routes", &self.config.streams)
             .finish_non_exhaustive()
     }
 }
@@ -73,9 +71,7 @@ impl RedisStreamsEventBus {
         Ok(Self {
             client,
             connection,
-            prefix: config.key_prefix.clone(),
-            max_len: config.stream_max_len,
-            routes: Arc::new(config.streams.clone()),
+            config: Arc::new(config.clone()),
             registered: Arc::default(),
             register: Arc::new(redis::Script::new(REGISTER)),
             consumer_base: format!("c{}", std::process::id()),
@@ -84,24 +80,12 @@ impl RedisStreamsEventBus {
 
     /// The full name of the stream a message with `key` on `topic` goes to.
     pub fn stream_name(&self, topic: &str, key: &str) -> String {
-        let exact = self
-            .routes
-            .iter()
-            .find(|r| r.topic == topic && r.key.as_deref() == Some(key));
-        let route = exact.or_else(|| {
-            self.routes
-                .iter()
-                .find(|r| r.topic == topic && r.key.is_none())
-        });
-        match route {
-            Some(route) => format!("{}{}", self.prefix, route.stream_for(key)),
-            None => format!("{}stream:{topic}", self.prefix),
-        }
+        self.config.stream_name(topic, key)
     }
 
     /// The registry of `topic`'s streams.
     fn registry(&self, topic: &str) -> String {
-        format!("{}bus:{{registry}}:{topic}", self.prefix)
+        format!("{}bus:{{registry}}:{topic}", self.config.key_prefix)
     }
 
     /// The partition of `stream`, registering it on first use.
@@ -136,7 +120,7 @@ impl EventBus for RedisStreamsEventBus {
         let partition = self.partition(topic, &stream).await?;
         let mut cmd = redis::cmd("XADD");
         cmd.arg(&stream);
-        if let Some(max_len) = self.max_len {
+        if let Some(max_len) = self.config.stream_max_len {
             cmd.arg("MAXLEN").arg("~").arg(max_len);
         }
         cmd.arg("*").arg("k").arg(key).arg("p").arg(payload);
