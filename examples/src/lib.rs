@@ -3,7 +3,7 @@
 
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::order::Side;
-use chimera_kernel::strategy::{OrderRequest, Strategy, StrategyContext};
+use chimera_kernel::strategy::{Actions, OrderRequest, Strategy, StrategyContext};
 use chimera_kernel::value::{Price, Quantity};
 use chimera_kernel::Decimal;
 use std::collections::VecDeque;
@@ -37,7 +37,7 @@ impl Strategy for Breakout {
         &mut self,
         event: &MarketEvent,
         ctx: &StrategyContext<'_>,
-        out: &mut Vec<OrderRequest>,
+        out: &mut Actions,
     ) {
         let MarketEvent::Bar(bar) = event else { return };
         if self.window.len() == self.lookback {
@@ -45,7 +45,7 @@ impl Strategy for Breakout {
             let low = self.window.iter().map(|w| w.1).min();
             let position = ctx.projected_qty(&bar.symbol);
             if high.is_some_and(|h| bar.close > h) && position.is_zero() {
-                out.push(OrderRequest::market(
+                out.submit(OrderRequest::market(
                     bar.symbol.clone(),
                     Side::Buy,
                     self.qty,
@@ -53,7 +53,7 @@ impl Strategy for Breakout {
                 ));
             } else if low.is_some_and(|l| bar.close < l) && position > Decimal::ZERO {
                 if let Ok(qty) = Quantity::new(position) {
-                    out.push(OrderRequest {
+                    out.submit(OrderRequest {
                         reduce_only: true,
                         ..OrderRequest::market(bar.symbol.clone(), Side::Sell, qty, "exit")
                     });

@@ -1,5 +1,5 @@
 //! Names and identifiers: [`Symbol`], [`Asset`], [`PortfolioId`], [`IntentId`],
-//! [`ClientOrderId`], [`VenueOrderId`], [`TradeId`], [`SignalId`].
+//! [`ClientOrderId`], [`VenueOrderId`], [`TradeId`], [`SignalId`], [`Tag`].
 //!
 //! All are cheap-to-clone shared strings (`Arc<str>`), compared by content, serialised as plain
 //! JSON strings. Identifiers the kernel generates itself (intent and client order ids) are
@@ -114,6 +114,11 @@ string_id!(
 string_id!(
     /// The idempotency key of a strategy signal.
     SignalId
+);
+string_id!(
+    /// A strategy's own label on an order or a signal (`entry`, `close`, `cross_up`, ...), for
+    /// reports and queries. Owned, so a strategy may build it at run time.
+    Tag
 );
 
 /// `prefix` followed by `n`, built without the formatting machinery (ids are minted per order).

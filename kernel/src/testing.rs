@@ -85,3 +85,24 @@ pub fn fill_report(
         },
     }
 }
+
+/// Every output the engine has waiting, oldest first.
+pub fn drain(engine: &mut crate::engine::PortfolioEngine) -> Vec<crate::engine::Output> {
+    std::iter::from_fn(|| engine.poll_output()).collect()
+}
+
+/// Handles `input` at `now` and returns only the commands it produced (other outputs dropped).
+pub fn commands_of(
+    engine: &mut crate::engine::PortfolioEngine,
+    input: crate::engine::Input<'_>,
+    now: Timestamp,
+) -> Vec<crate::engine::Command> {
+    engine.handle(input, now);
+    drain(engine)
+        .into_iter()
+        .filter_map(|o| match o {
+            crate::engine::Output::Command(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}

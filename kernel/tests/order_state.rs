@@ -27,7 +27,7 @@ fn order(q: i64) -> Order {
         time_in_force: TimeInForce::Gtc,
         reduce_only: false,
         created_at: Timestamp(0),
-        tag: String::new(),
+        tag: "".into(),
     })
 }
 

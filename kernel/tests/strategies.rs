@@ -5,14 +5,13 @@
     reason = "test helpers fail loudly on unexpected errors"
 )]
 
-use chimera_kernel::engine::{Command, PortfolioEngine};
-use chimera_kernel::event::{Event, MarketEvent};
+use chimera_kernel::engine::{Command, Input, Output, PortfolioEngine, RefusalReason};
 use chimera_kernel::ids::{Asset, PortfolioId};
 use chimera_kernel::instrument::Instrument;
 use chimera_kernel::order::{OrderIntent, Side};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::strategy::{build_strategy, StrategyParams};
-use chimera_kernel::testing::{bar, btc_perp, btc_spot, fill_report};
+use chimera_kernel::testing::{bar, btc_perp, btc_spot, commands_of, drain, fill_report};
 use chimera_kernel::Decimal;
 
 fn engine(
@@ -36,9 +35,9 @@ fn engine(
 fn run(engine: &mut PortfolioEngine, closes: &[i64]) -> Vec<(usize, OrderIntent)> {
     let mut sent = Vec::new();
     for (minute, &close) in closes.iter().enumerate() {
-        let event = Event::Market(bar("BTCUSDT", minute as i64, Decimal::from(close)));
-        let now = event_ts(&event);
-        for command in engine.handle(&event, now) {
+        let event = bar("BTCUSDT", minute as i64, Decimal::from(close));
+        let now = event.ts();
+        for command in commands_of(engine, Input::Market(&event), now) {
             let Command::Submit(intent) = command else {
                 panic!("unexpected cancel")
             };
@@ -50,18 +49,11 @@ fn run(engine: &mut PortfolioEngine, closes: &[i64]) -> Vec<(usize, OrderIntent)
                 Decimal::ZERO,
                 true,
             );
-            assert!(engine.handle(&Event::Execution(report), now).is_empty());
+            assert!(commands_of(engine, Input::Execution(&report), now).is_empty());
             sent.push((minute, intent));
         }
     }
     sent
-}
-
-fn event_ts(event: &Event) -> chimera_kernel::time::Timestamp {
-    match event {
-        Event::Market(m) => MarketEvent::ts(m),
-        _ => unreachable!(),
-    }
 }
 
 fn summary(sent: &[(usize, OrderIntent)]) -> Vec<(usize, Side, String, &str)> {
@@ -148,10 +140,13 @@ fn ema_cross_does_not_repeat_an_order_in_flight() {
     );
     let mut submitted = 0;
     for minute in 0..6 {
-        let event = Event::Market(bar("BTCUSDT", minute, Decimal::from(100 + minute)));
-        submitted += e
-            .handle(&event, chimera_kernel::time::Timestamp(minute * 60_000))
-            .len();
+        let event = bar("BTCUSDT", minute, Decimal::from(100 + minute));
+        submitted += commands_of(
+            &mut e,
+            Input::Market(&event),
+            chimera_kernel::time::Timestamp(minute * 60_000),
+        )
+        .len();
     }
     assert_eq!(submitted, 1, "the unfilled entry counts as the position");
     assert_eq!(e.open_orders().count(), 1);
@@ -188,13 +183,15 @@ fn unknown_report_becomes_an_issue_not_a_panic() {
         Decimal::ZERO,
         true,
     );
-    assert!(e
-        .handle(
-            &Event::Execution(report),
-            chimera_kernel::time::Timestamp(0)
-        )
-        .is_empty());
-    assert_eq!(e.drain_issues().len(), 1);
+    e.handle(
+        Input::Execution(&report),
+        chimera_kernel::time::Timestamp(0),
+    );
+    let outputs = drain(&mut e);
+    assert!(
+        matches!(outputs.as_slice(), [Output::Issue(issue)] if issue.kind == chimera_kernel::engine::IssueKind::UnknownOrder),
+        "{outputs:?}"
+    );
 }
 
 #[test]
@@ -205,8 +202,11 @@ fn tiny_requests_are_refused_as_data() {
         "scripted",
         &[("orders", "1970-01-01T00:00:00Z:BUY:0.0001")],
     );
-    assert!(run(&mut e, &[100]).is_empty());
-    let refusals = e.drain_refusals();
-    assert_eq!(refusals.len(), 1);
-    assert!(refusals[0].reason.contains("zero lots"));
+    let event = bar("BTCUSDT", 0, Decimal::from(100));
+    e.handle(Input::Market(&event), event.ts());
+    let outputs = drain(&mut e);
+    assert!(
+        matches!(outputs.as_slice(), [Output::Refused(r)] if r.reason == RefusalReason::ZeroQuantity),
+        "{outputs:?}"
+    );
 }

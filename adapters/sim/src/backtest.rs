@@ -1,21 +1,22 @@
 //! [`Backtest`]: portfolio engines against the simulated exchange over a market-event stream,
 //! synchronously and deterministically.
 //!
-//! Per market event: (1) the exchange sees it first (resting orders trade, accounts mark),
+//! The portfolios run in a [`PortfolioSet`], the same loop the demo and the live node drive.
+//! Per market event: (0) deadlines due by its time fire and their orders reach the venue,
+//! (1) the exchange sees it first (resting orders trade, accounts mark),
 //! (2) its reports reach the engines, (3) the engines interested in the symbol (interest map)
 //! see the event and their commands go to the exchange, (4) the resulting reports reach the
 //! engines. A strategy that acts on a bar's close is therefore filled on that same bar (or at
-//! the next open, per [`crate::BarFill`]).
+//! the next open, per [`crate::BarFill`]). [`Backtest::finish`] stops every strategy (its stop
+//! hook may close positions) before the final summaries.
 
 use crate::config::SimConfig;
 use crate::exchange::SimExchange;
 use crate::recorder::{finish_all, BacktestSummary, EquityCurves, FillRow, Recorder};
-use chimera_kernel::engine::{Command, PortfolioEngine};
-use chimera_kernel::event::{Event, MarketEvent};
-use chimera_kernel::ids::{FastMap, PortfolioId, Symbol};
+use chimera_kernel::engine::{Command, Output, PortfolioEngine, PortfolioSet};
+use chimera_kernel::event::MarketEvent;
 use chimera_kernel::instrument::Instrument;
 use chimera_kernel::time::Timestamp;
-use std::sync::Arc;
 
 /// Progress of a running backtest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,19 +27,12 @@ pub struct Progress {
     pub ts: Timestamp,
 }
 
-struct Book {
-    engine: PortfolioEngine,
-    recorder: Recorder,
-}
-
 /// A multi-portfolio backtest over the simulated exchange.
 pub struct Backtest {
     exchange: SimExchange,
-    books: Vec<Book>,
-    index: FastMap<PortfolioId, usize>,
-    interest: FastMap<Symbol, Arc<[usize]>>,
+    set: PortfolioSet,
+    recorders: Vec<Recorder>,
     fills: Vec<FillRow>,
-    commands: Vec<Command>,
     sample_ms: i64,
     events: u64,
     last_ts: Timestamp,
@@ -47,7 +41,7 @@ pub struct Backtest {
 impl std::fmt::Debug for Backtest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backtest")
-            .field("portfolios", &self.books.len())
+            .field("portfolios", &self.set.len())
             .field("events", &self.events)
             .finish_non_exhaustive()
     }
@@ -58,11 +52,9 @@ impl Backtest {
     pub fn new(config: SimConfig, sample_ms: i64) -> Self {
         Self {
             exchange: SimExchange::new(config),
-            books: Vec::new(),
-            index: FastMap::default(),
-            interest: FastMap::default(),
+            set: PortfolioSet::new(),
+            recorders: Vec::new(),
             fills: Vec::new(),
-            commands: Vec::new(),
             sample_ms: sample_ms.max(0),
             events: 0,
             last_ts: Timestamp(0),
@@ -77,25 +69,9 @@ impl Backtest {
     /// Adds a portfolio. Its venue account is funded with the portfolio's balances, and it
     /// receives market events for the instruments it holds.
     pub fn add_portfolio(&mut self, engine: PortfolioEngine) {
-        let i = self.books.len();
-        let portfolio = engine.portfolio();
-        for (asset, amount) in &portfolio.balances {
-            self.exchange.deposit(&portfolio.id, asset.clone(), *amount);
-        }
-        for symbol in portfolio.instruments.keys() {
-            let mut subscribers = self
-                .interest
-                .get(symbol)
-                .map(|s| s.to_vec())
-                .unwrap_or_default();
-            subscribers.push(i);
-            self.interest.insert(symbol.clone(), subscribers.into());
-        }
-        self.index.insert(portfolio.id.clone(), i);
-        self.books.push(Book {
-            engine,
-            recorder: Recorder::new(self.sample_ms),
-        });
+        self.exchange.fund(engine.portfolio());
+        self.set.add(engine);
+        self.recorders.push(Recorder::new(self.sample_ms));
     }
 
     /// Processes one market event.
@@ -103,59 +79,45 @@ impl Backtest {
         let now = event.ts();
         self.events += 1;
         self.last_ts = now;
-        self.fire_timers(now);
+        // Orders placed by timers due by now reach the venue before it sees the event.
+        self.set.advance(now);
+        self.send_outputs(now);
         self.exchange.on_market(event);
         self.deliver_reports(now);
-        let Some(interested) = self.interest.get(event.symbol()).cloned() else {
+        if self.set.interested(event.symbol()).is_empty() {
             return;
-        };
-        for &i in interested.iter() {
-            self.books[i]
-                .engine
-                .handle_market(event, now, &mut self.commands);
         }
-        self.send_commands(now);
+        self.set.on_market(event);
+        self.send_outputs(now);
         self.deliver_reports(now);
-        for &i in interested.iter() {
-            let book = &mut self.books[i];
-            book.recorder.maybe_sample(&book.engine, now);
+        for &i in self.set.interested(event.symbol()) {
+            self.recorders[i].maybe_sample(self.set.engine(i), now);
         }
     }
 
-    fn fire_timers(&mut self, now: Timestamp) {
-        for book in &mut self.books {
-            if book.engine.next_deadline().is_some_and(|d| d <= now) {
-                book.engine
-                    .handle_into(&Event::Timer { ts: now }, now, &mut self.commands);
-            }
-        }
-        self.send_commands(now);
-    }
-
-    fn send_commands(&mut self, now: Timestamp) {
-        for command in self.commands.drain(..) {
-            match command {
-                Command::Submit(intent) => self.exchange.submit(intent, now),
-                Command::Cancel(request) => self.exchange.cancel(&request, now),
+    /// Sends the engines' commands to the venue; drops the other outputs (the engines count
+    /// refusals and issues, which the summary reports).
+    fn send_outputs(&mut self, now: Timestamp) {
+        while let Some((_, output)) = self.set.poll_output() {
+            match output {
+                Output::Command(Command::Submit(intent)) => self.exchange.submit(intent, now),
+                Output::Command(Command::Cancel(request)) => self.exchange.cancel(&request, now),
+                Output::Refused(_) | Output::Issue(_) | Output::Signal(_) | Output::Finished(_) => {}
             }
         }
     }
 
     fn deliver_reports(&mut self, now: Timestamp) {
         while let Some(report) = self.exchange.pop_report() {
-            let Some(&i) = self.index.get(&report.portfolio_id) else {
+            let Some(i) = self.set.index_of(&report.portfolio_id) else {
                 continue;
             };
-            let book = &mut self.books[i];
-            if let Some(row) = book.recorder.on_report(&book.engine, &report) {
+            if let Some(row) = self.recorders[i].on_report(self.set.engine(i), &report) {
                 self.fills.push(row);
             }
-            book.engine
-                .handle_into(&Event::Execution(report), now, &mut self.commands);
+            self.set.on_report(&report);
         }
-        if !self.commands.is_empty() {
-            self.send_commands(now);
-        }
+        self.send_outputs(now);
     }
 
     /// Events processed so far and the last market time.
@@ -168,12 +130,17 @@ impl Backtest {
 
     /// The engines (read-only), e.g. for live inspection.
     pub fn engines(&self) -> impl Iterator<Item = &PortfolioEngine> {
-        self.books.iter().map(|b| &b.engine)
+        self.set.engines().iter()
     }
 
-    /// Ends the run: final equity samples, summaries, curves and fills.
+    /// Ends the run: every strategy's stop hook (its orders reach the venue at the last market
+    /// time), then final equity samples, summaries, curves and fills.
     pub fn finish(mut self) -> (Vec<BacktestSummary>, EquityCurves, Vec<FillRow>) {
-        let runs = self.books.iter_mut().map(|b| (&b.engine, &mut b.recorder));
+        self.set.stop();
+        self.send_outputs(self.last_ts);
+        self.deliver_reports(self.last_ts);
+        let engines = self.set.engines();
+        let runs = engines.iter().zip(self.recorders.iter_mut());
         let (summaries, curves) = finish_all(runs, self.last_ts, self.events);
         (summaries, curves, self.fills)
     }

@@ -110,6 +110,14 @@ impl SimExchange {
         self.account(portfolio).deposit(asset, amount);
     }
 
+    /// Opens an account holding `portfolio`'s balances (the simulation's funding rule: the
+    /// venue account starts with what the portfolio's books say it has).
+    pub fn fund(&mut self, portfolio: &Portfolio) {
+        for (asset, amount) in &portfolio.balances {
+            self.deposit(&portfolio.id, asset.clone(), *amount);
+        }
+    }
+
     /// The venue's view of an account, if it exists.
     pub fn account_of(&self, portfolio: &PortfolioId) -> Option<&Portfolio> {
         self.accounts.get(portfolio)

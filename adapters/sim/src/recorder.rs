@@ -90,6 +90,9 @@ pub struct BacktestSummary {
     pub rejections: u64,
     /// Market events processed (all symbols).
     pub events: u64,
+    /// Final balance per asset (cash, and the base asset on spot), as decimal strings, so a run
+    /// can be compared line by line with another framework's account.
+    pub balances: std::collections::BTreeMap<String, String>,
 }
 
 /// Equity curves per portfolio.
@@ -216,6 +219,11 @@ impl Recorder {
             refusals: stats.refusals,
             rejections: self.rejections,
             events,
+            balances: p
+                .balances
+                .iter()
+                .map(|(asset, amount)| (asset.to_string(), amount.normalize().to_string()))
+                .collect(),
         };
         (summary, std::mem::take(&mut self.curve))
     }

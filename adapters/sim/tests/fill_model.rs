@@ -31,7 +31,7 @@ fn market(p: &PortfolioId, n: u64, side: Side, q: Decimal) -> OrderIntent {
         time_in_force: TimeInForce::Gtc,
         reduce_only: false,
         created_at: Timestamp(0),
-        tag: String::new(),
+        tag: "".into(),
     }
 }
 

@@ -1,41 +1,116 @@
-//! Refusals and issues: the engine's outcomes that are not commands, kept as data.
+//! Refusals and issues: the engine's outcomes that are not commands, kept as typed data with
+//! closed reason codes, so a store or a dashboard can count and filter them without parsing text.
 
 use crate::event::ExecutionReport;
+use crate::ids::ClientOrderId;
 use crate::order::OrderError;
 use crate::portfolio::AccountingError;
 use crate::strategy::OrderRequest;
 use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
 
-/// A strategy request the engine did not turn into an order, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why the engine did not turn a strategy's request into an order. A closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    /// Trading is paused (operator or kill switch): requests are refused, the market is followed.
+    TradingPaused,
+    /// The symbol is not one of the portfolio's instruments.
+    UnknownInstrument,
+    /// The quantity rounds down to zero lots.
+    ZeroQuantity,
+    /// A reduce-only order would open or increase the (projected) position.
+    ReduceOnlyWouldIncrease,
+    /// A cancel names an order that is not working (unknown, or already finished).
+    UnknownOrder,
+    /// The run is stopping: no new orders after the strategy's stop hook.
+    Stopped,
+}
+
+impl RefusalReason {
+    /// The canonical spelling (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TradingPaused => "trading_paused",
+            Self::UnknownInstrument => "unknown_instrument",
+            Self::ZeroQuantity => "zero_quantity",
+            Self::ReduceOnlyWouldIncrease => "reduce_only_would_increase",
+            Self::UnknownOrder => "unknown_order",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for RefusalReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::TradingPaused => "trading is paused",
+            Self::UnknownInstrument => "instrument not registered with the portfolio",
+            Self::ZeroQuantity => "quantity rounds down to zero lots",
+            Self::ReduceOnlyWouldIncrease => "reduce-only order would not reduce the position",
+            Self::UnknownOrder => "no working order with that client order id",
+            Self::Stopped => "the run is stopping",
+        })
+    }
+}
+
+/// What a refused request asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RefusedAction {
+    /// A new order.
+    Submit(OrderRequest),
+    /// A cancel of one of the portfolio's orders.
+    Cancel {
+        /// The order named.
+        client_order_id: ClientOrderId,
+    },
+}
+
+/// A strategy request the engine did not act on, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
     /// What was asked.
-    pub request: OrderRequest,
+    pub request: RefusedAction,
     /// When.
     pub at: Timestamp,
     /// Why not.
-    pub reason: &'static str,
+    pub reason: RefusalReason,
 }
 
 impl Refusal {
-    pub(crate) fn new(request: OrderRequest, at: Timestamp, reason: &'static str) -> Self {
+    pub(crate) fn submit(request: OrderRequest, at: Timestamp, reason: RefusalReason) -> Self {
         Self {
-            request,
+            request: RefusedAction::Submit(request),
             at,
             reason,
         }
     }
 }
 
+/// What was wrong with an execution report the engine could not apply. A closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueKind {
+    /// The report names an order this engine never sent (or forgot long ago).
+    UnknownOrder,
+    /// The report would move the order along an illegal transition (or overfill it).
+    IllegalTransition,
+    /// The fill could not be booked (unknown instrument, arithmetic overflow).
+    Accounting,
+}
+
 /// An execution report the engine could not apply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineIssue {
     /// The report.
     pub report: ExecutionReport,
     /// When it was handled.
     pub at: Timestamp,
-    /// What was wrong.
-    pub problem: String,
+    /// The reason code.
+    pub kind: IssueKind,
+    /// Human-readable detail (the underlying error's message).
+    pub detail: String,
 }
 
 impl EngineIssue {
@@ -43,7 +118,8 @@ impl EngineIssue {
         Self {
             report: report.clone(),
             at,
-            problem: format!("report for unknown order {}", report.client_order_id),
+            kind: IssueKind::UnknownOrder,
+            detail: format!("report for unknown order {}", report.client_order_id),
         }
     }
 
@@ -51,7 +127,8 @@ impl EngineIssue {
         Self {
             report: report.clone(),
             at,
-            problem: error.to_string(),
+            kind: IssueKind::IllegalTransition,
+            detail: error.to_string(),
         }
     }
 
@@ -63,7 +140,8 @@ impl EngineIssue {
         Self {
             report: report.clone(),
             at,
-            problem: error.to_string(),
+            kind: IssueKind::Accounting,
+            detail: error.to_string(),
         }
     }
 }

@@ -1,45 +1,64 @@
-//! The per-portfolio engine: a synchronous state machine in the sans-I/O style.
+//! The per-portfolio engine: a synchronous state machine in the sans-I/O style (anchor:
+//! quinn-proto's `Connection`).
 //!
-//! `handle(event, now)` takes one event and returns the [`Command`]s the runtime must perform
-//! (submit an order intent, cancel an order). The engine never calls out: results come back as
-//! execution-report events. [`PortfolioEngine::next_deadline`] tells the runtime when to deliver
-//! an [`Event::Timer`]. Everything is deterministic: the same events at the same times produce
-//! the same commands, with the same ids.
+//! - Inputs arrive through one entry point, [`PortfolioEngine::handle`]`(`[`Input`]`, now)`:
+//!   market data, execution reports, the passing of time, operator controls.
+//! - Outputs leave through one drain, [`PortfolioEngine::poll_output`], of one [`Output`] enum:
+//!   commands for the venue, refusals, issues, signals and finished orders. The engine keeps
+//!   nothing else that grows with the length of a run.
+//! - One [`TimerTable`] holds every deadline; [`PortfolioEngine::next_deadline`] reads it, and
+//!   any input at a time past a deadline fires it first.
+//! - The clock rule: the engine's time is the greatest `now` it has been given, so time never
+//!   goes backwards for the strategy or in the intents it produces, whatever order a runtime's
+//!   inputs arrive in.
 //!
-//! Refusals are data: a strategy request the engine will not send becomes a [`Refusal`]; a
-//! report that cannot be applied (unknown order, illegal transition) becomes an
-//! [`EngineIssue`]. Neither panics nor stops the engine.
+//! The engine never calls out: results come back as inputs. Everything is deterministic: the
+//! same inputs at the same times produce the same outputs, with the same ids. Refusals are data:
+//! a strategy request the engine will not send becomes a [`Refusal`]; a report that cannot be
+//! applied becomes an [`EngineIssue`]. Neither panics nor stops the engine.
 
+/// The strategy's view, borrowed field by field so the strategy itself can be borrowed mutably
+/// beside it.
+macro_rules! context {
+    ($engine:ident) => {
+        StrategyContext {
+            now: $engine.clock,
+            portfolio: &$engine.portfolio,
+            working: &$engine.working,
+            orders: &$engine.open_orders,
+        }
+    };
+}
+
+mod actions;
+mod interest;
+mod io;
 mod issues;
+mod reports;
+mod set;
 mod snapshot;
+mod timers;
 
-pub use issues::{EngineIssue, Refusal};
+pub use interest::InterestMap;
+pub use io::{Command, Control, Input, Output, SignalRecord};
+pub use issues::{EngineIssue, IssueKind, Refusal, RefusalReason, RefusedAction};
+pub use set::PortfolioSet;
 pub use snapshot::{EngineSnapshot, SnapshotError};
+pub use timers::{TimerKey, TimerTable};
 
-use crate::event::{Event, ExecutionReport, MarketEvent};
-use crate::ids::{ClientOrderId, IntentId, Symbol};
-use crate::order::{CancelRequest, Order, OrderIntent, OrderUpdate, TimeInForce};
+use crate::ids::{ClientOrderId, Symbol};
+use crate::order::{CancelRequest, Order};
 use crate::portfolio::Portfolio;
-use crate::strategy::{OrderRequest, Strategy, StrategyContext};
+use crate::strategy::{Actions, Strategy, StrategyContext};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-
-/// What the runtime must do on the engine's behalf.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
-pub enum Command {
-    /// Place an order.
-    Submit(OrderIntent),
-    /// Cancel a working order.
-    Cancel(CancelRequest),
-}
+use std::collections::{BTreeMap, VecDeque};
 
 /// Counters for reports and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineStats {
-    /// Events handled.
+    /// Inputs handled (market events, reports, timer calls; controls are not counted).
     pub events: u64,
     /// Intents emitted.
     pub orders: u64,
@@ -60,17 +79,20 @@ pub struct PortfolioEngine {
     strategy: Box<dyn Strategy>,
     open_orders: BTreeMap<ClientOrderId, Order>,
     working: BTreeMap<Symbol, Decimal>,
-    finished: Vec<Order>,
     /// Client order ids of the last [`RECENTLY_FINISHED`] terminal orders, oldest first, so
     /// late or replayed reports for them are recognised as duplicates, not unknown orders.
-    recently_finished: std::collections::VecDeque<ClientOrderId>,
-    refusals: Vec<Refusal>,
-    issues: Vec<EngineIssue>,
+    recently_finished: VecDeque<ClientOrderId>,
+    outputs: VecDeque<Output>,
+    timers: TimerTable,
+    clock: Timestamp,
     next_seq: u64,
-    requests: Vec<OrderRequest>,
+    /// Reused buffer for the strategy's actions (no allocation per event).
+    actions: Actions,
     stats: EngineStats,
     /// Why trading is paused, when it is: requests are refused, the market is still followed.
     halted: Option<String>,
+    /// The strategy's stop hook ran: it is not called again and new orders are refused.
+    stopped: bool,
 }
 
 impl std::fmt::Debug for PortfolioEngine {
@@ -103,14 +125,15 @@ impl PortfolioEngine {
             strategy,
             open_orders: BTreeMap::new(),
             working: BTreeMap::new(),
-            finished: Vec::new(),
-            recently_finished: std::collections::VecDeque::new(),
-            refusals: Vec::new(),
-            issues: Vec::new(),
+            recently_finished: VecDeque::new(),
+            outputs: VecDeque::new(),
+            timers: TimerTable::default(),
+            clock: Timestamp(i64::MIN),
             next_seq,
-            requests: Vec::new(),
+            actions: Actions::default(),
             stats: EngineStats::default(),
             halted: None,
+            stopped: false,
         };
         for order in open_orders.into_iter().filter(|o| !o.status.is_terminal()) {
             engine
@@ -118,86 +141,72 @@ impl PortfolioEngine {
                 .insert(order.intent.client_order_id.clone(), order);
         }
         engine.recompute_working();
+        engine.sync_strategy_timer();
         engine
     }
 
-    /// Handles one event at time `now` and returns the commands to perform.
-    pub fn handle(&mut self, event: &Event, now: Timestamp) -> Vec<Command> {
-        let mut out = Vec::new();
-        self.handle_into(event, now, &mut out);
-        out
+    /// Handles one input at time `now`; what it produced waits in [`Self::poll_output`].
+    ///
+    /// Deadlines due at `now` fire first (each at its own time), then the input is applied at
+    /// the engine's time: `now`, or the latest time already seen if `now` is earlier.
+    pub fn handle(&mut self, input: Input<'_>, now: Timestamp) {
+        self.fire_due(now);
+        self.clock = self.clock.max(now);
+        match input {
+            Input::Market(event) => {
+                self.stats.events += 1;
+                self.on_market(event);
+            }
+            Input::Execution(report) => {
+                self.stats.events += 1;
+                self.on_report(report);
+            }
+            Input::Timer => self.stats.events += 1,
+            Input::Control(control) => self.on_control(control),
+        }
     }
 
-    /// As [`Self::handle`], appending to a caller-owned buffer (no allocation per event).
-    pub fn handle_into(&mut self, event: &Event, now: Timestamp, out: &mut Vec<Command>) {
-        self.stats.events += 1;
-        match event {
-            Event::Market(market) => {
-                self.stats.events -= 1;
-                self.handle_market(market, now, out);
-            }
-            Event::Execution(report) => self.on_report(report, now),
-            Event::Timer { .. } => {
-                let mut requests = std::mem::take(&mut self.requests);
-                let ctx = StrategyContext {
-                    now,
-                    portfolio: &self.portfolio,
-                    working: &self.working,
-                };
-                self.strategy.on_timer(&ctx, &mut requests);
-                self.emit(&mut requests, now, out);
-                self.requests = requests;
+    /// The next output, oldest first.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Outputs waiting to be drained.
+    pub fn pending_outputs(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// When the engine wants [`Input::Timer`]: the earliest deadline of its timer table.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.timers.next()
+    }
+
+    /// The engine's time: the latest `now` it was given (or a deadline it fired).
+    pub fn clock(&self) -> Option<Timestamp> {
+        (self.clock.0 != i64::MIN).then_some(self.clock)
+    }
+
+    fn fire_due(&mut self, now: Timestamp) {
+        while let Some((deadline, key)) = self.timers.pop_due(now) {
+            self.clock = self.clock.max(deadline);
+            match key {
+                TimerKey::Strategy => {
+                    if self.stopped {
+                        continue;
+                    }
+                    let ctx = context!(self);
+                    self.strategy.on_timer(&ctx, &mut self.actions);
+                    self.take_actions();
+                }
             }
         }
     }
 
-    /// When the engine wants an [`Event::Timer`].
-    pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.strategy.next_deadline()
-    }
-
-    /// Asks to cancel every working order (e.g. on shutdown or a kill switch).
-    pub fn cancel_all(&mut self, now: Timestamp) -> Vec<Command> {
-        self.open_orders
-            .values_mut()
-            .filter(|o| !o.cancel_requested)
-            .map(|o| {
-                o.cancel_requested = true;
-                Command::Cancel(CancelRequest {
-                    portfolio_id: o.intent.portfolio_id.clone(),
-                    client_order_id: o.intent.client_order_id.clone(),
-                    symbol: o.intent.symbol.clone(),
-                    created_at: now,
-                })
-            })
-            .collect()
-    }
-
-    /// Pauses trading: from now on every strategy request becomes a [`Refusal`] ("trading is
-    /// paused"), while market data, fills and timers are still applied, so the strategy stays
-    /// warm and the books stay exact. Working orders are left alone ([`Self::cancel_all`]
-    /// cancels them). Pausing again only replaces the reason.
-    pub fn halt(&mut self, reason: impl Into<String>) {
-        self.halted = Some(reason.into());
-    }
-
-    /// Resumes trading after [`Self::halt`].
-    pub fn resume(&mut self) {
-        self.halted = None;
-    }
-
-    /// Why trading is paused, if it is.
-    pub fn halted(&self) -> Option<&str> {
-        self.halted.as_deref()
-    }
-
-    /// Handles a market event without wrapping it in an [`Event`] (the hot path of replays).
-    pub fn handle_market(&mut self, event: &MarketEvent, now: Timestamp, out: &mut Vec<Command>) {
-        self.stats.events += 1;
+    fn on_market(&mut self, event: &crate::event::MarketEvent) {
         if !self.portfolio.instruments.contains_key(event.symbol()) {
             return;
         }
-        if let MarketEvent::Funding(funding) = event {
+        if let crate::event::MarketEvent::Funding(funding) = event {
             // Registered instrument: cannot fail.
             let _ = self
                 .portfolio
@@ -205,154 +214,42 @@ impl PortfolioEngine {
         } else if let Some(price) = event.mark_price() {
             self.portfolio.mark(event.symbol(), price);
         }
-        let mut requests = std::mem::take(&mut self.requests);
-        let ctx = StrategyContext {
-            now,
-            portfolio: &self.portfolio,
-            working: &self.working,
-        };
-        self.strategy.on_market(event, &ctx, &mut requests);
-        self.emit(&mut requests, now, out);
-        self.requests = requests;
-    }
-
-    fn emit(&mut self, requests: &mut Vec<OrderRequest>, now: Timestamp, out: &mut Vec<Command>) {
-        for request in requests.drain(..) {
-            if self.halted.is_some() {
-                self.stats.refusals += 1;
-                self.refusals
-                    .push(Refusal::new(request, now, "trading is paused"));
-                continue;
-            }
-            match self.intent_from_request(request, now) {
-                Ok(intent) => {
-                    self.stats.orders += 1;
-                    let order = Order::new(intent.clone());
-                    *self.working.entry(intent.symbol.clone()).or_default() +=
-                        order.signed_open_qty();
-                    self.open_orders
-                        .insert(intent.client_order_id.clone(), order);
-                    out.push(Command::Submit(intent));
-                }
-                Err(refusal) => {
-                    self.stats.refusals += 1;
-                    self.refusals.push(refusal);
-                }
-            }
-        }
-    }
-
-    fn intent_from_request(
-        &mut self,
-        request: OrderRequest,
-        now: Timestamp,
-    ) -> Result<OrderIntent, Refusal> {
-        let Some(instrument) = self.portfolio.instruments.get(&request.symbol) else {
-            return Err(Refusal::new(
-                request,
-                now,
-                "instrument not registered with the portfolio",
-            ));
-        };
-        let qty = instrument.round_qty_down(request.qty);
-        if qty.is_zero() {
-            return Err(Refusal::new(
-                request,
-                now,
-                "quantity rounds down to zero lots",
-            ));
-        }
-        if request.reduce_only {
-            // Against the projected position: the venue executes a portfolio's orders in the
-            // order they were sent, so a working order that opens the position is filled
-            // before this one arrives. Using the booked position alone would make decisions
-            // depend on how fast fills come back.
-            let position = self
-                .portfolio
-                .position(&request.symbol)
-                .map_or(Decimal::ZERO, |p| p.qty)
-                + self
-                    .working
-                    .get(&request.symbol)
-                    .copied()
-                    .unwrap_or_default();
-            let reduces =
-                position * request.side.sign() < Decimal::ZERO && qty.get() <= position.abs();
-            if !reduces {
-                return Err(Refusal::new(
-                    request,
-                    now,
-                    "reduce-only order would not reduce the position",
-                ));
-            }
-        }
-        let intent_id = IntentId::for_portfolio(&self.portfolio.id, self.next_seq);
-        self.next_seq += 1;
-        Ok(OrderIntent {
-            client_order_id: ClientOrderId::for_intent(&intent_id),
-            intent_id,
-            portfolio_id: self.portfolio.id.clone(),
-            symbol: request.symbol,
-            side: request.side,
-            qty,
-            kind: request.kind,
-            time_in_force: TimeInForce::Gtc,
-            reduce_only: request.reduce_only,
-            created_at: now,
-            tag: request.tag.to_owned(),
-        })
-    }
-
-    fn on_report(&mut self, report: &ExecutionReport, now: Timestamp) {
-        let Some(order) = self.open_orders.get_mut(&report.client_order_id) else {
-            let known_finished = self.recently_finished.contains(&report.client_order_id);
-            if !known_finished {
-                self.stats.issues += 1;
-                self.issues.push(EngineIssue::unknown_order(report, now));
-            }
+        if self.stopped {
             return;
-        };
-        let side = order.intent.side;
-        let before = order.signed_open_qty();
-        match order.apply(report) {
-            Ok(OrderUpdate::Filled(fill)) => {
-                let symbol = order.intent.symbol.clone();
-                let delta = order.signed_open_qty() - before;
-                *self.working.entry(symbol.clone()).or_default() += delta;
-                if let Err(e) = self.portfolio.apply_fill(&symbol, side, &fill) {
-                    self.stats.issues += 1;
-                    self.issues.push(EngineIssue::accounting(report, now, &e));
+        }
+        let ctx = context!(self);
+        self.strategy.on_market(event, &ctx, &mut self.actions);
+        self.take_actions();
+    }
+
+    fn on_control(&mut self, control: &Control) {
+        match control {
+            Control::Pause { reason } => self.halted = Some(reason.clone()),
+            Control::Resume => self.halted = None,
+            Control::CancelAll => self.cancel_all(),
+            Control::Stop => {
+                if !self.stopped {
+                    let ctx = context!(self);
+                    self.strategy.on_stop(&ctx, &mut self.actions);
+                    self.take_actions();
+                    self.stopped = true;
+                    self.timers.set(TimerKey::Strategy, None);
                 }
-                self.stats.fills += 1;
-                let ctx = StrategyContext {
-                    now,
-                    portfolio: &self.portfolio,
-                    working: &self.working,
-                };
-                self.strategy.on_fill(&symbol, side, &fill, &ctx);
-            }
-            Ok(OrderUpdate::Status(_) | OrderUpdate::Duplicate | OrderUpdate::CancelRejected) => {
-                let delta = order.signed_open_qty() - before;
-                *self.working.entry(order.intent.symbol.clone()).or_default() += delta;
-            }
-            Err(e) => {
-                self.stats.issues += 1;
-                self.issues.push(EngineIssue::order(report, now, &e));
             }
         }
-        if self
-            .open_orders
-            .get(&report.client_order_id)
-            .is_some_and(|o| o.status.is_terminal())
-        {
-            if let Some(order) = self.open_orders.remove(&report.client_order_id) {
-                if self.recently_finished.len() == RECENTLY_FINISHED {
-                    self.recently_finished.pop_front();
-                }
-                self.recently_finished
-                    .push_back(order.intent.client_order_id.clone());
-                self.finished.push(order);
-            }
+    }
+
+    fn cancel_all(&mut self) {
+        let now = self.clock;
+        for order in self.open_orders.values_mut().filter(|o| !o.cancel_requested) {
+            order.cancel_requested = true;
+            self.outputs
+                .push_back(Output::Command(Command::Cancel(CancelRequest {
+                    portfolio_id: order.intent.portfolio_id.clone(),
+                    client_order_id: order.intent.client_order_id.clone(),
+                    symbol: order.intent.symbol.clone(),
+                    created_at: now,
+                })));
         }
     }
 
@@ -364,6 +261,23 @@ impl PortfolioEngine {
         }
     }
 
+    fn sync_strategy_timer(&mut self) {
+        let deadline = (!self.stopped)
+            .then(|| self.strategy.next_deadline())
+            .flatten();
+        self.timers.set(TimerKey::Strategy, deadline);
+    }
+
+    /// Why trading is paused, if it is.
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
+    }
+
+    /// Whether the run was stopped ([`Control::Stop`]).
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
     /// The portfolio's books.
     pub fn portfolio(&self) -> &Portfolio {
         &self.portfolio
@@ -372,21 +286,6 @@ impl PortfolioEngine {
     /// Orders still working.
     pub fn open_orders(&self) -> impl Iterator<Item = &Order> {
         self.open_orders.values()
-    }
-
-    /// Takes the orders that reached a terminal state since the last call.
-    pub fn drain_finished(&mut self) -> Vec<Order> {
-        std::mem::take(&mut self.finished)
-    }
-
-    /// Takes the refusals recorded since the last call.
-    pub fn drain_refusals(&mut self) -> Vec<Refusal> {
-        std::mem::take(&mut self.refusals)
-    }
-
-    /// Takes the issues recorded since the last call.
-    pub fn drain_issues(&mut self) -> Vec<EngineIssue> {
-        std::mem::take(&mut self.issues)
     }
 
     /// Counters.

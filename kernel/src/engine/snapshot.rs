@@ -8,7 +8,7 @@
 use super::{EngineStats, PortfolioEngine};
 use crate::order::Order;
 use crate::portfolio::Portfolio;
-use crate::strategy::Strategy;
+use crate::strategy::{Strategy, StrategyStateError};
 use serde::{Deserialize, Serialize};
 
 /// The serializable state of a [`PortfolioEngine`].
@@ -29,9 +29,15 @@ pub struct EngineSnapshot {
     /// Recently finished orders, to recognise their late reports.
     #[serde(default)]
     pub recently_finished: Vec<crate::ids::ClientOrderId>,
-    /// Why trading is paused, when it is ([`PortfolioEngine::halt`]).
+    /// Why trading is paused, when it is ([`super::Control::Pause`]).
     #[serde(default)]
     pub halted: Option<String>,
+    /// The run was stopped ([`super::Control::Stop`]).
+    #[serde(default)]
+    pub stopped: bool,
+    /// The engine's time, so the restored engine's clock never goes back.
+    #[serde(default)]
+    pub clock: Option<crate::time::Timestamp>,
 }
 
 /// Why a snapshot cannot be restored.
@@ -46,8 +52,8 @@ pub enum SnapshotError {
         configured: String,
     },
     /// The strategy refused its state.
-    #[error("strategy state rejected: {0}")]
-    StrategyState(String),
+    #[error(transparent)]
+    StrategyState(#[from] StrategyStateError),
 }
 
 impl PortfolioEngine {
@@ -62,6 +68,8 @@ impl PortfolioEngine {
             strategy_state: self.strategy.save_state(),
             recently_finished: self.recently_finished.iter().cloned().collect(),
             halted: self.halted.clone(),
+            stopped: self.stopped,
+            clock: self.clock(),
         }
     }
 
@@ -80,9 +88,7 @@ impl PortfolioEngine {
             });
         }
         if let Some(state) = &snapshot.strategy_state {
-            strategy
-                .load_state(state)
-                .map_err(SnapshotError::StrategyState)?;
+            strategy.load_state(state)?;
         }
         let mut engine = Self::restore(
             snapshot.portfolio,
@@ -93,14 +99,18 @@ impl PortfolioEngine {
         engine.stats = snapshot.stats;
         engine.recently_finished = snapshot.recently_finished.into();
         engine.halted = snapshot.halted;
+        engine.stopped = snapshot.stopped;
+        if let Some(clock) = snapshot.clock {
+            engine.clock = clock;
+        }
+        engine.sync_strategy_timer();
         Ok(engine)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::{Command, PortfolioEngine};
-    use crate::event::Event;
+    use crate::engine::{Command, Control, Input, Output, PortfolioEngine, RefusalReason};
     use crate::portfolio::Portfolio;
     use crate::strategy::build_strategy;
     use crate::testing::{bar, btc_perp};
@@ -124,8 +134,16 @@ mod tests {
         let mut out = Vec::new();
         for minute in from..to {
             let close = Decimal::from(40_000 + (minute * 37 % 23) * 10 - minute * 3);
-            let event = Event::Market(bar("BTCUSDT", minute, close));
-            out.extend(engine.handle(&event, crate::time::Timestamp(minute * 60_000)));
+            let event = bar("BTCUSDT", minute, close);
+            engine.handle(
+                Input::Market(&event),
+                crate::time::Timestamp(minute * 60_000),
+            );
+            while let Some(output) = engine.poll_output() {
+                if let Output::Command(command) = output {
+                    out.push(command);
+                }
+            }
         }
         out
     }
@@ -158,15 +176,32 @@ mod tests {
     fn a_halted_engine_refuses_requests_keeps_following_and_survives_a_restore() {
         let mut free = engine();
         let mut halted = engine();
-        halted.halt("operator");
-        assert!(
-            commands(&mut halted, 0, 120).is_empty(),
-            "nothing sent while paused"
+        halted.handle(
+            Input::Control(&Control::Pause {
+                reason: "operator".into(),
+            }),
+            crate::time::Timestamp(0),
         );
+        let mut refusals = Vec::new();
+        for minute in 0..120 {
+            let close = Decimal::from(40_000 + (minute * 37 % 23) * 10 - minute * 3);
+            let event = bar("BTCUSDT", minute, close);
+            halted.handle(
+                Input::Market(&event),
+                crate::time::Timestamp(minute * 60_000),
+            );
+            while let Some(output) = halted.poll_output() {
+                match output {
+                    Output::Refused(refusal) => refusals.push(refusal),
+                    other => panic!("nothing but refusals while paused: {other:?}"),
+                }
+            }
+        }
         assert!(!commands(&mut free, 0, 120).is_empty());
-        let refusals = halted.drain_refusals();
         assert!(!refusals.is_empty(), "each request refused, as data");
-        assert!(refusals.iter().all(|r| r.reason == "trading is paused"));
+        assert!(refusals
+            .iter()
+            .all(|r| r.reason == RefusalReason::TradingPaused));
         assert_eq!(
             halted.snapshot().strategy_state,
             free.snapshot().strategy_state,
@@ -182,7 +217,7 @@ mod tests {
         )
         .expect("restore");
         assert_eq!(restored.halted(), Some("operator"));
-        restored.resume();
+        restored.handle(Input::Control(&Control::Resume), crate::time::Timestamp(0));
         assert!(
             !commands(&mut restored, 120, 400).is_empty(),
             "trades again once resumed"

@@ -101,8 +101,8 @@ pub struct OrderIntent {
     pub reduce_only: bool,
     /// When the intent was created.
     pub created_at: Timestamp,
-    /// Free-form tag from the strategy (e.g. `close`, `entry`), for reports.
-    pub tag: String,
+    /// The strategy's label (e.g. `close`, `entry`), for reports.
+    pub tag: crate::ids::Tag,
 }
 
 /// A request to cancel a working order.

@@ -9,7 +9,7 @@
 //! Decisions use the projected position (position + working orders) so a reversal in flight is
 //! not sent twice.
 
-use super::{OrderRequest, Strategy, StrategyContext};
+use super::{Actions, OrderRequest, Strategy, StrategyContext, StrategyStateError};
 use crate::event::MarketEvent;
 use crate::ids::{FastMap, Symbol};
 use crate::instrument::MarketKind;
@@ -74,6 +74,7 @@ pub struct EmaCross {
     slow: usize,
     qty: Quantity,
     pairs: FastMap<Symbol, Pair>,
+    close_on_stop: bool,
 }
 
 impl EmaCross {
@@ -84,7 +85,15 @@ impl EmaCross {
             slow,
             qty,
             pairs: FastMap::default(),
+            close_on_stop: true,
         }
+    }
+
+    /// Whether [`Strategy::on_stop`] cancels the working orders and closes the positions
+    /// (`true` by default, as the reference frameworks' EMA-cross examples do).
+    pub fn with_close_on_stop(mut self, close: bool) -> Self {
+        self.close_on_stop = close;
+        self
     }
 }
 
@@ -99,15 +108,16 @@ impl Strategy for EmaCross {
         serde_json::to_value(pairs).ok()
     }
 
-    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), StrategyStateError> {
+        let fail = |problem: String| StrategyStateError::new("ema-cross", problem);
         let pairs: std::collections::BTreeMap<String, Pair> =
-            serde_json::from_value(state.clone()).map_err(|e| format!("ema-cross state: {e}"))?;
+            serde_json::from_value(state.clone()).map_err(|e| fail(e.to_string()))?;
         for (symbol, pair) in pairs {
             if pair.fast.period != self.fast || pair.slow.period != self.slow {
-                return Err(format!(
+                return Err(fail(format!(
                     "ema-cross state for {symbol} has periods {}/{}, the strategy {}/{}",
                     pair.fast.period, pair.slow.period, self.fast, self.slow
-                ));
+                )));
             }
             self.pairs.insert(Symbol::new(symbol), pair);
         }
@@ -118,7 +128,7 @@ impl Strategy for EmaCross {
         &mut self,
         event: &MarketEvent,
         ctx: &StrategyContext<'_>,
-        out: &mut Vec<OrderRequest>,
+        out: &mut Actions,
     ) {
         let MarketEvent::Bar(bar) = event else { return };
         let Some(close) = bar.close.get().to_f64() else {
@@ -157,7 +167,7 @@ impl Strategy for EmaCross {
         }
         if holding_against {
             if let Ok(close_qty) = Quantity::new(projected.abs()) {
-                out.push(OrderRequest {
+                out.submit(OrderRequest {
                     reduce_only: true,
                     ..OrderRequest::market(symbol.clone(), want, close_qty, "close")
                 });
@@ -173,12 +183,39 @@ impl Strategy for EmaCross {
             }
         };
         if can_enter {
-            out.push(OrderRequest::market(
+            out.submit(OrderRequest::market(
                 symbol.clone(),
                 want,
                 self.qty,
                 "entry",
             ));
+        }
+    }
+
+    fn on_stop(&mut self, ctx: &StrategyContext<'_>, out: &mut Actions) {
+        if !self.close_on_stop {
+            return;
+        }
+        for order in ctx.open_orders() {
+            out.cancel(order.intent.client_order_id.clone());
+        }
+        let mut symbols: Vec<&Symbol> = self.pairs.keys().collect();
+        symbols.sort();
+        for symbol in symbols {
+            let position = ctx.position_qty(symbol);
+            let side = if position.is_sign_negative() {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            if let Ok(qty) = Quantity::new(position.abs()) {
+                if !qty.is_zero() {
+                    out.submit(OrderRequest {
+                        reduce_only: true,
+                        ..OrderRequest::market(symbol.clone(), side, qty, "stop")
+                    });
+                }
+            }
         }
     }
 }

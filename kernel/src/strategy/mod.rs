@@ -11,21 +11,25 @@ mod registry;
 mod scripted;
 
 pub use ema_cross::{EmaCross, ExponentialMovingAverage};
-pub use registry::{build_strategy, StrategyConfigError, StrategyParams, STRATEGY_NAMES};
+pub use registry::{
+    boolean, build_strategy, positive_qty, positive_usize, Params, StrategyBuilder,
+    StrategyConfigError, StrategyParams, StrategyRegistry,
+};
 pub use scripted::{Scripted, ScriptedOrder};
 
-use crate::event::{Fill, MarketEvent};
-use crate::ids::Symbol;
+use crate::event::{ExecutionReport, MarketEvent};
+use crate::ids::{ClientOrderId, Symbol, Tag};
 use crate::instrument::Instrument;
-use crate::order::{OrderKind, Side};
+use crate::order::{Order, OrderKind, Side};
 use crate::portfolio::Portfolio;
 use crate::time::Timestamp;
-use crate::value::Quantity;
+use crate::value::{Price, Quantity};
+use serde::{Deserialize, Serialize};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
-/// What a strategy asks the engine to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A new order a strategy asks the engine for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRequest {
     /// Instrument.
     pub symbol: Symbol,
@@ -38,19 +42,126 @@ pub struct OrderRequest {
     /// Only reduce an existing position.
     pub reduce_only: bool,
     /// Why, for reports (`entry`, `close`, `scripted`, ...).
-    pub tag: &'static str,
+    pub tag: Tag,
 }
 
 impl OrderRequest {
     /// A market order request.
-    pub fn market(symbol: Symbol, side: Side, qty: Quantity, tag: &'static str) -> Self {
+    pub fn market(symbol: Symbol, side: Side, qty: Quantity, tag: impl Into<Tag>) -> Self {
         Self {
             symbol,
             side,
             qty,
             kind: OrderKind::Market,
             reduce_only: false,
-            tag,
+            tag: tag.into(),
+        }
+    }
+
+    /// A limit order request (`post_only`: refuse rather than take liquidity).
+    pub fn limit(
+        symbol: Symbol,
+        side: Side,
+        qty: Quantity,
+        price: Price,
+        post_only: bool,
+        tag: impl Into<Tag>,
+    ) -> Self {
+        Self {
+            symbol,
+            side,
+            qty,
+            kind: OrderKind::Limit { price, post_only },
+            reduce_only: false,
+            tag: tag.into(),
+        }
+    }
+}
+
+/// A strategy's statement about the market (a crossover, a breakout, a regime change), kept in
+/// the decision record beside the orders it led to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Instrument the signal is about.
+    pub symbol: Symbol,
+    /// What was seen (`cross_up`, `breakout`, ...).
+    pub name: Tag,
+    /// The direction it points to, if any.
+    pub side: Option<Side>,
+    /// A strength or level, if the strategy has one (exact decimal, serialised as a string).
+    #[serde(default)]
+    pub value: Option<Decimal>,
+}
+
+/// One thing a strategy asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Place an order.
+    Submit(OrderRequest),
+    /// Cancel one of the portfolio's working orders (idempotent: asking twice sends one cancel).
+    Cancel {
+        /// The order, as the engine named it (see [`StrategyContext::open_orders`]).
+        client_order_id: ClientOrderId,
+    },
+    /// Record a signal.
+    Signal(Signal),
+}
+
+/// Where a strategy's callbacks put what they ask for. The engine takes the actions in order
+/// after the callback returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actions {
+    items: Vec<Action>,
+}
+
+impl Actions {
+    /// Asks for a new order.
+    pub fn submit(&mut self, request: OrderRequest) {
+        self.items.push(Action::Submit(request));
+    }
+
+    /// Asks to cancel a working order.
+    pub fn cancel(&mut self, client_order_id: ClientOrderId) {
+        self.items.push(Action::Cancel { client_order_id });
+    }
+
+    /// Records a signal.
+    pub fn signal(&mut self, signal: Signal) {
+        self.items.push(Action::Signal(signal));
+    }
+
+    /// Nothing asked yet.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// What was asked so far, in order.
+    pub fn as_slice(&self) -> &[Action] {
+        &self.items
+    }
+
+    pub(crate) fn drain(&mut self) -> std::vec::Drain<'_, Action> {
+        self.items.drain(..)
+    }
+}
+
+/// Why a strategy refused its saved state (see [`Strategy::load_state`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{strategy} state rejected: {problem}")]
+pub struct StrategyStateError {
+    /// The strategy's name.
+    pub strategy: String,
+    /// What does not fit.
+    pub problem: String,
+}
+
+impl StrategyStateError {
+    /// An error for `strategy`.
+    pub fn new(strategy: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            strategy: strategy.into(),
+            problem: problem.into(),
         }
     }
 }
@@ -64,9 +175,11 @@ pub struct StrategyContext<'a> {
     pub portfolio: &'a Portfolio,
     /// Signed quantity still working in open orders, per symbol.
     pub working: &'a BTreeMap<Symbol, Decimal>,
+    /// The portfolio's working orders, by client order id.
+    pub orders: &'a BTreeMap<ClientOrderId, Order>,
 }
 
-impl StrategyContext<'_> {
+impl<'a> StrategyContext<'a> {
     /// Signed position quantity (0 when flat or unknown).
     pub fn position_qty(&self, symbol: &Symbol) -> Decimal {
         self.portfolio
@@ -85,6 +198,11 @@ impl StrategyContext<'_> {
         self.position_qty(symbol) + self.working_qty(symbol)
     }
 
+    /// The portfolio's working orders (not yet filled, canceled, rejected or expired).
+    pub fn open_orders(&self) -> impl Iterator<Item = &'a Order> {
+        self.orders.values()
+    }
+
     /// The instrument definition.
     pub fn instrument(&self, symbol: &Symbol) -> Option<&Instrument> {
         self.portfolio.instruments.get(symbol)
@@ -92,20 +210,28 @@ impl StrategyContext<'_> {
 }
 
 /// Decision logic for one portfolio.
+///
+/// Every callback gets the read-only [`StrategyContext`] and an [`Actions`] buffer for what it
+/// asks (orders, cancels, signals). Callbacks never fail: a strategy that cannot act simply
+/// asks for nothing.
 pub trait Strategy: Send {
     /// Short name, e.g. `ema-cross`.
     fn name(&self) -> &str;
 
-    /// Reacts to a market event; pushes any requests into `out`.
-    fn on_market(
-        &mut self,
-        event: &MarketEvent,
-        ctx: &StrategyContext<'_>,
-        out: &mut Vec<OrderRequest>,
-    );
+    /// Reacts to a market event of one of the portfolio's instruments.
+    fn on_market(&mut self, event: &MarketEvent, ctx: &StrategyContext<'_>, out: &mut Actions);
 
-    /// Told about each new fill of the portfolio's orders (after accounting).
-    fn on_fill(&mut self, _symbol: &Symbol, _side: Side, _fill: &Fill, _ctx: &StrategyContext<'_>) {
+    /// Told about every execution report the engine applied to one of the portfolio's orders
+    /// (accepted, rejected, partially filled, filled, canceled, expired, cancel rejected), after
+    /// accounting. Duplicated (replayed) reports are not told twice. `order` is the order as it
+    /// stands after the report.
+    fn on_report(
+        &mut self,
+        _report: &ExecutionReport,
+        _order: &Order,
+        _ctx: &StrategyContext<'_>,
+        _out: &mut Actions,
+    ) {
     }
 
     /// When the strategy wants to be called back without a market event.
@@ -113,8 +239,13 @@ pub trait Strategy: Send {
         None
     }
 
-    /// Called when the deadline passed.
-    fn on_timer(&mut self, _ctx: &StrategyContext<'_>, _out: &mut Vec<OrderRequest>) {}
+    /// Called once the deadline passed (`ctx.now` is the deadline, or later).
+    fn on_timer(&mut self, _ctx: &StrategyContext<'_>, _out: &mut Actions) {}
+
+    /// Called once when the run stops (end of a backtest, a stop command): the last chance to
+    /// cancel orders and close positions. After it the strategy is not called again and the
+    /// engine refuses new orders.
+    fn on_stop(&mut self, _ctx: &StrategyContext<'_>, _out: &mut Actions) {}
 
     /// The strategy's internal state (indicators, cursors) for an engine checkpoint, so a
     /// restarted node resumes exactly where it stopped instead of warming up again. `None`
@@ -126,8 +257,8 @@ pub trait Strategy: Send {
     /// Restores what [`Self::save_state`] produced.
     ///
     /// # Errors
-    /// A description of what in `state` does not fit this strategy.
-    fn load_state(&mut self, _state: &serde_json::Value) -> Result<(), String> {
+    /// [`StrategyStateError`] saying what in `state` does not fit this strategy.
+    fn load_state(&mut self, _state: &serde_json::Value) -> Result<(), StrategyStateError> {
         Ok(())
     }
 }

@@ -1,14 +1,15 @@
-//! Builds a built-in strategy from its name and `key=value` params, validating every param and
-//! reporting all problems at once.
+//! [`StrategyRegistry`]: strategies by name, filled at the composition root. The kernel ships
+//! two ([`StrategyRegistry::builtin`]: `ema-cross`, `scripted`); a user's crate registers its
+//! own beside them and hands the registry to `chimera backtest`, `chimera up` or the node, so it
+//! runs its strategies without editing Chimera. [`Params`] validates `key=value` params and
+//! reports every problem at once.
 
 use super::{EmaCross, Scripted, ScriptedOrder, Strategy};
 use crate::ids::Symbol;
 use crate::value::Quantity;
 use std::collections::BTreeMap;
 use std::fmt;
-
-/// Names of the built-in strategies.
-pub const STRATEGY_NAMES: &[&str] = &["ema-cross", "scripted"];
+use std::sync::Arc;
 
 /// Strategy parameters as given by the user.
 pub type StrategyParams = BTreeMap<String, String>;
@@ -33,14 +34,107 @@ impl fmt::Display for StrategyConfigError {
     }
 }
 
-struct Checker<'a> {
-    params: &'a StrategyParams,
-    problems: Vec<String>,
-    known: &'static [&'static str],
+/// Builds one strategy from its params, or lists every problem with them.
+pub type StrategyBuilder =
+    Arc<dyn Fn(&StrategyParams) -> Result<Box<dyn Strategy>, Vec<String>> + Send + Sync>;
+
+/// Strategies by name.
+#[derive(Clone, Default)]
+pub struct StrategyRegistry {
+    builders: BTreeMap<String, StrategyBuilder>,
 }
 
-impl<'a> Checker<'a> {
-    fn new(params: &'a StrategyParams, known: &'static [&'static str]) -> Self {
+impl fmt::Debug for StrategyRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.builders.keys()).finish()
+    }
+}
+
+impl StrategyRegistry {
+    /// No strategies.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// The strategies Chimera ships: `ema-cross` and `scripted`.
+    pub fn builtin() -> Self {
+        let mut registry = Self::empty();
+        registry.register("ema-cross", build_ema_cross);
+        registry.register("scripted", build_scripted);
+        registry
+    }
+
+    /// Adds (or replaces) the strategy `name`.
+    pub fn register(
+        &mut self,
+        name: impl Into<String>,
+        builder: impl Fn(&StrategyParams) -> Result<Box<dyn Strategy>, Vec<String>>
+            + Send
+            + Sync
+            + 'static,
+    ) -> &mut Self {
+        self.builders.insert(name.into(), Arc::new(builder));
+        self
+    }
+
+    /// The registered names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.builders.keys().map(String::as_str)
+    }
+
+    /// Whether `name` is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.builders.contains_key(name)
+    }
+
+    /// Builds the strategy `name`.
+    ///
+    /// # Errors
+    /// [`StrategyConfigError`] listing every missing, unknown or invalid param, or the unknown
+    /// name with the registered ones.
+    pub fn build(
+        &self,
+        name: &str,
+        params: &StrategyParams,
+    ) -> Result<Box<dyn Strategy>, StrategyConfigError> {
+        let fail = |problems| StrategyConfigError {
+            strategy: name.to_owned(),
+            problems,
+        };
+        match self.builders.get(name) {
+            Some(builder) => builder(params).map_err(fail),
+            None => Err(fail(vec![format!(
+                "unknown strategy `{name}` (available: {})",
+                self.names().collect::<Vec<_>>().join(", ")
+            )])),
+        }
+    }
+}
+
+/// Builds one of the built-in strategies ([`StrategyRegistry::builtin`]).
+///
+/// # Errors
+/// As [`StrategyRegistry::build`].
+pub fn build_strategy(
+    name: &str,
+    params: &StrategyParams,
+) -> Result<Box<dyn Strategy>, StrategyConfigError> {
+    StrategyRegistry::builtin().build(name, params)
+}
+
+/// Reads `key=value` params, collecting every problem (unknown keys, missing or invalid
+/// values) so a user sees them all at once.
+#[derive(Debug)]
+pub struct Params<'a> {
+    params: &'a StrategyParams,
+    known: &'static [&'static str],
+    /// Problems found so far, one line each.
+    pub problems: Vec<String>,
+}
+
+impl<'a> Params<'a> {
+    /// Starts reading `params`; keys outside `known` are problems already.
+    pub fn new(params: &'a StrategyParams, known: &'static [&'static str]) -> Self {
         let problems = params
             .keys()
             .filter(|k| !known.contains(&k.as_str()))
@@ -48,36 +142,85 @@ impl<'a> Checker<'a> {
             .collect();
         Self {
             params,
-            problems,
             known,
+            problems,
         }
     }
 
-    fn required(&mut self, key: &str) -> Option<&'a str> {
+    /// The raw value of `key`, if given.
+    pub fn optional(&self, key: &str) -> Option<&'a str> {
         debug_assert!(self.known.contains(&key));
-        let value = self.params.get(key).map(String::as_str);
+        self.params.get(key).map(String::as_str)
+    }
+
+    /// The raw value of a required `key` (a problem when missing).
+    pub fn required(&mut self, key: &str) -> Option<&'a str> {
+        let value = self.optional(key);
         if value.is_none() {
             self.problems.push(format!("missing param `{key}`"));
         }
         value
     }
 
-    fn parse<T>(&mut self, key: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    /// A required `key` parsed by `parse` (a problem when missing or invalid).
+    pub fn parse<T>(
+        &mut self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let raw = self.required(key)?;
         parse(raw)
             .map_err(|e| self.problems.push(format!("`{key}={raw}`: {e}")))
             .ok()
     }
+
+    /// An optional `key` parsed by `parse`, `default` when absent (a problem when invalid).
+    pub fn parse_or<T>(
+        &mut self,
+        key: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
+        let Some(raw) = self.optional(key) else {
+            return default;
+        };
+        match parse(raw) {
+            Ok(value) => value,
+            Err(e) => {
+                self.problems.push(format!("`{key}={raw}`: {e}"));
+                default
+            }
+        }
+    }
+
+    /// `Ok(value)` when no problem was found, else every problem.
+    ///
+    /// # Errors
+    /// The problems collected.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, Vec<String>> {
+        match value {
+            Some(value) if self.problems.is_empty() => Ok(value),
+            _ => Err(self.problems),
+        }
+    }
 }
 
-fn positive_usize(text: &str) -> Result<usize, String> {
+/// A whole number > 0.
+///
+/// # Errors
+/// When `text` is not one.
+pub fn positive_usize(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err("expected a whole number > 0".into()),
     }
 }
 
-fn positive_qty(text: &str) -> Result<Quantity, String> {
+/// A quantity > 0.
+///
+/// # Errors
+/// When `text` is not one.
+pub fn positive_qty(text: &str) -> Result<Quantity, String> {
     match text.parse::<Quantity>() {
         Ok(q) if !q.is_zero() => Ok(q),
         Ok(_) => Err("must be > 0".into()),
@@ -85,64 +228,52 @@ fn positive_qty(text: &str) -> Result<Quantity, String> {
     }
 }
 
-/// Builds a built-in strategy.
+/// `true` or `false`.
 ///
 /// # Errors
-/// [`StrategyConfigError`] listing every missing, unknown or invalid param, or the unknown name.
-pub fn build_strategy(
-    name: &str,
-    params: &StrategyParams,
-) -> Result<Box<dyn Strategy>, StrategyConfigError> {
-    let fail = |problems| StrategyConfigError {
-        strategy: name.to_owned(),
-        problems,
-    };
-    match name {
-        "ema-cross" => {
-            let mut c = Checker::new(params, &["fast", "slow", "qty"]);
-            let fast = c.parse("fast", positive_usize);
-            let slow = c.parse("slow", positive_usize);
-            let qty = c.parse("qty", positive_qty);
-            if let (Some(f), Some(s)) = (fast, slow) {
-                if f >= s {
-                    c.problems
-                        .push(format!("`fast` ({f}) must be smaller than `slow` ({s})"));
-                }
-            }
-            match (fast, slow, qty) {
-                (Some(f), Some(s), Some(q)) if c.problems.is_empty() => {
-                    Ok(Box::new(EmaCross::new(f, s, q)))
-                }
-                _ => Err(fail(c.problems)),
-            }
-        }
-        "scripted" => {
-            let mut c = Checker::new(params, &["orders", "symbol"]);
-            let orders = c.required("orders").map(|raw| {
-                raw.split(',')
-                    .filter(|item| !item.trim().is_empty())
-                    .map(ScriptedOrder::parse)
-                    .collect::<Vec<_>>()
-            });
-            let mut parsed = Vec::new();
-            for item in orders.into_iter().flatten() {
-                match item {
-                    Ok(order) => parsed.push(order),
-                    Err(e) => c.problems.push(format!("`orders`: {e}")),
-                }
-            }
-            let symbol = params.get("symbol").map(Symbol::new);
-            if c.problems.is_empty() {
-                Ok(Box::new(Scripted::new(parsed, symbol)))
-            } else {
-                Err(fail(c.problems))
-            }
-        }
-        other => Err(fail(vec![format!(
-            "unknown strategy `{other}` (available: {})",
-            STRATEGY_NAMES.join(", ")
-        )])),
+/// When `text` is neither.
+pub fn boolean(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected true or false".into()),
     }
+}
+
+fn build_ema_cross(params: &StrategyParams) -> Result<Box<dyn Strategy>, Vec<String>> {
+    let mut p = Params::new(params, &["fast", "slow", "qty", "close_on_stop"]);
+    let fast = p.parse("fast", positive_usize);
+    let slow = p.parse("slow", positive_usize);
+    let qty = p.parse("qty", positive_qty);
+    let close_on_stop = p.parse_or("close_on_stop", true, boolean);
+    if let (Some(f), Some(s)) = (fast, slow) {
+        if f >= s {
+            p.problems
+                .push(format!("`fast` ({f}) must be smaller than `slow` ({s})"));
+        }
+    }
+    let built = match (fast, slow, qty) {
+        (Some(f), Some(s), Some(q)) => {
+            Some(Box::new(EmaCross::new(f, s, q).with_close_on_stop(close_on_stop)) as Box<dyn Strategy>)
+        }
+        _ => None,
+    };
+    p.finish(built)
+}
+
+fn build_scripted(params: &StrategyParams) -> Result<Box<dyn Strategy>, Vec<String>> {
+    let mut p = Params::new(params, &["orders", "symbol"]);
+    let mut parsed = Vec::new();
+    if let Some(raw) = p.required("orders") {
+        for item in raw.split(',').filter(|item| !item.trim().is_empty()) {
+            match ScriptedOrder::parse(item) {
+                Ok(order) => parsed.push(order),
+                Err(e) => p.problems.push(format!("`orders`: {e}")),
+            }
+        }
+    }
+    let symbol = p.optional("symbol").map(Symbol::new);
+    p.finish(Some(Box::new(Scripted::new(parsed, symbol)) as Box<dyn Strategy>))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! event's symbol, or only on `symbol` when that param is given. Used to replay a trade list and
 //! for what-if studies.
 
-use super::{OrderRequest, Strategy, StrategyContext};
+use super::{Actions, OrderRequest, Strategy, StrategyContext, StrategyStateError};
 use crate::event::MarketEvent;
 use crate::ids::Symbol;
 use crate::order::Side;
@@ -81,17 +81,18 @@ impl Strategy for Scripted {
         Some(serde_json::json!({ "next": self.next }))
     }
 
-    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), StrategyStateError> {
+        let fail = |problem: String| StrategyStateError::new("scripted", problem);
         let next = state
             .get("next")
             .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| format!("scripted state {state}: expected {{\"next\": n}}"))?;
-        let next = usize::try_from(next).map_err(|e| e.to_string())?;
+            .ok_or_else(|| fail(format!("{state}: expected {{\"next\": n}}")))?;
+        let next = usize::try_from(next).map_err(|e| fail(e.to_string()))?;
         if next > self.orders.len() {
-            return Err(format!(
-                "scripted state points at order {next} of {}",
+            return Err(fail(format!(
+                "points at order {next} of {}",
                 self.orders.len()
-            ));
+            )));
         }
         self.next = next;
         Ok(())
@@ -101,14 +102,14 @@ impl Strategy for Scripted {
         &mut self,
         event: &MarketEvent,
         _ctx: &StrategyContext<'_>,
-        out: &mut Vec<OrderRequest>,
+        out: &mut Actions,
     ) {
         if self.symbol.as_ref().is_some_and(|s| s != event.symbol()) {
             return;
         }
         let ts = event.ts();
         while let Some(order) = self.orders.get(self.next).filter(|o| o.at <= ts) {
-            out.push(OrderRequest::market(
+            out.submit(OrderRequest::market(
                 event.symbol().clone(),
                 order.side,
                 order.qty,

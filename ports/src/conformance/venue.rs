@@ -33,7 +33,7 @@ fn intent(portfolio: &PortfolioId, n: u64, side: Side, q: Decimal, kind: OrderKi
         time_in_force: TimeInForce::Gtc,
         reduce_only: false,
         created_at: Timestamp(0),
-        tag: String::new(),
+        tag: "".into(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Operator instructions on `control.commands` (key: the portfolio, or `*` for all) and the
 //! scheduler's assignment changes on `schedule.updates`.
 
+use chimera_kernel::engine::Control;
 use chimera_kernel::ids::PortfolioId;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,12 @@ pub enum ControlCommand {
         /// The portfolio; `None` for every portfolio.
         portfolio_id: Option<PortfolioId>,
     },
+    /// End the portfolio's run: its strategy's stop hook may cancel and close, then it sends
+    /// no new order (recorded in its checkpoint, so a restart does not trade it again).
+    Stop {
+        /// The portfolio; `None` for every portfolio.
+        portfolio_id: Option<PortfolioId>,
+    },
 }
 
 impl ControlCommand {
@@ -40,7 +47,20 @@ impl ControlCommand {
         match self {
             ControlCommand::Pause { portfolio_id, .. }
             | ControlCommand::Resume { portfolio_id }
-            | ControlCommand::CancelAll { portfolio_id } => portfolio_id.as_ref(),
+            | ControlCommand::CancelAll { portfolio_id }
+            | ControlCommand::Stop { portfolio_id } => portfolio_id.as_ref(),
+        }
+    }
+
+    /// What the portfolio's engine is told.
+    pub fn to_control(&self) -> Control {
+        match self {
+            ControlCommand::Pause { reason, .. } => Control::Pause {
+                reason: reason.clone(),
+            },
+            ControlCommand::Resume { .. } => Control::Resume,
+            ControlCommand::CancelAll { .. } => Control::CancelAll,
+            ControlCommand::Stop { .. } => Control::Stop,
         }
     }
 

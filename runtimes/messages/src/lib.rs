@@ -8,11 +8,13 @@
 //! bytes, to the dead-letter topic and counts it.
 
 mod control;
+mod strategy_event;
 mod dead_letter;
 mod envelope;
 mod topics;
 
 pub use control::{ControlCommand, ScheduleUpdate};
+pub use strategy_event::StrategyEvent;
 pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{
     decode, encode, Alert, AlertLevel, DecodeError, Envelope, MessageType, SCHEMA_VERSION,

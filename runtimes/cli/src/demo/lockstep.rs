@@ -4,12 +4,10 @@
 //! node applies them. Each market event is carried through every hop before the next is
 //! published, so the run is deterministic even though every hop goes through the bus.
 
-use chimera_kernel::engine::{Command, PortfolioEngine};
-use chimera_kernel::event::{Event, ExecutionReport, MarketEvent};
-use chimera_kernel::ids::{PortfolioId, Symbol};
+use chimera_kernel::engine::{Command, Output, PortfolioEngine, PortfolioSet};
+use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_ports::{EventBus, ExecutionVenue, Subscription};
 use chimera_sim::{finish_all, BacktestSummary, EquityCurves, FillRow, Recorder, SimVenue};
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// Topic names (with the demo prefix).
@@ -17,24 +15,17 @@ pub(crate) const MARKET_DATA: &str = "chimera.demo.market.data";
 pub(crate) const ORDERS_SUBMISSION: &str = "chimera.demo.orders.submission";
 pub(crate) const ORDERS_FEEDBACK: &str = "chimera.demo.orders.feedback";
 
-struct Slot {
-    engine: PortfolioEngine,
-    recorder: Recorder,
-}
-
 /// The demo's node, gateway and feed sharing one bus and one venue.
 pub(crate) struct Lockstep<'a> {
     bus: &'a dyn EventBus,
     venue: &'a SimVenue,
-    slots: Vec<Slot>,
-    index: HashMap<PortfolioId, usize>,
-    interest: HashMap<Symbol, Vec<usize>>,
+    set: PortfolioSet,
+    recorders: Vec<Recorder>,
     node_market: Box<dyn Subscription>,
     node_feedback: Box<dyn Subscription>,
     gateway_market: Box<dyn Subscription>,
     gateway_orders: Box<dyn Subscription>,
     fills: Vec<FillRow>,
-    commands: Vec<Command>,
     events: u64,
     undecodable: u64,
     last_ts: chimera_kernel::time::Timestamp,
@@ -52,13 +43,10 @@ impl<'a> Lockstep<'a> {
         engines: Vec<PortfolioEngine>,
         sample_ms: i64,
     ) -> anyhow::Result<Self> {
-        let mut index = HashMap::new();
-        let mut interest: HashMap<Symbol, Vec<usize>> = HashMap::new();
-        for (i, engine) in engines.iter().enumerate() {
-            index.insert(engine.portfolio().id.clone(), i);
-            for symbol in engine.portfolio().instruments.keys() {
-                interest.entry(symbol.clone()).or_default().push(i);
-            }
+        let mut set = PortfolioSet::new();
+        let recorders = engines.iter().map(|_| Recorder::new(sample_ms)).collect();
+        for engine in engines {
+            set.add(engine);
         }
         Ok(Self {
             node_market: bus.subscribe(MARKET_DATA, "node").await?,
@@ -67,27 +55,25 @@ impl<'a> Lockstep<'a> {
             gateway_orders: bus.subscribe(ORDERS_SUBMISSION, "gateway").await?,
             bus,
             venue,
-            slots: engines
-                .into_iter()
-                .map(|engine| Slot {
-                    engine,
-                    recorder: Recorder::new(sample_ms),
-                })
-                .collect(),
-            index,
-            interest,
+            set,
+            recorders,
             fills: Vec::new(),
-            commands: Vec::new(),
             events: 0,
             undecodable: 0,
             last_ts: chimera_kernel::time::Timestamp(0),
         })
     }
 
-    /// Carries one market event through feed → gateway/venue → node → gateway → node.
+    /// Carries one market event through feed → gateway/venue → node → gateway → node. Deadlines
+    /// due by the event's time fire first and their orders reach the venue before the event,
+    /// as in the backtest.
     pub(crate) async fn step(&mut self, event: &MarketEvent) -> anyhow::Result<()> {
         self.events += 1;
         self.last_ts = event.ts();
+        self.set.advance(event.ts());
+        self.node_publish_outputs().await?;
+        self.gateway_take_orders().await?;
+        self.node_take_feedback().await?;
         self.bus
             .publish(
                 MARKET_DATA,
@@ -150,44 +136,34 @@ impl<'a> Lockstep<'a> {
 
     async fn node_take_market(&mut self) -> anyhow::Result<()> {
         for d in Self::drain(&mut self.node_market).await? {
-            let Some(event) = decode::<MarketEvent>(&d.payload) else {
+            if let Some(event) = decode::<MarketEvent>(&d.payload) {
+                self.set.on_market(&event);
+                self.node_publish_outputs().await?;
+                let now = event.ts();
+                for &i in self.set.interested(event.symbol()) {
+                    self.recorders[i].maybe_sample(self.set.engine(i), now);
+                }
+            } else {
                 self.undecodable += 1;
-                self.node_market.ack(&d).await?;
-                continue;
-            };
-            let now = event.ts();
-            let market = &event;
-            for &i in self
-                .interest
-                .get(market.symbol())
-                .map_or(&[][..], Vec::as_slice)
-            {
-                self.slots[i]
-                    .engine
-                    .handle_market(market, now, &mut self.commands);
             }
-            for command in self.commands.drain(..) {
-                let key = match &command {
-                    Command::Submit(intent) => intent.portfolio_id.clone(),
-                    Command::Cancel(request) => request.portfolio_id.clone(),
-                };
+            self.node_market.ack(&d).await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes the engines' commands on the submission topic (other outputs are counted by
+    /// the engines and reported in the summaries).
+    async fn node_publish_outputs(&mut self) -> anyhow::Result<()> {
+        while let Some((_, output)) = self.set.poll_output() {
+            if let Output::Command(command) = output {
                 self.bus
                     .publish(
                         ORDERS_SUBMISSION,
-                        key.as_str(),
+                        command.portfolio_id().as_str(),
                         &serde_json::to_vec(&command)?,
                     )
                     .await?;
             }
-            for &i in self
-                .interest
-                .get(market.symbol())
-                .map_or(&[][..], Vec::as_slice)
-            {
-                let slot = &mut self.slots[i];
-                slot.recorder.maybe_sample(&slot.engine, now);
-            }
-            self.node_market.ack(&d).await?;
         }
         Ok(())
     }
@@ -196,21 +172,27 @@ impl<'a> Lockstep<'a> {
         for d in Self::drain(&mut self.node_feedback).await? {
             match decode::<ExecutionReport>(&d.payload) {
                 Some(report) => {
-                    if let Some(&i) = self.index.get(&report.portfolio_id) {
-                        let slot = &mut self.slots[i];
-                        if let Some(row) = slot.recorder.on_report(&slot.engine, &report) {
+                    if let Some(i) = self.set.index_of(&report.portfolio_id) {
+                        if let Some(row) = self.recorders[i].on_report(self.set.engine(i), &report)
+                        {
                             self.fills.push(row);
                         }
-                        let now = report.ts;
-                        slot.engine
-                            .handle_into(&Event::Execution(report), now, &mut self.commands);
+                        self.set.on_report(&report);
                     }
                 }
                 None => self.undecodable += 1,
             }
             self.node_feedback.ack(&d).await?;
         }
-        Ok(())
+        self.node_publish_outputs().await
+    }
+
+    /// Stops every strategy and carries what their stop hooks sent through the venue.
+    pub(crate) async fn stop(&mut self) -> anyhow::Result<()> {
+        self.set.stop();
+        self.node_publish_outputs().await?;
+        self.gateway_take_orders().await?;
+        self.node_take_feedback().await
     }
 
     /// Events carried so far.
@@ -225,7 +207,7 @@ impl<'a> Lockstep<'a> {
 
     /// Summaries, curves and fills.
     pub(crate) fn finish(mut self) -> (Vec<BacktestSummary>, EquityCurves, Vec<FillRow>) {
-        let runs = self.slots.iter_mut().map(|s| (&s.engine, &mut s.recorder));
+        let runs = self.set.engines().iter().zip(self.recorders.iter_mut());
         let (summaries, curves) = finish_all(runs, self.last_ts, self.events);
         (summaries, curves, self.fills)
     }

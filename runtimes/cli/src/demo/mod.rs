@@ -182,6 +182,7 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
             bar.set_message(event.ts().to_string());
         }
     }
+    node.stop().await?;
     bar.finish_and_clear();
     let events = node.events();
     let undecodable = node.undecodable();

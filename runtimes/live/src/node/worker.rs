@@ -9,12 +9,14 @@
 
 use super::queue::{Input, PortfolioQueue, Pressure};
 use crate::runtime::{fatal, wall_clock, Runtime};
-use chimera_kernel::engine::{Command, EngineSnapshot, PortfolioEngine};
-use chimera_kernel::event::{Event, MarketEvent};
+use chimera_kernel::engine::{
+    Command, Control, EngineSnapshot, Output, PortfolioEngine, PortfolioSet,
+};
+use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::time::Timestamp;
-use chimera_messages::{AlertLevel, ControlCommand, MessageType, Topic};
+use chimera_messages::{AlertLevel, ControlCommand, MessageType, StrategyEvent, Topic};
 use chimera_ports::{
     AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRepository,
     PortfolioStatus, PositionRepository, PositionSnapshot,
@@ -48,9 +50,11 @@ pub(crate) struct WorkerStats {
     pub(crate) equity: std::sync::Mutex<String>,
 }
 
+/// A node worker drives its portfolio through the same [`PortfolioSet`] loop as the backtest
+/// and the demo (clock rule, due timers before each input), here a set of one.
 pub(crate) struct Worker {
     pub(crate) id: PortfolioId,
-    pub(crate) engine: PortfolioEngine,
+    pub(crate) set: PortfolioSet,
     pub(crate) applied: BTreeMap<String, i64>,
     pub(crate) last_bar: BTreeMap<String, i64>,
     pub(crate) revision: i64,
@@ -69,24 +73,34 @@ impl Worker {
     /// `paused`: the portfolio record's status says so (the record is written before the
     /// checkpoint, so it is the authority at start-up).
     pub(crate) fn new(
-        mut engine: PortfolioEngine,
+        engine: PortfolioEngine,
         checkpoint: Option<(i64, NodeCheckpoint)>,
         queue: Arc<PortfolioQueue>,
         batch_max: usize,
         paused: bool,
     ) -> Self {
-        if !paused {
-            engine.resume();
-        } else if engine.halted().is_none() {
-            engine.halt("paused in the portfolio record");
-        }
+        let halted = engine.halted().is_some();
         let (revision, applied, last_bar, clock) = checkpoint
             .map(|(r, c)| (r, c.applied, c.last_bar, c.clock))
             .unwrap_or_default();
+        let id = engine.portfolio().id.clone();
+        let saved_positions = engine.portfolio().positions.clone();
+        let mut set = PortfolioSet::new();
+        set.add(engine);
+        if !paused {
+            set.control(None, &Control::Resume);
+        } else if !halted {
+            set.control(
+                None,
+                &Control::Pause {
+                    reason: "paused in the portfolio record".into(),
+                },
+            );
+        }
         Self {
-            id: engine.portfolio().id.clone(),
-            saved_positions: engine.portfolio().positions.clone(),
-            engine,
+            id,
+            saved_positions,
+            set,
             applied,
             last_bar,
             revision,
@@ -102,6 +116,7 @@ impl Worker {
     pub(crate) async fn run(mut self, rt: Arc<Runtime>) -> anyhow::Result<()> {
         let mut batch = Vec::with_capacity(self.batch_max);
         let mut commands = Vec::new();
+        let mut events = Vec::new();
         let mut shutdown = rt.shutdown.clone();
         loop {
             let change = tokio::select! {
@@ -111,16 +126,29 @@ impl Worker {
             if let Some(level) = change {
                 pressure_alert(&rt, &self.id, &self.queue, level).await;
             }
-            let last_ts = self.apply(&batch, &mut commands);
+            let last_ts = self.apply(&batch);
+            self.take_outputs(&mut commands, &mut events);
             self.publish(&rt, &mut commands).await?;
-            self.persist(&rt, last_ts).await?;
+            self.persist(&rt, last_ts, &mut events).await?;
             for input in batch.drain(..) {
                 input.pending().fetch_sub(1, Ordering::AcqRel);
             }
         }
     }
 
-    fn apply(&mut self, batch: &[Input], commands: &mut Vec<Command>) -> Timestamp {
+    /// Sorts the engine's outputs: commands to publish, events to record; finished orders are
+    /// the gateway's to store.
+    fn take_outputs(&mut self, commands: &mut Vec<Command>, events: &mut Vec<StrategyEvent>) {
+        while let Some((_, output)) = self.set.poll_output() {
+            if let Output::Command(command) = output {
+                commands.push(command);
+            } else if let Some(event) = StrategyEvent::from_output(output) {
+                events.push(event);
+            }
+        }
+    }
+
+    fn apply(&mut self, batch: &[Input]) -> Timestamp {
         let mut last_ts = Timestamp(0);
         for input in batch {
             let origin = match input {
@@ -150,16 +178,14 @@ impl Worker {
                         *last = bar.ts.0;
                     }
                     last_ts = event.ts();
-                    self.engine.handle_market(event, event.ts(), commands);
+                    self.set.on_market(event);
                     self.stats.events.fetch_add(1, Ordering::Relaxed);
                 }
-                Input::Control(command, ..) => self.control(command, commands),
+                Input::Control(command, ..) => self.control(command),
                 Input::Feedback(report, ..) => {
                     last_ts = last_ts.max(report.ts);
-                    let is_fill = report.fill().is_some();
-                    self.engine
-                        .handle_into(&Event::Execution(report.clone()), report.ts, commands);
-                    if is_fill {
+                    self.set.on_report(report);
+                    if report.fill().is_some() {
                         self.stats.fills.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -171,17 +197,12 @@ impl Worker {
     }
 
     /// Applies an operator's instruction (idempotent: a redelivery changes nothing more).
-    fn control(&mut self, command: &ControlCommand, commands: &mut Vec<Command>) {
+    fn control(&mut self, command: &ControlCommand) {
+        self.set.control(None, &command.to_control());
         match command {
-            ControlCommand::Pause { reason, .. } => {
-                self.engine.halt(reason.clone());
-                self.status_change = Some(PortfolioStatus::Paused);
-            }
-            ControlCommand::Resume { .. } => {
-                self.engine.resume();
-                self.status_change = Some(PortfolioStatus::Active);
-            }
-            ControlCommand::CancelAll { .. } => commands.extend(self.engine.cancel_all(self.clock)),
+            ControlCommand::Pause { .. } => self.status_change = Some(PortfolioStatus::Paused),
+            ControlCommand::Resume { .. } => self.status_change = Some(PortfolioStatus::Active),
+            ControlCommand::CancelAll { .. } | ControlCommand::Stop { .. } => {}
         }
     }
 
@@ -235,7 +256,12 @@ impl Worker {
         Ok(())
     }
 
-    async fn persist(&mut self, rt: &Runtime, last_ts: Timestamp) -> anyhow::Result<()> {
+    async fn persist(
+        &mut self,
+        rt: &Runtime,
+        last_ts: Timestamp,
+        events: &mut Vec<StrategyEvent>,
+    ) -> anyhow::Result<()> {
         self.record_status(rt).await?;
         let store = &rt.store;
         self.clock = self.clock.max(last_ts);
@@ -244,40 +270,22 @@ impl Worker {
         } else {
             wall_clock()
         };
-        let events: Vec<AuditRecord> = self
-            .engine
-            .drain_refusals()
-            .into_iter()
-            .map(|r| format!("{r:?}"))
-            .chain(
-                self.engine
-                    .drain_issues()
-                    .into_iter()
-                    .map(|i| format!("{i:?}")),
-            )
-            .enumerate()
-            .map(|(i, body)| AuditRecord {
+        for (i, event) in events.drain(..).enumerate() {
+            let record = AuditRecord {
                 kind: AuditKind::StrategyEvent,
                 key: format!("{}:{}:{i}", self.id, self.revision + 1),
                 source: self.id.as_str().to_owned(),
-                category: if body.starts_with("Refusal") {
-                    "refusal"
-                } else {
-                    "issue"
-                }
-                .into(),
-                body: serde_json::json!({ "detail": body }).to_string(),
+                category: event.category().into(),
+                body: serde_json::to_string(&event)?,
                 ts,
-            })
-            .collect();
-        for record in &events {
-            rt.retry("record strategy event", || store.record(record))
+            };
+            rt.retry("record strategy event", || store.record(&record))
                 .await
                 .map_err(|e| fatal("record strategy event", &e))?;
         }
-        let _ = self.engine.drain_finished();
         // Only positions that changed since the last batch are written (and copied).
-        for (symbol, position) in &self.engine.portfolio().positions {
+        let portfolio = self.set.engine(0).portfolio();
+        for (symbol, position) in &portfolio.positions {
             if self.saved_positions.get(symbol) == Some(position) {
                 continue;
             }
@@ -293,7 +301,7 @@ impl Worker {
                 .insert(symbol.clone(), snapshot.position);
         }
         let state = NodeCheckpoint {
-            engine: self.engine.snapshot(),
+            engine: self.set.engine(0).snapshot(),
             applied: self.applied.clone(),
             last_bar: self.last_bar.clone(),
             clock: self.clock.0,
@@ -318,7 +326,7 @@ impl Worker {
         }
         self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut e) = self.stats.equity.lock() {
-            *e = self.engine.portfolio().equity().to_string();
+            *e = self.set.engine(0).portfolio().equity().to_string();
         }
         Ok(())
     }

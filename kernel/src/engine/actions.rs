@@ -1,0 +1,145 @@
+//! Turns what a strategy asked for ([`Action`]s) into outputs: order intents (ids, lot
+//! rounding, pre-trade checks), cancels, signal records, or refusals with their reason.
+
+use super::{Command, Output, PortfolioEngine, Refusal, RefusalReason, RefusedAction};
+use super::SignalRecord;
+use crate::ids::{ClientOrderId, IntentId};
+use crate::order::{CancelRequest, Order, OrderIntent, TimeInForce};
+use crate::strategy::{Action, OrderRequest};
+use rust_decimal::Decimal;
+
+impl PortfolioEngine {
+    /// Applies the actions the strategy's last callback asked for, in order, and re-reads its
+    /// deadline (any callback may move it).
+    pub(super) fn take_actions(&mut self) {
+        let mut actions = std::mem::take(&mut self.actions);
+        for action in actions.drain() {
+            match action {
+                Action::Submit(request) => self.submit(request),
+                Action::Cancel { client_order_id } => self.cancel(client_order_id),
+                Action::Signal(signal) => self.outputs.push_back(Output::Signal(SignalRecord {
+                    at: self.clock,
+                    signal,
+                })),
+            }
+        }
+        self.actions = actions;
+        self.sync_strategy_timer();
+    }
+
+    fn refuse(&mut self, request: RefusedAction, reason: RefusalReason) {
+        self.stats.refusals += 1;
+        self.outputs.push_back(Output::Refused(Refusal {
+            request,
+            at: self.clock,
+            reason,
+        }));
+    }
+
+    fn submit(&mut self, request: OrderRequest) {
+        let refused = if self.stopped {
+            Some(RefusalReason::Stopped)
+        } else if self.halted.is_some() {
+            Some(RefusalReason::TradingPaused)
+        } else {
+            None
+        };
+        if let Some(reason) = refused {
+            self.refuse(RefusedAction::Submit(request), reason);
+            return;
+        }
+        match self.intent_from_request(request) {
+            Ok(intent) => {
+                self.stats.orders += 1;
+                let order = Order::new(intent.clone());
+                *self.working.entry(intent.symbol.clone()).or_default() += order.signed_open_qty();
+                self.open_orders
+                    .insert(intent.client_order_id.clone(), order);
+                self.outputs
+                    .push_back(Output::Command(Command::Submit(intent)));
+            }
+            Err(refusal) => {
+                self.stats.refusals += 1;
+                self.outputs.push_back(Output::Refused(refusal));
+            }
+        }
+    }
+
+    /// Cancels are allowed while paused and after a stop: they only ever reduce risk.
+    fn cancel(&mut self, client_order_id: ClientOrderId) {
+        let now = self.clock;
+        let Some(order) = self.open_orders.get_mut(&client_order_id) else {
+            self.refuse(
+                RefusedAction::Cancel { client_order_id },
+                RefusalReason::UnknownOrder,
+            );
+            return;
+        };
+        if order.cancel_requested {
+            return;
+        }
+        order.cancel_requested = true;
+        let request = CancelRequest {
+            portfolio_id: order.intent.portfolio_id.clone(),
+            client_order_id,
+            symbol: order.intent.symbol.clone(),
+            created_at: now,
+        };
+        self.outputs
+            .push_back(Output::Command(Command::Cancel(request)));
+    }
+
+    fn intent_from_request(&mut self, request: OrderRequest) -> Result<OrderIntent, Refusal> {
+        let now = self.clock;
+        let Some(instrument) = self.portfolio.instruments.get(&request.symbol) else {
+            return Err(Refusal::submit(
+                request,
+                now,
+                RefusalReason::UnknownInstrument,
+            ));
+        };
+        let qty = instrument.round_qty_down(request.qty);
+        if qty.is_zero() {
+            return Err(Refusal::submit(request, now, RefusalReason::ZeroQuantity));
+        }
+        if request.reduce_only {
+            // Against the projected position: the venue executes a portfolio's orders in the
+            // order they were sent, so a working order that opens the position is filled
+            // before this one arrives. Using the booked position alone would make decisions
+            // depend on how fast fills come back.
+            let position = self
+                .portfolio
+                .position(&request.symbol)
+                .map_or(Decimal::ZERO, |p| p.qty)
+                + self
+                    .working
+                    .get(&request.symbol)
+                    .copied()
+                    .unwrap_or_default();
+            let reduces =
+                position * request.side.sign() < Decimal::ZERO && qty.get() <= position.abs();
+            if !reduces {
+                return Err(Refusal::submit(
+                    request,
+                    now,
+                    RefusalReason::ReduceOnlyWouldIncrease,
+                ));
+            }
+        }
+        let intent_id = IntentId::for_portfolio(&self.portfolio.id, self.next_seq);
+        self.next_seq += 1;
+        Ok(OrderIntent {
+            client_order_id: ClientOrderId::for_intent(&intent_id),
+            intent_id,
+            portfolio_id: self.portfolio.id.clone(),
+            symbol: request.symbol,
+            side: request.side,
+            qty,
+            kind: request.kind,
+            time_in_force: TimeInForce::Gtc,
+            reduce_only: request.reduce_only,
+            created_at: now,
+            tag: request.tag,
+        })
+    }
+}

@@ -1,0 +1,92 @@
+//! What goes into an engine ([`Input`]) and what comes out of it ([`Output`]).
+//!
+//! Inputs arrive through [`super::PortfolioEngine::handle`] only; outputs leave through
+//! [`super::PortfolioEngine::poll_output`] only, in the order they were produced. A runtime
+//! that stops draining outputs makes them pile up, so every runtime drains after each input.
+
+use super::{EngineIssue, Refusal};
+use crate::event::{ExecutionReport, MarketEvent};
+use crate::order::{CancelRequest, Order, OrderIntent};
+use crate::strategy::Signal;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// An operator's (or a supervisor's) instruction to one portfolio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "control", rename_all = "snake_case")]
+pub enum Control {
+    /// Refuse every new order from now on (market data, fills and timers are still applied,
+    /// working orders are left alone). Pausing again only replaces the reason.
+    Pause {
+        /// Why, shown with every refusal's record and in the engine's snapshot.
+        reason: String,
+    },
+    /// Trade again after a pause.
+    Resume,
+    /// Cancel every working order (once: an order already asked to cancel is not asked again).
+    CancelAll,
+    /// The run ends: the strategy's [`crate::strategy::Strategy::on_stop`] hook runs (it may
+    /// cancel and close), then the engine refuses new orders for good.
+    Stop,
+}
+
+/// One input to an engine. Borrowed, so the hot path (market data fanned out to many
+/// portfolios) clones nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Input<'a> {
+    /// Market data of any symbol (events for symbols the portfolio does not trade are ignored).
+    Market(&'a MarketEvent),
+    /// What a venue said about one of the portfolio's orders.
+    Execution(&'a ExecutionReport),
+    /// Time passed: fires every deadline due at `now` (see
+    /// [`super::PortfolioEngine::next_deadline`]). Any other input fires them too, first.
+    Timer,
+    /// An operator's instruction.
+    Control(&'a Control),
+}
+
+/// What the runtime must do on the engine's behalf.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Place an order.
+    Submit(OrderIntent),
+    /// Cancel a working order.
+    Cancel(CancelRequest),
+}
+
+impl Command {
+    /// The portfolio the command belongs to.
+    pub fn portfolio_id(&self) -> &crate::ids::PortfolioId {
+        match self {
+            Command::Submit(intent) => &intent.portfolio_id,
+            Command::Cancel(request) => &request.portfolio_id,
+        }
+    }
+}
+
+/// A signal a strategy recorded, stamped with the engine's time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalRecord {
+    /// When.
+    pub at: Timestamp,
+    /// What.
+    pub signal: Signal,
+}
+
+/// One output of an engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "output", rename_all = "snake_case")]
+pub enum Output {
+    /// Something the runtime must send to the venue.
+    Command(Command),
+    /// A strategy request the engine refused (a record for the store).
+    Refused(Refusal),
+    /// An execution report the engine could not apply (a record for the store).
+    Issue(EngineIssue),
+    /// A strategy's signal (a record for the store).
+    Signal(SignalRecord),
+    /// An order reached a terminal state (filled, canceled, rejected, expired); the engine
+    /// forgets it apart from its id.
+    Finished(Order),
+}

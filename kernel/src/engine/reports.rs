@@ -1,0 +1,80 @@
+//! Applies execution reports: the order's state machine, then accounting for fills, then the
+//! strategy's [`crate::strategy::Strategy::on_report`]; an order that reached a terminal state
+//! leaves the engine as [`Output::Finished`].
+
+use super::{EngineIssue, Output, PortfolioEngine, RECENTLY_FINISHED};
+use crate::event::ExecutionReport;
+use crate::order::{Order, OrderUpdate};
+use crate::strategy::StrategyContext;
+
+impl PortfolioEngine {
+    pub(super) fn on_report(&mut self, report: &ExecutionReport) {
+        let now = self.clock;
+        let Some(order) = self.open_orders.get_mut(&report.client_order_id) else {
+            if !self.recently_finished.contains(&report.client_order_id) {
+                self.stats.issues += 1;
+                self.outputs
+                    .push_back(Output::Issue(EngineIssue::unknown_order(report, now)));
+            }
+            return;
+        };
+        let side = order.intent.side;
+        let symbol = order.intent.symbol.clone();
+        let before = order.signed_open_qty();
+        let update = order.apply(report);
+        let delta = order.signed_open_qty() - before;
+        *self.working.entry(symbol.clone()).or_default() += delta;
+        let told = match update {
+            Ok(OrderUpdate::Filled(fill)) => {
+                if let Err(e) = self.portfolio.apply_fill(&symbol, side, &fill) {
+                    self.stats.issues += 1;
+                    self.outputs
+                        .push_back(Output::Issue(EngineIssue::accounting(report, now, &e)));
+                }
+                self.stats.fills += 1;
+                true
+            }
+            Ok(OrderUpdate::Status(_) | OrderUpdate::CancelRejected) => true,
+            Ok(OrderUpdate::Duplicate) => false,
+            Err(e) => {
+                self.stats.issues += 1;
+                self.outputs
+                    .push_back(Output::Issue(EngineIssue::order(report, now, &e)));
+                false
+            }
+        };
+        let finished = self.retire_if_terminal(report);
+        if told && !self.stopped {
+            let order = finished
+                .as_ref()
+                .or_else(|| self.open_orders.get(&report.client_order_id));
+            if let Some(order) = order {
+                let ctx = context!(self);
+                self.strategy
+                    .on_report(report, order, &ctx, &mut self.actions);
+                self.take_actions();
+            }
+        }
+        if let Some(order) = finished {
+            self.outputs.push_back(Output::Finished(order));
+        }
+    }
+
+    /// Removes the order if the report finished it, remembering its id for late reports.
+    fn retire_if_terminal(&mut self, report: &ExecutionReport) -> Option<Order> {
+        let terminal = self
+            .open_orders
+            .get(&report.client_order_id)
+            .is_some_and(|o| o.status.is_terminal());
+        if !terminal {
+            return None;
+        }
+        let order = self.open_orders.remove(&report.client_order_id)?;
+        if self.recently_finished.len() == RECENTLY_FINISHED {
+            self.recently_finished.pop_front();
+        }
+        self.recently_finished
+            .push_back(order.intent.client_order_id.clone());
+        Some(order)
+    }
+}
