@@ -33,12 +33,7 @@ impl Strategy for Breakout {
         "breakout"
     }
 
-    fn on_market(
-        &mut self,
-        event: &MarketEvent,
-        ctx: &StrategyContext<'_>,
-        out: &mut Actions,
-    ) {
+    fn on_market(&mut self, event: &MarketEvent, ctx: &StrategyContext<'_>, out: &mut Actions) {
         let MarketEvent::Bar(bar) = event else { return };
         if self.window.len() == self.lookback {
             let high = self.window.iter().map(|w| w.0).max();

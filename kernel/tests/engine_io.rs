@@ -1,11 +1,6 @@
 //! The engine's one-entry, one-drain interface: timers from the one table, controls, the stop
 //! hook, strategy cancels and reports, and the portfolio set's ordering rules.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers fail loudly on unexpected errors"
-)]
-
 use chimera_kernel::engine::{
     Command, Control, Input, Output, PortfolioEngine, PortfolioSet, RefusalReason,
 };
@@ -13,9 +8,7 @@ use chimera_kernel::event::{ExecutionReport, MarketEvent, ReportKind};
 use chimera_kernel::ids::{Asset, PortfolioId};
 use chimera_kernel::order::{Order, Side};
 use chimera_kernel::portfolio::Portfolio;
-use chimera_kernel::strategy::{
-    build_strategy, Actions, OrderRequest, Strategy, StrategyContext,
-};
+use chimera_kernel::strategy::{build_strategy, Actions, OrderRequest, Strategy, StrategyContext};
 use chimera_kernel::testing::{bar, btc_perp, commands_of, drain, fill_report, px, qty};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::Decimal;
@@ -31,7 +24,7 @@ struct Pinger {
 }
 
 impl Strategy for Pinger {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "pinger"
     }
     fn on_market(&mut self, _: &MarketEvent, _: &StrategyContext<'_>, _: &mut Actions) {}
@@ -79,7 +72,7 @@ fn portfolio(id: &str) -> Portfolio {
     p
 }
 
-fn pinger() -> Box<Pinger> {
+fn pinger() -> Box<dyn Strategy> {
     Box::new(Pinger {
         every_ms: 1_000,
         ttl_ms: 2_500,
@@ -134,9 +127,13 @@ fn timers_fire_at_their_own_time_before_the_input_that_passes_them() {
         "{commands:?}"
     );
     // Asking to cancel the same order again sends nothing more.
-    assert!(commands_of(&mut engine, Input::Control(&Control::CancelAll), Timestamp(3_600))
-        .iter()
-        .all(|c| matches!(c, Command::Cancel(r) if r.client_order_id.as_str() != "p1-1")));
+    assert!(commands_of(
+        &mut engine,
+        Input::Control(&Control::CancelAll),
+        Timestamp(3_600)
+    )
+    .iter()
+    .all(|c| matches!(c, Command::Cancel(r) if r.client_order_id.as_str() != "p1-1")));
 }
 
 #[test]
@@ -190,12 +187,19 @@ fn stop_runs_the_hook_once_then_refuses_new_orders() {
 #[test]
 fn ema_cross_closes_its_position_on_stop_unless_told_not_to() {
     for (close, expected) in [("true", 1), ("false", 0)] {
-        let params = [("fast", "2"), ("slow", "3"), ("qty", "1"), ("close_on_stop", close)]
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let mut engine =
-            PortfolioEngine::new(portfolio("p1"), build_strategy("ema-cross", &params).unwrap());
+        let params = [
+            ("fast", "2"),
+            ("slow", "3"),
+            ("qty", "1"),
+            ("close_on_stop", close),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let mut engine = PortfolioEngine::new(
+            portfolio("p1"),
+            build_strategy("ema-cross", &params).unwrap(),
+        );
         let mut position_opened = false;
         for minute in 0..6 {
             let event = bar("BTCUSDT", minute, Decimal::from(100 + minute));
@@ -220,7 +224,11 @@ fn ema_cross_closes_its_position_on_stop_unless_told_not_to() {
             }
         }
         assert!(position_opened);
-        let stop = commands_of(&mut engine, Input::Control(&Control::Stop), Timestamp(400_000));
+        let stop = commands_of(
+            &mut engine,
+            Input::Control(&Control::Stop),
+            Timestamp(400_000),
+        );
         assert_eq!(stop.len(), expected, "close_on_stop={close}: {stop:?}");
         if let [Command::Submit(intent)] = &stop[..] {
             assert!(intent.reduce_only && intent.side == Side::Sell);

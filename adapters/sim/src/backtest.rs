@@ -81,33 +81,40 @@ impl Backtest {
         self.last_ts = now;
         // Orders placed by timers due by now reach the venue before it sees the event.
         self.set.advance(now);
-        self.send_outputs(now);
+        self.send_outputs();
         self.exchange.on_market(event);
-        self.deliver_reports(now);
+        self.deliver_reports();
         if self.set.interested(event.symbol()).is_empty() {
             return;
         }
         self.set.on_market(event);
-        self.send_outputs(now);
-        self.deliver_reports(now);
+        self.send_outputs();
+        self.deliver_reports();
         for &i in self.set.interested(event.symbol()) {
             self.recorders[i].maybe_sample(self.set.engine(i), now);
         }
     }
 
-    /// Sends the engines' commands to the venue; drops the other outputs (the engines count
-    /// refusals and issues, which the summary reports).
-    fn send_outputs(&mut self, now: Timestamp) {
+    /// Sends the engines' commands to the venue, each at the time the engine made it (a
+    /// timer's order leaves at the timer's time, not at the next event's); drops the other
+    /// outputs (the engines count refusals and issues, which the summary reports).
+    fn send_outputs(&mut self) {
         while let Some((_, output)) = self.set.poll_output() {
             match output {
-                Output::Command(Command::Submit(intent)) => self.exchange.submit(intent, now),
-                Output::Command(Command::Cancel(request)) => self.exchange.cancel(&request, now),
-                Output::Refused(_) | Output::Issue(_) | Output::Signal(_) | Output::Finished(_) => {}
+                Output::Command(Command::Submit(intent)) => {
+                    let at = intent.created_at;
+                    self.exchange.submit(intent, at);
+                }
+                Output::Command(Command::Cancel(request)) => {
+                    self.exchange.cancel(&request, request.created_at);
+                }
+                Output::Refused(_) | Output::Issue(_) | Output::Signal(_) | Output::Finished(_) => {
+                }
             }
         }
     }
 
-    fn deliver_reports(&mut self, now: Timestamp) {
+    fn deliver_reports(&mut self) {
         while let Some(report) = self.exchange.pop_report() {
             let Some(i) = self.set.index_of(&report.portfolio_id) else {
                 continue;
@@ -117,7 +124,7 @@ impl Backtest {
             }
             self.set.on_report(&report);
         }
-        self.send_outputs(now);
+        self.send_outputs();
     }
 
     /// Events processed so far and the last market time.
@@ -137,8 +144,8 @@ impl Backtest {
     /// time), then final equity samples, summaries, curves and fills.
     pub fn finish(mut self) -> (Vec<BacktestSummary>, EquityCurves, Vec<FillRow>) {
         self.set.stop();
-        self.send_outputs(self.last_ts);
-        self.deliver_reports(self.last_ts);
+        self.send_outputs();
+        self.deliver_reports();
         let engines = self.set.engines();
         let runs = engines.iter().zip(self.recorders.iter_mut());
         let (summaries, curves) = finish_all(runs, self.last_ts, self.events);

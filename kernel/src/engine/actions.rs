@@ -1,8 +1,8 @@
 //! Turns what a strategy asked for ([`Action`]s) into outputs: order intents (ids, lot
 //! rounding, pre-trade checks), cancels, signal records, or refusals with their reason.
 
-use super::{Command, Output, PortfolioEngine, Refusal, RefusalReason, RefusedAction};
 use super::SignalRecord;
+use super::{Command, Output, PortfolioEngine, Refusal, RefusalReason, RefusedAction};
 use crate::ids::{ClientOrderId, IntentId};
 use crate::order::{CancelRequest, Order, OrderIntent, TimeInForce};
 use crate::strategy::{Action, OrderRequest};

@@ -241,7 +241,11 @@ impl PortfolioEngine {
 
     fn cancel_all(&mut self) {
         let now = self.clock;
-        for order in self.open_orders.values_mut().filter(|o| !o.cancel_requested) {
+        for order in self
+            .open_orders
+            .values_mut()
+            .filter(|o| !o.cancel_requested)
+        {
             order.cancel_requested = true;
             self.outputs
                 .push_back(Output::Command(Command::Cancel(CancelRequest {

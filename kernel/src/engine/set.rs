@@ -105,7 +105,10 @@ impl PortfolioSet {
 
     /// The earliest deadline of any engine.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.engines.iter().filter_map(PortfolioEngine::next_deadline).min()
+        self.engines
+            .iter()
+            .filter_map(PortfolioEngine::next_deadline)
+            .min()
     }
 
     /// The set's time (none before the first input).

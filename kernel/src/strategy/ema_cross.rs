@@ -124,12 +124,7 @@ impl Strategy for EmaCross {
         Ok(())
     }
 
-    fn on_market(
-        &mut self,
-        event: &MarketEvent,
-        ctx: &StrategyContext<'_>,
-        out: &mut Actions,
-    ) {
+    fn on_market(&mut self, event: &MarketEvent, ctx: &StrategyContext<'_>, out: &mut Actions) {
         let MarketEvent::Bar(bar) = event else { return };
         let Some(close) = bar.close.get().to_f64() else {
             return;

@@ -24,8 +24,8 @@ use crate::order::{Order, OrderKind, Side};
 use crate::portfolio::Portfolio;
 use crate::time::Timestamp;
 use crate::value::{Price, Quantity};
-use serde::{Deserialize, Serialize};
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A new order a strategy asks the engine for.

@@ -126,7 +126,7 @@ pub fn build_strategy(
 /// values) so a user sees them all at once.
 #[derive(Debug)]
 pub struct Params<'a> {
-    params: &'a StrategyParams,
+    given: &'a StrategyParams,
     known: &'static [&'static str],
     /// Problems found so far, one line each.
     pub problems: Vec<String>,
@@ -141,7 +141,7 @@ impl<'a> Params<'a> {
             .map(|k| format!("unknown param `{k}` (known: {})", known.join(", ")))
             .collect();
         Self {
-            params,
+            given: params,
             known,
             problems,
         }
@@ -150,7 +150,7 @@ impl<'a> Params<'a> {
     /// The raw value of `key`, if given.
     pub fn optional(&self, key: &str) -> Option<&'a str> {
         debug_assert!(self.known.contains(&key));
-        self.params.get(key).map(String::as_str)
+        self.given.get(key).map(String::as_str)
     }
 
     /// The raw value of a required `key` (a problem when missing).
@@ -253,9 +253,9 @@ fn build_ema_cross(params: &StrategyParams) -> Result<Box<dyn Strategy>, Vec<Str
         }
     }
     let built = match (fast, slow, qty) {
-        (Some(f), Some(s), Some(q)) => {
-            Some(Box::new(EmaCross::new(f, s, q).with_close_on_stop(close_on_stop)) as Box<dyn Strategy>)
-        }
+        (Some(f), Some(s), Some(q)) => Some(Box::new(
+            EmaCross::new(f, s, q).with_close_on_stop(close_on_stop),
+        ) as Box<dyn Strategy>),
         _ => None,
     };
     p.finish(built)
@@ -273,7 +273,9 @@ fn build_scripted(params: &StrategyParams) -> Result<Box<dyn Strategy>, Vec<Stri
         }
     }
     let symbol = p.optional("symbol").map(Symbol::new);
-    p.finish(Some(Box::new(Scripted::new(parsed, symbol)) as Box<dyn Strategy>))
+    p.finish(Some(
+        Box::new(Scripted::new(parsed, symbol)) as Box<dyn Strategy>
+    ))
 }
 
 #[cfg(test)]

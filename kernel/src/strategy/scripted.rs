@@ -98,12 +98,7 @@ impl Strategy for Scripted {
         Ok(())
     }
 
-    fn on_market(
-        &mut self,
-        event: &MarketEvent,
-        _ctx: &StrategyContext<'_>,
-        out: &mut Actions,
-    ) {
+    fn on_market(&mut self, event: &MarketEvent, _ctx: &StrategyContext<'_>, out: &mut Actions) {
         if self.symbol.as_ref().is_some_and(|s| s != event.symbol()) {
             return;
         }

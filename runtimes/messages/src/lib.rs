@@ -8,15 +8,15 @@
 //! bytes, to the dead-letter topic and counts it.
 
 mod control;
-mod strategy_event;
 mod dead_letter;
 mod envelope;
+mod strategy_event;
 mod topics;
 
 pub use control::{ControlCommand, ScheduleUpdate};
-pub use strategy_event::StrategyEvent;
 pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{
     decode, encode, Alert, AlertLevel, DecodeError, Envelope, MessageType, SCHEMA_VERSION,
 };
+pub use strategy_event::StrategyEvent;
 pub use topics::{Topic, Topics};

@@ -1,6 +1,8 @@
 //! `chimera demo`: several portfolios and strategies over seeded synthetic markets, carried hop
 //! by hop through the in-memory event bus and the simulated venue, ending in a report folder.
 
+#[cfg(test)]
+mod equivalence;
 mod lockstep;
 mod synthetic;
 

@@ -19,7 +19,7 @@ mod worker;
 use crate::config::NodeConfig;
 use crate::portfolio_spec::PortfolioSpec;
 use crate::runtime::{wall_clock, Runtime};
-use chimera_kernel::engine::PortfolioEngine;
+use chimera_kernel::engine::{InterestMap, PortfolioEngine};
 use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{AlertLevel, MessageType, Topic};
 use chimera_ports::{CheckpointRepository, PortfolioRecord, PortfolioRepository, PortfolioStatus};
@@ -119,19 +119,14 @@ pub async fn run_node(
         }
         None => None,
     };
-    let mut interest: HashMap<_, Vec<_>> = HashMap::new();
+    let mut interest = InterestMap::default();
     let mut by_portfolio = HashMap::new();
     let mut workers = Vec::new();
     for record in &records {
         match restore(&rt, record).await {
             Ok((engine, checkpoint)) => {
                 let queue = Arc::new(PortfolioQueue::new(config.queue_capacity));
-                for symbol in engine.portfolio().instruments.keys() {
-                    interest
-                        .entry(symbol.clone())
-                        .or_default()
-                        .push((record.id.clone(), Arc::clone(&queue)));
-                }
+                interest.subscribe(engine.portfolio(), &(record.id.clone(), Arc::clone(&queue)));
                 by_portfolio.insert(record.id.clone(), Arc::clone(&queue));
                 let paused = record.status == PortfolioStatus::Paused;
                 workers.push(Worker::new(

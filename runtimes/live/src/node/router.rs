@@ -4,8 +4,9 @@
 
 use super::queue::{Input, Origin, Pending, PortfolioQueue, Pressure};
 use crate::runtime::{fatal, Runtime};
+use chimera_kernel::engine::InterestMap;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
-use chimera_kernel::ids::{PortfolioId, Symbol};
+use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{decode, AlertLevel, ControlCommand, MessageType, ScheduleUpdate};
 use chimera_ports::{Delivery, Subscription};
 use std::borrow::Cow;
@@ -16,8 +17,8 @@ use std::time::Duration;
 
 /// Which portfolios want what.
 pub(crate) struct Routes {
-    /// Symbol → queues of the portfolios trading it (the interest map).
-    pub(crate) interest: HashMap<Symbol, Vec<(PortfolioId, Arc<PortfolioQueue>)>>,
+    /// Symbol → queues of the portfolios trading it (the kernel's interest map).
+    pub(crate) interest: InterestMap<(PortfolioId, Arc<PortfolioQueue>)>,
     /// Portfolio → its queue.
     pub(crate) by_portfolio: HashMap<PortfolioId, Arc<PortfolioQueue>>,
     /// This node.
@@ -81,10 +82,7 @@ impl Routes {
                 .collect()
         };
         match routed {
-            Routed::Market(event) => self
-                .interest
-                .get(event.symbol())
-                .map_or(Cow::Borrowed(&[][..]), |v| Cow::Borrowed(v.as_slice())),
+            Routed::Market(event) => Cow::Borrowed(self.interest.get(event.symbol())),
             Routed::Feedback(report) => Cow::Owned(one(&report.portfolio_id)),
             Routed::Control(command) => match command.portfolio() {
                 Some(id) => Cow::Owned(one(id)),
