@@ -128,13 +128,12 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
             .iter()
             .find(|(i, _)| i.symbol.as_str() == spec.symbol)
             .context("demo instrument")?;
-        let id = PortfolioId::new(spec.id);
-        let mut portfolio = Portfolio::new(id.clone(), Asset::new("USDT"));
+        let mut portfolio = Portfolio::new(PortfolioId::new(spec.id), Asset::new("USDT"));
         portfolio.add_instrument(instrument.clone());
         for (asset, amount) in &spec.deposits {
             portfolio.deposit(Asset::new(asset), Decimal::from(*amount));
-            venue.with_exchange(|x| x.deposit(&id, Asset::new(asset), Decimal::from(*amount)));
         }
+        venue.with_exchange(|x| x.fund(&portfolio));
         let params: StrategyParams = spec
             .params
             .into_iter()
