@@ -1,12 +1,40 @@
-//! A user-defined strategy, as a library user would write one: a Donchian-channel breakout.
-//! Run it with `cargo run --release -p chimera-examples --example breakout -- [BARS.csv]`.
+//! A user-defined strategy, as a library user would write one: a Donchian-channel breakout,
+//! registered under the name `breakout` by [`register`].
+//!
+//! - As a library: `cargo run --release -p chimera-examples --example breakout -- [BARS.csv]`
+//!   drives [`chimera_sim::Backtest`] directly.
+//! - As the user's own `chimera` (`src/bin/chimera-breakout.rs`): the same command line as
+//!   `chimera`, with `breakout` beside the built-in strategies, so `backtest --config`, `up`,
+//!   `up --processes` and `node` run it from `examples/breakout/up.toml`.
 
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::order::Side;
-use chimera_kernel::strategy::{Actions, OrderRequest, Strategy, StrategyContext};
+use chimera_kernel::strategy::{
+    positive_qty, positive_usize, Actions, OrderRequest, Params, Strategy, StrategyContext,
+    StrategyParams, StrategyRegistry, StrategyStateError,
+};
 use chimera_kernel::value::{Price, Quantity};
 use chimera_kernel::Decimal;
 use std::collections::VecDeque;
+
+/// Adds this crate's strategies to `registry`.
+pub fn register(registry: &mut StrategyRegistry) -> &mut StrategyRegistry {
+    registry.register("breakout", build_breakout)
+}
+
+/// Builds a [`Breakout`] from `lookback` (bars, > 0) and `qty` (> 0).
+///
+/// # Errors
+/// Every missing, unknown or invalid param.
+pub fn build_breakout(params: &StrategyParams) -> Result<Box<dyn Strategy>, Vec<String>> {
+    let mut p = Params::new(params, &["lookback", "qty"]);
+    let lookback = p.parse("lookback", positive_usize);
+    let qty = p.parse("qty", positive_qty);
+    let built = lookback
+        .zip(qty)
+        .map(|(lookback, qty)| Box::new(Breakout::new(lookback, qty)) as Box<dyn Strategy>);
+    p.finish(built)
+}
 
 /// Goes long when a bar closes above the highest high of the previous `lookback` bars, and
 /// flat when it closes below the lowest low. One symbol.
@@ -57,6 +85,49 @@ impl Strategy for Breakout {
             self.window.pop_front();
         }
         self.window.push_back((bar.high, bar.low));
+    }
+
+    /// Leaves nothing behind: cancels what still rests and closes what is held.
+    fn on_stop(&mut self, ctx: &StrategyContext<'_>, out: &mut Actions) {
+        for order in ctx.open_orders() {
+            out.cancel(order.intent.client_order_id.clone());
+        }
+        for symbol in ctx.portfolio.positions.keys() {
+            let held = ctx.position_qty(symbol);
+            let side = if held > Decimal::ZERO {
+                Side::Sell
+            } else {
+                Side::Buy
+            };
+            if let (false, Ok(qty)) = (held.is_zero(), Quantity::new(held.abs())) {
+                out.submit(OrderRequest {
+                    reduce_only: true,
+                    ..OrderRequest::market(symbol.clone(), side, qty, "stop")
+                });
+            }
+        }
+    }
+
+    /// The window, so a restarted node does not wait `lookback` bars again.
+    fn save_state(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(&self.window).ok()
+    }
+
+    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), StrategyStateError> {
+        let window: VecDeque<(Price, Price)> = serde_json::from_value(state.clone())
+            .map_err(|e| StrategyStateError::new("breakout", e.to_string()))?;
+        if window.len() > self.lookback {
+            return Err(StrategyStateError::new(
+                "breakout",
+                format!(
+                    "saved window has {} bars, more than lookback {}",
+                    window.len(),
+                    self.lookback
+                ),
+            ));
+        }
+        self.window = window;
+        Ok(())
     }
 }
 

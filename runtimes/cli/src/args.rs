@@ -22,6 +22,21 @@ pub(crate) enum Command {
     /// execution node — in one process or as child processes, against a configuration, and
     /// print where to look. With `bus.kind = "memory"` and SQLite it needs no servers.
     Up(UpArgs),
+    /// Run the execution node (the portfolios assigned to `[node].id`) until Ctrl-C or
+    /// SIGTERM, with this binary's strategies.
+    Node(ProcessArgs),
+    /// Run the trade gateway until Ctrl-C or SIGTERM.
+    Gateway(ProcessArgs),
+    /// Replay the `[feed]` files onto the bus.
+    Feed(ProcessArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProcessArgs {
+    /// Configuration files (TOML; later ones override earlier ones); `CHIMERA__SECTION__KEY`
+    /// environment variables override them.
+    #[arg(long = "config", short = 'c', required = true)]
+    pub(crate) config: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -35,15 +50,11 @@ pub(crate) struct UpArgs {
     /// runs); otherwise run until Ctrl-C or SIGTERM.
     #[arg(long)]
     pub(crate) exit_when_idle: bool,
-    /// Run feed, gateway and node as child processes (the `chimera-feed`, `chimera-gateway`
-    /// and `chimera-node` binaries) instead of tasks of this process; needs a bus that crosses
-    /// processes (kafka or redis). SIGTERM / Ctrl-C is passed on to them.
+    /// Run feed, gateway and node as child processes (this binary's `feed`, `gateway` and
+    /// `node` commands) instead of tasks of this process; needs a bus that crosses processes
+    /// (kafka or redis). SIGTERM / Ctrl-C is passed on to them.
     #[arg(long)]
     pub(crate) processes: bool,
-    /// Where the runtime binaries are, with `--processes` (default: next to `chimera`, then
-    /// the PATH).
-    #[arg(long, requires = "processes")]
-    pub(crate) bin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -51,45 +62,54 @@ pub(crate) struct BacktestArgs {
     /// Market-data file: `.csv` bars, `.jsonl` events, or a `.gz` Binance capture.
     #[arg(long)]
     pub(crate) data: PathBuf,
-    /// Instrument symbol (names CSV bars; filters nothing for other formats).
-    #[arg(long, default_value = "BTCUSDT")]
-    pub(crate) symbol: String,
-    /// Quote asset; by default the symbol's suffix (USDT, USDC, BUSD, FDUSD, USD).
+    /// Instrument symbol (names CSV bars; filters nothing for other formats). Default:
+    /// BTCUSDT, or with `--config` the one symbol the portfolios trade.
     #[arg(long)]
+    pub(crate) symbol: Option<String>,
+    /// Quote asset; by default the symbol's suffix (USDT, USDC, BUSD, FDUSD, USD).
+    #[arg(long, conflicts_with = "config")]
     pub(crate) quote: Option<String>,
     /// `spot` or `perp` (USDT-margined linear perpetual).
-    #[arg(long, default_value = "perp")]
+    #[arg(long, default_value = "perp", conflicts_with = "config")]
     pub(crate) market: String,
     /// Maker fee rate (0.0002 = 2 bp).
-    #[arg(long, default_value = "0.0002")]
+    #[arg(long, default_value = "0.0002", conflicts_with = "config")]
     pub(crate) maker_fee: String,
     /// Taker fee rate.
-    #[arg(long, default_value = "0.0005")]
+    #[arg(long, default_value = "0.0005", conflicts_with = "config")]
     pub(crate) taker_fee: String,
     /// Tick size.
-    #[arg(long, default_value = "0.01")]
+    #[arg(long, default_value = "0.01", conflicts_with = "config")]
     pub(crate) tick_size: String,
     /// Lot size.
-    #[arg(long, default_value = "0.001")]
+    #[arg(long, default_value = "0.001", conflicts_with = "config")]
     pub(crate) lot_size: String,
     /// Minimum order notional.
-    #[arg(long, default_value = "5")]
+    #[arg(long, default_value = "5", conflicts_with = "config")]
     pub(crate) min_notional: String,
     /// Leverage for perpetual margin.
-    #[arg(long, default_value = "1")]
+    #[arg(long, default_value = "1", conflicts_with = "config")]
     pub(crate) leverage: String,
     /// Starting quote balance.
-    #[arg(long, default_value = "100000")]
+    #[arg(long, default_value = "100000", conflicts_with = "config")]
     pub(crate) quote_balance: String,
     /// Starting base balance.
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", conflicts_with = "config")]
     pub(crate) base_balance: String,
-    /// Strategy name (ema-cross, scripted).
-    #[arg(long)]
-    pub(crate) strategy: String,
+    /// Strategy name (ema-cross, scripted, or one the binary registered).
+    #[arg(long, required_unless_present = "config", conflicts_with = "config")]
+    pub(crate) strategy: Option<String>,
     /// Strategy parameter, repeatable: `--param fast=10 --param slow=20`.
-    #[arg(long = "param", value_name = "KEY=VALUE")]
+    #[arg(long = "param", value_name = "KEY=VALUE", conflicts_with = "config")]
     pub(crate) params: Vec<String>,
+    /// Backtest the `[[portfolios]]` of these configuration files (as `chimera up` and the
+    /// node run them: instruments, balances, strategy, params) instead of the instrument,
+    /// balance and strategy arguments. Other sections are not read.
+    #[arg(long = "config", short = 'c')]
+    pub(crate) config: Vec<PathBuf>,
+    /// With `--config`: only these portfolios (repeatable; default: all of them).
+    #[arg(long = "portfolio", requires = "config")]
+    pub(crate) portfolios: Vec<String>,
     /// Where market orders on bars fill: `close` or `next-open`.
     #[arg(long, default_value = "close")]
     pub(crate) bar_fill: String,

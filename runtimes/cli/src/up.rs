@@ -7,6 +7,7 @@
 
 use crate::args::UpArgs;
 use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::strategy::StrategyRegistry;
 use chimera_live::config::{LiveConfig, NodeConfig};
 use chimera_live::runtime::{shutdown_pair, trigger_on_signals, Runtime, Shutdown};
 use chimera_live::{connect, connect_bus, feed, gateway, node, RuntimeArgs};
@@ -23,30 +24,28 @@ use std::time::{Duration, Instant};
 /// # Errors
 /// An invalid configuration (every bad field listed), a missing section, an unreachable bus or
 /// database, or a component's fatal failure.
-pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &UpArgs, strategies: &StrategyRegistry) -> anyhow::Result<()> {
     let config = RuntimeArgs {
         config: args.config.clone(),
     }
-    .load()?;
+    .load(Some(strategies))?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(async {
             if args.processes {
-                crate::up_processes::up(
-                    config,
-                    &args.config,
-                    args.exit_when_idle,
-                    args.bin_dir.as_deref(),
-                )
-                .await
+                crate::up_processes::up(config, &args.config, args.exit_when_idle).await
             } else {
-                up(config, args.exit_when_idle).await
+                up(config, args.exit_when_idle, strategies).await
             }
         })
 }
 
-async fn up(config: LiveConfig, exit_when_idle: bool) -> anyhow::Result<()> {
+async fn up(
+    config: LiveConfig,
+    exit_when_idle: bool,
+    strategies: &StrategyRegistry,
+) -> anyhow::Result<()> {
     let (Some(node_cfg), Some(gateway_cfg), Some(feed_cfg)) = (
         config.node.clone(),
         config.gateway.clone(),
@@ -99,8 +98,8 @@ async fn up(config: LiveConfig, exit_when_idle: bool) -> anyhow::Result<()> {
 
     let store_rt = Arc::clone(&node_rt);
     let node_task = tokio::spawn({
-        let cfg = node_cfg.clone();
-        async move { node::run_node(node_rt, &cfg).await }
+        let (cfg, strategies) = (node_cfg.clone(), strategies.clone());
+        async move { node::run_node(node_rt, &cfg, &strategies).await }
     });
     let gateway_task = tokio::spawn({
         let cfg = gateway_cfg.clone();

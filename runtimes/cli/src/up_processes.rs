@@ -1,6 +1,7 @@
 //! `chimera up --processes`: the same deployment as `chimera up`, with feed, gateway and node
-//! as child processes (the `chimera-feed`, `chimera-gateway` and `chimera-node` binaries) given
-//! the same configuration files; environment overrides reach them by inheritance.
+//! as child processes — this very binary run as `feed`, `gateway` and `node`, so a user's own
+//! binary starts a node with the user's strategies — given the same configuration files;
+//! environment overrides reach them by inheritance.
 //!
 //! SIGTERM / Ctrl-C is passed on to every child, which checkpoints and stops; a child that has
 //! not stopped 30 s later is killed (its work resumes from its last checkpoint next time). A
@@ -30,12 +31,13 @@ struct Component {
 impl Component {
     fn start(binary: &Path, name: &'static str, files: &[PathBuf]) -> anyhow::Result<Self> {
         let mut command = Command::new(binary);
+        command.arg(name);
         for file in files {
             command.arg("--config").arg(file);
         }
         let child = command
             .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
+            .with_context(|| format!("starting {} {name}", binary.display()))?;
         println!("  {name:<9} pid {}", child.id());
         Ok(Self { name, child })
     }
@@ -62,25 +64,6 @@ impl Component {
     }
 }
 
-/// Finds `name` in `dir` (if given), next to the running executable, then on the PATH.
-fn locate(name: &str, dir: Option<&Path>) -> Option<PathBuf> {
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf));
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let candidates: Vec<PathBuf> = match dir {
-        Some(dir) => vec![dir.to_path_buf()],
-        None => beside
-            .into_iter()
-            .chain(std::env::split_paths(&path))
-            .collect(),
-    };
-    candidates
-        .into_iter()
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
 /// Runs the three components as child processes until a signal (or, with `exit_when_idle`,
 /// until the feed is done and every order has settled), then prints the positions.
 ///
@@ -91,7 +74,6 @@ pub(crate) async fn up(
     config: LiveConfig,
     files: &[PathBuf],
     exit_when_idle: bool,
-    bin_dir: Option<&Path>,
 ) -> anyhow::Result<()> {
     let (Some(node_cfg), Some(_), Some(_)) = (&config.node, &config.gateway, &config.feed) else {
         anyhow::bail!(
@@ -104,30 +86,7 @@ pub(crate) async fn up(
              (the memory bus only works within one process)"
         );
     }
-    let components_to_start = [
-        ("chimera-gateway", "gateway"),
-        ("chimera-node", "node"),
-        ("chimera-feed", "feed"),
-    ];
-    let found: Vec<(&str, &'static str, Option<PathBuf>)> = components_to_start
-        .iter()
-        .map(|&(binary, label)| (binary, label, locate(binary, bin_dir)))
-        .collect();
-    let missing: Vec<&str> = found
-        .iter()
-        .filter(|(_, _, path)| path.is_none())
-        .map(|(binary, _, _)| *binary)
-        .collect();
-    if !missing.is_empty() {
-        anyhow::bail!(
-            "cannot find {} ({}); build them with `cargo build --release -p chimera-live`",
-            missing.join(", "),
-            bin_dir.map_or_else(
-                || "looked next to chimera and on the PATH".to_owned(),
-                |d| format!("looked in {}", d.display())
-            )
-        );
-    }
+    let binary = std::env::current_exe().context("finding this binary to start its components")?;
     let (trigger, shutdown) = shutdown_pair();
     trigger_on_signals(trigger);
     let bus = connect_bus(&config, "up", false).await?;
@@ -136,9 +95,8 @@ pub(crate) async fn up(
 
     let mut components = Vec::new();
     let mut started = Ok(());
-    for (_, label, path) in found {
-        let Some(path) = path else { continue };
-        match Component::start(&path, label, files) {
+    for label in ["gateway", "node", "feed"] {
+        match Component::start(&binary, label, files) {
             Ok(component) => components.push(component),
             Err(e) => {
                 started = Err(e);

@@ -125,7 +125,7 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
     assert!(stderr.contains("node.id"), "{stderr}");
 }
 
-/// `--processes` runs the three runtime binaries as children over a bus that crosses processes
+/// `--processes` runs `chimera node | gateway | feed` as children over a bus that crosses processes
 /// (Redis Streams here), to the same settled positions; the memory bus is refused.
 #[test]
 fn up_with_processes_runs_the_runtime_binaries() {
@@ -147,22 +147,9 @@ fn up_with_processes_runs_the_runtime_binaries() {
         println!("skipped the run: CHIMERA_REDIS_URL is not set (scripts/test.sh starts Redis)");
         return;
     };
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_chimera"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    if !bin_dir.join("chimera-node").is_file() {
-        println!(
-            "skipped the run: chimera-node is not built in {} (cargo test --workspace builds it)",
-            bin_dir.display()
-        );
-        return;
-    }
     let stdout = succeed(
         Command::new(env!("CARGO_BIN_EXE_chimera"))
-            .args(["up", "--processes", "--exit-when-idle", "--bin-dir"])
-            .arg(&bin_dir)
-            .arg("--config")
+            .args(["up", "--processes", "--exit-when-idle", "--config"])
             .arg(&config)
             .env("CHIMERA__BUS__KIND", "redis")
             .env("CHIMERA__BUS__REDIS_URL", &redis_url)

@@ -13,6 +13,7 @@
 //! ```
 
 use crate::portfolio_spec::PortfolioSpec;
+use chimera_kernel::strategy::StrategyRegistry;
 use chimera_sql::SqlConfig;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -177,28 +178,19 @@ pub struct ConfigError {
 }
 
 /// Reads `files` in order (later files override earlier ones), applies `CHIMERA__*` overrides
-/// from `env`, and validates everything.
+/// from `env`, and validates everything. Each portfolio's strategy and params are checked
+/// against `strategies` (the registry of the process that will run them); a process that runs
+/// no strategy (gateway, feed) passes `None` and checks only the portfolios' books.
 ///
 /// # Errors
 /// [`ConfigError`] listing every unreadable file, malformed or unknown field and bad value.
 pub fn load(
     files: &[PathBuf],
     env: impl IntoIterator<Item = (String, String)>,
+    strategies: Option<&StrategyRegistry>,
 ) -> Result<LiveConfig, ConfigError> {
     let mut problems = Vec::new();
-    let mut root = toml::Table::new();
-    for file in files {
-        match read_table(file) {
-            Ok(table) => merge(&mut root, table),
-            Err(p) => problems.push(p),
-        }
-    }
-    for (key, value) in env {
-        if let Some(path) = key.strip_prefix("CHIMERA__") {
-            let path: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
-            set_path(&mut root, &path, parse_scalar(&value));
-        }
-    }
+    let root = read_root(files, env, &mut problems);
     let bus = section::<BusConfig>(&root, "bus", true, &mut problems);
     let database = section::<SqlConfig>(&root, "database", true, &mut problems);
     let node = section::<NodeConfig>(&root, "node", false, &mut problems);
@@ -253,14 +245,7 @@ pub fn load(
     if let (Some(state), Some(bus)) = (&state, &bus) {
         validate_state(state, bus, &mut problems);
     }
-    for (i, spec) in portfolios.iter().enumerate() {
-        if let Err(p) = spec.build_engine() {
-            problems.extend(
-                p.into_iter()
-                    .map(|p| format!("portfolios[{i}] ({}): {p}", spec.id)),
-            );
-        }
-    }
+    validate_portfolios(&portfolios, strategies, &mut problems);
     match (bus, database) {
         (Some(bus), Some(database)) if problems.is_empty() => Ok(LiveConfig {
             bus,
@@ -272,6 +257,77 @@ pub fn load(
             portfolios,
         }),
         _ => Err(ConfigError { problems }),
+    }
+}
+
+/// Reads only the `[[portfolios]]` of `files` (with `CHIMERA__PORTFOLIOS…` overrides ignored:
+/// portfolios are arrays), validated as [`load`] does. Other sections are not read, so a
+/// backtest can run the portfolios of a live configuration without its servers.
+///
+/// # Errors
+/// [`ConfigError`] listing every unreadable file and every problem of every portfolio, or that
+/// there are none.
+pub fn load_portfolios(
+    files: &[PathBuf],
+    strategies: &StrategyRegistry,
+) -> Result<Vec<PortfolioSpec>, ConfigError> {
+    let mut problems = Vec::new();
+    let root = read_root(files, [], &mut problems);
+    let portfolios =
+        section::<Vec<PortfolioSpec>>(&root, "portfolios", true, &mut problems).unwrap_or_default();
+    if portfolios.is_empty() && problems.is_empty() {
+        problems.push("portfolios: name at least one [[portfolios]]".into());
+    }
+    validate_portfolios(&portfolios, Some(strategies), &mut problems);
+    if problems.is_empty() {
+        Ok(portfolios)
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
+/// The merged table of `files` with the `CHIMERA__SECTION__KEY` overrides of `env` applied.
+fn read_root(
+    files: &[PathBuf],
+    env: impl IntoIterator<Item = (String, String)>,
+    problems: &mut Vec<String>,
+) -> toml::Table {
+    let mut root = toml::Table::new();
+    for file in files {
+        match read_table(file) {
+            Ok(table) => merge(&mut root, table),
+            Err(p) => problems.push(p),
+        }
+    }
+    for (key, value) in env {
+        if let Some(path) = key.strip_prefix("CHIMERA__") {
+            let path: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+            set_path(&mut root, &path, parse_scalar(&value));
+        }
+    }
+    root
+}
+
+fn validate_portfolios(
+    portfolios: &[PortfolioSpec],
+    strategies: Option<&StrategyRegistry>,
+    problems: &mut Vec<String>,
+) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, spec) in portfolios.iter().enumerate() {
+        if !seen.insert(spec.id.as_str()) {
+            problems.push(format!("portfolios[{i}].id: {:?} is used twice", spec.id));
+        }
+        let checked = match strategies {
+            Some(strategies) => spec.build_engine(strategies).map(drop),
+            None => spec.build_portfolio().map(drop),
+        };
+        if let Err(p) = checked {
+            problems.extend(
+                p.into_iter()
+                    .map(|p| format!("portfolios[{i}] ({}): {p}", spec.id)),
+            );
+        }
     }
 }
 
@@ -444,7 +500,9 @@ mod tests {
              [state]\nkind = \"memory\"\nlease_ms = 10\n\
              [extra]\n",
         );
-        let problems = load(&[path], []).unwrap_err().problems;
+        let problems = load(&[path], [], Some(&StrategyRegistry::builtin()))
+            .unwrap_err()
+            .problems;
         for field in [
             "bus.brokers",
             "bus.partitions",
@@ -477,10 +535,18 @@ mod tests {
             ("CHIMERA__STATE__KIND".to_owned(), "redis".to_owned()),
             ("CHIMERA__STATE__URL".to_owned(), "redis://r:1".to_owned()),
         ];
-        let config = load(std::slice::from_ref(&path), env).unwrap();
+        let config = load(
+            std::slice::from_ref(&path),
+            env,
+            Some(&StrategyRegistry::builtin()),
+        )
+        .unwrap();
         assert_eq!(config.bus.kind, "redis");
         let state = config.state.unwrap();
         assert_eq!((state.kind.as_str(), state.lease_ms), ("redis", 5_000));
-        assert!(load(&[path], []).unwrap().state.is_none());
+        assert!(load(&[path], [], Some(&StrategyRegistry::builtin()))
+            .unwrap()
+            .state
+            .is_none());
     }
 }

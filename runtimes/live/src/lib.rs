@@ -17,6 +17,7 @@ pub mod feed;
 pub mod gateway;
 pub mod node;
 pub mod portfolio_spec;
+pub mod process;
 pub mod runtime;
 mod sim_clock;
 
@@ -126,11 +127,15 @@ pub struct RuntimeArgs {
 }
 
 impl RuntimeArgs {
-    /// Loads the configuration these arguments name, with environment overrides.
+    /// Loads the configuration these arguments name, with environment overrides, checking the
+    /// portfolios' strategies against `strategies` when the process runs them.
     ///
     /// # Errors
     /// [`config::ConfigError`] listing every problem.
-    pub fn load(&self) -> Result<LiveConfig, config::ConfigError> {
-        config::load(&self.config, std::env::vars())
+    pub fn load(
+        &self,
+        strategies: Option<&chimera_kernel::strategy::StrategyRegistry>,
+    ) -> Result<LiveConfig, config::ConfigError> {
+        config::load(&self.config, std::env::vars(), strategies)
     }
 }

@@ -5,7 +5,7 @@ use chimera_kernel::engine::PortfolioEngine;
 use chimera_kernel::ids::{Asset, PortfolioId};
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::portfolio::Portfolio;
-use chimera_kernel::strategy::{build_strategy, Strategy};
+use chimera_kernel::strategy::{Strategy, StrategyRegistry};
 use chimera_kernel::value::{FeeRate, Notional, Price, Quantity};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -181,12 +181,15 @@ impl InstrumentSpec {
 }
 
 impl PortfolioSpec {
-    /// The strategy, freshly built.
+    /// The strategy, freshly built from `strategies` (the composition root's registry).
     ///
     /// # Errors
-    /// Every bad parameter.
-    pub fn build_strategy(&self) -> Result<Box<dyn Strategy>, Vec<String>> {
-        build_strategy(&self.strategy, &self.params).map_err(|e| {
+    /// An unknown strategy name, or every bad parameter.
+    pub fn build_strategy(
+        &self,
+        strategies: &StrategyRegistry,
+    ) -> Result<Box<dyn Strategy>, Vec<String>> {
+        strategies.build(&self.strategy, &self.params).map_err(|e| {
             e.problems
                 .into_iter()
                 .map(|m| format!("strategy {}: {m}", self.strategy))
@@ -233,8 +236,11 @@ impl PortfolioSpec {
     ///
     /// # Errors
     /// Every problem of the spec.
-    pub fn build_engine(&self) -> Result<PortfolioEngine, Vec<String>> {
-        match (self.build_portfolio(), self.build_strategy()) {
+    pub fn build_engine(
+        &self,
+        strategies: &StrategyRegistry,
+    ) -> Result<PortfolioEngine, Vec<String>> {
+        match (self.build_portfolio(), self.build_strategy(strategies)) {
             (Ok(portfolio), Ok(strategy)) => Ok(PortfolioEngine::new(portfolio, strategy)),
             (a, b) => Err(a.err().into_iter().chain(b.err()).flatten().collect()),
         }

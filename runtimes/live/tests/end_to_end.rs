@@ -246,7 +246,12 @@ async fn live_run_over_redis_streams_matches_backtest() {
     };
     let setup = setup_on("redis", &services, Bus::RedisStreams).await;
     let expected = backtest(&setup.dir);
-    let config = chimera_live::config::load(std::slice::from_ref(&setup.config), []).unwrap();
+    let config = chimera_live::config::load(
+        std::slice::from_ref(&setup.config),
+        [],
+        Some(&chimera_kernel::strategy::StrategyRegistry::builtin()),
+    )
+    .unwrap();
     let bus = chimera_live::connect_bus(&config, "test", false)
         .await
         .unwrap();

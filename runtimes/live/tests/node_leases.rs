@@ -5,6 +5,7 @@
 //! a SQLite file: no servers needed.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+use chimera_kernel::strategy::StrategyRegistry;
 use chimera_live::config::NodeConfig;
 use chimera_live::node;
 use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
@@ -63,7 +64,10 @@ async fn node_runtime(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_loses_a_lease_stops() {
     let (rt, state, config, _trigger) = node_runtime("lost").await;
-    let running = tokio::spawn(async move { node::run_node(rt, &config).await });
+    let running =
+        tokio::spawn(
+            async move { node::run_node(rt, &config, &StrategyRegistry::builtin()).await },
+        );
     while state.get(KEY).await.unwrap().is_none() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -83,7 +87,10 @@ async fn a_clean_stop_releases_the_leases() {
         .publish("t.market.data", "BTCUSDT", b"{not json")
         .await
         .unwrap();
-    let running = tokio::spawn(async move { node::run_node(rt, &config).await });
+    let running =
+        tokio::spawn(
+            async move { node::run_node(rt, &config, &StrategyRegistry::builtin()).await },
+        );
     while state.get(KEY).await.unwrap().is_none() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

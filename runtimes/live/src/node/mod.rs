@@ -21,6 +21,7 @@ use crate::portfolio_spec::PortfolioSpec;
 use crate::runtime::{wall_clock, Runtime};
 use chimera_kernel::engine::{InterestMap, PortfolioEngine};
 use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::strategy::StrategyRegistry;
 use chimera_messages::{AlertLevel, MessageType, Topic};
 use chimera_ports::{CheckpointRepository, PortfolioRecord, PortfolioRepository, PortfolioStatus};
 use queue::PortfolioQueue;
@@ -76,6 +77,7 @@ pub async fn register_portfolios(
 async fn restore(
     rt: &Runtime,
     record: &PortfolioRecord,
+    strategies: &StrategyRegistry,
 ) -> Result<(PortfolioEngine, Option<(i64, NodeCheckpoint)>), String> {
     let spec: PortfolioSpec = serde_json::from_str(&record.config)
         .map_err(|e| format!("config is not a portfolio spec: {e}"))?;
@@ -91,22 +93,28 @@ async fn restore(
         Some(cp) => {
             let state: NodeCheckpoint = serde_json::from_str(&cp.state)
                 .map_err(|e| format!("checkpoint {} undecodable: {e}", cp.revision))?;
-            let strategy = spec.build_strategy().map_err(|p| p.join("; "))?;
+            let strategy = spec.build_strategy(strategies).map_err(|p| p.join("; "))?;
             let engine = PortfolioEngine::from_snapshot(state.engine.clone(), strategy)
                 .map_err(|e| e.to_string())?;
             Ok((engine, Some((cp.revision, state))))
         }
-        None => Ok((spec.build_engine().map_err(|p| p.join("; "))?, None)),
+        None => Ok((
+            spec.build_engine(strategies).map_err(|p| p.join("; "))?,
+            None,
+        )),
     }
 }
 
-/// Runs the node until shutdown or a fatal error.
+/// Runs the node until shutdown or a fatal error. Each portfolio's strategy is built from
+/// `strategies`, the registry of the binary (Chimera's built-ins plus the user's own); a
+/// portfolio whose strategy is not registered is not loaded and raises an alert.
 ///
 /// # Errors
 /// A fatal bus or database failure, or losing a portfolio to another node.
 pub async fn run_node(
     rt: Arc<Runtime>,
     config: &NodeConfig,
+    strategies: &StrategyRegistry,
 ) -> anyhow::Result<Vec<PortfolioFigures>> {
     let records = rt.store.portfolios_for_node(&config.id).await?;
     let leases = match &rt.state {
@@ -123,7 +131,7 @@ pub async fn run_node(
     let mut by_portfolio = HashMap::new();
     let mut workers = Vec::new();
     for record in &records {
-        match restore(&rt, record).await {
+        match restore(&rt, record, strategies).await {
             Ok((engine, checkpoint)) => {
                 let queue = Arc::new(PortfolioQueue::new(config.queue_capacity));
                 interest.subscribe(engine.portfolio(), &(record.id.clone(), Arc::clone(&queue)));

@@ -247,7 +247,9 @@ pub(crate) type Expected = BTreeMap<String, (Vec<Position>, u64)>;
 pub(crate) fn backtest(dir: &Path) -> Expected {
     let mut bt = Backtest::new(SimConfig::default(), 3_600_000);
     for spec in specs() {
-        let engine = spec.build_engine().unwrap();
+        let engine = spec
+            .build_engine(&chimera_kernel::strategy::StrategyRegistry::builtin())
+            .unwrap();
         for i in engine.portfolio().instruments.values() {
             bt.add_instrument(i.clone());
         }

@@ -1,0 +1,306 @@
+//! What a backtest runs, from the command line: either one portfolio described by the
+//! instrument, balance and strategy arguments, or the `[[portfolios]]` of configuration files
+//! (`--config`), exactly as `chimera up` and the node would run them. Every problem is listed
+//! at once.
+
+use crate::args::BacktestArgs;
+use anyhow::bail;
+use chimera_kernel::engine::PortfolioEngine;
+use chimera_kernel::ids::{PortfolioId, Symbol};
+use chimera_kernel::instrument::{Instrument, MarketKind};
+use chimera_kernel::portfolio::Portfolio;
+use chimera_kernel::strategy::{StrategyParams, StrategyRegistry};
+use chimera_kernel::value::{FeeRate, Notional, Price, Quantity};
+use chimera_kernel::Decimal;
+use chimera_sim::{BarFill, SimConfig};
+use std::collections::BTreeMap;
+
+const QUOTES: [&str; 5] = ["USDT", "USDC", "FDUSD", "BUSD", "USD"];
+/// The symbol CSV bars are read as when nothing else names one.
+const DEFAULT_SYMBOL: &str = "BTCUSDT";
+
+/// A validated backtest: portfolios with their strategies, the venue's instruments, the
+/// simulation, and how to describe the run in its report.
+pub(crate) struct Plan {
+    pub(crate) engines: Vec<PortfolioEngine>,
+    pub(crate) instruments: Vec<Instrument>,
+    /// The symbol CSV bars are read as.
+    pub(crate) symbol: Symbol,
+    pub(crate) sim: SimConfig,
+    /// Report title.
+    pub(crate) title: String,
+    /// Report inputs: (label, value).
+    pub(crate) inputs: Vec<(String, String)>,
+}
+
+fn field<T>(
+    problems: &mut Vec<String>,
+    name: &str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Option<T> {
+    parse(value)
+        .map_err(|e| problems.push(format!("--{name} {value}: {e}")))
+        .ok()
+}
+
+fn decimal<T: std::str::FromStr<Err = chimera_kernel::value::ValueError>>(
+    text: &str,
+) -> Result<T, String> {
+    text.parse::<T>().map_err(|e| e.to_string())
+}
+
+/// Validates every argument (and, with `--config`, every portfolio) and reports all problems
+/// at once.
+///
+/// # Errors
+/// One error listing each bad argument or portfolio field and why.
+pub(crate) fn plan(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::Result<Plan> {
+    let mut p = Vec::new();
+    let bar_fill = field(&mut p, "bar-fill", &a.bar_fill, str::parse::<BarFill>);
+    if a.sample_ms < 0 {
+        p.push(format!("--sample-ms {}: must be >= 0", a.sample_ms));
+    }
+    let sim = SimConfig {
+        bar_fill: bar_fill.unwrap_or_default(),
+        latency_ms: a.latency_ms,
+        ..SimConfig::default()
+    };
+    if let Err(e) = sim.validate() {
+        p.extend(e.problems);
+    }
+    let planned = if a.config.is_empty() {
+        from_arguments(a, strategies, &mut p)
+    } else {
+        from_config(a, strategies, &mut p)
+    };
+    match planned {
+        Some(mut plan) if p.is_empty() => {
+            plan.sim = sim;
+            plan.inputs
+                .insert(0, ("data".to_owned(), a.data.display().to_string()));
+            plan.inputs.push((
+                "bar fill, latency".to_owned(),
+                format!("{}, {} ms", a.bar_fill, a.latency_ms),
+            ));
+            Ok(plan)
+        }
+        _ => bail!("invalid arguments:\n  {}", p.join("\n  ")),
+    }
+}
+
+/// The portfolios of `--config`, optionally narrowed by `--portfolio`.
+fn from_config(
+    a: &BacktestArgs,
+    strategies: &StrategyRegistry,
+    p: &mut Vec<String>,
+) -> Option<Plan> {
+    let specs = match chimera_live::config::load_portfolios(&a.config, strategies) {
+        Ok(specs) => specs,
+        Err(e) => {
+            p.extend(e.problems);
+            return None;
+        }
+    };
+    for wanted in &a.portfolios {
+        if !specs.iter().any(|s| &s.id == wanted) {
+            p.push(format!(
+                "--portfolio {wanted}: not in the configuration (it has: {})",
+                specs
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    let chosen: Vec<_> = specs
+        .into_iter()
+        .filter(|s| a.portfolios.is_empty() || a.portfolios.contains(&s.id))
+        .collect();
+    let mut engines = Vec::new();
+    let mut instruments = BTreeMap::new();
+    for spec in &chosen {
+        // Validated by `load_portfolios`: these cannot fail.
+        match spec.build_engine(strategies) {
+            Ok(engine) => {
+                for instrument in engine.portfolio().instruments.values() {
+                    // One venue: a symbol trades under one set of rules and fees.
+                    match instruments.get(&instrument.symbol) {
+                        Some(known) if known != instrument => p.push(format!(
+                            "portfolio {}: instrument {} differs from another portfolio's \
+                             (one simulated venue lists each symbol once)",
+                            spec.id, instrument.symbol
+                        )),
+                        Some(_) => {}
+                        None => {
+                            instruments.insert(instrument.symbol.clone(), instrument.clone());
+                        }
+                    }
+                }
+                engines.push(engine);
+            }
+            Err(problems) => p.extend(problems),
+        }
+    }
+    let symbol = match (&a.symbol, instruments.len()) {
+        (Some(symbol), _) => Symbol::new(symbol),
+        (None, 1) => instruments.keys().next().cloned()?,
+        (None, _) => {
+            p.push(format!(
+                "--symbol: the portfolios trade {}; name the one the data file holds",
+                instruments
+                    .keys()
+                    .map(Symbol::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            return None;
+        }
+    };
+    let described = chosen
+        .iter()
+        .map(|s| format!("{} ({})", s.id, s.strategy))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(Plan {
+        title: format!("Backtest: {described}"),
+        inputs: vec![
+            (
+                "config".to_owned(),
+                a.config
+                    .iter()
+                    .map(|c| c.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            ("portfolios".to_owned(), described),
+            ("symbol".to_owned(), symbol.as_str().to_owned()),
+        ],
+        engines,
+        instruments: instruments.into_values().collect(),
+        symbol,
+        sim: SimConfig::default(),
+    })
+}
+
+/// One portfolio from the instrument, balance and strategy arguments.
+fn from_arguments(
+    a: &BacktestArgs,
+    strategies: &StrategyRegistry,
+    p: &mut Vec<String>,
+) -> Option<Plan> {
+    let symbol = a
+        .symbol
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SYMBOL.to_owned());
+    let strategy_name = a.strategy.clone().unwrap_or_default();
+    let kind = field(p, "market", &a.market, str::parse::<MarketKind>);
+    let quote = a.quote.clone().or_else(|| {
+        QUOTES
+            .iter()
+            .find(|q| symbol.len() > q.len() && symbol.ends_with(*q))
+            .map(|q| (*q).to_owned())
+    });
+    if quote.is_none() {
+        p.push(format!(
+            "--symbol {symbol}: cannot tell the quote asset; pass --quote"
+        ));
+    }
+    let maker = field(p, "maker-fee", &a.maker_fee, decimal::<FeeRate>);
+    let taker = field(p, "taker-fee", &a.taker_fee, decimal::<FeeRate>);
+    let tick = field(p, "tick-size", &a.tick_size, decimal::<Price>);
+    let lot = field(p, "lot-size", &a.lot_size, |t| {
+        match decimal::<Quantity>(t) {
+            Ok(q) if q.is_zero() => Err("must be > 0".into()),
+            other => other,
+        }
+    });
+    let min_notional = field(p, "min-notional", &a.min_notional, decimal::<Notional>);
+    let leverage = field(p, "leverage", &a.leverage, |t| match decimal::<Price>(t) {
+        Ok(l) if l.get() <= Decimal::from(125) => Ok(l.get()),
+        Ok(_) => Err("must be at most 125".into()),
+        Err(e) => Err(e),
+    });
+    let quote_balance = field(p, "quote-balance", &a.quote_balance, decimal::<Quantity>);
+    let base_balance = field(p, "base-balance", &a.base_balance, decimal::<Quantity>);
+    let mut params = StrategyParams::new();
+    for raw in &a.params {
+        match raw.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                params.insert(k.trim().to_owned(), v.trim().to_owned());
+            }
+            _ => p.push(format!("--param {raw}: expected KEY=VALUE")),
+        }
+    }
+    let strategy = strategies
+        .build(&strategy_name, &params)
+        .map_err(|e| {
+            p.extend(
+                e.problems
+                    .into_iter()
+                    .map(|m| format!("--strategy {strategy_name}: {m}")),
+            );
+        })
+        .ok();
+    let instrument = match (kind, quote, maker, taker, tick, lot, min_notional, leverage) {
+        (
+            Some(kind),
+            Some(quote),
+            Some(maker_fee),
+            Some(taker_fee),
+            Some(tick_size),
+            Some(lot_size),
+            Some(min_notional),
+            Some(leverage),
+        ) => Instrument::linear(&symbol, &quote, kind)
+            .map(|i| Instrument {
+                maker_fee,
+                taker_fee,
+                tick_size,
+                lot_size,
+                min_notional,
+                leverage: if kind == MarketKind::Spot {
+                    Decimal::ONE
+                } else {
+                    leverage
+                },
+                ..i
+            })
+            .map_err(|e| p.push(format!("--symbol {symbol}: {e}")))
+            .ok(),
+        _ => None,
+    };
+    let (instrument, quote_balance, base_balance, strategy) =
+        (instrument?, quote_balance?, base_balance?, strategy?);
+    let mut portfolio = Portfolio::new(PortfolioId::new("backtest"), instrument.quote.clone());
+    portfolio.deposit(instrument.quote.clone(), quote_balance.get());
+    if !base_balance.is_zero() {
+        portfolio.deposit(instrument.base.clone(), base_balance.get());
+    }
+    portfolio.add_instrument(instrument.clone());
+    Some(Plan {
+        title: format!("Backtest: {strategy_name} on {symbol}"),
+        inputs: vec![
+            ("symbol".to_owned(), symbol.clone()),
+            ("market".to_owned(), a.market.clone()),
+            ("strategy".to_owned(), strategy_name),
+            ("params".to_owned(), a.params.join(" ")),
+            (
+                "maker / taker fee".to_owned(),
+                format!("{} / {}", a.maker_fee, a.taker_fee),
+            ),
+            (
+                "starting balances".to_owned(),
+                format!(
+                    "{} {} + {} {}",
+                    a.quote_balance, instrument.quote, a.base_balance, instrument.base
+                ),
+            ),
+        ],
+        engines: vec![PortfolioEngine::new(portfolio, strategy)],
+        instruments: vec![instrument],
+        symbol: Symbol::new(&symbol),
+        sim: SimConfig::default(),
+    })
+}
