@@ -54,8 +54,9 @@ impl PortfolioStatus {
 pub struct PortfolioRecord {
     /// Identifier.
     pub id: PortfolioId,
-    /// The portfolio's configuration (strategy, parameters, instruments, capital), as JSON. The
-    /// store keeps it opaque; the runtime that loads it validates it.
+    /// The portfolio's configuration (strategy, parameters, instruments, capital), as a JSON
+    /// document; a store may normalise its spacing and key order, never its content. The
+    /// runtime that loads it validates it.
     pub config: String,
     /// Lifecycle state.
     pub status: PortfolioStatus,
@@ -136,7 +137,8 @@ pub struct AuditRecord {
     pub source: String,
     /// Short classification (alert level, dead-letter reason class, event type).
     pub category: String,
-    /// The entry as JSON.
+    /// The entry as a JSON document (typed: a serde enum with closed reason codes). A store
+    /// may normalise its spacing and key order, never its content.
     pub body: String,
     /// When it happened.
     pub ts: Timestamp,

@@ -17,11 +17,11 @@ fn table(kind: AuditKind) -> &'static str {
 impl AuditRepository for SqlStore {
     async fn record(&self, record: &AuditRecord) -> PortResult<Inserted> {
         let sql = format!(
-            "INSERT INTO {} (key, source, category, body, ts) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO {} (key, source, category, body, ts) VALUES ($1, $2, $3, $4::jsonb, $5) \
              ON CONFLICT (key) DO NOTHING",
             table(record.kind)
         );
-        let result = sqlx::query::<Db>(&sql)
+        let result = sqlx::query::<Db>(&self.sql(&sql))
             .bind(record.key.clone())
             .bind(record.source.clone())
             .bind(record.category.clone())
@@ -39,10 +39,10 @@ impl AuditRepository for SqlStore {
 
     async fn recent(&self, kind: AuditKind, limit: u32) -> PortResult<Vec<AuditRecord>> {
         let sql = format!(
-            "SELECT key, source, category, body, ts FROM {} ORDER BY seq DESC LIMIT $1",
+            "SELECT key, source, category, body::text, ts FROM {} ORDER BY seq DESC LIMIT $1",
             table(kind)
         );
-        let rows = sqlx::query_as::<Db, (String, String, String, String, i64)>(&sql)
+        let rows = sqlx::query_as::<Db, (String, String, String, String, i64)>(&self.sql(&sql))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await

@@ -7,11 +7,18 @@
 //! The schema ships inside the binary (`migrations/postgres`, `migrations/sqlite`) and is
 //! applied by [`SqlStore::connect`]. Writes are idempotent, keyed by the design's idempotency
 //! keys (client order id, venue trade id, `(portfolio, symbol, ts)`, signal id, checkpoint
-//! revision, audit key), so replays after a crash never duplicate a record. Decimals are stored
-//! as text, exactly as they travel on the bus.
+//! revision, audit key), so replays after a crash never duplicate a record.
+//!
+//! Columns are typed for analysts: on PostgreSQL prices, quantities and money are `NUMERIC`
+//! and structured bodies `JSONB` (`SELECT sum(qty) FROM fills WHERE side = 'SELL'`,
+//! `body->>'reason'`); enumerations are stored by their canonical (serde) spelling, the same on
+//! both backends (`orders.status = 'filled'`, `fills.side = 'BUY'`). SQLite keeps its own
+//! affinities: decimals stay exact `TEXT` and JSON stays `TEXT` (`json_extract`). Checkpoint
+//! states stay `TEXT` on both: opaque snapshots, restored byte for byte.
 //!
 //! Both backends run the same queries through sqlx's `Any` driver (`$n` placeholders,
-//! `ON CONFLICT` upserts); only the DDL differs.
+//! `ON CONFLICT` upserts), written in PostgreSQL's dialect with `::numeric`, `::jsonb` and
+//! `::text` casts that [`SqlStore::sql`] removes for SQLite; only the DDL differs.
 
 mod audit;
 mod config;
@@ -108,6 +115,50 @@ impl SqlStore {
 
 /// Decodes a JSON document stored in `table`, as a [`chimera_ports::PortError::Codec`] when it
 /// is not what was written.
+impl SqlStore {
+    /// `statement` for this backend: as written (PostgreSQL, with its `::numeric`, `::jsonb`
+    /// and `::text` casts between the `Any` driver's text parameters and the typed columns),
+    /// or with those casts removed (SQLite, whose affinities keep the text as it is).
+    pub(crate) fn sql<'a>(&self, statement: &'a str) -> std::borrow::Cow<'a, str> {
+        match self.backend {
+            Backend::Postgres => std::borrow::Cow::Borrowed(statement),
+            Backend::Sqlite => std::borrow::Cow::Owned(
+                statement
+                    .replace("::numeric", "")
+                    .replace("::jsonb", "")
+                    .replace("::text", ""),
+            ),
+        }
+    }
+}
+
+/// The canonical spelling of an enumeration: its serde name (`filled`, `BUY`), with no JSON
+/// quotes, as stored in enumeration columns.
+pub(crate) fn canonical<T: serde::Serialize + std::fmt::Debug>(
+    value: &T,
+) -> chimera_ports::PortResult<String> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => Ok(name),
+        _ => Err(chimera_ports::PortError::Codec {
+            message: format!("{value:?} has no canonical name"),
+            bytes: Vec::new(),
+        }),
+    }
+}
+
+/// Reads an enumeration column written by [`canonical`].
+pub(crate) fn from_canonical<T: serde::de::DeserializeOwned>(
+    table: &str,
+    name: &str,
+) -> chimera_ports::PortResult<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|e| {
+        chimera_ports::PortError::Codec {
+            message: format!("undecodable {table} row: {e}"),
+            bytes: name.as_bytes().to_vec(),
+        }
+    })
+}
+
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
     table: &str,
     text: &str,

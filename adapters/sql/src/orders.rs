@@ -1,6 +1,6 @@
 //! Orders (every state, never regressed) and fills (unique by venue trade id).
 
-use crate::{db_error, from_json, to_json, Db, SqlStore};
+use crate::{canonical, db_error, from_canonical, from_json, to_json, Db, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::ids::{ClientOrderId, PortfolioId, Symbol};
 use chimera_kernel::order::{Order, Side};
@@ -10,27 +10,24 @@ use chimera_ports::{FillRecord, FillRepository, Inserted, OrderRepository, PortE
 /// Optimistic-concurrency retries before an order update gives up as transient.
 const MAX_UPDATE_ATTEMPTS: usize = 8;
 
-fn status_text(order: &Order) -> String {
-    format!("{:?}", order.status)
-}
-
 #[async_trait]
 impl OrderRepository for SqlStore {
     async fn upsert_order(&self, order: &Order) -> PortResult<()> {
         let body = to_json("orders", order)?;
+        let status = canonical(&order.status)?;
         let terminal = i64::from(order.status.is_terminal());
         for _ in 0..MAX_UPDATE_ATTEMPTS {
-            let inserted = sqlx::query::<Db>(
+            let inserted = sqlx::query::<Db>(&self.sql(
                 "INSERT INTO orders (client_order_id, intent_id, portfolio_id, symbol, status, \
                  terminal, filled_qty, created_at, updated_at, version, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, 1, $10::jsonb) \
                  ON CONFLICT (client_order_id) DO NOTHING",
-            )
+            ))
             .bind(order.intent.client_order_id.as_str().to_owned())
             .bind(order.intent.intent_id.as_str().to_owned())
             .bind(order.intent.portfolio_id.as_str().to_owned())
             .bind(order.intent.symbol.as_str().to_owned())
-            .bind(status_text(order))
+            .bind(status.clone())
             .bind(terminal)
             .bind(order.filled_qty.get().to_string())
             .bind(order.intent.created_at.0)
@@ -43,7 +40,7 @@ impl OrderRepository for SqlStore {
                 return Ok(());
             }
             let (stored_body, version): (String, i64) = sqlx::query_as::<Db, (String, i64)>(
-                "SELECT body, version FROM orders WHERE client_order_id = $1",
+                &self.sql("SELECT body::text, version FROM orders WHERE client_order_id = $1"),
             )
             .bind(order.intent.client_order_id.as_str().to_owned())
             .fetch_one(&self.pool)
@@ -53,11 +50,12 @@ impl OrderRepository for SqlStore {
             if stored == *order || !order.supersedes(&stored) {
                 return Ok(());
             }
-            let updated = sqlx::query::<Db>(
-                "UPDATE orders SET status = $1, terminal = $2, filled_qty = $3, updated_at = $4, \
-                 body = $5, version = version + 1 WHERE client_order_id = $6 AND version = $7",
-            )
-            .bind(status_text(order))
+            let updated = sqlx::query::<Db>(&self.sql(
+                "UPDATE orders SET status = $1, terminal = $2, filled_qty = $3::numeric, \
+                 updated_at = $4, body = $5::jsonb, version = version + 1 \
+                 WHERE client_order_id = $6 AND version = $7",
+            ))
+            .bind(status.clone())
             .bind(terminal)
             .bind(order.filled_qty.get().to_string())
             .bind(order.updated_at.0)
@@ -82,20 +80,21 @@ impl OrderRepository for SqlStore {
     }
 
     async fn get_order(&self, id: &ClientOrderId) -> PortResult<Option<Order>> {
-        let row =
-            sqlx::query_as::<Db, (String,)>("SELECT body FROM orders WHERE client_order_id = $1")
-                .bind(id.as_str().to_owned())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| db_error("read order", e))?;
+        let row = sqlx::query_as::<Db, (String,)>(
+            &self.sql("SELECT body::text FROM orders WHERE client_order_id = $1"),
+        )
+        .bind(id.as_str().to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("read order", e))?;
         row.map(|(body,)| from_json("orders", &body)).transpose()
     }
 
     async fn open_orders(&self, portfolio: &PortfolioId) -> PortResult<Vec<Order>> {
-        let rows = sqlx::query_as::<Db, (String,)>(
-            "SELECT body FROM orders WHERE portfolio_id = $1 AND terminal = 0 \
+        let rows = sqlx::query_as::<Db, (String,)>(&self.sql(
+            "SELECT body::text FROM orders WHERE portfolio_id = $1 AND terminal = 0 \
              ORDER BY created_at, seq",
-        )
+        ))
         .bind(portfolio.as_str().to_owned())
         .fetch_all(&self.pool)
         .await
@@ -109,16 +108,16 @@ impl OrderRepository for SqlStore {
 #[async_trait]
 impl FillRepository for SqlStore {
     async fn record_fill(&self, record: &FillRecord) -> PortResult<Inserted> {
-        let result = sqlx::query::<Db>(
+        let result = sqlx::query::<Db>(&self.sql(
             "INSERT INTO fills (trade_id, portfolio_id, client_order_id, symbol, side, price, qty, \
-             ts, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ts, body) VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8, $9::jsonb) \
              ON CONFLICT (trade_id) DO NOTHING",
-        )
+        ))
         .bind(record.fill.trade_id.as_str().to_owned())
         .bind(record.portfolio_id.as_str().to_owned())
         .bind(record.client_order_id.as_str().to_owned())
         .bind(record.symbol.as_str().to_owned())
-        .bind(to_json("fills", &record.side)?)
+        .bind(canonical(&record.side)?)
         .bind(record.fill.price.get().to_string())
         .bind(record.fill.qty.get().to_string())
         .bind(record.ts.0)
@@ -134,10 +133,10 @@ impl FillRepository for SqlStore {
     }
 
     async fn fills(&self, portfolio: &PortfolioId) -> PortResult<Vec<FillRecord>> {
-        let rows = sqlx::query_as::<Db, (String, String, String, i64, String)>(
-            "SELECT client_order_id, symbol, side, ts, body FROM fills \
+        let rows = sqlx::query_as::<Db, (String, String, String, i64, String)>(&self.sql(
+            "SELECT client_order_id, symbol, side, ts, body::text FROM fills \
              WHERE portfolio_id = $1 ORDER BY seq",
-        )
+        ))
         .bind(portfolio.as_str().to_owned())
         .fetch_all(&self.pool)
         .await
@@ -148,7 +147,7 @@ impl FillRepository for SqlStore {
                     portfolio_id: portfolio.clone(),
                     client_order_id: ClientOrderId::new(client_order_id),
                     symbol: Symbol::new(symbol),
-                    side: from_json::<Side>("fills", &side)?,
+                    side: from_canonical::<Side>("fills", &side)?,
                     fill: from_json("fills", &body)?,
                     ts: Timestamp(ts),
                 })

@@ -11,11 +11,11 @@ use chimera_ports::{
 #[async_trait]
 impl PositionRepository for SqlStore {
     async fn save_snapshot(&self, snapshot: &PositionSnapshot) -> PortResult<()> {
-        sqlx::query::<Db>(
+        sqlx::query::<Db>(&self.sql(
             "INSERT INTO positions_snapshots (portfolio_id, symbol, ts, qty, body) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (portfolio_id, symbol, ts) \
+             VALUES ($1, $2, $3, $4::numeric, $5::jsonb) ON CONFLICT (portfolio_id, symbol, ts) \
              DO UPDATE SET qty = excluded.qty, body = excluded.body",
-        )
+        ))
         .bind(snapshot.portfolio_id.as_str().to_owned())
         .bind(snapshot.position.symbol.as_str().to_owned())
         .bind(snapshot.ts.0)
@@ -28,11 +28,11 @@ impl PositionRepository for SqlStore {
     }
 
     async fn latest_snapshots(&self, portfolio: &PortfolioId) -> PortResult<Vec<PositionSnapshot>> {
-        let rows = sqlx::query_as::<Db, (i64, String)>(
-            "SELECT s.ts, s.body FROM positions_snapshots s \
+        let rows = sqlx::query_as::<Db, (i64, String)>(&self.sql(
+            "SELECT s.ts, s.body::text FROM positions_snapshots s \
              WHERE s.portfolio_id = $1 AND s.ts = (SELECT MAX(l.ts) FROM positions_snapshots l \
              WHERE l.portfolio_id = s.portfolio_id AND l.symbol = s.symbol) ORDER BY s.symbol",
-        )
+        ))
         .bind(portfolio.as_str().to_owned())
         .fetch_all(&self.pool)
         .await
@@ -52,11 +52,11 @@ impl PositionRepository for SqlStore {
 #[async_trait]
 impl SignalRepository for SqlStore {
     async fn record_signal(&self, signal: &SignalRecord) -> PortResult<Inserted> {
-        let result = sqlx::query::<Db>(
+        let result = sqlx::query::<Db>(&self.sql(
             "INSERT INTO signals (signal_id, portfolio_id, symbol, ts, features, decision, reason, \
-             config_rev) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             config_rev) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) \
              ON CONFLICT (signal_id) DO NOTHING",
-        )
+        ))
         .bind(signal.signal_id.as_str().to_owned())
         .bind(signal.portfolio_id.as_str().to_owned())
         .bind(signal.symbol.as_str().to_owned())
@@ -77,10 +77,10 @@ impl SignalRepository for SqlStore {
 
     async fn get_signal(&self, id: &SignalId) -> PortResult<Option<SignalRecord>> {
         type Row = (String, String, i64, String, String, String, String);
-        let row = sqlx::query_as::<Db, Row>(
-            "SELECT portfolio_id, symbol, ts, features, decision, reason, config_rev \
+        let row = sqlx::query_as::<Db, Row>(&self.sql(
+            "SELECT portfolio_id, symbol, ts, features::text, decision, reason, config_rev \
              FROM signals WHERE signal_id = $1",
-        )
+        ))
         .bind(id.as_str().to_owned())
         .fetch_optional(&self.pool)
         .await

@@ -28,11 +28,12 @@ fn portfolio(row: PortfolioRow) -> PortResult<PortfolioRecord> {
 #[async_trait]
 impl PortfolioRepository for SqlStore {
     async fn upsert_portfolio(&self, record: &PortfolioRecord) -> PortResult<()> {
-        sqlx::query::<Db>(
+        sqlx::query::<Db>(&self.sql(
             "INSERT INTO portfolios (id, config, status, node_id, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET config = excluded.config, \
-             status = excluded.status, node_id = excluded.node_id, updated_at = excluded.updated_at",
-        )
+             VALUES ($1, $2::jsonb, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
+             config = excluded.config, status = excluded.status, node_id = excluded.node_id, \
+             updated_at = excluded.updated_at",
+        ))
         .bind(record.id.as_str().to_owned())
         .bind(record.config.clone())
         .bind(record.status.as_str())
@@ -45,9 +46,9 @@ impl PortfolioRepository for SqlStore {
     }
 
     async fn get_portfolio(&self, id: &PortfolioId) -> PortResult<Option<PortfolioRecord>> {
-        sqlx::query_as::<Db, PortfolioRow>(
-            "SELECT id, config, status, node_id, updated_at FROM portfolios WHERE id = $1",
-        )
+        sqlx::query_as::<Db, PortfolioRow>(&self.sql(
+            "SELECT id, config::text, status, node_id, updated_at FROM portfolios WHERE id = $1",
+        ))
         .bind(id.as_str().to_owned())
         .fetch_optional(&self.pool)
         .await
@@ -57,10 +58,10 @@ impl PortfolioRepository for SqlStore {
     }
 
     async fn portfolios_for_node(&self, node_id: &str) -> PortResult<Vec<PortfolioRecord>> {
-        sqlx::query_as::<Db, PortfolioRow>(
-            "SELECT id, config, status, node_id, updated_at FROM portfolios \
+        sqlx::query_as::<Db, PortfolioRow>(&self.sql(
+            "SELECT id, config::text, status, node_id, updated_at FROM portfolios \
              WHERE node_id = $1 AND status <> 'stopped' ORDER BY id",
-        )
+        ))
         .bind(node_id.to_owned())
         .fetch_all(&self.pool)
         .await

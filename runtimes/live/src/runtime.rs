@@ -4,7 +4,8 @@
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::time::Timestamp;
 use chimera_messages::{
-    encode, Alert, AlertLevel, DeadLetters, DecodeError, Envelope, MessageType, Topic, Topics,
+    encode, Alert, AlertCode, AlertLevel, DeadLetters, DecodeError, Envelope, MessageType, Topic,
+    Topics,
 };
 use chimera_ports::{
     AuditKind, AuditRecord, AuditRepository, Delivery, EventBus, PortError, PortResult,
@@ -168,7 +169,7 @@ impl Runtime {
     pub async fn alert(
         &self,
         level: AlertLevel,
-        code: &str,
+        code: AlertCode,
         message: String,
         portfolio: Option<PortfolioId>,
     ) {
@@ -177,11 +178,17 @@ impl Runtime {
         let id = format!("alert:{}:{}:{n}", self.source, now.0);
         let alert = Alert {
             level,
-            code: code.to_owned(),
+            code,
             message,
             portfolio,
         };
-        eprintln!("[{}] {level:?} {code}: {}", self.source, alert.message);
+        eprintln!(
+            "[{}] {} {}: {}",
+            self.source,
+            level.as_str(),
+            code.as_str(),
+            alert.message
+        );
         let key = alert
             .portfolio
             .as_ref()
@@ -193,7 +200,7 @@ impl Runtime {
             kind: AuditKind::Alert,
             key: id,
             source: self.source.clone(),
-            category: format!("{level:?}").to_lowercase(),
+            category: level.as_str().to_owned(),
             body: serde_json::to_string(&alert).unwrap_or_default(),
             ts: now,
         };
@@ -237,7 +244,7 @@ impl Runtime {
             .await?;
         self.alert(
             AlertLevel::Error,
-            "dead_letter",
+            AlertCode::DeadLetter,
             format!(
                 "undecodable message on {} at {}/{}: {}",
                 delivery.topic, delivery.partition, delivery.offset, error.reason

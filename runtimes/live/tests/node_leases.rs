@@ -97,8 +97,9 @@ async fn a_clean_stop_releases_the_leases() {
     let mut dead_letters = None;
     for _ in 0..100 {
         let beat = state.get("node:{heartbeat}:n1").await.unwrap();
-        let beat: Option<serde_json::Value> = beat.map(|b| serde_json::from_slice(&b).unwrap());
-        dead_letters = beat.and_then(|b| b["dead_letters"].as_u64());
+        let beat: Option<chimera_messages::Heartbeat> =
+            beat.map(|b| serde_json::from_slice(&b).unwrap());
+        dead_letters = beat.map(|b| b.dead_letters);
         if dead_letters == Some(1) {
             break;
         }

@@ -84,13 +84,87 @@ pub enum AlertLevel {
     Error,
 }
 
+impl AlertLevel {
+    /// The canonical (serde) name: `warning`, `critical`, `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// What an alert is about: a closed set, so monitoring can branch on it and stored alerts can
+/// be counted by code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertCode {
+    /// A portfolio's queue passed 70% (warning) or 95% (critical) of its capacity.
+    QueuePressure,
+    /// A queue under pressure is back under 70%.
+    QueueRecovered,
+    /// A message could not be decoded and went to the dead-letter topic and table.
+    DeadLetter,
+    /// The gateway sent an order before market data for its time arrived.
+    MarketDataBehind,
+    /// A node stopped on a fatal error.
+    NodeFailed,
+    /// Another node took over a portfolio's lease.
+    PortfolioLeaseTaken,
+    /// A portfolio's lease is held by another node.
+    PortfolioLeasedElsewhere,
+    /// A portfolio could not be loaded (bad config, unknown strategy, bad checkpoint).
+    PortfolioNotLoaded,
+    /// A portfolio was paused, resumed or stopped.
+    PortfolioStatus,
+    /// The scheduler changed which portfolios this node runs.
+    AssignmentChanged,
+    /// An order command names a portfolio the gateway does not know.
+    UnknownPortfolio,
+}
+
+impl AlertCode {
+    /// Every code.
+    pub const ALL: [Self; 11] = [
+        Self::QueuePressure,
+        Self::QueueRecovered,
+        Self::DeadLetter,
+        Self::MarketDataBehind,
+        Self::NodeFailed,
+        Self::PortfolioLeaseTaken,
+        Self::PortfolioLeasedElsewhere,
+        Self::PortfolioNotLoaded,
+        Self::PortfolioStatus,
+        Self::AssignmentChanged,
+        Self::UnknownPortfolio,
+    ];
+
+    /// The canonical (serde) name, e.g. `queue_pressure`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::QueuePressure => "queue_pressure",
+            Self::QueueRecovered => "queue_recovered",
+            Self::DeadLetter => "dead_letter",
+            Self::MarketDataBehind => "market_data_behind",
+            Self::NodeFailed => "node_failed",
+            Self::PortfolioLeaseTaken => "portfolio_lease_taken",
+            Self::PortfolioLeasedElsewhere => "portfolio_leased_elsewhere",
+            Self::PortfolioNotLoaded => "portfolio_not_loaded",
+            Self::PortfolioStatus => "portfolio_status",
+            Self::AssignmentChanged => "assignment_changed",
+            Self::UnknownPortfolio => "unknown_portfolio",
+        }
+    }
+}
+
 /// An alert, as published on the alerts topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     /// Urgency.
     pub level: AlertLevel,
-    /// Stable machine-readable code, e.g. `queue_pressure`, `dead_letter`.
-    pub code: String,
+    /// What it is about.
+    pub code: AlertCode,
     /// Human-readable detail.
     pub message: String,
     /// The portfolio concerned, if any.

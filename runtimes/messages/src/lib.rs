@@ -10,13 +10,16 @@
 mod control;
 mod dead_letter;
 mod envelope;
+mod heartbeat;
 mod strategy_event;
 mod topics;
 
 pub use control::{ControlCommand, ScheduleUpdate};
 pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{
-    decode, encode, Alert, AlertLevel, DecodeError, Envelope, MessageType, SCHEMA_VERSION,
+    decode, encode, Alert, AlertCode, AlertLevel, DecodeError, Envelope, MessageType,
+    SCHEMA_VERSION,
 };
+pub use heartbeat::{Heartbeat, PortfolioLoad};
 pub use strategy_event::StrategyEvent;
 pub use topics::{Topic, Topics};

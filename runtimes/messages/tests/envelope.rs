@@ -87,7 +87,7 @@ fn every_payload_round_trips_with_decimals_as_strings() {
         MessageType::Alert,
         Alert {
             level: AlertLevel::Critical,
-            code: "queue_pressure".into(),
+            code: chimera_messages::AlertCode::QueuePressure,
             message: "95%".into(),
             portfolio: Some(PortfolioId::new("p1")),
         },
@@ -162,4 +162,20 @@ async fn undecodable_deliveries_are_dead_lettered_with_reason_and_bytes() {
     );
     assert!(letter.payload.reason.contains("not an envelope"));
     assert_eq!(letter.source, "node-1");
+}
+
+#[test]
+fn alert_codes_and_levels_are_stored_by_their_serde_names() {
+    for code in chimera_messages::AlertCode::ALL {
+        assert_eq!(
+            serde_json::to_value(code).unwrap(),
+            serde_json::Value::String(code.as_str().to_owned())
+        );
+    }
+    for level in [AlertLevel::Warning, AlertLevel::Critical, AlertLevel::Error] {
+        assert_eq!(
+            serde_json::to_value(level).unwrap(),
+            serde_json::Value::String(level.as_str().to_owned())
+        );
+    }
 }

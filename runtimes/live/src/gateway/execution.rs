@@ -8,7 +8,7 @@ use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, MarketEvent, RejectReason, ReportKind};
 use chimera_kernel::ids::{ClientOrderId, PortfolioId};
 use chimera_kernel::order::{Order, OrderIntent, OrderStatus};
-use chimera_messages::{decode, AlertLevel, MessageType, Topic};
+use chimera_messages::{decode, AlertCode, AlertLevel, MessageType, Topic};
 use chimera_ports::{
     ExecutionVenue, FillRecord, FillRepository, OrderRepository, PortfolioRepository, Subscription,
 };
@@ -95,7 +95,7 @@ impl Gateway {
                 self.rt
                     .alert(
                         AlertLevel::Warning,
-                        "market_data_behind",
+                        AlertCode::MarketDataBehind,
                         format!("no {symbol} market data up to {ts} after {MARKET_CATCH_UP:?}; sending the order anyway"),
                         None,
                     )
@@ -145,7 +145,7 @@ impl Gateway {
         if !self.fund(&intent.portfolio_id).await? {
             rt.alert(
                 AlertLevel::Error,
-                "unknown_portfolio",
+                AlertCode::UnknownPortfolio,
                 format!(
                     "intent {} for unknown portfolio {}",
                     intent.intent_id, intent.portfolio_id

@@ -11,7 +11,7 @@
 
 use crate::runtime::{Runtime, SharedState};
 use chimera_kernel::ids::PortfolioId;
-use chimera_messages::AlertLevel;
+use chimera_messages::{AlertCode, AlertLevel};
 use chimera_ports::LockToken;
 use std::time::Instant;
 
@@ -50,7 +50,7 @@ impl Leases {
                         if alerted {
                             rt.alert(
                                 AlertLevel::Warning,
-                                "portfolio_lease_taken",
+                                AlertCode::PortfolioLeaseTaken,
                                 format!("portfolio {id}: lease taken over"),
                                 Some(id.clone()),
                             )
@@ -63,7 +63,7 @@ impl Leases {
                         alerted = true;
                         rt.alert(
                             AlertLevel::Warning,
-                            "portfolio_leased_elsewhere",
+                            AlertCode::PortfolioLeasedElsewhere,
                             format!(
                                 "portfolio {id}: another process holds its lease; waiting until it \
                                  is released or expires (≤ {} ms)",

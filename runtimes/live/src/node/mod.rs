@@ -22,7 +22,7 @@ use crate::runtime::{wall_clock, Runtime};
 use chimera_kernel::engine::{InterestMap, PortfolioEngine};
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::strategy::StrategyRegistry;
-use chimera_messages::{AlertLevel, MessageType, Topic};
+use chimera_messages::{AlertCode, AlertLevel, Heartbeat, MessageType, PortfolioLoad, Topic};
 use chimera_ports::{CheckpointRepository, PortfolioRecord, PortfolioRepository, PortfolioStatus};
 use queue::PortfolioQueue;
 use router::{Feed, Routes};
@@ -148,7 +148,7 @@ pub async fn run_node(
             Err(problem) => {
                 rt.alert(
                     AlertLevel::Error,
-                    "portfolio_not_loaded",
+                    AlertCode::PortfolioNotLoaded,
                     format!("portfolio {}: {problem}", record.id),
                     Some(record.id.clone()),
                 )
@@ -211,8 +211,13 @@ pub async fn run_node(
         match joined {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                rt.alert(AlertLevel::Critical, "node_failed", e.to_string(), None)
-                    .await;
+                rt.alert(
+                    AlertLevel::Critical,
+                    AlertCode::NodeFailed,
+                    e.to_string(),
+                    None,
+                )
+                .await;
                 tasks.abort_all();
                 return Err(e);
             }
@@ -246,36 +251,32 @@ async fn heartbeat(
     let mut shutdown = rt.shutdown.clone();
     let mut beat = 0_u64;
     loop {
-        let portfolios: Vec<_> = stats
-            .iter()
-            .map(|(id, s, q)| {
-                serde_json::json!({
-                    "portfolio": id.as_str(),
-                    "events": s.events.load(Ordering::Relaxed),
-                    "orders": s.orders.load(Ordering::Relaxed),
-                    "fills": s.fills.load(Ordering::Relaxed),
-                    "skipped": s.skipped.load(Ordering::Relaxed),
-                    "checkpoints": s.checkpoints.load(Ordering::Relaxed),
-                    "queue": q.len(),
-                    "queue_capacity": q.capacity(),
-                    "coalesced": q.coalesced(),
-                    "equity": s.equity.lock().map(|e| e.clone()).unwrap_or_default(),
+        let heartbeat = Heartbeat {
+            node: config.id.clone(),
+            beat,
+            dead_letters: rt.dead_letters.count(),
+            portfolios: stats
+                .iter()
+                .map(|(id, s, q)| PortfolioLoad {
+                    portfolio: id.clone(),
+                    events: s.events.load(Ordering::Relaxed),
+                    orders: s.orders.load(Ordering::Relaxed),
+                    fills: s.fills.load(Ordering::Relaxed),
+                    skipped: s.skipped.load(Ordering::Relaxed),
+                    checkpoints: s.checkpoints.load(Ordering::Relaxed),
+                    queue: q.len(),
+                    queue_capacity: q.capacity(),
+                    coalesced: q.coalesced(),
+                    equity: s.equity.lock().map(|e| e.clone()).unwrap_or_default(),
                 })
-            })
-            .collect();
-        let payload = serde_json::json!({
-            "event": "heartbeat",
-            "node": config.id,
-            "beat": beat,
-            "dead_letters": rt.dead_letters.count(),
-            "portfolios": portfolios,
-        });
+                .collect(),
+        };
         rt.publish(
             Topic::SystemEvents,
             MessageType::SystemEvent,
             format!("hb:{}:{}", config.id, wall_clock().0),
             &config.id,
-            &payload,
+            &heartbeat,
         )
         .await
         .map_err(|e| crate::runtime::fatal("heartbeat", &e))?;
@@ -285,7 +286,7 @@ async fn heartbeat(
             let ttl = Duration::from_millis(config.heartbeat_ms.saturating_mul(3));
             if let Err(e) = state
                 .store
-                .set(&key, payload.to_string().as_bytes(), Some(ttl))
+                .set(&key, &serde_json::to_vec(&heartbeat)?, Some(ttl))
                 .await
             {
                 eprintln!("[{}] heartbeat to the state store: {e}", config.id);

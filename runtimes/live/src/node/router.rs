@@ -7,7 +7,9 @@ use crate::runtime::{fatal, Runtime};
 use chimera_kernel::engine::InterestMap;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::PortfolioId;
-use chimera_messages::{decode, AlertLevel, ControlCommand, MessageType, ScheduleUpdate};
+use chimera_messages::{
+    decode, AlertCode, AlertLevel, ControlCommand, MessageType, ScheduleUpdate,
+};
 use chimera_ports::{Delivery, Subscription};
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -59,7 +61,7 @@ impl Routes {
             };
             rt.alert(
                 AlertLevel::Warning,
-                "assignment_changed",
+                AlertCode::AssignmentChanged,
                 format!(
                     "portfolio {} {what} ({}); takes effect when node {} restarts",
                     update.portfolio_id, update.reason, self.node_id

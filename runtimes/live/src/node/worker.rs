@@ -16,7 +16,7 @@ use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::time::Timestamp;
-use chimera_messages::{AlertLevel, ControlCommand, MessageType, StrategyEvent, Topic};
+use chimera_messages::{AlertCode, AlertLevel, ControlCommand, MessageType, StrategyEvent, Topic};
 use chimera_ports::{
     AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRepository,
     PortfolioStatus, PositionRepository, PositionSnapshot,
@@ -227,7 +227,7 @@ impl Worker {
             .map_err(|e| fatal("record portfolio status", &e))?;
             rt.alert(
                 AlertLevel::Warning,
-                "portfolio_status",
+                AlertCode::PortfolioStatus,
                 format!("portfolio {} is now {}", self.id, status.as_str()),
                 Some(self.id.clone()),
             )
@@ -340,9 +340,9 @@ pub(crate) async fn pressure_alert(
     level: Pressure,
 ) {
     let (alert, code) = match level {
-        Pressure::Warning => (AlertLevel::Warning, "queue_pressure"),
-        Pressure::Critical => (AlertLevel::Critical, "queue_pressure"),
-        Pressure::Normal => (AlertLevel::Warning, "queue_recovered"),
+        Pressure::Warning => (AlertLevel::Warning, AlertCode::QueuePressure),
+        Pressure::Critical => (AlertLevel::Critical, AlertCode::QueuePressure),
+        Pressure::Normal => (AlertLevel::Warning, AlertCode::QueueRecovered),
     };
     rt.alert(
         alert,
