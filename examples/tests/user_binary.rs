@@ -128,7 +128,7 @@ fn the_users_strategy_runs_under_backtest_up_and_its_own_node() {
             .args(["up", "--processes", "--exit-when-idle", "--config"])
             .arg(config_file())
             .env("CHIMERA__BUS__KIND", "redis")
-            .env("CHIMERA__BUS__REDIS_URL", &redis_url)
+            .env("CHIMERA__BUS__URL", &redis_url)
             .env(
                 "CHIMERA__BUS__TOPIC_PREFIX",
                 format!("breakout.processes.{}.", std::process::id()),

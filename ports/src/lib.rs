@@ -15,6 +15,7 @@ mod clock;
 mod error;
 mod event_bus;
 mod market_data;
+mod problems;
 mod registry;
 mod repository;
 mod state;
@@ -27,6 +28,7 @@ pub use clock::Clock;
 pub use error::PortError;
 pub use event_bus::{Delivery, EventBus, Subscription};
 pub use market_data::MarketDataSource;
+pub use problems::Problems;
 pub use registry::{
     AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRecord,
     PortfolioRepository, PortfolioStatus,

@@ -92,6 +92,32 @@ impl KafkaEventBus {
         })
     }
 
+    /// Asks the brokers for the cluster's metadata: proves they can be reached (start-up and
+    /// health checks), which [`Self::connect`] does not, librdkafka connecting lazily.
+    ///
+    /// # Errors
+    /// [`KafkaAdapterError::Unreachable`] when no broker answered within `timeout`.
+    pub async fn ping(&self, timeout: std::time::Duration) -> Result<(), KafkaAdapterError> {
+        let producer = self.producer.clone();
+        let metadata = tokio::task::spawn_blocking(move || {
+            use rdkafka::producer::Producer as _;
+            producer.client().fetch_metadata(None, timeout).map(drop)
+        })
+        .await;
+        // A failed blocking task (it does not panic) counts as no answer.
+        let source = match metadata {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(source)) => source,
+            Err(_) => {
+                rdkafka::error::KafkaError::MetadataFetch(rdkafka::types::RDKafkaErrorCode::Fail)
+            }
+        };
+        Err(KafkaAdapterError::Unreachable {
+            brokers: self.config.brokers.clone(),
+            source,
+        })
+    }
+
     /// Creates `topic` with the configured partitions and replication unless it exists or
     /// auto-creation is off. Done once per topic per process.
     ///

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
-    /// `host:port[,host:port...]`.
+    /// `host:port[,host:port...]` (required; empty is reported by [`Self::validate`] with the
+    /// other problems).
+    #[serde(default)]
     pub brokers: String,
     /// Client id shown in broker logs and metrics.
     #[serde(default = "default_client_id")]
@@ -83,12 +85,12 @@ impl KafkaConfig {
     /// [`KafkaConfigError`] listing every bad field.
     pub fn validate(&self) -> Result<(), KafkaConfigError> {
         let mut problems = Vec::new();
-        if self.brokers.trim().is_empty()
-            || self.brokers.split(',').any(|b| {
-                b.rsplit_once(':')
-                    .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
-            })
-        {
+        if self.brokers.trim().is_empty() {
+            problems.push("brokers: required (host:port[,host:port…])".to_owned());
+        } else if self.brokers.split(',').any(|b| {
+            b.rsplit_once(':')
+                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+        }) {
             problems.push(format!(
                 "brokers: {:?} is not a list of host:port",
                 self.brokers

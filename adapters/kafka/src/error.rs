@@ -18,6 +18,15 @@ pub enum KafkaAdapterError {
         #[source]
         source: KafkaError,
     },
+    /// No broker answered a metadata request in time.
+    #[error("no Kafka broker at {brokers} answered: {source}")]
+    Unreachable {
+        /// The brokers asked.
+        brokers: String,
+        /// What librdkafka reported.
+        #[source]
+        source: KafkaError,
+    },
 }
 
 fn is_transient(error: &KafkaError) -> bool {

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://[user:password@]host:port[/db]`.
+    /// `redis://[user:password@]host:port[/db]` (required; empty is reported by
+    /// [`Self::validate`] with the other problems).
+    #[serde(default)]
     pub url: String,
     /// Prepended to every key (e.g. `chimera:prod:`), so deployments and tests can share a
     /// server without touching each other's keys.

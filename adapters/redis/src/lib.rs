@@ -20,3 +20,15 @@ pub use config::{RedisConfig, RedisConfigError, StreamRoute};
 pub use error::RedisAdapterError;
 pub use event_bus::RedisStreamsEventBus;
 pub use state_store::RedisStateStore;
+
+/// `PING` on `connection`.
+async fn ping(connection: &mut redis::aio::MultiplexedConnection) -> Result<(), RedisAdapterError> {
+    redis::cmd("PING")
+        .query_async::<String>(connection)
+        .await
+        .map(drop)
+        .map_err(|source| RedisAdapterError::Client {
+            operation: "ping",
+            source,
+        })
+}

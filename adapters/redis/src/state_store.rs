@@ -88,6 +88,14 @@ impl RedisStateStore {
         })
     }
 
+    /// `PING`: proves the server answers (start-up and health checks).
+    ///
+    /// # Errors
+    /// [`RedisAdapterError::Client`] when it does not.
+    pub async fn ping(&self) -> Result<(), RedisAdapterError> {
+        crate::ping(&mut self.connection.clone()).await
+    }
+
     fn key(&self, key: &str) -> String {
         let mut full = String::with_capacity(self.prefix.len() + key.len());
         full.push_str(&self.prefix);

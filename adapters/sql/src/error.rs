@@ -18,6 +18,15 @@ pub enum SqlAdapterError {
         source: sqlx::Error,
     },
     /// The embedded schema could not be applied.
+    /// A query failed outside any repository operation (e.g. a health check).
+    #[error("{operation} failed: {source}")]
+    Query {
+        /// What was attempted.
+        operation: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("cannot apply the schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

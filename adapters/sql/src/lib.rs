@@ -116,6 +116,21 @@ impl SqlStore {
 /// Decodes a JSON document stored in `table`, as a [`chimera_ports::PortError::Codec`] when it
 /// is not what was written.
 impl SqlStore {
+    /// `SELECT 1`: proves the database answers (start-up and health checks).
+    ///
+    /// # Errors
+    /// [`SqlAdapterError::Query`] when it does not.
+    pub async fn ping(&self) -> Result<(), SqlAdapterError> {
+        sqlx::query::<Db>("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|source| SqlAdapterError::Query {
+                operation: "ping",
+                source,
+            })
+    }
+
     /// `statement` for this backend: as written (PostgreSQL, with its `::numeric`, `::jsonb`
     /// and `::text` casts between the `Any` driver's text parameters and the typed columns),
     /// or with those casts removed (SQLite, whose affinities keep the text as it is).

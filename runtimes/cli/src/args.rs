@@ -20,7 +20,7 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Start the live architecture — market-data feed, trade gateway (simulated venue) and one
     /// execution node — in one process or as child processes, against a configuration, and
-    /// print where to look. With `bus.kind = "memory"` and SQLite it needs no servers.
+    /// print where to look. With bus `kind = "memory"` and SQLite it needs no servers.
     Up(UpArgs),
     /// Run the execution node (the portfolios assigned to `[node].id`) until Ctrl-C or
     /// SIGTERM, with this binary's strategies.

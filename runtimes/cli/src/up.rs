@@ -58,7 +58,7 @@ async fn up(
     let (trigger, shutdown) = shutdown_pair();
     trigger_on_signals(trigger.clone());
     // One in-memory bus must be shared; a real bus gets one connection per component.
-    let shared = if config.bus.kind == "memory" {
+    let shared = if config.bus.is_memory() {
         Some(connect_bus(&config, "up", true).await?)
     } else {
         None
@@ -159,8 +159,8 @@ fn print_where_to_look(config: &LiveConfig, node_id: &str, portfolios: &[Portfol
         "chimera up: feed → node {node_id} ({}) → gateway (simulated venue)",
         ids.join(", ")
     );
-    println!("  bus       {} — topics {prefix}market.data, {prefix}orders.submission, {prefix}orders.feedback; alerts on {prefix}alerts, heartbeats on {prefix}system.events", config.bus.kind);
-    println!("  database  {} — tables orders, fills, positions_snapshots, checkpoints, alerts, dead_letters, strategy_events", config.database.redacted_url());
+    println!("  bus       {} — topics {prefix}market.data, {prefix}orders.submission, {prefix}orders.feedback; alerts on {prefix}alerts, heartbeats on {prefix}system.events", config.bus.kind());
+    println!("  database  {} — tables orders, fills, positions_snapshots, checkpoints, alerts, dead_letters, strategy_events", config.database.address());
     println!("  stop      Ctrl-C (or SIGTERM): every component checkpoints and stops cleanly");
 }
 

@@ -80,9 +80,9 @@ pub(crate) async fn up(
             "chimera up needs [node], [gateway] and [feed] sections in the configuration"
         );
     };
-    if config.bus.kind == "memory" {
+    if config.bus.is_memory() {
         anyhow::bail!(
-            "--processes needs a bus that crosses processes: set bus.kind to kafka or redis \
+            "--processes needs a bus that crosses processes: set bus kind to kafka or redis \
              (the memory bus only works within one process)"
         );
     }

@@ -121,7 +121,12 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("bus.kind"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "bus: unknown variant `carrier-pigeon`, expected one of `kafka`, `redis`, `memory`"
+        ),
+        "{stderr}"
+    );
     assert!(stderr.contains("node.id"), "{stderr}");
 }
 
@@ -138,7 +143,7 @@ fn up_with_processes_runs_the_runtime_binaries() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("bus.kind to kafka or redis"),
+        String::from_utf8_lossy(&refused.stderr).contains("bus kind to kafka or redis"),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
@@ -152,7 +157,7 @@ fn up_with_processes_runs_the_runtime_binaries() {
             .args(["up", "--processes", "--exit-when-idle", "--config"])
             .arg(&config)
             .env("CHIMERA__BUS__KIND", "redis")
-            .env("CHIMERA__BUS__REDIS_URL", &redis_url)
+            .env("CHIMERA__BUS__URL", &redis_url)
             .env(
                 "CHIMERA__BUS__TOPIC_PREFIX",
                 format!("up.processes.{}.", std::process::id()),

@@ -72,7 +72,7 @@ fn bars(per_symbol: u64) -> Vec<(String, i64, Vec<u8>)> {
 fn config(dir: &std::path::Path, brokers: &str, prefix: &str, db: &str) -> std::path::PathBuf {
     let mut text = format!(
         "[bus]\nkind = \"kafka\"\nbrokers = \"{brokers}\"\ntopic_prefix = \"{prefix}\"\n\n\
-         [bus.kafka_properties]\n\"batch.num.messages\" = \"1\"\n\"fetch.wait.max.ms\" = \"5\"\n\n\
+         [bus.extra]\n\"batch.num.messages\" = \"1\"\n\"fetch.wait.max.ms\" = \"5\"\n\n\
          [database]\nurl = \"{db}\"\nmax_connections = 16\n\n\
          [node]\nid = \"node-1\"\nqueue_capacity = 4096\nregister_portfolios = true\n\n\
          [gateway]\nid = \"gateway-1\"\n\n"

@@ -90,25 +90,27 @@ pub fn redis_stream_routes(bus: &BusConfig, portfolios: &[PortfolioSpec]) -> Vec
 }
 
 /// Checks `[bus.redis_streams]`, adding one line per problem.
-pub(crate) fn validate(bus: &BusConfig, problems: &mut Vec<String>) {
+pub(crate) fn validate(bus: &BusConfig, problems: &mut chimera_ports::Problems) {
     for (topic, template) in &bus.redis_streams {
         let field = format!("bus.redis_streams.{topic:?}");
         if !Topic::ALL.iter().any(|t| t.base_name() == topic) {
             let known: Vec<&str> = Topic::ALL.iter().map(|t| t.base_name()).collect();
-            problems.push(format!(
-                "{field}: unknown topic (expected one of {})",
-                known.join(", ")
-            ));
+            problems.push(
+                &field,
+                format!("unknown topic (expected one of {})", known.join(", ")),
+            );
         }
         if template.is_empty() || template.contains(char::is_whitespace) {
-            problems.push(format!(
-                "{field} = {template:?}: must be non-empty, without whitespace"
-            ));
+            problems.push(
+                format!("{field} = {template:?}"),
+                "must be non-empty, without whitespace",
+            );
         }
         if template.contains("<market>") && topic != Topic::MarketData.base_name() {
-            problems.push(format!(
-                "{field} = {template:?}: <market> only applies to market.data"
-            ));
+            problems.push(
+                format!("{field} = {template:?}"),
+                "<market> only applies to market.data",
+            );
         }
     }
 }
@@ -121,7 +123,7 @@ mod tests {
     use std::fmt::Write as _;
 
     fn bus(overrides: &[(&str, &str)]) -> BusConfig {
-        let mut text = String::from("kind = \"redis\"\nredis_url = \"redis://x\"\n");
+        let mut text = String::from("kind = \"redis\"\nurl = \"redis://x\"\n");
         if !overrides.is_empty() {
             text.push_str("[redis_streams]\n");
             for (k, v) in overrides {
@@ -215,7 +217,7 @@ mod tests {
             stream_of(&routes, "chimera.live.market.data", "ETHUSDT"),
             "md:ETHUSDT"
         );
-        let mut problems = Vec::new();
+        let mut problems = chimera_ports::Problems::new();
         validate(
             &bus(&[
                 ("orders.nope", "x"),
@@ -224,6 +226,6 @@ mod tests {
             ]),
             &mut problems,
         );
-        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert_eq!(problems.lines().len(), 4, "{problems:#?}");
     }
 }

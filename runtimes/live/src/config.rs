@@ -13,47 +13,12 @@
 //! ```
 
 use crate::portfolio_spec::PortfolioSpec;
+pub use crate::services::{BusAdapter, BusConfig, StateAdapter, StateConfig, StoreConfig};
 use chimera_kernel::strategy::StrategyRegistry;
-use chimera_sql::SqlConfig;
+use chimera_ports::Problems;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-
-/// Which event bus the runtimes talk through.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BusConfig {
-    /// `kafka`, `redis` (Redis Streams) or `memory` (only inside one process).
-    pub kind: String,
-    /// Kafka brokers, `host:port,...` (kind = kafka).
-    #[serde(default)]
-    pub brokers: Option<String>,
-    /// Redis URL (kind = redis).
-    #[serde(default)]
-    pub redis_url: Option<String>,
-    /// Prefix of every topic, e.g. `chimera.live.`.
-    #[serde(default = "default_prefix")]
-    pub topic_prefix: String,
-    /// Partitions of auto-created Kafka topics.
-    #[serde(default = "default_partitions")]
-    pub partitions: i32,
-    /// Further librdkafka properties (kind = kafka), e.g. `security.protocol`. Against the
-    /// development broker (tansu) set `"batch.num.messages" = "1"`: tansu cannot serve a fetch
-    /// that starts inside a record batch, which is where a restarted reader resumes.
-    #[serde(default)]
-    pub kafka_properties: std::collections::BTreeMap<String, String>,
-    /// Stream name templates by topic (kind = redis), overriding the design's layout; see
-    /// [`crate::bus_layout`].
-    #[serde(default)]
-    pub redis_streams: std::collections::BTreeMap<String, String>,
-}
-
-fn default_prefix() -> String {
-    "chimera.live.".to_owned()
-}
-fn default_partitions() -> i32 {
-    3
-}
 
 /// The execution node.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -122,41 +87,13 @@ pub struct FeedConfig {
     pub speed: f64,
 }
 
-/// Shared state (the key-value store): node heartbeats and portfolio leases.
-///
-/// With it, a node holds a lease (`lock:{portfolio}:<id>`, a lock with a token and a TTL,
-/// renewed every third of it) on each portfolio it runs, taken before the portfolio is
-/// restored: a second process never runs the same portfolio (it waits until the lease is
-/// released or expires, e.g. after the holder was killed), and a node that cannot renew a lease
-/// stops. Heartbeats go to `node:{heartbeat}:<node id>` with a TTL of three periods.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateConfig {
-    /// `redis`, or `memory` (only inside one process, with the memory bus).
-    pub kind: String,
-    /// Redis URL (kind = redis).
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Prefix of every key; by default the bus's topic prefix.
-    #[serde(default)]
-    pub key_prefix: Option<String>,
-    /// Lease TTL, ms (≥ 300): how long a killed node's portfolios wait before another process
-    /// may take them.
-    #[serde(default = "default_lease")]
-    pub lease_ms: u64,
-}
-
-fn default_lease() -> u64 {
-    5_000
-}
-
 /// The whole configuration; each runtime reads the sections it needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveConfig {
     /// Message bus.
     pub bus: BusConfig,
     /// Database.
-    pub database: SqlConfig,
+    pub database: StoreConfig,
     /// Node section, if present.
     pub node: Option<NodeConfig>,
     /// Gateway section, if present.
@@ -189,10 +126,22 @@ pub fn load(
     env: impl IntoIterator<Item = (String, String)>,
     strategies: Option<&StrategyRegistry>,
 ) -> Result<LiveConfig, ConfigError> {
-    let mut problems = Vec::new();
+    let mut problems = Problems::new();
     let root = read_root(files, env, &mut problems);
     let bus = section::<BusConfig>(&root, "bus", true, &mut problems);
-    let database = section::<SqlConfig>(&root, "database", true, &mut problems);
+    let database = match root.get("database") {
+        Some(toml::Value::Table(table)) => StoreConfig::from_section(table.clone())
+            .map_err(|e| problems.push("database", e.trim()))
+            .ok(),
+        Some(_) => {
+            problems.push("database", "must be a table");
+            None
+        }
+        None => {
+            problems.push("database", "missing section");
+            None
+        }
+    };
     let node = section::<NodeConfig>(&root, "node", false, &mut problems);
     let gateway = section::<GatewayConfig>(&root, "gateway", false, &mut problems);
     let feed = section::<FeedConfig>(&root, "feed", false, &mut problems);
@@ -200,50 +149,39 @@ pub fn load(
     let portfolios = section::<Vec<PortfolioSpec>>(&root, "portfolios", false, &mut problems)
         .unwrap_or_default();
     for key in root.keys() {
-        if ![
-            "bus",
-            "database",
-            "node",
-            "gateway",
-            "feed",
-            "state",
-            "portfolios",
-        ]
-        .contains(&key.as_str())
-        {
-            problems.push(format!("{key}: unknown section"));
-        }
+        problems.check(
+            SECTIONS.contains(&key.as_str()),
+            key,
+            format!("unknown section (known: {})", SECTIONS.join(", ")),
+        );
     }
     if let Some(bus) = &bus {
-        validate_bus(bus, &mut problems);
+        bus.validate(&mut problems);
     }
-    if let Some(db) = &database {
-        if let Err(e) = db.validate() {
-            problems.extend(e.problems.into_iter().map(|p| format!("database.{p}")));
-        }
+    if let Some(database) = &database {
+        database.validate(&mut problems);
     }
     if let Some(node) = &node {
         validate_node(node, &mut problems);
     }
     if let Some(gateway) = &gateway {
-        if gateway.id.is_empty() {
-            problems.push("gateway.id: must not be empty".into());
-        }
-        if gateway.venue != "sim" {
-            problems.push(format!(
-                "gateway.venue: {:?} (available: sim)",
-                gateway.venue
-            ));
-        }
-        if gateway.sim_hold_ms < 0 {
-            problems.push("gateway.sim_hold_ms: must be ≥ 0".into());
-        }
+        problems.check(!gateway.id.is_empty(), "gateway.id", "must not be empty");
+        problems.check(
+            gateway.venue == "sim",
+            "gateway.venue",
+            format!("{:?} (available: sim)", gateway.venue),
+        );
+        problems.check(
+            gateway.sim_hold_ms >= 0,
+            "gateway.sim_hold_ms",
+            "must be ≥ 0",
+        );
     }
     if let Some(feed) = &feed {
         validate_feed(feed, &mut problems);
     }
     if let (Some(state), Some(bus)) = (&state, &bus) {
-        validate_state(state, bus, &mut problems);
+        state.validate(bus, &mut problems);
     }
     validate_portfolios(&portfolios, strategies, &mut problems);
     match (bus, database) {
@@ -256,9 +194,22 @@ pub fn load(
             state,
             portfolios,
         }),
-        _ => Err(ConfigError { problems }),
+        _ => Err(ConfigError {
+            problems: problems.into(),
+        }),
     }
 }
+
+/// The sections a configuration may have.
+const SECTIONS: [&str; 7] = [
+    "bus",
+    "database",
+    "node",
+    "gateway",
+    "feed",
+    "state",
+    "portfolios",
+];
 
 /// Reads only the `[[portfolios]]` of `files` (with `CHIMERA__PORTFOLIOS…` overrides ignored:
 /// portfolios are arrays), validated as [`load`] does. Other sections are not read, so a
@@ -271,32 +222,30 @@ pub fn load_portfolios(
     files: &[PathBuf],
     strategies: &StrategyRegistry,
 ) -> Result<Vec<PortfolioSpec>, ConfigError> {
-    let mut problems = Vec::new();
+    let mut problems = Problems::new();
     let root = read_root(files, [], &mut problems);
     let portfolios =
         section::<Vec<PortfolioSpec>>(&root, "portfolios", true, &mut problems).unwrap_or_default();
     if portfolios.is_empty() && problems.is_empty() {
-        problems.push("portfolios: name at least one [[portfolios]]".into());
+        problems.push("portfolios", "name at least one [[portfolios]]");
     }
     validate_portfolios(&portfolios, Some(strategies), &mut problems);
-    if problems.is_empty() {
-        Ok(portfolios)
-    } else {
-        Err(ConfigError { problems })
-    }
+    problems
+        .finish(portfolios)
+        .map_err(|problems| ConfigError { problems })
 }
 
 /// The merged table of `files` with the `CHIMERA__SECTION__KEY` overrides of `env` applied.
 fn read_root(
     files: &[PathBuf],
     env: impl IntoIterator<Item = (String, String)>,
-    problems: &mut Vec<String>,
+    problems: &mut Problems,
 ) -> toml::Table {
     let mut root = toml::Table::new();
     for file in files {
         match read_table(file) {
             Ok(table) => merge(&mut root, table),
-            Err(p) => problems.push(p),
+            Err(p) => problems.extend([p]),
         }
     }
     for (key, value) in env {
@@ -311,13 +260,15 @@ fn read_root(
 fn validate_portfolios(
     portfolios: &[PortfolioSpec],
     strategies: Option<&StrategyRegistry>,
-    problems: &mut Vec<String>,
+    problems: &mut Problems,
 ) {
     let mut seen = std::collections::BTreeSet::new();
     for (i, spec) in portfolios.iter().enumerate() {
-        if !seen.insert(spec.id.as_str()) {
-            problems.push(format!("portfolios[{i}].id: {:?} is used twice", spec.id));
-        }
+        problems.check(
+            seen.insert(spec.id.as_str()),
+            format_args!("portfolios[{i}].id"),
+            format_args!("{:?} is used twice", spec.id),
+        );
         let checked = match strategies {
             Some(strategies) => spec.build_engine(strategies).map(drop),
             None => spec.build_portfolio().map(drop),
@@ -381,100 +332,56 @@ fn section<T: DeserializeOwned>(
     root: &toml::Table,
     name: &str,
     required: bool,
-    problems: &mut Vec<String>,
+    problems: &mut Problems,
 ) -> Option<T> {
     let Some(value) = root.get(name) else {
         if required {
-            problems.push(format!("{name}: missing section"));
+            problems.push(name, "missing section");
         }
         return None;
     };
     value
         .clone()
         .try_into::<T>()
-        .map_err(|e| problems.push(format!("{name}: {}", e.to_string().trim())))
+        .map_err(|e| problems.push(name, e.to_string().trim()))
         .ok()
 }
 
-fn validate_bus(bus: &BusConfig, problems: &mut Vec<String>) {
-    match bus.kind.as_str() {
-        "kafka" if bus.brokers.as_deref().is_none_or(str::is_empty) => {
-            problems.push("bus.brokers: required when bus.kind = \"kafka\"".into());
-        }
-        "redis" if bus.redis_url.as_deref().is_none_or(str::is_empty) => {
-            problems.push("bus.redis_url: required when bus.kind = \"redis\"".into());
-        }
-        "kafka" | "redis" | "memory" => {}
-        other => problems.push(format!(
-            "bus.kind: {other:?} (expected kafka, redis or memory)"
-        )),
-    }
-    if bus.partitions < 1 {
-        problems.push("bus.partitions: must be ≥ 1".into());
-    }
-    crate::bus_layout::validate(bus, problems);
+fn validate_node(node: &NodeConfig, problems: &mut Problems) {
+    problems.check(!node.id.is_empty(), "node.id", "must not be empty");
+    problems.check(
+        node.queue_capacity >= 8,
+        "node.queue_capacity",
+        format!("{} (must be ≥ 8)", node.queue_capacity),
+    );
+    problems.check(node.batch_max > 0, "node.batch_max", "must be ≥ 1");
+    problems.check(
+        node.heartbeat_ms >= 100,
+        "node.heartbeat_ms",
+        format!("{} (must be ≥ 100)", node.heartbeat_ms),
+    );
 }
 
-fn validate_state(state: &StateConfig, bus: &BusConfig, problems: &mut Vec<String>) {
-    match state.kind.as_str() {
-        "redis" if state.url.as_deref().is_none_or(str::is_empty) => {
-            problems.push("state.url: required when state.kind = \"redis\"".into());
-        }
-        "memory" if bus.kind != "memory" => problems.push(
-            "state.kind = \"memory\": only within one process (bus.kind = \"memory\"); use redis"
-                .into(),
-        ),
-        "redis" | "memory" => {}
-        other => problems.push(format!("state.kind: {other:?} (expected redis or memory)")),
-    }
-    if state.lease_ms < 300 {
-        problems.push(format!(
-            "state.lease_ms: {} (must be ≥ 300)",
-            state.lease_ms
-        ));
-    }
-}
-
-fn validate_node(node: &NodeConfig, problems: &mut Vec<String>) {
-    if node.id.is_empty() {
-        problems.push("node.id: must not be empty".into());
-    }
-    if node.queue_capacity < 8 {
-        problems.push(format!(
-            "node.queue_capacity: {} (must be ≥ 8)",
-            node.queue_capacity
-        ));
-    }
-    if node.batch_max == 0 {
-        problems.push("node.batch_max: must be ≥ 1".into());
-    }
-    if node.heartbeat_ms < 100 {
-        problems.push(format!(
-            "node.heartbeat_ms: {} (must be ≥ 100)",
-            node.heartbeat_ms
-        ));
-    }
-}
-
-fn validate_feed(feed: &FeedConfig, problems: &mut Vec<String>) {
-    if feed.id.is_empty() {
-        problems.push("feed.id: must not be empty".into());
-    }
-    if feed.files.is_empty() {
-        problems.push("feed.files: name at least one file".into());
-    }
+fn validate_feed(feed: &FeedConfig, problems: &mut Problems) {
+    problems.check(!feed.id.is_empty(), "feed.id", "must not be empty");
+    problems.check(
+        !feed.files.is_empty(),
+        "feed.files",
+        "name at least one file",
+    );
     for f in &feed.files {
         let (_, path) = crate::feed::split_file(f);
-        if !path.is_file() {
-            problems.push(format!("feed.files: {} does not exist", path.display()));
-        }
+        problems.check(
+            path.is_file(),
+            "feed.files",
+            format!("{} does not exist", path.display()),
+        );
     }
-    if !(feed.speed >= 0.0 && feed.speed.is_finite()) {
-        problems.push(format!(
-            "feed.speed: {} (must be ≥ 0; 0 = as fast as possible)",
-            feed.speed
-        ));
-    }
+    problems.check(
+        feed.speed >= 0.0 && feed.speed.is_finite(),
+        "feed.speed",
+        format!("{} (must be ≥ 0; 0 = as fast as possible)", feed.speed),
+    );
 }
 
 #[cfg(test)]
@@ -524,14 +431,11 @@ mod tests {
     fn environment_overrides_files_and_state_is_optional() {
         let path = write(
             "good",
-            "[bus]\nkind = \"kafka\"\nbrokers = \"b:9092\"\n[database]\nurl = \"sqlite://x.db\"\n",
+            "[bus]\nkind = \"memory\"\n[database]\nurl = \"sqlite://x.db\"\n",
         );
         let env = [
             ("CHIMERA__BUS__KIND".to_owned(), "redis".to_owned()),
-            (
-                "CHIMERA__BUS__REDIS_URL".to_owned(),
-                "redis://r:1".to_owned(),
-            ),
+            ("CHIMERA__BUS__URL".to_owned(), "redis://r:1".to_owned()),
             ("CHIMERA__STATE__KIND".to_owned(), "redis".to_owned()),
             ("CHIMERA__STATE__URL".to_owned(), "redis://r:1".to_owned()),
         ];
@@ -541,9 +445,17 @@ mod tests {
             Some(&StrategyRegistry::builtin()),
         )
         .unwrap();
-        assert_eq!(config.bus.kind, "redis");
+        assert_eq!(config.bus.kind(), "redis");
+        let BusAdapter::Redis(redis) = &config.bus.adapter else {
+            panic!("a redis bus: {:?}", config.bus)
+        };
+        assert_eq!(
+            redis.key_prefix, "chimera.live.",
+            "defaults to the topic prefix"
+        );
         let state = config.state.unwrap();
-        assert_eq!((state.kind.as_str(), state.lease_ms), ("redis", 5_000));
+        assert!(matches!(state.adapter, StateAdapter::Redis(_)));
+        assert_eq!(state.lease_ms, 5_000);
         assert!(load(&[path], [], Some(&StrategyRegistry::builtin()))
             .unwrap()
             .state

@@ -12,6 +12,7 @@
 //! restarted without losing or duplicating an order or a fill.
 
 pub mod bus_layout;
+pub mod compose;
 pub mod config;
 pub mod feed;
 pub mod gateway;
@@ -19,67 +20,47 @@ pub mod node;
 pub mod portfolio_spec;
 pub mod process;
 pub mod runtime;
+pub mod services;
 mod sim_clock;
 
-use chimera_kafka::{KafkaConfig, KafkaEventBus};
 use chimera_messages::Topics;
-use chimera_ports::{EventBus, StateStore};
-use chimera_redis::{RedisConfig, RedisStateStore, RedisStreamsEventBus};
-use chimera_sql::SqlStore;
-use config::{LiveConfig, StateConfig};
+use chimera_ports::EventBus;
+use config::LiveConfig;
 use runtime::{Runtime, SharedState, Shutdown};
 use std::sync::Arc;
 
-/// Connects the bus `live` configures (on Redis Streams, with the [`bus_layout`] of its topics).
+/// Connects the bus `live` configures (on Redis Streams, with the [`bus_layout`] of its topics)
+/// and checks that it answers.
 ///
 /// # Errors
-/// When the bus cannot be set up, or `memory` is asked for outside a single process.
+/// [`compose::Unreachable`] naming the bus and its address when it does not answer within
+/// `bus.connect_timeout_ms`, or `memory` asked for outside a single process.
 pub async fn connect_bus(
     live: &LiveConfig,
     instance: &str,
     allow_memory: bool,
 ) -> anyhow::Result<Arc<dyn EventBus>> {
-    let config = &live.bus;
-    Ok(match config.kind.as_str() {
-        "kafka" => {
-            let mut kafka = KafkaConfig::new(config.brokers.clone().unwrap_or_default());
-            kafka.partitions = config.partitions;
-            kafka.client_id = format!("chimera-{instance}");
-            // Every group of a live process has that process as its only reader (group names
-            // carry the process id): read exclusively, so a restart resumes at once from the
-            // acknowledged offsets, with no group coordination to wait for.
-            kafka.exclusive = true;
-            kafka.extra.clone_from(&config.kafka_properties);
-            Arc::new(KafkaEventBus::connect(&kafka)?)
-        }
-        "redis" => {
-            let redis = RedisConfig {
-                url: config.redis_url.clone().unwrap_or_default(),
-                key_prefix: config.topic_prefix.clone(),
-                stream_max_len: None,
-                streams: bus_layout::redis_stream_routes(config, &live.portfolios),
-            };
-            Arc::new(RedisStreamsEventBus::connect(&redis).await?)
-        }
-        "memory" if allow_memory => Arc::new(chimera_memory::MemoryEventBus::new()),
-        other => anyhow::bail!(
-            "bus.kind = {other:?} cannot be used by a separate process (use kafka or redis)"
-        ),
-    })
+    if live.bus.is_memory() && !allow_memory {
+        anyhow::bail!(
+            "bus kind = \"memory\" cannot be used by a separate process (use kafka or redis)"
+        );
+    }
+    let (bus, _health) = live.bus.build(instance, &live.portfolios).await?;
+    Ok(bus)
 }
 
 /// Builds the shared handles of a runtime named `source`: the database, and the shared state
-/// when `[state]` is configured.
+/// when `[state]` is configured, each checked to answer.
 ///
 /// # Errors
-/// When the database or the state store cannot be reached.
+/// [`compose::Unreachable`] naming the database or the state store and its address.
 pub async fn connect(
     config: &LiveConfig,
     bus: Arc<dyn EventBus>,
     source: &str,
     shutdown: Shutdown,
 ) -> anyhow::Result<Arc<Runtime>> {
-    let store = SqlStore::connect(&config.database).await?;
+    let (store, _health) = config.database.build().await?;
     let runtime = Runtime::new(
         bus,
         Topics::new(config.bus.topic_prefix.clone()),
@@ -88,33 +69,15 @@ pub async fn connect(
         shutdown,
     );
     Ok(Arc::new(match &config.state {
-        Some(state) => runtime.with_state(connect_state(config, state).await?),
+        Some(state) => {
+            let (store, _health) = state.build(&config.bus.topic_prefix).await?;
+            runtime.with_state(SharedState {
+                store,
+                lease: std::time::Duration::from_millis(state.lease_ms),
+            })
+        }
         None => runtime,
     }))
-}
-
-async fn connect_state(config: &LiveConfig, state: &StateConfig) -> anyhow::Result<SharedState> {
-    let store: Arc<dyn StateStore> = match state.kind.as_str() {
-        "redis" => {
-            let redis = RedisConfig {
-                url: state.url.clone().unwrap_or_default(),
-                key_prefix: state
-                    .key_prefix
-                    .clone()
-                    .unwrap_or_else(|| config.bus.topic_prefix.clone()),
-                stream_max_len: None,
-                streams: Vec::new(),
-            };
-            Arc::new(RedisStateStore::connect(&redis).await?)
-        }
-        _ => Arc::new(chimera_memory::MemoryStateStore::new(Arc::new(
-            chimera_memory::SystemClock,
-        ))),
-    };
-    Ok(SharedState {
-        store,
-        lease: std::time::Duration::from_millis(state.lease_ms),
-    })
 }
 
 /// Common command-line of the runtime binaries.

@@ -78,6 +78,14 @@ impl RedisStreamsEventBus {
         })
     }
 
+    /// `PING`: proves the server answers (start-up and health checks).
+    ///
+    /// # Errors
+    /// [`RedisAdapterError::Client`] when it does not.
+    pub async fn ping(&self) -> Result<(), RedisAdapterError> {
+        crate::ping(&mut self.connection.clone()).await
+    }
+
     /// The full name of the stream a message with `key` on `topic` goes to.
     pub fn stream_name(&self, topic: &str, key: &str) -> String {
         self.config.stream_name(topic, key)

@@ -145,11 +145,11 @@ pub(crate) async fn setup_on(name: &str, services: &Services, bus: Bus) -> Setup
     let bus = match bus {
         Bus::Kafka => format!(
             "[bus]\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic_prefix = \"{prefix}\"\n\n\
-             [bus.kafka_properties]\n\"batch.num.messages\" = \"1\"\n\n",
+             [bus.extra]\n\"batch.num.messages\" = \"1\"\n\n",
             services.brokers
         ),
         Bus::RedisStreams => format!(
-            "[bus]\nkind = \"redis\"\nredis_url = \"{}\"\ntopic_prefix = \"{prefix}\"\n\n",
+            "[bus]\nkind = \"redis\"\nurl = \"{}\"\ntopic_prefix = \"{prefix}\"\n\n",
             services.redis_url.as_deref().unwrap_or_default()
         ),
     };
