@@ -5,7 +5,7 @@ use chimera_kernel::engine::PortfolioEngine;
 use chimera_kernel::ids::{Asset, PortfolioId, Symbol};
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::portfolio::Portfolio;
-use chimera_kernel::value::Quantity;
+use chimera_kernel::value::{Amount, Quantity};
 use chimera_kernel::Decimal;
 use chimera_sim::{Backtest, SimConfig};
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let instrument = Instrument::linear("BTCUSDT", "USDT", MarketKind::Perp)?;
     let mut portfolio = Portfolio::new(PortfolioId::new("breakout"), Asset::new("USDT"));
-    portfolio.deposit(Asset::new("USDT"), Decimal::from(100_000));
+    portfolio.deposit(Asset::new("USDT"), Amount::new(Decimal::from(100_000)));
     portfolio.add_instrument(instrument.clone());
     let mut backtest = Backtest::new(SimConfig::default(), 60_000);
     backtest.add_instrument(instrument);

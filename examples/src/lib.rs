@@ -14,7 +14,6 @@ use chimera_kernel::strategy::{
     StrategyParams, StrategyRegistry, StrategyStateError,
 };
 use chimera_kernel::value::{Price, Quantity};
-use chimera_kernel::Decimal;
 use std::collections::VecDeque;
 
 /// Adds this crate's strategies to `registry`.
@@ -74,13 +73,11 @@ impl Strategy for Breakout {
                     self.qty,
                     "breakout",
                 ));
-            } else if low.is_some_and(|l| bar.close < l) && position > Decimal::ZERO {
-                if let Ok(qty) = Quantity::new(position) {
-                    out.submit(OrderRequest {
-                        reduce_only: true,
-                        ..OrderRequest::market(bar.symbol.clone(), Side::Sell, qty, "exit")
-                    });
-                }
+            } else if low.is_some_and(|l| bar.close < l) && position.is_positive() {
+                out.submit(OrderRequest {
+                    reduce_only: true,
+                    ..OrderRequest::market(bar.symbol.clone(), Side::Sell, position.abs(), "exit")
+                });
             }
             self.window.pop_front();
         }
@@ -94,15 +91,15 @@ impl Strategy for Breakout {
         }
         for symbol in ctx.portfolio.positions.keys() {
             let held = ctx.position_qty(symbol);
-            let side = if held > Decimal::ZERO {
+            let side = if held.is_positive() {
                 Side::Sell
             } else {
                 Side::Buy
             };
-            if let (false, Ok(qty)) = (held.is_zero(), Quantity::new(held.abs())) {
+            if !held.is_zero() {
                 out.submit(OrderRequest {
                     reduce_only: true,
-                    ..OrderRequest::market(symbol.clone(), side, qty, "stop")
+                    ..OrderRequest::market(symbol.clone(), side, held.abs(), "stop")
                 });
             }
         }
@@ -140,13 +137,15 @@ mod tests {
     use chimera_kernel::instrument::{Instrument, MarketKind};
     use chimera_kernel::portfolio::Portfolio;
     use chimera_kernel::time::Timestamp;
+    use chimera_kernel::value::Amount;
+    use chimera_kernel::Decimal;
     use chimera_sim::{Backtest, SimConfig};
 
     #[test]
     fn breakout_buys_the_break_and_exits_the_breakdown() {
         let instrument = Instrument::linear("BTCUSDT", "USDT", MarketKind::Perp).unwrap();
         let mut portfolio = Portfolio::new(PortfolioId::new("b"), Asset::new("USDT"));
-        portfolio.deposit(Asset::new("USDT"), Decimal::from(10_000));
+        portfolio.deposit(Asset::new("USDT"), Amount::new(Decimal::from(10_000)));
         portfolio.add_instrument(instrument.clone());
         let mut backtest = Backtest::new(SimConfig::default(), 60_000);
         backtest.add_instrument(instrument);

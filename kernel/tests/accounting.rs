@@ -11,7 +11,7 @@ use chimera_kernel::instrument::Instrument;
 use chimera_kernel::order::Side;
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::testing::{btc_perp, btc_spot, px, qty};
-use chimera_kernel::value::Money;
+use chimera_kernel::value::{Amount, Money};
 use chimera_kernel::Decimal;
 use proptest::prelude::*;
 
@@ -49,9 +49,9 @@ fn portfolio(instrument: Instrument) -> Portfolio {
     let spot = instrument.kind == chimera_kernel::instrument::MarketKind::Spot;
     let mut p = Portfolio::new(PortfolioId::new("p"), usdt());
     p.add_instrument(instrument);
-    p.deposit(usdt(), Decimal::from(1_000_000));
+    p.deposit(usdt(), Amount::new(Decimal::from(1_000_000)));
     if spot {
-        p.deposit(Asset::new("BTC"), Decimal::from(10));
+        p.deposit(Asset::new("BTC"), Amount::new(Decimal::from(10)));
     }
     p
 }
@@ -100,17 +100,21 @@ fn run(p: &mut Portfolio, steps: &[Step]) -> Decimal {
     signed_sum
 }
 
+fn a(d: Decimal) -> Amount {
+    Amount::new(d)
+}
+
 fn flatten(p: &mut Portfolio, at_cents: i64) {
     let symbol = Symbol::new("BTCUSDT");
     let open = p.position(&symbol).unwrap().qty;
     if !open.is_zero() {
-        let side = if open > Decimal::ZERO {
+        let side = if open.is_positive() {
             Side::Sell
         } else {
             Side::Buy
         };
         let f = Fill {
-            qty: qty(open.abs()),
+            qty: open.abs(),
             ..fill(999_999, 1, at_cents, 5)
         };
         p.apply_fill(&symbol, side, &f).unwrap();
@@ -126,7 +130,7 @@ proptest! {
         let start_cash = p.balance(&usdt());
         let signed = run(&mut p, &steps);
         let pos = p.position(&Symbol::new("BTCUSDT")).unwrap().clone();
-        prop_assert_eq!(pos.qty, signed);
+        prop_assert_eq!(pos.qty.get(), signed);
         // equity = cash + unrealised PnL
         prop_assert_eq!(p.equity(), p.cash_value() + pos.unrealized_pnl());
         // conservation: quote balance = start + realised − fees + funding
@@ -141,7 +145,7 @@ proptest! {
         flatten(&mut p, close);
         let pos = p.position(&Symbol::new("BTCUSDT")).unwrap();
         prop_assert!(pos.is_flat());
-        prop_assert_eq!(pos.unrealized_pnl(), Decimal::ZERO);
+        prop_assert_eq!(pos.unrealized_pnl(), Amount::ZERO);
         prop_assert_eq!(p.balance(&usdt()) - start_cash, pos.realized_pnl - pos.fees + pos.funding);
         prop_assert_eq!(p.equity(), p.cash_value());
     }
@@ -154,12 +158,12 @@ proptest! {
         let mark = px(Decimal::new(mark, 2));
         p.mark(&symbol, mark);
         let pos = p.position(&symbol).unwrap().clone();
-        prop_assert_eq!(pos.qty, signed);
-        prop_assert_eq!(p.balance(&Asset::new("BTC")), Decimal::from(10) + signed);
+        prop_assert_eq!(pos.qty.get(), signed);
+        prop_assert_eq!(p.balance(&Asset::new("BTC")).get(), Decimal::from(10) + signed);
         // funding never applies to spot
-        prop_assert_eq!(p.funding, Decimal::ZERO);
+        prop_assert_eq!(p.funding, Amount::ZERO);
         let start_value = Decimal::from(1_000_000) + Decimal::from(10) * mark.get();
-        prop_assert_eq!(p.equity(), start_value + pos.realized_pnl + pos.unrealized_pnl() - pos.fees);
+        prop_assert_eq!(p.equity(), Amount::new(start_value) + pos.realized_pnl + pos.unrealized_pnl() - pos.fees);
     }
 }
 
@@ -170,20 +174,20 @@ fn perp_long_round_trip_by_hand() {
     let buy = fill(1, 1000, 4_000_000, 5); // 1 BTC at 40 000, fee 20
     p.apply_fill(&symbol, Side::Buy, &buy).unwrap();
     p.mark(&symbol, px(Decimal::from(41_000)));
-    assert_eq!(p.unrealized_pnl(), Decimal::from(1000));
-    assert_eq!(p.equity(), Decimal::from(1_000_000 - 20 + 1000));
-    assert_eq!(p.margin_used(), Decimal::from(41_000));
+    assert_eq!(p.unrealized_pnl(), a(Decimal::from(1000)));
+    assert_eq!(p.equity(), a(Decimal::from(1_000_000 - 20 + 1000)));
+    assert_eq!(p.margin_used(), a(Decimal::from(41_000)));
     let funding = p
         .apply_funding(&symbol, Decimal::new(1, 4), px(Decimal::from(41_000)))
         .unwrap();
-    assert_eq!(funding, Decimal::new(-41, 1)); // long pays 0.01% of 41 000
+    assert_eq!(funding, a(Decimal::new(-41, 1))); // long pays 0.01% of 41 000
     let sell = fill(2, 1000, 4_200_000, 5); // fee 21
     assert_eq!(
         p.apply_fill(&symbol, Side::Sell, &sell).unwrap(),
-        Decimal::from(2000)
+        a(Decimal::from(2000))
     );
     assert_eq!(
-        p.balance(&usdt()),
+        p.balance(&usdt()).get(),
         Decimal::from(1_000_000 + 2000 - 20 - 21) - Decimal::new(41, 1)
     );
 }

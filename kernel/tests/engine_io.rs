@@ -67,7 +67,10 @@ impl Strategy for Pinger {
 
 fn portfolio(id: &str) -> Portfolio {
     let mut p = Portfolio::new(PortfolioId::new(id), Asset::new("USDT"));
-    p.deposit(Asset::new("USDT"), Decimal::from(100_000));
+    p.deposit(
+        Asset::new("USDT"),
+        chimera_kernel::value::Amount::new(Decimal::from(100_000)),
+    );
     p.add_instrument(btc_perp());
     p
 }

@@ -21,8 +21,14 @@ fn engine(
     params: &[(&str, &str)],
 ) -> PortfolioEngine {
     let mut p = Portfolio::new(PortfolioId::new("p1"), Asset::new("USDT"));
-    p.deposit(Asset::new("USDT"), Decimal::from(1_000_000));
-    p.deposit(instrument.base.clone(), Decimal::from(base));
+    p.deposit(
+        Asset::new("USDT"),
+        chimera_kernel::value::Amount::new(Decimal::from(1_000_000)),
+    );
+    p.deposit(
+        instrument.base.clone(),
+        chimera_kernel::value::Amount::new(Decimal::from(base)),
+    );
     p.add_instrument(instrument);
     let params: StrategyParams = params
         .iter()
@@ -87,9 +93,9 @@ fn ema_cross_perp_enters_and_reverses_with_two_orders() {
         ]
     );
     let pos = e.portfolio().position(&"BTCUSDT".into()).unwrap();
-    assert_eq!(pos.qty, Decimal::new(5, 1));
+    assert_eq!(pos.qty.get(), Decimal::new(5, 1));
     // long 0.5 @100 → 100 (0), short 0.5 @100 → 101 (−0.5)
-    assert_eq!(pos.realized_pnl, Decimal::new(-5, 1));
+    assert_eq!(pos.realized_pnl.get(), Decimal::new(-5, 1));
     assert_eq!(e.stats().fills, 5);
 }
 
@@ -127,7 +133,7 @@ fn ema_cross_spot_only_sells_what_it_holds() {
     let sent = run(&mut with_inventory, &[100, 100, 99, 98, 97]);
     assert_eq!(summary(&sent), vec![(2, Side::Sell, "0.5".into(), "entry")]);
     let btc = with_inventory.portfolio().balance(&Asset::new("BTC"));
-    assert_eq!(btc, Decimal::new(5, 1));
+    assert_eq!(btc.get(), Decimal::new(5, 1));
 }
 
 #[test]
@@ -169,7 +175,7 @@ fn scripted_places_orders_at_first_event_at_or_after_their_time() {
     let pos = e.portfolio().position(&"BTCUSDT".into()).unwrap();
     assert!(pos.is_flat());
     // 0.5 @100 + 1 @103 sold @105 → 2.5 + 2
-    assert_eq!(pos.realized_pnl, Decimal::new(45, 1));
+    assert_eq!(pos.realized_pnl.get(), Decimal::new(45, 1));
 }
 
 #[test]

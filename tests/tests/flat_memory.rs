@@ -51,7 +51,10 @@ fn ten_passes_over_the_reference_bars_retain_no_more_than_one() {
         .unwrap_or_else(|e| panic!("instrument: {e}"));
     let mut portfolio = Portfolio::new(PortfolioId::new("flat"), Asset::new("USDT"));
     portfolio.add_instrument(instrument.clone());
-    portfolio.deposit(Asset::new("USDT"), Decimal::from(10_000_000));
+    portfolio.deposit(
+        Asset::new("USDT"),
+        chimera_kernel::value::Amount::new(Decimal::from(10_000_000)),
+    );
     let strategy = build_strategy("ema-cross", &params).unwrap_or_else(|e| panic!("{e}"));
     let mut backtest = Backtest::new(SimConfig::default(), i64::MAX);
     backtest.add_instrument(instrument);

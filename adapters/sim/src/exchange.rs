@@ -10,7 +10,7 @@ use chimera_kernel::order::{CancelRequest, Order, OrderIntent, OrderKind, Side};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::rng::SeededRng;
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::Decimal;
+use chimera_kernel::value::Amount;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -106,7 +106,7 @@ impl SimExchange {
     }
 
     /// Credits an account (creating it if needed).
-    pub fn deposit(&mut self, portfolio: &PortfolioId, asset: Asset, amount: Decimal) {
+    pub fn deposit(&mut self, portfolio: &PortfolioId, asset: Asset, amount: Amount) {
         self.account(portfolio).deposit(asset, amount);
     }
 

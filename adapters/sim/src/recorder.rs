@@ -168,7 +168,7 @@ impl Recorder {
 
     /// Samples the equity now.
     pub fn sample(&mut self, engine: &PortfolioEngine, now: Timestamp) {
-        let equity = engine.portfolio().equity();
+        let equity = engine.portfolio().equity().get();
         self.initial_equity.get_or_insert(equity);
         if fast_cmp(&equity, &self.peak).is_gt() {
             self.peak = equity;
@@ -197,7 +197,7 @@ impl Recorder {
         let p = engine.portfolio();
         let stats = engine.stats();
         let initial = self.initial_equity.unwrap_or(Decimal::ZERO);
-        let final_equity = p.equity();
+        let final_equity = p.equity().get();
         let total_return = if initial.is_zero() {
             Decimal::ZERO
         } else {
@@ -209,10 +209,10 @@ impl Recorder {
             initial_equity: initial,
             final_equity,
             total_return: total_return.round_dp(8),
-            realized_pnl: p.realized_pnl,
-            unrealized_pnl: p.unrealized_pnl(),
-            fees: p.fees,
-            funding: p.funding,
+            realized_pnl: p.realized_pnl.get(),
+            unrealized_pnl: p.unrealized_pnl().get(),
+            fees: p.fees.get(),
+            funding: p.funding.get(),
             max_drawdown: self.max_drawdown.round_dp(8),
             orders: stats.orders,
             fills: stats.fills,
@@ -222,7 +222,7 @@ impl Recorder {
             balances: p
                 .balances
                 .iter()
-                .map(|(asset, amount)| (asset.to_string(), amount.normalize().to_string()))
+                .map(|(asset, amount)| (asset.to_string(), amount.to_string()))
                 .collect(),
         };
         (summary, std::mem::take(&mut self.curve))

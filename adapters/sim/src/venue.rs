@@ -88,7 +88,7 @@ impl ExecutionVenue for SimVenue {
             .map(|a| {
                 a.balances
                     .iter()
-                    .map(|(asset, amount)| Money::new(*amount, asset.clone()))
+                    .map(|(asset, amount)| Money::new(amount.get(), asset.clone()))
                     .collect()
             })
             .unwrap_or_default())

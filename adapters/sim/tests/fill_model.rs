@@ -14,7 +14,11 @@ fn exchange(config: SimConfig) -> (SimExchange, PortfolioId) {
     let mut x = SimExchange::new(config);
     x.add_instrument(btc_perp());
     let p = PortfolioId::new("p");
-    x.deposit(&p, Asset::new("USDT"), Decimal::from(1_000_000));
+    x.deposit(
+        &p,
+        Asset::new("USDT"),
+        chimera_kernel::value::Amount::new(Decimal::from(1_000_000)),
+    );
     (x, p)
 }
 
@@ -112,7 +116,7 @@ fn market_order_walks_the_book() {
         .position(&Symbol::new("BTCUSDT"))
         .unwrap()
         .qty;
-    assert_eq!(position, Decimal::ONE);
+    assert_eq!(position.get(), Decimal::ONE);
 }
 
 #[test]
@@ -144,7 +148,7 @@ fn funding_is_settled_on_venue_accounts() {
         mark_price: px(Decimal::from(100)),
     }));
     assert_eq!(
-        x.account_of(&p).unwrap().funding,
+        x.account_of(&p).unwrap().funding.get(),
         Decimal::new(2, 1),
         "shorts receive a positive rate"
     );

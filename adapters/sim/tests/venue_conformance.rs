@@ -39,7 +39,7 @@ async fn sim_venue_conforms() {
         x.deposit(
             &PortfolioId::new("sim-rich"),
             Asset::new("USDT"),
-            Decimal::from(100_000),
+            chimera_kernel::value::Amount::new(Decimal::from(100_000)),
         );
     });
     venue_suite(&Harness(venue), "sim").await;

@@ -6,7 +6,7 @@ use super::{Command, Output, PortfolioEngine, Refusal, RefusalReason, RefusedAct
 use crate::ids::{ClientOrderId, IntentId};
 use crate::order::{CancelRequest, Order, OrderIntent, TimeInForce};
 use crate::strategy::{Action, OrderRequest};
-use rust_decimal::Decimal;
+use crate::value::SignedQty;
 
 impl PortfolioEngine {
     /// Applies the actions the strategy's last callback asked for, in order, and re-reads its
@@ -110,14 +110,14 @@ impl PortfolioEngine {
             let position = self
                 .portfolio
                 .position(&request.symbol)
-                .map_or(Decimal::ZERO, |p| p.qty)
+                .map_or(SignedQty::ZERO, |p| p.qty)
                 + self
                     .working
                     .get(&request.symbol)
                     .copied()
                     .unwrap_or_default();
-            let reduces =
-                position * request.side.sign() < Decimal::ZERO && qty.get() <= position.abs();
+            let reduces = !position.same_direction(SignedQty::from_side(request.side, qty))
+                && qty <= position.abs();
             if !reduces {
                 return Err(Refusal::submit(
                     request,

@@ -51,7 +51,7 @@ use crate::order::{CancelRequest, Order};
 use crate::portfolio::Portfolio;
 use crate::strategy::{Actions, Strategy, StrategyContext};
 use crate::time::Timestamp;
-use rust_decimal::Decimal;
+use crate::value::SignedQty;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -78,7 +78,7 @@ pub struct PortfolioEngine {
     portfolio: Portfolio,
     strategy: Box<dyn Strategy>,
     open_orders: BTreeMap<ClientOrderId, Order>,
-    working: BTreeMap<Symbol, Decimal>,
+    working: BTreeMap<Symbol, SignedQty>,
     /// Client order ids of the last [`RECENTLY_FINISHED`] terminal orders, oldest first, so
     /// late or replayed reports for them are recognised as duplicates, not unknown orders.
     recently_finished: VecDeque<ClientOrderId>,

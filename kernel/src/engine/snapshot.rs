@@ -119,7 +119,10 @@ mod tests {
     fn engine() -> PortfolioEngine {
         let mut portfolio = Portfolio::new("p".into(), "USDT".into());
         portfolio.add_instrument(btc_perp());
-        portfolio.deposit("USDT".into(), Decimal::from(100_000));
+        portfolio.deposit(
+            "USDT".into(),
+            crate::value::Amount::new(Decimal::from(100_000)),
+        );
         let params = [("fast", "3"), ("slow", "5"), ("qty", "0.1")]
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -8,7 +8,7 @@ pub use state::{OrderError, OrderStatus, OrderUpdate};
 use crate::event::Fill;
 use crate::ids::{ClientOrderId, IntentId, PortfolioId, Symbol, VenueOrderId};
 use crate::time::Timestamp;
-use crate::value::{Money, Price, Quantity};
+use crate::value::{Money, Price, Quantity, SignedQty};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -193,11 +193,11 @@ impl Order {
     }
 
     /// Signed quantity still to execute while the order works (+ buy, − sell), 0 when done.
-    pub fn signed_open_qty(&self) -> Decimal {
+    pub fn signed_open_qty(&self) -> SignedQty {
         if self.status.is_terminal() {
-            Decimal::ZERO
+            SignedQty::ZERO
         } else {
-            self.remaining().get() * self.intent.side.sign()
+            SignedQty::from_side(self.intent.side, self.remaining())
         }
     }
 }

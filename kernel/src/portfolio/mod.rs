@@ -17,7 +17,7 @@ use crate::event::Fill;
 use crate::ids::{Asset, PortfolioId, Symbol};
 use crate::instrument::{Instrument, MarketKind};
 use crate::order::Side;
-use crate::value::Price;
+use crate::value::{Amount, Price};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -50,20 +50,17 @@ pub struct Portfolio {
     /// The asset equity and PnL are reported in (e.g. `USDT`).
     pub reporting_asset: Asset,
     /// Balance per asset (spot holdings and the perpetual wallet balance).
-    pub balances: BTreeMap<Asset, Decimal>,
+    pub balances: BTreeMap<Asset, Amount>,
     /// Position per instrument.
     pub positions: BTreeMap<Symbol, Position>,
     /// Instruments this portfolio trades.
     pub instruments: BTreeMap<Symbol, Instrument>,
     /// Σ realised PnL.
-    #[serde(with = "crate::value::decimal_str")]
-    pub realized_pnl: Decimal,
+    pub realized_pnl: Amount,
     /// Σ fees valued in the reporting asset.
-    #[serde(with = "crate::value::decimal_str")]
-    pub fees: Decimal,
+    pub fees: Amount,
     /// Σ funding (+ received, − paid).
-    #[serde(with = "crate::value::decimal_str")]
-    pub funding: Decimal,
+    pub funding: Amount,
     /// Number of fills applied.
     pub fill_count: u64,
 }
@@ -77,9 +74,9 @@ impl Portfolio {
             balances: BTreeMap::new(),
             positions: BTreeMap::new(),
             instruments: BTreeMap::new(),
-            realized_pnl: Decimal::ZERO,
-            fees: Decimal::ZERO,
-            funding: Decimal::ZERO,
+            realized_pnl: Amount::ZERO,
+            fees: Amount::ZERO,
+            funding: Amount::ZERO,
             fill_count: 0,
         }
     }
@@ -100,7 +97,7 @@ impl Portfolio {
     }
 
     /// Credits (or debits, when negative) an asset balance, e.g. an initial deposit.
-    pub fn deposit(&mut self, asset: Asset, amount: Decimal) {
+    pub fn deposit(&mut self, asset: Asset, amount: Amount) {
         match self.balances.get_mut(&asset) {
             Some(balance) => *balance += amount,
             None => {
@@ -110,8 +107,8 @@ impl Portfolio {
     }
 
     /// Balance of one asset (0 when never touched).
-    pub fn balance(&self, asset: &Asset) -> Decimal {
-        self.balances.get(asset).copied().unwrap_or(Decimal::ZERO)
+    pub fn balance(&self, asset: &Asset) -> Amount {
+        self.balances.get(asset).copied().unwrap_or(Amount::ZERO)
     }
 
     /// The position in an instrument, if registered.
@@ -132,7 +129,7 @@ impl Portfolio {
         symbol: &Symbol,
         side: Side,
         fill: &Fill,
-    ) -> Result<Decimal, AccountingError> {
+    ) -> Result<Amount, AccountingError> {
         let instrument = self
             .instruments
             .get(symbol)
@@ -155,16 +152,17 @@ impl Portfolio {
         } else {
             Decimal::ZERO
         };
+        let fee_in_quote = Amount::new(fee_in_quote);
         position.fees += fee_in_quote;
         position.mark.get_or_insert(fill.price);
         match kind {
             MarketKind::Spot => {
-                self.deposit(base, fill.qty.get() * side.sign());
-                self.deposit(quote, -notional * side.sign());
+                self.deposit(base, Amount::new(fill.qty.get() * side.sign()));
+                self.deposit(quote, Amount::new(-notional * side.sign()));
             }
             MarketKind::Perp => self.deposit(quote, realized),
         }
-        self.deposit(fill.fee.asset.clone(), -fill.fee.amount);
+        self.deposit(fill.fee.asset.clone(), Amount::new(-fill.fee.amount));
         self.realized_pnl += realized;
         self.fees += fee_in_quote;
         self.fill_count += 1;
@@ -181,20 +179,22 @@ impl Portfolio {
         symbol: &Symbol,
         rate: Decimal,
         mark: Price,
-    ) -> Result<Decimal, AccountingError> {
+    ) -> Result<Amount, AccountingError> {
         let instrument = self
             .instruments
             .get(symbol)
             .ok_or_else(|| self.unknown(symbol))?;
         if instrument.kind != MarketKind::Perp {
-            return Ok(Decimal::ZERO);
+            return Ok(Amount::ZERO);
         }
         let quote = instrument.quote.clone();
         let position = self
             .positions
             .get_mut(symbol)
             .ok_or_else(|| unknown_instrument(&self.id, symbol))?;
-        let amount = -position.qty * mark.get() * rate * position.multiplier;
+        let amount = (-position.qty * mark)
+            .scale(rate)
+            .scale(position.multiplier);
         position.funding += amount;
         position.mark = Some(mark);
         self.funding += amount;
@@ -212,7 +212,7 @@ impl Portfolio {
 
     /// Value of one asset balance in the reporting asset, using the mark of an instrument that
     /// trades it against the reporting asset (0 without such a mark).
-    fn valued(&self, asset: &Asset, amount: Decimal) -> Decimal {
+    fn valued(&self, asset: &Asset, amount: Amount) -> Amount {
         if *asset == self.reporting_asset {
             return amount;
         }
@@ -220,12 +220,12 @@ impl Portfolio {
             .values()
             .filter(|i| i.base == *asset && i.quote == self.reporting_asset)
             .find_map(|i| self.positions.get(&i.symbol).and_then(|p| p.mark))
-            .map_or(Decimal::ZERO, |mark| amount * mark.get())
+            .map_or(Amount::ZERO, |mark| amount.scale(mark.get()))
     }
 
     /// Balances valued in the reporting asset ("cash").
-    pub fn cash_value(&self) -> Decimal {
-        let mut total = Decimal::ZERO;
+    pub fn cash_value(&self) -> Amount {
+        let mut total = Amount::ZERO;
         for (asset, &amount) in &self.balances {
             if !amount.is_zero() {
                 total += self.valued(asset, amount);
@@ -235,7 +235,7 @@ impl Portfolio {
     }
 
     /// Σ unrealised PnL of perpetual positions (spot holdings are already in the cash value).
-    pub fn unrealized_pnl(&self) -> Decimal {
+    pub fn unrealized_pnl(&self) -> Amount {
         self.positions
             .values()
             .filter(|p| p.kind == MarketKind::Perp)
@@ -244,17 +244,17 @@ impl Portfolio {
     }
 
     /// Equity in the reporting asset: cash value plus perpetual unrealised PnL.
-    pub fn equity(&self) -> Decimal {
+    pub fn equity(&self) -> Amount {
         self.cash_value() + self.unrealized_pnl()
     }
 
     /// Initial margin held by perpetual positions.
-    pub fn margin_used(&self) -> Decimal {
+    pub fn margin_used(&self) -> Amount {
         self.positions.values().map(Position::margin_used).sum()
     }
 
     /// Equity not committed as margin.
-    pub fn available_margin(&self) -> Decimal {
+    pub fn available_margin(&self) -> Amount {
         self.equity() - self.margin_used()
     }
 }

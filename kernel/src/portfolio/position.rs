@@ -16,7 +16,7 @@
 use crate::ids::Symbol;
 use crate::instrument::MarketKind;
 use crate::order::Side;
-use crate::value::{Price, Quantity};
+use crate::value::{Amount, Price, Quantity, SignedQty};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -31,20 +31,15 @@ pub struct Position {
     /// Spot or perp.
     pub kind: MarketKind,
     /// Signed quantity: + long, − short.
-    #[serde(with = "crate::value::decimal_str")]
-    pub qty: Decimal,
-    /// Σ entry price × quantity of the open quantity (0 when flat), always ≥ 0.
-    #[serde(with = "crate::value::decimal_str")]
-    pub cost_basis: Decimal,
+    pub qty: SignedQty,
+    /// Σ entry price × quantity of the open quantity (0 when flat), always ≥ 0, quote asset.
+    pub cost_basis: Amount,
     /// Realised PnL, quote asset.
-    #[serde(with = "crate::value::decimal_str")]
-    pub realized_pnl: Decimal,
+    pub realized_pnl: Amount,
     /// Fees paid on this instrument, valued in quote (rebates negative).
-    #[serde(with = "crate::value::decimal_str")]
-    pub fees: Decimal,
+    pub fees: Amount,
     /// Funding received (+) or paid (−), quote asset.
-    #[serde(with = "crate::value::decimal_str")]
-    pub funding: Decimal,
+    pub funding: Amount,
     /// Last mark price.
     pub mark: Option<Price>,
     /// Base units per contract.
@@ -61,11 +56,11 @@ impl Position {
         Self {
             symbol,
             kind,
-            qty: Decimal::ZERO,
-            cost_basis: Decimal::ZERO,
-            realized_pnl: Decimal::ZERO,
-            fees: Decimal::ZERO,
-            funding: Decimal::ZERO,
+            qty: SignedQty::ZERO,
+            cost_basis: Amount::ZERO,
+            realized_pnl: Amount::ZERO,
+            fees: Amount::ZERO,
+            funding: Amount::ZERO,
             mark: None,
             multiplier,
             leverage,
@@ -82,57 +77,56 @@ impl Position {
         if self.qty.is_zero() {
             Decimal::ZERO
         } else {
-            self.cost_basis / self.qty.abs()
+            self.cost_basis.get() / self.qty.abs().get()
         }
     }
 
     /// Applies a fill and returns the PnL it realised.
-    pub fn apply_fill(&mut self, side: Side, qty: Quantity, price: Price) -> Decimal {
-        let signed = qty.get() * side.sign();
+    pub fn apply_fill(&mut self, side: Side, qty: Quantity, price: Price) -> Amount {
+        let signed = SignedQty::from_side(side, qty);
         let px = price.get();
-        let same_direction =
-            self.qty.is_zero() || self.qty.is_sign_positive() == signed.is_sign_positive();
-        if same_direction {
-            self.cost_basis += px * qty.get();
+        if self.qty.same_direction(signed) {
+            self.cost_basis += Amount::new(px * qty.get());
             self.qty += signed;
-            return Decimal::ZERO;
+            return Amount::ZERO;
         }
-        let open = self.qty.abs();
+        let open = self.qty.abs().get();
         let closed = open.min(qty.get());
+        let basis = self.cost_basis.get();
         let closed_cost = if closed == open {
-            self.cost_basis
+            basis
         } else {
-            (self.cost_basis * closed / open).round_dp(COST_SCALE)
+            (basis * closed / open).round_dp(COST_SCALE)
         };
-        let direction = if self.qty.is_sign_positive() {
+        let direction = if self.qty.is_positive() {
             Decimal::ONE
         } else {
             Decimal::NEGATIVE_ONE
         };
-        let realized = (px * closed - closed_cost) * direction * self.multiplier;
+        let realized = Amount::new((px * closed - closed_cost) * direction * self.multiplier);
         self.realized_pnl += realized;
-        self.cost_basis -= closed_cost;
+        self.cost_basis -= Amount::new(closed_cost);
         self.qty += signed;
         if self.qty.is_zero() {
-            self.cost_basis = Decimal::ZERO;
+            self.cost_basis = Amount::ZERO;
         } else if closed == open {
             // Flipped: the remainder opened at the fill price.
-            self.cost_basis = px * self.qty.abs();
+            self.cost_basis = Amount::new(px * self.qty.abs().get());
         }
         realized
     }
 
     /// Unrealised PnL at the last mark (0 without a mark).
-    pub fn unrealized_pnl(&self) -> Decimal {
+    pub fn unrealized_pnl(&self) -> Amount {
         let Some(mark) = self.mark else {
-            return Decimal::ZERO;
+            return Amount::ZERO;
         };
         if self.qty.is_zero() {
-            return Decimal::ZERO;
+            return Amount::ZERO;
         }
         // Evaluated on every mark-to-market: avoid multiplying by ±1 and by a unit multiplier.
-        let long_pnl = mark.get() * self.qty.abs() - self.cost_basis;
-        let pnl = if self.qty.is_sign_positive() {
+        let long_pnl = Amount::new(mark.get() * self.qty.abs().get()) - self.cost_basis;
+        let pnl = if self.qty.is_positive() {
             long_pnl
         } else {
             -long_pnl
@@ -140,30 +134,36 @@ impl Position {
         if self.multiplier == Decimal::ONE {
             pnl
         } else {
-            pnl * self.multiplier
+            pnl.scale(self.multiplier)
         }
     }
 
     /// Absolute notional at the mark (or at entry without a mark).
-    pub fn notional(&self) -> Decimal {
+    pub fn notional(&self) -> Amount {
         match self.mark {
-            Some(mark) => self.qty.abs() * mark.get() * self.multiplier,
-            None => self.cost_basis * self.multiplier,
+            Some(mark) => Amount::new(self.qty.abs().get() * mark.get() * self.multiplier),
+            None => self.cost_basis.scale(self.multiplier),
         }
     }
 
     /// Initial margin held for the position (perps; 0 for spot).
-    pub fn margin_used(&self) -> Decimal {
+    pub fn margin_used(&self) -> Amount {
         match self.kind {
-            MarketKind::Perp if !self.leverage.is_zero() => self.notional() / self.leverage,
-            _ => Decimal::ZERO,
+            MarketKind::Perp => self
+                .notional()
+                .checked_div(self.leverage)
+                .unwrap_or(Amount::ZERO),
+            MarketKind::Spot => Amount::ZERO,
         }
     }
 
     /// Return on equity: unrealised PnL over the margin committed at entry (`None` when flat).
     pub fn roe(&self) -> Option<Decimal> {
-        let entry_margin = self.cost_basis * self.multiplier / self.leverage.max(Decimal::ONE);
-        (!entry_margin.is_zero()).then(|| self.unrealized_pnl() / entry_margin)
+        let entry_margin = self
+            .cost_basis
+            .scale(self.multiplier)
+            .checked_div(self.leverage.max(Decimal::ONE))?;
+        self.unrealized_pnl().ratio_to(entry_margin)
     }
 }
 
@@ -186,18 +186,27 @@ mod tests {
     fn p(d: Decimal) -> Price {
         Price::new(d).unwrap()
     }
+    fn a(d: Decimal) -> Amount {
+        Amount::new(d)
+    }
 
     #[test]
     fn averages_entries_and_realises_on_reduce() {
         let mut pos = pos();
-        assert_eq!(pos.apply_fill(Side::Buy, q(dec!(1)), p(dec!(100))), dec!(0));
-        assert_eq!(pos.apply_fill(Side::Buy, q(dec!(1)), p(dec!(110))), dec!(0));
+        assert_eq!(
+            pos.apply_fill(Side::Buy, q(dec!(1)), p(dec!(100))),
+            a(dec!(0))
+        );
+        assert_eq!(
+            pos.apply_fill(Side::Buy, q(dec!(1)), p(dec!(110))),
+            a(dec!(0))
+        );
         assert_eq!(pos.avg_entry(), dec!(105));
         assert_eq!(
             pos.apply_fill(Side::Sell, q(dec!(0.5)), p(dec!(125))),
-            dec!(10)
+            a(dec!(10))
         );
-        assert_eq!(pos.qty, dec!(1.5));
+        assert_eq!(pos.qty, SignedQty::new(dec!(1.5)));
         assert_eq!(pos.avg_entry(), dec!(105));
     }
 
@@ -210,9 +219,9 @@ mod tests {
         // 1/3 of 301 is not exact; the residue must come back on the last close.
         let r1 = pos.apply_fill(Side::Sell, q(dec!(1)), p(dec!(110)));
         let r2 = pos.apply_fill(Side::Sell, q(dec!(2)), p(dec!(110)));
-        assert_eq!(r1 + r2, dec!(330) - dec!(301));
+        assert_eq!(r1 + r2, a(dec!(330) - dec!(301)));
         assert!(pos.is_flat());
-        assert_eq!(pos.cost_basis, dec!(0));
+        assert_eq!(pos.cost_basis, Amount::ZERO);
     }
 
     #[test]
@@ -220,8 +229,8 @@ mod tests {
         let mut pos = pos();
         pos.apply_fill(Side::Sell, q(dec!(2)), p(dec!(100)));
         let realized = pos.apply_fill(Side::Buy, q(dec!(3)), p(dec!(90)));
-        assert_eq!(realized, dec!(20));
-        assert_eq!(pos.qty, dec!(1));
+        assert_eq!(realized, a(dec!(20)));
+        assert_eq!(pos.qty, SignedQty::new(dec!(1)));
         assert_eq!(pos.avg_entry(), dec!(90));
     }
 
@@ -231,8 +240,8 @@ mod tests {
         pos.leverage = dec!(5);
         pos.apply_fill(Side::Sell, q(dec!(2)), p(dec!(100)));
         pos.mark = Some(p(dec!(95)));
-        assert_eq!(pos.unrealized_pnl(), dec!(10));
-        assert_eq!(pos.margin_used(), dec!(38));
+        assert_eq!(pos.unrealized_pnl(), a(dec!(10)));
+        assert_eq!(pos.margin_used(), a(dec!(38)));
         assert_eq!(pos.roe(), Some(dec!(0.25)));
     }
 }

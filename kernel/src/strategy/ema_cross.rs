@@ -153,15 +153,16 @@ impl Strategy for EmaCross {
             Side::Sell
         };
         let holding_against = match want {
-            Side::Buy => projected.is_sign_negative() && !projected.is_zero(),
-            Side::Sell => projected.is_sign_positive() && !projected.is_zero(),
+            Side::Buy => projected.is_negative(),
+            Side::Sell => projected.is_positive(),
         };
         let flat = projected.is_zero();
         if !flat && !holding_against {
             return;
         }
         if holding_against {
-            if let Ok(close_qty) = Quantity::new(projected.abs()) {
+            {
+                let close_qty = projected.abs();
                 out.submit(OrderRequest {
                     reduce_only: true,
                     ..OrderRequest::market(symbol.clone(), want, close_qty, "close")
@@ -172,8 +173,8 @@ impl Strategy for EmaCross {
             (MarketKind::Perp, _) | (MarketKind::Spot, Side::Buy) => true,
             (MarketKind::Spot, Side::Sell) => {
                 // Base left after the close must cover the short entry.
-                let base_after_close =
-                    ctx.portfolio.balance(&instrument.base) - projected.max(Decimal::ZERO);
+                let base_after_close = ctx.portfolio.balance(&instrument.base).get()
+                    - projected.get().max(Decimal::ZERO);
                 base_after_close >= self.qty.get()
             }
         };
@@ -198,12 +199,13 @@ impl Strategy for EmaCross {
         symbols.sort();
         for symbol in symbols {
             let position = ctx.position_qty(symbol);
-            let side = if position.is_sign_negative() {
+            let side = if position.is_negative() {
                 Side::Buy
             } else {
                 Side::Sell
             };
-            if let Ok(qty) = Quantity::new(position.abs()) {
+            {
+                let qty = position.abs();
                 if !qty.is_zero() {
                     out.submit(OrderRequest {
                         reduce_only: true,

@@ -23,7 +23,7 @@ use crate::instrument::Instrument;
 use crate::order::{Order, OrderKind, Side};
 use crate::portfolio::Portfolio;
 use crate::time::Timestamp;
-use crate::value::{Price, Quantity};
+use crate::value::{Price, Quantity, SignedQty};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -174,27 +174,27 @@ pub struct StrategyContext<'a> {
     /// The portfolio's books.
     pub portfolio: &'a Portfolio,
     /// Signed quantity still working in open orders, per symbol.
-    pub working: &'a BTreeMap<Symbol, Decimal>,
+    pub working: &'a BTreeMap<Symbol, SignedQty>,
     /// The portfolio's working orders, by client order id.
     pub orders: &'a BTreeMap<ClientOrderId, Order>,
 }
 
 impl<'a> StrategyContext<'a> {
     /// Signed position quantity (0 when flat or unknown).
-    pub fn position_qty(&self, symbol: &Symbol) -> Decimal {
+    pub fn position_qty(&self, symbol: &Symbol) -> SignedQty {
         self.portfolio
             .position(symbol)
-            .map_or(Decimal::ZERO, |p| p.qty)
+            .map_or(SignedQty::ZERO, |p| p.qty)
     }
 
     /// Signed quantity of working orders.
-    pub fn working_qty(&self, symbol: &Symbol) -> Decimal {
-        self.working.get(symbol).copied().unwrap_or(Decimal::ZERO)
+    pub fn working_qty(&self, symbol: &Symbol) -> SignedQty {
+        self.working.get(symbol).copied().unwrap_or(SignedQty::ZERO)
     }
 
     /// The position once every working order has filled. Strategies that decide on the
     /// position should use this, so an order in flight is not sent twice.
-    pub fn projected_qty(&self, symbol: &Symbol) -> Decimal {
+    pub fn projected_qty(&self, symbol: &Symbol) -> SignedQty {
         self.position_qty(symbol) + self.working_qty(symbol)
     }
 

@@ -1,4 +1,5 @@
-//! Exact value types: [`Price`], [`Quantity`], [`Notional`], [`FeeRate`], [`Money`].
+//! Exact value types: [`Price`], [`Quantity`], [`Notional`], [`FeeRate`], [`Money`], and the
+//! signed accounting values [`SignedQty`] (a position) and [`Amount`] (balances, PnL, fees).
 //!
 //! Each is a newtype over [`Decimal`] whose constructor checks the domain rule (a price is
 //! positive, a quantity is not negative, a fee rate lies in `(-1, 1)`), so a value that exists is
@@ -19,10 +20,12 @@
 
 mod decimal_newtype;
 mod money;
+mod signed;
 
 pub use crate::ids::Asset;
 pub use decimal_newtype::{fast_cmp, FeeRate, Notional, Price, Quantity};
 pub use money::Money;
+pub use signed::{Amount, SignedQty};
 
 use rust_decimal::Decimal;
 

@@ -11,7 +11,7 @@ use chimera_kernel::order::{Order, OrderIntent, OrderKind, OrderStatus, Side, Ti
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::testing::{px, qty};
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::Money;
+use chimera_kernel::value::{Amount, Money, SignedQty};
 use chimera_kernel::Decimal;
 
 fn order(prefix: &str, n: u64) -> Order {
@@ -177,9 +177,9 @@ pub async fn position_repository_suite(repo: &dyn PositionRepository, prefix: &s
             Decimal::ONE,
             Decimal::from(3),
         );
-        position.qty = Decimal::new(q, 3);
-        position.cost_basis = Decimal::new(q.abs() * 4_200_050, 5);
-        position.realized_pnl = Decimal::new(-12_345, 4);
+        position.qty = SignedQty::new(Decimal::new(q, 3));
+        position.cost_basis = Amount::new(Decimal::new(q.abs() * 4_200_050, 5));
+        position.realized_pnl = Amount::new(Decimal::new(-12_345, 4));
         position.mark = Some(px(Decimal::new(4_200_150, 2)));
         PositionSnapshot {
             portfolio_id: portfolio.clone(),

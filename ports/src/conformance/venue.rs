@@ -92,7 +92,7 @@ pub async fn venue_suite(h: &dyn VenueHarness, prefix: &str) {
         .iter()
         .find(|p| p.symbol.as_str() == "BTCUSDT")
         .expect("position after fill");
-    assert_eq!(btc.qty, Decimal::new(5, 1));
+    assert_eq!(btc.qty.get(), Decimal::new(5, 1));
 
     // filters and balance reject with reason codes
     let rejects = [

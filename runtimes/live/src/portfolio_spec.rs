@@ -6,7 +6,7 @@ use chimera_kernel::ids::{Asset, PortfolioId};
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::strategy::{Strategy, StrategyRegistry};
-use chimera_kernel::value::{FeeRate, Notional, Price, Quantity};
+use chimera_kernel::value::{Amount, FeeRate, Notional, Price, Quantity};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -221,7 +221,9 @@ impl PortfolioSpec {
         }
         for (asset, amount) in &self.balances {
             match Decimal::from_str(amount) {
-                Ok(a) if a >= Decimal::ZERO => portfolio.deposit(Asset::new(asset.as_str()), a),
+                Ok(a) if a >= Decimal::ZERO => {
+                    portfolio.deposit(Asset::new(asset.as_str()), Amount::new(a));
+                }
                 _ => p.push(format!("balances.{asset} = {amount:?}: not a decimal ≥ 0")),
             }
         }

@@ -22,7 +22,7 @@ impl SimExchange {
         let account = self.account(&intent.portfolio_id);
         let position = account
             .position(&intent.symbol)
-            .map_or(Decimal::ZERO, |p| p.qty);
+            .map_or(Decimal::ZERO, |p| p.qty.get());
         let signed = intent.qty.get() * intent.side.sign();
         let reduces = position * signed < Decimal::ZERO && intent.qty.get() <= position.abs();
         if intent.reduce_only && !reduces {
@@ -36,17 +36,17 @@ impl SimExchange {
         let (have, need, asset) = match (instrument.kind, intent.side) {
             (MarketKind::Perp, _) if reduces => return Ok(()),
             (MarketKind::Perp, _) => (
-                account.available_margin(),
+                account.available_margin().get(),
                 notional / instrument.leverage + fee,
                 &instrument.quote,
             ),
             (MarketKind::Spot, Side::Buy) => (
-                account.balance(&instrument.quote),
+                account.balance(&instrument.quote).get(),
                 notional + fee,
                 &instrument.quote,
             ),
             (MarketKind::Spot, Side::Sell) => (
-                account.balance(&instrument.base),
+                account.balance(&instrument.base).get(),
                 intent.qty.get(),
                 &instrument.base,
             ),

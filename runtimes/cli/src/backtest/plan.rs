@@ -10,7 +10,7 @@ use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::strategy::{StrategyParams, StrategyRegistry};
-use chimera_kernel::value::{FeeRate, Notional, Price, Quantity};
+use chimera_kernel::value::{Amount, FeeRate, Notional, Price, Quantity};
 use chimera_kernel::Decimal;
 use chimera_sim::{BarFill, SimConfig};
 use std::collections::BTreeMap;
@@ -274,9 +274,9 @@ fn from_arguments(
     let (instrument, quote_balance, base_balance, strategy) =
         (instrument?, quote_balance?, base_balance?, strategy?);
     let mut portfolio = Portfolio::new(PortfolioId::new("backtest"), instrument.quote.clone());
-    portfolio.deposit(instrument.quote.clone(), quote_balance.get());
+    portfolio.deposit(instrument.quote.clone(), Amount::new(quote_balance.get()));
     if !base_balance.is_zero() {
-        portfolio.deposit(instrument.base.clone(), base_balance.get());
+        portfolio.deposit(instrument.base.clone(), Amount::new(base_balance.get()));
     }
     portfolio.add_instrument(instrument.clone());
     Some(Plan {

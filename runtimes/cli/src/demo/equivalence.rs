@@ -12,7 +12,7 @@ use chimera_kernel::order::{Order, Side};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::strategy::{Actions, OrderRequest, Strategy, StrategyContext};
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::{Price, Quantity};
+use chimera_kernel::value::{Amount, Price, Quantity};
 use chimera_kernel::Decimal;
 use chimera_memory::MemoryEventBus;
 use chimera_sim::{Backtest, SimConfig, SimVenue};
@@ -114,7 +114,7 @@ fn engine(log: &Log) -> PortfolioEngine {
     let start = synthetic::START_MS;
     let mut portfolio = Portfolio::new(PortfolioId::new("timers"), Asset::new("USDT"));
     portfolio.add_instrument(btc());
-    portfolio.deposit(Asset::new("USDT"), Decimal::from(1_000_000));
+    portfolio.deposit(Asset::new("USDT"), Amount::new(Decimal::from(1_000_000)));
     let strategy = TimerDriven {
         every_ms: 90_000,
         ttl_ms: 150_000,

@@ -131,7 +131,10 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
         let mut portfolio = Portfolio::new(PortfolioId::new(spec.id), Asset::new("USDT"));
         portfolio.add_instrument(instrument.clone());
         for (asset, amount) in &spec.deposits {
-            portfolio.deposit(Asset::new(asset), Decimal::from(*amount));
+            portfolio.deposit(
+                Asset::new(asset),
+                chimera_kernel::value::Amount::new(Decimal::from(*amount)),
+            );
         }
         venue.with_exchange(|x| x.fund(&portfolio));
         let params: StrategyParams = spec
