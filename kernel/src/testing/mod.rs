@@ -1,5 +1,9 @@
 //! Test fixtures shared across crates (enable the `testing` feature).
 
+mod timer_driven;
+
+pub use timer_driven::{intent_of, ReportLog, TimerDriven};
+
 use crate::event::{Bar, ExecutionReport, Fill, Liquidity, MarketEvent, ReportKind};
 use crate::ids::{Asset, ClientOrderId, PortfolioId, Symbol, TradeId};
 use crate::instrument::{Instrument, MarketKind};
