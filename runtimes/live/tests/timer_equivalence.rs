@@ -153,7 +153,7 @@ async fn timer_driven_intents_are_the_same_on_a_node_as_in_the_backtest() {
             .unwrap();
     }
     let started = Instant::now();
-    while intents(&log).len() < expected.len() && started.elapsed() < Duration::from_secs(60) {
+    while intents(&log).len() < expected.len() && started.elapsed() < Duration::from_mins(1) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Anything further would be a difference: give it time to show.
