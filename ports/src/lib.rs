@@ -1,7 +1,7 @@
 //! # chimera-ports
 //!
 //! The roles Chimera needs the outside world to play, as small `async-trait` traits that any
-//! adapter can implement: [`MarketDataSource`], [`EventBus`], [`ExecutionVenue`], the
+//! adapter can implement: [`MarketDataSource`], [`EventBus`], [`ExecutionVenue`] and [`VenueAccount`], the
 //! repositories ([`OrderRepository`], [`FillRepository`], [`PositionRepository`],
 //! [`SignalRepository`]), the key-value [`StateStore`] and the [`Clock`].
 //!
@@ -38,7 +38,7 @@ pub use repository::{
     SignalRecord, SignalRepository,
 };
 pub use state::{Increment, LockToken, StateStore};
-pub use venue::ExecutionVenue;
+pub use venue::{ExecutionVenue, VenueAccount};
 
 /// Result alias for port methods.
 pub type PortResult<T> = Result<T, PortError>;

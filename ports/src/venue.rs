@@ -1,4 +1,7 @@
-//! [`ExecutionVenue`]: where orders go (a simulated venue, an exchange).
+//! Where orders go (a simulated venue, an exchange), as two ports: [`ExecutionVenue`] trades
+//! (submit, cancel, and later amend and order lists) and reports; [`VenueAccount`] answers
+//! questions about an account (open orders, positions, balances, and later transfers). A
+//! gateway needs the first; a reconciler the second; an exchange adapter implements both.
 
 use crate::PortResult;
 use async_trait::async_trait;
@@ -27,6 +30,16 @@ pub trait ExecutionVenue: Send + Sync {
     /// [`crate::PortError::Transient`] when the venue is unreachable.
     async fn cancel(&self, request: &CancelRequest) -> PortResult<()>;
 
+    /// Waits up to `max_wait` for the next execution report.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] on connection trouble.
+    async fn next_report(&self, max_wait: Duration) -> PortResult<Option<ExecutionReport>>;
+}
+
+/// A venue account as the venue sees it: what to reconcile the books against.
+#[async_trait]
+pub trait VenueAccount: Send + Sync {
     /// The portfolio's working orders as the venue sees them.
     ///
     /// # Errors
@@ -44,10 +57,4 @@ pub trait ExecutionVenue: Send + Sync {
     /// # Errors
     /// [`crate::PortError::Transient`] when the venue is unreachable.
     async fn balances(&self, portfolio: &PortfolioId) -> PortResult<Vec<Money>>;
-
-    /// Waits up to `max_wait` for the next execution report.
-    ///
-    /// # Errors
-    /// [`crate::PortError::Transient`] on connection trouble.
-    async fn next_report(&self, max_wait: Duration) -> PortResult<Option<ExecutionReport>>;
 }

@@ -1,4 +1,5 @@
-//! [`SimVenue`]: the simulated exchange behind the [`ExecutionVenue`] port.
+//! [`SimVenue`]: the simulated exchange behind the [`ExecutionVenue`] and [`VenueAccount`]
+//! ports.
 
 use crate::config::SimConfig;
 use crate::exchange::SimExchange;
@@ -8,7 +9,7 @@ use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::order::{CancelRequest, Order, OrderIntent};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::value::Money;
-use chimera_ports::{ExecutionVenue, PortResult};
+use chimera_ports::{ExecutionVenue, PortResult, VenueAccount};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -69,6 +70,27 @@ impl ExecutionVenue for SimVenue {
         Ok(())
     }
 
+    async fn next_report(&self, max_wait: Duration) -> PortResult<Option<ExecutionReport>> {
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            let notified = self.reported.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(report) = self.lock().pop_report() {
+                return Ok(Some(report));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl VenueAccount for SimVenue {
     async fn open_orders(&self, portfolio: &PortfolioId) -> PortResult<Vec<Order>> {
         Ok(self.lock().open_orders(portfolio))
     }
@@ -92,23 +114,5 @@ impl ExecutionVenue for SimVenue {
                     .collect()
             })
             .unwrap_or_default())
-    }
-
-    async fn next_report(&self, max_wait: Duration) -> PortResult<Option<ExecutionReport>> {
-        let deadline = tokio::time::Instant::now() + max_wait;
-        loop {
-            let notified = self.reported.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(report) = self.lock().pop_report() {
-                return Ok(Some(report));
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(None);
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Ok(None);
-            }
-        }
     }
 }

@@ -18,7 +18,7 @@ pub use repositories::{
     signal_repository_suite,
 };
 pub use state_store::state_store_suite;
-pub use venue::{venue_suite, VenueHarness};
+pub use venue::{execution_venue_suite, venue_account_suite, VenueHarness};
 
 use async_trait::async_trait;
 use std::time::Duration;

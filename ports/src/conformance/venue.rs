@@ -1,6 +1,8 @@
-//! The [`ExecutionVenue`] contract, for venues whose market a test can set.
+//! The venue contracts, for venues whose market a test can set: [`execution_venue_suite`]
+//! (trading: fills once per client order id, rejections with reason codes, accept and cancel)
+//! and [`venue_account_suite`] (what the account shows after trading).
 
-use crate::ExecutionVenue;
+use crate::{ExecutionVenue, VenueAccount};
 use async_trait::async_trait;
 use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
 use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
@@ -16,6 +18,8 @@ pub trait VenueHarness: Send + Sync {
     /// The venue under test. It lists `BTCUSDT` (USDT-margined perpetual, tick 0.01, lot 0.001,
     /// min notional 5) and credits 100 000 USDT to any portfolio whose id ends in `-rich`.
     fn venue(&self) -> &dyn ExecutionVenue;
+    /// The same venue's account queries.
+    fn account(&self) -> &dyn VenueAccount;
     /// Sets the best bid and ask of `BTCUSDT` at time `ts`.
     async fn set_quote(&self, bid: Decimal, ask: Decimal, ts: Timestamp);
 }
@@ -49,11 +53,11 @@ async fn reports_until_quiet(venue: &dyn ExecutionVenue) -> Vec<ExecutionReport>
     out
 }
 
-/// Runs the venue rules with portfolios prefixed by `prefix`.
+/// Runs the trading rules with portfolios prefixed by `prefix`: only what reports show.
 ///
 /// # Panics
 /// When the venue breaks the contract.
-pub async fn venue_suite(h: &dyn VenueHarness, prefix: &str) {
+pub async fn execution_venue_suite(h: &dyn VenueHarness, prefix: &str) {
     let venue = h.venue();
     let rich = PortfolioId::new(format!("{prefix}-rich"));
     let poor = PortfolioId::new(format!("{prefix}-poor"));
@@ -87,12 +91,6 @@ pub async fn venue_suite(h: &dyn VenueHarness, prefix: &str) {
         reports.last().map(|r| &r.kind),
         Some(ReportKind::Filled(_))
     ));
-    let positions = venue.positions(&rich).await.expect("positions");
-    let btc = positions
-        .iter()
-        .find(|p| p.symbol.as_str() == "BTCUSDT")
-        .expect("position after fill");
-    assert_eq!(btc.qty.get(), Decimal::new(5, 1));
 
     // filters and balance reject with reason codes
     let rejects = [
@@ -163,11 +161,6 @@ pub async fn venue_suite(h: &dyn VenueHarness, prefix: &str) {
         ),
         "{accepted:?}"
     );
-    assert_eq!(
-        venue.open_orders(&rich).await.expect("open").len(),
-        1,
-        "resting order is open"
-    );
     let cancel = CancelRequest {
         portfolio_id: rich.clone(),
         client_order_id: bid.client_order_id.clone(),
@@ -186,7 +179,6 @@ pub async fn venue_suite(h: &dyn VenueHarness, prefix: &str) {
         ),
         "{canceled:?}"
     );
-    assert!(venue.open_orders(&rich).await.expect("open").is_empty());
     venue.cancel(&cancel).await.expect("cancel again");
     let again = reports_until_quiet(venue).await;
     assert!(
@@ -226,13 +218,108 @@ pub async fn venue_suite(h: &dyn VenueHarness, prefix: &str) {
         Decimal::from(40_500),
         "a resting limit fills at its price"
     );
-    let balances = venue.balances(&rich).await.expect("balances");
+}
+
+/// Runs the account rules with portfolios prefixed by `prefix`: positions after fills, open
+/// orders while they rest, balances in the quote asset.
+///
+/// # Panics
+/// When the venue breaks the contract.
+pub async fn venue_account_suite(h: &dyn VenueHarness, prefix: &str) {
+    let (venue, account) = (h.venue(), h.account());
+    let rich = PortfolioId::new(format!("{prefix}-rich"));
     assert!(
-        balances.iter().any(|m| m.asset.as_str() == "USDT"),
-        "balances list the quote asset"
+        account.open_orders(&rich).await.expect("open").is_empty()
+            && account
+                .positions(&rich)
+                .await
+                .expect("positions")
+                .iter()
+                .all(chimera_kernel::portfolio::Position::is_flat),
+        "a new account has nothing"
     );
+    h.set_quote(Decimal::from(40_000), Decimal::from(40_001), Timestamp(1))
+        .await;
+    venue
+        .submit(&intent(
+            &rich,
+            0,
+            Side::Buy,
+            Decimal::new(5, 1),
+            OrderKind::Market,
+        ))
+        .await
+        .expect("submit");
+    reports_until_quiet(venue).await;
+    let positions = account.positions(&rich).await.expect("positions");
+    let btc = positions
+        .iter()
+        .find(|p| p.symbol.as_str() == "BTCUSDT")
+        .expect("position after fill");
+    assert_eq!(
+        btc.qty.get(),
+        Decimal::new(5, 1),
+        "the fill shows as a position"
+    );
+    let usdt = account
+        .balances(&rich)
+        .await
+        .expect("balances")
+        .into_iter()
+        .find(|m| m.asset.as_str() == "USDT")
+        .expect("balances list the quote asset");
     assert!(
-        venue
+        usdt.amount > Decimal::ZERO && usdt.amount < Decimal::from(100_000),
+        "the fee is paid from the quote balance: {usdt:?}"
+    );
+
+    let bid = intent(
+        &rich,
+        1,
+        Side::Buy,
+        Decimal::new(1, 1),
+        OrderKind::Limit {
+            price: px(Decimal::from(39_000)),
+            post_only: true,
+        },
+    );
+    venue.submit(&bid).await.expect("submit");
+    reports_until_quiet(venue).await;
+    let open = account.open_orders(&rich).await.expect("open");
+    assert_eq!(
+        open.iter()
+            .map(|o| o.intent.client_order_id.clone())
+            .collect::<Vec<_>>(),
+        vec![bid.client_order_id.clone()],
+        "the resting order is open"
+    );
+    venue
+        .cancel(&CancelRequest {
+            portfolio_id: rich.clone(),
+            client_order_id: bid.client_order_id.clone(),
+            symbol: bid.symbol.clone(),
+            created_at: Timestamp(2),
+        })
+        .await
+        .expect("cancel");
+    reports_until_quiet(venue).await;
+    assert!(
+        account.open_orders(&rich).await.expect("open").is_empty(),
+        "a canceled order is no longer open"
+    );
+    venue
+        .submit(&intent(
+            &rich,
+            2,
+            Side::Sell,
+            Decimal::new(5, 1),
+            OrderKind::Market,
+        ))
+        .await
+        .expect("submit");
+    reports_until_quiet(venue).await;
+    assert!(
+        account
             .positions(&rich)
             .await
             .expect("positions")
