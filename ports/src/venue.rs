@@ -58,3 +58,35 @@ pub trait VenueAccount: Send + Sync {
     /// [`crate::PortError::Transient`] when the venue is unreachable.
     async fn balances(&self, portfolio: &PortfolioId) -> PortResult<Vec<Money>>;
 }
+
+/// A shared venue is a venue: the gateway and a reconciler may hold the same adapter.
+#[async_trait]
+impl<T: ExecutionVenue + ?Sized> ExecutionVenue for std::sync::Arc<T> {
+    async fn submit(&self, intent: &OrderIntent) -> PortResult<()> {
+        (**self).submit(intent).await
+    }
+
+    async fn cancel(&self, request: &CancelRequest) -> PortResult<()> {
+        (**self).cancel(request).await
+    }
+
+    async fn next_report(&self, max_wait: Duration) -> PortResult<Option<ExecutionReport>> {
+        (**self).next_report(max_wait).await
+    }
+}
+
+/// A shared venue's account is a venue account.
+#[async_trait]
+impl<T: VenueAccount + ?Sized> VenueAccount for std::sync::Arc<T> {
+    async fn open_orders(&self, portfolio: &PortfolioId) -> PortResult<Vec<Order>> {
+        (**self).open_orders(portfolio).await
+    }
+
+    async fn positions(&self, portfolio: &PortfolioId) -> PortResult<Vec<Position>> {
+        (**self).positions(portfolio).await
+    }
+
+    async fn balances(&self, portfolio: &PortfolioId) -> PortResult<Vec<Money>> {
+        (**self).balances(portfolio).await
+    }
+}

@@ -14,6 +14,7 @@
 
 mod backtest;
 mod config;
+mod event_time;
 mod exchange;
 mod known;
 mod market;
@@ -22,6 +23,7 @@ mod venue;
 
 pub use backtest::{Backtest, Progress};
 pub use config::{BarFill, SimConfig, SimConfigError};
+pub use event_time::{EventTimeVenue, FedMarks, SimState};
 pub use exchange::SimExchange;
 pub use known::{Knowledge, KNOWN_WINDOW};
 pub use recorder::{finish_all, BacktestSummary, EquityCurves, EquityPoint, FillRow, Recorder};

@@ -21,7 +21,6 @@ pub mod portfolio_spec;
 pub mod process;
 pub mod runtime;
 pub mod services;
-mod sim_clock;
 
 use chimera_messages::Topics;
 use chimera_ports::EventBus;

@@ -1,36 +1,41 @@
 //! The trade gateway: consumes `orders.submission`, executes each command on the venue, records
 //! orders and fills, and publishes the venue's reports on `orders.feedback`.
 //!
-//! With the simulated venue the gateway also consumes `market.data` and keeps the venue in
-//! event time ([`crate::sim_clock::EventTimeSim`]), so fills do not depend on message timing.
+//! It drives any venue through [`GatewayVenue`]: [`PlainVenue`] around an exchange adapter's
+//! [`chimera_ports::ExecutionVenue`], or [`SimGatewayVenue`], the simulated venue kept in event
+//! time from `market.data`. Its own decisions (idempotency by intent id, republishing what a
+//! venue already received) are pure functions ([`decide`]).
 //!
 //! # Recovery
-//! A real exchange outlives the gateway; the simulated one lives inside it, so the gateway
-//! checkpoints it. Each turn of the loop: read market data and a batch of commands, execute,
-//! record orders and fills, publish reports, then save a checkpoint (the venue, which market
-//! deliveries it consumed, the last command offset applied per partition, the funded accounts)
-//! and only then acknowledge. After a crash the venue is restored, commands at or below the
-//! applied offsets are skipped, and later ones are executed again on the restored venue — which
-//! reproduces the same reports (ids derive from client order ids), so the database (upserts by
-//! client order id and trade id) and the nodes (duplicates recognised) see each effect once.
+//! Each turn of the loop: the venue's own work (the simulation reads market data), a batch of
+//! commands executed, orders and fills recorded, reports published, then a checkpoint (the last
+//! command offset applied per partition, and the venue's state when it keeps none of its own)
+//! and only then acknowledgements. After a crash commands at or below the applied offsets are
+//! skipped, and later ones are executed again — on a restored simulated venue this reproduces
+//! the same reports (ids derive from client order ids), so the database (upserts by client
+//! order id and trade id) and the nodes (duplicates recognised) see each effect once.
 //!
 //! Idempotent by intent id: the client order id derives from the intent id; a command for an
 //! order the venue already received is not sent again — its recorded state is published again
 //! instead (a node re-emits commands after its own restart).
 
+mod decide;
 mod execution;
+mod sim;
+mod venue;
+
+pub use sim::SimGatewayVenue;
+pub use venue::{GatewayVenue, Knowledge, PlainVenue};
 
 use crate::config::GatewayConfig;
 use crate::runtime::{fatal, Runtime};
-use crate::sim_clock::{EventTimeSim, SimState};
 use chimera_kernel::engine::Command;
 use chimera_kernel::ids::PortfolioId;
-use chimera_kernel::time::Timestamp;
 use chimera_messages::{decode, MessageType, Topic};
 use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
 use execution::Gateway;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,19 +56,42 @@ pub struct GatewayFigures {
     pub checkpoints: u64,
 }
 
-/// What the gateway checkpoints besides the venue.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Progress {
-    /// Last `orders.submission` offset applied per `topic/partition`.
-    applied: BTreeMap<String, i64>,
-    /// Portfolios whose venue accounts were opened and funded.
-    funded: BTreeSet<PortfolioId>,
-}
-
+/// The gateway's checkpoint: what it applied, and the venue's state.
 #[derive(Debug, Deserialize)]
 struct GatewayState {
-    sim: SimState,
-    progress: Progress,
+    /// Last `orders.submission` offset applied per `topic/partition`.
+    #[serde(default)]
+    applied: BTreeMap<String, i64>,
+    /// The venue's own part ([`GatewayVenue::checkpoint`]).
+    #[serde(default)]
+    venue: Option<serde_json::Value>,
+}
+
+impl GatewayState {
+    /// Reads a checkpoint, also in the layout before venues were pluggable
+    /// (`{"sim":…,"progress":{"applied":…,"funded":…}}`).
+    fn parse(text: &str) -> serde_json::Result<Self> {
+        let mut value: serde_json::Value = serde_json::from_str(text)?;
+        if let Some(object) = value.as_object_mut() {
+            if let (Some(sim), Some(mut progress)) =
+                (object.remove("sim"), object.remove("progress"))
+            {
+                let funded = progress
+                    .get_mut("funded")
+                    .map(serde_json::Value::take)
+                    .unwrap_or_default();
+                let applied = progress
+                    .get_mut("applied")
+                    .map(serde_json::Value::take)
+                    .unwrap_or_default();
+                value = serde_json::json!({
+                    "applied": applied,
+                    "venue": { "sim": sim, "funded": funded },
+                });
+            }
+        }
+        serde_json::from_value(value)
+    }
 }
 
 /// Commands read per turn before a checkpoint.
@@ -72,7 +100,7 @@ const COMMAND_BATCH: usize = 64;
 /// acknowledgement.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// Runs the gateway until shutdown or a fatal error.
+/// Runs the gateway on the venue `config.venue` names (`sim`) until shutdown or a fatal error.
 ///
 /// # Errors
 /// A fatal bus or database failure, an undecodable checkpoint, or another gateway with the same
@@ -81,28 +109,71 @@ pub async fn run_gateway(
     rt: Arc<Runtime>,
     config: &GatewayConfig,
 ) -> anyhow::Result<GatewayFigures> {
-    let owner = PortfolioId::new(format!("gateway:{}", config.id));
-    let (revision, sim, progress) = match rt.store.load_checkpoint(&owner).await? {
+    let owner = owner(config);
+    let (revision, state) = restore(&rt, &owner).await?;
+    let venue = SimGatewayVenue::start(&rt, &config.id, config.sim_hold_ms, state.venue).await?;
+    run_gateway_with(rt, config, Box::new(venue), revision, state.applied).await
+}
+
+/// Runs the gateway on `venue` (e.g. a [`PlainVenue`] around an exchange adapter) until shutdown
+/// or a fatal error, resuming from the gateway's checkpoint. The venue's own part of that
+/// checkpoint is [`load_venue_state`]'s to hand to the venue when it is built.
+///
+/// # Errors
+/// As [`run_gateway`].
+pub async fn run_gateway_on(
+    rt: Arc<Runtime>,
+    config: &GatewayConfig,
+    venue: Box<dyn GatewayVenue>,
+) -> anyhow::Result<GatewayFigures> {
+    let (revision, state) = restore(&rt, &owner(config)).await?;
+    run_gateway_with(rt, config, venue, revision, state.applied).await
+}
+
+/// The venue's part of the gateway `config.id`'s last checkpoint, if any.
+///
+/// # Errors
+/// The database cannot be read, or the checkpoint is undecodable.
+pub async fn load_venue_state(
+    rt: &Runtime,
+    config: &GatewayConfig,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    Ok(restore(rt, &owner(config)).await?.1.venue)
+}
+
+fn owner(config: &GatewayConfig) -> PortfolioId {
+    PortfolioId::new(format!("gateway:{}", config.id))
+}
+
+async fn restore(rt: &Runtime, owner: &PortfolioId) -> anyhow::Result<(i64, GatewayState)> {
+    Ok(match rt.store.load_checkpoint(owner).await? {
         Some(cp) => {
-            let state: GatewayState = serde_json::from_str(&cp.state).map_err(|e| {
+            let state = GatewayState::parse(&cp.state).map_err(|e| {
                 anyhow::anyhow!("gateway checkpoint {} is undecodable: {e}", cp.revision)
             })?;
             eprintln!(
                 "[{}] restored from checkpoint revision {}",
                 rt.source, cp.revision
             );
-            (
-                cp.revision,
-                EventTimeSim::restore(state.sim, config.sim_hold_ms),
-                state.progress,
-            )
+            (cp.revision, state)
         }
         None => (
             0,
-            EventTimeSim::new(config.sim_hold_ms),
-            Progress::default(),
+            GatewayState {
+                applied: BTreeMap::new(),
+                venue: None,
+            },
         ),
-    };
+    })
+}
+
+async fn run_gateway_with(
+    rt: Arc<Runtime>,
+    config: &GatewayConfig,
+    venue: Box<dyn GatewayVenue>,
+    revision: i64,
+    applied: BTreeMap<String, i64>,
+) -> anyhow::Result<GatewayFigures> {
     let mut orders = rt
         .bus
         .subscribe(
@@ -110,30 +181,18 @@ pub async fn run_gateway(
             &rt.topics.group(&config.id),
         )
         .await?;
-    let market = rt
-        .bus
-        .subscribe(
-            &rt.topics.name(Topic::MarketData),
-            &rt.topics.group(&format!("{}.sim", config.id)),
-        )
-        .await?;
-    let mut gw = Gateway::new(Arc::clone(&rt), market, sim, progress.funded);
+    let mut gw = Gateway::new(Arc::clone(&rt), venue);
     let mut keeper = Keeper {
-        owner,
+        owner: owner(config),
         revision,
-        applied: progress.applied,
-        market_acks: Vec::new(),
+        applied,
         order_acks: Vec::new(),
         last: Instant::now(),
     };
     let shutdown = rt.shutdown.clone();
     loop {
-        // Market data first (without waiting), so the venue knows prices before the orders
-        // stamped with them arrive.
-        let idle = gw.take_market(512, Duration::ZERO).await? == 0;
-        gw.sim.flush_old();
+        let idle = gw.venue.turn(&rt).await? == 0;
         gw.publish_reports().await?;
-        keeper.market_acks.extend(gw.sim.take_acks());
         let wait = if idle {
             Duration::from_millis(20)
         } else {
@@ -141,7 +200,6 @@ pub async fn run_gateway(
         };
         // Not raced against shutdown: a command is either executed and recorded or not read.
         let handled = keeper.commands(&mut gw, &mut orders, wait).await?;
-        keeper.market_acks.extend(gw.sim.take_acks());
         let due = handled > 0 || keeper.last.elapsed() >= CHECKPOINT_EVERY;
         if due || shutdown.is_triggered() {
             keeper.checkpoint(&mut gw, &mut orders).await?;
@@ -158,7 +216,6 @@ struct Keeper {
     owner: PortfolioId,
     revision: i64,
     applied: BTreeMap<String, i64>,
-    market_acks: Vec<Delivery>,
     order_acks: Vec<Delivery>,
     last: Instant,
 }
@@ -212,24 +269,21 @@ impl Keeper {
         orders: &mut Box<dyn Subscription>,
     ) -> anyhow::Result<()> {
         self.last = Instant::now();
-        if self.market_acks.is_empty() && self.order_acks.is_empty() {
+        if !gw.venue.has_unacknowledged() && self.order_acks.is_empty() {
             return Ok(());
         }
-        let progress = Progress {
-            applied: self.applied.clone(),
-            funded: gw.funded.clone(),
-        };
+        let venue = gw.venue.checkpoint()?;
         let state = format!(
-            "{{\"sim\":{},\"progress\":{}}}",
-            gw.sim.checkpoint()?,
-            serde_json::to_string(&progress)?
+            "{{\"applied\":{},\"venue\":{}}}",
+            serde_json::to_string(&self.applied)?,
+            venue.as_deref().unwrap_or("null")
         );
         self.revision += 1;
         let checkpoint = Checkpoint {
             portfolio_id: self.owner.clone(),
             revision: self.revision,
             state,
-            ts: gw.sim.venue().with_exchange(|x| x.now()).max(Timestamp(0)),
+            ts: gw.venue.now(),
         };
         let rt = Arc::clone(&gw.rt);
         let stored = rt
@@ -246,11 +300,7 @@ impl Keeper {
             );
         }
         gw.figures.checkpoints += 1;
-        for d in self.market_acks.drain(..) {
-            rt.ack(&mut gw.market, &d)
-                .await
-                .map_err(|e| fatal("ack", &e))?;
-        }
+        gw.venue.acknowledge(&rt).await?;
         // Acknowledgement is cumulative per partition: the newest delivery of each suffices.
         let newest: BTreeMap<i32, Delivery> = self
             .order_acks

@@ -1,4 +1,5 @@
-//! [`EventTimeSim`]: the simulated venue driven in event time.
+//! [`EventTimeVenue`]: the simulated venue driven in event time, as a live trade gateway runs
+//! it from market data read off the bus.
 //!
 //! Market events are buffered per symbol and fed to the venue lazily: up to an order's own
 //! timestamp just before the order is sent, or once they are more than `hold_ms` (event time)
@@ -12,18 +13,21 @@
 //! restored and redelivered events it had already consumed are skipped, so a crash changes no
 //! fill.
 
+use crate::{SimConfig, SimExchange, SimVenue};
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::Symbol;
+use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::Delivery;
-use chimera_sim::{SimConfig, SimExchange, SimVenue};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 /// `(topic, partition, offset)` of a delivery.
 type Position = (String, i32, i64);
 
-pub(crate) struct EventTimeSim {
+/// The simulated venue in event time: buffers market deliveries, feeds them lazily, knows
+/// which it may acknowledge, and checkpoints all of it.
+pub struct EventTimeVenue {
     venue: SimVenue,
     hold_ms: i64,
     buffered: HashMap<Symbol, VecDeque<(MarketEvent, Position)>>,
@@ -39,7 +43,7 @@ pub(crate) struct EventTimeSim {
 
 /// Which deliveries of one partition the venue has consumed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub(crate) struct FedMarks {
+pub struct FedMarks {
     /// Every offset up to this one was fed (or skipped).
     upto: Option<i64>,
     /// Offsets after `upto` that were fed out of order (another symbol's data lagged).
@@ -48,7 +52,7 @@ pub(crate) struct FedMarks {
 
 /// A checkpoint of the event-time venue.
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct SimState {
+pub struct SimState {
     exchange: SimExchange,
     marks: BTreeMap<String, FedMarks>,
     /// Per symbol, the newest event time fed (not merely buffered: what was buffered and not
@@ -68,8 +72,10 @@ fn partition_key(topic: &str, partition: i32) -> String {
     format!("{topic}/{partition}")
 }
 
-impl EventTimeSim {
-    pub(crate) fn new(hold_ms: i64) -> Self {
+impl EventTimeVenue {
+    /// A fresh venue that lets a symbol's events wait at most `hold_ms` (event time) behind its
+    /// newest for orders stamped earlier.
+    pub fn new(hold_ms: i64) -> Self {
         Self {
             venue: SimVenue::new(SimConfig::default()),
             hold_ms,
@@ -82,8 +88,8 @@ impl EventTimeSim {
         }
     }
 
-    /// Resumes from a checkpoint.
-    pub(crate) fn restore(state: SimState, hold_ms: i64) -> Self {
+    /// Resumes from a checkpoint ([`Self::checkpoint`]).
+    pub fn restore(state: SimState, hold_ms: i64) -> Self {
         let mut sim = Self::new(hold_ms);
         sim.venue = SimVenue::from_exchange(state.exchange);
         sim.marks = state.marks;
@@ -101,7 +107,7 @@ impl EventTimeSim {
     ///
     /// # Errors
     /// The venue could not be serialized.
-    pub(crate) fn checkpoint(&mut self) -> serde_json::Result<String> {
+    pub fn checkpoint(&mut self) -> serde_json::Result<String> {
         for (topic, partition, offset) in &self.fed {
             let marks = self
                 .marks
@@ -130,15 +136,29 @@ impl EventTimeSim {
             .is_some_and(|m| m.upto.is_some_and(|u| d.offset <= u) || m.extra.contains(&d.offset))
     }
 
-    pub(crate) fn venue(&self) -> &SimVenue {
+    /// The venue (for its trading and account ports).
+    pub fn venue(&self) -> &SimVenue {
         &self.venue
+    }
+
+    /// Opens `portfolio`'s account funded with its books' balances and lists its instruments
+    /// (the simulation's funding rule; a real exchange account is funded by its owner).
+    pub fn fund(&self, portfolio: &Portfolio) {
+        self.venue.with_exchange(|x| {
+            for instrument in portfolio.instruments.values() {
+                x.add_instrument(instrument.clone());
+            }
+            x.fund(portfolio);
+        });
     }
 
     fn key(d: &Delivery) -> Position {
         (d.topic.clone(), d.partition, d.offset)
     }
 
-    pub(crate) fn buffer(&mut self, event: MarketEvent, delivery: Delivery) {
+    /// Buffers a market event read in `delivery` (skipped when a restored checkpoint says the
+    /// venue consumed it already).
+    pub fn buffer(&mut self, event: MarketEvent, delivery: Delivery) {
         if self.consumed(&delivery) {
             self.skip(delivery);
             return;
@@ -158,12 +178,12 @@ impl EventTimeSim {
     }
 
     /// Whether market data for `symbol` has reached `ts`.
-    pub(crate) fn covers(&self, symbol: &Symbol, ts: Timestamp) -> bool {
+    pub fn covers(&self, symbol: &Symbol, ts: Timestamp) -> bool {
         self.newest.get(symbol).is_some_and(|n| *n >= ts)
     }
 
     /// A delivery with nothing to feed (dead-lettered): acknowledge in turn.
-    pub(crate) fn skip(&mut self, delivery: Delivery) {
+    pub fn skip(&mut self, delivery: Delivery) {
         self.fed.insert(Self::key(&delivery));
         self.arrivals
             .entry((delivery.topic.clone(), delivery.partition))
@@ -172,7 +192,7 @@ impl EventTimeSim {
     }
 
     /// Feeds `symbol`'s events stamped at or before `until`.
-    pub(crate) fn feed_until(&mut self, symbol: &Symbol, until: Timestamp) {
+    pub fn feed_until(&mut self, symbol: &Symbol, until: Timestamp) {
         let Some(queue) = self.buffered.get_mut(symbol) else {
             return;
         };
@@ -187,7 +207,7 @@ impl EventTimeSim {
     }
 
     /// Feeds events more than `hold_ms` behind the newest of their symbol.
-    pub(crate) fn flush_old(&mut self) {
+    pub fn flush_old(&mut self) {
         let limits: Vec<(Symbol, Timestamp)> = self
             .newest
             .iter()
@@ -199,7 +219,7 @@ impl EventTimeSim {
     }
 
     /// Deliveries that may now be acknowledged: per partition, the last of the fed prefix.
-    pub(crate) fn take_acks(&mut self) -> Vec<Delivery> {
+    pub fn take_acks(&mut self) -> Vec<Delivery> {
         let mut out = Vec::new();
         for queue in self.arrivals.values_mut() {
             let mut last = None;

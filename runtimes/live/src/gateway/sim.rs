@@ -1,0 +1,233 @@
+//! [`SimGatewayVenue`]: the simulated venue under the gateway. What only the simulation needs
+//! lives here and in [`chimera_sim::EventTimeVenue`]: it reads `market.data` to keep the venue
+//! in event time (an order is priced with the market data it was decided on, however late it
+//! arrives), funds each portfolio's account from its books the first time it trades, and puts
+//! the venue, which market deliveries it consumed, and the funded accounts in the gateway's
+//! checkpoint.
+
+use super::venue::{GatewayVenue, Knowledge};
+use crate::portfolio_spec::PortfolioSpec;
+use crate::runtime::{fatal, Runtime};
+use async_trait::async_trait;
+use chimera_kernel::event::MarketEvent;
+use chimera_kernel::ids::{PortfolioId, Symbol};
+use chimera_kernel::order::OrderIntent;
+use chimera_kernel::time::Timestamp;
+use chimera_messages::{decode, AlertCode, AlertLevel, MessageType, Topic};
+use chimera_ports::{Delivery, ExecutionVenue, PortfolioRepository, Subscription};
+use chimera_sim::{EventTimeVenue, SimState};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// How long an order waits for the market data it was decided on before it goes to the
+/// venue regardless.
+const MARKET_CATCH_UP: Duration = Duration::from_secs(30);
+/// Market deliveries read per turn.
+const MARKET_BATCH: usize = 512;
+
+/// The simulation's part of the gateway checkpoint.
+#[derive(Debug, Deserialize)]
+pub(super) struct SimCheckpoint {
+    sim: SimState,
+    #[serde(default)]
+    funded: BTreeSet<PortfolioId>,
+}
+
+/// The simulated venue in event time, fed from `market.data`.
+pub struct SimGatewayVenue {
+    sim: EventTimeVenue,
+    market: Box<dyn Subscription>,
+    funded: BTreeSet<PortfolioId>,
+    acks: Vec<Delivery>,
+}
+
+impl SimGatewayVenue {
+    /// Subscribes to market data (group `<gateway id>.sim`) and restores the venue from
+    /// `checkpoint` when there is one.
+    ///
+    /// # Errors
+    /// The subscription fails, or the checkpoint is not the simulation's.
+    pub async fn start(
+        rt: &Runtime,
+        gateway_id: &str,
+        hold_ms: i64,
+        checkpoint: Option<serde_json::Value>,
+    ) -> anyhow::Result<Self> {
+        let market = rt
+            .bus
+            .subscribe(
+                &rt.topics.name(Topic::MarketData),
+                &rt.topics.group(&format!("{gateway_id}.sim")),
+            )
+            .await?;
+        let (sim, funded) = match checkpoint {
+            Some(state) => {
+                let state: SimCheckpoint = serde_json::from_value(state)
+                    .map_err(|e| anyhow::anyhow!("not a simulated venue's checkpoint: {e}"))?;
+                (EventTimeVenue::restore(state.sim, hold_ms), state.funded)
+            }
+            None => (EventTimeVenue::new(hold_ms), BTreeSet::new()),
+        };
+        Ok(Self {
+            sim,
+            market,
+            funded,
+            acks: Vec::new(),
+        })
+    }
+
+    /// Buffers up to `max` market-data deliveries, waiting up to `wait` for the first.
+    async fn take_market(
+        &mut self,
+        rt: &Runtime,
+        max: usize,
+        wait: Duration,
+    ) -> anyhow::Result<usize> {
+        let mut n = 0;
+        while n < max {
+            let polled = self
+                .market
+                .poll(if n == 0 { wait } else { Duration::ZERO })
+                .await;
+            match polled {
+                Ok(Some(d)) => {
+                    n += 1;
+                    match decode::<MarketEvent>(&d.payload, MessageType::MarketEvent) {
+                        Ok(env) => self.sim.buffer(env.payload, d),
+                        Err(error) => {
+                            rt.dead_letter(&d, &error)
+                                .await
+                                .map_err(|e| fatal("dead letter", &e))?;
+                            self.sim.skip(d);
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) if e.is_transient() => break,
+                Err(e) => return Err(fatal("poll market data", &e)),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Reads market data until `symbol` has reached `ts` (the order's own time), so the venue
+    /// prices the order with the data it was decided on.
+    async fn catch_up(
+        &mut self,
+        rt: &Runtime,
+        symbol: &Symbol,
+        ts: Timestamp,
+    ) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        while !self.sim.covers(symbol, ts) {
+            if started.elapsed() > MARKET_CATCH_UP || rt.shutdown.is_triggered() {
+                rt.alert(
+                    AlertLevel::Warning,
+                    AlertCode::MarketDataBehind,
+                    format!(
+                        "no {symbol} market data up to {ts} after {MARKET_CATCH_UP:?}; sending \
+                         the order anyway"
+                    ),
+                    None,
+                )
+                .await;
+                return Ok(());
+            }
+            self.take_market(rt, MARKET_BATCH, Duration::from_millis(50))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Opens and funds `portfolio`'s account from its registered books, once.
+    async fn fund(&mut self, rt: &Runtime, portfolio: &PortfolioId) -> anyhow::Result<bool> {
+        if self.funded.contains(portfolio) {
+            return Ok(true);
+        }
+        let Some(record) = rt.store.get_portfolio(portfolio).await? else {
+            return Ok(false);
+        };
+        let spec: PortfolioSpec = serde_json::from_str(&record.config)?;
+        let books = spec
+            .build_portfolio()
+            .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
+        self.sim.fund(&books);
+        self.funded.insert(portfolio.clone());
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl GatewayVenue for SimGatewayVenue {
+    fn trading(&self) -> &dyn ExecutionVenue {
+        self.sim.venue()
+    }
+
+    async fn turn(&mut self, rt: &Runtime) -> anyhow::Result<usize> {
+        // Without waiting: market data first, so the venue knows prices before the orders
+        // stamped with them arrive.
+        let read = self.take_market(rt, MARKET_BATCH, Duration::ZERO).await?;
+        self.sim.flush_old();
+        self.acks.extend(self.sim.take_acks());
+        Ok(read)
+    }
+
+    async fn prepare(&mut self, rt: &Runtime, intent: &OrderIntent) -> anyhow::Result<bool> {
+        if !self.fund(rt, &intent.portfolio_id).await? {
+            return Ok(false);
+        }
+        self.catch_up(rt, &intent.symbol, intent.created_at).await?;
+        self.sim.feed_until(&intent.symbol, intent.created_at);
+        Ok(true)
+    }
+
+    fn knowledge(&self, intent: &OrderIntent) -> Knowledge {
+        let known = self
+            .sim
+            .venue()
+            .with_exchange(|x| x.knows(&intent.client_order_id, intent.created_at));
+        match known {
+            chimera_sim::Knowledge::Received => Knowledge::Received,
+            chimera_sim::Knowledge::NeverReceived => Knowledge::NeverReceived,
+            chimera_sim::Knowledge::Forgotten => Knowledge::Unknown,
+        }
+    }
+
+    fn checkpoint(&mut self) -> anyhow::Result<Option<String>> {
+        #[derive(Serialize)]
+        struct Funded<'a> {
+            funded: &'a BTreeSet<PortfolioId>,
+        }
+        self.acks.extend(self.sim.take_acks());
+        let funded = serde_json::to_string(&Funded {
+            funded: &self.funded,
+        })?;
+        // `{"sim":…,"funded":[…]}` without copying the venue.
+        Ok(Some(format!(
+            "{{\"sim\":{},{}",
+            self.sim.checkpoint()?,
+            funded.trim_start_matches('{')
+        )))
+    }
+
+    fn has_unacknowledged(&self) -> bool {
+        !self.acks.is_empty()
+    }
+
+    async fn acknowledge(&mut self, rt: &Runtime) -> anyhow::Result<()> {
+        for d in self.acks.drain(..) {
+            rt.ack(&mut self.market, &d)
+                .await
+                .map_err(|e| fatal("ack", &e))?;
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> Timestamp {
+        self.sim
+            .venue()
+            .with_exchange(|x| x.now())
+            .max(Timestamp(0))
+    }
+}

@@ -1,0 +1,114 @@
+//! [`GatewayVenue`]: the venue as the gateway drives it — the [`ExecutionVenue`] port orders go
+//! through, plus the few things a venue may need around it. A real exchange adapter plugs in
+//! with [`PlainVenue`] (nothing around it: the exchange keeps its own state and its own
+//! clock); the simulated venue with [`super::sim::SimGatewayVenue`] (event time from market
+//! data, funding from the portfolio's books, its state in the gateway's checkpoint). The
+//! gateway's own logic does not know which one it drives.
+
+use crate::runtime::Runtime;
+use async_trait::async_trait;
+use chimera_kernel::order::OrderIntent;
+use chimera_kernel::time::Timestamp;
+use chimera_ports::ExecutionVenue;
+
+/// What the venue can say about an order the gateway is asked to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Knowledge {
+    /// The venue received this client order id: do not send it again.
+    Received,
+    /// The venue never received it.
+    NeverReceived,
+    /// The venue cannot tell (it forgets, or cannot be asked cheaply): the records decide.
+    Unknown,
+}
+
+/// The venue as the gateway drives it.
+#[async_trait]
+pub trait GatewayVenue: Send {
+    /// The trading port submits and cancels go to, and reports come from.
+    fn trading(&self) -> &dyn ExecutionVenue;
+
+    /// Background work of one turn of the gateway's loop (the simulation reads market data);
+    /// returns how much it handled (0: idle).
+    ///
+    /// # Errors
+    /// A fatal bus failure.
+    async fn turn(&mut self, rt: &Runtime) -> anyhow::Result<usize>;
+
+    /// Readies the venue for `intent` just before it is sent. `false`: the venue cannot take
+    /// orders for its portfolio (the gateway raises an alert and drops the intent).
+    ///
+    /// # Errors
+    /// A fatal bus or database failure.
+    async fn prepare(&mut self, rt: &Runtime, intent: &OrderIntent) -> anyhow::Result<bool>;
+
+    /// Whether the venue already received `intent`'s client order id.
+    fn knowledge(&self, intent: &OrderIntent) -> Knowledge;
+
+    /// The venue's state for the gateway's checkpoint, as JSON (`None`: it keeps its own).
+    ///
+    /// # Errors
+    /// The state cannot be serialized.
+    fn checkpoint(&mut self) -> anyhow::Result<Option<String>>;
+
+    /// Whether the venue holds inputs a checkpoint would let it acknowledge.
+    fn has_unacknowledged(&self) -> bool;
+
+    /// Acknowledges what the last (durable) checkpoint covers.
+    ///
+    /// # Errors
+    /// A fatal bus failure.
+    async fn acknowledge(&mut self, rt: &Runtime) -> anyhow::Result<()>;
+
+    /// The venue's time, to stamp checkpoints with.
+    fn now(&self) -> Timestamp;
+}
+
+/// Any [`ExecutionVenue`] with nothing around it: an exchange adapter. It keeps its own state
+/// and clock; whether it received an order is left to the records (it is asked again, and
+/// answers by client order id, which exchanges de-duplicate).
+pub struct PlainVenue<V> {
+    venue: V,
+}
+
+impl<V: ExecutionVenue> PlainVenue<V> {
+    /// Drives `venue` as it is.
+    pub fn new(venue: V) -> Self {
+        Self { venue }
+    }
+}
+
+#[async_trait]
+impl<V: ExecutionVenue + 'static> GatewayVenue for PlainVenue<V> {
+    fn trading(&self) -> &dyn ExecutionVenue {
+        &self.venue
+    }
+
+    async fn turn(&mut self, _: &Runtime) -> anyhow::Result<usize> {
+        Ok(0)
+    }
+
+    async fn prepare(&mut self, _: &Runtime, _: &OrderIntent) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+
+    fn knowledge(&self, _: &OrderIntent) -> Knowledge {
+        Knowledge::Unknown
+    }
+
+    fn checkpoint(&mut self) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn has_unacknowledged(&self) -> bool {
+        false
+    }
+
+    async fn acknowledge(&mut self, _: &Runtime) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn now(&self) -> Timestamp {
+        crate::runtime::wall_clock()
+    }
+}
