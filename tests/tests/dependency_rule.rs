@@ -1,6 +1,6 @@
 //! The dependency rule, checked on the real dependency graph (`cargo tree`):
 //! the kernel and the ports never depend on a runtime, database, cache, broker or network crate,
-//! and adapters never depend on each other.
+//! adapters never depend on each other, and each deployable links only what it needs.
 
 use std::process::Command;
 
@@ -96,5 +96,42 @@ fn adapters_do_not_depend_on_each_other() {
             others.is_empty(),
             "{adapter} depends on other adapters: {others:?}"
         );
+    }
+}
+
+/// Each deployable links only what it needs: the node no venue simulation and no file readers,
+/// the gateway no file readers, the feed no venue simulation; none of them another deployable.
+#[test]
+fn deployables_link_only_what_they_need() {
+    for (krate, forbidden) in [
+        (
+            "chimera-node",
+            &[
+                "chimera-sim",
+                "chimera-replay",
+                "chimera-gateway",
+                "chimera-feed",
+            ][..],
+        ),
+        (
+            "chimera-gateway",
+            &["chimera-replay", "chimera-node", "chimera-feed"][..],
+        ),
+        (
+            "chimera-feed",
+            &["chimera-sim", "chimera-node", "chimera-gateway"][..],
+        ),
+        ("chimera-runtime", &["chimera-sim", "chimera-replay"][..]),
+    ] {
+        let deps = normal_deps(krate);
+        assert!(
+            deps.iter().any(|d| d == krate),
+            "cargo tree output for {krate} looks wrong: {deps:?}"
+        );
+        let bad: Vec<_> = deps
+            .iter()
+            .filter(|d| forbidden.contains(&d.as_str()))
+            .collect();
+        assert!(bad.is_empty(), "{krate} links {bad:?}");
     }
 }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 /// An invalid configuration (every bad field listed), a missing section, an unreachable bus or
 /// database, or a component's fatal failure.
 pub(crate) fn run(args: &UpArgs, strategies: &StrategyRegistry) -> anyhow::Result<()> {
+    chimera_live::logging::init()?;
     let config = RuntimeArgs {
         config: args.config.clone(),
     }

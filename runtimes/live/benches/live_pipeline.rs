@@ -32,8 +32,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SYMBOLS: [&str; 5] = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"];
-const NODE: &str = env!("CARGO_BIN_EXE_chimera-node");
-const GATEWAY: &str = env!("CARGO_BIN_EXE_chimera-gateway");
+/// A runtime binary of this build (built first if need be).
+fn binary(name: &str) -> String {
+    chimera_live::runtime_binary(name)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .display()
+        .to_string()
+}
+
+static NODE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| binary("chimera-node"));
+static GATEWAY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| binary("chimera-gateway"));
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -223,7 +232,7 @@ async fn main() {
     }
     let store_tp = store(&db).await;
     let started = Instant::now();
-    let mut node = spawn(NODE, &cfg, &dir, "tp-node");
+    let mut node = spawn(&NODE, &cfg, &dir, "tp-node");
     let finished = wait_applied(&store_tp, last_ts, Duration::from_mins(10)).await;
     let elapsed = started.elapsed();
     let rss = peak_rss_kib(node.id());
@@ -250,8 +259,8 @@ async fn main() {
         .await
         .unwrap();
     let cfg = config(&dir, &brokers, &prefix, &db);
-    let mut gateway = spawn(GATEWAY, &cfg, &dir, "lat-gateway");
-    let mut node = spawn(NODE, &cfg, &dir, "lat-node");
+    let mut gateway = spawn(&GATEWAY, &cfg, &dir, "lat-gateway");
+    let mut node = spawn(&NODE, &cfg, &dir, "lat-node");
     let mut intents = bus
         .subscribe(
             &format!("{prefix}orders.submission"),

@@ -1,103 +1,72 @@
 //! # chimera-live
 //!
-//! The live runtimes of the multi-portfolio architecture, as a library and three thin
-//! binaries:
-//! - [`node::run_node`] (`chimera-node`): the execution node, running the portfolios assigned
-//!   to it, restored from checkpoints, with an interest map and bounded per-portfolio queues;
-//! - [`gateway::run_gateway`] (`chimera-gateway`): the trade gateway, idempotent by intent id;
-//! - [`feed::run_feed`] (`chimera-feed`): the market-data feed replaying files.
+//! The live runtimes of the multi-portfolio architecture, together: one crate per deployable
+//! (each with its binary, linking only what it needs) over a shared kit, re-exported here for
+//! `chimera up` (all three in one process) and for the end-to-end tests and benchmark:
+//! - [`node`] (`chimera-node`): the execution node, running the portfolios assigned to it,
+//!   restored from checkpoints, with an interest map and bounded per-portfolio queues;
+//! - [`gateway`] (`chimera-gateway`): the trade gateway over any venue, idempotent by intent
+//!   id;
+//! - [`feed`] (`chimera-feed`): the market-data feed;
+//! - `chimera-runtime`, the kit they share: configuration, service composition, the runtime
+//!   handle, logging (its modules are re-exported at this crate's root).
 //!
 //! They talk only through the bus (Kafka, Redis Streams, or in-memory within one process) and
 //! keep their state in the database (PostgreSQL or SQLite), so any of them can be killed and
 //! restarted without losing or duplicating an order or a fill.
 
-pub mod bus_layout;
-pub mod compose;
-pub mod config;
-pub mod feed;
-pub mod gateway;
-pub mod node;
-pub mod portfolio_spec;
-pub mod process;
-pub mod runtime;
-pub mod services;
+pub use chimera_feed as feed;
+pub use chimera_gateway as gateway;
+pub use chimera_node as node;
+pub use chimera_runtime::{
+    bus_layout, compose, config, connect, connect_bus, logging, portfolio_spec, runtime, services,
+    RuntimeArgs,
+};
 
-use chimera_messages::Topics;
-use chimera_ports::EventBus;
-use config::LiveConfig;
-use runtime::{Runtime, SharedState, Shutdown};
-use std::sync::Arc;
+/// The three processes as functions (what their binaries and `chimera node | gateway | feed`
+/// run).
+pub mod process {
+    pub use chimera_feed::run_feed_process;
+    pub use chimera_gateway::run_gateway_process;
+    pub use chimera_node::run_node_process;
+}
 
-/// Connects the bus `live` configures (on Redis Streams, with the [`bus_layout`] of its topics)
-/// and checks that it answers.
+/// The runtime binary `name` (`chimera-node`, `chimera-gateway`, `chimera-feed`) of this build,
+/// for tests and benchmarks that run the real processes: next to the running executable
+/// (`target/<profile>/`), built with `$CARGO` when it is not there yet (as when only this crate's
+/// tests are run; `cargo test --workspace` builds every binary first).
 ///
 /// # Errors
-/// [`compose::Unreachable`] naming the bus and its address when it does not answer within
-/// `bus.connect_timeout_ms`, or `memory` asked for outside a single process.
-pub async fn connect_bus(
-    live: &LiveConfig,
-    instance: &str,
-    allow_memory: bool,
-) -> anyhow::Result<Arc<dyn EventBus>> {
-    if live.bus.is_memory() && !allow_memory {
-        anyhow::bail!(
-            "bus kind = \"memory\" cannot be used by a separate process (use kafka or redis)"
-        );
+/// The binary is not there and cannot be built, with cargo's reason.
+pub fn runtime_binary(name: &str) -> std::io::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    // target/<profile>/deps/<test> or target/<profile>/<binary>
+    let profile_dir = exe
+        .ancestors()
+        .find(|dir| {
+            dir.file_name().is_some_and(|n| n != "deps") && dir.join(".fingerprint").is_dir()
+        })
+        .map(std::path::Path::to_path_buf)
+        .ok_or_else(|| {
+            std::io::Error::other(format!("no target directory above {}", exe.display()))
+        })?;
+    let path = profile_dir.join(name);
+    if path.is_file() {
+        return Ok(path);
     }
-    let (bus, _health) = live.bus.build(instance, &live.portfolios).await?;
-    Ok(bus)
-}
-
-/// Builds the shared handles of a runtime named `source`: the database, and the shared state
-/// when `[state]` is configured, each checked to answer.
-///
-/// # Errors
-/// [`compose::Unreachable`] naming the database or the state store and its address.
-pub async fn connect(
-    config: &LiveConfig,
-    bus: Arc<dyn EventBus>,
-    source: &str,
-    shutdown: Shutdown,
-) -> anyhow::Result<Arc<Runtime>> {
-    let (store, _health) = config.database.build().await?;
-    let runtime = Runtime::new(
-        bus,
-        Topics::new(config.bus.topic_prefix.clone()),
-        store,
-        source,
-        shutdown,
-    );
-    Ok(Arc::new(match &config.state {
-        Some(state) => {
-            let (store, _health) = state.build(&config.bus.topic_prefix).await?;
-            runtime.with_state(SharedState {
-                store,
-                lease: std::time::Duration::from_millis(state.lease_ms),
-            })
-        }
-        None => runtime,
-    }))
-}
-
-/// Common command-line of the runtime binaries.
-#[derive(Debug, clap::Parser)]
-pub struct RuntimeArgs {
-    /// Configuration files (TOML), later ones override earlier ones; `CHIMERA__SECTION__KEY`
-    /// environment variables override both.
-    #[arg(long = "config", short = 'c', required = true)]
-    pub config: Vec<std::path::PathBuf>,
-}
-
-impl RuntimeArgs {
-    /// Loads the configuration these arguments name, with environment overrides, checking the
-    /// portfolios' strategies against `strategies` when the process runs them.
-    ///
-    /// # Errors
-    /// [`config::ConfigError`] listing every problem.
-    pub fn load(
-        &self,
-        strategies: Option<&chimera_kernel::strategy::StrategyRegistry>,
-    ) -> Result<LiveConfig, config::ConfigError> {
-        config::load(&self.config, std::env::vars(), strategies)
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "--quiet", "-p", name, "--bin", name]);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    let status = build.status()?;
+    if status.success() && path.is_file() {
+        Ok(path)
+    } else {
+        Err(std::io::Error::other(format!(
+            "{} is not built and `cargo build -p {name}` failed ({status})",
+            path.display()
+        )))
     }
 }

@@ -17,9 +17,18 @@ use chimera_ports::{AuditKind, AuditRepository, EventBus, PortfolioRepository, P
 use std::time::Duration;
 use support::*;
 
-const NODE: &str = env!("CARGO_BIN_EXE_chimera-node");
-const GATEWAY: &str = env!("CARGO_BIN_EXE_chimera-gateway");
-const FEED: &str = env!("CARGO_BIN_EXE_chimera-feed");
+/// A runtime binary of this build (built first if need be).
+fn binary(name: &str) -> String {
+    chimera_live::runtime_binary(name)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .display()
+        .to_string()
+}
+
+static NODE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| binary("chimera-node"));
+static GATEWAY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| binary("chimera-gateway"));
+static FEED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| binary("chimera-feed"));
 
 /// The topics Chimera's runtimes consume (`system.events` and `alerts` are for the outside).
 const CONSUMED: [&str; 5] = [
@@ -40,9 +49,9 @@ struct Pipeline {
 impl Pipeline {
     fn start(setup: &Setup) -> Self {
         Self {
-            gateway: spawn(GATEWAY, setup, "gateway"),
-            node: spawn(NODE, setup, "node"),
-            feed: spawn(FEED, setup, "feed"),
+            gateway: spawn(&GATEWAY, setup, "gateway"),
+            node: spawn(&NODE, setup, "node"),
+            feed: spawn(&FEED, setup, "feed"),
         }
     }
 
@@ -222,12 +231,12 @@ async fn kill_and_restart(setup: &Setup) {
     wait_for_fills(&store, 20, Duration::from_secs(120), "no fills yet").await;
     sigkill(&mut run.node);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    run.node = spawn(NODE, setup, "node-2");
+    run.node = spawn(&NODE, setup, "node-2");
     let restarted = "no progress after the node restart";
     wait_for_fills(&store, 60, Duration::from_secs(180), restarted).await;
     sigkill(&mut run.gateway);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    run.gateway = spawn(GATEWAY, setup, "gateway-2");
+    run.gateway = spawn(&GATEWAY, setup, "gateway-2");
 
     run.settle(&store, &expected).await;
     run.stop_and_check(&store, &expected).await;
@@ -324,7 +333,7 @@ async fn a_second_node_waits_for_the_leases_and_takes_over() {
     let store = store(&setup).await;
     wait_for_fills(&store, 20, Duration::from_secs(120), "no fills yet").await;
     let started = std::time::Instant::now();
-    let second = spawn(NODE, &setup, "node-second");
+    let second = spawn(&NODE, &setup, "node-second");
     let log = setup.dir.join("node-second.err");
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
     while !read_log().contains("portfolio_leased_elsewhere") {
@@ -344,10 +353,21 @@ async fn a_second_node_waits_for_the_leases_and_takes_over() {
     sigkill(&mut run.node);
     run.node = second;
     run.settle(&store, &expected).await;
+    let took_over = read_log()
+        .lines()
+        .find(|l| l.contains("running 3 portfolio(s)"))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .unwrap_or_else(|| panic!("the second node took over: {}", read_log()));
+    assert_eq!(took_over["level"], "INFO", "{took_over}");
+    assert!(took_over["component"].is_string(), "{took_over}");
+    let waited = read_log()
+        .lines()
+        .find(|l| l.contains("portfolio_leased_elsewhere"))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .unwrap();
     assert!(
-        read_log().contains("running 3 portfolio(s)"),
-        "the second node took over: {}",
-        read_log()
+        waited["portfolio"].is_string() && waited["code"] == "portfolio_leased_elsewhere",
+        "alerts carry their portfolio and code: {waited}"
     );
     run.stop_and_check(&store, &expected).await;
     assert_no_order_duplicated(&store, &expected).await;

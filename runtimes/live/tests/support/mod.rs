@@ -211,6 +211,8 @@ pub(crate) fn spawn(binary: &str, setup: &Setup, log: &str) -> Proc {
         Command::new(binary)
             .arg("--config")
             .arg(&setup.config)
+            // Logs as JSON lines, which the tests read by field.
+            .env("CHIMERA_LOG_FORMAT", "json")
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()

@@ -3,7 +3,6 @@
 //! once every portfolio it went to has made its effects durable.
 
 use super::queue::{Input, Origin, Pending, PortfolioQueue, Pressure};
-use crate::runtime::{fatal, Runtime};
 use chimera_kernel::engine::InterestMap;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::PortfolioId;
@@ -11,6 +10,7 @@ use chimera_messages::{
     decode, AlertCode, AlertLevel, ControlCommand, MessageType, ScheduleUpdate,
 };
 use chimera_ports::{Delivery, Subscription};
+use chimera_runtime::runtime::{fatal, Runtime};
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -8,7 +8,6 @@
 //! gateway de-duplicates.
 
 use super::queue::{Input, PortfolioQueue, Pressure};
-use crate::runtime::{fatal, wall_clock, Runtime};
 use chimera_kernel::engine::{
     Command, Control, EngineSnapshot, Output, PortfolioEngine, PortfolioSet,
 };
@@ -21,6 +20,7 @@ use chimera_ports::{
     AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRepository,
     PortfolioStatus, PositionRepository, PositionSnapshot,
 };
+use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;

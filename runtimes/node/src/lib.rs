@@ -16,14 +16,17 @@ mod queue;
 mod router;
 mod worker;
 
-use crate::config::NodeConfig;
-use crate::portfolio_spec::PortfolioSpec;
-use crate::runtime::{wall_clock, Runtime};
 use chimera_kernel::engine::{InterestMap, PortfolioEngine};
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::strategy::StrategyRegistry;
 use chimera_messages::{AlertCode, AlertLevel, Heartbeat, MessageType, PortfolioLoad, Topic};
 use chimera_ports::{CheckpointRepository, PortfolioRecord, PortfolioRepository, PortfolioStatus};
+use chimera_runtime::config::LiveConfig;
+use chimera_runtime::config::NodeConfig;
+use chimera_runtime::portfolio_spec::PortfolioSpec;
+use chimera_runtime::runtime::{shutdown_pair, trigger_on_signals};
+use chimera_runtime::runtime::{wall_clock, Runtime};
+use chimera_runtime::{connect, connect_bus};
 use queue::PortfolioQueue;
 use router::{Feed, Routes};
 use std::collections::HashMap;
@@ -156,9 +159,9 @@ pub async fn run_node(
             }
         }
     }
-    eprintln!(
-        "[{}] running {} portfolio(s): {}",
-        config.id,
+    tracing::info!(
+        component = %config.id,
+        "running {} portfolio(s): {}",
         workers.len(),
         workers
             .iter()
@@ -279,7 +282,7 @@ async fn heartbeat(
             &heartbeat,
         )
         .await
-        .map_err(|e| crate::runtime::fatal("heartbeat", &e))?;
+        .map_err(|e| chimera_runtime::runtime::fatal("heartbeat", &e))?;
         if let Some(state) = &rt.state {
             // Liveness for whoever reassigns a dead node's portfolios; expires with the node.
             let key = format!("node:{{heartbeat}}:{}", config.id);
@@ -289,7 +292,7 @@ async fn heartbeat(
                 .set(&key, &serde_json::to_vec(&heartbeat)?, Some(ttl))
                 .await
             {
-                eprintln!("[{}] heartbeat to the state store: {e}", config.id);
+                tracing::warn!(component = %config.id, "heartbeat to the state store: {e}");
             }
         }
         beat += 1;
@@ -298,4 +301,34 @@ async fn heartbeat(
             () = shutdown.wait() => return Ok(()),
         }
     }
+}
+
+/// The execution node: runs the portfolios assigned to `[node].id`, building their strategies
+/// from `strategies`.
+///
+/// # Errors
+/// No `[node]` section, an unreachable bus or database, or a fatal failure of the node.
+pub async fn run_node_process(
+    config: &LiveConfig,
+    strategies: &StrategyRegistry,
+) -> anyhow::Result<()> {
+    chimera_runtime::logging::init()?;
+    let Some(node_config) = config.node.clone() else {
+        anyhow::bail!("the configuration has no [node] section");
+    };
+    let (trigger, shutdown) = shutdown_pair();
+    trigger_on_signals(trigger);
+    let bus = connect_bus(config, &node_config.id, false).await?;
+    let rt = connect(config, bus, &node_config.id, shutdown).await?;
+    if node_config.register_portfolios {
+        register_portfolios(&rt, &node_config.id, &config.portfolios).await?;
+    }
+    let figures = run_node(rt, &node_config, strategies).await?;
+    for f in figures {
+        println!(
+            "{}: events {} orders {} fills {} skipped {}",
+            f.id, f.events, f.orders, f.fills, f.skipped
+        );
+    }
+    Ok(())
 }

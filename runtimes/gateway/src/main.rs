@@ -1,11 +1,11 @@
 //! `chimera-gateway`: the trade gateway. Executes order commands on the venue until SIGTERM or
 //! Ctrl-C.
 
-use chimera_live::RuntimeArgs;
+use chimera_runtime::RuntimeArgs;
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = RuntimeArgs::parse().load(None)?;
-    chimera_live::process::run_gateway_process(&config).await
+    chimera_gateway::run_gateway_process(&config).await
 }

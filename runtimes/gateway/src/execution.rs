@@ -4,13 +4,13 @@
 use super::decide::{decide_submit, report_id, republished_reports, SubmitDecision};
 use super::venue::GatewayVenue;
 use super::GatewayFigures;
-use crate::runtime::{fatal, Runtime};
 use chimera_kernel::engine::Command;
 use chimera_kernel::event::ExecutionReport;
 use chimera_kernel::ids::ClientOrderId;
 use chimera_kernel::order::{Order, OrderIntent};
 use chimera_messages::{AlertCode, AlertLevel, MessageType, Topic};
 use chimera_ports::{FillRecord, FillRepository, OrderRepository};
+use chimera_runtime::runtime::{fatal, Runtime};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

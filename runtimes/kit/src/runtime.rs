@@ -182,13 +182,16 @@ impl Runtime {
             message,
             portfolio,
         };
-        eprintln!(
-            "[{}] {} {}: {}",
-            self.source,
-            level.as_str(),
-            code.as_str(),
-            alert.message
-        );
+        let portfolio = alert.portfolio.as_ref().map(PortfolioId::as_str);
+        match level {
+            AlertLevel::Warning => tracing::warn!(
+                component = %self.source, portfolio, code = code.as_str(), "{}", alert.message
+            ),
+            AlertLevel::Critical | AlertLevel::Error => tracing::error!(
+                component = %self.source, portfolio, code = code.as_str(), level = level.as_str(),
+                "{}", alert.message
+            ),
+        }
         let key = alert
             .portfolio
             .as_ref()
@@ -283,7 +286,7 @@ impl Runtime {
         if !error.is_transient() || self.shutdown.is_triggered() {
             return false;
         }
-        eprintln!("[{}] {what}: {error}; retrying in {backoff:?}", self.source);
+        tracing::warn!(component = %self.source, "{what}: {error}; retrying in {backoff:?}");
         tokio::time::sleep(*backoff).await;
         *backoff = (*backoff * 2).min(Duration::from_secs(2));
         true

@@ -6,8 +6,6 @@
 //! checkpoint.
 
 use super::venue::{GatewayVenue, Knowledge};
-use crate::portfolio_spec::PortfolioSpec;
-use crate::runtime::{fatal, Runtime};
 use async_trait::async_trait;
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::{PortfolioId, Symbol};
@@ -15,6 +13,8 @@ use chimera_kernel::order::OrderIntent;
 use chimera_kernel::time::Timestamp;
 use chimera_messages::{decode, AlertCode, AlertLevel, MessageType, Topic};
 use chimera_ports::{Delivery, ExecutionVenue, PortfolioRepository, Subscription};
+use chimera_runtime::portfolio_spec::PortfolioSpec;
+use chimera_runtime::runtime::{fatal, Runtime};
 use chimera_sim::{EventTimeVenue, SimState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;

@@ -27,12 +27,15 @@ mod venue;
 pub use sim::SimGatewayVenue;
 pub use venue::{GatewayVenue, Knowledge, PlainVenue};
 
-use crate::config::GatewayConfig;
-use crate::runtime::{fatal, Runtime};
 use chimera_kernel::engine::Command;
 use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{decode, MessageType, Topic};
 use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
+use chimera_runtime::config::GatewayConfig;
+use chimera_runtime::config::LiveConfig;
+use chimera_runtime::runtime::{fatal, Runtime};
+use chimera_runtime::runtime::{shutdown_pair, trigger_on_signals};
+use chimera_runtime::{connect, connect_bus};
 use execution::Gateway;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -151,9 +154,10 @@ async fn restore(rt: &Runtime, owner: &PortfolioId) -> anyhow::Result<(i64, Gate
             let state = GatewayState::parse(&cp.state).map_err(|e| {
                 anyhow::anyhow!("gateway checkpoint {} is undecodable: {e}", cp.revision)
             })?;
-            eprintln!(
-                "[{}] restored from checkpoint revision {}",
-                rt.source, cp.revision
+            tracing::info!(
+                component = %rt.source,
+                "restored from checkpoint revision {}",
+                cp.revision
             );
             (cp.revision, state)
         }
@@ -312,4 +316,25 @@ impl Keeper {
         }
         Ok(())
     }
+}
+
+/// The trade gateway: executes order commands on the venue.
+///
+/// # Errors
+/// No `[gateway]` section, an unreachable bus or database, or a fatal failure of the gateway.
+pub async fn run_gateway_process(config: &LiveConfig) -> anyhow::Result<()> {
+    chimera_runtime::logging::init()?;
+    let Some(gateway_config) = config.gateway.clone() else {
+        anyhow::bail!("the configuration has no [gateway] section");
+    };
+    let (trigger, shutdown) = shutdown_pair();
+    trigger_on_signals(trigger);
+    let bus = connect_bus(config, &gateway_config.id, false).await?;
+    let rt = connect(config, bus, &gateway_config.id, shutdown).await?;
+    let f = run_gateway(rt, &gateway_config).await?;
+    println!(
+        "submitted {} duplicates {} replayed {} fills {} reports {} checkpoints {}",
+        f.submitted, f.duplicates, f.replayed, f.fills, f.reports, f.checkpoints
+    );
+    Ok(())
 }

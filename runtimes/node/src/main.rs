@@ -3,12 +3,12 @@
 //! strategies: `chimera_cli::run` from your own binary, then `your-binary node`.)
 
 use chimera_kernel::strategy::StrategyRegistry;
-use chimera_live::RuntimeArgs;
+use chimera_runtime::RuntimeArgs;
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let strategies = StrategyRegistry::builtin();
     let config = RuntimeArgs::parse().load(Some(&strategies))?;
-    chimera_live::process::run_node_process(&config, &strategies).await
+    chimera_node::run_node_process(&config, &strategies).await
 }

@@ -5,11 +5,11 @@
 //! data, funding from the portfolio's books, its state in the gateway's checkpoint). The
 //! gateway's own logic does not know which one it drives.
 
-use crate::runtime::Runtime;
 use async_trait::async_trait;
 use chimera_kernel::order::OrderIntent;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::ExecutionVenue;
+use chimera_runtime::runtime::Runtime;
 
 /// What the venue can say about an order the gateway is asked to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +109,6 @@ impl<V: ExecutionVenue + 'static> GatewayVenue for PlainVenue<V> {
     }
 
     fn now(&self) -> Timestamp {
-        crate::runtime::wall_clock()
+        chimera_runtime::runtime::wall_clock()
     }
 }

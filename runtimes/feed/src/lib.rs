@@ -10,27 +10,21 @@
 //! in the window between a publish and its checkpoint is ignored by the nodes (a bar never
 //! repeats).
 
-use crate::config::FeedConfig;
-use crate::runtime::{fatal, wall_clock, Runtime};
 use chimera_kernel::event::MarketEvent;
-use chimera_kernel::ids::{PortfolioId, Symbol};
+use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{encode, DecodeError, Envelope, MessageType, Topic};
 use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, MarketDataSource, PortError};
 use chimera_replay::{merge_in_time, open_market_data, FileMarketData};
-use std::path::PathBuf;
+use chimera_runtime::config::FeedConfig;
+use chimera_runtime::config::LiveConfig;
+use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
+use chimera_runtime::runtime::{shutdown_pair, trigger_on_signals};
+use chimera_runtime::{connect, connect_bus};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Events published per bus batch and per progress checkpoint.
 const BATCH: usize = 500;
-
-/// Splits `SYMBOL=path` (or a bare path, symbol `UNKNOWN`).
-pub fn split_file(entry: &str) -> (Symbol, PathBuf) {
-    match entry.split_once('=') {
-        Some((symbol, path)) if !symbol.contains('/') => (Symbol::new(symbol), PathBuf::from(path)),
-        _ => (Symbol::new("UNKNOWN"), PathBuf::from(entry)),
-    }
-}
 
 /// How [`publish_source`] runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +45,7 @@ pub struct FeedOptions {
 pub async fn run_feed(rt: Arc<Runtime>, config: &FeedConfig) -> anyhow::Result<u64> {
     let mut readers = Vec::new();
     for entry in &config.files {
-        let (symbol, path) = split_file(entry);
+        let (symbol, path) = chimera_runtime::config::split_file(entry);
         readers.push(open_market_data(&path, None, &symbol)?);
     }
     let mut source = FileMarketData::new(merge_in_time(readers));
@@ -156,9 +150,9 @@ async fn next_record(
                 })))
             }
             Err(e) if e.is_transient() && !rt.shutdown.is_triggered() => {
-                eprintln!(
-                    "[{}] market-data source: {e}; retrying in {backoff:?}",
-                    rt.source
+                tracing::warn!(
+                    component = %rt.source,
+                    "market-data source: {e}; retrying in {backoff:?}"
                 );
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -217,5 +211,23 @@ async fn save_progress(
     rt.retry("feed progress", || rt.store.save_checkpoint(&checkpoint))
         .await
         .map_err(|e| fatal("feed progress", &e))?;
+    Ok(())
+}
+
+/// The market-data feed: replays the configured files onto the bus.
+///
+/// # Errors
+/// No `[feed]` section, an unreachable bus or database, or an unreadable file.
+pub async fn run_feed_process(config: &LiveConfig) -> anyhow::Result<()> {
+    chimera_runtime::logging::init()?;
+    let Some(feed_config) = config.feed.clone() else {
+        anyhow::bail!("the configuration has no [feed] section");
+    };
+    let (trigger, shutdown) = shutdown_pair();
+    trigger_on_signals(trigger);
+    let bus = connect_bus(config, &feed_config.id, false).await?;
+    let rt = connect(config, bus, &feed_config.id, shutdown).await?;
+    let published = run_feed(rt, &feed_config).await?;
+    println!("published {published} events");
     Ok(())
 }

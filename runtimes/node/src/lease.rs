@@ -9,10 +9,10 @@
 //! it can no longer prove it is the only one trading the portfolio. Leases are released after
 //! the final checkpoints of a clean shutdown.
 
-use crate::runtime::{Runtime, SharedState};
 use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{AlertCode, AlertLevel};
 use chimera_ports::LockToken;
+use chimera_runtime::runtime::{Runtime, SharedState};
 use std::time::Instant;
 
 /// The leases a node holds.
@@ -75,9 +75,11 @@ impl Leases {
                     }
                     Ok(None) => {}
                     Err(e) if e.is_transient() => {
-                        eprintln!("[{}] lease of {id}: {e}; retrying", rt.source);
+                        tracing::warn!(
+                            component = %rt.source, portfolio = %id, "lease: {e}; retrying"
+                        );
                     }
-                    Err(e) => return Err(crate::runtime::fatal("take lease", &e)),
+                    Err(e) => return Err(chimera_runtime::runtime::fatal("take lease", &e)),
                 }
                 tokio::select! {
                     () = tokio::time::sleep(state.lease / 5) => {}
@@ -122,7 +124,7 @@ impl Leases {
             match failure {
                 None => renewed = Instant::now(),
                 Some(e) if e.is_transient() && renewed.elapsed() < self.state.lease => {
-                    eprintln!("[{}] renewing leases: {e}; retrying", rt.source);
+                    tracing::warn!(component = %rt.source, "renewing leases: {e}; retrying");
                 }
                 Some(e) => {
                     anyhow::bail!("leases could not be renewed before they expired: {e}")
@@ -135,9 +137,10 @@ impl Leases {
     pub(super) async fn release(&self, rt: &Runtime) {
         for (id, key, token) in &self.held {
             if let Err(e) = self.state.store.unlock(key, token).await {
-                eprintln!(
-                    "[{}] releasing the lease of {id}: {e} (it expires by itself)",
-                    rt.source
+                tracing::warn!(
+                    component = %rt.source,
+                    portfolio = %id,
+                    "releasing the lease: {e} (it expires by itself)"
                 );
             }
         }

@@ -370,7 +370,7 @@ fn validate_feed(feed: &FeedConfig, problems: &mut Problems) {
         "name at least one file",
     );
     for f in &feed.files {
-        let (_, path) = crate::feed::split_file(f);
+        let (_, path) = split_file(f);
         problems.check(
             path.is_file(),
             "feed.files",
@@ -382,6 +382,20 @@ fn validate_feed(feed: &FeedConfig, problems: &mut Problems) {
         "feed.speed",
         format!("{} (must be ≥ 0; 0 = as fast as possible)", feed.speed),
     );
+}
+
+/// Splits `SYMBOL=path` (or a bare path, symbol `UNKNOWN`).
+pub fn split_file(entry: &str) -> (chimera_kernel::ids::Symbol, PathBuf) {
+    match entry.split_once('=') {
+        Some((symbol, path)) if !symbol.contains('/') => (
+            chimera_kernel::ids::Symbol::new(symbol),
+            PathBuf::from(path),
+        ),
+        _ => (
+            chimera_kernel::ids::Symbol::new("UNKNOWN"),
+            PathBuf::from(entry),
+        ),
+    }
 }
 
 #[cfg(test)]
