@@ -356,8 +356,10 @@ async fn a_second_node_waits_for_the_leases_and_takes_over() {
     let took_over = read_log()
         .lines()
         .find(|l| l.contains("running 3 portfolio(s)"))
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .unwrap_or_else(|| panic!("the second node took over: {}", read_log()));
+        .map_or_else(
+            || panic!("the second node took over: {}", read_log()),
+            |l| serde_json::from_str::<serde_json::Value>(l).unwrap(),
+        );
     assert_eq!(took_over["level"], "INFO", "{took_over}");
     assert!(took_over["component"].is_string(), "{took_over}");
     let waited = read_log()
