@@ -97,7 +97,9 @@ impl Backtest {
 
     /// Sends the engines' commands to the venue, each at the time the engine made it (a
     /// timer's order leaves at the timer's time, not at the next event's); drops the other
-    /// outputs (the engines count refusals and issues, which the summary reports).
+    /// outputs (the engines count refusals and issues, which the summary reports). No service
+    /// answers requests in a backtest: the engine times them out at their deadlines, as it
+    /// would live without an answer.
     fn send_outputs(&mut self) {
         while let Some((_, output)) = self.set.poll_output() {
             match output {
@@ -108,8 +110,11 @@ impl Backtest {
                 Output::Command(Command::Cancel(request)) => {
                     self.exchange.cancel(&request, request.created_at);
                 }
-                Output::Refused(_) | Output::Issue(_) | Output::Signal(_) | Output::Finished(_) => {
-                }
+                Output::Refused(_)
+                | Output::Issue(_)
+                | Output::Signal(_)
+                | Output::Finished(_)
+                | Output::Request(_) => {}
             }
         }
     }

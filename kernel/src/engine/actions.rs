@@ -17,6 +17,7 @@ impl PortfolioEngine {
             match action {
                 Action::Submit(request) => self.submit(request),
                 Action::Cancel { client_order_id } => self.cancel(client_order_id),
+                Action::Request { kind, timeout_ms } => self.make_request(kind, timeout_ms),
                 Action::Signal(signal) => self.outputs.push_back(Output::Signal(SignalRecord {
                     at: self.clock,
                     signal,

@@ -43,6 +43,8 @@ pub enum Input<'a> {
     Timer,
     /// An operator's instruction.
     Control(&'a Control),
+    /// The answer to a [`super::Request`] the engine made.
+    Response(&'a super::Response),
 }
 
 /// What the runtime must do on the engine's behalf.
@@ -89,4 +91,7 @@ pub enum Output {
     /// An order reached a terminal state (filled, canceled, rejected, expired); the engine
     /// forgets it apart from its id.
     Finished(Order),
+    /// Something the runtime must ask a service on the engine's behalf; the answer comes back
+    /// as [`Input::Response`] (or the engine times it out at its deadline).
+    Request(super::Request),
 }

@@ -98,13 +98,20 @@ pub enum IssueKind {
     IllegalTransition,
     /// The fill could not be booked (unknown instrument, arithmetic overflow).
     Accounting,
+    /// A response names a request that is not waiting (answered already, timed out, or never
+    /// made).
+    UnknownRequest,
 }
 
-/// An execution report the engine could not apply.
+/// An input the engine could not apply: an execution report, or a response to a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineIssue {
-    /// The report.
-    pub report: ExecutionReport,
+    /// The report, when the issue is with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ExecutionReport>,
+    /// The response, when the issue is with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<super::Response>,
     /// When it was handled.
     pub at: Timestamp,
     /// The reason code.
@@ -116,7 +123,8 @@ pub struct EngineIssue {
 impl EngineIssue {
     pub(crate) fn unknown_order(report: &ExecutionReport, at: Timestamp) -> Self {
         Self {
-            report: report.clone(),
+            report: Some(report.clone()),
+            response: None,
             at,
             kind: IssueKind::UnknownOrder,
             detail: format!("report for unknown order {}", report.client_order_id),
@@ -125,7 +133,8 @@ impl EngineIssue {
 
     pub(crate) fn order(report: &ExecutionReport, at: Timestamp, error: &OrderError) -> Self {
         Self {
-            report: report.clone(),
+            report: Some(report.clone()),
+            response: None,
             at,
             kind: IssueKind::IllegalTransition,
             detail: error.to_string(),
@@ -138,7 +147,8 @@ impl EngineIssue {
         error: &AccountingError,
     ) -> Self {
         Self {
-            report: report.clone(),
+            report: Some(report.clone()),
+            response: None,
             at,
             kind: IssueKind::Accounting,
             detail: error.to_string(),

@@ -35,6 +35,7 @@ mod interest;
 mod io;
 mod issues;
 mod reports;
+mod requests;
 mod set;
 mod snapshot;
 mod timers;
@@ -42,6 +43,7 @@ mod timers;
 pub use interest::InterestMap;
 pub use io::{Command, Control, Input, Output, SignalRecord};
 pub use issues::{EngineIssue, IssueKind, Refusal, RefusalReason, RefusedAction};
+pub use requests::{Outcome, Request, RequestKind, Response};
 pub use set::PortfolioSet;
 pub use snapshot::{EngineSnapshot, SnapshotError};
 pub use timers::{TimerKey, TimerTable};
@@ -93,6 +95,9 @@ pub struct PortfolioEngine {
     halted: Option<String>,
     /// The strategy's stop hook ran: it is not called again and new orders are refused.
     stopped: bool,
+    /// Requests waiting for an answer, by id.
+    requests: BTreeMap<u64, Request>,
+    next_request: u64,
 }
 
 impl std::fmt::Debug for PortfolioEngine {
@@ -134,6 +139,8 @@ impl PortfolioEngine {
             stats: EngineStats::default(),
             halted: None,
             stopped: false,
+            requests: BTreeMap::new(),
+            next_request: 0,
         };
         for order in open_orders.into_iter().filter(|o| !o.status.is_terminal()) {
             engine
@@ -163,6 +170,7 @@ impl PortfolioEngine {
             }
             Input::Timer => self.stats.events += 1,
             Input::Control(control) => self.on_control(control),
+            Input::Response(response) => self.on_response(response),
         }
     }
 
@@ -198,6 +206,7 @@ impl PortfolioEngine {
                     self.strategy.on_timer(&ctx, &mut self.actions);
                     self.take_actions();
                 }
+                TimerKey::Request(id) => self.expire_request(id),
             }
         }
     }

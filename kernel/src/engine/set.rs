@@ -79,6 +79,17 @@ impl PortfolioSet {
         true
     }
 
+    /// Feeds the answer to a request to the portfolio that made it, at the set's time (`now`
+    /// when the set has none yet). Returns `false` when no portfolio of this set made it.
+    pub fn on_response(&mut self, response: &super::Response, now: Timestamp) -> bool {
+        let Some(&i) = self.index.get(&response.portfolio_id) else {
+            return false;
+        };
+        let now = self.clock.map_or(now, |clock| clock.max(now));
+        self.feed(i, Input::Response(response), now);
+        true
+    }
+
     /// Applies a control to one portfolio (`Some`) or to all (`None`), at the set's time.
     /// Returns how many portfolios it reached.
     pub fn control(&mut self, portfolio: Option<&PortfolioId>, control: &Control) -> usize {

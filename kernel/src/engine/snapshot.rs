@@ -38,6 +38,12 @@ pub struct EngineSnapshot {
     /// The engine's time, so the restored engine's clock never goes back.
     #[serde(default)]
     pub clock: Option<crate::time::Timestamp>,
+    /// Requests still waiting for an answer (their deadlines are restored with them).
+    #[serde(default)]
+    pub pending_requests: Vec<super::Request>,
+    /// The next request id.
+    #[serde(default)]
+    pub next_request: u64,
 }
 
 /// Why a snapshot cannot be restored.
@@ -70,6 +76,8 @@ impl PortfolioEngine {
             halted: self.halted.clone(),
             stopped: self.stopped,
             clock: self.clock(),
+            pending_requests: self.requests.values().cloned().collect(),
+            next_request: self.next_request,
         }
     }
 
@@ -102,6 +110,14 @@ impl PortfolioEngine {
         engine.stopped = snapshot.stopped;
         if let Some(clock) = snapshot.clock {
             engine.clock = clock;
+        }
+        engine.next_request = snapshot.next_request;
+        for request in snapshot.pending_requests {
+            engine.timers.set(
+                super::TimerKey::Request(request.request_id),
+                Some(request.deadline),
+            );
+            engine.requests.insert(request.request_id, request);
         }
         engine.sync_strategy_timer();
         Ok(engine)

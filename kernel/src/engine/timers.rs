@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum TimerKey {
     /// The strategy's [`crate::strategy::Strategy::next_deadline`].
     Strategy,
+    /// The deadline of a request the engine made (by its id): it times out then.
+    Request(u64),
 }
 
 /// Deadlines by key, ordered by time (ties by key, so firing order is deterministic).

@@ -106,6 +106,14 @@ pub enum Action {
     },
     /// Record a signal.
     Signal(Signal),
+    /// Ask a service something (a risk reservation, a model score); the answer, or a timeout
+    /// after `timeout_ms`, comes back through [`Strategy::on_response`].
+    Request {
+        /// What to ask.
+        kind: crate::engine::RequestKind,
+        /// How long to wait for the answer (engine time, ms).
+        timeout_ms: i64,
+    },
 }
 
 /// Where a strategy's callbacks put what they ask for. The engine takes the actions in order
@@ -129,6 +137,11 @@ impl Actions {
     /// Records a signal.
     pub fn signal(&mut self, signal: Signal) {
         self.items.push(Action::Signal(signal));
+    }
+
+    /// Asks a service something, waiting at most `timeout_ms` (engine time) for the answer.
+    pub fn request(&mut self, kind: crate::engine::RequestKind, timeout_ms: i64) {
+        self.items.push(Action::Request { kind, timeout_ms });
     }
 
     /// Nothing asked yet.
@@ -241,6 +254,17 @@ pub trait Strategy: Send {
 
     /// Called once the deadline passed (`ctx.now` is the deadline, or later).
     fn on_timer(&mut self, _ctx: &StrategyContext<'_>, _out: &mut Actions) {}
+
+    /// The answer to a request this strategy made ([`Actions::request`]), or
+    /// [`crate::engine::Outcome::TimedOut`] at its deadline. Told exactly once per request.
+    fn on_response(
+        &mut self,
+        _request: &crate::engine::Request,
+        _outcome: &crate::engine::Outcome,
+        _ctx: &StrategyContext<'_>,
+        _out: &mut Actions,
+    ) {
+    }
 
     /// Called once when the run stops (end of a backtest, a stop command): the last chance to
     /// cancel orders and close positions. After it the strategy is not called again and the

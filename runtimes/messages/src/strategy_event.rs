@@ -1,7 +1,7 @@
 //! [`StrategyEvent`]: what a portfolio's engine records besides its orders (refusals, issues,
-//! signals), stored in the audit table as typed JSON with a closed category, never as debug text.
+//! signals, requests), stored in the audit table as typed JSON with a closed category, never as debug text.
 
-use chimera_kernel::engine::{EngineIssue, Output, Refusal, SignalRecord};
+use chimera_kernel::engine::{EngineIssue, Output, Refusal, Request, SignalRecord};
 use serde::{Deserialize, Serialize};
 
 /// A strategy event, as stored (`strategy_events.body`) and queried.
@@ -14,6 +14,8 @@ pub enum StrategyEvent {
     Issue(EngineIssue),
     /// A signal the strategy recorded.
     Signal(SignalRecord),
+    /// A request the engine made to a service (risk reservation, model score).
+    Request(Request),
 }
 
 impl StrategyEvent {
@@ -23,6 +25,7 @@ impl StrategyEvent {
             Output::Refused(r) => Some(Self::Refusal(r)),
             Output::Issue(i) => Some(Self::Issue(i)),
             Output::Signal(s) => Some(Self::Signal(s)),
+            Output::Request(r) => Some(Self::Request(r)),
             Output::Command(_) | Output::Finished(_) => None,
         }
     }
@@ -33,6 +36,7 @@ impl StrategyEvent {
             Self::Refusal(_) => "refusal",
             Self::Issue(_) => "issue",
             Self::Signal(_) => "signal",
+            Self::Request(_) => "request",
         }
     }
 }

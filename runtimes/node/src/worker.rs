@@ -136,8 +136,9 @@ impl Worker {
         }
     }
 
-    /// Sorts the engine's outputs: commands to publish, events to record; finished orders are
-    /// the gateway's to store.
+    /// Sorts the engine's outputs: commands to publish, events to record (requests among them:
+    /// no service answers them on the node yet, so the engine times them out at their
+    /// deadlines); finished orders are the gateway's to store.
     fn take_outputs(&mut self, commands: &mut Vec<Command>, events: &mut Vec<StrategyEvent>) {
         while let Some((_, output)) = self.set.poll_output() {
             if let Output::Command(command) = output {
