@@ -20,6 +20,7 @@ pub mod ids;
 pub mod instrument;
 pub mod order;
 pub mod portfolio;
+pub mod request;
 pub mod rng;
 pub mod strategy;
 pub mod time;

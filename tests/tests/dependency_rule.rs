@@ -54,19 +54,24 @@ fn normal_deps(krate: &str) -> Vec<String> {
         .collect()
 }
 
+/// Fails when `krate` depends (normally, transitively) on any of `forbidden`.
+fn assert_links_none_of(krate: &str, forbidden: &[&str]) {
+    let deps = normal_deps(krate);
+    assert!(
+        deps.iter().any(|d| d == krate),
+        "cargo tree output for {krate} looks wrong: {deps:?}"
+    );
+    let bad: Vec<_> = deps
+        .iter()
+        .filter(|d| forbidden.contains(&d.as_str()))
+        .collect();
+    assert!(bad.is_empty(), "{krate} depends on {bad:?}");
+}
+
 #[test]
 fn kernel_and_ports_are_free_of_io_crates() {
     for krate in ["chimera-kernel", "chimera-ports"] {
-        let deps = normal_deps(krate);
-        assert!(
-            deps.iter().any(|d| d == krate),
-            "cargo tree output for {krate} looks wrong: {deps:?}"
-        );
-        let bad: Vec<_> = deps
-            .iter()
-            .filter(|d| FORBIDDEN_IN_CORE.contains(&d.as_str()))
-            .collect();
-        assert!(bad.is_empty(), "{krate} depends on I/O crates: {bad:?}");
+        assert_links_none_of(krate, FORBIDDEN_IN_CORE);
     }
 }
 
@@ -123,15 +128,6 @@ fn deployables_link_only_what_they_need() {
         ),
         ("chimera-runtime", &["chimera-sim", "chimera-replay"][..]),
     ] {
-        let deps = normal_deps(krate);
-        assert!(
-            deps.iter().any(|d| d == krate),
-            "cargo tree output for {krate} looks wrong: {deps:?}"
-        );
-        let bad: Vec<_> = deps
-            .iter()
-            .filter(|d| forbidden.contains(&d.as_str()))
-            .collect();
-        assert!(bad.is_empty(), "{krate} links {bad:?}");
+        assert_links_none_of(krate, forbidden);
     }
 }

@@ -40,10 +40,10 @@ mod set;
 mod snapshot;
 mod timers;
 
+pub use crate::request::{Outcome, Request, RequestKind, Response};
 pub use interest::InterestMap;
 pub use io::{Command, Control, Input, Output, SignalRecord};
 pub use issues::{EngineIssue, IssueKind, Refusal, RefusalReason, RefusedAction};
-pub use requests::{Outcome, Request, RequestKind, Response};
 pub use set::PortfolioSet;
 pub use snapshot::{EngineSnapshot, SnapshotError};
 pub use timers::{TimerKey, TimerTable};

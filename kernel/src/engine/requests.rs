@@ -8,80 +8,9 @@
 //! service answers) and a live run time out alike.
 
 use super::{EngineIssue, IssueKind, Output, PortfolioEngine, TimerKey};
-use crate::ids::PortfolioId;
+use crate::request::{Outcome, Request, RequestKind, Response};
 use crate::strategy::StrategyContext;
 use crate::time::Timestamp;
-use crate::value::Amount;
-use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-
-/// What is asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum RequestKind {
-    /// Reserve `amount` of the shared risk budget `budget` (e.g. a venue's notional limit)
-    /// before trading on it.
-    RiskReservation {
-        /// The budget's name.
-        budget: String,
-        /// How much.
-        amount: Amount,
-    },
-    /// Score `features` with the model `model`.
-    ModelScore {
-        /// The model's name.
-        model: String,
-        /// Feature name → value (decimal text).
-        features: BTreeMap<String, String>,
-    },
-}
-
-/// A request the engine made: what the runtime must carry out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Request {
-    /// The portfolio asking.
-    pub portfolio_id: PortfolioId,
-    /// Unique per portfolio, increasing; the answer names it.
-    pub request_id: u64,
-    /// What is asked.
-    pub kind: RequestKind,
-    /// When it was made (engine time).
-    pub created_at: Timestamp,
-    /// When the engine stops waiting and answers [`Outcome::TimedOut`].
-    pub deadline: Timestamp,
-}
-
-/// How a request ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
-    /// Granted as asked (a reservation).
-    Granted,
-    /// Refused, and why.
-    Refused {
-        /// The service's reason.
-        reason: String,
-    },
-    /// A model's score.
-    Score {
-        /// The score.
-        value: Decimal,
-    },
-    /// No answer by the deadline.
-    TimedOut,
-}
-
-/// An answer to a [`Request`], fed back as [`super::Input::Response`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Response {
-    /// The portfolio that asked.
-    pub portfolio_id: PortfolioId,
-    /// The request answered.
-    pub request_id: u64,
-    /// The answer.
-    pub outcome: Outcome,
-}
 
 impl PortfolioEngine {
     /// Names and leaves a request, waiting `timeout_ms` for its answer.

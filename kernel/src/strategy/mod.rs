@@ -110,7 +110,7 @@ pub enum Action {
     /// after `timeout_ms`, comes back through [`Strategy::on_response`].
     Request {
         /// What to ask.
-        kind: crate::engine::RequestKind,
+        kind: crate::request::RequestKind,
         /// How long to wait for the answer (engine time, ms).
         timeout_ms: i64,
     },
@@ -140,7 +140,7 @@ impl Actions {
     }
 
     /// Asks a service something, waiting at most `timeout_ms` (engine time) for the answer.
-    pub fn request(&mut self, kind: crate::engine::RequestKind, timeout_ms: i64) {
+    pub fn request(&mut self, kind: crate::request::RequestKind, timeout_ms: i64) {
         self.items.push(Action::Request { kind, timeout_ms });
     }
 
@@ -256,11 +256,11 @@ pub trait Strategy: Send {
     fn on_timer(&mut self, _ctx: &StrategyContext<'_>, _out: &mut Actions) {}
 
     /// The answer to a request this strategy made ([`Actions::request`]), or
-    /// [`crate::engine::Outcome::TimedOut`] at its deadline. Told exactly once per request.
+    /// [`crate::request::Outcome::TimedOut`] at its deadline. Told exactly once per request.
     fn on_response(
         &mut self,
-        _request: &crate::engine::Request,
-        _outcome: &crate::engine::Outcome,
+        _request: &crate::request::Request,
+        _outcome: &crate::request::Outcome,
         _ctx: &StrategyContext<'_>,
         _out: &mut Actions,
     ) {

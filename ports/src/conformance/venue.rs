@@ -41,6 +41,30 @@ fn intent(portfolio: &PortfolioId, n: u64, side: Side, q: Decimal, kind: OrderKi
     }
 }
 
+/// A buy limit at 39 000 (below the suites' market): it rests.
+fn resting_bid(portfolio: &PortfolioId, n: u64) -> OrderIntent {
+    intent(
+        portfolio,
+        n,
+        Side::Buy,
+        Decimal::new(1, 1),
+        OrderKind::Limit {
+            price: px(Decimal::from(39_000)),
+            post_only: true,
+        },
+    )
+}
+
+/// A cancel of `order`, sent at `ts`.
+fn cancel_of(order: &OrderIntent, ts: i64) -> CancelRequest {
+    CancelRequest {
+        portfolio_id: order.portfolio_id.clone(),
+        client_order_id: order.client_order_id.clone(),
+        symbol: order.symbol.clone(),
+        created_at: Timestamp(ts),
+    }
+}
+
 async fn reports_until_quiet(venue: &dyn ExecutionVenue) -> Vec<ExecutionReport> {
     let mut out = Vec::new();
     while let Some(r) = venue
@@ -138,17 +162,8 @@ pub async fn execution_venue_suite(h: &dyn VenueHarness, prefix: &str) {
         );
     }
 
-    // a resting limit order is listed, fills when the market trades through, can be canceled
-    let bid = intent(
-        &rich,
-        4,
-        Side::Buy,
-        Decimal::new(1, 1),
-        OrderKind::Limit {
-            price: px(Decimal::from(39_000)),
-            post_only: true,
-        },
-    );
+    // a resting limit order is accepted, can be canceled once; a limit fills at its price
+    let bid = resting_bid(&rich, 4);
     venue.submit(&bid).await.expect("submit");
     let accepted = reports_until_quiet(venue).await;
     assert!(
@@ -161,12 +176,7 @@ pub async fn execution_venue_suite(h: &dyn VenueHarness, prefix: &str) {
         ),
         "{accepted:?}"
     );
-    let cancel = CancelRequest {
-        portfolio_id: rich.clone(),
-        client_order_id: bid.client_order_id.clone(),
-        symbol: bid.symbol.clone(),
-        created_at: Timestamp(2),
-    };
+    let cancel = cancel_of(&bid, 2);
     venue.cancel(&cancel).await.expect("cancel");
     let canceled = reports_until_quiet(venue).await;
     assert!(
@@ -273,16 +283,7 @@ pub async fn venue_account_suite(h: &dyn VenueHarness, prefix: &str) {
         "the fee is paid from the quote balance: {usdt:?}"
     );
 
-    let bid = intent(
-        &rich,
-        1,
-        Side::Buy,
-        Decimal::new(1, 1),
-        OrderKind::Limit {
-            price: px(Decimal::from(39_000)),
-            post_only: true,
-        },
-    );
+    let bid = resting_bid(&rich, 1);
     venue.submit(&bid).await.expect("submit");
     reports_until_quiet(venue).await;
     let open = account.open_orders(&rich).await.expect("open");
@@ -293,15 +294,7 @@ pub async fn venue_account_suite(h: &dyn VenueHarness, prefix: &str) {
         vec![bid.client_order_id.clone()],
         "the resting order is open"
     );
-    venue
-        .cancel(&CancelRequest {
-            portfolio_id: rich.clone(),
-            client_order_id: bid.client_order_id.clone(),
-            symbol: bid.symbol.clone(),
-            created_at: Timestamp(2),
-        })
-        .await
-        .expect("cancel");
+    venue.cancel(&cancel_of(&bid, 2)).await.expect("cancel");
     reports_until_quiet(venue).await;
     assert!(
         account.open_orders(&rich).await.expect("open").is_empty(),

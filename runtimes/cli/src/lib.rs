@@ -42,7 +42,6 @@ mod process;
 mod report;
 mod table;
 mod up;
-mod up_processes;
 
 use chimera_kernel::strategy::StrategyRegistry;
 use clap::Parser;

@@ -21,7 +21,6 @@
 //! configuration trades). Funding events stay on their symbol's stream, so a consumer sees them
 //! in order with the symbol's prices.
 
-use crate::config::BusConfig;
 use crate::portfolio_spec::PortfolioSpec;
 use chimera_messages::{Topic, Topics};
 use chimera_redis::StreamRoute;
@@ -61,14 +60,18 @@ fn markets(portfolios: &[PortfolioSpec]) -> BTreeMap<String, &'static str> {
     out
 }
 
-/// The stream routes of every live topic under `bus`'s prefix.
-pub fn redis_stream_routes(bus: &BusConfig, portfolios: &[PortfolioSpec]) -> Vec<StreamRoute> {
-    let topics = Topics::new(bus.topic_prefix.clone());
+/// The stream routes of every live topic under `topic_prefix`, with the templates of
+/// `overrides` (`[bus.redis_streams]`, by topic) in place of the design's.
+pub fn redis_stream_routes(
+    topic_prefix: &str,
+    overrides: &BTreeMap<String, String>,
+    portfolios: &[PortfolioSpec],
+) -> Vec<StreamRoute> {
+    let topics = Topics::new(topic_prefix.to_owned());
     let mut routes = Vec::new();
     for topic in Topic::ALL {
         let name = topics.name(topic);
-        let template = bus
-            .redis_streams
+        let template = overrides
             .get(topic.base_name())
             .map_or(default_template(topic), String::as_str);
         if topic == Topic::MarketData && template.contains("<market>") {
@@ -90,8 +93,11 @@ pub fn redis_stream_routes(bus: &BusConfig, portfolios: &[PortfolioSpec]) -> Vec
 }
 
 /// Checks `[bus.redis_streams]`, adding one line per problem.
-pub(crate) fn validate(bus: &BusConfig, problems: &mut chimera_ports::Problems) {
-    for (topic, template) in &bus.redis_streams {
+pub(crate) fn validate(
+    overrides: &BTreeMap<String, String>,
+    problems: &mut chimera_ports::Problems,
+) {
+    for (topic, template) in overrides {
         let field = format!("bus.redis_streams.{topic:?}");
         if !Topic::ALL.iter().any(|t| t.base_name() == topic) {
             let known: Vec<&str> = Topic::ALL.iter().map(|t| t.base_name()).collect();
@@ -120,17 +126,12 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
     use crate::portfolio_spec::InstrumentSpec;
-    use std::fmt::Write as _;
 
-    fn bus(overrides: &[(&str, &str)]) -> BusConfig {
-        let mut text = String::from("kind = \"redis\"\nurl = \"redis://x\"\n");
-        if !overrides.is_empty() {
-            text.push_str("[redis_streams]\n");
-            for (k, v) in overrides {
-                writeln!(text, "{k:?} = {v:?}").unwrap();
-            }
-        }
-        toml::from_str(&text).unwrap()
+    fn overrides(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn portfolio(instruments: &[(&str, &str)]) -> PortfolioSpec {
@@ -163,7 +164,7 @@ mod tests {
             portfolio(&[("ETHUSDT", "spot"), ("BTCUSDT", "perp")]),
             portfolio(&[("SOLUSDT", "spot"), ("BTCUSDT", "spot")]),
         ];
-        let routes = redis_stream_routes(&bus(&[]), &portfolios);
+        let routes = redis_stream_routes("chimera.live.", &overrides(&[]), &portfolios);
         let md = "chimera.live.market.data";
         assert_eq!(
             stream_of(&routes, md, "ETHUSDT"),
@@ -203,7 +204,8 @@ mod tests {
     #[test]
     fn overrides_replace_a_topic_and_bad_ones_are_listed() {
         let routes = redis_stream_routes(
-            &bus(&[
+            "chimera.live.",
+            &overrides(&[
                 ("orders.feedback", "exec:{fb}"),
                 ("market.data", "md:<key>"),
             ]),
@@ -219,7 +221,7 @@ mod tests {
         );
         let mut problems = chimera_ports::Problems::new();
         validate(
-            &bus(&[
+            &overrides(&[
                 ("orders.nope", "x"),
                 ("alerts", "a b"),
                 ("alerts.x", "<market>"),

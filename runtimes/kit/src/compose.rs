@@ -176,7 +176,11 @@ impl BusConfig {
             BusAdapter::Redis(redis) => {
                 let mut redis = redis.clone();
                 let mut routes = redis.streams.clone();
-                routes.extend(crate::bus_layout::redis_stream_routes(self, portfolios));
+                routes.extend(crate::bus_layout::redis_stream_routes(
+                    &self.topic_prefix,
+                    &self.redis_streams,
+                    portfolios,
+                ));
                 redis.streams = routes;
                 let address = redact(&redis.url);
                 within("Redis", address.clone(), limit, async move {

@@ -130,7 +130,7 @@ impl BusConfig {
             "bus.connect_timeout_ms",
             "must be ≥ 1",
         );
-        crate::bus_layout::validate(self, problems);
+        crate::bus_layout::validate(&self.redis_streams, problems);
     }
 }
 

@@ -7,7 +7,7 @@
 //! not stopped 30 s later is killed (its work resumes from its last checkpoint next time). A
 //! child that fails stops the others and makes `chimera up` fail with its exit status.
 
-use crate::up::{prepare_portfolios, print_positions, wait_idle};
+use super::settle::{prepare_portfolios, print_positions, wait_idle};
 use anyhow::Context as _;
 use chimera_kernel::ids::PortfolioId;
 use chimera_live::config::LiveConfig;

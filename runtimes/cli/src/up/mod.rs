@@ -1,22 +1,21 @@
 //! `chimera up`: the live architecture in one process — market-data feed, trade gateway
 //! (simulated venue) and one execution node — wired through the configured bus and database
-//! (or, with `--processes`, as child processes: see [`crate::up_processes`]).
+//! (or, with `--processes`, as child processes: see [`processes`]).
 //!
 //! With `bus.kind = "memory"` and a SQLite database it needs no servers; with Kafka or Redis
 //! and PostgreSQL it is the same deployment the separate binaries make, run from one command.
 
+mod processes;
+mod settle;
+
 use crate::args::UpArgs;
-use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::strategy::StrategyRegistry;
-use chimera_live::config::{LiveConfig, NodeConfig};
-use chimera_live::runtime::{shutdown_pair, trigger_on_signals, Runtime, Shutdown};
+use chimera_live::config::LiveConfig;
+use chimera_live::runtime::{shutdown_pair, trigger_on_signals};
 use chimera_live::{connect, connect_bus, feed, gateway, node, RuntimeArgs};
-use chimera_ports::{
-    CheckpointRepository, EventBus, FillRepository, OrderRepository, PortfolioRepository,
-    PositionRepository,
-};
+use chimera_ports::EventBus;
+use settle::{prepare_portfolios, print_positions, wait_idle};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// Runs feed, gateway and node until Ctrl-C / SIGTERM (or, with `--exit-when-idle`, until the
 /// feed is done and every order has settled), then prints each portfolio's positions.
@@ -35,7 +34,7 @@ pub(crate) fn run(args: &UpArgs, strategies: &StrategyRegistry) -> anyhow::Resul
         .build()?
         .block_on(async {
             if args.processes {
-                crate::up_processes::up(config, &args.config, args.exit_when_idle).await
+                processes::up(config, &args.config, args.exit_when_idle).await
             } else {
                 up(config, args.exit_when_idle, strategies).await
             }
@@ -127,90 +126,4 @@ async fn up(
         );
     }
     print_positions(&store_rt, &portfolios).await
-}
-
-/// Registers the configured portfolios when asked to, prints where to look, and returns the
-/// node's portfolios.
-///
-/// # Errors
-/// When the database cannot be read or written.
-pub(crate) async fn prepare_portfolios(
-    rt: &Runtime,
-    config: &LiveConfig,
-    node_cfg: &NodeConfig,
-) -> anyhow::Result<Vec<PortfolioId>> {
-    if node_cfg.register_portfolios {
-        node::register_portfolios(rt, &node_cfg.id, &config.portfolios).await?;
-    }
-    let portfolios: Vec<PortfolioId> = rt
-        .store
-        .portfolios_for_node(&node_cfg.id)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    print_where_to_look(config, &node_cfg.id, &portfolios);
-    Ok(portfolios)
-}
-
-fn print_where_to_look(config: &LiveConfig, node_id: &str, portfolios: &[PortfolioId]) {
-    let prefix = &config.bus.topic_prefix;
-    let ids: Vec<&str> = portfolios.iter().map(PortfolioId::as_str).collect();
-    println!(
-        "chimera up: feed → node {node_id} ({}) → gateway (simulated venue)",
-        ids.join(", ")
-    );
-    println!("  bus       {} — topics {prefix}market.data, {prefix}orders.submission, {prefix}orders.feedback; alerts on {prefix}alerts, heartbeats on {prefix}system.events", config.bus.kind());
-    println!("  database  {} — tables orders, fills, positions_snapshots, checkpoints, alerts, dead_letters, strategy_events", config.database.address());
-    println!("  stop      Ctrl-C (or SIGTERM): every component checkpoints and stops cleanly");
-}
-
-/// Waits until no order is open and nothing has changed for two seconds.
-pub(crate) async fn wait_idle(
-    rt: &Runtime,
-    portfolios: &[PortfolioId],
-    shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    let mut last = (u64::MAX, 0_usize, 0_i64);
-    let mut since = Instant::now();
-    while !shutdown.is_triggered() {
-        let mut fills = 0_u64;
-        let mut open = 0_usize;
-        let mut revisions = 0_i64;
-        for id in portfolios {
-            fills += u64::try_from(rt.store.fills(id).await?.len()).unwrap_or(u64::MAX);
-            open += rt.store.open_orders(id).await?.len();
-            revisions += rt
-                .store
-                .load_checkpoint(id)
-                .await?
-                .map_or(0, |c| c.revision);
-        }
-        let now = (fills, open, revisions);
-        if now != last {
-            last = now;
-            since = Instant::now();
-        } else if open == 0 && since.elapsed() >= Duration::from_secs(2) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    Ok(())
-}
-
-pub(crate) async fn print_positions(
-    rt: &Runtime,
-    portfolios: &[PortfolioId],
-) -> anyhow::Result<()> {
-    for id in portfolios {
-        let fills = rt.store.fills(id).await?.len();
-        for snapshot in rt.store.latest_snapshots(id).await? {
-            let p = &snapshot.position;
-            println!(
-                "{id}: {} qty {} cost basis {} realised {} fees {} funding {} ({fills} fills)",
-                p.symbol, p.qty, p.cost_basis, p.realized_pnl, p.fees, p.funding
-            );
-        }
-    }
-    Ok(())
 }
