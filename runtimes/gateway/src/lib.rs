@@ -31,8 +31,8 @@ use chimera_kernel::engine::Command;
 use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{decode, MessageType, Topic};
 use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
-use chimera_runtime::config::GatewayConfig;
 use chimera_runtime::config::LiveConfig;
+use chimera_runtime::config::{GatewayConfig, VenueKind};
 use chimera_runtime::runtime::{fatal, Runtime};
 use chimera_runtime::runtime::{shutdown_pair, trigger_on_signals};
 use chimera_runtime::{connect, connect_bus};
@@ -112,9 +112,12 @@ pub async fn run_gateway(
     rt: Arc<Runtime>,
     config: &GatewayConfig,
 ) -> anyhow::Result<GatewayFigures> {
-    let owner = owner(config);
-    let (revision, state) = restore(&rt, &owner).await?;
-    let venue = SimGatewayVenue::start(&rt, &config.id, config.sim_hold_ms, state.venue).await?;
+    let (revision, state) = restore(&rt, &owner(config)).await?;
+    let venue = match config.venue {
+        VenueKind::Sim => {
+            SimGatewayVenue::start(&rt, &config.id, config.sim_hold_ms, state.venue).await?
+        }
+    };
     run_gateway_with(rt, config, Box::new(venue), revision, state.applied).await
 }
 
