@@ -140,12 +140,11 @@ impl IntentId {
 }
 
 impl ClientOrderId {
-    /// The client order id derived from an intent id (`c-<intent>`): one order per intent.
+    /// The client order id of an intent's one order (`c-<intent>`, or a stable hash when that
+    /// would not be venue-safe): [`ClientOrderId::for_leg`] with
+    /// [`crate::order::Leg::Whole`].
     pub fn for_intent(intent: &IntentId) -> Self {
-        let mut id = String::with_capacity(intent.as_str().len() + 2);
-        id.push_str("c-");
-        id.push_str(intent.as_str());
-        Self::new(id)
+        Self::for_leg(intent, crate::order::Leg::Whole)
     }
 }
 

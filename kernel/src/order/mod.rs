@@ -1,8 +1,10 @@
 //! Orders: what a portfolio asks for ([`OrderIntent`], [`CancelRequest`]) and the [`Order`]
 //! it tracks, whose status only moves along legal transitions (see [`state`]).
 
+mod client_ids;
 pub mod state;
 
+pub use client_ids::{is_venue_safe, Leg, MAX_CLIENT_ORDER_ID};
 pub use state::{OrderError, OrderStatus, OrderUpdate};
 
 use crate::event::Fill;
