@@ -3,9 +3,11 @@
 
 mod client_ids;
 pub mod state;
+mod trailing;
 
 pub use client_ids::{is_venue_safe, Leg, MAX_CLIENT_ORDER_ID};
 pub use state::{OrderError, OrderStatus, OrderUpdate};
+pub use trailing::{TrailingKind, TrailingState, TrailingTrigger};
 
 use crate::event::Fill;
 use crate::ids::{ClientOrderId, IntentId, PortfolioId, Symbol, VenueOrderId};
