@@ -139,15 +139,6 @@ impl IntentId {
     }
 }
 
-impl ClientOrderId {
-    /// The client order id of an intent's one order (`c-<intent>`, or a stable hash when that
-    /// would not be venue-safe): [`ClientOrderId::for_leg`] with
-    /// [`crate::order::Leg::Whole`].
-    pub fn for_intent(intent: &IntentId) -> Self {
-        Self::for_leg(intent, crate::order::Leg::Whole)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

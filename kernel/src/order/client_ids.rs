@@ -69,6 +69,12 @@ fn base32_100(hash: u128) -> String {
 }
 
 impl ClientOrderId {
+    /// The client order id of an intent's one order (`c-<intent>`, or a stable hash when that
+    /// would not be venue-safe): [`Self::for_leg`] with [`Leg::Whole`].
+    pub fn for_intent(intent: &IntentId) -> Self {
+        Self::for_leg(intent, Leg::Whole)
+    }
+
     /// The id of `leg` of `intent`: `c-<intent><suffix>` when that is venue-safe, else
     /// `h-<hash of the intent><suffix>`. The same arguments always give the same id; different
     /// legs of one intent never share one.
