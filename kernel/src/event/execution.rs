@@ -59,6 +59,9 @@ pub enum RejectReason {
     KillSwitch,
     /// A risk limit refused it.
     RiskLimit,
+    /// The prices of an order list (OCO) are in the wrong order for its side (Binance: "The
+    /// relationship of the prices for the orders is not correct.").
+    OrderListPriceRelationship,
     /// Anything else the venue said; see the message.
     VenueError,
 }

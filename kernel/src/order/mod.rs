@@ -2,10 +2,12 @@
 //! it tracks, whose status only moves along legal transitions (see [`state`]).
 
 mod client_ids;
+mod oco;
 pub mod state;
 mod trailing;
 
 pub use client_ids::{is_venue_safe, Leg, MAX_CLIENT_ORDER_ID};
+pub use oco::{check_oco_prices, OcoPriceError};
 pub use state::{OrderError, OrderStatus, OrderUpdate};
 pub use trailing::{TrailingKind, TrailingState, TrailingTrigger};
 
