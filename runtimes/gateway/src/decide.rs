@@ -181,29 +181,20 @@ mod tests {
     fn a_recorded_order_is_told_again_from_acceptance_to_its_end() {
         let mut filled = order(OrderStatus::PendingNew);
         let coid = filled.intent.client_order_id.clone();
-        filled
-            .apply(&ExecutionReport {
-                kind: ReportKind::Accepted,
-                ..fill_report(
-                    &coid,
-                    "t1",
-                    Decimal::from(100),
-                    Decimal::ONE,
-                    Decimal::ONE,
-                    true,
-                )
-            })
-            .unwrap();
-        filled
-            .apply(&fill_report(
-                &coid,
-                "t1",
-                Decimal::from(100),
-                Decimal::ONE,
-                Decimal::ONE,
-                true,
-            ))
-            .unwrap();
+        let fill = fill_report(
+            &coid,
+            "t1",
+            Decimal::from(100),
+            Decimal::ONE,
+            Decimal::ONE,
+            true,
+        );
+        let accepted = ExecutionReport {
+            kind: ReportKind::Accepted,
+            ..fill.clone()
+        };
+        filled.apply(&accepted).unwrap();
+        filled.apply(&fill).unwrap();
         let reports = republished_reports(&filled);
         let kinds: Vec<&str> = reports
             .iter()
@@ -216,6 +207,9 @@ mod tests {
         assert_eq!(kinds, ["accepted", "filled"]);
         let ids: std::collections::BTreeSet<String> = reports.iter().map(report_id).collect();
         assert_eq!(ids.len(), 2, "distinct ids: {ids:?}");
-        assert_eq!(report_id(&reports[1]), report_id(&reports[1].clone()));
+        assert!(
+            report_id(&reports[1]).contains(":fill:t1:"),
+            "a fill's id names its trade: {ids:?}"
+        );
     }
 }

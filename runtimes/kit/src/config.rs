@@ -135,19 +135,7 @@ pub fn load(
     let mut problems = Problems::new();
     let root = read_root(files, env, &mut problems);
     let bus = section::<BusConfig>(&root, "bus", true, &mut problems);
-    let database = match root.get("database") {
-        Some(toml::Value::Table(table)) => StoreConfig::from_section(table.clone())
-            .map_err(|e| problems.push("database", e.trim()))
-            .ok(),
-        Some(_) => {
-            problems.push("database", "must be a table");
-            None
-        }
-        None => {
-            problems.push("database", "missing section");
-            None
-        }
-    };
+    let database = section::<StoreConfig>(&root, "database", true, &mut problems);
     let node = section::<NodeConfig>(&root, "node", false, &mut problems);
     let gateway = section::<GatewayConfig>(&root, "gateway", false, &mut problems);
     let feed = section::<FeedConfig>(&root, "feed", false, &mut problems);

@@ -229,22 +229,34 @@ impl<'de> Deserialize<'de> for StateConfig {
 
 /// `[database]`: the repositories' store. `kind = "sql"` (the default, so it may be left out):
 /// PostgreSQL or SQLite by the URL's scheme.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     /// [`SqlConfig`]: `url`, `max_connections`, `acquire_timeout_ms`.
     Sql(SqlConfig),
 }
 
-impl StoreConfig {
-    /// Deserializes the section, `kind = "sql"` when it names none.
-    pub(crate) fn from_section(mut table: toml::Table) -> Result<Self, String> {
+/// [`StoreConfig`] as tagged on the wire.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum TaggedStore {
+    Sql(SqlConfig),
+}
+
+impl<'de> Deserialize<'de> for StoreConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut table = toml::Table::deserialize(deserializer)?;
         table
             .entry("kind")
             .or_insert_with(|| toml::Value::String("sql".into()));
-        Self::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())
+        match TaggedStore::deserialize(toml::Value::Table(table))
+            .map_err(serde::de::Error::custom)?
+        {
+            TaggedStore::Sql(sql) => Ok(Self::Sql(sql)),
+        }
     }
+}
 
+impl StoreConfig {
     /// Where the store is, passwords redacted (to show users).
     pub fn address(&self) -> String {
         match self {
