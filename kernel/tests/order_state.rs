@@ -26,6 +26,7 @@ fn order(q: i64) -> Order {
         kind: OrderKind::Market,
         time_in_force: TimeInForce::Gtc,
         reduce_only: false,
+        close_position: false,
         created_at: Timestamp(0),
         tag: "".into(),
     })

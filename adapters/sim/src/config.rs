@@ -26,6 +26,40 @@ impl std::str::FromStr for BarFill {
     }
 }
 
+/// When a resting limit order fills, on data that has an L2 book.
+///
+/// Orders resting where only quotes, trades or bars are known always use the trade-through
+/// rule (they fill when the market trades strictly through their price).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueModel {
+    /// Queue position: the order joins the back of its price level (the level's size when it
+    /// arrives is the queue ahead of it). Trades at its price hitting its side shrink the queue
+    /// ahead; only the traded volume beyond it fills the order. A level that shrinks without
+    /// trades shrinks the queue ahead only down to the level's new size (cancellations are
+    /// assumed to come from behind the order unless the level gets smaller than the queue
+    /// ahead — the risk-averse assumption). A trade through the price, or the opposite side
+    /// of the book reaching it, fills the order completely.
+    #[default]
+    Queue,
+    /// Fill on touch: the whole order fills as soon as a trade prints at its price or the
+    /// opposite side reaches it. Optimistic; an upper bound on fills.
+    Touch,
+}
+
+impl std::str::FromStr for QueueModel {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "queue" => Ok(QueueModel::Queue),
+            "touch" => Ok(QueueModel::Touch),
+            other => Err(format!(
+                "unknown queue model `{other}` (expected queue or touch)"
+            )),
+        }
+    }
+}
+
 /// Simulated venue settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -38,6 +72,8 @@ pub struct SimConfig {
     pub latency_jitter_ms: i64,
     /// Seed of the jitter generator.
     pub seed: u64,
+    /// How resting limit orders fill on L2 data.
+    pub queue: QueueModel,
 }
 
 impl Default for SimConfig {
@@ -47,6 +83,7 @@ impl Default for SimConfig {
             latency_ms: 0,
             latency_jitter_ms: 0,
             seed: 42,
+            queue: QueueModel::Queue,
         }
     }
 }

@@ -22,7 +22,7 @@ mod recorder;
 mod venue;
 
 pub use backtest::{Backtest, Progress};
-pub use config::{BarFill, SimConfig, SimConfigError};
+pub use config::{BarFill, QueueModel, SimConfig, SimConfigError};
 pub use event_time::{EventTimeVenue, FedMarks, SimState};
 pub use exchange::SimExchange;
 pub use known::{Knowledge, KNOWN_WINDOW};

@@ -34,6 +34,7 @@ fn market(p: &PortfolioId, n: u64, side: Side, q: Decimal) -> OrderIntent {
         kind: OrderKind::Market,
         time_in_force: TimeInForce::Gtc,
         reduce_only: false,
+        close_position: false,
         created_at: Timestamp(0),
         tag: "".into(),
     }
@@ -194,6 +195,7 @@ fn a_restored_exchange_continues_exactly() {
         latency_ms: 0,
         latency_jitter_ms: 90_000,
         seed: 11,
+        ..SimConfig::default()
     };
     let (mut original, p) = exchange(config);
     let level = |price: i64, q: i64| BookLevel {

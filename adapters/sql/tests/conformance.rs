@@ -84,6 +84,7 @@ async fn concurrent_order_writers_never_regress() {
         kind: OrderKind::Market,
         time_in_force: TimeInForce::Ioc,
         reduce_only: false,
+        close_position: false,
         created_at: chimera_kernel::time::Timestamp(1_000),
         tag: "entry".into(),
     });

@@ -29,6 +29,7 @@ fn order(portfolio: &PortfolioId, n: u64, qty: &str) -> Order {
         kind: OrderKind::Market,
         time_in_force: TimeInForce::Ioc,
         reduce_only: false,
+        close_position: false,
         created_at: Timestamp(1_000),
         tag: "entry".into(),
     });

@@ -4,7 +4,7 @@
 use super::SignalRecord;
 use super::{Command, Output, PortfolioEngine, Refusal, RefusalReason, RefusedAction};
 use crate::ids::{ClientOrderId, IntentId};
-use crate::order::{CancelRequest, Order, OrderIntent, TimeInForce};
+use crate::order::{CancelRequest, Order, OrderIntent};
 use crate::strategy::{Action, OrderRequest};
 use crate::value::SignedQty;
 
@@ -53,7 +53,7 @@ impl PortfolioEngine {
             Ok(intent) => {
                 self.stats.orders += 1;
                 let order = Order::new(intent.clone());
-                *self.working.entry(intent.symbol.clone()).or_default() += order.signed_open_qty();
+                *self.working.entry(intent.symbol.clone()).or_default() += order.projected_open_qty();
                 self.open_orders
                     .insert(intent.client_order_id.clone(), order);
                 self.outputs
@@ -99,24 +99,38 @@ impl PortfolioEngine {
                 RefusalReason::UnknownInstrument,
             ));
         };
-        let qty = instrument.round_qty_down(request.qty);
-        if qty.is_zero() {
-            return Err(Refusal::submit(request, now, RefusalReason::ZeroQuantity));
+        if request.kind.check_time_in_force(request.time_in_force).is_err() {
+            return Err(Refusal::submit(request, now, RefusalReason::InvalidOrder));
         }
-        if request.reduce_only {
-            // Against the projected position: the venue executes a portfolio's orders in the
-            // order they were sent, so a working order that opens the position is filled
-            // before this one arrives. Using the booked position alone would make decisions
-            // depend on how fast fills come back.
-            let position = self
+        // Against the projected position: the venue executes a portfolio's orders in the
+        // order they were sent, so a working order that opens the position is filled before
+        // this one arrives. Using the booked position alone would make decisions depend on
+        // how fast fills come back.
+        let projected = |engine: &Self| {
+            engine
                 .portfolio
                 .position(&request.symbol)
                 .map_or(SignedQty::ZERO, |p| p.qty)
-                + self
+                + engine
                     .working
                     .get(&request.symbol)
                     .copied()
-                    .unwrap_or_default();
+                    .unwrap_or_default()
+        };
+        let qty = if request.close_position {
+            let position = projected(self);
+            if position.is_zero() || position.same_direction(SignedQty::from_side(request.side, position.abs())) {
+                return Err(Refusal::submit(request, now, RefusalReason::NothingToClose));
+            }
+            instrument.round_qty_down(position.abs())
+        } else {
+            instrument.round_qty_down(request.qty)
+        };
+        if qty.is_zero() {
+            return Err(Refusal::submit(request, now, RefusalReason::ZeroQuantity));
+        }
+        if request.reduce_only && !request.close_position {
+            let position = projected(self);
             let reduces = !position.same_direction(SignedQty::from_side(request.side, qty))
                 && qty <= position.abs();
             if !reduces {
@@ -137,8 +151,9 @@ impl PortfolioEngine {
             side: request.side,
             qty,
             kind: request.kind,
-            time_in_force: TimeInForce::Gtc,
-            reduce_only: request.reduce_only,
+            time_in_force: request.time_in_force,
+            reduce_only: request.reduce_only || request.close_position,
+            close_position: request.close_position,
             created_at: now,
             tag: request.tag,
         })

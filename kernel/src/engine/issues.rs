@@ -25,6 +25,11 @@ pub enum RefusalReason {
     UnknownOrder,
     /// The run is stopping: no new orders after the strategy's stop hook.
     Stopped,
+    /// A close-position order found no position to close (or one on the order's own side).
+    NothingToClose,
+    /// The order type and time in force do not go together (see
+    /// [`crate::order::OrderKind::check_time_in_force`]).
+    InvalidOrder,
 }
 
 impl RefusalReason {
@@ -37,6 +42,8 @@ impl RefusalReason {
             Self::ReduceOnlyWouldIncrease => "reduce_only_would_increase",
             Self::UnknownOrder => "unknown_order",
             Self::Stopped => "stopped",
+            Self::NothingToClose => "nothing_to_close",
+            Self::InvalidOrder => "invalid_order",
         }
     }
 }
@@ -50,6 +57,8 @@ impl std::fmt::Display for RefusalReason {
             Self::ReduceOnlyWouldIncrease => "reduce-only order would not reduce the position",
             Self::UnknownOrder => "no working order with that client order id",
             Self::Stopped => "the run is stopping",
+            Self::NothingToClose => "no position to close on the order's side",
+            Self::InvalidOrder => "order type and time in force do not go together",
         })
     }
 }

@@ -270,7 +270,7 @@ impl PortfolioEngine {
         self.working.clear();
         for order in self.open_orders.values() {
             *self.working.entry(order.intent.symbol.clone()).or_default() +=
-                order.signed_open_qty();
+                order.projected_open_qty();
         }
     }
 

@@ -20,9 +20,9 @@ impl PortfolioEngine {
         };
         let side = order.intent.side;
         let symbol = order.intent.symbol.clone();
-        let before = order.signed_open_qty();
+        let before = order.projected_open_qty();
         let update = order.apply(report);
-        let delta = order.signed_open_qty() - before;
+        let delta = order.projected_open_qty() - before;
         *self.working.entry(symbol.clone()).or_default() += delta;
         let told = match update {
             Ok(OrderUpdate::Filled(fill)) => {

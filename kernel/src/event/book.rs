@@ -134,6 +134,38 @@ impl OrderBook {
         self.last_update_id = Some(delta.final_update_id);
     }
 
+    /// The size resting at `price` on the side where `side` orders rest (bids for buys).
+    pub fn level_qty(&self, side: crate::order::Side, price: Price) -> Quantity {
+        let levels = match side {
+            crate::order::Side::Buy => &self.bids,
+            crate::order::Side::Sell => &self.asks,
+        };
+        levels.get(&price).copied().unwrap_or(Quantity::ZERO)
+    }
+
+    /// Removes `qty` from the level at `price` on the side where `side` orders rest (our own
+    /// fills taking it), deleting the level when nothing is left. The next update of the level
+    /// states its size again, so what we took stays gone until the venue says otherwise.
+    pub fn consume(&mut self, side: crate::order::Side, price: Price, qty: Quantity) {
+        let levels = match side {
+            crate::order::Side::Buy => &mut self.bids,
+            crate::order::Side::Sell => &mut self.asks,
+        };
+        if let Some(level) = levels.get_mut(&price) {
+            match level.checked_sub(qty) {
+                Some(left) if !left.is_zero() => *level = left,
+                _ => {
+                    levels.remove(&price);
+                }
+            }
+        }
+    }
+
+    /// `(best bid + best ask) / 2`, when both sides have a level.
+    pub fn mid(&self) -> Option<rust_decimal::Decimal> {
+        Some((self.best_bid()?.price.get() + self.best_ask()?.price.get()) / rust_decimal::Decimal::TWO)
+    }
+
     /// Best bid level.
     pub fn best_bid(&self) -> Option<BookLevel> {
         self.bids

@@ -62,6 +62,11 @@ pub enum RejectReason {
     /// The prices of an order list (OCO) are in the wrong order for its side (Binance: "The
     /// relationship of the prices for the orders is not correct.").
     OrderListPriceRelationship,
+    /// A stop or take-profit whose trigger condition already holds when it arrives (Binance:
+    /// "Order would immediately trigger.").
+    WouldImmediatelyTrigger,
+    /// The order's type, time in force and flags do not go together.
+    InvalidOrder,
     /// Anything else the venue said; see the message.
     VenueError,
 }
@@ -94,9 +99,12 @@ pub enum ReportKind {
     PartiallyFilled(Fill),
     /// The order executed completely with this fill.
     Filled(Fill),
-    /// The order was canceled (by request, or the unfilled rest of an IOC order).
+    /// The order was canceled by request.
     Canceled,
-    /// The order expired (time in force).
+    /// The order expired: the unfilled rest of an IOC order, a FOK order that could not fill
+    /// completely, a triggered order the venue could no longer execute (reduce-only with no
+    /// position left, insufficient balance), or the rest of a close-position order larger than
+    /// the position.
     Expired,
     /// A cancel request was refused; the order keeps its state.
     CancelRejected {

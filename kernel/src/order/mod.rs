@@ -2,11 +2,13 @@
 //! it tracks, whose status only moves along legal transitions (see [`state`]).
 
 mod client_ids;
+mod kind;
 mod oco;
 pub mod state;
 mod trailing;
 
 pub use client_ids::{is_venue_safe, Leg, MAX_CLIENT_ORDER_ID};
+pub use kind::{OrderKind, TimeInForce, TriggerSource};
 pub use oco::{check_oco_prices, OcoPriceError};
 pub use state::{OrderError, OrderStatus, OrderUpdate};
 pub use trailing::{TrailingKind, TrailingState, TrailingTrigger};
@@ -14,7 +16,7 @@ pub use trailing::{TrailingKind, TrailingState, TrailingTrigger};
 use crate::event::Fill;
 use crate::ids::{ClientOrderId, IntentId, PortfolioId, Symbol, VenueOrderId};
 use crate::time::Timestamp;
-use crate::value::{Money, Price, Quantity, SignedQty};
+use crate::value::{Money, Quantity, SignedQty};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -57,32 +59,6 @@ impl std::str::FromStr for Side {
     }
 }
 
-/// Order type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum OrderKind {
-    /// Execute now at the best available price.
-    Market,
-    /// Execute at `price` or better; rests until filled, canceled or expired.
-    Limit {
-        /// Limit price.
-        price: Price,
-        /// Refuse the order rather than take liquidity.
-        post_only: bool,
-    },
-}
-
-/// How long an order works.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum TimeInForce {
-    /// Good till canceled.
-    #[default]
-    Gtc,
-    /// Immediate or cancel: the unfilled rest is canceled at once.
-    Ioc,
-}
-
 /// A request to place one order. `intent_id` is its idempotency key end to end; the
 /// `client_order_id` is derived from it, so a replayed intent maps to the same venue order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,12 +75,17 @@ pub struct OrderIntent {
     pub side: Side,
     /// Quantity.
     pub qty: Quantity,
-    /// Market or limit.
+    /// Order type.
     pub kind: OrderKind,
     /// Time in force.
     pub time_in_force: TimeInForce,
     /// Only reduce an existing position.
     pub reduce_only: bool,
+    /// Close the whole position: reduce-only, with the quantity cut to the position the venue
+    /// holds when the order executes (the rest expires). The engine sends the position's size
+    /// at the time as `qty`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub close_position: bool,
     /// When the intent was created.
     pub created_at: Timestamp,
     /// The strategy's label (e.g. `close`, `entry`), for reports.
@@ -195,6 +176,19 @@ impl Order {
             std::cmp::Ordering::Greater => true,
             std::cmp::Ordering::Less => false,
             std::cmp::Ordering::Equal => self.updated_at >= stored.updated_at,
+        }
+    }
+
+    /// What this order adds to the projected position while it works: its signed open
+    /// quantity, except for a contingent order (stop, take-profit, trailing) that has not
+    /// started filling, which counts as nothing. A protective stop and a take-profit on the
+    /// same position may both be working; counting them would make the position look closed
+    /// (or reversed) before either fires.
+    pub fn projected_open_qty(&self) -> SignedQty {
+        if self.intent.kind.is_contingent() && self.filled_qty.is_zero() {
+            SignedQty::ZERO
+        } else {
+            self.signed_open_qty()
         }
     }
 

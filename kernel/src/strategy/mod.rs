@@ -20,7 +20,7 @@ pub use scripted::{Scripted, ScriptedOrder};
 use crate::event::{ExecutionReport, MarketEvent};
 use crate::ids::{ClientOrderId, Symbol, Tag};
 use crate::instrument::Instrument;
-use crate::order::{Order, OrderKind, Side};
+use crate::order::{Order, OrderKind, Side, TimeInForce};
 use crate::portfolio::Portfolio;
 use crate::time::Timestamp;
 use crate::value::{Price, Quantity, SignedQty};
@@ -37,10 +37,17 @@ pub struct OrderRequest {
     pub side: Side,
     /// Quantity (the engine rounds it down to the lot size).
     pub qty: Quantity,
-    /// Market or limit.
+    /// Order type.
     pub kind: OrderKind,
     /// Only reduce an existing position.
     pub reduce_only: bool,
+    /// How long it works (GTC unless said).
+    #[serde(default)]
+    pub time_in_force: TimeInForce,
+    /// Close the whole position, whatever its size when the order executes (`qty` is then
+    /// ignored: the engine sends the projected position's size).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub close_position: bool,
     /// Why, for reports (`entry`, `close`, `scripted`, ...).
     pub tag: Tag,
 }
@@ -54,8 +61,48 @@ impl OrderRequest {
             qty,
             kind: OrderKind::Market,
             reduce_only: false,
+            time_in_force: TimeInForce::Gtc,
+            close_position: false,
             tag: tag.into(),
         }
+    }
+
+    /// A request for an order of any `kind`.
+    pub fn new(
+        symbol: Symbol,
+        side: Side,
+        qty: Quantity,
+        kind: OrderKind,
+        tag: impl Into<Tag>,
+    ) -> Self {
+        Self {
+            kind,
+            ..Self::market(symbol, side, qty, tag)
+        }
+    }
+
+    /// A request that closes the whole position on `symbol` with an order of `kind` on
+    /// `side` (the side that reduces it).
+    pub fn close_position(symbol: Symbol, side: Side, kind: OrderKind, tag: impl Into<Tag>) -> Self {
+        Self {
+            reduce_only: true,
+            close_position: true,
+            ..Self::new(symbol, side, Quantity::ZERO, kind, tag)
+        }
+    }
+
+    /// The same request, reduce-only.
+    #[must_use]
+    pub fn reduce_only(mut self) -> Self {
+        self.reduce_only = true;
+        self
+    }
+
+    /// The same request with another time in force.
+    #[must_use]
+    pub fn with_time_in_force(mut self, time_in_force: TimeInForce) -> Self {
+        self.time_in_force = time_in_force;
+        self
     }
 
     /// A limit order request (`post_only`: refuse rather than take liquidity).
@@ -67,14 +114,7 @@ impl OrderRequest {
         post_only: bool,
         tag: impl Into<Tag>,
     ) -> Self {
-        Self {
-            symbol,
-            side,
-            qty,
-            kind: OrderKind::Limit { price, post_only },
-            reduce_only: false,
-            tag: tag.into(),
-        }
+        Self::new(symbol, side, qty, OrderKind::Limit { price, post_only }, tag)
     }
 }
 

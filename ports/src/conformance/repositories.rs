@@ -30,6 +30,7 @@ fn order(prefix: &str, n: u64) -> Order {
         },
         time_in_force: TimeInForce::Gtc,
         reduce_only: false,
+        close_position: false,
         created_at: Timestamp(1_000 + n as i64),
         tag: "entry".into(),
     })

@@ -36,6 +36,7 @@ fn intent(portfolio: &PortfolioId, n: u64, side: Side, q: Decimal, kind: OrderKi
         kind,
         time_in_force: TimeInForce::Gtc,
         reduce_only: false,
+        close_position: false,
         created_at: Timestamp(0),
         tag: "".into(),
     }

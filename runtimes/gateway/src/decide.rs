@@ -119,6 +119,7 @@ mod tests {
             kind: OrderKind::Market,
             time_in_force: TimeInForce::Ioc,
             reduce_only: false,
+            close_position: false,
             created_at: Timestamp(5),
             tag: "t".into(),
         });

@@ -37,6 +37,7 @@ fn intent() -> OrderIntent {
         kind: OrderKind::Market,
         time_in_force: TimeInForce::Ioc,
         reduce_only: false,
+        close_position: false,
         created_at: Timestamp(10),
         tag: "entry".into(),
     }

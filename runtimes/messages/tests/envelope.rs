@@ -35,6 +35,7 @@ fn intent() -> OrderIntent {
         },
         time_in_force: TimeInForce::Gtc,
         reduce_only: true,
+        close_position: false,
         created_at: Timestamp(1),
         tag: "close".into(),
     }

@@ -116,6 +116,12 @@ impl SimExchange {
                 fee,
                 liquidity,
             };
+            if let (Liquidity::Taker, Some(_)) = (liquidity, available) {
+                // A level of the L2 book: what we took is gone until its next update.
+                if let Some(market) = self.markets.get_mut(&order.intent.symbol) {
+                    market.consume(order.intent.side.opposite(), price, take);
+                }
+            }
             let done = remaining.checked_sub(take).is_some_and(Quantity::is_zero);
             let _ = self.account(&order.intent.portfolio_id).apply_fill(
                 &order.intent.symbol,

@@ -1,28 +1,55 @@
 //! [`SimExchange`]: the synchronous, deterministic matching core of the simulated venue.
+//!
+//! An order reaches the matching engine after the configured latency ([`admit`]: checks, then
+//! trade, rest, arm or refuse), resting limit orders fill as the market reaches them
+//! ([`resting`]: queue position on L2 data), contingent orders wait for their trigger
+//! ([`triggers`]), and executions move the account ([`fills`]). Refusals carry Binance's code
+//! and wording ([`rejects`]).
 
-use crate::config::{BarFill, SimConfig};
+use crate::config::SimConfig;
 use crate::known::{pairs, Knowledge, KnownOrders};
-use crate::market::{Level, MarketState};
+use crate::market::MarketState;
 use chimera_kernel::event::{ExecutionReport, Liquidity, MarketEvent, RejectReason, ReportKind};
-use chimera_kernel::ids::{Asset, ClientOrderId, FastMap, PortfolioId, Symbol, VenueOrderId};
-use chimera_kernel::instrument::Instrument;
-use chimera_kernel::order::{CancelRequest, Order, OrderIntent, OrderKind, Side};
+use chimera_kernel::ids::{Asset, ClientOrderId, FastMap, PortfolioId, Symbol};
+use chimera_kernel::instrument::{Instrument, MarketKind};
+use chimera_kernel::order::{CancelRequest, Order, OrderIntent, TrailingTrigger};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::rng::SeededRng;
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::Amount;
+use chimera_kernel::value::{Amount, Quantity};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+mod admit;
 mod fills;
+mod rejects;
+mod resting;
+mod triggers;
+
+/// How a contingent order waits for its trigger.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "arming", rename_all = "snake_case")]
+enum Arming {
+    /// A fixed stop or take-profit level.
+    Level,
+    /// A trailing stop, with where it stands.
+    Trailing(TrailingTrigger),
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Working {
     order: Order,
     /// Market-event sequence number at which it started resting (it can only be traded
-    /// through by later events).
+    /// through, or triggered, by later events).
     rested_at: u64,
+    /// Waiting for its trigger (contingent orders until they fire).
+    #[serde(default)]
+    armed: Option<Arming>,
+    /// Resting volume ahead of it at its price, when it rests on an L2 book (see
+    /// [`crate::QueueModel`]); `None` where the book is unknown (trade-through rule).
+    #[serde(default)]
+    queue_ahead: Option<Quantity>,
 }
 
 /// The simulated venue's state: instruments, markets, accounts and orders.
@@ -57,12 +84,15 @@ pub struct SimExchange {
     clocks: FastMap<Symbol, Timestamp>,
 }
 
+/// A reject of `intent` with Binance's code and wording for `reason` and `detail` after it.
 fn reject(
     intent: &OrderIntent,
+    market: MarketKind,
     at: Timestamp,
     reason: RejectReason,
-    message: String,
+    detail: &str,
 ) -> ExecutionReport {
+    let message = rejects::message(reason, market, detail);
     ExecutionReport {
         portfolio_id: intent.portfolio_id.clone(),
         client_order_id: intent.client_order_id.clone(),
@@ -239,6 +269,7 @@ impl SimExchange {
         *clock = (*clock).max(event.ts());
         self.settle_marks(event);
         self.activate_arrived(&symbol, event.ts());
+        self.fire_triggers(event);
         self.match_resting(event);
     }
 
@@ -267,138 +298,5 @@ impl SimExchange {
                 account.mark(symbol, mark);
             }
         }
-    }
-
-    fn match_resting(&mut self, event: &MarketEvent) {
-        let symbol = event.symbol();
-        let Some(market) = self.markets.get(symbol) else {
-            return;
-        };
-        let through: Vec<u64> = self
-            .resting
-            .iter()
-            .filter(|(_, w)| w.rested_at < self.event_seq && w.order.intent.symbol == *symbol)
-            .filter(|(_, w)| match w.order.intent.kind {
-                OrderKind::Limit { price, .. } => {
-                    market.trades_through(event, w.order.intent.side, price)
-                }
-                OrderKind::Market => false,
-            })
-            .map(|(&id, _)| id)
-            .collect();
-        for id in through {
-            if let Some(working) = self.resting.remove(&id) {
-                self.resting_index
-                    .remove(&working.order.intent.client_order_id);
-                if let OrderKind::Limit { price, .. } = working.order.intent.kind {
-                    let at = self.clock(symbol, Timestamp(0));
-                    self.execute(working.order, &[(price, None)], Liquidity::Maker, at);
-                }
-            }
-        }
-    }
-
-    /// The order reaches the matching engine: validate, then fill, rest or reject.
-    fn activate(&mut self, intent: OrderIntent, at: Timestamp) {
-        let Some(instrument) = self.instruments.get(&intent.symbol).cloned() else {
-            let message = format!("symbol {} is not listed", intent.symbol);
-            self.reports.push_back(reject(
-                &intent,
-                at,
-                RejectReason::UnknownInstrument,
-                message,
-            ));
-            return;
-        };
-        let market = self.markets.entry(intent.symbol.clone()).or_default();
-        let liquidity = market.liquidity(intent.side);
-        let bar_driven = market.bar_driven;
-        let reference = match intent.kind {
-            OrderKind::Limit { price, .. } => Some(price),
-            OrderKind::Market => liquidity.first().map(|l| l.0),
-        };
-        let Some(reference) = reference else {
-            self.reports.push_back(reject(
-                &intent,
-                at,
-                RejectReason::NoMarketData,
-                "no price known yet".into(),
-            ));
-            return;
-        };
-        let is_limit = matches!(intent.kind, OrderKind::Limit { .. });
-        if let Err(violation) = instrument.check_order(reference, is_limit, intent.qty) {
-            let message = format!("{violation:?}: price {reference}, qty {}", intent.qty);
-            self.reports
-                .push_back(reject(&intent, at, violation.into(), message));
-            return;
-        }
-        if let Err((reason, message)) = self.check_account(&instrument, &intent, reference) {
-            self.reports.push_back(reject(&intent, at, reason, message));
-            return;
-        }
-        let marketable: Vec<Level> = match intent.kind {
-            OrderKind::Market => liquidity,
-            OrderKind::Limit { price, .. } => liquidity
-                .into_iter()
-                .filter(|(p, _)| match intent.side {
-                    Side::Buy => *p <= price,
-                    Side::Sell => *p >= price,
-                })
-                .collect(),
-        };
-        if let OrderKind::Limit {
-            post_only: true, ..
-        } = intent.kind
-        {
-            if !marketable.is_empty() {
-                self.reports.push_back(reject(
-                    &intent,
-                    at,
-                    RejectReason::PostOnlyWouldCross,
-                    "post-only order would take liquidity".into(),
-                ));
-                return;
-            }
-        }
-        let mut order = Order::new(intent);
-        self.seq += 1;
-        // Ids derive from the client order id, so a venue rebuilt after a restart never reuses
-        // an id it handed out before (fills are unique by trade id downstream).
-        order.venue_order_id = Some(VenueOrderId::new(format!(
-            "sim-{}",
-            order.intent.client_order_id
-        )));
-        let order = self.emit(order, at, ReportKind::Accepted);
-        if matches!(order.intent.kind, OrderKind::Market)
-            && bar_driven
-            && self.config.bar_fill == BarFill::NextOpen
-        {
-            self.awaiting_bar.push(order);
-            return;
-        }
-        if marketable.is_empty() {
-            self.rest(order);
-        } else {
-            let limit_rest = matches!(order.intent.kind, OrderKind::Limit { .. });
-            if let Some(rest) =
-                self.execute_partial(order, &marketable, Liquidity::Taker, at, !limit_rest)
-            {
-                self.rest(rest);
-            }
-        }
-    }
-
-    fn rest(&mut self, order: Order) {
-        self.seq += 1;
-        self.resting_index
-            .insert(order.intent.client_order_id.clone(), self.seq);
-        self.resting.insert(
-            self.seq,
-            Working {
-                order,
-                rested_at: self.event_seq,
-            },
-        );
     }
 }
