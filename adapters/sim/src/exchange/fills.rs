@@ -24,7 +24,9 @@ impl SimExchange {
             .position(&intent.symbol)
             .map_or(Decimal::ZERO, |p| p.qty.get());
         let signed = intent.qty.get() * intent.side.sign();
-        let reduces = position * signed < Decimal::ZERO && intent.qty.get() <= position.abs();
+        // A close-position order is cut to the position when it executes, so any size reduces.
+        let reduces = position * signed < Decimal::ZERO
+            && (intent.close_position || intent.qty.get() <= position.abs());
         if intent.reduce_only && !reduces {
             return Err((
                 RejectReason::ReduceOnlyWouldIncrease,
