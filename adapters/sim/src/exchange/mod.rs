@@ -16,7 +16,7 @@ use chimera_kernel::order::{CancelRequest, Order, OrderIntent, TrailingTrigger};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::rng::SeededRng;
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::{Amount, Quantity};
+use chimera_kernel::value::{Amount, Price, Quantity};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -173,6 +173,13 @@ impl SimExchange {
     /// `floor` is handled then, even before the next event of its symbol).
     fn clock(&self, symbol: &Symbol, floor: Timestamp) -> Timestamp {
         self.clocks.get(symbol).map_or(floor, |c| (*c).max(floor))
+    }
+
+    /// The best bid and ask the venue knows for `symbol` (from its book, else quotes).
+    pub fn top_of_book(&self, symbol: &Symbol) -> (Option<Price>, Option<Price>) {
+        self.markets
+            .get(symbol)
+            .map_or((None, None), |m| (m.bid, m.ask))
     }
 
     /// Working orders of a portfolio.
