@@ -19,7 +19,6 @@ use chimera_kernel::order::Side;
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::{Price, Quantity};
 use serde::Deserialize;
-use std::borrow::Cow;
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -31,43 +30,85 @@ struct Line<'a> {
     last_update_id: Option<u64>,
     #[serde(rename = "E")]
     event_time: Option<i64>,
-    #[serde(borrow, default)]
-    bids: Vec<[Cow<'a, str>; 2]>,
-    #[serde(borrow, default)]
-    asks: Vec<[Cow<'a, str>; 2]>,
+    #[serde(default)]
+    bids: Levels,
+    #[serde(default)]
+    asks: Levels,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SideField<'a> {
-    Levels(#[serde(borrow)] Vec<[Cow<'a, str>; 2]>),
-    Price(#[serde(borrow)] Cow<'a, str>),
+/// Price levels `[["price", "qty"], ...]`, parsed straight into [`BookLevel`]s while the JSON
+/// is read: no intermediate strings, no buffering (depth messages are most of a capture).
+#[derive(Default)]
+struct Levels(Vec<BookLevel>);
+
+impl<'de> Deserialize<'de> for Levels {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(SideVisitor).and_then(|side| match side {
+            SideField::Levels(levels) => Ok(levels),
+            SideField::Price(_) => Err(serde::de::Error::custom("expected price levels")),
+        })
+    }
+}
+
+/// A depth message's `b`/`a` (price levels) or a bookTicker's `b`/`a` (one price).
+enum SideField {
+    Levels(Levels),
+    Price(Price),
+}
+
+impl<'de> Deserialize<'de> for SideField {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SideVisitor)
+    }
+}
+
+struct SideVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SideVisitor {
+    type Value = SideField;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a price string or a list of [price, quantity] pairs")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SideField, E> {
+        price(text, "price").map(SideField::Price).map_err(E::custom)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<SideField, A::Error> {
+        let mut levels = Vec::with_capacity(seq.size_hint().unwrap_or(16));
+        while let Some([p, q]) = seq.next_element::<[&'de str; 2]>()? {
+            levels.push(BookLevel {
+                price: price(p, "level price").map_err(serde::de::Error::custom)?,
+                qty: quantity(q, "level quantity").map_err(serde::de::Error::custom)?,
+            });
+        }
+        Ok(SideField::Levels(Levels(levels)))
+    }
 }
 
 #[derive(Deserialize)]
 #[allow(non_snake_case, reason = "field names are Binance's")]
 struct Data<'a> {
     #[serde(borrow)]
-    e: Option<Cow<'a, str>>,
+    e: Option<&'a str>,
     E: Option<i64>,
     T: Option<i64>,
     #[serde(borrow)]
-    s: Option<Cow<'a, str>>,
+    s: Option<&'a str>,
     U: Option<u64>,
     u: Option<u64>,
     pu: Option<u64>,
+    b: Option<SideField>,
+    a: Option<SideField>,
     #[serde(borrow)]
-    b: Option<SideField<'a>>,
-    #[serde(borrow)]
-    a: Option<SideField<'a>>,
-    #[serde(borrow)]
-    B: Option<Cow<'a, str>>,
+    B: Option<&'a str>,
     #[serde(borrow, rename = "A")]
-    ask_qty: Option<Cow<'a, str>>,
+    ask_qty: Option<&'a str>,
     #[serde(borrow)]
-    p: Option<Cow<'a, str>>,
+    p: Option<&'a str>,
     #[serde(borrow)]
-    q: Option<Cow<'a, str>>,
+    q: Option<&'a str>,
     t: Option<u64>,
     m: Option<bool>,
 }
@@ -88,28 +129,17 @@ fn quantity(text: &str, what: &str) -> Result<Quantity, String> {
     Quantity::new(d).map_err(|e| format!("{what}: {e}"))
 }
 
-fn levels(raw: &[[Cow<'_, str>; 2]]) -> Result<Vec<BookLevel>, String> {
-    raw.iter()
-        .map(|[p, q]| {
-            Ok(BookLevel {
-                price: price(p, "level price")?,
-                qty: quantity(q, "level quantity")?,
-            })
-        })
-        .collect()
-}
-
-fn side_levels(field: Option<&SideField<'_>>) -> Result<Vec<BookLevel>, String> {
+fn side_levels(field: Option<SideField>) -> Result<Vec<BookLevel>, String> {
     match field {
-        Some(SideField::Levels(raw)) => levels(raw),
+        Some(SideField::Levels(levels)) => Ok(levels.0),
         Some(SideField::Price(_)) => Err("expected price levels".into()),
         None => Ok(Vec::new()),
     }
 }
 
-fn side_price(field: Option<&SideField<'_>>, what: &str) -> Result<Price, String> {
+fn side_price(field: Option<SideField>, what: &str) -> Result<Price, String> {
     match field {
-        Some(SideField::Price(p)) => price(p, what),
+        Some(SideField::Price(p)) => Ok(p),
         _ => Err(format!("missing {what}")),
     }
 }
@@ -152,18 +182,18 @@ fn parse_line(
             symbol,
             ts: line.event_time.map_or(recv_ts, Timestamp),
             last_update_id,
-            bids: levels(&line.bids)?,
-            asks: levels(&line.asks)?,
+            bids: line.bids.0,
+            asks: line.asks.0,
         })));
     }
     let Some(d) = line.data else { return Ok(None) };
-    let symbol = Symbol::new(d.s.as_deref().ok_or("message without symbol `s`")?);
+    let symbol = Symbol::new(d.s.ok_or("message without symbol `s`")?);
     if symbol_state.as_ref() != Some(&symbol) {
         *symbol_state = Some(symbol.clone());
     }
     let ts = d.E.or(d.T).map_or(recv_ts, Timestamp);
     let kind =
-        d.e.as_deref()
+        d.e
             .unwrap_or(if d.B.is_some() { "bookTicker" } else { "" });
     let event = match kind {
         "depthUpdate" => MarketEvent::BookDelta(BookDelta {
@@ -172,17 +202,17 @@ fn parse_line(
             first_update_id: d.U.ok_or("depthUpdate without `U`")?,
             final_update_id: d.u.ok_or("depthUpdate without `u`")?,
             prev_final_update_id: d.pu,
-            bids: side_levels(d.b.as_ref())?,
-            asks: side_levels(d.a.as_ref())?,
+            bids: side_levels(d.b)?,
+            asks: side_levels(d.a)?,
         }),
         "bookTicker" => MarketEvent::Quote(Quote {
             symbol,
             ts,
-            bid: side_price(d.b.as_ref(), "bid price")?,
-            bid_qty: quantity(d.B.as_deref().ok_or("missing bid size `B`")?, "bid size")?,
-            ask: side_price(d.a.as_ref(), "ask price")?,
+            bid: side_price(d.b, "bid price")?,
+            bid_qty: quantity(d.B.ok_or("missing bid size `B`")?, "bid size")?,
+            ask: side_price(d.a, "ask price")?,
             ask_qty: quantity(
-                d.ask_qty.as_deref().ok_or("missing ask size `A`")?,
+                d.ask_qty.ok_or("missing ask size `A`")?,
                 "ask size",
             )?,
             update_id: d.u,
@@ -191,11 +221,11 @@ fn parse_line(
             symbol,
             ts: d.T.map_or(ts, Timestamp),
             price: price(
-                d.p.as_deref().ok_or("trade without price `p`")?,
+                d.p.ok_or("trade without price `p`")?,
                 "trade price",
             )?,
             qty: quantity(
-                d.q.as_deref().ok_or("trade without quantity `q`")?,
+                d.q.ok_or("trade without quantity `q`")?,
                 "trade quantity",
             )?,
             aggressor: d.m.map(|buyer_is_maker| {
@@ -211,7 +241,7 @@ fn parse_line(
             symbol,
             ts,
             mark: price(
-                d.p.as_deref().ok_or("mark price without `p`")?,
+                d.p.ok_or("mark price without `p`")?,
                 "mark price",
             )?,
         }),
