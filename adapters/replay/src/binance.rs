@@ -43,10 +43,12 @@ struct Levels(Vec<BookLevel>);
 
 impl<'de> Deserialize<'de> for Levels {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(SideVisitor).and_then(|side| match side {
-            SideField::Levels(levels) => Ok(levels),
-            SideField::Price(_) => Err(serde::de::Error::custom("expected price levels")),
-        })
+        deserializer
+            .deserialize_seq(SideVisitor)
+            .and_then(|side| match side {
+                SideField::Levels(levels) => Ok(levels),
+                SideField::Price(_) => Err(serde::de::Error::custom("expected price levels")),
+            })
     }
 }
 
@@ -72,7 +74,9 @@ impl<'de> serde::de::Visitor<'de> for SideVisitor {
     }
 
     fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SideField, E> {
-        price(text, "price").map(SideField::Price).map_err(E::custom)
+        price(text, "price")
+            .map(SideField::Price)
+            .map_err(E::custom)
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<SideField, A::Error> {
@@ -137,9 +141,9 @@ fn side_levels(field: Option<SideField>) -> Result<Vec<BookLevel>, String> {
     }
 }
 
-fn side_price(field: Option<SideField>, what: &str) -> Result<Price, String> {
+fn side_price(field: Option<&SideField>, what: &str) -> Result<Price, String> {
     match field {
-        Some(SideField::Price(p)) => Ok(p),
+        Some(SideField::Price(p)) => Ok(*p),
         _ => Err(format!("missing {what}")),
     }
 }
@@ -192,9 +196,7 @@ fn parse_line(
         *symbol_state = Some(symbol.clone());
     }
     let ts = d.E.or(d.T).map_or(recv_ts, Timestamp);
-    let kind =
-        d.e
-            .unwrap_or(if d.B.is_some() { "bookTicker" } else { "" });
+    let kind = d.e.unwrap_or(if d.B.is_some() { "bookTicker" } else { "" });
     let event = match kind {
         "depthUpdate" => MarketEvent::BookDelta(BookDelta {
             symbol,
@@ -208,26 +210,17 @@ fn parse_line(
         "bookTicker" => MarketEvent::Quote(Quote {
             symbol,
             ts,
-            bid: side_price(d.b, "bid price")?,
+            bid: side_price(d.b.as_ref(), "bid price")?,
             bid_qty: quantity(d.B.ok_or("missing bid size `B`")?, "bid size")?,
-            ask: side_price(d.a, "ask price")?,
-            ask_qty: quantity(
-                d.ask_qty.ok_or("missing ask size `A`")?,
-                "ask size",
-            )?,
+            ask: side_price(d.a.as_ref(), "ask price")?,
+            ask_qty: quantity(d.ask_qty.ok_or("missing ask size `A`")?, "ask size")?,
             update_id: d.u,
         }),
         "trade" | "aggTrade" => MarketEvent::Trade(Trade {
             symbol,
             ts: d.T.map_or(ts, Timestamp),
-            price: price(
-                d.p.ok_or("trade without price `p`")?,
-                "trade price",
-            )?,
-            qty: quantity(
-                d.q.ok_or("trade without quantity `q`")?,
-                "trade quantity",
-            )?,
+            price: price(d.p.ok_or("trade without price `p`")?, "trade price")?,
+            qty: quantity(d.q.ok_or("trade without quantity `q`")?, "trade quantity")?,
             aggressor: d.m.map(|buyer_is_maker| {
                 if buyer_is_maker {
                     Side::Sell
@@ -240,10 +233,7 @@ fn parse_line(
         "markPriceUpdate" => MarketEvent::MarkPrice(MarkPrice {
             symbol,
             ts,
-            mark: price(
-                d.p.ok_or("mark price without `p`")?,
-                "mark price",
-            )?,
+            mark: price(d.p.ok_or("mark price without `p`")?, "mark price")?,
         }),
         _ => return Ok(None),
     };

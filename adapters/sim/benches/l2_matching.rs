@@ -4,8 +4,10 @@
 //! For each capture it prints, in messages per second on one core:
 //! - `decode`: the capture reader alone (gunzip + JSON + decimals), all messages in memory;
 //! - `book`: the floor, the kernel's `OrderBook` applying the snapshot and diffs alone;
-//! - `venue`: the simulated venue fed every message (book, triggers, resting-order matching,
-//!   accounts) while a quoting agent works orders on it (see [`Agent`]);
+//! - `venue idle`: the simulated venue fed every message with no orders on it (book, clocks,
+//!   marks): the venue's own cost over the floor;
+//! - `venue`: the same while a quoting agent works orders on it (see [`Agent`]): resting
+//!   quotes by queue position, market orders walking the book, stops waiting for triggers;
 //! - `end to end`: decode and venue together, streaming from the file.
 //!
 //! It also prints what the agent's resting orders got under the queue-position model and under
@@ -92,7 +94,7 @@ impl Agent {
     }
 
     fn act(&mut self, x: &mut SimExchange, n: usize, now: Timestamp) {
-        if n % QUOTE_EVERY == 0 {
+        if n.is_multiple_of(QUOTE_EVERY) {
             for id in std::mem::take(&mut self.quoted) {
                 x.cancel(
                     &chimera_kernel::order::CancelRequest {
@@ -119,8 +121,12 @@ impl Agent {
                 x.submit(intent, now);
             }
         }
-        if n % TAKE_EVERY == 0 {
-            let side = if (n / TAKE_EVERY) % 2 == 0 { Side::Buy } else { Side::Sell };
+        if n.is_multiple_of(TAKE_EVERY) {
+            let side = if (n / TAKE_EVERY).is_multiple_of(2) {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
             let intent = self.intent(side, OrderKind::Market, now);
             x.submit(intent, now);
             if let (Some(bid), _) = x.top_of_book(&self.symbol) {
@@ -156,8 +162,16 @@ fn venue(kind: MarketKind, symbol: &Symbol, queue: QueueModel) -> (SimExchange, 
     instrument.tick_size = Price::new(Decimal::new(1, 2)).expect("tick");
     x.add_instrument(instrument);
     let portfolio = PortfolioId::new("bench");
-    x.deposit(&portfolio, Asset::new(quote), Amount::new(Decimal::from(10_000_000)));
-    x.deposit(&portfolio, Asset::new(symbol.as_str().trim_end_matches(quote)), Amount::new(Decimal::from(1_000)));
+    x.deposit(
+        &portfolio,
+        Asset::new(quote),
+        Amount::new(Decimal::from(10_000_000)),
+    );
+    x.deposit(
+        &portfolio,
+        Asset::new(symbol.as_str().trim_end_matches(quote)),
+        Amount::new(Decimal::from(1_000)),
+    );
     let agent = Agent {
         portfolio,
         symbol: symbol.clone(),
@@ -192,8 +206,8 @@ fn main() {
         return;
     };
     println!(
-        "{:<34} {:>8} {:>12} {:>12} {:>12} {:>12}",
-        "capture", "msgs", "decode/s", "book/s", "venue/s", "end-to-end/s"
+        "{:<34} {:>8} {:>12} {:>12} {:>12} {:>12} {:>12}",
+        "capture", "msgs", "decode/s", "book/s", "venue idle/s", "venue/s", "end-to-end/s"
     );
     let mut comparisons = Vec::new();
     for (file, kind) in FILES {
@@ -220,10 +234,19 @@ fn main() {
             }
             book.best_bid()
         });
-        let (sim, (n, queue_agent)) =
-            best(RUNS, || run_venue(events.iter(), kind, &symbol, QueueModel::Queue));
-        let (_, (_, touch_agent)) =
-            best(1, || run_venue(events.iter(), kind, &symbol, QueueModel::Touch));
+        let (idle, _) = best(RUNS, || {
+            let (mut x, _) = venue(kind, &symbol, QueueModel::Queue);
+            for event in &events {
+                x.on_market(event);
+            }
+            x.now()
+        });
+        let (sim, (n, queue_agent)) = best(RUNS, || {
+            run_venue(events.iter(), kind, &symbol, QueueModel::Queue)
+        });
+        let (_, (_, touch_agent)) = best(1, || {
+            run_venue(events.iter(), kind, &symbol, QueueModel::Touch)
+        });
         let (end_to_end, _) = best(RUNS, || {
             let reader = open_market_data(&path, None, &symbol).expect("opens");
             let (mut x, mut agent) = venue(kind, &symbol, QueueModel::Queue);
@@ -236,11 +259,12 @@ fn main() {
             n
         });
         println!(
-            "{:<34} {:>8} {:>12.0} {:>12.0} {:>12.0} {:>12.0}",
+            "{:<34} {:>8} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>12.0}",
             file,
             n,
             rate(n, decode),
             rate(n, book),
+            rate(n, idle),
             rate(n, sim),
             rate(n, end_to_end)
         );

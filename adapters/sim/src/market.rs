@@ -132,7 +132,9 @@ impl MarketState {
 
     /// The best price an aggressive `side` order would get now, if any is known.
     pub(crate) fn reference_price(&self, side: Side) -> Option<Price> {
-        self.liquidity(side, None, Quantity::ZERO).first().map(|l| l.0)
+        self.liquidity(side, None, Quantity::ZERO)
+            .first()
+            .map(|l| l.0)
     }
 
     /// The mid of the book or the quote, when both sides are known.
@@ -166,24 +168,26 @@ impl MarketState {
         event: &MarketEvent,
         source: TriggerSource,
         side: Side,
-    ) -> Vec<Price> {
+    ) -> TriggerPath {
         match (event, source) {
-            (MarketEvent::Trade(t), TriggerSource::Last) => vec![t.price],
-            (MarketEvent::Bar(b), _) => match side {
-                Side::Sell => vec![b.open, b.high, b.low, b.close],
-                Side::Buy => vec![b.open, b.low, b.high, b.close],
-            },
-            (MarketEvent::MarkPrice(m), TriggerSource::Mark) => vec![m.mark],
-            (MarketEvent::Funding(f), TriggerSource::Mark) => vec![f.mark_price],
+            (MarketEvent::Trade(t), TriggerSource::Last) => TriggerPath::one(t.price),
+            (MarketEvent::Bar(b), _) => TriggerPath(
+                match side {
+                    Side::Sell => [b.open, b.high, b.low, b.close],
+                    Side::Buy => [b.open, b.low, b.high, b.close],
+                }
+                .map(Some),
+            ),
+            (MarketEvent::MarkPrice(m), TriggerSource::Mark) => TriggerPath::one(m.mark),
+            (MarketEvent::Funding(f), TriggerSource::Mark) => TriggerPath::one(f.mark_price),
             (
                 MarketEvent::Quote(_) | MarketEvent::BookDelta(_) | MarketEvent::BookSnapshot(_),
                 TriggerSource::Mark,
             ) if self.mark.is_none() => self
                 .mid()
                 .and_then(|m| Price::new(m).ok())
-                .into_iter()
-                .collect(),
-            _ => Vec::new(),
+                .map_or(TriggerPath::EMPTY, TriggerPath::one),
+            _ => TriggerPath::EMPTY,
         }
     }
 
@@ -206,5 +210,22 @@ impl MarketState {
             Side::Buy => low < limit,
             Side::Sell => high > limit,
         }
+    }
+}
+
+/// Up to four trigger prices, in the order they are seen (no allocation per event).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TriggerPath([Option<Price>; 4]);
+
+impl TriggerPath {
+    const EMPTY: TriggerPath = TriggerPath([None; 4]);
+
+    fn one(price: Price) -> Self {
+        TriggerPath([Some(price), None, None, None])
+    }
+
+    /// The prices, in order.
+    pub(crate) fn prices(&self) -> impl Iterator<Item = Price> + '_ {
+        self.0.iter().flatten().copied()
     }
 }

@@ -126,19 +126,28 @@ fn stop_market(stop: Decimal, trigger: TriggerSource) -> OrderKind {
 fn a_market_order_walks_the_book_and_consumes_it_until_the_next_update() {
     let (mut x, p) = exchange(QueueModel::Queue);
     book(&mut x);
-    x.submit(order(&p, 1, Side::Buy, dec!(2), OrderKind::Market), Timestamp(2));
+    x.submit(
+        order(&p, 1, Side::Buy, dec!(2), OrderKind::Market),
+        Timestamp(2),
+    );
     assert_eq!(
         fills(&drain(&mut x)),
         vec![(dec!(101), dec!(1)), (dec!(102), dec!(1))]
     );
-    x.submit(order(&p, 2, Side::Buy, dec!(1), OrderKind::Market), Timestamp(3));
+    x.submit(
+        order(&p, 2, Side::Buy, dec!(1), OrderKind::Market),
+        Timestamp(3),
+    );
     assert_eq!(
         fills(&drain(&mut x)),
         vec![(dec!(102), dec!(1))],
         "101 was taken by our first order and 102 has 3 left"
     );
     x.on_market(&delta(11, vec![], vec![level(dec!(101), dec!(5))]));
-    x.submit(order(&p, 3, Side::Buy, dec!(1), OrderKind::Market), Timestamp(4));
+    x.submit(
+        order(&p, 3, Side::Buy, dec!(1), OrderKind::Market),
+        Timestamp(4),
+    );
     assert_eq!(
         fills(&drain(&mut x)),
         vec![(dec!(101), dec!(1))],
@@ -151,9 +160,18 @@ fn a_stop_rests_until_the_last_price_reaches_it_then_sells_at_market() {
     let (mut x, p) = exchange(QueueModel::Queue);
     book(&mut x);
     x.on_market(&trade(dec!(100.5), dec!(0.1), Side::Buy));
-    x.submit(order(&p, 1, Side::Buy, dec!(1), OrderKind::Market), Timestamp(2));
+    x.submit(
+        order(&p, 1, Side::Buy, dec!(1), OrderKind::Market),
+        Timestamp(2),
+    );
     drain(&mut x);
-    let mut stop = order(&p, 2, Side::Sell, dec!(1), stop_market(dec!(99.5), TriggerSource::Last));
+    let mut stop = order(
+        &p,
+        2,
+        Side::Sell,
+        dec!(1),
+        stop_market(dec!(99.5), TriggerSource::Last),
+    );
     stop.reduce_only = true;
     x.submit(stop, Timestamp(3));
     let placed = drain(&mut x);
@@ -163,7 +181,11 @@ fn a_stop_rests_until_the_last_price_reaches_it_then_sells_at_market() {
     assert!(drain(&mut x).is_empty(), "99.6 is above the stop");
     x.on_market(&trade(dec!(99.5), dec!(0.1), Side::Sell));
     let fired = drain(&mut x);
-    assert_eq!(fills(&fired), vec![(dec!(100), dec!(1))], "sold into the best bid");
+    assert_eq!(
+        fills(&fired),
+        vec![(dec!(100), dec!(1))],
+        "sold into the best bid"
+    );
     assert!(fired
         .iter()
         .filter_map(ExecutionReport::fill)
@@ -176,12 +198,21 @@ fn a_stop_that_would_trigger_at_once_is_refused_with_binances_code() {
     book(&mut x);
     x.on_market(&trade(dec!(100.5), dec!(0.1), Side::Buy));
     x.submit(
-        order(&p, 1, Side::Sell, dec!(1), stop_market(dec!(101), TriggerSource::Last)),
+        order(
+            &p,
+            1,
+            Side::Sell,
+            dec!(1),
+            stop_market(dec!(101), TriggerSource::Last),
+        ),
         Timestamp(2),
     );
     let (reason, message) = rejection(&drain(&mut x)).expect("refused");
     assert_eq!(reason, RejectReason::WouldImmediatelyTrigger);
-    assert!(message.starts_with("-2021 Order would immediately trigger."), "{message}");
+    assert!(
+        message.starts_with("-2021 Order would immediately trigger."),
+        "{message}"
+    );
 }
 
 #[test]
@@ -197,12 +228,21 @@ fn a_mark_price_stop_follows_mark_events_not_trades() {
     };
     x.on_market(&mark(dec!(100.4)));
     x.submit(
-        order(&p, 1, Side::Buy, dec!(1), stop_market(dec!(100.8), TriggerSource::Mark)),
+        order(
+            &p,
+            1,
+            Side::Buy,
+            dec!(1),
+            stop_market(dec!(100.8), TriggerSource::Mark),
+        ),
         Timestamp(2),
     );
     drain(&mut x);
     x.on_market(&trade(dec!(101), dec!(0.1), Side::Buy));
-    assert!(drain(&mut x).is_empty(), "a trade at 101 does not move the mark");
+    assert!(
+        drain(&mut x).is_empty(),
+        "a trade at 101 does not move the mark"
+    );
     x.on_market(&mark(dec!(100.8)));
     assert_eq!(fills(&drain(&mut x)), vec![(dec!(101), dec!(1))]);
 }
@@ -220,7 +260,10 @@ fn a_take_profit_limit_becomes_a_resting_limit_when_triggered() {
     x.submit(order(&p, 1, Side::Sell, dec!(1), kind), Timestamp(2));
     drain(&mut x);
     x.on_market(&trade(dec!(100.9), dec!(0.1), Side::Buy));
-    assert!(fills(&drain(&mut x)).is_empty(), "103 is above every bid: it rests");
+    assert!(
+        fills(&drain(&mut x)).is_empty(),
+        "103 is above every bid: it rests"
+    );
     assert_eq!(x.open_orders(&p).len(), 1);
     x.on_market(&trade(dec!(103.5), dec!(0.1), Side::Buy));
     assert_eq!(fills(&drain(&mut x)), vec![(dec!(103), dec!(1))]);
@@ -253,19 +296,37 @@ fn a_close_position_stop_closes_what_is_held_when_it_fires_and_expires_when_flat
     let (mut x, p) = exchange(QueueModel::Queue);
     book(&mut x);
     x.on_market(&trade(dec!(100.5), dec!(0.1), Side::Buy));
-    x.submit(order(&p, 1, Side::Buy, dec!(0.5), OrderKind::Market), Timestamp(2));
-    let mut stop = order(&p, 2, Side::Sell, dec!(2), stop_market(dec!(99.5), TriggerSource::Last));
+    x.submit(
+        order(&p, 1, Side::Buy, dec!(0.5), OrderKind::Market),
+        Timestamp(2),
+    );
+    let mut stop = order(
+        &p,
+        2,
+        Side::Sell,
+        dec!(2),
+        stop_market(dec!(99.5), TriggerSource::Last),
+    );
     stop.reduce_only = true;
     stop.close_position = true;
     x.submit(stop, Timestamp(3));
     drain(&mut x);
     x.on_market(&trade(dec!(99.4), dec!(0.1), Side::Sell));
     let fired = drain(&mut x);
-    assert_eq!(fills(&fired), vec![(dec!(100), dec!(0.5))], "cut to the position");
+    assert_eq!(
+        fills(&fired),
+        vec![(dec!(100), dec!(0.5))],
+        "cut to the position"
+    );
     assert!(expired(&fired), "the rest beyond the position expires");
 
-    let mut flat_stop =
-        order(&p, 3, Side::Sell, dec!(1), stop_market(dec!(98.5), TriggerSource::Last));
+    let mut flat_stop = order(
+        &p,
+        3,
+        Side::Sell,
+        dec!(1),
+        stop_market(dec!(98.5), TriggerSource::Last),
+    );
     flat_stop.close_position = true;
     flat_stop.reduce_only = true;
     x.submit(flat_stop, Timestamp(4));
@@ -367,7 +428,10 @@ fn a_resting_bid_fills_only_after_the_queue_ahead_has_traded() {
     x.on_market(&trade(dec!(100), dec!(1.5), Side::Sell));
     assert!(drain(&mut x).is_empty(), "1.5 of the 2 ahead traded");
     x.on_market(&trade(dec!(100), dec!(0.2), Side::Buy));
-    assert!(drain(&mut x).is_empty(), "a buyer's trade does not hit bids");
+    assert!(
+        drain(&mut x).is_empty(),
+        "a buyer's trade does not hit bids"
+    );
     x.on_market(&delta(11, vec![level(dec!(100), dec!(0.2))], vec![]));
     x.on_market(&trade(dec!(100), dec!(0.5), Side::Sell));
     let reports = drain(&mut x);

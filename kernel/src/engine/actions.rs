@@ -53,7 +53,8 @@ impl PortfolioEngine {
             Ok(intent) => {
                 self.stats.orders += 1;
                 let order = Order::new(intent.clone());
-                *self.working.entry(intent.symbol.clone()).or_default() += order.projected_open_qty();
+                *self.working.entry(intent.symbol.clone()).or_default() +=
+                    order.projected_open_qty();
                 self.open_orders
                     .insert(intent.client_order_id.clone(), order);
                 self.outputs
@@ -99,7 +100,11 @@ impl PortfolioEngine {
                 RefusalReason::UnknownInstrument,
             ));
         };
-        if request.kind.check_time_in_force(request.time_in_force).is_err() {
+        if request
+            .kind
+            .check_time_in_force(request.time_in_force)
+            .is_err()
+        {
             return Err(Refusal::submit(request, now, RefusalReason::InvalidOrder));
         }
         // Against the projected position: the venue executes a portfolio's orders in the
@@ -119,7 +124,9 @@ impl PortfolioEngine {
         };
         let qty = if request.close_position {
             let position = projected(self);
-            if position.is_zero() || position.same_direction(SignedQty::from_side(request.side, position.abs())) {
+            if position.is_zero()
+                || position.same_direction(SignedQty::from_side(request.side, position.abs()))
+            {
                 return Err(Refusal::submit(request, now, RefusalReason::NothingToClose));
             }
             instrument.round_qty_down(position.abs())

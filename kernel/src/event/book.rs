@@ -9,9 +9,9 @@
 //! previous final id). A break in the chain is reported as [`BookError::Gap`] and the book must
 //! be rebuilt from a new snapshot.
 
+use super::book_levels::Levels;
 use super::market::{BookDelta, BookLevel, BookSnapshot};
 use crate::value::{Price, Quantity};
-use std::collections::BTreeMap;
 
 /// Why a delta could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,8 +34,8 @@ pub enum BookError {
 /// holding a book (a simulated venue) can be checkpointed.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrderBook {
-    bids: BTreeMap<Price, Quantity>,
-    asks: BTreeMap<Price, Quantity>,
+    bids: Levels,
+    asks: Levels,
     last_update_id: Option<u64>,
     buffered: Vec<BookDelta>,
 }
@@ -61,8 +61,8 @@ impl OrderBook {
     /// # Errors
     /// [`BookError::Gap`] when the buffered deltas do not bridge the snapshot.
     pub fn apply_snapshot(&mut self, snapshot: &BookSnapshot) -> Result<(), BookError> {
-        self.bids = snapshot.bids.iter().map(|l| (l.price, l.qty)).collect();
-        self.asks = snapshot.asks.iter().map(|l| (l.price, l.qty)).collect();
+        self.bids = Levels::from_levels(&snapshot.bids);
+        self.asks = Levels::from_levels(&snapshot.asks);
         self.last_update_id = Some(snapshot.last_update_id);
         let buffered = std::mem::take(&mut self.buffered);
         let mut first_applied = true;
@@ -120,17 +120,12 @@ impl OrderBook {
     }
 
     fn apply_levels(&mut self, delta: &BookDelta) {
-        fn update(side: &mut BTreeMap<Price, Quantity>, levels: &[BookLevel]) {
-            for level in levels {
-                if level.qty.is_zero() {
-                    side.remove(&level.price);
-                } else {
-                    side.insert(level.price, level.qty);
-                }
-            }
+        for level in &delta.bids {
+            self.bids.set(level);
         }
-        update(&mut self.bids, &delta.bids);
-        update(&mut self.asks, &delta.asks);
+        for level in &delta.asks {
+            self.asks.set(level);
+        }
         self.last_update_id = Some(delta.final_update_id);
     }
 
@@ -140,7 +135,7 @@ impl OrderBook {
             crate::order::Side::Buy => &self.bids,
             crate::order::Side::Sell => &self.asks,
         };
-        levels.get(&price).copied().unwrap_or(Quantity::ZERO)
+        levels.get(price)
     }
 
     /// Removes `qty` from the level at `price` on the side where `side` orders rest (our own
@@ -151,50 +146,40 @@ impl OrderBook {
             crate::order::Side::Buy => &mut self.bids,
             crate::order::Side::Sell => &mut self.asks,
         };
-        if let Some(level) = levels.get_mut(&price) {
+        if let Some(level) = levels.get_mut(price) {
             match level.checked_sub(qty) {
                 Some(left) if !left.is_zero() => *level = left,
-                _ => {
-                    levels.remove(&price);
-                }
+                _ => levels.remove(price),
             }
         }
     }
 
     /// `(best bid + best ask) / 2`, when both sides have a level.
     pub fn mid(&self) -> Option<rust_decimal::Decimal> {
-        Some((self.best_bid()?.price.get() + self.best_ask()?.price.get()) / rust_decimal::Decimal::TWO)
+        Some(
+            (self.best_bid()?.price.get() + self.best_ask()?.price.get())
+                / rust_decimal::Decimal::TWO,
+        )
     }
 
     /// Best bid level.
     pub fn best_bid(&self) -> Option<BookLevel> {
-        self.bids
-            .iter()
-            .next_back()
-            .map(|(&price, &qty)| BookLevel { price, qty })
+        self.bids.ascending().next_back()
     }
 
     /// Best ask level.
     pub fn best_ask(&self) -> Option<BookLevel> {
-        self.asks
-            .iter()
-            .next()
-            .map(|(&price, &qty)| BookLevel { price, qty })
+        self.asks.ascending().next()
     }
 
     /// Bid levels, best first.
     pub fn bids(&self) -> impl Iterator<Item = BookLevel> + '_ {
-        self.bids
-            .iter()
-            .rev()
-            .map(|(&price, &qty)| BookLevel { price, qty })
+        self.bids.ascending().rev()
     }
 
     /// Ask levels, best first.
     pub fn asks(&self) -> impl Iterator<Item = BookLevel> + '_ {
-        self.asks
-            .iter()
-            .map(|(&price, &qty)| BookLevel { price, qty })
+        self.asks.ascending()
     }
 }
 

@@ -2,6 +2,7 @@
 //! ([`ExecutionReport`]), plus the local [`OrderBook`] built from snapshots and deltas.
 
 mod book;
+mod book_levels;
 mod execution;
 mod market;
 

@@ -104,9 +104,9 @@ impl OrderKind {
             | OrderKind::StopLimit { price, .. }
             | OrderKind::TakeProfitLimit { price, .. } => Some(price),
             OrderKind::TrailingStop { price, .. } => price,
-            OrderKind::Market | OrderKind::StopMarket { .. } | OrderKind::TakeProfitMarket { .. } => {
-                None
-            }
+            OrderKind::Market
+            | OrderKind::StopMarket { .. }
+            | OrderKind::TakeProfitMarket { .. } => None,
         }
     }
 

@@ -83,7 +83,12 @@ impl OrderRequest {
 
     /// A request that closes the whole position on `symbol` with an order of `kind` on
     /// `side` (the side that reduces it).
-    pub fn close_position(symbol: Symbol, side: Side, kind: OrderKind, tag: impl Into<Tag>) -> Self {
+    pub fn close_position(
+        symbol: Symbol,
+        side: Side,
+        kind: OrderKind,
+        tag: impl Into<Tag>,
+    ) -> Self {
         Self {
             reduce_only: true,
             close_position: true,
@@ -114,7 +119,13 @@ impl OrderRequest {
         post_only: bool,
         tag: impl Into<Tag>,
     ) -> Self {
-        Self::new(symbol, side, qty, OrderKind::Limit { price, post_only }, tag)
+        Self::new(
+            symbol,
+            side,
+            qty,
+            OrderKind::Limit { price, post_only },
+            tag,
+        )
     }
 }
 

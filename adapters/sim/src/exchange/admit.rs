@@ -93,12 +93,21 @@ impl SimExchange {
             if now.is_some_and(|p| kind.fires_at(intent.side, p) == Some(true)) {
                 return Err((
                     RejectReason::WouldImmediatelyTrigger,
-                    format!("stop price {reference}, {source:?} price {}", now.map_or_else(String::new, |p| p.to_string())),
+                    format!(
+                        "stop price {reference}, {source:?} price {}",
+                        now.map_or_else(String::new, |p| p.to_string())
+                    ),
                 ));
             }
         }
         let post_only = intent.time_in_force == TimeInForce::Gtx
-            || matches!(kind, OrderKind::Limit { post_only: true, .. });
+            || matches!(
+                kind,
+                OrderKind::Limit {
+                    post_only: true,
+                    ..
+                }
+            );
         if post_only {
             let crosses = !market
                 .liquidity(intent.side, kind.limit_price(), Quantity::ZERO)
@@ -209,7 +218,12 @@ impl SimExchange {
 
     /// The price an order triggered by `event` trades at on bar data, where no book says:
     /// the trigger level, or the bar's open when the market opened beyond it.
-    pub(super) fn bar_trigger_fill(kind: OrderKind, side: Side, open: Price, fired_at: Price) -> Price {
+    pub(super) fn bar_trigger_fill(
+        kind: OrderKind,
+        side: Side,
+        open: Price,
+        fired_at: Price,
+    ) -> Price {
         match kind.fires_at(side, open) {
             Some(true) => open,
             Some(false) => match kind {

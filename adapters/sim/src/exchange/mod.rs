@@ -254,12 +254,12 @@ impl SimExchange {
     /// Feeds one market event: fills what it triggers, marks accounts, settles funding.
     pub fn on_market(&mut self, event: &MarketEvent) {
         self.event_seq += 1;
-        let symbol = event.symbol().clone();
+        let symbol = event.symbol();
         if let MarketEvent::Bar(bar) = event {
             let waiting: Vec<Order> = {
                 let (matching, rest) = std::mem::take(&mut self.awaiting_bar)
                     .into_iter()
-                    .partition(|o| o.intent.symbol == symbol);
+                    .partition(|o| o.intent.symbol == *symbol);
                 self.awaiting_bar = rest;
                 matching
             };
@@ -267,15 +267,24 @@ impl SimExchange {
                 self.execute(order, &[(bar.open, None)], Liquidity::Taker, bar.ts);
             }
         }
-        self.markets
-            .entry(symbol.clone())
-            .or_default()
-            .update(event);
+        // Looked up before inserting: a symbol's id is cloned once, not per event.
+        match self.markets.get_mut(symbol) {
+            Some(market) => market.update(event),
+            None => self
+                .markets
+                .entry(symbol.clone())
+                .or_default()
+                .update(event),
+        }
         self.now = self.now.max(event.ts());
-        let clock = self.clocks.entry(symbol.clone()).or_insert(event.ts());
-        *clock = (*clock).max(event.ts());
+        match self.clocks.get_mut(symbol) {
+            Some(clock) => *clock = (*clock).max(event.ts()),
+            None => {
+                self.clocks.insert(symbol.clone(), event.ts());
+            }
+        }
         self.settle_marks(event);
-        self.activate_arrived(&symbol, event.ts());
+        self.activate_arrived(symbol, event.ts());
         self.fire_triggers(event);
         self.match_resting(event);
     }

@@ -7,8 +7,9 @@
 
 use super::admit::Cap;
 use super::{Arming, SimExchange};
+use crate::market::TriggerPath;
 use chimera_kernel::event::{Liquidity, MarketEvent, ReportKind};
-use chimera_kernel::order::{Order, OrderKind};
+use chimera_kernel::order::{Order, OrderKind, Side, TriggerSource};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::{Price, Quantity};
 use chimera_kernel::Decimal;
@@ -21,6 +22,9 @@ impl SimExchange {
         let Some(market) = self.markets.get(symbol) else {
             return;
         };
+        // The path per (trigger source, side), computed once for the event and only when an
+        // order is armed (a mark from the mid costs two decimal operations).
+        let mut paths: [[Option<TriggerPath>; 2]; 2] = [[None; 2]; 2];
         let mut fired: Vec<(u64, Price)> = Vec::new();
         for (&id, working) in &mut self.resting {
             if working.rested_at >= self.event_seq || working.order.intent.symbol != *symbol {
@@ -34,7 +38,10 @@ impl SimExchange {
             let Some(source) = kind.trigger_source() else {
                 continue;
             };
-            for price in market.trigger_path(event, source, side) {
+            let path = *paths[usize::from(source == TriggerSource::Mark)]
+                [usize::from(side == Side::Sell)]
+            .get_or_insert_with(|| market.trigger_path(event, source, side));
+            for price in path.prices() {
                 let fires = match arming {
                     Arming::Level => kind.fires_at(side, price) == Some(true),
                     Arming::Trailing(trailing) => trailing.on_trade(price),
@@ -57,20 +64,22 @@ impl SimExchange {
     /// A triggered order executes.
     fn fire(&mut self, order: Order, event: &MarketEvent, fired_at: Price) {
         let at = self.clock(&order.intent.symbol, Timestamp(0));
-        let cap = match self.reduce_cap(&order) {
-            Ok(cap) => cap,
-            Err(()) => {
-                self.emit(order, at, ReportKind::Expired);
-                return;
-            }
+        let Ok(cap) = self.reduce_cap(&order) else {
+            self.emit(order, at, ReportKind::Expired);
+            return;
         };
         let live = order.intent.kind.triggered();
         if let (MarketEvent::Bar(bar), OrderKind::Market) = (event, live) {
             let price =
                 Self::bar_trigger_fill(order.intent.kind, order.intent.side, bar.open, fired_at);
             let wanted = cap.unwrap_or(order.remaining());
-            let rest =
-                self.execute_partial(order, &[(price, Some(wanted))], Liquidity::Taker, bar.ts, false);
+            let rest = self.execute_partial(
+                order,
+                &[(price, Some(wanted))],
+                Liquidity::Taker,
+                bar.ts,
+                false,
+            );
             if let Some(rest) = rest {
                 self.emit(rest, bar.ts, ReportKind::Expired);
             }
@@ -94,7 +103,9 @@ impl SimExchange {
             return Err(());
         }
         Ok(Some(
-            Quantity::new(position.abs()).map_err(|_| ())?.min(order.remaining()),
+            Quantity::new(position.abs())
+                .map_err(|_| ())?
+                .min(order.remaining()),
         ))
     }
 }

@@ -1,0 +1,130 @@
+//! One side of an L2 book: price levels ordered by an integer key, so the searches a busy
+//! feed makes on every update compare two machine words instead of two decimals of possibly
+//! different scales. The key is the price in units of 10⁻¹⁸ (market prices never carry more
+//! decimals; beyond that, prices are ordered by their first 18 decimals). The level keeps its
+//! exact [`Price`]. Serialised as before, a map from price to size.
+
+use super::market::BookLevel;
+use crate::value::{Price, Quantity};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+
+/// The ordering key of a price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key(i128);
+
+const KEY_SCALE: u32 = 18;
+
+impl Key {
+    fn of(price: Price) -> Self {
+        let d = price.get();
+        let mantissa = d.mantissa();
+        let scale = d.scale();
+        Key(if scale <= KEY_SCALE {
+            mantissa.saturating_mul(10_i128.pow(KEY_SCALE - scale))
+        } else {
+            mantissa / 10_i128.pow(scale - KEY_SCALE)
+        })
+    }
+}
+
+/// Price levels of one side, lowest price first.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Levels(BTreeMap<Key, BookLevel>);
+
+impl Levels {
+    pub(super) fn from_levels(levels: &[BookLevel]) -> Self {
+        Levels(levels.iter().map(|l| (Key::of(l.price), *l)).collect())
+    }
+
+    /// Sets a level's size; zero deletes it.
+    #[inline]
+    pub(super) fn set(&mut self, level: &BookLevel) {
+        if level.qty.is_zero() {
+            self.0.remove(&Key::of(level.price));
+        } else {
+            self.0.insert(Key::of(level.price), *level);
+        }
+    }
+
+    pub(super) fn get(&self, price: Price) -> Quantity {
+        self.0
+            .get(&Key::of(price))
+            .map_or(Quantity::ZERO, |l| l.qty)
+    }
+
+    pub(super) fn get_mut(&mut self, price: Price) -> Option<&mut Quantity> {
+        self.0.get_mut(&Key::of(price)).map(|l| &mut l.qty)
+    }
+
+    pub(super) fn remove(&mut self, price: Price) {
+        self.0.remove(&Key::of(price));
+    }
+
+    /// Lowest price first.
+    pub(super) fn ascending(&self) -> impl DoubleEndedIterator<Item = BookLevel> + '_ {
+        self.0.values().copied()
+    }
+}
+
+impl Serialize for Levels {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.values().map(|l| (l.price, l.qty)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Levels {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<Price, Quantity>::deserialize(deserializer)?;
+        Ok(Levels(
+            map.into_iter()
+                .map(|(price, qty)| (Key::of(price), BookLevel { price, qty }))
+                .collect(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    fn p(text: &str) -> Price {
+        Price::new(text.parse::<Decimal>().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn keys_order_like_prices_whatever_the_scale() {
+        let prices = [
+            "0.000000001",
+            "0.5",
+            "0.50001",
+            "1",
+            "1.0",
+            "99.99",
+            "100",
+            "61650.10",
+        ];
+        for a in prices {
+            for b in prices {
+                assert_eq!(
+                    Key::of(p(a)).cmp(&Key::of(p(b))),
+                    p(a).cmp(&p(b)),
+                    "{a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn serialises_as_a_price_to_size_map() {
+        let levels = Levels::from_levels(&[BookLevel {
+            price: p("100.5"),
+            qty: Quantity::new(Decimal::ONE).unwrap(),
+        }]);
+        let json = serde_json::to_string(&levels).unwrap();
+        assert_eq!(json, r#"{"100.5":"1"}"#);
+        let back: Levels = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.get(p("100.50")), Quantity::new(Decimal::ONE).unwrap());
+    }
+}
