@@ -16,6 +16,7 @@
 
 pub mod engine;
 pub mod event;
+pub mod execution;
 pub mod ids;
 pub mod instrument;
 pub mod order;

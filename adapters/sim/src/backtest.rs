@@ -18,6 +18,20 @@ use chimera_kernel::event::MarketEvent;
 use chimera_kernel::instrument::Instrument;
 use chimera_kernel::time::Timestamp;
 
+/// Everything a finished backtest produced.
+#[derive(Debug)]
+pub struct BacktestResults {
+    /// One summary per portfolio.
+    pub summaries: Vec<BacktestSummary>,
+    /// Equity curves.
+    pub curves: EquityCurves,
+    /// Every fill.
+    pub fills: Vec<FillRow>,
+    /// The final progress of every parent order an execution algorithm worked, in the order
+    /// they finished.
+    pub executions: Vec<chimera_kernel::execution::ExecProgress>,
+}
+
 /// Progress of a running backtest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
@@ -33,6 +47,7 @@ pub struct Backtest {
     set: PortfolioSet,
     recorders: Vec<Recorder>,
     fills: Vec<FillRow>,
+    executions: Vec<chimera_kernel::execution::ExecProgress>,
     sample_ms: i64,
     events: u64,
     last_ts: Timestamp,
@@ -58,6 +73,7 @@ impl Backtest {
             sample_ms: sample_ms.max(0),
             events: 0,
             last_ts: Timestamp(0),
+            executions: Vec::new(),
         }
     }
 
@@ -110,10 +126,14 @@ impl Backtest {
                 Output::Command(Command::Cancel(request)) => {
                     self.exchange.cancel(&request, request.created_at);
                 }
+                Output::Execution(progress) if progress.state.is_terminal() => {
+                    self.executions.push(progress);
+                }
                 Output::Refused(_)
                 | Output::Issue(_)
                 | Output::Signal(_)
                 | Output::Finished(_)
+                | Output::Execution(_)
                 | Output::Request(_) => {}
             }
         }
@@ -147,13 +167,24 @@ impl Backtest {
 
     /// Ends the run: every strategy's stop hook (its orders reach the venue at the last market
     /// time), then final equity samples, summaries, curves and fills.
-    pub fn finish(mut self) -> (Vec<BacktestSummary>, EquityCurves, Vec<FillRow>) {
+    pub fn finish(self) -> (Vec<BacktestSummary>, EquityCurves, Vec<FillRow>) {
+        let results = self.finish_results();
+        (results.summaries, results.curves, results.fills)
+    }
+
+    /// As [`Self::finish`], with the execution algorithms' parent orders as well.
+    pub fn finish_results(mut self) -> BacktestResults {
         self.set.stop();
         self.send_outputs();
         self.deliver_reports();
         let engines = self.set.engines();
         let runs = engines.iter().zip(self.recorders.iter_mut());
         let (summaries, curves) = finish_all(runs, self.last_ts, self.events);
-        (summaries, curves, self.fills)
+        BacktestResults {
+            summaries,
+            curves,
+            fills: self.fills,
+            executions: self.executions,
+        }
     }
 }

@@ -21,7 +21,7 @@ mod market;
 mod recorder;
 mod venue;
 
-pub use backtest::{Backtest, Progress};
+pub use backtest::{Backtest, BacktestResults, Progress};
 pub use config::{BarFill, QueueModel, SimConfig, SimConfigError};
 pub use event_time::{EventTimeVenue, FedMarks, SimState};
 pub use exchange::SimExchange;

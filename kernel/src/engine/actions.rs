@@ -49,8 +49,13 @@ impl PortfolioEngine {
             self.refuse(RefusedAction::Submit(request), reason);
             return;
         }
+        let exec = request.exec.clone();
         match self.intent_from_request(request) {
             Ok(intent) => {
+                if let Some(spec) = self.algo_for(&intent, exec.as_ref()) {
+                    self.start_parent(intent, &spec);
+                    return;
+                }
                 self.stats.orders += 1;
                 let order = Order::new(intent.clone());
                 *self.working.entry(intent.symbol.clone()).or_default() +=

@@ -94,4 +94,7 @@ pub enum Output {
     /// Something the runtime must ask a service on the engine's behalf; the answer comes back
     /// as [`Input::Response`] (or the engine times it out at its deadline).
     Request(super::Request),
+    /// Progress of a parent order worked by an execution algorithm (a record for the store;
+    /// the last one of a parent carries its terminal state).
+    Execution(crate::execution::ExecProgress),
 }

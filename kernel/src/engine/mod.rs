@@ -31,9 +31,11 @@ macro_rules! context {
 }
 
 mod actions;
+mod algos;
 mod interest;
 mod io;
 mod issues;
+mod market_view;
 mod reports;
 mod requests;
 mod set;
@@ -98,6 +100,15 @@ pub struct PortfolioEngine {
     /// Requests waiting for an answer, by id.
     requests: BTreeMap<u64, Request>,
     next_request: u64,
+    /// How the strategy's market orders are executed by default.
+    exec: crate::execution::ExecSpec,
+    /// Parent orders being worked by execution algorithms, by their number.
+    parents: BTreeMap<u64, crate::execution::ParentOrder>,
+    /// The parent of each working child order.
+    child_parent: BTreeMap<ClientOrderId, u64>,
+    next_parent: u64,
+    /// Top of book per symbol, for the algorithms.
+    market_view: market_view::MarketView,
 }
 
 impl std::fmt::Debug for PortfolioEngine {
@@ -141,6 +152,11 @@ impl PortfolioEngine {
             stopped: false,
             requests: BTreeMap::new(),
             next_request: 0,
+            exec: crate::execution::ExecSpec::Direct,
+            parents: BTreeMap::new(),
+            child_parent: BTreeMap::new(),
+            next_parent: 0,
+            market_view: market_view::MarketView::default(),
         };
         for order in open_orders.into_iter().filter(|o| !o.status.is_terminal()) {
             engine
@@ -207,6 +223,7 @@ impl PortfolioEngine {
                     self.take_actions();
                 }
                 TimerKey::Request(id) => self.expire_request(id),
+                TimerKey::Exec(seq) => self.parent_timer(seq),
             }
         }
     }
@@ -223,6 +240,10 @@ impl PortfolioEngine {
         } else if let Some(price) = event.mark_price() {
             self.portfolio.mark(event.symbol(), price);
         }
+        self.market_view.update(event);
+        if !self.parents.is_empty() {
+            self.parents_on_market(event.symbol());
+        }
         if self.stopped {
             return;
         }
@@ -233,11 +254,18 @@ impl PortfolioEngine {
 
     fn on_control(&mut self, control: &Control) {
         match control {
-            Control::Pause { reason } => self.halted = Some(reason.clone()),
+            Control::Pause { reason } => {
+                self.halted = Some(reason.clone());
+                self.cancel_parents();
+            }
             Control::Resume => self.halted = None,
-            Control::CancelAll => self.cancel_all(),
+            Control::CancelAll => {
+                self.cancel_parents();
+                self.cancel_all();
+            }
             Control::Stop => {
                 if !self.stopped {
+                    self.cancel_parents();
                     let ctx = context!(self);
                     self.strategy.on_stop(&ctx, &mut self.actions);
                     self.take_actions();
@@ -271,6 +299,11 @@ impl PortfolioEngine {
         for order in self.open_orders.values() {
             *self.working.entry(order.intent.symbol.clone()).or_default() +=
                 order.projected_open_qty();
+        }
+        // What parents have yet to send will be bought or sold too.
+        for parent in self.parents.values() {
+            *self.working.entry(parent.intent.symbol.clone()).or_default() +=
+                SignedQty::from_side(parent.intent.side, parent.unsent());
         }
     }
 

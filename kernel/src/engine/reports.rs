@@ -43,6 +43,9 @@ impl PortfolioEngine {
                 false
             }
         };
+        if told && !self.child_parent.is_empty() {
+            self.parent_on_report(report);
+        }
         let finished = self.retire_if_terminal(report);
         if told && !self.stopped {
             let order = finished

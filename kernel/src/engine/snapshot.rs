@@ -44,6 +44,16 @@ pub struct EngineSnapshot {
     /// The next request id.
     #[serde(default)]
     pub next_request: u64,
+    /// Parent orders being worked by execution algorithms (each resumes where it was).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<crate::execution::ParentOrder>,
+    /// The next parent number.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub next_parent: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Why a snapshot cannot be restored.
@@ -78,6 +88,8 @@ impl PortfolioEngine {
             clock: self.clock(),
             pending_requests: self.requests.values().cloned().collect(),
             next_request: self.next_request,
+            parents: self.parents.values().cloned().collect(),
+            next_parent: self.next_parent,
         }
     }
 
@@ -119,6 +131,17 @@ impl PortfolioEngine {
             );
             engine.requests.insert(request.request_id, request);
         }
+        engine.next_parent = snapshot.next_parent;
+        for parent in snapshot.parents {
+            for child in parent.open_children.keys() {
+                engine.child_parent.insert(child.clone(), parent.seq);
+            }
+            engine
+                .timers
+                .set(super::TimerKey::Exec(parent.seq), parent.deadline);
+            engine.parents.insert(parent.seq, parent);
+        }
+        engine.recompute_working();
         engine.sync_strategy_timer();
         Ok(engine)
     }

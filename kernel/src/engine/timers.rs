@@ -16,6 +16,8 @@ pub enum TimerKey {
     Strategy,
     /// The deadline of a request the engine made (by its id): it times out then.
     Request(u64),
+    /// The next step of an execution algorithm's parent order (by its number).
+    Exec(u64),
 }
 
 /// Deadlines by key, ordered by time (ties by key, so firing order is deterministic).

@@ -48,6 +48,9 @@ pub struct OrderRequest {
     /// ignored: the engine sends the projected position's size).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub close_position: bool,
+    /// How to execute it, overriding the engine's default (market orders only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<crate::execution::ExecSpec>,
     /// Why, for reports (`entry`, `close`, `scripted`, ...).
     pub tag: Tag,
 }
@@ -63,6 +66,7 @@ impl OrderRequest {
             reduce_only: false,
             time_in_force: TimeInForce::Gtc,
             close_position: false,
+            exec: None,
             tag: tag.into(),
         }
     }
@@ -100,6 +104,13 @@ impl OrderRequest {
     #[must_use]
     pub fn reduce_only(mut self) -> Self {
         self.reduce_only = true;
+        self
+    }
+
+    /// The same request executed by `spec` instead of the engine's default.
+    #[must_use]
+    pub fn with_exec(mut self, spec: crate::execution::ExecSpec) -> Self {
+        self.exec = Some(spec);
         self
     }
 

@@ -97,6 +97,39 @@ pub mod decimal_str {
         let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
         super::parse_decimal("decimal", &text).map_err(serde::de::Error::custom)
     }
+
+    /// The same for an optional decimal (`null` when absent).
+    pub mod option {
+        use rust_decimal::Decimal;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes the decimal as a normalised string, or `null`.
+        ///
+        /// # Errors
+        /// Only the serializer's own errors.
+        pub fn serialize<S: Serializer>(
+            value: &Option<Decimal>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(v) => serializer.collect_str(&v.normalize()),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        /// Reads an optional decimal from a string or `null`.
+        ///
+        /// # Errors
+        /// A custom error naming the text when it is not a decimal number.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Decimal>, D::Error> {
+            Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)?
+                .map(|text| super::super::parse_decimal("decimal", &text))
+                .transpose()
+                .map_err(serde::de::Error::custom)
+        }
+    }
 }
 
 /// Appends an integer's decimal digits to `out` without the formatting machinery.

@@ -1,7 +1,8 @@
 //! [`StrategyEvent`]: what a portfolio's engine records besides its orders (refusals, issues,
-//! signals, requests), stored in the audit table as typed JSON with a closed category, never as debug text.
+//! signals, requests, execution progress), stored in the audit table as typed JSON with a closed category, never as debug text.
 
 use chimera_kernel::engine::{EngineIssue, Output, Refusal, Request, SignalRecord};
+use chimera_kernel::execution::ExecProgress;
 use serde::{Deserialize, Serialize};
 
 /// A strategy event, as stored (`strategy_events.body`) and queried.
@@ -16,6 +17,8 @@ pub enum StrategyEvent {
     Signal(SignalRecord),
     /// A request the engine made to a service (risk reservation, model score).
     Request(Request),
+    /// Progress of a parent order worked by an execution algorithm.
+    Execution(ExecProgress),
 }
 
 impl StrategyEvent {
@@ -26,6 +29,7 @@ impl StrategyEvent {
             Output::Issue(i) => Some(Self::Issue(i)),
             Output::Signal(s) => Some(Self::Signal(s)),
             Output::Request(r) => Some(Self::Request(r)),
+            Output::Execution(p) => Some(Self::Execution(p)),
             Output::Command(_) | Output::Finished(_) => None,
         }
     }
@@ -37,6 +41,7 @@ impl StrategyEvent {
             Self::Issue(_) => "issue",
             Self::Signal(_) => "signal",
             Self::Request(_) => "request",
+            Self::Execution(_) => "execution",
         }
     }
 }

@@ -1,0 +1,376 @@
+//! Execution algorithms: how a parent order becomes child orders at the venue.
+//!
+//! A [`ParentOrder`] is a pure state machine the engine owns beside its orders. It is driven
+//! by the engine's inputs — market events (the top of the book moves), execution reports of
+//! its children, and its own deadline in the engine's timer table — and answers with
+//! [`ExecAction`]s: place a child, cancel a child. It never talks to a venue and never reads a
+//! clock, so it runs the same in a backtest, in the demo and on a live node, and it
+//! checkpoints with the engine (a restarted node resumes it where it was).
+//!
+//! Invariants every algorithm keeps:
+//! - the children's quantities never add up to more than the parent's: a child is sized from
+//!   what is neither filled nor still working;
+//! - every child's client order id is derived from the parent's intent id, the leg and its
+//!   sequence ([`crate::order::ClientOrderId::for_leg`]), so a replayed or restarted parent
+//!   names the same children and the venue refuses a second copy of any of them;
+//! - progress (filled, remaining, average price, slippage against the mid when the parent
+//!   arrived) is reported as [`ExecProgress`] on every change, the terminal state last.
+
+mod maker_taker;
+mod spec;
+mod twap;
+
+pub use maker_taker::MakerTakerState;
+pub use spec::{ExecSpec, ExecSpecError, MakerTakerParams, TwapParams};
+pub use twap::TwapState;
+
+use crate::event::{ExecutionReport, ReportKind};
+use crate::ids::ClientOrderId;
+use crate::instrument::Instrument;
+use crate::order::{Leg, OrderIntent, OrderKind, Side, TimeInForce};
+use crate::time::Timestamp;
+use crate::value::{Price, Quantity};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The best prices the engine knows for the parent's symbol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Top {
+    /// Best bid.
+    pub bid: Option<Price>,
+    /// Best ask.
+    pub ask: Option<Price>,
+    /// Last trade (or bar close).
+    pub last: Option<Price>,
+}
+
+impl Top {
+    /// The mid when both sides are known, else the last price.
+    pub fn mid(&self) -> Option<Decimal> {
+        match (self.bid, self.ask) {
+            (Some(b), Some(a)) => Some((b.get() + a.get()) / Decimal::TWO),
+            _ => self.last.map(Price::get),
+        }
+    }
+
+    /// The best price on `side`'s own side of the book (where it would rest).
+    pub fn near(&self, side: Side) -> Option<Price> {
+        match side {
+            Side::Buy => self.bid,
+            Side::Sell => self.ask,
+        }
+    }
+}
+
+/// What an algorithm sees besides its own state.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecContext<'a> {
+    /// The engine's time.
+    pub now: Timestamp,
+    /// The parent's instrument (tick, lot and notional rules).
+    pub instrument: &'a Instrument,
+    /// The top of the book.
+    pub top: Top,
+}
+
+/// A child order an algorithm asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildOrder {
+    /// Which leg of the parent (sets its client order id).
+    pub leg: Leg,
+    /// Quantity (already lot-rounded).
+    pub qty: Quantity,
+    /// Type.
+    pub kind: OrderKind,
+    /// Time in force.
+    pub time_in_force: TimeInForce,
+}
+
+/// What an algorithm asks the engine to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecAction {
+    /// Send a child order.
+    Place(ChildOrder),
+    /// Cancel a working child.
+    Cancel(ClientOrderId),
+}
+
+/// Where a parent order stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ExecState {
+    /// Working.
+    Working,
+    /// The whole quantity filled.
+    Completed,
+    /// Stopped before completing (canceled by the engine or the operator); what filled stays.
+    Canceled,
+    /// Could not complete: the venue refused what it needed.
+    Failed {
+        /// Why, in words (the child's reject reason and message).
+        reason: String,
+    },
+}
+
+impl ExecState {
+    /// Whether the parent is done.
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, ExecState::Working)
+    }
+}
+
+/// Progress of a parent order, emitted on every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecProgress {
+    /// The parent's intent.
+    pub intent_id: crate::ids::IntentId,
+    /// Portfolio.
+    pub portfolio_id: crate::ids::PortfolioId,
+    /// Instrument.
+    pub symbol: crate::ids::Symbol,
+    /// Direction.
+    pub side: Side,
+    /// The algorithm (`maker-taker`, `twap`).
+    pub algo: String,
+    /// Parent quantity.
+    pub qty: Quantity,
+    /// Filled so far.
+    pub filled: Quantity,
+    /// Still to fill.
+    pub remaining: Quantity,
+    /// Average fill price, once anything filled.
+    #[serde(with = "crate::value::decimal_str::option", default)]
+    pub avg_price: Option<Decimal>,
+    /// Mid when the parent arrived.
+    #[serde(with = "crate::value::decimal_str::option", default)]
+    pub arrival_mid: Option<Decimal>,
+    /// Slippage of the average price against the arrival mid, in basis points, positive when
+    /// it cost (bought above, sold below).
+    #[serde(with = "crate::value::decimal_str::option", default)]
+    pub slippage_bps: Option<Decimal>,
+    /// Child orders sent so far.
+    pub children: u32,
+    /// Where it stands.
+    pub state: ExecState,
+    /// When this was reported.
+    pub at: Timestamp,
+}
+
+/// Algorithm-specific state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "algo", rename_all = "snake_case")]
+pub enum AlgoState {
+    /// Maker→taker.
+    MakerTaker(MakerTakerState),
+    /// TWAP.
+    Twap(TwapState),
+}
+
+/// A parent order being worked by an algorithm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentOrder {
+    /// The engine's number for it (its timer key).
+    pub seq: u64,
+    /// What the strategy asked for.
+    pub intent: OrderIntent,
+    /// The algorithm's state.
+    pub algo: AlgoState,
+    /// Mid when it arrived.
+    #[serde(with = "crate::value::decimal_str::option", default)]
+    pub arrival_mid: Option<Decimal>,
+    /// Filled so far over all children.
+    pub filled: Quantity,
+    /// Σ price × qty of the fills.
+    #[serde(with = "crate::value::decimal_str")]
+    pub cum_quote: Decimal,
+    /// Working children and what each still has open.
+    pub open_children: BTreeMap<ClientOrderId, Quantity>,
+    /// Children sent so far (the next slice's sequence number).
+    pub children: u32,
+    /// Where it stands.
+    pub state: ExecState,
+    /// When it next wants to be called without a market event.
+    pub deadline: Option<Timestamp>,
+}
+
+impl ParentOrder {
+    /// A parent for `intent` under `spec` (not [`ExecSpec::Direct`]: `None` then).
+    pub fn new(seq: u64, intent: OrderIntent, spec: &ExecSpec, ctx: &ExecContext<'_>) -> Option<Self> {
+        let algo = match spec {
+            ExecSpec::Direct => return None,
+            ExecSpec::MakerTaker(p) => AlgoState::MakerTaker(MakerTakerState::new(*p, ctx.now)),
+            ExecSpec::Twap(p) => AlgoState::Twap(TwapState::new(*p, ctx.now)),
+        };
+        Some(Self {
+            seq,
+            intent,
+            algo,
+            arrival_mid: ctx.top.mid(),
+            filled: Quantity::ZERO,
+            cum_quote: Decimal::ZERO,
+            open_children: BTreeMap::new(),
+            children: 0,
+            state: ExecState::Working,
+            deadline: None,
+        })
+    }
+
+    /// What is neither filled nor working at the venue.
+    pub fn unsent(&self) -> Quantity {
+        let working: Decimal = self.open_children.values().map(|q| q.get()).sum();
+        Quantity::new((self.intent.qty.get() - self.filled.get() - working).max(Decimal::ZERO))
+            .unwrap_or(Quantity::ZERO)
+    }
+
+    /// Still to fill.
+    pub fn remaining(&self) -> Quantity {
+        self.intent
+            .qty
+            .checked_sub(self.filled)
+            .unwrap_or(Quantity::ZERO)
+    }
+
+    /// Starts working.
+    pub fn start(&mut self, ctx: &ExecContext<'_>, out: &mut Vec<ExecAction>) {
+        self.step(ctx, Event::Start, out);
+    }
+
+    /// The top of the book moved.
+    pub fn on_market(&mut self, ctx: &ExecContext<'_>, out: &mut Vec<ExecAction>) {
+        self.step(ctx, Event::Market, out);
+    }
+
+    /// Its deadline passed.
+    pub fn on_timer(&mut self, ctx: &ExecContext<'_>, out: &mut Vec<ExecAction>) {
+        self.step(ctx, Event::Timer, out);
+    }
+
+    /// A report about one of its children. Returns whether it changed the parent.
+    pub fn on_child_report(
+        &mut self,
+        ctx: &ExecContext<'_>,
+        report: &ExecutionReport,
+        out: &mut Vec<ExecAction>,
+    ) {
+        let id = &report.client_order_id;
+        if let Some(fill) = report.fill() {
+            self.filled = self.filled + fill.qty;
+            self.cum_quote += fill.price.get() * fill.qty.get();
+            if let Some(open) = self.open_children.get_mut(id) {
+                *open = open.checked_sub(fill.qty).unwrap_or(Quantity::ZERO);
+            }
+        }
+        let terminal = matches!(
+            report.kind,
+            ReportKind::Filled(_)
+                | ReportKind::Canceled
+                | ReportKind::Expired
+                | ReportKind::Rejected { .. }
+        );
+        if terminal {
+            self.open_children.remove(id);
+        }
+        let event = match &report.kind {
+            ReportKind::Rejected { reason, message } => Event::ChildRejected {
+                child: id.clone(),
+                reason: format!("{}: {message}", serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+                post_only: *reason == crate::event::RejectReason::PostOnlyWouldCross,
+            },
+            _ if terminal => Event::ChildDone(id.clone()),
+            _ => Event::ChildFill,
+        };
+        self.step(ctx, event, out);
+    }
+
+    /// The engine stops it (cancel-all, stop): cancels working children; terminal once they
+    /// are done.
+    pub fn cancel(&mut self, out: &mut Vec<ExecAction>) {
+        if self.state.is_terminal() {
+            return;
+        }
+        out.extend(self.open_children.keys().cloned().map(ExecAction::Cancel));
+        self.state = ExecState::Canceled;
+        self.deadline = None;
+    }
+
+    fn step(&mut self, ctx: &ExecContext<'_>, event: Event, out: &mut Vec<ExecAction>) {
+        if self.state.is_terminal() {
+            return;
+        }
+        if self.remaining().is_zero() {
+            self.state = ExecState::Completed;
+            self.deadline = None;
+            return;
+        }
+        let mut algo = std::mem::replace(
+            &mut self.algo,
+            AlgoState::Twap(TwapState::new(TwapParams::default(), Timestamp(0))),
+        );
+        match &mut algo {
+            AlgoState::MakerTaker(s) => s.step(self, ctx, &event, out),
+            AlgoState::Twap(s) => s.step(self, ctx, &event, out),
+        }
+        self.algo = algo;
+    }
+
+    /// Places a child: numbers it, records it as working.
+    fn place(&mut self, qty: Quantity, kind: OrderKind, tif: TimeInForce, out: &mut Vec<ExecAction>) -> ClientOrderId {
+        self.children += 1;
+        let leg = Leg::Slice(self.children);
+        let id = ClientOrderId::for_leg(&self.intent.intent_id, leg);
+        self.open_children.insert(id.clone(), qty);
+        out.push(ExecAction::Place(ChildOrder {
+            leg,
+            qty,
+            kind,
+            time_in_force: tif,
+        }));
+        id
+    }
+
+    /// Progress now.
+    pub fn progress(&self, at: Timestamp) -> ExecProgress {
+        let avg_price = (!self.filled.is_zero()).then(|| self.cum_quote / self.filled.get());
+        let slippage_bps = match (avg_price, self.arrival_mid) {
+            (Some(avg), Some(mid)) if !mid.is_zero() => Some(
+                ((avg - mid) / mid * Decimal::from(10_000) * self.intent.side.sign()).round_dp(4),
+            ),
+            _ => None,
+        };
+        ExecProgress {
+            intent_id: self.intent.intent_id.clone(),
+            portfolio_id: self.intent.portfolio_id.clone(),
+            symbol: self.intent.symbol.clone(),
+            side: self.intent.side,
+            algo: match self.algo {
+                AlgoState::MakerTaker(_) => "maker-taker".into(),
+                AlgoState::Twap(_) => "twap".into(),
+            },
+            qty: self.intent.qty,
+            filled: self.filled,
+            remaining: self.remaining(),
+            avg_price,
+            arrival_mid: self.arrival_mid,
+            slippage_bps,
+            children: self.children,
+            state: self.state.clone(),
+            at,
+        }
+    }
+}
+
+/// What moved an algorithm.
+#[derive(Debug, Clone)]
+enum Event {
+    Start,
+    Market,
+    Timer,
+    ChildFill,
+    ChildDone(ClientOrderId),
+    ChildRejected {
+        child: ClientOrderId,
+        reason: String,
+        post_only: bool,
+    },
+}
