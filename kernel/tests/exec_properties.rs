@@ -15,7 +15,7 @@ use chimera_kernel::rng::SeededRng;
 use chimera_kernel::strategy::{Scripted, ScriptedOrder};
 use chimera_kernel::testing::{btc_perp, px, qty};
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::{Amount, Money, Quantity};
+use chimera_kernel::value::{Amount, Money};
 use chimera_kernel::Decimal;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -59,7 +59,11 @@ impl ChaosVenue {
             liquidity: Liquidity::Taker,
         };
         let done = left.is_zero();
-        let kind = if done { ReportKind::Filled(fill) } else { ReportKind::PartiallyFilled(fill) };
+        let kind = if done {
+            ReportKind::Filled(fill)
+        } else {
+            ReportKind::PartiallyFilled(fill)
+        };
         let report = Self::report(intent, kind);
         self.queue.push(report);
         if done {
@@ -105,7 +109,9 @@ impl ChaosVenue {
                     self.fill(&request.client_order_id, 100);
                 }
                 match self.working.remove(&request.client_order_id) {
-                    Some((intent, _)) => self.queue.push(Self::report(&intent, ReportKind::Canceled)),
+                    Some((intent, _)) => {
+                        self.queue.push(Self::report(&intent, ReportKind::Canceled));
+                    }
                     None => self.queue.push(ExecutionReport {
                         portfolio_id: request.portfolio_id.clone(),
                         client_order_id: request.client_order_id.clone(),
@@ -137,22 +143,31 @@ fn engine(spec: ExecSpec, side: Side, q: Decimal) -> PortfolioEngine {
     let mut portfolio = Portfolio::new(PortfolioId::new("p1"), "USDT".into());
     portfolio.add_instrument(btc_perp());
     portfolio.deposit("USDT".into(), Amount::new(Decimal::from(10_000_000)));
-    let order = ScriptedOrder { at: Timestamp(1_000), side, qty: qty(q) };
+    let order = ScriptedOrder {
+        at: Timestamp(1_000),
+        side,
+        qty: qty(q),
+    };
     PortfolioEngine::new(portfolio, Box::new(Scripted::new(vec![order], None))).with_execution(spec)
 }
 
 fn spec_strategy() -> impl Strategy<Value = ExecSpec> {
     prop_oneof![
-        (1_i64..20, 1_i64..6, 0_u32..=50, any::<u64>()).prop_map(|(slices, interval, jitter_pct, seed)| {
-            ExecSpec::Twap(TwapParams {
-                horizon_ms: slices * interval * 1000,
-                interval_ms: interval * 1000,
-                jitter_pct,
-                seed,
-            })
-        }),
+        (1_i64..20, 1_i64..6, 0_u32..=50, any::<u64>()).prop_map(
+            |(slices, interval, jitter_pct, seed)| {
+                ExecSpec::Twap(TwapParams {
+                    horizon_ms: slices * interval * 1000,
+                    interval_ms: interval * 1000,
+                    jitter_pct,
+                    seed,
+                })
+            }
+        ),
         (0_u32..6, 1_i64..60).prop_map(|(max_repegs, deadline)| {
-            ExecSpec::MakerTaker(MakerTakerParams { max_repegs, deadline_ms: deadline * 1000 })
+            ExecSpec::MakerTaker(MakerTakerParams {
+                max_repegs,
+                deadline_ms: deadline * 1000,
+            })
         }),
     ]
 }
@@ -231,6 +246,5 @@ proptest! {
         prop_assert!(progress.state.is_terminal(), "{:?}", progress.state);
         prop_assert_eq!(progress.filled.get(), position);
         prop_assert!(sent >= position);
-        let _ = Quantity::ZERO;
     }
 }

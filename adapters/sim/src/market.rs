@@ -39,10 +39,18 @@ impl MarketState {
         match event {
             MarketEvent::Trade(t) => self.last_trade = Some(t.price),
             MarketEvent::Quote(q) => {
-                self.bid = Some(q.bid);
-                self.ask = Some(q.ask);
-                self.bid_qty = Some(q.bid_qty);
-                self.ask_qty = Some(q.ask_qty);
+                if self.book.is_synced() {
+                    // Newer than the book: it moves the book's top (levels the quote moved past
+                    // are gone); older: the book knows better.
+                    if self.book.apply_best(q) {
+                        self.refresh_top();
+                    }
+                } else {
+                    self.bid = Some(q.bid);
+                    self.ask = Some(q.ask);
+                    self.bid_qty = Some(q.bid_qty);
+                    self.ask_qty = Some(q.ask_qty);
+                }
             }
             MarketEvent::BookSnapshot(s) => {
                 let _ = self.book.apply_snapshot(s);

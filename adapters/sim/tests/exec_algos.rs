@@ -52,7 +52,10 @@ fn level(price: Decimal, q: Decimal) -> BookLevel {
 fn book_at(second: i64, bid: Decimal) -> MarketEvent {
     let ts = Timestamp(second * 1000);
     let bids = vec![level(bid, dec!(5)), level(bid - dec!(0.1), dec!(5))];
-    let asks = vec![level(bid + dec!(0.1), dec!(5)), level(bid + dec!(0.2), dec!(5))];
+    let asks = vec![
+        level(bid + dec!(0.1), dec!(5)),
+        level(bid + dec!(0.2), dec!(5)),
+    ];
     if second == 0 {
         MarketEvent::BookSnapshot(BookSnapshot {
             symbol: Symbol::new(SYMBOL),
@@ -70,8 +73,20 @@ fn book_at(second: i64, bid: Decimal) -> MarketEvent {
             final_update_id: id,
             prev_final_update_id: None,
             // Restate every level near the top, removing the ones the price moved past.
-            bids: [bids, (1..=3).map(|k| level(bid + Decimal::from(k) / dec!(10), Decimal::ZERO)).collect()].concat(),
-            asks: [asks, (1..=3).map(|k| level(bid - Decimal::from(k - 1) / dec!(10), Decimal::ZERO)).collect()].concat(),
+            bids: [
+                bids,
+                (1..=3)
+                    .map(|k| level(bid + Decimal::from(k) / dec!(10), Decimal::ZERO))
+                    .collect(),
+            ]
+            .concat(),
+            asks: [
+                asks,
+                (1..=3)
+                    .map(|k| level(bid - Decimal::from(k - 1) / dec!(10), Decimal::ZERO))
+                    .collect(),
+            ]
+            .concat(),
         })
     }
 }
@@ -191,16 +206,32 @@ fn twap_sends_equal_slices_on_its_timers_and_finishes_exactly() {
         .collect();
     assert_eq!(
         slices,
-        (0..6).map(|k| (1_000 + k * 10_000, dec!(0.1))).collect::<Vec<_>>(),
+        (0..6)
+            .map(|k| (1_000 + k * 10_000, dec!(0.1)))
+            .collect::<Vec<_>>(),
         "six slices of 0.1, ten seconds apart from the order's arrival"
     );
     let done = run.last();
     assert_eq!(done.state, ExecState::Completed);
     assert_eq!(done.filled.get(), dec!(0.6));
-    assert_eq!(done.avg_price, Some(dec!(100.1)), "market slices lift the ask");
+    assert_eq!(
+        done.avg_price,
+        Some(dec!(100.1)),
+        "market slices lift the ask"
+    );
     assert_eq!(done.arrival_mid, Some(dec!(100.05)));
-    assert_eq!(done.slippage_bps, Some(dec!(4.9975)), "half the spread, in bps of the mid");
-    assert_eq!(run.engine.portfolio().position(&Symbol::new(SYMBOL)).map(|p| p.qty.get()), Some(dec!(0.6)));
+    assert_eq!(
+        done.slippage_bps,
+        Some(dec!(4.9975)),
+        "half the spread, in bps of the mid"
+    );
+    assert_eq!(
+        run.engine
+            .portfolio()
+            .position(&Symbol::new(SYMBOL))
+            .map(|p| p.qty.get()),
+        Some(dec!(0.6))
+    );
     assert!(
         run.submits
             .iter()
@@ -221,7 +252,10 @@ fn twap_with_jitter_still_adds_up_and_is_the_same_for_a_seed() {
     let sizes: Vec<Decimal> = runs[0].submits.iter().map(|i| i.qty.get()).collect();
     assert_eq!(sizes.len(), 9);
     assert_eq!(sizes.iter().copied().sum::<Decimal>(), dec!(1.003));
-    assert!(sizes.windows(2).any(|w| w[0] != w[1]), "jitter changes sizes: {sizes:?}");
+    assert!(
+        sizes.windows(2).any(|w| w[0] != w[1]),
+        "jitter changes sizes: {sizes:?}"
+    );
     assert_eq!(runs[0].fills(), runs[1].fills(), "same seed, same fills");
     assert_eq!(runs[0].last().state, ExecState::Completed);
 }
@@ -236,8 +270,15 @@ fn every_report_delivered_twice_changes_nothing() {
     assert_eq!(once.submits, twice.submits);
     assert_eq!(once.progress.last(), twice.progress.last());
     assert_eq!(
-        once.engine.portfolio().position(&Symbol::new(SYMBOL)).map(|p| p.qty),
-        twice.engine.portfolio().position(&Symbol::new(SYMBOL)).map(|p| p.qty)
+        once.engine
+            .portfolio()
+            .position(&Symbol::new(SYMBOL))
+            .map(|p| p.qty),
+        twice
+            .engine
+            .portfolio()
+            .position(&Symbol::new(SYMBOL))
+            .map(|p| p.qty)
     );
 }
 
@@ -269,7 +310,11 @@ fn a_restart_in_the_middle_of_a_twap_resumes_it_exactly() {
         reports: first.reports.clone(),
         deliver_twice: false,
     };
-    assert_eq!(resumed.engine.parents().count(), 1, "the parent survived the restart");
+    assert_eq!(
+        resumed.engine.parents().count(),
+        1,
+        "the parent survived the restart"
+    );
     flat_market(&mut resumed, 25..90);
     assert_eq!(resumed.submits, straight.submits);
     assert_eq!(resumed.fills(), straight.fills());
@@ -294,17 +339,30 @@ fn maker_taker_repegs_as_the_bid_runs_away_then_crosses_at_the_deadline() {
     let kinds: Vec<&str> = run.submits.iter().map(|i| i.kind.name()).collect();
     assert_eq!(
         kinds,
-        ["LIMIT_MAKER", "LIMIT_MAKER", "LIMIT_MAKER", "LIMIT_MAKER", "MARKET"],
+        [
+            "LIMIT_MAKER",
+            "LIMIT_MAKER",
+            "LIMIT_MAKER",
+            "LIMIT_MAKER",
+            "MARKET"
+        ],
         "the first post, three re-pegs, then the cross"
     );
     let prices: Vec<Decimal> = run
         .submits
         .iter()
-        .filter_map(|i| i.kind.limit_price().map(|p| p.get()))
+        .filter_map(|i| i.kind.limit_price().map(chimera_kernel::value::Price::get))
         .collect();
-    assert!(prices.windows(2).all(|w| w[1] > w[0]), "each re-peg follows the bid: {prices:?}");
+    assert!(
+        prices.windows(2).all(|w| w[1] > w[0]),
+        "each re-peg follows the bid: {prices:?}"
+    );
     let cross = run.submits.last().expect("cross");
-    assert_eq!(cross.created_at, Timestamp(21_000), "at the deadline, 20 s after arrival");
+    assert_eq!(
+        cross.created_at,
+        Timestamp(21_000),
+        "at the deadline, 20 s after arrival"
+    );
     let done = run.last();
     assert_eq!(done.state, ExecState::Completed);
     assert_eq!(done.filled.get(), dec!(1));
@@ -339,5 +397,9 @@ fn maker_taker_fills_passively_once_the_queue_ahead_has_traded() {
     );
     let done = run.last();
     assert_eq!(done.state, ExecState::Completed);
-    assert_eq!(done.slippage_bps, Some(dec!(-4.9975)), "bought half a spread under the mid");
+    assert_eq!(
+        done.slippage_bps,
+        Some(dec!(-4.9975)),
+        "bought half a spread under the mid"
+    );
 }

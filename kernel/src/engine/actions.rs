@@ -52,7 +52,7 @@ impl PortfolioEngine {
         let exec = request.exec.clone();
         match self.intent_from_request(request) {
             Ok(intent) => {
-                if let Some(spec) = self.algo_for(&intent, exec.as_ref()) {
+                if let Some(spec) = self.algo_for(&intent, exec.as_deref()) {
                     self.start_parent(intent, &spec);
                     return;
                 }
@@ -67,7 +67,7 @@ impl PortfolioEngine {
             }
             Err(refusal) => {
                 self.stats.refusals += 1;
-                self.outputs.push_back(Output::Refused(refusal));
+                self.outputs.push_back(Output::Refused(*refusal));
             }
         }
     }
@@ -96,21 +96,25 @@ impl PortfolioEngine {
             .push_back(Output::Command(Command::Cancel(request)));
     }
 
-    fn intent_from_request(&mut self, request: OrderRequest) -> Result<OrderIntent, Refusal> {
+    fn intent_from_request(&mut self, request: OrderRequest) -> Result<OrderIntent, Box<Refusal>> {
         let now = self.clock;
         let Some(instrument) = self.portfolio.instruments.get(&request.symbol) else {
-            return Err(Refusal::submit(
+            return Err(Box::new(Refusal::submit(
                 request,
                 now,
                 RefusalReason::UnknownInstrument,
-            ));
+            )));
         };
         if request
             .kind
             .check_time_in_force(request.time_in_force)
             .is_err()
         {
-            return Err(Refusal::submit(request, now, RefusalReason::InvalidOrder));
+            return Err(Box::new(Refusal::submit(
+                request,
+                now,
+                RefusalReason::InvalidOrder,
+            )));
         }
         // Against the projected position: the venue executes a portfolio's orders in the
         // order they were sent, so a working order that opens the position is filled before
@@ -132,25 +136,33 @@ impl PortfolioEngine {
             if position.is_zero()
                 || position.same_direction(SignedQty::from_side(request.side, position.abs()))
             {
-                return Err(Refusal::submit(request, now, RefusalReason::NothingToClose));
+                return Err(Box::new(Refusal::submit(
+                    request,
+                    now,
+                    RefusalReason::NothingToClose,
+                )));
             }
             instrument.round_qty_down(position.abs())
         } else {
             instrument.round_qty_down(request.qty)
         };
         if qty.is_zero() {
-            return Err(Refusal::submit(request, now, RefusalReason::ZeroQuantity));
+            return Err(Box::new(Refusal::submit(
+                request,
+                now,
+                RefusalReason::ZeroQuantity,
+            )));
         }
         if request.reduce_only && !request.close_position {
             let position = projected(self);
             let reduces = !position.same_direction(SignedQty::from_side(request.side, qty))
                 && qty <= position.abs();
             if !reduces {
-                return Err(Refusal::submit(
+                return Err(Box::new(Refusal::submit(
                     request,
                     now,
                     RefusalReason::ReduceOnlyWouldIncrease,
-                ));
+                )));
             }
         }
         let intent_id = IntentId::for_portfolio(&self.portfolio.id, self.next_seq);

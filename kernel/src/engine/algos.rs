@@ -31,7 +31,11 @@ impl PortfolioEngine {
     }
 
     /// Whether `intent` (from a request carrying `exec`, if any) goes to an algorithm.
-    pub(super) fn algo_for(&self, intent: &OrderIntent, exec: Option<&ExecSpec>) -> Option<ExecSpec> {
+    pub(super) fn algo_for(
+        &self,
+        intent: &OrderIntent,
+        exec: Option<&ExecSpec>,
+    ) -> Option<ExecSpec> {
         let spec = exec.unwrap_or(&self.exec);
         let eligible = matches!(intent.kind, OrderKind::Market) && !intent.close_position;
         (eligible && !matches!(spec, ExecSpec::Direct)).then(|| spec.clone())
@@ -65,13 +69,13 @@ impl PortfolioEngine {
             .map(|p| p.seq)
             .collect();
         for seq in seqs {
-            self.step_parent(seq, |parent, ctx, out| parent.on_market(ctx, out));
+            self.step_parent(seq, ParentOrder::on_market);
         }
     }
 
     /// A parent's deadline passed.
     pub(super) fn parent_timer(&mut self, seq: u64) {
-        self.step_parent(seq, |parent, ctx, out| parent.on_timer(ctx, out));
+        self.step_parent(seq, ParentOrder::on_timer);
     }
 
     /// A report about a child, after the engine applied it to the child order.
@@ -134,7 +138,8 @@ impl PortfolioEngine {
         for action in actions {
             match action {
                 ExecAction::Place(child) => {
-                    let client_order_id = ClientOrderId::for_leg(&parent.intent.intent_id, child.leg);
+                    let client_order_id =
+                        ClientOrderId::for_leg(&parent.intent.intent_id, child.leg);
                     let intent = OrderIntent {
                         intent_id: IntentId::new(client_order_id.as_str()),
                         client_order_id,

@@ -41,8 +41,15 @@ impl MarketView {
         };
         match event {
             MarketEvent::Quote(q) => {
-                view.top.bid = Some(q.bid);
-                view.top.ask = Some(q.ask);
+                if view.book.is_synced() {
+                    // Newer than the book: it moves the book's top; older: the book knows better.
+                    if view.book.apply_best(q) {
+                        refresh(view);
+                    }
+                } else {
+                    view.top.bid = Some(q.bid);
+                    view.top.ask = Some(q.ask);
+                }
             }
             MarketEvent::Trade(t) => view.top.last = Some(t.price),
             MarketEvent::Bar(b) => {

@@ -302,8 +302,10 @@ impl PortfolioEngine {
         }
         // What parents have yet to send will be bought or sold too.
         for parent in self.parents.values() {
-            *self.working.entry(parent.intent.symbol.clone()).or_default() +=
-                SignedQty::from_side(parent.intent.side, parent.unsent());
+            *self
+                .working
+                .entry(parent.intent.symbol.clone())
+                .or_default() += SignedQty::from_side(parent.intent.side, parent.unsent());
         }
     }
 

@@ -154,6 +154,33 @@ impl OrderBook {
         }
     }
 
+    /// Brings the top of a synchronised book up to a best bid and offer newer than its last
+    /// update (a Binance `bookTicker` whose `u` is past the book's): levels the new best
+    /// prices have moved past are removed and the best levels take the quote's sizes. Between
+    /// two depth updates this keeps the book consistent with the quotes; the next depth update
+    /// restates every level it touches. Returns whether the quote was applied (it is not when
+    /// the book is not synchronised or is already as new).
+    pub fn apply_best(&mut self, quote: &super::market::Quote) -> bool {
+        let newer = match (self.last_update_id, quote.update_id) {
+            (Some(book), Some(q)) => q > book,
+            _ => false,
+        };
+        if !newer || quote.bid >= quote.ask {
+            return false;
+        }
+        self.bids.remove_above(quote.bid);
+        self.bids.set(&BookLevel {
+            price: quote.bid,
+            qty: quote.bid_qty,
+        });
+        self.asks.remove_below(quote.ask);
+        self.asks.set(&BookLevel {
+            price: quote.ask,
+            qty: quote.ask_qty,
+        });
+        true
+    }
+
     /// `(best bid + best ask) / 2`, when both sides have a level.
     pub fn mid(&self) -> Option<rust_decimal::Decimal> {
         Some(

@@ -61,6 +61,16 @@ impl Levels {
         self.0.remove(&Key::of(price));
     }
 
+    /// Removes every level priced above `price`.
+    pub(super) fn remove_above(&mut self, price: Price) {
+        let _ = self.0.split_off(&Key(Key::of(price).0.saturating_add(1)));
+    }
+
+    /// Removes every level priced below `price`.
+    pub(super) fn remove_below(&mut self, price: Price) {
+        self.0 = self.0.split_off(&Key::of(price));
+    }
+
     /// Lowest price first.
     pub(super) fn ascending(&self) -> impl DoubleEndedIterator<Item = BookLevel> + '_ {
         self.0.values().copied()

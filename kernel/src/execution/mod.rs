@@ -149,6 +149,12 @@ pub struct ExecProgress {
     /// it cost (bought above, sold below).
     #[serde(with = "crate::value::decimal_str::option", default)]
     pub slippage_bps: Option<Decimal>,
+    /// Σ fees paid (negative: rebates), in the fee asset.
+    #[serde(with = "crate::value::decimal_str", default)]
+    pub fees: Decimal,
+    /// Part of the fill taken as maker.
+    #[serde(default)]
+    pub maker_qty: Quantity,
     /// Child orders sent so far.
     pub children: u32,
     /// Where it stands.
@@ -161,6 +167,8 @@ pub struct ExecProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "algo", rename_all = "snake_case")]
 pub enum AlgoState {
+    /// One market order.
+    Market,
     /// Maker→taker.
     MakerTaker(MakerTakerState),
     /// TWAP.
@@ -184,6 +192,12 @@ pub struct ParentOrder {
     /// Σ price × qty of the fills.
     #[serde(with = "crate::value::decimal_str")]
     pub cum_quote: Decimal,
+    /// Σ fees of the fills (in their assets' units; one asset per instrument in practice).
+    #[serde(with = "crate::value::decimal_str", default)]
+    pub fees: Decimal,
+    /// Σ of the fills taken as maker.
+    #[serde(default)]
+    pub maker_qty: Quantity,
     /// Working children and what each still has open.
     pub open_children: BTreeMap<ClientOrderId, Quantity>,
     /// Children sent so far (the next slice's sequence number).
@@ -196,9 +210,15 @@ pub struct ParentOrder {
 
 impl ParentOrder {
     /// A parent for `intent` under `spec` (not [`ExecSpec::Direct`]: `None` then).
-    pub fn new(seq: u64, intent: OrderIntent, spec: &ExecSpec, ctx: &ExecContext<'_>) -> Option<Self> {
+    pub fn new(
+        seq: u64,
+        intent: OrderIntent,
+        spec: &ExecSpec,
+        ctx: &ExecContext<'_>,
+    ) -> Option<Self> {
         let algo = match spec {
             ExecSpec::Direct => return None,
+            ExecSpec::Market => AlgoState::Market,
             ExecSpec::MakerTaker(p) => AlgoState::MakerTaker(MakerTakerState::new(*p, ctx.now)),
             ExecSpec::Twap(p) => AlgoState::Twap(TwapState::new(*p, ctx.now)),
         };
@@ -209,6 +229,8 @@ impl ParentOrder {
             arrival_mid: ctx.top.mid(),
             filled: Quantity::ZERO,
             cum_quote: Decimal::ZERO,
+            fees: Decimal::ZERO,
+            maker_qty: Quantity::ZERO,
             open_children: BTreeMap::new(),
             children: 0,
             state: ExecState::Working,
@@ -233,17 +255,17 @@ impl ParentOrder {
 
     /// Starts working.
     pub fn start(&mut self, ctx: &ExecContext<'_>, out: &mut Vec<ExecAction>) {
-        self.step(ctx, Event::Start, out);
+        self.step(ctx, &Event::Start, out);
     }
 
     /// The top of the book moved.
     pub fn on_market(&mut self, ctx: &ExecContext<'_>, out: &mut Vec<ExecAction>) {
-        self.step(ctx, Event::Market, out);
+        self.step(ctx, &Event::Market, out);
     }
 
     /// Its deadline passed.
     pub fn on_timer(&mut self, ctx: &ExecContext<'_>, out: &mut Vec<ExecAction>) {
-        self.step(ctx, Event::Timer, out);
+        self.step(ctx, &Event::Timer, out);
     }
 
     /// A report about one of its children. Returns whether it changed the parent.
@@ -257,6 +279,10 @@ impl ParentOrder {
         if let Some(fill) = report.fill() {
             self.filled = self.filled + fill.qty;
             self.cum_quote += fill.price.get() * fill.qty.get();
+            self.fees += fill.fee.amount;
+            if fill.liquidity == crate::event::Liquidity::Maker {
+                self.maker_qty = self.maker_qty + fill.qty;
+            }
             if let Some(open) = self.open_children.get_mut(id) {
                 *open = open.checked_sub(fill.qty).unwrap_or(Quantity::ZERO);
             }
@@ -274,13 +300,19 @@ impl ParentOrder {
         let event = match &report.kind {
             ReportKind::Rejected { reason, message } => Event::ChildRejected {
                 child: id.clone(),
-                reason: format!("{}: {message}", serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+                reason: format!(
+                    "{}: {message}",
+                    serde_json::to_value(reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
                 post_only: *reason == crate::event::RejectReason::PostOnlyWouldCross,
             },
             _ if terminal => Event::ChildDone(id.clone()),
             _ => Event::ChildFill,
         };
-        self.step(ctx, event, out);
+        self.step(ctx, &event, out);
     }
 
     /// The engine stops it (cancel-all, stop): cancels working children; terminal once they
@@ -294,7 +326,7 @@ impl ParentOrder {
         self.deadline = None;
     }
 
-    fn step(&mut self, ctx: &ExecContext<'_>, event: Event, out: &mut Vec<ExecAction>) {
+    fn step(&mut self, ctx: &ExecContext<'_>, event: &Event, out: &mut Vec<ExecAction>) {
         if self.state.is_terminal() {
             return;
         }
@@ -308,14 +340,21 @@ impl ParentOrder {
             AlgoState::Twap(TwapState::new(TwapParams::default(), Timestamp(0))),
         );
         match &mut algo {
-            AlgoState::MakerTaker(s) => s.step(self, ctx, &event, out),
-            AlgoState::Twap(s) => s.step(self, ctx, &event, out),
+            AlgoState::Market => self.market_step(event, out),
+            AlgoState::MakerTaker(s) => s.step(self, ctx, event, out),
+            AlgoState::Twap(s) => s.step(self, ctx, event, out),
         }
         self.algo = algo;
     }
 
     /// Places a child: numbers it, records it as working.
-    fn place(&mut self, qty: Quantity, kind: OrderKind, tif: TimeInForce, out: &mut Vec<ExecAction>) -> ClientOrderId {
+    fn place(
+        &mut self,
+        qty: Quantity,
+        kind: OrderKind,
+        tif: TimeInForce,
+        out: &mut Vec<ExecAction>,
+    ) -> ClientOrderId {
         self.children += 1;
         let leg = Leg::Slice(self.children);
         let id = ClientOrderId::for_leg(&self.intent.intent_id, leg);
@@ -327,6 +366,28 @@ impl ParentOrder {
             time_in_force: tif,
         }));
         id
+    }
+
+    /// [`AlgoState::Market`]: one market order for the whole quantity; whatever it leaves
+    /// (a refusal, an expiry for lack of liquidity) fails the parent.
+    fn market_step(&mut self, event: &Event, out: &mut Vec<ExecAction>) {
+        match event {
+            Event::Start => {
+                let qty = self.unsent();
+                self.place(qty, OrderKind::Market, TimeInForce::Gtc, out);
+            }
+            Event::ChildRejected { reason, .. } => {
+                self.state = ExecState::Failed {
+                    reason: reason.clone(),
+                };
+            }
+            Event::ChildDone(_) if self.open_children.is_empty() => {
+                self.state = ExecState::Failed {
+                    reason: format!("the market order left {} unfilled", self.remaining()),
+                };
+            }
+            _ => {}
+        }
     }
 
     /// Progress now.
@@ -344,6 +405,7 @@ impl ParentOrder {
             symbol: self.intent.symbol.clone(),
             side: self.intent.side,
             algo: match self.algo {
+                AlgoState::Market => "market".into(),
                 AlgoState::MakerTaker(_) => "maker-taker".into(),
                 AlgoState::Twap(_) => "twap".into(),
             },
@@ -353,6 +415,8 @@ impl ParentOrder {
             avg_price,
             arrival_mid: self.arrival_mid,
             slippage_bps,
+            fees: self.fees,
+            maker_qty: self.maker_qty,
             children: self.children,
             state: self.state.clone(),
             at,

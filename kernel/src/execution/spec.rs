@@ -10,6 +10,9 @@ pub enum ExecSpec {
     /// Sent to the venue as it is.
     #[default]
     Direct,
+    /// One market order, tracked as a parent (so its slippage and fees are reported beside
+    /// the algorithms' in a comparison).
+    Market,
     /// Post at the best price on its own side (post-only), re-peg when the market moves away,
     /// then cross the spread for the rest.
     MakerTaker(MakerTakerParams),
@@ -81,7 +84,16 @@ pub struct ExecSpecError {
 
 impl ExecSpec {
     /// The names `from_params` understands.
-    pub const NAMES: &'static str = "market (or direct), maker-taker, twap";
+    pub const NAMES: &'static str = "direct, market, maker-taker, twap";
+
+    /// The parameters algorithm `name` takes (empty for an unknown name).
+    pub fn parameter_names(name: &str) -> &'static [&'static str] {
+        match name {
+            "maker-taker" | "maker_taker" => &["max_repegs", "deadline_secs"],
+            "twap" => &["horizon_secs", "interval_secs", "jitter_pct", "seed"],
+            _ => &[],
+        }
+    }
 
     /// Builds a spec from an algorithm name and `key=value` parameters (the CLI's `--exec` and
     /// `--exec-param`): `maker-taker` takes `max_repegs` and `deadline_secs`; `twap` takes
@@ -103,9 +115,13 @@ impl ExecSpec {
         };
         let mut unknown = Vec::new();
         let spec = match name {
-            "market" | "direct" => {
+            "direct" => {
                 unknown.extend(params.iter().map(|(k, _)| k.clone()));
                 ExecSpec::Direct
+            }
+            "market" => {
+                unknown.extend(params.iter().map(|(k, _)| k.clone()));
+                ExecSpec::Market
             }
             "maker-taker" | "maker_taker" => {
                 let mut p = MakerTakerParams::default();
@@ -164,7 +180,6 @@ impl ExecSpec {
                 })
             }
         };
-        let mut problems = problems;
         problems.extend(
             unknown
                 .into_iter()
@@ -187,7 +202,7 @@ impl ExecSpec {
     pub fn validate(&self) -> Result<(), ExecSpecError> {
         let mut problems = Vec::new();
         match self {
-            ExecSpec::Direct => {}
+            ExecSpec::Direct | ExecSpec::Market => {}
             ExecSpec::MakerTaker(p) => {
                 if p.deadline_ms < 0 {
                     problems.push(format!("deadline = {} ms: must be >= 0", p.deadline_ms));
@@ -215,10 +230,11 @@ impl ExecSpec {
         }
     }
 
-    /// Short name, for reports (`market`, `maker-taker`, `twap`).
+    /// Short name, for reports (`direct`, `market`, `maker-taker`, `twap`).
     pub fn name(&self) -> &'static str {
         match self {
-            ExecSpec::Direct => "market",
+            ExecSpec::Direct => "direct",
+            ExecSpec::Market => "market",
             ExecSpec::MakerTaker(_) => "maker-taker",
             ExecSpec::Twap(_) => "twap",
         }
@@ -246,14 +262,22 @@ mod tests {
         let ExecSpec::Twap(p) = spec else {
             panic!("twap expected")
         };
-        assert_eq!((p.horizon_ms, p.interval_ms, p.slices()), (60_000, 10_000, 6));
+        assert_eq!(
+            (p.horizon_ms, p.interval_ms, p.slices()),
+            (60_000, 10_000, 6)
+        );
     }
 
     #[test]
     fn every_bad_parameter_is_listed() {
         let err = ExecSpec::from_params(
             "twap",
-            &kv(&[("horizon_secs", "x"), ("interval_secs", "0"), ("speed", "1"), ("jitter_pct", "80")]),
+            &kv(&[
+                ("horizon_secs", "x"),
+                ("interval_secs", "0"),
+                ("speed", "1"),
+                ("jitter_pct", "80"),
+            ]),
         )
         .unwrap_err();
         assert_eq!(err.problems.len(), 4, "{err}");

@@ -102,8 +102,8 @@ impl TwapState {
                 }
             }
         }
-        parent.deadline = (!all_fired && !parent.state.is_terminal())
-            .then(|| self.slice_time(self.next_slice));
+        parent.deadline =
+            (!all_fired && !parent.state.is_terminal()).then(|| self.slice_time(self.next_slice));
     }
 
     fn fire(&mut self, parent: &mut ParentOrder, ctx: &ExecContext<'_>, out: &mut Vec<ExecAction>) {
@@ -134,7 +134,8 @@ impl TwapState {
             return;
         }
         let below_minimum = ctx.top.mid().is_some_and(|mid| {
-            want.get() * mid * ctx.instrument.contract_multiplier < ctx.instrument.min_notional.get()
+            want.get() * mid * ctx.instrument.contract_multiplier
+                < ctx.instrument.min_notional.get()
         });
         if below_minimum && !last {
             return;

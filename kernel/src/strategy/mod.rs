@@ -50,7 +50,7 @@ pub struct OrderRequest {
     pub close_position: bool,
     /// How to execute it, overriding the engine's default (market orders only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exec: Option<crate::execution::ExecSpec>,
+    pub exec: Option<Box<crate::execution::ExecSpec>>,
     /// Why, for reports (`entry`, `close`, `scripted`, ...).
     pub tag: Tag,
 }
@@ -110,7 +110,7 @@ impl OrderRequest {
     /// The same request executed by `spec` instead of the engine's default.
     #[must_use]
     pub fn with_exec(mut self, spec: crate::execution::ExecSpec) -> Self {
-        self.exec = Some(spec);
+        self.exec = Some(Box::new(spec));
         self
     }
 

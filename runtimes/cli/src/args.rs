@@ -116,6 +116,19 @@ pub(crate) struct BacktestArgs {
     /// Simulated order latency in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub(crate) latency_ms: i64,
+    /// How resting limit orders fill on L2 data: `queue` (behind the volume at their price
+    /// when they arrived) or `touch` (as soon as the market trades at their price).
+    #[arg(long, default_value = "queue")]
+    pub(crate) queue: String,
+    /// Execute the strategy's market orders with this algorithm: `market`, `maker-taker` or
+    /// `twap` (default: sent as they are). Repeat it to run the backtest once per algorithm
+    /// and compare them.
+    #[arg(long = "exec", value_name = "ALGO")]
+    pub(crate) execs: Vec<String>,
+    /// A parameter of the execution algorithms, repeatable (`--exec-param horizon_secs=60`);
+    /// each applies to every `--exec` algorithm that takes it.
+    #[arg(long = "exec-param", value_name = "KEY=VALUE")]
+    pub(crate) exec_params: Vec<String>,
     /// Equity-curve sampling interval in milliseconds of market time.
     #[arg(long, default_value_t = 60_000)]
     pub(crate) sample_ms: i64,

@@ -1,15 +1,18 @@
 //! `chimera backtest`: one data file, the simulated venue, the portfolios of the arguments or of
-//! a configuration ([`plan`]), a report.
+//! a configuration ([`plan`]), a report. With several `--exec` algorithms the run is repeated
+//! once per algorithm and the algorithms are compared.
 
 mod plan;
 
 use crate::args::BacktestArgs;
-use crate::report::{self, RunReport};
+use crate::report::{self, ExecRun, RunReport};
 use anyhow::{bail, Context};
+use chimera_kernel::execution::ExecSpec;
 use chimera_kernel::strategy::StrategyRegistry;
 use chimera_replay::open_market_data_with_progress;
-use chimera_sim::Backtest;
+use chimera_sim::{Backtest, BacktestResults};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
 use std::time::Instant;
 
 /// Line errors shown in full; the rest are counted.
@@ -21,6 +24,34 @@ const SHOWN_LINE_ERRORS: usize = 5;
 /// Invalid arguments (all listed), an unreadable or unrecognised data file, or a report that
 /// cannot be written.
 pub(crate) fn run(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::Result<()> {
+    let specs = plan::plan(a, strategies)?.execs;
+    if specs.len() <= 1 {
+        let spec = specs.into_iter().next();
+        run_once(a, strategies, spec.as_ref(), a.report.as_deref())?;
+        return Ok(());
+    }
+    let mut runs = Vec::new();
+    for spec in &specs {
+        crate::say!("── execution: {} ──", spec.name());
+        let dir = a.report.as_ref().map(|d| d.join(spec.name()));
+        runs.push(run_once(a, strategies, Some(spec), dir.as_deref())?);
+    }
+    crate::say_raw!(report::comparison_table(&runs));
+    if let Some(dir) = &a.report {
+        let title = plan::plan(a, strategies)?.title;
+        report::write_comparison(dir, &title, &runs)?;
+        crate::say!("comparison: {}", dir.join("comparison.html").display());
+    }
+    Ok(())
+}
+
+/// One backtest over the data, the strategy's market orders executed by `spec`.
+fn run_once(
+    a: &BacktestArgs,
+    strategies: &StrategyRegistry,
+    spec: Option<&ExecSpec>,
+    report_dir: Option<&Path>,
+) -> anyhow::Result<ExecRun> {
     let started = Instant::now();
     let plan = plan::plan(a, strategies)?;
     let (reader, progress) = open_market_data_with_progress(&a.data, None, &plan.symbol)?;
@@ -29,7 +60,10 @@ pub(crate) fn run(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::Re
         backtest.add_instrument(instrument);
     }
     for engine in plan.engines {
-        backtest.add_portfolio(engine);
+        backtest.add_portfolio(match spec {
+            Some(spec) => engine.with_execution(spec.clone()),
+            None => engine,
+        });
     }
 
     let bar = ProgressBar::new(progress.total_bytes());
@@ -67,7 +101,12 @@ pub(crate) fn run(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::Re
             a.data.display()
         );
     }
-    let (summaries, curves, fills) = backtest.finish();
+    let BacktestResults {
+        summaries,
+        curves,
+        fills,
+        executions,
+    } = backtest.finish_results();
     let elapsed = started.elapsed();
     crate::say_raw!(crate::table::render(&summaries));
     crate::say!(
@@ -81,9 +120,20 @@ pub(crate) fn run(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::Re
             eprintln!("  {e}");
         }
     }
-    if let Some(dir) = &a.report {
+    let summary = ExecRun::new(
+        spec.map_or("direct", ExecSpec::name),
+        &executions,
+        &summaries,
+    );
+    if let Some(dir) = report_dir {
         let mut inputs = plan.inputs;
         inputs.push(("skipped lines".to_owned(), skipped.to_string()));
+        if let Some(spec) = spec {
+            inputs.push((
+                "execution".to_owned(),
+                serde_json::to_string(spec).unwrap_or_else(|_| spec.name().to_owned()),
+            ));
+        }
         let run = RunReport {
             title: plan.title,
             inputs,
@@ -91,14 +141,15 @@ pub(crate) fn run(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::Re
             curves,
             fills,
             skipped_lines: line_errors,
+            executions,
         };
         report::write(dir, &run)?;
         crate::say!("report: {}", dir.join("report.html").display());
-        // The process ends here: let the OS reclaim the run's many small allocations instead of
-        // freeing them one by one (measurable on large runs).
+        // The process ends soon: let the OS reclaim the run's many small allocations instead
+        // of freeing them one by one (measurable on large runs).
         std::mem::forget(run);
     } else {
-        std::mem::forget((summaries, curves, fills));
+        std::mem::forget((summaries, curves, fills, executions));
     }
-    Ok(())
+    Ok(summary)
 }

@@ -6,13 +6,14 @@
 use crate::args::BacktestArgs;
 use anyhow::bail;
 use chimera_kernel::engine::PortfolioEngine;
+use chimera_kernel::execution::ExecSpec;
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::strategy::{StrategyParams, StrategyRegistry};
 use chimera_kernel::value::{Amount, FeeRate, Notional, Price, Quantity};
 use chimera_kernel::Decimal;
-use chimera_sim::{BarFill, SimConfig};
+use chimera_sim::{BarFill, QueueModel, SimConfig};
 use std::collections::BTreeMap;
 
 const QUOTES: [&str; 5] = ["USDT", "USDC", "FDUSD", "BUSD", "USD"];
@@ -31,6 +32,51 @@ pub(crate) struct Plan {
     pub(crate) title: String,
     /// Report inputs: (label, value).
     pub(crate) inputs: Vec<(String, String)>,
+    /// The execution algorithms to run the strategy's orders with, one run each (empty:
+    /// one run, orders sent as they are).
+    pub(crate) execs: Vec<ExecSpec>,
+}
+
+/// The `--exec` algorithms with their `--exec-param`s; every problem listed.
+fn execs(a: &BacktestArgs, p: &mut Vec<String>) -> Vec<ExecSpec> {
+    let mut params = Vec::new();
+    for item in &a.exec_params {
+        match item.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                params.push((k.trim().to_owned(), v.trim().to_owned()));
+            }
+            _ => p.push(format!("--exec-param {item}: expected KEY=VALUE")),
+        }
+    }
+    for (key, _) in &params {
+        let used = a
+            .execs
+            .iter()
+            .any(|name| ExecSpec::parameter_names(name).contains(&key.as_str()));
+        if !used {
+            p.push(format!(
+                "--exec-param {key}: no --exec algorithm takes it ({})",
+                a.execs.join(", ")
+            ));
+        }
+    }
+    let mut specs = Vec::new();
+    for name in &a.execs {
+        let own: Vec<(String, String)> = params
+            .iter()
+            .filter(|(k, _)| ExecSpec::parameter_names(name).contains(&k.as_str()))
+            .cloned()
+            .collect();
+        match ExecSpec::from_params(name, &own) {
+            Ok(spec) => specs.push(spec),
+            Err(e) => p.extend(
+                e.problems
+                    .into_iter()
+                    .map(|m| format!("--exec {name}: {m}")),
+            ),
+        }
+    }
+    specs
 }
 
 fn field<T>(
@@ -61,11 +107,14 @@ pub(crate) fn plan(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::R
     if a.sample_ms < 0 {
         p.push(format!("--sample-ms {}: must be >= 0", a.sample_ms));
     }
+    let queue = field(&mut p, "queue", &a.queue, str::parse::<QueueModel>);
     let sim = SimConfig {
         bar_fill: bar_fill.unwrap_or_default(),
         latency_ms: a.latency_ms,
+        queue: queue.unwrap_or_default(),
         ..SimConfig::default()
     };
+    let execs = execs(a, &mut p);
     if let Err(e) = sim.validate() {
         p.extend(e.problems);
     }
@@ -77,6 +126,7 @@ pub(crate) fn plan(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::R
     match planned {
         Some(mut plan) if p.is_empty() => {
             plan.sim = sim;
+            plan.execs = execs;
             plan.inputs
                 .insert(0, ("data".to_owned(), a.data.display().to_string()));
             plan.inputs.push((
@@ -164,6 +214,7 @@ fn from_config(
         .collect::<Vec<_>>()
         .join(", ");
     Some(Plan {
+        execs: Vec::new(),
         title: format!("Backtest: {described}"),
         inputs: vec![
             (
@@ -280,6 +331,7 @@ fn from_arguments(
     }
     portfolio.add_instrument(instrument.clone());
     Some(Plan {
+        execs: Vec::new(),
         title: format!("Backtest: {strategy_name} on {symbol}"),
         inputs: vec![
             ("symbol".to_owned(), symbol.clone()),

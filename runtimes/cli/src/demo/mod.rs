@@ -234,6 +234,7 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
         curves,
         fills,
         skipped_lines: Vec::new(),
+        executions: Vec::new(),
     };
     report::write(&a.out, &run)?;
     crate::say!("report: {}", a.out.join("report.html").display());

@@ -7,7 +7,7 @@ use std::fmt::Write;
 /// Fill rows shown in the page (all of them are in `fills.csv`).
 const FILLS_SHOWN: usize = 500;
 
-fn esc(text: &str) -> String {
+pub(super) fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -58,6 +58,7 @@ pub(crate) fn page(run: &RunReport, svg: &str) -> String {
     }
     let events = run.summaries.first().map_or(0, |s| s.events);
     let _ = write!(h, "</table><p>{events} market events. Files: <a href=\"summary.json\">summary.json</a>, <a href=\"fills.csv\">fills.csv</a>, <a href=\"equity.csv\">equity.csv</a>, <a href=\"equity.svg\">equity.svg</a>.</p>");
+    h.push_str(&super::executions::html_section(&run.executions));
     h.push_str("<h2>Equity</h2>");
     h.push_str(
         svg.trim_start_matches(|c| c != '<')

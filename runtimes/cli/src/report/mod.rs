@@ -1,11 +1,16 @@
-//! The report folder: `summary.json`, `fills.csv`, `equity.csv`, `equity.svg`, `report.html`.
+//! The report folder: `summary.json`, `fills.csv`, `equity.csv`, `equity.svg`, `report.html`,
+//! and with execution algorithms `executions.csv` (several of them compared: `comparison.csv`
+//! and `comparison.html` above one folder per algorithm).
 //!
 //! Writing stays off the critical path of large runs: the curve was already sampled during the
 //! run, the chart is drawn from at most [`chart::MAX_POINTS`] points per portfolio, and files are
 //! written through buffered writers.
 
 mod chart;
+mod executions;
 mod html;
+
+pub(crate) use executions::{comparison_table, write_comparison, ExecRun};
 
 use anyhow::Context;
 use chimera_kernel::ids::PortfolioId;
@@ -26,6 +31,8 @@ pub(crate) struct RunReport {
     pub(crate) curves: Vec<(PortfolioId, Vec<EquityPoint>)>,
     pub(crate) fills: Vec<FillRow>,
     pub(crate) skipped_lines: Vec<String>,
+    /// Parent orders worked by execution algorithms (none without `--exec`).
+    pub(crate) executions: Vec<chimera_kernel::execution::ExecProgress>,
 }
 
 fn create(dir: &Path, name: &str) -> anyhow::Result<BufWriter<File>> {
@@ -44,6 +51,9 @@ pub(crate) fn write(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     write_summary(dir, run)?;
     write_fills(dir, &run.fills)?;
     write_equity(dir, &run.curves)?;
+    if !run.executions.is_empty() {
+        executions::write_csv(dir, &run.executions)?;
+    }
     let svg = chart::equity_svg(&run.curves)?;
     std::fs::write(dir.join("equity.svg"), &svg)
         .with_context(|| format!("cannot write {}", dir.join("equity.svg").display()))?;
