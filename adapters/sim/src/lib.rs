@@ -5,12 +5,16 @@
 //! wraps it as an [`chimera_ports::ExecutionVenue`], and [`Backtest`] runs portfolio engines
 //! against it over a stream of market events.
 //!
-//! Fill model (see [`SimConfig`]): market orders fill against the current book (walking levels),
-//! else the best bid/ask, else the last trade, else the bar (at its close by default, or at the
+//! Fill model (see [`SimConfig`]): market orders walk the L2 book when the data has one (our
+//! own fills consume it until the next depth update; a newer bookTicker moves its top), else
+//! take the best bid/ask, else the last trade, else the bar (at its close by default, or at the
 //! next bar's open). Limit orders that are marketable on arrival take liquidity; otherwise they
-//! rest and fill at their price, as maker, once the market trades through them. Orders reach the
-//! venue after a configurable latency (plus seeded jitter), so the same seed always gives the
-//! same fills.
+//! rest and fill at their price, as maker: on L2 data by queue position ([`QueueModel`]), else
+//! once the market trades through them. Stops, take-profits and trailing stops wait at the
+//! venue for their trigger (last or mark price) and then trade as market or limit orders; FOK,
+//! IOC and GTX, reduce-only and close-position behave as on Binance, and refusals carry
+//! Binance's codes and wording. Orders reach the venue after a configurable latency (plus
+//! seeded jitter), so the same seed always gives the same fills.
 
 mod backtest;
 mod config;

@@ -1,11 +1,6 @@
 //! `chimera backtest --exec`: the strategy's market orders worked by execution algorithms on
 //! a Binance L2 capture, one run per algorithm, compared.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers fail loudly on unexpected errors"
-)]
-
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
