@@ -48,6 +48,7 @@ pub struct Backtest {
     recorders: Vec<Recorder>,
     fills: Vec<FillRow>,
     executions: Vec<chimera_kernel::execution::ExecProgress>,
+    costs: crate::tca::CostTracker,
     sample_ms: i64,
     events: u64,
     last_ts: Timestamp,
@@ -74,6 +75,7 @@ impl Backtest {
             events: 0,
             last_ts: Timestamp(0),
             executions: Vec::new(),
+            costs: crate::tca::CostTracker::default(),
         }
     }
 
@@ -120,6 +122,7 @@ impl Backtest {
         while let Some((_, output)) = self.set.poll_output() {
             match output {
                 Output::Command(Command::Submit(intent)) => {
+                    self.costs.on_submit(&intent, &self.exchange);
                     let at = intent.created_at;
                     self.exchange.submit(intent, at);
                 }
@@ -144,7 +147,8 @@ impl Backtest {
             let Some(i) = self.set.index_of(&report.portfolio_id) else {
                 continue;
             };
-            if let Some(row) = self.recorders[i].on_report(self.set.engine(i), &report) {
+            let costs = self.costs.on_report(&report);
+            if let Some(row) = self.recorders[i].on_report(self.set.engine(i), &report, costs) {
                 self.fills.push(row);
             }
             self.set.on_report(&report);

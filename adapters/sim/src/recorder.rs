@@ -46,6 +46,8 @@ pub struct FillRow {
     pub client_order_id: ClientOrderId,
     /// Venue trade id.
     pub trade_id: TradeId,
+    /// Transaction costs (market at send, slippage, latency), when the order's send was seen.
+    pub costs: Option<crate::FillCosts>,
 }
 
 /// A portfolio's results. Decimals are strings in JSON.
@@ -132,6 +134,7 @@ impl Recorder {
         &mut self,
         engine: &PortfolioEngine,
         report: &ExecutionReport,
+        costs: Option<crate::FillCosts>,
     ) -> Option<FillRow> {
         if matches!(report.kind, ReportKind::Rejected { .. }) {
             self.rejections += 1;
@@ -153,6 +156,7 @@ impl Recorder {
             liquidity: fill.liquidity,
             client_order_id: report.client_order_id.clone(),
             trade_id: fill.trade_id.clone(),
+            costs,
         })
     }
 

@@ -94,6 +94,23 @@ fn several_algorithms_are_run_and_compared_on_l2_data() {
         .unwrap()
         .contains("<h2>Execution</h2>"));
     assert!(dir.join("comparison.html").is_file());
+    // Every fill carries its transaction costs: the market at send and the slippage against it.
+    let fills = std::fs::read_to_string(dir.join("twap/fills.csv")).unwrap();
+    let header: Vec<&str> = fills.lines().next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (mid, slippage, ask1) = (
+        column("mid_at_send"),
+        column("slippage_bps"),
+        column("ask1"),
+    );
+    for row in fills.lines().skip(1) {
+        let cells: Vec<&str> = row.split(',').collect();
+        assert_eq!(cells.len(), header.len(), "{row}");
+        assert!(
+            !cells[mid].is_empty() && !cells[slippage].is_empty() && !cells[ask1].is_empty(),
+            "{row}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -182,6 +182,37 @@ impl SimExchange {
             .map_or((None, None), |m| (m.bid, m.ask))
     }
 
+    /// Up to `levels` best bid and ask levels of `symbol`: from its L2 book when the venue
+    /// keeps one, else the best bid and ask of its quotes (with their sizes, when known).
+    pub fn depth(
+        &self,
+        symbol: &Symbol,
+        levels: usize,
+    ) -> (
+        Vec<chimera_kernel::event::BookLevel>,
+        Vec<chimera_kernel::event::BookLevel>,
+    ) {
+        let Some(market) = self.markets.get(symbol) else {
+            return (Vec::new(), Vec::new());
+        };
+        if market.uses_book() {
+            return (
+                market.book.bids().take(levels).collect(),
+                market.book.asks().take(levels).collect(),
+            );
+        }
+        let level = |price: Option<Price>, qty: Option<Quantity>| {
+            price.map(|price| chimera_kernel::event::BookLevel {
+                price,
+                qty: qty.unwrap_or(Quantity::ZERO),
+            })
+        };
+        (
+            level(market.bid, market.bid_qty).into_iter().collect(),
+            level(market.ask, market.ask_qty).into_iter().collect(),
+        )
+    }
+
     /// Working orders of a portfolio.
     pub fn open_orders(&self, portfolio: &PortfolioId) -> Vec<Order> {
         self.resting

@@ -173,7 +173,8 @@ impl<'a> Lockstep<'a> {
             match decode::<ExecutionReport>(&d.payload) {
                 Some(report) => {
                     if let Some(i) = self.set.index_of(&report.portfolio_id) {
-                        if let Some(row) = self.recorders[i].on_report(self.set.engine(i), &report)
+                        if let Some(row) =
+                            self.recorders[i].on_report(self.set.engine(i), &report, None)
                         {
                             self.fills.push(row);
                         }

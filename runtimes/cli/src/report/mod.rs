@@ -104,7 +104,11 @@ fn write_summary(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
 
 fn write_fills(dir: &Path, fills: &[FillRow]) -> anyhow::Result<()> {
     let mut out = create(dir, "fills.csv")?;
-    out.write_all(b"portfolio,time,ts_ms,symbol,side,qty,price,fee,fee_asset,liquidity,client_order_id,trade_id\n")?;
+    out.write_all(b"portfolio,time,ts_ms,symbol,side,qty,price,fee,fee_asset,liquidity,client_order_id,trade_id,")?;
+    out.write_all(b"sent_ms,ack_latency_ms,fill_latency_ms,mid_at_send,slippage_bps,")?;
+    out.write_all(
+        b"bid1,bid1_qty,bid2,bid2_qty,bid3,bid3_qty,ask1,ask1_qty,ask2,ask2_qty,ask3,ask3_qty\n",
+    )?;
     let mut line = String::with_capacity(256);
     for f in fills {
         let side = match f.side {
@@ -125,15 +129,49 @@ fn write_fills(dir: &Path, fills: &[FillRow]) -> anyhow::Result<()> {
         write_decimal(&mut line, f.price.get());
         line.push(',');
         write_decimal(&mut line, f.fee);
-        let _ = writeln!(
+        let _ = write!(
             line,
             ",{},{liquidity},{},{}",
             f.fee_asset, f.client_order_id, f.trade_id
         );
+        write_costs(&mut line, f.costs.as_ref());
+        line.push('\n');
         out.write_all(line.as_bytes())?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// The transaction-cost columns of a fill (empty when unknown).
+fn write_costs(line: &mut String, costs: Option<&chimera_sim::FillCosts>) {
+    let Some(c) = costs else {
+        line.push_str(&",".repeat(5 + 4 * chimera_sim::TCA_LEVELS));
+        return;
+    };
+    let _ = write!(line, ",{},", c.sent_at.0);
+    if let Some(ack) = c.ack_ms {
+        write_integer(line, ack);
+    }
+    line.push(',');
+    write_integer(line, c.fill_ms);
+    for value in [c.mid_at_send, c.slippage_bps] {
+        line.push(',');
+        if let Some(v) = value {
+            write_decimal(line, v);
+        }
+    }
+    for side in [&c.bids_at_send, &c.asks_at_send] {
+        for i in 0..chimera_sim::TCA_LEVELS {
+            line.push(',');
+            if let Some(level) = side.get(i) {
+                write_decimal(line, level.price.get());
+                line.push(',');
+                write_decimal(line, level.qty.get());
+            } else {
+                line.push(',');
+            }
+        }
+    }
 }
 
 fn write_equity(dir: &Path, curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyhow::Result<()> {
