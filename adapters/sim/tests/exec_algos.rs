@@ -7,9 +7,11 @@ use chimera_kernel::engine::{Command, Input, Output, PortfolioEngine};
 use chimera_kernel::event::{
     BookDelta, BookLevel, BookSnapshot, ExecutionReport, Liquidity, MarketEvent, Trade,
 };
-use chimera_kernel::execution::{ExecProgress, ExecSpec, ExecState, MakerTakerParams, TwapParams};
+use chimera_kernel::execution::{
+    ExecProgress, ExecSpec, ExecState, MakerTakerParams, OcoParams, TwapParams,
+};
 use chimera_kernel::ids::{PortfolioId, Symbol};
-use chimera_kernel::order::{OrderIntent, Side};
+use chimera_kernel::order::{OrderIntent, Side, TriggerSource};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::strategy::{Scripted, ScriptedOrder};
 use chimera_kernel::testing::{btc_perp, px, qty};
@@ -402,4 +404,174 @@ fn maker_taker_fills_passively_once_the_queue_ahead_has_traded() {
         Some(dec!(-4.9975)),
         "bought half a spread under the mid"
     );
+}
+
+fn trade_at(ms: i64, price: Decimal, q: Decimal, aggressor: Side) -> MarketEvent {
+    MarketEvent::Trade(Trade {
+        symbol: Symbol::new(SYMBOL),
+        ts: Timestamp(ms),
+        price: px(price),
+        qty: qty(q),
+        aggressor: Some(aggressor),
+        trade_id: None,
+    })
+}
+
+fn exits(take_profit: Decimal, stop: Decimal) -> OcoParams {
+    OcoParams {
+        take_profit: px(take_profit),
+        stop: px(stop),
+        trigger: TriggerSource::Last,
+    }
+}
+
+fn position(run: &Run) -> Decimal {
+    run.engine
+        .portfolio()
+        .position(&Symbol::new(SYMBOL))
+        .map_or(Decimal::ZERO, |p| p.qty.get())
+}
+
+fn live_legs(run: &Run) -> Vec<String> {
+    let mut legs: Vec<String> = run
+        .x
+        .open_orders(&PortfolioId::new("p"))
+        .iter()
+        .map(|o| o.intent.client_order_id.as_str().to_owned())
+        .collect();
+    legs.sort();
+    legs
+}
+
+#[test]
+fn a_bracket_places_both_exits_once_the_entry_fills_and_the_take_profit_cancels_the_stop() {
+    let mut run = Run::new(
+        &ExecSpec::Bracket(exits(dec!(100.5), dec!(99.5))),
+        Side::Buy,
+        dec!(1),
+    );
+    run.event(&trade_at(500, dec!(100), dec!(0.1), Side::Sell));
+    flat_market(&mut run, 0..3);
+    assert_eq!(position(&run), dec!(1), "the entry filled");
+    assert_eq!(
+        live_legs(&run),
+        ["c-p-0.t1", "c-p-0.x1"],
+        "take-profit and stop rest"
+    );
+    let legs: Vec<(&str, bool, Side)> = run
+        .submits
+        .iter()
+        .map(|i| (i.kind.name(), i.reduce_only, i.side))
+        .collect();
+    assert_eq!(
+        legs,
+        [
+            ("MARKET", false, Side::Buy),
+            ("LIMIT", true, Side::Sell),
+            ("STOP_MARKET", true, Side::Sell)
+        ]
+    );
+    run.event(&trade_at(3_500, dec!(100.5), dec!(2), Side::Buy));
+    assert_eq!(
+        position(&run),
+        Decimal::ZERO,
+        "the take-profit closed the position"
+    );
+    assert!(
+        live_legs(&run).is_empty(),
+        "the stop was canceled in the same step"
+    );
+    let done = run.last();
+    assert_eq!(done.state, ExecState::Completed);
+    assert_eq!((done.filled.get(), done.exited.get()), (dec!(1), dec!(1)));
+}
+
+#[test]
+fn a_partly_filled_take_profit_shrinks_the_stop_and_the_stop_closes_the_rest() {
+    let mut run = Run::new(
+        &ExecSpec::Bracket(exits(dec!(100.5), dec!(99.5))),
+        Side::Buy,
+        dec!(1),
+    );
+    run.event(&trade_at(500, dec!(100), dec!(0.1), Side::Sell));
+    flat_market(&mut run, 0..3);
+    run.event(&trade_at(3_500, dec!(100.5), dec!(0.4), Side::Buy));
+    assert_eq!(position(&run), dec!(0.6));
+    assert_eq!(
+        live_legs(&run),
+        ["c-p-0.t1", "c-p-0.x2"],
+        "the stop was replaced by one for the 0.6 left"
+    );
+    let stop = run.submits.last().expect("new stop");
+    assert_eq!(
+        (stop.kind.name(), stop.qty.get()),
+        ("STOP_MARKET", dec!(0.6))
+    );
+    run.event(&trade_at(4_000, dec!(99.4), dec!(0.1), Side::Sell));
+    assert_eq!(position(&run), Decimal::ZERO, "the stop closed the rest");
+    assert!(
+        live_legs(&run).is_empty(),
+        "the take-profit's rest was canceled"
+    );
+    assert_eq!(run.last().state, ExecState::Completed);
+}
+
+#[test]
+fn an_oco_whose_prices_break_binances_rule_sends_nothing() {
+    // A SELL OCO needs limit > last > stop; here the stop is above the last price.
+    let mut run = Run::new(
+        &ExecSpec::Oco(exits(dec!(101), dec!(100.5))),
+        Side::Sell,
+        dec!(1),
+    );
+    run.event(&trade_at(500, dec!(100), dec!(0.1), Side::Sell));
+    flat_market(&mut run, 0..3);
+    assert!(run.submits.is_empty());
+    let ExecState::Failed { reason } = &run.last().state else {
+        panic!("failed expected, got {:?}", run.last().state)
+    };
+    assert!(reason.contains("relationship of the prices"), "{reason}");
+}
+
+#[test]
+fn a_restart_between_the_entry_and_the_exit_resumes_the_bracket() {
+    let spec = ExecSpec::Bracket(exits(dec!(100.5), dec!(99.5)));
+    let mut first = Run::new(&spec, Side::Buy, dec!(1));
+    first.event(&trade_at(500, dec!(100), dec!(0.1), Side::Sell));
+    flat_market(&mut first, 0..3);
+    let engine_state = serde_json::to_string(&first.engine.snapshot()).expect("engine state");
+    let venue_state = serde_json::to_string(&first.x).expect("venue state");
+    let orders = vec![ScriptedOrder {
+        at: Timestamp(1_000),
+        side: Side::Buy,
+        qty: qty(dec!(1)),
+    }];
+    let mut resumed = Run {
+        engine: PortfolioEngine::from_snapshot(
+            serde_json::from_str(&engine_state).expect("decode"),
+            Box::new(Scripted::new(orders, None)),
+        )
+        .expect("restore")
+        .with_execution(spec),
+        x: serde_json::from_str(&venue_state).expect("venue"),
+        submits: Vec::new(),
+        progress: Vec::new(),
+        reports: Vec::new(),
+        deliver_twice: false,
+    };
+    resumed.event(&trade_at(4_000, dec!(99.4), dec!(0.1), Side::Sell));
+    assert!(
+        resumed.submits.is_empty(),
+        "nothing sent again after the restart"
+    );
+    assert_eq!(
+        position(&resumed),
+        Decimal::ZERO,
+        "the stop closed the position"
+    );
+    assert!(
+        live_legs(&resumed).is_empty(),
+        "the take-profit was canceled"
+    );
+    assert_eq!(resumed.last().state, ExecState::Completed);
 }

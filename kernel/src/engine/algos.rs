@@ -37,8 +37,15 @@ impl PortfolioEngine {
         exec: Option<&ExecSpec>,
     ) -> Option<ExecSpec> {
         let spec = exec.unwrap_or(&self.exec);
-        let eligible = matches!(intent.kind, OrderKind::Market) && !intent.close_position;
-        (eligible && !matches!(spec, ExecSpec::Direct)).then(|| spec.clone())
+        let eligible = match spec {
+            ExecSpec::Direct => false,
+            // Structures around an order: its entry may be a market or a limit order.
+            ExecSpec::Oco(_) | ExecSpec::Bracket(_) => {
+                matches!(intent.kind, OrderKind::Market | OrderKind::Limit { .. })
+            }
+            _ => matches!(intent.kind, OrderKind::Market),
+        };
+        (eligible && !intent.close_position).then(|| spec.clone())
     }
 
     /// Starts a parent for `intent`.
@@ -145,11 +152,11 @@ impl PortfolioEngine {
                         client_order_id,
                         portfolio_id: parent.intent.portfolio_id.clone(),
                         symbol: parent.intent.symbol.clone(),
-                        side: parent.intent.side,
+                        side: child.side,
                         qty: child.qty,
                         kind: child.kind,
                         time_in_force: child.time_in_force,
-                        reduce_only: parent.intent.reduce_only,
+                        reduce_only: parent.intent.reduce_only || child.reduce_only,
                         close_position: false,
                         created_at: self.clock,
                         tag: parent.intent.tag.clone(),

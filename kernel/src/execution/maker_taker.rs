@@ -115,7 +115,7 @@ impl MakerTakerState {
             }
             (
                 Phase::Resting { child, .. } | Phase::Canceling { child, .. },
-                Event::ChildDone(done),
+                Event::ChildDone(done, _),
             ) if child == done => {
                 let then = match &self.phase {
                     Phase::Canceling { then, .. } => *then,
@@ -152,7 +152,7 @@ impl MakerTakerState {
                 };
                 self.phase = Phase::Idle;
             }
-            (Phase::Crossing { child }, Event::ChildDone(done)) if child == done => {
+            (Phase::Crossing { child }, Event::ChildDone(done, _)) if child == done => {
                 if !parent.remaining().is_zero() {
                     parent.state = ExecState::Failed {
                         reason: format!(

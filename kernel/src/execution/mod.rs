@@ -16,11 +16,15 @@
 //! - progress (filled, remaining, average price, slippage against the mid when the parent
 //!   arrived) is reported as [`ExecProgress`] on every change, the terminal state last.
 
+mod bracket;
 mod maker_taker;
+mod oco;
 mod spec;
 mod twap;
 
+pub use bracket::BracketState;
 pub use maker_taker::MakerTakerState;
+pub use oco::{OcoLegs, OcoParams, OcoState};
 pub use spec::{ExecSpec, ExecSpecError, MakerTakerParams, TwapParams};
 pub use twap::TwapState;
 
@@ -74,11 +78,26 @@ pub struct ExecContext<'a> {
     pub top: Top,
 }
 
+/// How a child's fills count for its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// It executes the parent's quantity (slices, attempts, an entry, an OCO's legs).
+    #[default]
+    Work,
+    /// It exits what the parent's entry opened (a bracket's take-profit and stop).
+    Exit,
+}
+
 /// A child order an algorithm asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildOrder {
     /// Which leg of the parent (sets its client order id).
     pub leg: Leg,
+    /// Direction (an exit leg is on the other side of the entry).
+    pub side: Side,
+    /// Only reduce the position (exit legs).
+    pub reduce_only: bool,
     /// Quantity (already lot-rounded).
     pub qty: Quantity,
     /// Type.
@@ -139,6 +158,9 @@ pub struct ExecProgress {
     pub filled: Quantity,
     /// Still to fill.
     pub remaining: Quantity,
+    /// Closed again by exit legs (brackets).
+    #[serde(default)]
+    pub exited: Quantity,
     /// Average fill price, once anything filled.
     #[serde(with = "crate::value::decimal_str::option", default)]
     pub avg_price: Option<Decimal>,
@@ -173,6 +195,10 @@ pub enum AlgoState {
     MakerTaker(MakerTakerState),
     /// TWAP.
     Twap(TwapState),
+    /// OCO exit.
+    Oco(OcoState),
+    /// Bracket.
+    Bracket(BracketState),
 }
 
 /// A parent order being worked by an algorithm.
@@ -200,6 +226,12 @@ pub struct ParentOrder {
     pub maker_qty: Quantity,
     /// Working children and what each still has open.
     pub open_children: BTreeMap<ClientOrderId, Quantity>,
+    /// How each working child's fills count.
+    #[serde(default)]
+    pub roles: BTreeMap<ClientOrderId, Role>,
+    /// Closed again by exit legs.
+    #[serde(default)]
+    pub exited: Quantity,
     /// Children sent so far (the next slice's sequence number).
     pub children: u32,
     /// Where it stands.
@@ -221,6 +253,8 @@ impl ParentOrder {
             ExecSpec::Market => AlgoState::Market,
             ExecSpec::MakerTaker(p) => AlgoState::MakerTaker(MakerTakerState::new(*p, ctx.now)),
             ExecSpec::Twap(p) => AlgoState::Twap(TwapState::new(*p, ctx.now)),
+            ExecSpec::Oco(p) => AlgoState::Oco(OcoState::new(*p, intent.side)),
+            ExecSpec::Bracket(p) => AlgoState::Bracket(BracketState::new(*p, intent.side)),
         };
         Some(Self {
             seq,
@@ -232,6 +266,8 @@ impl ParentOrder {
             fees: Decimal::ZERO,
             maker_qty: Quantity::ZERO,
             open_children: BTreeMap::new(),
+            roles: BTreeMap::new(),
+            exited: Quantity::ZERO,
             children: 0,
             state: ExecState::Working,
             deadline: None,
@@ -240,7 +276,12 @@ impl ParentOrder {
 
     /// What is neither filled nor working at the venue.
     pub fn unsent(&self) -> Quantity {
-        let working: Decimal = self.open_children.values().map(|q| q.get()).sum();
+        let working: Decimal = self
+            .open_children
+            .iter()
+            .filter(|(id, _)| self.roles.get(*id).copied().unwrap_or_default() == Role::Work)
+            .map(|(_, q)| q.get())
+            .sum();
         Quantity::new((self.intent.qty.get() - self.filled.get() - working).max(Decimal::ZERO))
             .unwrap_or(Quantity::ZERO)
     }
@@ -277,8 +318,12 @@ impl ParentOrder {
     ) {
         let id = &report.client_order_id;
         if let Some(fill) = report.fill() {
-            self.filled = self.filled + fill.qty;
-            self.cum_quote += fill.price.get() * fill.qty.get();
+            if self.roles.get(id).copied().unwrap_or_default() == Role::Exit {
+                self.exited = self.exited + fill.qty;
+            } else {
+                self.filled = self.filled + fill.qty;
+                self.cum_quote += fill.price.get() * fill.qty.get();
+            }
             self.fees += fill.fee.amount;
             if fill.liquidity == crate::event::Liquidity::Maker {
                 self.maker_qty = self.maker_qty + fill.qty;
@@ -296,6 +341,7 @@ impl ParentOrder {
         );
         if terminal {
             self.open_children.remove(id);
+            self.roles.remove(id);
         }
         let event = match &report.kind {
             ReportKind::Rejected { reason, message } => Event::ChildRejected {
@@ -309,7 +355,9 @@ impl ParentOrder {
                 ),
                 post_only: *reason == crate::event::RejectReason::PostOnlyWouldCross,
             },
-            _ if terminal => Event::ChildDone(id.clone()),
+            _ if terminal => {
+                Event::ChildDone(id.clone(), matches!(report.kind, ReportKind::Filled(_)))
+            }
             _ => Event::ChildFill,
         };
         self.step(ctx, &event, out);
@@ -330,7 +378,11 @@ impl ParentOrder {
         if self.state.is_terminal() {
             return;
         }
-        if self.remaining().is_zero() {
+        let completes_on_fill = matches!(
+            self.algo,
+            AlgoState::Market | AlgoState::MakerTaker(_) | AlgoState::Twap(_)
+        );
+        if completes_on_fill && self.remaining().is_zero() {
             self.state = ExecState::Completed;
             self.deadline = None;
             return;
@@ -343,11 +395,13 @@ impl ParentOrder {
             AlgoState::Market => self.market_step(event, out),
             AlgoState::MakerTaker(s) => s.step(self, ctx, event, out),
             AlgoState::Twap(s) => s.step(self, ctx, event, out),
+            AlgoState::Oco(s) => s.step(self, ctx, event, out),
+            AlgoState::Bracket(s) => s.step(self, ctx, event, out),
         }
         self.algo = algo;
     }
 
-    /// Places a child: numbers it, records it as working.
+    /// Places a slice of the parent: numbers it, records it as working.
     fn place(
         &mut self,
         qty: Quantity,
@@ -355,12 +409,31 @@ impl ParentOrder {
         tif: TimeInForce,
         out: &mut Vec<ExecAction>,
     ) -> ClientOrderId {
+        let leg = Leg::Slice(self.children + 1);
+        let side = self.intent.side;
+        self.place_leg(leg, Role::Work, side, qty, kind, tif, out)
+    }
+
+    /// Places a child as `leg`; take-profit and stop legs are reduce-only.
+    #[allow(clippy::too_many_arguments, reason = "one child order's fields")]
+    fn place_leg(
+        &mut self,
+        leg: Leg,
+        role: Role,
+        side: Side,
+        qty: Quantity,
+        kind: OrderKind,
+        tif: TimeInForce,
+        out: &mut Vec<ExecAction>,
+    ) -> ClientOrderId {
         self.children += 1;
-        let leg = Leg::Slice(self.children);
         let id = ClientOrderId::for_leg(&self.intent.intent_id, leg);
         self.open_children.insert(id.clone(), qty);
+        self.roles.insert(id.clone(), role);
         out.push(ExecAction::Place(ChildOrder {
             leg,
+            side,
+            reduce_only: matches!(leg, Leg::TakeProfit(_) | Leg::Stop(_)),
             qty,
             kind,
             time_in_force: tif,
@@ -381,7 +454,7 @@ impl ParentOrder {
                     reason: reason.clone(),
                 };
             }
-            Event::ChildDone(_) if self.open_children.is_empty() => {
+            Event::ChildDone(..) if self.open_children.is_empty() => {
                 self.state = ExecState::Failed {
                     reason: format!("the market order left {} unfilled", self.remaining()),
                 };
@@ -408,10 +481,13 @@ impl ParentOrder {
                 AlgoState::Market => "market".into(),
                 AlgoState::MakerTaker(_) => "maker-taker".into(),
                 AlgoState::Twap(_) => "twap".into(),
+                AlgoState::Oco(_) => "oco".into(),
+                AlgoState::Bracket(_) => "bracket".into(),
             },
             qty: self.intent.qty,
             filled: self.filled,
             remaining: self.remaining(),
+            exited: self.exited,
             avg_price,
             arrival_mid: self.arrival_mid,
             slippage_bps,
@@ -431,7 +507,8 @@ enum Event {
     Market,
     Timer,
     ChildFill,
-    ChildDone(ClientOrderId),
+    /// A child is done; `true` when it ended filled (else canceled or expired).
+    ChildDone(ClientOrderId, bool),
     ChildRejected {
         child: ClientOrderId,
         reason: String,

@@ -18,6 +18,10 @@ pub enum ExecSpec {
     MakerTaker(MakerTakerParams),
     /// Equal slices over a horizon, one per interval, fired by timers.
     Twap(TwapParams),
+    /// An exit: take-profit limit and stop, one cancels the other (emulated locally).
+    Oco(super::OcoParams),
+    /// An entry, then an OCO of take-profit and stop on what it filled.
+    Bracket(super::OcoParams),
 }
 
 /// Maker→taker parameters.
@@ -171,6 +175,14 @@ impl ExecSpec {
                 }
                 ExecSpec::Twap(p)
             }
+            "oco" | "bracket" => {
+                return Err(ExecSpecError {
+                    problems: vec![format!(
+                        "{name} takes per-order prices: a strategy sets it on its order \
+                         (OrderRequest::with_exec)"
+                    )],
+                })
+            }
             other => {
                 return Err(ExecSpecError {
                     problems: vec![format!(
@@ -203,6 +215,14 @@ impl ExecSpec {
         let mut problems = Vec::new();
         match self {
             ExecSpec::Direct | ExecSpec::Market => {}
+            ExecSpec::Oco(p) | ExecSpec::Bracket(p) => {
+                if p.take_profit == p.stop {
+                    problems.push(format!(
+                        "take-profit and stop are both {}: they must differ",
+                        p.take_profit
+                    ));
+                }
+            }
             ExecSpec::MakerTaker(p) => {
                 if p.deadline_ms < 0 {
                     problems.push(format!("deadline = {} ms: must be >= 0", p.deadline_ms));
@@ -237,6 +257,8 @@ impl ExecSpec {
             ExecSpec::Market => "market",
             ExecSpec::MakerTaker(_) => "maker-taker",
             ExecSpec::Twap(_) => "twap",
+            ExecSpec::Oco(_) => "oco",
+            ExecSpec::Bracket(_) => "bracket",
         }
     }
 }
