@@ -8,7 +8,8 @@ use chimera_kernel::event::{
     BookDelta, BookLevel, BookSnapshot, ExecutionReport, Liquidity, MarketEvent, Trade,
 };
 use chimera_kernel::execution::{
-    ExecProgress, ExecSpec, ExecState, MakerTakerParams, OcoParams, TwapParams,
+    ExecProgress, ExecSpec, ExecState, GuardParams, MakerTakerParams, OcoParams, TrailParams,
+    TwapParams,
 };
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::order::{OrderIntent, Side, TriggerSource};
@@ -574,4 +575,159 @@ fn a_restart_between_the_entry_and_the_exit_resumes_the_bracket() {
         "the take-profit was canceled"
     );
     assert_eq!(resumed.last().state, ExecState::Completed);
+}
+
+/// Buys 1 directly at its first event, then at 1 s sends a sell of 1 worked by `exit`.
+struct EnterThenProtect {
+    exit: ExecSpec,
+    step: u8,
+}
+
+impl chimera_kernel::strategy::Strategy for EnterThenProtect {
+    fn name(&self) -> &'static str {
+        "enter-then-protect"
+    }
+
+    fn on_market(
+        &mut self,
+        event: &MarketEvent,
+        _ctx: &chimera_kernel::strategy::StrategyContext<'_>,
+        out: &mut chimera_kernel::strategy::Actions,
+    ) {
+        use chimera_kernel::strategy::OrderRequest;
+        let symbol = Symbol::new(SYMBOL);
+        if self.step == 0 {
+            out.submit(
+                OrderRequest::market(symbol, Side::Buy, qty(dec!(1)), "entry")
+                    .with_exec(ExecSpec::Direct),
+            );
+            self.step = 1;
+        } else if self.step == 1 && event.ts() >= Timestamp(1_000) {
+            out.submit(
+                OrderRequest::market(symbol, Side::Sell, qty(dec!(1)), "protect")
+                    .with_exec(self.exit.clone()),
+            );
+            self.step = 2;
+        }
+    }
+}
+
+fn protected_run(exit: ExecSpec) -> Run {
+    let mut portfolio = Portfolio::new(PortfolioId::new("p"), "USDT".into());
+    portfolio.add_instrument(btc_perp());
+    portfolio.deposit("USDT".into(), Amount::new(Decimal::from(1_000_000)));
+    let engine = PortfolioEngine::new(portfolio, Box::new(EnterThenProtect { exit, step: 0 }));
+    Run {
+        x: venue(&engine),
+        engine,
+        submits: Vec::new(),
+        progress: Vec::new(),
+        reports: Vec::new(),
+        deliver_twice: false,
+    }
+}
+
+#[test]
+fn a_guard_stop_cancels_its_maker_exit_before_leaving_at_market() {
+    let guard = GuardParams {
+        exit_price: px(dec!(101)),
+        stop: px(dec!(99.5)),
+        trigger: TriggerSource::Last,
+    };
+    let mut run = protected_run(ExecSpec::GuardStop(guard));
+    flat_market(&mut run, 0..3);
+    assert_eq!(position(&run), dec!(1));
+    assert_eq!(
+        live_legs(&run),
+        ["c-p-1.t1"],
+        "only the maker exit rests at the venue"
+    );
+    run.event(&trade_at(3_500, dec!(99.6), dec!(0.1), Side::Sell));
+    assert_eq!(live_legs(&run), ["c-p-1.t1"], "99.6 is above the stop");
+    run.event(&trade_at(4_000, dec!(99.5), dec!(0.1), Side::Sell));
+    assert_eq!(position(&run), Decimal::ZERO, "left at market");
+    let order: Vec<String> = run
+        .reports
+        .iter()
+        .filter(|r| r.client_order_id.as_str().starts_with("c-p-1"))
+        .map(|r| format!("{} {}", r.client_order_id, ReportKindName(&r.kind)))
+        .collect();
+    let canceled = order
+        .iter()
+        .position(|o| o == "c-p-1.t1 canceled")
+        .expect("maker canceled");
+    let sold = order
+        .iter()
+        .position(|o| o.starts_with("c-p-1.x1 filled"))
+        .expect("market exit");
+    assert!(
+        canceled < sold,
+        "the maker order was gone before the market exit: {order:?}"
+    );
+    assert_eq!(run.last().state, ExecState::Completed);
+}
+
+#[test]
+fn a_trailing_stop_follows_the_market_up_and_never_down() {
+    let trail = TrailParams {
+        distance_bps: 100,
+        step_bps: 10,
+    };
+    let mut run = protected_run(ExecSpec::TrailingStop(trail));
+    flat_market(&mut run, 0..3);
+    assert_eq!(live_legs(&run), ["c-p-1.x1"]);
+    let mut levels = Vec::new();
+    for (k, price) in [dec!(100.5), dec!(101), dec!(102), dec!(101.5), dec!(103)]
+        .into_iter()
+        .enumerate()
+    {
+        let ms = 3_000 + i64::try_from(k).unwrap_or(0) * 500;
+        run.event(&trade_at(ms, price, dec!(0.01), Side::Buy));
+        let stop = run
+            .x
+            .open_orders(&PortfolioId::new("p"))
+            .iter()
+            .find_map(|o| match o.intent.kind {
+                chimera_kernel::order::OrderKind::StopMarket { stop_price, .. } => {
+                    Some(stop_price.get())
+                }
+                _ => None,
+            });
+        assert_eq!(live_legs(&run).len(), 1, "exactly one stop works at a time");
+        levels.push(stop.expect("a stop works"));
+    }
+    assert!(
+        levels.windows(2).all(|w| w[1] >= w[0]),
+        "only up: {levels:?}"
+    );
+    assert_eq!(
+        levels.last().copied(),
+        Some(dec!(101.97)),
+        "1% under 103, on the tick"
+    );
+    run.event(&trade_at(6_000, dec!(101.9), dec!(0.1), Side::Sell));
+    assert_eq!(
+        position(&run),
+        Decimal::ZERO,
+        "the trailed stop closed the position"
+    );
+    assert_eq!(run.last().state, ExecState::Completed);
+}
+
+/// A report kind's stable name.
+struct ReportKindName<'a>(&'a chimera_kernel::event::ReportKind);
+
+impl std::fmt::Display for ReportKindName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chimera_kernel::event::ReportKind as K;
+        f.write_str(match self.0 {
+            K::Accepted => "accepted",
+            K::Rejected { .. } => "rejected",
+            K::PartiallyFilled(_) => "partially_filled",
+            K::Filled(_) => "filled",
+            K::Canceled => "canceled",
+            K::Expired => "expired",
+            K::CancelRejected { .. } => "cancel_rejected",
+        })
+    }
 }

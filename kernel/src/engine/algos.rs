@@ -19,8 +19,6 @@ impl PortfolioEngine {
     /// order's own [`crate::strategy::OrderRequest::exec`] overrides it.
     #[must_use]
     pub fn with_execution(mut self, spec: ExecSpec) -> Self {
-        self.market_view
-            .keep_book(!matches!(spec, ExecSpec::Direct));
         self.exec = spec;
         self
     }
@@ -40,7 +38,10 @@ impl PortfolioEngine {
         let eligible = match spec {
             ExecSpec::Direct => false,
             // Structures around an order: its entry may be a market or a limit order.
-            ExecSpec::Oco(_) | ExecSpec::Bracket(_) => {
+            ExecSpec::Oco(_)
+            | ExecSpec::Bracket(_)
+            | ExecSpec::GuardStop(_)
+            | ExecSpec::TrailingStop(_) => {
                 matches!(intent.kind, OrderKind::Market | OrderKind::Limit { .. })
             }
             _ => matches!(intent.kind, OrderKind::Market),

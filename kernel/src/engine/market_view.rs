@@ -1,5 +1,5 @@
 //! What the engine knows of each symbol's market, for its execution algorithms: the best bid
-//! and ask (from quotes, or from an L2 book it keeps when an algorithm may need it) and the
+//! and ask (from quotes, or from the L2 book it keeps from snapshots and deltas) and the
 //! last price. Bars give a last price only (their mid is that close).
 
 use crate::event::{MarketEvent, OrderBook};
@@ -13,28 +13,15 @@ struct SymbolView {
     top: Top,
 }
 
-/// Per-symbol top of book.
+/// Per-symbol top of book. The L2 book is kept whenever the data has one, so an algorithm
+/// started by any order (an engine default or one order's own) finds a synchronised top.
 #[derive(Debug, Default)]
 pub(super) struct MarketView {
     symbols: BTreeMap<Symbol, SymbolView>,
-    /// Whether to keep an L2 book from snapshots and deltas.
-    keep_book: bool,
 }
 
 impl MarketView {
-    pub(super) fn keep_book(&mut self, keep: bool) {
-        self.keep_book = keep;
-    }
-
     pub(super) fn update(&mut self, event: &MarketEvent) {
-        let keep_book = self.keep_book;
-        let is_book = matches!(
-            event,
-            MarketEvent::BookSnapshot(_) | MarketEvent::BookDelta(_)
-        );
-        if is_book && !keep_book {
-            return;
-        }
         let view = match self.symbols.get_mut(event.symbol()) {
             Some(view) => view,
             None => self.symbols.entry(event.symbol().clone()).or_default(),

@@ -19,12 +19,16 @@
 mod bracket;
 mod maker_taker;
 mod oco;
+mod progress;
+mod protect;
 mod spec;
 mod twap;
 
 pub use bracket::BracketState;
 pub use maker_taker::MakerTakerState;
 pub use oco::{OcoLegs, OcoParams, OcoState};
+pub use progress::{ExecProgress, ExecState};
+pub use protect::{GuardParams, GuardState, TrailParams, TrailState, MAX_RETRIES};
 pub use spec::{ExecSpec, ExecSpecError, MakerTakerParams, TwapParams};
 pub use twap::TwapState;
 
@@ -115,76 +119,6 @@ pub enum ExecAction {
     Cancel(ClientOrderId),
 }
 
-/// Where a parent order stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum ExecState {
-    /// Working.
-    Working,
-    /// The whole quantity filled.
-    Completed,
-    /// Stopped before completing (canceled by the engine or the operator); what filled stays.
-    Canceled,
-    /// Could not complete: the venue refused what it needed.
-    Failed {
-        /// Why, in words (the child's reject reason and message).
-        reason: String,
-    },
-}
-
-impl ExecState {
-    /// Whether the parent is done.
-    pub fn is_terminal(&self) -> bool {
-        !matches!(self, ExecState::Working)
-    }
-}
-
-/// Progress of a parent order, emitted on every change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecProgress {
-    /// The parent's intent.
-    pub intent_id: crate::ids::IntentId,
-    /// Portfolio.
-    pub portfolio_id: crate::ids::PortfolioId,
-    /// Instrument.
-    pub symbol: crate::ids::Symbol,
-    /// Direction.
-    pub side: Side,
-    /// The algorithm (`maker-taker`, `twap`).
-    pub algo: String,
-    /// Parent quantity.
-    pub qty: Quantity,
-    /// Filled so far.
-    pub filled: Quantity,
-    /// Still to fill.
-    pub remaining: Quantity,
-    /// Closed again by exit legs (brackets).
-    #[serde(default)]
-    pub exited: Quantity,
-    /// Average fill price, once anything filled.
-    #[serde(with = "crate::value::decimal_str::option", default)]
-    pub avg_price: Option<Decimal>,
-    /// Mid when the parent arrived.
-    #[serde(with = "crate::value::decimal_str::option", default)]
-    pub arrival_mid: Option<Decimal>,
-    /// Slippage of the average price against the arrival mid, in basis points, positive when
-    /// it cost (bought above, sold below).
-    #[serde(with = "crate::value::decimal_str::option", default)]
-    pub slippage_bps: Option<Decimal>,
-    /// Σ fees paid (negative: rebates), in the fee asset.
-    #[serde(with = "crate::value::decimal_str", default)]
-    pub fees: Decimal,
-    /// Part of the fill taken as maker.
-    #[serde(default)]
-    pub maker_qty: Quantity,
-    /// Child orders sent so far.
-    pub children: u32,
-    /// Where it stands.
-    pub state: ExecState,
-    /// When this was reported.
-    pub at: Timestamp,
-}
-
 /// Algorithm-specific state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "algo", rename_all = "snake_case")]
@@ -199,6 +133,10 @@ pub enum AlgoState {
     Oco(OcoState),
     /// Bracket.
     Bracket(BracketState),
+    /// Guard stop.
+    GuardStop(GuardState),
+    /// Trailing protective stop.
+    TrailingStop(TrailState),
 }
 
 /// A parent order being worked by an algorithm.
@@ -255,6 +193,8 @@ impl ParentOrder {
             ExecSpec::Twap(p) => AlgoState::Twap(TwapState::new(*p, ctx.now)),
             ExecSpec::Oco(p) => AlgoState::Oco(OcoState::new(*p, intent.side)),
             ExecSpec::Bracket(p) => AlgoState::Bracket(BracketState::new(*p, intent.side)),
+            ExecSpec::GuardStop(p) => AlgoState::GuardStop(GuardState::new(*p)),
+            ExecSpec::TrailingStop(p) => AlgoState::TrailingStop(TrailState::new(*p)),
         };
         Some(Self {
             seq,
@@ -397,6 +337,8 @@ impl ParentOrder {
             AlgoState::Twap(s) => s.step(self, ctx, event, out),
             AlgoState::Oco(s) => s.step(self, ctx, event, out),
             AlgoState::Bracket(s) => s.step(self, ctx, event, out),
+            AlgoState::GuardStop(s) => s.step(self, ctx, event, out),
+            AlgoState::TrailingStop(s) => s.step(self, ctx, event, out),
         }
         self.algo = algo;
     }
@@ -483,6 +425,8 @@ impl ParentOrder {
                 AlgoState::Twap(_) => "twap".into(),
                 AlgoState::Oco(_) => "oco".into(),
                 AlgoState::Bracket(_) => "bracket".into(),
+                AlgoState::GuardStop(_) => "guard-stop".into(),
+                AlgoState::TrailingStop(_) => "trailing-stop".into(),
             },
             qty: self.intent.qty,
             filled: self.filled,

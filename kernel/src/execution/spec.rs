@@ -22,6 +22,10 @@ pub enum ExecSpec {
     Oco(super::OcoParams),
     /// An entry, then an OCO of take-profit and stop on what it filled.
     Bracket(super::OcoParams),
+    /// An exit resting as limit-maker while the stop is watched locally (spot).
+    GuardStop(super::GuardParams),
+    /// A protective stop that trails the best price.
+    TrailingStop(super::TrailParams),
 }
 
 /// Maker→taker parameters.
@@ -175,7 +179,7 @@ impl ExecSpec {
                 }
                 ExecSpec::Twap(p)
             }
-            "oco" | "bracket" => {
+            "oco" | "bracket" | "guard-stop" | "trailing-stop" => {
                 return Err(ExecSpecError {
                     problems: vec![format!(
                         "{name} takes per-order prices: a strategy sets it on its order \
@@ -215,6 +219,22 @@ impl ExecSpec {
         let mut problems = Vec::new();
         match self {
             ExecSpec::Direct | ExecSpec::Market => {}
+            ExecSpec::GuardStop(p) => {
+                if p.exit_price == p.stop {
+                    problems.push(format!(
+                        "exit price and stop are both {}: they must differ",
+                        p.stop
+                    ));
+                }
+            }
+            ExecSpec::TrailingStop(p) => {
+                if p.distance_bps == 0 || p.distance_bps >= 10_000 {
+                    problems.push(format!(
+                        "distance_bps = {}: must be 1 to 9999",
+                        p.distance_bps
+                    ));
+                }
+            }
             ExecSpec::Oco(p) | ExecSpec::Bracket(p) => {
                 if p.take_profit == p.stop {
                     problems.push(format!(
@@ -259,6 +279,8 @@ impl ExecSpec {
             ExecSpec::Twap(_) => "twap",
             ExecSpec::Oco(_) => "oco",
             ExecSpec::Bracket(_) => "bracket",
+            ExecSpec::GuardStop(_) => "guard-stop",
+            ExecSpec::TrailingStop(_) => "trailing-stop",
         }
     }
 }
