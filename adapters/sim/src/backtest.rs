@@ -48,7 +48,7 @@ pub struct Backtest {
     recorders: Vec<Recorder>,
     fills: Vec<FillRow>,
     executions: Vec<chimera_kernel::execution::ExecProgress>,
-    costs: crate::tca::CostTracker,
+    costs: crate::tca::FillCostTracker,
     sample_ms: i64,
     events: u64,
     last_ts: Timestamp,
@@ -75,7 +75,7 @@ impl Backtest {
             events: 0,
             last_ts: Timestamp(0),
             executions: Vec::new(),
-            costs: crate::tca::CostTracker::default(),
+            costs: crate::tca::FillCostTracker::default(),
         }
     }
 

@@ -32,5 +32,5 @@ pub use event_time::{EventTimeVenue, FedMarks, SimState};
 pub use exchange::SimExchange;
 pub use known::{Knowledge, KNOWN_WINDOW};
 pub use recorder::{finish_all, BacktestSummary, EquityCurves, EquityPoint, FillRow, Recorder};
-pub use tca::{FillCosts, TCA_LEVELS};
+pub use tca::{FillCostTracker, FillCosts, TCA_LEVELS};
 pub use venue::SimVenue;

@@ -44,15 +44,16 @@ struct Sent {
     asks: Vec<BookLevel>,
 }
 
-/// Orders in flight, with the market at their send.
+/// Orders in flight, with the market at their send: call [`FillCostTracker::on_submit`] as an
+/// order goes to the venue and [`FillCostTracker::on_report`] for each of its reports.
 #[derive(Debug, Default)]
-pub(crate) struct CostTracker {
+pub struct FillCostTracker {
     sent: FastMap<ClientOrderId, Sent>,
 }
 
-impl CostTracker {
+impl FillCostTracker {
     /// Notes an order about to reach `venue`.
-    pub(crate) fn on_submit(&mut self, intent: &OrderIntent, venue: &SimExchange) {
+    pub fn on_submit(&mut self, intent: &OrderIntent, venue: &SimExchange) {
         let (bids, asks) = venue.depth(&intent.symbol, TCA_LEVELS);
         let mid = match (bids.first(), asks.first()) {
             (Some(b), Some(a)) => Some((b.price.get() + a.price.get()) / Decimal::TWO),
@@ -73,7 +74,7 @@ impl CostTracker {
 
     /// Notes a report; returns the costs of its fill, if it carries one. Forgets the order
     /// once it is done.
-    pub(crate) fn on_report(&mut self, report: &ExecutionReport) -> Option<FillCosts> {
+    pub fn on_report(&mut self, report: &ExecutionReport) -> Option<FillCosts> {
         let id = &report.client_order_id;
         if report.kind == ReportKind::Accepted {
             if let Some(sent) = self.sent.get_mut(id) {

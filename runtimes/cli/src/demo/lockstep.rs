@@ -7,7 +7,9 @@
 use chimera_kernel::engine::{Command, Output, PortfolioEngine, PortfolioSet};
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_ports::{EventBus, ExecutionVenue, Subscription};
-use chimera_sim::{finish_all, BacktestSummary, EquityCurves, FillRow, Recorder, SimVenue};
+use chimera_sim::{
+    finish_all, BacktestSummary, EquityCurves, FillCostTracker, FillRow, Recorder, SimVenue,
+};
 use std::time::Duration;
 
 /// Topic names (with the demo prefix).
@@ -26,6 +28,8 @@ pub(crate) struct Lockstep<'a> {
     gateway_market: Box<dyn Subscription>,
     gateway_orders: Box<dyn Subscription>,
     fills: Vec<FillRow>,
+    /// The market at each order's send, for its fills' transaction costs.
+    costs: FillCostTracker,
     events: u64,
     undecodable: u64,
     last_ts: chimera_kernel::time::Timestamp,
@@ -58,6 +62,7 @@ impl<'a> Lockstep<'a> {
             set,
             recorders,
             fills: Vec::new(),
+            costs: FillCostTracker::default(),
             events: 0,
             undecodable: 0,
             last_ts: chimera_kernel::time::Timestamp(0),
@@ -125,7 +130,11 @@ impl<'a> Lockstep<'a> {
     async fn gateway_take_orders(&mut self) -> anyhow::Result<()> {
         for d in Self::drain(&mut self.gateway_orders).await? {
             match decode::<Command>(&d.payload) {
-                Some(Command::Submit(intent)) => self.venue.submit(&intent).await?,
+                Some(Command::Submit(intent)) => {
+                    let costs = &mut self.costs;
+                    self.venue.with_exchange(|x| costs.on_submit(&intent, x));
+                    self.venue.submit(&intent).await?;
+                }
                 Some(Command::Cancel(request)) => self.venue.cancel(&request).await?,
                 None => self.undecodable += 1,
             }
@@ -173,8 +182,9 @@ impl<'a> Lockstep<'a> {
             match decode::<ExecutionReport>(&d.payload) {
                 Some(report) => {
                     if let Some(i) = self.set.index_of(&report.portfolio_id) {
+                        let costs = self.costs.on_report(&report);
                         if let Some(row) =
-                            self.recorders[i].on_report(self.set.engine(i), &report, None)
+                            self.recorders[i].on_report(self.set.engine(i), &report, costs)
                         {
                             self.fills.push(row);
                         }

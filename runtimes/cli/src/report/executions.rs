@@ -2,6 +2,7 @@
 //! (`executions.csv` and a table in `report.html`), and, when several `--exec` runs are
 //! compared, `comparison.csv` and `comparison.html` with one row per algorithm.
 
+use super::escape::esc;
 use anyhow::Context;
 use chimera_kernel::execution::{ExecProgress, ExecState};
 use chimera_kernel::Decimal;
@@ -118,7 +119,7 @@ pub(crate) fn html_section(executions: &[ExecProgress]) -> String {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            super::html::esc(e.intent_id.as_str()),
+            esc(e.intent_id.as_str()),
             e.algo,
             e.side,
             e.qty,
@@ -129,7 +130,7 @@ pub(crate) fn html_section(executions: &[ExecProgress]) -> String {
             e.fees.round_dp(6).normalize(),
             e.maker_qty,
             e.children,
-            super::html::esc(&state(e))
+            esc(&state(e))
         );
     }
     h.push_str("</table><p>All parent orders are in <a href=\"executions.csv\">executions.csv</a>. Slippage is the average fill price against the mid when the order arrived, in basis points, positive when it cost.</p>");
@@ -213,7 +214,7 @@ pub(crate) fn write_comparison(dir: &Path, title: &str, runs: &[ExecRun]) -> any
         .with_context(|| format!("cannot write {}", dir.join("comparison.csv").display()))?;
     let mut h = format!(
         "<!doctype html><meta charset=\"utf-8\"><title>{0}</title><style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style><h1>{0}: execution algorithms compared</h1><table><tr>",
-        super::html::esc(title)
+        esc(title)
     );
     for col in HEADER {
         let _ = write!(h, "<th>{col}</th>");
@@ -223,13 +224,9 @@ pub(crate) fn write_comparison(dir: &Path, title: &str, runs: &[ExecRun]) -> any
         h.push_str("<tr>");
         for (i, c) in cells(r).iter().enumerate() {
             if i == 0 {
-                let _ = write!(
-                    h,
-                    "<td><a href=\"{0}/report.html\">{0}</a></td>",
-                    super::html::esc(c)
-                );
+                let _ = write!(h, "<td><a href=\"{0}/report.html\">{0}</a></td>", esc(c));
             } else {
-                let _ = write!(h, "<td>{}</td>", super::html::esc(c));
+                let _ = write!(h, "<td>{}</td>", esc(c));
             }
         }
         h.push_str("</tr>");

@@ -1,18 +1,12 @@
 //! `report.html`: one self-contained page tying the run together.
 
+use super::escape::esc;
 use super::RunReport;
 use chimera_kernel::Decimal;
 use std::fmt::Write;
 
 /// Fill rows shown in the page (all of them are in `fills.csv`).
 const FILLS_SHOWN: usize = 500;
-
-pub(super) fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 fn num(d: Decimal, dp: u32) -> String {
     d.round_dp(dp).normalize().to_string()

@@ -7,6 +7,7 @@
 //! written through buffered writers.
 
 mod chart;
+mod escape;
 mod executions;
 mod html;
 
