@@ -473,3 +473,55 @@ fn a_resting_bid_fills_when_the_asks_come_down_to_it() {
     ));
     assert_eq!(fills(&drain(&mut x)), vec![(dec!(100), dec!(1))]);
 }
+
+#[test]
+fn resting_orders_hold_margin_so_a_second_order_cannot_spend_it_again() {
+    let mut x = SimExchange::new(SimConfig::default());
+    x.add_instrument(btc_perp());
+    let p = PortfolioId::new("small");
+    x.deposit(
+        &p,
+        Asset::new("USDT"),
+        chimera_kernel::value::Amount::new(Decimal::from(150)),
+    );
+    book(&mut x);
+    let bid = |n: u64| {
+        order(
+            &p,
+            n,
+            Side::Buy,
+            dec!(1),
+            OrderKind::Limit {
+                price: px(dec!(99)),
+                post_only: false,
+            },
+        )
+    };
+    x.submit(bid(1), Timestamp(2));
+    assert_eq!(
+        drain(&mut x)[0].kind,
+        ReportKind::Accepted,
+        "99 of 150 held"
+    );
+    x.submit(bid(2), Timestamp(3));
+    let (reason, message) = rejection(&drain(&mut x)).expect("refused");
+    assert_eq!(reason, RejectReason::InsufficientBalance);
+    assert!(message.contains("held by open orders"), "{message}");
+    // Canceling the first bid frees what it held.
+    x.cancel(
+        &chimera_kernel::order::CancelRequest {
+            portfolio_id: p.clone(),
+            client_order_id: ClientOrderId::for_intent(&IntentId::for_portfolio(&p, 1)),
+            symbol: Symbol::new(SYMBOL),
+            created_at: Timestamp(4),
+        },
+        Timestamp(4),
+    );
+    assert_eq!(drain(&mut x)[0].kind, ReportKind::Canceled);
+    x.submit(bid(3), Timestamp(5));
+    assert_eq!(
+        drain(&mut x)[0].kind,
+        ReportKind::Accepted,
+        "the margin is free again"
+    );
+}

@@ -5,7 +5,7 @@ use super::SimExchange;
 use crate::market::Level;
 use chimera_kernel::event::ExecutionReport;
 use chimera_kernel::event::{Fill, Liquidity, RejectReason, ReportKind};
-use chimera_kernel::ids::TradeId;
+use chimera_kernel::ids::{PortfolioId, TradeId};
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::order::{Order, OrderIntent, Side};
 use chimera_kernel::time::Timestamp;
@@ -13,12 +13,62 @@ use chimera_kernel::value::{Money, Price, Quantity};
 use chimera_kernel::Decimal;
 
 impl SimExchange {
+    /// What the portfolio's resting orders hold of what a new `side` order on `instrument`
+    /// would use, as Binance holds it: on spot, the quote a resting buy would pay (the base a
+    /// resting sell would deliver), contingent orders included; on perpetuals, the initial
+    /// margin of resting orders that would open or add to a position (armed stops and
+    /// reduce-only orders hold nothing).
+    fn reserved(&self, portfolio: &PortfolioId, instrument: &Instrument, side: Side) -> Decimal {
+        let mut held = Decimal::ZERO;
+        for working in self.resting.values() {
+            let order = &working.order;
+            if order.intent.portfolio_id != *portfolio {
+                continue;
+            }
+            let Some(other) = self.instruments.get(&order.intent.symbol) else {
+                continue;
+            };
+            let remaining = order.remaining();
+            let price = order.intent.kind.limit_price().or(match order.intent.kind {
+                chimera_kernel::order::OrderKind::StopMarket { stop_price, .. }
+                | chimera_kernel::order::OrderKind::TakeProfitMarket { stop_price, .. } => {
+                    Some(stop_price)
+                }
+                _ => None,
+            });
+            match (instrument.kind, other.kind) {
+                (MarketKind::Perp, MarketKind::Perp) => {
+                    if working.armed.is_some() || order.intent.reduce_only {
+                        continue;
+                    }
+                    if let Some(price) = price {
+                        held += other.notional(price, remaining) / other.leverage;
+                    }
+                }
+                (MarketKind::Spot, MarketKind::Spot) => match (side, order.intent.side) {
+                    (Side::Buy, Side::Buy) if other.quote == instrument.quote => {
+                        if let Some(price) = price {
+                            held += other.notional(price, remaining);
+                        }
+                    }
+                    (Side::Sell, Side::Sell) if other.base == instrument.base => {
+                        held += remaining.get();
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        held
+    }
+
     pub(super) fn check_account(
         &mut self,
         instrument: &Instrument,
         intent: &OrderIntent,
         price: Price,
     ) -> Result<(), (RejectReason, String)> {
+        let reserved = self.reserved(&intent.portfolio_id, instrument, intent.side);
         let account = self.account(&intent.portfolio_id);
         let position = account
             .position(&intent.symbol)
@@ -53,10 +103,11 @@ impl SimExchange {
                 &instrument.base,
             ),
         };
+        let have = have - reserved;
         if have < need {
             return Err((
                 RejectReason::InsufficientBalance,
-                format!("needs {need} {asset}, has {have}"),
+                format!("needs {need} {asset}, has {have} free ({reserved} held by open orders)"),
             ));
         }
         Ok(())
