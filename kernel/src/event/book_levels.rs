@@ -137,4 +137,34 @@ mod tests {
         let back: Levels = serde_json::from_str(&json).unwrap();
         assert_eq!(back.get(p("100.50")), Quantity::new(Decimal::ONE).unwrap());
     }
+
+    proptest::proptest! {
+        /// The levels keep exactly what an ordered map of prices would.
+        #[test]
+        fn behaves_like_an_ordered_map(ops in proptest::collection::vec((0_u8..4, 1_i64..60, 0_i64..4), 1..200)) {
+            let mut levels = Levels::default();
+            let mut model: BTreeMap<Price, Quantity> = BTreeMap::new();
+            for (op, tick, q) in ops {
+                let price = Price::new(Decimal::new(tick, 1)).unwrap();
+                match op {
+                    0 | 1 => {
+                        let level = BookLevel { price, qty: Quantity::new(Decimal::from(q)).unwrap() };
+                        levels.set(&level);
+                        if q == 0 { model.remove(&price); } else { model.insert(price, level.qty); }
+                    }
+                    2 => {
+                        levels.remove_above(price);
+                        model.retain(|p, _| *p <= price);
+                    }
+                    _ => {
+                        levels.remove_below(price);
+                        model.retain(|p, _| *p >= price);
+                    }
+                }
+                let want: Vec<(Price, Quantity)> = model.iter().map(|(p, q)| (*p, *q)).collect();
+                let got: Vec<(Price, Quantity)> = levels.ascending().map(|l| (l.price, l.qty)).collect();
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+    }
 }
