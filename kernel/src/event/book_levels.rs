@@ -63,12 +63,18 @@ impl Levels {
 
     /// Removes every level priced above `price`.
     pub(super) fn remove_above(&mut self, price: Price) {
-        let _ = self.0.split_off(&Key(Key::of(price).0.saturating_add(1)));
+        let key = Key::of(price);
+        if self.0.last_key_value().is_some_and(|(k, _)| *k > key) {
+            let _ = self.0.split_off(&Key(key.0.saturating_add(1)));
+        }
     }
 
     /// Removes every level priced below `price`.
     pub(super) fn remove_below(&mut self, price: Price) {
-        self.0 = self.0.split_off(&Key::of(price));
+        let key = Key::of(price);
+        if self.0.first_key_value().is_some_and(|(k, _)| *k < key) {
+            self.0 = self.0.split_off(&key);
+        }
     }
 
     /// Lowest price first.

@@ -338,11 +338,20 @@ impl SimExchange {
 
     fn settle_marks(&mut self, event: &MarketEvent) {
         let symbol = event.symbol();
-        for account in self.accounts.values_mut() {
-            if let MarketEvent::Funding(f) = event {
+        if let MarketEvent::Funding(f) = event {
+            for account in self.accounts.values_mut() {
                 let _ = account.apply_funding(symbol, f.rate, f.mark_price);
-            } else if let Some(mark) = event.mark_price() {
-                account.mark(symbol, mark);
+            }
+            return;
+        }
+        // The mark (a quote's mid costs a decimal division) only for accounts holding the
+        // symbol, computed once.
+        let mut mark = None;
+        for account in self.accounts.values_mut() {
+            if account.position(symbol).is_some() {
+                if let Some(price) = *mark.get_or_insert_with(|| event.mark_price()) {
+                    account.mark(symbol, price);
+                }
             }
         }
     }
