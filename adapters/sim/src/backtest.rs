@@ -18,6 +18,39 @@ use chimera_kernel::event::MarketEvent;
 use chimera_kernel::instrument::Instrument;
 use chimera_kernel::time::Timestamp;
 
+/// Market data on its way to the strategies.
+#[derive(Debug)]
+struct DelayedFeed {
+    latency_ms: i64,
+    jitter_ms: i64,
+    rng: chimera_kernel::rng::SeededRng,
+    pending: std::collections::VecDeque<(Timestamp, MarketEvent)>,
+    last_delivery: Timestamp,
+}
+
+impl DelayedFeed {
+    fn new(config: &SimConfig) -> Self {
+        Self {
+            latency_ms: config.market_data_latency_ms,
+            jitter_ms: config.market_data_jitter_ms,
+            // A stream of its own, so order latency draws do not shift with the data's.
+            rng: chimera_kernel::rng::SeededRng::new(config.seed ^ 0x6d61_726b_6574),
+            pending: std::collections::VecDeque::new(),
+            last_delivery: Timestamp(i64::MIN),
+        }
+    }
+
+    fn delay(&mut self) -> i64 {
+        if self.latency_ms == 0 && self.jitter_ms == 0 {
+            return 0;
+        }
+        let jitter = self
+            .rng
+            .below(u64::try_from(self.jitter_ms).unwrap_or(0) + 1);
+        self.latency_ms + i64::try_from(jitter).unwrap_or(0)
+    }
+}
+
 /// Everything a finished backtest produced.
 #[derive(Debug)]
 pub struct BacktestResults {
@@ -49,6 +82,7 @@ pub struct Backtest {
     fills: Vec<FillRow>,
     executions: Vec<chimera_kernel::execution::ExecProgress>,
     costs: crate::tca::FillCostTracker,
+    feed: DelayedFeed,
     sample_ms: i64,
     events: u64,
     last_ts: Timestamp,
@@ -66,6 +100,7 @@ impl std::fmt::Debug for Backtest {
 impl Backtest {
     /// A backtest whose equity curves are sampled at most once per `sample_ms` of market time.
     pub fn new(config: SimConfig, sample_ms: i64) -> Self {
+        let feed = DelayedFeed::new(&config);
         Self {
             exchange: SimExchange::new(config),
             set: PortfolioSet::new(),
@@ -76,6 +111,7 @@ impl Backtest {
             last_ts: Timestamp(0),
             executions: Vec::new(),
             costs: crate::tca::FillCostTracker::default(),
+            feed,
         }
     }
 
@@ -92,11 +128,14 @@ impl Backtest {
         self.recorders.push(Recorder::new(self.sample_ms));
     }
 
-    /// Processes one market event.
+    /// Processes one market event. The venue sees it at its time; the strategies see it after
+    /// the configured market-data latency (`SimConfig::market_data_latency_ms`, plus seeded
+    /// jitter), in the order it was published.
     pub fn step(&mut self, event: &MarketEvent) {
         let now = event.ts();
         self.events += 1;
         self.last_ts = now;
+        self.deliver_delayed(now);
         // Orders placed by timers due by now reach the venue before it sees the event.
         self.set.advance(now);
         self.send_outputs();
@@ -105,11 +144,36 @@ impl Backtest {
         if self.set.interested(event.symbol()).is_empty() {
             return;
         }
-        self.set.on_market(event);
+        let delay = self.feed.delay();
+        if delay > 0 {
+            let at = now.plus_millis(delay).max(self.feed.last_delivery);
+            self.feed.last_delivery = at;
+            self.feed.pending.push_back((at, event.clone()));
+            return;
+        }
+        self.to_engines(event, now);
+    }
+
+    /// Hands the engines every delayed event that has reached them by `now`.
+    fn deliver_delayed(&mut self, now: Timestamp) {
+        while let Some((at, _)) = self.feed.pending.front() {
+            if *at > now {
+                break;
+            }
+            if let Some((at, event)) = self.feed.pending.pop_front() {
+                self.set.advance(at);
+                self.send_outputs();
+                self.to_engines(&event, at);
+            }
+        }
+    }
+
+    fn to_engines(&mut self, event: &MarketEvent, at: Timestamp) {
+        self.set.on_market_at(event, at);
         self.send_outputs();
         self.deliver_reports();
         for &i in self.set.interested(event.symbol()) {
-            self.recorders[i].maybe_sample(self.set.engine(i), now);
+            self.recorders[i].maybe_sample(self.set.engine(i), at);
         }
     }
 
@@ -178,6 +242,7 @@ impl Backtest {
 
     /// As [`Self::finish`], with the execution algorithms' parent orders as well.
     pub fn finish_results(mut self) -> BacktestResults {
+        self.deliver_delayed(Timestamp(i64::MAX));
         self.set.stop();
         self.send_outputs();
         self.deliver_reports();

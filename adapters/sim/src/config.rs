@@ -74,6 +74,11 @@ pub struct SimConfig {
     pub seed: u64,
     /// How resting limit orders fill on L2 data.
     pub queue: QueueModel,
+    /// Milliseconds between the venue seeing a market event and the strategies seeing it.
+    pub market_data_latency_ms: i64,
+    /// Extra uniformly random market-data latency in `[0, jitter]`, seeded; events still reach
+    /// the strategies in the order they were published.
+    pub market_data_jitter_ms: i64,
 }
 
 impl Default for SimConfig {
@@ -84,6 +89,8 @@ impl Default for SimConfig {
             latency_jitter_ms: 0,
             seed: 42,
             queue: QueueModel::Queue,
+            market_data_latency_ms: 0,
+            market_data_jitter_ms: 0,
         }
     }
 }
@@ -111,6 +118,14 @@ impl SimConfig {
                 "latency_jitter_ms = {}: must be >= 0",
                 self.latency_jitter_ms
             ));
+        }
+        for (name, value) in [
+            ("market_data_latency_ms", self.market_data_latency_ms),
+            ("market_data_jitter_ms", self.market_data_jitter_ms),
+        ] {
+            if value < 0 {
+                problems.push(format!("{name} = {value}: must be >= 0"));
+            }
         }
         if problems.is_empty() {
             Ok(())

@@ -58,8 +58,14 @@ impl PortfolioSet {
 
     /// Applies a market event to the portfolios trading its symbol (after due deadlines).
     pub fn on_market(&mut self, event: &MarketEvent) {
-        self.advance(event.ts());
-        let now = self.clock.unwrap_or(event.ts());
+        self.on_market_at(event, event.ts());
+    }
+
+    /// Applies a market event that reaches the portfolios at `at` (its own time plus the
+    /// feed's latency), after the deadlines due by then.
+    pub fn on_market_at(&mut self, event: &MarketEvent, at: Timestamp) {
+        self.advance(at);
+        let now = self.clock.unwrap_or(at);
         for &i in self.interest.get(event.symbol()) {
             let engine = &mut self.engines[i];
             engine.handle(Input::Market(event), now);

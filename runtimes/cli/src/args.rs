@@ -116,6 +116,10 @@ pub(crate) struct BacktestArgs {
     /// Simulated order latency in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub(crate) latency_ms: i64,
+    /// Simulated market-data latency in milliseconds: the strategies see each event this long
+    /// after the venue does.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) market_data_latency_ms: i64,
     /// How resting limit orders fill on L2 data: `queue` (behind the volume at their price
     /// when they arrived) or `touch` (as soon as the market trades at their price).
     #[arg(long, default_value = "queue")]

@@ -112,6 +112,7 @@ pub(crate) fn plan(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::R
         bar_fill: bar_fill.unwrap_or_default(),
         latency_ms: a.latency_ms,
         queue: queue.unwrap_or_default(),
+        market_data_latency_ms: a.market_data_latency_ms,
         ..SimConfig::default()
     };
     let execs = execs(a, &mut p);
@@ -130,8 +131,11 @@ pub(crate) fn plan(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::R
             plan.inputs
                 .insert(0, ("data".to_owned(), a.data.display().to_string()));
             plan.inputs.push((
-                "bar fill, latency".to_owned(),
-                format!("{}, {} ms", a.bar_fill, a.latency_ms),
+                "bar fill, order latency, market-data latency, queue".to_owned(),
+                format!(
+                    "{}, {} ms, {} ms, {}",
+                    a.bar_fill, a.latency_ms, a.market_data_latency_ms, a.queue
+                ),
             ));
             Ok(plan)
         }
