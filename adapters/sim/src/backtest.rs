@@ -151,7 +151,7 @@ impl Backtest {
             self.feed.pending.push_back((at, event.clone()));
             return;
         }
-        self.to_engines(event, now);
+        self.hand_to_engines(event, now);
     }
 
     /// Hands the engines every delayed event that has reached them by `now`.
@@ -163,12 +163,12 @@ impl Backtest {
             if let Some((at, event)) = self.feed.pending.pop_front() {
                 self.set.advance(at);
                 self.send_outputs();
-                self.to_engines(&event, at);
+                self.hand_to_engines(&event, at);
             }
         }
     }
 
-    fn to_engines(&mut self, event: &MarketEvent, at: Timestamp) {
+    fn hand_to_engines(&mut self, event: &MarketEvent, at: Timestamp) {
         self.set.on_market_at(event, at);
         self.send_outputs();
         self.deliver_reports();
