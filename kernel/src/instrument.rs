@@ -67,11 +67,21 @@ pub struct Instrument {
     /// Account leverage used for margin requirements (perps; 1 for spot).
     #[serde(with = "crate::value::decimal_str")]
     pub leverage: Decimal,
+    /// Maintenance margin rate of a perpetual position (Binance's first tier for BTCUSDT:
+    /// 0.4%). A venue liquidates an account whose equity falls below the sum over its
+    /// positions of |notional at the mark| × this rate.
+    #[serde(with = "crate::value::decimal_str", default = "default_maintenance")]
+    pub maintenance_margin_rate: Decimal,
+}
+
+fn default_maintenance() -> Decimal {
+    Decimal::new(4, 3)
 }
 
 impl Instrument {
     /// A spot or perpetual instrument with Binance-like defaults: tick 0.01, lot 0.001,
-    /// min notional 5, fees 0.02% maker / 0.05% taker, multiplier 1, leverage 1.
+    /// min notional 5, fees 0.02% maker / 0.05% taker, multiplier 1, leverage 1, maintenance
+    /// margin 0.4%.
     ///
     /// # Errors
     /// [`ValueError`] when `symbol` does not end with the `quote` asset code.
@@ -95,6 +105,7 @@ impl Instrument {
             taker_fee: FeeRate::new(Decimal::new(5, 4))?,
             contract_multiplier: Decimal::ONE,
             leverage: Decimal::ONE,
+            maintenance_margin_rate: default_maintenance(),
         })
     }
 

@@ -301,3 +301,45 @@ fn a_portfolio_set_routes_by_interest_and_fires_every_due_timer_first() {
     assert_eq!(set.engine(a).clock(), Some(Timestamp(1_000)));
     assert_eq!(set.control(None, &Control::CancelAll), 2);
 }
+
+#[test]
+fn a_liquidation_reaches_the_books_once_and_is_recorded_as_such() {
+    let mut engine = PortfolioEngine::new(portfolio("p1"), pinger());
+    let mut report = fill_report(
+        &chimera_kernel::ids::ClientOrderId::new("liq-p1-1"),
+        "liq-p1-1.1",
+        Decimal::from(90),
+        Decimal::ONE,
+        Decimal::ZERO,
+        true,
+    );
+    let ReportKind::Filled(fill) = report.kind.clone() else {
+        panic!("a fill report")
+    };
+    report.kind = ReportKind::Liquidated {
+        side: Side::Sell,
+        fill,
+    };
+    engine.handle(Input::Execution(&report), Timestamp(5));
+    let outputs = drain(&mut engine);
+    assert!(
+        matches!(outputs.as_slice(), [Output::Issue(issue)] if issue.kind == chimera_kernel::engine::IssueKind::Liquidation),
+        "{outputs:?}"
+    );
+    let held = |e: &PortfolioEngine| {
+        e.portfolio()
+            .position(&"BTCUSDT".into())
+            .map(|p| p.qty.get())
+    };
+    assert_eq!(
+        held(&engine),
+        Some(-Decimal::ONE),
+        "the liquidating sell is booked"
+    );
+    engine.handle(Input::Execution(&report), Timestamp(6));
+    assert!(
+        drain(&mut engine).is_empty(),
+        "a replayed liquidation is ignored"
+    );
+    assert_eq!(held(&engine), Some(-Decimal::ONE));
+}

@@ -140,10 +140,13 @@ impl Recorder {
             self.rejections += 1;
         }
         let fill = report.fill()?;
-        let side = engine
-            .open_orders()
-            .find(|o| o.intent.client_order_id == report.client_order_id)
-            .map_or(Side::Buy, |o| o.intent.side);
+        let side = match report.kind {
+            ReportKind::Liquidated { side, .. } => side,
+            _ => engine
+                .open_orders()
+                .find(|o| o.intent.client_order_id == report.client_order_id)
+                .map_or(Side::Buy, |o| o.intent.side),
+        };
         Some(FillRow {
             portfolio_id: report.portfolio_id.clone(),
             ts: report.ts,

@@ -728,6 +728,7 @@ impl std::fmt::Display for ReportKindName<'_> {
             K::Canceled => "canceled",
             K::Expired => "expired",
             K::CancelRejected { .. } => "cancel_rejected",
+            K::Liquidated { .. } => "liquidated",
         })
     }
 }

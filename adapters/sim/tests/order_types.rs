@@ -525,3 +525,68 @@ fn resting_orders_hold_margin_so_a_second_order_cannot_spend_it_again() {
         "the margin is free again"
     );
 }
+
+#[test]
+fn a_perpetual_position_under_maintenance_margin_is_liquidated_and_reported_as_such() {
+    let mut x = SimExchange::new(SimConfig::default());
+    let mut instrument = btc_perp();
+    instrument.leverage = Decimal::from(20);
+    x.add_instrument(instrument);
+    let p = PortfolioId::new("thin");
+    x.deposit(
+        &p,
+        Asset::new("USDT"),
+        chimera_kernel::value::Amount::new(Decimal::from(10)),
+    );
+    book(&mut x);
+    x.submit(
+        order(&p, 1, Side::Buy, dec!(1), OrderKind::Market),
+        Timestamp(2),
+    );
+    assert_eq!(fills(&drain(&mut x)), vec![(dec!(101), dec!(1))]);
+    x.submit(
+        order(
+            &p,
+            2,
+            Side::Buy,
+            dec!(0.1),
+            OrderKind::Limit {
+                price: px(dec!(95)),
+                post_only: false,
+            },
+        ),
+        Timestamp(3),
+    );
+    drain(&mut x);
+    x.on_market(&trade(dec!(95.5), dec!(0.1), Side::Sell));
+    let reports = drain(&mut x);
+    assert!(
+        !reports
+            .iter()
+            .any(|r| matches!(r.kind, ReportKind::Liquidated { .. })),
+        "equity 10 - 5.5 - fee is still above 0.4% of 95.5"
+    );
+    x.on_market(&trade(dec!(91.4), dec!(0.1), Side::Sell));
+    let reports = drain(&mut x);
+    let canceled = reports
+        .iter()
+        .any(|r| r.kind == ReportKind::Canceled && r.client_order_id.as_str().ends_with("-2"));
+    assert!(canceled, "the open bid was canceled first: {reports:?}");
+    let liquidation = reports
+        .iter()
+        .find_map(|r| match &r.kind {
+            ReportKind::Liquidated { side, fill } => Some((
+                r.client_order_id.as_str(),
+                *side,
+                fill.price.get(),
+                fill.qty.get(),
+            )),
+            _ => None,
+        })
+        .expect("liquidated");
+    assert_eq!(liquidation, ("liq-thin-1", Side::Sell, dec!(91.4), dec!(1)));
+    let account = x.account_of(&p).expect("account");
+    assert!(account
+        .position(&Symbol::new(SYMBOL))
+        .is_none_or(|pos| pos.qty.is_zero()));
+}

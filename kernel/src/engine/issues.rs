@@ -110,6 +110,9 @@ pub enum IssueKind {
     /// A response names a request that is not waiting (answered already, timed out, or never
     /// made).
     UnknownRequest,
+    /// The venue liquidated a position (applied to the books; recorded so it is never
+    /// mistaken for an ordinary fill).
+    Liquidation,
 }
 
 /// An input the engine could not apply: an execution report, or a response to a request.
@@ -147,6 +150,16 @@ impl EngineIssue {
             at,
             kind: IssueKind::IllegalTransition,
             detail: error.to_string(),
+        }
+    }
+
+    pub(crate) fn liquidation(report: &ExecutionReport, at: Timestamp, detail: String) -> Self {
+        Self {
+            report: Some(report.clone()),
+            response: None,
+            at,
+            kind: IssueKind::Liquidation,
+            detail,
         }
     }
 

@@ -3,13 +3,18 @@
 //! leaves the engine as [`Output::Finished`].
 
 use super::{EngineIssue, Output, PortfolioEngine, RECENTLY_FINISHED};
-use crate::event::ExecutionReport;
+use crate::event::{ExecutionReport, Fill, ReportKind};
+use crate::order::Side;
 use crate::order::{Order, OrderUpdate};
 use crate::strategy::StrategyContext;
 
 impl PortfolioEngine {
     pub(super) fn on_report(&mut self, report: &ExecutionReport) {
         let now = self.clock;
+        if let ReportKind::Liquidated { side, fill } = &report.kind {
+            self.on_liquidation(report, *side, fill);
+            return;
+        }
         let Some(order) = self.open_orders.get_mut(&report.client_order_id) else {
             if !self.recently_finished.contains(&report.client_order_id) {
                 self.stats.issues += 1;
@@ -64,6 +69,39 @@ impl PortfolioEngine {
     }
 
     /// Removes the order if the report finished it, remembering its id for late reports.
+    /// The venue liquidated a position: the fill goes to the books (once: the venue's id is
+    /// remembered like a finished order's), and the liquidation is recorded as an issue of its
+    /// own kind. The strategy hears of it through its portfolio.
+    fn on_liquidation(&mut self, report: &ExecutionReport, side: Side, fill: &Fill) {
+        let now = self.clock;
+        if self.recently_finished.contains(&report.client_order_id) {
+            return;
+        }
+        if let Err(e) = self.portfolio.apply_fill(&report.symbol, side, fill) {
+            self.stats.issues += 1;
+            self.outputs
+                .push_back(Output::Issue(EngineIssue::accounting(report, now, &e)));
+            return;
+        }
+        self.stats.fills += 1;
+        self.remember_finished(report.client_order_id.clone());
+        self.stats.issues += 1;
+        let detail = format!(
+            "liquidated: {side:?} {} {} at {}",
+            fill.qty, report.symbol, fill.price
+        );
+        self.outputs
+            .push_back(Output::Issue(EngineIssue::liquidation(report, now, detail)));
+        self.recompute_working();
+    }
+
+    fn remember_finished(&mut self, id: crate::ids::ClientOrderId) {
+        if self.recently_finished.len() == RECENTLY_FINISHED {
+            self.recently_finished.pop_front();
+        }
+        self.recently_finished.push_back(id);
+    }
+
     fn retire_if_terminal(&mut self, report: &ExecutionReport) -> Option<Order> {
         let terminal = self
             .open_orders
@@ -73,11 +111,7 @@ impl PortfolioEngine {
             return None;
         }
         let order = self.open_orders.remove(&report.client_order_id)?;
-        if self.recently_finished.len() == RECENTLY_FINISHED {
-            self.recently_finished.pop_front();
-        }
-        self.recently_finished
-            .push_back(order.intent.client_order_id.clone());
+        self.remember_finished(order.intent.client_order_id.clone());
         Some(order)
     }
 }

@@ -111,6 +111,15 @@ pub enum ReportKind {
         /// Reason code.
         reason: RejectReason,
     },
+    /// The venue closed (part of) a position by liquidation: the account's equity fell below
+    /// its maintenance margin. The client order id is the venue's own (it names no order of
+    /// ours); the fill's trade id makes it idempotent like any other.
+    Liquidated {
+        /// The side of the liquidating trade (a long is liquidated by a sell).
+        side: crate::order::Side,
+        /// The execution.
+        fill: Fill,
+    },
 }
 
 /// A report about one order.
@@ -134,7 +143,9 @@ impl ExecutionReport {
     /// The fill carried by this report, if any.
     pub fn fill(&self) -> Option<&Fill> {
         match &self.kind {
-            ReportKind::PartiallyFilled(f) | ReportKind::Filled(f) => Some(f),
+            ReportKind::PartiallyFilled(f)
+            | ReportKind::Filled(f)
+            | ReportKind::Liquidated { fill: f, .. } => Some(f),
             _ => None,
         }
     }

@@ -137,6 +137,7 @@ fn report_name(kind: &ReportKind) -> &'static str {
         ReportKind::Canceled => "canceled",
         ReportKind::Expired => "expired",
         ReportKind::CancelRejected { .. } => "cancel_rejected",
+        ReportKind::Liquidated { .. } => "liquidated",
     }
 }
 

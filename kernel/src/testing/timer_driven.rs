@@ -121,6 +121,7 @@ impl Strategy for TimerDriven {
             ReportKind::Canceled => "canceled".into(),
             ReportKind::Expired => "expired".into(),
             ReportKind::CancelRejected { .. } => "cancel_rejected".into(),
+            ReportKind::Liquidated { .. } => "liquidated".into(),
         };
         let line = format!(
             "now={} {} {:?} {} {:?} created={} {kind}",

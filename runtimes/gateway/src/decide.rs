@@ -93,6 +93,7 @@ pub(crate) fn report_id(report: &ExecutionReport) -> String {
         ReportKind::Canceled => "canceled".into(),
         ReportKind::Expired => "expired".into(),
         ReportKind::CancelRejected { .. } => "cancel_rejected".into(),
+        ReportKind::Liquidated { .. } => "liquidated".into(),
     };
     format!("{}:{tag}:{}", report.client_order_id, report.ts.0)
 }

@@ -5,7 +5,7 @@ use super::decide::{decide_submit, report_id, republished_reports, SubmitDecisio
 use super::venue::GatewayVenue;
 use super::GatewayFigures;
 use chimera_kernel::engine::Command;
-use chimera_kernel::event::ExecutionReport;
+use chimera_kernel::event::{ExecutionReport, ReportKind};
 use chimera_kernel::ids::ClientOrderId;
 use chimera_kernel::order::{Order, OrderIntent};
 use chimera_messages::{AlertCode, AlertLevel, MessageType, Topic};
@@ -98,6 +98,23 @@ impl Gateway {
 
     async fn record(&mut self, report: &ExecutionReport) -> anyhow::Result<()> {
         let rt = Arc::clone(&self.rt);
+        if let ReportKind::Liquidated { side, fill } = &report.kind {
+            // The venue's own order: no record of ours to update, but the fill is recorded
+            // (idempotent by trade id) like any other.
+            let record = FillRecord {
+                portfolio_id: report.portfolio_id.clone(),
+                client_order_id: report.client_order_id.clone(),
+                symbol: report.symbol.clone(),
+                side: *side,
+                fill: fill.clone(),
+                ts: report.ts,
+            };
+            rt.retry("record fill", || rt.store.record_fill(&record))
+                .await
+                .map_err(|e| fatal("record fill", &e))?;
+            self.figures.fills += 1;
+            return Ok(());
+        }
         if !self.orders.contains_key(&report.client_order_id) {
             // Resting on a venue restored from a checkpoint: the record has the order.
             let coid = report.client_order_id.clone();

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 mod admit;
 mod fills;
+mod liquidation;
 mod rejects;
 mod resting;
 mod triggers;
@@ -82,6 +83,9 @@ pub struct SimExchange {
     /// live gateway feeds each symbol lazily, in its own event time).
     #[serde(default)]
     clocks: FastMap<Symbol, Timestamp>,
+    /// Liquidations so far (numbers the venue's liquidation orders).
+    #[serde(default)]
+    liquidations: u64,
 }
 
 /// A reject of `intent` with Binance's code and wording for `reason` and `detail` after it.
@@ -123,6 +127,7 @@ impl SimExchange {
             next_trade: 0,
             now: Timestamp(0),
             clocks: FastMap::default(),
+            liquidations: 0,
         }
     }
 
@@ -315,6 +320,13 @@ impl SimExchange {
             }
         }
         self.settle_marks(event);
+        if !matches!(
+            event,
+            MarketEvent::BookSnapshot(_) | MarketEvent::BookDelta(_)
+        ) {
+            let at = self.clock(symbol, event.ts());
+            self.check_liquidations(at);
+        }
         self.activate_arrived(symbol, event.ts());
         self.fire_triggers(event);
         self.match_resting(event);
