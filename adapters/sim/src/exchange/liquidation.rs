@@ -16,11 +16,21 @@ use chimera_kernel::value::{Money, Quantity};
 use chimera_kernel::Decimal;
 
 impl SimExchange {
-    /// Liquidates the accounts holding perpetuals that are under their maintenance margin.
-    pub(super) fn check_liquidations(&mut self, at: Timestamp) {
+    /// Liquidates the accounts holding a perpetual position on `symbol` (whose mark just
+    /// moved) that are under their maintenance margin.
+    pub(super) fn check_liquidations(
+        &mut self,
+        symbol: &chimera_kernel::ids::Symbol,
+        at: Timestamp,
+    ) {
         let under: Vec<PortfolioId> = self
             .accounts
             .iter()
+            .filter(|(_, account)| {
+                account
+                    .position(symbol)
+                    .is_some_and(|p| p.kind == MarketKind::Perp && !p.is_flat())
+            })
             .filter(|(_, account)| {
                 let maintenance: Decimal = account
                     .positions

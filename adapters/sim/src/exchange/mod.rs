@@ -325,7 +325,7 @@ impl SimExchange {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDelta(_)
         ) {
             let at = self.clock(symbol, event.ts());
-            self.check_liquidations(at);
+            self.check_liquidations(symbol, at);
         }
         self.activate_arrived(symbol, event.ts());
         self.fire_triggers(event);
