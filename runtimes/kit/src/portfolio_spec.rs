@@ -110,6 +110,10 @@ pub struct PortfolioSpec {
     /// Starting balances per asset.
     #[serde(default)]
     pub balances: BTreeMap<String, String>,
+    /// How the strategy's market orders are executed (`{ algo = "twap", horizon_ms = 60000,
+    /// interval_ms = 10000 }`, `{ algo = "maker_taker" }`, ...; default: sent as they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<chimera_kernel::execution::ExecSpec>,
 }
 
 fn parse<T>(
@@ -243,8 +247,70 @@ impl PortfolioSpec {
         strategies: &StrategyRegistry,
     ) -> Result<PortfolioEngine, Vec<String>> {
         match (self.build_portfolio(), self.build_strategy(strategies)) {
-            (Ok(portfolio), Ok(strategy)) => Ok(PortfolioEngine::new(portfolio, strategy)),
-            (a, b) => Err(a.err().into_iter().chain(b.err()).flatten().collect()),
+            (Ok(portfolio), Ok(strategy)) => {
+                self.check_exec()?;
+                Ok(self.with_exec(PortfolioEngine::new(portfolio, strategy)))
+            }
+            (a, b) => Err(a
+                .err()
+                .into_iter()
+                .chain(b.err())
+                .chain(self.check_exec().err())
+                .flatten()
+                .collect()),
         }
+    }
+
+    /// `engine` with this portfolio's execution setting (a restored engine gets it too: it is
+    /// configuration, not state).
+    pub fn with_exec(&self, engine: PortfolioEngine) -> PortfolioEngine {
+        match &self.exec {
+            Some(spec) => engine.with_execution(spec.clone()),
+            None => engine,
+        }
+    }
+
+    fn check_exec(&self) -> Result<(), Vec<String>> {
+        match &self.exec {
+            Some(spec) => spec.validate().map_err(|e| {
+                e.problems
+                    .into_iter()
+                    .map(|m| format!("portfolio {}: exec: {m}", self.id))
+                    .collect()
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chimera_kernel::execution::ExecSpec;
+
+    fn spec(exec: &str) -> PortfolioSpec {
+        toml::from_str(&format!(
+            "id = \"p\"\nstrategy = \"ema-cross\"\nexec = {exec}\n\
+             [[instruments]]\nsymbol = \"BTCUSDT\"\n\
+             [params]\nfast = \"3\"\nslow = \"8\"\nqty = \"0.01\"\n[balances]\nUSDT = \"1000\"\n"
+        ))
+        .expect("spec")
+    }
+
+    #[test]
+    fn a_portfolio_may_name_its_execution_algorithm() {
+        let s = spec("{ algo = \"twap\", horizon_ms = 60000, interval_ms = 10000 }");
+        assert!(matches!(s.exec, Some(ExecSpec::Twap(p)) if p.slices() == 6));
+        assert!(s.build_engine(&StrategyRegistry::builtin()).is_ok());
+        let bad = spec("{ algo = \"twap\", horizon_ms = 1000, interval_ms = 0 }");
+        let problems = bad
+            .build_engine(&StrategyRegistry::builtin())
+            .expect_err("refused");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("portfolio p: exec: interval = 0 ms")),
+            "{problems:?}"
+        );
     }
 }

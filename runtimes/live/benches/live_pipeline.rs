@@ -99,6 +99,7 @@ fn config(dir: &std::path::Path, brokers: &str, prefix: &str, db: &str) -> std::
             balances: [("USDT".to_owned(), "1000000".to_owned())]
                 .into_iter()
                 .collect(),
+            exec: None,
         };
         let body = toml::to_string(&spec)
             .unwrap()

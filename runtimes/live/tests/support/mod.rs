@@ -111,6 +111,7 @@ pub(crate) fn specs() -> Vec<PortfolioSpec> {
             reporting_asset: "USDT".into(),
             instruments: vec![InstrumentSpec::perp_with_defaults(symbol, "5")],
             balances: [("USDT".to_owned(), "100000".to_owned())].into(),
+            exec: None,
         })
         .collect()
 }
