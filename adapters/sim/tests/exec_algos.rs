@@ -732,3 +732,26 @@ impl std::fmt::Display for ReportKindName<'_> {
         })
     }
 }
+
+#[test]
+fn cancel_all_stops_a_parent_and_lets_it_go_once_its_child_is_canceled() {
+    let mut run = Run::new(&maker_taker(3, 60), Side::Buy, dec!(1));
+    flat_market(&mut run, 0..3);
+    assert_eq!(live_legs(&run), ["c-p-0.s1"], "the passive child rests");
+    run.engine.handle(
+        Input::Control(&chimera_kernel::engine::Control::CancelAll),
+        Timestamp(3_000),
+    );
+    run.pump();
+    assert!(
+        live_legs(&run).is_empty(),
+        "the child was canceled at the venue"
+    );
+    assert_eq!(run.last().state, ExecState::Canceled);
+    assert_eq!(
+        run.engine.parents().count(),
+        0,
+        "the stopped parent is forgotten"
+    );
+    assert!(run.engine.snapshot().parents.is_empty());
+}

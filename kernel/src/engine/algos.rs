@@ -130,10 +130,21 @@ impl PortfolioEngine {
             instrument,
             top: self.market_view.top(&parent.intent.symbol),
         };
-        let before = (parent.filled, parent.children, parent.state.clone());
+        // What progress reports and the parent's lifetime depend on: a child finishing (even
+        // without a fill) can let a stopped parent go.
+        let progress = |p: &ParentOrder| {
+            (
+                p.filled,
+                p.exited,
+                p.children,
+                p.open_children.len(),
+                p.state.clone(),
+            )
+        };
+        let before = progress(&parent);
         let mut actions = Vec::new();
         step(&mut parent, &ctx, &mut actions);
-        let changed = before != (parent.filled, parent.children, parent.state.clone());
+        let changed = before != progress(&parent);
         if changed || !actions.is_empty() {
             self.after_step(parent, actions);
         } else {
