@@ -66,5 +66,11 @@ fn jittered_latency_is_the_same_for_a_seed() {
         seed: 9,
         ..SimConfig::default()
     };
-    assert_eq!(run(config.clone()), run(config));
+    let first = run(config.clone());
+    assert_eq!(first, run(config), "same seed, same fills");
+    let sent = first[0].costs.as_ref().map(|c| c.sent_at.0);
+    assert!(
+        sent.is_some_and(|t| t > 61_000),
+        "the jitter delayed the order beyond the fixed second: {sent:?}"
+    );
 }

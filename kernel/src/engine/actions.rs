@@ -4,7 +4,7 @@
 use super::SignalRecord;
 use super::{Command, Output, PortfolioEngine, Refusal, RefusalReason, RefusedAction};
 use crate::ids::{ClientOrderId, IntentId};
-use crate::order::{CancelRequest, Order, OrderIntent};
+use crate::order::{Order, OrderIntent};
 use crate::strategy::{Action, OrderRequest};
 use crate::value::SignedQty;
 
@@ -82,18 +82,10 @@ impl PortfolioEngine {
             );
             return;
         };
-        if order.cancel_requested {
-            return;
+        if let Some(request) = order.request_cancel(now) {
+            self.outputs
+                .push_back(Output::Command(Command::Cancel(request)));
         }
-        order.cancel_requested = true;
-        let request = CancelRequest {
-            portfolio_id: order.intent.portfolio_id.clone(),
-            client_order_id,
-            symbol: order.intent.symbol.clone(),
-            created_at: now,
-        };
-        self.outputs
-            .push_back(Output::Command(Command::Cancel(request)));
     }
 
     fn intent_from_request(&mut self, request: OrderRequest) -> Result<OrderIntent, Box<Refusal>> {

@@ -181,7 +181,7 @@ impl PortfolioEngine {
                     self.outputs
                         .push_back(Output::Command(Command::Submit(intent)));
                 }
-                ExecAction::Cancel(id) => self.cancel_child(id),
+                ExecAction::Cancel(id) => self.cancel_child(&id),
             }
         }
         self.outputs
@@ -200,19 +200,13 @@ impl PortfolioEngine {
         self.recompute_working();
     }
 
-    fn cancel_child(&mut self, id: ClientOrderId) {
+    fn cancel_child(&mut self, id: &ClientOrderId) {
         let now = self.clock;
-        if let Some(order) = self.open_orders.get_mut(&id) {
-            if order.cancel_requested {
-                return;
-            }
-            order.cancel_requested = true;
-            let request = crate::order::CancelRequest {
-                portfolio_id: order.intent.portfolio_id.clone(),
-                client_order_id: id,
-                symbol: order.intent.symbol.clone(),
-                created_at: now,
-            };
+        if let Some(request) = self
+            .open_orders
+            .get_mut(id)
+            .and_then(|o| o.request_cancel(now))
+        {
             self.outputs
                 .push_back(Output::Command(Command::Cancel(request)));
         }

@@ -51,7 +51,7 @@ pub use snapshot::{EngineSnapshot, SnapshotError};
 pub use timers::{TimerKey, TimerTable};
 
 use crate::ids::{ClientOrderId, Symbol};
-use crate::order::{CancelRequest, Order};
+use crate::order::Order;
 use crate::portfolio::Portfolio;
 use crate::strategy::{Actions, Strategy, StrategyContext};
 use crate::time::Timestamp;
@@ -278,19 +278,11 @@ impl PortfolioEngine {
 
     fn cancel_all(&mut self) {
         let now = self.clock;
-        for order in self
-            .open_orders
-            .values_mut()
-            .filter(|o| !o.cancel_requested)
-        {
-            order.cancel_requested = true;
-            self.outputs
-                .push_back(Output::Command(Command::Cancel(CancelRequest {
-                    portfolio_id: order.intent.portfolio_id.clone(),
-                    client_order_id: order.intent.client_order_id.clone(),
-                    symbol: order.intent.symbol.clone(),
-                    created_at: now,
-                })));
+        for order in self.open_orders.values_mut() {
+            if let Some(request) = order.request_cancel(now) {
+                self.outputs
+                    .push_back(Output::Command(Command::Cancel(request)));
+            }
         }
     }
 

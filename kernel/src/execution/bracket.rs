@@ -7,7 +7,7 @@ use super::oco::{OcoLegs, OcoParams};
 use super::{Event, ExecAction, ExecContext, ExecState, ParentOrder, Role};
 use crate::ids::ClientOrderId;
 use crate::order::Leg;
-use crate::value::{Price, Quantity};
+use crate::value::Quantity;
 use serde::{Deserialize, Serialize};
 
 /// Bracket state.
@@ -36,10 +36,7 @@ impl BracketState {
     ) {
         match event {
             Event::Start => {
-                let last = ctx
-                    .top
-                    .last
-                    .or(ctx.top.mid().and_then(|m| Price::new(m).ok()));
+                let last = ctx.top.last_or_mid();
                 if let Err(reason) = self.exits.check(last) {
                     parent.state = ExecState::Failed { reason };
                     return;

@@ -62,6 +62,19 @@ impl Top {
         }
     }
 
+    /// The mid as a price, when both sides are known.
+    pub fn mid_price(&self) -> Option<Price> {
+        match (self.bid, self.ask) {
+            (Some(_), Some(_)) => self.mid().and_then(|m| Price::new(m).ok()),
+            _ => None,
+        }
+    }
+
+    /// The last price, else the mid: the market's price for checks and trailing.
+    pub fn last_or_mid(&self) -> Option<Price> {
+        self.last.or_else(|| self.mid_price())
+    }
+
     /// The best price on `side`'s own side of the book (where it would rest).
     pub fn near(&self, side: Side) -> Option<Price> {
         match side {
@@ -286,13 +299,7 @@ impl ParentOrder {
         let event = match &report.kind {
             ReportKind::Rejected { reason, message } => Event::ChildRejected {
                 child: id.clone(),
-                reason: format!(
-                    "{}: {message}",
-                    serde_json::to_value(reason)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                ),
+                reason: message.clone(),
                 post_only: *reason == crate::event::RejectReason::PostOnlyWouldCross,
             },
             _ if terminal => {
@@ -327,10 +334,9 @@ impl ParentOrder {
             self.deadline = None;
             return;
         }
-        let mut algo = std::mem::replace(
-            &mut self.algo,
-            AlgoState::Twap(TwapState::new(TwapParams::default(), Timestamp(0))),
-        );
+        // Taken out for the step (the algorithm needs the parent mutably); `Market` is an
+        // allocation-free placeholder.
+        let mut algo = std::mem::replace(&mut self.algo, AlgoState::Market);
         match &mut algo {
             AlgoState::Market => self.market_step(event, out),
             AlgoState::MakerTaker(s) => s.step(self, ctx, event, out),

@@ -203,11 +203,7 @@ impl OcoState {
         event: &super::Event,
         out: &mut Vec<ExecAction>,
     ) {
-        if let Err(reason) = self.legs.check(
-            ctx.top
-                .last
-                .or(ctx.top.mid().and_then(|m| Price::new(m).ok())),
-        ) {
+        if let Err(reason) = self.legs.check(ctx.top.last_or_mid()) {
             parent.state = ExecState::Failed { reason };
             return;
         }

@@ -53,7 +53,7 @@ pub struct TrailParams {
 fn trigger_price(ctx: &ExecContext<'_>, source: TriggerSource) -> Option<Price> {
     match source {
         TriggerSource::Last => ctx.top.last,
-        TriggerSource::Mark => ctx.top.mid().and_then(|m| Price::new(m).ok()),
+        TriggerSource::Mark => ctx.top.mid_price(),
     }
 }
 
@@ -217,11 +217,7 @@ impl TrailState {
         out: &mut Vec<ExecAction>,
     ) {
         let side = parent.intent.side;
-        if let Some(price) = ctx
-            .top
-            .last
-            .or(ctx.top.mid().and_then(|m| Price::new(m).ok()))
-        {
+        if let Some(price) = ctx.top.last_or_mid() {
             let better = self.extreme.is_none_or(|e| match side {
                 Side::Sell => price > e,
                 Side::Buy => price < e,

@@ -110,6 +110,18 @@ impl OrderKind {
         }
     }
 
+    /// The fixed trigger level of a stop or take-profit; a trailing stop's activation price.
+    pub fn stop_price(&self) -> Option<Price> {
+        match *self {
+            OrderKind::StopMarket { stop_price, .. }
+            | OrderKind::StopLimit { stop_price, .. }
+            | OrderKind::TakeProfitMarket { stop_price, .. }
+            | OrderKind::TakeProfitLimit { stop_price, .. } => Some(stop_price),
+            OrderKind::TrailingStop { activation, .. } => activation,
+            OrderKind::Market | OrderKind::Limit { .. } => None,
+        }
+    }
+
     /// Whether the order waits for a trigger before it can trade.
     pub fn is_contingent(&self) -> bool {
         !matches!(self, OrderKind::Market | OrderKind::Limit { .. })

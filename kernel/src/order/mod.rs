@@ -179,6 +179,21 @@ impl Order {
         }
     }
 
+    /// Marks a cancel as requested and returns the request to send, unless one is already out
+    /// (a cancel is sent once per order, whoever asks for it).
+    pub fn request_cancel(&mut self, now: Timestamp) -> Option<CancelRequest> {
+        if self.cancel_requested {
+            return None;
+        }
+        self.cancel_requested = true;
+        Some(CancelRequest {
+            portfolio_id: self.intent.portfolio_id.clone(),
+            client_order_id: self.intent.client_order_id.clone(),
+            symbol: self.intent.symbol.clone(),
+            created_at: now,
+        })
+    }
+
     /// What this order adds to the projected position while it works: its signed open
     /// quantity, except for a contingent order (stop, take-profit, trailing) that has not
     /// started filling, which counts as nothing. A protective stop and a take-profit on the

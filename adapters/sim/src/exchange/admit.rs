@@ -62,14 +62,7 @@ impl SimExchange {
         kind.check_time_in_force(intent.time_in_force)
             .map_err(|why| (RejectReason::InvalidOrder, why.to_string()))?;
         let market = self.markets.entry(intent.symbol.clone()).or_default();
-        let stop = match kind {
-            OrderKind::StopMarket { stop_price, .. }
-            | OrderKind::StopLimit { stop_price, .. }
-            | OrderKind::TakeProfitMarket { stop_price, .. }
-            | OrderKind::TakeProfitLimit { stop_price, .. } => Some(stop_price),
-            OrderKind::TrailingStop { activation, .. } => activation,
-            OrderKind::Market | OrderKind::Limit { .. } => None,
-        };
+        let stop = kind.stop_price();
         let reference = kind
             .limit_price()
             .or(stop)

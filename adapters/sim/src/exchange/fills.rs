@@ -29,13 +29,11 @@ impl SimExchange {
                 continue;
             };
             let remaining = order.remaining();
-            let price = order.intent.kind.limit_price().or(match order.intent.kind {
-                chimera_kernel::order::OrderKind::StopMarket { stop_price, .. }
-                | chimera_kernel::order::OrderKind::TakeProfitMarket { stop_price, .. } => {
-                    Some(stop_price)
-                }
-                _ => None,
-            });
+            let price = order
+                .intent
+                .kind
+                .limit_price()
+                .or(order.intent.kind.stop_price());
             match (instrument.kind, other.kind) {
                 (MarketKind::Perp, MarketKind::Perp) => {
                     if working.armed.is_some() || order.intent.reduce_only {

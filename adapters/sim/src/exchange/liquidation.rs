@@ -12,7 +12,7 @@ use chimera_kernel::ids::{ClientOrderId, PortfolioId, TradeId};
 use chimera_kernel::instrument::MarketKind;
 use chimera_kernel::order::Side;
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::{Money, Quantity};
+use chimera_kernel::value::Money;
 use chimera_kernel::Decimal;
 
 impl SimExchange {
@@ -81,9 +81,7 @@ impl SimExchange {
             } else {
                 Side::Sell
             };
-            let Ok(size) = Quantity::new(qty.abs().get()) else {
-                continue;
-            };
+            let size = qty.abs();
             self.liquidations += 1;
             let id = ClientOrderId::new(format!("liq-{portfolio}-{}", self.liquidations));
             let fill = Fill {
