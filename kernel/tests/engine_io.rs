@@ -118,6 +118,8 @@ fn timers_fire_at_their_own_time_before_the_input_that_passes_them() {
         .map(|c| match c {
             Command::Submit(i) => i.created_at.0,
             Command::Cancel(c) => c.created_at.0,
+            Command::Amend(a) => a.created_at.0,
+            Command::CancelReplace(r) => r.cancel.created_at.0,
         })
         .collect();
     assert_eq!(created, vec![500, 1_500, 2_500]);

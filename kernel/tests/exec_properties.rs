@@ -120,6 +120,9 @@ impl ChaosVenue {
                     }
                 }
             }
+            Command::Amend(_) | Command::CancelReplace(_) => {
+                panic!("execution algorithms neither amend nor cancel-replace: {command:?}")
+            }
             Command::Cancel(request) => {
                 // Sometimes a fill races the cancel.
                 if self.rng.below(3) == 0 {

@@ -1,5 +1,5 @@
 //! Where orders go (a simulated venue, an exchange), as two ports: [`ExecutionVenue`] trades
-//! (submit, cancel, and later amend and order lists) and reports; [`VenueAccount`] answers
+//! (submit, cancel, amend, cancel-replace) and reports; [`VenueAccount`] answers
 //! questions about an account (open orders, positions, balances, and later transfers). A
 //! gateway needs the first; a reconciler the second; an exchange adapter implements both.
 
@@ -7,7 +7,7 @@ use crate::PortResult;
 use async_trait::async_trait;
 use chimera_kernel::event::ExecutionReport;
 use chimera_kernel::ids::PortfolioId;
-use chimera_kernel::order::{CancelRequest, Order, OrderIntent};
+use chimera_kernel::order::{AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::value::Money;
 use std::time::Duration;
@@ -29,6 +29,22 @@ pub trait ExecutionVenue: Send + Sync {
     /// # Errors
     /// [`crate::PortError::Transient`] when the venue is unreachable.
     async fn cancel(&self, request: &CancelRequest) -> PortResult<()>;
+
+    /// Requests an amend (see [`AmendRequest`] for what each market allows). The outcome is an
+    /// `Amended` report, an `AmendRejected` one (the order unchanged), or `Canceled` where the
+    /// venue cancels instead. Idempotent by (client order id, amendment number).
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the venue is unreachable.
+    async fn amend(&self, request: &AmendRequest) -> PortResult<()>;
+
+    /// Cancels one order and places another (see [`CancelReplaceRequest`]). A venue without a
+    /// native cancel-replace cancels, then submits. Idempotent by the replacement's client
+    /// order id.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the venue is unreachable.
+    async fn cancel_replace(&self, request: &CancelReplaceRequest) -> PortResult<()>;
 
     /// Waits up to `max_wait` for the next execution report.
     ///
@@ -68,6 +84,14 @@ impl<T: ExecutionVenue + ?Sized> ExecutionVenue for std::sync::Arc<T> {
 
     async fn cancel(&self, request: &CancelRequest) -> PortResult<()> {
         (**self).cancel(request).await
+    }
+
+    async fn amend(&self, request: &AmendRequest) -> PortResult<()> {
+        (**self).amend(request).await
+    }
+
+    async fn cancel_replace(&self, request: &CancelReplaceRequest) -> PortResult<()> {
+        (**self).cancel_replace(request).await
     }
 
     async fn next_report(&self, max_wait: Duration) -> PortResult<Option<ExecutionReport>> {

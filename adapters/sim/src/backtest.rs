@@ -193,6 +193,14 @@ impl Backtest {
                 Output::Command(Command::Cancel(request)) => {
                     self.exchange.cancel(&request, request.created_at);
                 }
+                Output::Command(Command::Amend(request)) => {
+                    self.exchange.amend(&request, request.created_at);
+                }
+                Output::Command(Command::CancelReplace(request)) => {
+                    self.costs.on_submit(&request.replacement, &self.exchange);
+                    let at = request.replacement.created_at;
+                    self.exchange.cancel_replace(&request, at);
+                }
                 Output::Execution(progress) if progress.state.is_terminal() => {
                     self.executions.push(progress);
                 }

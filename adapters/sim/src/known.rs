@@ -76,6 +76,11 @@ impl KnownOrders {
         true
     }
 
+    /// Whether `id` is in the window.
+    pub(crate) fn contains(&self, id: &ClientOrderId) -> bool {
+        self.set.contains(id)
+    }
+
     /// What is known of `id`, an order its client created at `created_at`.
     pub(crate) fn knows(&self, id: &ClientOrderId, created_at: Timestamp) -> Knowledge {
         if self.set.contains(id) {

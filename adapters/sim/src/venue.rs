@@ -6,7 +6,7 @@ use crate::exchange::SimExchange;
 use async_trait::async_trait;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::PortfolioId;
-use chimera_kernel::order::{CancelRequest, Order, OrderIntent};
+use chimera_kernel::order::{AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::value::Money;
 use chimera_ports::{ExecutionVenue, PortResult, VenueAccount};
@@ -67,6 +67,17 @@ impl ExecutionVenue for SimVenue {
 
     async fn cancel(&self, request: &CancelRequest) -> PortResult<()> {
         self.with_exchange(|x| x.cancel(request, request.created_at));
+        Ok(())
+    }
+
+    async fn amend(&self, request: &AmendRequest) -> PortResult<()> {
+        self.with_exchange(|x| x.amend(request, request.created_at));
+        Ok(())
+    }
+
+    async fn cancel_replace(&self, request: &CancelReplaceRequest) -> PortResult<()> {
+        let at = request.replacement.created_at;
+        self.with_exchange(|x| x.cancel_replace(request, at));
         Ok(())
     }
 

@@ -639,7 +639,7 @@ fn a_guard_stop_cancels_its_maker_exit_before_leaving_at_market() {
         .reports
         .iter()
         .filter(|r| r.client_order_id.as_str().starts_with("c-p-1"))
-        .map(|r| format!("{} {}", r.client_order_id, ReportKindName(&r.kind)))
+        .map(|r| format!("{} {}", r.client_order_id, r.kind.name()))
         .collect();
     let canceled = order
         .iter()
@@ -701,25 +701,6 @@ fn a_trailing_stop_follows_the_market_up_and_never_down() {
         "the trailed stop closed the position"
     );
     assert_eq!(run.last().state, ExecState::Completed);
-}
-
-/// A report kind's stable name.
-struct ReportKindName<'a>(&'a chimera_kernel::event::ReportKind);
-
-impl std::fmt::Display for ReportKindName<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use chimera_kernel::event::ReportKind as K;
-        f.write_str(match self.0 {
-            K::Accepted => "accepted",
-            K::Rejected { .. } => "rejected",
-            K::PartiallyFilled(_) => "partially_filled",
-            K::Filled(_) => "filled",
-            K::Canceled => "canceled",
-            K::Expired => "expired",
-            K::CancelRejected { .. } => "cancel_rejected",
-            K::Liquidated { .. } => "liquidated",
-        })
-    }
 }
 
 #[test]

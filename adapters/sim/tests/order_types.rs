@@ -3,113 +3,20 @@
 //! fills consuming the book, and resting orders filling by queue position or on touch.
 
 use chimera_kernel::event::{
-    BookDelta, BookLevel, BookSnapshot, ExecutionReport, Liquidity, MarkPrice, MarketEvent,
-    RejectReason, ReportKind, Trade,
+    ExecutionReport, Liquidity, MarkPrice, MarketEvent, RejectReason, ReportKind,
 };
 use chimera_kernel::ids::{Asset, ClientOrderId, IntentId, PortfolioId, Symbol};
 use chimera_kernel::order::{
-    OrderIntent, OrderKind, Side, TimeInForce, TrailingKind, TriggerSource,
+    OrderKind, Side, TimeInForce, TrailingKind, TriggerSource,
 };
-use chimera_kernel::testing::{btc_perp, px, qty};
+use chimera_kernel::testing::{btc_perp, px};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::Decimal;
 use chimera_sim::{QueueModel, SimConfig, SimExchange};
 use rust_decimal_macros::dec;
 
-const SYMBOL: &str = "BTCUSDT";
-
-fn exchange(queue: QueueModel) -> (SimExchange, PortfolioId) {
-    let mut x = SimExchange::new(SimConfig {
-        queue,
-        ..SimConfig::default()
-    });
-    x.add_instrument(btc_perp());
-    let p = PortfolioId::new("p");
-    x.deposit(
-        &p,
-        Asset::new("USDT"),
-        chimera_kernel::value::Amount::new(Decimal::from(1_000_000)),
-    );
-    (x, p)
-}
-
-fn order(p: &PortfolioId, n: u64, side: Side, q: Decimal, kind: OrderKind) -> OrderIntent {
-    let intent_id = IntentId::for_portfolio(p, n);
-    OrderIntent {
-        client_order_id: ClientOrderId::for_intent(&intent_id),
-        intent_id,
-        portfolio_id: p.clone(),
-        symbol: Symbol::new(SYMBOL),
-        side,
-        qty: qty(q),
-        kind,
-        time_in_force: TimeInForce::Gtc,
-        reduce_only: false,
-        close_position: false,
-        created_at: Timestamp(0),
-        tag: "".into(),
-    }
-}
-
-fn level(price: Decimal, q: Decimal) -> BookLevel {
-    BookLevel {
-        price: px(price),
-        qty: qty(q),
-    }
-}
-
-/// A book: bids 100 (2), 99 (3); asks 101 (1), 102 (4).
-fn book(x: &mut SimExchange) {
-    x.on_market(&MarketEvent::BookSnapshot(BookSnapshot {
-        symbol: Symbol::new(SYMBOL),
-        ts: Timestamp(1),
-        last_update_id: 10,
-        bids: vec![level(dec!(100), dec!(2)), level(dec!(99), dec!(3))],
-        asks: vec![level(dec!(101), dec!(1)), level(dec!(102), dec!(4))],
-    }));
-}
-
-fn delta(id: u64, bids: Vec<BookLevel>, asks: Vec<BookLevel>) -> MarketEvent {
-    MarketEvent::BookDelta(BookDelta {
-        symbol: Symbol::new(SYMBOL),
-        ts: Timestamp(i64::try_from(id).unwrap_or(0)),
-        first_update_id: id,
-        final_update_id: id,
-        prev_final_update_id: None,
-        bids,
-        asks,
-    })
-}
-
-fn trade(price: Decimal, q: Decimal, aggressor: Side) -> MarketEvent {
-    MarketEvent::Trade(Trade {
-        symbol: Symbol::new(SYMBOL),
-        ts: Timestamp(50),
-        price: px(price),
-        qty: qty(q),
-        aggressor: Some(aggressor),
-        trade_id: None,
-    })
-}
-
-fn drain(x: &mut SimExchange) -> Vec<ExecutionReport> {
-    std::iter::from_fn(|| x.pop_report()).collect()
-}
-
-fn fills(reports: &[ExecutionReport]) -> Vec<(Decimal, Decimal)> {
-    reports
-        .iter()
-        .filter_map(ExecutionReport::fill)
-        .map(|f| (f.price.get(), f.qty.get()))
-        .collect()
-}
-
-fn rejection(reports: &[ExecutionReport]) -> Option<(RejectReason, String)> {
-    reports.iter().find_map(|r| match &r.kind {
-        ReportKind::Rejected { reason, message } => Some((*reason, message.clone())),
-        _ => None,
-    })
-}
+mod common;
+use common::*;
 
 fn expired(reports: &[ExecutionReport]) -> bool {
     reports.iter().any(|r| r.kind == ReportKind::Expired)

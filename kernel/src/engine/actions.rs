@@ -17,6 +17,16 @@ impl PortfolioEngine {
             match action {
                 Action::Submit(request) => self.submit(request),
                 Action::Cancel { client_order_id } => self.cancel(client_order_id),
+                Action::Amend {
+                    client_order_id,
+                    price,
+                    qty,
+                } => self.amend(client_order_id, price, qty),
+                Action::CancelReplace {
+                    client_order_id,
+                    replacement,
+                    mode,
+                } => self.cancel_replace(client_order_id, replacement, mode),
                 Action::Request { kind, timeout_ms } => self.make_request(kind, timeout_ms),
                 Action::Signal(signal) => self.outputs.push_back(Output::Signal(SignalRecord {
                     at: self.clock,
@@ -28,7 +38,7 @@ impl PortfolioEngine {
         self.sync_strategy_timer();
     }
 
-    fn refuse(&mut self, request: RefusedAction, reason: RefusalReason) {
+    pub(super) fn refuse(&mut self, request: RefusedAction, reason: RefusalReason) {
         self.stats.refusals += 1;
         self.outputs.push_back(Output::Refused(Refusal {
             request,
@@ -88,7 +98,7 @@ impl PortfolioEngine {
         }
     }
 
-    fn intent_from_request(&mut self, request: OrderRequest) -> Result<OrderIntent, Box<Refusal>> {
+    pub(super) fn intent_from_request(&mut self, request: OrderRequest) -> Result<OrderIntent, Box<Refusal>> {
         let now = self.clock;
         let Some(instrument) = self.portfolio.instruments.get(&request.symbol) else {
             return Err(Box::new(Refusal::submit(

@@ -6,7 +6,7 @@
 
 use super::{EngineIssue, Refusal};
 use crate::event::{ExecutionReport, MarketEvent};
-use crate::order::{CancelRequest, Order, OrderIntent};
+use crate::order::{AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent};
 use crate::strategy::Signal;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,10 @@ pub enum Command {
     Submit(OrderIntent),
     /// Cancel a working order.
     Cancel(CancelRequest),
+    /// Change a working order's price or quantity in place.
+    Amend(AmendRequest),
+    /// Cancel a working order and place another in its stead.
+    CancelReplace(CancelReplaceRequest),
 }
 
 impl Command {
@@ -63,6 +67,23 @@ impl Command {
         match self {
             Command::Submit(intent) => &intent.portfolio_id,
             Command::Cancel(request) => &request.portfolio_id,
+            Command::Amend(request) => &request.portfolio_id,
+            Command::CancelReplace(request) => &request.cancel.portfolio_id,
+        }
+    }
+
+    /// The command's idempotency key, the same every time the engine (or a replay) produces
+    /// it: the intent id of a submit, the order and amendment number of an amend.
+    pub fn idempotency_key(&self) -> String {
+        match self {
+            Command::Submit(intent) => intent.intent_id.as_str().to_owned(),
+            Command::Cancel(request) => format!("cancel:{}", request.client_order_id),
+            Command::Amend(request) => {
+                format!("amend:{}:{}", request.client_order_id, request.amendment)
+            }
+            Command::CancelReplace(request) => {
+                format!("replace:{}", request.replacement.intent_id)
+            }
         }
     }
 }

@@ -30,6 +30,11 @@ pub enum RefusalReason {
     /// The order type and time in force do not go together (see
     /// [`crate::order::OrderKind::check_time_in_force`]).
     InvalidOrder,
+    /// An amend asks for what the order cannot become: a price on an order without a limit
+    /// price, a quantity at or below what already executed, or a change of nothing.
+    InvalidAmend,
+    /// The order is a child of an execution algorithm, which alone changes it.
+    WorkedByAlgorithm,
 }
 
 impl RefusalReason {
@@ -44,6 +49,8 @@ impl RefusalReason {
             Self::Stopped => "stopped",
             Self::NothingToClose => "nothing_to_close",
             Self::InvalidOrder => "invalid_order",
+            Self::InvalidAmend => "invalid_amend",
+            Self::WorkedByAlgorithm => "worked_by_algorithm",
         }
     }
 }
@@ -59,6 +66,8 @@ impl std::fmt::Display for RefusalReason {
             Self::Stopped => "the run is stopping",
             Self::NothingToClose => "no position to close on the order's side",
             Self::InvalidOrder => "order type and time in force do not go together",
+            Self::InvalidAmend => "the order cannot be amended that way",
+            Self::WorkedByAlgorithm => "the order belongs to an execution algorithm",
         })
     }
 }
@@ -73,6 +82,24 @@ pub enum RefusedAction {
     Cancel {
         /// The order named.
         client_order_id: ClientOrderId,
+    },
+    /// An amend of one of the portfolio's orders.
+    Amend {
+        /// The order named.
+        client_order_id: ClientOrderId,
+        /// The price asked for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        price: Option<crate::value::Price>,
+        /// The quantity asked for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        qty: Option<crate::value::Quantity>,
+    },
+    /// A cancel-replace of one of the portfolio's orders.
+    CancelReplace {
+        /// The order named.
+        client_order_id: ClientOrderId,
+        /// The replacement asked for.
+        replacement: OrderRequest,
     },
 }
 

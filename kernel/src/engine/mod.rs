@@ -31,6 +31,7 @@ macro_rules! context {
 }
 
 mod actions;
+mod amend;
 mod algos;
 mod interest;
 mod io;

@@ -39,7 +39,12 @@ impl PortfolioEngine {
                 self.stats.fills += 1;
                 true
             }
-            Ok(OrderUpdate::Status(_) | OrderUpdate::CancelRejected) => true,
+            Ok(
+                OrderUpdate::Status(_)
+                | OrderUpdate::CancelRejected
+                | OrderUpdate::Amended
+                | OrderUpdate::AmendRejected,
+            ) => true,
             Ok(OrderUpdate::Duplicate) => false,
             Err(e) => {
                 self.stats.issues += 1;

@@ -65,8 +65,12 @@ pub enum RejectReason {
     /// A stop or take-profit whose trigger condition already holds when it arrives (Binance:
     /// "Order would immediately trigger.").
     WouldImmediatelyTrigger,
-    /// The order's type, time in force and flags do not go together.
+    /// The order's type, time in force and flags do not go together (or an amend asks for a
+    /// change the venue does not make).
     InvalidOrder,
+    /// The cancel of a cancel-replace failed, so the new order was not placed (Binance:
+    /// "Order cancel-replace failed.").
+    CancelReplaceFailed,
     /// Anything else the venue said; see the message.
     VenueError,
 }
@@ -111,6 +115,25 @@ pub enum ReportKind {
         /// Reason code.
         reason: RejectReason,
     },
+    /// The order was changed in place (see [`crate::order::AmendRequest`]): it now has this
+    /// limit price and total quantity.
+    Amended {
+        /// The new limit price (`None` for an order without one).
+        price: Option<Price>,
+        /// The new total quantity (including what already executed).
+        qty: Quantity,
+        /// Which amendment this confirms.
+        amendment: u32,
+    },
+    /// An amend was refused; the order keeps working unchanged.
+    AmendRejected {
+        /// Reason code.
+        reason: RejectReason,
+        /// Human-readable detail.
+        message: String,
+        /// Which amendment was refused.
+        amendment: u32,
+    },
     /// The venue closed (part of) a position by liquidation: the account's equity fell below
     /// its maintenance margin. The client order id is the venue's own (it names no order of
     /// ours); the fill's trade id makes it idempotent like any other.
@@ -120,6 +143,24 @@ pub enum ReportKind {
         /// The execution.
         fill: Fill,
     },
+}
+
+impl ReportKind {
+    /// Its stable lower-case name (as serialised in the `kind` tag).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ReportKind::Accepted => "accepted",
+            ReportKind::Rejected { .. } => "rejected",
+            ReportKind::PartiallyFilled(_) => "partially_filled",
+            ReportKind::Filled(_) => "filled",
+            ReportKind::Canceled => "canceled",
+            ReportKind::Expired => "expired",
+            ReportKind::CancelRejected { .. } => "cancel_rejected",
+            ReportKind::Liquidated { .. } => "liquidated",
+            ReportKind::Amended { .. } => "amended",
+            ReportKind::AmendRejected { .. } => "amend_rejected",
+        }
+    }
 }
 
 /// A report about one order.

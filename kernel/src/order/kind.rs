@@ -158,6 +158,22 @@ impl OrderKind {
         })
     }
 
+    /// The same order with its limit price replaced (`None` when it has no limit price to
+    /// replace).
+    pub fn with_limit_price(&self, new: Price) -> Option<OrderKind> {
+        let mut kind = *self;
+        match &mut kind {
+            OrderKind::Limit { price, .. }
+            | OrderKind::StopLimit { price, .. }
+            | OrderKind::TakeProfitLimit { price, .. }
+            | OrderKind::TrailingStop {
+                price: Some(price), ..
+            } => *price = new,
+            _ => return None,
+        }
+        Some(kind)
+    }
+
     /// What the order becomes once triggered: a market order, or a (non post-only) limit.
     pub fn triggered(&self) -> OrderKind {
         match self.limit_price() {

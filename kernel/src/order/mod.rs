@@ -1,12 +1,14 @@
 //! Orders: what a portfolio asks for ([`OrderIntent`], [`CancelRequest`]) and the [`Order`]
 //! it tracks, whose status only moves along legal transitions (see [`state`]).
 
+mod amend;
 mod client_ids;
 mod kind;
 mod oco;
 pub mod state;
 mod trailing;
 
+pub use amend::{AmendRequest, CancelReplaceRequest, ReplaceMode};
 pub use client_ids::{is_venue_safe, Leg, MAX_CLIENT_ORDER_ID};
 pub use kind::{OrderKind, TimeInForce, TriggerSource};
 pub use oco::{check_oco_prices, OcoPriceError};
@@ -125,6 +127,13 @@ pub struct Order {
     pub fills: Vec<Fill>,
     /// A cancel was requested and not yet answered.
     pub cancel_requested: bool,
+    /// Amends requested so far (numbers the next one; see [`AmendRequest::amendment`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub amendments: u32,
+    /// The last amendment the venue confirmed (an older confirmation arriving late, or twice,
+    /// changes nothing).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub amended: u32,
     /// Last update time.
     pub updated_at: Timestamp,
 }
@@ -142,6 +151,8 @@ impl Order {
             fees: Vec::new(),
             fills: Vec::new(),
             cancel_requested: false,
+            amendments: 0,
+            amended: 0,
             updated_at,
         }
     }
@@ -171,7 +182,14 @@ impl Order {
         {
             return false;
         }
-        let progress = |o: &Order| (o.status.is_terminal(), o.filled_qty, o.status.rank());
+        let progress = |o: &Order| {
+            (
+                o.status.is_terminal(),
+                o.filled_qty,
+                o.status.rank(),
+                o.amended,
+            )
+        };
         match progress(self).cmp(&progress(stored)) {
             std::cmp::Ordering::Greater => true,
             std::cmp::Ordering::Less => false,
@@ -192,6 +210,26 @@ impl Order {
             symbol: self.intent.symbol.clone(),
             created_at: now,
         })
+    }
+
+    /// Numbers and returns a request to change the order to `price` and `qty` (see
+    /// [`AmendRequest`]).
+    pub fn request_amend(
+        &mut self,
+        price: Option<crate::value::Price>,
+        qty: Quantity,
+        now: Timestamp,
+    ) -> AmendRequest {
+        self.amendments = self.amendments.max(self.amended) + 1;
+        AmendRequest {
+            portfolio_id: self.intent.portfolio_id.clone(),
+            client_order_id: self.intent.client_order_id.clone(),
+            symbol: self.intent.symbol.clone(),
+            price,
+            qty,
+            amendment: self.amendments,
+            created_at: now,
+        }
     }
 
     /// What this order adds to the projected position while it works: its signed open
@@ -215,4 +253,8 @@ impl Order {
             SignedQty::from_side(self.intent.side, self.remaining())
         }
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -83,6 +83,10 @@ pub enum OrderUpdate {
     Duplicate,
     /// A cancel was refused; the order keeps working.
     CancelRejected,
+    /// The order was amended: its price and quantity changed.
+    Amended,
+    /// An amend was refused; the order keeps working unchanged.
+    AmendRejected,
 }
 
 /// Why a report could not be applied.
@@ -129,16 +133,7 @@ pub enum OrderError {
 }
 
 fn report_name(kind: &ReportKind) -> &'static str {
-    match kind {
-        ReportKind::Accepted => "accepted",
-        ReportKind::Rejected { .. } => "rejected",
-        ReportKind::PartiallyFilled(_) => "partially_filled",
-        ReportKind::Filled(_) => "filled",
-        ReportKind::Canceled => "canceled",
-        ReportKind::Expired => "expired",
-        ReportKind::CancelRejected { .. } => "cancel_rejected",
-        ReportKind::Liquidated { .. } => "liquidated",
-    }
+    kind.name()
 }
 
 impl Order {
@@ -193,6 +188,24 @@ impl Order {
             {
                 return Ok(OrderUpdate::Duplicate);
             }
+            (
+                ReportKind::Amended {
+                    price,
+                    qty,
+                    amendment,
+                },
+                S::Accepted | S::PartiallyFilled,
+            ) => return self.apply_amend(report, *price, *qty, *amendment),
+            // A confirmation racing the order's end, or repeated: nothing left to change.
+            (ReportKind::Amended { .. } | ReportKind::AmendRejected { .. }, s)
+                if s.is_terminal() =>
+            {
+                return Ok(OrderUpdate::Duplicate);
+            }
+            (ReportKind::AmendRejected { .. }, S::Accepted | S::PartiallyFilled) => {
+                self.touch(report.ts);
+                return Ok(OrderUpdate::AmendRejected);
+            }
             _ => return Err(illegal()),
         };
         if let OrderUpdate::Status(status) = update {
@@ -212,6 +225,46 @@ impl Order {
     /// before the acceptance it follows, and stores order versions by it).
     fn touch(&mut self, ts: Timestamp) {
         self.updated_at = self.updated_at.max(ts);
+    }
+
+    /// Applies a confirmed amend: the newest amendment wins, an older or repeated one is a
+    /// duplicate. The new quantity must leave something to execute (a venue cancels the order
+    /// instead of amending it to its executed quantity or less).
+    fn apply_amend(
+        &mut self,
+        report: &ExecutionReport,
+        price: Option<crate::value::Price>,
+        qty: crate::value::Quantity,
+        amendment: u32,
+    ) -> Result<OrderUpdate, OrderError> {
+        if amendment <= self.amended {
+            return Ok(OrderUpdate::Duplicate);
+        }
+        if qty <= self.filled_qty {
+            return Err(OrderError::InconsistentFill {
+                order: self.intent.client_order_id.to_string(),
+                report: "amended",
+                remaining: "0".to_string(),
+            });
+        }
+        let kind = match price {
+            Some(p) if self.intent.kind.limit_price() != Some(p) => self
+                .intent
+                .kind
+                .with_limit_price(p)
+                .ok_or_else(|| OrderError::IllegalTransition {
+                    order: self.intent.client_order_id.to_string(),
+                    from: self.status,
+                    report: "amended",
+                })?,
+            _ => self.intent.kind,
+        };
+        self.intent.kind = kind;
+        self.intent.qty = qty;
+        self.amended = amendment;
+        self.amendments = self.amendments.max(amendment);
+        self.touch(report.ts);
+        Ok(OrderUpdate::Amended)
     }
 
     fn apply_fill(

@@ -166,6 +166,29 @@ pub enum Action {
         /// The order, as the engine named it (see [`StrategyContext::open_orders`]).
         client_order_id: ClientOrderId,
     },
+    /// Change a working order's limit price or quantity in place (see
+    /// [`crate::order::AmendRequest`] for what each venue allows).
+    Amend {
+        /// The order.
+        client_order_id: ClientOrderId,
+        /// The new limit price (`None`: unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        price: Option<crate::value::Price>,
+        /// The new total quantity, including what executed (`None`: unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        qty: Option<Quantity>,
+    },
+    /// Cancel a working order and place another instead, in one request (see
+    /// [`crate::order::CancelReplaceRequest`]).
+    CancelReplace {
+        /// The order to cancel.
+        client_order_id: ClientOrderId,
+        /// The order to place.
+        replacement: OrderRequest,
+        /// Whether the replacement is placed when the cancel fails.
+        #[serde(default)]
+        mode: crate::order::ReplaceMode,
+    },
     /// Record a signal.
     Signal(Signal),
     /// Ask a service something (a risk reservation, a model score); the answer, or a timeout
@@ -194,6 +217,30 @@ impl Actions {
     /// Asks to cancel a working order.
     pub fn cancel(&mut self, client_order_id: ClientOrderId) {
         self.items.push(Action::Cancel { client_order_id });
+    }
+
+    /// Asks to change a working order's limit price and/or total quantity in place.
+    pub fn amend(
+        &mut self,
+        client_order_id: ClientOrderId,
+        price: Option<crate::value::Price>,
+        qty: Option<Quantity>,
+    ) {
+        self.items.push(Action::Amend {
+            client_order_id,
+            price,
+            qty,
+        });
+    }
+
+    /// Asks to cancel a working order and place `replacement` instead, the replacement only
+    /// if the cancel succeeds (Binance's `STOP_ON_FAILURE`).
+    pub fn cancel_replace(&mut self, client_order_id: ClientOrderId, replacement: OrderRequest) {
+        self.items.push(Action::CancelReplace {
+            client_order_id,
+            replacement,
+            mode: crate::order::ReplaceMode::StopOnFailure,
+        });
     }
 
     /// Records a signal.

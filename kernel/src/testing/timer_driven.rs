@@ -122,6 +122,8 @@ impl Strategy for TimerDriven {
             ReportKind::Expired => "expired".into(),
             ReportKind::CancelRejected { .. } => "cancel_rejected".into(),
             ReportKind::Liquidated { .. } => "liquidated".into(),
+            ReportKind::Amended { amendment, .. } => format!("amended {amendment}"),
+            ReportKind::AmendRejected { reason, .. } => format!("amend_rejected {reason:?}"),
         };
         let line = format!(
             "now={} {} {:?} {} {:?} created={} {kind}",

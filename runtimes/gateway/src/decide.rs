@@ -57,6 +57,14 @@ pub(crate) fn republished_reports(order: &Order) -> Vec<ExecutionReport> {
     } else {
         vec![ReportKind::Accepted]
     };
+    if order.amended > 0 && order.status != OrderStatus::Rejected {
+        // The order as amended: the fills below then add up to its (amended) quantity.
+        kinds.push(ReportKind::Amended {
+            price: order.intent.kind.limit_price(),
+            qty: order.intent.qty,
+            amendment: order.amended,
+        });
+    }
     let n = order.fills.len();
     for (i, fill) in order.fills.iter().enumerate() {
         kinds.push(if i + 1 == n && order.status == OrderStatus::Filled {
@@ -94,6 +102,8 @@ pub(crate) fn report_id(report: &ExecutionReport) -> String {
         ReportKind::Expired => "expired".into(),
         ReportKind::CancelRejected { .. } => "cancel_rejected".into(),
         ReportKind::Liquidated { .. } => "liquidated".into(),
+        ReportKind::Amended { amendment, .. } => format!("amended:{amendment}"),
+        ReportKind::AmendRejected { amendment, .. } => format!("amend_rejected:{amendment}"),
     };
     format!("{}:{tag}:{}", report.client_order_id, report.ts.0)
 }

@@ -39,17 +39,41 @@ impl Gateway {
                 self.venue.trading().cancel(&request).await?;
                 self.publish_reports().await
             }
+            Command::Amend(request) => {
+                self.venue.trading().amend(&request).await?;
+                self.publish_reports().await
+            }
+            Command::CancelReplace(request) => {
+                if !self.admit(&request.replacement).await? {
+                    return Ok(());
+                }
+                self.venue.trading().cancel_replace(&request).await?;
+                self.figures.submitted += 1;
+                self.publish_reports().await
+            }
         }
     }
 
     async fn submit(&mut self, intent: OrderIntent) -> anyhow::Result<()> {
+        if !self.admit(&intent).await? {
+            return Ok(());
+        }
+        self.venue.trading().submit(&intent).await?;
+        self.figures.submitted += 1;
+        self.publish_reports().await
+    }
+
+    /// Whether `intent` goes to the venue: not when it was handled before (its recorded state
+    /// is published again instead) or names a portfolio the venue cannot trade for. An order
+    /// to send is recorded first.
+    async fn admit(&mut self, intent: &OrderIntent) -> anyhow::Result<bool> {
         let rt = Arc::clone(&self.rt);
         let coid = intent.client_order_id.clone();
         let stored = rt
             .retry("read order", || rt.store.get_order(&coid))
             .await
             .map_err(|e| fatal("read order", &e))?;
-        let decision = decide_submit(self.venue.knowledge(&intent), stored);
+        let decision = decide_submit(self.venue.knowledge(intent), stored);
         let record_first = match decision {
             SubmitDecision::Duplicate { republish } => {
                 self.figures.duplicates += 1;
@@ -58,11 +82,11 @@ impl Gateway {
                         self.publish(&report).await?;
                     }
                 }
-                return Ok(());
+                return Ok(false);
             }
             SubmitDecision::Send { record_first } => record_first,
         };
-        if !self.venue.prepare(&rt, &intent).await? {
+        if !self.venue.prepare(&rt, intent).await? {
             rt.alert(
                 AlertLevel::Error,
                 AlertCode::UnknownPortfolio,
@@ -73,7 +97,7 @@ impl Gateway {
                 Some(intent.portfolio_id.clone()),
             )
             .await;
-            return Ok(());
+            return Ok(false);
         }
         if record_first {
             let order = Order::new(intent.clone());
@@ -82,9 +106,7 @@ impl Gateway {
                 .map_err(|e| fatal("record order", &e))?;
         }
         self.orders.insert(coid, Order::new(intent.clone()));
-        self.venue.trading().submit(&intent).await?;
-        self.figures.submitted += 1;
-        self.publish_reports().await
+        Ok(true)
     }
 
     /// Records and publishes every report the venue has ready.

@@ -239,10 +239,7 @@ impl Worker {
 
     async fn publish(&mut self, rt: &Runtime, commands: &mut Vec<Command>) -> anyhow::Result<()> {
         for command in commands.drain(..) {
-            let id = match &command {
-                Command::Submit(intent) => intent.intent_id.as_str().to_owned(),
-                Command::Cancel(request) => format!("cancel:{}", request.client_order_id),
-            };
+            let id = command.idempotency_key();
             rt.publish(
                 Topic::OrdersSubmission,
                 MessageType::OrderCommand,

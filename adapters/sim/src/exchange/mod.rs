@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 mod admit;
+mod amend;
 mod fills;
 mod liquidation;
 mod rejects;

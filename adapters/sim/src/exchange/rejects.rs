@@ -37,6 +37,7 @@ pub(crate) fn binance(reason: RejectReason, market: MarketKind) -> (i32, &'stati
         ),
         (R::WouldImmediatelyTrigger, Spot) => (-2010, "Stop price would trigger immediately."),
         (R::WouldImmediatelyTrigger, Perp) => (-2021, "Order would immediately trigger."),
+        (R::CancelReplaceFailed, _) => (-2022, "Order cancel-replace failed."),
         (R::InvalidOrder, _) => (-1106, "Parameter sent when not required."),
         (R::KillSwitch | R::RiskLimit | R::VenueError, _) => (-1000, "An unknown error occurred."),
     }

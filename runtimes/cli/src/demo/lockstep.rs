@@ -136,6 +136,13 @@ impl<'a> Lockstep<'a> {
                     self.venue.submit(&intent).await?;
                 }
                 Some(Command::Cancel(request)) => self.venue.cancel(&request).await?,
+                Some(Command::Amend(request)) => self.venue.amend(&request).await?,
+                Some(Command::CancelReplace(request)) => {
+                    let costs = &mut self.costs;
+                    self.venue
+                        .with_exchange(|x| costs.on_submit(&request.replacement, x));
+                    self.venue.cancel_replace(&request).await?;
+                }
                 None => self.undecodable += 1,
             }
             self.gateway_orders.ack(&d).await?;
