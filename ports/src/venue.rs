@@ -7,7 +7,9 @@ use crate::PortResult;
 use async_trait::async_trait;
 use chimera_kernel::event::ExecutionReport;
 use chimera_kernel::ids::PortfolioId;
-use chimera_kernel::order::{AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent};
+use chimera_kernel::order::{
+    AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent,
+};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::value::Money;
 use std::time::Duration;

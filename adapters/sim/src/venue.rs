@@ -6,7 +6,9 @@ use crate::exchange::SimExchange;
 use async_trait::async_trait;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::PortfolioId;
-use chimera_kernel::order::{AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent};
+use chimera_kernel::order::{
+    AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent,
+};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::value::Money;
 use chimera_ports::{ExecutionVenue, PortResult, VenueAccount};

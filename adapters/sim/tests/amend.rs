@@ -47,7 +47,7 @@ fn amend(o: &OrderIntent, price: Option<Decimal>, q: Decimal, n: u32) -> AmendRe
 }
 
 fn amend_rejection(reports: &[ExecutionReport]) -> (RejectReason, String) {
-    match &reports[..] {
+    match reports {
         [ExecutionReport {
             kind: ReportKind::AmendRejected {
                 reason, message, ..
@@ -69,7 +69,11 @@ fn spot_exchange() -> (SimExchange, PortfolioId) {
     });
     x.add_instrument(btc_spot());
     let p = PortfolioId::new("p");
-    x.deposit(&p, Asset::new("USDT"), Amount::new(Decimal::from(1_000_000)));
+    x.deposit(
+        &p,
+        Asset::new("USDT"),
+        Amount::new(Decimal::from(1_000_000)),
+    );
     (x, p)
 }
 
@@ -198,7 +202,10 @@ fn only_limit_orders_amend_on_perps_and_only_downwards_on_spot() {
     x.amend(&amend(&bid, Some(dec!(99)), dec!(1), 1), Timestamp(3));
     assert!(amend_rejection(&drain(&mut x)).1.contains("cancel-replace"));
     x.amend(&amend(&bid, None, dec!(2), 2), Timestamp(3));
-    assert_eq!(amend_rejection(&drain(&mut x)).0, RejectReason::InvalidOrder);
+    assert_eq!(
+        amend_rejection(&drain(&mut x)).0,
+        RejectReason::InvalidOrder
+    );
 }
 
 #[test]
@@ -252,11 +259,17 @@ fn cancel_replace_cancels_then_places_and_stops_when_the_cancel_fails() {
     assert_eq!(kinds(&reports), ["canceled", "accepted"]);
     assert_eq!(reports[1].client_order_id, new.client_order_id);
     x.cancel_replace(&request, Timestamp(4));
-    assert!(drain(&mut x).is_empty(), "a repeated cancel-replace does nothing");
+    assert!(
+        drain(&mut x).is_empty(),
+        "a repeated cancel-replace does nothing"
+    );
 
     // The old order is gone now: the cancel of the next one fails.
     let third = order(&p, 3, Side::Buy, dec!(1), limit(dec!(98), true));
-    x.cancel_replace(&replace(&bid, third, ReplaceMode::StopOnFailure), Timestamp(5));
+    x.cancel_replace(
+        &replace(&bid, third, ReplaceMode::StopOnFailure),
+        Timestamp(5),
+    );
     let reports = drain(&mut x);
     assert_eq!(kinds(&reports), ["cancel_rejected", "rejected"]);
     let ReportKind::Rejected { reason, message } = &reports[1].kind else {
@@ -266,6 +279,9 @@ fn cancel_replace_cancels_then_places_and_stops_when_the_cancel_fails() {
     assert!(message.starts_with("-2022 "), "{message}");
 
     let fourth = order(&p, 4, Side::Buy, dec!(1), limit(dec!(98), true));
-    x.cancel_replace(&replace(&bid, fourth, ReplaceMode::AllowFailure), Timestamp(6));
+    x.cancel_replace(
+        &replace(&bid, fourth, ReplaceMode::AllowFailure),
+        Timestamp(6),
+    );
     assert_eq!(kinds(&drain(&mut x)), ["cancel_rejected", "accepted"]);
 }

@@ -6,9 +6,7 @@ use chimera_kernel::event::{
     ExecutionReport, Liquidity, MarkPrice, MarketEvent, RejectReason, ReportKind,
 };
 use chimera_kernel::ids::{Asset, ClientOrderId, IntentId, PortfolioId, Symbol};
-use chimera_kernel::order::{
-    OrderKind, Side, TimeInForce, TrailingKind, TriggerSource,
-};
+use chimera_kernel::order::{OrderKind, Side, TimeInForce, TrailingKind, TriggerSource};
 use chimera_kernel::testing::{btc_perp, px};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::Decimal;

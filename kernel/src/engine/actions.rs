@@ -26,7 +26,7 @@ impl PortfolioEngine {
                     client_order_id,
                     replacement,
                     mode,
-                } => self.cancel_replace(client_order_id, replacement, mode),
+                } => self.cancel_replace(&client_order_id, replacement, mode),
                 Action::Request { kind, timeout_ms } => self.make_request(kind, timeout_ms),
                 Action::Signal(signal) => self.outputs.push_back(Output::Signal(SignalRecord {
                     at: self.clock,
@@ -98,7 +98,10 @@ impl PortfolioEngine {
         }
     }
 
-    pub(super) fn intent_from_request(&mut self, request: OrderRequest) -> Result<OrderIntent, Box<Refusal>> {
+    pub(super) fn intent_from_request(
+        &mut self,
+        request: OrderRequest,
+    ) -> Result<OrderIntent, Box<Refusal>> {
         let now = self.clock;
         let Some(instrument) = self.portfolio.instruments.get(&request.symbol) else {
             return Err(Box::new(Refusal::submit(

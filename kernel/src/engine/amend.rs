@@ -31,15 +31,16 @@ impl PortfolioEngine {
         price: Option<Price>,
         qty: Option<Quantity>,
     ) {
-        let refused = RefusedAction::Amend {
-            client_order_id: client_order_id.clone(),
-            price,
-            qty,
-        };
         match self.amend_request(&client_order_id, price, qty) {
-            Ok(Some(command)) => self.outputs.push_back(Output::Command(command)),
-            Ok(None) => {}
-            Err(reason) => self.refuse(refused, reason),
+            Ok(command) => self.outputs.push_back(Output::Command(command)),
+            Err(reason) => self.refuse(
+                RefusedAction::Amend {
+                    client_order_id,
+                    price,
+                    qty,
+                },
+                reason,
+            ),
         }
     }
 
@@ -48,7 +49,7 @@ impl PortfolioEngine {
         id: &ClientOrderId,
         price: Option<Price>,
         qty: Option<Quantity>,
-    ) -> Result<Option<Command>, RefusalReason> {
+    ) -> Result<Command, RefusalReason> {
         let now = self.clock;
         let order = self.changeable(id)?;
         let instrument = self
@@ -67,7 +68,8 @@ impl PortfolioEngine {
             }
         };
         let new_qty = qty.map_or(order.intent.qty, |q| instrument.round_qty_down(q));
-        if new_qty <= order.filled_qty || (new_price == current_price && new_qty == order.intent.qty)
+        if new_qty <= order.filled_qty
+            || (new_price == current_price && new_qty == order.intent.qty)
         {
             return Err(RefusalReason::InvalidAmend);
         }
@@ -85,7 +87,9 @@ impl PortfolioEngine {
                     .portfolio
                     .position(symbol)
                     .map_or(SignedQty::ZERO, |p| p.qty);
-                let remaining = new_qty.checked_sub(order.filled_qty).unwrap_or(Quantity::ZERO);
+                let remaining = new_qty
+                    .checked_sub(order.filled_qty)
+                    .unwrap_or(Quantity::ZERO);
                 let reduces = !position
                     .same_direction(SignedQty::from_side(order.intent.side, remaining))
                     && remaining <= position.abs();
@@ -97,7 +101,7 @@ impl PortfolioEngine {
         let Some(order) = self.open_orders.get_mut(id) else {
             return Err(RefusalReason::UnknownOrder);
         };
-        Ok(Some(Command::Amend(order.request_amend(new_price, new_qty, now))))
+        Ok(Command::Amend(order.request_amend(new_price, new_qty, now)))
     }
 
     /// Cancel-replace: the replacement is checked like a new order against the projected
@@ -105,7 +109,7 @@ impl PortfolioEngine {
     /// (the conservative view: either may still execute).
     pub(super) fn cancel_replace(
         &mut self,
-        client_order_id: ClientOrderId,
+        client_order_id: &ClientOrderId,
         replacement: OrderRequest,
         mode: ReplaceMode,
     ) {
@@ -124,14 +128,14 @@ impl PortfolioEngine {
         {
             Some(RefusalReason::InvalidOrder)
         } else {
-            self.changeable(&client_order_id).err()
+            self.changeable(client_order_id).err()
         };
         if let Some(reason) = blocked {
             self.refuse(refused(replacement), reason);
             return;
         }
         let (symbol, old_projected) = {
-            let old = &self.open_orders[&client_order_id];
+            let old = &self.open_orders[client_order_id];
             (old.intent.symbol.clone(), old.projected_open_qty())
         };
         // The replaced order is left out of the projection while the replacement is checked.
@@ -146,10 +150,11 @@ impl PortfolioEngine {
         let intent = match intent {
             Ok(intent) => intent,
             Err(refusal) => {
-                let super::Refusal { request, reason, .. } = *refusal;
-                let replacement = match request {
-                    RefusedAction::Submit(r) => r,
-                    _ => return,
+                let super::Refusal {
+                    request, reason, ..
+                } = *refusal;
+                let RefusedAction::Submit(replacement) = request else {
+                    return;
                 };
                 self.refuse(refused(replacement), reason);
                 return;
@@ -158,7 +163,7 @@ impl PortfolioEngine {
         let now = self.clock;
         let Some(cancel) = self
             .open_orders
-            .get_mut(&client_order_id)
+            .get_mut(client_order_id)
             .and_then(|o| o.request_cancel(now))
         else {
             return;
@@ -166,12 +171,15 @@ impl PortfolioEngine {
         self.stats.orders += 1;
         let order = Order::new(intent.clone());
         *self.working.entry(intent.symbol.clone()).or_default() += order.projected_open_qty();
-        self.open_orders.insert(intent.client_order_id.clone(), order);
+        self.open_orders
+            .insert(intent.client_order_id.clone(), order);
         self.outputs
-            .push_back(Output::Command(Command::CancelReplace(CancelReplaceRequest {
-                cancel,
-                replacement: intent,
-                mode,
-            })));
+            .push_back(Output::Command(Command::CancelReplace(
+                CancelReplaceRequest {
+                    cancel,
+                    replacement: intent,
+                    mode,
+                },
+            )));
     }
 }

@@ -31,8 +31,8 @@ macro_rules! context {
 }
 
 mod actions;
-mod amend;
 mod algos;
+mod amend;
 mod interest;
 mod io;
 mod issues;

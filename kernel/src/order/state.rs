@@ -248,15 +248,15 @@ impl Order {
             });
         }
         let kind = match price {
-            Some(p) if self.intent.kind.limit_price() != Some(p) => self
-                .intent
-                .kind
-                .with_limit_price(p)
-                .ok_or_else(|| OrderError::IllegalTransition {
-                    order: self.intent.client_order_id.to_string(),
-                    from: self.status,
-                    report: "amended",
-                })?,
+            Some(p) if self.intent.kind.limit_price() != Some(p) => {
+                self.intent.kind.with_limit_price(p).ok_or_else(|| {
+                    OrderError::IllegalTransition {
+                        order: self.intent.client_order_id.to_string(),
+                        from: self.status,
+                        report: "amended",
+                    }
+                })?
+            }
             _ => self.intent.kind,
         };
         self.intent.kind = kind;

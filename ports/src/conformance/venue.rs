@@ -1,12 +1,16 @@
 //! The venue contracts, for venues whose market a test can set: [`execution_venue_suite`]
-//! (trading: fills once per client order id, rejections with reason codes, accept and cancel)
+//! (trading: fills once per client order id, rejections with reason codes, accept and cancel,
+//! amend and cancel-replace, each idempotent)
 //! and [`venue_account_suite`] (what the account shows after trading).
 
 use crate::{ExecutionVenue, VenueAccount};
 use async_trait::async_trait;
 use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
 use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
-use chimera_kernel::order::{CancelRequest, OrderIntent, OrderKind, Side, TimeInForce};
+use chimera_kernel::order::{
+    AmendRequest, CancelReplaceRequest, CancelRequest, OrderIntent, OrderKind, ReplaceMode, Side,
+    TimeInForce,
+};
 use chimera_kernel::testing::{px, qty};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::Decimal;
@@ -229,6 +233,105 @@ pub async fn execution_venue_suite(h: &dyn VenueHarness, prefix: &str) {
         Decimal::from(40_500),
         "a resting limit fills at its price"
     );
+    changes_to_working_orders(venue, &rich).await;
+}
+
+fn kinds(reports: &[ExecutionReport]) -> Vec<&'static str> {
+    reports.iter().map(|r| r.kind.name()).collect()
+}
+
+/// Amend (a LIMIT order's price and quantity: what every venue supports) and cancel-replace,
+/// each once however often it is sent.
+async fn changes_to_working_orders(venue: &dyn ExecutionVenue, rich: &PortfolioId) {
+    let bid = resting_bid(rich, 10);
+    venue.submit(&bid).await.expect("submit");
+    reports_until_quiet(venue).await;
+    let amend = AmendRequest {
+        portfolio_id: rich.clone(),
+        client_order_id: bid.client_order_id.clone(),
+        symbol: bid.symbol.clone(),
+        price: Some(px(Decimal::from(39_100))),
+        qty: qty(Decimal::new(2, 1)),
+        amendment: 1,
+        created_at: Timestamp(4),
+    };
+    venue.amend(&amend).await.expect("amend");
+    venue.amend(&amend).await.expect("amend again");
+    let amended = reports_until_quiet(venue).await;
+    assert_eq!(
+        amended.iter().map(|r| &r.kind).collect::<Vec<_>>(),
+        [&ReportKind::Amended {
+            price: amend.price,
+            qty: amend.qty,
+            amendment: 1
+        }],
+        "one confirmation of the new price and quantity, however often it is sent"
+    );
+    let ghost = AmendRequest {
+        client_order_id: ClientOrderId::new(format!("{}-ghost", rich.as_str())),
+        ..amend.clone()
+    };
+    venue.amend(&ghost).await.expect("amend");
+    let refused = reports_until_quiet(venue).await;
+    assert!(
+        matches!(
+            refused.as_slice(),
+            [ExecutionReport {
+                kind: ReportKind::AmendRejected {
+                    reason: RejectReason::UnknownOrder,
+                    ..
+                },
+                ..
+            }]
+        ),
+        "amending an unknown order is refused with UnknownOrder: {refused:?}"
+    );
+
+    let mut replacement = resting_bid(rich, 11);
+    replacement.kind = OrderKind::Limit {
+        price: px(Decimal::from(39_200)),
+        post_only: true,
+    };
+    let replace = CancelReplaceRequest {
+        cancel: cancel_of(&bid, 5),
+        replacement: replacement.clone(),
+        mode: ReplaceMode::StopOnFailure,
+    };
+    venue
+        .cancel_replace(&replace)
+        .await
+        .expect("cancel-replace");
+    venue.cancel_replace(&replace).await.expect("again");
+    let replaced = reports_until_quiet(venue).await;
+    assert_eq!(
+        kinds(&replaced),
+        ["canceled", "accepted"],
+        "the old order canceled, the new one placed, once: {replaced:?}"
+    );
+    assert_eq!(replaced[1].client_order_id, replacement.client_order_id);
+
+    // The order to cancel is gone: the replacement is not placed.
+    let late = CancelReplaceRequest {
+        replacement: resting_bid(rich, 12),
+        ..replace
+    };
+    venue.cancel_replace(&late).await.expect("cancel-replace");
+    let failed = reports_until_quiet(venue).await;
+    assert!(
+        failed.iter().any(|r| matches!(
+            &r.kind,
+            ReportKind::Rejected {
+                reason: RejectReason::CancelReplaceFailed,
+                ..
+            }
+        ) && r.client_order_id == late.replacement.client_order_id),
+        "a failed cancel stops the replacement: {failed:?}"
+    );
+    venue
+        .cancel(&cancel_of(&replacement, 6))
+        .await
+        .expect("cancel");
+    reports_until_quiet(venue).await;
 }
 
 /// Runs the account rules with portfolios prefixed by `prefix`: positions after fills, open

@@ -2,13 +2,17 @@
 //! (here the simulated venue in wall-clock mode, its market set by the test, no market data on
 //! the bus and nothing of it in the gateway's checkpoint), it executes an order command,
 //! records the order and its fill, publishes the reports, answers a repeated command from the
-//! records without sending it again, and after a restart skips what it had applied.
+//! records without sending it again, and after a restart skips what it had applied; amends
+//! and cancel-replaces go through to the venue and their outcomes to the records.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, MarketEvent, Quote, ReportKind};
 use chimera_kernel::ids::{Asset, ClientOrderId, IntentId, PortfolioId, Symbol};
-use chimera_kernel::order::{OrderIntent, OrderKind, OrderStatus, Side, TimeInForce};
+use chimera_kernel::order::{
+    AmendRequest, CancelReplaceRequest, CancelRequest, OrderIntent, OrderKind, OrderStatus,
+    ReplaceMode, Side, TimeInForce,
+};
 use chimera_kernel::testing::{btc_perp, px, qty};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::Amount;
@@ -25,8 +29,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn intent() -> OrderIntent {
+    intent_n(1)
+}
+
+fn intent_n(n: u64) -> OrderIntent {
     let portfolio = PortfolioId::new("p1");
-    let intent_id = IntentId::for_portfolio(&portfolio, 1);
+    let intent_id = IntentId::for_portfolio(&portfolio, n);
     OrderIntent {
         client_order_id: ClientOrderId::for_intent(&intent_id),
         intent_id,
@@ -43,12 +51,12 @@ fn intent() -> OrderIntent {
     }
 }
 
-/// Publishes `publish` copies of the command, runs a gateway on `venue` a while, stops it.
+/// Publishes the commands, runs a gateway on `venue` a while, stops it.
 async fn run(
     bus: &Arc<MemoryEventBus>,
     store: &SqlStore,
     venue: Arc<SimVenue>,
-    publish: usize,
+    commands: &[Command],
 ) -> GatewayFigures {
     let (trigger, shutdown) = shutdown_pair();
     let rt = Arc::new(Runtime::new(
@@ -58,13 +66,13 @@ async fn run(
         "g1",
         shutdown,
     ));
-    for n in 0..publish {
+    for (n, command) in commands.iter().enumerate() {
         rt.publish(
             Topic::OrdersSubmission,
             MessageType::OrderCommand,
             format!("cmd:{n}"),
             "p1",
-            &Command::Submit(intent()),
+            command,
         )
         .await
         .unwrap();
@@ -92,9 +100,16 @@ async fn feedback(bus: &Arc<MemoryEventBus>) -> Vec<ExecutionReport> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_gateway_runs_on_any_execution_venue() {
-    let dir = std::env::temp_dir().join(format!("chimera-gv-{}", std::process::id()));
+/// A fresh store in its own directory, a bus, and a venue quoting 40 000 / 40 001.
+async fn setup(
+    name: &str,
+) -> (
+    std::path::PathBuf,
+    SqlStore,
+    Arc<MemoryEventBus>,
+    Arc<SimVenue>,
+) {
+    let dir = std::env::temp_dir().join(format!("chimera-gv-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("g.db").display());
@@ -118,9 +133,16 @@ async fn the_gateway_runs_on_any_execution_venue() {
         ask_qty: qty(Decimal::TEN),
         update_id: None,
     }));
+    (dir, store, bus, venue)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_runs_on_any_execution_venue() {
+    let (dir, store, bus, venue) = setup("submit").await;
 
     // The command twice: sent once, the second answered from the records.
-    let first = run(&bus, &store, Arc::clone(&venue), 2).await;
+    let twice = [Command::Submit(intent()), Command::Submit(intent())];
+    let first = run(&bus, &store, Arc::clone(&venue), &twice).await;
     assert_eq!((first.submitted, first.duplicates, first.fills), (1, 1, 1));
     let order = store
         .get_order(&intent().client_order_id)
@@ -139,8 +161,99 @@ async fn the_gateway_runs_on_any_execution_venue() {
     );
 
     // A restart reads the commands again and skips both: the checkpoint covers them.
-    let second = run(&bus, &store, venue, 0).await;
+    let second = run(&bus, &store, venue, &[]).await;
     assert_eq!((second.submitted, second.fills), (0, 0), "{second:?}");
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_amends_and_cancel_replaces() {
+    let (dir, store, bus, venue) = setup("amend").await;
+    let mut bid = intent_n(1);
+    bid.kind = OrderKind::Limit {
+        price: px(Decimal::from(39_000)),
+        post_only: true,
+    };
+    bid.time_in_force = TimeInForce::Gtc;
+    let amend = AmendRequest {
+        portfolio_id: bid.portfolio_id.clone(),
+        client_order_id: bid.client_order_id.clone(),
+        symbol: bid.symbol.clone(),
+        price: Some(px(Decimal::from(39_500))),
+        qty: qty(Decimal::new(3, 1)),
+        amendment: 1,
+        created_at: Timestamp(11),
+    };
+    let mut replacement = intent_n(2);
+    replacement.kind = OrderKind::Limit {
+        price: px(Decimal::from(39_600)),
+        post_only: true,
+    };
+    replacement.time_in_force = TimeInForce::Gtc;
+    let replace = CancelReplaceRequest {
+        cancel: CancelRequest {
+            portfolio_id: bid.portfolio_id.clone(),
+            client_order_id: bid.client_order_id.clone(),
+            symbol: bid.symbol.clone(),
+            created_at: Timestamp(12),
+        },
+        replacement: replacement.clone(),
+        mode: ReplaceMode::StopOnFailure,
+    };
+    let commands = [
+        Command::Submit(bid.clone()),
+        Command::Amend(amend.clone()),
+        Command::Amend(amend),
+        Command::CancelReplace(replace.clone()),
+        Command::CancelReplace(replace),
+    ];
+    let figures = run(&bus, &store, venue, &commands).await;
+    assert_eq!(
+        (figures.submitted, figures.duplicates),
+        (2, 1),
+        "{figures:?}"
+    );
+
+    let old = store
+        .get_order(&bid.client_order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.status, OrderStatus::Canceled);
+    assert_eq!(
+        old.intent.qty,
+        qty(Decimal::new(3, 1)),
+        "recorded as amended"
+    );
+    assert_eq!(
+        old.intent.kind.limit_price(),
+        Some(px(Decimal::from(39_500)))
+    );
+    let new = store
+        .get_order(&replacement.client_order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(new.status, OrderStatus::Accepted);
+    let told: Vec<_> = feedback(&bus)
+        .await
+        .iter()
+        .map(|r| format!("{} {}", r.client_order_id, r.kind.name()))
+        .collect();
+    let (b, r) = (&bid.client_order_id, &replacement.client_order_id);
+    assert_eq!(
+        told,
+        [
+            format!("{b} accepted"),
+            format!("{b} amended"),
+            format!("{b} canceled"),
+            format!("{r} accepted"),
+            format!("{r} accepted"),
+        ],
+        "each outcome once; the repeated cancel-replace is answered from the records (the \
+         replacement's state told again, as for a repeated submit), the repeated amend not at all"
+    );
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -16,7 +16,9 @@
 use super::{reject, SimExchange, Working};
 use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
 use chimera_kernel::instrument::{Instrument, MarketKind};
-use chimera_kernel::order::{AmendRequest, CancelReplaceRequest, OrderKind, ReplaceMode, TimeInForce};
+use chimera_kernel::order::{
+    AmendRequest, CancelReplaceRequest, OrderKind, ReplaceMode, TimeInForce,
+};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::Quantity;
 
@@ -43,7 +45,12 @@ impl SimExchange {
             .copied()
             .zip(self.instruments.get(&request.symbol).cloned());
         let Some((seq, instrument)) = found else {
-            self.amend_rejected(request, at, MarketKind::Spot, (RejectReason::UnknownOrder, String::new()));
+            self.amend_rejected(
+                request,
+                at,
+                MarketKind::Spot,
+                (RejectReason::UnknownOrder, String::new()),
+            );
             return;
         };
         let Some(working) = self.resting.remove(&seq) else {
@@ -116,19 +123,32 @@ impl SimExchange {
         }
         let market = self.markets.entry(order.intent.symbol.clone()).or_default();
         let post_only = post_only || order.intent.time_in_force == TimeInForce::Gtx;
-        if post_only && !market.liquidity(order.intent.side, Some(price), Quantity::ZERO).is_empty() {
+        if post_only
+            && !market
+                .liquidity(order.intent.side, Some(price), Quantity::ZERO)
+                .is_empty()
+        {
             return Ok(AmendOutcome::Cancel);
         }
         // The amended order must pass the account checks a new order of its size would (the
         // order itself is out of the book while this is checked, so it holds nothing).
         let mut changed = order.intent.clone();
-        changed.qty = request.qty.checked_sub(order.filled_qty).unwrap_or(Quantity::ZERO);
+        changed.qty = request
+            .qty
+            .checked_sub(order.filled_qty)
+            .unwrap_or(Quantity::ZERO);
         changed.kind = OrderKind::Limit { price, post_only };
         self.check_account(instrument, &changed, price)?;
         Ok(AmendOutcome::Requeue)
     }
 
-    fn amend_rejected(&mut self, request: &AmendRequest, at: Timestamp, market: MarketKind, refusal: Refusal) {
+    fn amend_rejected(
+        &mut self,
+        request: &AmendRequest,
+        at: Timestamp,
+        market: MarketKind,
+        refusal: Refusal,
+    ) {
         let (reason, detail) = refusal;
         self.reports.push_back(ExecutionReport {
             portfolio_id: request.portfolio_id.clone(),
@@ -150,7 +170,9 @@ impl SimExchange {
         if self.known.contains(&replacement.client_order_id) {
             return;
         }
-        let working = self.resting_index.contains_key(&request.cancel.client_order_id);
+        let working = self
+            .resting_index
+            .contains_key(&request.cancel.client_order_id);
         self.cancel(&request.cancel, now);
         if !working && request.mode == ReplaceMode::StopOnFailure {
             self.known.insert(&replacement.client_order_id, self.now);

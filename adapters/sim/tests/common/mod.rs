@@ -31,7 +31,13 @@ pub(crate) fn exchange(queue: QueueModel) -> (SimExchange, PortfolioId) {
     (x, p)
 }
 
-pub(crate) fn order(p: &PortfolioId, n: u64, side: Side, q: Decimal, kind: OrderKind) -> OrderIntent {
+pub(crate) fn order(
+    p: &PortfolioId,
+    n: u64,
+    side: Side,
+    q: Decimal,
+    kind: OrderKind,
+) -> OrderIntent {
     let intent_id = IntentId::for_portfolio(p, n);
     OrderIntent {
         client_order_id: ClientOrderId::for_intent(&intent_id),
@@ -108,4 +114,3 @@ pub(crate) fn rejection(reports: &[ExecutionReport]) -> Option<(RejectReason, St
         _ => None,
     })
 }
-
