@@ -120,6 +120,7 @@ fn timers_fire_at_their_own_time_before_the_input_that_passes_them() {
             Command::Cancel(c) => c.created_at.0,
             Command::Amend(a) => a.created_at.0,
             Command::CancelReplace(r) => r.cancel.created_at.0,
+            Command::SubmitList(l) => l.orders[0].created_at.0,
         })
         .collect();
     assert_eq!(created, vec![500, 1_500, 2_500]);

@@ -120,8 +120,10 @@ impl ChaosVenue {
                     }
                 }
             }
-            Command::Amend(_) | Command::CancelReplace(_) => {
-                panic!("execution algorithms neither amend nor cancel-replace: {command:?}")
+            Command::Amend(_) | Command::CancelReplace(_) | Command::SubmitList(_) => {
+                panic!(
+                    "on perpetuals, algorithms neither amend, cancel-replace nor list: {command:?}"
+                )
             }
             Command::Cancel(request) => {
                 // Sometimes a fill races the cancel.

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chimera_kernel::event::ExecutionReport;
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::order::{
-    AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent,
+    AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent, OrderListRequest,
 };
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::value::Money;
@@ -47,6 +47,15 @@ pub trait ExecutionVenue: Send + Sync {
     /// # Errors
     /// [`crate::PortError::Transient`] when the venue is unreachable.
     async fn cancel_replace(&self, request: &CancelReplaceRequest) -> PortResult<()>;
+
+    /// Places linked orders (see [`OrderListRequest`]): admitted whole, or every leg gets the
+    /// same `Rejected` report. A venue without order lists for the instrument rejects every
+    /// leg with `InvalidOrder` (the engine emulates an OCO there instead). Idempotent by the
+    /// legs' client order ids.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the venue is unreachable.
+    async fn submit_list(&self, list: &OrderListRequest) -> PortResult<()>;
 
     /// Waits up to `max_wait` for the next execution report.
     ///
@@ -94,6 +103,10 @@ impl<T: ExecutionVenue + ?Sized> ExecutionVenue for std::sync::Arc<T> {
 
     async fn cancel_replace(&self, request: &CancelReplaceRequest) -> PortResult<()> {
         (**self).cancel_replace(request).await
+    }
+
+    async fn submit_list(&self, list: &OrderListRequest) -> PortResult<()> {
+        (**self).submit_list(list).await
     }
 
     async fn next_report(&self, max_wait: Duration) -> PortResult<Option<ExecutionReport>> {

@@ -196,6 +196,16 @@ impl Backtest {
                 Output::Command(Command::Amend(request)) => {
                     self.exchange.amend(&request, request.created_at);
                 }
+                Output::Command(Command::SubmitList(list)) => {
+                    for leg in &list.orders {
+                        self.costs.on_submit(leg, &self.exchange);
+                    }
+                    let at = list
+                        .orders
+                        .first()
+                        .map_or(self.exchange.now(), |o| o.created_at);
+                    self.exchange.submit_list(&list, at);
+                }
                 Output::Command(Command::CancelReplace(request)) => {
                     self.costs.on_submit(&request.replacement, &self.exchange);
                     let at = request.replacement.created_at;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::order::{
-    AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent,
+    AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent, OrderListRequest,
 };
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::value::Money;
@@ -74,6 +74,15 @@ impl ExecutionVenue for SimVenue {
 
     async fn amend(&self, request: &AmendRequest) -> PortResult<()> {
         self.with_exchange(|x| x.amend(request, request.created_at));
+        Ok(())
+    }
+
+    async fn submit_list(&self, list: &OrderListRequest) -> PortResult<()> {
+        let at = list
+            .orders
+            .first()
+            .map_or(chimera_kernel::time::Timestamp(0), |o| o.created_at);
+        self.with_exchange(|x| x.submit_list(list, at));
         Ok(())
     }
 

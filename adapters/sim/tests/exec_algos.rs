@@ -3,226 +3,19 @@
 //! the children the venue saw, the fills, and the parent's reported progress; others deliver
 //! every report twice or restart the engine and the venue mid-algorithm.
 
-use chimera_kernel::engine::{Command, Input, Output, PortfolioEngine};
-use chimera_kernel::event::{
-    BookDelta, BookLevel, BookSnapshot, ExecutionReport, Liquidity, MarketEvent, Trade,
-};
-use chimera_kernel::execution::{
-    ExecProgress, ExecSpec, ExecState, GuardParams, MakerTakerParams, OcoParams, TrailParams,
-    TwapParams,
-};
+mod common;
+use common::run::*;
+use common::SYMBOL;
+
+use chimera_kernel::engine::Input;
+use chimera_kernel::event::{Liquidity, MarketEvent, Trade};
+use chimera_kernel::execution::{ExecSpec, ExecState, GuardParams, MakerTakerParams, TrailParams};
 use chimera_kernel::ids::{PortfolioId, Symbol};
-use chimera_kernel::order::{OrderIntent, Side, TriggerSource};
-use chimera_kernel::portfolio::Portfolio;
-use chimera_kernel::strategy::{Scripted, ScriptedOrder};
-use chimera_kernel::testing::{btc_perp, px, qty};
+use chimera_kernel::order::{Side, TriggerSource};
+use chimera_kernel::testing::{px, qty};
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::Amount;
 use chimera_kernel::Decimal;
-use chimera_sim::{SimConfig, SimExchange};
 use rust_decimal_macros::dec;
-
-const SYMBOL: &str = "BTCUSDT";
-
-fn engine(spec: &ExecSpec, side: Side, q: Decimal) -> PortfolioEngine {
-    let mut portfolio = Portfolio::new(PortfolioId::new("p"), "USDT".into());
-    portfolio.add_instrument(btc_perp());
-    portfolio.deposit("USDT".into(), Amount::new(Decimal::from(1_000_000)));
-    let order = ScriptedOrder {
-        at: Timestamp(1_000),
-        side,
-        qty: qty(q),
-    };
-    PortfolioEngine::new(portfolio, Box::new(Scripted::new(vec![order], None)))
-        .with_execution(spec.clone())
-}
-
-fn venue(engine: &PortfolioEngine) -> SimExchange {
-    let mut x = SimExchange::new(SimConfig::default());
-    x.add_instrument(btc_perp());
-    x.fund(engine.portfolio());
-    x
-}
-
-fn level(price: Decimal, q: Decimal) -> BookLevel {
-    BookLevel {
-        price: px(price),
-        qty: qty(q),
-    }
-}
-
-/// A book around `bid` (one tick = 0.1 wide), re-stated every second.
-fn book_at(second: i64, bid: Decimal) -> MarketEvent {
-    let ts = Timestamp(second * 1000);
-    let bids = vec![level(bid, dec!(5)), level(bid - dec!(0.1), dec!(5))];
-    let asks = vec![
-        level(bid + dec!(0.1), dec!(5)),
-        level(bid + dec!(0.2), dec!(5)),
-    ];
-    if second == 0 {
-        MarketEvent::BookSnapshot(BookSnapshot {
-            symbol: Symbol::new(SYMBOL),
-            ts,
-            last_update_id: 1,
-            bids,
-            asks,
-        })
-    } else {
-        let id = u64::try_from(second).unwrap_or(0) + 1;
-        MarketEvent::BookDelta(BookDelta {
-            symbol: Symbol::new(SYMBOL),
-            ts,
-            first_update_id: id,
-            final_update_id: id,
-            prev_final_update_id: None,
-            // Restate every level near the top, removing the ones the price moved past.
-            bids: [
-                bids,
-                (1..=3)
-                    .map(|k| level(bid + Decimal::from(k) / dec!(10), Decimal::ZERO))
-                    .collect(),
-            ]
-            .concat(),
-            asks: [
-                asks,
-                (1..=3)
-                    .map(|k| level(bid - Decimal::from(k - 1) / dec!(10), Decimal::ZERO))
-                    .collect(),
-            ]
-            .concat(),
-        })
-    }
-}
-
-/// Engine + venue, wired the way the backtest wires them.
-struct Run {
-    x: SimExchange,
-    engine: PortfolioEngine,
-    submits: Vec<OrderIntent>,
-    progress: Vec<ExecProgress>,
-    reports: Vec<ExecutionReport>,
-    deliver_twice: bool,
-}
-
-impl Run {
-    fn new(spec: &ExecSpec, side: Side, q: Decimal) -> Self {
-        let engine = engine(spec, side, q);
-        Self {
-            x: venue(&engine),
-            engine,
-            submits: Vec::new(),
-            progress: Vec::new(),
-            reports: Vec::new(),
-            deliver_twice: false,
-        }
-    }
-
-    /// The run as a restarted process sees it: engine and venue serialized and read back (the
-    /// engine with a freshly built strategy for the same scripted `side` order of `q`), the
-    /// record of what happened so far kept.
-    fn restarted(&self, spec: &ExecSpec, side: Side, q: Decimal) -> Run {
-        let engine_state = serde_json::to_string(&self.engine.snapshot()).expect("engine state");
-        let venue_state = serde_json::to_string(&self.x).expect("venue state");
-        let order = ScriptedOrder {
-            at: Timestamp(1_000),
-            side,
-            qty: qty(q),
-        };
-        Run {
-            engine: PortfolioEngine::from_snapshot(
-                serde_json::from_str(&engine_state).expect("decode"),
-                Box::new(Scripted::new(vec![order], None)),
-            )
-            .expect("restore")
-            .with_execution(spec.clone()),
-            x: serde_json::from_str(&venue_state).expect("venue"),
-            submits: self.submits.clone(),
-            progress: self.progress.clone(),
-            reports: self.reports.clone(),
-            deliver_twice: false,
-        }
-    }
-
-    fn pump(&mut self) {
-        loop {
-            let mut sent = false;
-            while let Some(output) = self.engine.poll_output() {
-                match output {
-                    Output::Command(Command::Submit(intent)) => {
-                        self.submits.push(intent.clone());
-                        let at = intent.created_at;
-                        self.x.submit(intent, at);
-                        sent = true;
-                    }
-                    Output::Command(Command::Cancel(request)) => {
-                        self.x.cancel(&request, request.created_at);
-                        sent = true;
-                    }
-                    Output::Execution(progress) => self.progress.push(progress),
-                    _ => {}
-                }
-            }
-            let mut delivered = false;
-            while let Some(report) = self.x.pop_report() {
-                let at = report.ts;
-                self.engine.handle(Input::Execution(&report), at);
-                if self.deliver_twice {
-                    self.engine.handle(Input::Execution(&report), at);
-                }
-                self.reports.push(report);
-                delivered = true;
-            }
-            if !sent && !delivered {
-                break;
-            }
-        }
-    }
-
-    fn event(&mut self, event: &MarketEvent) {
-        let now = event.ts();
-        self.engine.handle(Input::Timer, now);
-        self.pump();
-        self.x.on_market(event);
-        self.pump();
-        self.engine.handle(Input::Market(event), now);
-        self.pump();
-    }
-
-    fn fills(&self) -> Vec<(String, Decimal, Decimal, Liquidity)> {
-        self.reports
-            .iter()
-            .filter_map(|r| {
-                r.fill().map(|f| {
-                    (
-                        r.client_order_id.as_str().to_owned(),
-                        f.price.get(),
-                        f.qty.get(),
-                        f.liquidity,
-                    )
-                })
-            })
-            .collect()
-    }
-
-    fn last(&self) -> &ExecProgress {
-        self.progress.last().expect("progress reported")
-    }
-}
-
-fn twap(horizon_s: i64, interval_s: i64, jitter_pct: u32) -> ExecSpec {
-    ExecSpec::Twap(TwapParams {
-        horizon_ms: horizon_s * 1000,
-        interval_ms: interval_s * 1000,
-        jitter_pct,
-        seed: 7,
-    })
-}
-
-fn flat_market(run: &mut Run, seconds: std::ops::Range<i64>) {
-    for second in seconds {
-        run.event(&book_at(second, dec!(100)));
-    }
-}
 
 #[test]
 fn twap_sends_equal_slices_on_its_timers_and_finishes_exactly() {
@@ -414,43 +207,6 @@ fn maker_taker_fills_passively_once_the_queue_ahead_has_traded() {
     );
 }
 
-fn trade_at(ms: i64, price: Decimal, q: Decimal, aggressor: Side) -> MarketEvent {
-    MarketEvent::Trade(Trade {
-        symbol: Symbol::new(SYMBOL),
-        ts: Timestamp(ms),
-        price: px(price),
-        qty: qty(q),
-        aggressor: Some(aggressor),
-        trade_id: None,
-    })
-}
-
-fn exits(take_profit: Decimal, stop: Decimal) -> OcoParams {
-    OcoParams {
-        take_profit: px(take_profit),
-        stop: px(stop),
-        trigger: TriggerSource::Last,
-    }
-}
-
-fn position(run: &Run) -> Decimal {
-    run.engine
-        .portfolio()
-        .position(&Symbol::new(SYMBOL))
-        .map_or(Decimal::ZERO, |p| p.qty.get())
-}
-
-fn live_legs(run: &Run) -> Vec<String> {
-    let mut legs: Vec<String> = run
-        .x
-        .open_orders(&PortfolioId::new("p"))
-        .iter()
-        .map(|o| o.intent.client_order_id.as_str().to_owned())
-        .collect();
-    legs.sort();
-    legs
-}
-
 #[test]
 fn a_bracket_places_both_exits_once_the_entry_fills_and_the_take_profit_cancels_the_stop() {
     let mut run = Run::new(
@@ -564,56 +320,6 @@ fn a_restart_between_the_entry_and_the_exit_resumes_the_bracket() {
         "the take-profit was canceled"
     );
     assert_eq!(resumed.last().state, ExecState::Completed);
-}
-
-/// Buys 1 directly at its first event, then at 1 s sends a sell of 1 worked by `exit`.
-struct EnterThenProtect {
-    exit: ExecSpec,
-    step: u8,
-}
-
-impl chimera_kernel::strategy::Strategy for EnterThenProtect {
-    fn name(&self) -> &'static str {
-        "enter-then-protect"
-    }
-
-    fn on_market(
-        &mut self,
-        event: &MarketEvent,
-        _ctx: &chimera_kernel::strategy::StrategyContext<'_>,
-        out: &mut chimera_kernel::strategy::Actions,
-    ) {
-        use chimera_kernel::strategy::OrderRequest;
-        let symbol = Symbol::new(SYMBOL);
-        if self.step == 0 {
-            out.submit(
-                OrderRequest::market(symbol, Side::Buy, qty(dec!(1)), "entry")
-                    .with_exec(ExecSpec::Direct),
-            );
-            self.step = 1;
-        } else if self.step == 1 && event.ts() >= Timestamp(1_000) {
-            out.submit(
-                OrderRequest::market(symbol, Side::Sell, qty(dec!(1)), "protect")
-                    .with_exec(self.exit.clone()),
-            );
-            self.step = 2;
-        }
-    }
-}
-
-fn protected_run(exit: ExecSpec) -> Run {
-    let mut portfolio = Portfolio::new(PortfolioId::new("p"), "USDT".into());
-    portfolio.add_instrument(btc_perp());
-    portfolio.deposit("USDT".into(), Amount::new(Decimal::from(1_000_000)));
-    let engine = PortfolioEngine::new(portfolio, Box::new(EnterThenProtect { exit, step: 0 }));
-    Run {
-        x: venue(&engine),
-        engine,
-        submits: Vec::new(),
-        progress: Vec::new(),
-        reports: Vec::new(),
-        deliver_twice: false,
-    }
 }
 
 #[test]

@@ -10,9 +10,9 @@
 
 use super::{Command, Output, PortfolioEngine, TimerKey};
 use crate::event::ExecutionReport;
-use crate::execution::{ExecAction, ExecContext, ExecSpec, ParentOrder};
+use crate::execution::{ChildOrder, ExecAction, ExecContext, ExecSpec, ParentOrder};
 use crate::ids::{ClientOrderId, IntentId};
-use crate::order::{Order, OrderIntent, OrderKind};
+use crate::order::{Contingency, Leg, Order, OrderIntent, OrderKind, OrderListRequest};
 
 impl PortfolioEngine {
     /// Sets how the strategy's market orders are executed (default: sent as they are). An
@@ -157,29 +157,27 @@ impl PortfolioEngine {
         for action in actions {
             match action {
                 ExecAction::Place(child) => {
-                    let client_order_id =
-                        ClientOrderId::for_leg(&parent.intent.intent_id, child.leg);
-                    let intent = OrderIntent {
-                        intent_id: IntentId::new(client_order_id.as_str()),
-                        client_order_id,
-                        portfolio_id: parent.intent.portfolio_id.clone(),
-                        symbol: parent.intent.symbol.clone(),
-                        side: child.side,
-                        qty: child.qty,
-                        kind: child.kind,
-                        time_in_force: child.time_in_force,
-                        reduce_only: parent.intent.reduce_only || child.reduce_only,
-                        close_position: false,
-                        created_at: self.clock,
-                        tag: parent.intent.tag.clone(),
-                    };
-                    self.stats.orders += 1;
-                    self.child_parent
-                        .insert(intent.client_order_id.clone(), parent.seq);
-                    self.open_orders
-                        .insert(intent.client_order_id.clone(), Order::new(intent.clone()));
+                    let intent = self.child_intent(&parent, &child);
                     self.outputs
                         .push_back(Output::Command(Command::Submit(intent)));
+                }
+                ExecAction::PlaceList { list, legs } => {
+                    let orders = legs
+                        .iter()
+                        .map(|child| self.child_intent(&parent, child))
+                        .collect();
+                    self.outputs.push_back(Output::Command(Command::SubmitList(
+                        OrderListRequest {
+                            list_id: ClientOrderId::for_leg(
+                                &parent.intent.intent_id,
+                                Leg::List(list),
+                            ),
+                            portfolio_id: parent.intent.portfolio_id.clone(),
+                            symbol: parent.intent.symbol.clone(),
+                            contingency: Contingency::Oco,
+                            orders,
+                        },
+                    )));
                 }
                 ExecAction::Cancel(id) => self.cancel_child(&id),
             }
@@ -198,6 +196,31 @@ impl PortfolioEngine {
             self.parents.insert(seq, parent);
         }
         self.recompute_working();
+    }
+
+    /// The intent of a parent's child, registered as working and as the parent's.
+    fn child_intent(&mut self, parent: &ParentOrder, child: &ChildOrder) -> OrderIntent {
+        let client_order_id = ClientOrderId::for_leg(&parent.intent.intent_id, child.leg);
+        let intent = OrderIntent {
+            intent_id: IntentId::new(client_order_id.as_str()),
+            client_order_id,
+            portfolio_id: parent.intent.portfolio_id.clone(),
+            symbol: parent.intent.symbol.clone(),
+            side: child.side,
+            qty: child.qty,
+            kind: child.kind,
+            time_in_force: child.time_in_force,
+            reduce_only: parent.intent.reduce_only || child.reduce_only,
+            close_position: false,
+            created_at: self.clock,
+            tag: parent.intent.tag.clone(),
+        };
+        self.stats.orders += 1;
+        self.child_parent
+            .insert(intent.client_order_id.clone(), parent.seq);
+        self.open_orders
+            .insert(intent.client_order_id.clone(), Order::new(intent.clone()));
+        intent
     }
 
     fn cancel_child(&mut self, id: &ClientOrderId) {

@@ -6,7 +6,9 @@
 
 use super::{EngineIssue, Refusal};
 use crate::event::{ExecutionReport, MarketEvent};
-use crate::order::{AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent};
+use crate::order::{
+    AmendRequest, CancelReplaceRequest, CancelRequest, Order, OrderIntent, OrderListRequest,
+};
 use crate::strategy::Signal;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -59,6 +61,8 @@ pub enum Command {
     Amend(AmendRequest),
     /// Cancel a working order and place another in its stead.
     CancelReplace(CancelReplaceRequest),
+    /// Place linked orders (a native OCO).
+    SubmitList(OrderListRequest),
 }
 
 impl Command {
@@ -69,6 +73,7 @@ impl Command {
             Command::Cancel(request) => &request.portfolio_id,
             Command::Amend(request) => &request.portfolio_id,
             Command::CancelReplace(request) => &request.cancel.portfolio_id,
+            Command::SubmitList(list) => &list.portfolio_id,
         }
     }
 
@@ -84,6 +89,7 @@ impl Command {
             Command::CancelReplace(request) => {
                 format!("replace:{}", request.replacement.intent_id)
             }
+            Command::SubmitList(list) => format!("list:{}", list.list_id),
         }
     }
 }

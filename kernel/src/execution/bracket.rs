@@ -19,11 +19,11 @@ pub struct BracketState {
 }
 
 impl BracketState {
-    pub(super) fn new(params: OcoParams, entry_side: crate::order::Side) -> Self {
+    pub(super) fn new(params: OcoParams, entry_side: crate::order::Side, native: bool) -> Self {
         Self {
             entry: None,
             entry_done: false,
-            exits: OcoLegs::new(params, entry_side.opposite(), Role::Exit),
+            exits: OcoLegs::new(params, entry_side.opposite(), Role::Exit, native),
         }
     }
 
@@ -62,6 +62,7 @@ impl BracketState {
                     return;
                 }
             }
+            Event::Market => self.exits.on_market(),
             Event::ChildDone(id, filled) => {
                 if let Some(reason) = self.exits.on_done(id, *filled) {
                     if parent.filled > parent.exited {
@@ -71,6 +72,7 @@ impl BracketState {
                     }
                 }
             }
+            Event::ChildRejected { child, code, .. } if self.exits.on_refused(child, *code) => {}
             Event::ChildRejected { child, reason, .. } => {
                 let _ = self.exits.on_done(child, false);
                 self.exits.cancel(out);
@@ -85,7 +87,7 @@ impl BracketState {
             .filled
             .checked_sub(parent.exited)
             .unwrap_or(Quantity::ZERO);
-        self.exits.sync(parent, protect, out);
+        self.exits.sync(parent, protect, ctx.top.last_or_mid(), out);
         if self.entry_done && protect.is_zero() && self.exits.idle() {
             parent.state = ExecState::Completed;
         }

@@ -130,6 +130,18 @@ pub enum ExecAction {
     Place(ChildOrder),
     /// Cancel a working child.
     Cancel(ClientOrderId),
+    /// Send children as one native order list (an OCO), the `list`-th of the parent.
+    PlaceList {
+        /// The list's number (sets its list id).
+        list: u32,
+        /// The legs.
+        legs: Vec<ChildOrder>,
+    },
+}
+
+/// Whether the venue links OCO legs itself: Binance has order lists on spot only.
+fn native_lists(ctx: &ExecContext<'_>) -> bool {
+    ctx.instrument.kind == crate::instrument::MarketKind::Spot
 }
 
 /// Algorithm-specific state.
@@ -204,8 +216,10 @@ impl ParentOrder {
             ExecSpec::Market => AlgoState::Market,
             ExecSpec::MakerTaker(p) => AlgoState::MakerTaker(MakerTakerState::new(*p, ctx.now)),
             ExecSpec::Twap(p) => AlgoState::Twap(TwapState::new(*p, ctx.now)),
-            ExecSpec::Oco(p) => AlgoState::Oco(OcoState::new(*p, intent.side)),
-            ExecSpec::Bracket(p) => AlgoState::Bracket(BracketState::new(*p, intent.side)),
+            ExecSpec::Oco(p) => AlgoState::Oco(OcoState::new(*p, intent.side, native_lists(ctx))),
+            ExecSpec::Bracket(p) => {
+                AlgoState::Bracket(BracketState::new(*p, intent.side, native_lists(ctx)))
+            }
             ExecSpec::GuardStop(p) => AlgoState::GuardStop(GuardState::new(*p)),
             ExecSpec::TrailingStop(p) => AlgoState::TrailingStop(TrailState::new(*p)),
         };
@@ -301,6 +315,7 @@ impl ParentOrder {
                 child: id.clone(),
                 reason: message.clone(),
                 post_only: *reason == crate::event::RejectReason::PostOnlyWouldCross,
+                code: *reason,
             },
             _ if terminal => {
                 Event::ChildDone(id.clone(), matches!(report.kind, ReportKind::Filled(_)))
@@ -463,5 +478,6 @@ enum Event {
         child: ClientOrderId,
         reason: String,
         post_only: bool,
+        code: crate::event::RejectReason,
     },
 }

@@ -1,6 +1,14 @@
-//! OCO exits, emulated locally (one code path for spot and perpetuals): a take-profit limit and
-//! a stop, both reduce-only, sized to the quantity they protect. When either fills, in part or
-//! in full, the other is resized to what is left — cancel, then place again once the venue has
+//! OCO exits: a take-profit limit and a stop, both reduce-only, sized to the quantity they
+//! protect.
+//!
+//! On spot the pair is a native order list ([`crate::order::OrderListRequest`]): the venue
+//! expires one leg when the other fills or triggers, in the same matching step, so no second
+//! exit can execute. After a partial fill the venue has expired the stop; the rest of the
+//! take-profit is canceled and a new list placed for what is left (one round trip without a
+//! stop, as for a resize below).
+//!
+//! On perpetuals (no order lists) the OCO is emulated: when either leg fills, in part or in
+//! full, the other is resized to what is left — cancel, then place again once the venue has
 //! confirmed the cancel — and when nothing is left it is canceled. So after one leg filled
 //! completely the other is never left working: its cancel goes out in the same step.
 //!
@@ -14,6 +22,8 @@
 //! round trip. If the venue refuses the replacement, the parent fails with the venue's reason
 //! and the position is left without that leg; the failure is reported as the parent's terminal
 //! [`super::ExecProgress`], for the strategy or an operator to act on.
+
+mod list;
 
 use super::{ExecAction, ExecState, ParentOrder, Role};
 use crate::ids::ClientOrderId;
@@ -43,6 +53,9 @@ pub(super) struct LegSlot {
     live: Option<ClientOrderId>,
     /// Its cancel was sent and not yet confirmed.
     canceling: bool,
+    /// In a native list: the other leg filled, so the venue is expiring this one.
+    #[serde(default)]
+    ending: bool,
 }
 
 /// The pair of exit legs.
@@ -57,10 +70,28 @@ pub struct OcoLegs {
     stop: LegSlot,
     /// The prices passed the check.
     checked: bool,
+    /// Placed as native order lists (spot) rather than emulated.
+    #[serde(default)]
+    native: bool,
+    /// Lists placed so far (numbers the next list id).
+    #[serde(default)]
+    lists: u32,
+    /// The number of the last list the venue refused for its prices.
+    #[serde(default)]
+    refused_list: u32,
+    /// The other leg of that list, whose refusal is still to come.
+    #[serde(default)]
+    stale: Option<ClientOrderId>,
+    /// The venue ended the stop because the take-profit traded: the market is at the
+    /// take-profit, whatever the last market event said (a fill report can come before the
+    /// trade that made it). Cleared by the next market event.
+    #[serde(default)]
+    at_take_profit: bool,
 }
 
 impl OcoLegs {
-    pub(super) fn new(params: OcoParams, side: Side, role: Role) -> Self {
+    /// Legs placed as a native list when `native` (the venue links them), else emulated.
+    pub(super) fn new(params: OcoParams, side: Side, role: Role, native: bool) -> Self {
         Self {
             params,
             role,
@@ -68,6 +99,11 @@ impl OcoLegs {
             take_profit: LegSlot::default(),
             stop: LegSlot::default(),
             checked: false,
+            native,
+            lists: 0,
+            refused_list: 0,
+            stale: None,
+            at_take_profit: false,
         }
     }
 
@@ -97,33 +133,55 @@ impl OcoLegs {
     /// filling it (a reduce-only leg expired because the position is gone, an operator
     /// canceled it). The caller stops the parent if anything is still to protect, rather
     /// than placing the leg again.
+    ///
+    /// In a native list, the venue ending one leg while the other still works is the list
+    /// doing its job (the other filled or triggered).
     pub(super) fn on_done(&mut self, child: &ClientOrderId, filled: bool) -> Option<String> {
+        let linked = self.native && self.take_profit.live.is_some() && self.stop.live.is_some();
+        let mut complaint = None;
+        let mut ended_filled = false;
         for (slot, name) in [
             (&mut self.take_profit, "take-profit"),
             (&mut self.stop, "stop"),
         ] {
             if slot.live.as_ref() == Some(child) {
-                let expected = slot.canceling || filled;
+                let expected = slot.canceling || filled || linked || slot.ending;
                 slot.live = None;
                 slot.canceling = false;
+                slot.ending = false;
+                ended_filled = filled;
                 if !expected {
-                    return Some(format!(
+                    complaint = Some(format!(
                         "the venue ended the {name} leg {child} without filling it"
                     ));
                 }
             }
         }
-        None
+        if linked && ended_filled {
+            for slot in [&mut self.take_profit, &mut self.stop] {
+                slot.ending = slot.live.is_some();
+            }
+        }
+        if linked && !filled && self.take_profit.live.is_some() {
+            self.at_take_profit = true;
+        }
+        complaint
     }
 
     /// Brings both legs to `protect` (the quantity still to exit): places what is missing,
     /// cancels what is the wrong size (it is placed again once the cancel is confirmed).
+    /// A native OCO is brought there by [`Self::sync_list`], which needs the last price.
     pub(super) fn sync(
         &mut self,
         parent: &mut ParentOrder,
         protect: Quantity,
+        last: Option<Price>,
         out: &mut Vec<ExecAction>,
     ) {
+        if self.native {
+            self.sync_list(parent, protect, last, out);
+            return;
+        }
         let side = self.side;
         let params = self.params;
         let role = self.role;
@@ -172,6 +230,11 @@ impl OcoLegs {
         }
     }
 
+    /// A market event arrived: the last price speaks for the market again.
+    pub(super) fn on_market(&mut self) {
+        self.at_take_profit = false;
+    }
+
     /// Cancels both legs (the parent is being stopped).
     pub(super) fn cancel(&mut self, out: &mut Vec<ExecAction>) {
         for slot in [&mut self.take_profit, &mut self.stop] {
@@ -190,9 +253,9 @@ pub struct OcoState {
 }
 
 impl OcoState {
-    pub(super) fn new(params: OcoParams, side: Side) -> Self {
+    pub(super) fn new(params: OcoParams, side: Side, native: bool) -> Self {
         Self {
-            legs: OcoLegs::new(params, side, Role::Work),
+            legs: OcoLegs::new(params, side, Role::Work, native),
         }
     }
 
@@ -208,6 +271,7 @@ impl OcoState {
             return;
         }
         match event {
+            super::Event::Market => self.legs.on_market(),
             super::Event::ChildDone(id, filled) => {
                 if let Some(reason) = self.legs.on_done(id, *filled) {
                     if !parent.remaining().is_zero() {
@@ -217,6 +281,8 @@ impl OcoState {
                     }
                 }
             }
+            super::Event::ChildRejected { child, code, .. }
+                if self.legs.on_refused(child, *code) => {}
             super::Event::ChildRejected { child, reason, .. } => {
                 let _ = self.legs.on_done(child, false);
                 self.legs.cancel(out);
@@ -228,7 +294,7 @@ impl OcoState {
             _ => {}
         }
         let protect = parent.remaining();
-        self.legs.sync(parent, protect, out);
+        self.legs.sync(parent, protect, ctx.top.last_or_mid(), out);
         if protect.is_zero() && self.legs.idle() {
             parent.state = ExecState::Completed;
         }

@@ -28,6 +28,8 @@ pub enum Leg {
     TakeProfit(u32),
     /// A stop leg (the `n`-th placement: a trailed stop is a new order).
     Stop(u32),
+    /// The `n`-th order list (a native OCO's list id).
+    List(u32),
 }
 
 impl Leg {
@@ -39,6 +41,7 @@ impl Leg {
             Leg::Entry => ".e".to_owned(),
             Leg::TakeProfit(n) => format!(".t{n}"),
             Leg::Stop(n) => format!(".x{n}"),
+            Leg::List(n) => format!(".l{n}"),
         }
     }
 }

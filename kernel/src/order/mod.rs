@@ -4,6 +4,7 @@
 mod amend;
 mod client_ids;
 mod kind;
+mod list;
 mod oco;
 pub mod state;
 mod trailing;
@@ -11,6 +12,7 @@ mod trailing;
 pub use amend::{AmendRequest, CancelReplaceRequest, ReplaceMode};
 pub use client_ids::{is_venue_safe, Leg, MAX_CLIENT_ORDER_ID};
 pub use kind::{OrderKind, TimeInForce, TriggerSource};
+pub use list::{Contingency, OrderListRequest};
 pub use oco::{check_oco_prices, OcoPriceError};
 pub use state::{OrderError, OrderStatus, OrderUpdate};
 pub use trailing::{TrailingKind, TrailingState, TrailingTrigger};

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
 use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
 use chimera_kernel::order::{
-    AmendRequest, CancelReplaceRequest, CancelRequest, OrderIntent, OrderKind, ReplaceMode, Side,
-    TimeInForce,
+    AmendRequest, CancelReplaceRequest, CancelRequest, Contingency, OrderIntent, OrderKind,
+    OrderListRequest, ReplaceMode, Side, TimeInForce,
 };
 use chimera_kernel::testing::{px, qty};
 use chimera_kernel::time::Timestamp;
@@ -332,6 +332,40 @@ async fn changes_to_working_orders(venue: &dyn ExecutionVenue, rich: &PortfolioI
         .await
         .expect("cancel");
     reports_until_quiet(venue).await;
+
+    // The suite's instrument is a perpetual: no order lists there, every leg is refused.
+    let mut stop = resting_bid(rich, 13);
+    stop.side = Side::Sell;
+    stop.kind = OrderKind::StopMarket {
+        stop_price: px(Decimal::from(39_000)),
+        trigger: chimera_kernel::order::TriggerSource::Last,
+    };
+    let mut take_profit = resting_bid(rich, 14);
+    take_profit.side = Side::Sell;
+    take_profit.kind = OrderKind::Limit {
+        price: px(Decimal::from(41_000)),
+        post_only: false,
+    };
+    let list = OrderListRequest {
+        list_id: ClientOrderId::new(format!("{}-list", rich.as_str())),
+        portfolio_id: rich.clone(),
+        symbol: stop.symbol.clone(),
+        contingency: Contingency::Oco,
+        orders: vec![take_profit, stop],
+    };
+    venue.submit_list(&list).await.expect("submit list");
+    let refused = reports_until_quiet(venue).await;
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused.iter().all(|r| matches!(
+            r.kind,
+            ReportKind::Rejected {
+                reason: RejectReason::InvalidOrder,
+                ..
+            }
+        )),
+        "a list where the venue has none is refused leg by leg: {refused:?}"
+    );
 }
 
 /// Runs the account rules with portfolios prefixed by `prefix`: positions after fills, open

@@ -43,6 +43,20 @@ impl Gateway {
                 self.venue.trading().amend(&request).await?;
                 self.publish_reports().await
             }
+            Command::SubmitList(list) => {
+                // Admitted leg by leg (each recorded first); a list whose legs were all handled
+                // before is not sent again.
+                let mut send = false;
+                for leg in &list.orders {
+                    send |= self.admit(leg).await?;
+                }
+                if !send {
+                    return Ok(());
+                }
+                self.venue.trading().submit_list(&list).await?;
+                self.figures.submitted += 1;
+                self.publish_reports().await
+            }
             Command::CancelReplace(request) => {
                 if !self.admit(&request.replacement).await? {
                     return Ok(());

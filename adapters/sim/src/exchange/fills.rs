@@ -18,13 +18,29 @@ impl SimExchange {
     /// resting sell would deliver), contingent orders included; on perpetuals, the initial
     /// margin of resting orders that would open or add to a position (armed stops and
     /// reduce-only orders hold nothing).
-    fn reserved(&self, portfolio: &PortfolioId, instrument: &Instrument, side: Side) -> Decimal {
+    ///
+    /// The legs of an order list hold once between them (the dearest leg's hold), and the legs
+    /// of `own_list` (the list of the order being checked) not at all.
+    fn reserved(
+        &self,
+        portfolio: &PortfolioId,
+        instrument: &Instrument,
+        side: Side,
+        own_list: Option<&chimera_kernel::ids::ClientOrderId>,
+    ) -> Decimal {
         let mut held = Decimal::ZERO;
+        let mut lists: std::collections::BTreeMap<&chimera_kernel::ids::ClientOrderId, Decimal> =
+            std::collections::BTreeMap::new();
         for working in self.resting.values() {
             let order = &working.order;
             if order.intent.portfolio_id != *portfolio {
                 continue;
             }
+            let list = self.in_list(&order.intent.client_order_id);
+            if list.is_some() && list == own_list {
+                continue;
+            }
+            let before = held;
             let Some(other) = self.instruments.get(&order.intent.symbol) else {
                 continue;
             };
@@ -56,8 +72,14 @@ impl SimExchange {
                 },
                 _ => {}
             }
+            if let Some(list) = list {
+                let hold = held - before;
+                held = before;
+                let most = lists.entry(list).or_default();
+                *most = (*most).max(hold);
+            }
         }
-        held
+        held + lists.values().copied().sum::<Decimal>()
     }
 
     pub(super) fn check_account(
@@ -66,7 +88,12 @@ impl SimExchange {
         intent: &OrderIntent,
         price: Price,
     ) -> Result<(), (RejectReason, String)> {
-        let reserved = self.reserved(&intent.portfolio_id, instrument, intent.side);
+        let reserved = self.reserved(
+            &intent.portfolio_id,
+            instrument,
+            intent.side,
+            self.in_list(&intent.client_order_id),
+        );
         let account = self.account(&intent.portfolio_id);
         let position = account
             .position(&intent.symbol)
@@ -191,6 +218,16 @@ impl SimExchange {
 
     /// Applies a report to the venue's copy of the order and queues it for the client.
     pub(super) fn emit(&mut self, mut order: Order, at: Timestamp, kind: ReportKind) -> Order {
+        let ends_list = !self.list_of.is_empty()
+            && matches!(
+                kind,
+                ReportKind::PartiallyFilled(_)
+                    | ReportKind::Filled(_)
+                    | ReportKind::Canceled
+                    | ReportKind::Expired
+                    | ReportKind::Rejected { .. }
+            );
+        let canceled = kind == ReportKind::Canceled;
         let report = ExecutionReport {
             portfolio_id: order.intent.portfolio_id.clone(),
             client_order_id: order.intent.client_order_id.clone(),
@@ -201,6 +238,9 @@ impl SimExchange {
         };
         let _ = order.apply(&report);
         self.reports.push_back(report);
+        if ends_list {
+            self.end_list(&order.intent.client_order_id, at, canceled);
+        }
         order
     }
 }

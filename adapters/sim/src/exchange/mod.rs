@@ -25,6 +25,7 @@ mod admit;
 mod amend;
 mod fills;
 mod liquidation;
+mod lists;
 mod rejects;
 mod resting;
 mod triggers;
@@ -87,6 +88,12 @@ pub struct SimExchange {
     /// Liquidations so far (numbers the venue's liquidation orders).
     #[serde(default)]
     liquidations: u64,
+    /// Working order lists: list id → its legs.
+    #[serde(default)]
+    lists: BTreeMap<ClientOrderId, Vec<ClientOrderId>>,
+    /// Each working leg's list.
+    #[serde(default)]
+    list_of: BTreeMap<ClientOrderId, ClientOrderId>,
 }
 
 /// A reject of `intent` with Binance's code and wording for `reason` and `detail` after it.
@@ -129,6 +136,8 @@ impl SimExchange {
             now: Timestamp(0),
             clocks: FastMap::default(),
             liquidations: 0,
+            lists: BTreeMap::new(),
+            list_of: BTreeMap::new(),
         }
     }
 

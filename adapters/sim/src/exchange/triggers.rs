@@ -64,6 +64,8 @@ impl SimExchange {
     /// A triggered order executes.
     fn fire(&mut self, order: Order, event: &MarketEvent, fired_at: Price) {
         let at = self.clock(&order.intent.symbol, Timestamp(0));
+        // A triggered leg of an order list ends the others before it trades.
+        self.end_list(&order.intent.client_order_id, at, false);
         let Ok(cap) = self.reduce_cap(&order) else {
             self.emit(order, at, ReportKind::Expired);
             return;

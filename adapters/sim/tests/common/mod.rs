@@ -2,6 +2,8 @@
 //! book deltas, trades, and what the venue reported.
 #![allow(dead_code, reason = "each test binary uses its own subset")]
 
+pub(crate) mod run;
+
 use chimera_kernel::event::{
     BookDelta, BookLevel, BookSnapshot, ExecutionReport, MarketEvent, RejectReason, ReportKind,
     Trade,

@@ -137,6 +137,15 @@ impl<'a> Lockstep<'a> {
                 }
                 Some(Command::Cancel(request)) => self.venue.cancel(&request).await?,
                 Some(Command::Amend(request)) => self.venue.amend(&request).await?,
+                Some(Command::SubmitList(list)) => {
+                    let costs = &mut self.costs;
+                    self.venue.with_exchange(|x| {
+                        for leg in &list.orders {
+                            costs.on_submit(leg, x);
+                        }
+                    });
+                    self.venue.submit_list(&list).await?;
+                }
                 Some(Command::CancelReplace(request)) => {
                     let costs = &mut self.costs;
                     self.venue
