@@ -10,8 +10,8 @@ use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, MarketEvent, Quote, ReportKind};
 use chimera_kernel::ids::{Asset, ClientOrderId, IntentId, PortfolioId, Symbol};
 use chimera_kernel::order::{
-    AmendRequest, CancelReplaceRequest, CancelRequest, OrderIntent, OrderKind, OrderStatus,
-    ReplaceMode, Side, TimeInForce,
+    AmendRequest, CancelReplaceRequest, CancelRequest, Contingency, OrderIntent, OrderKind,
+    OrderListRequest, OrderStatus, ReplaceMode, Side, TimeInForce,
 };
 use chimera_kernel::testing::{btc_perp, px, qty};
 use chimera_kernel::time::Timestamp;
@@ -109,6 +109,19 @@ async fn setup(
     Arc<MemoryEventBus>,
     Arc<SimVenue>,
 ) {
+    setup_on(name, btc_perp()).await
+}
+
+/// [`setup`] listing `instrument` instead (the account also holds 1 BTC).
+async fn setup_on(
+    name: &str,
+    instrument: chimera_kernel::instrument::Instrument,
+) -> (
+    std::path::PathBuf,
+    SqlStore,
+    Arc<MemoryEventBus>,
+    Arc<SimVenue>,
+) {
     let dir = std::env::temp_dir().join(format!("chimera-gv-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -117,12 +130,13 @@ async fn setup(
     let bus = Arc::new(MemoryEventBus::new());
     let venue = Arc::new(SimVenue::new(SimConfig::default()));
     venue.with_exchange(|x| {
-        x.add_instrument(btc_perp());
+        x.add_instrument(instrument);
         x.deposit(
             &PortfolioId::new("p1"),
             Asset::new("USDT"),
             Amount::new(Decimal::from(100_000)),
         );
+        x.deposit(&PortfolioId::new("p1"), Asset::new("BTC"), Amount::new(Decimal::ONE));
     });
     venue.on_market(&MarketEvent::Quote(Quote {
         symbol: Symbol::new("BTCUSDT"),
@@ -254,6 +268,57 @@ async fn the_gateway_amends_and_cancel_replaces() {
         "each outcome once; the repeated cancel-replace is answered from the records (the \
          replacement's state told again, as for a repeated submit), the repeated amend not at all"
     );
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_places_order_lists_once() {
+    let (dir, store, bus, venue) = setup_on("list", chimera_kernel::testing::btc_spot()).await;
+    let mut take_profit = intent_n(1);
+    take_profit.side = Side::Sell;
+    take_profit.kind = OrderKind::Limit {
+        price: px(Decimal::from(41_000)),
+        post_only: false,
+    };
+    take_profit.time_in_force = TimeInForce::Gtc;
+    let mut stop = intent_n(2);
+    stop.side = Side::Sell;
+    stop.kind = OrderKind::StopMarket {
+        stop_price: px(Decimal::from(39_000)),
+        trigger: chimera_kernel::order::TriggerSource::Last,
+    };
+    stop.time_in_force = TimeInForce::Gtc;
+    let list = OrderListRequest {
+        list_id: ClientOrderId::new("c-p1-1.l1"),
+        portfolio_id: PortfolioId::new("p1"),
+        symbol: Symbol::new("BTCUSDT"),
+        contingency: Contingency::Oco,
+        orders: vec![take_profit.clone(), stop.clone()],
+    };
+    let commands = [
+        Command::SubmitList(list.clone()),
+        Command::SubmitList(list),
+    ];
+    let figures = run(&bus, &store, Arc::clone(&venue), &commands).await;
+    assert_eq!((figures.submitted, figures.duplicates), (1, 2), "{figures:?}");
+    for leg in [&take_profit, &stop] {
+        let order = store.get_order(&leg.client_order_id).await.unwrap().unwrap();
+        assert_eq!(order.status, OrderStatus::Accepted, "{}", leg.client_order_id);
+    }
+    // The stop triggers: the venue expires the take-profit, the stop sells.
+    venue.on_market(&MarketEvent::Trade(chimera_kernel::event::Trade {
+        symbol: Symbol::new("BTCUSDT"),
+        ts: Timestamp(20),
+        price: px(Decimal::from(38_900)),
+        qty: qty(Decimal::ONE),
+        aggressor: Some(Side::Sell),
+        trade_id: None,
+    }));
+    let _ = run(&bus, &store, venue, &[]).await;
+    let tp = store.get_order(&take_profit.client_order_id).await.unwrap().unwrap();
+    let sold = store.get_order(&stop.client_order_id).await.unwrap().unwrap();
+    assert_eq!((tp.status, sold.status), (OrderStatus::Expired, OrderStatus::Filled));
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
