@@ -24,6 +24,7 @@ pub mod portfolio;
 pub mod request;
 pub mod rng;
 pub mod strategy;
+pub mod tca;
 pub mod time;
 pub mod value;
 

@@ -38,6 +38,9 @@ pub struct FillRecord {
     pub fill: Fill,
     /// Venue time of the fill.
     pub ts: Timestamp,
+    /// Transaction costs (the market at send, slippage, latency), when the recorder knew the
+    /// order's send.
+    pub costs: Option<chimera_kernel::tca::FillCosts>,
 }
 
 /// A position at a point in time.

@@ -81,7 +81,7 @@ pub struct Backtest {
     recorders: Vec<Recorder>,
     fills: Vec<FillRow>,
     executions: Vec<chimera_kernel::execution::ExecProgress>,
-    costs: crate::tca::FillCostTracker,
+    costs: crate::FillCostTracker,
     feed: DelayedFeed,
     sample_ms: i64,
     events: u64,
@@ -110,7 +110,7 @@ impl Backtest {
             events: 0,
             last_ts: Timestamp(0),
             executions: Vec::new(),
-            costs: crate::tca::FillCostTracker::default(),
+            costs: crate::FillCostTracker::default(),
             feed,
         }
     }
@@ -186,7 +186,7 @@ impl Backtest {
         while let Some((_, output)) = self.set.poll_output() {
             match output {
                 Output::Command(Command::Submit(intent)) => {
-                    self.costs.on_submit(&intent, &self.exchange);
+                    self.exchange.note_submit(&mut self.costs, &intent);
                     let at = intent.created_at;
                     self.exchange.submit(intent, at);
                 }
@@ -198,7 +198,7 @@ impl Backtest {
                 }
                 Output::Command(Command::SubmitList(list)) => {
                     for leg in &list.orders {
-                        self.costs.on_submit(leg, &self.exchange);
+                        self.exchange.note_submit(&mut self.costs, leg);
                     }
                     let at = list
                         .orders
@@ -207,7 +207,8 @@ impl Backtest {
                     self.exchange.submit_list(&list, at);
                 }
                 Output::Command(Command::CancelReplace(request)) => {
-                    self.costs.on_submit(&request.replacement, &self.exchange);
+                    self.exchange
+                        .note_submit(&mut self.costs, &request.replacement);
                     let at = request.replacement.created_at;
                     self.exchange.cancel_replace(&request, at);
                 }

@@ -23,14 +23,13 @@ mod exchange;
 mod known;
 mod market;
 mod recorder;
-mod tca;
 mod venue;
 
 pub use backtest::{Backtest, BacktestResults, Progress};
+pub use chimera_kernel::tca::{FillCostTracker, FillCosts, TCA_LEVELS};
 pub use config::{BarFill, QueueModel, SimConfig, SimConfigError};
 pub use event_time::{EventTimeVenue, FedMarks, SimState};
 pub use exchange::SimExchange;
 pub use known::{Knowledge, KNOWN_WINDOW};
 pub use recorder::{finish_all, BacktestSummary, EquityCurves, EquityPoint, FillRow, Recorder};
-pub use tca::{FillCostTracker, FillCosts, TCA_LEVELS};
 pub use venue::SimVenue;

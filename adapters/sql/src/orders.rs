@@ -108,10 +108,13 @@ impl OrderRepository for SqlStore {
 #[async_trait]
 impl FillRepository for SqlStore {
     async fn record_fill(&self, record: &FillRecord) -> PortResult<Inserted> {
+        let costs = record.costs.as_ref();
         let result = sqlx::query::<Db>(&self.sql(
             "INSERT INTO fills (trade_id, portfolio_id, client_order_id, symbol, side, price, qty, \
-             ts, body) VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8, $9::jsonb) \
-             ON CONFLICT (trade_id) DO NOTHING",
+             ts, body, liquidity, fee, fee_asset, sent_at, ack_ms, fill_ms, mid_at_send, \
+             slippage_bps, costs) VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8, \
+             $9::jsonb, $10, $11::numeric, $12, $13, $14, $15, $16::numeric, $17::numeric, \
+             $18::jsonb) ON CONFLICT (trade_id) DO NOTHING",
         ))
         .bind(record.fill.trade_id.as_str().to_owned())
         .bind(record.portfolio_id.as_str().to_owned())
@@ -122,6 +125,15 @@ impl FillRepository for SqlStore {
         .bind(record.fill.qty.get().to_string())
         .bind(record.ts.0)
         .bind(to_json("fills", &record.fill)?)
+        .bind(canonical(&record.fill.liquidity)?)
+        .bind(record.fill.fee.amount.to_string())
+        .bind(record.fill.fee.asset.as_str().to_owned())
+        .bind(costs.map(|c| c.sent_at.0))
+        .bind(costs.and_then(|c| c.ack_ms))
+        .bind(costs.map(|c| c.fill_ms))
+        .bind(costs.and_then(|c| c.mid_at_send).map(|d| d.to_string()))
+        .bind(costs.and_then(|c| c.slippage_bps).map(|d| d.to_string()))
+        .bind(costs.map(|c| to_json("fills", c)).transpose()?)
         .execute(&self.pool)
         .await
         .map_err(|e| db_error("insert fill", e))?;
@@ -133,8 +145,9 @@ impl FillRepository for SqlStore {
     }
 
     async fn fills(&self, portfolio: &PortfolioId) -> PortResult<Vec<FillRecord>> {
-        let rows = sqlx::query_as::<Db, (String, String, String, i64, String)>(&self.sql(
-            "SELECT client_order_id, symbol, side, ts, body::text FROM fills \
+        type Row = (String, String, String, i64, String, Option<String>);
+        let rows = sqlx::query_as::<Db, Row>(&self.sql(
+            "SELECT client_order_id, symbol, side, ts, body::text, costs::text FROM fills \
              WHERE portfolio_id = $1 ORDER BY seq",
         ))
         .bind(portfolio.as_str().to_owned())
@@ -142,7 +155,7 @@ impl FillRepository for SqlStore {
         .await
         .map_err(|e| db_error("list fills", e))?;
         rows.into_iter()
-            .map(|(client_order_id, symbol, side, ts, body)| {
+            .map(|(client_order_id, symbol, side, ts, body, costs)| {
                 Ok(FillRecord {
                     portfolio_id: portfolio.clone(),
                     client_order_id: ClientOrderId::new(client_order_id),
@@ -150,6 +163,7 @@ impl FillRepository for SqlStore {
                     side: from_canonical::<Side>("fills", &side)?,
                     fill: from_json("fills", &body)?,
                     ts: Timestamp(ts),
+                    costs: costs.map(|c| from_json("fills", &c)).transpose()?,
                 })
             })
             .collect()

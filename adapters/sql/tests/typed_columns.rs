@@ -55,6 +55,15 @@ fn fill(order: &Order, n: u64) -> FillRecord {
             liquidity: Liquidity::Taker,
         },
         ts: Timestamp(2_000),
+        costs: Some(chimera_kernel::tca::FillCosts {
+            sent_at: Timestamp(1_000),
+            ack_ms: Some(3),
+            fill_ms: 1_000,
+            mid_at_send: Some(Decimal::from_str("38540.005").unwrap()),
+            slippage_bps: Some(Decimal::from_str("-1.0405").unwrap()),
+            bids_at_send: Vec::new(),
+            asks_at_send: Vec::new(),
+        }),
     }
 }
 
@@ -107,6 +116,17 @@ async fn sqlite_keeps_exact_text_and_canonical_names() {
     .unwrap();
     assert_eq!((qty.as_str(), kind.as_str()), (QTYS[0], "text"));
     assert_eq!(reason, "taker");
+    let (slippage, liquidity, ack): (String, String, i64) = sqlx::query_as(
+        "SELECT slippage_bps, liquidity, ack_ms FROM fills WHERE portfolio_id = $1 LIMIT 1",
+    )
+    .bind(portfolio.as_str().to_owned())
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        (slippage.as_str(), liquidity.as_str(), ack),
+        ("-1.0405", "taker", 3)
+    );
     store.close().await;
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -135,6 +155,21 @@ async fn postgres_has_numeric_and_jsonb_columns() {
     assert_eq!(Decimal::from_str(&total).unwrap(), expected);
     assert_eq!(liquidity, "taker");
     assert_eq!(fee, "-0.000000019272");
+    // Transaction costs as columns: averaged, grouped, filtered in plain SQL.
+    let (slippage, maker, fees, ack): (String, i64, String, i64) = sqlx::query_as(
+        "SELECT avg(slippage_bps)::text, count(*) FILTER (WHERE liquidity = 'maker'), \
+         sum(fee)::text, max(ack_ms) FROM fills WHERE portfolio_id = $1",
+    )
+    .bind(portfolio.as_str().to_owned())
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        Decimal::from_str(&slippage).unwrap(),
+        Decimal::from_str("-1.0405").unwrap()
+    );
+    assert_eq!((maker, ack), (0, 3));
+    assert_eq!(fees, "-0.000000057816");
     let (types,): (String,) = sqlx::query_as(
         "SELECT string_agg(table_name || '.' || column_name || ' ' || data_type, ', ' \
          ORDER BY table_name, column_name) FROM information_schema.columns \

@@ -130,7 +130,25 @@ pub async fn order_repository_suite(repo: &dyn OrderRepository, prefix: &str) {
         .is_empty());
 }
 
-/// [`FillRepository`]: unique by trade id, listed in insertion order.
+/// Transaction costs as a gateway records them with a fill: latencies, the mid and the top
+/// of the book at send, slippage.
+fn costs(ts: i64) -> chimera_kernel::tca::FillCosts {
+    let level = |p: i64, q: i64| chimera_kernel::event::BookLevel {
+        price: px(Decimal::new(p, 1)),
+        qty: chimera_kernel::testing::qty(Decimal::new(q, 3)),
+    };
+    chimera_kernel::tca::FillCosts {
+        sent_at: Timestamp(ts - 7),
+        ack_ms: Some(2),
+        fill_ms: 7,
+        mid_at_send: Some(Decimal::new(4_200_005, 2)),
+        slippage_bps: Some(Decimal::new(-11_905, 4)),
+        bids_at_send: vec![level(420_000, 1_500), level(419_999, 20)],
+        asks_at_send: vec![level(420_001, 3)],
+    }
+}
+
+/// [`FillRepository`]: unique by trade id, listed in insertion order, costs kept exactly.
 ///
 /// # Panics
 /// When the repository breaks the contract.
@@ -143,6 +161,8 @@ pub async fn fill_repository_suite(repo: &dyn FillRepository, prefix: &str) {
         side: Side::Sell,
         fill: fill(&format!("{prefix}-{trade}")),
         ts: Timestamp(ts),
+        // One fill with costs, one without (a fill whose send the recorder never saw).
+        costs: (ts > 5).then(|| costs(ts)),
     };
     assert_eq!(
         repo.record_fill(&record("t1", 10)).await.expect("insert"),

@@ -8,6 +8,7 @@ use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, ReportKind};
 use chimera_kernel::ids::ClientOrderId;
 use chimera_kernel::order::{Order, OrderIntent};
+use chimera_kernel::tca::FillCostTracker;
 use chimera_messages::{AlertCode, AlertLevel, MessageType, Topic};
 use chimera_ports::{FillRecord, FillRepository, OrderRepository};
 use chimera_runtime::runtime::{fatal, Runtime};
@@ -19,6 +20,9 @@ pub(super) struct Gateway {
     pub(super) rt: Arc<Runtime>,
     pub(super) venue: Box<dyn GatewayVenue>,
     orders: HashMap<ClientOrderId, Order>,
+    /// The market at each order's send, for the transaction costs of its fills (not
+    /// checkpointed: an order sent before a restart records its fills without costs).
+    costs: FillCostTracker,
     pub(super) figures: GatewayFigures,
 }
 
@@ -28,6 +32,7 @@ impl Gateway {
             rt,
             venue,
             orders: HashMap::new(),
+            costs: FillCostTracker::default(),
             figures: GatewayFigures::default(),
         }
     }
@@ -120,6 +125,8 @@ impl Gateway {
                 .map_err(|e| fatal("record order", &e))?;
         }
         self.orders.insert(coid, Order::new(intent.clone()));
+        let (bids, asks) = self.venue.depth(&intent.symbol);
+        self.costs.on_submit(intent, bids, asks);
         Ok(true)
     }
 
@@ -134,6 +141,7 @@ impl Gateway {
 
     async fn record(&mut self, report: &ExecutionReport) -> anyhow::Result<()> {
         let rt = Arc::clone(&self.rt);
+        let costs = self.costs.on_report(report);
         if let ReportKind::Liquidated { side, fill } = &report.kind {
             // The venue's own order: no record of ours to update, but the fill is recorded
             // (idempotent by trade id) like any other.
@@ -144,6 +152,7 @@ impl Gateway {
                 side: *side,
                 fill: fill.clone(),
                 ts: report.ts,
+                costs: None,
             };
             rt.retry("record fill", || rt.store.record_fill(&record))
                 .await
@@ -181,6 +190,7 @@ impl Gateway {
                 side: order.intent.side,
                 fill: fill.clone(),
                 ts: report.ts,
+                costs,
             };
             rt.retry("record fill", || rt.store.record_fill(&record))
                 .await

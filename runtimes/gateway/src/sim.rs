@@ -230,4 +230,16 @@ impl GatewayVenue for SimGatewayVenue {
             .with_exchange(|x| x.now())
             .max(Timestamp(0))
     }
+
+    fn depth(
+        &self,
+        symbol: &chimera_kernel::ids::Symbol,
+    ) -> (
+        Vec<chimera_kernel::event::BookLevel>,
+        Vec<chimera_kernel::event::BookLevel>,
+    ) {
+        self.sim
+            .venue()
+            .with_exchange(|x| x.depth(symbol, chimera_kernel::tca::TCA_LEVELS))
+    }
 }

@@ -6,6 +6,8 @@
 //! gateway's own logic does not know which one it drives.
 
 use async_trait::async_trait;
+use chimera_kernel::event::BookLevel;
+use chimera_kernel::ids::Symbol;
 use chimera_kernel::order::OrderIntent;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::ExecutionVenue;
@@ -62,6 +64,14 @@ pub trait GatewayVenue: Send {
 
     /// The venue's time, to stamp checkpoints with.
     fn now(&self) -> Timestamp;
+
+    /// The best bids and asks of `symbol` the gateway sees now (best first), for the
+    /// transaction costs of the fills of an order about to be sent. Empty when the gateway
+    /// sees no book (an exchange adapter without a market-data feed in the gateway): the
+    /// fills then carry latencies but no mid or slippage.
+    fn depth(&self, _symbol: &Symbol) -> (Vec<BookLevel>, Vec<BookLevel>) {
+        (Vec::new(), Vec::new())
+    }
 }
 
 /// Any [`ExecutionVenue`] with nothing around it: an exchange adapter. It keeps its own state

@@ -171,6 +171,11 @@ async fn live_run_matches_backtest_and_dead_letters_malformed_messages() {
     pause_and_resume(&bus, &setup, &store).await;
     run.stop_and_check(&store, &expected).await;
     assert_dead_lettered(&store, &setup).await;
+    let (without,): (i64,) = sqlx::query_as("SELECT count(*) FROM fills WHERE sent_at IS NULL")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(without, 0, "every fill records when its order was sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

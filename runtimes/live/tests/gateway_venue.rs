@@ -22,7 +22,7 @@ use chimera_live::gateway::{self, GatewayFigures, PlainVenue};
 use chimera_live::runtime::{shutdown_pair, Runtime};
 use chimera_memory::MemoryEventBus;
 use chimera_messages::{decode, MessageType, Topic, Topics};
-use chimera_ports::{EventBus, OrderRepository};
+use chimera_ports::{EventBus, FillRepository, OrderRepository};
 use chimera_sim::{SimConfig, SimVenue};
 use chimera_sql::{SqlConfig, SqlStore};
 use std::sync::Arc;
@@ -136,7 +136,11 @@ async fn setup_on(
             Asset::new("USDT"),
             Amount::new(Decimal::from(100_000)),
         );
-        x.deposit(&PortfolioId::new("p1"), Asset::new("BTC"), Amount::new(Decimal::ONE));
+        x.deposit(
+            &PortfolioId::new("p1"),
+            Asset::new("BTC"),
+            Amount::new(Decimal::ONE),
+        );
     });
     venue.on_market(&MarketEvent::Quote(Quote {
         symbol: Symbol::new("BTCUSDT"),
@@ -164,6 +168,13 @@ async fn the_gateway_runs_on_any_execution_venue() {
         .unwrap()
         .unwrap();
     assert_eq!(order.status, OrderStatus::Filled);
+    let fills = store.fills(&PortfolioId::new("p1")).await.unwrap();
+    let costs = fills[0].costs.as_ref().expect("the gateway records costs");
+    assert_eq!(costs.sent_at, Timestamp(10), "sent at the intent's time");
+    assert!(
+        costs.mid_at_send.is_none() && costs.bids_at_send.is_empty(),
+        "a plain venue shows the gateway no book: latencies only, {costs:?}"
+    );
     let reports = feedback(&bus).await;
     let fills = reports
         .iter()
@@ -296,15 +307,25 @@ async fn the_gateway_places_order_lists_once() {
         contingency: Contingency::Oco,
         orders: vec![take_profit.clone(), stop.clone()],
     };
-    let commands = [
-        Command::SubmitList(list.clone()),
-        Command::SubmitList(list),
-    ];
+    let commands = [Command::SubmitList(list.clone()), Command::SubmitList(list)];
     let figures = run(&bus, &store, Arc::clone(&venue), &commands).await;
-    assert_eq!((figures.submitted, figures.duplicates), (1, 2), "{figures:?}");
+    assert_eq!(
+        (figures.submitted, figures.duplicates),
+        (1, 2),
+        "{figures:?}"
+    );
     for leg in [&take_profit, &stop] {
-        let order = store.get_order(&leg.client_order_id).await.unwrap().unwrap();
-        assert_eq!(order.status, OrderStatus::Accepted, "{}", leg.client_order_id);
+        let order = store
+            .get_order(&leg.client_order_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            order.status,
+            OrderStatus::Accepted,
+            "{}",
+            leg.client_order_id
+        );
     }
     // The stop triggers: the venue expires the take-profit, the stop sells.
     venue.on_market(&MarketEvent::Trade(chimera_kernel::event::Trade {
@@ -316,9 +337,20 @@ async fn the_gateway_places_order_lists_once() {
         trade_id: None,
     }));
     let _ = run(&bus, &store, venue, &[]).await;
-    let tp = store.get_order(&take_profit.client_order_id).await.unwrap().unwrap();
-    let sold = store.get_order(&stop.client_order_id).await.unwrap().unwrap();
-    assert_eq!((tp.status, sold.status), (OrderStatus::Expired, OrderStatus::Filled));
+    let tp = store
+        .get_order(&take_profit.client_order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let sold = store
+        .get_order(&stop.client_order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (tp.status, sold.status),
+        (OrderStatus::Expired, OrderStatus::Filled)
+    );
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -228,6 +228,17 @@ impl SimExchange {
         )
     }
 
+    /// Notes `intent` in `costs` with the book this venue shows for its symbol now (the
+    /// transaction-cost fields of its fills).
+    pub fn note_submit(
+        &self,
+        costs: &mut chimera_kernel::tca::FillCostTracker,
+        intent: &OrderIntent,
+    ) {
+        let (bids, asks) = self.depth(&intent.symbol, chimera_kernel::tca::TCA_LEVELS);
+        costs.on_submit(intent, bids, asks);
+    }
+
     /// Working orders of a portfolio.
     pub fn open_orders(&self, portfolio: &PortfolioId) -> Vec<Order> {
         self.resting

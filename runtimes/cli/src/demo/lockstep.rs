@@ -132,7 +132,7 @@ impl<'a> Lockstep<'a> {
             match decode::<Command>(&d.payload) {
                 Some(Command::Submit(intent)) => {
                     let costs = &mut self.costs;
-                    self.venue.with_exchange(|x| costs.on_submit(&intent, x));
+                    self.venue.with_exchange(|x| x.note_submit(costs, &intent));
                     self.venue.submit(&intent).await?;
                 }
                 Some(Command::Cancel(request)) => self.venue.cancel(&request).await?,
@@ -141,7 +141,7 @@ impl<'a> Lockstep<'a> {
                     let costs = &mut self.costs;
                     self.venue.with_exchange(|x| {
                         for leg in &list.orders {
-                            costs.on_submit(leg, x);
+                            x.note_submit(costs, leg);
                         }
                     });
                     self.venue.submit_list(&list).await?;
@@ -149,7 +149,7 @@ impl<'a> Lockstep<'a> {
                 Some(Command::CancelReplace(request)) => {
                     let costs = &mut self.costs;
                     self.venue
-                        .with_exchange(|x| costs.on_submit(&request.replacement, x));
+                        .with_exchange(|x| x.note_submit(costs, &request.replacement));
                     self.venue.cancel_replace(&request).await?;
                 }
                 None => self.undecodable += 1,

@@ -1,20 +1,23 @@
 //! Transaction-cost fields of a fill: what the market looked like when the order was sent
 //! (mid and the top three levels of each side), the slippage of the fill against that mid,
 //! and the venue's latency from send to acknowledgement and to the fill.
+//!
+//! Pure bookkeeping: whoever sends orders (the backtest, the demo, the live gateway) passes the
+//! book it sees at send time and every report; the costs come back with each fill, for the
+//! fills table and the report.
 
-use crate::SimExchange;
-use chimera_kernel::event::{BookLevel, ExecutionReport, ReportKind};
-use chimera_kernel::ids::{ClientOrderId, FastMap};
-use chimera_kernel::order::{OrderIntent, Side};
-use chimera_kernel::time::Timestamp;
-use chimera_kernel::Decimal;
-use serde::Serialize;
+use crate::event::{BookLevel, ExecutionReport, ReportKind};
+use crate::ids::{ClientOrderId, FastMap};
+use crate::order::{OrderIntent, Side};
+use crate::time::Timestamp;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 /// Book levels recorded per side at send.
 pub const TCA_LEVELS: usize = 3;
 
 /// The market when an order was sent, and what became of it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FillCosts {
     /// When the order was sent.
     pub sent_at: Timestamp,
@@ -23,10 +26,10 @@ pub struct FillCosts {
     /// Milliseconds from send to this fill.
     pub fill_ms: i64,
     /// The mid at send, when both sides were known.
-    #[serde(with = "chimera_kernel::value::decimal_str::option")]
+    #[serde(with = "crate::value::decimal_str::option")]
     pub mid_at_send: Option<Decimal>,
     /// The fill price against the mid at send, in basis points, positive when it cost.
-    #[serde(with = "chimera_kernel::value::decimal_str::option")]
+    #[serde(with = "crate::value::decimal_str::option")]
     pub slippage_bps: Option<Decimal>,
     /// Best bids at send, best first (up to [`TCA_LEVELS`]).
     pub bids_at_send: Vec<BookLevel>,
@@ -52,9 +55,16 @@ pub struct FillCostTracker {
 }
 
 impl FillCostTracker {
-    /// Notes an order about to reach `venue`.
-    pub fn on_submit(&mut self, intent: &OrderIntent, venue: &SimExchange) {
-        let (bids, asks) = venue.depth(&intent.symbol, TCA_LEVELS);
+    /// Notes an order about to be sent, with the best `bids` and `asks` (best first, up to
+    /// [`TCA_LEVELS`] are kept) the sender sees; empty when it sees no book.
+    pub fn on_submit(
+        &mut self,
+        intent: &OrderIntent,
+        mut bids: Vec<BookLevel>,
+        mut asks: Vec<BookLevel>,
+    ) {
+        bids.truncate(TCA_LEVELS);
+        asks.truncate(TCA_LEVELS);
         let mid = match (bids.first(), asks.first()) {
             (Some(b), Some(a)) => Some((b.price.get() + a.price.get()) / Decimal::TWO),
             _ => None,
