@@ -31,7 +31,7 @@ impl SimExchange {
         let mut held = Decimal::ZERO;
         let mut lists: std::collections::BTreeMap<&chimera_kernel::ids::ClientOrderId, Decimal> =
             std::collections::BTreeMap::new();
-        for working in self.resting.values() {
+        for working in self.resting.all() {
             let order = &working.order;
             if order.intent.portfolio_id != *portfolio {
                 continue;

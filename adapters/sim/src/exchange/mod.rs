@@ -29,6 +29,7 @@ mod lists;
 mod rejects;
 mod resting;
 mod triggers;
+mod working;
 
 /// How a contingent order waits for its trigger.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,7 +74,7 @@ pub struct SimExchange {
     inbound: BTreeMap<(Timestamp, u64), OrderIntent>,
     /// Market orders waiting for the next bar's open.
     awaiting_bar: Vec<Order>,
-    resting: BTreeMap<u64, Working>,
+    resting: working::WorkingOrders,
     resting_index: FastMap<ClientOrderId, u64>,
     reports: VecDeque<ExecutionReport>,
     seq: u64,
@@ -127,7 +128,7 @@ impl SimExchange {
             known: KnownOrders::default(),
             inbound: BTreeMap::new(),
             awaiting_bar: Vec::new(),
-            resting: BTreeMap::new(),
+            resting: working::WorkingOrders::default(),
             resting_index: FastMap::default(),
             reports: VecDeque::new(),
             seq: 0,

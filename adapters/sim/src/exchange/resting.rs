@@ -25,6 +25,9 @@ enum Touch {
 impl SimExchange {
     pub(super) fn match_resting(&mut self, event: &MarketEvent) {
         let symbol = event.symbol();
+        if !self.resting.any_live() {
+            return;
+        }
         let Some(market) = self.markets.get(symbol) else {
             return;
         };
@@ -35,7 +38,7 @@ impl SimExchange {
             _ => None,
         };
         let mut touched: Vec<(u64, Price, Touch)> = Vec::new();
-        for (&id, working) in &mut self.resting {
+        for (&id, working) in self.resting.live_mut() {
             if working.rested_at >= self.event_seq
                 || working.armed.is_some()
                 || working.order.intent.symbol != *symbol

@@ -18,15 +18,30 @@ impl SimExchange {
     /// Fires the contingent orders of `event`'s symbol whose condition it meets, in the order
     /// they were placed.
     pub(super) fn fire_triggers(&mut self, event: &MarketEvent) {
+        if !self.resting.any_armed() {
+            return;
+        }
         let symbol = event.symbol();
         let Some(market) = self.markets.get(symbol) else {
             return;
         };
+        // Only trades and bars move the last price; the mark moves with mark-price and
+        // funding events, or with the book where the data carries no mark.
+        let moves = match event {
+            MarketEvent::Trade(_) | MarketEvent::Bar(_) => true,
+            MarketEvent::MarkPrice(_) | MarketEvent::Funding(_) => true,
+            MarketEvent::Quote(_) | MarketEvent::BookDelta(_) | MarketEvent::BookSnapshot(_) => {
+                market.mark.is_none()
+            }
+        };
+        if !moves {
+            return;
+        }
         // The path per (trigger source, side), computed once for the event and only when an
         // order is armed (a mark from the mid costs two decimal operations).
         let mut paths: [[Option<TriggerPath>; 2]; 2] = [[None; 2]; 2];
         let mut fired: Vec<(u64, Price)> = Vec::new();
-        for (&id, working) in &mut self.resting {
+        for (&id, working) in self.resting.armed_mut() {
             if working.rested_at >= self.event_seq || working.order.intent.symbol != *symbol {
                 continue;
             }
