@@ -53,7 +53,7 @@ impl SimExchange {
             );
             return;
         };
-        let Some(working) = self.resting.remove(&seq) else {
+        let Some(working) = self.resting.remove(seq) else {
             return;
         };
         if working.order.amended >= request.amendment {

@@ -58,7 +58,7 @@ impl SimExchange {
             .map(|(id, _)| *id)
             .collect();
         for id in resting {
-            if let Some(working) = self.resting.remove(&id) {
+            if let Some(working) = self.resting.remove(id) {
                 self.resting_index
                     .remove(&working.order.intent.client_order_id);
                 self.emit(working.order, at, ReportKind::Canceled);

@@ -126,7 +126,7 @@ impl SimExchange {
                 continue;
             }
             if let Some(seq) = self.resting_index.remove(&id) {
-                if let Some(working) = self.resting.remove(&seq) {
+                if let Some(working) = self.resting.remove(seq) {
                     self.emit(working.order, at, kind.clone());
                 }
                 continue;

@@ -304,7 +304,7 @@ impl SimExchange {
             });
             return;
         };
-        if let Some(working) = self.resting.remove(&id) {
+        if let Some(working) = self.resting.remove(id) {
             self.emit(working.order, at, ReportKind::Canceled);
         }
     }

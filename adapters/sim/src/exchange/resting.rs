@@ -118,7 +118,7 @@ impl SimExchange {
         }
         let at = self.clock(symbol, Timestamp(0));
         for (id, price, touch) in touched {
-            let Some(working) = self.resting.remove(&id) else {
+            let Some(working) = self.resting.remove(id) else {
                 continue;
             };
             let available = match touch {

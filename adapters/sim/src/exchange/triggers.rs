@@ -28,8 +28,10 @@ impl SimExchange {
         // Only trades and bars move the last price; the mark moves with mark-price and
         // funding events, or with the book where the data carries no mark.
         let moves = match event {
-            MarketEvent::Trade(_) | MarketEvent::Bar(_) => true,
-            MarketEvent::MarkPrice(_) | MarketEvent::Funding(_) => true,
+            MarketEvent::Trade(_)
+            | MarketEvent::Bar(_)
+            | MarketEvent::MarkPrice(_)
+            | MarketEvent::Funding(_) => true,
             MarketEvent::Quote(_) | MarketEvent::BookDelta(_) | MarketEvent::BookSnapshot(_) => {
                 market.mark.is_none()
             }
@@ -68,7 +70,7 @@ impl SimExchange {
             }
         }
         for (id, price) in fired {
-            if let Some(working) = self.resting.remove(&id) {
+            if let Some(working) = self.resting.remove(id) {
                 self.resting_index
                     .remove(&working.order.intent.client_order_id);
                 self.fire(working.order, event, price);

@@ -27,8 +27,8 @@ impl WorkingOrders {
     }
 
     /// Takes the order filed under `seq`, wherever it is.
-    pub(super) fn remove(&mut self, seq: &u64) -> Option<Working> {
-        self.live.remove(seq).or_else(|| self.armed.remove(seq))
+    pub(super) fn remove(&mut self, seq: u64) -> Option<Working> {
+        self.live.remove(&seq).or_else(|| self.armed.remove(&seq))
     }
 
     /// Every working order with its number, in time priority.
