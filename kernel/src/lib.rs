@@ -17,6 +17,7 @@
 pub mod engine;
 pub mod event;
 pub mod execution;
+pub mod features;
 pub mod ids;
 pub mod instrument;
 pub mod order;

@@ -22,6 +22,10 @@ pub(crate) enum Command {
     /// execution node — in one process or as child processes, against a configuration, and
     /// print where to look. With bus `kind = "memory"` and SQLite it needs no servers.
     Up(UpArgs),
+    /// Compute features over a market-data file and print them as CSV: `timestamp`, then one
+    /// column per feature (empty while it warms up), one row per bar (the data's own bars, or
+    /// bars built from its trades).
+    Features(FeaturesArgs),
     /// Run the execution node (the portfolios assigned to `[node].id`) until Ctrl-C or
     /// SIGTERM, with this binary's strategies.
     Node(ProcessArgs),
@@ -29,6 +33,32 @@ pub(crate) enum Command {
     Gateway(ProcessArgs),
     /// Replay the `[feed]` files onto the bus.
     Feed(ProcessArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FeaturesArgs {
+    /// Market-data file: `.csv` bars, `.jsonl` events, or a `.gz` Binance capture.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// A feature, repeatable: `ema:N`, `sma:N`, `tr`, `atr:N`, `rv:N`, `corr:SYMBOL:N`, `mid`,
+    /// `spread_bps`, `depth:BP`, `imbalance:N`, `vwap:N`.
+    #[arg(long = "feature", short = 'f', required = true)]
+    pub(crate) features: Vec<String>,
+    /// The symbol whose features are computed (names CSV bars). Default: the symbol of the
+    /// file's first event.
+    #[arg(long)]
+    pub(crate) symbol: Option<String>,
+    /// Length of the bars built from trades when the data has no bars, in seconds; also the bar
+    /// length realised volatility is annualised for.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) bar_secs: i64,
+    /// Periods per year for realised volatility (default: a year of `--bar-secs` bars, 365
+    /// days; 252 for daily bars of a market that closes on weekends).
+    #[arg(long)]
+    pub(crate) periods_per_year: Option<f64>,
+    /// Write the CSV here instead of standard output.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

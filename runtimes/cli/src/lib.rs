@@ -38,6 +38,7 @@ macro_rules! say_raw {
 mod args;
 mod backtest;
 mod demo;
+mod features;
 mod process;
 mod report;
 mod table;
@@ -53,6 +54,7 @@ pub fn run(strategies: &StrategyRegistry) -> std::process::ExitCode {
     let result = match cli.command {
         args::Command::Backtest(a) => backtest::run(&a, strategies),
         args::Command::Demo(a) => demo::run(&a),
+        args::Command::Features(a) => features::run(&a),
         args::Command::Up(a) => up::run(&a, strategies),
         args::Command::Node(a) => process::node(&a, strategies),
         args::Command::Gateway(a) => process::gateway(&a),
