@@ -410,3 +410,74 @@ fn the_regime_ranks_volatility_on_its_schedule_with_revisions_and_expiry() {
         .expect("evaluated");
     assert_eq!(last.label, RegimeLabel::Extreme, "{last:?}");
 }
+
+/// Reads `atr:3` of BTCUSDT on every bar and remembers what it saw.
+struct AtrReader {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Option<f64>>>>,
+}
+
+impl chimera_kernel::strategy::Strategy for AtrReader {
+    fn name(&self) -> &'static str {
+        "atr-reader"
+    }
+    fn features(&self) -> Vec<(Symbol, FeatureSpec)> {
+        vec![(Symbol::new("BTCUSDT"), spec("atr:3"))]
+    }
+    fn on_market(
+        &mut self,
+        _: &MarketEvent,
+        ctx: &chimera_kernel::strategy::StrategyContext<'_>,
+        _: &mut chimera_kernel::strategy::Actions,
+    ) {
+        let value = ctx.feature(&Symbol::new("BTCUSDT"), &spec("atr:3"));
+        self.seen.lock().expect("seen").push(value);
+    }
+}
+
+#[test]
+fn strategies_of_a_portfolio_set_read_features_computed_once() {
+    use chimera_kernel::engine::{PortfolioEngine, PortfolioSet};
+    use chimera_kernel::ids::{Asset, PortfolioId};
+    use chimera_kernel::portfolio::Portfolio;
+    let mut set = PortfolioSet::new();
+    let mut seen = Vec::new();
+    for id in ["p1", "p2"] {
+        let mut portfolio = Portfolio::new(PortfolioId::new(id), Asset::new("USDT"));
+        portfolio.add_instrument(chimera_kernel::testing::btc_perp());
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        seen.push(std::sync::Arc::clone(&log));
+        set.add(PortfolioEngine::new(
+            portfolio,
+            Box::new(AtrReader { seen: log }),
+        ));
+    }
+    assert_eq!(
+        set.features()
+            .set(&Symbol::new("BTCUSDT"))
+            .map(|s| s.specs().len()),
+        Some(1),
+        "asked by two portfolios, computed once"
+    );
+    for minute in 0..6 {
+        set.on_market(&bar("BTCUSDT", minute, 100.0 + minute as f64));
+    }
+    let p1 = seen[0].lock().expect("p1").clone();
+    let p2 = seen[1].lock().expect("p2").clone();
+    assert_eq!(p1, p2, "both portfolios see the same values");
+    assert_eq!(
+        p1[..3],
+        [None, None, None],
+        "warming up: 3 true ranges need 4 bars"
+    );
+    close_to(
+        p1[3],
+        2.0,
+        1e-12,
+        "ATR(3) of bars 1 apart with a range of 2",
+    );
+    assert_eq!(
+        p1[5],
+        set.features()
+            .value(&Symbol::new("BTCUSDT"), &spec("atr:3"))
+    );
+}

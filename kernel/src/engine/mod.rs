@@ -26,6 +26,7 @@ macro_rules! context {
             portfolio: &$engine.portfolio,
             working: &$engine.working,
             orders: &$engine.open_orders,
+            features: &$engine.features,
         }
     };
 }
@@ -110,6 +111,8 @@ pub struct PortfolioEngine {
     next_parent: u64,
     /// Top of book per symbol, for the algorithms.
     market_view: market_view::MarketView,
+    /// The features the strategy reads (refreshed by the portfolio set).
+    features: crate::features::FeatureView,
 }
 
 impl std::fmt::Debug for PortfolioEngine {
@@ -158,12 +161,14 @@ impl PortfolioEngine {
             child_parent: BTreeMap::new(),
             next_parent: 0,
             market_view: market_view::MarketView::default(),
+            features: crate::features::FeatureView::default(),
         };
         for order in open_orders.into_iter().filter(|o| !o.status.is_terminal()) {
             engine
                 .open_orders
                 .insert(order.intent.client_order_id.clone(), order);
         }
+        engine.features = crate::features::FeatureView::new(engine.strategy.features());
         engine.recompute_working();
         engine.sync_strategy_timer();
         engine
@@ -204,6 +209,21 @@ impl PortfolioEngine {
     /// When the engine wants [`Input::Timer`]: the earliest deadline of its timer table.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.timers.next()
+    }
+
+    /// The features the strategy reads.
+    pub fn features(&self) -> &crate::features::FeatureView {
+        &self.features
+    }
+
+    /// Copies the features this engine reads from `engine` after `update` of `symbol`.
+    pub(crate) fn refresh_features(
+        &mut self,
+        engine: &crate::features::FeatureEngine,
+        symbol: &crate::ids::Symbol,
+        update: &crate::features::FeatureUpdate,
+    ) {
+        self.features.refresh(engine, symbol, update);
     }
 
     /// The engine's time: the latest `now` it was given (or a deadline it fired).

@@ -28,6 +28,8 @@ pub struct PortfolioSet {
     interest: InterestMap<usize>,
     clock: Option<Timestamp>,
     outputs: VecDeque<(usize, Output)>,
+    /// Every feature any strategy of the set reads, each computed once.
+    features: crate::features::FeatureEngine,
 }
 
 impl PortfolioSet {
@@ -40,6 +42,9 @@ impl PortfolioSet {
     /// instruments trade.
     pub fn add(&mut self, engine: PortfolioEngine) -> usize {
         let i = self.engines.len();
+        for (symbol, spec) in engine.features().wanted() {
+            self.features.require(symbol, spec);
+        }
         self.interest.subscribe(engine.portfolio(), &i);
         self.index.insert(engine.portfolio().id.clone(), i);
         self.engines.push(engine);
@@ -66,8 +71,12 @@ impl PortfolioSet {
     pub fn on_market_at(&mut self, event: &MarketEvent, at: Timestamp) {
         self.advance(at);
         let now = self.clock.unwrap_or(at);
+        let update = self.features.on_event(event);
         for &i in self.interest.get(event.symbol()) {
             let engine = &mut self.engines[i];
+            if let Some(update) = &update {
+                engine.refresh_features(&self.features, event.symbol(), update);
+            }
             engine.handle(Input::Market(event), now);
             drain(engine, i, &mut self.outputs);
         }
@@ -118,6 +127,25 @@ impl PortfolioSet {
     /// The next output of any engine, with its portfolio's index.
     pub fn poll_output(&mut self) -> Option<(usize, Output)> {
         self.outputs.pop_front()
+    }
+
+    /// Sets how features are computed (bar length, regime, data-quality limits). Call it
+    /// before adding portfolios: features already asked for are kept, with the new settings.
+    #[must_use]
+    pub fn with_features(mut self, config: crate::features::FeaturesConfig) -> Self {
+        let mut features = crate::features::FeatureEngine::new(config);
+        for engine in &self.engines {
+            for (symbol, spec) in engine.features().wanted() {
+                features.require(symbol, spec);
+            }
+        }
+        self.features = features;
+        self
+    }
+
+    /// The features computed for the set's portfolios.
+    pub fn features(&self) -> &crate::features::FeatureEngine {
+        &self.features
     }
 
     /// The earliest deadline of any engine.

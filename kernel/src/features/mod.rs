@@ -20,8 +20,10 @@ pub mod micro;
 pub mod regime;
 mod set;
 mod spec;
+mod view;
 
 pub use dqc::{DqcFlag, DqcLimits};
 pub use regime::{Regime, RegimeConfig, RegimeLabel};
 pub use set::{FeatureEngine, FeatureSet, FeatureUpdate, FeaturesConfig};
 pub use spec::{FeatureSpec, FeatureSpecError};
+pub use view::FeatureView;

@@ -299,6 +299,8 @@ pub struct StrategyContext<'a> {
     pub working: &'a BTreeMap<Symbol, SignedQty>,
     /// The portfolio's working orders, by client order id.
     pub orders: &'a BTreeMap<ClientOrderId, Order>,
+    /// The features the strategy asked for ([`Strategy::features`]).
+    pub features: &'a crate::features::FeatureView,
 }
 
 impl<'a> StrategyContext<'a> {
@@ -325,6 +327,12 @@ impl<'a> StrategyContext<'a> {
         self.orders.values()
     }
 
+    /// A feature's current value (`None` while it warms up, or when the strategy did not ask
+    /// for it in [`Strategy::features`]).
+    pub fn feature(&self, symbol: &Symbol, spec: &crate::features::FeatureSpec) -> Option<f64> {
+        self.features.value(symbol, spec)
+    }
+
     /// The instrument definition.
     pub fn instrument(&self, symbol: &Symbol) -> Option<&Instrument> {
         self.portfolio.instruments.get(symbol)
@@ -339,6 +347,13 @@ impl<'a> StrategyContext<'a> {
 pub trait Strategy: Send {
     /// Short name, e.g. `ema-cross`.
     fn name(&self) -> &str;
+
+    /// The features the strategy reads through [`StrategyContext::feature`]: asked once, when
+    /// its portfolio joins a [`crate::engine::PortfolioSet`], which computes each feature once
+    /// for every portfolio that asks for it. None by default.
+    fn features(&self) -> Vec<(Symbol, crate::features::FeatureSpec)> {
+        Vec::new()
+    }
 
     /// Reacts to a market event of one of the portfolio's instruments.
     fn on_market(&mut self, event: &MarketEvent, ctx: &StrategyContext<'_>, out: &mut Actions);
