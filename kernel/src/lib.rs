@@ -24,6 +24,7 @@ pub mod order;
 pub mod portfolio;
 pub mod request;
 pub mod rng;
+pub mod sizing;
 pub mod strategy;
 pub mod tca;
 pub mod time;
