@@ -23,6 +23,7 @@ pub mod instrument;
 pub mod order;
 pub mod portfolio;
 pub mod request;
+pub mod risk;
 pub mod rng;
 pub mod sizing;
 pub mod strategy;

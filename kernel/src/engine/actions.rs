@@ -60,8 +60,15 @@ impl PortfolioEngine {
             return;
         }
         let exec = request.exec.clone();
+        let kept = (self.risk != crate::risk::RiskLimits::default()).then(|| request.clone());
         match self.intent_from_request(request) {
             Ok(intent) => {
+                if let Err(reason) = self.risk_check(&intent) {
+                    if let Some(request) = kept {
+                        self.refuse(RefusedAction::Submit(request), reason);
+                    }
+                    return;
+                }
                 if let Some(spec) = self.algo_for(&intent, exec.as_deref()) {
                     self.start_parent(intent, &spec);
                     return;
@@ -80,6 +87,48 @@ impl PortfolioEngine {
                 self.outputs.push_back(Output::Refused(*refusal));
             }
         }
+    }
+
+    /// The portfolio's pre-trade risk checks on `intent` (see [`crate::risk`]); an order that
+    /// passes counts towards the rate limit.
+    pub(super) fn risk_check(&mut self, intent: &OrderIntent) -> Result<(), RefusalReason> {
+        if self.risk == crate::risk::RiskLimits::default() {
+            return Ok(());
+        }
+        let top = self.market_view.top(&intent.symbol);
+        let limit_price = intent.kind.limit_price().map(crate::value::Price::get);
+        let multiplier = self
+            .portfolio
+            .instruments
+            .get(&intent.symbol)
+            .map_or(rust_decimal::Decimal::ONE, |i| i.contract_multiplier);
+        let order = crate::risk::OrderCheck {
+            side: intent.side,
+            qty: intent.qty.get(),
+            limit_price,
+            price: limit_price.or_else(|| top.mid()),
+            mid: top.mid_price().map(crate::value::Price::get),
+            multiplier,
+        };
+        let position = self
+            .portfolio
+            .position(&intent.symbol)
+            .map_or(SignedQty::ZERO, |p| p.qty)
+            + self
+                .working
+                .get(&intent.symbol)
+                .copied()
+                .unwrap_or_default();
+        let portfolio = crate::risk::PortfolioCheck {
+            position: position.get(),
+            equity: self.portfolio.equity().get(),
+            open_orders: self.open_orders.len(),
+        };
+        let now = self.clock;
+        let recent = self.order_rate.recent(now, self.risk.rate_window_ms());
+        self.risk.check(&order, &portfolio, recent)?;
+        self.order_rate.record(now);
+        Ok(())
     }
 
     /// Cancels are allowed while paused and after a stop: they only ever reduce risk.

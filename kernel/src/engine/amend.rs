@@ -143,6 +143,7 @@ impl PortfolioEngine {
         if same_symbol {
             *self.working.entry(symbol.clone()).or_default() -= old_projected;
         }
+        let kept = replacement.clone();
         let intent = self.intent_from_request(replacement);
         if same_symbol {
             *self.working.entry(symbol).or_default() += old_projected;
@@ -160,6 +161,10 @@ impl PortfolioEngine {
                 return;
             }
         };
+        if let Err(reason) = self.risk_check(&intent) {
+            self.refuse(refused(kept), reason);
+            return;
+        }
         let now = self.clock;
         let Some(cancel) = self
             .open_orders

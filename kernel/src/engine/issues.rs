@@ -35,6 +35,29 @@ pub enum RefusalReason {
     InvalidAmend,
     /// The order is a child of an execution algorithm, which alone changes it.
     WorkedByAlgorithm,
+    /// Risk: the position would exceed its limit relative to equity.
+    RiskPositionRatio,
+    /// Risk: the order's notional is above the limit.
+    RiskOrderNotional,
+    /// Risk: too many working orders.
+    RiskOpenOrders,
+    /// Risk: the limit price is outside the band around the mid.
+    RiskPriceBand,
+    /// Risk: too many orders in the rate window.
+    RiskOrderRate,
+}
+
+impl From<crate::risk::RiskCheck> for RefusalReason {
+    fn from(check: crate::risk::RiskCheck) -> Self {
+        use crate::risk::RiskCheck as C;
+        match check {
+            C::PositionRatio => Self::RiskPositionRatio,
+            C::OrderNotional => Self::RiskOrderNotional,
+            C::OpenOrders => Self::RiskOpenOrders,
+            C::PriceBand => Self::RiskPriceBand,
+            C::OrderRate => Self::RiskOrderRate,
+        }
+    }
 }
 
 impl RefusalReason {
@@ -51,6 +74,11 @@ impl RefusalReason {
             Self::InvalidOrder => "invalid_order",
             Self::InvalidAmend => "invalid_amend",
             Self::WorkedByAlgorithm => "worked_by_algorithm",
+            Self::RiskPositionRatio => "risk_position_ratio",
+            Self::RiskOrderNotional => "risk_order_notional",
+            Self::RiskOpenOrders => "risk_open_orders",
+            Self::RiskPriceBand => "risk_price_band",
+            Self::RiskOrderRate => "risk_order_rate",
         }
     }
 }
@@ -68,6 +96,11 @@ impl std::fmt::Display for RefusalReason {
             Self::InvalidOrder => "order type and time in force do not go together",
             Self::InvalidAmend => "the order cannot be amended that way",
             Self::WorkedByAlgorithm => "the order belongs to an execution algorithm",
+            Self::RiskPositionRatio => "risk: the position would exceed its limit to equity",
+            Self::RiskOrderNotional => "risk: the order's notional is above the limit",
+            Self::RiskOpenOrders => "risk: too many working orders",
+            Self::RiskPriceBand => "risk: the limit price is outside the band around the mid",
+            Self::RiskOrderRate => "risk: too many orders in the rate window",
         })
     }
 }

@@ -113,6 +113,10 @@ pub struct PortfolioEngine {
     market_view: market_view::MarketView,
     /// The features the strategy reads (refreshed by the portfolio set).
     features: crate::features::FeatureView,
+    /// Pre-trade risk limits (none by default).
+    risk: crate::risk::RiskLimits,
+    /// When recent orders were sent (the rate limit's window).
+    order_rate: crate::risk::OrderRate,
 }
 
 impl std::fmt::Debug for PortfolioEngine {
@@ -162,6 +166,8 @@ impl PortfolioEngine {
             next_parent: 0,
             market_view: market_view::MarketView::default(),
             features: crate::features::FeatureView::default(),
+            risk: crate::risk::RiskLimits::default(),
+            order_rate: crate::risk::OrderRate::default(),
         };
         for order in open_orders.into_iter().filter(|o| !o.status.is_terminal()) {
             engine
@@ -209,6 +215,14 @@ impl PortfolioEngine {
     /// When the engine wants [`Input::Timer`]: the earliest deadline of its timer table.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.timers.next()
+    }
+
+    /// Sets the portfolio's pre-trade risk limits (see [`crate::risk`]); a refused order is
+    /// recorded as a refusal with the check's reason.
+    #[must_use]
+    pub fn with_risk(mut self, limits: crate::risk::RiskLimits) -> Self {
+        self.risk = limits;
+        self
     }
 
     /// The features the strategy reads.

@@ -114,6 +114,15 @@ pub struct PortfolioSpec {
     /// interval_ms = 10000 }`, `{ algo = "maker_taker" }`, ...; default: sent as they are).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<chimera_kernel::execution::ExecSpec>,
+    /// Pre-trade risk limits (`{ max_position_ratio = "3", max_order_notional = "50000",
+    /// max_open_orders = 20, price_band_bps = "100", max_orders_per_window = 10,
+    /// rate_window_ms = 1000 }`; each off when absent).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub risk: chimera_kernel::risk::RiskLimits,
+}
+
+fn is_default(limits: &chimera_kernel::risk::RiskLimits) -> bool {
+    *limits == chimera_kernel::risk::RiskLimits::default()
 }
 
 fn parse<T>(
@@ -248,37 +257,50 @@ impl PortfolioSpec {
     ) -> Result<PortfolioEngine, Vec<String>> {
         match (self.build_portfolio(), self.build_strategy(strategies)) {
             (Ok(portfolio), Ok(strategy)) => {
-                self.check_exec()?;
-                Ok(self.with_exec(PortfolioEngine::new(portfolio, strategy)))
+                self.check_settings()?;
+                Ok(self.configure(PortfolioEngine::new(portfolio, strategy)))
             }
             (a, b) => Err(a
                 .err()
                 .into_iter()
                 .chain(b.err())
-                .chain(self.check_exec().err())
+                .chain(self.check_settings().err())
                 .flatten()
                 .collect()),
         }
     }
 
-    /// `engine` with this portfolio's execution setting (a restored engine gets it too: it is
-    /// configuration, not state).
-    pub fn with_exec(&self, engine: PortfolioEngine) -> PortfolioEngine {
+    /// `engine` with this portfolio's execution and risk settings (a restored engine gets
+    /// them too: they are configuration, not state).
+    pub fn configure(&self, engine: PortfolioEngine) -> PortfolioEngine {
+        let engine = engine.with_risk(self.risk);
         match &self.exec {
             Some(spec) => engine.with_execution(spec.clone()),
             None => engine,
         }
     }
 
-    fn check_exec(&self) -> Result<(), Vec<String>> {
-        match &self.exec {
-            Some(spec) => spec.validate().map_err(|e| {
+    /// Every problem of the execution and risk settings.
+    fn check_settings(&self) -> Result<(), Vec<String>> {
+        let mut problems: Vec<String> = match &self.exec {
+            Some(spec) => spec.validate().err().map_or_else(Vec::new, |e| {
                 e.problems
                     .into_iter()
                     .map(|m| format!("portfolio {}: exec: {m}", self.id))
                     .collect()
             }),
-            None => Ok(()),
+            None => Vec::new(),
+        };
+        problems.extend(
+            self.risk
+                .problems()
+                .into_iter()
+                .map(|m| format!("portfolio {}: risk: {m}", self.id)),
+        );
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
         }
     }
 }
@@ -312,5 +334,36 @@ mod tests {
                 .any(|p| p.contains("portfolio p: exec: interval = 0 ms")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn a_portfolio_may_set_risk_limits_and_every_bad_one_is_listed() {
+        let with = |risk: &str| -> PortfolioSpec {
+            toml::from_str(&format!(
+                "id = \"p\"\nstrategy = \"ema-cross\"\nrisk = {risk}\n\
+                 [[instruments]]\nsymbol = \"BTCUSDT\"\n\
+                 [params]\nfast = \"3\"\nslow = \"8\"\nqty = \"0.01\"\n[balances]\nUSDT = \"1000\"\n"
+            ))
+            .expect("spec")
+        };
+        let good = with("{ max_order_notional = \"5000\", max_orders_per_window = 3 }");
+        assert_eq!(
+            good.risk.max_order_notional,
+            Some(Decimal::from(5000)),
+            "decimals as strings"
+        );
+        assert!(good.build_engine(&StrategyRegistry::builtin()).is_ok());
+        let problems =
+            with("{ max_position_ratio = \"0\", max_open_orders = 0, rate_window_ms = 0 }")
+                .build_engine(&StrategyRegistry::builtin())
+                .expect_err("refused");
+        for field in ["max_position_ratio", "max_open_orders", "rate_window_ms"] {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with("portfolio p: risk: ") && p.contains(field)),
+                "{field} missing from {problems:?}"
+            );
+        }
     }
 }

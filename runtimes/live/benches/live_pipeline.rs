@@ -100,6 +100,7 @@ fn config(dir: &std::path::Path, brokers: &str, prefix: &str, db: &str) -> std::
                 .into_iter()
                 .collect(),
             exec: None,
+            risk: chimera_kernel::risk::RiskLimits::default(),
         };
         let body = toml::to_string(&spec)
             .unwrap()

@@ -112,6 +112,7 @@ pub(crate) fn specs() -> Vec<PortfolioSpec> {
             instruments: vec![InstrumentSpec::perp_with_defaults(symbol, "5")],
             balances: [("USDT".to_owned(), "100000".to_owned())].into(),
             exec: None,
+            risk: chimera_kernel::risk::RiskLimits::default(),
         })
         .collect()
 }
