@@ -44,6 +44,7 @@ fn each_check_refuses_what_it_should_and_passes_the_rest() {
         price_band_bps: Some(dec!(50)),
         max_orders_per_window: Some(5),
         rate_window_ms: Some(1_000),
+        ..RiskLimits::default()
     };
     let cases = [
         (
@@ -208,5 +209,252 @@ fn the_engine_refuses_with_the_checks_reason_and_counts_the_rate_in_engine_time(
             [Output::Command(_)]
         ),
         "the window moved on"
+    );
+}
+
+#[test]
+fn exits_trigger_on_losses_before_gains_in_percent_and_in_atrs() {
+    use chimera_kernel::risk::RiskTrigger as T;
+    let limits = RiskLimits {
+        stop_loss_pct: Some(dec!(0.02)),
+        take_profit_pct: Some(dec!(0.05)),
+        stop_loss_atr: Some(dec!(1.5)),
+        take_profit_atr: Some(dec!(4)),
+        ..RiskLimits::default()
+    };
+    let cases = [
+        ("long, down 2 %", dec!(1), dec!(98), None, Some(T::StopLoss)),
+        ("long, down 1.9 %", dec!(1), dec!(98.1), None, None),
+        (
+            "long, down 1.6 with an ATR of 1",
+            dec!(1),
+            dec!(98.4),
+            Some(1.0),
+            Some(T::StopLossAtr),
+        ),
+        (
+            "long, up 4.1 with an ATR of 1",
+            dec!(1),
+            dec!(104.1),
+            Some(1.0),
+            Some(T::TakeProfitAtr),
+        ),
+        (
+            "long, up 5 %",
+            dec!(1),
+            dec!(105),
+            None,
+            Some(T::TakeProfit),
+        ),
+        (
+            "short, up 2 %",
+            dec!(-1),
+            dec!(102),
+            None,
+            Some(T::StopLoss),
+        ),
+        (
+            "short, down 5 %",
+            dec!(-1),
+            dec!(95),
+            None,
+            Some(T::TakeProfit),
+        ),
+        ("flat", dec!(0), dec!(50), None, None),
+    ];
+    for (what, q, price, atr, want) in cases {
+        assert_eq!(
+            limits.position_exit(q, dec!(100), price, atr),
+            want,
+            "{what}"
+        );
+    }
+    let breaker = RiskLimits {
+        max_drawdown_pct: Some(dec!(0.1)),
+        ..RiskLimits::default()
+    };
+    assert!(!breaker.drawdown_tripped(dec!(1000), dec!(901)));
+    assert!(breaker.drawdown_tripped(dec!(1000), dec!(900)));
+}
+
+fn engine_with(limits: RiskLimits, steps: &Arc<Mutex<VecDeque<Step>>>) -> PortfolioEngine {
+    let mut p = Portfolio::new(PortfolioId::new("p1"), Asset::new("USDT"));
+    p.deposit(Asset::new("USDT"), Amount::new(dec!(10000)));
+    p.add_instrument(btc_perp());
+    PortfolioEngine::new(p, Box::new(Script(Arc::clone(steps)))).with_risk(limits)
+}
+
+/// Feeds a bar closing at `close` (with one scripted step, if any) and returns the outputs.
+fn step(
+    engine: &mut PortfolioEngine,
+    steps: &Arc<Mutex<VecDeque<Step>>>,
+    minute: i64,
+    close: Decimal,
+    action: Option<Step>,
+) -> Vec<Output> {
+    if let Some(action) = action {
+        steps.lock().expect("steps").push_back(action);
+    }
+    let event = bar("BTCUSDT", minute, close);
+    engine.handle(Input::Market(&event), Timestamp(minute * 60_000));
+    drain(engine)
+}
+
+/// Buys `q` at 100 (the strategy's market order, filled).
+fn enter(engine: &mut PortfolioEngine, steps: &Arc<Mutex<VecDeque<Step>>>, q: Decimal) {
+    let out = step(engine, steps, 1, dec!(100), Some(market(Side::Buy, q)));
+    let Some(Output::Command(Command::Submit(intent))) = out.first() else {
+        panic!("{out:?}")
+    };
+    let fill = fill_report(
+        &intent.client_order_id,
+        "t-in",
+        dec!(100),
+        q,
+        Decimal::ZERO,
+        true,
+    );
+    engine.handle(Input::Execution(&fill), Timestamp(60_000));
+    drain(engine);
+}
+
+fn risk_closes(outputs: &[Output]) -> Vec<(chimera_kernel::risk::RiskTrigger, String)> {
+    let trigger = outputs.iter().find_map(|o| match o {
+        Output::Risk(a) => Some(a.trigger),
+        _ => None,
+    });
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Command(Command::Submit(i)) if i.close_position => {
+                Some((trigger?, i.tag.to_string()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_stop_loss_closes_the_position_once() {
+    use chimera_kernel::risk::RiskTrigger as T;
+    let steps = Arc::new(Mutex::new(VecDeque::new()));
+    let mut engine = engine_with(
+        RiskLimits {
+            stop_loss_pct: Some(dec!(0.02)),
+            ..RiskLimits::default()
+        },
+        &steps,
+    );
+    enter(&mut engine, &steps, dec!(1));
+    assert!(risk_closes(&step(&mut engine, &steps, 2, dec!(98.5), None)).is_empty());
+    assert_eq!(
+        risk_closes(&step(&mut engine, &steps, 3, dec!(97.9), None)),
+        [(T::StopLoss, "risk:stop_loss".to_owned())]
+    );
+    assert!(
+        step(&mut engine, &steps, 4, dec!(97), None).is_empty(),
+        "the close is working: nothing sent again"
+    );
+}
+
+#[test]
+fn the_drawdown_breaker_closes_everything_and_pauses_the_portfolio() {
+    use chimera_kernel::risk::RiskTrigger as T;
+    let steps = Arc::new(Mutex::new(VecDeque::new()));
+    let mut engine = engine_with(
+        RiskLimits {
+            max_drawdown_pct: Some(dec!(0.1)),
+            ..RiskLimits::default()
+        },
+        &steps,
+    );
+    enter(&mut engine, &steps, dec!(50));
+    // 50 at 100 on 10 000: at 79.5 equity is 8 975, 10.25 % below the peak.
+    assert!(risk_closes(&step(&mut engine, &steps, 2, dec!(81), None)).is_empty());
+    let out = step(&mut engine, &steps, 3, dec!(79.5), None);
+    assert_eq!(
+        risk_closes(&out),
+        [(T::DrawdownBreaker, "risk:drawdown_breaker".to_owned())]
+    );
+    assert!(engine.halted().is_some_and(|r| r.contains("drawdown")));
+    let refused = step(
+        &mut engine,
+        &steps,
+        4,
+        dec!(79),
+        Some(market(Side::Buy, dec!(1))),
+    );
+    assert!(
+        matches!(&refused[..], [Output::Refused(r)] if r.reason == RefusalReason::TradingPaused),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn atr_exits_read_the_atr_the_portfolio_set_computes() {
+    use chimera_kernel::engine::PortfolioSet;
+    let steps = Arc::new(Mutex::new(VecDeque::new()));
+    let engine = engine_with(
+        RiskLimits {
+            stop_loss_atr: Some(dec!(2)),
+            atr_period: Some(3),
+            ..RiskLimits::default()
+        },
+        &steps,
+    );
+    assert_eq!(
+        engine.features().wanted(),
+        [("BTCUSDT".into(), "atr:3".parse().expect("spec"))],
+        "the risk's ATR is asked for"
+    );
+    let mut set = PortfolioSet::new();
+    set.add(engine);
+    steps
+        .lock()
+        .expect("steps")
+        .push_back(market(Side::Buy, dec!(1)));
+    // Flat bars closing at 99 and 101 in turn: true ranges of 2, so ATR(3) = 2 once warm.
+    for minute in 0..5 {
+        let close = if minute % 2 == 0 { dec!(99) } else { dec!(101) };
+        set.on_market(&bar("BTCUSDT", minute, close));
+    }
+    let submitted = std::iter::from_fn(|| set.poll_output())
+        .find_map(|(_, o)| match o {
+            Output::Command(Command::Submit(i)) => Some(i),
+            _ => None,
+        })
+        .expect("entry");
+    let mut fill = fill_report(
+        &submitted.client_order_id,
+        "t-in",
+        dec!(100),
+        dec!(1),
+        Decimal::ZERO,
+        true,
+    );
+    fill.ts = Timestamp(5 * 60_000);
+    set.on_report(&fill);
+    while set.poll_output().is_some() {}
+    // From 99 to 97: TR 2, ATR stays 2; 3 below the entry is less than 2 ATRs (4).
+    set.on_market(&bar("BTCUSDT", 6, dec!(97)));
+    let quiet: Vec<Output> = std::iter::from_fn(|| set.poll_output())
+        .map(|(_, o)| o)
+        .collect();
+    assert!(
+        risk_closes(&quiet).is_empty(),
+        "3 below, 2 ATRs are 4: {quiet:?}"
+    );
+    // To 95.5: TR 1.5, ATR (2·2 + 1.5)/3 ≈ 1.83, 2 ATRs ≈ 3.67 < 4.5 below the entry.
+    set.on_market(&bar("BTCUSDT", 7, dec!(95.5)));
+    let outputs: Vec<Output> = std::iter::from_fn(|| set.poll_output())
+        .map(|(_, o)| o)
+        .collect();
+    assert_eq!(
+        risk_closes(&outputs),
+        [(
+            chimera_kernel::risk::RiskTrigger::StopLossAtr,
+            "risk:stop_loss_atr".to_owned()
+        )],
+        "{outputs:?}"
     );
 }

@@ -220,7 +220,8 @@ impl Backtest {
                 | Output::Signal(_)
                 | Output::Finished(_)
                 | Output::Execution(_)
-                | Output::Request(_) => {}
+                | Output::Request(_)
+                | Output::Risk(_) => {}
             }
         }
     }

@@ -124,4 +124,7 @@ pub enum Output {
     /// Progress of a parent order worked by an execution algorithm (a record for the store;
     /// the last one of a parent carries its terminal state).
     Execution(crate::execution::ExecProgress),
+    /// An exit the engine's in-trade risk took (a record for the store; the exit's order is a
+    /// command of its own).
+    Risk(crate::risk::RiskAction),
 }

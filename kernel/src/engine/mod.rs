@@ -40,6 +40,7 @@ mod issues;
 mod market_view;
 mod reports;
 mod requests;
+mod risk_exits;
 mod set;
 mod snapshot;
 mod timers;
@@ -117,6 +118,8 @@ pub struct PortfolioEngine {
     risk: crate::risk::RiskLimits,
     /// When recent orders were sent (the rate limit's window).
     order_rate: crate::risk::OrderRate,
+    /// The highest equity seen (the drawdown breaker's reference; not checkpointed).
+    peak_equity: Option<rust_decimal::Decimal>,
 }
 
 impl std::fmt::Debug for PortfolioEngine {
@@ -168,13 +171,14 @@ impl PortfolioEngine {
             features: crate::features::FeatureView::default(),
             risk: crate::risk::RiskLimits::default(),
             order_rate: crate::risk::OrderRate::default(),
+            peak_equity: None,
         };
         for order in open_orders.into_iter().filter(|o| !o.status.is_terminal()) {
             engine
                 .open_orders
                 .insert(order.intent.client_order_id.clone(), order);
         }
-        engine.features = crate::features::FeatureView::new(engine.strategy.features());
+        engine.rebuild_feature_view();
         engine.recompute_working();
         engine.sync_strategy_timer();
         engine
@@ -222,7 +226,23 @@ impl PortfolioEngine {
     #[must_use]
     pub fn with_risk(mut self, limits: crate::risk::RiskLimits) -> Self {
         self.risk = limits;
+        self.rebuild_feature_view();
         self
+    }
+
+    /// The features the strategy asks for, and the ATR of every instrument when the risk
+    /// exits use it.
+    fn rebuild_feature_view(&mut self) {
+        let mut wanted = self.strategy.features();
+        if let Some(spec) = self.risk.atr_feature() {
+            for symbol in self.portfolio.instruments.keys() {
+                let pair = (symbol.clone(), spec.clone());
+                if !wanted.contains(&pair) {
+                    wanted.push(pair);
+                }
+            }
+        }
+        self.features = crate::features::FeatureView::new(wanted);
     }
 
     /// The features the strategy reads.
@@ -282,6 +302,9 @@ impl PortfolioEngine {
         if self.stopped {
             return;
         }
+        if self.risk.has_exits() {
+            self.in_trade_risk(event);
+        }
         let ctx = context!(self);
         self.strategy.on_market(event, &ctx, &mut self.actions);
         self.take_actions();
@@ -293,7 +316,11 @@ impl PortfolioEngine {
                 self.halted = Some(reason.clone());
                 self.cancel_parents();
             }
-            Control::Resume => self.halted = None,
+            Control::Resume => {
+                self.halted = None;
+                // The drawdown breaker measures again from here.
+                self.peak_equity = None;
+            }
             Control::CancelAll => {
                 self.cancel_parents();
                 self.cancel_all();

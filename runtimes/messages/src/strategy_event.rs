@@ -19,6 +19,8 @@ pub enum StrategyEvent {
     Request(Request),
     /// Progress of a parent order worked by an execution algorithm.
     Execution(ExecProgress),
+    /// An exit the engine's in-trade risk took (stop loss, take profit, drawdown breaker).
+    Risk(chimera_kernel::risk::RiskAction),
 }
 
 impl StrategyEvent {
@@ -30,6 +32,7 @@ impl StrategyEvent {
             Output::Signal(s) => Some(Self::Signal(s)),
             Output::Request(r) => Some(Self::Request(r)),
             Output::Execution(p) => Some(Self::Execution(p)),
+            Output::Risk(a) => Some(Self::Risk(a)),
             Output::Command(_) | Output::Finished(_) => None,
         }
     }
@@ -42,6 +45,7 @@ impl StrategyEvent {
             Self::Signal(_) => "signal",
             Self::Request(_) => "request",
             Self::Execution(_) => "execution",
+            Self::Risk(_) => "risk",
         }
     }
 }

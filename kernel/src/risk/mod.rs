@@ -1,5 +1,7 @@
-//! Pre-trade risk checks of one portfolio: pure functions of the order and the portfolio's state,
-//! answering approved or the check that refused it (a closed code, recorded with the refusal).
+//! Risk of one portfolio. Pre-trade checks (here) are pure functions of the order and the
+//! portfolio's state, answering approved or the check that refused it (a closed code, recorded
+//! with the refusal); in-trade exits ([`in_trade`]) close positions the market has moved against
+//! or far enough for, and stop the portfolio at its drawdown limit.
 //!
 //! - Position ratio: |position value after the order| ÷ equity ≤ the limit.
 //! - Order notional: the order's quote value ≤ the limit.
@@ -10,6 +12,10 @@
 //! An order that only reduces the projected position passes the position-ratio and notional
 //! checks (a risk limit must never stop a portfolio from getting smaller); the band, the count
 //! and the rate apply to every order. Reduce-only consistency is the engine's own check.
+
+pub mod in_trade;
+
+pub use in_trade::{RiskAction, RiskTrigger};
 
 use crate::order::Side;
 use crate::time::Timestamp;
@@ -36,6 +42,24 @@ pub struct RiskLimits {
     pub max_orders_per_window: Option<usize>,
     /// The order-rate window (default one second).
     pub rate_window_ms: Option<i64>,
+    /// Close a position that lost this fraction of its entry price (0.02 = 2 %).
+    #[serde(with = "crate::value::decimal_str::option")]
+    pub stop_loss_pct: Option<Decimal>,
+    /// Close a position that gained this fraction of its entry price.
+    #[serde(with = "crate::value::decimal_str::option")]
+    pub take_profit_pct: Option<Decimal>,
+    /// Close a position the price moved this many ATRs against.
+    #[serde(with = "crate::value::decimal_str::option")]
+    pub stop_loss_atr: Option<Decimal>,
+    /// Close a position the price moved this many ATRs for.
+    #[serde(with = "crate::value::decimal_str::option")]
+    pub take_profit_atr: Option<Decimal>,
+    /// Bars of the ATR the ATR exits use (default 14).
+    pub atr_period: Option<usize>,
+    /// Close everything and pause the portfolio once equity is this fraction below its peak
+    /// (0.1 = 10 %).
+    #[serde(with = "crate::value::decimal_str::option")]
+    pub max_drawdown_pct: Option<Decimal>,
 }
 
 /// The check that refused an order.
@@ -146,6 +170,17 @@ impl RiskLimits {
         positive("max_position_ratio", self.max_position_ratio);
         positive("max_order_notional", self.max_order_notional);
         positive("price_band_bps", self.price_band_bps);
+        positive("stop_loss_pct", self.stop_loss_pct);
+        positive("take_profit_pct", self.take_profit_pct);
+        positive("stop_loss_atr", self.stop_loss_atr);
+        positive("take_profit_atr", self.take_profit_atr);
+        positive("max_drawdown_pct", self.max_drawdown_pct);
+        if self.max_drawdown_pct.is_some_and(|d| d >= Decimal::ONE) {
+            problems.push("max_drawdown_pct must be below 1".to_owned());
+        }
+        if self.atr_period == Some(0) {
+            problems.push("atr_period must be at least 1".to_owned());
+        }
         if self.max_open_orders == Some(0) {
             problems.push("max_open_orders must be at least 1".to_owned());
         }
