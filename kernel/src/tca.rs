@@ -107,13 +107,7 @@ impl FillCostTracker {
                 asks_at_send: sent.asks.clone(),
             })
         });
-        let done = matches!(
-            report.kind,
-            ReportKind::Filled(_)
-                | ReportKind::Canceled
-                | ReportKind::Expired
-                | ReportKind::Rejected { .. }
-        );
+        let done = report.kind.ends_order();
         if done {
             self.sent.remove(id);
         }

@@ -3,12 +3,12 @@
 //! the replacement checked like a new order), and how the venue's answers move the order.
 
 use chimera_kernel::engine::{Command, Control, Input, Output, PortfolioEngine, RefusalReason};
-use chimera_kernel::event::{ExecutionReport, MarketEvent, RejectReason, ReportKind};
+use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
 use chimera_kernel::execution::ExecSpec;
 use chimera_kernel::ids::{Asset, ClientOrderId, PortfolioId};
 use chimera_kernel::order::{Order, OrderKind, Side, TriggerSource};
 use chimera_kernel::portfolio::Portfolio;
-use chimera_kernel::strategy::{Actions, OrderRequest, Strategy, StrategyContext};
+use chimera_kernel::strategy::{Actions, OrderRequest};
 use chimera_kernel::testing::{bar, btc_perp, drain, fill_report, px, qty};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::Amount;
@@ -17,25 +17,9 @@ use rust_decimal_macros::dec;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-type Step = Box<dyn FnOnce(&mut Actions) + Send>;
-
-/// Does, on each market event, whatever the test queued for it.
-struct Script(Arc<Mutex<VecDeque<Step>>>);
-
-impl Strategy for Script {
-    fn name(&self) -> &'static str {
-        "script"
-    }
-    fn on_market(&mut self, _: &MarketEvent, _: &StrategyContext<'_>, out: &mut Actions) {
-        if let Some(step) = self.0.lock().expect("script").pop_front() {
-            step(out);
-        }
-    }
-}
-
 struct Rig {
     engine: PortfolioEngine,
-    steps: Arc<Mutex<VecDeque<Step>>>,
+    steps: chimera_kernel::testing::ScriptSteps,
     minute: i64,
 }
 
@@ -45,7 +29,10 @@ impl Rig {
         p.deposit(Asset::new("USDT"), Amount::new(Decimal::from(100_000)));
         p.add_instrument(btc_perp());
         let steps = Arc::new(Mutex::new(VecDeque::new()));
-        let engine = PortfolioEngine::new(p, Box::new(Script(Arc::clone(&steps))));
+        let engine = PortfolioEngine::new(
+            p,
+            Box::new(chimera_kernel::testing::Script(Arc::clone(&steps))),
+        );
         Self {
             engine,
             steps,
@@ -302,9 +289,12 @@ fn an_algorithms_child_is_the_algorithms_to_change() {
     let mut p = Portfolio::new(PortfolioId::new("p1"), Asset::new("USDT"));
     p.deposit(Asset::new("USDT"), Amount::new(Decimal::from(100_000)));
     p.add_instrument(btc_perp());
-    let steps: Arc<Mutex<VecDeque<Step>>> = Arc::new(Mutex::new(VecDeque::new()));
-    let engine = PortfolioEngine::new(p, Box::new(Script(Arc::clone(&steps))))
-        .with_execution(ExecSpec::from_params("maker-taker", &[]).expect("spec"));
+    let steps: chimera_kernel::testing::ScriptSteps = Arc::new(Mutex::new(VecDeque::new()));
+    let engine = PortfolioEngine::new(
+        p,
+        Box::new(chimera_kernel::testing::Script(Arc::clone(&steps))),
+    )
+    .with_execution(ExecSpec::from_params("maker-taker", &[]).expect("spec"));
     let mut rig = Rig {
         engine,
         steps,

@@ -146,7 +146,7 @@ fn realised_volatility_sma_and_ema_match_tulip_test_vectors() {
         sma.update(c);
         ema.update(c);
         smas.push(sma.value());
-        emas.push(ema.value());
+        emas.push(ema.is_ready().then(|| ema.value()));
     }
     let want_sma = [
         82.426, 82.738, 83.094, 83.318, 83.628, 83.778, 84.254, 84.994, 85.574, 86.218, 86.804,
@@ -337,15 +337,34 @@ fn data_quality_flags_every_kind_of_bad_update() {
         asks: vec![],
     });
     assert_eq!(flags(&mut engine, &gap), [DqcFlag::SequenceGap]);
+    // Without a feature that reads the book, the sequence is still checked.
+    let mut bookless = FeatureEngine::new(FeaturesConfig::default());
+    bookless.require(&btc, &spec("atr:3"));
+    assert!(flags(&mut bookless, &snapshot(10)).is_empty());
+    let next = |first: u64, last: u64, ts: i64| {
+        MarketEvent::BookDelta(BookDelta {
+            symbol: btc.clone(),
+            ts: Timestamp(ts),
+            first_update_id: first,
+            final_update_id: last,
+            prev_final_update_id: None,
+            bids: vec![],
+            asks: vec![],
+        })
+    };
+    assert!(
+        flags(&mut bookless, &next(9, 12, 1_100)).is_empty(),
+        "bridges the snapshot"
+    );
+    assert!(flags(&mut bookless, &next(13, 14, 1_200)).is_empty());
+    assert_eq!(
+        flags(&mut bookless, &next(16, 17, 1_300)),
+        [DqcFlag::SequenceGap]
+    );
 
-    // A jump: quiet one-minute bars (ATR about 2), then a close 20 away.
-    let mut bars = FeatureEngine::new(FeaturesConfig {
-        dqc: chimera_kernel::features::DqcLimits {
-            stale_after_ms: 120_000,
-            jump_atr: 5.0,
-        },
-        ..FeaturesConfig::default()
-    });
+    // A jump: quiet one-minute bars (ATR about 2; a minute between bars is not stale), then a
+    // close 20 away.
+    let mut bars = FeatureEngine::new(FeaturesConfig::default());
     bars.require(&btc, &spec("atr:14"));
     for minute in 0..20 {
         assert!(flags(&mut bars, &bar("BTCUSDT", minute, 100.0)).is_empty());

@@ -2,12 +2,12 @@
 //! strategy's orders with the check's reason and letting reducing orders through.
 
 use chimera_kernel::engine::{Command, Input, Output, PortfolioEngine, RefusalReason};
-use chimera_kernel::event::{ExecutionReport, MarketEvent};
+use chimera_kernel::event::ExecutionReport;
 use chimera_kernel::ids::{Asset, PortfolioId};
 use chimera_kernel::order::Side;
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::risk::{OrderCheck, PortfolioCheck, RiskCheck, RiskLimits};
-use chimera_kernel::strategy::{Actions, OrderRequest, Strategy, StrategyContext};
+use chimera_kernel::strategy::{Actions, OrderRequest};
 use chimera_kernel::testing::{bar, btc_perp, drain, fill_report, qty};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::Amount;
@@ -131,20 +131,7 @@ fn each_check_refuses_what_it_should_and_passes_the_rest() {
     );
 }
 
-type Step = Box<dyn FnOnce(&mut Actions) + Send>;
-
-struct Script(Arc<Mutex<VecDeque<Step>>>);
-
-impl Strategy for Script {
-    fn name(&self) -> &'static str {
-        "script"
-    }
-    fn on_market(&mut self, _: &MarketEvent, _: &StrategyContext<'_>, out: &mut Actions) {
-        if let Some(step) = self.0.lock().expect("script").pop_front() {
-            step(out);
-        }
-    }
-}
+type Step = chimera_kernel::testing::ScriptStep;
 
 fn market(side: Side, q: Decimal) -> Step {
     Box::new(move |out: &mut Actions| {
@@ -157,14 +144,17 @@ fn the_engine_refuses_with_the_checks_reason_and_counts_the_rate_in_engine_time(
     let mut p = Portfolio::new(PortfolioId::new("p1"), Asset::new("USDT"));
     p.deposit(Asset::new("USDT"), Amount::new(dec!(10000)));
     p.add_instrument(btc_perp());
-    let steps: Arc<Mutex<VecDeque<Step>>> = Arc::new(Mutex::new(VecDeque::new()));
-    let mut engine =
-        PortfolioEngine::new(p, Box::new(Script(Arc::clone(&steps)))).with_risk(RiskLimits {
-            max_order_notional: Some(dec!(5000)),
-            max_orders_per_window: Some(2),
-            rate_window_ms: Some(120_000),
-            ..RiskLimits::default()
-        });
+    let steps: chimera_kernel::testing::ScriptSteps = Arc::new(Mutex::new(VecDeque::new()));
+    let mut engine = PortfolioEngine::new(
+        p,
+        Box::new(chimera_kernel::testing::Script(Arc::clone(&steps))),
+    )
+    .with_risk(RiskLimits {
+        max_order_notional: Some(dec!(5000)),
+        max_orders_per_window: Some(2),
+        rate_window_ms: Some(120_000),
+        ..RiskLimits::default()
+    });
     let run = |engine: &mut PortfolioEngine, step: Step, minute: i64| {
         steps.lock().expect("steps").push_back(step);
         let event = bar("BTCUSDT", minute, dec!(100));
@@ -277,17 +267,24 @@ fn exits_trigger_on_losses_before_gains_in_percent_and_in_atrs() {
     assert!(breaker.drawdown_tripped(dec!(1000), dec!(900)));
 }
 
-fn engine_with(limits: RiskLimits, steps: &Arc<Mutex<VecDeque<Step>>>) -> PortfolioEngine {
+fn engine_with(
+    limits: RiskLimits,
+    steps: &chimera_kernel::testing::ScriptSteps,
+) -> PortfolioEngine {
     let mut p = Portfolio::new(PortfolioId::new("p1"), Asset::new("USDT"));
     p.deposit(Asset::new("USDT"), Amount::new(dec!(10000)));
     p.add_instrument(btc_perp());
-    PortfolioEngine::new(p, Box::new(Script(Arc::clone(steps)))).with_risk(limits)
+    PortfolioEngine::new(
+        p,
+        Box::new(chimera_kernel::testing::Script(Arc::clone(steps))),
+    )
+    .with_risk(limits)
 }
 
 /// Feeds a bar closing at `close` (with one scripted step, if any) and returns the outputs.
 fn step(
     engine: &mut PortfolioEngine,
-    steps: &Arc<Mutex<VecDeque<Step>>>,
+    steps: &chimera_kernel::testing::ScriptSteps,
     minute: i64,
     close: Decimal,
     action: Option<Step>,
@@ -301,7 +298,7 @@ fn step(
 }
 
 /// Buys `q` at 100 (the strategy's market order, filled).
-fn enter(engine: &mut PortfolioEngine, steps: &Arc<Mutex<VecDeque<Step>>>, q: Decimal) {
+fn enter(engine: &mut PortfolioEngine, steps: &chimera_kernel::testing::ScriptSteps, q: Decimal) {
     let out = step(engine, steps, 1, dec!(100), Some(market(Side::Buy, q)));
     let Some(Output::Command(Command::Submit(intent))) = out.first() else {
         panic!("{out:?}")

@@ -89,6 +89,14 @@ impl PortfolioEngine {
         }
     }
 
+    /// The position once every working order has filled (booked plus working).
+    pub(super) fn projected(&self, symbol: &crate::ids::Symbol) -> SignedQty {
+        self.portfolio
+            .position(symbol)
+            .map_or(SignedQty::ZERO, |p| p.qty)
+            + self.working.get(symbol).copied().unwrap_or_default()
+    }
+
     /// The portfolio's pre-trade risk checks on `intent` (see [`crate::risk`]); an order that
     /// passes counts towards the rate limit.
     pub(super) fn risk_check(&mut self, intent: &OrderIntent) -> Result<(), RefusalReason> {
@@ -110,17 +118,8 @@ impl PortfolioEngine {
             mid: top.mid_price().map(crate::value::Price::get),
             multiplier,
         };
-        let position = self
-            .portfolio
-            .position(&intent.symbol)
-            .map_or(SignedQty::ZERO, |p| p.qty)
-            + self
-                .working
-                .get(&intent.symbol)
-                .copied()
-                .unwrap_or_default();
         let portfolio = crate::risk::PortfolioCheck {
-            position: position.get(),
+            position: self.projected(&intent.symbol).get(),
             equity: self.portfolio.equity().get(),
             open_orders: self.open_orders.len(),
         };
@@ -174,19 +173,8 @@ impl PortfolioEngine {
         // order they were sent, so a working order that opens the position is filled before
         // this one arrives. Using the booked position alone would make decisions depend on
         // how fast fills come back.
-        let projected = |engine: &Self| {
-            engine
-                .portfolio
-                .position(&request.symbol)
-                .map_or(SignedQty::ZERO, |p| p.qty)
-                + engine
-                    .working
-                    .get(&request.symbol)
-                    .copied()
-                    .unwrap_or_default()
-        };
         let qty = if request.close_position {
-            let position = projected(self);
+            let position = self.projected(&request.symbol);
             if position.is_zero()
                 || position.same_direction(SignedQty::from_side(request.side, position.abs()))
             {
@@ -208,7 +196,7 @@ impl PortfolioEngine {
             )));
         }
         if request.reduce_only && !request.close_position {
-            let position = projected(self);
+            let position = self.projected(&request.symbol);
             let reduces = !position.same_direction(SignedQty::from_side(request.side, qty))
                 && qty <= position.abs();
             if !reduces {

@@ -91,13 +91,7 @@ impl PortfolioEngine {
         let Some(&seq) = self.child_parent.get(&report.client_order_id) else {
             return;
         };
-        if matches!(
-            report.kind,
-            crate::event::ReportKind::Filled(_)
-                | crate::event::ReportKind::Canceled
-                | crate::event::ReportKind::Expired
-                | crate::event::ReportKind::Rejected { .. }
-        ) {
+        if report.kind.ends_order() {
             self.child_parent.remove(&report.client_order_id);
         }
         self.step_parent(seq, |parent, ctx, out| {

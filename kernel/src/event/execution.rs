@@ -146,6 +146,17 @@ pub enum ReportKind {
 }
 
 impl ReportKind {
+    /// Whether the report ends its order (filled, canceled, expired or rejected).
+    pub fn ends_order(&self) -> bool {
+        matches!(
+            self,
+            ReportKind::Filled(_)
+                | ReportKind::Canceled
+                | ReportKind::Expired
+                | ReportKind::Rejected { .. }
+        )
+    }
+
     /// Its stable lower-case name (as serialised in the `kind` tag).
     pub fn name(&self) -> &'static str {
         match self {

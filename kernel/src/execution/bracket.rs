@@ -74,11 +74,7 @@ impl BracketState {
             }
             Event::ChildRejected { child, code, .. } if self.exits.on_refused(child, *code) => {}
             Event::ChildRejected { child, reason, .. } => {
-                let _ = self.exits.on_done(child, false);
-                self.exits.cancel(out);
-                parent.state = ExecState::Failed {
-                    reason: reason.clone(),
-                };
+                self.exits.fail(parent, child, reason, out);
                 return;
             }
             _ => {}

@@ -299,13 +299,7 @@ impl ParentOrder {
                 *open = open.checked_sub(fill.qty).unwrap_or(Quantity::ZERO);
             }
         }
-        let terminal = matches!(
-            report.kind,
-            ReportKind::Filled(_)
-                | ReportKind::Canceled
-                | ReportKind::Expired
-                | ReportKind::Rejected { .. }
-        );
+        let terminal = report.kind.ends_order();
         if terminal {
             self.open_children.remove(id);
             self.roles.remove(id);

@@ -182,10 +182,12 @@ impl OcoLegs {
             self.sync_list(parent, protect, last, out);
             return;
         }
-        let side = self.side;
-        let params = self.params;
-        let role = self.role;
-        for (slot, is_stop) in [(&mut self.take_profit, false), (&mut self.stop, true)] {
+        for is_stop in [false, true] {
+            let slot = if is_stop {
+                &mut self.stop
+            } else {
+                &mut self.take_profit
+            };
             if slot.canceling {
                 continue;
             }
@@ -202,32 +204,74 @@ impl OcoLegs {
                     }
                 }
                 None if !protect.is_zero() => {
-                    slot.placed += 1;
-                    let (leg, kind, tif) = if is_stop {
-                        (
-                            Leg::Stop(slot.placed),
-                            OrderKind::StopMarket {
-                                stop_price: params.stop,
-                                trigger: params.trigger,
-                            },
-                            TimeInForce::Gtc,
-                        )
+                    let kind = if is_stop {
+                        self.stop_kind()
                     } else {
-                        (
-                            Leg::TakeProfit(slot.placed),
-                            OrderKind::Limit {
-                                price: params.take_profit,
-                                post_only: false,
-                            },
-                            TimeInForce::Gtc,
-                        )
+                        self.take_profit_kind()
                     };
-                    let id = parent.place_leg(leg, role, side, protect, kind, tif, out);
-                    slot.live = Some(id);
+                    self.place(parent, is_stop, kind, protect, out);
                 }
                 None => {}
             }
         }
+    }
+
+    /// The take-profit leg: a limit at the take-profit price.
+    fn take_profit_kind(&self) -> OrderKind {
+        OrderKind::Limit {
+            price: self.params.take_profit,
+            post_only: false,
+        }
+    }
+
+    /// The stop leg: a stop-market at the stop price.
+    fn stop_kind(&self) -> OrderKind {
+        OrderKind::StopMarket {
+            stop_price: self.params.stop,
+            trigger: self.params.trigger,
+        }
+    }
+
+    /// Places the next placement of the stop (`is_stop`) or take-profit slot as `kind` for
+    /// `qty`; the slot then holds it as its working order.
+    fn place(
+        &mut self,
+        parent: &mut ParentOrder,
+        is_stop: bool,
+        kind: OrderKind,
+        qty: Quantity,
+        out: &mut Vec<ExecAction>,
+    ) {
+        let (role, side) = (self.role, self.side);
+        let slot = if is_stop {
+            &mut self.stop
+        } else {
+            &mut self.take_profit
+        };
+        slot.placed += 1;
+        let leg = if is_stop {
+            Leg::Stop(slot.placed)
+        } else {
+            Leg::TakeProfit(slot.placed)
+        };
+        let id = parent.place_leg(leg, role, side, qty, kind, TimeInForce::Gtc, out);
+        slot.live = Some(id);
+    }
+
+    /// A leg was refused for good: the other is canceled and the parent fails with the
+    /// venue's reason.
+    pub(super) fn fail(
+        &mut self,
+        parent: &mut ParentOrder,
+        child: &ClientOrderId,
+        reason: &str,
+        out: &mut Vec<ExecAction>,
+    ) {
+        let _ = self.on_done(child, false);
+        self.cancel(out);
+        parent.state = ExecState::Failed {
+            reason: reason.to_owned(),
+        };
     }
 
     /// A market event arrived: the last price speaks for the market again.
@@ -284,11 +328,7 @@ impl OcoState {
             super::Event::ChildRejected { child, code, .. }
                 if self.legs.on_refused(child, *code) => {}
             super::Event::ChildRejected { child, reason, .. } => {
-                let _ = self.legs.on_done(child, false);
-                self.legs.cancel(out);
-                parent.state = ExecState::Failed {
-                    reason: reason.clone(),
-                };
+                self.legs.fail(parent, child, reason, out);
                 return;
             }
             _ => {}

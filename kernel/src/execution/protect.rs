@@ -77,11 +77,14 @@ impl GuardState {
         }
     }
 
+    /// Whether a stop-market at the guard's stop would fire at `price` (the venue's rule).
     fn stop_reached(&self, side: Side, price: Price) -> bool {
-        match side {
-            Side::Sell => price <= self.params.stop,
-            Side::Buy => price >= self.params.stop,
+        OrderKind::StopMarket {
+            stop_price: self.params.stop,
+            trigger: self.params.trigger,
         }
+        .fires_at(side, price)
+            == Some(true)
     }
 
     pub(super) fn step(

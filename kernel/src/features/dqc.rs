@@ -28,7 +28,8 @@ pub enum DqcFlag {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DqcLimits {
-    /// An update more than this after the previous one is flagged stale.
+    /// An update more than this after the previous one is flagged stale. Bars come once per
+    /// bar, so between bars the silence allowed is at least two bar lengths.
     pub stale_after_ms: i64,
     /// A price move beyond this many ATRs is a jump (needs the ATR warm).
     pub jump_atr: f64,
@@ -46,21 +47,24 @@ impl Default for DqcLimits {
 /// The checks' memory of one symbol.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DqcState {
-    last_ts: Option<Timestamp>,
-    last_price: Option<f64>,
+    latest_ts: Option<Timestamp>,
+    prev_price: Option<f64>,
+    /// The last book update id seen, where no local book is kept to check the sequence.
+    book_update: Option<u64>,
 }
 
 impl DqcState {
     /// Time checks of an update at `ts`.
-    pub(crate) fn on_time(&mut self, ts: Timestamp, limits: &DqcLimits, flags: &mut Vec<DqcFlag>) {
-        if let Some(last) = self.last_ts {
+    /// Time checks of an update at `ts`; `stale_after_ms` is the silence allowed before it.
+    pub(crate) fn on_time(&mut self, ts: Timestamp, stale_after_ms: i64, flags: &mut Vec<DqcFlag>) {
+        if let Some(last) = self.latest_ts {
             if ts < last {
                 flags.push(DqcFlag::TimeBackwards);
-            } else if ts.0 - last.0 > limits.stale_after_ms {
+            } else if ts.0 - last.0 > stale_after_ms {
                 flags.push(DqcFlag::Stale);
             }
         }
-        self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
+        self.latest_ts = Some(self.latest_ts.map_or(ts, |l| l.max(ts)));
     }
 
     /// Price checks of a traded (or closing) `price`, against `atr` when known.
@@ -71,12 +75,39 @@ impl DqcState {
         limits: &DqcLimits,
         flags: &mut Vec<DqcFlag>,
     ) {
-        if let (Some(prev), Some(atr)) = (self.last_price, atr) {
+        if let (Some(prev), Some(atr)) = (self.prev_price, atr) {
             if atr > 0.0 && (price - prev).abs() > limits.jump_atr * atr {
                 flags.push(DqcFlag::PriceJump);
             }
         }
-        self.last_price = Some(price);
+        self.prev_price = Some(price);
+    }
+
+    /// A book snapshot: the sequence continues from its id, or from a delta already seen
+    /// past it (Binance sends the delta bridging a snapshot before the snapshot itself).
+    pub(crate) fn on_snapshot(&mut self, last_update_id: u64) {
+        self.book_update = Some(
+            self.book_update
+                .map_or(last_update_id, |l| l.max(last_update_id)),
+        );
+    }
+
+    /// A book delta where no local book is kept: flags a gap in the update sequence by the
+    /// rule the book applies (futures chain by the previous final id, spot by the first id).
+    pub(crate) fn on_delta(&mut self, delta: &crate::event::BookDelta, flags: &mut Vec<DqcFlag>) {
+        if let Some(last) = self.book_update {
+            if delta.final_update_id <= last {
+                return;
+            }
+            let continues = match delta.prev_final_update_id {
+                Some(prev) => prev == last,
+                None => delta.first_update_id <= last + 1,
+            };
+            if !continues {
+                flags.push(DqcFlag::SequenceGap);
+            }
+        }
+        self.book_update = Some(delta.final_update_id);
     }
 
     /// Book checks of a best bid and ask.

@@ -3,7 +3,7 @@
 //!
 //! Conventions, where libraries differ:
 //! - EMA: α = 2 / (n + 1), seeded with the first value (Tulip Indicators' `ema`, and the EMA
-//!   the `ema-cross` strategy and NautilusTrader use); warm after n values.
+//!   NautilusTrader uses); warm after n values. The `ema-cross` strategy uses this one.
 //! - True range: undefined at the first bar, then max(high, prev close) − min(low, prev close)
 //!   (TA-Lib's `TRANGE`).
 //! - ATR(n): Wilder smoothing with TA-Lib's seeding: the first value is the mean of the true
@@ -17,39 +17,54 @@
 
 use std::collections::VecDeque;
 
-/// Exponential moving average.
-#[derive(Debug, Clone)]
-pub struct Ema {
+/// The feature `ema:N` (the `ema-cross` strategy's average too).
+pub type Ema = ExponentialMovingAverage;
+
+/// An exponential moving average seeded with its first input.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExponentialMovingAverage {
     period: usize,
     alpha: f64,
-    value: Option<f64>,
-    seen: usize,
+    value: f64,
+    count: usize,
 }
 
-impl Ema {
-    /// An EMA over `period` values (≥ 1).
+impl ExponentialMovingAverage {
+    /// An EMA over `period` values (`period` ≥ 1).
     pub fn new(period: usize) -> Self {
         let period = period.max(1);
         Self {
             period,
             alpha: 2.0 / (period as f64 + 1.0),
-            value: None,
-            seen: 0,
+            value: 0.0,
+            count: 0,
         }
     }
 
-    /// Feeds a value.
-    pub fn update(&mut self, x: f64) {
-        self.seen += 1;
-        self.value = Some(match self.value {
-            None => x,
-            Some(v) => v + self.alpha * (x - v),
-        });
+    /// Feeds one value and returns the new average.
+    pub fn update(&mut self, x: f64) -> f64 {
+        self.value = if self.count == 0 {
+            x
+        } else {
+            self.alpha * x + (1.0 - self.alpha) * self.value
+        };
+        self.count += 1;
+        self.value
     }
 
-    /// The average once `period` values were seen.
-    pub fn value(&self) -> Option<f64> {
-        self.value.filter(|_| self.seen >= self.period)
+    /// The number of values it averages over.
+    pub fn period(&self) -> usize {
+        self.period
+    }
+
+    /// Whether `period` values have been seen.
+    pub fn is_ready(&self) -> bool {
+        self.count >= self.period
+    }
+
+    /// Current value.
+    pub fn value(&self) -> f64 {
+        self.value
     }
 }
 

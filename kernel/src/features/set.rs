@@ -90,6 +90,8 @@ pub struct FeatureSet {
     specs: Vec<FeatureSpec>,
     states: Vec<State>,
     book: OrderBook,
+    /// A requested feature reads the local book.
+    needs_book: bool,
     top: Top,
     bars: BarBuilder,
     has_bars: bool,
@@ -110,6 +112,7 @@ impl FeatureSet {
             specs: Vec::new(),
             states: Vec::new(),
             book: OrderBook::new(),
+            needs_book: false,
             top: Top::default(),
             bars: BarBuilder::new(config.bar_ms),
             has_bars: false,
@@ -147,6 +150,10 @@ impl FeatureSet {
             FeatureSpec::Imbalance(n) => State::Imbalance(TradeImbalance::new(*n)),
             FeatureSpec::Vwap(n) => State::Vwap(Vwap::new(*n)),
         };
+        self.needs_book |= matches!(
+            spec,
+            FeatureSpec::Mid | FeatureSpec::SpreadBps | FeatureSpec::Depth(_)
+        );
         self.specs.push(spec.clone());
         self.states.push(state);
     }
@@ -164,7 +171,7 @@ impl FeatureSet {
 
     fn value_at(&self, i: usize) -> Option<f64> {
         match &self.states[i] {
-            State::Ema(x) => x.value(),
+            State::Ema(x) => x.is_ready().then(|| x.value()),
             State::Sma(x) => x.value(),
             State::TrueRange(x) => x.value(),
             State::Atr(x) => x.value(),
@@ -205,7 +212,15 @@ impl FeatureSet {
     pub fn on_event(&mut self, event: &MarketEvent) -> FeatureUpdate {
         let ts = event.ts();
         let mut flags = Vec::new();
-        self.dqc.on_time(ts, &self.config.dqc, &mut flags);
+        let stale_after_ms = if matches!(event, MarketEvent::Bar(_)) {
+            self.config
+                .dqc
+                .stale_after_ms
+                .max(self.config.bar_ms.saturating_mul(2))
+        } else {
+            self.config.dqc.stale_after_ms
+        };
+        self.dqc.on_time(ts, stale_after_ms, &mut flags);
         let mut bar = None;
         match event {
             MarketEvent::Trade(t) => {
@@ -237,16 +252,20 @@ impl FeatureSet {
                 }
                 DqcState::on_top(f(q.bid.get()), f(q.ask.get()), &mut flags);
             }
-            MarketEvent::BookSnapshot(s) => {
+            // The local book is kept only when a feature reads it (mid, spread, depth); the
+            // update sequence is checked either way.
+            MarketEvent::BookSnapshot(s) if self.needs_book => {
                 let _ = self.book.apply_snapshot(s);
                 self.top_from_book(&mut flags);
             }
-            MarketEvent::BookDelta(d) => {
+            MarketEvent::BookDelta(d) if self.needs_book => {
                 if self.book.apply_delta(d).is_err() {
                     flags.push(DqcFlag::SequenceGap);
                 }
                 self.top_from_book(&mut flags);
             }
+            MarketEvent::BookSnapshot(s) => self.dqc.on_snapshot(s.last_update_id),
+            MarketEvent::BookDelta(d) => self.dqc.on_delta(d, &mut flags),
             MarketEvent::Bar(b) => {
                 self.has_bars = true;
                 let close = f(b.close.get());
@@ -289,7 +308,9 @@ impl FeatureSet {
     fn on_bar(&mut self, bar: &FBar) -> Option<Regime> {
         for state in &mut self.states {
             match state {
-                State::Ema(x) => x.update(bar.close),
+                State::Ema(x) => {
+                    x.update(bar.close);
+                }
                 State::Sma(x) => x.update(bar.close),
                 State::TrueRange(x) => {
                     x.update(bar.high, bar.low, bar.close);

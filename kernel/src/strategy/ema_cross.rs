@@ -11,55 +11,13 @@
 
 use super::{Actions, OrderRequest, Strategy, StrategyContext, StrategyStateError};
 use crate::event::MarketEvent;
+pub use crate::features::indicators::ExponentialMovingAverage;
 use crate::ids::{FastMap, Symbol};
 use crate::instrument::MarketKind;
 use crate::order::Side;
 use crate::value::Quantity;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-
-/// An exponential moving average seeded with its first input.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ExponentialMovingAverage {
-    period: usize,
-    alpha: f64,
-    value: f64,
-    count: usize,
-}
-
-impl ExponentialMovingAverage {
-    /// An EMA over `period` values (`period` ≥ 1).
-    pub fn new(period: usize) -> Self {
-        let period = period.max(1);
-        Self {
-            period,
-            alpha: 2.0 / (period as f64 + 1.0),
-            value: 0.0,
-            count: 0,
-        }
-    }
-
-    /// Feeds one value and returns the new average.
-    pub fn update(&mut self, x: f64) -> f64 {
-        self.value = if self.count == 0 {
-            x
-        } else {
-            self.alpha * x + (1.0 - self.alpha) * self.value
-        };
-        self.count += 1;
-        self.value
-    }
-
-    /// Whether `period` values have been seen.
-    pub fn is_ready(&self) -> bool {
-        self.count >= self.period
-    }
-
-    /// Current value.
-    pub fn value(&self) -> f64 {
-        self.value
-    }
-}
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Pair {
@@ -113,10 +71,13 @@ impl Strategy for EmaCross {
         let pairs: std::collections::BTreeMap<String, Pair> =
             serde_json::from_value(state.clone()).map_err(|e| fail(e.to_string()))?;
         for (symbol, pair) in pairs {
-            if pair.fast.period != self.fast || pair.slow.period != self.slow {
+            if pair.fast.period() != self.fast || pair.slow.period() != self.slow {
                 return Err(fail(format!(
                     "ema-cross state for {symbol} has periods {}/{}, the strategy {}/{}",
-                    pair.fast.period, pair.slow.period, self.fast, self.slow
+                    pair.fast.period(),
+                    pair.slow.period(),
+                    self.fast,
+                    self.slow
                 )));
             }
             self.pairs.insert(Symbol::new(symbol), pair);

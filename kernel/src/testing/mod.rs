@@ -1,7 +1,9 @@
 //! Test fixtures shared across crates (enable the `testing` feature).
 
+mod script;
 mod timer_driven;
 
+pub use script::{Script, ScriptStep, ScriptSteps};
 pub use timer_driven::{intent_of, ReportLog, TimerDriven};
 
 use crate::event::{Bar, ExecutionReport, Fill, Liquidity, MarketEvent, ReportKind};

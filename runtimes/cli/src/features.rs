@@ -63,11 +63,15 @@ pub(crate) fn run(a: &FeaturesArgs) -> anyhow::Result<()> {
         require_all(&mut engine, s, &specs);
     }
     let (mut rows, mut events, mut skipped) = (0_u64, 0_u64, 0_u64);
+    let mut line_errors = Vec::new();
     for item in reader {
         let event: MarketEvent = match item {
             Ok(event) => event,
             Err(e) if e.is_line_error() => {
                 skipped += 1;
+                if line_errors.len() < crate::backtest::SHOWN_LINE_ERRORS {
+                    line_errors.push(e.to_string());
+                }
                 continue;
             }
             Err(e) => return Err(e).context("reading market data"),
@@ -108,14 +112,15 @@ pub(crate) fn run(a: &FeaturesArgs) -> anyhow::Result<()> {
         );
     }
     eprintln!(
-        "{rows} rows of {} features from {events} events{}",
-        specs.len(),
-        if skipped > 0 {
-            format!(" ({skipped} unreadable lines skipped)")
-        } else {
-            String::new()
-        }
+        "{rows} rows of {} features from {events} events",
+        specs.len()
     );
+    if skipped > 0 {
+        eprintln!("skipped {skipped} unreadable lines; first ones:");
+        for e in &line_errors {
+            eprintln!("  {e}");
+        }
+    }
     Ok(())
 }
 

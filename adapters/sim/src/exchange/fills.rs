@@ -218,15 +218,9 @@ impl SimExchange {
 
     /// Applies a report to the venue's copy of the order and queues it for the client.
     pub(super) fn emit(&mut self, mut order: Order, at: Timestamp, kind: ReportKind) -> Order {
+        // A leg's fill (even partial) or end ends its list.
         let ends_list = !self.list_of.is_empty()
-            && matches!(
-                kind,
-                ReportKind::PartiallyFilled(_)
-                    | ReportKind::Filled(_)
-                    | ReportKind::Canceled
-                    | ReportKind::Expired
-                    | ReportKind::Rejected { .. }
-            );
+            && (kind.ends_order() || matches!(kind, ReportKind::PartiallyFilled(_)));
         let canceled = kind == ReportKind::Canceled;
         let report = ExecutionReport {
             portfolio_id: order.intent.portfolio_id.clone(),

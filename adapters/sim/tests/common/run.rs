@@ -99,7 +99,11 @@ pub(crate) struct Run {
 
 impl Run {
     pub(crate) fn new(spec: &ExecSpec, side: Side, q: Decimal) -> Self {
-        let engine = engine(spec, side, q);
+        Self::around(engine(spec, side, q))
+    }
+
+    /// `engine` beside a venue funded and listed from its portfolio, nothing happened yet.
+    pub(crate) fn around(engine: PortfolioEngine) -> Self {
         Self {
             x: venue(&engine),
             engine,
@@ -317,14 +321,8 @@ pub(crate) fn protected_run_on(instrument: Instrument, exit: ExecSpec) -> Run {
     let mut portfolio = Portfolio::new(PortfolioId::new("p"), "USDT".into());
     portfolio.add_instrument(instrument);
     portfolio.deposit("USDT".into(), Amount::new(Decimal::from(1_000_000)));
-    let engine = PortfolioEngine::new(portfolio, Box::new(EnterThenProtect { exit, step: 0 }));
-    Run {
-        x: venue(&engine),
-        engine,
-        submits: Vec::new(),
-        progress: Vec::new(),
-        reports: Vec::new(),
-        deliver_twice: false,
-        lists: 0,
-    }
+    Run::around(PortfolioEngine::new(
+        portfolio,
+        Box::new(EnterThenProtect { exit, step: 0 }),
+    ))
 }

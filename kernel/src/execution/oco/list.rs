@@ -16,7 +16,7 @@
 use super::{LegSlot, OcoLegs};
 use crate::execution::{ExecAction, ParentOrder};
 use crate::ids::ClientOrderId;
-use crate::order::{check_oco_prices, Leg, OrderKind, Side, TimeInForce};
+use crate::order::{check_oco_prices, OrderKind};
 use crate::value::{Price, Quantity};
 
 impl OcoLegs {
@@ -33,10 +33,7 @@ impl OcoLegs {
             && last.is_none_or(|l| {
                 check_oco_prices(self.side, params.take_profit, l, params.stop).is_ok()
             });
-        let stop_hit = last.is_some_and(|l| match self.side {
-            Side::Sell => l <= params.stop,
-            Side::Buy => l >= params.stop,
-        });
+        let stop_hit = last.is_some_and(|l| self.stop_kind().fires_at(self.side, l) == Some(true));
         if self.idle() {
             if protect.is_zero() {
                 return;
@@ -45,33 +42,11 @@ impl OcoLegs {
                 self.place_list(parent, protect, out);
             } else if stop_hit {
                 // The market exit, in the stop's slot.
-                self.stop.placed += 1;
-                let id = parent.place_leg(
-                    Leg::Stop(self.stop.placed),
-                    self.role,
-                    self.side,
-                    protect,
-                    OrderKind::Market,
-                    TimeInForce::Gtc,
-                    out,
-                );
-                self.stop.live = Some(id);
+                self.place(parent, true, OrderKind::Market, protect, out);
             } else {
                 // At or beyond the take-profit: it trades at once.
-                self.take_profit.placed += 1;
-                let id = parent.place_leg(
-                    Leg::TakeProfit(self.take_profit.placed),
-                    self.role,
-                    self.side,
-                    protect,
-                    OrderKind::Limit {
-                        price: params.take_profit,
-                        post_only: false,
-                    },
-                    TimeInForce::Gtc,
-                    out,
-                );
-                self.take_profit.live = Some(id);
+                let kind = self.take_profit_kind();
+                self.place(parent, false, kind, protect, out);
             }
             return;
         }
@@ -105,34 +80,10 @@ impl OcoLegs {
         out: &mut Vec<ExecAction>,
     ) {
         self.lists += 1;
-        let params = self.params;
         let first = out.len();
-        self.take_profit.placed += 1;
-        let tp = parent.place_leg(
-            Leg::TakeProfit(self.take_profit.placed),
-            self.role,
-            self.side,
-            protect,
-            OrderKind::Limit {
-                price: params.take_profit,
-                post_only: false,
-            },
-            TimeInForce::Gtc,
-            out,
-        );
-        self.stop.placed += 1;
-        let stop = parent.place_leg(
-            Leg::Stop(self.stop.placed),
-            self.role,
-            self.side,
-            protect,
-            OrderKind::StopMarket {
-                stop_price: params.stop,
-                trigger: params.trigger,
-            },
-            TimeInForce::Gtc,
-            out,
-        );
+        let (take_profit, stop) = (self.take_profit_kind(), self.stop_kind());
+        self.place(parent, false, take_profit, protect, out);
+        self.place(parent, true, stop, protect, out);
         let legs = out
             .drain(first..)
             .filter_map(|a| match a {
@@ -144,8 +95,6 @@ impl OcoLegs {
             list: self.lists,
             legs,
         });
-        self.take_profit.live = Some(tp);
-        self.stop.live = Some(stop);
     }
 
     /// A leg was refused. Returns `true` when the refusal is handled here: a later list

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Line errors shown in full; the rest are counted.
-const SHOWN_LINE_ERRORS: usize = 5;
+pub(crate) const SHOWN_LINE_ERRORS: usize = 5;
 
 /// Runs the backtest command.
 ///
