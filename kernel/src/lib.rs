@@ -14,6 +14,7 @@
 //! [`rust_decimal::Decimal`] with checked constructors, serialised as strings.
 #![warn(missing_docs)]
 
+pub mod decision;
 pub mod engine;
 pub mod event;
 pub mod execution;
@@ -22,6 +23,7 @@ pub mod ids;
 pub mod instrument;
 pub mod order;
 pub mod portfolio;
+pub mod position_manager;
 pub mod request;
 pub mod risk;
 pub mod rng;

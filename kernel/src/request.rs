@@ -5,7 +5,6 @@
 
 use crate::ids::PortfolioId;
 use crate::time::Timestamp;
-use crate::value::Amount;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,13 +13,20 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RequestKind {
-    /// Reserve `amount` of the shared risk budget `budget` (e.g. a venue's notional limit)
-    /// before trading on it.
+    /// Reserve every claim, or none, under the idempotency key `key` (the entry's intent id):
+    /// asking again with the same key reserves nothing more and answers as the first time.
     RiskReservation {
-        /// The budget's name.
-        budget: String,
-        /// How much.
-        amount: Amount,
+        /// The idempotency key.
+        key: String,
+        /// What to reserve.
+        claims: Vec<crate::decision::BudgetClaim>,
+    },
+    /// Give back what the reservation `key` holds (idempotent: a second release is a no-op).
+    RiskRelease {
+        /// The reservation's key.
+        key: String,
+        /// What it reserved.
+        claims: Vec<crate::decision::BudgetClaim>,
     },
     /// Score `features` with the model `model`.
     ModelScore {

@@ -33,8 +33,12 @@ impl Strategy for Reserving {
     fn on_market(&mut self, _: &MarketEvent, _: &StrategyContext<'_>, out: &mut Actions) {
         out.request(
             RequestKind::RiskReservation {
-                budget: "venue-notional".into(),
-                amount: Amount::new(Decimal::from(1_000)),
+                key: "venue-notional".into(),
+                claims: vec![chimera_kernel::decision::BudgetClaim {
+                    budget: "venue-notional".into(),
+                    amount: 1_000,
+                    ceiling: 10_000,
+                }],
             },
             5_000,
         );

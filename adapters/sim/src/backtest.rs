@@ -63,6 +63,12 @@ pub struct BacktestResults {
     /// The final progress of every parent order an execution algorithm worked, in the order
     /// they finished.
     pub executions: Vec<chimera_kernel::execution::ExecProgress>,
+    /// Every decision the pipeline took, in order.
+    pub decisions: Vec<chimera_kernel::decision::DecisionRecord>,
+    /// Every strategy request the engines refused, in order.
+    pub refusals: Vec<chimera_kernel::engine::Refusal>,
+    /// Every exit the engines' in-trade risk took.
+    pub risk_actions: Vec<chimera_kernel::risk::RiskAction>,
 }
 
 /// Progress of a running backtest.
@@ -83,6 +89,11 @@ pub struct Backtest {
     executions: Vec<chimera_kernel::execution::ExecProgress>,
     costs: crate::FillCostTracker,
     feed: DelayedFeed,
+    /// Answers the engines' requests (shared budgets, model scores) in place.
+    services: chimera_kernel::decision::LocalServices,
+    decisions: Vec<chimera_kernel::decision::DecisionRecord>,
+    refusals: Vec<chimera_kernel::engine::Refusal>,
+    risk_actions: Vec<chimera_kernel::risk::RiskAction>,
     sample_ms: i64,
     events: u64,
     last_ts: Timestamp,
@@ -112,7 +123,16 @@ impl Backtest {
             executions: Vec::new(),
             costs: crate::FillCostTracker::default(),
             feed,
+            services: chimera_kernel::decision::LocalServices::default(),
+            decisions: Vec::new(),
+            refusals: Vec::new(),
+            risk_actions: Vec::new(),
         }
+    }
+
+    /// Registers a model the portfolios' decision policies may name.
+    pub fn add_scorer(&mut self, scorer: Box<dyn chimera_kernel::decision::Scorer>) {
+        self.services.scorers.register(scorer);
     }
 
     /// Lists an instrument on the simulated exchange.
@@ -179,9 +199,10 @@ impl Backtest {
 
     /// Sends the engines' commands to the venue, each at the time the engine made it (a
     /// timer's order leaves at the timer's time, not at the next event's); drops the other
-    /// outputs (the engines count refusals and issues, which the summary reports). No service
-    /// answers requests in a backtest: the engine times them out at their deadlines, as it
-    /// would live without an answer.
+    /// outputs (the engines count refusals and issues, which the summary reports). Requests
+    /// are answered at once by in-memory services (shared budgets kept for the run, scorers
+    /// registered with [`Self::add_scorer`]); a model not registered answers with an error, so
+    /// the decision falls back to its rules and records why.
     fn send_outputs(&mut self) {
         while let Some((_, output)) = self.set.poll_output() {
             match output {
@@ -215,13 +236,17 @@ impl Backtest {
                 Output::Execution(progress) if progress.state.is_terminal() => {
                     self.executions.push(progress);
                 }
-                Output::Refused(_)
-                | Output::Issue(_)
+                Output::Request(request) => {
+                    let response = self.services.answer(&request);
+                    self.set.on_response(&response, request.created_at);
+                }
+                Output::Decision(record) => self.decisions.push(*record),
+                Output::Refused(refusal) => self.refusals.push(refusal),
+                Output::Risk(action) => self.risk_actions.push(action),
+                Output::Issue(_)
                 | Output::Signal(_)
                 | Output::Finished(_)
-                | Output::Execution(_)
-                | Output::Request(_)
-                | Output::Risk(_) => {}
+                | Output::Execution(_) => {}
             }
         }
     }
@@ -274,6 +299,9 @@ impl Backtest {
             curves,
             fills: self.fills,
             executions: self.executions,
+            decisions: self.decisions,
+            refusals: self.refusals,
+            risk_actions: self.risk_actions,
         }
     }
 }

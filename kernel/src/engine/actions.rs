@@ -27,7 +27,10 @@ impl PortfolioEngine {
                     replacement,
                     mode,
                 } => self.cancel_replace(&client_order_id, replacement, mode),
-                Action::Request { kind, timeout_ms } => self.make_request(kind, timeout_ms),
+                Action::Request { kind, timeout_ms } => {
+                    self.make_request(kind, timeout_ms);
+                }
+                Action::Enter(entry) => self.enter(entry),
                 Action::Signal(signal) => self.outputs.push_back(Output::Signal(SignalRecord {
                     at: self.clock,
                     signal,
@@ -47,7 +50,7 @@ impl PortfolioEngine {
         }));
     }
 
-    fn submit(&mut self, request: OrderRequest) {
+    pub(super) fn submit(&mut self, request: OrderRequest) {
         let refused = if self.stopped {
             Some(RefusalReason::Stopped)
         } else if self.halted.is_some() {
@@ -207,8 +210,12 @@ impl PortfolioEngine {
                 )));
             }
         }
-        let intent_id = IntentId::for_portfolio(&self.portfolio.id, self.next_seq);
-        self.next_seq += 1;
+        let intent_id = if let Some(id) = self.preassigned_intent.take() {
+            id
+        } else {
+            self.next_seq += 1;
+            IntentId::for_portfolio(&self.portfolio.id, self.next_seq - 1)
+        };
         Ok(OrderIntent {
             client_order_id: ClientOrderId::for_intent(&intent_id),
             intent_id,

@@ -27,6 +27,17 @@ pub enum Control {
     Resume,
     /// Cancel every working order (once: an order already asked to cancel is not asked again).
     CancelAll,
+    /// Turn the kill switch on or off: while on, the decision pipeline opens no new position
+    /// (exits, cancels and protective orders go on).
+    KillSwitch {
+        /// On.
+        engaged: bool,
+    },
+    /// The system's health changed (see [`crate::decision::HealthPolicy`]).
+    Health {
+        /// The new level.
+        level: crate::decision::HealthLevel,
+    },
     /// The run ends: the strategy's [`crate::strategy::Strategy::on_stop`] hook runs (it may
     /// cancel and close), then the engine refuses new orders for good.
     Stop,
@@ -124,6 +135,9 @@ pub enum Output {
     /// Progress of a parent order worked by an execution algorithm (a record for the store;
     /// the last one of a parent carries its terminal state).
     Execution(crate::execution::ExecProgress),
+    /// What the decision pipeline decided about a strategy's entry (a signal record for the
+    /// store).
+    Decision(Box<crate::decision::DecisionRecord>),
     /// An exit the engine's in-trade risk took (a record for the store; the exit's order is a
     /// command of its own).
     Risk(crate::risk::RiskAction),

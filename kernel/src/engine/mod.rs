@@ -34,9 +34,11 @@ macro_rules! context {
 mod actions;
 mod algos;
 mod amend;
+mod decide;
 mod interest;
 mod io;
 mod issues;
+mod manage;
 mod market_view;
 mod reports;
 mod requests;
@@ -46,11 +48,12 @@ mod snapshot;
 mod timers;
 
 pub use crate::request::{Outcome, Request, RequestKind, Response};
+pub use decide::{GateState, HeldReservation};
 pub use interest::InterestMap;
 pub use io::{Command, Control, Input, Output, SignalRecord};
 pub use issues::{EngineIssue, IssueKind, Refusal, RefusalReason, RefusedAction};
 pub use set::PortfolioSet;
-pub use snapshot::{EngineSnapshot, SnapshotError};
+pub use snapshot::{DecisionState, EngineSnapshot, ManagerState, SnapshotError};
 pub use timers::{TimerKey, TimerTable};
 
 use crate::ids::{ClientOrderId, Symbol};
@@ -120,6 +123,26 @@ pub struct PortfolioEngine {
     order_rate: crate::risk::OrderRate,
     /// The highest equity seen (the drawdown breaker's reference; not checkpointed).
     peak_equity: Option<rust_decimal::Decimal>,
+    /// How entries are decided.
+    policy: crate::decision::DecisionPolicy,
+    /// Kill switch and health, as the runtime last said.
+    gate_state: GateState,
+    /// Entries waiting for a model score or a reservation, by request id.
+    pending_entries: BTreeMap<u64, decide::PendingEntry>,
+    /// Release requests in flight (their answers need nothing).
+    releases: std::collections::BTreeSet<u64>,
+    /// Shared-budget reservations held, by key.
+    reservations: BTreeMap<String, HeldReservation>,
+    /// The next decision's number.
+    next_signal: u64,
+    /// The intent id the next order takes (an entry reserved its budget under it).
+    preassigned_intent: Option<crate::ids::IntentId>,
+    /// How positions are managed.
+    manager: crate::position_manager::ManagerConfig,
+    /// Positions under management.
+    managed: BTreeMap<Symbol, crate::position_manager::ManagedPosition>,
+    /// What decisions asked of positions not yet open.
+    plans: BTreeMap<Symbol, manage::Plan>,
 }
 
 impl std::fmt::Debug for PortfolioEngine {
@@ -172,6 +195,16 @@ impl PortfolioEngine {
             risk: crate::risk::RiskLimits::default(),
             order_rate: crate::risk::OrderRate::default(),
             peak_equity: None,
+            policy: crate::decision::DecisionPolicy::default(),
+            gate_state: GateState::default(),
+            pending_entries: BTreeMap::new(),
+            releases: std::collections::BTreeSet::new(),
+            reservations: BTreeMap::new(),
+            next_signal: 0,
+            preassigned_intent: None,
+            manager: crate::position_manager::ManagerConfig::default(),
+            managed: BTreeMap::new(),
+            plans: BTreeMap::new(),
         };
         for order in open_orders.into_iter().filter(|o| !o.status.is_terminal()) {
             engine
@@ -234,12 +267,19 @@ impl PortfolioEngine {
     /// exits use it.
     fn rebuild_feature_view(&mut self) {
         let mut wanted = self.strategy.features();
-        if let Some(spec) = self.risk.atr_feature() {
+        let mut extra = self.policy_features();
+        let atr_specs = [
+            self.risk.atr_feature(),
+            self.manager.needs_atr().then(|| self.manager.atr_spec()),
+        ];
+        for spec in atr_specs.into_iter().flatten() {
             for symbol in self.portfolio.instruments.keys() {
-                let pair = (symbol.clone(), spec.clone());
-                if !wanted.contains(&pair) {
-                    wanted.push(pair);
-                }
+                extra.push((symbol.clone(), spec.clone()));
+            }
+        }
+        for pair in extra {
+            if !wanted.contains(&pair) {
+                wanted.push(pair);
             }
         }
         self.features = crate::features::FeatureView::new(wanted);
@@ -305,6 +345,9 @@ impl PortfolioEngine {
         if self.risk.has_exits() {
             self.in_trade_risk(event);
         }
+        if !self.managed.is_empty() {
+            self.manage(event.symbol());
+        }
         let ctx = context!(self);
         self.strategy.on_market(event, &ctx, &mut self.actions);
         self.take_actions();
@@ -316,6 +359,8 @@ impl PortfolioEngine {
                 self.halted = Some(reason.clone());
                 self.cancel_parents();
             }
+            Control::KillSwitch { engaged } => self.gate_state.kill_switch = *engaged,
+            Control::Health { level } => self.gate_state.health = *level,
             Control::Resume => {
                 self.halted = None;
                 // The drawdown breaker measures again from here.

@@ -71,6 +71,10 @@ impl PortfolioEngine {
         if let Some(order) = finished {
             self.outputs.push_back(Output::Finished(order));
         }
+        if told {
+            self.manage(&symbol);
+            self.release_flat();
+        }
     }
 
     /// Removes the order if the report finished it, remembering its id for late reports.

@@ -14,7 +14,7 @@ use crate::time::Timestamp;
 
 impl PortfolioEngine {
     /// Names and leaves a request, waiting `timeout_ms` for its answer.
-    pub(super) fn make_request(&mut self, kind: RequestKind, timeout_ms: i64) {
+    pub(super) fn make_request(&mut self, kind: RequestKind, timeout_ms: i64) -> u64 {
         let request = Request {
             portfolio_id: self.portfolio.id.clone(),
             request_id: self.next_request,
@@ -27,8 +27,10 @@ impl PortfolioEngine {
             TimerKey::Request(request.request_id),
             Some(request.deadline),
         );
-        self.requests.insert(request.request_id, request.clone());
+        let id = request.request_id;
+        self.requests.insert(id, request.clone());
         self.outputs.push_back(Output::Request(request));
+        id
     }
 
     /// An answer arrived: tells the strategy, or records an issue for an unknown or already
@@ -60,6 +62,9 @@ impl PortfolioEngine {
     }
 
     fn answer(&mut self, request: &Request, outcome: &Outcome) {
+        if self.pipeline_answer(request.request_id, outcome) {
+            return;
+        }
         if self.stopped {
             return;
         }

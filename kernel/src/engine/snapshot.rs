@@ -50,6 +50,55 @@ pub struct EngineSnapshot {
     /// The next parent number.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub next_parent: u64,
+    /// The decision pipeline's state (entries waiting for answers, reservations held, the
+    /// next signal number, kill switch and health).
+    #[serde(default, skip_serializing_if = "DecisionState::is_empty")]
+    pub decisions: DecisionState,
+    /// Positions under management and what decisions asked of positions about to open.
+    #[serde(default, skip_serializing_if = "ManagerState::is_empty")]
+    pub manager: ManagerState,
+}
+
+/// The decision pipeline's part of a snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DecisionState {
+    /// Entries waiting for a score or a reservation, by request id.
+    #[serde(default)]
+    pending: Vec<(u64, super::decide::PendingEntry)>,
+    /// Release requests in flight.
+    #[serde(default)]
+    releases: Vec<u64>,
+    /// Reservations held.
+    #[serde(default)]
+    pub reservations: Vec<super::HeldReservation>,
+    /// The next decision's number.
+    #[serde(default)]
+    pub next_signal: u64,
+    /// Kill switch and health.
+    #[serde(default)]
+    pub gates: super::GateState,
+}
+
+impl DecisionState {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The position manager's part of a snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ManagerState {
+    /// Positions under management.
+    #[serde(default)]
+    pub managed: Vec<(crate::ids::Symbol, crate::position_manager::ManagedPosition)>,
+    #[serde(default)]
+    plans: Vec<(crate::ids::Symbol, super::manage::Plan)>,
+}
+
+impl ManagerState {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 #[allow(
@@ -94,6 +143,25 @@ impl PortfolioEngine {
             next_request: self.next_request,
             parents: self.parents.values().cloned().collect(),
             next_parent: self.next_parent,
+            decisions: DecisionState {
+                pending: self
+                    .pending_entries
+                    .iter()
+                    .map(|(id, p)| (*id, p.clone()))
+                    .collect(),
+                releases: self.releases.iter().copied().collect(),
+                reservations: self.reservations.values().cloned().collect(),
+                next_signal: self.next_signal,
+                gates: self.gate_state,
+            },
+            manager: ManagerState {
+                managed: self
+                    .managed
+                    .iter()
+                    .map(|(s, m)| (s.clone(), m.clone()))
+                    .collect(),
+                plans: self.plans.iter().map(|(s, p)| (s.clone(), *p)).collect(),
+            },
         }
     }
 
@@ -145,6 +213,18 @@ impl PortfolioEngine {
                 .set(super::TimerKey::Exec(parent.seq), parent.deadline);
             engine.parents.insert(parent.seq, parent);
         }
+        let decisions = snapshot.decisions;
+        engine.pending_entries = decisions.pending.into_iter().collect();
+        engine.releases = decisions.releases.into_iter().collect();
+        engine.reservations = decisions
+            .reservations
+            .into_iter()
+            .map(|r| (r.key.clone(), r))
+            .collect();
+        engine.next_signal = decisions.next_signal;
+        engine.gate_state = decisions.gates;
+        engine.managed = snapshot.manager.managed.into_iter().collect();
+        engine.plans = snapshot.manager.plans.into_iter().collect();
         engine.recompute_working();
         engine.sync_strategy_timer();
         Ok(engine)
@@ -239,6 +319,11 @@ mod tests {
             while let Some(output) = halted.poll_output() {
                 match output {
                     Output::Refused(refusal) => refusals.push(refusal),
+                    Output::Decision(d) => assert_eq!(
+                        d.decision.reason,
+                        crate::decision::DecisionReason::Halted,
+                        "entries are skipped while paused"
+                    ),
                     other => panic!("nothing but refusals while paused: {other:?}"),
                 }
             }

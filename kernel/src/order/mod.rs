@@ -43,6 +43,14 @@ impl Side {
         }
     }
 
+    /// `BUY` or `SELL`, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        }
+    }
+
     /// The other side.
     pub fn opposite(self) -> Side {
         match self {

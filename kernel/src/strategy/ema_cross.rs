@@ -2,9 +2,13 @@
 //!
 //! Two EMAs of bar closes with `alpha = 2 / (n + 1)`, seeded with the first close and ready
 //! after `n` values. No signal before the slow EMA is ready. On every bar afterwards:
-//! - fast ≥ slow: flat → buy `qty`; short → buy to close, then buy `qty` (two orders);
-//! - fast < slow: flat → sell `qty` (perp: open a short; spot: only when the base balance covers
-//!   it); long → sell to close, then sell `qty` where allowed.
+//! - fast ≥ slow: flat → enter long `qty`; short → buy to close, then enter long (two orders);
+//! - fast < slow: flat → enter short `qty` (perp: open a short; spot: only when the base balance
+//!   covers it); long → sell to close, then enter short where allowed.
+//!
+//! Entries go through the portfolio's decision pipeline ([`crate::decision`]) as signals
+//! `cross_up` / `cross_down` with the EMA gap as value: gates, rules, a model and sizing may
+//! skip or resize them; closes are always sent.
 //!
 //! Decisions use the projected position (position + working orders) so a reversal in flight is
 //! not sent twice.
@@ -140,12 +144,22 @@ impl Strategy for EmaCross {
             }
         };
         if can_enter {
-            out.submit(OrderRequest::market(
-                symbol.clone(),
-                want,
-                self.qty,
-                "entry",
-            ));
+            // Through the portfolio's decision pipeline: with the default policy it is the
+            // same market order of `qty`, tagged `entry`.
+            out.enter(crate::decision::Entry {
+                symbol: symbol.clone(),
+                side: want,
+                qty: self.qty,
+                signal: (if want == Side::Buy {
+                    "cross_up"
+                } else {
+                    "cross_down"
+                })
+                .into(),
+                value: Decimal::try_from(fast_value - slow_value)
+                    .ok()
+                    .map(|d| d.round_dp(8)),
+            });
         }
     }
 

@@ -191,6 +191,9 @@ pub enum Action {
     },
     /// Record a signal.
     Signal(Signal),
+    /// Open (or add to) a position through the portfolio's decision pipeline (gates, rules,
+    /// model, sizing, shared budgets): see [`crate::decision`].
+    Enter(crate::decision::Entry),
     /// Ask a service something (a risk reservation, a model score); the answer, or a timeout
     /// after `timeout_ms`, comes back through [`Strategy::on_response`].
     Request {
@@ -241,6 +244,12 @@ impl Actions {
             replacement,
             mode: crate::order::ReplaceMode::StopOnFailure,
         });
+    }
+
+    /// Asks to open (or add to) a position through the decision pipeline, which decides
+    /// whether and how much, records why, and sends the order (tagged `entry`).
+    pub fn enter(&mut self, entry: crate::decision::Entry) {
+        self.items.push(Action::Enter(entry));
     }
 
     /// Records a signal.

@@ -130,6 +130,42 @@ pub mod decimal_str {
                 .map_err(serde::de::Error::custom)
         }
     }
+
+    /// The same for a list of decimals.
+    pub mod vec {
+        use rust_decimal::Decimal;
+        use serde::ser::SerializeSeq;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes each decimal as a normalised string.
+        ///
+        /// # Errors
+        /// Only the serializer's own errors.
+        pub fn serialize<S: Serializer>(
+            values: &[Decimal],
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            let mut seq = serializer.serialize_seq(Some(values.len()))?;
+            for v in values {
+                seq.serialize_element(&v.normalize().to_string())?;
+            }
+            seq.end()
+        }
+
+        /// Reads a list of decimals written as strings.
+        ///
+        /// # Errors
+        /// A custom error naming the first text that is not a decimal number.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Vec<Decimal>, D::Error> {
+            Vec::<std::borrow::Cow<'de, str>>::deserialize(deserializer)?
+                .iter()
+                .map(|text| super::super::parse_decimal("decimal", text))
+                .collect::<Result<_, _>>()
+                .map_err(serde::de::Error::custom)
+        }
+    }
 }
 
 /// Appends an integer's decimal digits to `out` without the formatting machinery.

@@ -21,6 +21,8 @@ pub enum StrategyEvent {
     Execution(ExecProgress),
     /// An exit the engine's in-trade risk took (stop loss, take profit, drawdown breaker).
     Risk(chimera_kernel::risk::RiskAction),
+    /// What the decision pipeline made of an entry (stored as a signal record).
+    Decision(Box<chimera_kernel::decision::DecisionRecord>),
 }
 
 impl StrategyEvent {
@@ -33,6 +35,7 @@ impl StrategyEvent {
             Output::Request(r) => Some(Self::Request(r)),
             Output::Execution(p) => Some(Self::Execution(p)),
             Output::Risk(a) => Some(Self::Risk(a)),
+            Output::Decision(d) => Some(Self::Decision(d)),
             Output::Command(_) | Output::Finished(_) => None,
         }
     }
@@ -46,6 +49,7 @@ impl StrategyEvent {
             Self::Request(_) => "request",
             Self::Execution(_) => "execution",
             Self::Risk(_) => "risk",
+            Self::Decision(_) => "decision",
         }
     }
 }

@@ -106,6 +106,9 @@ fn run_once(
         curves,
         fills,
         executions,
+        decisions,
+        refusals,
+        risk_actions: _,
     } = backtest.finish_results();
     let elapsed = started.elapsed();
     crate::say_raw!(crate::table::render(&summaries));
@@ -142,6 +145,8 @@ fn run_once(
             fills,
             skipped_lines: line_errors,
             executions,
+            decisions,
+            refusals,
         };
         report::write(dir, &run)?;
         crate::say!("report: {}", dir.join("report.html").display());
@@ -149,7 +154,7 @@ fn run_once(
         // of freeing them one by one (measurable on large runs).
         std::mem::forget(run);
     } else {
-        std::mem::forget((summaries, curves, fills, executions));
+        std::mem::forget((summaries, curves, fills, executions, decisions, refusals));
     }
     Ok(summary)
 }

@@ -235,6 +235,8 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
         fills,
         skipped_lines: Vec::new(),
         executions: Vec::new(),
+        decisions: Vec::new(),
+        refusals: Vec::new(),
     };
     report::write(&a.out, &run)?;
     crate::say!("report: {}", a.out.join("report.html").display());

@@ -34,6 +34,10 @@ pub(crate) struct RunReport {
     pub(crate) skipped_lines: Vec<String>,
     /// Parent orders worked by execution algorithms (none without `--exec`).
     pub(crate) executions: Vec<chimera_kernel::execution::ExecProgress>,
+    /// What the decision pipeline made of every entry.
+    pub(crate) decisions: Vec<chimera_kernel::decision::DecisionRecord>,
+    /// Strategy requests the engines refused.
+    pub(crate) refusals: Vec<chimera_kernel::engine::Refusal>,
 }
 
 fn create(dir: &Path, name: &str) -> anyhow::Result<BufWriter<File>> {
