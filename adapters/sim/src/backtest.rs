@@ -273,6 +273,11 @@ impl Backtest {
         }
     }
 
+    /// The features computed for the portfolios (read-only), e.g. to chart them.
+    pub fn features(&self) -> &chimera_kernel::features::FeatureEngine {
+        self.set.features()
+    }
+
     /// The engines (read-only), e.g. for live inspection.
     pub fn engines(&self) -> impl Iterator<Item = &PortfolioEngine> {
         self.set.engines().iter()

@@ -168,7 +168,7 @@ impl PortfolioEngine {
             intent_id: None,
         };
         if self.stopped || self.halted.is_some() {
-            // Refused as any order would be (the refusal names pause or stop), and recorded.
+            // Refused as any order would be (the refusal names pause or stop).
             let reason = if self.stopped {
                 super::RefusalReason::Stopped
             } else {
@@ -176,9 +176,10 @@ impl PortfolioEngine {
             };
             let request =
                 OrderRequest::market(entry.symbol.clone(), entry.side, entry.qty, "entry");
+            // No record: the pipeline did not run, and a paused portfolio's strategy may ask
+            // on every bar.
             self.refuse(super::RefusedAction::Submit(request), reason);
-            record.decision.skip(DecisionReason::Halted);
-            return self.decided(record);
+            return;
         }
         let gates = GateInputs {
             now: self.clock,
@@ -297,6 +298,18 @@ impl PortfolioEngine {
         };
         let claims = self.claims_for(&entry, qty);
         if claims.is_empty() {
+            return self.open(&entry, record, qty, None);
+        }
+        // A reversal: the position holding the symbol's reservation is being closed by an
+        // order already sent, so the new position takes the reservation over instead of
+        // competing with its own predecessor for the budget.
+        let closing = self.projected(&entry.symbol).is_zero()
+            && self.reservations.values().any(|r| r.symbol == entry.symbol);
+        if closing {
+            record.decision.trace.push(TraceStep::Budget {
+                granted: true,
+                detail: Some("kept from the position being closed".into()),
+            });
             return self.open(&entry, record, qty, None);
         }
         let intent_id = IntentId::for_portfolio(&self.portfolio.id, self.next_seq);

@@ -6,8 +6,11 @@
 //! - fast < slow: flat → enter short `qty` (perp: open a short; spot: only when the base balance
 //!   covers it); long → sell to close, then enter short where allowed.
 //!
+//! With `entries = cross`, positions open only on the bar the EMAs cross.
+//!
 //! Entries go through the portfolio's decision pipeline ([`crate::decision`]) as signals
-//! `cross_up` / `cross_down` with the EMA gap as value: gates, rules, a model and sizing may
+//! `cross_up` / `cross_down` (on a crossover) or `fast_above` / `fast_below` (flat between
+//! crossovers) with the EMA gap as value: gates, rules, a model and sizing may
 //! skip or resize them; closes are always sent.
 //!
 //! Decisions use the projected position (position + working orders) so a reversal in flight is
@@ -27,6 +30,9 @@ use rust_decimal::Decimal;
 struct Pair {
     fast: ExponentialMovingAverage,
     slow: ExponentialMovingAverage,
+    /// Whether fast was at or above slow on the last bar (`None` before both were ready).
+    #[serde(default)]
+    above: Option<bool>,
 }
 
 /// The crossover strategy; keeps one EMA pair per symbol it sees bars for.
@@ -37,6 +43,7 @@ pub struct EmaCross {
     qty: Quantity,
     pairs: FastMap<Symbol, Pair>,
     close_on_stop: bool,
+    on_cross_only: bool,
 }
 
 impl EmaCross {
@@ -48,7 +55,17 @@ impl EmaCross {
             qty,
             pairs: FastMap::default(),
             close_on_stop: true,
+            on_cross_only: false,
         }
+    }
+
+    /// Whether positions are opened only on the bar the EMAs cross (`entries = cross`), not
+    /// whenever the portfolio is flat (`entries = always`, the default and the reference
+    /// frameworks' behaviour). With stops, take-profits or rules that skip entries, crossing
+    /// entries are what one wants: a stopped-out position is not re-entered on the next bar.
+    pub fn with_entries_on_cross_only(mut self, on_cross_only: bool) -> Self {
+        self.on_cross_only = on_cross_only;
+        self
     }
 
     /// Whether [`Strategy::on_stop`] cancels the working orders and closes the positions
@@ -101,10 +118,17 @@ impl Strategy for EmaCross {
             .or_insert_with(|| Pair {
                 fast: ExponentialMovingAverage::new(fast),
                 slow: ExponentialMovingAverage::new(slow),
+                above: None,
             });
         let fast_value = pair.fast.update(close);
         let slow_value = pair.slow.update(close);
         if !pair.slow.is_ready() || !pair.fast.is_ready() {
+            return;
+        }
+        let above = fast_value >= slow_value;
+        let crossed = pair.above.is_some_and(|was| was != above);
+        pair.above = Some(above);
+        if self.on_cross_only && !crossed {
             return;
         }
         let Some(instrument) = ctx.instrument(&bar.symbol) else {

@@ -241,11 +241,16 @@ pub fn boolean(text: &str) -> Result<bool, String> {
 }
 
 fn build_ema_cross(params: &StrategyParams) -> Result<Box<dyn Strategy>, Vec<String>> {
-    let mut p = Params::new(params, &["fast", "slow", "qty", "close_on_stop"]);
+    let mut p = Params::new(params, &["fast", "slow", "qty", "close_on_stop", "entries"]);
     let fast = p.parse("fast", positive_usize);
     let slow = p.parse("slow", positive_usize);
     let qty = p.parse("qty", positive_qty);
     let close_on_stop = p.parse_or("close_on_stop", true, boolean);
+    let on_cross_only = p.parse_or("entries", false, |text| match text.trim() {
+        "always" => Ok(false),
+        "cross" => Ok(true),
+        _ => Err("expected `always` (enter whenever flat) or `cross` (only on a crossover)".into()),
+    });
     if let (Some(f), Some(s)) = (fast, slow) {
         if f >= s {
             p.problems
@@ -254,7 +259,9 @@ fn build_ema_cross(params: &StrategyParams) -> Result<Box<dyn Strategy>, Vec<Str
     }
     let built = match (fast, slow, qty) {
         (Some(f), Some(s), Some(q)) => Some(Box::new(
-            EmaCross::new(f, s, q).with_close_on_stop(close_on_stop),
+            EmaCross::new(f, s, q)
+                .with_close_on_stop(close_on_stop)
+                .with_entries_on_cross_only(on_cross_only),
         ) as Box<dyn Strategy>),
         _ => None,
     };

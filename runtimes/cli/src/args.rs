@@ -163,6 +163,15 @@ pub(crate) struct BacktestArgs {
     /// each applies to every `--exec` algorithm that takes it.
     #[arg(long = "exec-param", value_name = "KEY=VALUE")]
     pub(crate) exec_params: Vec<String>,
+    /// Rules (the decision pipeline's L1 rule language) every portfolio's entries go through,
+    /// replacing the portfolios' own.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rules: Option<PathBuf>,
+    /// A TOML file of trading settings applied to every portfolio, replacing their own:
+    /// `[risk]` limits and exits, `[decision]` gates/model/sizing, `[manage]` the position
+    /// manager, `[[scorers]]` models.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) risk: Option<PathBuf>,
     /// Equity-curve sampling interval in milliseconds of market time.
     #[arg(long, default_value_t = 60_000)]
     pub(crate) sample_ms: i64,

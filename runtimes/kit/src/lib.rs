@@ -10,6 +10,7 @@
 pub mod bus_layout;
 pub mod compose;
 pub mod config;
+pub mod decision_spec;
 pub mod logging;
 pub mod portfolio_spec;
 pub mod runtime;

@@ -119,6 +119,21 @@ pub struct PortfolioSpec {
     /// rate_window_ms = 1000 }`; each off when absent).
     #[serde(default, skip_serializing_if = "is_default")]
     pub risk: chimera_kernel::risk::RiskLimits,
+    /// How entries are decided: gates, rules, model, sizing (see
+    /// [`crate::decision_spec::DecisionSpec`]; default: every entry at the strategy's size).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::decision_spec::DecisionSpec::is_default"
+    )]
+    pub decision: crate::decision_spec::DecisionSpec,
+    /// How positions are managed: stops, trailing, take-profit ladder, add-ons (none by
+    /// default).
+    #[serde(default, skip_serializing_if = "is_unmanaged")]
+    pub manage: chimera_kernel::position_manager::ManagerConfig,
+}
+
+fn is_unmanaged(config: &chimera_kernel::position_manager::ManagerConfig) -> bool {
+    !config.is_active()
 }
 
 fn is_default(limits: &chimera_kernel::risk::RiskLimits) -> bool {
@@ -273,7 +288,12 @@ impl PortfolioSpec {
     /// `engine` with this portfolio's execution and risk settings (a restored engine gets
     /// them too: they are configuration, not state).
     pub fn configure(&self, engine: PortfolioEngine) -> PortfolioEngine {
-        let engine = engine.with_risk(self.risk);
+        // Validated with the rest of the spec: a policy that does not build is never used.
+        let policy = self.decision.build("decision").unwrap_or_default();
+        let engine = engine
+            .with_risk(self.risk)
+            .with_policy(policy)
+            .with_manager(self.manage.clone());
         match &self.exec {
             Some(spec) => engine.with_execution(spec.clone()),
             None => engine,
@@ -296,6 +316,19 @@ impl PortfolioSpec {
                 .problems()
                 .into_iter()
                 .map(|m| format!("portfolio {}: risk: {m}", self.id)),
+        );
+        if let Err(found) = self.decision.build("decision") {
+            problems.extend(
+                found
+                    .into_iter()
+                    .map(|m| format!("portfolio {}: {m}", self.id)),
+            );
+        }
+        problems.extend(
+            self.manage
+                .problems("manage")
+                .into_iter()
+                .map(|m| format!("portfolio {}: {m}", self.id)),
         );
         if problems.is_empty() {
             Ok(())

@@ -101,6 +101,8 @@ fn config(dir: &std::path::Path, brokers: &str, prefix: &str, db: &str) -> std::
                 .collect(),
             exec: None,
             risk: chimera_kernel::risk::RiskLimits::default(),
+            decision: chimera_live::decision_spec::DecisionSpec::default(),
+            manage: chimera_kernel::position_manager::ManagerConfig::default(),
         };
         let body = toml::to_string(&spec)
             .unwrap()

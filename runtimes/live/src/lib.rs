@@ -19,8 +19,8 @@ pub use chimera_feed as feed;
 pub use chimera_gateway as gateway;
 pub use chimera_node as node;
 pub use chimera_runtime::{
-    bus_layout, compose, config, connect, connect_bus, logging, portfolio_spec, runtime, services,
-    RuntimeArgs,
+    bus_layout, compose, config, connect, connect_bus, decision_spec, logging, portfolio_spec,
+    runtime, services, RuntimeArgs,
 };
 
 /// The three processes as functions (what their binaries and `chimera node | gateway | feed`

@@ -55,7 +55,16 @@ fn run_once(
     let started = Instant::now();
     let plan = plan::plan(a, strategies)?;
     let (reader, progress) = open_market_data_with_progress(&a.data, None, &plan.symbol)?;
+    let multipliers = plan
+        .instruments
+        .iter()
+        .map(|i| (i.symbol.clone(), i.contract_multiplier))
+        .collect();
+    let mut track = report::MarketTrack::new(plan.symbol.clone(), a.sample_ms);
     let mut backtest = Backtest::new(plan.sim.clone(), a.sample_ms);
+    for scorer in &plan.scorers {
+        backtest.add_scorer(Box::new(scorer.clone()));
+    }
     for instrument in plan.instruments {
         backtest.add_instrument(instrument);
     }
@@ -75,7 +84,12 @@ fn run_once(
     let mut skipped = 0_u64;
     for (n, item) in reader.enumerate() {
         match item {
-            Ok(event) => backtest.step(&event),
+            Ok(event) => {
+                backtest.step(&event);
+                if report_dir.is_some() {
+                    track.observe(&event, backtest.features());
+                }
+            }
             Err(e) if e.is_line_error() => {
                 skipped += 1;
                 if line_errors.len() < SHOWN_LINE_ERRORS {
@@ -147,6 +161,8 @@ fn run_once(
             executions,
             decisions,
             refusals,
+            track,
+            multipliers,
         };
         report::write(dir, &run)?;
         crate::say!("report: {}", dir.join("report.html").display());
@@ -154,7 +170,9 @@ fn run_once(
         // of freeing them one by one (measurable on large runs).
         std::mem::forget(run);
     } else {
-        std::mem::forget((summaries, curves, fills, executions, decisions, refusals));
+        std::mem::forget((
+            summaries, curves, fills, executions, decisions, refusals, track,
+        ));
     }
     Ok(summary)
 }

@@ -35,6 +35,46 @@ pub(crate) struct Plan {
     /// The execution algorithms to run the strategy's orders with, one run each (empty:
     /// one run, orders sent as they are).
     pub(crate) execs: Vec<ExecSpec>,
+    /// Models the portfolios' decision policies may name.
+    pub(crate) scorers: Vec<chimera_kernel::decision::LogisticScorer>,
+}
+
+/// The `--risk` and `--rules` files, read and validated (`None`: neither given).
+fn settings(
+    a: &BacktestArgs,
+    p: &mut Vec<String>,
+) -> Option<chimera_live::decision_spec::TradingSettings> {
+    if a.risk.is_none() && a.rules.is_none() {
+        return None;
+    }
+    let mut settings = chimera_live::decision_spec::TradingSettings::default();
+    if let Some(path) = &a.risk {
+        match std::fs::read_to_string(path) {
+            Ok(text) => match toml::from_str(&text) {
+                Ok(read) => settings = read,
+                Err(e) => p.push(format!("--risk {}: {e}", path.display())),
+            },
+            Err(e) => p.push(format!("--risk {}: cannot read: {e}", path.display())),
+        }
+    }
+    if let Some(path) = &a.rules {
+        if settings.decision.rules.is_some() || settings.decision.rules_file.is_some() {
+            p.push(format!(
+                "--rules {}: the --risk file has rules too; give them once",
+                path.display()
+            ));
+        }
+        settings.decision.rules_file = Some(path.clone());
+    }
+    let before = p.len();
+    p.extend(settings.problems().into_iter().map(|m| {
+        let source = a.risk.as_ref().map_or_else(
+            || "--rules".to_owned(),
+            |r| format!("--risk {}", r.display()),
+        );
+        format!("{source}: {m}")
+    }));
+    (p.len() == before).then_some(settings)
 }
 
 /// The `--exec` algorithms with their `--exec-param`s; every problem listed.
@@ -119,6 +159,7 @@ pub(crate) fn plan(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::R
     if let Err(e) = sim.validate() {
         p.extend(e.problems);
     }
+    let settings = settings(a, &mut p);
     let planned = if a.config.is_empty() {
         from_arguments(a, strategies, &mut p)
     } else {
@@ -128,6 +169,25 @@ pub(crate) fn plan(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::R
         Some(mut plan) if p.is_empty() => {
             plan.sim = sim;
             plan.execs = execs;
+            if let Some(settings) = settings {
+                // Validated above: the policy builds.
+                let policy = settings.decision.build("decision").unwrap_or_default();
+                plan.engines = std::mem::take(&mut plan.engines)
+                    .into_iter()
+                    .map(|e| {
+                        e.with_risk(settings.risk)
+                            .with_policy(policy.clone())
+                            .with_manager(settings.manage.clone())
+                    })
+                    .collect();
+                for (flag, path) in [("risk", &a.risk), ("rules", &a.rules)] {
+                    if let Some(path) = path {
+                        plan.inputs
+                            .push((flag.to_owned(), path.display().to_string()));
+                    }
+                }
+                plan.scorers = settings.scorers;
+            }
             plan.inputs
                 .insert(0, ("data".to_owned(), a.data.display().to_string()));
             plan.inputs.push((
@@ -219,6 +279,7 @@ fn from_config(
         .join(", ");
     Some(Plan {
         execs: Vec::new(),
+        scorers: Vec::new(),
         title: format!("Backtest: {described}"),
         inputs: vec![
             (
@@ -336,6 +397,7 @@ fn from_arguments(
     portfolio.add_instrument(instrument.clone());
     Some(Plan {
         execs: Vec::new(),
+        scorers: Vec::new(),
         title: format!("Backtest: {strategy_name} on {symbol}"),
         inputs: vec![
             ("symbol".to_owned(), symbol.clone()),

@@ -237,6 +237,11 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
         executions: Vec::new(),
         decisions: Vec::new(),
         refusals: Vec::new(),
+        track: report::MarketTrack::default(),
+        multipliers: instruments
+            .iter()
+            .map(|(i, _)| (i.symbol.clone(), i.contract_multiplier))
+            .collect(),
     };
     report::write(&a.out, &run)?;
     crate::say!("report: {}", a.out.join("report.html").display());

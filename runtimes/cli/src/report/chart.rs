@@ -47,7 +47,7 @@ fn downsample(curve: &[EquityPoint]) -> Vec<(i64, f64)> {
     out
 }
 
-fn date(ms: i64) -> String {
+pub(crate) fn date(ms: i64) -> String {
     let text = Timestamp(ms).to_rfc3339();
     text[..16].replace('T', " ")
 }
@@ -61,6 +61,46 @@ pub(crate) fn equity_svg(curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyhow::
         .iter()
         .map(|(id, c)| (id.to_string(), downsample(c)))
         .collect();
+    lines_svg(
+        "Equity",
+        &series,
+        &|v| format!("{v:.0}"),
+        SeriesLabelPosition::UpperLeft,
+    )
+}
+
+/// The drawdown of each curve (percent below its running peak).
+///
+/// # Errors
+/// When plotters fails to draw.
+pub(crate) fn drawdown_svg(curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyhow::Result<String> {
+    let series: Vec<(String, Vec<(i64, f64)>)> = curves
+        .iter()
+        .map(|(id, c)| {
+            let points: Vec<EquityPoint> = super::tearsheet::drawdowns(c)
+                .into_iter()
+                .map(|(ts, d)| EquityPoint {
+                    ts: Timestamp(ts),
+                    equity: chimera_kernel::Decimal::try_from(d * 100.0).unwrap_or_default(),
+                })
+                .collect();
+            (id.to_string(), downsample(&points))
+        })
+        .collect();
+    lines_svg(
+        "Drawdown (%)",
+        &series,
+        &|v| format!("{v:.1}"),
+        SeriesLabelPosition::LowerLeft,
+    )
+}
+
+fn lines_svg(
+    title: &str,
+    series: &[(String, Vec<(i64, f64)>)],
+    y_format: &dyn Fn(&f64) -> String,
+    legend: SeriesLabelPosition,
+) -> anyhow::Result<String> {
     let points = series.iter().flat_map(|(_, s)| s.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (i64::MAX, i64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in points {
@@ -79,10 +119,10 @@ pub(crate) fn equity_svg(curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyhow::
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (1100, 520)).into_drawing_area();
-        let draw = |e: &dyn std::fmt::Display| anyhow!("drawing the equity chart: {e}");
+        let draw = |e: &dyn std::fmt::Display| anyhow!("drawing the {title} chart: {e}");
         root.fill(&WHITE).map_err(|e| draw(&e))?;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Equity", ("sans-serif", 22))
+            .caption(title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(90)
@@ -93,7 +133,7 @@ pub(crate) fn equity_svg(curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyhow::
             .x_labels(6)
             .y_labels(8)
             .x_label_formatter(&|ms| date(*ms))
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(y_format)
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(|e| draw(&e))?;
@@ -114,7 +154,7 @@ pub(crate) fn equity_svg(curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyhow::
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(legend)
             .draw()
             .map_err(|e| draw(&e))?;
         root.present().map_err(|e| draw(&e))?;

@@ -12,8 +12,43 @@ fn num(d: Decimal, dp: u32) -> String {
     d.round_dp(dp).normalize().to_string()
 }
 
+/// An SVG document without its XML declaration, to inline in the page.
+fn inline(svg: &str) -> &str {
+    svg.trim_start_matches(|c| c != '<')
+        .split_once("?>")
+        .map_or(svg, |(_, rest)| rest)
+}
+
+fn opt(v: Option<f64>, dp: usize) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| format!("{v:.dp$}"))
+}
+
+/// The tearsheet figures, one row per portfolio.
+fn tearsheet_table(sheets: &[super::tearsheet::Tearsheet]) -> String {
+    let mut h = String::from("<h2>Tearsheet</h2><table><tr><th>portfolio</th><th>Sharpe</th><th>Sortino</th><th>Calmar</th><th>annualised return</th><th>trades</th><th>win rate</th><th>profit factor</th><th>average trade</th><th>exposure</th><th>turnover</th></tr>");
+    for t in sheets {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td><td>{}</td><td>{}%</td><td>{}</td><td>{}</td><td>{}%</td><td>{}×</td></tr>",
+            esc(t.portfolio.as_str()),
+            opt(t.sharpe, 2),
+            opt(t.sortino, 2),
+            opt(t.calmar, 2),
+            opt(t.annual_return_pct, 1),
+            t.trades,
+            opt(t.win_rate_pct, 1),
+            opt(t.profit_factor, 2),
+            t.avg_trade.map_or_else(|| "–".to_owned(), |a| num(a, 2)),
+            opt(t.exposure_pct, 1),
+            t.turnover.map_or_else(|| "–".to_owned(), |v| num(v, 2)),
+        );
+    }
+    h.push_str("</table><p>Returns sampled along the equity curve, annualised over 365 days, risk-free rate 0. A trade runs from flat to flat, net of fees; exposure is the share of the run with a position open; turnover is traded notional over starting equity.</p>");
+    h
+}
+
 /// Builds the page, with the chart inlined.
-pub(crate) fn page(run: &RunReport, svg: &str) -> String {
+pub(crate) fn page(run: &RunReport, svg: &str, derived: &super::Derived) -> String {
     let mut h = String::with_capacity(64 * 1024 + svg.len());
     let _ = write!(
         h,
@@ -52,13 +87,19 @@ pub(crate) fn page(run: &RunReport, svg: &str) -> String {
     }
     let events = run.summaries.first().map_or(0, |s| s.events);
     let _ = write!(h, "</table><p>{events} market events. Files: <a href=\"summary.json\">summary.json</a>, <a href=\"fills.csv\">fills.csv</a>, <a href=\"equity.csv\">equity.csv</a>, <a href=\"equity.svg\">equity.svg</a>.</p>");
+    h.push_str(&tearsheet_table(&derived.tearsheets));
     h.push_str(&super::executions::html_section(&run.executions));
     h.push_str("<h2>Equity</h2>");
-    h.push_str(
-        svg.trim_start_matches(|c| c != '<')
-            .split_once("?>")
-            .map_or(svg, |(_, rest)| rest),
-    );
+    h.push_str(inline(svg));
+    h.push_str(inline(&derived.drawdown_svg));
+    if let Some(price) = &derived.price_svg {
+        h.push_str("<h2>Price, regime, entries and exits</h2><p>Blue bands: FROZEN regime; red: EXTREME. Filled triangles: entries (up buys, down sells); hollow: exits. Features the portfolios computed are drawn under the price.</p>");
+        h.push_str(inline(price));
+    }
+    h.push_str(&super::decisions::html_section(
+        &run.decisions,
+        &run.refusals,
+    ));
     h.push_str("<h2>Inputs</h2><table>");
     for (k, v) in &run.inputs {
         let _ = write!(

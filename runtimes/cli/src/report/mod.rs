@@ -7,11 +7,16 @@
 //! written through buffered writers.
 
 mod chart;
+mod decisions;
 mod escape;
 mod executions;
 mod html;
+mod market_chart;
+mod tearsheet;
+mod track;
 
 pub(crate) use executions::{comparison_table, write_comparison, ExecRun};
+pub(crate) use track::MarketTrack;
 
 use anyhow::Context;
 use chimera_kernel::ids::PortfolioId;
@@ -38,9 +43,20 @@ pub(crate) struct RunReport {
     pub(crate) decisions: Vec<chimera_kernel::decision::DecisionRecord>,
     /// Strategy requests the engines refused.
     pub(crate) refusals: Vec<chimera_kernel::engine::Refusal>,
+    /// The traded symbol's price, features and regime along the run.
+    pub(crate) track: MarketTrack,
+    /// Contract multiplier per symbol (1 when absent), for trade PnL and turnover.
+    pub(crate) multipliers: std::collections::BTreeMap<chimera_kernel::ids::Symbol, Decimal>,
 }
 
-fn create(dir: &Path, name: &str) -> anyhow::Result<BufWriter<File>> {
+/// The figures and charts derived from a run for its page.
+pub(crate) struct Derived {
+    pub(crate) tearsheets: Vec<tearsheet::Tearsheet>,
+    pub(crate) drawdown_svg: String,
+    pub(crate) price_svg: Option<String>,
+}
+
+pub(crate) fn create(dir: &Path, name: &str) -> anyhow::Result<BufWriter<File>> {
     let path = dir.join(name);
     let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     Ok(BufWriter::with_capacity(256 * 1024, file))
@@ -59,10 +75,21 @@ pub(crate) fn write(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     if !run.executions.is_empty() {
         executions::write_csv(dir, &run.executions)?;
     }
+    if !run.decisions.is_empty() {
+        decisions::write_csv(dir, &run.decisions)?;
+    }
     let svg = chart::equity_svg(&run.curves)?;
     std::fs::write(dir.join("equity.svg"), &svg)
         .with_context(|| format!("cannot write {}", dir.join("equity.svg").display()))?;
-    let page = html::page(run, &svg);
+    let multiplier =
+        |s: &chimera_kernel::ids::Symbol| run.multipliers.get(s).copied().unwrap_or(Decimal::ONE);
+    let (trades, roles) = tearsheet::trades(&run.fills, &multiplier);
+    let derived = Derived {
+        tearsheets: tearsheet::tearsheets(&run.curves, &run.fills, &trades, &multiplier),
+        drawdown_svg: chart::drawdown_svg(&run.curves)?,
+        price_svg: market_chart::price_svg(&run.track, &run.fills, &roles)?,
+    };
+    let page = html::page(run, &svg, &derived);
     std::fs::write(dir.join("report.html"), page)
         .with_context(|| format!("cannot write {}", dir.join("report.html").display()))?;
     Ok(())

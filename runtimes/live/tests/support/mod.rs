@@ -113,6 +113,8 @@ pub(crate) fn specs() -> Vec<PortfolioSpec> {
             balances: [("USDT".to_owned(), "100000".to_owned())].into(),
             exec: None,
             risk: chimera_kernel::risk::RiskLimits::default(),
+            decision: chimera_live::decision_spec::DecisionSpec::default(),
+            manage: chimera_kernel::position_manager::ManagerConfig::default(),
         })
         .collect()
 }
