@@ -310,3 +310,38 @@ fn add_ons_follow_the_spacing_and_the_size_schedule() {
     assert!(submits(&at(&mut set, &steps, 8, dec!(120), None)).is_empty());
     assert_eq!(set.engine(0).managed()[&"BTCUSDT".into()].adds, 2);
 }
+
+#[test]
+fn a_trailing_stop_moves_only_by_its_minimum_step() {
+    let (mut set, steps) = managed(ManagerConfig {
+        trail_pct: Some(dec!(1)),
+        trail_min_step_pct: Some(dec!(1)),
+        ..ManagerConfig::default()
+    });
+    let entry = submits(&at(&mut set, &steps, 1, dec!(100), Some(buy(dec!(1)))))[0].clone();
+    let first = submits(&fill(&mut set, &entry, dec!(100), "t1"));
+    assert_eq!(
+        first[0]
+            .kind
+            .stop_price()
+            .map(chimera_kernel::value::Price::get),
+        Some(dec!(99))
+    );
+    // 102: the stop would rise 1.98, more than 1 % of 102: moved.
+    let moved = submits(&at(&mut set, &steps, 2, dec!(102), None));
+    assert_eq!(
+        moved[0]
+            .kind
+            .stop_price()
+            .map(chimera_kernel::value::Price::get),
+        Some(dec!(100.98))
+    );
+    // 103: it would rise 0.99, less than 1.03: kept.
+    let out = at(&mut set, &steps, 3, dec!(103), None);
+    assert!(submits(&out).is_empty() && cancels(&out).is_empty());
+    // 104.5: 2.475 more: moved.
+    assert_eq!(
+        submits(&at(&mut set, &steps, 4, dec!(104.5), None)).len(),
+        1
+    );
+}

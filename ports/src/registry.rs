@@ -151,11 +151,8 @@ pub enum AuditKind {
     Alert,
     /// A message that could not be decoded, with its reason and raw bytes.
     DeadLetter,
-    /// Something a strategy or engine did worth keeping (refusal, issue, request, exit).
+    /// Something a strategy or engine did worth keeping (refusal, issue, decision).
     StrategyEvent,
-    /// A decision record: an entry a strategy asked for and what the decision pipeline made of
-    /// it (key: the signal id; category: the reason code).
-    Signal,
 }
 
 /// The append-only audit trail.

@@ -73,6 +73,34 @@ pub struct SignalRecord {
     pub reason: String,
     /// Config revision in force.
     pub config_rev: String,
+    /// The model's probability, when one answered.
+    pub model_p: Option<chimera_kernel::Decimal>,
+    /// The whole decision (multipliers, quantity, the trace of every gate, rule, model answer
+    /// and sizing step), when the signal went through the decision pipeline.
+    pub detail: Option<Box<chimera_kernel::decision::DecisionRecord>>,
+}
+
+impl SignalRecord {
+    /// The signal record of a decision: `decision` is `open` or `skip`, `reason` the
+    /// decision's code (`OPEN`, `RULE`, `RISK_BUDGET`, ...).
+    pub fn from_decision(record: &chimera_kernel::decision::DecisionRecord) -> Self {
+        Self {
+            signal_id: record.signal_id.clone(),
+            portfolio_id: record.portfolio_id.clone(),
+            symbol: record.symbol.clone(),
+            ts: record.t0,
+            features: record.features.clone(),
+            decision: match record.decision.action {
+                chimera_kernel::decision::DecisionAction::Open => "open",
+                chimera_kernel::decision::DecisionAction::Skip => "skip",
+            }
+            .to_owned(),
+            reason: record.decision.reason.code().to_owned(),
+            config_rev: record.config_rev.to_string(),
+            model_p: record.model_p,
+            detail: Some(Box::new(record.clone())),
+        }
+    }
 }
 
 /// Orders in every state.

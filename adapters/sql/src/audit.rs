@@ -10,7 +10,6 @@ fn table(kind: AuditKind) -> &'static str {
         AuditKind::Alert => "alerts",
         AuditKind::DeadLetter => "dead_letters",
         AuditKind::StrategyEvent => "strategy_events",
-        AuditKind::Signal => "signals",
     }
 }
 

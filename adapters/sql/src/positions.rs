@@ -54,8 +54,8 @@ impl SignalRepository for SqlStore {
     async fn record_signal(&self, signal: &SignalRecord) -> PortResult<Inserted> {
         let result = sqlx::query::<Db>(&self.sql(
             "INSERT INTO signals (signal_id, portfolio_id, symbol, ts, features, decision, reason, \
-             config_rev) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) \
-             ON CONFLICT (signal_id) DO NOTHING",
+             config_rev, model_p, body) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, \
+             $9::numeric, $10::jsonb) ON CONFLICT (signal_id) DO NOTHING",
         ))
         .bind(signal.signal_id.as_str().to_owned())
         .bind(signal.portfolio_id.as_str().to_owned())
@@ -65,6 +65,14 @@ impl SignalRepository for SqlStore {
         .bind(signal.decision.clone())
         .bind(signal.reason.clone())
         .bind(signal.config_rev.clone())
+        .bind(signal.model_p.map(|p| p.to_string()))
+        .bind(
+            signal
+                .detail
+                .as_ref()
+                .map(|d| to_json("signals", d))
+                .transpose()?,
+        )
         .execute(&self.pool)
         .await
         .map_err(|e| db_error("insert signal", e))?;
@@ -76,17 +84,40 @@ impl SignalRepository for SqlStore {
     }
 
     async fn get_signal(&self, id: &SignalId) -> PortResult<Option<SignalRecord>> {
-        type Row = (String, String, i64, String, String, String, String);
+        type Row = (
+            String,
+            String,
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
         let row = sqlx::query_as::<Db, Row>(&self.sql(
-            "SELECT portfolio_id, symbol, ts, features::text, decision, reason, config_rev \
-             FROM signals WHERE signal_id = $1",
+            "SELECT portfolio_id, symbol, ts, features::text, decision, reason, config_rev, \
+             model_p::text, body::text FROM signals WHERE signal_id = $1",
         ))
         .bind(id.as_str().to_owned())
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| db_error("read signal", e))?;
         row.map(
-            |(portfolio_id, symbol, ts, features, decision, reason, config_rev)| {
+            |(portfolio_id, symbol, ts, features, decision, reason, config_rev, model_p, body)| {
+                let model_p = model_p
+                    .map(|p| {
+                        p.parse::<chimera_kernel::Decimal>().map_err(|e| {
+                            chimera_ports::PortError::Codec {
+                                message: format!("undecodable signals.model_p {p:?}: {e}"),
+                                bytes: p.clone().into_bytes(),
+                            }
+                        })
+                    })
+                    .transpose()?;
+                let detail = body
+                    .map(|b| from_json("signals", &b).map(Box::new))
+                    .transpose()?;
                 Ok(SignalRecord {
                     signal_id: id.clone(),
                     portfolio_id: PortfolioId::new(portfolio_id),
@@ -96,6 +127,8 @@ impl SignalRepository for SqlStore {
                     decision,
                     reason,
                     config_rev,
+                    model_p,
+                    detail,
                 })
             },
         )

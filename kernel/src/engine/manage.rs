@@ -161,7 +161,14 @@ impl PortfolioEngine {
         if let Some(d) = self.manager.trail_distance(best, atr, sl_mult) {
             let base = wanted.or(current);
             if let Some(better) = trail(side, base, best, d) {
-                wanted = Some(better);
+                let step = self
+                    .manager
+                    .trail_min_step_pct
+                    .map_or(Decimal::ZERO, |pct| price * pct / Decimal::ONE_HUNDRED);
+                let enough = base.is_none_or(|b| (better - b).abs() >= step);
+                if enough {
+                    wanted = Some(better);
+                }
             }
         }
         let Some(level) = wanted else { return };

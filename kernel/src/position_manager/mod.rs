@@ -50,6 +50,10 @@ pub struct ManagerConfig {
     /// Trailing distance, in ATRs.
     #[serde(with = "crate::value::decimal_str::option")]
     pub trail_atr: Option<Decimal>,
+    /// Move the trailing stop only when it improves by at least this percent of the price
+    /// (each move is a cancel and a new order: venues count them against rate limits).
+    #[serde(with = "crate::value::decimal_str::option")]
+    pub trail_min_step_pct: Option<Decimal>,
     /// The take-profit ladder, nearest first.
     pub take_profit: Vec<TakeProfitLevel>,
     /// Add-ons allowed per position.
@@ -97,6 +101,7 @@ impl ManagerConfig {
         positive("trail_pct", self.trail_pct, &mut problems);
         positive("trail_atr", self.trail_atr, &mut problems);
         positive("add_spacing_atr", self.add_spacing_atr, &mut problems);
+        positive("trail_min_step_pct", self.trail_min_step_pct, &mut problems);
         for (name, v) in [("stop_pct", self.stop_pct), ("trail_pct", self.trail_pct)] {
             if v.is_some_and(|v| v >= Decimal::ONE_HUNDRED) {
                 problems.push(format!("{prefix}.{name}: must be below 100"));

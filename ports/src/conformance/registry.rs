@@ -165,7 +165,6 @@ pub async fn audit_repository_suite(repo: &dyn AuditRepository, prefix: &str) {
         (AuditKind::Alert, "a2", 2),
         (AuditKind::DeadLetter, "a1", 3),
         (AuditKind::StrategyEvent, "e1", 4),
-        (AuditKind::Signal, "a1", 5),
     ] {
         assert_eq!(
             repo.record(&rec(kind, key, ts)).await.expect("record"),
@@ -204,17 +203,4 @@ pub async fn audit_repository_suite(repo: &dyn AuditRepository, prefix: &str) {
     );
     let dead = repo.recent(AuditKind::DeadLetter, 1).await.expect("recent");
     assert_eq!(dead.len(), 1, "limit applies");
-    let signals: Vec<_> = repo
-        .recent(AuditKind::Signal, 10)
-        .await
-        .expect("recent signals")
-        .into_iter()
-        .filter(|r| r.key.starts_with(prefix))
-        .map(as_json)
-        .collect();
-    assert_eq!(
-        signals,
-        vec![as_json(rec(AuditKind::Signal, "a1", 5))],
-        "signal records are kept apart, under their own key space"
-    );
 }

@@ -249,6 +249,8 @@ pub async fn signal_repository_suite(repo: &dyn SignalRepository, prefix: &str) 
         decision: "open".into(),
         reason: "rule:trend".into(),
         config_rev: "r42".into(),
+        model_p: None,
+        detail: None,
     };
     assert_eq!(repo.get_signal(&signal.signal_id).await.expect("get"), None);
     assert_eq!(
@@ -267,5 +269,47 @@ pub async fn signal_repository_suite(repo: &dyn SignalRepository, prefix: &str) 
         repo.get_signal(&signal.signal_id).await.expect("get"),
         Some(signal),
         "first write wins, lossless"
+    );
+    // A decision record, with its model score and the whole decision, comes back as stored.
+    let record = chimera_kernel::decision::DecisionRecord {
+        signal_id: SignalId::new(format!("{prefix}-s2")),
+        portfolio_id: PortfolioId::new(format!("{prefix}-p")),
+        t0: Timestamp(1_700_000_060_000),
+        symbol: Symbol::new("ETHUSDT"),
+        side: chimera_kernel::order::Side::Sell,
+        signal: "cross_down".into(),
+        value: Some(chimera_kernel::Decimal::new(-125, 2)),
+        features: [("atr:14".to_owned(), "3.25".to_owned())].into(),
+        regime: Some(chimera_kernel::features::RegimeLabel::Extreme),
+        decision: chimera_kernel::decision::Decision {
+            trace: vec![chimera_kernel::decision::TraceStep::Budget {
+                granted: false,
+                detail: Some("risk:{concurrency}:ETHUSDT exhausted".into()),
+            }],
+            ..chimera_kernel::decision::Decision::pending()
+        },
+        model_p: Some(chimera_kernel::Decimal::new(6125, 4)),
+        config_rev: 9,
+        intent_id: None,
+    };
+    let mut skipped = record.clone();
+    skipped
+        .decision
+        .skip(chimera_kernel::decision::DecisionReason::RiskBudget);
+    let stored = SignalRecord::from_decision(&skipped);
+    assert_eq!(
+        (stored.decision.as_str(), stored.reason.as_str()),
+        ("skip", "RISK_BUDGET")
+    );
+    assert_eq!(
+        repo.record_signal(&stored).await.expect("insert decision"),
+        Inserted::New
+    );
+    assert_eq!(
+        repo.get_signal(&stored.signal_id)
+            .await
+            .expect("get decision"),
+        Some(stored),
+        "the decision and its trace come back as stored"
     );
 }

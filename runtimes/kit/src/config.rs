@@ -21,7 +21,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// The execution node.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     /// Node identity: the portfolios assigned to it in the database are the ones it runs.
@@ -39,6 +39,10 @@ pub struct NodeConfig {
     /// the database yet (development convenience; the control plane owns them in production).
     #[serde(default)]
     pub register_portfolios: bool,
+    /// Models the portfolios' decision policies may name (`[[node.scorers]]`, logistic
+    /// regressions: `name`, `bias`, `weights = { "atr:14" = 0.5 }`).
+    #[serde(default)]
+    pub scorers: Vec<chimera_kernel::decision::LogisticScorer>,
 }
 
 fn default_queue() -> usize {

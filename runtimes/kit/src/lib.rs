@@ -13,6 +13,7 @@ pub mod config;
 pub mod decision_spec;
 pub mod logging;
 pub mod portfolio_spec;
+pub mod requests;
 pub mod runtime;
 pub mod services;
 

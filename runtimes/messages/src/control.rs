@@ -39,6 +39,22 @@ pub enum ControlCommand {
         /// The portfolio; `None` for every portfolio.
         portfolio_id: Option<PortfolioId>,
     },
+    /// Turn the kill switch on or off: while on, the decision pipeline opens no new position
+    /// (exits, cancels and protective orders go on). Kept in the portfolio's checkpoint.
+    KillSwitch {
+        /// The portfolio; `None` for every portfolio.
+        portfolio_id: Option<PortfolioId>,
+        /// On.
+        engaged: bool,
+    },
+    /// The system's health level changed (GREEN, YELLOW, ORANGE, RED): entries are scaled or
+    /// blocked as each portfolio's health policy says. Kept in the portfolio's checkpoint.
+    Health {
+        /// The portfolio; `None` for every portfolio.
+        portfolio_id: Option<PortfolioId>,
+        /// The new level.
+        level: chimera_kernel::decision::HealthLevel,
+    },
 }
 
 impl ControlCommand {
@@ -48,7 +64,9 @@ impl ControlCommand {
             ControlCommand::Pause { portfolio_id, .. }
             | ControlCommand::Resume { portfolio_id }
             | ControlCommand::CancelAll { portfolio_id }
-            | ControlCommand::Stop { portfolio_id } => portfolio_id.as_ref(),
+            | ControlCommand::Stop { portfolio_id }
+            | ControlCommand::KillSwitch { portfolio_id, .. }
+            | ControlCommand::Health { portfolio_id, .. } => portfolio_id.as_ref(),
         }
     }
 
@@ -61,6 +79,8 @@ impl ControlCommand {
             ControlCommand::Resume { .. } => Control::Resume,
             ControlCommand::CancelAll { .. } => Control::CancelAll,
             ControlCommand::Stop { .. } => Control::Stop,
+            ControlCommand::KillSwitch { engaged, .. } => Control::KillSwitch { engaged: *engaged },
+            ControlCommand::Health { level, .. } => Control::Health { level: *level },
         }
     }
 

@@ -132,6 +132,14 @@ pub async fn run_node(
         }
         None => None,
     };
+    let mut scorers = chimera_kernel::decision::ScorerRegistry::default();
+    for scorer in &config.scorers {
+        scorers.register(Box::new(scorer.clone()));
+    }
+    let services = Arc::new(chimera_runtime::requests::RequestServices::new(
+        rt.state.as_ref().map(|s| Arc::clone(&s.store)),
+        scorers,
+    ));
     let mut interest = InterestMap::default();
     let mut by_portfolio = HashMap::new();
     let mut workers = Vec::new();
@@ -148,6 +156,7 @@ pub async fn run_node(
                     queue,
                     config.batch_max,
                     paused,
+                    Arc::clone(&services),
                 ));
             }
             Err(problem) => {

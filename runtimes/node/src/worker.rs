@@ -18,7 +18,7 @@ use chimera_kernel::time::Timestamp;
 use chimera_messages::{AlertCode, AlertLevel, ControlCommand, MessageType, StrategyEvent, Topic};
 use chimera_ports::{
     AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRepository,
-    PortfolioStatus, PositionRepository, PositionSnapshot,
+    PortfolioStatus, PositionRepository, PositionSnapshot, SignalRepository,
 };
 use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
 use serde::{Deserialize, Serialize};
@@ -67,6 +67,8 @@ pub(crate) struct Worker {
     /// latest snapshot is always the newest state.
     clock: Timestamp,
     saved_positions: BTreeMap<Symbol, Position>,
+    /// Answers the engine's requests (shared budgets, model scores).
+    services: Arc<chimera_runtime::requests::RequestServices>,
 }
 
 impl Worker {
@@ -78,6 +80,7 @@ impl Worker {
         queue: Arc<PortfolioQueue>,
         batch_max: usize,
         paused: bool,
+        services: Arc<chimera_runtime::requests::RequestServices>,
     ) -> Self {
         let halted = engine.halted().is_some();
         let (revision, applied, last_bar, clock) = checkpoint
@@ -109,6 +112,7 @@ impl Worker {
             stats: Arc::new(WorkerStats::default()),
             batch_max,
             clock: Timestamp(clock),
+            services,
         }
     }
 
@@ -117,6 +121,7 @@ impl Worker {
         let mut batch = Vec::with_capacity(self.batch_max);
         let mut commands = Vec::new();
         let mut events = Vec::new();
+        let mut requests = Vec::new();
         let mut shutdown = rt.shutdown.clone();
         loop {
             let change = tokio::select! {
@@ -127,7 +132,16 @@ impl Worker {
                 pressure_alert(&rt, &self.id, &self.queue, level).await;
             }
             let last_ts = self.apply(&batch);
-            self.take_outputs(&mut commands, &mut events);
+            self.take_outputs(&mut commands, &mut events, &mut requests);
+            // Answers go back in before anything is published: an entry waiting for its
+            // reservation or score is decided within this batch.
+            while !requests.is_empty() {
+                for request in std::mem::take(&mut requests) {
+                    let response = self.services.answer(&request).await;
+                    self.set.on_response(&response, request.created_at);
+                }
+                self.take_outputs(&mut commands, &mut events, &mut requests);
+            }
             self.publish(&rt, &mut commands).await?;
             self.persist(&rt, last_ts, &mut events).await?;
             for input in batch.drain(..) {
@@ -136,15 +150,23 @@ impl Worker {
         }
     }
 
-    /// Sorts the engine's outputs: commands to publish, events to record (requests among them:
-    /// no service answers them on the node yet, so the engine times them out at their
-    /// deadlines); finished orders are the gateway's to store.
-    fn take_outputs(&mut self, commands: &mut Vec<Command>, events: &mut Vec<StrategyEvent>) {
+    /// Sorts the engine's outputs: commands to publish, requests to answer, events to record
+    /// (requests too, for the audit; decisions go to the signals table); finished orders are
+    /// the gateway's to store.
+    fn take_outputs(
+        &mut self,
+        commands: &mut Vec<Command>,
+        events: &mut Vec<StrategyEvent>,
+        requests: &mut Vec<chimera_kernel::engine::Request>,
+    ) {
         while let Some((_, output)) = self.set.poll_output() {
-            if let Output::Command(command) = output {
-                commands.push(command);
-            } else if let Some(event) = StrategyEvent::from_output(output) {
-                events.push(event);
+            match output {
+                Output::Command(command) => commands.push(command),
+                Output::Request(request) => {
+                    requests.push(request.clone());
+                    events.push(StrategyEvent::Request(request));
+                }
+                other => events.extend(StrategyEvent::from_output(other)),
             }
         }
     }
@@ -203,7 +225,10 @@ impl Worker {
         match command {
             ControlCommand::Pause { .. } => self.status_change = Some(PortfolioStatus::Paused),
             ControlCommand::Resume { .. } => self.status_change = Some(PortfolioStatus::Active),
-            ControlCommand::CancelAll { .. } | ControlCommand::Stop { .. } => {}
+            ControlCommand::CancelAll { .. }
+            | ControlCommand::Stop { .. }
+            | ControlCommand::KillSwitch { .. }
+            | ControlCommand::Health { .. } => {}
         }
     }
 
@@ -269,6 +294,13 @@ impl Worker {
             wall_clock()
         };
         for (i, event) in events.drain(..).enumerate() {
+            if let StrategyEvent::Decision(decision) = &event {
+                let signal = chimera_ports::SignalRecord::from_decision(decision);
+                rt.retry("record signal", || store.record_signal(&signal))
+                    .await
+                    .map_err(|e| fatal("record signal", &e))?;
+                continue;
+            }
             let record = AuditRecord {
                 kind: AuditKind::StrategyEvent,
                 key: format!("{}:{}:{i}", self.id, self.revision + 1),

@@ -33,6 +33,10 @@ pub(crate) struct Lockstep<'a> {
     events: u64,
     undecodable: u64,
     last_ts: chimera_kernel::time::Timestamp,
+    /// Answers the engines' requests (budgets shared by the demo's portfolios, models).
+    services: chimera_kernel::decision::LocalServices,
+    decisions: Vec<chimera_kernel::decision::DecisionRecord>,
+    refusals: Vec<chimera_kernel::engine::Refusal>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Option<T> {
@@ -66,6 +70,9 @@ impl<'a> Lockstep<'a> {
             events: 0,
             undecodable: 0,
             last_ts: chimera_kernel::time::Timestamp(0),
+            services: chimera_kernel::decision::LocalServices::default(),
+            decisions: Vec::new(),
+            refusals: Vec::new(),
         })
     }
 
@@ -176,21 +183,44 @@ impl<'a> Lockstep<'a> {
         Ok(())
     }
 
-    /// Publishes the engines' commands on the submission topic (other outputs are counted by
-    /// the engines and reported in the summaries).
+    /// Publishes the engines' commands on the submission topic, answers their requests in
+    /// place and keeps their decisions and refusals for the report (other outputs are counted
+    /// by the engines and reported in the summaries).
     async fn node_publish_outputs(&mut self) -> anyhow::Result<()> {
         while let Some((_, output)) = self.set.poll_output() {
-            if let Output::Command(command) = output {
-                self.bus
-                    .publish(
-                        ORDERS_SUBMISSION,
-                        command.portfolio_id().as_str(),
-                        &serde_json::to_vec(&command)?,
-                    )
-                    .await?;
+            match output {
+                Output::Command(command) => {
+                    self.bus
+                        .publish(
+                            ORDERS_SUBMISSION,
+                            command.portfolio_id().as_str(),
+                            &serde_json::to_vec(&command)?,
+                        )
+                        .await?;
+                }
+                Output::Request(request) => {
+                    let response = self.services.answer(&request);
+                    self.set.on_response(&response, request.created_at);
+                }
+                Output::Decision(decision) => self.decisions.push(*decision),
+                Output::Refused(refusal) => self.refusals.push(refusal),
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// The decisions and refusals so far.
+    pub(crate) fn take_records(
+        &mut self,
+    ) -> (
+        Vec<chimera_kernel::decision::DecisionRecord>,
+        Vec<chimera_kernel::engine::Refusal>,
+    ) {
+        (
+            std::mem::take(&mut self.decisions),
+            std::mem::take(&mut self.refusals),
+        )
     }
 
     async fn node_take_feedback(&mut self) -> anyhow::Result<()> {

@@ -28,6 +28,46 @@ struct PortfolioSpec {
     strategy: &'static str,
     params: Vec<(&'static str, String)>,
     deposits: Vec<(&'static str, i64)>,
+    /// Trading settings as a user writes them (`chimera backtest --risk` format).
+    settings: String,
+}
+
+/// The rules the trend portfolios share (the decision pipeline's L1).
+const TREND_RULES: &str = r#"
+# Fees eat small moves: no entries while volatility sits in the lowest decile of its history.
+rule frozen priority 100 when regime == "FROZEN" then skip_entry
+# Volatile markets: half the size, stops further away.
+rule volatile priority 50 when regime == "EXTREME" then size_mult 0.5, sl_mult 1.5
+"#;
+
+/// A trend follower's settings: entries sized to risk `risk` USDT on a 2-ATR move, a stop two
+/// ATRs away trailed three behind the best price, half taken off four ATRs in profit, one
+/// position per symbol across every portfolio sharing the budget, and a drawdown breaker.
+fn trend_settings(risk: &str) -> String {
+    format!(
+        r#"
+[risk]
+max_position_ratio = "2"
+max_drawdown_pct = "0.15"
+
+[decision]
+rules = '''{TREND_RULES}'''
+
+[decision.gates]
+max_concurrent_per_symbol = 2
+
+[decision.sizing]
+rule = "vol_target"
+risk = "{risk}"
+atr_mult = "2"
+
+[manage]
+stop_atr = "2"
+trail_atr = "3"
+trail_min_step_pct = "0.1"
+take_profit = [{{ atr = "4", fraction = "0.5" }}]
+"#
+    )
 }
 
 fn instruments() -> anyhow::Result<Vec<(Instrument, f64)>> {
@@ -56,33 +96,52 @@ fn portfolios() -> Vec<PortfolioSpec> {
             symbol: "BTCUSDT",
             strategy: "ema-cross",
             params: vec![
-                ("fast", "10".into()),
-                ("slow", "30".into()),
+                ("fast", "60".into()),
+                ("slow", "240".into()),
                 ("qty", "0.5".into()),
+                ("entries", "cross".into()),
             ],
             deposits: vec![("USDT", 100_000)],
+            settings: trend_settings("100"),
         },
         PortfolioSpec {
             id: "trend-eth",
             symbol: "ETHUSDT",
             strategy: "ema-cross",
             params: vec![
-                ("fast", "20".into()),
-                ("slow", "60".into()),
+                ("fast", "120".into()),
+                ("slow", "480".into()),
                 ("qty", "8".into()),
+                ("entries", "cross".into()),
             ],
             deposits: vec![("USDT", 100_000)],
+            settings: trend_settings("100"),
         },
         PortfolioSpec {
             id: "swing-sol",
             symbol: "SOLUSDT",
             strategy: "ema-cross",
             params: vec![
-                ("fast", "5".into()),
-                ("slow", "20".into()),
+                ("fast", "60".into()),
+                ("slow", "240".into()),
                 ("qty", "100".into()),
+                ("entries", "cross".into()),
             ],
-            deposits: vec![("USDT", 50_000), ("SOL", 500)],
+            deposits: vec![("USDT", 100_000)],
+            // Spot, long only (no SOL to sell short): a fixed 5 000 USDT per entry, a 3 % stop
+            // trailed 4 % behind the best price, and a two-rung take-profit ladder.
+            settings: r#"
+[decision.sizing]
+rule = "fixed_notional"
+notional = "5000"
+
+[manage]
+stop_pct = "3"
+trail_pct = "4"
+trail_min_step_pct = "0.25"
+take_profit = [{ pct = "4", fraction = "0.5" }, { pct = "8", fraction = "0.5" }]
+"#
+            .to_owned(),
         },
         PortfolioSpec {
             id: "replay-btc",
@@ -99,6 +158,7 @@ fn portfolios() -> Vec<PortfolioSpec> {
                 ),
             )],
             deposits: vec![("USDT", 100_000)],
+            settings: String::new(),
         },
     ]
 }
@@ -143,7 +203,25 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
         let strategy = build_strategy(spec.strategy, &params)?;
-        engines.push(PortfolioEngine::new(portfolio, strategy));
+        let settings: chimera_live::decision_spec::TradingSettings = toml::from_str(&spec.settings)
+            .with_context(|| format!("demo portfolio {}", spec.id))?;
+        let problems = settings.problems();
+        anyhow::ensure!(
+            problems.is_empty(),
+            "demo portfolio {}: {}",
+            spec.id,
+            problems.join("; ")
+        );
+        let policy = settings
+            .decision
+            .build("decision")
+            .map_err(|p| anyhow::anyhow!("demo portfolio {}: {}", spec.id, p.join("; ")))?;
+        engines.push(
+            PortfolioEngine::new(portfolio, strategy)
+                .with_risk(settings.risk)
+                .with_policy(policy)
+                .with_manager(settings.manage),
+        );
     }
     venue.with_exchange(|x| {
         for (instrument, _) in &instruments {
@@ -190,6 +268,7 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let events = node.events();
     let undecodable = node.undecodable();
+    let (decisions, refusals) = node.take_records();
     let (summaries, curves, fills) = node.finish();
     crate::say_raw!(crate::table::render(&summaries));
     crate::say!(
@@ -235,8 +314,8 @@ async fn run_async(a: &DemoArgs) -> anyhow::Result<()> {
         fills,
         skipped_lines: Vec::new(),
         executions: Vec::new(),
-        decisions: Vec::new(),
-        refusals: Vec::new(),
+        decisions,
+        refusals,
         track: report::MarketTrack::default(),
         multipliers: instruments
             .iter()
