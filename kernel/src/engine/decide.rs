@@ -381,7 +381,7 @@ impl PortfolioEngine {
                 let atr = self
                     .features
                     .value(&entry.symbol, &self.sizing_atr())
-                    .and_then(|a| Decimal::try_from(a).ok());
+                    .and_then(crate::value::decimal_from_f64_8dp);
                 rule.size(&crate::sizing::SizingInputs {
                     instrument,
                     price,

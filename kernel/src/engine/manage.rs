@@ -106,7 +106,7 @@ impl PortfolioEngine {
         let atr = self
             .features
             .value(symbol, &self.manager.atr_spec())
-            .and_then(|a| Decimal::try_from(a).ok())
+            .and_then(crate::value::decimal_from_f64_8dp)
             .filter(|a| *a > Decimal::ZERO);
         if !self.managed.contains_key(symbol) {
             let plan = self.plans.remove(symbol).unwrap_or(Plan {

@@ -12,7 +12,6 @@ use crate::event::{MarketEvent, OrderBook};
 use crate::ids::Symbol;
 use crate::order::Side;
 use crate::time::Timestamp;
-use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -333,7 +332,7 @@ impl FeatureSet {
 }
 
 fn f(d: rust_decimal::Decimal) -> f64 {
-    d.to_f64().unwrap_or(f64::NAN)
+    crate::value::to_f64_fast(d)
 }
 
 /// Correlation between two symbols' bar returns.

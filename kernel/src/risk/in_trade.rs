@@ -16,7 +16,6 @@ use super::RiskLimits;
 use crate::features::FeatureSpec;
 use crate::ids::Symbol;
 use crate::time::Timestamp;
-use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -99,7 +98,7 @@ impl RiskLimits {
         };
         let fraction = favour / entry;
         let atr = atr
-            .and_then(Decimal::from_f64)
+            .and_then(crate::value::decimal_from_f64_8dp)
             .filter(|a| *a > Decimal::ZERO);
         if self.stop_loss_pct.is_some_and(|l| fraction <= -l) {
             return Some(RiskTrigger::StopLoss);

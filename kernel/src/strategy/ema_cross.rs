@@ -180,9 +180,8 @@ impl Strategy for EmaCross {
                     "cross_down"
                 })
                 .into(),
-                value: Decimal::try_from(fast_value - slow_value)
-                    .ok()
-                    .map(|d| d.round_dp(8)),
+                value: crate::value::decimal_from_f64_8dp(fast_value - slow_value)
+                    .map(|d| d.normalize()),
             });
         }
     }

@@ -238,3 +238,70 @@ mod tests {
         assert_eq!(b.checked_sub(a), Some(a));
     }
 }
+
+/// Powers of ten exactly representable as `f64` (10^0 … 10^22).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A decimal as the nearest `f64`, for indicators (never for money). For a mantissa below
+/// 2^53 it is one correctly rounded division, several times faster than the general
+/// conversion; larger mantissas take the general path.
+#[inline]
+pub fn to_f64_fast(d: Decimal) -> f64 {
+    let m = d.mantissa();
+    let scale = d.scale() as usize;
+    if m.unsigned_abs() < (1_u128 << 53) && scale < POW10.len() {
+        // Exact: both operands are exactly representable.
+        #[expect(clippy::cast_precision_loss, reason = "below 2^53: exact")]
+        let m = m as i64 as f64;
+        return m / POW10[scale];
+    }
+    rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap_or(f64::NAN)
+}
+
+/// An indicator's `f64` value as a decimal with 8 decimal places (`None` when not finite or
+/// beyond ±9·10^10): the fast way to bring an ATR or a volatility into decimal arithmetic.
+#[inline]
+pub fn decimal_from_f64_8dp(x: f64) -> Option<Decimal> {
+    if !x.is_finite() || x.abs() >= 9e10 {
+        return None;
+    }
+    #[expect(clippy::cast_possible_truncation, reason = "bounded above")]
+    let scaled = (x * 1e8).round() as i64;
+    Some(Decimal::new(scaled, 8))
+}
+
+#[cfg(test)]
+mod fast_conversions {
+    use super::*;
+
+    #[test]
+    fn fast_conversions_agree_with_the_general_ones() {
+        use rust_decimal::prelude::ToPrimitive;
+        for text in [
+            "0",
+            "1",
+            "-1",
+            "40123.45",
+            "0.000001",
+            "123456789.123456789",
+            "-0.5",
+            "79228162514264337593543950335",
+        ] {
+            let d: Decimal = text.parse().expect("decimal");
+            assert_eq!(
+                to_f64_fast(d).to_bits(),
+                d.to_f64().expect("f64").to_bits(),
+                "{text}: the same double, bit for bit"
+            );
+        }
+        assert_eq!(
+            decimal_from_f64_8dp(12.345_678_914),
+            Some(Decimal::new(1_234_567_891, 8))
+        );
+        assert_eq!(decimal_from_f64_8dp(f64::NAN), None);
+        assert_eq!(decimal_from_f64_8dp(1e11), None);
+    }
+}

@@ -23,7 +23,9 @@ mod money;
 mod signed;
 
 pub use crate::ids::Asset;
-pub use decimal_newtype::{fast_cmp, FeeRate, Notional, Price, Quantity};
+pub use decimal_newtype::{
+    decimal_from_f64_8dp, fast_cmp, to_f64_fast, FeeRate, Notional, Price, Quantity,
+};
 pub use money::Money;
 pub use signed::{Amount, SignedQty};
 

@@ -131,16 +131,20 @@ impl Worker {
             if let Some(level) = change {
                 pressure_alert(&rt, &self.id, &self.queue, level).await;
             }
-            let last_ts = self.apply(&batch);
-            self.take_outputs(&mut commands, &mut events, &mut requests);
-            // Answers go back in before anything is published: an entry waiting for its
-            // reservation or score is decided within this batch.
-            while !requests.is_empty() {
-                for request in std::mem::take(&mut requests) {
-                    let response = self.services.answer(&request).await;
-                    self.set.on_response(&response, request.created_at);
-                }
+            let mut last_ts = Timestamp(0);
+            for i in 0..batch.len() {
+                last_ts = last_ts.max(self.apply(&batch[i..=i]));
                 self.take_outputs(&mut commands, &mut events, &mut requests);
+                // Answers go back in before the next input: an entry waiting for its
+                // reservation or score is decided at its own time, not timed out by the
+                // inputs queued behind it.
+                while !requests.is_empty() {
+                    for request in std::mem::take(&mut requests) {
+                        let response = self.services.answer(&request).await;
+                        self.set.on_response(&response, request.created_at);
+                    }
+                    self.take_outputs(&mut commands, &mut events, &mut requests);
+                }
             }
             self.publish(&rt, &mut commands).await?;
             self.persist(&rt, last_ts, &mut events).await?;

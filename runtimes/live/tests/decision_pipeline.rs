@@ -1,0 +1,213 @@
+//! The decision pipeline on a node: two portfolios compete for one shared concurrency slot in
+//! Redis, a model scores every entry, decisions land in the signals table, and the kill switch
+//! sent on the control topic stops new entries.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use chimera_kernel::decision::DecisionReason;
+use chimera_kernel::event::MarketEvent;
+use chimera_kernel::ids::SignalId;
+use chimera_kernel::strategy::StrategyRegistry;
+use chimera_kernel::testing::bar;
+use chimera_kernel::Decimal;
+use chimera_live::config::{GatewayConfig, NodeConfig};
+use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
+use chimera_live::runtime::{shutdown_pair, Runtime, SharedState};
+use chimera_live::{gateway, node};
+use chimera_memory::MemoryEventBus;
+use chimera_messages::{ControlCommand, MessageType, Topic, Topics};
+use chimera_ports::{Increment, SignalRecord, SignalRepository, StateStore};
+use chimera_sql::{SqlConfig, SqlStore};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const FIRST_MINUTE: i64 = 29_000_000;
+
+/// A saw-tooth: the 3/8 EMAs cross every few bars.
+fn market(from: i64, to: i64) -> Vec<MarketEvent> {
+    (from..to)
+        .map(|i| {
+            let phase = i % 12;
+            let close = 40_000 + 50 * phase.min(12 - phase);
+            bar("BTCUSDT", FIRST_MINUTE + i, Decimal::from(close))
+        })
+        .collect()
+}
+
+fn spec(id: &str) -> PortfolioSpec {
+    let spec: PortfolioSpec = toml::from_str(&format!(
+        "id = \"{id}\"\nstrategy = \"ema-cross\"\ninstruments = []\n\
+         decision = {{ gates = {{ max_concurrent_per_symbol = 1 }}, model = {{ model = \"const\", timeout_ms = 5000 }} }}\n\
+         [params]\nfast = \"3\"\nslow = \"8\"\nqty = \"0.01\"\n\
+         [balances]\nUSDT = \"1000000\"\n"
+    ))
+    .unwrap();
+    PortfolioSpec {
+        instruments: vec![InstrumentSpec::perp_with_defaults("BTCUSDT", "5")],
+        ..spec
+    }
+}
+
+/// Every signal of `portfolio`, in order.
+async fn signals(store: &SqlStore, portfolio: &str) -> Vec<SignalRecord> {
+    let mut out = Vec::new();
+    while let Some(s) = store
+        .get_signal(&SignalId::new(format!("{portfolio}-sig-{}", out.len())))
+        .await
+        .unwrap()
+    {
+        out.push(s);
+    }
+    out
+}
+
+async fn publish(rt: &Runtime, events: &[MarketEvent], from: usize) {
+    for (n, event) in events.iter().enumerate() {
+        rt.publish(
+            Topic::MarketData,
+            MessageType::MarketEvent,
+            format!("bar:{}", from + n),
+            "BTCUSDT",
+            event,
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Waits until the signals of both portfolios stop growing.
+async fn settle(store: &SqlStore) -> (Vec<SignalRecord>, Vec<SignalRecord>) {
+    let started = Instant::now();
+    let mut last = (0, 0);
+    loop {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let (a, b) = (signals(store, "pa").await, signals(store, "pb").await);
+        if (a.len(), b.len()) == last || started.elapsed() > Duration::from_mins(1) {
+            return (a, b);
+        }
+        last = (a.len(), b.len());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn portfolios_share_the_budget_models_score_and_the_kill_switch_stops_entries() {
+    let Ok(redis_url) = std::env::var("CHIMERA_REDIS_URL") else {
+        println!("skipped: CHIMERA_REDIS_URL must be set (scripts/test.sh starts Redis)");
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let redis: chimera_redis::RedisConfig = toml::from_str(&format!(
+        "url = \"{redis_url}\"\nkey_prefix = \"decisions.{nanos}.\""
+    ))
+    .unwrap();
+    let state: Arc<dyn StateStore> = Arc::new(
+        chimera_redis::RedisStateStore::connect(&redis)
+            .await
+            .unwrap(),
+    );
+
+    let dir = std::env::temp_dir().join(format!("chimera-decisions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("live.db").display());
+    let store = SqlStore::connect(&SqlConfig::new(url)).await.unwrap();
+    let bus = Arc::new(MemoryEventBus::new());
+    let (trigger, shutdown) = shutdown_pair();
+    let runtime = |name: &str| {
+        Runtime::new(
+            bus.clone(),
+            Topics::new("decisions."),
+            store.clone(),
+            name,
+            shutdown.clone(),
+        )
+    };
+    let node_rt = Arc::new(runtime("n1").with_state(SharedState {
+        store: Arc::clone(&state),
+        lease: Duration::from_secs(30),
+    }));
+    let (gateway_rt, feed_rt) = (Arc::new(runtime("g1")), runtime("feed"));
+    node::register_portfolios(&node_rt, "n1", &[spec("pa"), spec("pb")])
+        .await
+        .unwrap();
+    // p = 1 / (1 + e^-2) = 0.880797: above p_high (0.8), so the size is 1.5 × 0.01.
+    let node_config: NodeConfig =
+        toml::from_str("id = \"n1\"\n[[scorers]]\nname = \"const\"\nbias = 2.0\nweights = {}\n")
+            .unwrap();
+    let gateway_config: GatewayConfig = toml::from_str("id = \"g1\"").unwrap();
+    let strategies = StrategyRegistry::builtin();
+    let node_task =
+        tokio::spawn(async move { node::run_node(node_rt, &node_config, &strategies).await });
+    let gateway_task =
+        tokio::spawn(async move { gateway::run_gateway(gateway_rt, &gateway_config).await });
+
+    publish(&feed_rt, &market(0, 120), 0).await;
+    let (a, b) = settle(&store).await;
+    let all: Vec<&SignalRecord> = a.iter().chain(&b).collect();
+    let count = |reason: &str| all.iter().filter(|s| s.reason == reason).count();
+    println!(
+        "{} decisions: {} OPEN, {} RISK_BUDGET",
+        all.len(),
+        count("OPEN"),
+        count("RISK_BUDGET")
+    );
+    assert!(!a.is_empty() && !b.is_empty(), "both portfolios decided");
+    assert!(
+        count("OPEN") > 0 && count("RISK_BUDGET") > 0,
+        "they competed for one slot"
+    );
+    assert_eq!(count("OPEN") + count("RISK_BUDGET"), all.len());
+    for open in all.iter().filter(|s| s.reason == "OPEN") {
+        let detail = open.detail.as_ref().unwrap();
+        assert_eq!(open.model_p, Some(Decimal::new(880_797, 6)));
+        assert_eq!(
+            detail
+                .decision
+                .qty
+                .map(chimera_kernel::value::Quantity::get),
+            Some(Decimal::new(15, 3))
+        );
+        assert!(detail.intent_id.is_some());
+    }
+    // One slot, held by the portfolio in the market (ema-cross is always in it).
+    let used = state
+        .increment_within("risk:{concurrency}:BTCUSDT", 0, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(used, Increment::Applied(1));
+
+    // The kill switch: every later entry is skipped with its reason.
+    let kill = ControlCommand::KillSwitch {
+        portfolio_id: None,
+        engaged: true,
+    };
+    feed_rt
+        .publish(
+            Topic::ControlCommands,
+            MessageType::ControlCommand,
+            "kill".to_owned(),
+            kill.key(),
+            &kill,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    publish(&feed_rt, &market(120, 200), 120).await;
+    let (a2, b2) = settle(&store).await;
+    let later: Vec<&SignalRecord> = a2[a.len()..].iter().chain(&b2[b.len()..]).collect();
+    assert!(!later.is_empty(), "entries were still asked for");
+    assert!(
+        later
+            .iter()
+            .all(|s| s.reason == DecisionReason::KillSwitch.code()),
+        "{:?}",
+        later.iter().map(|s| &s.reason).collect::<Vec<_>>()
+    );
+    trigger.trigger();
+    node_task.await.unwrap().unwrap();
+    gateway_task.await.unwrap().unwrap();
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
