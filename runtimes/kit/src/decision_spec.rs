@@ -135,3 +135,56 @@ impl TradingSettings {
         problems
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fenced block after `marker` in the decisions guide.
+    fn block(marker: &str) -> String {
+        let doc = include_str!("../../../docs/decisions.md");
+        let start = doc.find(marker).expect("block") + marker.len();
+        let rest = &doc[start..];
+        rest[..rest.find("```").expect("end of block")].to_owned()
+    }
+
+    #[test]
+    fn the_guides_settings_and_rules_are_valid() {
+        let rules = block("```text\n");
+        let parsed = RuleSet::parse(&rules).expect("the guide's rules parse");
+        assert_eq!(parsed.rules().len(), 4);
+        let text = block("```toml\n").replace(
+            "rules_file = \"rules.txt\"     # or rules = '''...''' inline (not both)",
+            &format!("rules = '''{rules}'''"),
+        );
+        let settings: TradingSettings = toml::from_str(&text).expect("the guide's settings read");
+        assert_eq!(settings.problems(), Vec::<String>::new());
+        assert_eq!(settings.decision.config_rev, 3);
+        assert_eq!(settings.manage.take_profit.len(), 2);
+        assert_eq!(settings.scorers[0].name, "logit");
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_the_rules_position() {
+        let settings: TradingSettings = toml::from_str(
+            "[decision]\nrules = \"rule a when price > then skip_entry\"\n\
+             [decision.gates]\nmax_concurrent_per_symbol = 0\n\
+             [decision.model]\nmodel = \"nope\"\np_low = \"0.9\"\np_high = \"0.8\"\n\
+             [manage]\nstop_pct = \"0\"\n",
+        )
+        .expect("reads");
+        let problems = settings.problems();
+        for needle in [
+            "decision.rules: rules: line 1, column 21",
+            "max_concurrent_per_symbol",
+            "p_low/p_high",
+            "no [[scorers]] entry is named `nope`",
+            "manage.stop_pct",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(needle)),
+                "{needle}: {problems:#?}"
+            );
+        }
+    }
+}
