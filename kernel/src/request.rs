@@ -19,14 +19,14 @@ pub enum RequestKind {
         /// The idempotency key.
         key: String,
         /// What to reserve.
-        claims: Vec<crate::decision::BudgetClaim>,
+        claims: Vec<BudgetClaim>,
     },
     /// Give back what the reservation `key` holds (idempotent: a second release is a no-op).
     RiskRelease {
         /// The reservation's key.
         key: String,
         /// What it reserved.
-        claims: Vec<crate::decision::BudgetClaim>,
+        claims: Vec<BudgetClaim>,
     },
     /// Score `features` with the model `model`.
     ModelScore {
@@ -81,4 +81,16 @@ pub struct Response {
     pub request_id: u64,
     /// The answer.
     pub outcome: Outcome,
+}
+
+/// One shared budget an entry reserves: `amount` units of `budget`, refused past `ceiling`.
+/// Amounts are integers (counts, or margin in micro-units of the quote asset).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetClaim {
+    /// The budget's key (`risk:{concurrency}:BTCUSDT`, `risk:{budget}:margin:USDT`).
+    pub budget: String,
+    /// Units reserved.
+    pub amount: i64,
+    /// The budget's ceiling.
+    pub ceiling: i64,
 }

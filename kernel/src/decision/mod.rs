@@ -21,6 +21,7 @@ mod local;
 mod model;
 pub mod rules;
 
+pub use crate::request::BudgetClaim;
 pub use gates::{Gate, GateConfig, GateInputs, HealthLevel, HealthPolicy, TradingWindow};
 pub use local::LocalServices;
 pub use model::{LogisticScorer, ModelConfig, ScoreError, Scorer, ScorerRegistry};
@@ -300,18 +301,6 @@ pub struct DecisionRecord {
     pub config_rev: u64,
     /// The entry order's intent id, when opened.
     pub intent_id: Option<IntentId>,
-}
-
-/// One shared budget an entry reserves: `amount` units of `budget`, refused past `ceiling`.
-/// Amounts are integers (counts, or margin in micro-units of the quote asset).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BudgetClaim {
-    /// The budget's key (`risk:{concurrency}:BTCUSDT`, `risk:{budget}:margin:USDT`).
-    pub budget: String,
-    /// Units reserved.
-    pub amount: i64,
-    /// The budget's ceiling.
-    pub ceiling: i64,
 }
 
 /// The claims an entry on `symbol` makes under `gates`, with `margin` its initial margin.

@@ -12,11 +12,11 @@ use super::{Output, PortfolioEngine};
 use crate::decision::rules::RuleInputs;
 use crate::decision::{
     budget_claims, Decision, DecisionReason, DecisionRecord, Entry, GateInputs, HealthLevel,
-    ModelFallback, TraceStep,
+    TraceStep,
 };
 use crate::features::FeatureSpec;
 use crate::ids::{IntentId, SignalId, Symbol};
-use crate::request::{Outcome, RequestKind};
+use crate::request::RequestKind;
 use crate::strategy::OrderRequest;
 use crate::value::Quantity;
 use rust_decimal::prelude::ToPrimitive;
@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// How long a budget reservation may take (engine time).
-const BUDGET_TIMEOUT_MS: i64 = 1_000;
+pub(super) const BUDGET_TIMEOUT_MS: i64 = 1_000;
 
 /// Where an entry waits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,7 +292,7 @@ impl PortfolioEngine {
     }
 
     /// Sizes the entry, then reserves the shared budgets (when configured) or sends it.
-    fn size_and_reserve(&mut self, entry: Entry, mut record: DecisionRecord) {
+    pub(super) fn size_and_reserve(&mut self, entry: Entry, mut record: DecisionRecord) {
         let Some(qty) = self.size(&entry, &mut record) else {
             return self.decided(record);
         };
@@ -409,7 +409,7 @@ impl PortfolioEngine {
     }
 
     /// Sends the entry's order and records the decision.
-    fn open(
+    pub(super) fn open(
         &mut self,
         entry: &Entry,
         mut record: DecisionRecord,
@@ -429,154 +429,7 @@ impl PortfolioEngine {
         self.decided(record);
     }
 
-    fn decided(&mut self, record: DecisionRecord) {
+    pub(super) fn decided(&mut self, record: DecisionRecord) {
         self.outputs.push_back(Output::Decision(Box::new(record)));
-    }
-
-    /// An answer to one of the pipeline's own requests (`true`), or not one of them.
-    pub(super) fn pipeline_answer(&mut self, request_id: u64, outcome: &Outcome) -> bool {
-        if self.releases.remove(&request_id) {
-            return true;
-        }
-        let Some(pending) = self.pending_entries.remove(&request_id) else {
-            return false;
-        };
-        let PendingEntry {
-            entry,
-            mut record,
-            stage,
-        } = pending;
-        match stage {
-            Stage::Model => {
-                let Some(model) = self.policy.model.clone() else {
-                    return true;
-                };
-                let fallback = |why| TraceStep::ModelFallback {
-                    model: model.model.clone(),
-                    fallback: why,
-                };
-                match outcome {
-                    Outcome::Score { value } => {
-                        record.model_p = Some(*value);
-                        if model.skip_below.is_some_and(|floor| *value < floor) {
-                            let mult = model.size_mult(*value);
-                            record.decision.trace.push(TraceStep::ModelScored {
-                                model: model.model.clone(),
-                                p: *value,
-                                size_mult: mult,
-                            });
-                            record.decision.skip(DecisionReason::Model);
-                            self.decided(record);
-                            return true;
-                        }
-                        let mult = model.size_mult(*value);
-                        record.decision.size_mult *= mult;
-                        record.decision.trace.push(TraceStep::ModelScored {
-                            model: model.model.clone(),
-                            p: *value,
-                            size_mult: mult,
-                        });
-                    }
-                    Outcome::TimedOut => record
-                        .decision
-                        .trace
-                        .push(fallback(ModelFallback::TimedOut)),
-                    Outcome::Refused { reason } => {
-                        record.decision.trace.push(fallback(ModelFallback::Failed {
-                            reason: reason.clone(),
-                        }));
-                    }
-                    Outcome::Granted => {
-                        record.decision.trace.push(fallback(ModelFallback::Failed {
-                            reason: "answered `granted` to a score request".into(),
-                        }));
-                    }
-                }
-                if self.stopped || self.halted.is_some() {
-                    record.decision.skip(DecisionReason::Halted);
-                    self.decided(record);
-                } else {
-                    self.size_and_reserve(entry, record);
-                }
-            }
-            Stage::Budget {
-                intent_id,
-                qty,
-                claims,
-            } => {
-                match outcome {
-                    Outcome::Granted if !self.stopped && self.halted.is_none() => {
-                        record.decision.trace.push(TraceStep::Budget {
-                            granted: true,
-                            detail: None,
-                        });
-                        self.reservations.insert(
-                            intent_id.as_str().to_owned(),
-                            HeldReservation {
-                                key: intent_id.as_str().to_owned(),
-                                symbol: entry.symbol.clone(),
-                                claims,
-                            },
-                        );
-                        self.open(&entry, record, qty, Some(intent_id));
-                    }
-                    other => {
-                        let detail = match other {
-                            Outcome::Refused { reason } => reason.clone(),
-                            Outcome::TimedOut => "timed_out".into(),
-                            _ => "halted".into(),
-                        };
-                        record.decision.trace.push(TraceStep::Budget {
-                            granted: false,
-                            detail: Some(detail),
-                        });
-                        if matches!(other, Outcome::TimedOut | Outcome::Granted) {
-                            // A late or unused grant must not stay reserved.
-                            self.release(intent_id.as_str().to_owned(), claims);
-                        }
-                        record.decision.skip(if matches!(other, Outcome::Granted) {
-                            DecisionReason::Halted
-                        } else {
-                            DecisionReason::RiskBudget
-                        });
-                        self.decided(record);
-                    }
-                }
-            }
-        }
-        true
-    }
-
-    fn release(&mut self, key: String, claims: Vec<crate::decision::BudgetClaim>) {
-        let id = self.make_request(RequestKind::RiskRelease { key, claims }, BUDGET_TIMEOUT_MS);
-        self.releases.insert(id);
-    }
-
-    /// Releases the reservations of symbols now flat with nothing working.
-    pub(super) fn release_flat(&mut self) {
-        if self.reservations.is_empty() {
-            return;
-        }
-        let flat: Vec<String> = self
-            .reservations
-            .values()
-            .filter(|r| {
-                self.projected(&r.symbol).is_zero()
-                    && self
-                        .portfolio
-                        .position(&r.symbol)
-                        .is_none_or(crate::portfolio::Position::is_flat)
-                    && !self
-                        .open_orders
-                        .values()
-                        .any(|o| o.intent.symbol == r.symbol)
-            })
-            .map(|r| r.key.clone())
-            .collect();
-        for key in flat {
-            if let Some(held) = self.reservations.remove(&key) {
-                self.release(held.key, held.claims);
-            }
-        }
     }
 }

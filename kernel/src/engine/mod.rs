@@ -35,6 +35,7 @@ mod actions;
 mod algos;
 mod amend;
 mod decide;
+mod decide_answers;
 mod interest;
 mod io;
 mod issues;

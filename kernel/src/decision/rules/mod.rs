@@ -28,6 +28,7 @@
 //! fuzzed, see `kernel/tests/rules_fuzz.rs`).
 
 mod ast;
+mod calls;
 mod eval;
 mod lexer;
 mod parser;

@@ -17,11 +17,9 @@
 //!
 //! Nesting is limited to 64 levels so hostile input cannot exhaust the stack.
 
-use super::ast::{Arith, Cmp, Expr, Func, Rule, RuleAction, Type, Var};
+use super::ast::{Arith, Cmp, Expr, Rule, RuleAction, Type, Var};
 use super::lexer::{Pos, Tok};
 use super::RuleError;
-use crate::features::FeatureSpec;
-use crate::ids::Symbol;
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -31,10 +29,6 @@ const MAX_NODES: usize = 1000;
 const KEYWORDS: [&str; 9] = [
     "rule", "priority", "when", "then", "and", "or", "not", "true", "false",
 ];
-/// Features that take one whole-number argument, callable as `atr(14)`.
-const NUMERIC_FEATURES: [&str; 7] = ["ema", "sma", "atr", "rv", "depth", "imbalance", "vwap"];
-/// Features without an argument, callable as `mid()`.
-const PLAIN_FEATURES: [&str; 3] = ["tr", "mid", "spread_bps"];
 
 pub(crate) struct Parser {
     tokens: Vec<(Tok, Pos)>,
@@ -461,94 +455,7 @@ impl Parser {
             return Err(self.unexpected("`,` or `)`"));
         }
         self.bump();
-        let arity = |n: usize| -> Result<(), RuleError> {
-            if args.len() == n {
-                Ok(())
-            } else {
-                Err(RuleError::at(
-                    pos,
-                    format!("{name}() takes {n} argument(s), found {}", args.len()),
-                ))
-            }
-        };
-        let text_arg = |i: usize| -> Result<String, RuleError> {
-            match &args[i] {
-                (Expr::Text(s), _, _) => Ok(s.clone()),
-                (_, _, p) => Err(RuleError::at(
-                    *p,
-                    format!("{name}() takes a quoted text here"),
-                )),
-            }
-        };
-        let spec = |text: &str, at: Pos| {
-            FeatureSpec::from_str(text).map_err(|e| RuleError::at(at, e.to_string()))
-        };
-        match name {
-            "abs" | "min" | "max" => {
-                let (func, n) = match name {
-                    "abs" => (Func::Abs, 1),
-                    "min" => (Func::Min, 2),
-                    _ => (Func::Max, 2),
-                };
-                arity(n)?;
-                let mut exprs = Vec::new();
-                for (arg, ty, at) in args {
-                    if ty != Type::Num {
-                        return Err(RuleError::at(
-                            at,
-                            format!("{name}() takes numbers, found {}", ty.name()),
-                        ));
-                    }
-                    exprs.push(arg);
-                }
-                Ok((Expr::Call(func, exprs), Type::Num))
-            }
-            "feature" => {
-                if args.is_empty() || args.len() > 2 {
-                    return Err(RuleError::at(
-                        pos,
-                        "feature() takes a feature's name and optionally a symbol: feature(\"atr:14\") or feature(\"mid\", \"ETHUSDT\")",
-                    ));
-                }
-                let parsed = spec(&text_arg(0)?, args[0].2)?;
-                let symbol = if args.len() == 2 {
-                    let text = text_arg(1)?;
-                    if text.trim().is_empty() {
-                        return Err(RuleError::at(args[1].2, "the symbol is empty"));
-                    }
-                    Some(Symbol::new(text))
-                } else {
-                    None
-                };
-                Ok((Expr::Feature(parsed, symbol), Type::Num))
-            }
-            _ if NUMERIC_FEATURES.contains(&name) => {
-                arity(1)?;
-                let (arg, _, at) = &args[0];
-                let Expr::Num(n) = arg else {
-                    return Err(RuleError::at(
-                        *at,
-                        format!("{name}() takes a whole number, like {name}(14)"),
-                    ));
-                };
-                Ok((
-                    Expr::Feature(spec(&format!("{name}:{n}"), *at)?, None),
-                    Type::Num,
-                ))
-            }
-            _ if PLAIN_FEATURES.contains(&name) => {
-                arity(0)?;
-                Ok((Expr::Feature(spec(name, pos)?, None), Type::Num))
-            }
-            _ => Err(RuleError::at(
-                pos,
-                format!(
-                    "unknown function `{name}` (abs, min, max, feature, {}, {})",
-                    NUMERIC_FEATURES.join(", "),
-                    PLAIN_FEATURES.join(", ")
-                ),
-            )),
-        }
+        super::calls::resolve(name, pos, args)
     }
 }
 
