@@ -448,3 +448,97 @@ fn sizing_rules_size_entries_and_a_refusal_is_a_skip() {
         }]
     ));
 }
+
+#[test]
+fn rules_read_the_drawdown_from_the_peak_equity_which_survives_a_restart() {
+    let rules = RuleSet::parse("rule deep when drawdown_pct > 10 then skip_entry").expect("rules");
+    let policy = DecisionPolicy {
+        rules,
+        ..DecisionPolicy::default()
+    };
+    let (mut engine, steps) = engine(policy.clone());
+    let out = signal(&mut engine, &steps, 1, Some(long(dec!(100))));
+    let entry = submits(&out)[0].clone();
+    let fill = fill_report(
+        &entry.client_order_id,
+        "t1",
+        dec!(100),
+        dec!(100),
+        Decimal::ZERO,
+        true,
+    );
+    engine.handle(Input::Execution(&fill), Timestamp(60_000));
+    drain(&mut engine);
+    // 100 BTC from 100 to 300: equity 120 000; then back to 170: 107 000, 10.8 % below the peak.
+    for (minute, close) in [(2, dec!(300)), (3, dec!(170))] {
+        let event = bar("BTCUSDT", minute, close);
+        engine.handle(Input::Market(&event), Timestamp(minute * 60_000));
+        drain(&mut engine);
+    }
+    assert_eq!(engine.snapshot().peak_equity, Some(dec!(120000)));
+    let snapshot = engine.snapshot();
+    let (script, steps) = Script::new();
+    let mut restored = PortfolioEngine::from_snapshot(snapshot, Box::new(script))
+        .expect("restore")
+        .with_policy(policy);
+    steps
+        .lock()
+        .expect("steps")
+        .push_back(Box::new(|out| out.enter(long(dec!(1)))));
+    let event = bar("BTCUSDT", 4, dec!(170));
+    restored.handle(Input::Market(&event), Timestamp(240_000));
+    let out = drain(&mut restored);
+    assert_eq!(decisions(&out)[0].decision.reason, DecisionReason::Rule);
+}
+
+#[test]
+fn a_reversal_hands_its_reservation_to_the_new_position() {
+    let policy = DecisionPolicy {
+        gates: GateConfig {
+            max_concurrent_per_symbol: Some(1),
+            ..GateConfig::default()
+        },
+        ..DecisionPolicy::default()
+    };
+    let mut services = LocalServices::default();
+    let (mut engine, steps) = engine(policy);
+    let out = signal(&mut engine, &steps, 1, Some(long(dec!(1))));
+    let out = serve(&mut engine, &mut services, out, Timestamp(60_000));
+    let entry = submits(&out)[0].clone();
+    let fill = fill_report(
+        &entry.client_order_id,
+        "t1",
+        dec!(100),
+        dec!(1),
+        Decimal::ZERO,
+        true,
+    );
+    engine.handle(Input::Execution(&fill), Timestamp(60_000));
+    drain(&mut engine);
+    // Close and go short on the same bar.
+    steps.lock().expect("steps").push_back(Box::new(|out| {
+        out.submit(
+            chimera_kernel::strategy::OrderRequest::market(
+                Symbol::new("BTCUSDT"),
+                Side::Sell,
+                qty(dec!(1)),
+                "close",
+            )
+            .reduce_only(),
+        );
+        out.enter(Entry {
+            side: Side::Sell,
+            ..long(dec!(1))
+        });
+    }));
+    let out = signal(&mut engine, &steps, 2, None);
+    assert!(requests(&out).is_empty(), "no second reservation");
+    assert_eq!(submits(&out).len(), 2);
+    let d = decisions(&out)[0];
+    assert_eq!(d.decision.reason, DecisionReason::Open);
+    assert!(d.decision.trace.iter().any(
+        |s| matches!(s, TraceStep::Budget { granted: true, detail: Some(t) } if t.contains("kept"))
+    ));
+    assert_eq!(services.used("risk:{concurrency}:BTCUSDT"), 1);
+    assert_eq!(engine.reservations().count(), 1);
+}

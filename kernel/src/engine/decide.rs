@@ -75,6 +75,7 @@ impl PortfolioEngine {
     /// Sets how entries are decided.
     #[must_use]
     pub fn with_policy(mut self, policy: crate::decision::DecisionPolicy) -> Self {
+        self.rules_read_drawdown = policy.rules.reads_drawdown();
         self.policy = policy;
         self.rebuild_feature_view();
         self

@@ -122,10 +122,12 @@ pub struct PortfolioEngine {
     risk: crate::risk::RiskLimits,
     /// When recent orders were sent (the rate limit's window).
     order_rate: crate::risk::OrderRate,
-    /// The highest equity seen (the drawdown breaker's reference; not checkpointed).
+    /// The highest equity seen (the drawdown breaker's and the rules' reference).
     peak_equity: Option<rust_decimal::Decimal>,
     /// How entries are decided.
     policy: crate::decision::DecisionPolicy,
+    /// A rule reads `drawdown_pct`: the peak equity is followed on every event.
+    rules_read_drawdown: bool,
     /// Kill switch and health, as the runtime last said.
     gate_state: GateState,
     /// Entries waiting for a model score or a reservation, by request id.
@@ -197,6 +199,7 @@ impl PortfolioEngine {
             order_rate: crate::risk::OrderRate::default(),
             peak_equity: None,
             policy: crate::decision::DecisionPolicy::default(),
+            rules_read_drawdown: false,
             gate_state: GateState::default(),
             pending_entries: BTreeMap::new(),
             releases: std::collections::BTreeSet::new(),
@@ -345,6 +348,9 @@ impl PortfolioEngine {
         }
         if self.risk.has_exits() {
             self.in_trade_risk(event);
+        }
+        if self.rules_read_drawdown && self.risk.max_drawdown_pct.is_none() {
+            self.follow_peak_equity();
         }
         if !self.managed.is_empty() {
             self.manage(event.symbol());

@@ -37,14 +37,19 @@ impl PortfolioEngine {
         self.drawdown_breaker();
     }
 
+    /// Equity and the highest equity seen, updated.
+    pub(super) fn follow_peak_equity(&mut self) -> (rust_decimal::Decimal, rust_decimal::Decimal) {
+        let equity = self.portfolio.equity().get();
+        let peak = self.peak_equity.map_or(equity, |p| p.max(equity));
+        self.peak_equity = Some(peak);
+        (equity, peak)
+    }
+
     fn drawdown_breaker(&mut self) {
         if self.risk.max_drawdown_pct.is_none() || self.halted.is_some() {
             return;
         }
-        let equity = self.portfolio.equity().get();
-        let peak = *self.peak_equity.get_or_insert(equity);
-        let peak = peak.max(equity);
-        self.peak_equity = Some(peak);
+        let (equity, peak) = self.follow_peak_equity();
         if !self.risk.drawdown_tripped(peak, equity) {
             return;
         }

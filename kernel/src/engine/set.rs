@@ -148,6 +148,24 @@ impl PortfolioSet {
         &self.features
     }
 
+    /// The features' state for a checkpoint (see [`crate::features::FeatureEngine::save`]).
+    ///
+    /// # Errors
+    /// When a value cannot be written.
+    pub fn save_features(&self) -> Result<serde_json::Value, serde_json::Error> {
+        self.features.save()
+    }
+
+    /// Restores the features' state from a checkpoint, so indicators, the regime and the
+    /// data-quality state go on where they were instead of warming up again. Each engine's
+    /// view is refreshed with the next market event of its symbols.
+    ///
+    /// # Errors
+    /// When `state` is not a feature engine's state (the features then stay as they were).
+    pub fn restore_features(&mut self, state: &serde_json::Value) -> Result<(), serde_json::Error> {
+        self.features.restore(state)
+    }
+
     /// The earliest deadline of any engine.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.engines

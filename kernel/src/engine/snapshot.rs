@@ -57,6 +57,13 @@ pub struct EngineSnapshot {
     /// Positions under management and what decisions asked of positions about to open.
     #[serde(default, skip_serializing_if = "ManagerState::is_empty")]
     pub manager: ManagerState,
+    /// The highest equity seen (the drawdown breaker's and the rules' reference).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::value::decimal_str::option"
+    )]
+    pub peak_equity: Option<rust_decimal::Decimal>,
 }
 
 /// The decision pipeline's part of a snapshot.
@@ -162,6 +169,7 @@ impl PortfolioEngine {
                     .collect(),
                 plans: self.plans.iter().map(|(s, p)| (s.clone(), *p)).collect(),
             },
+            peak_equity: self.peak_equity,
         }
     }
 
@@ -225,6 +233,7 @@ impl PortfolioEngine {
         engine.gate_state = decisions.gates;
         engine.managed = snapshot.manager.managed.into_iter().collect();
         engine.plans = snapshot.manager.plans.into_iter().collect();
+        engine.peak_equity = snapshot.peak_equity;
         engine.recompute_working();
         engine.sync_strategy_timer();
         Ok(engine)

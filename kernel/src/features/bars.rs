@@ -5,7 +5,7 @@
 use crate::time::Timestamp;
 
 /// A completed bar in `f64`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FBar {
     /// Start of the bar.
     pub start: Timestamp,
@@ -22,7 +22,7 @@ pub struct FBar {
 }
 
 /// Builds bars of `interval_ms` from trades.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BarBuilder {
     interval_ms: i64,
     current: Option<FBar>,

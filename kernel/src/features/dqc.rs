@@ -45,7 +45,7 @@ impl Default for DqcLimits {
 }
 
 /// The checks' memory of one symbol.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DqcState {
     latest_ts: Option<Timestamp>,
     prev_price: Option<f64>,

@@ -69,7 +69,7 @@ impl ExponentialMovingAverage {
 }
 
 /// A window of the last `n` values with their running sum and sum of squares.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Window {
     n: usize,
     values: VecDeque<f64>,
@@ -116,7 +116,7 @@ impl Window {
 }
 
 /// Simple moving average.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Sma(Window);
 
 impl Sma {
@@ -137,7 +137,7 @@ impl Sma {
 }
 
 /// True range (TA-Lib's `TRANGE`): undefined at the first bar.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TrueRange {
     prev_close: Option<f64>,
     value: Option<f64>,
@@ -158,7 +158,7 @@ impl TrueRange {
 }
 
 /// Average true range, Wilder-smoothed with TA-Lib's seeding.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Atr {
     period: usize,
     tr: TrueRange,
@@ -202,7 +202,7 @@ impl Atr {
 
 /// Realised volatility: population standard deviation of the last `period` simple returns
 /// × √(periods per year).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RealizedVol {
     returns: Window,
     prev: Option<f64>,
@@ -236,7 +236,7 @@ impl RealizedVol {
 
 /// Rolling Pearson correlation of two return series, fed in pairs; O(1) per pair (running
 /// sums of the window).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RollingCorrelation {
     n: usize,
     pairs: VecDeque<(f64, f64)>,

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 /// The best bid and ask as the features see them (from the book when it is synchronised,
 /// else from the latest quote).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Top {
     /// Best bid.
     pub bid: Option<f64>,
@@ -56,7 +56,7 @@ pub fn depth_within(book: &OrderBook, band_bps: f64) -> Option<f64> {
 
 /// Over the last `n` trades: (buy volume − sell volume) / total volume, by aggressor, in
 /// [−1, 1]. Trades without an aggressor count for neither side but fill the window.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TradeImbalance {
     n: usize,
     trades: VecDeque<f64>,
@@ -97,7 +97,7 @@ impl TradeImbalance {
 }
 
 /// Volume-weighted average price of the last `n` trades (or bars, by their close).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Vwap {
     n: usize,
     fills: VecDeque<(f64, f64)>,

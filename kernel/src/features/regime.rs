@@ -70,7 +70,7 @@ impl Regime {
 }
 
 /// The classifier of one symbol.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RegimeClassifier {
     config: RegimeConfig,
     history: VecDeque<f64>,

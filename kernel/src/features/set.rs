@@ -53,7 +53,7 @@ impl FeaturesConfig {
 }
 
 /// What one market event did to a symbol's features.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureUpdate {
     /// The event's time.
     pub ts: Timestamp,
@@ -65,7 +65,7 @@ pub struct FeatureUpdate {
     pub regime: Option<Regime>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum State {
     Ema(Ema),
     Sma(Sma),
@@ -82,12 +82,14 @@ enum State {
 }
 
 /// The features of one symbol.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FeatureSet {
     symbol: Symbol,
     config: FeaturesConfig,
     specs: Vec<FeatureSpec>,
     states: Vec<State>,
+    /// Not checkpointed (it can be large): rebuilt from the next snapshot after a restore.
+    #[serde(skip)]
     book: OrderBook,
     /// A requested feature reads the local book.
     needs_book: bool,
@@ -336,7 +338,7 @@ fn f(d: rust_decimal::Decimal) -> f64 {
 }
 
 /// Correlation between two symbols' bar returns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Pair {
     a: Symbol,
     b: Symbol,
@@ -346,7 +348,7 @@ struct Pair {
 }
 
 /// The features of every symbol of a node, each computed once and read by every portfolio.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct FeatureEngine {
     config: FeaturesConfig,
     sets: BTreeMap<Symbol, FeatureSet>,
@@ -431,5 +433,36 @@ impl FeatureEngine {
     /// The current value of `spec` of `symbol`.
     pub fn value(&self, symbol: &Symbol, spec: &FeatureSpec) -> Option<f64> {
         self.sets.get(symbol)?.value(spec)
+    }
+
+    /// No feature is asked for.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// The engine's state for a checkpoint: every indicator, regime and data-quality state,
+    /// not the local books (they resynchronise from the next snapshot).
+    ///
+    /// # Errors
+    /// When a value cannot be written (a non-finite number in an indicator's state).
+    pub fn save(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+
+    /// Restores what [`Self::save`] wrote, then asks again for every feature `self` computes
+    /// (so features added to the configuration since the checkpoint start warming up).
+    ///
+    /// # Errors
+    /// When `state` is not a feature engine's state.
+    pub fn restore(&mut self, state: &serde_json::Value) -> Result<(), serde_json::Error> {
+        let mut restored: FeatureEngine = serde_json::from_value(state.clone())?;
+        restored.config = self.config;
+        for (symbol, set) in &self.sets {
+            for spec in set.specs() {
+                restored.require(symbol, spec);
+            }
+        }
+        *self = restored;
+        Ok(())
     }
 }

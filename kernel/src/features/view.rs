@@ -3,8 +3,9 @@
 //! [`crate::engine::PortfolioSet`] each time a market event reaches the portfolio, after the
 //! set's [`super::FeatureEngine`] computed them once for every portfolio.
 //!
-//! The view is not part of the engine's snapshot: after a restore the features warm up again
-//! from the market data that follows.
+//! The view is not part of the engine's snapshot: the node checkpoints the feature engine
+//! itself ([`super::FeatureEngine::save`]), and the view is refreshed from it with the next
+//! market event.
 
 use super::{DqcFlag, FeatureEngine, FeatureSpec, FeatureUpdate, Regime};
 use crate::ids::Symbol;

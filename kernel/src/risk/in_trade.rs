@@ -9,8 +9,8 @@
 //!
 //! Each exit is an ordinary order tagged `risk:<trigger>`, plus a [`RiskAction`] record with the
 //! trigger's closed code, so it is never mistaken for the strategy's own. An exit is not sent
-//! again while the position's close is working. The peak equity is not checkpointed: after a
-//! restart the breaker measures from the equity it restarts with.
+//! again while the position's close is working. The peak equity is in the engine's snapshot, so
+//! a restarted engine measures from the same peak.
 
 use super::RiskLimits;
 use crate::features::FeatureSpec;

@@ -37,6 +37,10 @@ pub(crate) struct NodeCheckpoint {
     /// Latest event time seen; position snapshots are stamped with it.
     #[serde(default)]
     pub(crate) clock: i64,
+    /// The features' state (indicators, regime, data quality), so a restarted node decides
+    /// as the one that never stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) features: Option<serde_json::Value>,
 }
 
 /// Live counters of a portfolio, read by the heartbeat.
@@ -83,13 +87,18 @@ impl Worker {
         services: Arc<chimera_runtime::requests::RequestServices>,
     ) -> Self {
         let halted = engine.halted().is_some();
-        let (revision, applied, last_bar, clock) = checkpoint
-            .map(|(r, c)| (r, c.applied, c.last_bar, c.clock))
+        let (revision, applied, last_bar, clock, features) = checkpoint
+            .map(|(r, c)| (r, c.applied, c.last_bar, c.clock, c.features))
             .unwrap_or_default();
         let id = engine.portfolio().id.clone();
         let saved_positions = engine.portfolio().positions.clone();
         let mut set = PortfolioSet::new();
         set.add(engine);
+        if let Some(features) = &features {
+            if let Err(e) = set.restore_features(features) {
+                tracing::warn!(portfolio = %id, "features not restored, warming up again: {e}");
+            }
+        }
         if !paused {
             set.control(None, &Control::Resume);
         } else if !halted {
@@ -339,6 +348,11 @@ impl Worker {
             applied: self.applied.clone(),
             last_bar: self.last_bar.clone(),
             clock: self.clock.0,
+            features: if self.set.features().is_empty() {
+                None
+            } else {
+                self.set.save_features().ok()
+            },
         };
         self.revision += 1;
         let checkpoint = Checkpoint {

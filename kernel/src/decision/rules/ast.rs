@@ -140,6 +140,19 @@ pub(crate) enum Expr {
 }
 
 impl Expr {
+    /// Whether the expression reads `var`.
+    pub(crate) fn reads(&self, var: Var) -> bool {
+        match self {
+            Expr::Var(v) => *v == var,
+            Expr::Neg(e) | Expr::Not(e) => e.reads(var),
+            Expr::Arith(_, a, b) | Expr::Cmp(_, a, b) | Expr::And(a, b) | Expr::Or(a, b) => {
+                a.reads(var) || b.reads(var)
+            }
+            Expr::Call(_, args) => args.iter().any(|a| a.reads(var)),
+            Expr::Num(_) | Expr::Text(_) | Expr::Bool(_) | Expr::Feature(..) => false,
+        }
+    }
+
     /// The features the expression reads.
     pub(crate) fn features(&self, out: &mut Vec<(FeatureSpec, Option<Symbol>)>) {
         match self {

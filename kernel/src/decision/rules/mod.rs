@@ -179,6 +179,14 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
+    /// Whether a rule reads `drawdown_pct` (the engine then follows its peak equity on every
+    /// event).
+    pub fn reads_drawdown(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.condition.reads(ast::Var::DrawdownPct))
+    }
+
     /// The features the rules read: of the signal's symbol (`None`) or of a named one.
     pub fn features(&self) -> Vec<(FeatureSpec, Option<Symbol>)> {
         let mut out = Vec::new();
