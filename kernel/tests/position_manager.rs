@@ -345,3 +345,27 @@ fn a_trailing_stop_moves_only_by_its_minimum_step() {
         1
     );
 }
+
+#[test]
+fn a_perpetual_positions_roe_and_liquidation_distance() {
+    use chimera_kernel::portfolio::Position;
+    use chimera_kernel::position_manager::PositionRisk;
+    let instrument = chimera_kernel::instrument::Instrument {
+        leverage: dec!(10),
+        ..btc_perp()
+    };
+    let mut position = Position::flat("BTCUSDT".into(), instrument.kind, dec!(1), dec!(10));
+    assert_eq!(PositionRisk::of(&position, &instrument), None, "flat");
+    position.apply_fill(
+        Side::Buy,
+        qty(dec!(2)),
+        chimera_kernel::testing::px(dec!(100)),
+    );
+    position.mark = Some(chimera_kernel::testing::px(dec!(105)));
+    let risk = PositionRisk::of(&position, &instrument).expect("open");
+    // Margin at entry 200 / 10 = 20; unrealised 10: ROE 0.5.
+    assert_eq!(risk.roe, Some(dec!(0.5)));
+    // 100 · (1 − 0.1 + 0.004) = 90.4, 13.9048 % under the mark of 105.
+    assert_eq!(risk.liquidation_price, Some(dec!(90.4)));
+    assert_eq!(risk.liquidation_distance_pct, Some(dec!(13.9048)));
+}

@@ -52,6 +52,15 @@ impl PortfolioEngine {
         );
     }
 
+    /// The position on `symbol`'s return on equity and distance from liquidation (`None` when
+    /// flat or unknown).
+    pub fn position_risk(&self, symbol: &Symbol) -> Option<crate::position_manager::PositionRisk> {
+        crate::position_manager::PositionRisk::of(
+            self.portfolio.position(symbol)?,
+            self.portfolio.instruments.get(symbol)?,
+        )
+    }
+
     /// Add-ons made to the position on `symbol`.
     pub(super) fn position_adds(&self, symbol: &Symbol) -> u32 {
         self.managed.get(symbol).map_or(0, |m| m.adds)

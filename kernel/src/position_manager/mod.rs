@@ -255,6 +255,54 @@ pub fn liquidation_distance_pct(mark: Decimal, liquidation: Decimal) -> Option<D
         .then(|| ((mark - liquidation).abs() / mark * Decimal::ONE_HUNDRED).round_dp(4))
 }
 
+/// A position's return on equity and, on a perpetual, how far it is from liquidation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionRisk {
+    /// Unrealised PnL over the margin committed at entry.
+    #[serde(with = "crate::value::decimal_str::option")]
+    pub roe: Option<Decimal>,
+    /// The price at which it would be liquidated (isolated margin at the instrument's leverage).
+    #[serde(with = "crate::value::decimal_str::option")]
+    pub liquidation_price: Option<Decimal>,
+    /// The mark's distance from it, in percent of the mark.
+    #[serde(with = "crate::value::decimal_str::option")]
+    pub liquidation_distance_pct: Option<Decimal>,
+}
+
+impl PositionRisk {
+    /// The figures of `position` on `instrument` (`None` when flat).
+    pub fn of(
+        position: &crate::portfolio::Position,
+        instrument: &crate::instrument::Instrument,
+    ) -> Option<Self> {
+        if position.is_flat() {
+            return None;
+        }
+        let side = if position.qty.is_positive() {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let liquidation = match instrument.kind {
+            crate::instrument::MarketKind::Perp => liquidation_price(
+                side,
+                position.avg_entry(),
+                instrument.leverage,
+                instrument.maintenance_margin_rate,
+            ),
+            crate::instrument::MarketKind::Spot => None,
+        };
+        let mark = position.mark.map(crate::value::Price::get);
+        Some(Self {
+            roe: position.roe(),
+            liquidation_price: liquidation,
+            liquidation_distance_pct: mark
+                .zip(liquidation)
+                .and_then(|(m, l)| liquidation_distance_pct(m, l)),
+        })
+    }
+}
+
 /// What the manager tracks of one position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagedPosition {
