@@ -27,6 +27,7 @@ pub mod position_manager;
 pub mod request;
 pub mod risk;
 pub mod rng;
+pub mod schedule;
 pub mod sizing;
 pub mod strategy;
 pub mod tca;
