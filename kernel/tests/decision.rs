@@ -542,3 +542,55 @@ fn a_reversal_hands_its_reservation_to_the_new_position() {
     assert_eq!(services.used("risk:{concurrency}:BTCUSDT"), 1);
     assert_eq!(engine.reservations().count(), 1);
 }
+
+#[test]
+fn a_decision_record_reads_back_as_written_with_every_kind_of_step() {
+    use chimera_kernel::decision::{Gate, ModelFallback};
+    let rules = RuleSet::parse("rule r priority 3 when price > 1 then size_mult 0.5, sl_mult 2")
+        .expect("rules");
+    let (mut engine, steps) = engine(DecisionPolicy {
+        rules,
+        ..DecisionPolicy::default()
+    });
+    let out = signal(&mut engine, &steps, 1, Some(long(dec!(1))));
+    let mut record = decisions(&out)[0].clone();
+    record.decision.trace.extend([
+        TraceStep::GateBlocked {
+            gate: Gate::TradingWindow,
+        },
+        TraceStep::HealthScaled {
+            level: HealthLevel::Yellow,
+            size_mult: dec!(0.5),
+        },
+        TraceStep::ModelScored {
+            model: "m".into(),
+            p: dec!(0.61),
+            size_mult: dec!(0.77),
+        },
+        TraceStep::ModelFallback {
+            model: "m".into(),
+            fallback: ModelFallback::TimedOut,
+        },
+        TraceStep::ModelFallback {
+            model: "m".into(),
+            fallback: ModelFallback::Failed {
+                reason: "feature `atr:14` is missing".into(),
+            },
+        },
+        TraceStep::SizingRefused {
+            refusal: chimera_kernel::sizing::SizingRefusal::BelowMinNotional,
+        },
+        TraceStep::Budget {
+            granted: false,
+            detail: Some("timed_out".into()),
+        },
+    ]);
+    record.model_p = Some(dec!(0.61));
+    let json = serde_json::to_string(&record).expect("json");
+    assert!(
+        json.contains("\"reason\":\"OPEN\"") && json.contains("\"step\":\"model_fallback\""),
+        "{json}"
+    );
+    let back: DecisionRecord = serde_json::from_str(&json).expect("reads back");
+    assert_eq!(back, record);
+}
