@@ -31,6 +31,17 @@ fn engine_of(id: &str, policy: DecisionPolicy) -> (PortfolioEngine, ScriptSteps)
     )
 }
 
+/// A policy allowing `slots` open positions per symbol across every portfolio.
+fn concurrency(slots: u32) -> DecisionPolicy {
+    DecisionPolicy {
+        gates: GateConfig {
+            max_concurrent_per_symbol: Some(slots),
+            ..GateConfig::default()
+        },
+        ..DecisionPolicy::default()
+    }
+}
+
 fn long(q: Decimal) -> Entry {
     Entry {
         symbol: Symbol::new("BTCUSDT"),
@@ -301,13 +312,7 @@ fn serve(
 
 #[test]
 fn the_concurrency_budget_is_shared_reserved_by_intent_and_released_when_flat() {
-    let policy = DecisionPolicy {
-        gates: GateConfig {
-            max_concurrent_per_symbol: Some(1),
-            ..GateConfig::default()
-        },
-        ..DecisionPolicy::default()
-    };
+    let policy = concurrency(1);
     let mut services = LocalServices::default();
     let (mut a, steps_a) = engine(policy.clone());
     let (mut b, steps_b) = engine_of("p2", policy);
@@ -386,13 +391,7 @@ fn the_concurrency_budget_is_shared_reserved_by_intent_and_released_when_flat() 
 
 #[test]
 fn an_entry_waiting_for_its_reservation_survives_a_restart() {
-    let policy = DecisionPolicy {
-        gates: GateConfig {
-            max_concurrent_per_symbol: Some(2),
-            ..GateConfig::default()
-        },
-        ..DecisionPolicy::default()
-    };
+    let policy = concurrency(2);
     let (mut engine, steps) = engine(policy.clone());
     let out = signal(&mut engine, &steps, 1, Some(long(dec!(1))));
     let asked = requests(&out)[0].clone();
@@ -493,13 +492,7 @@ fn rules_read_the_drawdown_from_the_peak_equity_which_survives_a_restart() {
 
 #[test]
 fn a_reversal_hands_its_reservation_to_the_new_position() {
-    let policy = DecisionPolicy {
-        gates: GateConfig {
-            max_concurrent_per_symbol: Some(1),
-            ..GateConfig::default()
-        },
-        ..DecisionPolicy::default()
-    };
+    let policy = concurrency(1);
     let mut services = LocalServices::default();
     let (mut engine, steps) = engine(policy);
     let out = signal(&mut engine, &steps, 1, Some(long(dec!(1))));
