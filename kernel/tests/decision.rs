@@ -587,3 +587,24 @@ fn a_decision_record_reads_back_as_written_with_every_kind_of_step() {
     let back: DecisionRecord = serde_json::from_str(&json).expect("reads back");
     assert_eq!(back, record);
 }
+
+#[test]
+fn an_entry_refused_by_pre_trade_risk_gives_its_reservation_back() {
+    let mut services = LocalServices::default();
+    let (engine, steps) = engine(concurrency(1));
+    let mut engine = engine.with_risk(chimera_kernel::risk::RiskLimits {
+        max_order_notional: Some(dec!(50)),
+        ..chimera_kernel::risk::RiskLimits::default()
+    });
+    let out = signal(&mut engine, &steps, 1, Some(long(dec!(1))));
+    let out = serve(&mut engine, &mut services, out, Timestamp(60_000));
+    assert!(submits(&out).is_empty(), "100 USDT is above the 50 limit");
+    assert!(out.iter().any(|o| matches!(o, Output::Refused(_))));
+    assert_eq!(decisions(&out)[0].intent_id, None, "no order went out");
+    assert_eq!(
+        services.used("risk:{concurrency}:BTCUSDT"),
+        0,
+        "released at once"
+    );
+    assert_eq!(engine.reservations().count(), 0);
+}

@@ -15,7 +15,9 @@ impl PortfolioEngine {
         let mut actions = std::mem::take(&mut self.actions);
         for action in actions.drain() {
             match action {
-                Action::Submit(request) => self.submit(request),
+                Action::Submit(request) => {
+                    self.submit(request);
+                }
                 Action::Cancel { client_order_id } => self.cancel(client_order_id),
                 Action::Amend {
                     client_order_id,
@@ -50,7 +52,9 @@ impl PortfolioEngine {
         }));
     }
 
-    pub(super) fn submit(&mut self, request: OrderRequest) {
+    /// Turns `request` into an order (or an execution algorithm's parent order); returns its
+    /// intent id, `None` when it was refused (the refusal is an output).
+    pub(super) fn submit(&mut self, request: OrderRequest) -> Option<IntentId> {
         let refused = if self.stopped {
             Some(RefusalReason::Stopped)
         } else if self.halted.is_some() {
@@ -60,7 +64,7 @@ impl PortfolioEngine {
         };
         if let Some(reason) = refused {
             self.refuse(RefusedAction::Submit(request), reason);
-            return;
+            return None;
         }
         let exec = request.exec.clone();
         let kept = (self.risk != crate::risk::RiskLimits::default()).then(|| request.clone());
@@ -70,11 +74,12 @@ impl PortfolioEngine {
                     if let Some(request) = kept {
                         self.refuse(RefusedAction::Submit(request), reason);
                     }
-                    return;
+                    return None;
                 }
+                let id = intent.intent_id.clone();
                 if let Some(spec) = self.algo_for(&intent, exec.as_deref()) {
                     self.start_parent(intent, &spec);
-                    return;
+                    return Some(id);
                 }
                 self.stats.orders += 1;
                 let order = Order::new(intent.clone());
@@ -84,10 +89,12 @@ impl PortfolioEngine {
                     .insert(intent.client_order_id.clone(), order);
                 self.outputs
                     .push_back(Output::Command(Command::Submit(intent)));
+                Some(id)
             }
             Err(refusal) => {
                 self.stats.refusals += 1;
                 self.outputs.push_back(Output::Refused(*refusal));
+                None
             }
         }
     }

@@ -299,7 +299,8 @@ impl PortfolioEngine {
         };
         let claims = self.claims_for(&entry, qty);
         if claims.is_empty() {
-            return self.open(&entry, record, qty, None);
+            self.open(&entry, record, qty, None);
+            return;
         }
         // A reversal: the position holding the symbol's reservation is being closed by an
         // order already sent, so the new position takes the reservation over instead of
@@ -311,7 +312,8 @@ impl PortfolioEngine {
                 granted: true,
                 detail: Some("kept from the position being closed".into()),
             });
-            return self.open(&entry, record, qty, None);
+            self.open(&entry, record, qty, None);
+            return;
         }
         let intent_id = IntentId::for_portfolio(&self.portfolio.id, self.next_seq);
         self.next_seq += 1;
@@ -409,25 +411,27 @@ impl PortfolioEngine {
         }
     }
 
-    /// Sends the entry's order and records the decision.
+    /// Sends the entry's order and records the decision; returns whether an order went out.
     pub(super) fn open(
         &mut self,
         entry: &Entry,
         mut record: DecisionRecord,
         qty: Quantity,
         intent: Option<IntentId>,
-    ) {
-        let seq = self.next_seq;
+    ) -> bool {
         record.decision.qty = Some(qty);
         let request = OrderRequest::market(entry.symbol.clone(), entry.side, qty, "entry");
-        self.preassigned_intent.clone_from(&intent);
-        self.submit(request);
+        self.preassigned_intent = intent;
+        // The intent id of the order sent; none when pre-trade risk refused it (the refusal
+        // is an output of its own).
+        record.intent_id = self.submit(request);
         self.preassigned_intent = None;
-        record.intent_id = intent.or_else(|| {
-            (self.next_seq > seq).then(|| IntentId::for_portfolio(&self.portfolio.id, seq))
-        });
-        self.plan_position(entry, &record.decision);
+        let sent = record.intent_id.is_some();
+        if sent {
+            self.plan_position(entry, &record.decision);
+        }
         self.decided(record);
+        sent
     }
 
     pub(super) fn decided(&mut self, record: DecisionRecord) {

@@ -87,15 +87,20 @@ impl PortfolioEngine {
                             granted: true,
                             detail: None,
                         });
-                        self.reservations.insert(
-                            intent_id.as_str().to_owned(),
-                            HeldReservation {
-                                key: intent_id.as_str().to_owned(),
-                                symbol: entry.symbol.clone(),
-                                claims,
-                            },
-                        );
-                        self.open(&entry, record, qty, Some(intent_id));
+                        let key = intent_id.as_str().to_owned();
+                        if self.open(&entry, record, qty, Some(intent_id)) {
+                            self.reservations.insert(
+                                key.clone(),
+                                HeldReservation {
+                                    key,
+                                    symbol: entry.symbol.clone(),
+                                    claims,
+                                },
+                            );
+                        } else {
+                            // Pre-trade risk refused the order: nothing holds the budget.
+                            self.release(key, claims);
+                        }
                     }
                     other => {
                         let detail = match other {

@@ -5,7 +5,7 @@
 
 use super::{Output, PortfolioEngine};
 use crate::decision::Decision;
-use crate::ids::{ClientOrderId, IntentId, Symbol};
+use crate::ids::{ClientOrderId, Symbol};
 use crate::order::{OrderKind, Side, TriggerSource};
 use crate::position_manager::{trail, ManagedPosition};
 use crate::strategy::OrderRequest;
@@ -68,10 +68,8 @@ impl PortfolioEngine {
 
     /// Sends `request` and returns the client order id it got, if it was sent.
     fn send(&mut self, request: OrderRequest) -> Option<ClientOrderId> {
-        let seq = self.next_seq;
-        self.submit(request);
-        (self.next_seq > seq)
-            .then(|| ClientOrderId::for_intent(&IntentId::for_portfolio(&self.portfolio.id, seq)))
+        self.submit(request)
+            .map(|id| ClientOrderId::for_intent(&id))
     }
 
     fn cancel_if_open(&mut self, id: &ClientOrderId) {

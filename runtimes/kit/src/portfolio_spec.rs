@@ -272,8 +272,7 @@ impl PortfolioSpec {
     ) -> Result<PortfolioEngine, Vec<String>> {
         match (self.build_portfolio(), self.build_strategy(strategies)) {
             (Ok(portfolio), Ok(strategy)) => {
-                self.check_settings()?;
-                Ok(self.configure(PortfolioEngine::new(portfolio, strategy)))
+                self.configure(PortfolioEngine::new(portfolio, strategy))
             }
             (a, b) => Err(a
                 .err()
@@ -285,23 +284,27 @@ impl PortfolioSpec {
         }
     }
 
-    /// `engine` with this portfolio's execution and risk settings (a restored engine gets
-    /// them too: they are configuration, not state).
-    pub fn configure(&self, engine: PortfolioEngine) -> PortfolioEngine {
-        // Validated with the rest of the spec: a policy that does not build is never used.
-        let policy = self.decision.build("decision").unwrap_or_default();
+    /// `engine` with this portfolio's execution, risk, decision and position-management
+    /// settings (a restored engine gets them too: they are configuration, not state).
+    ///
+    /// # Errors
+    /// Every problem of the settings (an unreadable rules file included): a portfolio is
+    /// never run without the gates and rules it was configured with.
+    pub fn configure(&self, engine: PortfolioEngine) -> Result<PortfolioEngine, Vec<String>> {
+        let policy = self.check_settings()?;
         let engine = engine
             .with_risk(self.risk)
             .with_policy(policy)
             .with_manager(self.manage.clone());
-        match &self.exec {
+        Ok(match &self.exec {
             Some(spec) => engine.with_execution(spec.clone()),
             None => engine,
-        }
+        })
     }
 
-    /// Every problem of the execution and risk settings.
-    fn check_settings(&self) -> Result<(), Vec<String>> {
+    /// The decision policy, or every problem of the execution, risk, decision and
+    /// position-management settings.
+    fn check_settings(&self) -> Result<chimera_kernel::decision::DecisionPolicy, Vec<String>> {
         let mut problems: Vec<String> = match &self.exec {
             Some(spec) => spec.validate().err().map_or_else(Vec::new, |e| {
                 e.problems
@@ -317,23 +320,26 @@ impl PortfolioSpec {
                 .into_iter()
                 .map(|m| format!("portfolio {}: risk: {m}", self.id)),
         );
-        if let Err(found) = self.decision.build("decision") {
-            problems.extend(
-                found
-                    .into_iter()
-                    .map(|m| format!("portfolio {}: {m}", self.id)),
-            );
-        }
+        let policy = match self.decision.build("decision") {
+            Ok(policy) => Some(policy),
+            Err(found) => {
+                problems.extend(
+                    found
+                        .into_iter()
+                        .map(|m| format!("portfolio {}: {m}", self.id)),
+                );
+                None
+            }
+        };
         problems.extend(
             self.manage
                 .problems("manage")
                 .into_iter()
                 .map(|m| format!("portfolio {}: {m}", self.id)),
         );
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
+        match policy {
+            Some(policy) if problems.is_empty() => Ok(policy),
+            _ => Err(problems),
         }
     }
 }
@@ -398,5 +404,30 @@ mod tests {
                 "{field} missing from {problems:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_portfolio_whose_rules_cannot_be_read_is_not_run_without_them() {
+        let spec: PortfolioSpec = toml::from_str(
+            "id = \"p\"\nstrategy = \"ema-cross\"\n\
+             decision = { rules_file = \"/nonexistent/rules.txt\" }\n\
+             [[instruments]]\nsymbol = \"BTCUSDT\"\n\
+             [params]\nfast = \"3\"\nslow = \"8\"\nqty = \"0.01\"\n[balances]\nUSDT = \"1000\"\n",
+        )
+        .expect("spec");
+        let strategies = StrategyRegistry::builtin();
+        let problems = spec.build_engine(&strategies).expect_err("refused");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("rules_file: cannot read /nonexistent/rules.txt")),
+            "{problems:?}"
+        );
+        // A restored engine is configured the same way: refused too, never run bare.
+        let engine = PortfolioEngine::new(
+            spec.build_portfolio().expect("portfolio"),
+            spec.build_strategy(&strategies).expect("strategy"),
+        );
+        assert!(spec.configure(engine).is_err());
     }
 }

@@ -24,26 +24,32 @@ pub fn reservation_key(key: &str) -> String {
 
 /// What answers a runtime's engine requests.
 pub struct RequestServices {
-    /// Shared budgets; `None`: kept in this process only (a single-node setup).
-    state: Option<Arc<dyn StateStore>>,
-    local: Mutex<chimera_kernel::decision::LocalServices>,
+    /// Where budgets are kept (in this process only when no shared state is configured).
+    state: Arc<dyn StateStore>,
+    shared: bool,
     scorers: Arc<Mutex<ScorerRegistry>>,
 }
 
 impl std::fmt::Debug for RequestServices {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestServices")
-            .field("shared", &self.state.is_some())
+            .field("shared", &self.shared)
             .finish_non_exhaustive()
     }
 }
 
 impl RequestServices {
-    /// Services over `state` (shared budgets) with `scorers`.
+    /// Services over `state` (budgets shared by every process using it; `None`: an
+    /// in-memory store, budgets shared by this process's portfolios only) with `scorers`.
     pub fn new(state: Option<Arc<dyn StateStore>>, scorers: ScorerRegistry) -> Self {
+        let shared = state.is_some();
         Self {
-            state,
-            local: Mutex::default(),
+            state: state.unwrap_or_else(|| {
+                Arc::new(chimera_memory::MemoryStateStore::new(Arc::new(
+                    chimera_memory::SystemClock,
+                )))
+            }),
+            shared,
             scorers: Arc::new(Mutex::new(scorers)),
         }
     }
@@ -56,21 +62,19 @@ impl RequestServices {
             u64::try_from((request.deadline.0 - request.created_at.0).max(1)).unwrap_or(1),
         );
         let outcome = match &request.kind {
-            RequestKind::RiskReservation { key, claims } => match &self.state {
-                Some(state) => {
-                    match tokio::time::timeout(budget, reserve(state.as_ref(), key, claims)).await {
-                        Ok(Ok(outcome)) => outcome,
-                        Ok(Err(e)) => Outcome::Refused {
-                            reason: format!("state store: {e}"),
-                        },
-                        Err(_) => Outcome::TimedOut,
-                    }
+            RequestKind::RiskReservation { key, claims } => {
+                let state = self.state.as_ref();
+                match tokio::time::timeout(budget, reserve(state, key, claims)).await {
+                    Ok(Ok(outcome)) => outcome,
+                    Ok(Err(e)) => Outcome::Refused {
+                        reason: format!("state store: {e}"),
+                    },
+                    Err(_) => Outcome::TimedOut,
                 }
-                None => self.local_answer(request),
-            },
-            RequestKind::RiskRelease { key, claims } => match &self.state {
-                // A release is retried by nobody: give it time beyond the deadline.
-                Some(state) => match release(state.as_ref(), key, claims).await {
+            }
+            // A release is retried by nobody: it gets time beyond the deadline.
+            RequestKind::RiskRelease { key, claims } => {
+                match release(self.state.as_ref(), key, claims).await {
                     Ok(()) => Outcome::Granted,
                     Err(e) => {
                         tracing::warn!("releasing risk reservation {key}: {e}");
@@ -78,9 +82,8 @@ impl RequestServices {
                             reason: format!("state store: {e}"),
                         }
                     }
-                },
-                None => self.local_answer(request),
-            },
+                }
+            }
             RequestKind::ModelScore { model, features } => {
                 let scorers = Arc::clone(&self.scorers);
                 let (model, features) = (model.clone(), features.clone());
@@ -107,14 +110,6 @@ impl RequestServices {
             request_id: request.request_id,
             outcome,
         }
-    }
-
-    fn local_answer(&self, request: &Request) -> Outcome {
-        self.local
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .answer(request)
-            .outcome
     }
 }
 

@@ -97,10 +97,12 @@ async fn restore(
             let state: NodeCheckpoint = serde_json::from_str(&cp.state)
                 .map_err(|e| format!("checkpoint {} undecodable: {e}", cp.revision))?;
             let strategy = spec.build_strategy(strategies).map_err(|p| p.join("; "))?;
-            let engine = spec.configure(
-                PortfolioEngine::from_snapshot(state.engine.clone(), strategy)
-                    .map_err(|e| e.to_string())?,
-            );
+            let engine = spec
+                .configure(
+                    PortfolioEngine::from_snapshot(state.engine.clone(), strategy)
+                        .map_err(|e| e.to_string())?,
+                )
+                .map_err(|p| p.join("; "))?;
             Ok((engine, Some((cp.revision, state))))
         }
         None => Ok((

@@ -43,7 +43,10 @@ pub(crate) struct Plan {
 fn settings(
     a: &BacktestArgs,
     p: &mut Vec<String>,
-) -> Option<chimera_live::decision_spec::TradingSettings> {
+) -> Option<(
+    chimera_live::decision_spec::TradingSettings,
+    chimera_kernel::decision::DecisionPolicy,
+)> {
     if a.risk.is_none() && a.rules.is_none() {
         return None;
     }
@@ -74,7 +77,16 @@ fn settings(
         );
         format!("{source}: {m}")
     }));
-    (p.len() == before).then_some(settings)
+    if p.len() > before {
+        return None;
+    }
+    match settings.decision.build("decision") {
+        Ok(policy) => Some((settings, policy)),
+        Err(problems) => {
+            p.extend(problems);
+            None
+        }
+    }
 }
 
 /// The `--exec` algorithms with their `--exec-param`s; every problem listed.
@@ -169,9 +181,7 @@ pub(crate) fn plan(a: &BacktestArgs, strategies: &StrategyRegistry) -> anyhow::R
         Some(mut plan) if p.is_empty() => {
             plan.sim = sim;
             plan.execs = execs;
-            if let Some(settings) = settings {
-                // Validated above: the policy builds.
-                let policy = settings.decision.build("decision").unwrap_or_default();
+            if let Some((settings, policy)) = settings {
                 plan.engines = std::mem::take(&mut plan.engines)
                     .into_iter()
                     .map(|e| {

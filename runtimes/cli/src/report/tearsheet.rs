@@ -64,10 +64,15 @@ pub(crate) fn trades(
         let m = multiplier(&f.symbol);
         let signed = f.side.sign() * f.qty.get();
         let price = f.price.get();
-        let fee = if f.fee_asset == "USDT" || f.fee_asset == "USDC" || f.fee_asset == "USD" {
+        // Fees are in the quote (`BTCUSDT` paying USDT) or, on spot buys, in the base (valued
+        // at the fill's price); a third asset (a discount token) has no price here.
+        let symbol = f.symbol.as_str();
+        let fee = if symbol.ends_with(f.fee_asset.as_str()) {
             f.fee
-        } else {
+        } else if symbol.starts_with(f.fee_asset.as_str()) {
             f.fee * price
+        } else {
+            Decimal::ZERO
         };
         book.pnl -= fee;
         if book.qty.is_zero() || book.qty.is_sign_positive() == signed.is_sign_positive() {
@@ -317,6 +322,18 @@ mod tests {
                 Role::Entry
             ]
         );
+    }
+
+    #[test]
+    fn fees_in_the_base_are_valued_at_the_fill_price() {
+        let mut buy = fill(0, Side::Buy, dec!(1), dec!(100));
+        buy.fee = dec!(0.01);
+        buy.fee_asset = "BTC".into();
+        let mut discount = fill(1, Side::Sell, dec!(1), dec!(110));
+        discount.fee_asset = "BNB".into();
+        let (trades, _) = trades(&[buy, discount], &|_| Decimal::ONE);
+        // +10 on the trade, −1 (0.01 BTC at 100) in fees; the BNB fee has no price here.
+        assert_eq!(trades[0].pnl, dec!(9));
     }
 
     #[test]
