@@ -11,9 +11,16 @@ if [ -z "${CHIMERA_REFERENCE_DATA:-}" ] && [ -d ../shared/data ]; then
 fi
 echo "reference data: ${CHIMERA_REFERENCE_DATA:-<absent: tests that need it print 'skipped'>}"
 
+# A fresh clone gains nothing from incremental artefacts, and they double the build's size on disk.
+if [ "${CI:-}" = "true" ]; then
+  export CARGO_INCREMENTAL=0
+fi
+echo "disk before the build: $(df -h --output=avail . | tail -1 | tr -d ' ') free"
+
 # shellcheck source=scripts/services.sh
 . scripts/services.sh
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked -- --show-output
+echo "disk after the tests: $(df -h --output=avail . | tail -1 | tr -d ' ') free; target: $(du -sh target 2>/dev/null | cut -f1)"

@@ -9,9 +9,14 @@
 //! - At-least-once: a delivery that was not acknowledged is delivered again to the next
 //!   subscription of the group (for instance after a crash). `ack` marks the delivery and every
 //!   earlier delivery of the same partition as processed; acknowledging twice is harmless.
+//! - `subscribe_from` creates a group positioned after given offsets, and `last_offsets` tells
+//!   where each partition ends: together they let a process that takes over a consumer (a
+//!   portfolio moved to another node) read exactly what its checkpoint has not applied, and know
+//!   when it has caught up.
 
 use crate::PortResult;
 use async_trait::async_trait;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A message handed to a subscriber.
@@ -58,6 +63,28 @@ pub trait EventBus: Send + Sync {
     /// [`crate::PortError::Transient`] when the bus is unreachable; [`crate::PortError::Fatal`] for
     /// an invalid topic or group name.
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>>;
+
+    /// Joins consumer group `group` on `topic`; when the group is new, it starts right after
+    /// `after[partition]` for the partitions listed and at the earliest retained message of the
+    /// others. An existing group keeps its own position (so a restarted reader resumes).
+    /// Offsets are those [`Delivery::offset`] reports.
+    ///
+    /// # Errors
+    /// As [`Self::subscribe`].
+    async fn subscribe_from(
+        &self,
+        topic: &str,
+        group: &str,
+        after: &BTreeMap<i32, i64>,
+    ) -> PortResult<Box<dyn Subscription>>;
+
+    /// The offset of the newest message of each partition of `topic` that holds one (empty for
+    /// a topic never written). A reader that has been handed (or has skipped) an offset at or
+    /// past it in every partition has seen everything published before the call.
+    ///
+    /// # Errors
+    /// [`crate::PortError::Transient`] when the bus is unreachable.
+    async fn last_offsets(&self, topic: &str) -> PortResult<BTreeMap<i32, i64>>;
 }
 
 /// One member of a consumer group.

@@ -1,16 +1,17 @@
 //! [`KafkaEventBus`] and its subscriptions.
 
 use crate::error::port_error;
+use crate::subscription;
 use crate::{KafkaAdapterError, KafkaConfig};
 use async_trait::async_trait;
-use chimera_ports::{Delivery, EventBus, PortError, PortResult, Subscription};
+use chimera_ports::{EventBus, PortError, PortResult, Subscription};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use std::collections::{HashMap, HashSet};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::ClientConfig;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -227,6 +228,53 @@ impl EventBus for KafkaEventBus {
     }
 
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
+        self.join(topic, group, None).await
+    }
+
+    async fn subscribe_from(
+        &self,
+        topic: &str,
+        group: &str,
+        after: &BTreeMap<i32, i64>,
+    ) -> PortResult<Box<dyn Subscription>> {
+        // A group positioned by the caller is read by this member alone: its partitions are
+        // assigned, not balanced.
+        self.join(topic, group, Some(after)).await
+    }
+
+    async fn last_offsets(&self, topic: &str) -> PortResult<BTreeMap<i32, i64>> {
+        check_name("topic", topic)?;
+        let producer = self.producer.clone();
+        let topic = topic.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let client = producer.client();
+            let timeout = Duration::from_secs(10);
+            let mut last = BTreeMap::new();
+            for partition in subscription::partitions(client, &topic, timeout)? {
+                let (low, high) = client
+                    .fetch_watermarks(&topic, partition, timeout)
+                    .map_err(|e| port_error("read watermarks", e))?;
+                if high > low {
+                    last.insert(partition, high - 1);
+                }
+            }
+            Ok(last)
+        })
+        .await
+        .map_err(|e| PortError::transient("last offsets", format!("task failed: {e}")))?
+    }
+}
+
+impl KafkaEventBus {
+    /// A member of `group` on `topic`: balanced with the group's other members, or, with
+    /// `after` (or the exclusive option), assigned every partition from the group's committed
+    /// offset, else right after `after[partition]`, else the beginning.
+    async fn join(
+        &self,
+        topic: &str,
+        group: &str,
+        after: Option<&BTreeMap<i32, i64>>,
+    ) -> PortResult<Box<dyn Subscription>> {
         check_name("consumer group", group)?;
         self.ensure_topic(topic).await?;
         let consumer: StreamConsumer = base_config(&self.config)
@@ -246,107 +294,15 @@ impl EventBus for KafkaEventBus {
             .create()
             .map_err(|e| port_error("create consumer", e))?;
         let consumer = Arc::new(consumer);
-        if self.config.exclusive {
-            assign_all(&consumer, topic).await?;
-        } else {
-            consumer
+        match after {
+            Some(after) => subscription::assign(&consumer, topic, after.clone()).await?,
+            None if self.config.exclusive => {
+                subscription::assign(&consumer, topic, BTreeMap::new()).await?;
+            }
+            None => consumer
                 .subscribe(&[topic])
-                .map_err(|e| port_error("subscribe", e))?;
+                .map_err(|e| port_error("subscribe", e))?,
         }
-        Ok(Box::new(KafkaSubscription {
-            consumer,
-            committed: HashMap::new(),
-        }))
-    }
-}
-
-/// Assigns every partition of `topic` to `consumer`, each from its group's committed offset
-/// (the beginning where none is).
-async fn assign_all(consumer: &Arc<StreamConsumer>, topic: &str) -> PortResult<()> {
-    let consumer = Arc::clone(consumer);
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let timeout = Duration::from_secs(10);
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), timeout)
-            .map_err(|e| port_error("read topic metadata", e))?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .filter(|t| t.name() == topic)
-            .flat_map(|t| {
-                t.partitions()
-                    .iter()
-                    .map(rdkafka::metadata::MetadataPartition::id)
-            })
-            .collect();
-        if partitions.is_empty() {
-            return Err(PortError::transient(
-                "subscribe",
-                format!("topic {topic} has no partitions yet"),
-            ));
-        }
-        let mut wanted = TopicPartitionList::new();
-        for p in &partitions {
-            wanted.add_partition(&topic, *p);
-        }
-        let committed = consumer
-            .committed_offsets(wanted, timeout)
-            .map_err(|e| port_error("read committed offsets", e))?;
-        let mut start = TopicPartitionList::new();
-        for element in committed.elements() {
-            let offset = match element.offset() {
-                Offset::Offset(n) if n >= 0 => Offset::Offset(n),
-                _ => Offset::Beginning,
-            };
-            start
-                .add_partition_offset(&topic, element.partition(), offset)
-                .map_err(|e| port_error("assign", e))?;
-        }
-        consumer.assign(&start).map_err(|e| port_error("assign", e))
-    })
-    .await
-    .map_err(|e| PortError::transient("subscribe", format!("assign task failed: {e}")))?
-}
-
-/// One consumer-group member. Dropping it leaves the group; what it did not acknowledge goes
-/// to the next member.
-struct KafkaSubscription {
-    consumer: Arc<StreamConsumer>,
-    committed: HashMap<(String, i32), i64>,
-}
-
-#[async_trait]
-impl Subscription for KafkaSubscription {
-    async fn poll(&mut self, max_wait: Duration) -> PortResult<Option<Delivery>> {
-        let Ok(received) = tokio::time::timeout(max_wait, self.consumer.recv()).await else {
-            return Ok(None);
-        };
-        let message = received.map_err(|e| port_error("consume", e))?;
-        Ok(Some(Delivery {
-            topic: message.topic().to_owned(),
-            key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
-            payload: message.payload().unwrap_or_default().to_vec(),
-            partition: message.partition(),
-            offset: message.offset(),
-        }))
-    }
-
-    async fn ack(&mut self, delivery: &Delivery) -> PortResult<()> {
-        let key = (delivery.topic.clone(), delivery.partition);
-        let next = delivery.offset + 1;
-        if self.committed.get(&key).is_some_and(|&done| done >= next) {
-            return Ok(());
-        }
-        let mut list = TopicPartitionList::new();
-        list.add_partition_offset(&delivery.topic, delivery.partition, Offset::Offset(next))
-            .map_err(|e| port_error("ack", e))?;
-        let consumer = Arc::clone(&self.consumer);
-        tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
-            .await
-            .map_err(|e| PortError::transient("ack", format!("commit task failed: {e}")))?
-            .map_err(|e| port_error("ack", e))?;
-        self.committed.insert(key, next);
-        Ok(())
+        Ok(Box::new(subscription::KafkaSubscription::new(consumer)))
     }
 }

@@ -15,6 +15,7 @@
 mod bus;
 mod config;
 mod error;
+mod subscription;
 
 pub use bus::KafkaEventBus;
 pub use config::{KafkaConfig, KafkaConfigError};

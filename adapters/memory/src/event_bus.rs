@@ -8,7 +8,7 @@
 use crate::lock;
 use async_trait::async_trait;
 use chimera_ports::{Delivery, EventBus, PortResult, Subscription};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -78,6 +78,15 @@ impl EventBus for MemoryEventBus {
     }
 
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
+        self.subscribe_from(topic, group, &BTreeMap::new()).await
+    }
+
+    async fn subscribe_from(
+        &self,
+        topic: &str,
+        group: &str,
+        after: &BTreeMap<i32, i64>,
+    ) -> PortResult<Box<dyn Subscription>> {
         {
             let mut topics = lock(&self.inner.topics);
             let g = topics
@@ -85,7 +94,13 @@ impl EventBus for MemoryEventBus {
                 .or_default()
                 .groups
                 .entry(group.to_owned())
-                .or_default();
+                .or_insert_with(|| {
+                    let start = after.get(&0).map_or(0, |&offset| offset + 1);
+                    Group {
+                        committed: start,
+                        cursor: start,
+                    }
+                });
             // A member joining rebalances the group: uncommitted messages are handed out again.
             g.cursor = g.committed;
         }
@@ -94,6 +109,14 @@ impl EventBus for MemoryEventBus {
             topic: topic.to_owned(),
             group: group.to_owned(),
         }))
+    }
+
+    async fn last_offsets(&self, topic: &str) -> PortResult<BTreeMap<i32, i64>> {
+        Ok(lock(&self.inner.topics)
+            .get(topic)
+            .filter(|t| !t.messages.is_empty())
+            .map(|t| BTreeMap::from([(0, t.messages.len() as i64 - 1)]))
+            .unwrap_or_default())
     }
 }
 

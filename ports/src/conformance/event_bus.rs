@@ -1,6 +1,7 @@
 //! The [`EventBus`] contract.
 
 use crate::{Delivery, EventBus, Subscription};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -32,6 +33,49 @@ pub async fn event_bus_suite(bus: &dyn EventBus, prefix: &str) {
     poll_times_out_empty(bus, prefix).await;
     new_keys_reach_existing_members(bus, prefix).await;
     ack_covers_only_its_partition(bus, prefix).await;
+    subscribe_from_starts_after_the_given_offsets(bus, prefix).await;
+}
+
+async fn subscribe_from_starts_after_the_given_offsets(bus: &dyn EventBus, prefix: &str) {
+    let topic = format!("{prefix}.from");
+    assert!(
+        bus.last_offsets(&topic)
+            .await
+            .expect("last offsets")
+            .is_empty(),
+        "a topic never written has no last offset"
+    );
+    let mut written = Vec::new();
+    for i in 0..6_u8 {
+        written.push(bus.publish(&topic, "k", &[i]).await.expect("publish"));
+    }
+    let (partition, third) = written[2];
+    let last = bus.last_offsets(&topic).await.expect("last offsets");
+    assert_eq!(
+        last.get(&partition).copied(),
+        Some(written[5].1),
+        "the last offset is that of the newest message"
+    );
+    let after = BTreeMap::from([(partition, third)]);
+    let group = format!("{prefix}-from");
+    let mut sub = bus
+        .subscribe_from(&topic, &group, &after)
+        .await
+        .expect("subscribe from");
+    let got = drain(&mut sub, 3, "a new group starts after the given offset").await;
+    assert_eq!(
+        got.iter().map(|d| d.payload[0]).collect::<Vec<_>>(),
+        vec![3, 4, 5],
+        "nothing at or before the given offset is delivered"
+    );
+    sub.ack(&got[0]).await.expect("ack");
+    drop(sub);
+    let mut again = bus
+        .subscribe_from(&topic, &group, &BTreeMap::new())
+        .await
+        .expect("subscribe from again");
+    let resumed = next(&mut again, "an existing group keeps its position").await;
+    assert_eq!(resumed.payload, vec![4], "the group resumes after its ack");
 }
 
 async fn per_key_order_and_late_group_from_earliest(bus: &dyn EventBus, prefix: &str) {

@@ -23,7 +23,7 @@ use crate::error::{port_error, RedisAdapterError};
 use async_trait::async_trait;
 use chimera_ports::{EventBus, PortResult, Subscription};
 use redis::aio::MultiplexedConnection;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -140,6 +140,15 @@ impl EventBus for RedisStreamsEventBus {
     }
 
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
+        self.subscribe_from(topic, group, &BTreeMap::new()).await
+    }
+
+    async fn subscribe_from(
+        &self,
+        topic: &str,
+        group: &str,
+        after: &BTreeMap<i32, i64>,
+    ) -> PortResult<Box<dyn Subscription>> {
         // A dedicated connection: blocking reads must not stall other users of the shared one.
         let connection = self
             .client
@@ -157,8 +166,34 @@ impl EventBus for RedisStreamsEventBus {
             self.registry(topic),
             group,
             consumer,
+            after.clone(),
         )
         .await?;
         Ok(Box::new(subscription))
+    }
+
+    async fn last_offsets(&self, topic: &str) -> PortResult<BTreeMap<i32, i64>> {
+        let mut connection = self.connection.clone();
+        let streams: HashMap<String, i32> = redis::cmd("HGETALL")
+            .arg(self.registry(topic))
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| port_error("HGETALL", e))?;
+        let mut last = BTreeMap::new();
+        for (stream, partition) in streams {
+            let newest: redis::Value = redis::cmd("XREVRANGE")
+                .arg(&stream)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| port_error("XREVRANGE", e))?;
+            if let Some(entry) = reply::entries(&newest)?.first() {
+                last.insert(partition, reply::offset_of(&entry.id));
+            }
+        }
+        Ok(last)
     }
 }

@@ -20,6 +20,11 @@ pub(super) fn offset_of(id: &str) -> i64 {
         .saturating_add(seq.parse::<i64>().unwrap_or(0))
 }
 
+/// The entry id of an offset [`offset_of`] gave (`ms-seq`).
+pub(super) fn id_of(offset: i64) -> String {
+    format!("{}-{}", offset / 1_000_000, offset % 1_000_000)
+}
+
 pub(super) fn text(value: &Value) -> Option<String> {
     match value {
         Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),

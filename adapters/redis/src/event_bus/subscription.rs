@@ -43,10 +43,14 @@ pub(super) struct RedisStreamsSubscription {
     ready: VecDeque<(i32, Entry)>,
     /// Handed out, not yet acknowledged, per partition: (offset, id).
     unacked: HashMap<i32, VecDeque<(i64, String)>>,
+    /// Where a group created now starts, per partition (after this offset); the beginning
+    /// elsewhere.
+    after: BTreeMap<i32, i64>,
 }
 
 impl RedisStreamsSubscription {
-    /// Joins `group` on every stream `registry` lists for `topic`.
+    /// Joins `group` on every stream `registry` lists for `topic`; where the group does not
+    /// exist yet it is created after `after[partition]` (at the beginning when not listed).
     ///
     /// # Errors
     /// A [`chimera_ports::PortError`] when Redis refuses or cannot be reached.
@@ -56,6 +60,7 @@ impl RedisStreamsSubscription {
         registry: String,
         group: &str,
         consumer: String,
+        after: BTreeMap<i32, i64>,
     ) -> PortResult<Self> {
         let mut subscription = Self {
             connection,
@@ -69,6 +74,7 @@ impl RedisStreamsSubscription {
             last_refresh: None,
             ready: VecDeque::new(),
             unacked: HashMap::new(),
+            after,
         };
         subscription.refresh().await?;
         Ok(subscription)
@@ -105,11 +111,15 @@ impl RedisStreamsSubscription {
     }
 
     async fn join_stream(&mut self, stream: &str, partition: i32) -> PortResult<()> {
+        let start = self
+            .after
+            .get(&partition)
+            .map_or_else(|| "0".to_owned(), |&offset| reply::id_of(offset));
         let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
             .arg("CREATE")
             .arg(stream)
             .arg(&self.group)
-            .arg("0")
+            .arg(start)
             .arg("MKSTREAM")
             .query_async(&mut self.connection)
             .await;

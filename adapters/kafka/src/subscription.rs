@@ -1,0 +1,129 @@
+//! A Kafka consumer-group member ([`KafkaSubscription`]) and partition assignment.
+
+use crate::error::port_error;
+use async_trait::async_trait;
+use chimera_ports::{Delivery, PortError, PortResult, Subscription};
+use rdkafka::client::{Client, ClientContext};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The partitions of `topic` (none for a topic that does not exist).
+///
+/// # Errors
+/// Transient when the metadata cannot be read.
+pub(crate) fn partitions<C: ClientContext>(
+    client: &Client<C>,
+    topic: &str,
+    timeout: Duration,
+) -> PortResult<Vec<i32>> {
+    let metadata = client
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|e| port_error("read topic metadata", e))?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .flat_map(|t| {
+            t.partitions()
+                .iter()
+                .map(rdkafka::metadata::MetadataPartition::id)
+        })
+        .collect();
+    Ok(partitions)
+}
+
+/// Assigns every partition of `topic` to `consumer`, each from its group's committed offset,
+/// else right after `after[partition]`, else the beginning.
+pub(crate) async fn assign(
+    consumer: &Arc<StreamConsumer>,
+    topic: &str,
+    after: BTreeMap<i32, i64>,
+) -> PortResult<()> {
+    let consumer = Arc::clone(consumer);
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let timeout = Duration::from_secs(10);
+        let partitions = partitions(consumer.client(), &topic, timeout)?;
+        if partitions.is_empty() {
+            return Err(PortError::transient(
+                "subscribe",
+                format!("topic {topic} has no partitions yet"),
+            ));
+        }
+        let mut wanted = TopicPartitionList::new();
+        for p in &partitions {
+            wanted.add_partition(&topic, *p);
+        }
+        let committed = consumer
+            .committed_offsets(wanted, timeout)
+            .map_err(|e| port_error("read committed offsets", e))?;
+        let mut start = TopicPartitionList::new();
+        for element in committed.elements() {
+            let offset = match (element.offset(), after.get(&element.partition())) {
+                (Offset::Offset(n), _) if n >= 0 => Offset::Offset(n),
+                (_, Some(&done)) => Offset::Offset(done + 1),
+                _ => Offset::Beginning,
+            };
+            start
+                .add_partition_offset(&topic, element.partition(), offset)
+                .map_err(|e| port_error("assign", e))?;
+        }
+        consumer.assign(&start).map_err(|e| port_error("assign", e))
+    })
+    .await
+    .map_err(|e| PortError::transient("subscribe", format!("assign task failed: {e}")))?
+}
+
+/// One consumer-group member. Dropping it leaves the group; what it did not acknowledge goes
+/// to the next member.
+pub(crate) struct KafkaSubscription {
+    consumer: Arc<StreamConsumer>,
+    committed: HashMap<(String, i32), i64>,
+}
+
+impl KafkaSubscription {
+    pub(crate) fn new(consumer: Arc<StreamConsumer>) -> Self {
+        Self {
+            consumer,
+            committed: HashMap::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl Subscription for KafkaSubscription {
+    async fn poll(&mut self, max_wait: Duration) -> PortResult<Option<Delivery>> {
+        let Ok(received) = tokio::time::timeout(max_wait, self.consumer.recv()).await else {
+            return Ok(None);
+        };
+        let message = received.map_err(|e| port_error("consume", e))?;
+        Ok(Some(Delivery {
+            topic: message.topic().to_owned(),
+            key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
+            payload: message.payload().unwrap_or_default().to_vec(),
+            partition: message.partition(),
+            offset: message.offset(),
+        }))
+    }
+
+    async fn ack(&mut self, delivery: &Delivery) -> PortResult<()> {
+        let key = (delivery.topic.clone(), delivery.partition);
+        let next = delivery.offset + 1;
+        if self.committed.get(&key).is_some_and(|&done| done >= next) {
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&delivery.topic, delivery.partition, Offset::Offset(next))
+            .map_err(|e| port_error("ack", e))?;
+        let consumer = Arc::clone(&self.consumer);
+        tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+            .await
+            .map_err(|e| PortError::transient("ack", format!("commit task failed: {e}")))?
+            .map_err(|e| port_error("ack", e))?;
+        self.committed.insert(key, next);
+        Ok(())
+    }
+}
