@@ -33,6 +33,15 @@ impl<T: Clone> InterestMap<T> {
 }
 
 impl<T> InterestMap<T> {
+    /// Keeps only the targets `keep` accepts (a portfolio leaving a node); symbols left with
+    /// none are forgotten.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.by_symbol.retain(|_, targets| {
+            targets.retain(&mut keep);
+            !targets.is_empty()
+        });
+    }
+
     /// The targets interested in `symbol` (empty when none).
     pub fn get(&self, symbol: &Symbol) -> &[T] {
         self.by_symbol.get(symbol).map_or(&[], Vec::as_slice)

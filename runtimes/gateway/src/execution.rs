@@ -27,6 +27,30 @@ pub(super) struct Gateway {
 }
 
 impl Gateway {
+    /// A command refused by the fence: counted and alerted, never executed nor answered (an
+    /// answer on `orders.feedback` would reach the portfolio's legitimate owner, whose orders
+    /// may carry the same client ids).
+    pub(super) async fn fenced(
+        &mut self,
+        envelope: &chimera_messages::Envelope<Command>,
+        fenced: super::fence::Fenced,
+    ) {
+        self.figures.fenced += 1;
+        let portfolio = envelope.payload.portfolio_id().clone();
+        self.rt
+            .alert(
+                chimera_messages::AlertLevel::Critical,
+                chimera_messages::AlertCode::FencedOrder,
+                format!(
+                    "refused {} from {} for portfolio {portfolio}: epoch {} is older than the \
+                     current assignment's {}",
+                    envelope.id, envelope.source, fenced.got, fenced.current
+                ),
+                Some(portfolio),
+            )
+            .await;
+    }
+
     pub(super) fn new(rt: Arc<Runtime>, venue: Box<dyn GatewayVenue>) -> Self {
         Self {
             rt,

@@ -21,6 +21,7 @@
 
 mod decide;
 mod execution;
+mod fence;
 mod sim;
 mod venue;
 
@@ -29,7 +30,8 @@ pub use venue::{GatewayVenue, Knowledge, PlainVenue};
 
 use chimera_kernel::engine::Command;
 use chimera_kernel::ids::PortfolioId;
-use chimera_messages::{decode, MessageType, Topic};
+use chimera_messages::{decode, MessageType, ScheduleUpdate, Topic};
+use fence::Fence;
 use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
 use chimera_runtime::config::LiveConfig;
 use chimera_runtime::config::{GatewayConfig, VenueKind};
@@ -57,6 +59,8 @@ pub struct GatewayFigures {
     pub reports: u64,
     /// Checkpoints saved.
     pub checkpoints: u64,
+    /// Commands refused as a zombie node's (older assignment epoch).
+    pub fenced: u64,
 }
 
 /// The gateway's checkpoint: what it applied, and the venue's state.
@@ -68,6 +72,9 @@ struct GatewayState {
     /// The venue's own part ([`GatewayVenue::checkpoint`]).
     #[serde(default)]
     venue: Option<serde_json::Value>,
+    /// The newest assignment epoch per portfolio ([`fence`]).
+    #[serde(default)]
+    fence: BTreeMap<PortfolioId, u64>,
 }
 
 impl GatewayState {
@@ -118,7 +125,15 @@ pub async fn run_gateway(
             SimGatewayVenue::start(&rt, &config.id, config.sim_hold_ms, state.venue).await?
         }
     };
-    run_gateway_with(rt, config, Box::new(venue), revision, state.applied).await
+    run_gateway_with(
+        rt,
+        config,
+        Box::new(venue),
+        revision,
+        state.applied,
+        state.fence,
+    )
+    .await
 }
 
 /// Runs the gateway on `venue` (e.g. a [`PlainVenue`] around an exchange adapter) until shutdown
@@ -133,7 +148,7 @@ pub async fn run_gateway_on(
     venue: Box<dyn GatewayVenue>,
 ) -> anyhow::Result<GatewayFigures> {
     let (revision, state) = restore(&rt, &owner(config)).await?;
-    run_gateway_with(rt, config, venue, revision, state.applied).await
+    run_gateway_with(rt, config, venue, revision, state.applied, state.fence).await
 }
 
 /// The venue's part of the gateway `config.id`'s last checkpoint, if any.
@@ -169,6 +184,7 @@ async fn restore(rt: &Runtime, owner: &PortfolioId) -> anyhow::Result<(i64, Gate
             GatewayState {
                 applied: BTreeMap::new(),
                 venue: None,
+                fence: BTreeMap::new(),
             },
         ),
     })
@@ -180,12 +196,20 @@ async fn run_gateway_with(
     venue: Box<dyn GatewayVenue>,
     revision: i64,
     applied: BTreeMap<String, i64>,
+    fence: BTreeMap<PortfolioId, u64>,
 ) -> anyhow::Result<GatewayFigures> {
     let mut orders = rt
         .bus
         .subscribe(
             &rt.topics.name(Topic::OrdersSubmission),
             &rt.topics.group(&config.id),
+        )
+        .await?;
+    let schedule = rt
+        .bus
+        .subscribe(
+            &rt.topics.name(Topic::ScheduleUpdates),
+            &rt.topics.group(&format!("{}.schedule", config.id)),
         )
         .await?;
     let mut gw = Gateway::new(Arc::clone(&rt), venue);
@@ -195,6 +219,9 @@ async fn run_gateway_with(
         applied,
         order_acks: Vec::new(),
         last: Instant::now(),
+        fence: Fence::new(fence),
+        schedule,
+        schedule_acks: Vec::new(),
     };
     let shutdown = rt.shutdown.clone();
     loop {
@@ -225,6 +252,9 @@ struct Keeper {
     applied: BTreeMap<String, i64>,
     order_acks: Vec<Delivery>,
     last: Instant,
+    fence: Fence,
+    schedule: Box<dyn Subscription>,
+    schedule_acks: Vec<Delivery>,
 }
 
 impl Keeper {
@@ -235,6 +265,7 @@ impl Keeper {
         orders: &mut Box<dyn Subscription>,
         wait: Duration,
     ) -> anyhow::Result<usize> {
+        self.assignments(gw).await?;
         let mut handled = 0;
         while handled < COMMAND_BATCH {
             let polled = orders
@@ -255,7 +286,10 @@ impl Keeper {
                 gw.figures.replayed += 1;
             } else {
                 match decode::<Command>(&d.payload, MessageType::OrderCommand) {
-                    Ok(env) => gw.handle(env.payload).await?,
+                    Ok(env) => match self.fence.admit(env.payload.portfolio_id(), env.epoch) {
+                        Ok(()) => gw.handle(env.payload).await?,
+                        Err(fenced) => gw.fenced(&env, fenced).await,
+                    },
                     Err(error) => gw
                         .rt
                         .dead_letter(&d, &error)
@@ -269,6 +303,32 @@ impl Keeper {
         Ok(handled)
     }
 
+    /// Takes in the assignment changes published since the last look (their epochs raise the
+    /// fence before the next commands are judged).
+    async fn assignments(&mut self, gw: &mut Gateway) -> anyhow::Result<()> {
+        loop {
+            let d = match self.schedule.poll(Duration::ZERO).await {
+                Ok(Some(d)) => d,
+                Ok(None) => return Ok(()),
+                Err(e) if e.is_transient() => return Ok(()),
+                Err(e) => return Err(fatal("poll schedule", &e)),
+            };
+            match decode::<ScheduleUpdate>(&d.payload, MessageType::ScheduleUpdate) {
+                Ok(env) => {
+                    if let Some(epoch) = env.payload.epoch {
+                        self.fence.assigned(&env.payload.portfolio_id, epoch);
+                    }
+                }
+                Err(error) => gw
+                    .rt
+                    .dead_letter(&d, &error)
+                    .await
+                    .map_err(|e| fatal("dead letter", &e))?,
+            }
+            self.schedule_acks.push(d);
+        }
+    }
+
     /// Saves the venue and progress, then acknowledges everything they cover.
     async fn checkpoint(
         &mut self,
@@ -276,13 +336,17 @@ impl Keeper {
         orders: &mut Box<dyn Subscription>,
     ) -> anyhow::Result<()> {
         self.last = Instant::now();
-        if !gw.venue.has_unacknowledged() && self.order_acks.is_empty() {
+        if !gw.venue.has_unacknowledged()
+            && self.order_acks.is_empty()
+            && self.schedule_acks.is_empty()
+        {
             return Ok(());
         }
         let venue = gw.venue.checkpoint()?;
         let state = format!(
-            "{{\"applied\":{},\"venue\":{}}}",
+            "{{\"applied\":{},\"fence\":{},\"venue\":{}}}",
             serde_json::to_string(&self.applied)?,
+            serde_json::to_string(self.fence.epochs())?,
             venue.as_deref().unwrap_or("null")
         );
         self.revision += 1;
@@ -317,6 +381,16 @@ impl Keeper {
         for d in newest.values() {
             rt.ack(orders, d).await.map_err(|e| fatal("ack", &e))?;
         }
+        let newest: BTreeMap<i32, Delivery> = self
+            .schedule_acks
+            .drain(..)
+            .map(|d| (d.partition, d))
+            .collect();
+        for d in newest.values() {
+            rt.ack(&mut self.schedule, d)
+                .await
+                .map_err(|e| fatal("ack", &e))?;
+        }
         Ok(())
     }
 }
@@ -336,8 +410,8 @@ pub async fn run_gateway_process(config: &LiveConfig) -> anyhow::Result<()> {
     let rt = connect(config, bus, &gateway_config.id, shutdown).await?;
     let f = run_gateway(rt, &gateway_config).await?;
     println!(
-        "submitted {} duplicates {} replayed {} fills {} reports {} checkpoints {}",
-        f.submitted, f.duplicates, f.replayed, f.fills, f.reports, f.checkpoints
+        "submitted {} duplicates {} replayed {} fills {} reports {} checkpoints {} fenced {}",
+        f.submitted, f.duplicates, f.replayed, f.fills, f.reports, f.checkpoints, f.fenced
     );
     Ok(())
 }

@@ -43,8 +43,14 @@ pub struct NodeConfig {
     /// regressions: `name`, `bias`, `weights = { "atr:14" = 0.5 }`).
     #[serde(default)]
     pub scorers: Vec<chimera_kernel::decision::LogisticScorer>,
+    /// Most portfolios the scheduler places on this node (≥ 1); sent with every heartbeat.
+    #[serde(default = "default_capacity")]
+    pub capacity: u32,
 }
 
+fn default_capacity() -> u32 {
+    64
+}
 fn default_queue() -> usize {
     1024
 }
@@ -348,6 +354,11 @@ fn validate_node(node: &NodeConfig, problems: &mut Problems) {
         format!("{} (must be ≥ 8)", node.queue_capacity),
     );
     problems.check(node.batch_max > 0, "node.batch_max", "must be ≥ 1");
+    problems.check(
+        node.capacity >= 1,
+        "node.capacity",
+        format!("{} (must be ≥ 1)", node.capacity),
+    );
     problems.check(
         node.heartbeat_ms >= 100,
         "node.heartbeat_ms",

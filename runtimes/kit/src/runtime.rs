@@ -158,7 +158,25 @@ impl Runtime {
         key: &str,
         payload: &T,
     ) -> PortResult<(i32, i64)> {
-        let envelope = Envelope::new(kind, id, wall_clock(), self.source.clone(), key, payload);
+        self.publish_fenced(topic, kind, id, key, payload, None)
+            .await
+    }
+
+    /// [`Self::publish`] with the sender's fencing token on the envelope.
+    ///
+    /// # Errors
+    /// As [`Self::publish`].
+    pub async fn publish_fenced<T: serde::Serialize + Sync>(
+        &self,
+        topic: Topic,
+        kind: MessageType,
+        id: String,
+        key: &str,
+        payload: &T,
+        epoch: Option<u64>,
+    ) -> PortResult<(i32, i64)> {
+        let envelope = Envelope::new(kind, id, wall_clock(), self.source.clone(), key, payload)
+            .with_epoch(epoch);
         let bytes = encode(&envelope);
         let name = self.topics.name(topic);
         self.retry("publish", || self.bus.publish(&name, key, &bytes))

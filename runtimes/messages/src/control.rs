@@ -132,4 +132,15 @@ pub struct ScheduleUpdate {
     pub node_id: Option<String>,
     /// Why (fail-over, rebalancing, operator).
     pub reason: String,
+    /// The placement's fencing token: the node stamps it on the portfolio's orders, and the
+    /// gateway refuses orders of older epochs. `None` from a sender without a scheduler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
 }
+
+/// Where the scheduler keeps its state (a JSON [`chimera_kernel::schedule::Schedule`]) in the
+/// shared store; nodes read their fencing epochs from it when they start.
+pub const SCHEDULE_STATE_KEY: &str = "sched:{state}";
+
+/// The scheduler's leader lease in the shared store: only its holder acts.
+pub const SCHEDULER_LEADER_KEY: &str = "lock:{scheduler}";

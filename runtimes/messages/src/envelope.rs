@@ -46,6 +46,12 @@ pub struct Envelope<T> {
     pub source: String,
     /// Partitioning key (symbol or portfolio).
     pub key: String,
+    /// The fencing token of the sender's assignment (order commands of a node run by the
+    /// scheduler): the gateway refuses a command whose epoch is older than the portfolio's
+    /// current assignment, so a node that lost a portfolio (paused, partitioned, presumed dead)
+    /// cannot trade it any more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
     /// The payload.
     pub payload: T,
 }
@@ -67,8 +73,15 @@ impl<T> Envelope<T> {
             ts,
             source: source.into(),
             key: key.into(),
+            epoch: None,
             payload,
         }
+    }
+
+    /// The same envelope carrying fencing token `epoch`.
+    pub fn with_epoch(mut self, epoch: Option<u64>) -> Self {
+        self.epoch = epoch;
+        self
     }
 }
 
@@ -122,11 +135,15 @@ pub enum AlertCode {
     AssignmentChanged,
     /// An order command names a portfolio the gateway does not know.
     UnknownPortfolio,
+    /// The gateway refused an order command of an older assignment epoch (a zombie node's).
+    FencedOrder,
+    /// A scheduler took or lost the leadership, or declared a node dead.
+    SchedulerChanged,
 }
 
 impl AlertCode {
     /// Every code.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::QueuePressure,
         Self::QueueRecovered,
         Self::DeadLetter,
@@ -138,6 +155,8 @@ impl AlertCode {
         Self::PortfolioStatus,
         Self::AssignmentChanged,
         Self::UnknownPortfolio,
+        Self::FencedOrder,
+        Self::SchedulerChanged,
     ];
 
     /// The canonical (serde) name, e.g. `queue_pressure`.
@@ -154,6 +173,8 @@ impl AlertCode {
             Self::PortfolioStatus => "portfolio_status",
             Self::AssignmentChanged => "assignment_changed",
             Self::UnknownPortfolio => "unknown_portfolio",
+            Self::FencedOrder => "fenced_order",
+            Self::SchedulerChanged => "scheduler_changed",
         }
     }
 }

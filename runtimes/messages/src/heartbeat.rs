@@ -13,6 +13,9 @@ pub struct Heartbeat {
     pub node: String,
     /// Counts up from 0 at the node's start.
     pub beat: u64,
+    /// Most portfolios the scheduler may place on the node.
+    #[serde(default)]
+    pub capacity: u32,
     /// Messages this node sent to the dead-letter topic since it started.
     pub dead_letters: u64,
     /// One entry per portfolio the node runs.

@@ -14,7 +14,7 @@ mod heartbeat;
 mod strategy_event;
 mod topics;
 
-pub use control::{ControlCommand, ScheduleUpdate};
+pub use control::{ControlCommand, ScheduleUpdate, SCHEDULER_LEADER_KEY, SCHEDULE_STATE_KEY};
 pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{
     decode, encode, Alert, AlertCode, AlertLevel, DecodeError, Envelope, MessageType,

@@ -11,12 +11,14 @@
 //! `node:{heartbeat}:<id>` with a TTL). With shared state the node runs a portfolio only while
 //! it holds the portfolio's lease ([`lease`]).
 
+mod catch_up;
 mod lease;
 mod queue;
+mod roster;
 mod router;
 mod worker;
 
-use chimera_kernel::engine::{InterestMap, PortfolioEngine};
+use chimera_kernel::engine::PortfolioEngine;
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::strategy::StrategyRegistry;
 use chimera_messages::{AlertCode, AlertLevel, Heartbeat, MessageType, PortfolioLoad, Topic};
@@ -27,14 +29,14 @@ use chimera_runtime::portfolio_spec::PortfolioSpec;
 use chimera_runtime::runtime::{shutdown_pair, trigger_on_signals};
 use chimera_runtime::runtime::{wall_clock, Runtime};
 use chimera_runtime::{connect, connect_bus};
-use queue::PortfolioQueue;
-use router::{Feed, Routes};
-use std::collections::HashMap;
+use router::Feed;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use worker::{NodeCheckpoint, Worker, WorkerStats};
+use worker::NodeCheckpoint;
 
 /// Per-portfolio figures at the end of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +116,9 @@ async fn restore(
 
 /// Runs the node until shutdown or a fatal error. Each portfolio's strategy is built from
 /// `strategies`, the registry of the binary (Chimera's built-ins plus the user's own); a
-/// portfolio whose strategy is not registered is not loaded and raises an alert.
+/// portfolio whose strategy is not registered is not loaded and raises an alert. The node
+/// starts with the portfolios the database assigns to it and follows `schedule.updates` from
+/// then on ([`roster`]).
 ///
 /// # Errors
 /// A fatal bus or database failure, or losing a portfolio to another node.
@@ -124,16 +128,6 @@ pub async fn run_node(
     strategies: &StrategyRegistry,
 ) -> anyhow::Result<Vec<PortfolioFigures>> {
     let records = rt.store.portfolios_for_node(&config.id).await?;
-    let leases = match &rt.state {
-        Some(state) => {
-            let ids: Vec<PortfolioId> = records.iter().map(|r| r.id.clone()).collect();
-            match lease::Leases::acquire(&rt, state, &ids).await? {
-                Some(leases) => Some(Arc::new(leases)),
-                None => return Ok(Vec::new()),
-            }
-        }
-        None => None,
-    };
     let mut scorers = chimera_kernel::decision::ScorerRegistry::default();
     for scorer in &config.scorers {
         scorers.register(Box::new(scorer.clone()));
@@ -142,54 +136,13 @@ pub async fn run_node(
         rt.state.as_ref().map(|s| Arc::clone(&s.store)),
         scorers,
     ));
-    let mut interest = InterestMap::default();
-    let mut by_portfolio = HashMap::new();
-    let mut workers = Vec::new();
-    for record in &records {
-        match restore(&rt, record, strategies).await {
-            Ok((engine, checkpoint)) => {
-                let queue = Arc::new(PortfolioQueue::new(config.queue_capacity));
-                interest.subscribe(engine.portfolio(), &(record.id.clone(), Arc::clone(&queue)));
-                by_portfolio.insert(record.id.clone(), Arc::clone(&queue));
-                let paused = record.status == PortfolioStatus::Paused;
-                workers.push(Worker::new(
-                    engine,
-                    checkpoint,
-                    queue,
-                    config.batch_max,
-                    paused,
-                    Arc::clone(&services),
-                ));
-            }
-            Err(problem) => {
-                rt.alert(
-                    AlertLevel::Error,
-                    AlertCode::PortfolioNotLoaded,
-                    format!("portfolio {}: {problem}", record.id),
-                    Some(record.id.clone()),
-                )
-                .await;
-            }
-        }
-    }
-    tracing::info!(
-        component = %config.id,
-        "running {} portfolio(s): {}",
-        workers.len(),
-        workers
-            .iter()
-            .map(|w| w.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let routes = Arc::new(Routes {
-        interest,
-        by_portfolio,
-        node_id: config.id.clone(),
-    });
+    let (leased_tx, mut leased) = mpsc::unbounded_channel();
+    let mut roster = roster::Roster::new(Arc::clone(&rt), config.clone(), services, leased_tx);
+    roster.begin_all(&records, &epochs(&rt, &config.id).await);
+    let (schedule_tx, mut schedule) = mpsc::unbounded_channel();
     // Every node reads every message of these topics in groups of its own, and takes what
     // concerns its portfolios.
-    let mut feeds = Vec::new();
+    let mut tasks = JoinSet::new();
     for (topic, group, feed) in [
         (Topic::MarketData, "market", Feed::Market),
         (Topic::OrdersFeedback, "feedback", Feed::Feedback),
@@ -197,59 +150,77 @@ pub async fn run_node(
         (Topic::ScheduleUpdates, "schedule", Feed::Schedule),
     ] {
         let group = rt.topics.group(&format!("{}.{group}", config.id));
-        feeds.push((
-            rt.bus.subscribe(&rt.topics.name(topic), &group).await?,
-            feed,
-        ));
-    }
-    let stats: Vec<(PortfolioId, Arc<WorkerStats>, Arc<PortfolioQueue>)> = workers
-        .iter()
-        .map(|w| (w.id.clone(), Arc::clone(&w.stats), Arc::clone(&w.queue)))
-        .collect();
-    let mut tasks = JoinSet::new();
-    for worker in workers {
-        tasks.spawn(worker.run(Arc::clone(&rt)));
-    }
-    for (subscription, feed) in feeds {
+        let subscription = rt.bus.subscribe(&rt.topics.name(topic), &group).await?;
         tasks.spawn(router::route(
             Arc::clone(&rt),
-            Arc::clone(&routes),
+            Arc::clone(&roster.table),
             subscription,
             feed,
+            schedule_tx.clone(),
         ));
     }
-    tasks.spawn(heartbeat(Arc::clone(&rt), config.clone(), stats.clone()));
-    if let Some(leases) = &leases {
-        let (leases, rt) = (Arc::clone(leases), Arc::clone(&rt));
+    drop(schedule_tx);
+    tasks.spawn(heartbeat(
+        Arc::clone(&rt),
+        config.clone(),
+        Arc::clone(&roster.loads),
+    ));
+    {
+        let (leases, rt) = (Arc::clone(&roster.leases), Arc::clone(&rt));
         tasks.spawn(async move { leases.keep(&rt).await });
     }
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                rt.alert(
-                    AlertLevel::Critical,
-                    AlertCode::NodeFailed,
-                    e.to_string(),
-                    None,
-                )
-                .await;
-                tasks.abort_all();
-                return Err(e);
+    let mut workers: JoinSet<roster::WorkerExit> = JoinSet::new();
+    let mut shutdown = rt.shutdown.clone();
+    let outcome: anyhow::Result<()> = loop {
+        tokio::select! {
+            joined = tasks.join_next(), if !tasks.is_empty() => match joined {
+                Some(Ok(Ok(()))) | None => {}
+                Some(Ok(Err(e))) => break Err(e),
+                Some(Err(e)) => break Err(anyhow::anyhow!("node task failed: {e}")),
+            },
+            exited = workers.join_next(), if !workers.is_empty() => match exited {
+                Some(Ok(exit)) => {
+                    if let Err(e) = roster.worker_exited(exit).await {
+                        break Err(e);
+                    }
+                }
+                Some(Err(e)) => break Err(anyhow::anyhow!("portfolio task failed: {e}")),
+                None => {}
+            },
+            Some((id, epoch, taken)) = leased.recv() => {
+                if let Err(e) = roster.lease_taken(id, epoch, taken, strategies, &mut workers).await {
+                    break Err(e);
+                }
             }
-            Err(e) => {
-                tasks.abort_all();
-                return Err(anyhow::anyhow!("node task failed: {e}"));
-            }
+            Some(update) = schedule.recv() => roster.on_schedule(&update).await,
+            () = shutdown.wait() => break Ok(()),
+        }
+    };
+    if let Err(e) = outcome {
+        rt.alert(AlertLevel::Critical, AlertCode::NodeFailed, e.to_string(), None)
+            .await;
+        tasks.abort_all();
+        workers.abort_all();
+        return Err(e);
+    }
+    // Shutdown: every worker finishes its batch and writes its final checkpoint, then the
+    // portfolios may run elsewhere.
+    while let Some(exited) = workers.join_next().await {
+        if let Ok((id, Err(e))) = exited {
+            tracing::error!(portfolio = %id, "at shutdown: {e}");
         }
     }
-    // Every worker has written its final checkpoint: the portfolios may run elsewhere now.
-    if let Some(leases) = &leases {
-        leases.release(&rt).await;
-    }
-    Ok(stats
+    while tasks.join_next().await.is_some() {}
+    roster.leases.release_all(&rt).await;
+    tracing::info!(
+        component = %config.id,
+        "stopped; ran {}",
+        roster.ids().map(PortfolioId::as_str).collect::<Vec<_>>().join(", ")
+    );
+    Ok(roster
+        .ran
         .iter()
-        .map(|(id, s, _)| PortfolioFigures {
+        .map(|(id, s)| PortfolioFigures {
             id: id.clone(),
             events: s.events.load(Ordering::Relaxed),
             orders: s.orders.load(Ordering::Relaxed),
@@ -259,16 +230,51 @@ pub async fn run_node(
         .collect())
 }
 
+/// The fencing epochs the scheduler gave this node's portfolios, from its state in the shared
+/// store (none without a scheduler).
+async fn epochs(rt: &Runtime, node: &str) -> BTreeMap<PortfolioId, u64> {
+    let Some(state) = &rt.state else {
+        return BTreeMap::new();
+    };
+    let Ok(Some(bytes)) = state.store.get(chimera_messages::SCHEDULE_STATE_KEY).await else {
+        return BTreeMap::new();
+    };
+    match serde_json::from_slice::<chimera_kernel::schedule::Schedule>(&bytes) {
+        Ok(schedule) => schedule
+            .placements()
+            .iter()
+            .filter_map(|(id, p)| {
+                p.as_ref()
+                    .filter(|p| p.node == node)
+                    .map(|p| (id.clone(), p.epoch))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(component = %node, "the scheduler's state is unreadable: {e}");
+            BTreeMap::new()
+        }
+    }
+}
+
 async fn heartbeat(
     rt: Arc<Runtime>,
     config: NodeConfig,
-    stats: Vec<(PortfolioId, Arc<WorkerStats>, Arc<PortfolioQueue>)>,
+    loads: roster::Loads,
 ) -> anyhow::Result<()> {
     let mut shutdown = rt.shutdown.clone();
     let mut beat = 0_u64;
     loop {
+        let stats: Vec<_> = loads
+            .lock()
+            .map(|l| {
+                l.iter()
+                    .map(|(id, (s, q))| (id.clone(), Arc::clone(s), Arc::clone(q)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let heartbeat = Heartbeat {
             node: config.id.clone(),
+            capacity: config.capacity,
             beat,
             dead_letters: rt.dead_letters.count(),
             portfolios: stats

@@ -81,6 +81,8 @@ pub(crate) enum Pushed {
     Queued,
     /// Replaced an older event of the same kind and symbol.
     Coalesced,
+    /// The portfolio left the node: the input counts as handled here.
+    Closed,
 }
 
 #[derive(Debug)]
@@ -88,6 +90,8 @@ struct State {
     items: VecDeque<Input>,
     /// The level last reported, for edge-triggered alerts with hysteresis.
     reported: Pressure,
+    /// The portfolio left the node: nothing is queued any more.
+    closed: bool,
 }
 
 /// A bounded multi-producer, single-consumer queue.
@@ -107,6 +111,7 @@ impl PortfolioQueue {
             state: Mutex::new(State {
                 items: VecDeque::with_capacity(capacity),
                 reported: Pressure::Normal,
+                closed: false,
             }),
             readable: Notify::new(),
             writable: Notify::new(),
@@ -127,6 +132,10 @@ impl PortfolioQueue {
             let waiter = self.writable.notified();
             {
                 let mut s = self.lock();
+                if s.closed {
+                    input.pending().fetch_sub(1, Ordering::AcqRel);
+                    return (Pushed::Closed, None);
+                }
                 let must_wait =
                     s.items.len() >= self.capacity && matches!(input, Input::Market(..));
                 if !must_wait {
@@ -185,6 +194,21 @@ impl PortfolioQueue {
             }
             waiter.await;
         }
+    }
+
+    /// The portfolio left the node (its worker has stopped): what is queued counts as handled
+    /// here (the node it moved to reads it from its checkpoint's offsets), and so does what
+    /// arrives later, so the routers acknowledge on and none waits for room.
+    pub(crate) fn close(&self) {
+        let dropped: Vec<Input> = {
+            let mut s = self.lock();
+            s.closed = true;
+            s.items.drain(..).collect()
+        };
+        for input in dropped {
+            input.pending().fetch_sub(1, Ordering::AcqRel);
+        }
+        self.writable.notify_waiters();
     }
 
     /// Items queued now.

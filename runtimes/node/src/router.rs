@@ -6,25 +6,77 @@ use super::queue::{Input, Origin, Pending, PortfolioQueue, Pressure};
 use chimera_kernel::engine::InterestMap;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::PortfolioId;
-use chimera_messages::{
-    decode, AlertCode, AlertLevel, ControlCommand, MessageType, ScheduleUpdate,
-};
+use chimera_messages::{decode, ControlCommand, MessageType, ScheduleUpdate};
 use chimera_ports::{Delivery, Subscription};
 use chimera_runtime::runtime::{fatal, Runtime};
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
-/// Which portfolios want what.
+/// Which portfolios want what. Replaced whole when a portfolio joins or leaves the node
+/// ([`RouteTable`]), so a router reads one consistent version per message.
+#[derive(Clone, Default)]
 pub(crate) struct Routes {
     /// Symbol → queues of the portfolios trading it (the kernel's interest map).
     pub(crate) interest: InterestMap<(PortfolioId, Arc<PortfolioQueue>)>,
     /// Portfolio → its queue.
     pub(crate) by_portfolio: HashMap<PortfolioId, Arc<PortfolioQueue>>,
-    /// This node.
-    pub(crate) node_id: String,
+}
+
+/// The node's current [`Routes`], swapped as portfolios come and go (copy on write: a change
+/// is rare, a read is per message).
+#[derive(Default)]
+pub(crate) struct RouteTable {
+    current: RwLock<Arc<Routes>>,
+}
+
+impl RouteTable {
+    /// The routes now.
+    pub(crate) fn load(&self) -> Arc<Routes> {
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Routes `portfolio`'s messages to `queue` from now on.
+    pub(crate) fn add(
+        &self,
+        portfolio: &chimera_kernel::portfolio::Portfolio,
+        queue: &Arc<PortfolioQueue>,
+    ) {
+        self.change(|routes| {
+            routes
+                .interest
+                .subscribe(portfolio, &(portfolio.id.clone(), Arc::clone(queue)));
+            routes
+                .by_portfolio
+                .insert(portfolio.id.clone(), Arc::clone(queue));
+        });
+    }
+
+    /// Stops routing anything to `id`.
+    pub(crate) fn remove(&self, id: &PortfolioId) {
+        self.change(|routes| {
+            routes.interest.retain(|(p, _)| p != id);
+            routes.by_portfolio.remove(id);
+        });
+    }
+
+    fn change(&self, edit: impl FnOnce(&mut Routes)) {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = Routes::clone(&current);
+        edit(&mut next);
+        *current = Arc::new(next);
+    }
 }
 
 /// A decoded message, ready to route.
@@ -46,32 +98,6 @@ impl Routed {
 }
 
 impl Routes {
-    /// An assignment change that concerns this node. The node runs the set of portfolios it
-    /// loaded at start-up; moving portfolios between running nodes (with the market-data
-    /// replay a moved portfolio needs) is the scheduler's work, so here the change is made
-    /// visible: the node's next start picks it up from the database.
-    async fn note_schedule(&self, rt: &Runtime, update: &ScheduleUpdate) {
-        let runs_it = self.by_portfolio.contains_key(&update.portfolio_id);
-        let assigned_here = update.node_id.as_deref() == Some(self.node_id.as_str());
-        if runs_it != assigned_here {
-            let what = if assigned_here {
-                "assigned to this node"
-            } else {
-                "moved away from this node"
-            };
-            rt.alert(
-                AlertLevel::Warning,
-                AlertCode::AssignmentChanged,
-                format!(
-                    "portfolio {} {what} ({}); takes effect when node {} restarts",
-                    update.portfolio_id, update.reason, self.node_id
-                ),
-                Some(update.portfolio_id.clone()),
-            )
-            .await;
-        }
-    }
-
     /// The portfolios of this node a message goes to: a market event to those trading its
     /// symbol, a report to its portfolio, a control command to its portfolio or to all.
     /// Borrowed on the hot path (market data): no allocation per event.
@@ -132,11 +158,14 @@ pub(crate) enum Feed {
     Schedule,
 }
 
+/// Reads `sub` until shutdown, handing each message to the portfolios it concerns; schedule
+/// updates go to `schedule` (the node's roster).
 pub(crate) async fn route(
     rt: Arc<Runtime>,
-    routes: Arc<Routes>,
+    table: Arc<RouteTable>,
     mut sub: Box<dyn Subscription>,
     feed: Feed,
+    schedule: mpsc::UnboundedSender<ScheduleUpdate>,
 ) -> anyhow::Result<()> {
     let mut acks = Acks::default();
     let mut shutdown = rt.shutdown.clone();
@@ -181,7 +210,8 @@ pub(crate) async fn route(
             Feed::Schedule => {
                 // Read by the node itself: no portfolio consumes it.
                 match decode::<ScheduleUpdate>(&delivery.payload, MessageType::ScheduleUpdate) {
-                    Ok(env) => routes.note_schedule(&rt, &env.payload).await,
+                    // The roster outlives the routers; if it is gone the node is stopping.
+                    Ok(env) => drop(schedule.send(env.payload)),
                     Err(error) => rt
                         .dead_letter(&delivery, &error)
                         .await
@@ -202,6 +232,7 @@ pub(crate) async fn route(
             }
         };
         // Portfolios of other nodes are not in the maps: nothing to do, acknowledged in turn.
+        let routes = table.load();
         let targets = routes.targets(&routed);
         pending.store(targets.len(), Ordering::Release);
         acks.fifo.push_back((delivery, Arc::clone(&pending)));

@@ -23,8 +23,9 @@ use chimera_ports::{
 use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use tokio::sync::watch;
 
 /// What a node checkpoints per portfolio.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,6 +74,10 @@ pub(crate) struct Worker {
     saved_positions: BTreeMap<Symbol, Position>,
     /// Answers the engine's requests (shared budgets, model scores).
     services: Arc<chimera_runtime::requests::RequestServices>,
+    /// The fencing token of the assignment it runs under (0: none, no scheduler).
+    pub(crate) epoch: Arc<AtomicU64>,
+    /// Turns true when the portfolio leaves the node.
+    stop: watch::Receiver<bool>,
 }
 
 impl Worker {
@@ -85,6 +90,7 @@ impl Worker {
         batch_max: usize,
         paused: bool,
         services: Arc<chimera_runtime::requests::RequestServices>,
+        stop: watch::Receiver<bool>,
     ) -> Self {
         let halted = engine.halted().is_some();
         let (revision, applied, last_bar, clock, features) = checkpoint
@@ -122,45 +128,77 @@ impl Worker {
             batch_max,
             clock: Timestamp(clock),
             services,
+            epoch: Arc::new(AtomicU64::new(0)),
+            stop,
         }
     }
 
-    /// Runs until shutdown; returns an error only for a fatal port failure.
-    pub(crate) async fn run(mut self, rt: Arc<Runtime>) -> anyhow::Result<()> {
+    /// Runs until shutdown or until the portfolio leaves the node (its last batch finished and
+    /// checkpointed); returns an error only for a fatal port failure. With `catch_up`, first
+    /// reads what its checkpoint has not applied ([`super::catch_up`]) under consumer groups
+    /// named from it.
+    pub(crate) async fn run(
+        mut self,
+        rt: Arc<Runtime>,
+        catch_up: Option<String>,
+    ) -> anyhow::Result<()> {
+        if let Some(group) = catch_up {
+            if self.catch_up(&rt, &group).await?.is_none() {
+                return Ok(());
+            }
+        }
         let mut batch = Vec::with_capacity(self.batch_max);
-        let mut commands = Vec::new();
-        let mut events = Vec::new();
-        let mut requests = Vec::new();
         let mut shutdown = rt.shutdown.clone();
+        let mut stop = self.stop.clone();
         loop {
             let change = tokio::select! {
                 change = self.queue.pop_batch(self.batch_max, &mut batch) => change,
                 () = shutdown.wait() => return Ok(()),
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        return Ok(());
+                    }
+                    continue;
+                }
             };
             if let Some(level) = change {
                 pressure_alert(&rt, &self.id, &self.queue, level).await;
             }
-            let mut last_ts = Timestamp(0);
-            for i in 0..batch.len() {
-                last_ts = last_ts.max(self.apply(&batch[i..=i]));
-                self.take_outputs(&mut commands, &mut events, &mut requests);
-                // Answers go back in before the next input: an entry waiting for its
-                // reservation or score is decided at its own time, not timed out by the
-                // inputs queued behind it.
-                while !requests.is_empty() {
-                    for request in std::mem::take(&mut requests) {
-                        let response = self.services.answer(&request).await;
-                        self.set.on_response(&response, request.created_at);
-                    }
-                    self.take_outputs(&mut commands, &mut events, &mut requests);
-                }
-            }
-            self.publish(&rt, &mut commands).await?;
-            self.persist(&rt, last_ts, &mut events).await?;
+            self.process(&rt, &batch).await?;
             for input in batch.drain(..) {
                 input.pending().fetch_sub(1, Ordering::AcqRel);
             }
         }
+    }
+
+    /// Whether the portfolio was told to leave the node.
+    pub(crate) fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Runs `batch` through the engine, answers its requests, publishes its commands and
+    /// persists the outcome (events, positions, checkpoint).
+    pub(crate) async fn process(&mut self, rt: &Runtime, batch: &[Input]) -> anyhow::Result<()> {
+        let mut commands = Vec::new();
+        let mut events = Vec::new();
+        let mut requests = Vec::new();
+        let mut last_ts = Timestamp(0);
+        for i in 0..batch.len() {
+            last_ts = last_ts.max(self.apply(&batch[i..=i]));
+            self.take_outputs(&mut commands, &mut events, &mut requests);
+            // Answers go back in before the next input: an entry waiting for its
+            // reservation or score is decided at its own time, not timed out by the
+            // inputs queued behind it.
+            while !requests.is_empty() {
+                for request in std::mem::take(&mut requests) {
+                    let response = self.services.answer(&request).await;
+                    self.set.on_response(&response, request.created_at);
+                }
+                self.take_outputs(&mut commands, &mut events, &mut requests);
+            }
+        }
+        self.publish(rt, &mut commands).await?;
+        self.persist(rt, last_ts, &mut events).await
     }
 
     /// Sorts the engine's outputs: commands to publish, requests to answer, events to record
@@ -276,14 +314,16 @@ impl Worker {
     }
 
     async fn publish(&mut self, rt: &Runtime, commands: &mut Vec<Command>) -> anyhow::Result<()> {
+        let epoch = Some(self.epoch.load(Ordering::Acquire)).filter(|&e| e > 0);
         for command in commands.drain(..) {
             let id = command.idempotency_key();
-            rt.publish(
+            rt.publish_fenced(
                 Topic::OrdersSubmission,
                 MessageType::OrderCommand,
                 id,
                 self.id.as_str(),
                 &command,
+                epoch,
             )
             .await
             .map_err(|e| fatal("publish order command", &e))?;

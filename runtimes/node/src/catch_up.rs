@@ -1,0 +1,171 @@
+//! Catching a portfolio up when it starts on a node.
+//!
+//! The node's routers read its consumer groups, whose committed positions follow the
+//! portfolios the node ran so far: a portfolio that arrives (moved here by the scheduler, or
+//! restored after a crash in the middle of such a move) may have missed messages those groups
+//! already passed. So before it takes its first routed input, the worker reads, for each topic
+//! it consumes, everything after its checkpoint's applied offsets up to where each partition
+//! ends at that moment ([`chimera_ports::EventBus::last_offsets`]), in a fresh consumer group
+//! positioned right after those offsets ([`chimera_ports::EventBus::subscribe_from`]).
+//!
+//! The portfolio is registered with the routers before the catch-up starts, so whatever is
+//! published later reaches its queue; the two overlap, never leave a gap, and the overlap is
+//! skipped by offset like any redelivery. Feedback and control are read before market data:
+//! a fill the previous node never applied is older than the bars that follow it.
+//! Undecodable messages are skipped here (the routers dead-letter them).
+
+use super::queue::{Input, Origin};
+use super::worker::Worker;
+use chimera_kernel::event::{ExecutionReport, MarketEvent};
+use chimera_messages::{decode, ControlCommand, MessageType, Topic};
+use chimera_ports::Delivery;
+use chimera_runtime::runtime::{fatal, Runtime};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The topics a portfolio consumes, in catch-up order.
+const TOPICS: [(Topic, &str); 3] = [
+    (Topic::OrdersFeedback, "feedback"),
+    (Topic::ControlCommands, "control"),
+    (Topic::MarketData, "market"),
+];
+
+impl Worker {
+    /// Reads what the checkpoint has not applied on every topic; returns the inputs applied.
+    /// `Ok(None)` when shutdown was asked or the portfolio was moved away meanwhile.
+    ///
+    /// # Errors
+    /// A fatal bus or database failure.
+    pub(crate) async fn catch_up(
+        &mut self,
+        rt: &Runtime,
+        group: &str,
+    ) -> anyhow::Result<Option<u64>> {
+        let mut applied = 0;
+        for (topic, short) in TOPICS {
+            let name = rt.topics.name(topic);
+            let last = rt
+                .retry("read last offsets", || rt.bus.last_offsets(&name))
+                .await
+                .map_err(|e| fatal("read last offsets", &e))?;
+            let after: BTreeMap<i32, i64> = self
+                .applied
+                .iter()
+                .filter_map(|(stream, &offset)| {
+                    let (t, partition) = stream.rsplit_once('/')?;
+                    (t == name).then(|| partition.parse().ok().map(|p| (p, offset)))?
+                })
+                .collect();
+            let mut missing: BTreeMap<i32, i64> = last
+                .into_iter()
+                .filter(|(p, last)| after.get(p).is_none_or(|done| done < last))
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let group = rt.topics.group(&format!("{group}.{short}"));
+            let mut sub = rt
+                .retry("subscribe for catch-up", || {
+                    rt.bus.subscribe_from(&name, &group, &after)
+                })
+                .await
+                .map_err(|e| fatal("subscribe for catch-up", &e))?;
+            let mut batch = Vec::with_capacity(self.batch_max);
+            let mut newest: Option<Delivery> = None;
+            let mut shutdown = rt.shutdown.clone();
+            while !missing.is_empty() {
+                if self.stopping() {
+                    return Ok(None);
+                }
+                let polled = tokio::select! {
+                    polled = sub.poll(Duration::from_millis(200)) => polled,
+                    () = shutdown.wait() => return Ok(None),
+                };
+                let delivery = match polled {
+                    Ok(Some(d)) => d,
+                    Ok(None) => continue,
+                    Err(e) if e.is_transient() => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                    Err(e) => return Err(fatal("catch-up poll", &e)),
+                };
+                if missing
+                    .get(&delivery.partition)
+                    .is_some_and(|&end| delivery.offset >= end)
+                {
+                    missing.remove(&delivery.partition);
+                }
+                if let Some(input) = self.relevant(topic, &delivery) {
+                    batch.push(input);
+                }
+                if batch.len() >= self.batch_max || (missing.is_empty() && !batch.is_empty()) {
+                    self.process(rt, &batch).await?;
+                    applied += batch.len() as u64;
+                    batch.clear();
+                }
+                newest = Some(delivery);
+            }
+            // Acknowledged so the throw-away group keeps nothing pending on the bus.
+            if let Some(delivery) = newest {
+                if let Err(e) = sub.ack(&delivery).await {
+                    tracing::debug!(portfolio = %self.id, "catch-up ack: {e}");
+                }
+            }
+        }
+        if applied > 0 {
+            tracing::info!(portfolio = %self.id, "caught up: {applied} input(s) applied");
+        }
+        Ok(Some(applied))
+    }
+
+    /// The input `delivery` is for this portfolio, if it is one of its own.
+    fn relevant(&self, topic: Topic, delivery: &Delivery) -> Option<Input> {
+        let origin = Origin {
+            stream: format!("{}/{}", delivery.topic, delivery.partition).into(),
+            offset: delivery.offset,
+        };
+        if self
+            .applied
+            .get(origin.stream.as_ref())
+            .is_some_and(|&done| done >= origin.offset)
+        {
+            return None;
+        }
+        // Counted by no router: the worker's decrement after applying is harmless.
+        let pending = Arc::new(AtomicUsize::new(1));
+        let payload = &delivery.payload;
+        match topic {
+            Topic::MarketData => {
+                let event = decode::<MarketEvent>(payload, MessageType::MarketEvent)
+                    .ok()?
+                    .payload;
+                let trades = self
+                    .set
+                    .engine(0)
+                    .portfolio()
+                    .instruments
+                    .contains_key(event.symbol());
+                trades.then(|| Input::Market(event, origin, pending))
+            }
+            Topic::OrdersFeedback => {
+                let report = decode::<ExecutionReport>(payload, MessageType::ExecutionReport)
+                    .ok()?
+                    .payload;
+                (report.portfolio_id == self.id).then(|| Input::Feedback(report, origin, pending))
+            }
+            Topic::ControlCommands => {
+                let command = decode::<ControlCommand>(payload, MessageType::ControlCommand)
+                    .ok()?
+                    .payload;
+                command
+                    .portfolio()
+                    .is_none_or(|p| *p == self.id)
+                    .then(|| Input::Control(command, origin, pending))
+            }
+            _ => None,
+        }
+    }
+}
