@@ -17,7 +17,36 @@ fn beat(node: &str, capacity: u32) -> ScheduleInput {
 fn add(p: &str) -> ScheduleInput {
     ScheduleInput::AddPortfolio {
         portfolio: PortfolioId::new(p),
+        prefer: None,
     }
+}
+
+#[test]
+fn a_portfolio_the_database_placed_stays_where_it_runs() {
+    let mut s = Schedule::new(3_000);
+    s.handle(&beat("n1", 4), Timestamp(0));
+    s.handle(&beat("n2", 4), Timestamp(0));
+    let prefer = |p: &str, node: &str| ScheduleInput::AddPortfolio {
+        portfolio: PortfolioId::new(p),
+        prefer: Some(node.into()),
+    };
+    for p in ["a", "b", "c"] {
+        s.handle(&prefer(p, "n2"), Timestamp(1));
+    }
+    s.handle(&prefer("d", "gone"), Timestamp(1));
+    let at = where_is(&s);
+    for p in ["a", "b", "c"] {
+        assert_eq!(
+            at[p].as_deref(),
+            Some("n2"),
+            "{p} stays on the node it ran on"
+        );
+    }
+    assert_eq!(
+        at["d"].as_deref(),
+        Some("n1"),
+        "an unknown preference places by room"
+    );
 }
 
 fn where_is(s: &Schedule) -> BTreeMap<String, Option<String>> {

@@ -87,6 +87,12 @@ pub trait PortfolioRepository: Send + Sync {
     /// As [`Self::get_portfolio`].
     async fn portfolios_for_node(&self, node_id: &str) -> PortResult<Vec<PortfolioRecord>>;
 
+    /// Every portfolio, stopped ones included, ordered by id (the scheduler's view).
+    ///
+    /// # Errors
+    /// As [`Self::get_portfolio`].
+    async fn list_portfolios(&self) -> PortResult<Vec<PortfolioRecord>>;
+
     /// Moves the portfolio to `node_id` (fail-over, rebalancing). Returns whether it exists.
     ///
     /// # Errors

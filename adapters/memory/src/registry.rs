@@ -62,6 +62,10 @@ impl PortfolioRepository for MemoryRegistry {
             .collect())
     }
 
+    async fn list_portfolios(&self) -> PortResult<Vec<PortfolioRecord>> {
+        Ok(lock(&self.tables).portfolios.values().cloned().collect())
+    }
+
     async fn assign(&self, id: &PortfolioId, node_id: &str, at: Timestamp) -> PortResult<bool> {
         let mut t = lock(&self.tables);
         let Some(record) = t.portfolios.get_mut(id) else {

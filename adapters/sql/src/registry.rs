@@ -71,6 +71,18 @@ impl PortfolioRepository for SqlStore {
         .collect()
     }
 
+    async fn list_portfolios(&self) -> PortResult<Vec<PortfolioRecord>> {
+        sqlx::query_as::<Db, PortfolioRow>(&self.sql(
+            "SELECT id, config::text, status, node_id, updated_at FROM portfolios ORDER BY id",
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("list portfolios", e))?
+        .into_iter()
+        .map(portfolio)
+        .collect()
+    }
+
     async fn assign(&self, id: &PortfolioId, node_id: &str, at: Timestamp) -> PortResult<bool> {
         let result =
             sqlx::query::<Db>("UPDATE portfolios SET node_id = $1, updated_at = $2 WHERE id = $3")

@@ -59,6 +59,10 @@ pub enum ScheduleInput {
     AddPortfolio {
         /// The portfolio.
         portfolio: PortfolioId,
+        /// Where it ran before the scheduler knew it (the database's assignment): kept there
+        /// when that node is usable and has room, so adopting running portfolios moves none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefer: Option<String>,
     },
     /// A portfolio no longer to run.
     RemovePortfolio {
@@ -228,8 +232,16 @@ impl Schedule {
                 }
                 self.place_waiting(&mut changes);
             }
-            ScheduleInput::AddPortfolio { portfolio } => {
-                self.portfolios.entry(portfolio.clone()).or_insert(None);
+            ScheduleInput::AddPortfolio { portfolio, prefer } => {
+                if !self.portfolios.contains_key(portfolio) {
+                    self.portfolios.insert(portfolio.clone(), None);
+                    if let Some(node) = prefer
+                        .as_deref()
+                        .filter(|n| self.usable(n) && self.room(n) > 0)
+                    {
+                        self.assign(portfolio, node, &mut changes);
+                    }
+                }
                 self.place_waiting(&mut changes);
             }
             ScheduleInput::RemovePortfolio { portfolio } => {

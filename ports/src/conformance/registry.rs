@@ -99,6 +99,14 @@ pub async fn portfolio_repository_suite(repo: &dyn PortfolioRepository, prefix: 
         ids(repo.portfolios_for_node(&node_a).await.expect("list")),
         vec![p1.id.clone()]
     );
+    let all = ids(repo.list_portfolios().await.expect("list all"));
+    let mine: Vec<PortfolioId> = all
+        .into_iter()
+        .filter(|id| id.as_str().starts_with(prefix))
+        .collect();
+    let mut expected = vec![p1.id.clone(), p2.id.clone(), p3.id.clone()];
+    expected.sort();
+    assert_eq!(mine, expected, "every portfolio, stopped ones too, by id");
     let moved = repo.get_portfolio(&p2.id).await.expect("get").expect("p2");
     assert_eq!(moved.updated_at, Timestamp(3_000));
     assert_eq!(moved.node_id.as_deref(), Some(node_b.as_str()));

@@ -48,7 +48,11 @@ impl Fence {
     ///
     /// # Errors
     /// [`Fenced`] when `epoch` is older than the portfolio's current one.
-    pub(crate) fn admit(&mut self, portfolio: &PortfolioId, epoch: Option<u64>) -> Result<(), Fenced> {
+    pub(crate) fn admit(
+        &mut self,
+        portfolio: &PortfolioId,
+        epoch: Option<u64>,
+    ) -> Result<(), Fenced> {
         let got = epoch.unwrap_or(0);
         let current = self.epochs.get(portfolio).copied().unwrap_or(0);
         if got < current {
@@ -69,7 +73,11 @@ mod tests {
     fn older_epochs_are_refused_once_a_newer_one_is_known() {
         let p = PortfolioId::new("p1");
         let mut fence = Fence::default();
-        assert_eq!(fence.admit(&p, None), Ok(()), "no scheduler: nothing fenced");
+        assert_eq!(
+            fence.admit(&p, None),
+            Ok(()),
+            "no scheduler: nothing fenced"
+        );
         assert_eq!(fence.admit(&p, Some(3)), Ok(()));
         assert_eq!(
             fence.admit(&p, None),
@@ -82,7 +90,11 @@ mod tests {
             Err(Fenced { current: 5, got: 3 }),
             "the zombie of epoch 3 is refused after the move to epoch 5"
         );
-        assert_eq!(fence.admit(&p, Some(5)), Ok(()), "the new owner is admitted");
+        assert_eq!(
+            fence.admit(&p, Some(5)),
+            Ok(()),
+            "the new owner is admitted"
+        );
         fence.assigned(&p, 4);
         assert_eq!(
             fence.admit(&p, Some(5)),

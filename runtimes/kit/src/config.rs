@@ -118,6 +118,8 @@ pub struct LiveConfig {
     pub feed: Option<FeedConfig>,
     /// Shared state, if present.
     pub state: Option<StateConfig>,
+    /// Scheduler section, if present.
+    pub scheduler: Option<crate::scheduler_config::SchedulerConfig>,
     /// Portfolios to register.
     pub portfolios: Vec<PortfolioSpec>,
 }
@@ -150,6 +152,12 @@ pub fn load(
     let gateway = section::<GatewayConfig>(&root, "gateway", false, &mut problems);
     let feed = section::<FeedConfig>(&root, "feed", false, &mut problems);
     let state = section::<StateConfig>(&root, "state", false, &mut problems);
+    let scheduler = section::<crate::scheduler_config::SchedulerConfig>(
+        &root,
+        "scheduler",
+        false,
+        &mut problems,
+    );
     let portfolios = section::<Vec<PortfolioSpec>>(&root, "portfolios", false, &mut problems)
         .unwrap_or_default();
     for key in root.keys() {
@@ -179,6 +187,9 @@ pub fn load(
     if let Some(feed) = &feed {
         validate_feed(feed, &mut problems);
     }
+    if let Some(scheduler) = &scheduler {
+        scheduler.validate(&mut problems);
+    }
     if let (Some(state), Some(bus)) = (&state, &bus) {
         state.validate(bus, &mut problems);
     }
@@ -191,6 +202,7 @@ pub fn load(
             gateway,
             feed,
             state,
+            scheduler,
             portfolios,
         }),
         _ => Err(ConfigError {
@@ -200,13 +212,14 @@ pub fn load(
 }
 
 /// The sections a configuration may have.
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "bus",
     "database",
     "node",
     "gateway",
     "feed",
     "state",
+    "scheduler",
     "portfolios",
 ];
 

@@ -20,8 +20,9 @@ pub use chimera_gateway as gateway;
 pub use chimera_node as node;
 pub use chimera_runtime::{
     bus_layout, compose, config, connect, connect_bus, decision_spec, logging, portfolio_spec,
-    runtime, services, RuntimeArgs,
+    runtime, scheduler_config, services, RuntimeArgs,
 };
+pub use chimera_scheduler as scheduler;
 
 /// The three processes as functions (what their binaries and `chimera node | gateway | feed`
 /// run).
@@ -29,6 +30,7 @@ pub mod process {
     pub use chimera_feed::run_feed_process;
     pub use chimera_gateway::run_gateway_process;
     pub use chimera_node::run_node_process;
+    pub use chimera_scheduler::run_scheduler_process;
 }
 
 /// The runtime binary `name` (`chimera-node`, `chimera-gateway`, `chimera-feed`) of this build,

@@ -81,7 +81,9 @@ async fn settle(store: &SqlStore) -> (Vec<SignalRecord>, Vec<SignalRecord>) {
     loop {
         tokio::time::sleep(Duration::from_millis(400)).await;
         let (a, b) = (signals(store, "pa").await, signals(store, "pb").await);
-        if (a.len(), b.len()) == last || started.elapsed() > Duration::from_mins(1) {
+        // Settled: something decided and nothing new since the last look.
+        let settled = (a.len(), b.len()) == last && last != (0, 0);
+        if settled || started.elapsed() > Duration::from_mins(1) {
             return (a, b);
         }
         last = (a.len(), b.len());

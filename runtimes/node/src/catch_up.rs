@@ -148,22 +148,21 @@ impl Worker {
                     .portfolio()
                     .instruments
                     .contains_key(event.symbol());
-                trades.then(|| Input::Market(event, origin, pending))
+                trades.then_some(Input::Market(event, origin, pending))
             }
             Topic::OrdersFeedback => {
                 let report = decode::<ExecutionReport>(payload, MessageType::ExecutionReport)
                     .ok()?
                     .payload;
-                (report.portfolio_id == self.id).then(|| Input::Feedback(report, origin, pending))
+                let mine = report.portfolio_id == self.id;
+                mine.then_some(Input::Feedback(report, origin, pending))
             }
             Topic::ControlCommands => {
                 let command = decode::<ControlCommand>(payload, MessageType::ControlCommand)
                     .ok()?
                     .payload;
-                command
-                    .portfolio()
-                    .is_none_or(|p| *p == self.id)
-                    .then(|| Input::Control(command, origin, pending))
+                let mine = command.portfolio().is_none_or(|p| *p == self.id);
+                mine.then_some(Input::Control(command, origin, pending))
             }
             _ => None,
         }

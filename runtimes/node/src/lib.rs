@@ -197,8 +197,13 @@ pub async fn run_node(
         }
     };
     if let Err(e) = outcome {
-        rt.alert(AlertLevel::Critical, AlertCode::NodeFailed, e.to_string(), None)
-            .await;
+        rt.alert(
+            AlertLevel::Critical,
+            AlertCode::NodeFailed,
+            e.to_string(),
+            None,
+        )
+        .await;
         tasks.abort_all();
         workers.abort_all();
         return Err(e);

@@ -94,7 +94,8 @@ impl Roster {
             return;
         }
         let (cancel, mut cancelled) = watch::channel(false);
-        self.slots.insert(id.clone(), Slot::Starting { epoch, cancel });
+        self.slots
+            .insert(id.clone(), Slot::Starting { epoch, cancel });
         let (rt, leases, done) = (
             Arc::clone(&self.rt),
             Arc::clone(&self.leases),
@@ -113,7 +114,7 @@ impl Roster {
     }
 
     /// The lease of `id` was taken (or not): restores the portfolio and spawns its worker in
-    /// `workers`, catching up first when `catch_up`.
+    /// `workers`, which catches up before it takes routed input.
     ///
     /// # Errors
     /// A fatal database failure.
@@ -125,7 +126,8 @@ impl Roster {
         strategies: &StrategyRegistry,
         workers: &mut JoinSet<WorkerExit>,
     ) -> anyhow::Result<()> {
-        let wanted = matches!(self.slots.get(&id), Some(Slot::Starting { epoch: e, .. }) if *e == epoch);
+        let wanted =
+            matches!(self.slots.get(&id), Some(Slot::Starting { epoch: e, .. }) if *e == epoch);
         if !wanted || !taken {
             if taken {
                 self.leases.release(&self.rt, &id).await;
@@ -151,9 +153,14 @@ impl Roster {
                 return Ok(());
             }
         };
-        let catch_up = checkpoint
-            .as_ref()
-            .map(|(revision, _)| format!("{}.catchup.{}.{revision}.{}", self.config.id, id, wall_clock().0));
+        // Always: routers only hand a portfolio what they read after it joined them.
+        let revision = checkpoint.as_ref().map_or(0, |(revision, _)| *revision);
+        let catch_up = Some(format!(
+            "{}.catchup.{}.{revision}.{}",
+            self.config.id,
+            id,
+            wall_clock().0
+        ));
         let queue = Arc::new(PortfolioQueue::new(self.config.queue_capacity));
         let (stop, stopped) = watch::channel(false);
         let worker = Worker::new(
@@ -278,7 +285,11 @@ impl Roster {
     }
 
     /// Registers `records` at start-up (each from the database's assignment).
-    pub(crate) fn begin_all(&mut self, records: &[PortfolioRecord], epochs: &BTreeMap<PortfolioId, u64>) {
+    pub(crate) fn begin_all(
+        &mut self,
+        records: &[PortfolioRecord],
+        epochs: &BTreeMap<PortfolioId, u64>,
+    ) {
         for record in records {
             self.begin(
                 record.id.clone(),

@@ -1,0 +1,11 @@
+//! `chimera-scheduler`: places portfolios on execution nodes and moves them when a node dies,
+//! until SIGTERM or Ctrl-C. Run two for availability: one leads, the other waits.
+
+use chimera_runtime::RuntimeArgs;
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = RuntimeArgs::parse().load(None)?;
+    chimera_scheduler::run_scheduler_process(&config).await
+}
