@@ -350,17 +350,26 @@ async fn a_second_node_waits_for_the_leases_and_takes_over() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(1_000)).await;
-    assert!(
-        !read_log().contains("running 3 portfolio(s)"),
+    let started_portfolios =
+        |log: &str| log.lines().filter(|l| l.contains("started (epoch")).count();
+    assert_eq!(
+        started_portfolios(&read_log()),
+        0,
         "the second node runs nothing while the first holds the leases: {}",
         read_log()
     );
     sigkill(&mut run.node);
     run.node = second;
     run.settle(&store, &expected).await;
+    assert_eq!(
+        started_portfolios(&read_log()),
+        3,
+        "the second node started the three portfolios: {}",
+        read_log()
+    );
     let took_over = read_log()
         .lines()
-        .find(|l| l.contains("running 3 portfolio(s)"))
+        .find(|l| l.contains("started (epoch"))
         .map_or_else(
             || panic!("the second node took over: {}", read_log()),
             |l| serde_json::from_str::<serde_json::Value>(l).unwrap(),

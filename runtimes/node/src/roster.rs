@@ -186,7 +186,11 @@ impl Roster {
                 epoch: Arc::clone(&worker.epoch),
             },
         );
-        tracing::info!(component = %self.config.id, portfolio = %id, epoch, "portfolio started");
+        tracing::info!(
+            component = %self.config.id,
+            portfolio = %id,
+            "portfolio {id} started (epoch {epoch})"
+        );
         let rt = Arc::clone(&self.rt);
         workers.spawn(async move { (id, worker.run(rt, catch_up).await) });
         Ok(())
