@@ -33,6 +33,58 @@ pub(crate) enum Command {
     Gateway(ProcessArgs),
     /// Replay the `[feed]` files onto the bus.
     Feed(ProcessArgs),
+    /// Send a control command to the running system and wait for its acknowledgements.
+    Ctl(CtlArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CtlArgs {
+    /// Configuration files naming the bus and database (as for the live binaries).
+    #[arg(long = "config", short = 'c', required = true)]
+    pub(crate) config: Vec<PathBuf>,
+    /// How long to wait for the acknowledgements, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) timeout_secs: u64,
+    #[command(subcommand)]
+    pub(crate) action: CtlAction,
+}
+
+/// A control command. `PORTFOLIO` is a portfolio id, or `*` for every portfolio.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CtlAction {
+    /// Refuse new orders (the portfolio keeps following the market and its fills).
+    Pause {
+        portfolio: String,
+        /// Why, for the record.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Send orders again after a pause.
+    Resume { portfolio: String },
+    /// Cancel every working order.
+    CancelAll { portfolio: String },
+    /// End the portfolio's run (its strategy's stop hook, then no new orders).
+    Stop { portfolio: String },
+    /// Engage (`on`) or release (`off`) the kill switch: no new positions while on.
+    KillSwitch {
+        portfolio: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// Set the health level: GREEN, YELLOW, ORANGE or RED.
+    Health { portfolio: String, level: String },
+    /// Swap the portfolio to the configuration now in its database record, keeping its state.
+    Reload { portfolio: String },
+    /// Move a portfolio to another node (needs a running scheduler).
+    Migrate {
+        portfolio: String,
+        /// The node.
+        to: String,
+    },
+    /// Move every portfolio off a node and place nothing new on it (needs a scheduler).
+    Drain { node: String },
+    /// Run a stopped portfolio again (needs a scheduler).
+    Start { portfolio: String },
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,7 @@ macro_rules! say_raw {
 
 mod args;
 mod backtest;
+mod ctl;
 mod demo;
 mod features;
 mod process;
@@ -59,6 +60,7 @@ pub fn run(strategies: &StrategyRegistry) -> std::process::ExitCode {
         args::Command::Node(a) => process::node(&a, strategies),
         args::Command::Gateway(a) => process::gateway(&a),
         args::Command::Feed(a) => process::feed(&a),
+        args::Command::Ctl(a) => ctl::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

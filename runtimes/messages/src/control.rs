@@ -55,6 +55,32 @@ pub enum ControlCommand {
         /// The new level.
         level: chimera_kernel::decision::HealthLevel,
     },
+    /// Swap the portfolio to the configuration now in its database record, keeping its state
+    /// (positions, open orders, strategy and algorithm state) and its place in the input
+    /// streams. An invalid configuration is refused with every problem listed and the old one
+    /// keeps running. Done by the node that runs it.
+    Reload {
+        /// The portfolio.
+        portfolio_id: PortfolioId,
+    },
+    /// Move the portfolio to another node (the scheduler's).
+    Migrate {
+        /// The portfolio.
+        portfolio_id: PortfolioId,
+        /// Where to.
+        to_node: String,
+    },
+    /// Move every portfolio off a node and place nothing new on it (the scheduler's).
+    DrainNode {
+        /// The node.
+        node: String,
+    },
+    /// Run a portfolio that is not running: its record becomes active and the scheduler places
+    /// it (the scheduler's).
+    Start {
+        /// The portfolio.
+        portfolio_id: PortfolioId,
+    },
 }
 
 impl ControlCommand {
@@ -67,12 +93,27 @@ impl ControlCommand {
             | ControlCommand::Stop { portfolio_id }
             | ControlCommand::KillSwitch { portfolio_id, .. }
             | ControlCommand::Health { portfolio_id, .. } => portfolio_id.as_ref(),
+            ControlCommand::Reload { portfolio_id }
+            | ControlCommand::Migrate { portfolio_id, .. }
+            | ControlCommand::Start { portfolio_id } => Some(portfolio_id),
+            ControlCommand::DrainNode { .. } => None,
         }
     }
 
-    /// What the portfolio's engine is told.
-    pub fn to_control(&self) -> Control {
-        match self {
+    /// Whether the scheduler, not the portfolio's engine, carries it out.
+    pub fn is_for_scheduler(&self) -> bool {
+        matches!(
+            self,
+            ControlCommand::Migrate { .. }
+                | ControlCommand::DrainNode { .. }
+                | ControlCommand::Start { .. }
+        )
+    }
+
+    /// What the portfolio's engine is told (`None`: the command is the node's or the
+    /// scheduler's to carry out, not the engine's).
+    pub fn to_control(&self) -> Option<Control> {
+        Some(match self {
             ControlCommand::Pause { reason, .. } => Control::Pause {
                 reason: reason.clone(),
             },
@@ -81,7 +122,11 @@ impl ControlCommand {
             ControlCommand::Stop { .. } => Control::Stop,
             ControlCommand::KillSwitch { engaged, .. } => Control::KillSwitch { engaged: *engaged },
             ControlCommand::Health { level, .. } => Control::Health { level: *level },
-        }
+            ControlCommand::Reload { .. }
+            | ControlCommand::Migrate { .. }
+            | ControlCommand::DrainNode { .. }
+            | ControlCommand::Start { .. } => return None,
+        })
     }
 
     /// The bus key for it: the portfolio, or `*`.

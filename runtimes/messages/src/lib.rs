@@ -7,6 +7,7 @@
 //! decoded is never dropped silently: [`DeadLetters`] publishes it, with the reason and the raw
 //! bytes, to the dead-letter topic and counts it.
 
+mod ack;
 mod control;
 mod dead_letter;
 mod envelope;
@@ -14,6 +15,7 @@ mod heartbeat;
 mod strategy_event;
 mod topics;
 
+pub use ack::{CommandAck, CommandOutcome, RefusalCode};
 pub use control::{ControlCommand, ScheduleUpdate, SCHEDULER_LEADER_KEY, SCHEDULE_STATE_KEY};
 pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{

@@ -14,7 +14,7 @@
 //! a fill the previous node never applied is older than the bars that follow it.
 //! Undecodable messages are skipped here (the routers dead-letter them).
 
-use super::queue::{Input, Origin};
+use super::queue::{ControlInput, Input, Origin};
 use super::worker::Worker;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_messages::{decode, ControlCommand, MessageType, Topic};
@@ -158,11 +158,21 @@ impl Worker {
                 mine.then_some(Input::Feedback(report, origin, pending))
             }
             Topic::ControlCommands => {
-                let command = decode::<ControlCommand>(payload, MessageType::ControlCommand)
-                    .ok()?
-                    .payload;
-                let mine = command.portfolio().is_none_or(|p| *p == self.id);
-                mine.then_some(Input::Control(command, origin, pending))
+                let envelope =
+                    decode::<ControlCommand>(payload, MessageType::ControlCommand).ok()?;
+                let command = envelope.payload;
+                // Scheduler commands and reloads are not the engine's (a reload missed while the
+                // portfolio moved is the new configuration's, read at restore).
+                let mine = command.portfolio().is_none_or(|p| *p == self.id)
+                    && command.to_control().is_some();
+                mine.then_some(Input::Control(
+                    ControlInput {
+                        id: envelope.id,
+                        command,
+                    },
+                    origin,
+                    pending,
+                ))
             }
             _ => None,
         }

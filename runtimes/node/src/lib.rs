@@ -11,6 +11,7 @@
 //! `node:{heartbeat}:<id>` with a TTL). With shared state the node runs a portfolio only while
 //! it holds the portfolio's lease ([`lease`]).
 
+mod ack;
 mod catch_up;
 mod lease;
 mod queue;
@@ -180,7 +181,7 @@ pub async fn run_node(
             },
             exited = workers.join_next(), if !workers.is_empty() => match exited {
                 Some(Ok(exit)) => {
-                    if let Err(e) = roster.worker_exited(exit).await {
+                    if let Err(e) = roster.worker_exited(exit, strategies, &mut workers).await {
                         break Err(e);
                     }
                 }
@@ -192,7 +193,11 @@ pub async fn run_node(
                     break Err(e);
                 }
             }
-            Some(update) = schedule.recv() => roster.on_schedule(&update).await,
+            Some(event) = schedule.recv() => {
+                if let Err(e) = roster.on_event(event, strategies).await {
+                    break Err(e);
+                }
+            }
             () = shutdown.wait() => break Ok(()),
         }
     };

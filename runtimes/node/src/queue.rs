@@ -29,12 +29,19 @@ pub(crate) struct Origin {
 /// once it reaches zero.
 pub(crate) type Pending = Arc<AtomicUsize>;
 
+/// A control command with its envelope id (what its acknowledgement names).
+#[derive(Debug, Clone)]
+pub(crate) struct ControlInput {
+    pub(crate) id: String,
+    pub(crate) command: ControlCommand,
+}
+
 /// What a portfolio task consumes.
 #[derive(Debug)]
 pub(crate) enum Input {
     Market(MarketEvent, Origin, Pending),
     Feedback(ExecutionReport, Origin, Pending),
-    Control(ControlCommand, Origin, Pending),
+    Control(ControlInput, Origin, Pending),
 }
 
 impl Input {

@@ -15,7 +15,7 @@ use super::router::RouteTable;
 use super::worker::{Worker, WorkerStats};
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::strategy::StrategyRegistry;
-use chimera_messages::{AlertCode, AlertLevel, ScheduleUpdate};
+use chimera_messages::{AlertCode, AlertLevel, CommandOutcome, RefusalCode, ScheduleUpdate};
 use chimera_ports::{PortfolioRecord, PortfolioRepository, PortfolioStatus};
 use chimera_runtime::config::NodeConfig;
 use chimera_runtime::requests::RequestServices;
@@ -23,8 +23,22 @@ use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+
+/// What the routers hand the roster.
+#[derive(Debug)]
+pub(crate) enum RosterEvent {
+    /// An assignment change.
+    Schedule(ScheduleUpdate),
+    /// Swap a portfolio to the configuration now in its record (control command
+    /// `command_id`).
+    Reload {
+        portfolio: PortfolioId,
+        command_id: String,
+    },
+}
 
 /// What the heartbeat reads: each running portfolio's counters and queue.
 pub(crate) type Loads = Arc<Mutex<BTreeMap<PortfolioId, (Arc<WorkerStats>, Arc<PortfolioQueue>)>>>;
@@ -40,6 +54,8 @@ enum Slot {
         stop: watch::Sender<bool>,
         queue: Arc<PortfolioQueue>,
         epoch: Arc<AtomicU64>,
+        /// Being swapped to its new configuration: (command id, when asked).
+        reload: Option<(String, Instant)>,
     },
 }
 
@@ -137,6 +153,17 @@ impl Roster {
             }
             return Ok(());
         }
+        self.start_worker(id, epoch, strategies, workers).await
+    }
+
+    /// Restores `id` from its record and checkpoint (its lease held) and spawns its worker.
+    async fn start_worker(
+        &mut self,
+        id: PortfolioId,
+        epoch: u64,
+        strategies: &StrategyRegistry,
+        workers: &mut JoinSet<WorkerExit>,
+    ) -> anyhow::Result<()> {
         let record = self
             .rt
             .retry("read portfolio", || self.rt.store.get_portfolio(&id))
@@ -184,6 +211,7 @@ impl Roster {
                 stop,
                 queue,
                 epoch: Arc::clone(&worker.epoch),
+                reload: None,
             },
         );
         tracing::info!(
@@ -207,6 +235,27 @@ impl Roster {
                 Some(id.clone()),
             )
             .await;
+    }
+
+    /// Acts on what a router handed over.
+    ///
+    /// # Errors
+    /// A fatal database or bus failure.
+    pub(crate) async fn on_event(
+        &mut self,
+        event: RosterEvent,
+        strategies: &StrategyRegistry,
+    ) -> anyhow::Result<()> {
+        match event {
+            RosterEvent::Schedule(update) => {
+                self.on_schedule(&update).await;
+                Ok(())
+            }
+            RosterEvent::Reload {
+                portfolio,
+                command_id,
+            } => self.reload(portfolio, command_id, strategies).await,
+        }
     }
 
     /// Acts on an assignment change.
@@ -268,22 +317,108 @@ impl Roster {
         }
     }
 
-    /// A worker ended: after a move away, closes its queue and releases its lease.
+    /// A worker ended: after a move away, closes its queue and releases its lease; after a
+    /// reload, starts the portfolio again from its final checkpoint under its new configuration
+    /// (the lease kept) and acknowledges the command.
     ///
     /// # Errors
-    /// The worker's own fatal error.
-    pub(crate) async fn worker_exited(&mut self, (id, result): WorkerExit) -> anyhow::Result<()> {
+    /// The worker's own fatal error, or a fatal database or bus failure.
+    pub(crate) async fn worker_exited(
+        &mut self,
+        (id, result): WorkerExit,
+        strategies: &StrategyRegistry,
+        workers: &mut JoinSet<WorkerExit>,
+    ) -> anyhow::Result<()> {
         result?;
-        if let Some(Slot::Running { queue, stop, .. }) = self.slots.get(&id) {
-            if *stop.borrow() {
-                queue.close();
-                self.slots.remove(&id);
-                if let Ok(mut loads) = self.loads.lock() {
-                    loads.remove(&id);
-                }
-                self.leases.release(&self.rt, &id).await;
-                tracing::info!(component = %self.config.id, portfolio = %id, "portfolio given up");
+        let Some(Slot::Running {
+            queue,
+            stop,
+            epoch,
+            reload,
+        }) = self.slots.get(&id)
+        else {
+            return Ok(());
+        };
+        if !*stop.borrow() {
+            return Ok(());
+        }
+        queue.close();
+        let (epoch, reload) = (epoch.load(Ordering::Acquire), reload.clone());
+        self.slots.remove(&id);
+        if let Ok(mut loads) = self.loads.lock() {
+            loads.remove(&id);
+        }
+        let Some((command_id, asked)) = reload else {
+            self.leases.release(&self.rt, &id).await;
+            tracing::info!(component = %self.config.id, portfolio = %id, "portfolio given up");
+            return Ok(());
+        };
+        self.slots.insert(
+            id.clone(),
+            Slot::Starting {
+                epoch,
+                cancel: watch::channel(false).0,
+            },
+        );
+        self.start_worker(id.clone(), epoch, strategies, workers)
+            .await?;
+        let outcome = if self.slots.contains_key(&id) {
+            tracing::info!(
+                component = %self.config.id,
+                portfolio = %id,
+                "portfolio {id} reloaded in {} ms",
+                asked.elapsed().as_millis()
+            );
+            CommandOutcome::Applied
+        } else {
+            CommandOutcome::Refused {
+                reason: RefusalCode::InvalidConfig,
+                detail: "the portfolio could not be restored under its new configuration \
+                         (see the portfolio_not_loaded alert)"
+                    .into(),
             }
+        };
+        super::ack::acknowledge(&self.rt, command_id, Some(id), outcome).await?;
+        Ok(())
+    }
+
+    /// A reload: checks the new configuration against the portfolio's current checkpoint
+    /// first (refused with every problem listed, the old one running on, when it does not
+    /// build), then stops the worker after its batch in hand; [`Self::worker_exited`] starts it
+    /// again.
+    ///
+    /// # Errors
+    /// A fatal database or bus failure.
+    pub(crate) async fn reload(
+        &mut self,
+        id: PortfolioId,
+        command_id: String,
+        strategies: &StrategyRegistry,
+    ) -> anyhow::Result<()> {
+        let asked = Instant::now();
+        if !matches!(self.slots.get(&id), Some(Slot::Running { .. })) {
+            return Ok(()); // Another node's, or starting here (it reads the new config anyway).
+        }
+        let record = self
+            .rt
+            .retry("read portfolio", || self.rt.store.get_portfolio(&id))
+            .await
+            .map_err(|e| fatal("read portfolio", &e))?;
+        let problem = match &record {
+            None => Some("the portfolio's record is gone".to_owned()),
+            Some(record) => super::restore(&self.rt, record, strategies).await.err(),
+        };
+        if let Some(detail) = problem {
+            let outcome = CommandOutcome::Refused {
+                reason: RefusalCode::InvalidConfig,
+                detail,
+            };
+            return super::ack::acknowledge(&self.rt, command_id, Some(id), outcome).await;
+        }
+        if let Some(Slot::Running { stop, reload, .. }) = self.slots.get_mut(&id) {
+            *reload = Some((command_id, asked));
+            self.table.remove(&id);
+            stop.send_replace(true);
         }
         Ok(())
     }

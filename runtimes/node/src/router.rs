@@ -2,7 +2,8 @@
 //! message to the queues of the portfolios it concerns, and acknowledge a message on the bus
 //! once every portfolio it went to has made its effects durable.
 
-use super::queue::{Input, Origin, Pending, PortfolioQueue, Pressure};
+use super::queue::{ControlInput, Input, Origin, Pending, PortfolioQueue, Pressure};
+use super::roster::RosterEvent;
 use chimera_kernel::engine::InterestMap;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::PortfolioId;
@@ -83,7 +84,7 @@ impl RouteTable {
 enum Routed {
     Market(MarketEvent),
     Feedback(ExecutionReport),
-    Control(ControlCommand),
+    Control(ControlInput),
 }
 
 impl Routed {
@@ -112,7 +113,11 @@ impl Routes {
         match routed {
             Routed::Market(event) => Cow::Borrowed(self.interest.get(event.symbol())),
             Routed::Feedback(report) => Cow::Owned(one(&report.portfolio_id)),
-            Routed::Control(command) => match command.portfolio() {
+            // Not the engines': the scheduler's, or a reload (the roster's, sent there).
+            Routed::Control(input) if input.command.to_control().is_none() => {
+                Cow::Owned(Vec::new())
+            }
+            Routed::Control(input) => match input.command.portfolio() {
                 Some(id) => Cow::Owned(one(id)),
                 None => self
                     .by_portfolio
@@ -159,13 +164,13 @@ pub(crate) enum Feed {
 }
 
 /// Reads `sub` until shutdown, handing each message to the portfolios it concerns; schedule
-/// updates go to `schedule` (the node's roster).
+/// updates and reloads go to the node's roster.
 pub(crate) async fn route(
     rt: Arc<Runtime>,
     table: Arc<RouteTable>,
     mut sub: Box<dyn Subscription>,
     feed: Feed,
-    schedule: mpsc::UnboundedSender<ScheduleUpdate>,
+    roster: mpsc::UnboundedSender<RosterEvent>,
 ) -> anyhow::Result<()> {
     let mut acks = Acks::default();
     let mut shutdown = rt.shutdown.clone();
@@ -204,14 +209,27 @@ pub(crate) async fn route(
                     .map(|env| Routed::Feedback(env.payload))
             }
             Feed::Control => {
-                decode::<ControlCommand>(&delivery.payload, MessageType::ControlCommand)
-                    .map(|env| Routed::Control(env.payload))
+                decode::<ControlCommand>(&delivery.payload, MessageType::ControlCommand).map(
+                    |env| {
+                        if let ControlCommand::Reload { portfolio_id } = &env.payload {
+                            // The roster outlives the routers; if it is gone the node stops.
+                            drop(roster.send(RosterEvent::Reload {
+                                portfolio: portfolio_id.clone(),
+                                command_id: env.id.clone(),
+                            }));
+                        }
+                        Routed::Control(ControlInput {
+                            id: env.id,
+                            command: env.payload,
+                        })
+                    },
+                )
             }
             Feed::Schedule => {
                 // Read by the node itself: no portfolio consumes it.
                 match decode::<ScheduleUpdate>(&delivery.payload, MessageType::ScheduleUpdate) {
                     // The roster outlives the routers; if it is gone the node is stopping.
-                    Ok(env) => drop(schedule.send(env.payload)),
+                    Ok(env) => drop(roster.send(RosterEvent::Schedule(env.payload))),
                     Err(error) => rt
                         .dead_letter(&delivery, &error)
                         .await

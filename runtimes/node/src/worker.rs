@@ -7,7 +7,7 @@
 //! after a crash carry the same intent ids (the sequence is in the checkpoint), which the
 //! gateway de-duplicates.
 
-use super::queue::{Input, PortfolioQueue, Pressure};
+use super::queue::{ControlInput, Input, PortfolioQueue, Pressure};
 use chimera_kernel::engine::{
     Command, Control, EngineSnapshot, Output, PortfolioEngine, PortfolioSet,
 };
@@ -15,7 +15,9 @@ use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::time::Timestamp;
-use chimera_messages::{AlertCode, AlertLevel, ControlCommand, MessageType, StrategyEvent, Topic};
+use chimera_messages::{
+    AlertCode, AlertLevel, CommandOutcome, ControlCommand, MessageType, StrategyEvent, Topic,
+};
 use chimera_ports::{
     AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRepository,
     PortfolioStatus, PositionRepository, PositionSnapshot, SignalRepository,
@@ -78,6 +80,8 @@ pub(crate) struct Worker {
     pub(crate) epoch: Arc<AtomicU64>,
     /// Turns true when the portfolio leaves the node.
     stop: watch::Receiver<bool>,
+    /// Control commands applied in the batch in hand, acknowledged once it is durable.
+    acks: Vec<(String, CommandOutcome)>,
 }
 
 impl Worker {
@@ -130,6 +134,7 @@ impl Worker {
             services,
             epoch: Arc::new(AtomicU64::new(0)),
             stop,
+            acks: Vec::new(),
         }
     }
 
@@ -198,7 +203,11 @@ impl Worker {
             }
         }
         self.publish(rt, &mut commands).await?;
-        self.persist(rt, last_ts, &mut events).await
+        self.persist(rt, last_ts, &mut events).await?;
+        for (command_id, outcome) in std::mem::take(&mut self.acks) {
+            super::ack::acknowledge(rt, command_id, Some(self.id.clone()), outcome).await?;
+        }
+        Ok(())
     }
 
     /// Sorts the engine's outputs: commands to publish, requests to answer, events to record
@@ -255,7 +264,7 @@ impl Worker {
                     self.set.on_market(event);
                     self.stats.events.fetch_add(1, Ordering::Relaxed);
                 }
-                Input::Control(command, ..) => self.control(command),
+                Input::Control(input, ..) => self.control(input),
                 Input::Feedback(report, ..) => {
                     last_ts = last_ts.max(report.ts);
                     self.set.on_report(report);
@@ -270,16 +279,26 @@ impl Worker {
         last_ts
     }
 
-    /// Applies an operator's instruction (idempotent: a redelivery changes nothing more).
-    fn control(&mut self, command: &ControlCommand) {
-        self.set.control(None, &command.to_control());
+    /// Applies an operator's instruction (idempotent: a redelivery changes nothing more) and
+    /// queues its acknowledgement, published once the batch is durable.
+    fn control(&mut self, input: &ControlInput) {
+        let command = &input.command;
+        let Some(control) = command.to_control() else {
+            return;
+        };
+        self.set.control(None, &control);
+        self.acks.push((input.id.clone(), CommandOutcome::Applied));
         match command {
             ControlCommand::Pause { .. } => self.status_change = Some(PortfolioStatus::Paused),
             ControlCommand::Resume { .. } => self.status_change = Some(PortfolioStatus::Active),
             ControlCommand::CancelAll { .. }
             | ControlCommand::Stop { .. }
             | ControlCommand::KillSwitch { .. }
-            | ControlCommand::Health { .. } => {}
+            | ControlCommand::Health { .. }
+            | ControlCommand::Reload { .. }
+            | ControlCommand::Migrate { .. }
+            | ControlCommand::DrainNode { .. }
+            | ControlCommand::Start { .. } => {}
         }
     }
 

@@ -9,6 +9,7 @@
 //! `dead_after_ms`, portfolios from the database, assignment changes to `schedule.updates` and
 //! to the portfolios' records.
 
+mod operator;
 pub mod placement;
 
 use chimera_messages::{AlertCode, AlertLevel, SCHEDULER_LEADER_KEY};

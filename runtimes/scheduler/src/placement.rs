@@ -25,14 +25,15 @@ use std::time::{Duration, Instant};
 
 /// The leader's state between steps.
 pub struct Placement {
-    rt: Arc<Runtime>,
+    pub(crate) rt: Arc<Runtime>,
     state: SharedState,
     config: SchedulerConfig,
     schedule: Schedule,
     heartbeats: Box<dyn Subscription>,
+    pub(crate) commands: Box<dyn Subscription>,
     /// Portfolios are placed only after this (a fresh schedule first hears the nodes out).
     warm_at: Instant,
-    last_refresh: Option<Instant>,
+    pub(crate) last_refresh: Option<Instant>,
     /// Changes carried out since the leader started.
     pub changes: u64,
 }
@@ -82,12 +83,20 @@ impl Placement {
                 &rt.topics.group("scheduler.heartbeats"),
             )
             .await?;
+        let commands = rt
+            .bus
+            .subscribe(
+                &rt.topics.name(Topic::ControlCommands),
+                &rt.topics.group("scheduler.control"),
+            )
+            .await?;
         let mut me = Self {
             rt,
             state,
             config,
             schedule,
             heartbeats,
+            commands,
             warm_at,
             last_refresh: None,
             changes: 0,
@@ -144,7 +153,7 @@ impl Placement {
                 tracing::warn!(component = %self.rt.source, "ack heartbeats: {e}");
             }
         }
-        Ok(())
+        self.take_commands().await
     }
 
     /// Heartbeats published since the last look; ones older than the dead-node timeout are

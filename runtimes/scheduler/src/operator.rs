@@ -1,0 +1,132 @@
+//! The operators' commands that are the scheduler's: migrate a portfolio, drain a node, start
+//! a portfolio. Each is answered on `system.events` ([`CommandAck`]) once its effects are
+//! saved; a refusal carries a closed reason code.
+
+use crate::placement::Placement;
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::schedule::{Change, ScheduleInput, ScheduleRefusal};
+use chimera_messages::{
+    decode, CommandAck, CommandOutcome, ControlCommand, MessageType, RefusalCode, Topic,
+};
+use chimera_ports::{PortfolioRecord, PortfolioRepository, PortfolioStatus};
+use chimera_runtime::runtime::{fatal, wall_clock};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+impl Placement {
+    /// The operators' commands that are the scheduler's (migrate, drain, start), each answered
+    /// on `system.events` once its effects are saved.
+    pub(crate) async fn take_commands(&mut self) -> anyhow::Result<()> {
+        let mut newest = BTreeMap::new();
+        for _ in 0..1_000 {
+            let d = match self.commands.poll(Duration::ZERO).await {
+                Ok(Some(d)) => d,
+                Ok(None) => break,
+                Err(e) if e.is_transient() => break,
+                Err(e) => return Err(fatal("poll control commands", &e)),
+            };
+            // Undecodable commands are the nodes' to dead-letter; others' commands are theirs.
+            if let Ok(env) = decode::<ControlCommand>(&d.payload, MessageType::ControlCommand) {
+                if env.payload.is_for_scheduler() {
+                    let outcome = self.operator(&env.payload).await?;
+                    self.acknowledge(env.id, env.payload.portfolio().cloned(), outcome)
+                        .await?;
+                }
+            }
+            newest.insert(d.partition, d);
+        }
+        for d in newest.values() {
+            if let Err(e) = self.commands.ack(d).await {
+                tracing::warn!(component = %self.rt.source, "ack control commands: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Carries out a scheduler command.
+    async fn operator(&mut self, command: &ControlCommand) -> anyhow::Result<CommandOutcome> {
+        let input = match command {
+            ControlCommand::Migrate {
+                portfolio_id,
+                to_node,
+            } => ScheduleInput::Migrate {
+                portfolio: portfolio_id.clone(),
+                to: to_node.clone(),
+            },
+            ControlCommand::DrainNode { node } => ScheduleInput::Drain { node: node.clone() },
+            ControlCommand::Start { portfolio_id } => return self.start(portfolio_id).await,
+            _ => return Ok(CommandOutcome::Applied),
+        };
+        let changes = self.command(&input).await?;
+        Ok(changes
+            .iter()
+            .find_map(|c| match c {
+                Change::Refused { reason, .. } => Some(CommandOutcome::Refused {
+                    reason: match reason {
+                        ScheduleRefusal::UnknownPortfolio => RefusalCode::UnknownPortfolio,
+                        ScheduleRefusal::NodeUnavailable => RefusalCode::NodeUnavailable,
+                        ScheduleRefusal::NodeDraining => RefusalCode::NodeDraining,
+                        ScheduleRefusal::NodeFull => RefusalCode::NodeFull,
+                    },
+                    detail: format!("{input:?} refused: {reason:?}"),
+                }),
+                _ => None,
+            })
+            .unwrap_or(CommandOutcome::Applied))
+    }
+
+    /// Makes a stopped (or never started) portfolio's record active; the next refresh places
+    /// it.
+    async fn start(&mut self, portfolio: &PortfolioId) -> anyhow::Result<CommandOutcome> {
+        let store = &self.rt.store;
+        let record = self
+            .rt
+            .retry("read portfolio", || store.get_portfolio(portfolio))
+            .await
+            .map_err(|e| fatal("read portfolio", &e))?;
+        let Some(record) = record else {
+            return Ok(CommandOutcome::Refused {
+                reason: RefusalCode::UnknownPortfolio,
+                detail: format!("no portfolio {portfolio} in the database"),
+            });
+        };
+        if record.status == PortfolioStatus::Stopped {
+            let active = PortfolioRecord {
+                status: PortfolioStatus::Active,
+                updated_at: wall_clock(),
+                ..record
+            };
+            self.rt
+                .retry("start portfolio", || store.upsert_portfolio(&active))
+                .await
+                .map_err(|e| fatal("start portfolio", &e))?;
+            self.last_refresh = None;
+        }
+        Ok(CommandOutcome::Applied)
+    }
+
+    async fn acknowledge(
+        &mut self,
+        command_id: String,
+        portfolio_id: Option<PortfolioId>,
+        outcome: CommandOutcome,
+    ) -> anyhow::Result<()> {
+        let ack = CommandAck {
+            command_id,
+            portfolio_id,
+            by: self.rt.source.clone(),
+            outcome,
+        };
+        self.rt
+            .publish(
+                Topic::SystemEvents,
+                MessageType::SystemEvent,
+                ack.message_id(),
+                ack.portfolio_id.as_ref().map_or("*", PortfolioId::as_str),
+                &ack,
+            )
+            .await
+            .map_err(|e| fatal("acknowledge a command", &e))?;
+        Ok(())
+    }
+}
