@@ -49,6 +49,9 @@ pub async fn run_feed(rt: Arc<Runtime>, config: &FeedConfig) -> anyhow::Result<u
         readers.push(open_market_data(&path, None, &symbol)?);
     }
     let mut source = FileMarketData::new(merge_in_time(readers));
+    chimera_runtime::telemetry::HealthBoard::new(&config.id)
+        .serve_if(config.metrics_listen.as_deref(), rt.shutdown.clone())
+        .await?;
     let options = FeedOptions {
         id: config.id.clone(),
         speed: config.speed,
@@ -192,6 +195,8 @@ async fn flush(
     rt.retry("publish market data", || rt.bus.publish_batch(topic, batch))
         .await
         .map_err(|e| fatal("publish market data", &e))?;
+    metrics::counter!("chimera_feed_events_total", "component" => rt.source.clone())
+        .increment(batch.len() as u64);
     batch.clear();
     Ok(())
 }

@@ -24,6 +24,9 @@ pub(super) struct Gateway {
     /// checkpointed: an order sent before a restart records its fills without costs).
     costs: FillCostTracker,
     pub(super) figures: GatewayFigures,
+    /// When each order still waiting for its first fill was sent (order-to-fill latency).
+    sent: HashMap<ClientOrderId, std::time::Instant>,
+    order_to_fill: metrics::Histogram,
 }
 
 impl Gateway {
@@ -52,12 +55,18 @@ impl Gateway {
     }
 
     pub(super) fn new(rt: Arc<Runtime>, venue: Box<dyn GatewayVenue>) -> Self {
+        let order_to_fill = metrics::histogram!(
+            "chimera_order_to_fill_seconds",
+            "component" => rt.source.clone()
+        );
         Self {
             rt,
             venue,
             orders: HashMap::new(),
             costs: FillCostTracker::default(),
             figures: GatewayFigures::default(),
+            sent: HashMap::new(),
+            order_to_fill,
         }
     }
 
@@ -148,6 +157,7 @@ impl Gateway {
                 .await
                 .map_err(|e| fatal("record order", &e))?;
         }
+        self.sent.insert(coid.clone(), std::time::Instant::now());
         self.orders.insert(coid, Order::new(intent.clone()));
         let (bids, asks) = self.venue.depth(&intent.symbol);
         self.costs.on_submit(intent, bids, asks);
@@ -206,6 +216,12 @@ impl Gateway {
         rt.retry("record order", || rt.store.upsert_order(&order))
             .await
             .map_err(|e| fatal("record order", &e))?;
+        if let Some(sent) = report
+            .fill()
+            .and_then(|_| self.sent.remove(&report.client_order_id))
+        {
+            self.order_to_fill.record(sent.elapsed().as_secs_f64());
+        }
         if let Some(fill) = report.fill() {
             let record = FillRecord {
                 portfolio_id: report.portfolio_id.clone(),
@@ -223,6 +239,7 @@ impl Gateway {
         }
         if order.status.is_terminal() {
             self.orders.remove(&report.client_order_id);
+            self.sent.remove(&report.client_order_id);
         }
         Ok(())
     }
@@ -239,6 +256,18 @@ impl Gateway {
             .await
             .map_err(|e| fatal("publish report", &e))?;
         self.figures.reports += 1;
+        if let ReportKind::Rejected { reason, .. } = &report.kind {
+            let reason = serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            metrics::counter!(
+                "chimera_rejects_total",
+                "component" => self.rt.source.clone(),
+                "reason" => reason
+            )
+            .increment(1);
+        }
         Ok(())
     }
 }

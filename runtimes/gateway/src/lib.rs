@@ -36,6 +36,7 @@ use chimera_runtime::config::LiveConfig;
 use chimera_runtime::config::{GatewayConfig, VenueKind};
 use chimera_runtime::runtime::{fatal, Runtime};
 use chimera_runtime::runtime::{shutdown_pair, trigger_on_signals};
+use chimera_runtime::telemetry::{HealthBoard, HealthStatus};
 use chimera_runtime::{connect, connect_bus};
 use execution::Gateway;
 use fence::Fence;
@@ -213,6 +214,10 @@ async fn run_gateway_with(
         )
         .await?;
     let mut gw = Gateway::new(Arc::clone(&rt), venue);
+    let board = HealthBoard::new(&config.id);
+    board
+        .serve_if(config.metrics_listen.as_deref(), rt.shutdown.clone())
+        .await?;
     let mut keeper = Keeper {
         owner: owner(config),
         revision,
@@ -222,6 +227,7 @@ async fn run_gateway_with(
         fence: Fence::new(fence),
         schedule,
         schedule_acks: Vec::new(),
+        board,
     };
     let shutdown = rt.shutdown.clone();
     loop {
@@ -255,6 +261,30 @@ struct Keeper {
     fence: Fence,
     schedule: Box<dyn Subscription>,
     schedule_acks: Vec<Delivery>,
+    board: HealthBoard,
+}
+
+/// The gateway's figures as Prometheus counters (`chimera_gateway_<figure>_total`, label
+/// `component`), and its health (`ok` with the figures as details).
+fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
+    for (name, value) in [
+        ("chimera_gateway_submitted_total", f.submitted),
+        ("chimera_gateway_duplicates_total", f.duplicates),
+        ("chimera_gateway_replayed_total", f.replayed),
+        ("chimera_gateway_fills_total", f.fills),
+        ("chimera_gateway_reports_total", f.reports),
+        ("chimera_gateway_checkpoints_total", f.checkpoints),
+        ("chimera_gateway_fenced_total", f.fenced),
+    ] {
+        metrics::counter!(name, "component" => component.to_owned()).absolute(value);
+    }
+    board.set(
+        HealthStatus::Ok,
+        serde_json::json!({
+            "submitted": f.submitted, "duplicates": f.duplicates, "fills": f.fills,
+            "reports": f.reports, "fenced": f.fenced, "checkpoints": f.checkpoints,
+        }),
+    );
 }
 
 impl Keeper {
@@ -371,6 +401,7 @@ impl Keeper {
             );
         }
         gw.figures.checkpoints += 1;
+        export(&rt.source, &gw.figures, &self.board);
         gw.venue.acknowledge(&rt).await?;
         // Acknowledgement is cumulative per partition: the newest delivery of each suffices.
         let newest: BTreeMap<i32, Delivery> = self

@@ -46,6 +46,9 @@ pub struct NodeConfig {
     /// Most portfolios the scheduler places on this node (≥ 1); sent with every heartbeat.
     #[serde(default = "default_capacity")]
     pub capacity: u32,
+    /// Serve Prometheus `/metrics` and `/health` here (e.g. `"127.0.0.1:9101"`).
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
 }
 
 fn default_capacity() -> u32 {
@@ -74,6 +77,9 @@ pub struct GatewayConfig {
     /// waits for orders stamped earlier, so fills do not depend on message timing.
     #[serde(default = "default_hold")]
     pub sim_hold_ms: i64,
+    /// Serve Prometheus `/metrics` and `/health` here (e.g. `"127.0.0.1:9102"`).
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
 }
 
 /// The venue a configured gateway drives. Only the simulation is built from configuration; an
@@ -101,6 +107,9 @@ pub struct FeedConfig {
     /// Replay speed: 0 = as fast as possible, N = N × real time.
     #[serde(default)]
     pub speed: f64,
+    /// Serve Prometheus `/metrics` and `/health` here (e.g. `"127.0.0.1:9103"`).
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
 }
 
 /// The whole configuration; each runtime reads the sections it needs.
@@ -189,6 +198,32 @@ pub fn load(
     }
     if let Some(scheduler) = &scheduler {
         scheduler.validate(&mut problems);
+    }
+    for (field, listen) in [
+        (
+            "node.metrics_listen",
+            node.as_ref().and_then(|n| n.metrics_listen.as_ref()),
+        ),
+        (
+            "gateway.metrics_listen",
+            gateway.as_ref().and_then(|g| g.metrics_listen.as_ref()),
+        ),
+        (
+            "feed.metrics_listen",
+            feed.as_ref().and_then(|f| f.metrics_listen.as_ref()),
+        ),
+        (
+            "scheduler.metrics_listen",
+            scheduler.as_ref().and_then(|s| s.metrics_listen.as_ref()),
+        ),
+    ] {
+        if let Some(listen) = listen {
+            problems.check(
+                listen.parse::<std::net::SocketAddr>().is_ok(),
+                field,
+                format!("{listen:?} (expected host:port, e.g. 127.0.0.1:9101)"),
+            );
+        }
     }
     if let (Some(state), Some(bus)) = (&state, &bus) {
         state.validate(bus, &mut problems);

@@ -17,6 +17,7 @@ pub mod requests;
 pub mod runtime;
 pub mod scheduler_config;
 pub mod services;
+pub mod telemetry;
 
 use chimera_messages::Topics;
 use chimera_ports::EventBus;

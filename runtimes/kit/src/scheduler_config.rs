@@ -23,6 +23,9 @@ pub struct SchedulerConfig {
     /// The leader lease: a standby takes over at most this long after the leader vanished, ms.
     #[serde(default = "default_leader")]
     pub leader_ttl_ms: u64,
+    /// Serve Prometheus `/metrics` and `/health` here (e.g. `"127.0.0.1:9104"`).
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
 }
 
 fn default_dead_after() -> u64 {

@@ -171,6 +171,11 @@ impl Leases {
         }
     }
 
+    /// How many leases the node holds (without shared state: none needed, none counted).
+    pub(super) fn count(&self) -> usize {
+        self.held().len()
+    }
+
     /// Releases every lease still held (after the final checkpoints of a clean shutdown).
     pub(super) async fn release_all(&self, rt: &Runtime) {
         let ids: Vec<PortfolioId> = self.held().keys().cloned().collect();

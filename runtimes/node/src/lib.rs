@@ -17,6 +17,7 @@ mod lease;
 mod queue;
 mod roster;
 mod router;
+mod telemetry;
 mod worker;
 
 use chimera_kernel::engine::PortfolioEngine;
@@ -29,6 +30,7 @@ use chimera_runtime::config::NodeConfig;
 use chimera_runtime::portfolio_spec::PortfolioSpec;
 use chimera_runtime::runtime::{shutdown_pair, trigger_on_signals};
 use chimera_runtime::runtime::{wall_clock, Runtime};
+use chimera_runtime::telemetry::HealthBoard;
 use chimera_runtime::{connect, connect_bus};
 use router::Feed;
 use std::collections::BTreeMap;
@@ -161,10 +163,16 @@ pub async fn run_node(
         ));
     }
     drop(schedule_tx);
+    let board = HealthBoard::new(&config.id);
+    board
+        .serve_if(config.metrics_listen.as_deref(), rt.shutdown.clone())
+        .await?;
     tasks.spawn(heartbeat(
         Arc::clone(&rt),
         config.clone(),
         Arc::clone(&roster.loads),
+        Arc::clone(&roster.leases),
+        board,
     ));
     {
         let (leases, rt) = (Arc::clone(&roster.leases), Arc::clone(&rt));
@@ -270,6 +278,8 @@ async fn heartbeat(
     rt: Arc<Runtime>,
     config: NodeConfig,
     loads: roster::Loads,
+    leases: Arc<lease::Leases>,
+    board: HealthBoard,
 ) -> anyhow::Result<()> {
     let mut shutdown = rt.shutdown.clone();
     let mut beat = 0_u64;
@@ -324,6 +334,7 @@ async fn heartbeat(
                 tracing::warn!(component = %config.id, "heartbeat to the state store: {e}");
             }
         }
+        telemetry::export(&config.id, &heartbeat, leases.count(), &board);
         beat += 1;
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(config.heartbeat_ms)) => {}

@@ -82,6 +82,8 @@ pub(crate) struct Worker {
     stop: watch::Receiver<bool>,
     /// Control commands applied in the batch in hand, acknowledged once it is durable.
     acks: Vec<(String, CommandOutcome)>,
+    /// Time from taking a batch to its orders being on the bus (made on first use).
+    tick_to_order: Option<metrics::Histogram>,
 }
 
 impl Worker {
@@ -135,6 +137,7 @@ impl Worker {
             epoch: Arc::new(AtomicU64::new(0)),
             stop,
             acks: Vec::new(),
+            tick_to_order: None,
         }
     }
 
@@ -184,6 +187,7 @@ impl Worker {
     /// Runs `batch` through the engine, answers its requests, publishes its commands and
     /// persists the outcome (events, positions, checkpoint).
     pub(crate) async fn process(&mut self, rt: &Runtime, batch: &[Input]) -> anyhow::Result<()> {
+        let taken = std::time::Instant::now();
         let mut commands = Vec::new();
         let mut events = Vec::new();
         let mut requests = Vec::new();
@@ -202,7 +206,20 @@ impl Worker {
                 self.take_outputs(&mut commands, &mut events, &mut requests);
             }
         }
+        let sent = !commands.is_empty();
         self.publish(rt, &mut commands).await?;
+        if sent {
+            let id = &self.id;
+            self.tick_to_order
+                .get_or_insert_with(|| {
+                    metrics::histogram!(
+                        "chimera_tick_to_order_seconds",
+                        "component" => rt.source.clone(),
+                        "portfolio" => id.to_string()
+                    )
+                })
+                .record(taken.elapsed().as_secs_f64());
+        }
         self.persist(rt, last_ts, &mut events).await?;
         for (command_id, outcome) in std::mem::take(&mut self.acks) {
             super::ack::acknowledge(rt, command_id, Some(self.id.clone()), outcome).await?;
@@ -446,11 +463,12 @@ pub(crate) async fn pressure_alert(
     queue: &PortfolioQueue,
     level: Pressure,
 ) {
-    let (alert, code) = match level {
-        Pressure::Warning => (AlertLevel::Warning, AlertCode::QueuePressure),
-        Pressure::Critical => (AlertLevel::Critical, AlertCode::QueuePressure),
-        Pressure::Normal => (AlertLevel::Warning, AlertCode::QueueRecovered),
+    let (alert, code, gauge) = match level {
+        Pressure::Warning => (AlertLevel::Warning, AlertCode::QueuePressure, 1),
+        Pressure::Critical => (AlertLevel::Critical, AlertCode::QueuePressure, 2),
+        Pressure::Normal => (AlertLevel::Warning, AlertCode::QueueRecovered, 0),
     };
+    super::telemetry::pressure(&rt.source, id.as_str(), gauge);
     rt.alert(
         alert,
         code,

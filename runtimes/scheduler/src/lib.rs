@@ -17,6 +17,7 @@ use chimera_ports::LockToken;
 use chimera_runtime::config::LiveConfig;
 use chimera_runtime::runtime::{fatal, shutdown_pair, trigger_on_signals, Runtime, SharedState};
 use chimera_runtime::scheduler_config::SchedulerConfig;
+use chimera_runtime::telemetry::{HealthBoard, HealthStatus};
 use chimera_runtime::{connect, connect_bus};
 use placement::Placement;
 use std::sync::Arc;
@@ -45,6 +46,11 @@ pub async fn run_scheduler(
         anyhow::bail!("the scheduler needs shared state: add a [state] section (Redis)");
     };
     let ttl = Duration::from_millis(config.leader_ttl_ms);
+    let board = HealthBoard::new(&config.id);
+    board
+        .serve_if(config.metrics_listen.as_deref(), rt.shutdown.clone())
+        .await?;
+    export(&config.id, None, &board);
     let mut figures = SchedulerFigures::default();
     let mut shutdown = rt.shutdown.clone();
     loop {
@@ -96,7 +102,9 @@ pub async fn run_scheduler(
                 }
             }
             leader.step().await?;
+            export(&config.id, Some(&leader), &board);
         };
+        export(&config.id, None, &board);
         figures.changes += leader.changes;
         if !lost {
             if let Err(e) = state.store.unlock(SCHEDULER_LEADER_KEY, &token).await {
@@ -115,6 +123,47 @@ pub async fn run_scheduler(
         )
         .await;
     }
+}
+
+/// The scheduler's gauges (`chimera_scheduler_leader`, `chimera_scheduler_nodes_alive`,
+/// `chimera_scheduler_portfolios_placed`, `chimera_scheduler_portfolios_waiting`, counter
+/// `chimera_scheduler_changes_total`; label `component`) and health: `ok` leading or standing
+/// by, with what it knows.
+fn export(component: &str, leader: Option<&Placement>, board: &HealthBoard) {
+    let label = || ("component", component.to_owned());
+    let Some(leader) = leader else {
+        metrics::gauge!("chimera_scheduler_leader", &[label()]).set(0.0);
+        board.set(HealthStatus::Ok, serde_json::json!({ "leader": false }));
+        return;
+    };
+    let schedule = leader.schedule();
+    let alive = schedule.nodes().values().filter(|n| !n.dead).count();
+    let placed = schedule
+        .placements()
+        .values()
+        .filter(|p| p.is_some())
+        .count();
+    let waiting = schedule.placements().len() - placed;
+    #[allow(clippy::cast_precision_loss, reason = "gauges are f64")]
+    {
+        metrics::gauge!("chimera_scheduler_leader", &[label()]).set(1.0);
+        metrics::gauge!("chimera_scheduler_nodes_alive", &[label()]).set(alive as f64);
+        metrics::gauge!("chimera_scheduler_portfolios_placed", &[label()]).set(placed as f64);
+        metrics::gauge!("chimera_scheduler_portfolios_waiting", &[label()]).set(waiting as f64);
+    }
+    metrics::counter!("chimera_scheduler_changes_total", &[label()]).absolute(leader.changes);
+    let status = if waiting > 0 {
+        HealthStatus::Degraded
+    } else {
+        HealthStatus::Ok
+    };
+    board.set(
+        status,
+        serde_json::json!({
+            "leader": true, "nodes_alive": alive, "placed": placed, "waiting": waiting,
+            "changes": leader.changes,
+        }),
+    );
 }
 
 /// Waits for the leader lease; `None` at shutdown.

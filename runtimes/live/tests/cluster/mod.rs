@@ -117,26 +117,51 @@ impl Cluster {
     }
 
     pub(crate) fn start_node(&self, id: &str) -> JoinHandle<anyhow::Result<Vec<PortfolioFigures>>> {
+        self.start_node_with(id, "")
+    }
+
+    /// A node with `extra` lines in its `[node]` section.
+    pub(crate) fn start_node_with(
+        &self,
+        id: &str,
+        extra: &str,
+    ) -> JoinHandle<anyhow::Result<Vec<PortfolioFigures>>> {
         let rt = self.runtime(id);
         let config: NodeConfig = toml::from_str(&format!(
-            "id = \"{id}\"\nheartbeat_ms = 100\ncapacity = 4\n"
+            "id = \"{id}\"\nheartbeat_ms = 100\ncapacity = 4\n{extra}"
         ))
         .unwrap();
         tokio::spawn(async move { node::run_node(rt, &config, &StrategyRegistry::builtin()).await })
     }
 
     pub(crate) fn start_gateway(&self) -> JoinHandle<anyhow::Result<GatewayFigures>> {
+        self.start_gateway_with("")
+    }
+
+    /// The gateway with `extra` lines in its section.
+    pub(crate) fn start_gateway_with(
+        &self,
+        extra: &str,
+    ) -> JoinHandle<anyhow::Result<GatewayFigures>> {
         let rt = self.runtime("g1");
-        let config: GatewayConfig = toml::from_str("id = \"g1\"").unwrap();
+        let config: GatewayConfig = toml::from_str(&format!("id = \"g1\"\n{extra}")).unwrap();
         tokio::spawn(async move { gateway::run_gateway(rt, &config).await })
     }
 
     pub(crate) fn start_scheduler(&self) -> JoinHandle<anyhow::Result<SchedulerFigures>> {
+        self.start_scheduler_with("")
+    }
+
+    /// The scheduler with `extra` lines in its section.
+    pub(crate) fn start_scheduler_with(
+        &self,
+        extra: &str,
+    ) -> JoinHandle<anyhow::Result<SchedulerFigures>> {
         let rt = self.runtime("s1");
-        let config: SchedulerConfig = toml::from_str(
+        let config: SchedulerConfig = toml::from_str(&format!(
             "id = \"s1\"\ndead_after_ms = 800\ntick_ms = 50\nrefresh_ms = 200\n\
-             leader_ttl_ms = 600\n",
-        )
+             leader_ttl_ms = 600\n{extra}"
+        ))
         .unwrap();
         tokio::spawn(async move { scheduler::run_scheduler(rt, &config).await })
     }

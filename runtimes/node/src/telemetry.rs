@@ -1,0 +1,78 @@
+//! The node's metrics (Prometheus, through the `metrics` facade) and health, refreshed with
+//! every heartbeat from the counters the workers keep anyway: nothing on the hot path but the
+//! tick-to-order histogram ([`super::worker`]).
+//!
+//! Names (label `component` = the node; `portfolio` where per portfolio):
+//! `chimera_node_portfolios`, `chimera_node_leases`, `chimera_heartbeats_total`,
+//! `chimera_dead_letters_total`, `chimera_events_total`, `chimera_orders_total`,
+//! `chimera_fills_total`, `chimera_skipped_total`, `chimera_checkpoints_total`,
+//! `chimera_queue_depth`, `chimera_queue_capacity`, `chimera_quotes_coalesced_total`,
+//! `chimera_queue_pressure` (0 normal, 1 ≥ 70 %, 2 ≥ 95 %),
+//! `chimera_tick_to_order_seconds` (from the worker taking a batch to its orders being durable
+//! on the bus; the wait in the queue shows in `chimera_queue_depth`).
+
+use chimera_messages::Heartbeat;
+use chimera_runtime::telemetry::{HealthBoard, HealthStatus};
+
+/// Exports one heartbeat's figures and sets the node's health: `degraded` while a queue is at
+/// 95 % or more, `ok` otherwise.
+pub(crate) fn export(node: &str, heartbeat: &Heartbeat, leases: usize, board: &HealthBoard) {
+    let component = node.to_owned();
+    #[allow(clippy::cast_precision_loss, reason = "gauges are f64")]
+    {
+        metrics::gauge!("chimera_node_portfolios", "component" => component.clone())
+            .set(heartbeat.portfolios.len() as f64);
+        metrics::gauge!("chimera_node_leases", "component" => component.clone()).set(leases as f64);
+    }
+    metrics::counter!("chimera_heartbeats_total", "component" => component.clone())
+        .absolute(heartbeat.beat + 1);
+    metrics::counter!("chimera_dead_letters_total", "component" => component.clone())
+        .absolute(heartbeat.dead_letters);
+    let mut full = Vec::new();
+    for load in &heartbeat.portfolios {
+        let labels = [
+            ("component", component.clone()),
+            ("portfolio", load.portfolio.to_string()),
+        ];
+        metrics::counter!("chimera_events_total", &labels).absolute(load.events);
+        metrics::counter!("chimera_orders_total", &labels).absolute(load.orders);
+        metrics::counter!("chimera_fills_total", &labels).absolute(load.fills);
+        metrics::counter!("chimera_skipped_total", &labels).absolute(load.skipped);
+        metrics::counter!("chimera_checkpoints_total", &labels).absolute(load.checkpoints);
+        metrics::counter!("chimera_quotes_coalesced_total", &labels)
+            .absolute(load.coalesced as u64);
+        #[allow(clippy::cast_precision_loss, reason = "gauges are f64")]
+        {
+            metrics::gauge!("chimera_queue_depth", &labels).set(load.queue as f64);
+            metrics::gauge!("chimera_queue_capacity", &labels).set(load.queue_capacity as f64);
+        }
+        if load.queue * 100 >= load.queue_capacity * 95 {
+            full.push(load.portfolio.to_string());
+        }
+    }
+    let status = if full.is_empty() {
+        HealthStatus::Ok
+    } else {
+        HealthStatus::Degraded
+    };
+    board.set(
+        status,
+        serde_json::json!({
+            "portfolios": heartbeat.portfolios.iter().map(|l| l.portfolio.to_string()).collect::<Vec<_>>(),
+            "leases": leases,
+            "beat": heartbeat.beat,
+            "dead_letters": heartbeat.dead_letters,
+            "queues_full": full,
+        }),
+    );
+}
+
+/// The pressure level of a portfolio's queue as a gauge.
+pub(crate) fn pressure(node: &str, portfolio: &str, level: u8) {
+    metrics::gauge!(
+        "chimera_queue_pressure",
+        "component" => node.to_owned(),
+        "portfolio" => portfolio.to_owned()
+    )
+    .set(f64::from(level));
+}
