@@ -93,7 +93,20 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
         };
-        migrator.run(&pool).await?;
+        // Two processes starting on a fresh SQLite file (a node and `chimera ctl`, say) may both
+        // see a migration as pending; the loser fails on a table the winner just made. Running
+        // the migrator again then finds it applied. (PostgreSQL serialises migrators itself.)
+        let mut attempt = 0;
+        loop {
+            match migrator.run(&pool).await {
+                Ok(()) => break,
+                Err(_) if sqlite && attempt < 5 => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(Self { pool, backend })
     }
 

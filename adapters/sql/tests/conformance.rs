@@ -111,6 +111,39 @@ async fn concurrent_order_writers_never_regress() {
     store.close().await;
 }
 
+/// Several processes starting at once on a fresh SQLite file (a node, `chimera ctl`) each apply
+/// the schema or find it applied; none fails on a table another has just created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stores_opened_at_once_on_a_fresh_sqlite_file_all_connect() {
+    for round in 0..5 {
+        let (dir, url) = sqlite_url(&format!("race-{round}"));
+        let url = format!("{url}?mode=rwc");
+        let opened = futures_join(
+            (0..4)
+                .map(|_| {
+                    let url = url.clone();
+                    tokio::spawn(async move { SqlStore::connect(&SqlConfig::new(url)).await })
+                })
+                .collect(),
+        )
+        .await;
+        for store in opened {
+            store.unwrap().close().await;
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+async fn futures_join(
+    tasks: Vec<tokio::task::JoinHandle<Result<SqlStore, chimera_sql::SqlAdapterError>>>,
+) -> Vec<Result<SqlStore, chimera_sql::SqlAdapterError>> {
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
 #[tokio::test]
 async fn bad_config_lists_every_field() {
     let err = SqlStore::connect(&SqlConfig {

@@ -67,8 +67,19 @@ fn ctl_waits_for_the_acknowledgement_and_says_when_none_comes() {
             .spawn()
             .unwrap(),
     );
-    // The node answers once it runs the portfolio; until then the pause times out.
+    // Commands are answered once the node runs the portfolio.
     let started = Instant::now();
+    while !std::fs::read_to_string(dir.join("node.err"))
+        .unwrap_or_default()
+        .contains("started (epoch")
+    {
+        assert!(
+            started.elapsed() < Duration::from_mins(1),
+            "the node did not start: {}",
+            std::fs::read_to_string(dir.join("node.err")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let (ok, stdout, stderr) = loop {
         let attempt = ctl(&config, &["pause", "btc", "--reason", "maintenance"]);
         if attempt.0 || started.elapsed() > Duration::from_mins(1) {

@@ -15,6 +15,7 @@ pub mod logging;
 pub mod portfolio_spec;
 pub mod requests;
 pub mod runtime;
+pub mod runtime_sections;
 pub mod scheduler_config;
 pub mod services;
 pub mod telemetry;

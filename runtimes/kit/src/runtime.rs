@@ -183,6 +183,34 @@ impl Runtime {
             .await
     }
 
+    /// Publishes the answer to control command `command_id` on `system.events`, from this
+    /// process.
+    ///
+    /// # Errors
+    /// A fatal bus error, or a transient one once shutdown was asked.
+    pub async fn acknowledge(
+        &self,
+        command_id: String,
+        portfolio_id: Option<PortfolioId>,
+        outcome: chimera_messages::CommandOutcome,
+    ) -> PortResult<()> {
+        let ack = chimera_messages::CommandAck {
+            command_id,
+            portfolio_id,
+            by: self.source.clone(),
+            outcome,
+        };
+        self.publish(
+            Topic::SystemEvents,
+            MessageType::SystemEvent,
+            ack.message_id(),
+            ack.portfolio_id.as_ref().map_or("*", PortfolioId::as_str),
+            &ack,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Sends an alert to the alerts topic and the audit trail.
     pub async fn alert(
         &self,

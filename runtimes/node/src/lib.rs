@@ -11,7 +11,6 @@
 //! `node:{heartbeat}:<id>` with a TTL). With shared state the node runs a portfolio only while
 //! it holds the portfolio's lease ([`lease`]).
 
-mod ack;
 mod catch_up;
 mod lease;
 mod queue;

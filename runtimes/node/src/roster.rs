@@ -11,7 +11,7 @@
 
 use super::lease::Leases;
 use super::queue::PortfolioQueue;
-use super::router::RouteTable;
+use super::router::{RosterEvent, RouteTable};
 use super::worker::{Worker, WorkerStats};
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::strategy::StrategyRegistry;
@@ -26,19 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-
-/// What the routers hand the roster.
-#[derive(Debug)]
-pub(crate) enum RosterEvent {
-    /// An assignment change.
-    Schedule(ScheduleUpdate),
-    /// Swap a portfolio to the configuration now in its record (control command
-    /// `command_id`).
-    Reload {
-        portfolio: PortfolioId,
-        command_id: String,
-    },
-}
 
 /// What the heartbeat reads: each running portfolio's counters and queue.
 pub(crate) type Loads = Arc<Mutex<BTreeMap<PortfolioId, (Arc<WorkerStats>, Arc<PortfolioQueue>)>>>;
@@ -378,7 +365,10 @@ impl Roster {
                     .into(),
             }
         };
-        super::ack::acknowledge(&self.rt, command_id, Some(id), outcome).await?;
+        self.rt
+            .acknowledge(command_id, Some(id), outcome)
+            .await
+            .map_err(|e| fatal("acknowledge a command", &e))?;
         Ok(())
     }
 
@@ -413,7 +403,11 @@ impl Roster {
                 reason: RefusalCode::InvalidConfig,
                 detail,
             };
-            return super::ack::acknowledge(&self.rt, command_id, Some(id), outcome).await;
+            return self
+                .rt
+                .acknowledge(command_id, Some(id), outcome)
+                .await
+                .map_err(|e| fatal("acknowledge a command", &e));
         }
         if let Some(Slot::Running { stop, reload, .. }) = self.slots.get_mut(&id) {
             *reload = Some((command_id, asked));

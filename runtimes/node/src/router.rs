@@ -3,7 +3,6 @@
 //! once every portfolio it went to has made its effects durable.
 
 use super::queue::{ControlInput, Input, Origin, Pending, PortfolioQueue, Pressure};
-use super::roster::RosterEvent;
 use chimera_kernel::engine::InterestMap;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::PortfolioId;
@@ -16,6 +15,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// What the routers hand the roster.
+#[derive(Debug)]
+pub(crate) enum RosterEvent {
+    /// An assignment change.
+    Schedule(ScheduleUpdate),
+    /// Swap a portfolio to the configuration now in its record (control command
+    /// `command_id`).
+    Reload {
+        portfolio: PortfolioId,
+        command_id: String,
+    },
+}
 
 /// Which portfolios want what. Replaced whole when a portfolio joins or leaves the node
 /// ([`RouteTable`]), so a router reads one consistent version per message.

@@ -222,7 +222,9 @@ impl Worker {
         }
         self.persist(rt, last_ts, &mut events).await?;
         for (command_id, outcome) in std::mem::take(&mut self.acks) {
-            super::ack::acknowledge(rt, command_id, Some(self.id.clone()), outcome).await?;
+            rt.acknowledge(command_id, Some(self.id.clone()), outcome)
+                .await
+                .map_err(|e| fatal("acknowledge a command", &e))?;
         }
         Ok(())
     }

@@ -5,9 +5,7 @@
 use crate::placement::Placement;
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::schedule::{Change, ScheduleInput, ScheduleRefusal};
-use chimera_messages::{
-    decode, CommandAck, CommandOutcome, ControlCommand, MessageType, RefusalCode, Topic,
-};
+use chimera_messages::{decode, CommandOutcome, ControlCommand, MessageType, RefusalCode};
 use chimera_ports::{PortfolioRecord, PortfolioRepository, PortfolioStatus};
 use chimera_runtime::runtime::{fatal, wall_clock};
 use std::collections::BTreeMap;
@@ -29,8 +27,10 @@ impl Placement {
             if let Ok(env) = decode::<ControlCommand>(&d.payload, MessageType::ControlCommand) {
                 if env.payload.is_for_scheduler() {
                     let outcome = self.operator(&env.payload).await?;
-                    self.acknowledge(env.id, env.payload.portfolio().cloned(), outcome)
-                        .await?;
+                    self.rt
+                        .acknowledge(env.id, env.payload.portfolio().cloned(), outcome)
+                        .await
+                        .map_err(|e| fatal("acknowledge a command", &e))?;
                 }
             }
             newest.insert(d.partition, d);
@@ -103,30 +103,5 @@ impl Placement {
             self.last_refresh = None;
         }
         Ok(CommandOutcome::Applied)
-    }
-
-    async fn acknowledge(
-        &mut self,
-        command_id: String,
-        portfolio_id: Option<PortfolioId>,
-        outcome: CommandOutcome,
-    ) -> anyhow::Result<()> {
-        let ack = CommandAck {
-            command_id,
-            portfolio_id,
-            by: self.rt.source.clone(),
-            outcome,
-        };
-        self.rt
-            .publish(
-                Topic::SystemEvents,
-                MessageType::SystemEvent,
-                ack.message_id(),
-                ack.portfolio_id.as_ref().map_or("*", PortfolioId::as_str),
-                &ack,
-            )
-            .await
-            .map_err(|e| fatal("acknowledge a command", &e))?;
-        Ok(())
     }
 }
