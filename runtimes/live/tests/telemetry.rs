@@ -81,6 +81,17 @@ async fn every_runtime_serves_its_metrics_and_health() {
         },
     )
     .await;
+    // The gateway exports its figures at its checkpoints (every 250 ms at most).
+    wait_for(
+        "the gateway exports its fills",
+        Duration::from_secs(10),
+        || async {
+            let (_, text) = get(ports[1], "/metrics").await;
+            sample(&text, "chimera_gateway_fills_total", &["component=\"g1\""])
+                .is_some_and(|v| v >= 4.0)
+        },
+    )
+    .await;
     wait_for("the scheduler leads", Duration::from_secs(10), || async {
         let (_, text) = get(ports[2], "/metrics").await;
         sample(&text, "chimera_scheduler_leader", &["component=\"s1\""]) == Some(1.0)
