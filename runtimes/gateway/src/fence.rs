@@ -1,12 +1,17 @@
 //! Fencing: the gateway refuses the orders of a node that no longer owns a portfolio.
 //!
-//! Every placement of a portfolio by the scheduler carries a fresh, increasing epoch; the node
-//! running it stamps that epoch on each order command's envelope. The gateway keeps, per
-//! portfolio, the newest epoch it has heard of, from `schedule.updates` and from the commands
-//! themselves, and refuses a command stamped with an older one (or none, once the portfolio
-//! has an epoch): a node that was paused or cut off while its portfolio moved (a zombie) cannot
-//! get an order through after it comes back. Pure: the caller feeds it and acts on the answer;
-//! the table is kept in the gateway's checkpoint so a restart does not forget it.
+//! Every placement of a portfolio by the scheduler carries a fresh, increasing epoch. A node
+//! that starts a portfolio first publishes an [`chimera_messages::EpochClaim`] on
+//! `orders.submission`, then stamps its epoch on each order command's envelope. The gateway
+//! reads that topic in order and keeps, per portfolio, the newest epoch claimed or stamped so
+//! far; it refuses a command stamped with an older one (or none, once the portfolio has an
+//! epoch). So what a previous owner sent before the new owner's claim executes (the new owner
+//! restored a state that includes it, or decides the same intents again, which idempotency by
+//! intent id absorbs), and what a zombie sends after it (a node paused or cut off while its
+//! portfolio moved) is refused. Fencing by the scheduler's announcements instead would refuse
+//! the previous owner's legitimate orders still queued ahead of the gateway. Pure: the caller
+//! feeds it and acts on the answer; the table is kept in the gateway's checkpoint so a restart
+//! does not forget it.
 
 use chimera_kernel::ids::PortfolioId;
 use std::collections::BTreeMap;
@@ -37,8 +42,8 @@ impl Fence {
         &self.epochs
     }
 
-    /// The scheduler placed `portfolio` under `epoch`.
-    pub(crate) fn assigned(&mut self, portfolio: &PortfolioId, epoch: u64) {
+    /// A node claimed `portfolio` under `epoch` (a lower claim, arriving late, lowers nothing).
+    pub(crate) fn claim(&mut self, portfolio: &PortfolioId, epoch: u64) {
         let known = self.epochs.entry(portfolio.clone()).or_default();
         *known = (*known).max(epoch);
     }
@@ -84,7 +89,7 @@ mod tests {
             Err(Fenced { current: 3, got: 0 }),
             "once placed, an unstamped command is refused"
         );
-        fence.assigned(&p, 5);
+        fence.claim(&p, 5);
         assert_eq!(
             fence.admit(&p, Some(3)),
             Err(Fenced { current: 5, got: 3 }),
@@ -95,11 +100,11 @@ mod tests {
             Ok(()),
             "the new owner is admitted"
         );
-        fence.assigned(&p, 4);
+        fence.claim(&p, 4);
         assert_eq!(
             fence.admit(&p, Some(5)),
             Ok(()),
-            "a late, older assignment lowers nothing"
+            "a late, older claim lowers nothing"
         );
         assert_eq!(
             fence.admit(&PortfolioId::new("p2"), Some(1)),

@@ -30,7 +30,7 @@ pub use venue::{GatewayVenue, Knowledge, PlainVenue};
 
 use chimera_kernel::engine::Command;
 use chimera_kernel::ids::PortfolioId;
-use chimera_messages::{decode, MessageType, ScheduleUpdate, Topic};
+use chimera_messages::{decode, message_type, EpochClaim, MessageType, Topic};
 use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
 use chimera_runtime::config::LiveConfig;
 use chimera_runtime::config::{GatewayConfig, VenueKind};
@@ -206,13 +206,7 @@ async fn run_gateway_with(
             &rt.topics.group(&config.id),
         )
         .await?;
-    let schedule = rt
-        .bus
-        .subscribe(
-            &rt.topics.name(Topic::ScheduleUpdates),
-            &rt.topics.group(&format!("{}.schedule", config.id)),
-        )
-        .await?;
+
     let mut gw = Gateway::new(Arc::clone(&rt), venue);
     let board = HealthBoard::new(&config.id);
     board
@@ -225,8 +219,6 @@ async fn run_gateway_with(
         order_acks: Vec::new(),
         last: Instant::now(),
         fence: Fence::new(fence),
-        schedule,
-        schedule_acks: Vec::new(),
         board,
     };
     let shutdown = rt.shutdown.clone();
@@ -259,8 +251,6 @@ struct Keeper {
     order_acks: Vec<Delivery>,
     last: Instant,
     fence: Fence,
-    schedule: Box<dyn Subscription>,
-    schedule_acks: Vec<Delivery>,
     board: HealthBoard,
 }
 
@@ -295,7 +285,6 @@ impl Keeper {
         orders: &mut Box<dyn Subscription>,
         wait: Duration,
     ) -> anyhow::Result<usize> {
-        self.assignments(gw).await?;
         let mut handled = 0;
         while handled < COMMAND_BATCH {
             let polled = orders
@@ -315,11 +304,24 @@ impl Keeper {
             if self.applied.get(&partition).is_some_and(|a| d.offset <= *a) {
                 gw.figures.replayed += 1;
             } else {
-                match decode::<Command>(&d.payload, MessageType::OrderCommand) {
-                    Ok(env) => match self.fence.admit(env.payload.portfolio_id(), env.epoch) {
-                        Ok(()) => gw.handle(env.payload).await?,
-                        Err(fenced) => gw.fenced(&env, fenced).await,
-                    },
+                let claim = message_type(&d.payload) == Some(MessageType::EpochClaim);
+                let decoded = if claim {
+                    decode::<EpochClaim>(&d.payload, MessageType::EpochClaim).map(|env| {
+                        self.fence
+                            .claim(&env.payload.portfolio_id, env.payload.epoch);
+                        None
+                    })
+                } else {
+                    decode::<Command>(&d.payload, MessageType::OrderCommand).map(Some)
+                };
+                match decoded {
+                    Ok(None) => {}
+                    Ok(Some(env)) => {
+                        match self.fence.admit(env.payload.portfolio_id(), env.epoch) {
+                            Ok(()) => gw.handle(env.payload).await?,
+                            Err(fenced) => gw.fenced(&env, fenced).await,
+                        }
+                    }
                     Err(error) => gw
                         .rt
                         .dead_letter(&d, &error)
@@ -333,32 +335,6 @@ impl Keeper {
         Ok(handled)
     }
 
-    /// Takes in the assignment changes published since the last look (their epochs raise the
-    /// fence before the next commands are judged).
-    async fn assignments(&mut self, gw: &mut Gateway) -> anyhow::Result<()> {
-        loop {
-            let d = match self.schedule.poll(Duration::ZERO).await {
-                Ok(Some(d)) => d,
-                Ok(None) => return Ok(()),
-                Err(e) if e.is_transient() => return Ok(()),
-                Err(e) => return Err(fatal("poll schedule", &e)),
-            };
-            match decode::<ScheduleUpdate>(&d.payload, MessageType::ScheduleUpdate) {
-                Ok(env) => {
-                    if let Some(epoch) = env.payload.epoch {
-                        self.fence.assigned(&env.payload.portfolio_id, epoch);
-                    }
-                }
-                Err(error) => gw
-                    .rt
-                    .dead_letter(&d, &error)
-                    .await
-                    .map_err(|e| fatal("dead letter", &e))?,
-            }
-            self.schedule_acks.push(d);
-        }
-    }
-
     /// Saves the venue and progress, then acknowledges everything they cover.
     async fn checkpoint(
         &mut self,
@@ -366,10 +342,7 @@ impl Keeper {
         orders: &mut Box<dyn Subscription>,
     ) -> anyhow::Result<()> {
         self.last = Instant::now();
-        if !gw.venue.has_unacknowledged()
-            && self.order_acks.is_empty()
-            && self.schedule_acks.is_empty()
-        {
+        if !gw.venue.has_unacknowledged() && self.order_acks.is_empty() {
             return Ok(());
         }
         let venue = gw.venue.checkpoint()?;
@@ -411,16 +384,6 @@ impl Keeper {
             .collect();
         for d in newest.values() {
             rt.ack(orders, d).await.map_err(|e| fatal("ack", &e))?;
-        }
-        let newest: BTreeMap<i32, Delivery> = self
-            .schedule_acks
-            .drain(..)
-            .map(|d| (d.partition, d))
-            .collect();
-        for d in newest.values() {
-            rt.ack(&mut self.schedule, d)
-                .await
-                .map_err(|e| fatal("ack", &e))?;
         }
         Ok(())
     }

@@ -189,3 +189,18 @@ pub const SCHEDULE_STATE_KEY: &str = "sched:{state}";
 
 /// The scheduler's leader lease in the shared store: only its holder acts.
 pub const SCHEDULER_LEADER_KEY: &str = "lock:{scheduler}";
+
+/// A node starts running a portfolio under assignment `epoch`: published on
+/// `orders.submission` (key: the portfolio) before the node sends anything for it, so the
+/// gateway, reading that topic in order, executes what earlier owners sent before this point
+/// and refuses what they send after it (a zombie's orders).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochClaim {
+    /// The portfolio.
+    pub portfolio_id: PortfolioId,
+    /// The node's assignment epoch.
+    pub epoch: u64,
+    /// The node.
+    pub node: String,
+}

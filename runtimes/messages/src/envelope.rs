@@ -28,6 +28,10 @@ pub enum MessageType {
     Alert,
     /// A [`crate::DeadLetter`].
     DeadLetter,
+    /// An [`crate::EpochClaim`]: a node starting a portfolio under a new assignment epoch,
+    /// on `orders.submission`, so the gateway fences older epochs from that point of the
+    /// stream on.
+    EpochClaim,
 }
 
 /// One bus message.
@@ -216,6 +220,11 @@ struct Header {
     schema: u32,
     #[serde(rename = "type")]
     kind: MessageType,
+}
+
+/// The type a message says it is, without decoding its payload (`None`: not an envelope).
+pub fn message_type(bytes: &[u8]) -> Option<MessageType> {
+    serde_json::from_slice::<Header>(bytes).ok().map(|h| h.kind)
 }
 
 /// Decodes an envelope, checking its schema version and that it carries `expected`.

@@ -16,10 +16,12 @@ mod strategy_event;
 mod topics;
 
 pub use ack::{CommandAck, CommandOutcome, RefusalCode};
-pub use control::{ControlCommand, ScheduleUpdate, SCHEDULER_LEADER_KEY, SCHEDULE_STATE_KEY};
+pub use control::{
+    ControlCommand, EpochClaim, ScheduleUpdate, SCHEDULER_LEADER_KEY, SCHEDULE_STATE_KEY,
+};
 pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{
-    decode, encode, Alert, AlertCode, AlertLevel, DecodeError, Envelope, MessageType,
+    decode, encode, message_type, Alert, AlertCode, AlertLevel, DecodeError, Envelope, MessageType,
     SCHEMA_VERSION,
 };
 pub use heartbeat::{Heartbeat, PortfolioLoad};

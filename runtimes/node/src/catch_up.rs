@@ -13,15 +13,20 @@
 //! skipped by offset like any redelivery. Feedback and control are read before market data:
 //! a fill the previous node never applied is older than the bars that follow it.
 //! Undecodable messages are skipped here (the routers dead-letter them).
+//!
+//! Around the catch-up, a worker that runs under a scheduler's epoch first claims the
+//! portfolio on `orders.submission` (the gateway's fence point), and afterwards sends again the
+//! orders its restored state is still waiting to hear about.
 
 use super::queue::{ControlInput, Input, Origin};
 use super::worker::Worker;
+use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_messages::{decode, ControlCommand, MessageType, Topic};
 use chimera_ports::Delivery;
 use chimera_runtime::runtime::{fatal, Runtime};
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,6 +124,57 @@ impl Worker {
             tracing::info!(portfolio = %self.id, "caught up: {applied} input(s) applied");
         }
         Ok(Some(applied))
+    }
+
+    /// Claims the portfolio under this worker's epoch on `orders.submission`, before sending
+    /// anything for it: from that point of the stream on, the gateway refuses older epochs
+    /// ([`chimera_messages::EpochClaim`]). Nothing to claim without a scheduler (epoch 0).
+    pub(crate) async fn claim(&mut self, rt: &Runtime) -> anyhow::Result<()> {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if epoch == 0 {
+            return Ok(());
+        }
+        let claim = chimera_messages::EpochClaim {
+            portfolio_id: self.id.clone(),
+            epoch,
+            node: rt.source.clone(),
+        };
+        rt.publish_fenced(
+            Topic::OrdersSubmission,
+            MessageType::EpochClaim,
+            format!("claim:{}:{epoch}", self.id),
+            self.id.as_str(),
+            &claim,
+            Some(epoch),
+        )
+        .await
+        .map_err(|e| fatal("claim the portfolio", &e))?;
+        Ok(())
+    }
+
+    /// Sends again, under this worker's epoch, every order the restored state has sent but
+    /// heard nothing of yet. The previous owner's copy may have been fenced by the gateway
+    /// (it learnt the new epoch before executing it), which would leave the order pending
+    /// forever; the gateway is idempotent by intent id, so a copy it did execute is answered
+    /// with its recorded reports instead of being executed twice.
+    pub(crate) async fn resend_pending(&mut self, rt: &Runtime) -> anyhow::Result<()> {
+        let mut pending: Vec<Command> = self
+            .set
+            .engine(0)
+            .open_orders()
+            .filter(|o| o.status == chimera_kernel::order::OrderStatus::PendingNew)
+            .map(|o| Command::Submit(o.intent.clone()))
+            .collect();
+        if !pending.is_empty() {
+            tracing::info!(
+                portfolio = %self.id,
+                "sending {} pending order(s) again under epoch {}",
+                pending.len(),
+                self.epoch.load(Ordering::Acquire)
+            );
+            self.publish(rt, &mut pending).await?;
+        }
+        Ok(())
     }
 
     /// The input `delivery` is for this portfolio, if it is one of its own.

@@ -177,7 +177,7 @@ impl Roster {
         ));
         let queue = Arc::new(PortfolioQueue::new(self.config.queue_capacity));
         let (stop, stopped) = watch::channel(false);
-        let worker = Worker::new(
+        let mut worker = Worker::new(
             engine,
             checkpoint,
             Arc::clone(&queue),
@@ -187,6 +187,12 @@ impl Roster {
             stopped,
         );
         worker.epoch.store(epoch, Ordering::Release);
+        // Checkpoint revisions of a placement start above any earlier placement's: a zombie
+        // of an older epoch can then never overwrite its successor's checkpoints, only be
+        // refused (and stop) when it tries.
+        if let Some(base) = i64::try_from(epoch).ok().and_then(|e| e.checked_shl(32)) {
+            worker.revision = worker.revision.max(base);
+        }
         self.table.add(worker.set.engine(0).portfolio(), &queue);
         if let Ok(mut loads) = self.loads.lock() {
             loads.insert(id.clone(), (Arc::clone(&worker.stats), Arc::clone(&queue)));

@@ -150,11 +150,13 @@ impl Worker {
         rt: Arc<Runtime>,
         catch_up: Option<String>,
     ) -> anyhow::Result<()> {
+        self.claim(&rt).await?;
         if let Some(group) = catch_up {
             if self.catch_up(&rt, &group).await?.is_none() {
                 return Ok(());
             }
         }
+        self.resend_pending(&rt).await?;
         let mut batch = Vec::with_capacity(self.batch_max);
         let mut shutdown = rt.shutdown.clone();
         let mut stop = self.stop.clone();
@@ -205,6 +207,13 @@ impl Worker {
                 }
                 self.take_outputs(&mut commands, &mut events, &mut requests);
             }
+        }
+        if self.stopping() {
+            // Moved away while this batch ran: the gateway already fences the old epoch, so
+            // these orders would never execute, and a checkpoint holding them would hand the
+            // next owner orders that never resolve. Dropped; the next owner catches up from the
+            // last checkpoint and decides them again.
+            return Ok(());
         }
         let sent = !commands.is_empty();
         self.publish(rt, &mut commands).await?;
@@ -351,7 +360,11 @@ impl Worker {
         Ok(())
     }
 
-    async fn publish(&mut self, rt: &Runtime, commands: &mut Vec<Command>) -> anyhow::Result<()> {
+    pub(crate) async fn publish(
+        &mut self,
+        rt: &Runtime,
+        commands: &mut Vec<Command>,
+    ) -> anyhow::Result<()> {
         let epoch = Some(self.epoch.load(Ordering::Acquire)).filter(|&e| e > 0);
         for command in commands.drain(..) {
             let id = command.idempotency_key();

@@ -273,6 +273,12 @@ impl Placement {
                 portfolio,
                 placement,
             } => {
+                tracing::info!(
+                    component = %self.rt.source,
+                    "portfolio {portfolio} assigned to {} (epoch {}; {reason})",
+                    placement.node,
+                    placement.epoch
+                );
                 self.record_assignment(portfolio, Some(&placement.node))
                     .await?;
                 self.announce(

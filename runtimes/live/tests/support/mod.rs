@@ -209,6 +209,11 @@ impl Drop for Proc {
 }
 
 pub(crate) fn spawn(binary: &str, setup: &Setup, log: &str) -> Proc {
+    spawn_env(binary, setup, log, &[])
+}
+
+/// [`spawn`] with extra environment variables (e.g. `CHIMERA__NODE__ID` for a second node).
+pub(crate) fn spawn_env(binary: &str, setup: &Setup, log: &str, env: &[(&str, String)]) -> Proc {
     let out = std::fs::File::create(setup.dir.join(format!("{log}.out"))).unwrap();
     let err = std::fs::File::create(setup.dir.join(format!("{log}.err"))).unwrap();
     Proc(
@@ -217,6 +222,7 @@ pub(crate) fn spawn(binary: &str, setup: &Setup, log: &str) -> Proc {
             .arg(&setup.config)
             // Logs as JSON lines, which the tests read by field.
             .env("CHIMERA_LOG_FORMAT", "json")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()
