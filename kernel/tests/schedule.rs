@@ -198,6 +198,43 @@ fn migrations_and_drains_are_checked_and_refused_with_a_reason() {
 }
 
 #[test]
+fn a_node_back_from_the_dead_draws_no_running_portfolio_until_its_probation_ends() {
+    let mut s = Schedule::new(3_000);
+    s.handle(&beat("n1", 4), Timestamp(0));
+    s.handle(&beat("n2", 4), Timestamp(0));
+    for p in ["a", "b", "c", "d"] {
+        s.handle(&add(p), Timestamp(0));
+    }
+    // n2 goes silent and is declared dead: its two portfolios move to n1.
+    s.handle(&beat("n1", 4), Timestamp(3_500));
+    s.handle(&ScheduleInput::Tick, Timestamp(3_500));
+    assert_eq!(s.load("n1"), 4);
+    // n2 comes back (a thawed process, say): nothing moves onto it yet.
+    let changes = s.handle(&beat("n2", 4), Timestamp(4_000));
+    assert!(changes.is_empty(), "{changes:?}");
+    s.handle(&beat("n1", 4), Timestamp(6_000));
+    s.handle(&beat("n2", 4), Timestamp(6_000));
+    assert!(s.handle(&ScheduleInput::Tick, Timestamp(6_000)).is_empty());
+    // It dies again during its probation: nothing had moved, nothing moves back.
+    s.handle(&beat("n1", 4), Timestamp(9_500));
+    let changes = s.handle(&ScheduleInput::Tick, Timestamp(9_500));
+    assert!(
+        matches!(&changes[..], [Change::NodeDead { node }] if node == "n2"),
+        "{changes:?}"
+    );
+    // Back again and healthy through its probation: then the loads are balanced.
+    s.handle(&beat("n2", 4), Timestamp(10_000));
+    s.handle(&beat("n1", 4), Timestamp(12_000));
+    s.handle(&beat("n2", 4), Timestamp(12_000));
+    assert!(s.handle(&ScheduleInput::Tick, Timestamp(12_000)).is_empty());
+    s.handle(&beat("n1", 4), Timestamp(13_000));
+    s.handle(&beat("n2", 4), Timestamp(13_000));
+    let changes = s.handle(&ScheduleInput::Tick, Timestamp(13_000));
+    assert_eq!(moves(&changes), 2, "{changes:?}");
+    assert_eq!((s.load("n1"), s.load("n2")), (2, 2));
+}
+
+#[test]
 fn a_schedule_survives_being_stored_and_read_back() {
     let mut s = Schedule::new(3_000);
     s.handle(&beat("n1", 5), Timestamp(0));
@@ -253,7 +290,8 @@ proptest! {
                 }
             }
             let lapsed = s.nodes().values().any(|n| !n.dead && now - n.last_heartbeat.0 > 3_000);
-            if !lapsed {
+            let probation_ends = s.nodes().values().any(|n| n.probation_until.is_some_and(|t| t.0 <= now));
+            if !lapsed && !probation_ends {
                 prop_assert!(s.clone().handle(&ScheduleInput::Tick, Timestamp(now)).is_empty(), "sticky: a quiet tick moves nothing");
             }
             let room = s.nodes().iter().any(|(id, n)| !n.dead && !n.draining && s.load(id) < n.capacity);

@@ -11,7 +11,11 @@
 //!   token a node stamps on its orders, so the gateway refuses a zombie's orders once the
 //!   portfolio has moved on.
 //!
-//! Balance: when a node joins (or a drain ends), portfolios move from the most loaded nodes to
+//! Probation: a node that comes back after being declared dead takes waiting portfolios but
+//! draws no running one until it has stayed alive one more dead-node timeout (flap damping:
+//! a thawed zombie, or a node with a bad link, does not pull portfolios off healthy nodes).
+//!
+//! Balance: when a node joins (or a drain ends, or a probation ends), portfolios move from the most loaded nodes to
 //! the least loaded until loads differ by at most one (relative to nothing else: capacities are
 //! limits, not weights), one portfolio per move, fewest moves first.
 
@@ -31,6 +35,12 @@ pub struct NodeState {
     pub dead: bool,
     /// Being drained: it keeps what it runs until moved, takes nothing new.
     pub draining: bool,
+    /// Came back after being declared dead: until this time no running portfolio is moved
+    /// onto it (a node that flaps, or a paused process thawed just before it finds it lost
+    /// its leases, would otherwise draw portfolios away from healthy nodes). It still takes
+    /// portfolios that wait for room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probation_until: Option<Timestamp>,
 }
 
 /// Where a portfolio runs.
@@ -186,12 +196,17 @@ impl Schedule {
         match input {
             ScheduleInput::Heartbeat { node, capacity } => {
                 let is_new = !self.nodes.contains_key(node);
+                let dead_after = self.dead_after_ms;
                 let state = self.nodes.entry(node.clone()).or_insert(NodeState {
                     capacity: *capacity,
                     last_heartbeat: now,
                     dead: false,
                     draining: false,
+                    probation_until: None,
                 });
+                if state.dead {
+                    state.probation_until = Some(Timestamp(now.0.saturating_add(dead_after)));
+                }
                 let joined = is_new || state.dead || state.capacity != *capacity;
                 state.capacity = *capacity;
                 state.last_heartbeat = state.last_heartbeat.max(now);
@@ -221,9 +236,17 @@ impl Schedule {
                     .filter(|(_, n)| !n.dead && now.0 - n.last_heartbeat.0 > self.dead_after_ms)
                     .map(|(id, _)| id.clone())
                     .collect();
+                let mut served = false;
+                for state in self.nodes.values_mut() {
+                    if state.probation_until.is_some_and(|until| until <= now) {
+                        state.probation_until = None;
+                        served = !state.dead;
+                    }
+                }
                 for node in lapsed {
                     if let Some(state) = self.nodes.get_mut(&node) {
                         state.dead = true;
+                        state.probation_until = None;
                     }
                     changes.push(Change::NodeDead { node: node.clone() });
                     for portfolio in self.on(&node) {
@@ -231,6 +254,9 @@ impl Schedule {
                     }
                 }
                 self.place_waiting(&mut changes);
+                if served {
+                    self.balance(&mut changes);
+                }
             }
             ScheduleInput::AddPortfolio { portfolio, prefer } => {
                 if !self.portfolios.contains_key(portfolio) {
@@ -376,7 +402,7 @@ impl Schedule {
                 .max_by_key(|n| (self.load(n), std::cmp::Reverse((*n).clone())));
             let least = usable
                 .iter()
-                .filter(|n| self.room(n) > 0)
+                .filter(|n| self.room(n) > 0 && self.nodes[*n].probation_until.is_none())
                 .min_by_key(|n| (self.load(n), (*n).clone()));
             let (Some(most), Some(least)) = (most.cloned(), least.cloned()) else {
                 return;
