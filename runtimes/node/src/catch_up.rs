@@ -152,17 +152,24 @@ impl Worker {
         Ok(())
     }
 
-    /// Sends again, under this worker's epoch, every order the restored state has sent but
-    /// heard nothing of yet. The previous owner's copy may have been fenced by the gateway
-    /// (it learnt the new epoch before executing it), which would leave the order pending
-    /// forever; the gateway is idempotent by intent id, so a copy it did execute is answered
-    /// with its recorded reports instead of being executed twice.
-    pub(crate) async fn resend_pending(&mut self, rt: &Runtime) -> anyhow::Result<()> {
+    /// Sends again, under this worker's epoch, every order of `restored` (pending when the
+    /// state was restored) that catching up has not resolved: the previous owner's copy may
+    /// still be queued behind this worker's claim, where the gateway refuses it, which would
+    /// leave the order pending forever. The gateway is idempotent by intent id, so a copy it
+    /// did execute is answered with its recorded reports instead of being executed twice.
+    pub(crate) async fn resend_pending(
+        &mut self,
+        rt: &Runtime,
+        restored: &[chimera_kernel::ids::ClientOrderId],
+    ) -> anyhow::Result<()> {
         let mut pending: Vec<Command> = self
             .set
             .engine(0)
             .open_orders()
-            .filter(|o| o.status == chimera_kernel::order::OrderStatus::PendingNew)
+            .filter(|o| {
+                o.status == chimera_kernel::order::OrderStatus::PendingNew
+                    && restored.contains(&o.intent.client_order_id)
+            })
             .map(|o| Command::Submit(o.intent.clone()))
             .collect();
         if !pending.is_empty() {
@@ -175,6 +182,20 @@ impl Worker {
             self.publish(rt, &mut pending).await?;
         }
         Ok(())
+    }
+
+    /// The orders the restored state has sent but heard nothing of, when it runs under a
+    /// scheduler's epoch (only then can a previous owner's copy have been fenced).
+    pub(crate) fn restored_pending(&self) -> Vec<chimera_kernel::ids::ClientOrderId> {
+        if self.epoch.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
+        self.set
+            .engine(0)
+            .open_orders()
+            .filter(|o| o.status == chimera_kernel::order::OrderStatus::PendingNew)
+            .map(|o| o.intent.client_order_id.clone())
+            .collect()
     }
 
     /// The input `delivery` is for this portfolio, if it is one of its own.

@@ -151,12 +151,13 @@ impl Worker {
         catch_up: Option<String>,
     ) -> anyhow::Result<()> {
         self.claim(&rt).await?;
+        let restored = self.restored_pending();
         if let Some(group) = catch_up {
             if self.catch_up(&rt, &group).await?.is_none() {
                 return Ok(());
             }
         }
-        self.resend_pending(&rt).await?;
+        self.resend_pending(&rt, &restored).await?;
         let mut batch = Vec::with_capacity(self.batch_max);
         let mut shutdown = rt.shutdown.clone();
         let mut stop = self.stop.clone();
