@@ -207,8 +207,8 @@ async fn run_gateway_with(
         )
         .await?;
 
-    let mut gw = Gateway::new(Arc::clone(&rt), venue);
     let board = HealthBoard::new(&config.id);
+    let mut gw = Gateway::new(Arc::clone(&rt), venue);
     board
         .serve_if(config.metrics_listen.as_deref(), rt.shutdown.clone())
         .await?;

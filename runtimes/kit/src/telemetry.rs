@@ -123,8 +123,11 @@ pub struct HealthBoard {
 }
 
 impl HealthBoard {
-    /// A board for `component`, `ok` with no details until told otherwise.
+    /// A board for `component`, `ok` with no details until told otherwise. Installs the
+    /// process's recorder first, so the metric handles a runtime makes after this record (a
+    /// handle made before any recorder exists records nothing, ever).
     pub fn new(component: &str) -> Self {
+        recorder();
         Self {
             current: Arc::new(std::sync::Mutex::new(Health {
                 component: component.to_owned(),

@@ -96,6 +96,20 @@ async fn restore(
         .load_checkpoint(&record.id)
         .await
         .map_err(|e| format!("cannot load checkpoint: {e}"))?;
+    // Decoding a checkpoint and building the engine is CPU work that can take a while: off
+    // the async threads, so lease renewals and routers are never held up behind it.
+    let strategies = strategies.clone();
+    tokio::task::spawn_blocking(move || build(&spec, checkpoint, &strategies))
+        .await
+        .map_err(|e| format!("restoring failed: {e}"))?
+}
+
+/// The engine of `spec`, from `checkpoint` when there is one.
+fn build(
+    spec: &PortfolioSpec,
+    checkpoint: Option<chimera_ports::Checkpoint>,
+    strategies: &StrategyRegistry,
+) -> Result<(PortfolioEngine, Option<(i64, NodeCheckpoint)>), String> {
     match checkpoint {
         Some(cp) => {
             let state: NodeCheckpoint = serde_json::from_str(&cp.state)
