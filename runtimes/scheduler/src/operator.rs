@@ -2,27 +2,19 @@
 //! a portfolio. Each is answered on `system.events` ([`CommandAck`]) once its effects are
 //! saved; a refusal carries a closed reason code.
 
-use crate::placement::Placement;
+use crate::placement::{ack_newest, ready, Placement};
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::schedule::{Change, ScheduleInput, ScheduleRefusal};
 use chimera_messages::{decode, CommandOutcome, ControlCommand, MessageType, RefusalCode};
 use chimera_ports::{PortfolioRecord, PortfolioRepository, PortfolioStatus};
 use chimera_runtime::runtime::{fatal, wall_clock};
-use std::collections::BTreeMap;
-use std::time::Duration;
 
 impl Placement {
     /// The operators' commands that are the scheduler's (migrate, drain, start), each answered
     /// on `system.events` once its effects are saved.
     pub(crate) async fn take_commands(&mut self) -> anyhow::Result<()> {
-        let mut newest = BTreeMap::new();
-        for _ in 0..1_000 {
-            let d = match self.commands.poll(Duration::ZERO).await {
-                Ok(Some(d)) => d,
-                Ok(None) => break,
-                Err(e) if e.is_transient() => break,
-                Err(e) => return Err(fatal("poll control commands", &e)),
-            };
+        let ready = ready(&mut self.commands, 1_000, "poll control commands").await?;
+        for d in &ready {
             // Undecodable commands are the nodes' to dead-letter; others' commands are theirs.
             if let Ok(env) = decode::<ControlCommand>(&d.payload, MessageType::ControlCommand) {
                 if env.payload.is_for_scheduler() {
@@ -33,13 +25,8 @@ impl Placement {
                         .map_err(|e| fatal("acknowledge a command", &e))?;
                 }
             }
-            newest.insert(d.partition, d);
         }
-        for d in newest.values() {
-            if let Err(e) = self.commands.ack(d).await {
-                tracing::warn!(component = %self.rt.source, "ack control commands: {e}");
-            }
-        }
+        ack_newest(&mut self.commands, &ready, &self.rt.source).await;
         Ok(())
     }
 

@@ -9,7 +9,6 @@
 
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::schedule::{Change, Schedule, ScheduleInput};
-use chimera_kernel::time::Timestamp;
 use chimera_messages::{
     decode, AlertCode, AlertLevel, Heartbeat, MessageType, ScheduleUpdate, Topic,
     SCHEDULE_STATE_KEY,
@@ -148,11 +147,7 @@ impl Placement {
             }
             self.changes += changes.len() as u64;
         }
-        for d in acks.values() {
-            if let Err(e) = self.heartbeats.ack(d).await {
-                tracing::warn!(component = %self.rt.source, "ack heartbeats: {e}");
-            }
-        }
+        ack_newest(&mut self.heartbeats, &acks, &self.rt.source).await;
         self.take_commands().await
     }
 
@@ -161,16 +156,10 @@ impl Placement {
     async fn take_heartbeats(
         &mut self,
         changes: &mut Vec<(Change, &'static str)>,
-    ) -> anyhow::Result<BTreeMap<i32, Delivery>> {
-        let mut acks = BTreeMap::new();
+    ) -> anyhow::Result<Vec<Delivery>> {
         let horizon = wall_clock().0 - i64::try_from(self.config.dead_after_ms).unwrap_or(0);
-        for _ in 0..10_000 {
-            let d = match self.heartbeats.poll(Duration::ZERO).await {
-                Ok(Some(d)) => d,
-                Ok(None) => break,
-                Err(e) if e.is_transient() => break,
-                Err(e) => return Err(fatal("poll heartbeats", &e)),
-            };
+        let ready = ready(&mut self.heartbeats, 10_000, "poll heartbeats").await?;
+        for d in &ready {
             // Other system events fail to decode as heartbeats: not for the scheduler.
             if let Ok(env) = decode::<Heartbeat>(&d.payload, MessageType::SystemEvent) {
                 if env.ts.0 >= horizon && env.payload.capacity > 0 {
@@ -186,9 +175,8 @@ impl Placement {
                     );
                 }
             }
-            acks.insert(d.partition, d);
         }
-        Ok(acks)
+        Ok(ready)
     }
 
     /// Portfolios the database lists (not stopped) join the schedule, where they run now when
@@ -369,7 +357,7 @@ impl Placement {
         let id = format!(
             "sched:{portfolio}:{}:{}",
             epoch.unwrap_or(0),
-            Timestamp(wall_clock().0).0
+            wall_clock().0
         );
         self.rt
             .publish(
@@ -382,5 +370,42 @@ impl Placement {
             .await
             .map_err(|e| fatal("publish schedule update", &e))?;
         Ok(())
+    }
+}
+
+/// What `sub` has ready now, at most `max`, without waiting (a transient failure ends the
+/// batch: the rest comes next round).
+///
+/// # Errors
+/// A fatal bus failure.
+pub(crate) async fn ready(
+    sub: &mut Box<dyn Subscription>,
+    max: usize,
+    what: &'static str,
+) -> anyhow::Result<Vec<Delivery>> {
+    let mut ready = Vec::new();
+    while ready.len() < max {
+        match sub.poll(Duration::ZERO).await {
+            Ok(Some(d)) => ready.push(d),
+            Ok(None) => break,
+            Err(e) if e.is_transient() => break,
+            Err(e) => return Err(fatal(what, &e)),
+        }
+    }
+    Ok(ready)
+}
+
+/// Acknowledges the newest of `deliveries` in each partition. A failure is only logged: the
+/// messages come again, and the scheduler's handling of them is idempotent.
+pub(crate) async fn ack_newest(
+    sub: &mut Box<dyn Subscription>,
+    deliveries: &[Delivery],
+    source: &str,
+) {
+    let newest: BTreeMap<i32, &Delivery> = deliveries.iter().map(|d| (d.partition, d)).collect();
+    for d in newest.values() {
+        if let Err(e) = sub.ack(d).await {
+            tracing::warn!(component = %source, "acknowledge {}: {e}", d.topic);
+        }
     }
 }
