@@ -154,11 +154,17 @@ pub async fn run_node(
     ));
     let (leased_tx, mut leased) = mpsc::unbounded_channel();
     let mut roster = roster::Roster::new(Arc::clone(&rt), config.clone(), services, leased_tx);
+    let mut tasks = JoinSet::new();
+    // Renewing runs before any lease is taken: a lease taken while the routers subscribe
+    // (seconds on Kafka) is then renewed within a third of its TTL, not after it expired.
+    {
+        let (leases, rt) = (Arc::clone(&roster.leases), Arc::clone(&rt));
+        tasks.spawn(async move { leases.keep(&rt).await });
+    }
     roster.begin_all(&records, &epochs(&rt, &config.id).await);
     let (schedule_tx, mut schedule) = mpsc::unbounded_channel();
     // Every node reads every message of these topics in groups of its own, and takes what
     // concerns its portfolios.
-    let mut tasks = JoinSet::new();
     for (topic, group, feed) in [
         (Topic::MarketData, "market", Feed::Market),
         (Topic::OrdersFeedback, "feedback", Feed::Feedback),
@@ -187,10 +193,6 @@ pub async fn run_node(
         Arc::clone(&roster.leases),
         board,
     ));
-    {
-        let (leases, rt) = (Arc::clone(&roster.leases), Arc::clone(&rt));
-        tasks.spawn(async move { leases.keep(&rt).await });
-    }
     let mut workers: JoinSet<roster::WorkerExit> = JoinSet::new();
     let mut shutdown = rt.shutdown.clone();
     let outcome: anyhow::Result<()> = loop {
