@@ -10,6 +10,7 @@ use chimera_kernel::ids::{Asset, PortfolioId, Symbol};
 use chimera_kernel::order::{OrderIntent, Side};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::request::{Outcome, Request, RequestKind, Response};
+use chimera_kernel::risk::KillState;
 use chimera_kernel::testing::{bar, btc_perp, drain, fill_report, qty, Script, ScriptSteps};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::Amount;
@@ -139,7 +140,7 @@ fn gates_block_in_order_and_health_scales_the_size() {
     let (mut engine, steps) = engine(policy);
     let reason = |out: &[Output]| decisions(out)[0].decision.reason;
     engine.handle(
-        Input::Control(&Control::KillSwitch { engaged: true }),
+        Input::Control(&Control::KillSwitch { state: halt_all() }),
         Timestamp(0),
     );
     let out = signal(&mut engine, &steps, 1, Some(long(dec!(1))));
@@ -152,7 +153,9 @@ fn gates_block_in_order_and_health_scales_the_size() {
         }]
     );
     engine.handle(
-        Input::Control(&Control::KillSwitch { engaged: false }),
+        Input::Control(&Control::KillSwitch {
+            state: KillState::default(),
+        }),
         Timestamp(0),
     );
     engine.handle(
@@ -190,10 +193,10 @@ fn gates_block_in_order_and_health_scales_the_size() {
     );
     // A snapshot keeps what the gates were told.
     engine.handle(
-        Input::Control(&Control::KillSwitch { engaged: true }),
+        Input::Control(&Control::KillSwitch { state: halt_all() }),
         Timestamp(0),
     );
-    assert!(engine.snapshot().decisions.gates.kill_switch);
+    assert!(!engine.snapshot().decisions.kill.is_clear());
 }
 
 #[test]
@@ -607,4 +610,10 @@ fn an_entry_refused_by_pre_trade_risk_gives_its_reservation_back() {
         "released at once"
     );
     assert_eq!(engine.reservations().count(), 0);
+}
+
+fn halt_all() -> KillState {
+    let mut state = KillState::default();
+    state.engage_all(chimera_kernel::risk::KillMode::HaltEntries);
+    state
 }

@@ -54,11 +54,13 @@ impl PortfolioEngine {
 
     /// Turns `request` into an order (or an execution algorithm's parent order); returns its
     /// intent id, `None` when it was refused (the refusal is an output).
-    pub(super) fn submit(&mut self, request: OrderRequest) -> Option<IntentId> {
+    pub(super) fn submit(&mut self, mut request: OrderRequest) -> Option<IntentId> {
         let refused = if self.stopped {
             Some(RefusalReason::Stopped)
         } else if self.halted.is_some() {
             Some(RefusalReason::TradingPaused)
+        } else if self.kill_refuses(&mut request) {
+            Some(RefusalReason::KillSwitch)
         } else {
             None
         };

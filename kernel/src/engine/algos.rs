@@ -101,7 +101,20 @@ impl PortfolioEngine {
 
     /// Cancels every parent (pause, stop, cancel-all).
     pub(super) fn cancel_parents(&mut self) {
-        let seqs: Vec<u64> = self.parents.keys().copied().collect();
+        self.cancel_parents_where(|_| true);
+    }
+
+    /// Cancels the parents `which` picks (see [`Self::cancel_parents`]).
+    pub(super) fn cancel_parents_where(
+        &mut self,
+        which: impl Fn(&crate::execution::ParentOrder) -> bool,
+    ) {
+        let seqs: Vec<u64> = self
+            .parents
+            .iter()
+            .filter(|(_, p)| which(p))
+            .map(|(seq, _)| *seq)
+            .collect();
         for seq in seqs {
             self.step_parent(seq, |parent, _, out| parent.cancel(out));
         }

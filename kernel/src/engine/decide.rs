@@ -60,12 +60,10 @@ pub struct HeldReservation {
     pub claims: Vec<crate::decision::BudgetClaim>,
 }
 
-/// What the runtime tells the gates (kill switch, health).
+/// What the runtime tells the gates besides the kill switch (see [`crate::risk::KillState`],
+/// kept apart because it is per symbol).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateState {
-    /// No new positions.
-    #[serde(default)]
-    pub kill_switch: bool,
     /// The system's health.
     #[serde(default)]
     pub health: HealthLevel,
@@ -184,7 +182,7 @@ impl PortfolioEngine {
         }
         let gates = GateInputs {
             now: self.clock,
-            kill_switch: self.gate_state.kill_switch,
+            kill_switch: self.kill.mode_for(&entry.symbol).is_some(),
             health: self.gate_state.health,
             margin_used: self.portfolio.margin_used().get(),
             equity: self.portfolio.equity().get(),

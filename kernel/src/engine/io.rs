@@ -27,11 +27,12 @@ pub enum Control {
     Resume,
     /// Cancel every working order (once: an order already asked to cancel is not asked again).
     CancelAll,
-    /// Turn the kill switch on or off: while on, the decision pipeline opens no new position
-    /// (exits, cancels and protective orders go on).
+    /// The kill switches now in force (the whole state, not a change: sending it twice
+    /// changes nothing). A symbol whose mode gets harder is acted on at once (cancels, a
+    /// close); see [`crate::risk::KillMode`] for what each mode does. Survives a snapshot.
     KillSwitch {
-        /// On.
-        engaged: bool,
+        /// Modes for all symbols and per symbol; empty releases every switch.
+        state: crate::risk::KillState,
     },
     /// The system's health changed (see [`crate::decision::HealthPolicy`]).
     Health {

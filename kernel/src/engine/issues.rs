@@ -45,6 +45,8 @@ pub enum RefusalReason {
     RiskPriceBand,
     /// Risk: too many orders in the rate window.
     RiskOrderRate,
+    /// A kill switch is in force for the symbol and the order would not reduce the position.
+    KillSwitch,
 }
 
 impl From<crate::risk::RiskCheck> for RefusalReason {
@@ -79,6 +81,7 @@ impl RefusalReason {
             Self::RiskOpenOrders => "risk_open_orders",
             Self::RiskPriceBand => "risk_price_band",
             Self::RiskOrderRate => "risk_order_rate",
+            Self::KillSwitch => "kill_switch",
         }
     }
 }
@@ -101,6 +104,7 @@ impl std::fmt::Display for RefusalReason {
             Self::RiskOpenOrders => "risk: too many working orders",
             Self::RiskPriceBand => "risk: the limit price is outside the band around the mid",
             Self::RiskOrderRate => "risk: too many orders in the rate window",
+            Self::KillSwitch => "a kill switch is in force and the order would not reduce",
         })
     }
 }

@@ -261,7 +261,7 @@ impl PortfolioEngine {
         }
         let gates = crate::decision::GateInputs {
             now: self.clock,
-            kill_switch: self.gate_state.kill_switch,
+            kill_switch: self.kill.mode_for(symbol).is_some(),
             health: self.gate_state.health,
             margin_used: self.portfolio.margin_used().get(),
             equity: self.portfolio.equity().get(),

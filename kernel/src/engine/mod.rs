@@ -39,6 +39,7 @@ mod decide_answers;
 mod interest;
 mod io;
 mod issues;
+mod kill;
 mod manage;
 mod market_view;
 mod reports;
@@ -53,6 +54,7 @@ pub use decide::{GateState, HeldReservation};
 pub use interest::InterestMap;
 pub use io::{Command, Control, Input, Output, SignalRecord};
 pub use issues::{EngineIssue, IssueKind, Refusal, RefusalReason, RefusedAction};
+pub use kill::{FLATTEN_RETRY_MS, FLATTEN_TAG};
 pub use set::PortfolioSet;
 pub use snapshot::{DecisionState, EngineSnapshot, ManagerState, SnapshotError};
 pub use timers::{TimerKey, TimerTable};
@@ -128,8 +130,12 @@ pub struct PortfolioEngine {
     policy: crate::decision::DecisionPolicy,
     /// A rule reads `drawdown_pct`: the peak equity is followed on every event.
     rules_read_drawdown: bool,
-    /// Kill switch and health, as the runtime last said.
+    /// Health, as the runtime last said.
     gate_state: GateState,
+    /// The kill switches in force, as the runtime last said.
+    kill: crate::risk::KillState,
+    /// Symbols whose flattening the venue rejected, and when to try again (engine time).
+    flatten_retry: BTreeMap<crate::ids::Symbol, Timestamp>,
     /// Entries waiting for a model score or a reservation, by request id.
     pending_entries: BTreeMap<u64, decide::PendingEntry>,
     /// Release requests in flight (their answers need nothing).
@@ -201,6 +207,8 @@ impl PortfolioEngine {
             policy: crate::decision::DecisionPolicy::default(),
             rules_read_drawdown: false,
             gate_state: GateState::default(),
+            kill: crate::risk::KillState::default(),
+            flatten_retry: BTreeMap::new(),
             pending_entries: BTreeMap::new(),
             releases: std::collections::BTreeSet::new(),
             reservations: BTreeMap::new(),
@@ -355,6 +363,9 @@ impl PortfolioEngine {
         if !self.managed.is_empty() {
             self.manage(event.symbol());
         }
+        if !self.kill.is_clear() {
+            self.kill_follow_up(event.symbol());
+        }
         let ctx = context!(self);
         self.strategy.on_market(event, &ctx, &mut self.actions);
         self.take_actions();
@@ -366,7 +377,7 @@ impl PortfolioEngine {
                 self.halted = Some(reason.clone());
                 self.cancel_parents();
             }
-            Control::KillSwitch { engaged } => self.gate_state.kill_switch = *engaged,
+            Control::KillSwitch { state } => self.on_kill(state),
             Control::Health { level } => self.gate_state.health = *level,
             Control::Resume => {
                 self.halted = None;

@@ -74,6 +74,9 @@ impl PortfolioEngine {
         if told {
             self.manage(&symbol);
             self.release_flat();
+            if !self.kill.is_clear() {
+                self.kill_after_report(&symbol, report);
+            }
         }
     }
 

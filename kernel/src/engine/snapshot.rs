@@ -51,7 +51,7 @@ pub struct EngineSnapshot {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub next_parent: u64,
     /// The decision pipeline's state (entries waiting for answers, reservations held, the
-    /// next signal number, kill switch and health).
+    /// next signal number, health and kill switches).
     #[serde(default, skip_serializing_if = "DecisionState::is_empty")]
     pub decisions: DecisionState,
     /// Positions under management and what decisions asked of positions about to open.
@@ -81,9 +81,12 @@ pub struct DecisionState {
     /// The next decision's number.
     #[serde(default)]
     pub next_signal: u64,
-    /// Kill switch and health.
+    /// Health.
     #[serde(default)]
     pub gates: super::GateState,
+    /// The kill switches in force.
+    #[serde(default, skip_serializing_if = "crate::risk::KillState::is_clear")]
+    pub kill: crate::risk::KillState,
 }
 
 impl DecisionState {
@@ -160,6 +163,7 @@ impl PortfolioEngine {
                 reservations: self.reservations.values().cloned().collect(),
                 next_signal: self.next_signal,
                 gates: self.gate_state,
+                kill: self.kill.clone(),
             },
             manager: ManagerState {
                 managed: self
@@ -231,6 +235,7 @@ impl PortfolioEngine {
             .collect();
         engine.next_signal = decisions.next_signal;
         engine.gate_state = decisions.gates;
+        engine.kill = decisions.kill;
         engine.managed = snapshot.manager.managed.into_iter().collect();
         engine.plans = snapshot.manager.plans.into_iter().collect();
         engine.peak_equity = snapshot.peak_equity;

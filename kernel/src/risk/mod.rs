@@ -14,8 +14,10 @@
 //! and the rate apply to every order. Reduce-only consistency is the engine's own check.
 
 pub mod in_trade;
+pub mod kill;
 
 pub use in_trade::{RiskAction, RiskTrigger};
+pub use kill::{KillMode, KillState};
 
 use crate::order::Side;
 use crate::time::Timestamp;

@@ -49,6 +49,33 @@ pub(crate) struct CtlArgs {
     pub(crate) action: CtlAction,
 }
 
+/// What `chimera ctl kill` does.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KillAction {
+    /// Engage a switch (nodes honour it within a poll period, the gateway refuses entries).
+    Engage {
+        /// halt_entries, reduce_only, cancel_all or flatten (each does what the ones before do).
+        #[arg(long)]
+        mode: String,
+        /// global, portfolio:<id> or symbol:<symbol>.
+        #[arg(long, default_value = "global")]
+        scope: String,
+        /// Why, for the record.
+        #[arg(long)]
+        reason: String,
+        /// Lapse by itself after this many seconds (default: held until released).
+        #[arg(long)]
+        ttl_secs: Option<u64>,
+        /// The switch's id (default: generated); engaging the same id again replaces it.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Release the switch of this id.
+    Release { id: String },
+    /// Print the switches in force.
+    List,
+}
+
 /// A control command. `PORTFOLIO` is a portfolio id, or `*` for every portfolio.
 #[derive(Debug, Subcommand)]
 pub(crate) enum CtlAction {
@@ -65,11 +92,10 @@ pub(crate) enum CtlAction {
     CancelAll { portfolio: String },
     /// End the portfolio's run (its strategy's stop hook, then no new orders).
     Stop { portfolio: String },
-    /// Engage (`on`) or release (`off`) the kill switch: no new positions while on.
-    KillSwitch {
-        portfolio: String,
-        #[arg(value_parser = ["on", "off"])]
-        state: String,
+    /// Engage, release or list kill switches (in the shared store; needs `[redis]`).
+    Kill {
+        #[command(subcommand)]
+        action: KillAction,
     },
     /// Set the health level: GREEN, YELLOW, ORANGE or RED.
     Health { portfolio: String, level: String },

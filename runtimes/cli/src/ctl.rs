@@ -45,10 +45,7 @@ fn command(action: &CtlAction) -> anyhow::Result<ControlCommand> {
         CtlAction::Stop { portfolio } => ControlCommand::Stop {
             portfolio_id: target(portfolio),
         },
-        CtlAction::KillSwitch { portfolio, state } => ControlCommand::KillSwitch {
-            portfolio_id: target(portfolio),
-            engaged: state == "on",
-        },
+        CtlAction::Kill { .. } => anyhow::bail!("kill switches are not a bus command"),
         CtlAction::Health { portfolio, level } => ControlCommand::Health {
             portfolio_id: target(portfolio),
             level: serde_json::from_value::<HealthLevel>(serde_json::Value::String(
@@ -73,11 +70,14 @@ fn command(action: &CtlAction) -> anyhow::Result<ControlCommand> {
 }
 
 async fn send(a: &CtlArgs, config: &LiveConfig) -> anyhow::Result<()> {
-    let command = command(&a.action)?;
     let id = format!("ctl-{}-{}", std::process::id(), wall_clock().0);
     let (_trigger, shutdown) = shutdown_pair();
     let bus = connect_bus(config, &id, false).await?;
     let rt = connect(config, bus, &id, shutdown).await?;
+    if let CtlAction::Kill { action } = &a.action {
+        return crate::ctl_kill::run(&rt, action).await;
+    }
+    let command = command(&a.action)?;
     // How many answers to wait for: one, or one per running portfolio for a command to all.
     let expected = match command.portfolio() {
         Some(_) => 1,

@@ -38,6 +38,7 @@ macro_rules! say_raw {
 mod args;
 mod backtest;
 mod ctl;
+mod ctl_kill;
 mod demo;
 mod features;
 mod process;

@@ -5,9 +5,10 @@ use super::decide::{decide_submit, report_id, republished_reports, SubmitDecisio
 use super::venue::GatewayVenue;
 use super::GatewayFigures;
 use chimera_kernel::engine::Command;
-use chimera_kernel::event::{ExecutionReport, ReportKind};
+use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
 use chimera_kernel::ids::ClientOrderId;
 use chimera_kernel::order::{Order, OrderIntent};
+use chimera_kernel::risk::KillMode;
 use chimera_kernel::tca::FillCostTracker;
 use chimera_messages::{AlertCode, AlertLevel, MessageType, Topic};
 use chimera_ports::{FillRecord, FillRepository, OrderRepository};
@@ -27,6 +28,8 @@ pub(super) struct Gateway {
     /// When each order still waiting for its first fill was sent (order-to-fill latency).
     sent: HashMap<ClientOrderId, std::time::Instant>,
     order_to_fill: metrics::Histogram,
+    /// The kill switches, refreshed by the gateway's loop.
+    pub(super) kill: super::kill_guard::KillGuard,
 }
 
 impl Gateway {
@@ -59,6 +62,7 @@ impl Gateway {
             "chimera_order_to_fill_seconds",
             "component" => rt.source.clone()
         );
+        let kill = super::kill_guard::KillGuard::new(&rt);
         Self {
             rt,
             venue,
@@ -66,6 +70,7 @@ impl Gateway {
             costs: FillCostTracker::default(),
             figures: GatewayFigures::default(),
             sent: HashMap::new(),
+            kill,
             order_to_fill,
         }
     }
@@ -83,10 +88,11 @@ impl Gateway {
             }
             Command::SubmitList(list) => {
                 // Admitted leg by leg (each recorded first); a list whose legs were all handled
-                // before is not sent again.
+                // before is not sent again. A kill switch that refuses one leg refuses them all.
+                let kill = list.orders.iter().find_map(|leg| self.kill.refuses(leg));
                 let mut send = false;
                 for leg in &list.orders {
-                    send |= self.admit(leg).await?;
+                    send |= self.admit(leg, kill).await?;
                 }
                 if !send {
                     return Ok(());
@@ -96,7 +102,13 @@ impl Gateway {
                 self.publish_reports().await
             }
             Command::CancelReplace(request) => {
-                if !self.admit(&request.replacement).await? {
+                let kill = self.kill.refuses(&request.replacement);
+                if !self.admit(&request.replacement, kill).await? {
+                    if kill.is_some() {
+                        // The replacement is refused; the order it replaced still goes.
+                        self.venue.trading().cancel(&request.cancel).await?;
+                        self.publish_reports().await?;
+                    }
                     return Ok(());
                 }
                 self.venue.trading().cancel_replace(&request).await?;
@@ -107,7 +119,8 @@ impl Gateway {
     }
 
     async fn submit(&mut self, intent: OrderIntent) -> anyhow::Result<()> {
-        if !self.admit(&intent).await? {
+        let kill = self.kill.refuses(&intent);
+        if !self.admit(&intent, kill).await? {
             return Ok(());
         }
         self.venue.trading().submit(&intent).await?;
@@ -116,9 +129,14 @@ impl Gateway {
     }
 
     /// Whether `intent` goes to the venue: not when it was handled before (its recorded state
-    /// is published again instead) or names a portfolio the venue cannot trade for. An order
-    /// to send is recorded first.
-    async fn admit(&mut self, intent: &OrderIntent) -> anyhow::Result<bool> {
+    /// is published again instead), names a portfolio the venue cannot trade for, or `kill`
+    /// (a kill switch's mode) refuses it: then it is recorded and answered as rejected. An
+    /// order to send is recorded first.
+    async fn admit(
+        &mut self,
+        intent: &OrderIntent,
+        kill: Option<KillMode>,
+    ) -> anyhow::Result<bool> {
         let rt = Arc::clone(&self.rt);
         let coid = intent.client_order_id.clone();
         let stored = rt
@@ -138,6 +156,10 @@ impl Gateway {
             }
             SubmitDecision::Send { record_first } => record_first,
         };
+        if let Some(mode) = kill {
+            self.refuse_killed(intent, record_first, mode).await?;
+            return Ok(false);
+        }
         if !self.venue.prepare(&rt, intent).await? {
             rt.alert(
                 AlertLevel::Error,
@@ -162,6 +184,48 @@ impl Gateway {
         let (bids, asks) = self.venue.depth(&intent.symbol);
         self.costs.on_submit(intent, bids, asks);
         Ok(true)
+    }
+
+    /// Records `intent` as rejected by the kill switch `mode`, answers the node and alerts.
+    async fn refuse_killed(
+        &mut self,
+        intent: &OrderIntent,
+        record_first: bool,
+        mode: KillMode,
+    ) -> anyhow::Result<()> {
+        let rt = Arc::clone(&self.rt);
+        let order = Order::new(intent.clone());
+        if record_first {
+            rt.retry("record order", || rt.store.upsert_order(&order))
+                .await
+                .map_err(|e| fatal("record order", &e))?;
+        }
+        self.orders.insert(intent.client_order_id.clone(), order);
+        let report = ExecutionReport {
+            portfolio_id: intent.portfolio_id.clone(),
+            client_order_id: intent.client_order_id.clone(),
+            venue_order_id: None,
+            symbol: intent.symbol.clone(),
+            ts: intent.created_at,
+            kind: ReportKind::Rejected {
+                reason: RejectReason::KillSwitch,
+                message: format!("kill switch {mode} holds: only reduce-only orders go out"),
+            },
+        };
+        self.record(&report).await?;
+        self.publish(&report).await?;
+        self.figures.killed += 1;
+        rt.alert(
+            AlertLevel::Error,
+            AlertCode::KillSwitchRefused,
+            format!(
+                "refused {} ({:?} {}) of portfolio {}: kill switch {mode}",
+                intent.client_order_id, intent.side, intent.symbol, intent.portfolio_id
+            ),
+            Some(intent.portfolio_id.clone()),
+        )
+        .await;
+        Ok(())
     }
 
     /// Records and publishes every report the venue has ready.

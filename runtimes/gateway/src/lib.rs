@@ -22,6 +22,7 @@
 mod decide;
 mod execution;
 mod fence;
+mod kill_guard;
 mod sim;
 mod venue;
 
@@ -62,6 +63,8 @@ pub struct GatewayFigures {
     pub checkpoints: u64,
     /// Commands refused as a zombie node's (older assignment epoch).
     pub fenced: u64,
+    /// Orders refused because a kill switch held (not reduce-only).
+    pub killed: u64,
 }
 
 /// The gateway's checkpoint: what it applied, and the venue's state.
@@ -223,6 +226,7 @@ async fn run_gateway_with(
     };
     let shutdown = rt.shutdown.clone();
     loop {
+        gw.kill.refresh_if_due(&rt).await;
         let idle = gw.venue.turn(&rt).await? == 0;
         gw.publish_reports().await?;
         let wait = if idle {
@@ -265,6 +269,7 @@ fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
         ("chimera_gateway_reports_total", f.reports),
         ("chimera_gateway_checkpoints_total", f.checkpoints),
         ("chimera_gateway_fenced_total", f.fenced),
+        ("chimera_gateway_kill_refused_total", f.killed),
     ] {
         metrics::counter!(name, "component" => component.to_owned()).absolute(value);
     }
@@ -273,6 +278,7 @@ fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
         serde_json::json!({
             "submitted": f.submitted, "duplicates": f.duplicates, "fills": f.fills,
             "reports": f.reports, "fenced": f.fenced, "checkpoints": f.checkpoints,
+            "kill_refused": f.killed,
         }),
     );
 }
@@ -404,8 +410,16 @@ pub async fn run_gateway_process(config: &LiveConfig) -> anyhow::Result<()> {
     let rt = connect(config, bus, &gateway_config.id, shutdown).await?;
     let f = run_gateway(rt, &gateway_config).await?;
     println!(
-        "submitted {} duplicates {} replayed {} fills {} reports {} checkpoints {} fenced {}",
-        f.submitted, f.duplicates, f.replayed, f.fills, f.reports, f.checkpoints, f.fenced
+        "submitted {} duplicates {} replayed {} fills {} reports {} checkpoints {} fenced {} \
+         kill-refused {}",
+        f.submitted,
+        f.duplicates,
+        f.replayed,
+        f.fills,
+        f.reports,
+        f.checkpoints,
+        f.fenced,
+        f.killed
     );
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod bus_layout;
 pub mod compose;
 pub mod config;
 pub mod decision_spec;
+pub mod kill_switch;
 pub mod logging;
 pub mod portfolio_spec;
 pub mod requests;

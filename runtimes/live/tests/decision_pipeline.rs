@@ -1,20 +1,22 @@
 //! The decision pipeline on a node: two portfolios compete for one shared concurrency slot in
 //! Redis, a model scores every entry, decisions land in the signals table, and the kill switch
-//! sent on the control topic stops new entries.
+//! engaged in Redis stops new entries.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use chimera_kernel::decision::DecisionReason;
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::SignalId;
+use chimera_kernel::risk::KillMode;
 use chimera_kernel::strategy::StrategyRegistry;
 use chimera_kernel::testing::bar;
 use chimera_kernel::Decimal;
 use chimera_live::config::{GatewayConfig, NodeConfig};
+use chimera_live::kill_switch::{announce, KillSwitches};
 use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
 use chimera_live::runtime::{shutdown_pair, Runtime, SharedState};
 use chimera_live::{gateway, node};
 use chimera_memory::MemoryEventBus;
-use chimera_messages::{ControlCommand, MessageType, Topic, Topics};
+use chimera_messages::{KillScope, KillSwitch, MessageType, Topic, Topics};
 use chimera_ports::{Increment, SignalRecord, SignalRepository, StateStore};
 use chimera_sql::{SqlConfig, SqlStore};
 use std::sync::Arc;
@@ -180,21 +182,22 @@ async fn portfolios_share_the_budget_models_score_and_the_kill_switch_stops_entr
         .unwrap();
     assert_eq!(used, Increment::Applied(1));
 
-    // The kill switch: every later entry is skipped with its reason.
-    let kill = ControlCommand::KillSwitch {
-        portfolio_id: None,
-        engaged: true,
-    };
-    feed_rt
-        .publish(
-            Topic::ControlCommands,
-            MessageType::ControlCommand,
-            "kill".to_owned(),
-            kill.key(),
-            &kill,
-        )
+    // The kill switch (halting entries everywhere): every later entry is skipped with its
+    // reason.
+    let (board, changed) = KillSwitches::new(Arc::clone(&state))
+        .engage(KillSwitch {
+            id: "halt".into(),
+            mode: KillMode::HaltEntries,
+            scope: KillScope::Global,
+            reason: "test".into(),
+            engaged_by: "test".into(),
+            engaged_at: 0,
+            expires_at: None,
+        })
         .await
         .unwrap();
+    assert!(changed);
+    announce(&feed_rt, board.version, "engaged".into()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     publish(&feed_rt, &market(120, 200), 120).await;
     let (a2, b2) = settle(&store).await;

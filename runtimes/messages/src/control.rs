@@ -39,13 +39,13 @@ pub enum ControlCommand {
         /// The portfolio; `None` for every portfolio.
         portfolio_id: Option<PortfolioId>,
     },
-    /// Turn the kill switch on or off: while on, the decision pipeline opens no new position
-    /// (exits, cancels and protective orders go on). Kept in the portfolio's checkpoint.
-    KillSwitch {
-        /// The portfolio; `None` for every portfolio.
-        portfolio_id: Option<PortfolioId>,
-        /// On.
-        engaged: bool,
+    /// The kill switches in the shared store ([`crate::KILL_SWITCH_KEY`]) changed to
+    /// `version`: nodes and the gateway read them again now rather than at their next poll.
+    /// Sent by whoever changed them (the API, `chimera ctl`) after the change is stored;
+    /// carries no state of its own, so a lost or repeated announcement is harmless.
+    KillSwitchChanged {
+        /// The board's version after the change.
+        version: u64,
     },
     /// The system's health level changed (GREEN, YELLOW, ORANGE, RED): entries are scaled or
     /// blocked as each portfolio's health policy says. Kept in the portfolio's checkpoint.
@@ -91,12 +91,11 @@ impl ControlCommand {
             | ControlCommand::Resume { portfolio_id }
             | ControlCommand::CancelAll { portfolio_id }
             | ControlCommand::Stop { portfolio_id }
-            | ControlCommand::KillSwitch { portfolio_id, .. }
             | ControlCommand::Health { portfolio_id, .. } => portfolio_id.as_ref(),
             ControlCommand::Reload { portfolio_id }
             | ControlCommand::Migrate { portfolio_id, .. }
             | ControlCommand::Start { portfolio_id } => Some(portfolio_id),
-            ControlCommand::DrainNode { .. } => None,
+            ControlCommand::DrainNode { .. } | ControlCommand::KillSwitchChanged { .. } => None,
         }
     }
 
@@ -120,12 +119,12 @@ impl ControlCommand {
             ControlCommand::Resume { .. } => Control::Resume,
             ControlCommand::CancelAll { .. } => Control::CancelAll,
             ControlCommand::Stop { .. } => Control::Stop,
-            ControlCommand::KillSwitch { engaged, .. } => Control::KillSwitch { engaged: *engaged },
             ControlCommand::Health { level, .. } => Control::Health { level: *level },
             ControlCommand::Reload { .. }
             | ControlCommand::Migrate { .. }
             | ControlCommand::DrainNode { .. }
-            | ControlCommand::Start { .. } => return None,
+            | ControlCommand::Start { .. }
+            | ControlCommand::KillSwitchChanged { .. } => return None,
         })
     }
 

@@ -143,11 +143,17 @@ pub enum AlertCode {
     FencedOrder,
     /// A scheduler took or lost the leadership, or declared a node dead.
     SchedulerChanged,
+    /// A kill switch was engaged, released or expired.
+    KillSwitch,
+    /// The kill-switch state cannot be read: no new entries until it can (fail closed).
+    KillSwitchUnreadable,
+    /// The gateway refused an order that would add exposure while a kill switch holds.
+    KillSwitchRefused,
 }
 
 impl AlertCode {
     /// Every code.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 16] = [
         Self::QueuePressure,
         Self::QueueRecovered,
         Self::DeadLetter,
@@ -161,6 +167,9 @@ impl AlertCode {
         Self::UnknownPortfolio,
         Self::FencedOrder,
         Self::SchedulerChanged,
+        Self::KillSwitch,
+        Self::KillSwitchUnreadable,
+        Self::KillSwitchRefused,
     ];
 
     /// The canonical (serde) name, e.g. `queue_pressure`.
@@ -179,6 +188,9 @@ impl AlertCode {
             Self::UnknownPortfolio => "unknown_portfolio",
             Self::FencedOrder => "fenced_order",
             Self::SchedulerChanged => "scheduler_changed",
+            Self::KillSwitch => "kill_switch",
+            Self::KillSwitchUnreadable => "kill_switch_unreadable",
+            Self::KillSwitchRefused => "kill_switch_refused",
         }
     }
 }

@@ -12,6 +12,7 @@ mod control;
 mod dead_letter;
 mod envelope;
 mod heartbeat;
+mod kill_switch;
 mod strategy_event;
 mod topics;
 
@@ -25,5 +26,8 @@ pub use envelope::{
     SCHEMA_VERSION,
 };
 pub use heartbeat::{Heartbeat, PortfolioLoad};
+pub use kill_switch::{
+    KillScope, KillSwitch, KillSwitchBoard, KILL_SWITCH_KEY, KILL_SWITCH_LOCK_KEY,
+};
 pub use strategy_event::StrategyEvent;
 pub use topics::{Topic, Topics};

@@ -12,6 +12,7 @@
 //! it holds the portfolio's lease ([`lease`]).
 
 mod catch_up;
+mod kill_watch;
 mod lease;
 mod queue;
 mod roster;
@@ -182,6 +183,10 @@ pub async fn run_node(
         ));
     }
     drop(schedule_tx);
+    tasks.spawn(kill_watch::watch(
+        Arc::clone(&rt),
+        Arc::clone(&roster.table),
+    ));
     let board = HealthBoard::new(&config.id);
     board
         .serve_if(config.metrics_listen.as_deref(), rt.shutdown.clone())

@@ -42,12 +42,18 @@ pub(crate) enum Input {
     Market(MarketEvent, Origin, Pending),
     Feedback(ExecutionReport, Origin, Pending),
     Control(ControlInput, Origin, Pending),
+    /// The kill switches now in force for the portfolio (from the shared store, not the bus:
+    /// no origin, never skipped as a redelivery).
+    Kill(chimera_kernel::risk::KillState, Pending),
 }
 
 impl Input {
     pub(crate) fn pending(&self) -> &Pending {
         match self {
-            Input::Market(_, _, p) | Input::Feedback(_, _, p) | Input::Control(_, _, p) => p,
+            Input::Market(_, _, p)
+            | Input::Feedback(_, _, p)
+            | Input::Control(_, _, p)
+            | Input::Kill(_, p) => p,
         }
     }
 

@@ -265,6 +265,11 @@ impl Worker {
         for input in batch {
             let origin = match input {
                 Input::Market(_, o, _) | Input::Feedback(_, o, _) | Input::Control(_, o, _) => o,
+                Input::Kill(state, _) => {
+                    let state = state.clone();
+                    self.set.control(None, &Control::KillSwitch { state });
+                    continue;
+                }
             };
             if self
                 .applied
@@ -294,6 +299,7 @@ impl Worker {
                     self.stats.events.fetch_add(1, Ordering::Relaxed);
                 }
                 Input::Control(input, ..) => self.control(input),
+                Input::Kill(..) => {}
                 Input::Feedback(report, ..) => {
                     last_ts = last_ts.max(report.ts);
                     self.set.on_report(report);
@@ -322,7 +328,7 @@ impl Worker {
             ControlCommand::Resume { .. } => self.status_change = Some(PortfolioStatus::Active),
             ControlCommand::CancelAll { .. }
             | ControlCommand::Stop { .. }
-            | ControlCommand::KillSwitch { .. }
+            | ControlCommand::KillSwitchChanged { .. }
             | ControlCommand::Health { .. }
             | ControlCommand::Reload { .. }
             | ControlCommand::Migrate { .. }

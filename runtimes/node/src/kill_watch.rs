@@ -1,0 +1,75 @@
+//! Follows the kill switches in the shared store and tells each of the node's portfolios the
+//! state in force for it ([`chimera_runtime::kill_switch`]): at start, whenever the switches
+//! change or a switch lapses, and to a portfolio that (re)joins the node. Polls every
+//! [`DEFAULT_KILL_SWITCH_POLL_MS`], so a switch is honoured within that plus one batch even
+//! if its announcement is lost. Fails closed: while the switches cannot be read, every
+//! portfolio is held at `halt_entries` at least.
+
+use super::queue::{Input, PortfolioQueue};
+use super::router::RouteTable;
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::risk::KillState;
+use chimera_messages::{AlertCode, AlertLevel};
+use chimera_runtime::kill_switch::{
+    KillSwitches, KillWatch, WatchEvent, DEFAULT_KILL_SWITCH_POLL_MS,
+};
+use chimera_runtime::runtime::{wall_clock, Runtime};
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs until shutdown. Without shared state there are no switches to follow.
+pub(crate) async fn watch(rt: Arc<Runtime>, table: Arc<RouteTable>) -> anyhow::Result<()> {
+    let Some(state) = &rt.state else {
+        tracing::info!(component = %rt.source, "no shared state: kill switches are not followed");
+        return Ok(());
+    };
+    let switches = KillSwitches::new(Arc::clone(&state.store));
+    let mut view = KillWatch::new();
+    // What each portfolio was last told, with the queue it was told on (a portfolio that
+    // leaves and comes back has a new queue and is told again).
+    let mut told: HashMap<PortfolioId, (Arc<PortfolioQueue>, KillState)> = HashMap::new();
+    let mut shutdown = rt.shutdown.clone();
+    loop {
+        match view.refresh(&switches).await {
+            WatchEvent::Unreadable(e) => {
+                rt.alert(
+                    AlertLevel::Critical,
+                    AlertCode::KillSwitchUnreadable,
+                    format!("cannot read the kill switches ({e}): no new entries until it can"),
+                    None,
+                )
+                .await;
+            }
+            WatchEvent::Recovered => {
+                rt.alert(
+                    AlertLevel::Warning,
+                    AlertCode::KillSwitchUnreadable,
+                    "the kill switches are readable again".into(),
+                    None,
+                )
+                .await;
+            }
+            WatchEvent::Same | WatchEvent::Changed => {}
+        }
+        let now = wall_clock().0;
+        let routes = table.load();
+        told.retain(|id, _| routes.by_portfolio.contains_key(id));
+        for (id, queue) in &routes.by_portfolio {
+            let state = view.state_for(id, now);
+            let current = told
+                .get(id)
+                .is_some_and(|(q, s)| Arc::ptr_eq(q, queue) && *s == state);
+            if !current {
+                let pending = Arc::new(AtomicUsize::new(1));
+                queue.push(Input::Kill(state.clone(), pending)).await;
+                told.insert(id.clone(), (Arc::clone(queue), state));
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(DEFAULT_KILL_SWITCH_POLL_MS)) => {}
+            () = shutdown.wait() => return Ok(()),
+        }
+    }
+}
