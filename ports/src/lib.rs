@@ -11,6 +11,7 @@
 //! [`conformance`] (feature `conformance`).
 #![warn(missing_docs)]
 
+mod access;
 mod clock;
 mod error;
 mod event_bus;
@@ -24,14 +25,15 @@ mod venue;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use access::{ApiToken, Role, TokenRepository};
 pub use clock::Clock;
 pub use error::PortError;
 pub use event_bus::{Delivery, EventBus, Subscription};
 pub use market_data::MarketDataSource;
 pub use problems::Problems;
 pub use registry::{
-    AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRecord,
-    PortfolioRepository, PortfolioStatus,
+    AuditKind, AuditQuery, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository,
+    PortfolioRecord, PortfolioRepository, PortfolioStatus,
 };
 pub use repository::{
     FillRecord, FillRepository, Inserted, OrderRepository, PositionRepository, PositionSnapshot,

@@ -159,6 +159,23 @@ pub enum AuditKind {
     DeadLetter,
     /// Something a strategy or engine did worth keeping (refusal, issue, decision).
     StrategyEvent,
+    /// A mutating call to the API: who (token), what (method, route, target), when, outcome.
+    ApiCall,
+}
+
+/// Which audit records [`AuditRepository::query`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// At or after (epoch ms).
+    pub since: Option<Timestamp>,
+    /// Before (epoch ms).
+    pub until: Option<Timestamp>,
+    /// Only this category (an alert's level, an API call's outcome).
+    pub category: Option<String>,
+    /// Only from this source.
+    pub source: Option<String>,
+    /// At most this many (newest first).
+    pub limit: u32,
 }
 
 /// The append-only audit trail.
@@ -175,4 +192,10 @@ pub trait AuditRepository: Send + Sync {
     /// # Errors
     /// As [`Self::record`], or [`crate::PortError::Codec`] for an undecodable row.
     async fn recent(&self, kind: AuditKind, limit: u32) -> PortResult<Vec<AuditRecord>>;
+
+    /// The records of `kind` that `query` selects, newest first (by time, then by arrival).
+    ///
+    /// # Errors
+    /// As [`Self::recent`].
+    async fn query(&self, kind: AuditKind, query: &AuditQuery) -> PortResult<Vec<AuditRecord>>;
 }

@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::{
-    AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, Inserted,
-    PortResult, PortfolioRecord, PortfolioRepository, PortfolioStatus,
+    ApiToken, AuditKind, AuditQuery, AuditRecord, AuditRepository, Checkpoint,
+    CheckpointRepository, Inserted, PortError, PortResult, PortfolioRecord, PortfolioRepository,
+    PortfolioStatus, TokenRepository,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
@@ -17,6 +18,7 @@ struct Tables {
     checkpoints: BTreeMap<PortfolioId, Checkpoint>,
     audit: Vec<AuditRecord>,
     audit_keys: HashSet<(AuditKind, String)>,
+    tokens: Vec<ApiToken>,
 }
 
 /// The registry repositories over in-memory maps.
@@ -116,5 +118,62 @@ impl AuditRepository for MemoryRegistry {
             .take(limit as usize)
             .cloned()
             .collect())
+    }
+
+    async fn query(&self, kind: AuditKind, query: &AuditQuery) -> PortResult<Vec<AuditRecord>> {
+        let t = lock(&self.tables);
+        let mut picked: Vec<(usize, &AuditRecord)> = t
+            .audit
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.kind == kind
+                    && query.since.is_none_or(|s| r.ts >= s)
+                    && query.until.is_none_or(|u| r.ts < u)
+                    && query.category.as_ref().is_none_or(|c| &r.category == c)
+                    && query.source.as_ref().is_none_or(|s| &r.source == s)
+            })
+            .collect();
+        picked.sort_by(|(ia, a), (ib, b)| b.ts.cmp(&a.ts).then(ib.cmp(ia)));
+        Ok(picked
+            .into_iter()
+            .take(query.limit as usize)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+}
+
+#[async_trait]
+impl TokenRepository for MemoryRegistry {
+    async fn insert_token(&self, token: &ApiToken) -> PortResult<()> {
+        let mut t = lock(&self.tables);
+        if t.tokens.iter().any(|x| x.id == token.id) {
+            return Err(PortError::Conflict(format!("token {} exists", token.id)));
+        }
+        t.tokens.push(token.clone());
+        Ok(())
+    }
+
+    async fn get_token(&self, id: &str) -> PortResult<Option<ApiToken>> {
+        Ok(lock(&self.tables)
+            .tokens
+            .iter()
+            .find(|t| t.id == id)
+            .cloned())
+    }
+
+    async fn list_tokens(&self) -> PortResult<Vec<ApiToken>> {
+        Ok(lock(&self.tables).tokens.clone())
+    }
+
+    async fn revoke_token(&self, id: &str, at: Timestamp) -> PortResult<bool> {
+        let mut t = lock(&self.tables);
+        match t.tokens.iter_mut().find(|x| x.id == id) {
+            Some(token) if token.revoked_at.is_none() => {
+                token.revoked_at = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }

@@ -45,6 +45,8 @@ async fn registry_conforms() {
     conformance::portfolio_repository_suite(&registry, "mem").await;
     conformance::checkpoint_repository_suite(&registry, "mem").await;
     conformance::audit_repository_suite(&registry, "mem").await;
+    conformance::audit_query_suite(&registry, "mem").await;
+    conformance::token_repository_suite(&registry, "mem").await;
 }
 
 #[tokio::test]

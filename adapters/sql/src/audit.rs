@@ -3,13 +3,14 @@
 use crate::{db_error, Db, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::time::Timestamp;
-use chimera_ports::{AuditKind, AuditRecord, AuditRepository, Inserted, PortResult};
+use chimera_ports::{AuditKind, AuditQuery, AuditRecord, AuditRepository, Inserted, PortResult};
 
 fn table(kind: AuditKind) -> &'static str {
     match kind {
         AuditKind::Alert => "alerts",
         AuditKind::DeadLetter => "dead_letters",
         AuditKind::StrategyEvent => "strategy_events",
+        AuditKind::ApiCall => "api_audit",
     }
 }
 
@@ -47,6 +48,37 @@ impl AuditRepository for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| db_error("list audit entries", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, source, category, body, ts)| AuditRecord {
+                kind,
+                key,
+                source,
+                category,
+                body,
+                ts: Timestamp(ts),
+            })
+            .collect())
+    }
+
+    async fn query(&self, kind: AuditKind, query: &AuditQuery) -> PortResult<Vec<AuditRecord>> {
+        // Optional filters as `($n IS NULL OR column op $n)`: one statement, bound values only.
+        let sql = format!(
+            "SELECT key, source, category, body::text, ts FROM {} \
+             WHERE ($1 IS NULL OR ts >= $1) AND ($2 IS NULL OR ts < $2) \
+             AND ($3 IS NULL OR category = $3) AND ($4 IS NULL OR source = $4) \
+             ORDER BY ts DESC, seq DESC LIMIT $5",
+            table(kind)
+        );
+        let rows = sqlx::query_as::<Db, (String, String, String, String, i64)>(&self.sql(&sql))
+            .bind(query.since.map(|t| t.0))
+            .bind(query.until.map(|t| t.0))
+            .bind(query.category.clone())
+            .bind(query.source.clone())
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| db_error("query audit entries", e))?;
         Ok(rows
             .into_iter()
             .map(|(key, source, category, body, ts)| AuditRecord {

@@ -27,6 +27,7 @@ mod orders;
 mod positions;
 mod provision;
 mod registry;
+mod tokens;
 
 pub use config::{Backend, SqlConfig, SqlConfigError};
 pub use error::SqlAdapterError;

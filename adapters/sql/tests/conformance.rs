@@ -19,6 +19,8 @@ async fn suites(store: &SqlStore, prefix: &str) {
     conformance::portfolio_repository_suite(store, prefix).await;
     conformance::checkpoint_repository_suite(store, prefix).await;
     conformance::audit_repository_suite(store, prefix).await;
+    conformance::audit_query_suite(store, prefix).await;
+    conformance::token_repository_suite(store, prefix).await;
 }
 
 fn sqlite_url(name: &str) -> (std::path::PathBuf, String) {

@@ -11,7 +11,8 @@ mod venue;
 
 pub use event_bus::event_bus_suite;
 pub use registry::{
-    audit_repository_suite, checkpoint_repository_suite, portfolio_repository_suite,
+    audit_query_suite, audit_repository_suite, checkpoint_repository_suite,
+    portfolio_repository_suite, token_repository_suite,
 };
 pub use repositories::{
     fill_repository_suite, order_repository_suite, position_repository_suite,

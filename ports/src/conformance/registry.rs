@@ -1,8 +1,9 @@
-//! The registry contracts: portfolios and assignments, checkpoints, audit trail.
+//! The registry contracts: portfolios and assignments, checkpoints, audit trail, API tokens.
 
 use crate::{
-    AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, Inserted,
-    PortfolioRecord, PortfolioRepository, PortfolioStatus,
+    ApiToken, AuditKind, AuditQuery, AuditRecord, AuditRepository, Checkpoint,
+    CheckpointRepository, Inserted, PortfolioRecord, PortfolioRepository, PortfolioStatus, Role,
+    TokenRepository,
 };
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::time::Timestamp;
@@ -211,4 +212,167 @@ pub async fn audit_repository_suite(repo: &dyn AuditRepository, prefix: &str) {
     );
     let dead = repo.recent(AuditKind::DeadLetter, 1).await.expect("recent");
     assert_eq!(dead.len(), 1, "limit applies");
+}
+
+/// [`AuditRepository::query`]: by time window, category and source, newest first, limited.
+///
+/// # Panics
+/// When the repository breaks the contract.
+pub async fn audit_query_suite(repo: &dyn AuditRepository, prefix: &str) {
+    let source = format!("{prefix}-api");
+    for (key, category, ts) in [
+        ("q1", "applied", 100),
+        ("q2", "refused", 200),
+        ("q3", "applied", 300),
+        ("q4", "applied", 400),
+    ] {
+        let record = AuditRecord {
+            kind: AuditKind::ApiCall,
+            key: format!("{prefix}-{key}"),
+            source: source.clone(),
+            category: category.into(),
+            body: format!(r#"{{"call":"{key}"}}"#),
+            ts: Timestamp(ts),
+        };
+        assert_eq!(repo.record(&record).await.expect("record"), Inserted::New);
+    }
+    let keys = |records: Vec<AuditRecord>| -> Vec<String> {
+        records
+            .into_iter()
+            .map(|r| r.key.trim_start_matches(&format!("{prefix}-")).to_owned())
+            .collect()
+    };
+    let mine = |q: AuditQuery| AuditQuery {
+        source: Some(source.clone()),
+        ..q
+    };
+    let all = repo
+        .query(
+            AuditKind::ApiCall,
+            &mine(AuditQuery {
+                limit: 10,
+                ..AuditQuery::default()
+            }),
+        )
+        .await
+        .expect("query");
+    assert_eq!(keys(all), ["q4", "q3", "q2", "q1"], "newest first");
+    let window = AuditQuery {
+        since: Some(Timestamp(200)),
+        until: Some(Timestamp(400)),
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    let got = repo
+        .query(AuditKind::ApiCall, &mine(window))
+        .await
+        .expect("window");
+    assert_eq!(keys(got), ["q3", "q2"], "since inclusive, until exclusive");
+    let applied = AuditQuery {
+        category: Some("applied".into()),
+        limit: 2,
+        ..AuditQuery::default()
+    };
+    let got = repo
+        .query(AuditKind::ApiCall, &mine(applied))
+        .await
+        .expect("category");
+    assert_eq!(keys(got), ["q4", "q3"], "category, limited");
+    let other = AuditQuery {
+        source: Some(format!("{prefix}-nobody")),
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    assert!(repo
+        .query(AuditKind::ApiCall, &other)
+        .await
+        .expect("source")
+        .is_empty());
+    assert!(
+        repo.query(
+            AuditKind::Alert,
+            &mine(AuditQuery {
+                limit: 10,
+                ..AuditQuery::default()
+            })
+        )
+        .await
+        .expect("kind")
+        .is_empty(),
+        "kinds apart"
+    );
+}
+
+/// [`TokenRepository`]: unique ids, lossless, revoked once.
+///
+/// # Panics
+/// When the repository breaks the contract.
+pub async fn token_repository_suite(repo: &dyn TokenRepository, prefix: &str) {
+    let token = |n: u32, role: Role, expires_at: Option<i64>| ApiToken {
+        id: format!("{prefix}-t{n}"),
+        name: format!("token «{n}»"),
+        role,
+        secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        created_by: "bootstrap".into(),
+        created_at: Timestamp(1_000 + i64::from(n)),
+        expires_at: expires_at.map(Timestamp),
+        revoked_at: None,
+    };
+    let first = token(1, Role::Admin, None);
+    let second = token(2, Role::Viewer, Some(5_000));
+    repo.insert_token(&first).await.expect("insert");
+    repo.insert_token(&second).await.expect("insert");
+    assert!(
+        matches!(
+            repo.insert_token(&first).await,
+            Err(crate::PortError::Conflict(_))
+        ),
+        "an id is unique"
+    );
+    assert_eq!(
+        repo.get_token(&first.id).await.expect("get"),
+        Some(first.clone())
+    );
+    assert_eq!(
+        repo.get_token(&format!("{prefix}-none"))
+            .await
+            .expect("get"),
+        None
+    );
+    let listed: Vec<ApiToken> = repo
+        .list_tokens()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|t| t.id.starts_with(&format!("{prefix}-")))
+        .collect();
+    assert_eq!(listed, vec![first.clone(), second.clone()], "oldest first");
+    assert!(repo
+        .revoke_token(&second.id, Timestamp(2_000))
+        .await
+        .expect("revoke"));
+    assert!(!repo
+        .revoke_token(&second.id, Timestamp(3_000))
+        .await
+        .expect("again"));
+    assert!(!repo
+        .revoke_token(&format!("{prefix}-none"), Timestamp(3_000))
+        .await
+        .expect("none"));
+    let revoked = repo
+        .get_token(&second.id)
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!(
+        revoked.revoked_at,
+        Some(Timestamp(2_000)),
+        "the first revocation is kept"
+    );
+    assert!(!revoked.is_usable(Timestamp(2_500)));
+    assert!(first.is_usable(Timestamp(10_000)));
+    assert!(
+        !token(3, Role::Trader, Some(5_000)).is_usable(Timestamp(5_000)),
+        "expired"
+    );
 }

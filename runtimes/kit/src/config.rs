@@ -38,6 +38,8 @@ pub struct LiveConfig {
     pub state: Option<StateConfig>,
     /// Scheduler section, if present.
     pub scheduler: Option<crate::scheduler_config::SchedulerConfig>,
+    /// API section, if present.
+    pub api: Option<crate::api_config::ApiConfig>,
     /// Portfolios to register.
     pub portfolios: Vec<PortfolioSpec>,
 }
@@ -76,6 +78,7 @@ pub fn load(
         false,
         &mut problems,
     );
+    let api = section::<crate::api_config::ApiConfig>(&root, "api", false, &mut problems);
     let portfolios = section::<Vec<PortfolioSpec>>(&root, "portfolios", false, &mut problems)
         .unwrap_or_default();
     for key in root.keys() {
@@ -107,6 +110,9 @@ pub fn load(
     }
     if let Some(scheduler) = &scheduler {
         scheduler.validate(&mut problems);
+    }
+    if let Some(api) = &api {
+        api.validate(&mut problems);
     }
     for (field, listen) in [
         (
@@ -147,6 +153,7 @@ pub fn load(
             feed,
             state,
             scheduler,
+            api,
             portfolios,
         }),
         _ => Err(ConfigError {
@@ -156,7 +163,7 @@ pub fn load(
 }
 
 /// The sections a configuration may have.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "bus",
     "database",
     "node",
@@ -164,6 +171,7 @@ const SECTIONS: [&str; 8] = [
     "feed",
     "state",
     "scheduler",
+    "api",
     "portfolios",
 ];
 
