@@ -145,21 +145,41 @@ impl RedisConfig {
 /// when the server cannot be reached.
 pub(crate) async fn connect(
     config: &RedisConfig,
-) -> Result<(redis::Client, redis::aio::MultiplexedConnection), crate::RedisAdapterError> {
+) -> Result<(redis::Client, redis::aio::ConnectionManager), crate::RedisAdapterError> {
     use crate::RedisAdapterError::Client;
     config.validate()?;
     let client = redis::Client::open(config.url.as_str()).map_err(|source| Client {
         operation: "open",
         source,
     })?;
-    let connection = client
-        .get_multiplexed_async_connection()
+    let connection = managed(&client, Some(std::time::Duration::from_secs(5)))
         .await
         .map_err(|source| Client {
             operation: "connect",
             source,
         })?;
     Ok((client, connection))
+}
+
+/// A connection that reconnects by itself after the server went away (a restart, a network
+/// blip): the request that meets the broken connection fails (transient), the next ones go
+/// through once the server answers again. `response_timeout`: how long a request may wait for
+/// its answer (`None` for a connection of blocking reads, which bound their own wait).
+pub(crate) async fn managed(
+    client: &redis::Client,
+    response_timeout: Option<std::time::Duration>,
+) -> redis::RedisResult<redis::aio::ConnectionManager> {
+    let mut config = redis::aio::ConnectionManagerConfig::new()
+        // Retries 25, 50, 100, 200 ms then every 250 ms: back within a quarter second of the
+        // server, without hammering it while it is down.
+        .set_factor(25)
+        .set_max_delay(250)
+        .set_number_of_retries(8)
+        .set_connection_timeout(std::time::Duration::from_secs(2));
+    if let Some(timeout) = response_timeout {
+        config = config.set_response_timeout(timeout);
+    }
+    client.get_connection_manager_with_config(config).await
 }
 
 #[cfg(test)]

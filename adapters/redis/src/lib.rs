@@ -22,7 +22,7 @@ pub use event_bus::RedisStreamsEventBus;
 pub use state_store::RedisStateStore;
 
 /// `PING` on `connection`.
-async fn ping(connection: &mut redis::aio::MultiplexedConnection) -> Result<(), RedisAdapterError> {
+async fn ping(connection: &mut redis::aio::ConnectionManager) -> Result<(), RedisAdapterError> {
     redis::cmd("PING")
         .query_async::<String>(connection)
         .await

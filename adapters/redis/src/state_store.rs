@@ -4,7 +4,7 @@ use crate::config::RedisConfig;
 use crate::error::{port_error, RedisAdapterError};
 use async_trait::async_trait;
 use chimera_ports::{Increment, LockToken, PortError, PortResult, StateStore};
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionManager;
 use redis::Script;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -45,7 +45,7 @@ return 0
 /// one multiplexed connection that pipelines concurrent requests.
 #[derive(Clone)]
 pub struct RedisStateStore {
-    connection: MultiplexedConnection,
+    connection: ConnectionManager,
     prefix: String,
     token_base: String,
     increment: Script,

@@ -69,7 +69,7 @@ impl KillSwitches {
         &self,
         switch: KillSwitch,
     ) -> Result<(KillSwitchBoard, bool), KillSwitchError> {
-        self.change(|board| board.engage(switch)).await
+        self.change(|board| board.engage(switch.clone())).await
     }
 
     /// Releases the switch `id`: the board after, and the switch released (`None`: there was
@@ -81,19 +81,47 @@ impl KillSwitches {
         &self,
         id: &str,
     ) -> Result<(KillSwitchBoard, Option<KillSwitch>), KillSwitchError> {
-        let mut released = None;
+        let released = std::sync::Mutex::new(None);
         let (board, _) = self
             .change(|board| {
-                released = board.release(id);
-                released.is_some()
+                let gone = board.release(id);
+                let changed = gone.is_some();
+                *released
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = gone;
+                changed
             })
             .await?;
-        Ok((board, released))
+        Ok((
+            board,
+            released
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ))
     }
 
+    /// Applies `edit` under the lock; a transient store failure (a connection being
+    /// re-established) is tried again a few times before it is reported: this is the
+    /// emergency brake.
     async fn change(
         &self,
-        edit: impl FnOnce(&mut KillSwitchBoard) -> bool,
+        edit: impl Fn(&mut KillSwitchBoard) -> bool,
+    ) -> Result<(KillSwitchBoard, bool), KillSwitchError> {
+        let mut attempt = 0;
+        loop {
+            match self.change_once(&edit).await {
+                Err(KillSwitchError::Store(e)) if e.is_transient() && attempt < 20 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn change_once(
+        &self,
+        edit: &impl Fn(&mut KillSwitchBoard) -> bool,
     ) -> Result<(KillSwitchBoard, bool), KillSwitchError> {
         let token = self.lock().await?;
         let outcome = async {

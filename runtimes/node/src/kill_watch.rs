@@ -63,7 +63,7 @@ pub(crate) async fn watch(rt: Arc<Runtime>, table: Arc<RouteTable>) -> anyhow::R
                 .is_some_and(|(q, s)| Arc::ptr_eq(q, queue) && *s == state);
             if !current {
                 let pending = Arc::new(AtomicUsize::new(1));
-                queue.push(Input::Kill(state.clone(), pending)).await;
+                queue.push_urgent(Input::Kill(state.clone(), pending));
                 told.insert(id.clone(), (Arc::clone(queue), state));
             }
         }

@@ -190,6 +190,19 @@ impl PortfolioQueue {
         }
     }
 
+    /// Queues `input` ahead of everything waiting (a kill-switch state: it concerns the
+    /// present, not the market events queued before it, and must not wait behind a backlog).
+    pub(crate) fn push_urgent(&self, input: Input) {
+        let mut s = self.lock();
+        if s.closed {
+            input.pending().fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        s.items.push_front(input);
+        drop(s);
+        self.readable.notify_one();
+    }
+
     /// Waits for input, then takes up to `max` items.
     pub(crate) async fn pop_batch(&self, max: usize, out: &mut Vec<Input>) -> Option<Pressure> {
         loop {

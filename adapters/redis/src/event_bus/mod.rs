@@ -22,7 +22,7 @@ use crate::config::RedisConfig;
 use crate::error::{port_error, RedisAdapterError};
 use async_trait::async_trait;
 use chimera_ports::{EventBus, PortResult, Subscription};
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionManager;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,7 +43,7 @@ return p
 #[derive(Clone)]
 pub struct RedisStreamsEventBus {
     client: redis::Client,
-    connection: MultiplexedConnection,
+    connection: ConnectionManager,
     config: Arc<RedisConfig>,
     /// Streams this process has registered, with their partition.
     registered: Arc<Mutex<HashMap<String, i32>>>,
@@ -150,9 +150,7 @@ impl EventBus for RedisStreamsEventBus {
         after: &BTreeMap<i32, i64>,
     ) -> PortResult<Box<dyn Subscription>> {
         // A dedicated connection: blocking reads must not stall other users of the shared one.
-        let connection = self
-            .client
-            .get_multiplexed_async_connection()
+        let connection = crate::config::managed(&self.client, None)
             .await
             .map_err(|e| port_error("connect", e))?;
         let consumer = format!(

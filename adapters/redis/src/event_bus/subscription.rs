@@ -16,7 +16,7 @@
 use super::reply::{self, Entry};
 use crate::error::port_error;
 use chimera_ports::{Delivery, PortResult};
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionManager;
 use redis::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ const IDLE_STEP: Duration = Duration::from_millis(50);
 const READ_AHEAD: usize = 32;
 
 pub(super) struct RedisStreamsSubscription {
-    connection: MultiplexedConnection,
+    connection: ConnectionManager,
     topic: String,
     registry: String,
     group: String,
@@ -55,7 +55,7 @@ impl RedisStreamsSubscription {
     /// # Errors
     /// A [`chimera_ports::PortError`] when Redis refuses or cannot be reached.
     pub(super) async fn join(
-        connection: MultiplexedConnection,
+        connection: ConnectionManager,
         topic: &str,
         registry: String,
         group: &str,
@@ -177,8 +177,6 @@ impl RedisStreamsSubscription {
         let block_ms = u64::try_from(block.as_millis()).unwrap_or(u64::MAX);
         if block_ms > 0 {
             cmd.arg("BLOCK").arg(block_ms);
-            self.connection
-                .set_response_timeout(block + Duration::from_secs(5));
         }
         cmd.arg("STREAMS").arg(&self.streams);
         for _ in &self.streams {
