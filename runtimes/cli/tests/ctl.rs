@@ -106,3 +106,65 @@ fn ctl_waits_for_the_acknowledgement_and_says_when_none_comes() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ctl_kill_engages_lists_and_releases_switches_and_lists_every_bad_argument() {
+    let Ok(redis_url) = std::env::var("CHIMERA_REDIS_URL") else {
+        println!("skipped: CHIMERA_REDIS_URL is not set (scripts/test.sh starts Redis)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("chimera-ctl-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = config(&dir, &redis_url);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[state]\nkind = \"redis\"\nurl = \"{redis_url}\"\n"),
+    )
+    .unwrap();
+    let (ok, _, err) = ctl(
+        &config,
+        &[
+            "kill", "engage", "--mode", "panic", "--scope", "desk:x", "--reason", " ",
+        ],
+    );
+    assert!(!ok);
+    for field in ["mode \"panic\"", "scope \"desk:x\"", "reason"] {
+        assert!(err.contains(field), "names {field}: {err}");
+    }
+    let (ok, out, err) = ctl(
+        &config,
+        &[
+            "kill",
+            "engage",
+            "--id",
+            "k1",
+            "--mode",
+            "flatten",
+            "--scope",
+            "symbol:BTCUSDT",
+            "--reason",
+            "exchange incident",
+            "--ttl-secs",
+            "600",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("k1 engaged: flatten over symbol BTCUSDT"),
+        "{out}"
+    );
+    let (ok, out, _) = ctl(&config, &["kill", "list"]);
+    assert!(
+        ok && out.contains("k1: flatten over symbol BTCUSDT") && out.contains("s left"),
+        "{out}"
+    );
+    let (ok, out, _) = ctl(&config, &["kill", "release", "k1"]);
+    assert!(ok && out.contains("released"), "{out}");
+    let (ok, _, err) = ctl(&config, &["kill", "release", "k1"]);
+    assert!(!ok && err.contains("no kill switch \"k1\""), "{err}");
+    let (ok, out, _) = ctl(&config, &["kill", "list"]);
+    assert!(ok && out.contains("no kill switch in force"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
