@@ -14,6 +14,21 @@ fn table(kind: AuditKind) -> &'static str {
     }
 }
 
+type Row = (String, String, String, String, i64);
+
+fn records(kind: AuditKind, rows: Vec<Row>) -> Vec<AuditRecord> {
+    rows.into_iter()
+        .map(|(key, source, category, body, ts)| AuditRecord {
+            kind,
+            key,
+            source,
+            category,
+            body,
+            ts: Timestamp(ts),
+        })
+        .collect()
+}
+
 #[async_trait]
 impl AuditRepository for SqlStore {
     async fn record(&self, record: &AuditRecord) -> PortResult<Inserted> {
@@ -43,22 +58,12 @@ impl AuditRepository for SqlStore {
             "SELECT key, source, category, body::text, ts FROM {} ORDER BY seq DESC LIMIT $1",
             table(kind)
         );
-        let rows = sqlx::query_as::<Db, (String, String, String, String, i64)>(&self.sql(&sql))
+        let rows = sqlx::query_as::<Db, Row>(&self.sql(&sql))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
             .map_err(|e| db_error("list audit entries", e))?;
-        Ok(rows
-            .into_iter()
-            .map(|(key, source, category, body, ts)| AuditRecord {
-                kind,
-                key,
-                source,
-                category,
-                body,
-                ts: Timestamp(ts),
-            })
-            .collect())
+        Ok(records(kind, rows))
     }
 
     async fn query(&self, kind: AuditKind, query: &AuditQuery) -> PortResult<Vec<AuditRecord>> {
@@ -70,7 +75,7 @@ impl AuditRepository for SqlStore {
              ORDER BY ts DESC, seq DESC LIMIT $5",
             table(kind)
         );
-        let rows = sqlx::query_as::<Db, (String, String, String, String, i64)>(&self.sql(&sql))
+        let rows = sqlx::query_as::<Db, Row>(&self.sql(&sql))
             .bind(query.since.map(|t| t.0))
             .bind(query.until.map(|t| t.0))
             .bind(query.category.clone())
@@ -79,16 +84,6 @@ impl AuditRepository for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| db_error("query audit entries", e))?;
-        Ok(rows
-            .into_iter()
-            .map(|(key, source, category, body, ts)| AuditRecord {
-                kind,
-                key,
-                source,
-                category,
-                body,
-                ts: Timestamp(ts),
-            })
-            .collect())
+        Ok(records(kind, rows))
     }
 }

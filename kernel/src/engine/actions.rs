@@ -83,14 +83,7 @@ impl PortfolioEngine {
                     self.start_parent(intent, &spec);
                     return Some(id);
                 }
-                self.stats.orders += 1;
-                let order = Order::new(intent.clone());
-                *self.working.entry(intent.symbol.clone()).or_default() +=
-                    order.projected_open_qty();
-                self.open_orders
-                    .insert(intent.client_order_id.clone(), order);
-                self.outputs
-                    .push_back(Output::Command(Command::Submit(intent)));
+                self.send_intent(intent);
                 Some(id)
             }
             Err(refusal) => {
@@ -99,6 +92,17 @@ impl PortfolioEngine {
                 None
             }
         }
+    }
+
+    /// Tracks `intent` as a working order and asks the runtime to place it.
+    pub(super) fn send_intent(&mut self, intent: OrderIntent) {
+        self.stats.orders += 1;
+        let order = Order::new(intent.clone());
+        *self.working.entry(intent.symbol.clone()).or_default() += order.projected_open_qty();
+        self.open_orders
+            .insert(intent.client_order_id.clone(), order);
+        self.outputs
+            .push_back(Output::Command(Command::Submit(intent)));
     }
 
     /// The position once every working order has filled (booked plus working).

@@ -9,7 +9,7 @@
 use super::{Command, Output, PortfolioEngine};
 use crate::event::{ExecutionReport, ReportKind};
 use crate::ids::Symbol;
-use crate::order::{Order, Side};
+use crate::order::Side;
 use crate::risk::{KillMode, KillState};
 use crate::strategy::OrderRequest;
 use crate::time::Timestamp;
@@ -136,16 +136,7 @@ impl PortfolioEngine {
         // any execution algorithm. A quantity below one lot cannot be closed: refused, and
         // tried again on the next event.
         match self.intent_from_request(request) {
-            Ok(intent) => {
-                self.stats.orders += 1;
-                let order = Order::new(intent.clone());
-                *self.working.entry(intent.symbol.clone()).or_default() +=
-                    order.projected_open_qty();
-                self.open_orders
-                    .insert(intent.client_order_id.clone(), order);
-                self.outputs
-                    .push_back(Output::Command(Command::Submit(intent)));
-            }
+            Ok(intent) => self.send_intent(intent),
             Err(refusal) => {
                 self.stats.refusals += 1;
                 self.outputs.push_back(Output::Refused(*refusal));

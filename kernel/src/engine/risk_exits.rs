@@ -6,7 +6,7 @@
 use super::{Command, Output, PortfolioEngine};
 use crate::event::MarketEvent;
 use crate::ids::Symbol;
-use crate::order::{Order, OrderKind, Side};
+use crate::order::{OrderKind, Side};
 use crate::risk::{RiskAction, RiskTrigger};
 use crate::strategy::OrderRequest;
 use crate::value::SignedQty;
@@ -107,12 +107,6 @@ impl PortfolioEngine {
                 level,
             }));
         }
-        self.stats.orders += 1;
-        let order = Order::new(intent.clone());
-        *self.working.entry(intent.symbol.clone()).or_default() += order.projected_open_qty();
-        self.open_orders
-            .insert(intent.client_order_id.clone(), order);
-        self.outputs
-            .push_back(Output::Command(Command::Submit(intent)));
+        self.send_intent(intent);
     }
 }

@@ -1,7 +1,7 @@
 //! Admin routes: tokens (made, listed without secrets, revoked) and the audit trail.
 
 use crate::access::issue;
-use crate::body::{valid_id, Fields};
+use crate::body::{check_id, Fields};
 use crate::error::{ApiError, ApiResult};
 use crate::reads::{audit_view, Params};
 use crate::state::{ApiState, Caller};
@@ -70,12 +70,7 @@ pub(crate) async fn revoke_token(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    if !valid_id(&id) {
-        return Err(ApiError::field(
-            "id",
-            "1 to 128 letters, digits or -_.: characters",
-        ));
-    }
+    check_id(&id, "id")?;
     if !state.0.tokens.revoke_token(&id, wall_clock()).await? {
         return Err(ApiError::not_found(format!("no usable token {id}")));
     }

@@ -26,14 +26,7 @@ impl Fields {
         let Value::Object(map) = value else {
             return Err(ApiError::field("body", "must be a JSON object"));
         };
-        let problems = map
-            .keys()
-            .filter(|k| !known.contains(&k.as_str()))
-            .map(|k| FieldProblem {
-                field: k.clone(),
-                problem: format!("unknown field (known: {})", known.join(", ")),
-            })
-            .collect();
+        let problems = unknown(map.keys(), known, "field");
         Ok(Self { map, problems })
     }
 
@@ -122,6 +115,36 @@ impl Fields {
             Err(ApiError::invalid(self.problems))
         }
     }
+}
+
+/// What an identifier must be (see [`valid_id`]).
+pub const ID_RULE: &str = "1 to 128 letters, digits or -_.: characters";
+
+/// `id` (a path's or a body's `field`) checked with [`valid_id`].
+///
+/// # Errors
+/// 400 naming `field`.
+pub fn check_id(id: &str, field: &str) -> Result<(), ApiError> {
+    if valid_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::field(field, ID_RULE))
+    }
+}
+
+/// One problem per name of `names` that is not in `known` (`what`: "field", "query parameter").
+pub fn unknown<'a>(
+    names: impl Iterator<Item = &'a String>,
+    known: &[&str],
+    what: &str,
+) -> Vec<FieldProblem> {
+    names
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| FieldProblem {
+            field: k.clone(),
+            problem: format!("unknown {what} (known: {})", known.join(", ")),
+        })
+        .collect()
 }
 
 /// An identifier taken from a path or a body: 1 to 128 characters of letters, digits and

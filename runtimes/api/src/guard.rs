@@ -4,8 +4,8 @@
 
 use crate::access::AuthError;
 use crate::error::ApiError;
-use crate::routes;
 use crate::state::{ApiState, Caller};
+use crate::table;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
@@ -26,7 +26,7 @@ pub(crate) async fn guard(
         .map(|m| m.as_str().to_owned());
     let route = matched
         .as_deref()
-        .and_then(|path| routes::find(request.method(), path));
+        .and_then(|path| table::find(request.method(), path));
     if route.is_some_and(|r| r.role.is_none()) {
         return next.run(request).await;
     }
@@ -53,7 +53,7 @@ pub(crate) async fn guard(
     }
     let known_path = matched
         .as_deref()
-        .is_some_and(|m| routes::ROUTES.iter().any(|r| r.path == m));
+        .is_some_and(|m| table::ROUTES.iter().any(|r| r.path == m));
     if route.is_none() && known_path {
         return ApiError::method_not_allowed().into_response();
     }

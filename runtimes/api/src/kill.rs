@@ -2,7 +2,7 @@
 //! Each change is stored, announced on the bus and raised as an alert; the call's audit record
 //! says who made it.
 
-use crate::body::{valid_id, Fields};
+use crate::body::{check_id, valid_id, Fields, ID_RULE};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{ApiState, Caller};
 use axum::body::Bytes;
@@ -100,7 +100,7 @@ pub(crate) async fn engage(
     let ttl = f.integer("ttl_secs", 1..=30 * 86_400);
     let id = f.string("id", false);
     if id.as_deref().is_some_and(|i| !valid_id(i)) {
-        f.problem("id", "1 to 128 letters, digits or -_.: characters");
+        f.problem("id", ID_RULE);
     }
     f.finish()?;
     let (Some(mode), Some(scope), Some(reason)) = (mode, scope, reason) else {
@@ -138,12 +138,7 @@ pub(crate) async fn release(
     Extension(Caller(caller)): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    if !valid_id(&id) {
-        return Err(ApiError::field(
-            "id",
-            "1 to 128 letters, digits or -_.: characters",
-        ));
-    }
+    check_id(&id, "id")?;
     let (board, released) = switches(&state)?.release(&id).await.map_err(failed)?;
     let Some(released) = released else {
         return Err(ApiError::not_found(format!("no kill switch {id}")));

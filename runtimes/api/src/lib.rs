@@ -6,7 +6,7 @@
 //! served at `/v1/openapi.json`.
 //!
 //! Every route but `/health` needs a bearer token ([`access`]); each route needs a role
-//! ([`routes::ROUTES`]: viewer < trader < admin); each token is rate limited; every call that
+//! ([`table::ROUTES`]: viewer < trader < admin); each token is rate limited; every call that
 //! changes something is audited in the database (`api_audit`), refused ones too. Control
 //! commands go on `control.commands` and the call waits for their acknowledgement. The first
 //! admin token comes from `chimera-api token create --role admin` run where the database is
@@ -24,6 +24,7 @@ mod portfolios;
 mod reads;
 pub mod routes;
 mod state;
+pub mod table;
 
 pub use state::{ApiState, Caller};
 

@@ -1,8 +1,8 @@
-//! The OpenAPI 3.0 document, built from [`crate::routes::ROUTES`] with the request bodies'
+//! The OpenAPI 3.0 document, built from [`crate::table::ROUTES`] with the request bodies'
 //! schemas; served at `/v1/openapi.json`. A test checks that every documented operation
 //! answers (no 404 or 405) and every route is documented.
 
-use crate::routes::{RouteSpec, ROUTES};
+use crate::table::{RouteSpec, ROUTES};
 use axum::Json;
 use serde_json::{json, Map, Value};
 

@@ -1,7 +1,7 @@
 //! `/v1/portfolios`: the records, creating and reconfiguring portfolios, and the control
 //! commands that run them (sent on `control.commands`, answered when acknowledged).
 
-use crate::body::{valid_id, Fields};
+use crate::body::{check_id, valid_id, Fields, ID_RULE};
 use crate::commands;
 use crate::error::{ApiError, ApiResult, FieldProblem};
 use crate::state::ApiState;
@@ -29,14 +29,8 @@ pub(crate) fn view(record: &PortfolioRecord) -> Value {
 
 /// The portfolio id of a path, checked.
 pub(crate) fn path_id(id: &str) -> ApiResult<PortfolioId> {
-    if valid_id(id) {
-        Ok(PortfolioId::new(id))
-    } else {
-        Err(ApiError::field(
-            "id",
-            "1 to 128 letters, digits or -_.: characters",
-        ))
-    }
+    check_id(id, "id")?;
+    Ok(PortfolioId::new(id))
 }
 
 /// The record of `id`, or 404.
@@ -65,7 +59,7 @@ fn spec(state: &ApiState, config: Option<Value>, fields: &mut Fields) -> Option<
     };
     let mut ok = true;
     if !valid_id(&spec.id) {
-        fields.problem("config.id", "1 to 128 letters, digits or -_.: characters");
+        fields.problem("config.id", ID_RULE);
         ok = false;
     }
     if let Err(problems) = spec.build_engine(&state.0.strategies) {
@@ -221,7 +215,7 @@ pub(crate) async fn migrate(
     let mut fields = Fields::parse(&body, &["to_node"])?;
     let to_node = fields.string("to_node", true);
     if to_node.as_deref().is_some_and(|n| !valid_id(n)) {
-        fields.problem("to_node", "1 to 128 letters, digits or -_.: characters");
+        fields.problem("to_node", ID_RULE);
     }
     fields.finish()?;
     let to_node = to_node.unwrap_or_default();

@@ -23,14 +23,7 @@ pub(crate) struct Params {
 
 impl Params {
     pub(crate) fn new(map: HashMap<String, String>, known: &[&str]) -> Self {
-        let problems = map
-            .keys()
-            .filter(|k| !known.contains(&k.as_str()))
-            .map(|k| FieldProblem {
-                field: k.clone(),
-                problem: format!("unknown query parameter (known: {})", known.join(", ")),
-            })
-            .collect();
+        let problems = crate::body::unknown(map.keys(), known, "query parameter");
         Self { map, problems }
     }
 

@@ -6,9 +6,8 @@
 
 use chimera_kernel::order::OrderIntent;
 use chimera_kernel::risk::KillMode;
-use chimera_messages::{AlertCode, AlertLevel};
 use chimera_runtime::kill_switch::{
-    KillSwitches, KillWatch, WatchEvent, DEFAULT_KILL_SWITCH_POLL_MS,
+    alert_on, KillSwitches, KillWatch, WatchEvent, DEFAULT_KILL_SWITCH_POLL_MS,
 };
 use chimera_runtime::runtime::{wall_clock, Runtime};
 use std::time::{Duration, Instant};
@@ -42,33 +41,14 @@ impl KillGuard {
             return;
         }
         self.last_read = Some(Instant::now());
-        match self.view.refresh(switches).await {
-            WatchEvent::Unreadable(e) => {
-                rt.alert(
-                    AlertLevel::Critical,
-                    AlertCode::KillSwitchUnreadable,
-                    format!("cannot read the kill switches ({e}): refusing new entries"),
-                    None,
-                )
-                .await;
-            }
-            WatchEvent::Recovered => {
-                rt.alert(
-                    AlertLevel::Warning,
-                    AlertCode::KillSwitchUnreadable,
-                    "the kill switches are readable again".into(),
-                    None,
-                )
-                .await;
-            }
-            WatchEvent::Changed => {
-                tracing::info!(
-                    component = %rt.source,
-                    version = self.view.board().version,
-                    "kill switches changed"
-                );
-            }
-            WatchEvent::Same => {}
+        let event = self.view.refresh(switches).await;
+        alert_on(rt, &event, "refusing new entries").await;
+        if matches!(event, WatchEvent::Changed) {
+            tracing::info!(
+                component = %rt.source,
+                version = self.view.board().version,
+                "kill switches changed"
+            );
         }
     }
 

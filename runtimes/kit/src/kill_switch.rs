@@ -186,6 +186,25 @@ pub enum WatchEvent {
     Recovered,
 }
 
+/// Raises the alert a reader owes for `event`: critical when the switches became unreadable
+/// (`closed_means` says what failing closed does for this reader), a warning when they are
+/// readable again.
+pub async fn alert_on(rt: &Runtime, event: &WatchEvent, closed_means: &str) {
+    let (level, message) = match event {
+        WatchEvent::Unreadable(e) => (
+            AlertLevel::Critical,
+            format!("cannot read the kill switches ({e}): {closed_means}"),
+        ),
+        WatchEvent::Recovered => (
+            AlertLevel::Warning,
+            "the kill switches are readable again".to_owned(),
+        ),
+        WatchEvent::Same | WatchEvent::Changed => return,
+    };
+    rt.alert(level, AlertCode::KillSwitchUnreadable, message, None)
+        .await;
+}
+
 /// A reader's view of the switches, failing closed.
 #[derive(Debug, Default)]
 pub struct KillWatch {

@@ -18,49 +18,6 @@ use std::time::{Duration, Instant};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn binary(name: &str) -> String {
-    chimera_live::runtime_binary(name)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .display()
-        .to_string()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn log(setup: &Setup, name: &str) -> String {
-    std::fs::read_to_string(setup.dir.join(format!("{name}.err"))).unwrap_or_default()
-}
-
-async fn wait_log(
-    setup: &Setup,
-    name: &str,
-    what: &str,
-    count: usize,
-    limit: Duration,
-) -> Duration {
-    let started = Instant::now();
-    while log(setup, name).matches(what).count() < count {
-        assert!(
-            started.elapsed() < limit,
-            "{name} never logged {what:?} {count} time(s) within {limit:?}:\n{}",
-            log(setup, name)
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    started.elapsed()
-}
-
-async fn count(store: &chimera_sql::SqlStore, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.pool()).await.unwrap();
-    n
-}
-
 /// A Redis server of the test's own, persisting every write before answering.
 struct Redis {
     child: Child,

@@ -13,13 +13,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::*;
 
-fn binary(name: &str) -> String {
-    chimera_live::runtime_binary(name)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .display()
-        .to_string()
-}
-
 fn signal(child: &std::process::Child, name: &str) {
     let status = Command::new("kill")
         .arg(format!("-{name}"))
@@ -27,34 +20,6 @@ fn signal(child: &std::process::Child, name: &str) {
         .status()
         .unwrap();
     assert!(status.success(), "kill -{name}");
-}
-
-fn log(setup: &Setup, name: &str) -> String {
-    std::fs::read_to_string(setup.dir.join(format!("{name}.err"))).unwrap_or_default()
-}
-
-async fn wait_log(
-    setup: &Setup,
-    name: &str,
-    what: &str,
-    count: usize,
-    limit: Duration,
-) -> Duration {
-    let started = Instant::now();
-    while log(setup, name).matches(what).count() < count {
-        assert!(
-            started.elapsed() < limit,
-            "{name} never logged {what:?} {count} time(s) within {limit:?}:\n{}",
-            log(setup, name)
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    started.elapsed()
-}
-
-async fn count(store: &chimera_sql::SqlStore, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.pool()).await.unwrap();
-    n
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,9 +9,8 @@ use super::queue::{Input, PortfolioQueue};
 use super::router::RouteTable;
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::risk::KillState;
-use chimera_messages::{AlertCode, AlertLevel};
 use chimera_runtime::kill_switch::{
-    KillSwitches, KillWatch, WatchEvent, DEFAULT_KILL_SWITCH_POLL_MS,
+    alert_on, KillSwitches, KillWatch, DEFAULT_KILL_SWITCH_POLL_MS,
 };
 use chimera_runtime::runtime::{wall_clock, Runtime};
 use std::collections::HashMap;
@@ -32,27 +31,8 @@ pub(crate) async fn watch(rt: Arc<Runtime>, table: Arc<RouteTable>) -> anyhow::R
     let mut told: HashMap<PortfolioId, (Arc<PortfolioQueue>, KillState)> = HashMap::new();
     let mut shutdown = rt.shutdown.clone();
     loop {
-        match view.refresh(&switches).await {
-            WatchEvent::Unreadable(e) => {
-                rt.alert(
-                    AlertLevel::Critical,
-                    AlertCode::KillSwitchUnreadable,
-                    format!("cannot read the kill switches ({e}): no new entries until it can"),
-                    None,
-                )
-                .await;
-            }
-            WatchEvent::Recovered => {
-                rt.alert(
-                    AlertLevel::Warning,
-                    AlertCode::KillSwitchUnreadable,
-                    "the kill switches are readable again".into(),
-                    None,
-                )
-                .await;
-            }
-            WatchEvent::Same | WatchEvent::Changed => {}
-        }
+        let event = view.refresh(&switches).await;
+        alert_on(&rt, &event, "no new entries until it can").await;
         let now = wall_clock().0;
         let routes = table.load();
         told.retain(|id, _| routes.by_portfolio.contains_key(id));

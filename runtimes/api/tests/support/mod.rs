@@ -69,7 +69,8 @@ pub(crate) async fn api(name: &str, per_minute: u32) -> Api {
 }
 
 impl Api {
-    /// Sends one request; the status and the body as JSON (`Null` when not JSON).
+    /// Sends one request as `role` (no token: `None`); the status and the body as JSON
+    /// (`Null` when not JSON).
     pub(crate) async fn call(
         &self,
         method: Method,
@@ -77,25 +78,8 @@ impl Api {
         role: Option<Role>,
         body: Option<&str>,
     ) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(role) = role {
-            request = request.header("authorization", format!("Bearer {}", self.tokens[&role]));
-        }
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        let request = request
-            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
-            .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let bearer = role.map(|r| self.tokens[&r].clone());
+        self.send(method, uri, bearer.as_deref(), body).await
     }
 
     /// As [`Self::call`] with a raw bearer string.
@@ -106,11 +90,24 @@ impl Api {
         bearer: &str,
         body: Option<&str>,
     ) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", format!("Bearer {bearer}"))
-            .header("content-type", "application/json")
+        self.send(method, uri, Some(bearer), body).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        bearer: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(bearer) = bearer {
+            request = request.header("authorization", format!("Bearer {bearer}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
             .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
             .unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();

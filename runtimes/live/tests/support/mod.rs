@@ -397,3 +397,52 @@ pub(crate) async fn assert_matches_backtest(store: &SqlStore, expected: &Expecte
         );
     }
 }
+
+/// The path of runtime binary `name` (built if missing).
+pub(crate) fn binary(name: &str) -> String {
+    chimera_live::runtime_binary(name)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .display()
+        .to_string()
+}
+
+/// A TCP port free at the time of the call.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What the process logged as `name` wrote to stderr so far.
+pub(crate) fn log(setup: &Setup, name: &str) -> String {
+    std::fs::read_to_string(setup.dir.join(format!("{name}.err"))).unwrap_or_default()
+}
+
+/// Waits until process `name` logged `what` `count` times; panics with its log after `limit`.
+/// Returns how long it took.
+pub(crate) async fn wait_log(
+    setup: &Setup,
+    name: &str,
+    what: &str,
+    count: usize,
+    limit: Duration,
+) -> Duration {
+    let started = Instant::now();
+    while log(setup, name).matches(what).count() < count {
+        assert!(
+            started.elapsed() < limit,
+            "{name} never logged {what:?} {count} time(s) within {limit:?}:\n{}",
+            log(setup, name)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    started.elapsed()
+}
+
+/// The single count `sql` selects.
+pub(crate) async fn count(store: &SqlStore, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.pool()).await.unwrap();
+    n
+}
