@@ -14,12 +14,29 @@ use chimera_ports::{AuditKind, AuditRecord, AuditRepository};
 use chimera_runtime::runtime::wall_clock;
 use std::sync::atomic::Ordering;
 
-/// The guard, as axum middleware.
-pub(crate) async fn guard(
-    State(state): State<ApiState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// The guard, as axum middleware; every answer is counted (`chimera_api_requests_total` by
+/// route and status) and timed (`chimera_api_request_seconds` by route).
+pub(crate) async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let component = state.0.config.id.clone();
+    let response = checked(state, request, next).await;
+    metrics::counter!(
+        "chimera_api_requests_total",
+        "component" => component.clone(),
+        "route" => route.clone(),
+        "status" => response.status().as_u16().to_string()
+    )
+    .increment(1);
+    metrics::histogram!("chimera_api_request_seconds", "component" => component, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn checked(state: ApiState, mut request: Request, next: Next) -> Response {
     let matched = request
         .extensions()
         .get::<MatchedPath>()

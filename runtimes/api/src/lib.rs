@@ -91,6 +91,10 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
 ) -> anyhow::Result<()> {
     let mut shutdown = rt.shutdown.clone();
+    let board = chimera_runtime::telemetry::HealthBoard::new(&config.id);
+    board
+        .serve_if(config.metrics_listen.as_deref(), rt.shutdown.clone())
+        .await?;
     let state = ApiState::new(rt, config.clone(), strategies).await?;
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move { shutdown.wait().await })

@@ -351,7 +351,15 @@ async fn the_server_answers_over_tcp() {
     let api = support::api("tcp", 10_000).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config: chimera_runtime::api_config::ApiConfig = toml::from_str("id = \"api\"").unwrap();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config: chimera_runtime::api_config::ApiConfig = toml::from_str(&format!(
+        "id = \"api\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\""
+    ))
+    .unwrap();
     let rt = std::sync::Arc::clone(&api.rt);
     let server = tokio::spawn(async move {
         chimera_api::serve(
@@ -381,6 +389,22 @@ async fn the_server_answers_over_tcp() {
     let token = &api.tokens[&Role::Viewer];
     let listed = ask(format!("GET /v1/portfolios HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")).await;
     assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
+    // Metrics on their own port, without a token.
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", metrics_port))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut metrics = String::new();
+    stream.read_to_string(&mut metrics).await.unwrap();
+    assert!(
+        metrics.contains(
+            "chimera_api_requests_total{component=\"api\",route=\"/v1/portfolios\",status=\"200\"}"
+        ) && metrics.contains("chimera_api_request_seconds"),
+        "{metrics}"
+    );
     api.trigger.trigger();
     server.await.unwrap().unwrap();
 }

@@ -19,6 +19,10 @@ pub struct ApiConfig {
     /// that it answers `202 Accepted` with the command's id.
     #[serde(default = "default_wait")]
     pub command_wait_ms: u64,
+    /// Serve Prometheus `/metrics` and `/health` here (e.g. `"127.0.0.1:9105"`), apart from the
+    /// API's own port, whose every route but `/health` needs a token.
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
 }
 
 fn default_listen() -> String {

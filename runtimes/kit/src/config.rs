@@ -131,6 +131,10 @@ pub fn load(
             "scheduler.metrics_listen",
             scheduler.as_ref().and_then(|s| s.metrics_listen.as_ref()),
         ),
+        (
+            "api.metrics_listen",
+            api.as_ref().and_then(|a| a.metrics_listen.as_ref()),
+        ),
     ] {
         if let Some(listen) = listen {
             problems.check(

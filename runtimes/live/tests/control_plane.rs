@@ -200,3 +200,68 @@ async fn commands_are_answered_and_portfolios_move_and_reload_while_running() {
     gateway.await.unwrap().unwrap();
     scheduler.await.unwrap().unwrap();
 }
+
+/// A kill switch engaged by a control command (for a sender with only the bus): the scheduler
+/// stores it, announces it, and answers; releasing an unknown one is refused with its code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_switch_commands_are_stored_by_the_scheduler_and_answered() {
+    use chimera_kernel::risk::KillMode;
+    use chimera_live::kill_switch::KillSwitches;
+    use chimera_messages::{KillScope, KillSwitch};
+    let c = Cluster::new("ctlkill").await;
+    c.register("n1", &[spec("k1", "0.01")]).await;
+    let node = c.start_node("n1");
+    let scheduler = c.start_scheduler();
+    wait_for("adoption", Duration::from_secs(20), || async {
+        c.schedule()
+            .await
+            .is_some_and(|s| s.placements().values().all(Option::is_some))
+    })
+    .await;
+    let mut events = c.events("ctlkill").await;
+    let switch = KillSwitch {
+        id: "bus-1".into(),
+        mode: KillMode::ReduceOnly,
+        scope: KillScope::Portfolio {
+            portfolio_id: PortfolioId::new("k1"),
+        },
+        reason: "risk desk".into(),
+        engaged_by: "risk-module".into(),
+        engaged_at: 0,
+        expires_at: None,
+    };
+    c.send(
+        "cmd-kill",
+        &ControlCommand::EngageKillSwitch {
+            switch: switch.clone(),
+        },
+    )
+    .await;
+    let ack = c.ack(&mut events, "cmd-kill").await;
+    assert_eq!(ack.outcome, CommandOutcome::Applied, "{ack:?}");
+    let board = KillSwitches::new(c.state.clone()).read().await.unwrap();
+    assert_eq!(board.switches, vec![switch]);
+    c.send(
+        "cmd-release-none",
+        &ControlCommand::ReleaseKillSwitch { id: "nope".into() },
+    )
+    .await;
+    let ack = c.ack(&mut events, "cmd-release-none").await;
+    assert_eq!(refusal(&ack.outcome), Some(RefusalCode::UnknownKillSwitch));
+    c.send(
+        "cmd-release",
+        &ControlCommand::ReleaseKillSwitch { id: "bus-1".into() },
+    )
+    .await;
+    let ack = c.ack(&mut events, "cmd-release").await;
+    assert_eq!(ack.outcome, CommandOutcome::Applied, "{ack:?}");
+    assert!(KillSwitches::new(c.state.clone())
+        .read()
+        .await
+        .unwrap()
+        .switches
+        .is_empty());
+    c.trigger.trigger();
+    node.await.unwrap().unwrap();
+    scheduler.await.unwrap().unwrap();
+}

@@ -21,6 +21,10 @@ pub enum RefusalCode {
     InvalidConfig,
     /// The node that received it does not run the portfolio.
     NotRunning,
+    /// No kill switch of that id is engaged.
+    UnknownKillSwitch,
+    /// A service the command needs failed (the shared store); sending it again may work.
+    Unavailable,
 }
 
 /// How a command ended.

@@ -81,6 +81,19 @@ pub enum ControlCommand {
         /// The portfolio.
         portfolio_id: PortfolioId,
     },
+    /// Engage a kill switch (the scheduler's: it stores it in [`crate::KILL_SWITCH_KEY`] and
+    /// announces it), for a sender with only the bus; the API and `chimera ctl` write the
+    /// store themselves. Engaging the same switch twice changes nothing.
+    EngageKillSwitch {
+        /// The switch.
+        switch: crate::KillSwitch,
+    },
+    /// Release the kill switch `id` (the scheduler's); refused `unknown_kill_switch` when none
+    /// of that id is engaged.
+    ReleaseKillSwitch {
+        /// The switch's id.
+        id: String,
+    },
 }
 
 impl ControlCommand {
@@ -95,7 +108,10 @@ impl ControlCommand {
             ControlCommand::Reload { portfolio_id }
             | ControlCommand::Migrate { portfolio_id, .. }
             | ControlCommand::Start { portfolio_id } => Some(portfolio_id),
-            ControlCommand::DrainNode { .. } | ControlCommand::KillSwitchChanged { .. } => None,
+            ControlCommand::DrainNode { .. }
+            | ControlCommand::KillSwitchChanged { .. }
+            | ControlCommand::EngageKillSwitch { .. }
+            | ControlCommand::ReleaseKillSwitch { .. } => None,
         }
     }
 
@@ -106,6 +122,8 @@ impl ControlCommand {
             ControlCommand::Migrate { .. }
                 | ControlCommand::DrainNode { .. }
                 | ControlCommand::Start { .. }
+                | ControlCommand::EngageKillSwitch { .. }
+                | ControlCommand::ReleaseKillSwitch { .. }
         )
     }
 
@@ -124,7 +142,9 @@ impl ControlCommand {
             | ControlCommand::Migrate { .. }
             | ControlCommand::DrainNode { .. }
             | ControlCommand::Start { .. }
-            | ControlCommand::KillSwitchChanged { .. } => return None,
+            | ControlCommand::KillSwitchChanged { .. }
+            | ControlCommand::EngageKillSwitch { .. }
+            | ControlCommand::ReleaseKillSwitch { .. } => return None,
         })
     }
 

@@ -329,6 +329,8 @@ impl Worker {
             ControlCommand::CancelAll { .. }
             | ControlCommand::Stop { .. }
             | ControlCommand::KillSwitchChanged { .. }
+            | ControlCommand::EngageKillSwitch { .. }
+            | ControlCommand::ReleaseKillSwitch { .. }
             | ControlCommand::Health { .. }
             | ControlCommand::Reload { .. }
             | ControlCommand::Migrate { .. }

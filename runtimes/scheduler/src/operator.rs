@@ -5,9 +5,12 @@
 use crate::placement::{ack_newest, ready, Placement};
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::schedule::{Change, ScheduleInput, ScheduleRefusal};
+use chimera_messages::KillSwitch;
 use chimera_messages::{decode, CommandOutcome, ControlCommand, MessageType, RefusalCode};
 use chimera_ports::{PortfolioRecord, PortfolioRepository, PortfolioStatus};
-use chimera_runtime::runtime::{fatal, wall_clock};
+use chimera_runtime::kill_switch::{announce, KillSwitchError, KillSwitches};
+use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
+use std::sync::Arc;
 
 impl Placement {
     /// The operators' commands that are the scheduler's (migrate, drain, start), each answered
@@ -42,6 +45,14 @@ impl Placement {
             },
             ControlCommand::DrainNode { node } => ScheduleInput::Drain { node: node.clone() },
             ControlCommand::Start { portfolio_id } => return self.start(portfolio_id).await,
+            ControlCommand::EngageKillSwitch { switch } => {
+                let (rt, switches) = (Arc::clone(&self.rt), self.kill_switches());
+                return Ok(engage(&rt, &switches, switch.clone()).await);
+            }
+            ControlCommand::ReleaseKillSwitch { id } => {
+                let (rt, switches) = (Arc::clone(&self.rt), self.kill_switches());
+                return Ok(release(&rt, &switches, id).await);
+            }
             _ => return Ok(CommandOutcome::Applied),
         };
         let changes = self.command(&input).await?;
@@ -60,6 +71,10 @@ impl Placement {
                 _ => None,
             })
             .unwrap_or(CommandOutcome::Applied))
+    }
+
+    fn kill_switches(&self) -> KillSwitches {
+        KillSwitches::new(Arc::clone(&self.state.store))
     }
 
     /// Makes a stopped (or never started) portfolio's record active; the next refresh places
@@ -90,5 +105,52 @@ impl Placement {
             self.last_refresh = None;
         }
         Ok(CommandOutcome::Applied)
+    }
+}
+
+fn unavailable(e: &KillSwitchError) -> CommandOutcome {
+    let detail = match std::error::Error::source(e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
+    };
+    CommandOutcome::Refused {
+        reason: RefusalCode::Unavailable,
+        detail,
+    }
+}
+
+/// Stores `switch` and announces it.
+async fn engage(rt: &Runtime, switches: &KillSwitches, switch: KillSwitch) -> CommandOutcome {
+    let what = format!(
+        "kill switch {} engaged: {} over {} by {}: {}",
+        switch.id, switch.mode, switch.scope, switch.engaged_by, switch.reason
+    );
+    match switches.engage(switch).await {
+        Ok((board, changed)) => {
+            if changed {
+                announce(rt, board.version, what).await;
+            }
+            CommandOutcome::Applied
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// Releases switch `id` and announces it.
+async fn release(rt: &Runtime, switches: &KillSwitches, id: &str) -> CommandOutcome {
+    match switches.release(id).await {
+        Ok((board, Some(released))) => {
+            let what = format!(
+                "kill switch {} released ({} over {})",
+                released.id, released.mode, released.scope
+            );
+            announce(rt, board.version, what).await;
+            CommandOutcome::Applied
+        }
+        Ok((_, None)) => CommandOutcome::Refused {
+            reason: RefusalCode::UnknownKillSwitch,
+            detail: format!("no kill switch {id:?} is engaged"),
+        },
+        Err(e) => unavailable(&e),
     }
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 /// The leader's state between steps.
 pub struct Placement {
     pub(crate) rt: Arc<Runtime>,
-    state: SharedState,
+    pub(crate) state: SharedState,
     config: SchedulerConfig,
     schedule: Schedule,
     heartbeats: Box<dyn Subscription>,
