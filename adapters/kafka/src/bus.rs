@@ -32,6 +32,12 @@ impl std::fmt::Debug for KafkaEventBus {
     }
 }
 
+/// librdkafka's bound on how long a fetch waits for data (default 500 ms there).
+const FETCH_WAIT: &str = "fetch.wait.max.ms";
+
+/// Ours, unless `[bus.extra]` sets it.
+const DEFAULT_FETCH_WAIT_MS: &str = "50";
+
 fn base_config(config: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.brokers)
@@ -277,7 +283,15 @@ impl KafkaEventBus {
     ) -> PortResult<Box<dyn Subscription>> {
         check_name("consumer group", group)?;
         self.ensure_topic(topic).await?;
-        let consumer: StreamConsumer = base_config(&self.config)
+        let mut settings = base_config(&self.config);
+        if !self.config.extra.contains_key(FETCH_WAIT) {
+            // A broker without long-poll wake-ups (the development broker) answers a fetch only
+            // when this wait ends, however soon a message arrives: it bounds delivery latency
+            // (a fail-over's schedule update, a kill switch's announcement). A broker that
+            // wakes fetches on arrival is unaffected but for idle polls.
+            settings.set(FETCH_WAIT, DEFAULT_FETCH_WAIT_MS);
+        }
+        let consumer: StreamConsumer = settings
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

@@ -142,9 +142,7 @@ impl Placement {
         }
         if !changes.is_empty() {
             self.save().await?;
-            for (change, reason) in &changes {
-                self.carry_out(change, reason).await?;
-            }
+            self.carry_out(&changes).await?;
             self.changes += changes.len() as u64;
         }
         ack_newest(&mut self.heartbeats, &acks, &self.rt.source).await;
@@ -236,9 +234,9 @@ impl Placement {
         let changes = self.schedule.handle(input, wall_clock());
         if !changes.is_empty() {
             self.save().await?;
-            for change in &changes {
-                self.carry_out(change, "operator").await?;
-            }
+            let tagged: Vec<(Change, &str)> =
+                changes.iter().map(|c| (c.clone(), "operator")).collect();
+            self.carry_out(&tagged).await?;
             self.changes += changes.len() as u64;
         }
         Ok(changes)
@@ -255,59 +253,74 @@ impl Placement {
         Ok(())
     }
 
-    async fn carry_out(&mut self, change: &Change, reason: &str) -> anyhow::Result<()> {
-        match change {
-            Change::Assigned {
-                portfolio,
-                placement,
-            } => {
-                tracing::info!(
-                    component = %self.rt.source,
-                    "portfolio {portfolio} assigned to {} (epoch {}; {reason})",
-                    placement.node,
-                    placement.epoch
-                );
-                self.record_assignment(portfolio, Some(&placement.node))
-                    .await?;
-                self.announce(
+    /// Carries out saved changes: first what the nodes act on (the schedule updates, each a
+    /// publish), then the bookkeeping (database records, alerts), so a failed-over portfolio
+    /// starts on its new node without waiting for the records of the others.
+    async fn carry_out(&mut self, changes: &[(Change, &str)]) -> anyhow::Result<()> {
+        for (change, reason) in changes {
+            match change {
+                Change::Assigned {
                     portfolio,
-                    Some(placement.node.clone()),
-                    Some(placement.epoch),
-                    reason,
-                )
-                .await?;
+                    placement,
+                } => {
+                    tracing::info!(
+                        component = %self.rt.source,
+                        "portfolio {portfolio} assigned to {} (epoch {}; {reason})",
+                        placement.node,
+                        placement.epoch
+                    );
+                    let (node, epoch) = (Some(placement.node.clone()), Some(placement.epoch));
+                    self.announce(portfolio, node, epoch, reason).await?;
+                }
+                // Re-placed in the same change set: the assignment says so (and tells the
+                // portfolio's previous node too).
+                Change::Unassigned { portfolio, .. } if !self.placed(portfolio) => {
+                    self.announce(portfolio, None, None, reason).await?;
+                }
+                _ => {}
             }
-            Change::Unassigned { portfolio, .. } => {
-                // Re-placed in the same change set: the assignment that follows says so.
-                let placed_again = self
-                    .schedule
-                    .placements()
-                    .get(portfolio)
-                    .is_some_and(Option::is_some);
-                if !placed_again {
+        }
+        for (change, _) in changes {
+            match change {
+                Change::Assigned {
+                    portfolio,
+                    placement,
+                } => {
+                    self.record_assignment(portfolio, Some(&placement.node))
+                        .await?;
+                }
+                Change::Unassigned { portfolio, .. } if !self.placed(portfolio) => {
                     self.record_assignment(portfolio, None).await?;
                 }
-                self.announce(portfolio, None, None, reason).await?;
-            }
-            Change::NodeDead { node } => {
-                self.rt
-                    .alert(
-                        AlertLevel::Critical,
-                        AlertCode::SchedulerChanged,
-                        format!(
-                            "node {node} missed its heartbeats for {} ms: declared dead, its \
-                             portfolios move",
-                            self.config.dead_after_ms
-                        ),
-                        None,
-                    )
-                    .await;
-            }
-            Change::Refused { input, reason } => {
-                tracing::warn!(component = %self.rt.source, "refused {input:?}: {reason:?}");
+                Change::Unassigned { .. } => {}
+                Change::NodeDead { node } => {
+                    self.rt
+                        .alert(
+                            AlertLevel::Critical,
+                            AlertCode::SchedulerChanged,
+                            format!(
+                                "node {node} missed its heartbeats for {} ms: declared dead, \
+                                 its portfolios move",
+                                self.config.dead_after_ms
+                            ),
+                            None,
+                        )
+                        .await;
+                }
+                Change::Refused { input, reason } => {
+                    tracing::warn!(component = %self.rt.source, "refused {input:?}: {reason:?}");
+                }
             }
         }
         Ok(())
+    }
+
+    /// Whether `portfolio` is placed on a node now.
+    fn placed(&self, portfolio: &PortfolioId) -> bool {
+        self.schedule
+            .placements()
+            .get(portfolio)
+            .is_some_and(Option::is_some)
     }
 
     /// Writes where the portfolio runs into its database record (`None`: nowhere), so a node
