@@ -205,8 +205,9 @@ pub async fn alert_on(rt: &Runtime, event: &WatchEvent, closed_means: &str) {
         .await;
 }
 
-/// A reader's view of the switches, failing closed.
-#[derive(Debug, Default)]
+/// A reader's view of the switches, failing closed. (`Default` is a view with no switches that
+/// does not fail closed: for a process without shared state, which has no switches to read.)
+#[derive(Debug, Clone, Default)]
 pub struct KillWatch {
     board: KillSwitchBoard,
     /// No successful read yet, or the last read failed.

@@ -437,3 +437,62 @@ async fn every_mode_and_scope_stops_what_it_covers_and_flatten_closes_perp_and_s
     let figures = gateway.await.unwrap().unwrap();
     assert!(figures.killed >= 1, "the gateway refused the rogue entry");
 }
+
+/// A node started while a switch holds (or while the switches cannot be read) runs its
+/// portfolios under it from their first input: nothing is bought until it is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn portfolios_start_under_the_switches_in_force() {
+    for unreadable in [false, true] {
+        let c = Cluster::new(if unreadable {
+            "killstartc"
+        } else {
+            "killstart"
+        })
+        .await;
+        c.register(
+            "n1",
+            &[
+                buyer("kperp", "BTCUSDT", "perp"),
+                buyer("kspot", "ETHUSDT", "spot"),
+            ],
+        )
+        .await;
+        if unreadable {
+            c.state
+                .set(KILL_SWITCH_KEY, b"[not a board", None)
+                .await
+                .unwrap();
+        } else {
+            engage(&c, "k0", KillMode::HaltEntries, KillScope::Global, None).await;
+        }
+        let node = c.start_node("n1");
+        let gateway = c.start_gateway();
+        let mut feed = Feed {
+            next: 0,
+            sent: Vec::new(),
+        };
+        feed.bars(&c, 10, Duration::from_millis(10)).await;
+        assert_eq!(
+            (
+                buys(&orders(&c, "kperp").await),
+                buys(&orders(&c, "kspot").await)
+            ),
+            (0, 0),
+            "unreadable: {unreadable}"
+        );
+        if unreadable {
+            c.state.delete(KILL_SWITCH_KEY).await.unwrap();
+        } else {
+            release(&c, "k0").await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            buys_during(&c, &mut feed, 3).await,
+            (3, 3),
+            "unreadable: {unreadable}"
+        );
+        c.trigger.trigger();
+        node.await.unwrap().unwrap();
+        gateway.await.unwrap().unwrap();
+    }
+}

@@ -3,7 +3,8 @@
 //! change or a switch lapses, and to a portfolio that (re)joins the node. Polls every
 //! [`DEFAULT_KILL_SWITCH_POLL_MS`], so a switch is honoured within that plus one batch even
 //! if its announcement is lost. Fails closed: while the switches cannot be read, every
-//! portfolio is held at `halt_entries` at least.
+//! portfolio is held at `halt_entries` at least. A portfolio that starts is put under the view
+//! last read by the roster itself, before its catch-up can send anything.
 
 use super::queue::{Input, PortfolioQueue};
 use super::router::RouteTable;
@@ -18,20 +19,46 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Runs until shutdown. Without shared state there are no switches to follow.
-pub(crate) async fn watch(rt: Arc<Runtime>, table: Arc<RouteTable>) -> anyhow::Result<()> {
+/// Reads the switches once into `shared`, so the portfolios that start with the node start
+/// under them (closed if they cannot be read). Without shared state there is nothing to read.
+pub(crate) async fn first_read(rt: &Runtime, shared: &std::sync::RwLock<KillWatch>) {
+    let Some(state) = &rt.state else {
+        return;
+    };
+    let switches = KillSwitches::new(Arc::clone(&state.store));
+    let mut view = KillWatch::new();
+    let event = view.refresh(&switches).await;
+    alert_on(rt, &event, "no new entries until it can").await;
+    *shared
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = view;
+}
+
+/// Runs until shutdown, starting from the view of [`first_read`]. Without shared state there
+/// are no switches to follow.
+pub(crate) async fn watch(
+    rt: Arc<Runtime>,
+    table: Arc<RouteTable>,
+    shared: Arc<std::sync::RwLock<KillWatch>>,
+) -> anyhow::Result<()> {
     let Some(state) = &rt.state else {
         tracing::info!(component = %rt.source, "no shared state: kill switches are not followed");
         return Ok(());
     };
     let switches = KillSwitches::new(Arc::clone(&state.store));
-    let mut view = KillWatch::new();
+    let mut view = shared
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     // What each portfolio was last told, with the queue it was told on (a portfolio that
     // leaves and comes back has a new queue and is told again).
     let mut told: HashMap<PortfolioId, (Arc<PortfolioQueue>, KillState)> = HashMap::new();
     let mut shutdown = rt.shutdown.clone();
     loop {
         let event = view.refresh(&switches).await;
+        *shared
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = view.clone();
         alert_on(&rt, &event, "no new entries until it can").await;
         let now = wall_clock().0;
         let routes = table.load();

@@ -162,6 +162,7 @@ pub async fn run_node(
         let (leases, rt) = (Arc::clone(&roster.leases), Arc::clone(&rt));
         tasks.spawn(async move { leases.keep(&rt).await });
     }
+    kill_watch::first_read(&rt, &roster.kill).await;
     roster.begin_all(&records, &epochs(&rt, &config.id).await);
     let (schedule_tx, mut schedule) = mpsc::unbounded_channel();
     // Every node reads every message of these topics in groups of its own, and takes what
@@ -186,6 +187,7 @@ pub async fn run_node(
     tasks.spawn(kill_watch::watch(
         Arc::clone(&rt),
         Arc::clone(&roster.table),
+        Arc::clone(&roster.kill),
     ));
     let board = HealthBoard::new(&config.id);
     board

@@ -13,11 +13,13 @@ use super::lease::Leases;
 use super::queue::PortfolioQueue;
 use super::router::{RosterEvent, RouteTable};
 use super::worker::{Worker, WorkerStats};
+use chimera_kernel::engine::Control;
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::strategy::StrategyRegistry;
 use chimera_messages::{AlertCode, AlertLevel, CommandOutcome, RefusalCode, ScheduleUpdate};
 use chimera_ports::{PortfolioRecord, PortfolioRepository, PortfolioStatus};
 use chimera_runtime::config::NodeConfig;
+use chimera_runtime::kill_switch::KillWatch;
 use chimera_runtime::requests::RequestServices;
 use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
 use std::collections::BTreeMap;
@@ -62,6 +64,9 @@ pub(crate) struct Roster {
     leased_tx: mpsc::UnboundedSender<(PortfolioId, u64, bool)>,
     /// Every worker ever started, with its counters (the node's figures at the end).
     pub(crate) ran: BTreeMap<PortfolioId, Arc<WorkerStats>>,
+    /// The kill switches as last read ([`super::kill_watch`]): a portfolio starts under them,
+    /// before its catch-up sends anything.
+    pub(crate) kill: Arc<std::sync::RwLock<KillWatch>>,
 }
 
 impl Roster {
@@ -72,7 +77,14 @@ impl Roster {
         leased_tx: mpsc::UnboundedSender<(PortfolioId, u64, bool)>,
     ) -> Self {
         let leases = Arc::new(Leases::new(rt.state.clone()));
+        // With shared state, closed until the first read; without, there are no switches.
+        let kill = if rt.state.is_some() {
+            KillWatch::new()
+        } else {
+            KillWatch::default()
+        };
         Self {
+            kill: Arc::new(std::sync::RwLock::new(kill)),
             rt,
             config,
             services,
@@ -187,6 +199,12 @@ impl Roster {
             stopped,
         );
         worker.epoch.store(epoch, Ordering::Release);
+        let state = self
+            .kill
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .state_for(&id, wall_clock().0);
+        worker.set.control(None, &Control::KillSwitch { state });
         // Checkpoint revisions of a placement start above any earlier placement's: a zombie
         // of an older epoch can then never overwrite its successor's checkpoints, only be
         // refused (and stop) when it tries.
