@@ -145,6 +145,7 @@ impl RedisConfig {
 /// when the server cannot be reached.
 pub(crate) async fn connect(
     config: &RedisConfig,
+    response_timeout: std::time::Duration,
 ) -> Result<(redis::Client, redis::aio::ConnectionManager), crate::RedisAdapterError> {
     use crate::RedisAdapterError::Client;
     config.validate()?;
@@ -152,7 +153,7 @@ pub(crate) async fn connect(
         operation: "open",
         source,
     })?;
-    let connection = managed(&client, Some(std::time::Duration::from_secs(5)))
+    let connection = managed(&client, Some(response_timeout))
         .await
         .map_err(|source| Client {
             operation: "connect",

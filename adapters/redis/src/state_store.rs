@@ -74,7 +74,10 @@ impl RedisStateStore {
     /// [`RedisAdapterError::Config`] for a bad config; [`RedisAdapterError::Client`] when the
     /// server cannot be reached.
     pub async fn connect(config: &RedisConfig) -> Result<Self, RedisAdapterError> {
-        let (_, connection) = crate::config::connect(config).await?;
+        // Short: every call is a single quick command, and a lease renewal stuck behind a
+        // dead connection must fail in time to be tried again on a new one.
+        let (_, connection) =
+            crate::config::connect(config, std::time::Duration::from_secs(1)).await?;
         let started = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());

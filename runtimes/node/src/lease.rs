@@ -18,7 +18,7 @@ use chimera_ports::LockToken;
 use chimera_runtime::runtime::{Runtime, SharedState};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// The leases a node holds, changing as portfolios come and go.
@@ -122,9 +122,18 @@ impl Leases {
         };
         let mut shutdown = rt.shutdown.clone();
         let mut renewed = Instant::now();
+        // After a failed round, try again soon rather than a third of the lease later: a store
+        // that was away for a moment (a Redis restart) must see the renewal before the lease
+        // lapses.
+        let mut retry_soon = false;
         loop {
+            let pause = if retry_soon {
+                (state.lease / 20).max(Duration::from_millis(50))
+            } else {
+                state.lease / 3
+            };
             tokio::select! {
-                () = tokio::time::sleep(state.lease / 3) => {}
+                () = tokio::time::sleep(pause) => {}
                 () = shutdown.wait() => return Ok(()),
             }
             let held: Vec<(PortfolioId, LockToken)> = self
@@ -145,6 +154,7 @@ impl Leases {
                     Err(e) => failure = Some(e),
                 }
             }
+            retry_soon = failure.is_some();
             match failure {
                 None => renewed = Instant::now(),
                 Some(e) if e.is_transient() && renewed.elapsed() < state.lease => {

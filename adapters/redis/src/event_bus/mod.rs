@@ -67,7 +67,8 @@ impl RedisStreamsEventBus {
     /// [`RedisAdapterError::Config`] for a bad config; [`RedisAdapterError::Client`] when the
     /// server cannot be reached.
     pub async fn connect(config: &RedisConfig) -> Result<Self, RedisAdapterError> {
-        let (client, connection) = crate::config::connect(config).await?;
+        let (client, connection) =
+            crate::config::connect(config, std::time::Duration::from_secs(5)).await?;
         Ok(Self {
             client,
             connection,
