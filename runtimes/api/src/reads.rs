@@ -6,14 +6,13 @@ use crate::state::ApiState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chimera_kernel::time::Timestamp;
-use chimera_messages::{Topic, SCHEDULE_STATE_KEY};
+use chimera_messages::SCHEDULE_STATE_KEY;
 use chimera_ports::{
     AuditKind, AuditQuery, AuditRecord, AuditRepository, FillRepository, OrderRepository,
     PortfolioRepository, PositionRepository,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 /// Query parameters, checked: unknown names and bad values are each a named problem.
 pub(crate) struct Params {
@@ -229,6 +228,8 @@ pub(crate) async fn alerts(
     Ok(Json(Value::Array(picked.collect())))
 }
 
+/// The latest system events the API has seen since it started (at most
+/// [`crate::state::RECENT_EVENTS`]), newest first.
 pub(crate) async fn system_events(
     State(state): State<ApiState>,
     Query(query): Query<HashMap<String, String>>,
@@ -236,33 +237,5 @@ pub(crate) async fn system_events(
     let mut params = Params::new(query, &["limit"]);
     let limit = params.integer("limit", 1..=1000).unwrap_or(100);
     params.finish()?;
-    let rt = &state.0.rt;
-    let topic = rt.topics.name(Topic::SystemEvents);
-    let last = rt.bus.last_offsets(&topic).await?;
-    // From `limit` before the end of each partition: at most `limit` per partition.
-    let from: BTreeMap<i32, i64> = last.iter().map(|(p, o)| (*p, o - limit)).collect();
-    let group = rt.topics.group(&format!(
-        "{}.events.{}",
-        state.0.config.id,
-        state
-            .0
-            .calls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    let mut sub = rt.bus.subscribe_from(&topic, &group, &from).await?;
-    let mut events = Vec::new();
-    let total: i64 = last.values().map(|o| (*o + 1).min(limit)).sum();
-    while (events.len() as i64) < total {
-        let Some(d) = sub.poll(Duration::from_millis(200)).await? else {
-            break;
-        };
-        let at_end = last.get(&d.partition).is_some_and(|o| d.offset >= *o);
-        events.push(serde_json::from_slice::<Value>(&d.payload).unwrap_or(Value::Null));
-        if at_end && last.len() == 1 {
-            break;
-        }
-    }
-    events.reverse();
-    events.truncate(limit as usize);
-    Ok(Json(Value::Array(events)))
+    Ok(Json(Value::Array(state.0.acks.recent(limit as usize))))
 }

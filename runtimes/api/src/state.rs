@@ -68,10 +68,15 @@ impl ApiState {
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
-/// Waiters for acknowledgements, by command id.
+/// How many system events the API keeps for `GET /v1/system-events`.
+pub(crate) const RECENT_EVENTS: usize = 1_000;
+
+/// Waiters for acknowledgements, by command id, and the latest system events (read once by
+/// the one listener, not by a reader per request).
 #[derive(Clone, Default)]
 pub(crate) struct AckHub {
     waiters: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<CommandAck>>>>,
+    recent: Arc<Mutex<std::collections::VecDeque<serde_json::Value>>>,
 }
 
 impl AckHub {
@@ -82,6 +87,7 @@ impl AckHub {
         let group = rt.topics.group(&format!("{}.acks", rt.source));
         let mut events = rt.bus.subscribe_from(&topic, &group, &now).await?;
         let waiters = Arc::clone(&self.waiters);
+        let recent = Arc::clone(&self.recent);
         let mut shutdown = rt.shutdown.clone();
         tokio::spawn(async move {
             loop {
@@ -98,6 +104,13 @@ impl AckHub {
                         continue;
                     }
                 };
+                if let Ok(event) = serde_json::from_slice(&delivery.payload) {
+                    let mut recent = recent.lock().unwrap_or_else(PoisonError::into_inner);
+                    if recent.len() == RECENT_EVENTS {
+                        recent.pop_front();
+                    }
+                    recent.push_back(event);
+                }
                 if let Ok(env) = decode::<CommandAck>(&delivery.payload, MessageType::SystemEvent) {
                     let waiters = waiters.lock().unwrap_or_else(PoisonError::into_inner);
                     if let Some(tx) = waiters.get(&env.payload.command_id) {
@@ -108,6 +121,12 @@ impl AckHub {
             }
         });
         Ok(())
+    }
+
+    /// The latest `limit` system events, newest first.
+    pub(crate) fn recent(&self, limit: usize) -> Vec<serde_json::Value> {
+        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        recent.iter().rev().take(limit).cloned().collect()
     }
 
     /// Starts collecting the acknowledgements of command `id`.

@@ -198,7 +198,7 @@ pub const ROUTES: &[RouteSpec] = &[
         GET,
         "/v1/system-events",
         V,
-        "The latest system events (heartbeats, acknowledgements)",
+        "The latest system events (heartbeats, acknowledgements) since the API started",
         None,
         &[LIMIT]
     ),

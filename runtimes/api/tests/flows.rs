@@ -318,6 +318,47 @@ async fn the_kill_switch_is_validated_stored_and_released_by_an_admin_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_events_are_the_latest_seen_newest_first() {
+    use chimera_messages::{MessageType, Topic};
+    let api = support::api("events", 10_000).await;
+    for n in 0..3 {
+        api.rt
+            .publish(
+                Topic::SystemEvents,
+                MessageType::SystemEvent,
+                format!("ev-{n}"),
+                "n1",
+                &serde_json::json!({"beat": n}),
+            )
+            .await
+            .unwrap();
+    }
+    let started = std::time::Instant::now();
+    loop {
+        let (status, events) = api
+            .call(
+                Method::GET,
+                "/v1/system-events?limit=2",
+                Some(Role::Viewer),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let beats: Vec<i64> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["payload"]["beat"].as_i64())
+            .collect();
+        if beats == [2, 1] {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 5, "{events}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_token_has_its_own_rate_limit() {
     let api = support::api("rate", 5).await;
     for _ in 0..5 {

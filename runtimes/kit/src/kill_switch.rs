@@ -2,8 +2,8 @@
 //! `chimera ctl`) and following them ([`KillWatch`], for nodes and the gateway).
 //!
 //! Writers change the one document under a short lock, so two operators engaging at once both
-//! land; then they announce the change on `control.commands` so readers look again at once
-//! instead of at their next poll. Readers that cannot read the document (store down, document
+//! land; then they announce the change on `control.commands` for whoever watches. Readers poll
+//! every [`DEFAULT_KILL_SWITCH_POLL_MS`]. Readers that cannot read the document (store down, document
 //! corrupt) fail closed: every portfolio is held at [`KillMode::HaltEntries`] at least until a
 //! read succeeds again, and the first read of a process has to succeed before anything opens.
 
@@ -69,7 +69,11 @@ impl KillSwitches {
         &self,
         switch: KillSwitch,
     ) -> Result<(KillSwitchBoard, bool), KillSwitchError> {
-        self.change(|board| board.engage(switch.clone())).await
+        self.change(|board| {
+            let changed = board.engage(switch.clone());
+            (changed, changed)
+        })
+        .await
     }
 
     /// Releases the switch `id`: the board after, and the switch released (`None`: there was
@@ -81,32 +85,20 @@ impl KillSwitches {
         &self,
         id: &str,
     ) -> Result<(KillSwitchBoard, Option<KillSwitch>), KillSwitchError> {
-        let released = std::sync::Mutex::new(None);
-        let (board, _) = self
-            .change(|board| {
-                let gone = board.release(id);
-                let changed = gone.is_some();
-                *released
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = gone;
-                changed
-            })
-            .await?;
-        Ok((
-            board,
-            released
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        ))
+        self.change(|board| {
+            let gone = board.release(id);
+            (gone.is_some(), gone)
+        })
+        .await
     }
 
-    /// Applies `edit` under the lock; a transient store failure (a connection being
-    /// re-established) is tried again a few times before it is reported: this is the
-    /// emergency brake.
-    async fn change(
+    /// Applies `edit` (whether it changed the board, and what it says) under the lock; a
+    /// transient store failure (a connection being re-established) is tried again a few times
+    /// before it is reported: this is the emergency brake.
+    async fn change<T>(
         &self,
-        edit: impl Fn(&mut KillSwitchBoard) -> bool,
-    ) -> Result<(KillSwitchBoard, bool), KillSwitchError> {
+        edit: impl Fn(&mut KillSwitchBoard) -> (bool, T),
+    ) -> Result<(KillSwitchBoard, T), KillSwitchError> {
         let mut attempt = 0;
         loop {
             match self.change_once(&edit).await {
@@ -119,20 +111,20 @@ impl KillSwitches {
         }
     }
 
-    async fn change_once(
+    async fn change_once<T>(
         &self,
-        edit: &impl Fn(&mut KillSwitchBoard) -> bool,
-    ) -> Result<(KillSwitchBoard, bool), KillSwitchError> {
+        edit: &impl Fn(&mut KillSwitchBoard) -> (bool, T),
+    ) -> Result<(KillSwitchBoard, T), KillSwitchError> {
         let token = self.lock().await?;
         let outcome = async {
             let mut board = self.read().await?;
             let pruned = !board.prune(wall_clock().0).is_empty();
-            let changed = edit(&mut board);
+            let (changed, said) = edit(&mut board);
             if changed || pruned {
                 let bytes = serde_json::to_vec(&board).map_err(KillSwitchError::Corrupt)?;
                 self.store.set(KILL_SWITCH_KEY, &bytes, None).await?;
             }
-            Ok((board, changed))
+            Ok((board, said))
         }
         .await;
         let _ = self.store.unlock(KILL_SWITCH_LOCK_KEY, &token).await;
@@ -154,7 +146,8 @@ impl KillSwitches {
     }
 }
 
-/// Tells readers to look again now, and raises the `kill_switch` alert saying what changed.
+/// Announces a change on `control.commands` and raises the `kill_switch` alert saying what
+/// changed.
 pub async fn announce(rt: &Runtime, version: u64, what: String) {
     let command = ControlCommand::KillSwitchChanged { version };
     if let Err(e) = rt

@@ -40,9 +40,10 @@ pub enum ControlCommand {
         portfolio_id: Option<PortfolioId>,
     },
     /// The kill switches in the shared store ([`crate::KILL_SWITCH_KEY`]) changed to
-    /// `version`: nodes and the gateway read them again now rather than at their next poll.
-    /// Sent by whoever changed them (the API, `chimera ctl`) after the change is stored;
-    /// carries no state of its own, so a lost or repeated announcement is harmless.
+    /// `version`: a record on the bus for whoever watches (a UI, an audit consumer). Nodes and
+    /// the gateway do not wait for it: they poll the store every 100 ms. Sent by whoever changed
+    /// the switches after the change is stored; carries no state of its own, so a lost or
+    /// repeated announcement is harmless.
     KillSwitchChanged {
         /// The board's version after the change.
         version: u64,

@@ -1,7 +1,7 @@
 //! The kill switches in force, as one document in the shared store ([`KILL_SWITCH_KEY`]): who
 //! engaged which [`KillMode`] over which [`KillScope`], why, and until when. Nodes and the
-//! gateway read it (polling, and again at once on a [`ControlCommand::KillSwitchChanged`]
-//! announcement); the API and `chimera ctl` change it.
+//! gateway poll it; the API, `chimera ctl` and the scheduler change it and announce each change
+//! ([`ControlCommand::KillSwitchChanged`]).
 //!
 //! [`ControlCommand::KillSwitchChanged`]: crate::ControlCommand::KillSwitchChanged
 
