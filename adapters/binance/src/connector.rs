@@ -1,0 +1,605 @@
+//! [`BinanceVenue`]: connecting (keys, server time, exchangeInfo, user streams, the
+//! unknown-outcome resolver) and the [`ExecutionVenue`] port.
+
+use crate::codec::rest::{CancelReplaceBody, ExchangeInfo, OrderBody, OrderListBody};
+use crate::config::{BinanceConfig, Product};
+use crate::error::BinanceError;
+use crate::instruments::instruments_from;
+use crate::orders::{self, num};
+use crate::paths::{self, Paths};
+use crate::rejects;
+use crate::rest::{local_ms, Auth, Cost, Credentials, Method, RestClient};
+use crate::sign::{Params, Signer};
+use crate::tracker::Tracker;
+use crate::venue::{body_updates, price_param, Account, Inner, Sent};
+use async_trait::async_trait;
+use chimera_kernel::event::{ExecutionReport, RejectReason};
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::instrument::Instrument;
+use chimera_kernel::order::{
+    AmendRequest, CancelReplaceRequest, CancelRequest, OrderIntent, OrderKind, OrderListRequest,
+    ReplaceMode, Side,
+};
+use chimera_ports::{ExecutionVenue, PortResult};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How often orders of unknown outcome are looked up.
+const RESOLVE_EVERY: Duration = Duration::from_millis(250);
+
+/// The Binance connector for one product: trading, account queries, user data.
+#[derive(Debug)]
+pub struct BinanceVenue {
+    pub(crate) inner: Arc<Inner>,
+    reports: tokio::sync::Mutex<mpsc::UnboundedReceiver<ExecutionReport>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    pub(crate) config: BinanceConfig,
+}
+
+impl Drop for BinanceVenue {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl BinanceVenue {
+    /// Connects: validates the config, reads the keys, measures the server time, loads
+    /// exchangeInfo (instruments and rate limits), opens each account's user-data stream
+    /// and starts the resolver.
+    ///
+    /// # Errors
+    /// A bad config or key, or Binance unreachable.
+    pub async fn connect(config: BinanceConfig) -> Result<Self, BinanceError> {
+        config
+            .validate()
+            .map_err(|e| BinanceError::Unsupported(e.to_string()))?;
+        let keys = config
+            .load_keys()
+            .map_err(|e| BinanceError::Unsupported(e.to_string()))?;
+        let endpoints = config.endpoints();
+        let paths = Paths::of(config.product);
+        let rest = RestClient::new(
+            &endpoints.rest,
+            paths.time,
+            config.recv_window_ms,
+            Duration::from_millis(config.request_timeout_ms),
+        )?;
+        rest.sync_time().await?;
+        let info: ExchangeInfo = rest
+            .call(
+                Method::Get,
+                paths.exchange_info,
+                Params::new(),
+                Auth::None,
+                paths::cost(config.product, 20, 1),
+            )
+            .await?;
+        rest.set_limits(&info.rate_limits);
+        let instruments = instruments_from(config.product, &info)
+            .into_iter()
+            .map(|i| (i.symbol.clone(), i))
+            .collect();
+        let mut accounts = Vec::new();
+        let mut by_portfolio = HashMap::new();
+        for (i, k) in keys.into_iter().enumerate() {
+            let signer = Signer::new(k.key_type, &k.secret)
+                .map_err(|e| BinanceError::Unsupported(format!("accounts[{i}]: {e}")))?;
+            let portfolios: Vec<PortfolioId> = k.portfolios.iter().map(PortfolioId::new).collect();
+            for p in &portfolios {
+                by_portfolio.insert(p.clone(), i);
+            }
+            accounts.push(Arc::new(Account {
+                creds: Credentials {
+                    api_key: k.api_key,
+                    signer,
+                },
+                portfolios,
+            }));
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            product: config.product,
+            paths,
+            rest,
+            accounts,
+            by_portfolio,
+            tracker: Mutex::new(Tracker::default()),
+            reports: tx,
+            instruments: RwLock::new(instruments),
+            started_ms: local_ms(),
+        });
+        let mut tasks = Vec::new();
+        for i in 0..inner.accounts.len() {
+            tasks.push(crate::user_stream::spawn(Arc::clone(&inner), i, &endpoints).await?);
+        }
+        let resolver = Arc::clone(&inner);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RESOLVE_EVERY).await;
+                resolver.resolve_unknown().await;
+            }
+        }));
+        Ok(Self {
+            inner,
+            reports: tokio::sync::Mutex::new(rx),
+            tasks,
+            config,
+        })
+    }
+
+    /// The instruments Binance lists for this product (from exchangeInfo at connect).
+    pub fn instruments(&self) -> Vec<Instrument> {
+        self.inner
+            .instruments
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The product traded.
+    pub fn product(&self) -> Product {
+        self.inner.product
+    }
+
+    /// The rate-limit ban in force, if any: `(until epoch ms, HTTP status)`.
+    pub fn banned(&self) -> Option<(i64, u16)> {
+        self.inner.rest.banned()
+    }
+
+    /// Orders whose placement outcome is still unknown.
+    pub fn unresolved(&self) -> usize {
+        self.inner.lock_tracker().unresolved().len()
+    }
+
+    fn account(&self, portfolio: &PortfolioId) -> Option<Arc<Account>> {
+        self.inner.account_of(portfolio).cloned()
+    }
+
+    async fn cancel_futures_then_place(&self, request: &CancelReplaceRequest) -> PortResult<()> {
+        let cancel_ok = self.cancel_inner(&request.cancel, false).await?;
+        if !cancel_ok && request.mode == ReplaceMode::StopOnFailure {
+            let report = {
+                let mut tracker = self.inner.lock_tracker();
+                tracker.insert(&request.replacement, false);
+                tracker.rejected(
+                    &request.replacement.client_order_id,
+                    RejectReason::CancelReplaceFailed,
+                    "-2022 Order cancel-replace failed. (the order to cancel is not open)".into(),
+                    self.inner.rest.server_now(),
+                )
+            };
+            self.inner.emit(report);
+            return Ok(());
+        }
+        self.inner
+            .place(&request.replacement)
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Cancels; `true` when Binance canceled it. `report_refusal`: emit `CancelRejected`.
+    async fn cancel_inner(&self, request: &CancelRequest, quiet: bool) -> PortResult<bool> {
+        let Some(account) = self.account(&request.portfolio_id) else {
+            self.inner.emit_cancel_rejected(
+                &request.portfolio_id,
+                &request.client_order_id,
+                &request.symbol,
+                RejectReason::UnknownOrder,
+            );
+            return Ok(false);
+        };
+        let algo = self
+            .inner
+            .lock_tracker()
+            .get(&request.client_order_id)
+            .is_some_and(|t| t.algo);
+        let params = Params::new().with("symbol", request.symbol.as_str());
+        let (path, params) = if algo {
+            (
+                paths::USDM_ALGO_ORDER,
+                params.with("clientAlgoId", request.client_order_id.as_str()),
+            )
+        } else {
+            (
+                self.inner.paths.order,
+                params.with("origClientOrderId", request.client_order_id.as_str()),
+            )
+        };
+        let sent = self
+            .inner
+            .send::<serde_json::Value>(&account, Method::Delete, path, params, Cost::weight(1))
+            .await?;
+        match sent {
+            Sent::Done(body) => {
+                if let Ok(order) = serde_json::from_value::<OrderBody>(body) {
+                    self.inner.apply(&body_updates(&order));
+                } else {
+                    // The algo endpoint answers `{"algoId":..,"code":"200"}`: report from the tracker.
+                    self.inner.apply(&[crate::codec::user::OrderUpdate {
+                        symbol: request.symbol.as_str().to_owned(),
+                        client_order_id: request.client_order_id.as_str().to_owned(),
+                        order_id: 0,
+                        exec_type: "CANCELED".into(),
+                        status: "CANCELED".into(),
+                        side: String::new(),
+                        price: rust_decimal::Decimal::ZERO,
+                        qty: rust_decimal::Decimal::ZERO,
+                        trade: None,
+                        cum_qty: rust_decimal::Decimal::ZERO,
+                        reject_reason: String::new(),
+                        time: self.inner.rest.server_now(),
+                    }]);
+                }
+                Ok(true)
+            }
+            Sent::Refused(code, _) => {
+                if !quiet {
+                    self.inner.emit_cancel_rejected(
+                        &request.portfolio_id,
+                        &request.client_order_id,
+                        &request.symbol,
+                        rejects::cancel_reject(code),
+                    );
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    async fn spot_cancel_replace(&self, request: &CancelReplaceRequest) -> PortResult<()> {
+        let replacement = &request.replacement;
+        let Some(account) = self.account(&replacement.portfolio_id) else {
+            return self.inner.place(replacement).await.map_err(Into::into);
+        };
+        let (_, order) = match orders::new_order(Product::Spot, replacement) {
+            Ok(x) => x,
+            Err(_) => return self.inner.place(replacement).await.map_err(Into::into),
+        };
+        {
+            let mut tracker = self.inner.lock_tracker();
+            if tracker.knows(&replacement.client_order_id) {
+                return Ok(());
+            }
+            tracker.insert(replacement, false);
+        }
+        let mode = match request.mode {
+            ReplaceMode::StopOnFailure => "STOP_ON_FAILURE",
+            ReplaceMode::AllowFailure => "ALLOW_FAILURE",
+        };
+        let params = order.with("cancelReplaceMode", mode).with(
+            "cancelOrigClientOrderId",
+            request.cancel.client_order_id.as_str(),
+        );
+        let sent = self
+            .inner
+            .send::<serde_json::Value>(
+                &account,
+                Method::Post,
+                paths::SPOT_CANCEL_REPLACE,
+                params,
+                Cost::order(1),
+            )
+            .await;
+        match sent {
+            Ok(Sent::Done(body)) => {
+                if let Ok(both) = serde_json::from_value::<CancelReplaceBody>(body) {
+                    self.inner.apply(&body_updates(&both.cancel_response));
+                    self.inner.apply(&body_updates(&both.new_order_response));
+                }
+                Ok(())
+            }
+            Ok(Sent::Refused(code, msg)) => {
+                let reason = rejects::order_reject(Product::Spot, code, &msg);
+                let report = self.inner.lock_tracker().rejected(
+                    &replacement.client_order_id,
+                    reason,
+                    format!("{code} {msg}"),
+                    self.inner.rest.server_now(),
+                );
+                self.inner.emit(report);
+                Ok(())
+            }
+            Err(e) if e.outcome_unknown() => {
+                self.inner.lock_tracker().set_unresolved(
+                    &replacement.client_order_id,
+                    Some(self.inner.rest.server_now()),
+                );
+                Ok(())
+            }
+            Err(e) => {
+                self.inner
+                    .lock_tracker()
+                    .forget(&replacement.client_order_id);
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn spot_oco(&self, list: &OrderListRequest) -> PortResult<()> {
+        let refuse = |message: &str| {
+            for leg in &list.orders {
+                self.inner.emit({
+                    let mut tracker = self.inner.lock_tracker();
+                    tracker.insert(leg, false);
+                    tracker.rejected(
+                        &leg.client_order_id,
+                        RejectReason::InvalidOrder,
+                        message.to_owned(),
+                        self.inner.rest.server_now(),
+                    )
+                });
+            }
+        };
+        let (limit, stop) = match list.orders.as_slice() {
+            [a, b] if matches!(a.kind, OrderKind::Limit { .. }) && b.kind.is_contingent() => (a, b),
+            [a, b] if matches!(b.kind, OrderKind::Limit { .. }) && a.kind.is_contingent() => (b, a),
+            _ => {
+                refuse("an OCO is a limit leg and a stop leg");
+                return Ok(());
+            }
+        };
+        let Some(account) = self.account(&list.portfolio_id) else {
+            refuse("no Binance account is configured for this portfolio");
+            return Ok(());
+        };
+        {
+            let mut tracker = self.inner.lock_tracker();
+            if tracker.knows(&limit.client_order_id) {
+                return Ok(());
+            }
+            tracker.insert(limit, false);
+            tracker.insert(stop, false);
+        }
+        let (above, below) = match limit.side {
+            Side::Sell => ("above", "below"),
+            Side::Buy => ("below", "above"),
+        };
+        let stop_type = if stop.kind.limit_price().is_some() {
+            "STOP_LOSS_LIMIT"
+        } else {
+            "STOP_LOSS"
+        };
+        let mut p = Params::new()
+            .with("symbol", list.symbol.as_str())
+            .with(
+                "side",
+                if limit.side == Side::Buy {
+                    "BUY"
+                } else {
+                    "SELL"
+                },
+            )
+            .with("quantity", num(limit.qty.get()))
+            .with("listClientOrderId", list.list_id.as_str());
+        let key = |side: &str, field: &str| -> &'static str {
+            match (side, field) {
+                ("above", "Type") => "aboveType",
+                ("above", "Price") => "abovePrice",
+                ("above", "StopPrice") => "aboveStopPrice",
+                ("above", "ClientOrderId") => "aboveClientOrderId",
+                ("above", "TimeInForce") => "aboveTimeInForce",
+                ("below", "Type") => "belowType",
+                ("below", "Price") => "belowPrice",
+                ("below", "StopPrice") => "belowStopPrice",
+                ("below", "ClientOrderId") => "belowClientOrderId",
+                _ => "belowTimeInForce",
+            }
+        };
+        p = p
+            .with(key(above, "Type"), "LIMIT_MAKER")
+            .with_opt(key(above, "Price"), price_param(limit.kind.limit_price()))
+            .with(key(above, "ClientOrderId"), limit.client_order_id.as_str())
+            .with(key(below, "Type"), stop_type)
+            .with_opt(key(below, "StopPrice"), price_param(stop.kind.stop_price()))
+            .with_opt(key(below, "Price"), price_param(stop.kind.limit_price()))
+            .with(key(below, "ClientOrderId"), stop.client_order_id.as_str());
+        if stop.kind.limit_price().is_some() {
+            p = p.with(key(below, "TimeInForce"), "GTC");
+        }
+        let p = p.with("newOrderRespType", "FULL");
+        match self
+            .inner
+            .send::<OrderListBody>(&account, Method::Post, paths::SPOT_OCO, p, Cost::order(1))
+            .await
+        {
+            Ok(Sent::Done(body)) => {
+                for order in &body.order_reports {
+                    self.inner.apply(&body_updates(order));
+                }
+                Ok(())
+            }
+            Ok(Sent::Refused(code, msg)) => {
+                let reason = rejects::order_reject(Product::Spot, code, &msg);
+                for leg in [limit, stop] {
+                    let r = self.inner.lock_tracker().rejected(
+                        &leg.client_order_id,
+                        reason,
+                        format!("{code} {msg}"),
+                        self.inner.rest.server_now(),
+                    );
+                    self.inner.emit(r);
+                }
+                Ok(())
+            }
+            Err(e) if e.outcome_unknown() => {
+                let now = self.inner.rest.server_now();
+                let mut tracker = self.inner.lock_tracker();
+                tracker.set_unresolved(&limit.client_order_id, Some(now));
+                tracker.set_unresolved(&stop.client_order_id, Some(now));
+                Ok(())
+            }
+            Err(e) => {
+                let mut tracker = self.inner.lock_tracker();
+                tracker.forget(&limit.client_order_id);
+                tracker.forget(&stop.client_order_id);
+                Err(e.into())
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ExecutionVenue for BinanceVenue {
+    async fn submit(&self, intent: &OrderIntent) -> PortResult<()> {
+        self.inner.place(intent).await.map_err(Into::into)
+    }
+
+    async fn cancel(&self, request: &CancelRequest) -> PortResult<()> {
+        self.cancel_inner(request, false).await.map(|_| ())
+    }
+
+    async fn amend(&self, request: &AmendRequest) -> PortResult<()> {
+        let refuse = |reason: RejectReason, message: String| {
+            self.inner.emit_amend_rejected(
+                &request.portfolio_id,
+                &request.client_order_id,
+                &request.symbol,
+                reason,
+                message,
+                request.amendment,
+            );
+        };
+        if !self
+            .inner
+            .lock_tracker()
+            .request_amend(&request.client_order_id, request.amendment)
+        {
+            return Ok(());
+        }
+        let Some(account) = self.account(&request.portfolio_id) else {
+            refuse(
+                RejectReason::UnknownOrder,
+                "no Binance account for this portfolio".into(),
+            );
+            return Ok(());
+        };
+        let side = self
+            .inner
+            .lock_tracker()
+            .get(&request.client_order_id)
+            .map(|t| t.intent.side);
+        let Some(side) = side else {
+            refuse(
+                RejectReason::UnknownOrder,
+                "-2013 Order does not exist.".into(),
+            );
+            return Ok(());
+        };
+        let (method, path, params) = match self.inner.product {
+            Product::Usdm => (
+                Method::Put,
+                self.inner.paths.order,
+                Params::new()
+                    .with("symbol", request.symbol.as_str())
+                    .with("origClientOrderId", request.client_order_id.as_str())
+                    .with("side", if side == Side::Buy { "BUY" } else { "SELL" })
+                    .with("quantity", num(request.qty.get()))
+                    .with_opt("price", price_param(request.price)),
+            ),
+            Product::Spot => {
+                let same_price = self
+                    .inner
+                    .lock_tracker()
+                    .get(&request.client_order_id)
+                    .is_some_and(|t| {
+                        request.price.is_none() || t.intent.kind.limit_price() == request.price
+                    });
+                if !same_price {
+                    refuse(
+                        RejectReason::InvalidOrder,
+                        "spot amends only lower the quantity; change the price with cancel-replace"
+                            .into(),
+                    );
+                    return Ok(());
+                }
+                (
+                    Method::Put,
+                    paths::SPOT_AMEND,
+                    Params::new()
+                        .with("symbol", request.symbol.as_str())
+                        .with("origClientOrderId", request.client_order_id.as_str())
+                        .with("newQty", num(request.qty.get())),
+                )
+            }
+        };
+        match self
+            .inner
+            .send::<serde_json::Value>(&account, method, path, params, Cost::order(1))
+            .await?
+        {
+            Sent::Done(_) => {
+                let report = self.inner.lock_tracker().amended(
+                    &request.client_order_id,
+                    request.price,
+                    request.qty,
+                    self.inner.rest.server_now(),
+                );
+                self.inner.emit(report);
+            }
+            Sent::Refused(code, msg) => {
+                refuse(
+                    rejects::order_reject(self.inner.product, code, &msg),
+                    format!("{code} {msg}"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn cancel_replace(&self, request: &CancelReplaceRequest) -> PortResult<()> {
+        if self
+            .inner
+            .lock_tracker()
+            .knows(&request.replacement.client_order_id)
+        {
+            return Ok(());
+        }
+        match self.inner.product {
+            Product::Spot => self.spot_cancel_replace(request).await,
+            Product::Usdm => self.cancel_futures_then_place(request).await,
+        }
+    }
+
+    async fn submit_list(&self, list: &OrderListRequest) -> PortResult<()> {
+        match self.inner.product {
+            Product::Spot => self.spot_oco(list).await,
+            Product::Usdm => {
+                for leg in &list.orders {
+                    let report = {
+                        let mut tracker = self.inner.lock_tracker();
+                        if tracker.knows(&leg.client_order_id) {
+                            continue;
+                        }
+                        tracker.insert(leg, false);
+                        tracker.rejected(
+                            &leg.client_order_id,
+                            RejectReason::InvalidOrder,
+                            "USDⓈ-M futures have no order lists".into(),
+                            self.inner.rest.server_now(),
+                        )
+                    };
+                    self.inner.emit(report);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn next_report(&self, max_wait: Duration) -> PortResult<Option<ExecutionReport>> {
+        let mut rx = self.reports.lock().await;
+        match tokio::time::timeout(max_wait, rx.recv()).await {
+            Ok(Some(r)) => Ok(Some(r)),
+            Ok(None) => Err(chimera_ports::PortError::fatal(
+                "binance reports",
+                "the connector's report channel closed",
+            )),
+            Err(_) => Ok(None),
+        }
+    }
+}

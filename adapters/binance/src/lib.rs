@@ -1,0 +1,35 @@
+//! # chimera-binance
+//!
+//! Binance spot and USDⓈ-M perpetual futures behind Chimera's ports: [`BinanceVenue`]
+//! implements [`chimera_ports::ExecutionVenue`] (signed REST orders, user-data reports) and
+//! [`chimera_ports::VenueAccount`] (open orders, positions, balances).
+//!
+//! Written from Binance's published API documentation and tested against the project's own
+//! wire-level fake (`chimera-fake-binance`), since no test here can reach Binance.
+//!
+//! Promises: requests are signed over the exact bytes sent ([`sign`]); rate limits come from
+//! exchangeInfo and the response headers, and a 429/418 stops all requests to the host until
+//! its `Retry-After` ([`limits`]); an order is never sent twice ([`BinanceVenue`] docs); each
+//! fill is reported once, by trade id ([`tracker`]).
+
+pub mod account;
+pub mod codec;
+pub mod config;
+pub mod connector;
+pub mod error;
+pub mod instruments;
+pub mod limits;
+pub mod orders;
+pub mod paths;
+pub mod rejects;
+pub mod rest;
+pub mod secret;
+pub mod sign;
+pub mod tracker;
+mod user_stream;
+pub mod venue;
+
+pub use config::{AccountConfig, BinanceConfig, Environment, KeyType, Product};
+pub use connector::BinanceVenue;
+pub use error::BinanceError;
+pub use secret::Secret;
