@@ -1,0 +1,110 @@
+//! What the fake lists and who may trade on it.
+
+use chimera_kernel::instrument::{Instrument, MarketKind};
+use rust_decimal::Decimal;
+
+/// Spot or USDⓈ-M: which paths, codes and events the fake speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FakeProduct {
+    /// `/api/v3`, WebSocket API user data.
+    Spot,
+    /// `/fapi`, listenKey user data.
+    Usdm,
+}
+
+impl FakeProduct {
+    /// The market kind of its instruments.
+    pub fn market(self) -> MarketKind {
+        match self {
+            FakeProduct::Spot => MarketKind::Spot,
+            FakeProduct::Usdm => MarketKind::Perp,
+        }
+    }
+}
+
+/// How an account signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FakeKey {
+    /// HMAC-SHA256 with this secret.
+    Hmac(String),
+    /// Ed25519 with this public key (32 bytes).
+    Ed25519([u8; 32]),
+}
+
+/// One account: its API key, how it signs, what it starts with.
+#[derive(Debug, Clone)]
+pub struct FakeAccount {
+    /// `X-MBX-APIKEY`.
+    pub api_key: String,
+    /// Verification key.
+    pub key: FakeKey,
+    /// Starting balances (asset, amount).
+    pub deposits: Vec<(String, Decimal)>,
+}
+
+/// The fake's settings.
+#[derive(Debug, Clone)]
+pub struct FakeConfig {
+    /// Spot or USDⓈ-M.
+    pub product: FakeProduct,
+    /// Listed instruments.
+    pub instruments: Vec<Instrument>,
+    /// Accounts.
+    pub accounts: Vec<FakeAccount>,
+    /// Request weight allowed per minute (Binance: 6000 spot, 2400 futures).
+    pub weight_per_minute: u64,
+    /// Orders allowed per 10 s per account (Binance: 100 spot, 300 futures).
+    pub orders_per_10s: u64,
+    /// Capture files replayed as the market (empty: the market is set through `/fake/quote`).
+    pub captures: Vec<std::path::PathBuf>,
+    /// Replay speed (1 = real time, 0 = as fast as possible).
+    pub replay_speed: f64,
+    /// listenKey lifetime without keepalive, ms (Binance: 60 minutes).
+    pub listen_key_ttl_ms: i64,
+}
+
+impl FakeConfig {
+    /// A fake of `product` listing BTCUSDT and ETHUSDT with Binance-like filters and no
+    /// accounts.
+    pub fn new(product: FakeProduct) -> Self {
+        let instruments = ["BTCUSDT", "ETHUSDT"]
+            .into_iter()
+            .filter_map(|s| Instrument::linear(s, "USDT", product.market()).ok())
+            .collect();
+        Self {
+            product,
+            instruments,
+            accounts: Vec::new(),
+            weight_per_minute: match product {
+                FakeProduct::Spot => 6_000,
+                FakeProduct::Usdm => 2_400,
+            },
+            orders_per_10s: match product {
+                FakeProduct::Spot => 100,
+                FakeProduct::Usdm => 300,
+            },
+            captures: Vec::new(),
+            replay_speed: 1.0,
+            listen_key_ttl_ms: 3_600_000,
+        }
+    }
+
+    /// Adds an HMAC account with `deposits`.
+    #[must_use]
+    pub fn with_hmac_account(
+        mut self,
+        api_key: &str,
+        secret: &str,
+        deposits: &[(&str, Decimal)],
+    ) -> Self {
+        self.accounts.push(FakeAccount {
+            api_key: api_key.to_owned(),
+            key: FakeKey::Hmac(secret.to_owned()),
+            deposits: deposits
+                .iter()
+                .map(|(a, d)| ((*a).to_owned(), *d))
+                .collect(),
+        });
+        self
+    }
+}

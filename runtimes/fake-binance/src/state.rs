@@ -1,0 +1,490 @@
+//! [`Exchange`]: the fake's books — the simulated venue's matching core, plus what Binance
+//! keeps around it: order ids, client order ids unique among *open* orders only, order
+//! records for queries, the account's trades, and who listens to each account's events.
+
+use crate::config::{FakeAccount, FakeConfig, FakeProduct};
+use crate::events;
+use crate::wire::ApiError;
+use chimera_kernel::event::{ExecutionReport, MarketEvent, ReportKind};
+use chimera_kernel::ids::{Asset, ClientOrderId, IntentId, PortfolioId, Symbol};
+use chimera_kernel::instrument::Instrument;
+use chimera_kernel::order::{OrderIntent, OrderKind, Side, TimeInForce};
+use chimera_kernel::time::Timestamp;
+use chimera_kernel::value::{Amount, Quantity};
+use chimera_sim::{SimConfig, SimExchange};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// One order as Binance records it.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Owning account.
+    pub account: usize,
+    /// The client's id.
+    pub cid: String,
+    /// Binance's id.
+    pub order_id: i64,
+    /// Symbol.
+    pub symbol: String,
+    /// Side.
+    pub side: Side,
+    /// `LIMIT`, `MARKET`, ...
+    pub type_name: String,
+    /// Time in force.
+    pub tif: TimeInForce,
+    /// Limit price (0 for market).
+    pub price: Decimal,
+    /// Trigger price (0 when none).
+    pub stop_price: Decimal,
+    /// Quantity.
+    pub orig_qty: Decimal,
+    /// Executed.
+    pub executed: Decimal,
+    /// Σ price × qty executed.
+    pub cum_quote: Decimal,
+    /// Binance status.
+    pub status: &'static str,
+    /// Placement time.
+    pub time: i64,
+    /// Last change.
+    pub update_time: i64,
+    /// Placed at the algo endpoint.
+    pub algo: bool,
+    /// Reduce-only.
+    pub reduce_only: bool,
+}
+
+impl Record {
+    /// Whether it is still working.
+    pub fn is_open(&self) -> bool {
+        matches!(self.status, "NEW" | "PARTIALLY_FILLED")
+    }
+}
+
+/// One trade of an account.
+#[derive(Debug, Clone)]
+pub struct AccountTrade {
+    /// Account.
+    pub account: usize,
+    /// Symbol.
+    pub symbol: String,
+    /// Trade id.
+    pub id: i64,
+    /// Order id.
+    pub order_id: i64,
+    /// Side of our order.
+    pub side: Side,
+    /// Price.
+    pub price: Decimal,
+    /// Quantity.
+    pub qty: Decimal,
+    /// Fee.
+    pub commission: Decimal,
+    /// Fee asset.
+    pub commission_asset: String,
+    /// Time.
+    pub time: i64,
+    /// Maker.
+    pub maker: bool,
+}
+
+/// The fake's state (behind one mutex).
+pub struct Exchange {
+    /// Spot or futures.
+    pub product: FakeProduct,
+    /// The matching core.
+    pub sim: SimExchange,
+    /// Accounts.
+    pub accounts: Vec<FakeAccount>,
+    /// Instruments.
+    pub instruments: BTreeMap<String, Instrument>,
+    /// Orders by Binance id.
+    pub records: BTreeMap<i64, Record>,
+    /// Simulated-venue id → Binance id.
+    by_sim: HashMap<ClientOrderId, i64>,
+    /// (account, client id) → the latest Binance id under it.
+    pub by_cid: HashMap<(usize, String), i64>,
+    /// Trades.
+    pub trades: Vec<AccountTrade>,
+    next_order_id: i64,
+    next_trade_id: i64,
+    /// Per account, the open user-data connections.
+    pub listeners: HashMap<usize, Vec<UnboundedSender<String>>>,
+    /// Frames still to drop (fault injection), all accounts.
+    pub drop_frames: u32,
+    /// The order being placed: a rejection of it fails the request instead of becoming an
+    /// event.
+    arriving: Option<i64>,
+}
+
+/// Wall clock, epoch ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn portfolio(account: usize) -> PortfolioId {
+    PortfolioId::new(format!("acct-{account}"))
+}
+
+impl Exchange {
+    /// A fresh exchange from `config`.
+    pub fn new(config: &FakeConfig) -> Self {
+        let mut sim = SimExchange::new(SimConfig::default());
+        for i in &config.instruments {
+            sim.add_instrument(i.clone());
+        }
+        for (n, a) in config.accounts.iter().enumerate() {
+            for (asset, amount) in &a.deposits {
+                sim.deposit(&portfolio(n), Asset::new(asset), Amount::new(*amount));
+            }
+        }
+        Self {
+            product: config.product,
+            sim,
+            accounts: config.accounts.clone(),
+            instruments: config
+                .instruments
+                .iter()
+                .map(|i| (i.symbol.as_str().to_owned(), i.clone()))
+                .collect(),
+            records: BTreeMap::new(),
+            by_sim: HashMap::new(),
+            by_cid: HashMap::new(),
+            trades: Vec::new(),
+            next_order_id: 1_000,
+            next_trade_id: 5_000,
+            listeners: HashMap::new(),
+            drop_frames: 0,
+            arriving: None,
+        }
+    }
+
+    /// The account holding `api_key`.
+    pub fn account_by_key(&self, api_key: &str) -> Option<usize> {
+        self.accounts.iter().position(|a| a.api_key == api_key)
+    }
+
+    /// The open order `cid` of `account`, if any.
+    pub fn open_by_cid(&self, account: usize, cid: &str) -> Option<&Record> {
+        self.by_cid
+            .get(&(account, cid.to_owned()))
+            .and_then(|id| self.records.get(id))
+            .filter(|r| r.is_open())
+    }
+
+    /// The latest order named `cid` of `account`, open or not.
+    pub fn find(
+        &self,
+        account: usize,
+        cid: Option<&str>,
+        order_id: Option<i64>,
+    ) -> Option<&Record> {
+        match (order_id, cid) {
+            (Some(id), _) => self.records.get(&id).filter(|r| r.account == account),
+            (None, Some(cid)) => self
+                .by_cid
+                .get(&(account, cid.to_owned()))
+                .and_then(|id| self.records.get(id)),
+            (None, None) => None,
+        }
+    }
+
+    /// Places an order; returns its record after matching, and its fills.
+    ///
+    /// # Errors
+    /// Binance's refusal (filters, balance, duplicate open id, ...).
+    #[allow(clippy::too_many_arguments, reason = "one request's fields")]
+    pub fn place(
+        &mut self,
+        account: usize,
+        symbol: &str,
+        side: Side,
+        qty: Quantity,
+        kind: OrderKind,
+        tif: TimeInForce,
+        reduce_only: bool,
+        close_position: bool,
+        cid: Option<&str>,
+        type_name: &str,
+        algo: bool,
+    ) -> Result<(Record, Vec<AccountTrade>), ApiError> {
+        if !self.instruments.contains_key(symbol) {
+            return Err(ApiError::new(400, -1121, "Invalid symbol."));
+        }
+        self.next_order_id += 1;
+        let order_id = self.next_order_id;
+        let cid = cid.map_or_else(|| format!("fake{order_id}"), str::to_owned);
+        if self.open_by_cid(account, &cid).is_some() {
+            return Err(match self.product {
+                FakeProduct::Spot => ApiError::new(400, -2010, "Duplicate order sent."),
+                FakeProduct::Usdm => ApiError::new(400, -4116, "ClientOrderId is duplicated."),
+            });
+        }
+        let now = now_ms();
+        let sim_cid = ClientOrderId::new(format!("{account}|{order_id}"));
+        let record = Record {
+            account,
+            cid: cid.clone(),
+            order_id,
+            symbol: symbol.to_owned(),
+            side,
+            type_name: type_name.to_owned(),
+            tif,
+            price: kind.limit_price().map_or(Decimal::ZERO, |p| p.get()),
+            stop_price: kind.stop_price().map_or(Decimal::ZERO, |p| p.get()),
+            orig_qty: qty.get(),
+            executed: Decimal::ZERO,
+            cum_quote: Decimal::ZERO,
+            status: "NEW",
+            time: now,
+            update_time: now,
+            algo,
+            reduce_only,
+        };
+        self.records.insert(order_id, record);
+        self.by_sim.insert(sim_cid.clone(), order_id);
+        let intent = OrderIntent {
+            intent_id: IntentId::new(sim_cid.as_str()),
+            client_order_id: sim_cid,
+            portfolio_id: portfolio(account),
+            symbol: Symbol::new(symbol),
+            side,
+            qty,
+            kind,
+            time_in_force: tif,
+            reduce_only,
+            close_position,
+            created_at: Timestamp(now),
+            tag: "".into(),
+        };
+        self.arriving = Some(order_id);
+        self.sim.submit(intent, Timestamp(now));
+        let mut refusal = None;
+        let trades_before = self.trades.len();
+        for report in self.drain() {
+            if report.0 == order_id && report.1.is_some() {
+                refusal = report.1;
+            }
+        }
+        self.arriving = None;
+        if let Some(error) = refusal {
+            self.records.remove(&order_id);
+            return Err(error);
+        }
+        self.by_cid.insert((account, cid), order_id);
+        let trades = self.trades[trades_before..]
+            .iter()
+            .filter(|t| t.order_id == order_id)
+            .cloned()
+            .collect();
+        let record = self
+            .records
+            .get(&order_id)
+            .cloned()
+            .ok_or_else(|| ApiError::new(500, -1000, "order lost"))?;
+        Ok((record, trades))
+    }
+
+    /// Cancels `account`'s order.
+    ///
+    /// # Errors
+    /// `-2011 Unknown order sent.` when it is not open.
+    pub fn cancel(
+        &mut self,
+        account: usize,
+        cid: Option<&str>,
+        order_id: Option<i64>,
+    ) -> Result<Record, ApiError> {
+        let Some(record) = self
+            .find(account, cid, order_id)
+            .filter(|r| r.is_open())
+            .cloned()
+        else {
+            return Err(ApiError::new(400, -2011, "Unknown order sent."));
+        };
+        let sim_cid = ClientOrderId::new(format!("{account}|{}", record.order_id));
+        self.sim.cancel(
+            &chimera_kernel::order::CancelRequest {
+                portfolio_id: portfolio(account),
+                client_order_id: sim_cid,
+                symbol: Symbol::new(&record.symbol),
+                created_at: Timestamp(now_ms()),
+            },
+            Timestamp(now_ms()),
+        );
+        self.drain();
+        self.records
+            .get(&record.order_id)
+            .cloned()
+            .ok_or_else(|| ApiError::new(500, -1000, "order lost"))
+    }
+
+    /// Changes a futures order's price and quantity (`PUT /fapi/v1/order`).
+    ///
+    /// # Errors
+    /// `-2013` unknown order; the sim's refusal otherwise.
+    pub fn amend(
+        &mut self,
+        account: usize,
+        cid: Option<&str>,
+        order_id: Option<i64>,
+        qty: Quantity,
+        price: Decimal,
+    ) -> Result<Record, ApiError> {
+        let Some(record) = self
+            .find(account, cid, order_id)
+            .filter(|r| r.is_open())
+            .cloned()
+        else {
+            return Err(ApiError::new(400, -2013, "Order does not exist."));
+        };
+        let sim_cid = ClientOrderId::new(format!("{account}|{}", record.order_id));
+        let amendment = self
+            .sim
+            .open_orders(&portfolio(account))
+            .into_iter()
+            .find(|o| o.intent.client_order_id == sim_cid)
+            .map_or(1, |o| o.amendments + 1);
+        self.sim.amend(
+            &chimera_kernel::order::AmendRequest {
+                portfolio_id: portfolio(account),
+                client_order_id: sim_cid,
+                symbol: Symbol::new(&record.symbol),
+                price: chimera_kernel::value::Price::new(price).ok(),
+                qty,
+                amendment,
+                created_at: Timestamp(now_ms()),
+            },
+            Timestamp(now_ms()),
+        );
+        let mut refusal = None;
+        for (id, error) in self.drain() {
+            if id == record.order_id && error.is_some() {
+                refusal = error;
+            }
+        }
+        if let Some(e) = refusal {
+            return Err(e);
+        }
+        self.records
+            .get(&record.order_id)
+            .cloned()
+            .ok_or_else(|| ApiError::new(500, -1000, "order lost"))
+    }
+
+    /// Feeds a market event and hands out what it fills.
+    pub fn on_market(&mut self, event: &MarketEvent) {
+        self.sim.on_market(event);
+        self.drain();
+    }
+
+    /// Takes the simulated venue's reports: updates records and trades, sends user events.
+    /// Returns, per report of a known order, its id and (for refusals) Binance's error.
+    fn drain(&mut self) -> Vec<(i64, Option<ApiError>)> {
+        let mut out = Vec::new();
+        while let Some(report) = self.sim.pop_report() {
+            let Some(&order_id) = self.by_sim.get(&report.client_order_id) else {
+                continue;
+            };
+            out.push((order_id, self.apply(order_id, &report)));
+        }
+        out
+    }
+
+    fn apply(&mut self, order_id: i64, report: &ExecutionReport) -> Option<ApiError> {
+        let now = report.ts.0.max(now_ms());
+        let product = self.product;
+        let Some(record) = self.records.get_mut(&order_id) else {
+            return None;
+        };
+        let mut trade = None;
+        match &report.kind {
+            ReportKind::Rejected { message, .. } if self.arriving == Some(order_id) => {
+                // Refused on arrival: the REST call fails; no event (Binance creates no order).
+                let (code, msg) = split_message(message);
+                return Some(ApiError::new(400, code, msg));
+            }
+            ReportKind::AmendRejected { message, .. } => {
+                let (code, msg) = split_message(message);
+                return Some(ApiError::new(400, code, msg));
+            }
+            ReportKind::CancelRejected { .. } => return None,
+            ReportKind::Accepted => record.status = "NEW",
+            ReportKind::PartiallyFilled(f)
+            | ReportKind::Filled(f)
+            | ReportKind::Liquidated { fill: f, .. } => {
+                record.executed += f.qty.get();
+                record.cum_quote += f.qty.get() * f.price.get();
+                record.status = if matches!(report.kind, ReportKind::PartiallyFilled(_)) {
+                    "PARTIALLY_FILLED"
+                } else {
+                    "FILLED"
+                };
+                self.next_trade_id += 1;
+                trade = Some(AccountTrade {
+                    account: record.account,
+                    symbol: record.symbol.clone(),
+                    id: self.next_trade_id,
+                    order_id,
+                    side: record.side,
+                    price: f.price.get(),
+                    qty: f.qty.get(),
+                    commission: f.fee.amount,
+                    commission_asset: f.fee.asset.as_str().to_owned(),
+                    time: now,
+                    maker: f.liquidity == chimera_kernel::event::Liquidity::Maker,
+                });
+            }
+            ReportKind::Canceled => record.status = "CANCELED",
+            ReportKind::Expired | ReportKind::Rejected { .. } => record.status = "EXPIRED",
+            ReportKind::Amended { price, qty, .. } => {
+                if let Some(p) = price {
+                    record.price = p.get();
+                }
+                record.orig_qty = qty.get();
+            }
+        }
+        record.update_time = now;
+        let record = record.clone();
+        if let Some(t) = &trade {
+            self.trades.push(t.clone());
+        }
+        let frame = events::order_event(product, &record, &report.kind, trade.as_ref(), now);
+        self.send_to(record.account, &frame.to_string());
+        None
+    }
+
+    /// Sends a user-data frame to `account`'s listeners (unless frames are being dropped).
+    pub fn send_to(&mut self, account: usize, frame: &str) {
+        if self.drop_frames > 0 {
+            self.drop_frames -= 1;
+            return;
+        }
+        if let Some(list) = self.listeners.get_mut(&account) {
+            list.retain(|tx| tx.send(frame.to_owned()).is_ok());
+        }
+    }
+
+    /// Closes every user-data connection (their senders are dropped).
+    pub fn close_user_streams(&mut self) {
+        self.listeners.clear();
+    }
+
+    /// The simulated account of `account`.
+    pub fn books(&self, account: usize) -> Option<&chimera_kernel::portfolio::Portfolio> {
+        self.sim.account_of(&portfolio(account))
+    }
+}
+
+/// The simulated venue writes `"<code> <text> (<detail>)"`; Binance sends the code and text.
+fn split_message(message: &str) -> (i64, String) {
+    let (code, rest) = message.split_once(' ').unwrap_or(("-1000", message));
+    let text = match rest.rfind(" (") {
+        Some(i) if rest.ends_with(')') => &rest[..i],
+        _ => rest,
+    };
+    (code.parse().unwrap_or(-1000), text.to_owned())
+}

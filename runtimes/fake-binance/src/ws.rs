@@ -1,0 +1,150 @@
+//! WebSocket endpoints: the USDⓈ-M user-data stream (`/private/ws/<listenKey>`, also `/ws/...`)
+//! and the spot WebSocket API (`/ws-api/v3`: `userDataStream.subscribe.signature`). Each
+//! connection gets the account's events through a channel; the server pings every few
+//! seconds, and closing the channel (fault injection, expired key) closes the connection.
+
+use crate::auth;
+use crate::state::now_ms;
+use crate::Fake;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// `GET /private/ws/{listenKey}`.
+pub(crate) async fn user_stream(
+    State(fake): State<Arc<Fake>>,
+    Path(key): Path<String>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let Some(account) = fake.account_of_listen_key(&key) else {
+        return crate::wire::ApiError::new(400, -1125, "This listenKey does not exist.")
+            .into_response();
+    };
+    upgrade.on_upgrade(move |socket| async move {
+        let (tx, rx) = mpsc::unbounded_channel();
+        fake.exchange()
+            .listeners
+            .entry(account)
+            .or_default()
+            .push(tx);
+        pump(socket, rx, Some((fake, key))).await;
+    })
+}
+
+/// `GET /ws-api/v3`: the spot WebSocket API (user-data subscription only).
+pub(crate) async fn ws_api(State(fake): State<Arc<Fake>>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |socket| ws_api_session(fake, socket))
+}
+
+async fn ws_api_session(fake: Arc<Fake>, mut socket: WebSocket) {
+    // The first request must be the subscription.
+    let Some(Ok(Message::Text(text))) = socket.next().await else {
+        return;
+    };
+    let request: serde_json::Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+    let id = request.get("id").cloned().unwrap_or_default();
+    let params = request.get("params").cloned().unwrap_or_default();
+    let api_key = params.get("apiKey").and_then(|v| v.as_str()).unwrap_or("");
+    let timestamp = params
+        .get("timestamp")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(0);
+    let signature = params
+        .get("signature")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let refuse = |code: i64, msg: &str| {
+        json!({"id": id, "status": 400, "error": {"code": code, "msg": msg}}).to_string()
+    };
+    if request.get("method").and_then(|v| v.as_str()) != Some("userDataStream.subscribe.signature")
+    {
+        let _ = socket
+            .send(Message::text(refuse(
+                -1000,
+                "The fake WebSocket API only serves userDataStream.subscribe.signature.",
+            )))
+            .await;
+        return;
+    }
+    let account = fake.exchange().account_by_key(api_key);
+    let Some(account) = account else {
+        let _ = socket
+            .send(Message::text(refuse(
+                -2015,
+                "Invalid API-key, IP, or permissions for action.",
+            )))
+            .await;
+        return;
+    };
+    // Signed payload: the parameters but the signature, sorted by name.
+    let payload = format!(
+        "apiKey={}&timestamp={timestamp}",
+        crate::auth::encode(api_key)
+    );
+    let query = format!("{payload}&signature={}", crate::auth::encode(signature));
+    let checked = auth::verify(&fake.config.accounts[account].key, &query, "").and_then(|()| {
+        auth::check_time(&[("timestamp".to_owned(), timestamp.to_string())], now_ms())
+    });
+    if let Err(e) = checked {
+        let _ = socket.send(Message::text(refuse(e.code, &e.msg))).await;
+        return;
+    }
+    let ok = json!({"id": id, "status": 200, "result": {"subscriptionId": 0}});
+    if socket.send(Message::text(ok.to_string())).await.is_err() {
+        return;
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    fake.exchange()
+        .listeners
+        .entry(account)
+        .or_default()
+        .push(tx);
+    pump(socket, rx, None).await;
+}
+
+/// Forwards `rx` to the socket with pings, until either side closes (or a listen key expires).
+async fn pump(
+    socket: WebSocket,
+    mut rx: mpsc::UnboundedReceiver<String>,
+    listen_key: Option<(Arc<Fake>, String)>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let mut ping = tokio::time::interval(Duration::from_secs(3));
+    loop {
+        tokio::select! {
+            frame = rx.recv() => match frame {
+                Some(text) => {
+                    if sink.send(Message::text(text)).await.is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    let _ = sink.send(Message::Close(None)).await;
+                    return;
+                }
+            },
+            _ = ping.tick() => {
+                if let Some((fake, key)) = &listen_key {
+                    if fake.account_of_listen_key(key).is_none() {
+                        let expired = json!({"e": "listenKeyExpired", "E": now_ms(), "listenKey": key});
+                        let _ = sink.send(Message::text(expired.to_string())).await;
+                        let _ = sink.send(Message::Close(None)).await;
+                        return;
+                    }
+                }
+                if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                _ => {}
+            },
+        }
+    }
+}
