@@ -111,9 +111,8 @@ impl VenueAccount for BinanceVenue {
                         o.filled_qty = Quantity::new(t.filled).unwrap_or(Quantity::ZERO);
                         Some(o)
                     }
-                    Some(_) => None,
                     None if first.as_ref() == Some(portfolio) => order_from_body(b, portfolio),
-                    None => None,
+                    Some(_) | None => None,
                 }
             })
             .collect())

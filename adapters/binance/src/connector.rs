@@ -257,9 +257,8 @@ impl BinanceVenue {
         let Some(account) = self.account(&replacement.portfolio_id) else {
             return self.inner.place(replacement).await.map_err(Into::into);
         };
-        let (_, order) = match orders::new_order(Product::Spot, replacement) {
-            Ok(x) => x,
-            Err(_) => return self.inner.place(replacement).await.map_err(Into::into),
+        let Ok((_, order)) = orders::new_order(Product::Spot, replacement) else {
+            return self.inner.place(replacement).await.map_err(Into::into);
         };
         {
             let mut tracker = self.inner.lock_tracker();

@@ -53,12 +53,12 @@ fn tif(t: TimeInForce) -> &'static str {
 /// A text naming what the product cannot do (the order is refused as `InvalidOrder`).
 pub fn new_order(product: Product, intent: &OrderIntent) -> Result<(Endpoint, Params), String> {
     match product {
-        Product::Spot => spot(intent).map(|p| (Endpoint::Order, p)),
+        Product::Spot => Ok((Endpoint::Order, spot(intent))),
         Product::Usdm => usdm(intent),
     }
 }
 
-fn spot(i: &OrderIntent) -> Result<Params, String> {
+fn spot(i: &OrderIntent) -> Params {
     let base = Params::new()
         .with("symbol", i.symbol.as_str())
         .with("side", side(i.side));
@@ -107,8 +107,8 @@ fn spot(i: &OrderIntent) -> Result<Params, String> {
                 .with_opt("stopPrice", activation.map(|a| num(a.get())))
         }
     };
-    Ok(p.with("newClientOrderId", i.client_order_id.as_str())
-        .with("newOrderRespType", "FULL"))
+    p.with("newClientOrderId", i.client_order_id.as_str())
+        .with("newOrderRespType", "FULL")
 }
 
 fn working_type(t: TriggerSource) -> &'static str {

@@ -176,7 +176,7 @@ impl RestClient {
             body,
         })?;
         let after = local_ms();
-        let offset = time.server_time - (before + after) / 2;
+        let offset = time.server_time - i64::midpoint(before, after);
         self.offset_ms.store(offset, Ordering::Relaxed);
         Ok(offset)
     }

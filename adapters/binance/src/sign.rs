@@ -18,7 +18,7 @@ pub fn percent_encode(text: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("%{b:02X}"));
         }
     }
     out
@@ -37,6 +37,10 @@ impl Params {
 
     /// Adds `key=value`.
     #[must_use]
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "callers pass literals and owned values alike"
+    )]
     pub fn with(mut self, key: &'static str, value: impl ToString) -> Self {
         self.0.push((key, value.to_string()));
         self

@@ -22,9 +22,9 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Renew the connection before Binance's 24-hour cut.
-const RENEW_AFTER: Duration = Duration::from_secs(23 * 3600 + 50 * 60);
+const RENEW_AFTER: Duration = Duration::from_mins(23 * 60 + 50);
 /// listenKey keepalive period.
-const KEEPALIVE: Duration = Duration::from_secs(30 * 60);
+const KEEPALIVE: Duration = Duration::from_mins(30);
 /// How long the first connection may take.
 const FIRST_CONNECT: Duration = Duration::from_secs(15);
 
@@ -220,15 +220,11 @@ async fn run(inner: &Arc<Inner>, account: &Account, mut session: Session) {
                     return;
                 };
                 match msg {
-                    Message::Text(text) => {
-                        if !handle(inner, text.as_bytes()) {
-                            return;
-                        }
-                    }
-                    Message::Ping(payload) => {
-                        if session.socket.send(Message::Pong(payload)).await.is_err() {
-                            return;
-                        }
+                    Message::Text(text) if !handle(inner, text.as_bytes()) => return,
+                    Message::Ping(payload)
+                        if session.socket.send(Message::Pong(payload.clone())).await.is_err() =>
+                    {
+                        return
                     }
                     Message::Close(_) => return,
                     _ => {}

@@ -226,7 +226,7 @@ impl Inner {
             Endpoint::Order => match serde_json::from_value::<OrderBody>(body) {
                 Ok(order) => self.apply(&body_updates(&order)),
                 Err(e) => {
-                    tracing::warn!(error = %e, "new-order answer not understood; the user stream will tell")
+                    tracing::warn!(error = %e, "new-order answer not understood; the user stream will tell");
                 }
             },
             Endpoint::Algo => match serde_json::from_value::<AlgoOrderBody>(body) {
@@ -244,7 +244,9 @@ impl Inner {
                     reject_reason: String::new(),
                     time: algo.create_time.unwrap_or_else(local_ms),
                 }]),
-                Err(e) => tracing::warn!(error = %e, "algo-order answer not understood"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "algo-order answer not understood");
+                }
             },
         }
     }
@@ -457,7 +459,7 @@ impl Inner {
 }
 
 /// A REST order body as updates: its trades (spot `FULL`), then its status.
-pub(crate) fn body_updates(order: &OrderBody) -> Vec<OrderUpdate> {
+pub fn body_updates(order: &OrderBody) -> Vec<OrderUpdate> {
     let id = order
         .orig_client_order_id
         .clone()

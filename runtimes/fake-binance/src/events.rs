@@ -42,6 +42,10 @@ fn exec_type(product: FakeProduct, kind: &ReportKind) -> &'static str {
 }
 
 /// The event for `record` after `kind`, wrapped as the product delivers it.
+#[allow(
+    clippy::many_single_char_names,
+    reason = "the bindings are named after Binance's one-letter fields"
+)]
 pub fn order_event(
     product: FakeProduct,
     r: &Record,

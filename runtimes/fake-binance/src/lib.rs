@@ -86,6 +86,9 @@ impl Fake {
     }
 
     /// Sets the best bid and ask of `symbol` (fills what they reach).
+    ///
+    /// # Errors
+    /// `-1100` when a price is not positive.
     pub fn set_quote(&self, symbol: &str, bid: Decimal, ask: Decimal) -> Result<(), ApiError> {
         let bad = |what: &str| ApiError::new(400, -1100, format!("bad {what}"));
         let qty = Quantity::new(Decimal::from(1_000)).map_err(|_| bad("qty"))?;
@@ -238,7 +241,7 @@ impl Fake {
                 .values()
                 .map(|p| {
                     json!({"symbol": p.symbol.as_str(), "positionSide": "BOTH", "positionAmt": dec(p.qty.get()),
-                           "entryPrice": dec(p.avg_entry()), "markPrice": dec(p.mark.map_or(Decimal::ZERO, |m| m.get())),
+                           "entryPrice": dec(p.avg_entry()), "markPrice": dec(p.mark.map_or(Decimal::ZERO, Price::get)),
                            "unRealizedProfit": dec(p.unrealized_pnl().get()), "leverage": p.leverage.normalize().to_string(),
                            "updateTime": now_ms()})
                 })

@@ -34,8 +34,13 @@ fn route(method: &Method, path: &str) -> Option<(Security, u64)> {
         (_, "/api/v3/depth" | "/fapi/v1/depth") => (Security::None, 5),
         (_, "/fapi/v1/listenKey") => (Security::Key, 1),
         ("GET", "/api/v3/order" | "/fapi/v1/order" | "/fapi/v1/algoOrder") => (Security::Signed, 4),
-        (_, "/api/v3/order" | "/fapi/v1/order" | "/fapi/v1/algoOrder") => (Security::Signed, 1),
-        (_, "/api/v3/order/cancelReplace") => (Security::Signed, 1),
+        (
+            _,
+            "/api/v3/order"
+            | "/fapi/v1/order"
+            | "/fapi/v1/algoOrder"
+            | "/api/v3/order/cancelReplace",
+        ) => (Security::Signed, 1),
         (_, "/api/v3/openOrders" | "/fapi/v1/openOrders") => (Security::Signed, 6),
         (_, "/api/v3/myTrades" | "/fapi/v1/userTrades") => (Security::Signed, 20),
         (
@@ -142,12 +147,11 @@ async fn handle(
     let m = method.as_str();
     match (m, path) {
         (_, "/api/v3/time" | "/fapi/v1/time") => Ok(json!({"serverTime": now_ms()})),
-        (_, "/api/v3/ping" | "/fapi/v1/ping") => Ok(json!({})),
+        (_, "/api/v3/ping" | "/fapi/v1/ping") | ("DELETE", "/fapi/v1/listenKey") => Ok(json!({})),
         (_, "/api/v3/exchangeInfo" | "/fapi/v1/exchangeInfo") => Ok(fake.exchange_info()),
         (_, "/api/v3/depth" | "/fapi/v1/depth") => fake.depth(args.need("symbol")?),
         ("POST", "/fapi/v1/listenKey") => Ok(json!({"listenKey": fake.listen_key(account)})),
         ("PUT", "/fapi/v1/listenKey") => fake.keepalive(account),
-        ("DELETE", "/fapi/v1/listenKey") => Ok(json!({})),
         ("POST", "/api/v3/order" | "/fapi/v1/order" | "/fapi/v1/algoOrder") => {
             new_order(fake, product, account, args, path.ends_with("algoOrder")).await
         }

@@ -233,8 +233,12 @@ impl Exchange {
             side,
             type_name: type_name.to_owned(),
             tif,
-            price: kind.limit_price().map_or(Decimal::ZERO, |p| p.get()),
-            stop_price: kind.stop_price().map_or(Decimal::ZERO, |p| p.get()),
+            price: kind
+                .limit_price()
+                .map_or(Decimal::ZERO, chimera_kernel::value::Price::get),
+            stop_price: kind
+                .stop_price()
+                .map_or(Decimal::ZERO, chimera_kernel::value::Price::get),
             orig_qty: qty.get(),
             executed: Decimal::ZERO,
             cum_quote: Decimal::ZERO,
@@ -397,9 +401,7 @@ impl Exchange {
     fn apply(&mut self, order_id: i64, report: &ExecutionReport) -> Option<ApiError> {
         let now = report.ts.0.max(now_ms());
         let product = self.product;
-        let Some(record) = self.records.get_mut(&order_id) else {
-            return None;
-        };
+        let record = self.records.get_mut(&order_id)?;
         let mut trade = None;
         match &report.kind {
             ReportKind::Rejected { message, .. } if self.arriving == Some(order_id) => {

@@ -117,17 +117,15 @@ async fn pump(
     let mut ping = tokio::time::interval(Duration::from_secs(3));
     loop {
         tokio::select! {
-            frame = rx.recv() => match frame {
-                Some(text) => {
-                    if sink.send(Message::text(text)).await.is_err() {
-                        return;
-                    }
-                }
-                None => {
+            frame = rx.recv() => {
+                let Some(text) = frame else {
                     let _ = sink.send(Message::Close(None)).await;
                     return;
+                };
+                if sink.send(Message::text(text)).await.is_err() {
+                    return;
                 }
-            },
+            }
             _ = ping.tick() => {
                 if let Some((fake, key)) = &listen_key {
                     if fake.account_of_listen_key(key).is_none() {

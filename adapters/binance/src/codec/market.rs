@@ -175,10 +175,10 @@ pub fn decode_frame(bytes: &[u8]) -> Result<StreamItem, DecodeError> {
         return Ok(StreamItem::Ignored);
     }
     let frame: Frame = serde_json::from_value(value).map_err(|e| fail(e.to_string()))?;
-    frame_item(frame, stream.as_deref()).map_err(fail)
+    frame_item(&frame, stream.as_deref()).map_err(fail)
 }
 
-fn frame_item(f: Frame, stream: Option<&str>) -> Result<StreamItem, String> {
+fn frame_item(f: &Frame, stream: Option<&str>) -> Result<StreamItem, String> {
     let symbol = Symbol::new(&f.s);
     let ts = Timestamp(f.E.or(f.T).unwrap_or(0));
     let kind = f.e.as_deref().unwrap_or_else(|| {

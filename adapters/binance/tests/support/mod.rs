@@ -50,6 +50,16 @@ pub(crate) async fn setup_with(
     portfolios: &[(&str, Option<Decimal>)],
     tweak: impl FnOnce(BinanceConfig) -> BinanceConfig,
 ) -> Setup {
+    setup_full(product, portfolios, |f| f, tweak).await
+}
+
+/// As [`setup_with`], with the fake's config adjusted by `fake_tweak` too.
+pub(crate) async fn setup_full(
+    product: Product,
+    portfolios: &[(&str, Option<Decimal>)],
+    fake_tweak: impl FnOnce(FakeConfig) -> FakeConfig,
+    tweak: impl FnOnce(BinanceConfig) -> BinanceConfig,
+) -> Setup {
     let fake_product = match product {
         Product::Spot => FakeProduct::Spot,
         Product::Usdm => FakeProduct::Usdm,
@@ -75,7 +85,9 @@ pub(crate) async fn setup_with(
             key_type: chimera_binance::KeyType::Hmac,
         });
     }
-    let (fake, base, server) = Fake::start(fake_config).await.expect("fake starts");
+    let (fake, base, server) = Fake::start(fake_tweak(fake_config))
+        .await
+        .expect("fake starts");
     let ws = base.replacen("http", "ws", 1);
     config.rest_url = Some(base.clone());
     config.stream_url = Some(ws.clone());
