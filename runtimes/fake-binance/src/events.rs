@@ -2,7 +2,7 @@
 //! API subscription) and USDⓈ-M `ORDER_TRADE_UPDATE`.
 
 use crate::config::FakeProduct;
-use crate::state::{AccountTrade, Record};
+use crate::records::{AccountTrade, Record};
 use crate::wire::dec;
 use chimera_kernel::event::ReportKind;
 use chimera_kernel::order::{Side, TimeInForce};

@@ -16,6 +16,7 @@ pub mod events;
 pub mod faults;
 pub mod limits;
 pub mod orders;
+pub mod records;
 mod server;
 pub mod state;
 pub mod wire;

@@ -4,6 +4,7 @@
 
 use crate::config::{FakeAccount, FakeConfig, FakeProduct};
 use crate::events;
+pub use crate::records::{AccountTrade, Record};
 use crate::wire::ApiError;
 use chimera_kernel::event::{ExecutionReport, MarketEvent, ReportKind};
 use chimera_kernel::ids::{Asset, ClientOrderId, IntentId, PortfolioId, Symbol};
@@ -15,79 +16,6 @@ use chimera_sim::{SimConfig, SimExchange};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use tokio::sync::mpsc::UnboundedSender;
-
-/// One order as Binance records it.
-#[derive(Debug, Clone)]
-pub struct Record {
-    /// Owning account.
-    pub account: usize,
-    /// The client's id.
-    pub cid: String,
-    /// Binance's id.
-    pub order_id: i64,
-    /// Symbol.
-    pub symbol: String,
-    /// Side.
-    pub side: Side,
-    /// `LIMIT`, `MARKET`, ...
-    pub type_name: String,
-    /// Time in force.
-    pub tif: TimeInForce,
-    /// Limit price (0 for market).
-    pub price: Decimal,
-    /// Trigger price (0 when none).
-    pub stop_price: Decimal,
-    /// Quantity.
-    pub orig_qty: Decimal,
-    /// Executed.
-    pub executed: Decimal,
-    /// Σ price × qty executed.
-    pub cum_quote: Decimal,
-    /// Binance status.
-    pub status: &'static str,
-    /// Placement time.
-    pub time: i64,
-    /// Last change.
-    pub update_time: i64,
-    /// Placed at the algo endpoint.
-    pub algo: bool,
-    /// Reduce-only.
-    pub reduce_only: bool,
-}
-
-impl Record {
-    /// Whether it is still working.
-    pub fn is_open(&self) -> bool {
-        matches!(self.status, "NEW" | "PARTIALLY_FILLED")
-    }
-}
-
-/// One trade of an account.
-#[derive(Debug, Clone)]
-pub struct AccountTrade {
-    /// Account.
-    pub account: usize,
-    /// Symbol.
-    pub symbol: String,
-    /// Trade id.
-    pub id: i64,
-    /// Order id.
-    pub order_id: i64,
-    /// Side of our order.
-    pub side: Side,
-    /// Price.
-    pub price: Decimal,
-    /// Quantity.
-    pub qty: Decimal,
-    /// Fee.
-    pub commission: Decimal,
-    /// Fee asset.
-    pub commission_asset: String,
-    /// Time.
-    pub time: i64,
-    /// Maker.
-    pub maker: bool,
-}
 
 /// The fake's state (behind one mutex).
 pub struct Exchange {
