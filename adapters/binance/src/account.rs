@@ -50,6 +50,19 @@ impl BinanceVenue {
     }
 }
 
+impl BinanceVenue {
+    /// Whether a spot holding of `i`'s base asset is reported as a position in `i`: a
+    /// holding has no symbol, so it counts for the configured `symbols`, or, with none
+    /// configured, for the USDT-quoted symbols.
+    fn holds_as_position(&self, i: &chimera_kernel::instrument::Instrument) -> bool {
+        if self.config.symbols.is_empty() {
+            i.quote.as_str() == "USDT"
+        } else {
+            self.config.symbols.iter().any(|s| s == i.symbol.as_str())
+        }
+    }
+}
+
 fn order_from_body(body: &OrderBody, portfolio: &PortfolioId) -> Option<Order> {
     let side = match body.side.as_deref() {
         Some("BUY") => Side::Buy,
@@ -153,9 +166,7 @@ impl VenueAccount for BinanceVenue {
                             .iter()
                             .find(|b| b.asset == i.base.as_str())
                             .map(|b| b.free + b.locked)?;
-                        if held.is_zero()
-                            || !self.config.symbols.iter().any(|s| s == i.symbol.as_str())
-                        {
+                        if held.is_zero() || !self.holds_as_position(i) {
                             return None;
                         }
                         let mut p = Position::flat(

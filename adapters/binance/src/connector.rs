@@ -1,24 +1,25 @@
 //! [`BinanceVenue`]: connecting (keys, server time, exchangeInfo, user streams, the
 //! unknown-outcome resolver) and the [`ExecutionVenue`] port.
 
-use crate::codec::rest::{CancelReplaceBody, ExchangeInfo, OrderBody, OrderListBody};
+use crate::codec::rest::{ExchangeInfo, OrderBody};
 use crate::config::{BinanceConfig, Product};
 use crate::error::BinanceError;
 use crate::instruments::instruments_from;
-use crate::orders::{self, num};
+use crate::orders::num;
 use crate::paths::{self, Paths};
 use crate::rejects;
 use crate::rest::{local_ms, Auth, Cost, Credentials, Method, RestClient};
 use crate::sign::{Params, Signer};
 use crate::tracker::Tracker;
-use crate::venue::{body_updates, price_param, Account, Inner, Sent};
+use crate::updates::body_updates;
+use crate::venue::{price_param, Account, Inner, Sent};
 use async_trait::async_trait;
 use chimera_kernel::event::{ExecutionReport, RejectReason};
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::instrument::Instrument;
 use chimera_kernel::order::{
-    AmendRequest, CancelReplaceRequest, CancelRequest, OrderIntent, OrderKind, OrderListRequest,
-    ReplaceMode, Side,
+    AmendRequest, CancelReplaceRequest, CancelRequest, OrderIntent, OrderListRequest, ReplaceMode,
+    Side,
 };
 use chimera_ports::{ExecutionVenue, PortResult};
 use std::collections::HashMap;
@@ -111,6 +112,7 @@ impl BinanceVenue {
             reports: tx,
             instruments: RwLock::new(instruments),
             started_ms: local_ms(),
+            undecodable: Mutex::new(std::collections::VecDeque::new()),
         });
         let mut tasks = Vec::new();
         for i in 0..inner.accounts.len() {
@@ -152,17 +154,28 @@ impl BinanceVenue {
         self.inner.rest.banned()
     }
 
+    /// Takes the user-data frames that did not decode (reason and bytes), oldest first, for
+    /// the runtime's dead-letter topic and table.
+    pub fn take_undecodable(&self) -> Vec<crate::codec::DecodeError> {
+        self.inner
+            .undecodable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain(..)
+            .collect()
+    }
+
     /// Orders whose placement outcome is still unknown.
     pub fn unresolved(&self) -> usize {
         self.inner.lock_tracker().unresolved().len()
     }
 
-    fn account(&self, portfolio: &PortfolioId) -> Option<Arc<Account>> {
+    pub(crate) fn account(&self, portfolio: &PortfolioId) -> Option<Arc<Account>> {
         self.inner.account_of(portfolio).cloned()
     }
 
     async fn cancel_futures_then_place(&self, request: &CancelReplaceRequest) -> PortResult<()> {
-        let cancel_ok = self.cancel_inner(&request.cancel, false).await?;
+        let cancel_ok = self.cancel_inner(&request.cancel).await?;
         if !cancel_ok && request.mode == ReplaceMode::StopOnFailure {
             let report = {
                 let mut tracker = self.inner.lock_tracker();
@@ -183,8 +196,8 @@ impl BinanceVenue {
             .map_err(Into::into)
     }
 
-    /// Cancels; `true` when Binance canceled it. `report_refusal`: emit `CancelRejected`.
-    async fn cancel_inner(&self, request: &CancelRequest, quiet: bool) -> PortResult<bool> {
+    /// Cancels; `true` when Binance canceled it (a refusal is reported as `CancelRejected`).
+    async fn cancel_inner(&self, request: &CancelRequest) -> PortResult<bool> {
         let Some(account) = self.account(&request.portfolio_id) else {
             self.inner.emit_cancel_rejected(
                 &request.portfolio_id,
@@ -221,223 +234,25 @@ impl BinanceVenue {
                     self.inner.apply(&body_updates(&order));
                 } else {
                     // The algo endpoint answers `{"algoId":..,"code":"200"}`: report from the tracker.
-                    self.inner.apply(&[crate::codec::user::OrderUpdate {
-                        symbol: request.symbol.as_str().to_owned(),
-                        client_order_id: request.client_order_id.as_str().to_owned(),
-                        order_id: 0,
-                        exec_type: "CANCELED".into(),
-                        status: "CANCELED".into(),
-                        side: String::new(),
-                        price: rust_decimal::Decimal::ZERO,
-                        qty: rust_decimal::Decimal::ZERO,
-                        trade: None,
-                        cum_qty: rust_decimal::Decimal::ZERO,
-                        reject_reason: String::new(),
-                        time: self.inner.rest.server_now(),
-                    }]);
+                    self.inner
+                        .apply(&[crate::codec::user::OrderUpdate::status_only(
+                            request.symbol.as_str().to_owned(),
+                            request.client_order_id.as_str().to_owned(),
+                            0,
+                            "CANCELED",
+                            self.inner.rest.server_now(),
+                        )]);
                 }
                 Ok(true)
             }
             Sent::Refused(code, _) => {
-                if !quiet {
-                    self.inner.emit_cancel_rejected(
-                        &request.portfolio_id,
-                        &request.client_order_id,
-                        &request.symbol,
-                        rejects::cancel_reject(code),
-                    );
-                }
+                self.inner.emit_cancel_rejected(
+                    &request.portfolio_id,
+                    &request.client_order_id,
+                    &request.symbol,
+                    rejects::cancel_reject(code),
+                );
                 Ok(false)
-            }
-        }
-    }
-
-    async fn spot_cancel_replace(&self, request: &CancelReplaceRequest) -> PortResult<()> {
-        let replacement = &request.replacement;
-        let Some(account) = self.account(&replacement.portfolio_id) else {
-            return self.inner.place(replacement).await.map_err(Into::into);
-        };
-        let Ok((_, order)) = orders::new_order(Product::Spot, replacement) else {
-            return self.inner.place(replacement).await.map_err(Into::into);
-        };
-        {
-            let mut tracker = self.inner.lock_tracker();
-            if tracker.knows(&replacement.client_order_id) {
-                return Ok(());
-            }
-            tracker.insert(replacement, false);
-        }
-        let mode = match request.mode {
-            ReplaceMode::StopOnFailure => "STOP_ON_FAILURE",
-            ReplaceMode::AllowFailure => "ALLOW_FAILURE",
-        };
-        let params = order.with("cancelReplaceMode", mode).with(
-            "cancelOrigClientOrderId",
-            request.cancel.client_order_id.as_str(),
-        );
-        let sent = self
-            .inner
-            .send::<serde_json::Value>(
-                &account,
-                Method::Post,
-                paths::SPOT_CANCEL_REPLACE,
-                params,
-                Cost::order(1),
-            )
-            .await;
-        match sent {
-            Ok(Sent::Done(body)) => {
-                if let Ok(both) = serde_json::from_value::<CancelReplaceBody>(body) {
-                    self.inner.apply(&body_updates(&both.cancel_response));
-                    self.inner.apply(&body_updates(&both.new_order_response));
-                }
-                Ok(())
-            }
-            Ok(Sent::Refused(code, msg)) => {
-                let reason = rejects::order_reject(Product::Spot, code, &msg);
-                let report = self.inner.lock_tracker().rejected(
-                    &replacement.client_order_id,
-                    reason,
-                    format!("{code} {msg}"),
-                    self.inner.rest.server_now(),
-                );
-                self.inner.emit(report);
-                Ok(())
-            }
-            Err(e) if e.outcome_unknown() => {
-                self.inner.lock_tracker().set_unresolved(
-                    &replacement.client_order_id,
-                    Some(self.inner.rest.server_now()),
-                );
-                Ok(())
-            }
-            Err(e) => {
-                self.inner
-                    .lock_tracker()
-                    .forget(&replacement.client_order_id);
-                Err(e.into())
-            }
-        }
-    }
-
-    async fn spot_oco(&self, list: &OrderListRequest) -> PortResult<()> {
-        let refuse = |message: &str| {
-            for leg in &list.orders {
-                self.inner.emit({
-                    let mut tracker = self.inner.lock_tracker();
-                    tracker.insert(leg, false);
-                    tracker.rejected(
-                        &leg.client_order_id,
-                        RejectReason::InvalidOrder,
-                        message.to_owned(),
-                        self.inner.rest.server_now(),
-                    )
-                });
-            }
-        };
-        let (limit, stop) = match list.orders.as_slice() {
-            [a, b] if matches!(a.kind, OrderKind::Limit { .. }) && b.kind.is_contingent() => (a, b),
-            [a, b] if matches!(b.kind, OrderKind::Limit { .. }) && a.kind.is_contingent() => (b, a),
-            _ => {
-                refuse("an OCO is a limit leg and a stop leg");
-                return Ok(());
-            }
-        };
-        let Some(account) = self.account(&list.portfolio_id) else {
-            refuse("no Binance account is configured for this portfolio");
-            return Ok(());
-        };
-        {
-            let mut tracker = self.inner.lock_tracker();
-            if tracker.knows(&limit.client_order_id) {
-                return Ok(());
-            }
-            tracker.insert(limit, false);
-            tracker.insert(stop, false);
-        }
-        let (above, below) = match limit.side {
-            Side::Sell => ("above", "below"),
-            Side::Buy => ("below", "above"),
-        };
-        let stop_type = if stop.kind.limit_price().is_some() {
-            "STOP_LOSS_LIMIT"
-        } else {
-            "STOP_LOSS"
-        };
-        let mut p = Params::new()
-            .with("symbol", list.symbol.as_str())
-            .with(
-                "side",
-                if limit.side == Side::Buy {
-                    "BUY"
-                } else {
-                    "SELL"
-                },
-            )
-            .with("quantity", num(limit.qty.get()))
-            .with("listClientOrderId", list.list_id.as_str());
-        let key = |side: &str, field: &str| -> &'static str {
-            match (side, field) {
-                ("above", "Type") => "aboveType",
-                ("above", "Price") => "abovePrice",
-                ("above", "StopPrice") => "aboveStopPrice",
-                ("above", "ClientOrderId") => "aboveClientOrderId",
-                ("above", "TimeInForce") => "aboveTimeInForce",
-                ("below", "Type") => "belowType",
-                ("below", "Price") => "belowPrice",
-                ("below", "StopPrice") => "belowStopPrice",
-                ("below", "ClientOrderId") => "belowClientOrderId",
-                _ => "belowTimeInForce",
-            }
-        };
-        p = p
-            .with(key(above, "Type"), "LIMIT_MAKER")
-            .with_opt(key(above, "Price"), price_param(limit.kind.limit_price()))
-            .with(key(above, "ClientOrderId"), limit.client_order_id.as_str())
-            .with(key(below, "Type"), stop_type)
-            .with_opt(key(below, "StopPrice"), price_param(stop.kind.stop_price()))
-            .with_opt(key(below, "Price"), price_param(stop.kind.limit_price()))
-            .with(key(below, "ClientOrderId"), stop.client_order_id.as_str());
-        if stop.kind.limit_price().is_some() {
-            p = p.with(key(below, "TimeInForce"), "GTC");
-        }
-        let p = p.with("newOrderRespType", "FULL");
-        match self
-            .inner
-            .send::<OrderListBody>(&account, Method::Post, paths::SPOT_OCO, p, Cost::order(1))
-            .await
-        {
-            Ok(Sent::Done(body)) => {
-                for order in &body.order_reports {
-                    self.inner.apply(&body_updates(order));
-                }
-                Ok(())
-            }
-            Ok(Sent::Refused(code, msg)) => {
-                let reason = rejects::order_reject(Product::Spot, code, &msg);
-                for leg in [limit, stop] {
-                    let r = self.inner.lock_tracker().rejected(
-                        &leg.client_order_id,
-                        reason,
-                        format!("{code} {msg}"),
-                        self.inner.rest.server_now(),
-                    );
-                    self.inner.emit(r);
-                }
-                Ok(())
-            }
-            Err(e) if e.outcome_unknown() => {
-                let now = self.inner.rest.server_now();
-                let mut tracker = self.inner.lock_tracker();
-                tracker.set_unresolved(&limit.client_order_id, Some(now));
-                tracker.set_unresolved(&stop.client_order_id, Some(now));
-                Ok(())
-            }
-            Err(e) => {
-                let mut tracker = self.inner.lock_tracker();
-                tracker.forget(&limit.client_order_id);
-                tracker.forget(&stop.client_order_id);
-                Err(e.into())
             }
         }
     }
@@ -450,7 +265,7 @@ impl ExecutionVenue for BinanceVenue {
     }
 
     async fn cancel(&self, request: &CancelRequest) -> PortResult<()> {
-        self.cancel_inner(request, false).await.map(|_| ())
+        self.cancel_inner(request).await.map(|_| ())
     }
 
     async fn amend(&self, request: &AmendRequest) -> PortResult<()> {

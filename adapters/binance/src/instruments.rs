@@ -4,7 +4,7 @@
 
 use crate::codec::rest::{ExchangeInfo, Filter, SymbolInfo};
 use crate::config::Product;
-use chimera_kernel::ids::{Asset, Symbol};
+use chimera_kernel::ids::Asset;
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::value::{Notional, Price, Quantity};
 
@@ -24,7 +24,6 @@ fn instrument(product: Product, s: &SymbolInfo) -> Option<Instrument> {
         Product::Usdm => MarketKind::Perp,
     };
     let mut i = Instrument::linear(&s.symbol, &s.quote_asset, kind).ok()?;
-    i.symbol = Symbol::new(&s.symbol);
     i.base = Asset::new(&s.base_asset);
     for f in &s.filters {
         match f {

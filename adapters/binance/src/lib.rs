@@ -25,7 +25,9 @@ pub mod rejects;
 pub mod rest;
 pub mod secret;
 pub mod sign;
+mod spot;
 pub mod tracker;
+pub mod updates;
 mod user_stream;
 pub mod venue;
 

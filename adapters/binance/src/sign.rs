@@ -156,49 +156,37 @@ impl Signer {
 mod tests {
     use super::*;
 
-    /// Binance spot REST docs, "Request security" → "SIGNED Endpoint Examples for POST
-    /// /api/v3/order", HMAC keys, first example (ASCII symbol).
-    #[test]
-    fn hmac_matches_the_documented_example() {
-        let secret =
-            Secret::new("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j");
-        let params = Params::new()
-            .with("symbol", "LTCBTC")
+    const DOCS_SECRET: &str = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
+
+    /// The parameters of the docs' HMAC examples, with `symbol`.
+    fn documented_order(symbol: &str) -> Params {
+        Params::new()
+            .with("symbol", symbol)
             .with("side", "BUY")
             .with("type", "LIMIT")
             .with("timeInForce", "GTC")
             .with("quantity", 1)
             .with("price", "0.1")
             .with("recvWindow", 5000)
-            .with("timestamp", 1_499_827_319_559_u64);
-        let signer = Signer::new(KeyType::Hmac, &secret).expect("key");
-        assert_eq!(
-            signer.sign(&params.query()),
-            "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
-        );
+            .with("timestamp", 1_499_827_319_559_u64)
     }
 
-    /// The same section's second example: a non-ASCII symbol is percent-encoded before
-    /// signing.
+    /// Binance spot REST docs, "Request security" → "SIGNED Endpoint Examples for POST
+    /// /api/v3/order", HMAC keys: the first example (ASCII symbol), then the second (a
+    /// non-ASCII symbol, percent-encoded before signing).
     #[test]
-    fn non_ascii_values_are_encoded_before_signing() {
-        let secret =
-            Secret::new("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j");
-        let params = Params::new()
-            .with("symbol", "１２３４５６")
-            .with("side", "BUY")
-            .with("type", "LIMIT")
-            .with("timeInForce", "GTC")
-            .with("quantity", 1)
-            .with("price", "0.1")
-            .with("recvWindow", 5000)
-            .with("timestamp", 1_499_827_319_559_u64);
-        assert!(params
+    fn hmac_matches_the_documented_examples() {
+        let signer = Signer::new(KeyType::Hmac, &Secret::new(DOCS_SECRET)).expect("key");
+        assert_eq!(
+            signer.sign(&documented_order("LTCBTC").query()),
+            "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
+        );
+        let unicode = documented_order("１２３４５６");
+        assert!(unicode
             .query()
             .starts_with("symbol=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96&side"));
-        let signer = Signer::new(KeyType::Hmac, &secret).expect("key");
         assert_eq!(
-            signer.sign(&params.query()),
+            signer.sign(&unicode.query()),
             "e1353ec6b14d888f1164ae9af8228a3dbd508bc82eb867db8ab6046442f33ef3"
         );
     }

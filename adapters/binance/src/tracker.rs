@@ -108,20 +108,17 @@ impl Tracker {
             .collect()
     }
 
-    /// Orders not yet ended, by portfolio: what a gap in the user stream may have changed.
-    pub fn working(&self) -> Vec<(ClientOrderId, Symbol, Option<i64>)> {
+    /// Orders of `portfolios` placed (outcome known) and not yet ended: what a gap in their
+    /// account's user stream may have changed.
+    pub fn working(&self, portfolios: &[PortfolioId]) -> Vec<(ClientOrderId, Symbol)> {
         self.orders
             .iter()
-            .filter(|(_, t)| !t.done)
-            .map(|(id, t)| (id.clone(), t.intent.symbol.clone(), t.order_id))
-            .collect()
-    }
-
-    /// Open orders of `portfolio` as tracked.
-    pub fn open_of(&self, portfolio: &PortfolioId) -> Vec<&Track> {
-        self.orders
-            .values()
-            .filter(|t| !t.done && t.accepted && t.intent.portfolio_id == *portfolio)
+            .filter(|(_, t)| {
+                !t.done
+                    && t.unresolved_since.is_none()
+                    && portfolios.contains(&t.intent.portfolio_id)
+            })
+            .map(|(id, t)| (id.clone(), t.intent.symbol.clone()))
             .collect()
     }
 

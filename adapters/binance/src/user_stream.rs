@@ -248,11 +248,7 @@ fn handle(inner: &Inner, bytes: &[u8]) -> bool {
             return false;
         }
         Ok(_) => {}
-        Err(e) => tracing::warn!(
-            error = %e,
-            bytes = %String::from_utf8_lossy(&e.bytes),
-            "undecodable user-data frame skipped"
-        ),
+        Err(e) => inner.undecodable(e),
     }
     true
 }

@@ -21,6 +21,7 @@ use crate::rejects;
 use crate::rest::{local_ms, Auth, Cost, Credentials, Method, RestClient};
 use crate::sign::Params;
 use crate::tracker::Tracker;
+use crate::updates::{body_updates, order_updates};
 use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
 use chimera_kernel::ids::{ClientOrderId, PortfolioId, Symbol};
 use chimera_kernel::instrument::Instrument;
@@ -53,7 +54,13 @@ pub(crate) struct Inner {
     /// Local clock when the connector started: orders created before may have been sent by
     /// an earlier process, so they are looked up before sending.
     pub(crate) started_ms: i64,
+    /// User-data frames that did not decode, with their bytes, until the runtime takes them
+    /// for its dead-letter topic (the newest [`MAX_UNDECODABLE`] are kept).
+    pub(crate) undecodable: Mutex<std::collections::VecDeque<crate::codec::DecodeError>>,
 }
+
+/// How many undecodable frames are kept for the runtime.
+pub(crate) const MAX_UNDECODABLE: usize = 1_000;
 
 /// A state-changing call's outcome.
 pub(crate) enum Sent<T> {
@@ -72,6 +79,19 @@ impl Inner {
 
     pub(crate) fn account_of(&self, portfolio: &PortfolioId) -> Option<&Arc<Account>> {
         self.by_portfolio.get(portfolio).map(|&i| &self.accounts[i])
+    }
+
+    /// Keeps an undecodable frame for the runtime's dead letters.
+    pub(crate) fn undecodable(&self, error: crate::codec::DecodeError) {
+        tracing::warn!(error = %error, "undecodable user-data frame kept for the dead letters");
+        let mut kept = self
+            .undecodable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() == MAX_UNDECODABLE {
+            kept.pop_front();
+        }
+        kept.push_back(error);
     }
 
     pub(crate) fn emit(&self, reports: impl IntoIterator<Item = ExecutionReport>) {
@@ -184,38 +204,63 @@ impl Inner {
             Endpoint::Algo => paths::USDM_ALGO_ORDER,
         };
         let sent_at = self.now();
-        match self
+        let sent = self
             .send::<serde_json::Value>(&account, Method::Post, path, params, Cost::order(1))
-            .await
-        {
+            .await;
+        self.settle(&[&intent.client_order_id], sent_at, sent, |body| {
+            self.apply_placed(endpoint, body);
+        })
+    }
+
+    /// Settles the placement of the orders `ids` (one order, or a list's legs) sent at
+    /// `sent_at`: an answer goes to `done`; a refusal is each order's `Rejected`, once; an
+    /// unknown outcome leaves them to be looked up; a request that never reached Binance
+    /// forgets them and returns the error, for the caller to retry.
+    ///
+    /// # Errors
+    /// The request never reached Binance (connect failure, rate limit).
+    pub(crate) fn settle<T>(
+        &self,
+        ids: &[&ClientOrderId],
+        sent_at: i64,
+        sent: Result<Sent<T>, BinanceError>,
+        done: impl FnOnce(T),
+    ) -> Result<(), BinanceError> {
+        match sent {
             Ok(Sent::Done(body)) => {
-                self.apply_placed(endpoint, body);
+                done(body);
                 Ok(())
             }
             Ok(Sent::Refused(code, msg)) => {
                 let reason = rejects::order_reject(self.product, code, &msg);
-                let report = self.lock_tracker().rejected(
-                    &intent.client_order_id,
-                    reason,
-                    format!("{code} {msg}"),
-                    self.now(),
-                );
-                self.emit(report);
+                let reports: Vec<ExecutionReport> = {
+                    let mut tracker = self.lock_tracker();
+                    ids.iter()
+                        .filter_map(|id| {
+                            tracker.rejected(id, reason, format!("{code} {msg}"), self.now())
+                        })
+                        .collect()
+                };
+                self.emit(reports);
                 Ok(())
             }
             Err(e) if e.outcome_unknown() => {
                 tracing::warn!(
-                    id = %intent.client_order_id,
+                    ids = ?ids,
                     error = %e,
                     "order outcome unknown: looking it up by client order id, not resending"
                 );
-                self.lock_tracker()
-                    .set_unresolved(&intent.client_order_id, Some(sent_at));
+                let mut tracker = self.lock_tracker();
+                for id in ids {
+                    tracker.set_unresolved(id, Some(sent_at));
+                }
                 Ok(())
             }
             Err(e) => {
-                // Never reached Binance (connect failure, rate limit): the caller retries.
-                self.lock_tracker().forget(&intent.client_order_id);
+                let mut tracker = self.lock_tracker();
+                for id in ids {
+                    tracker.forget(id);
+                }
                 Err(e)
             }
         }
@@ -230,20 +275,13 @@ impl Inner {
                 }
             },
             Endpoint::Algo => match serde_json::from_value::<AlgoOrderBody>(body) {
-                Ok(algo) => self.apply(&[OrderUpdate {
-                    symbol: algo.symbol.unwrap_or_default(),
-                    client_order_id: algo.client_algo_id,
-                    order_id: algo.algo_id,
-                    exec_type: String::new(),
-                    status: "NEW".to_owned(),
-                    side: String::new(),
-                    price: rust_decimal::Decimal::ZERO,
-                    qty: rust_decimal::Decimal::ZERO,
-                    trade: None,
-                    cum_qty: rust_decimal::Decimal::ZERO,
-                    reject_reason: String::new(),
-                    time: algo.create_time.unwrap_or_else(local_ms),
-                }]),
+                Ok(algo) => self.apply(&[OrderUpdate::status_only(
+                    algo.symbol.unwrap_or_default(),
+                    algo.client_algo_id,
+                    algo.algo_id,
+                    "NEW",
+                    algo.create_time.unwrap_or_else(local_ms),
+                )]),
                 Err(e) => {
                     tracing::warn!(error = %e, "algo-order answer not understood");
                 }
@@ -305,21 +343,21 @@ impl Inner {
             .lock_tracker()
             .get(id)
             .map_or(rust_decimal::Decimal::ZERO, |t| t.filled);
-        if order.executed_qty.unwrap_or_default() > filled {
-            self.recover_trades(account, &order).await?;
-        }
-        let mut status = body_updates(&order);
-        status.retain(|u| u.trade.is_none());
-        self.apply(&status);
+        let trades = if order.executed_qty.unwrap_or_default() > filled {
+            self.trades_of(account, &order).await?
+        } else {
+            Vec::new()
+        };
+        self.apply(&order_updates(&order, trades));
         Ok(true)
     }
 
-    /// Fetches the trades of `order` and applies them (a fill missed during a gap).
-    async fn recover_trades(
+    /// The trades of `order` (the fills a gap in the user stream may have hidden).
+    async fn trades_of(
         &self,
         account: &Account,
         order: &OrderBody,
-    ) -> Result<(), BinanceError> {
+    ) -> Result<Vec<(TradeUpdate, i64)>, BinanceError> {
         let trades: Vec<crate::codec::rest::AccountTrade> = self
             .rest
             .call(
@@ -332,41 +370,20 @@ impl Inner {
                 paths::cost(self.product, 20, 5),
             )
             .await?;
-        let mut cum = rust_decimal::Decimal::ZERO;
-        let updates: Vec<OrderUpdate> = trades
+        Ok(trades
             .iter()
             .map(|t| {
-                cum += t.qty;
-                OrderUpdate {
-                    symbol: t.symbol.clone(),
-                    client_order_id: order.client_order_id.clone(),
-                    order_id: t.order_id,
-                    exec_type: "TRADE".to_owned(),
-                    status: if Some(cum) >= order.orig_qty {
-                        "FILLED"
-                    } else {
-                        "PARTIALLY_FILLED"
-                    }
-                    .to_owned(),
-                    side: order.side.clone().unwrap_or_default(),
-                    price: order.price.unwrap_or_default(),
-                    qty: order.orig_qty.unwrap_or_default(),
-                    trade: Some(TradeUpdate {
-                        id: t.id,
-                        qty: t.qty,
-                        price: t.price,
-                        fee: t.commission,
-                        fee_asset: t.commission_asset.clone(),
-                        maker: t.was_maker(),
-                    }),
-                    cum_qty: cum,
-                    reject_reason: String::new(),
-                    time: t.time,
-                }
+                let trade = TradeUpdate {
+                    id: t.id,
+                    qty: t.qty,
+                    price: t.price,
+                    fee: t.commission,
+                    fee_asset: t.commission_asset.clone(),
+                    maker: t.was_maker(),
+                };
+                (trade, t.time)
             })
-            .collect();
-        self.apply(&updates);
-        Ok(())
+            .collect())
     }
 
     /// Settles orders of unknown outcome: found → reported; gone past their `recvWindow` →
@@ -405,20 +422,7 @@ impl Inner {
     /// After a gap in `account`'s user stream: every order still working is looked up, and
     /// its missed fills and ending reported.
     pub(crate) async fn recover(&self, account: &Account) {
-        let working: Vec<(ClientOrderId, Symbol)> = {
-            let tracker = self.lock_tracker();
-            tracker
-                .working()
-                .into_iter()
-                .filter(|(id, _, _)| {
-                    tracker.get(id).is_some_and(|t| {
-                        account.portfolios.contains(&t.intent.portfolio_id)
-                            && t.unresolved_since.is_none()
-                    })
-                })
-                .map(|(id, symbol, _)| (id, symbol))
-                .collect()
-        };
+        let working = self.lock_tracker().working(&account.portfolios);
         for (id, symbol) in working {
             if let Err(e) = self.look_up(account, &id, &symbol).await {
                 tracing::warn!(%id, error = %e, "recovery lookup failed");
@@ -456,60 +460,6 @@ impl Inner {
             },
         );
     }
-}
-
-/// A REST order body as updates: its trades (spot `FULL`), then its status.
-pub fn body_updates(order: &OrderBody) -> Vec<OrderUpdate> {
-    let id = order
-        .orig_client_order_id
-        .clone()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| order.client_order_id.clone());
-    let time = order
-        .transact_time
-        .or(order.update_time)
-        .or(order.time)
-        .unwrap_or_else(local_ms);
-    let base = OrderUpdate {
-        symbol: order.symbol.clone(),
-        client_order_id: id,
-        order_id: order.order_id,
-        exec_type: String::new(),
-        status: order.status.clone(),
-        side: order.side.clone().unwrap_or_default(),
-        price: order.price.unwrap_or_default(),
-        qty: order.orig_qty.unwrap_or_default(),
-        trade: None,
-        cum_qty: order.executed_qty.unwrap_or_default(),
-        reject_reason: String::new(),
-        time,
-    };
-    let mut out = Vec::new();
-    let mut cum = rust_decimal::Decimal::ZERO;
-    for f in &order.fills {
-        cum += f.qty;
-        out.push(OrderUpdate {
-            exec_type: "TRADE".to_owned(),
-            status: if Some(cum) >= order.orig_qty {
-                "FILLED"
-            } else {
-                "PARTIALLY_FILLED"
-            }
-            .to_owned(),
-            trade: Some(TradeUpdate {
-                id: f.trade_id,
-                qty: f.qty,
-                price: f.price,
-                fee: f.commission,
-                fee_asset: f.commission_asset.clone(),
-                maker: false,
-            }),
-            cum_qty: cum,
-            ..base.clone()
-        });
-    }
-    out.push(base);
-    out
 }
 
 /// Formats an amendment's new price for a request.

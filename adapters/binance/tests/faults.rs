@@ -8,41 +8,12 @@ mod support;
 use chimera_binance::Product;
 use chimera_fake_binance::faults::Faults;
 use chimera_kernel::event::{ExecutionReport, ReportKind};
-use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
-use chimera_kernel::order::{OrderIntent, OrderKind, Side, TimeInForce};
-use chimera_kernel::testing::{px, qty};
-use chimera_kernel::time::Timestamp;
+use chimera_kernel::ids::{ClientOrderId, PortfolioId};
+use chimera_kernel::order::{OrderKind, Side};
+use chimera_kernel::testing::px;
 use chimera_kernel::Decimal;
 use chimera_ports::{ExecutionVenue, VenueAccount};
 use std::time::Duration;
-
-fn intent(portfolio: &str, n: u64, side: Side, kind: OrderKind) -> OrderIntent {
-    let portfolio = PortfolioId::new(portfolio);
-    let intent_id = IntentId::for_portfolio(&portfolio, n);
-    OrderIntent {
-        client_order_id: ClientOrderId::for_intent(&intent_id),
-        intent_id,
-        portfolio_id: portfolio,
-        symbol: Symbol::new("BTCUSDT"),
-        side,
-        qty: qty(Decimal::new(1, 1)),
-        kind,
-        time_in_force: TimeInForce::Gtc,
-        reduce_only: false,
-        close_position: false,
-        created_at: Timestamp(chimera_binance::rest::local_ms()),
-        tag: "".into(),
-    }
-}
-
-/// Reports until none came for `quiet`.
-async fn reports(venue: &dyn ExecutionVenue, quiet: Duration) -> Vec<ExecutionReport> {
-    let mut out = Vec::new();
-    while let Some(r) = venue.next_report(quiet).await.expect("next_report") {
-        out.push(r);
-    }
-    out
-}
 
 fn orders_named(s: &support::Setup, id: &ClientOrderId) -> usize {
     s.fake
@@ -67,14 +38,14 @@ async fn an_order_of_unknown_outcome_is_looked_up_not_sent_again() {
         unknown_5xx: 1,
         ..Faults::default()
     });
-    let buy = intent("p", 1, Side::Buy, OrderKind::Market);
+    let buy = support::intent("p", 1, Side::Buy, OrderKind::Market);
     s.venue
         .submit(&buy)
         .await
         .expect("an unknown outcome is not an error");
     // The gateway may retry: still one order.
     s.venue.submit(&buy).await.expect("retry");
-    let got = reports(&s.venue, Duration::from_millis(1_500)).await;
+    let got = support::reports(&s.venue, Duration::from_millis(1_500)).await;
     assert_eq!(
         orders_named(&s, &buy.client_order_id),
         1,
@@ -108,7 +79,7 @@ async fn a_lost_answer_is_resolved_by_client_order_id() {
         lose_delay_ms: 1_500,
         ..Faults::default()
     });
-    let bid = intent(
+    let bid = support::intent(
         "p",
         2,
         Side::Buy,
@@ -121,7 +92,7 @@ async fn a_lost_answer_is_resolved_by_client_order_id() {
         .submit(&bid)
         .await
         .expect("a timeout after sending is not an error");
-    let got = reports(&s.venue, Duration::from_secs(1)).await;
+    let got = support::reports(&s.venue, Duration::from_secs(1)).await;
     assert_eq!(orders_named(&s, &bid.client_order_id), 1);
     assert_eq!(
         got.iter()
@@ -138,7 +109,7 @@ async fn a_fill_during_a_user_stream_outage_is_reported_once_after_reconnecting(
     s.fake
         .set_quote("BTCUSDT", Decimal::from(40_000), Decimal::from(40_001))
         .expect("quote");
-    let sell = intent(
+    let sell = support::intent(
         "p",
         3,
         Side::Sell,
@@ -148,7 +119,7 @@ async fn a_fill_during_a_user_stream_outage_is_reported_once_after_reconnecting(
         },
     );
     s.venue.submit(&sell).await.expect("submit");
-    let accepted = reports(&s.venue, Duration::from_millis(300)).await;
+    let accepted = support::reports(&s.venue, Duration::from_millis(300)).await;
     assert_eq!(accepted.len(), 1, "{accepted:?}");
     // Cut every user stream, and fill while the connector is away.
     s.fake.set_faults(Faults {
@@ -158,7 +129,7 @@ async fn a_fill_during_a_user_stream_outage_is_reported_once_after_reconnecting(
     s.fake
         .set_quote("BTCUSDT", Decimal::from(40_600), Decimal::from(40_601))
         .expect("quote");
-    let got = reports(&s.venue, Duration::from_millis(1_500)).await;
+    let got = support::reports(&s.venue, Duration::from_millis(1_500)).await;
     assert_eq!(
         fills(&got),
         1,
@@ -243,4 +214,23 @@ async fn after_a_429_nothing_is_sent_until_retry_after_and_no_418_follows() {
         s.venue.banned().is_some(),
         "the connector knows it is throttled"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_user_frame_is_kept_with_its_bytes_for_the_dead_letters() {
+    let s = support::setup(Product::Usdm, &[("p", Some(Decimal::from(100_000)))]).await;
+    s.fake
+        .exchange()
+        .send_to(0, r#"{"e":"ORDER_TRADE_UPDATE","o":42}"#);
+    let mut kept = Vec::new();
+    for _ in 0..50 {
+        kept.extend(s.venue.take_undecodable());
+        if !kept.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].bytes, br#"{"e":"ORDER_TRADE_UPDATE","o":42}"#);
+    assert!(s.venue.take_undecodable().is_empty(), "taken once");
 }

@@ -70,7 +70,7 @@ fn a_full_new_order_answer_reports_each_fill_once_then_filled() {
     let body: OrderBody = decode("order", SPOT_NEW_ORDER_FULL.as_bytes()).expect("decodes");
     assert_eq!(body.fills.len(), 5);
     let (mut tracker, _) = tracked("6gCrw2kRUAF9CvJDGP16IP", Side::Sell, Decimal::from(10));
-    let updates = chimera_binance::venue::body_updates(&body);
+    let updates = chimera_binance::updates::body_updates(&body);
     let reports: Vec<_> = updates.iter().flat_map(|u| tracker.apply(u)).collect();
     let names: Vec<_> = reports.iter().map(|r| r.kind.name()).collect();
     assert_eq!(

@@ -6,9 +6,9 @@ mod support;
 
 use chimera_binance::Product;
 use chimera_kernel::event::ExecutionReport;
-use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
+use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::order::{
-    CancelReplaceRequest, CancelRequest, OrderIntent, OrderKind, ReplaceMode, Side, TimeInForce,
+    CancelReplaceRequest, CancelRequest, OrderIntent, OrderKind, ReplaceMode, Side,
 };
 use chimera_kernel::testing::{px, qty};
 use chimera_kernel::time::Timestamp;
@@ -17,39 +17,14 @@ use chimera_ports::{ExecutionVenue, VenueAccount};
 use std::time::Duration;
 
 fn intent(n: u64, side: Side, kind: OrderKind) -> OrderIntent {
-    let portfolio = PortfolioId::new("spot");
-    let intent_id = IntentId::for_portfolio(&portfolio, n);
-    OrderIntent {
-        client_order_id: ClientOrderId::for_intent(&intent_id),
-        intent_id,
-        portfolio_id: portfolio,
-        symbol: Symbol::new("BTCUSDT"),
-        side,
-        qty: qty(Decimal::new(1, 1)),
-        kind,
-        time_in_force: TimeInForce::Gtc,
-        reduce_only: false,
-        close_position: false,
-        created_at: Timestamp(chimera_binance::rest::local_ms()),
-        tag: "".into(),
-    }
+    support::intent("spot", n, side, kind)
 }
 
 async fn reports(venue: &dyn ExecutionVenue) -> Vec<ExecutionReport> {
-    let mut out = Vec::new();
-    while let Some(r) = venue
-        .next_report(Duration::from_millis(400))
-        .await
-        .expect("next_report")
-    {
-        out.push(r);
-    }
-    out
+    support::reports(venue, Duration::from_millis(400)).await
 }
 
-fn kinds(r: &[ExecutionReport]) -> Vec<&'static str> {
-    r.iter().map(|r| r.kind.name()).collect()
-}
+use support::kinds;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spot_orders_fill_rest_cancel_and_replace_once_each() {
@@ -134,6 +109,17 @@ async fn spot_orders_fill_rest_cancel_and_replace_once_each() {
             .any(|m| m.asset.as_str() == "BTC" && m.amount > Decimal::ZERO),
         "the bought BTC is held: {balances:?}"
     );
+    let positions = s
+        .venue
+        .positions(&PortfolioId::new("spot"))
+        .await
+        .expect("positions");
+    assert!(
+        positions
+            .iter()
+            .any(|p| p.symbol.as_str() == "BTCUSDT" && p.qty.get() > Decimal::ZERO),
+        "a spot holding shows as a position in its USDT symbol: {positions:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,4 +147,37 @@ async fn a_resting_spot_order_filled_by_the_market_arrives_over_the_websocket_ap
         got[0].fill().map(|f| f.price.get()),
         Some(Decimal::from(39_900))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partly_failed_cancel_replace_reports_the_new_order_it_placed() {
+    let s = support::setup(Product::Spot, &[("spot", Some(Decimal::from(100_000)))]).await;
+    s.fake
+        .set_quote("BTCUSDT", Decimal::from(40_000), Decimal::from(40_001))
+        .expect("quote");
+    let gone = intent(5, Side::Buy, OrderKind::Market);
+    let replacement = intent(
+        6,
+        Side::Buy,
+        OrderKind::Limit {
+            price: px(Decimal::from(39_000)),
+            post_only: true,
+        },
+    );
+    // The order to cancel does not exist; ALLOW_FAILURE places the new one anyway, and Binance
+    // answers -2021 "partially failed".
+    let replace = CancelReplaceRequest {
+        cancel: CancelRequest {
+            portfolio_id: gone.portfolio_id.clone(),
+            client_order_id: gone.client_order_id.clone(),
+            symbol: gone.symbol.clone(),
+            created_at: Timestamp(0),
+        },
+        replacement: replacement.clone(),
+        mode: ReplaceMode::AllowFailure,
+    };
+    s.venue.cancel_replace(&replace).await.expect("replace");
+    let got = reports(&s.venue).await;
+    assert_eq!(kinds(&got), ["accepted"], "the new order, not a rejection: {got:?}");
+    assert_eq!(got[0].client_order_id, replacement.client_order_id);
 }

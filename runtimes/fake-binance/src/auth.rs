@@ -113,13 +113,7 @@ pub fn check_time(params: &[(String, String)], now: i64) -> Result<(), ApiError>
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let ts = get("timestamp")
         .and_then(|t| t.parse::<i64>().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                400,
-                -1102,
-                "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
-            )
-        })?;
+        .ok_or_else(|| crate::orders::missing("timestamp"))?;
     let window = get("recvWindow")
         .and_then(|w| w.parse::<i64>().ok())
         .unwrap_or(5_000);

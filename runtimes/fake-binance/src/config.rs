@@ -3,6 +3,9 @@
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use rust_decimal::Decimal;
 
+/// The largest order quantity the fake lists (`LOT_SIZE.maxQty`).
+pub const MAX_ORDER_QTY: Decimal = Decimal::from_parts(9_000, 0, 0, false, 0);
+
 /// Spot or USDⓈ-M: which paths, codes and events the fake speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FakeProduct {

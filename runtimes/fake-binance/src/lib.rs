@@ -167,7 +167,7 @@ impl Fake {
                     "ocoAllowed": true, "otoAllowed": true,
                     "filters": [
                         {"filterType": "PRICE_FILTER", "minPrice": dec(i.tick_size.get()), "maxPrice": "1000000.00000000", "tickSize": dec(i.tick_size.get())},
-                        {"filterType": "LOT_SIZE", "minQty": dec(i.lot_size.get()), "maxQty": "9000.00000000", "stepSize": dec(i.lot_size.get())},
+                        {"filterType": "LOT_SIZE", "minQty": dec(i.lot_size.get()), "maxQty": dec(config::MAX_ORDER_QTY), "stepSize": dec(i.lot_size.get())},
                         {"filterType": "MARKET_LOT_SIZE", "minQty": "0.00000000", "maxQty": "120.00000000", "stepSize": "0.00000000"},
                     ],
                 });

@@ -6,6 +6,15 @@ use chimera_kernel::order::{OrderKind, Side, TimeInForce, TrailingKind, TriggerS
 use chimera_kernel::value::{Price, Quantity};
 use rust_decimal::Decimal;
 
+/// Binance's answer to a missing mandatory parameter.
+pub(crate) fn missing(key: &str) -> ApiError {
+    ApiError::new(
+        400,
+        -1102,
+        format!("Mandatory parameter '{key}' was not sent, was empty/null, or malformed."),
+    )
+}
+
 /// The parameters of one request, decoded.
 pub struct Args<'a>(pub &'a [(String, String)]);
 
@@ -23,13 +32,9 @@ impl Args<'_> {
     /// # Errors
     /// `-1102` when absent.
     pub fn need(&self, key: &str) -> Result<&str, ApiError> {
-        self.get(key).filter(|v| !v.is_empty()).ok_or_else(|| {
-            ApiError::new(
-                400,
-                -1102,
-                format!("Mandatory parameter '{key}' was not sent, was empty/null, or malformed."),
-            )
-        })
+        self.get(key)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| missing(key))
     }
 
     /// A decimal value.
@@ -52,8 +57,7 @@ impl Args<'_> {
     /// `-1102` absent, `-1100` malformed.
     pub fn need_decimal(&self, key: &str) -> Result<Decimal, ApiError> {
         self.need(key)?;
-        self.decimal(key)?
-            .ok_or_else(|| ApiError::new(400, -1102, key.to_owned()))
+        self.decimal(key)?.ok_or_else(|| missing(key))
     }
 
     /// `"true"` → true.
@@ -90,11 +94,7 @@ pub fn quantity(args: &Args<'_>, key: &str) -> Result<Quantity, ApiError> {
 
 fn tif(args: &Args<'_>) -> Result<TimeInForce, ApiError> {
     match args.get("timeInForce") {
-        None => Err(ApiError::new(
-            400,
-            -1102,
-            "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.",
-        )),
+        None => Err(missing("timeInForce")),
         Some("GTC") => Ok(TimeInForce::Gtc),
         Some("IOC") => Ok(TimeInForce::Ioc),
         Some("FOK") => Ok(TimeInForce::Fok),

@@ -5,7 +5,7 @@ use crate::auth;
 use crate::config::FakeProduct;
 use crate::events::{order_body, trade_body};
 use crate::orders::{self, Args};
-use crate::state::now_ms;
+use crate::state::{now_ms, NewOrder};
 use crate::wire::{dec, ApiError};
 use crate::Fake;
 use axum::body::Bytes;
@@ -157,14 +157,7 @@ async fn handle(
         }
         ("DELETE", "/api/v3/order" | "/fapi/v1/order" | "/fapi/v1/algoOrder") => {
             let algo = path.ends_with("algoOrder");
-            let cid = args.get(if algo {
-                "clientAlgoId"
-            } else {
-                "origClientOrderId"
-            });
-            let id = args
-                .get(if algo { "algoId" } else { "orderId" })
-                .and_then(|v| v.parse().ok());
+            let (cid, id) = order_ref(args, algo);
             let record = fake.exchange().cancel(account, cid, id)?;
             Ok(if algo {
                 json!({"algoId": record.order_id, "clientAlgoId": record.cid, "code": "200", "msg": "success"})
@@ -174,14 +167,7 @@ async fn handle(
         }
         ("GET", "/api/v3/order" | "/fapi/v1/order" | "/fapi/v1/algoOrder") => {
             let algo = path.ends_with("algoOrder");
-            let cid = args.get(if algo {
-                "clientAlgoId"
-            } else {
-                "origClientOrderId"
-            });
-            let id = args
-                .get(if algo { "algoId" } else { "orderId" })
-                .and_then(|v| v.parse().ok());
+            let (cid, id) = order_ref(args, algo);
             let ex = fake.exchange();
             let record = ex
                 .find(account, cid, id)
@@ -239,6 +225,16 @@ async fn handle(
     }
 }
 
+/// Which order a cancel or query names: its client id, or Binance's id.
+fn order_ref<'a>(args: &'a Args<'_>, algo: bool) -> (Option<&'a str>, Option<i64>) {
+    let (cid, id) = if algo {
+        ("clientAlgoId", "algoId")
+    } else {
+        ("origClientOrderId", "orderId")
+    };
+    (args.get(cid), args.get(id).and_then(|v| v.parse().ok()))
+}
+
 async fn new_order(
     fake: &Arc<Fake>,
     product: FakeProduct,
@@ -251,9 +247,7 @@ async fn new_order(
     let (kind, tif) = orders::parse(product, algo, args)?;
     let close_position = args.flag("closePosition");
     let qty = if close_position && args.get("quantity").is_none() {
-        // Close the whole position: the sim sizes it.
-        chimera_kernel::value::Quantity::new(rust_decimal::Decimal::new(1, 3))
-            .map_err(|_| ApiError::new(400, -1000, "qty"))?
+        fake.exchange().close_position_qty(account, &symbol, side)
     } else {
         orders::quantity(args, "quantity")?
     };
@@ -263,19 +257,19 @@ async fn new_order(
         "newClientOrderId"
     });
     let fault = fake.take_order_fault();
-    let placed = fake.exchange().place(
-        account,
-        &symbol,
+    let order = NewOrder {
+        symbol: &symbol,
         side,
         qty,
         kind,
         tif,
-        args.flag("reduceOnly"),
+        reduce_only: args.flag("reduceOnly"),
         close_position,
         cid,
-        args.need("type")?,
+        type_name: args.need("type")?,
         algo,
-    );
+    };
+    let placed = fake.exchange().place(account, &order);
     let (record, fills) = placed?;
     match fault {
         Some(crate::faults::OrderFault::Unknown5xx) => {

@@ -17,6 +17,31 @@ use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use tokio::sync::mpsc::UnboundedSender;
 
+/// A new-order request, parsed.
+#[derive(Debug, Clone)]
+pub struct NewOrder<'a> {
+    /// Symbol.
+    pub symbol: &'a str,
+    /// Side.
+    pub side: Side,
+    /// Quantity.
+    pub qty: Quantity,
+    /// Kind.
+    pub kind: OrderKind,
+    /// Time in force.
+    pub tif: TimeInForce,
+    /// `reduceOnly`.
+    pub reduce_only: bool,
+    /// `closePosition`.
+    pub close_position: bool,
+    /// `newClientOrderId` / `clientAlgoId` (the fake makes one when absent).
+    pub cid: Option<&'a str>,
+    /// Binance's `type`, as sent.
+    pub type_name: &'a str,
+    /// Sent to the algo endpoint.
+    pub algo: bool,
+}
+
 /// The fake's state (behind one mutex).
 pub struct Exchange {
     /// Spot or futures.
@@ -51,6 +76,12 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The simulated venue's id of Binance order `order_id`: unique, unlike client ids, which
+/// Binance lets a client reuse once the order is closed.
+fn sim_cid(account: usize, order_id: i64) -> ClientOrderId {
+    ClientOrderId::new(format!("{account}|{order_id}"))
 }
 
 fn portfolio(account: usize) -> PortfolioId {
@@ -120,25 +151,70 @@ impl Exchange {
         }
     }
 
+    /// The open order of `account` named by `cid` or `order_id`, or `error`.
+    fn open_record(
+        &self,
+        account: usize,
+        cid: Option<&str>,
+        order_id: Option<i64>,
+        error: ApiError,
+    ) -> Result<Record, ApiError> {
+        self.find(account, cid, order_id)
+            .filter(|r| r.is_open())
+            .cloned()
+            .ok_or(error)
+    }
+
+    /// The record of `order_id` as it stands now.
+    fn current(&self, order_id: i64) -> Result<Record, ApiError> {
+        self.records
+            .get(&order_id)
+            .cloned()
+            .ok_or_else(|| ApiError::new(500, -1000, "An unknown error occurred."))
+    }
+
+    /// The quantity a `closePosition` order without one is placed with. Binance closes
+    /// whatever position is held when it executes; the simulated venue cuts a close-position
+    /// order to the position then, so it gets the largest quantity the symbol allows when a
+    /// position on the other side exists (no margin is needed to reduce), else one lot (it
+    /// expires on trigger if still flat).
+    pub fn close_position_qty(&self, account: usize, symbol: &str, side: Side) -> Quantity {
+        let held = self
+            .books(account)
+            .and_then(|b| b.position(&Symbol::new(symbol)))
+            .map_or(Decimal::ZERO, |p| p.qty.get());
+        let lot = self
+            .instruments
+            .get(symbol)
+            .map_or(Quantity::ZERO, |i| i.lot_size);
+        if held * side.sign() < Decimal::ZERO {
+            Quantity::new(crate::config::MAX_ORDER_QTY).unwrap_or(lot)
+        } else {
+            lot
+        }
+    }
+
     /// Places an order; returns its record after matching, and its fills.
     ///
     /// # Errors
     /// Binance's refusal (filters, balance, duplicate open id, ...).
-    #[allow(clippy::too_many_arguments, reason = "one request's fields")]
     pub fn place(
         &mut self,
         account: usize,
-        symbol: &str,
-        side: Side,
-        qty: Quantity,
-        kind: OrderKind,
-        tif: TimeInForce,
-        reduce_only: bool,
-        close_position: bool,
-        cid: Option<&str>,
-        type_name: &str,
-        algo: bool,
+        order: &NewOrder<'_>,
     ) -> Result<(Record, Vec<AccountTrade>), ApiError> {
+        let NewOrder {
+            symbol,
+            side,
+            qty,
+            kind,
+            tif,
+            reduce_only,
+            close_position,
+            cid,
+            type_name,
+            algo,
+        } = *order;
         if !self.instruments.contains_key(symbol) {
             return Err(ApiError::new(400, -1121, "Invalid symbol."));
         }
@@ -152,7 +228,7 @@ impl Exchange {
             });
         }
         let now = now_ms();
-        let sim_cid = ClientOrderId::new(format!("{account}|{order_id}"));
+        let sim_cid = sim_cid(account, order_id);
         let record = Record {
             account,
             cid: cid.clone(),
@@ -212,12 +288,7 @@ impl Exchange {
             .filter(|t| t.order_id == order_id)
             .cloned()
             .collect();
-        let record = self
-            .records
-            .get(&order_id)
-            .cloned()
-            .ok_or_else(|| ApiError::new(500, -1000, "order lost"))?;
-        Ok((record, trades))
+        Ok((self.current(order_id)?, trades))
     }
 
     /// Cancels `account`'s order.
@@ -230,14 +301,13 @@ impl Exchange {
         cid: Option<&str>,
         order_id: Option<i64>,
     ) -> Result<Record, ApiError> {
-        let Some(record) = self
-            .find(account, cid, order_id)
-            .filter(|r| r.is_open())
-            .cloned()
-        else {
-            return Err(ApiError::new(400, -2011, "Unknown order sent."));
-        };
-        let sim_cid = ClientOrderId::new(format!("{account}|{}", record.order_id));
+        let record = self.open_record(
+            account,
+            cid,
+            order_id,
+            ApiError::new(400, -2011, "Unknown order sent."),
+        )?;
+        let sim_cid = sim_cid(account, record.order_id);
         self.sim.cancel(
             &chimera_kernel::order::CancelRequest {
                 portfolio_id: portfolio(account),
@@ -248,10 +318,7 @@ impl Exchange {
             Timestamp(now_ms()),
         );
         self.drain();
-        self.records
-            .get(&record.order_id)
-            .cloned()
-            .ok_or_else(|| ApiError::new(500, -1000, "order lost"))
+        self.current(record.order_id)
     }
 
     /// Changes a futures order's price and quantity (`PUT /fapi/v1/order`).
@@ -266,14 +333,13 @@ impl Exchange {
         qty: Quantity,
         price: Decimal,
     ) -> Result<Record, ApiError> {
-        let Some(record) = self
-            .find(account, cid, order_id)
-            .filter(|r| r.is_open())
-            .cloned()
-        else {
-            return Err(ApiError::new(400, -2013, "Order does not exist."));
-        };
-        let sim_cid = ClientOrderId::new(format!("{account}|{}", record.order_id));
+        let record = self.open_record(
+            account,
+            cid,
+            order_id,
+            ApiError::new(400, -2013, "Order does not exist."),
+        )?;
+        let sim_cid = sim_cid(account, record.order_id);
         let amendment = self
             .sim
             .open_orders(&portfolio(account))
@@ -301,10 +367,7 @@ impl Exchange {
         if let Some(e) = refusal {
             return Err(e);
         }
-        self.records
-            .get(&record.order_id)
-            .cloned()
-            .ok_or_else(|| ApiError::new(500, -1000, "order lost"))
+        self.current(record.order_id)
     }
 
     /// Feeds a market event and hands out what it fills.

@@ -5,6 +5,7 @@
 
 use crate::auth;
 use crate::state::now_ms;
+use crate::wire::ApiError;
 use crate::Fake;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
@@ -48,63 +49,69 @@ async fn ws_api_session(fake: Arc<Fake>, mut socket: WebSocket) {
     };
     let request: serde_json::Value = serde_json::from_str(text.as_str()).unwrap_or_default();
     let id = request.get("id").cloned().unwrap_or_default();
+    let answer = match subscribe(&fake, &request) {
+        Ok(account) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            fake.exchange()
+                .listeners
+                .entry(account)
+                .or_default()
+                .push(tx);
+            Ok(rx)
+        }
+        Err(e) => Err(e),
+    };
+    let reply = match &answer {
+        Ok(_) => json!({"id": id, "status": 200, "result": {"subscriptionId": 0}}),
+        Err(e) => json!({"id": id, "status": e.status, "error": e.body()}),
+    };
+    if socket.send(Message::text(reply.to_string())).await.is_err() {
+        return;
+    }
+    if let Ok(rx) = answer {
+        pump(socket, rx, None).await;
+    }
+}
+
+/// Checks a `userDataStream.subscribe.signature` request; the subscribing account.
+fn subscribe(fake: &Fake, request: &serde_json::Value) -> Result<usize, ApiError> {
+    if request.get("method").and_then(|v| v.as_str()) != Some("userDataStream.subscribe.signature")
+    {
+        return Err(ApiError::new(
+            400,
+            -1000,
+            "The fake WebSocket API only serves userDataStream.subscribe.signature.",
+        ));
+    }
     let params = request.get("params").cloned().unwrap_or_default();
-    let api_key = params.get("apiKey").and_then(|v| v.as_str()).unwrap_or("");
+    let text = |key: &str| {
+        params
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (api_key, signature) = (text("apiKey"), text("signature"));
     let timestamp = params
         .get("timestamp")
         .and_then(serde_json::Value::as_i64)
         .unwrap_or(0);
-    let signature = params
-        .get("signature")
-        .and_then(|v| v.as_str())
-        .unwrap_or("");
-    let refuse = |code: i64, msg: &str| {
-        json!({"id": id, "status": 400, "error": {"code": code, "msg": msg}}).to_string()
-    };
-    if request.get("method").and_then(|v| v.as_str()) != Some("userDataStream.subscribe.signature")
-    {
-        let _ = socket
-            .send(Message::text(refuse(
-                -1000,
-                "The fake WebSocket API only serves userDataStream.subscribe.signature.",
-            )))
-            .await;
-        return;
-    }
-    let account = fake.exchange().account_by_key(api_key);
-    let Some(account) = account else {
-        let _ = socket
-            .send(Message::text(refuse(
-                -2015,
-                "Invalid API-key, IP, or permissions for action.",
-            )))
-            .await;
-        return;
-    };
+    let account = fake.exchange().account_by_key(&api_key).ok_or_else(|| {
+        ApiError::new(
+            401,
+            -2015,
+            "Invalid API-key, IP, or permissions for action.",
+        )
+    })?;
     // Signed payload: the parameters but the signature, sorted by name.
-    let payload = format!(
-        "apiKey={}&timestamp={timestamp}",
-        crate::auth::encode(api_key)
+    let query = format!(
+        "apiKey={}&timestamp={timestamp}&signature={}",
+        auth::encode(&api_key),
+        auth::encode(&signature)
     );
-    let query = format!("{payload}&signature={}", crate::auth::encode(signature));
-    let checked = auth::verify(&fake.config.accounts[account].key, &query, "").and_then(|()| {
-        auth::check_time(&[("timestamp".to_owned(), timestamp.to_string())], now_ms())
-    });
-    if let Err(e) = checked {
-        let _ = socket.send(Message::text(refuse(e.code, &e.msg))).await;
-        return;
-    }
-    let ok = json!({"id": id, "status": 200, "result": {"subscriptionId": 0}});
-    if socket.send(Message::text(ok.to_string())).await.is_err() {
-        return;
-    }
-    let (tx, rx) = mpsc::unbounded_channel();
-    fake.exchange()
-        .listeners
-        .entry(account)
-        .or_default()
-        .push(tx);
-    pump(socket, rx, None).await;
+    auth::verify(&fake.config.accounts[account].key, &query, "")?;
+    auth::check_time(&[("timestamp".to_owned(), timestamp.to_string())], now_ms())?;
+    Ok(account)
 }
 
 /// Forwards `rx` to the socket with pings, until either side closes (or a listen key expires).

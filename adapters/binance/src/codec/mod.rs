@@ -10,54 +10,40 @@ pub mod user;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 
-/// A decimal sent as a string (`"0.10000000"`) or, by some endpoints, as a JSON number.
+/// A decimal as Binance sends it: a string (`"0.10000000"`), or an integer in a few bodies.
+/// JSON floats are refused: money never passes through `f64`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawDecimal {
+    Text(String),
+    Int(i64),
+}
+
+impl RawDecimal {
+    fn parse<E: serde::de::Error>(self) -> Result<Option<Decimal>, E> {
+        match self {
+            RawDecimal::Text(s) if s.trim().is_empty() => Ok(None),
+            RawDecimal::Text(s) => s
+                .trim()
+                .parse::<Decimal>()
+                .or_else(|_| Decimal::from_scientific(s.trim()))
+                .map(Some)
+                .map_err(E::custom),
+            RawDecimal::Int(i) => Ok(Some(Decimal::from(i))),
+        }
+    }
+}
+
+/// A required decimal (see [`RawDecimal`]).
 pub(crate) fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw<'a> {
-        Text(&'a str),
-        Owned(String),
-        Int(i64),
-        Float(f64),
-    }
-    let parse = |s: &str| {
-        s.trim()
-            .parse::<Decimal>()
-            .or_else(|_| Decimal::from_scientific(s.trim()))
-            .map_err(serde::de::Error::custom)
-    };
-    match Raw::deserialize(d)? {
-        Raw::Text(s) => parse(s),
-        Raw::Owned(s) => parse(&s),
-        Raw::Int(i) => Ok(Decimal::from(i)),
-        Raw::Float(f) => Decimal::try_from(f).map_err(serde::de::Error::custom),
-    }
+    RawDecimal::deserialize(d)?
+        .parse()?
+        .ok_or_else(|| serde::de::Error::custom("empty decimal"))
 }
 
 /// An optional decimal (absent, `null` or empty string → `None`).
 pub(crate) fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Int(i64),
-        Float(f64),
-        Null(()),
-    }
-    match Option::<Raw>::deserialize(d)? {
-        None | Some(Raw::Null(())) => Ok(None),
-        Some(Raw::Text(s)) if s.trim().is_empty() => Ok(None),
-        Some(Raw::Text(s)) => s
-            .trim()
-            .parse::<Decimal>()
-            .or_else(|_| Decimal::from_scientific(s.trim()))
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-        Some(Raw::Int(i)) => Ok(Some(Decimal::from(i))),
-        Some(Raw::Float(f)) => Decimal::try_from(f)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-    }
+    Option::<RawDecimal>::deserialize(d)?.map_or(Ok(None), RawDecimal::parse)
 }
 
 /// Decodes `bytes` as `T`, keeping the bytes in the error.

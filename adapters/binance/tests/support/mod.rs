@@ -4,9 +4,16 @@
 
 use chimera_binance::{AccountConfig, BinanceConfig, BinanceVenue, Product};
 use chimera_fake_binance::{Fake, FakeConfig, FakeProduct};
+use chimera_kernel::event::ExecutionReport;
+use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
+use chimera_kernel::order::{OrderIntent, OrderKind, Side, TimeInForce};
+use chimera_kernel::testing::qty;
+use chimera_kernel::time::Timestamp;
+use chimera_ports::ExecutionVenue;
 use rust_decimal::Decimal;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A fake and a connector trading on it.
 pub(crate) struct Setup {
@@ -104,4 +111,38 @@ pub(crate) async fn setup_full(
         _server: server,
         _dir: dir,
     }
+}
+
+/// Order `n` of `portfolio`: 0.1 BTCUSDT, good till canceled, created now.
+pub(crate) fn intent(portfolio: &str, n: u64, side: Side, kind: OrderKind) -> OrderIntent {
+    let portfolio = PortfolioId::new(portfolio);
+    let intent_id = IntentId::for_portfolio(&portfolio, n);
+    OrderIntent {
+        client_order_id: ClientOrderId::for_intent(&intent_id),
+        intent_id,
+        portfolio_id: portfolio,
+        symbol: Symbol::new("BTCUSDT"),
+        side,
+        qty: qty(Decimal::new(1, 1)),
+        kind,
+        time_in_force: TimeInForce::Gtc,
+        reduce_only: false,
+        close_position: false,
+        created_at: Timestamp(chimera_binance::rest::local_ms()),
+        tag: "".into(),
+    }
+}
+
+/// Reports until none came for `quiet`.
+pub(crate) async fn reports(venue: &dyn ExecutionVenue, quiet: Duration) -> Vec<ExecutionReport> {
+    let mut out = Vec::new();
+    while let Some(r) = venue.next_report(quiet).await.expect("next_report") {
+        out.push(r);
+    }
+    out
+}
+
+/// The kinds of `reports`, in order.
+pub(crate) fn kinds(reports: &[ExecutionReport]) -> Vec<&'static str> {
+    reports.iter().map(|r| r.kind.name()).collect()
 }
