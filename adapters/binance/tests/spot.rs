@@ -178,6 +178,10 @@ async fn a_partly_failed_cancel_replace_reports_the_new_order_it_placed() {
     };
     s.venue.cancel_replace(&replace).await.expect("replace");
     let got = reports(&s.venue).await;
-    assert_eq!(kinds(&got), ["accepted"], "the new order, not a rejection: {got:?}");
+    assert_eq!(
+        kinds(&got),
+        ["accepted"],
+        "the new order, not a rejection: {got:?}"
+    );
     assert_eq!(got[0].client_order_id, replacement.client_order_id);
 }
