@@ -2,7 +2,8 @@
 //!
 //! Binance spot and USDⓈ-M perpetual futures behind Chimera's ports: [`BinanceVenue`]
 //! implements [`chimera_ports::ExecutionVenue`] (signed REST orders, user-data reports) and
-//! [`chimera_ports::VenueAccount`] (open orders, positions, balances).
+//! [`chimera_ports::VenueAccount`] (open orders, positions, balances); [`BinanceMarketData`]
+//! implements [`chimera_ports::MarketDataSource`] (streams with a local book per symbol).
 //!
 //! Written from Binance's published API documentation and tested against the project's own
 //! wire-level fake (`chimera-fake-binance`), since no test here can reach Binance.
@@ -19,6 +20,8 @@ pub mod connector;
 pub mod error;
 pub mod instruments;
 pub mod limits;
+pub mod market_data;
+mod market_stream;
 pub mod orders;
 pub mod paths;
 pub mod rejects;
@@ -34,4 +37,5 @@ pub mod venue;
 pub use config::{AccountConfig, BinanceConfig, Environment, KeyType, Product};
 pub use connector::BinanceVenue;
 pub use error::BinanceError;
+pub use market_data::{BinanceMarketData, SyncStats};
 pub use secret::Secret;

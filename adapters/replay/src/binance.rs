@@ -165,8 +165,12 @@ impl<R: BufRead> BinanceCaptureReader<R> {
     }
 }
 
-/// Parses one capture line; `symbol` remembers the last symbol seen (snapshots carry none).
-fn parse_line(
+/// Parses one capture line (`<receive ns> <json>`) into the event it carries, `None` for a
+/// message kind not understood; `symbol` remembers the last symbol seen (snapshots carry none).
+///
+/// # Errors
+/// The line is not `<receive ns> <json>`, or a field is missing or not a number.
+pub fn parse_capture_line(
     text: &str,
     symbol_state: &mut Option<Symbol>,
 ) -> Result<Option<MarketEvent>, String> {
@@ -249,7 +253,9 @@ impl<R: BufRead> Iterator for BinanceCaptureReader<R> {
                 return Some(Err(e));
             }
             let parsed = match self.lines.text() {
-                Ok(text) => parse_line(text, &mut self.symbol).map_err(|m| self.lines.error(m)),
+                Ok(text) => {
+                    parse_capture_line(text, &mut self.symbol).map_err(|m| self.lines.error(m))
+                }
                 Err(e) => Err(e),
             };
             match parsed {

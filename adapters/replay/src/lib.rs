@@ -21,7 +21,7 @@ mod lines;
 mod merge;
 mod source;
 
-pub use binance::BinanceCaptureReader;
+pub use binance::{parse_capture_line, BinanceCaptureReader};
 pub use csv_bars::CsvBarReader;
 pub use error::ReadError;
 pub use jsonl::JsonLinesReader;

@@ -64,6 +64,10 @@ pub struct FakeConfig {
     pub replay_speed: f64,
     /// listenKey lifetime without keepalive, ms (Binance: 60 minutes).
     pub listen_key_ttl_ms: i64,
+    /// USDⓈ-M funding rate announced and settled (Binance's baseline: 0.0001 per 8 h).
+    pub funding_rate: Decimal,
+    /// USDⓈ-M funding interval, ms (Binance: 8 hours for most perpetuals).
+    pub funding_interval_ms: i64,
 }
 
 impl FakeConfig {
@@ -89,6 +93,8 @@ impl FakeConfig {
             captures: Vec::new(),
             replay_speed: 1.0,
             listen_key_ttl_ms: 3_600_000,
+            funding_rate: Decimal::new(1, 4),
+            funding_interval_ms: 8 * 3_600_000,
         }
     }
 

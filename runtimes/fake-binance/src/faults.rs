@@ -32,6 +32,15 @@ pub struct Faults {
     /// Close every user-data connection now (clients must reconnect).
     #[serde(default)]
     pub close_user_streams: bool,
+    /// Withhold the next N depth diffs from stream subscribers (a gap in their chain).
+    #[serde(default)]
+    pub depth_gaps: u32,
+    /// Answer the next N depth requests with a snapshot older than the diffs sent since.
+    #[serde(default)]
+    pub lagging_snapshots: u32,
+    /// Close every market-data connection now (clients must reconnect and resynchronise).
+    #[serde(default)]
+    pub close_market_streams: bool,
 }
 
 fn default_delay() -> u64 {

@@ -14,9 +14,13 @@ pub mod auth;
 pub mod config;
 pub mod events;
 pub mod faults;
+pub mod funding;
 pub mod limits;
+pub mod market;
+mod market_ws;
 pub mod orders;
 pub mod records;
+mod replay;
 mod server;
 pub mod state;
 pub mod wire;
@@ -41,6 +45,7 @@ pub struct Fake {
     /// Its settings.
     pub config: FakeConfig,
     exchange: Mutex<Exchange>,
+    market: Mutex<market::Market>,
     weights: Mutex<limits::Weights>,
     faults: Mutex<faults::Faults>,
     listen_keys: Mutex<HashMap<String, (usize, i64)>>,
@@ -55,6 +60,7 @@ impl Fake {
     pub fn new(config: FakeConfig) -> Arc<Self> {
         Arc::new(Self {
             exchange: Mutex::new(Exchange::new(&config)),
+            market: Mutex::new(market::Market::default()),
             weights: Mutex::new(limits::Weights::new(config.weight_per_minute)),
             faults: Mutex::new(faults::Faults::default()),
             listen_keys: Mutex::new(HashMap::new()),
@@ -65,6 +71,11 @@ impl Fake {
     /// The exchange state.
     pub fn exchange(&self) -> MutexGuard<'_, Exchange> {
         lock(&self.exchange)
+    }
+
+    /// The public market (replayed books, stream subscribers).
+    pub fn market(&self) -> MutexGuard<'_, market::Market> {
+        lock(&self.market)
     }
 
     /// The weight window.
@@ -79,6 +90,14 @@ impl Fake {
         if faults.close_user_streams {
             ex.close_user_streams();
         }
+        drop(ex);
+        let mut market = self.market();
+        market.depth_gaps = faults.depth_gaps;
+        market.lagging_snapshots = faults.lagging_snapshots;
+        if faults.close_market_streams {
+            market.disconnect_all();
+        }
+        drop(market);
         *lock(&self.faults) = faults;
     }
 
@@ -197,12 +216,16 @@ impl Fake {
         })
     }
 
-    fn depth(&self, symbol: &str) -> Result<Value, ApiError> {
+    fn depth(&self, symbol: &str, limit: Option<&str>) -> Result<Value, ApiError> {
+        let limit = market::depth_limit(self.config.product, limit)?;
+        if let Some(answer) = self.market().depth(symbol, limit, now_ms()) {
+            return Ok(answer);
+        }
         let ex = self.exchange();
         if !ex.instruments.contains_key(symbol) {
             return Err(ApiError::new(400, -1121, "Invalid symbol."));
         }
-        let (bids, asks) = ex.sim.depth(&Symbol::new(symbol), 1000);
+        let (bids, asks) = ex.sim.depth(&Symbol::new(symbol), limit);
         let side = |levels: Vec<chimera_kernel::event::BookLevel>| -> Vec<Value> {
             levels
                 .iter()
@@ -254,7 +277,12 @@ impl Fake {
     pub fn router(self: &Arc<Self>) -> axum::Router {
         axum::Router::new()
             .route("/private/ws/{key}", get(ws::user_stream))
-            .route("/ws/{key}", get(ws::user_stream))
+            .route("/ws/{key}", get(market_ws::ws_path))
+            .route("/stream", get(market_ws::combined))
+            .route("/public/stream", get(market_ws::combined_public))
+            .route("/market/stream", get(market_ws::combined_market))
+            .route("/public/ws/{stream}", get(market_ws::raw_public))
+            .route("/market/ws/{stream}", get(market_ws::raw_market))
             .route("/ws-api/v3", get(ws::ws_api))
             .route("/fake/quote", post(admin_quote))
             .route("/fake/faults", post(admin_faults))
@@ -263,13 +291,16 @@ impl Fake {
             .with_state(Arc::clone(self))
     }
 
-    /// Serves on `listener` until the task is dropped.
+    /// Serves on `listener` until the task is dropped; replays the configured captures as
+    /// the market.
     pub fn serve(
         self: &Arc<Self>,
         listener: tokio::net::TcpListener,
     ) -> tokio::task::JoinHandle<()> {
         let router = self.router();
+        let replay = (!self.config.captures.is_empty()).then(|| replay::spawn(Arc::clone(self)));
         tokio::spawn(async move {
+            let _replay = replay.map(AbortOnDrop);
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::error!(error = %e, "fake Binance stopped");
             }
@@ -323,4 +354,13 @@ async fn admin_account(
         ex.books(n)
             .map_or(Value::Null, |b| serde_json::to_value(b).unwrap_or_default()),
     )
+}
+
+/// Stops a task when dropped (the replay ends with the server).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

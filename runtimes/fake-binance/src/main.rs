@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! chimera-fake-binance --product usdm --listen 127.0.0.1:9300 \
-//!     --account MYKEY:MYSECRET:USDT=100000
+//!     --account MYKEY:MYSECRET:USDT=100000 \
+//!     --capture ../shared/data/binance/usdm/btcusdt_20240808.gz --speed 1
 //! ```
+//!
+//! With `--capture`, the captured market is replayed on the streams (re-stamped to now) and
+//! drives the matching; without, prices are set through `POST /fake/quote`.
 
 use anyhow::Context as _;
 use chimera_fake_binance::{Fake, FakeConfig, FakeProduct};
@@ -25,6 +29,18 @@ struct Args {
     /// Request weight per minute (default: Binance's for the product).
     #[arg(long)]
     weight_per_minute: Option<u64>,
+    /// A capture file to replay as the market (repeatable; `<ns> <json>` lines, gzipped).
+    #[arg(long = "capture")]
+    captures: Vec<std::path::PathBuf>,
+    /// Replay speed: 1 = real time, 0 = as fast as possible.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// USD-M funding rate announced and settled.
+    #[arg(long, default_value = "0.0001")]
+    funding_rate: Decimal,
+    /// USD-M funding interval, ms.
+    #[arg(long, default_value_t = 8 * 3_600_000)]
+    funding_interval_ms: i64,
 }
 
 /// An `--account` argument, read.
@@ -83,6 +99,25 @@ async fn main() -> anyhow::Result<()> {
     if let Some(w) = args.weight_per_minute {
         config.weight_per_minute = w;
     }
+    for path in &args.captures {
+        anyhow::ensure!(
+            path.is_file(),
+            "--capture: {} is not a file",
+            path.display()
+        );
+    }
+    anyhow::ensure!(
+        args.speed >= 0.0 && args.speed.is_finite(),
+        "--speed: must be 0 or more"
+    );
+    anyhow::ensure!(
+        args.funding_interval_ms > 0,
+        "--funding-interval-ms: must be positive"
+    );
+    config.captures.clone_from(&args.captures);
+    config.replay_speed = args.speed;
+    config.funding_rate = args.funding_rate;
+    config.funding_interval_ms = args.funding_interval_ms;
     for spec in &args.accounts {
         let a = account(spec)?;
         let deposits: Vec<(&str, Decimal)> = a

@@ -43,6 +43,7 @@ fn route(method: &Method, path: &str) -> Option<(Security, u64)> {
         ) => (Security::Signed, 1),
         (_, "/api/v3/openOrders" | "/fapi/v1/openOrders") => (Security::Signed, 6),
         (_, "/api/v3/myTrades" | "/fapi/v1/userTrades") => (Security::Signed, 20),
+        ("GET", "/fapi/v1/income") => (Security::Signed, 30),
         (
             _,
             "/api/v3/account"
@@ -149,7 +150,10 @@ async fn handle(
         (_, "/api/v3/time" | "/fapi/v1/time") => Ok(json!({"serverTime": now_ms()})),
         (_, "/api/v3/ping" | "/fapi/v1/ping") | ("DELETE", "/fapi/v1/listenKey") => Ok(json!({})),
         (_, "/api/v3/exchangeInfo" | "/fapi/v1/exchangeInfo") => Ok(fake.exchange_info()),
-        (_, "/api/v3/depth" | "/fapi/v1/depth") => fake.depth(args.need("symbol")?),
+        (_, "/api/v3/depth" | "/fapi/v1/depth") => {
+            fake.depth(args.need("symbol")?, args.get("limit"))
+        }
+        ("GET", "/fapi/v1/income") => income(fake, account, args),
         ("POST", "/fapi/v1/listenKey") => Ok(json!({"listenKey": fake.listen_key(account)})),
         ("PUT", "/fapi/v1/listenKey") => fake.keepalive(account),
         ("POST", "/api/v3/order" | "/fapi/v1/order" | "/fapi/v1/algoOrder") => {
@@ -335,4 +339,37 @@ async fn cancel_replace(
         "cancelResponse": order_body(FakeProduct::Spot, &cancel, &[]),
         "newOrderResponse": placed,
     }))
+}
+
+/// `GET /fapi/v1/income`: the account's entries in `[startTime, endTime]` (the last 7 days
+/// when neither is given), oldest first, at most `limit` (default 100, cap 1000).
+fn income(fake: &Fake, account: usize, args: &Args<'_>) -> Result<Value, ApiError> {
+    let number = |key: &str| -> Result<Option<i64>, ApiError> {
+        args.get(key)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::new(
+                        400,
+                        -1100,
+                        format!("Illegal characters found in parameter '{key}'."),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let (start, end) = (number("startTime")?, number("endTime")?);
+    let limit = number("limit")?.unwrap_or(100).clamp(1, 1000);
+    let end = end.unwrap_or(i64::MAX);
+    let start = start.unwrap_or_else(|| now_ms() - 7 * 86_400_000);
+    let ex = fake.exchange();
+    Ok(Value::Array(
+        ex.income
+            .iter()
+            .filter(|i| i.account == account && (start..=end).contains(&i.time))
+            .filter(|i| args.get("symbol").is_none_or(|s| s == i.symbol))
+            .filter(|i| args.get("incomeType").is_none_or(|t| t == i.income_type))
+            .take(usize::try_from(limit).unwrap_or(100))
+            .map(crate::funding::Income::to_json)
+            .collect(),
+    ))
 }

@@ -66,6 +66,10 @@ pub struct Exchange {
     pub listeners: HashMap<usize, Vec<UnboundedSender<String>>>,
     /// Frames still to drop (fault injection), all accounts.
     pub drop_frames: u32,
+    /// Income history (funding fees), oldest first.
+    pub income: Vec<crate::funding::Income>,
+    /// The last income entry's id.
+    pub next_income_id: i64,
     /// The order being placed: a rejection of it fails the request instead of becoming an
     /// event.
     arriving: Option<i64>,
@@ -117,6 +121,8 @@ impl Exchange {
             next_trade_id: 5_000,
             listeners: HashMap::new(),
             drop_frames: 0,
+            income: Vec::new(),
+            next_income_id: 90_000,
             arriving: None,
         }
     }
