@@ -165,6 +165,15 @@ impl BinanceVenue {
             .collect()
     }
 
+    /// The portfolios the configured accounts trade for.
+    pub fn portfolios(&self) -> Vec<PortfolioId> {
+        self.config
+            .accounts
+            .iter()
+            .flat_map(|a| a.portfolios.iter().map(PortfolioId::new))
+            .collect()
+    }
+
     /// Orders whose placement outcome is still unknown.
     pub fn unresolved(&self) -> usize {
         self.inner.lock_tracker().unresolved().len()

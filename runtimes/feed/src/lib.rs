@@ -1,6 +1,7 @@
 //! The market-data feed: publishes market data onto `market.data` (key: symbol), from files
 //! (merged in time order; as fast as possible or at N × real time) or from any
-//! [`MarketDataSource`], such as a venue's market-data adapter.
+//! [`MarketDataSource`], such as a venue's market-data adapter (`[feed] source = { kind =
+//! "binance", ... }`: Binance's streams with a local book per symbol).
 //!
 //! A record the source cannot decode is dead-lettered (topic and table, with the reason and its
 //! bytes) and the feed goes on; a transient source failure is retried with backoff.
@@ -15,8 +16,8 @@ use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{encode, DecodeError, Envelope, MessageType, Topic};
 use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, MarketDataSource, PortError};
 use chimera_replay::{merge_in_time, open_market_data, FileMarketData};
-use chimera_runtime::config::FeedConfig;
 use chimera_runtime::config::LiveConfig;
+use chimera_runtime::config::{FeedConfig, FeedSource};
 use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
 use chimera_runtime::runtime::{shutdown_pair, trigger_on_signals};
 use chimera_runtime::{connect, connect_bus};
@@ -36,6 +37,8 @@ pub struct FeedOptions {
     /// The source yields the same records again when reopened (a file replay): checkpoint
     /// progress and skip what an earlier run already published. False for a live source.
     pub resumable: bool,
+    /// Stop after this long (a live source never ends by itself).
+    pub duration: Option<Duration>,
 }
 
 /// Replays the configured files; returns how many events were published by this run.
@@ -43,6 +46,19 @@ pub struct FeedOptions {
 /// # Errors
 /// An unreadable file, or a fatal bus or database failure.
 pub async fn run_feed(rt: Arc<Runtime>, config: &FeedConfig) -> anyhow::Result<u64> {
+    if let Some(FeedSource::Binance(binance)) = &config.source {
+        let mut source = chimera_binance::BinanceMarketData::connect(binance)?;
+        chimera_runtime::telemetry::HealthBoard::new(&config.id)
+            .serve_if(config.metrics_listen.as_deref(), rt.shutdown.clone())
+            .await?;
+        let options = FeedOptions {
+            id: config.id.clone(),
+            speed: 0.0,
+            resumable: false,
+            duration: config.duration_ms.map(Duration::from_millis),
+        };
+        return publish_source(rt, &mut source, &options).await;
+    }
     let mut readers = Vec::new();
     for entry in &config.files {
         let (symbol, path) = chimera_runtime::config::split_file(entry);
@@ -56,6 +72,7 @@ pub async fn run_feed(rt: Arc<Runtime>, config: &FeedConfig) -> anyhow::Result<u
         id: config.id.clone(),
         speed: config.speed,
         resumable: true,
+        duration: None,
     };
     publish_source(rt, &mut source, &options).await
 }
@@ -85,8 +102,9 @@ pub async fn publish_source(
     let mut index = 0_u64;
     let mut published = 0_u64;
     let mut batch: Vec<(String, Vec<u8>)> = Vec::with_capacity(BATCH);
+    let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
     while !rt.shutdown.is_triggered() {
-        let Some(record) = next_record(&rt, source).await? else {
+        let Some(record) = next_record(&rt, source, deadline).await? else {
             break;
         };
         index += 1;
@@ -137,14 +155,22 @@ pub async fn publish_source(
 }
 
 /// The source's next record (an event, or the message and bytes of an undecodable one);
-/// `None` when it has ended. Transient failures are retried until shutdown.
+/// `None` when it has ended, at shutdown or at the deadline (a quiet live source does not
+/// hold the feed). Transient failures are retried until shutdown.
 async fn next_record(
     rt: &Runtime,
     source: &mut dyn MarketDataSource,
+    deadline: Option<tokio::time::Instant>,
 ) -> anyhow::Result<Option<Result<MarketEvent, DecodeError>>> {
     let mut backoff = Duration::from_millis(50);
+    let mut shutdown = rt.shutdown.clone();
     loop {
-        match source.next().await {
+        let next = tokio::select! {
+            next = source.next() => next,
+            () = shutdown.wait() => return Ok(None),
+            () = until(deadline) => return Ok(None),
+        };
+        match next {
             Ok(event) => return Ok(event.map(Ok)),
             Err(PortError::Codec { message, bytes }) => {
                 return Ok(Some(Err(DecodeError {
@@ -162,6 +188,14 @@ async fn next_record(
             }
             Err(e) => return Err(fatal("read market data", &e)),
         }
+    }
+}
+
+/// Resolves at `deadline`, never without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

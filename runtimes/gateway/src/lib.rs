@@ -19,6 +19,7 @@
 //! order the venue already received is not sent again — its recorded state is published again
 //! instead (a node re-emits commands after its own restart).
 
+mod binance;
 mod decide;
 mod execution;
 mod fence;
@@ -26,6 +27,7 @@ mod kill_guard;
 mod sim;
 mod venue;
 
+pub use binance::BinanceGatewayVenue;
 pub use sim::SimGatewayVenue;
 pub use venue::{GatewayVenue, Knowledge, PlainVenue};
 
@@ -114,7 +116,7 @@ const COMMAND_BATCH: usize = 64;
 /// acknowledgement.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// Runs the gateway on the venue `config.venue` names (`sim`) until shutdown or a fatal error.
+/// Runs the gateway on the venue `config.venue` names (`sim`, `binance`) until shutdown or a fatal error.
 ///
 /// # Errors
 /// A fatal bus or database failure, an undecodable checkpoint, or another gateway with the same
@@ -124,20 +126,13 @@ pub async fn run_gateway(
     config: &GatewayConfig,
 ) -> anyhow::Result<GatewayFigures> {
     let (revision, state) = restore(&rt, &owner(config)).await?;
-    let venue = match config.venue {
-        VenueKind::Sim => {
-            SimGatewayVenue::start(&rt, &config.id, config.sim_hold_ms, state.venue).await?
-        }
+    let venue: Box<dyn GatewayVenue> = match &config.venue {
+        VenueKind::Sim => Box::new(
+            SimGatewayVenue::start(&rt, &config.id, config.sim_hold_ms, state.venue).await?,
+        ),
+        VenueKind::Binance(binance) => Box::new(BinanceGatewayVenue::connect(binance).await?),
     };
-    run_gateway_with(
-        rt,
-        config,
-        Box::new(venue),
-        revision,
-        state.applied,
-        state.fence,
-    )
-    .await
+    run_gateway_with(rt, config, venue, revision, state.applied, state.fence).await
 }
 
 /// Runs the gateway on `venue` (e.g. a [`PlainVenue`] around an exchange adapter) until shutdown

@@ -19,7 +19,7 @@ use chimera_ports::Problems;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
-pub use crate::runtime_sections::{FeedConfig, GatewayConfig, NodeConfig, VenueKind};
+pub use crate::runtime_sections::{FeedConfig, FeedSource, GatewayConfig, NodeConfig, VenueKind};
 
 /// The whole configuration; each runtime reads the sections it needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +104,17 @@ pub fn load(
             "gateway.sim_hold_ms",
             "must be ≥ 0",
         );
+        if let VenueKind::Binance(binance) = &gateway.venue {
+            if let Err(e) = binance.validate() {
+                problems.extend(e.problems.iter().map(|p| format!("gateway.venue.{p}")));
+            }
+            if binance.accounts.is_empty() {
+                problems.push(
+                    "gateway.venue.accounts",
+                    "name at least one account to trade with",
+                );
+            }
+        }
     }
     if let Some(feed) = &feed {
         validate_feed(feed, &mut problems);
@@ -338,10 +349,18 @@ fn validate_node(node: &NodeConfig, problems: &mut Problems) {
 fn validate_feed(feed: &FeedConfig, problems: &mut Problems) {
     problems.check(!feed.id.is_empty(), "feed.id", "must not be empty");
     problems.check(
-        !feed.files.is_empty(),
+        feed.files.is_empty() != feed.source.is_none(),
         "feed.files",
-        "name at least one file",
+        "name at least one file, or a live `source` (not both)",
     );
+    if let Some(FeedSource::Binance(binance)) = &feed.source {
+        if let Err(e) = binance.validate() {
+            problems.extend(e.problems.iter().map(|p| format!("feed.source.{p}")));
+        }
+        if binance.symbols.is_empty() {
+            problems.push("feed.source.symbols", "name at least one symbol to stream");
+        }
+    }
     for f in &feed.files {
         let (_, path) = split_file(f);
         problems.check(

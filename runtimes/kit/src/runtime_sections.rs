@@ -1,7 +1,12 @@
 //! The sections of the runtime processes: `[node]`, `[gateway]`, `[feed]` (validated by
 //! [`crate::config::load`]).
+//!
+//! A gateway's venue and a feed's live source are written `venue = "sim"` or as a table with
+//! a `kind`: `venue = { kind = "binance", product = "usdm", environment = "testnet", ... }`
+//! (the rest of the table is [`BinanceConfig`]).
 
-use serde::Deserialize;
+use chimera_binance::BinanceConfig;
+use serde::{Deserialize, Deserializer};
 
 /// The execution node.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -53,7 +58,7 @@ fn default_heartbeat() -> u64 {
 pub struct GatewayConfig {
     /// Gateway identity (also its consumer group).
     pub id: String,
-    /// The venue (`sim`; real exchanges plug in through the venue port).
+    /// The venue: `"sim"`, or `{ kind = "binance", ... }`.
     #[serde(default)]
     pub venue: VenueKind,
     /// How far (event time, ms) the simulated venue may lag the newest market event while it
@@ -65,14 +70,87 @@ pub struct GatewayConfig {
     pub metrics_listen: Option<String>,
 }
 
-/// The venue a configured gateway drives. Only the simulation is built from configuration; an
-/// exchange adapter is handed to `chimera_gateway::run_gateway_on` by the binary that links it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// The venue a configured gateway drives. Other exchange adapters are handed to
+/// `chimera_gateway::run_gateway_on` by the binary that links them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum VenueKind {
     /// The simulated venue, in event time from `market.data`.
     #[default]
     Sim,
+    /// Binance spot or USDⓈ-M.
+    Binance(Box<BinanceConfig>),
+}
+
+impl VenueKind {
+    /// The venue's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sim => "simulated venue",
+            Self::Binance(_) => "Binance",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VenueKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Kinded::deserialize(deserializer)? {
+            Kinded::Name(name) if name == "sim" => Ok(Self::Sim),
+            Kinded::Name(name) => Err(serde::de::Error::custom(format!(
+                "unknown venue `{name}`, expected `sim` or a table {{ kind = \"binance\", ... }}"
+            ))),
+            Kinded::Table(mut table) => match take_kind(&mut table)?.as_str() {
+                "sim" if table.is_empty() => Ok(Self::Sim),
+                "binance" => binance(table).map(|c| Self::Binance(Box::new(c))),
+                other => Err(serde::de::Error::custom(format!(
+                    "unknown venue kind `{other}`, expected `sim` or `binance`"
+                ))),
+            },
+        }
+    }
+}
+
+/// A live market-data source for the feed (instead of `files`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSource {
+    /// Binance's public streams for the config's `symbols`.
+    Binance(Box<BinanceConfig>),
+}
+
+impl<'de> Deserialize<'de> for FeedSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Kinded::Table(mut table) = Kinded::deserialize(deserializer)? else {
+            return Err(serde::de::Error::custom(
+                "expected a table { kind = \"binance\", ... }",
+            ));
+        };
+        match take_kind(&mut table)?.as_str() {
+            "binance" => binance(table).map(|c| Self::Binance(Box::new(c))),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown source kind `{other}`, expected `binance`"
+            ))),
+        }
+    }
+}
+
+/// A name, or a table with a `kind`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Kinded {
+    Name(String),
+    Table(toml::Table),
+}
+
+fn take_kind<E: serde::de::Error>(table: &mut toml::Table) -> Result<String, E> {
+    match table.remove("kind") {
+        Some(toml::Value::String(kind)) => Ok(kind),
+        _ => Err(E::custom("missing `kind`")),
+    }
+}
+
+fn binance<E: serde::de::Error>(table: toml::Table) -> Result<BinanceConfig, E> {
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| E::custom(format!("binance: {}", e.message())))
 }
 fn default_hold() -> i64 {
     86_400_000
@@ -86,11 +164,71 @@ pub struct FeedConfig {
     pub id: String,
     /// Files to replay (CSV bars, Binance captures, JSON lines), merged in time order. A CSV
     /// bar file carries no symbol: write it `SYMBOL=path` (e.g. `BTCUSDT=bars.csv`).
+    #[serde(default)]
     pub files: Vec<String>,
+    /// A live source instead of files: `{ kind = "binance", ... }`.
+    #[serde(default)]
+    pub source: Option<FeedSource>,
+    /// Stop a live source after this long, ms (trials and tests; files end by themselves).
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
     /// Replay speed: 0 = as fast as possible, N = N × real time.
     #[serde(default)]
     pub speed: f64,
     /// Serve Prometheus `/metrics` and `/health` here (e.g. `"127.0.0.1:9103"`).
     #[serde(default)]
     pub metrics_listen: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    fn gateway(text: &str) -> Result<GatewayConfig, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn a_venue_is_a_name_or_a_table_with_a_kind() {
+        assert_eq!(gateway("id = \"g\"").unwrap().venue, VenueKind::Sim);
+        assert_eq!(
+            gateway("id = \"g\"\nvenue = \"sim\"").unwrap().venue,
+            VenueKind::Sim
+        );
+        let binance = gateway(
+            "id = \"g\"\nvenue = { kind = \"binance\", product = \"usdm\", environment = \"testnet\" }",
+        )
+        .unwrap();
+        let VenueKind::Binance(config) = binance.venue else {
+            panic!("binance expected")
+        };
+        assert_eq!(config.product, chimera_binance::Product::Usdm);
+        let typo = gateway(
+            "id = \"g\"\nvenue = { kind = \"binance\", product = \"usdm\", environment = \"testnet\", recv_windw_ms = 1 }",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(typo.contains("recv_windw_ms"), "{typo}");
+        let unknown = gateway("id = \"g\"\nvenue = \"nyse\"")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("unknown venue `nyse`"), "{unknown}");
+    }
+
+    #[test]
+    fn a_feed_takes_files_or_a_live_source() {
+        let feed: FeedConfig = toml::from_str(
+            "id = \"f\"\nduration_ms = 5000\nsource = { kind = \"binance\", product = \"spot\", environment = \"demo\", symbols = [\"BTCUSDT\"] }",
+        )
+        .unwrap();
+        assert!(feed.files.is_empty());
+        assert!(
+            matches!(feed.source, Some(FeedSource::Binance(ref c)) if c.symbols == ["BTCUSDT"])
+        );
+        let err = toml::from_str::<FeedConfig>("id = \"f\"\nsource = { kind = \"ftx\" }")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown source kind `ftx`"), "{err}");
+    }
 }

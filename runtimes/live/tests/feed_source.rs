@@ -85,6 +85,7 @@ async fn a_venue_feed_is_published_with_bad_records_dead_lettered() {
         id: "ws".into(),
         speed: 0.0,
         resumable: false,
+        duration: None,
     };
     let published = publish_source(rt, &mut source, &options).await.unwrap();
     assert_eq!(published, 3, "every decodable event, across two outages");

@@ -149,11 +149,14 @@ pub enum AlertCode {
     KillSwitchUnreadable,
     /// The gateway refused an order that would add exposure while a kill switch holds.
     KillSwitchRefused,
+    /// The exchange banned or throttled us (HTTP 418 / 429): no request reaches it until the
+    /// ban ends.
+    VenueBanned,
 }
 
 impl AlertCode {
     /// Every code.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::QueuePressure,
         Self::QueueRecovered,
         Self::DeadLetter,
@@ -170,6 +173,7 @@ impl AlertCode {
         Self::KillSwitch,
         Self::KillSwitchUnreadable,
         Self::KillSwitchRefused,
+        Self::VenueBanned,
     ];
 
     /// The canonical (serde) name, e.g. `queue_pressure`.
@@ -191,6 +195,7 @@ impl AlertCode {
             Self::KillSwitch => "kill_switch",
             Self::KillSwitchUnreadable => "kill_switch_unreadable",
             Self::KillSwitchRefused => "kill_switch_refused",
+            Self::VenueBanned => "venue_banned",
         }
     }
 }

@@ -38,8 +38,12 @@ fn print_where_to_look(config: &LiveConfig, node_id: &str, portfolios: &[Portfol
     let prefix = &config.bus.topic_prefix;
     let ids: Vec<&str> = portfolios.iter().map(PortfolioId::as_str).collect();
     println!(
-        "chimera up: feed → node {node_id} ({}) → gateway (simulated venue)",
-        ids.join(", ")
+        "chimera up: feed → node {node_id} ({}) → gateway ({})",
+        ids.join(", "),
+        config
+            .gateway
+            .as_ref()
+            .map_or("simulated venue", |g| g.venue.name())
     );
     println!("  bus       {} — topics {prefix}market.data, {prefix}orders.submission, {prefix}orders.feedback; alerts on {prefix}alerts, heartbeats on {prefix}system.events", config.bus.kind());
     println!("  database  {} — tables orders, fills, positions_snapshots, checkpoints, alerts, dead_letters, strategy_events", config.database.address());

@@ -1,0 +1,155 @@
+//! `chimera up` with the feed and the gateway on the fake Binance (spot and USD-M): the feed
+//! streams the replayed captures (local book, quotes, trades, marks), a scripted portfolio
+//! trades through the gateway's Binance connector, and at the end the positions Chimera
+//! recorded equal the positions in the fake's account.
+//!
+//! Needs `CHIMERA_REFERENCE_DATA` (the captures the fake replays); skips without it.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use chimera_fake_binance::{Fake, FakeConfig, FakeProduct};
+use chimera_kernel::ids::Symbol;
+use chimera_kernel::time::Timestamp;
+use rust_decimal::Decimal;
+use std::path::PathBuf;
+use std::process::Command;
+
+const KEY: &str = "upkey0000000000000000000000000000000000000000";
+const SECRET: &str = "upsecret00000000000000000000000000000000000000";
+
+fn capture(relative: &str) -> Option<PathBuf> {
+    let Some(root) = std::env::var_os("CHIMERA_REFERENCE_DATA") else {
+        println!("skipped: CHIMERA_REFERENCE_DATA is not set (the captures the fake replays)");
+        return None;
+    };
+    let path = PathBuf::from(root).join("binance").join(relative);
+    path.is_file().then_some(path)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("chimera-up-binance-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn config(dir: &std::path::Path, product: &str, base: &str, orders: &str) -> PathBuf {
+    let ws = base.replacen("http", "ws", 1);
+    let kind = if product == "spot" { "spot" } else { "perp" };
+    let endpoints = format!(
+        "product = \"{product}\", environment = \"custom\", rest_url = \"{base}\", \
+         stream_url = \"{ws}\", ws_api_url = \"{ws}/ws-api/v3\""
+    );
+    let text = format!(
+        "[bus]\nkind = \"memory\"\n\n[database]\nurl = \"sqlite://{db}?mode=rwc\"\n\n\
+         [node]\nid = \"node-1\"\nregister_portfolios = true\n\n\
+         [gateway]\nid = \"gateway-1\"\n\
+         venue = {{ kind = \"binance\", {endpoints}, accounts = [{{ portfolios = [\"btc\"], \
+         api_key_env = \"FAKE_BINANCE_KEY\", secret_env = \"FAKE_BINANCE_SECRET\" }}] }}\n\n\
+         [feed]\nid = \"feed-1\"\nduration_ms = 9000\n\
+         source = {{ kind = \"binance\", {endpoints}, symbols = [\"BTCUSDT\"] }}\n\n\
+         [[portfolios]]\nid = \"btc\"\nstrategy = \"scripted\"\nreporting_asset = \"USDT\"\n\n\
+         [portfolios.params]\norders = \"{orders}\"\nsymbol = \"BTCUSDT\"\n\n\
+         [[portfolios.instruments]]\nsymbol = \"BTCUSDT\"\nkind = \"{kind}\"\nquote = \"USDT\"\n\
+         tick_size = \"0.01\"\nlot_size = \"0.001\"\nmin_notional = \"5\"\nmaker_fee = \"0.0002\"\n\
+         taker_fee = \"0.0005\"\nleverage = \"1\"\n\n[portfolios.balances]\nUSDT = \"100000\"\n",
+        db = dir.join("state.db").display(),
+    );
+    let path = dir.join("up.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `chimera up` against a fake of `product` replaying `file`; returns the recorded
+/// BTCUSDT quantity and the fake's.
+fn up_on_the_fake(product: FakeProduct, file: PathBuf) -> (Decimal, Decimal, String) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut fake_config = FakeConfig::new(product).with_hmac_account(
+        KEY,
+        SECRET,
+        &[("USDT", Decimal::from(100_000))],
+    );
+    fake_config.captures = vec![file];
+    fake_config.replay_speed = 1.0;
+    let (fake, base, _server) = runtime.block_on(Fake::start(fake_config)).unwrap();
+    let name = match product {
+        FakeProduct::Spot => "spot",
+        FakeProduct::Usdm => "usdm",
+    };
+    let now = chimera_kernel::time::Timestamp(
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap(),
+    );
+    let at = |s: i64| Timestamp(now.0 + s * 1_000).to_rfc3339();
+    let orders = format!(
+        "{}:buy:0.010,{}:buy:0.005,{}:sell:0.003",
+        at(3),
+        at(4),
+        at(5)
+    );
+    let dir = temp_dir(name);
+    let config = config(&dir, name, &base, &orders);
+    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .args(["up", "--exit-when-idle", "--config"])
+        .arg(&config)
+        .env("FAKE_BINANCE_KEY", KEY)
+        .env("FAKE_BINANCE_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let recorded = stdout
+        .lines()
+        .find(|l| l.starts_with("btc: BTCUSDT qty "))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .unwrap_or_else(|| panic!("no position printed:\n{stdout}\n{stderr}"))
+        .parse::<Decimal>()
+        .unwrap();
+    let ex = fake.exchange();
+    let theirs = ex
+        .books(0)
+        .and_then(|b| b.positions.get(&Symbol::new("BTCUSDT")))
+        .map_or(Decimal::ZERO, |p| p.qty.get());
+    println!("{stdout}");
+    (recorded, theirs, stdout)
+}
+
+#[test]
+fn up_trades_usdm_on_the_fake_binance_to_the_fakes_position() {
+    let Some(file) = capture("usdm/btcusdt_20240808.gz") else {
+        return;
+    };
+    let (ours, theirs, stdout) = up_on_the_fake(FakeProduct::Usdm, file);
+    assert_eq!(
+        ours,
+        Decimal::new(12, 3),
+        "0.010 + 0.005 − 0.003:\n{stdout}"
+    );
+    assert_eq!(ours, theirs, "recorded position equals the fake's account");
+    assert!(stdout.contains("gateway (Binance)"), "{stdout}");
+    assert!(stdout.contains("3 orders sent"), "{stdout}");
+}
+
+#[test]
+fn up_trades_spot_on_the_fake_binance_to_the_fakes_position() {
+    let Some(file) = capture("spot/btcusdt_20240808.gz") else {
+        return;
+    };
+    let (ours, theirs, stdout) = up_on_the_fake(FakeProduct::Spot, file);
+    assert_eq!(
+        ours,
+        Decimal::new(12, 3),
+        "0.010 + 0.005 − 0.003:\n{stdout}"
+    );
+    assert_eq!(ours, theirs, "recorded position equals the fake's account");
+}

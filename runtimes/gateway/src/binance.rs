@@ -1,0 +1,120 @@
+//! [`BinanceGatewayVenue`]: the Binance connector as the gateway drives it.
+//!
+//! Like [`crate::PlainVenue`] (Binance keeps its own state and clock; the connector never
+//! sends an order twice and resolves unknown outcomes itself), plus, each turn: user-data
+//! frames the connector could not decode go to the dead-letter topic and table with their
+//! bytes, and a rate-limit ban (418, or 429 with `Retry-After`) raises a critical alert when
+//! it starts. An intent for a portfolio no configured account trades for is refused before
+//! it reaches Binance (the gateway alerts `unknown_portfolio`).
+
+use crate::venue::{GatewayVenue, Knowledge};
+use async_trait::async_trait;
+use chimera_binance::{BinanceConfig, BinanceVenue};
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::order::OrderIntent;
+use chimera_kernel::time::Timestamp;
+use chimera_messages::{AlertCode, AlertLevel, DecodeError};
+use chimera_ports::{Delivery, ExecutionVenue};
+use chimera_runtime::runtime::{fatal, Runtime};
+use std::collections::BTreeSet;
+
+/// Binance behind the gateway.
+pub struct BinanceGatewayVenue {
+    venue: BinanceVenue,
+    portfolios: BTreeSet<PortfolioId>,
+    /// The ban already alerted (its end time), so one ban makes one alert.
+    alerted_ban: Option<i64>,
+    /// Dead letters written, numbering the next one.
+    dead_letters: i64,
+}
+
+impl BinanceGatewayVenue {
+    /// Connects to Binance with `config` (keys, server time, exchangeInfo, user streams).
+    ///
+    /// # Errors
+    /// A bad config or key, or Binance unreachable.
+    pub async fn connect(config: &BinanceConfig) -> anyhow::Result<Self> {
+        let venue = BinanceVenue::connect(config.clone()).await?;
+        Ok(Self {
+            portfolios: venue.portfolios().into_iter().collect(),
+            venue,
+            alerted_ban: None,
+            dead_letters: 0,
+        })
+    }
+
+    /// The connector.
+    pub fn connector(&self) -> &BinanceVenue {
+        &self.venue
+    }
+}
+
+#[async_trait]
+impl GatewayVenue for BinanceGatewayVenue {
+    fn trading(&self) -> &dyn ExecutionVenue {
+        &self.venue
+    }
+
+    async fn turn(&mut self, rt: &Runtime) -> anyhow::Result<usize> {
+        let undecodable = self.venue.take_undecodable();
+        let handled = undecodable.len();
+        for bad in undecodable {
+            self.dead_letters += 1;
+            let delivery = Delivery {
+                topic: "venue:binance".into(),
+                key: bad.what.clone(),
+                payload: bad.bytes.clone(),
+                partition: 0,
+                offset: self.dead_letters,
+            };
+            let error = DecodeError {
+                reason: format!("{}: {}", bad.what, bad.message),
+                bytes: bad.bytes,
+            };
+            rt.dead_letter(&delivery, &error)
+                .await
+                .map_err(|e| fatal("dead letter", &e))?;
+        }
+        match self.venue.banned() {
+            Some((until, status)) if self.alerted_ban != Some(until) => {
+                self.alerted_ban = Some(until);
+                rt.alert(
+                    AlertLevel::Critical,
+                    AlertCode::VenueBanned,
+                    format!(
+                        "Binance answered HTTP {status}: no request is sent until {until} (epoch ms)"
+                    ),
+                    None,
+                )
+                .await;
+            }
+            Some(_) => {}
+            None => self.alerted_ban = None,
+        }
+        Ok(handled)
+    }
+
+    async fn prepare(&mut self, _: &Runtime, intent: &OrderIntent) -> anyhow::Result<bool> {
+        Ok(self.portfolios.contains(&intent.portfolio_id))
+    }
+
+    fn knowledge(&self, _: &OrderIntent) -> Knowledge {
+        Knowledge::Unknown
+    }
+
+    fn checkpoint(&mut self) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn has_unacknowledged(&self) -> bool {
+        false
+    }
+
+    async fn acknowledge(&mut self, _: &Runtime) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn now(&self) -> Timestamp {
+        chimera_runtime::runtime::wall_clock()
+    }
+}
