@@ -185,7 +185,7 @@ impl BinanceMarketData {
 
     fn handle(&mut self, input: Input) -> PortResult<()> {
         match input {
-            Input::Stream(StreamInput::Frame(bytes)) => self.on_frame(&bytes),
+            Input::Stream(StreamInput::Frame(bytes, _)) => self.on_frame(&bytes),
             Input::Stream(StreamInput::Lost { depth_symbols }) => {
                 self.stats.reconnects += 1;
                 for symbol in depth_symbols {

@@ -18,14 +18,21 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
+/// The local clock, epoch ns.
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 /// Renew a connection before Binance's 24-hour cut.
 const RENEW_AFTER: Duration = Duration::from_mins(23 * 60 + 50);
 
 /// What a connection task tells the market-data source.
 #[derive(Debug)]
 pub(crate) enum StreamInput {
-    /// A text frame, as received.
-    Frame(Vec<u8>),
+    /// A text frame, as received, and when (epoch ns, local clock).
+    Frame(Vec<u8>, i64),
     /// The connection carrying these symbols' depth was lost (or renewed): their books must
     /// be rebuilt from a new snapshot.
     Lost {
@@ -158,12 +165,12 @@ where
             () = &mut renew => return true,
             frame = socket.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    if tx.send(StreamInput::Frame(text.as_bytes().to_vec())).is_err() {
+                    if tx.send(StreamInput::Frame(text.as_bytes().to_vec(), now_ns())).is_err() {
                         return false;
                     }
                 }
                 Some(Ok(Message::Binary(bytes))) => {
-                    if tx.send(StreamInput::Frame(bytes.to_vec())).is_err() {
+                    if tx.send(StreamInput::Frame(bytes.to_vec(), now_ns())).is_err() {
                         return false;
                     }
                 }

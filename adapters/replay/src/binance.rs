@@ -4,8 +4,9 @@
 //! [`BookDelta`]; `bookTicker` → [`Quote`] (its `u` kept as the update id); `trade` and
 //! `aggTrade` → [`Trade`] (aggressor = seller when the buyer is the maker); REST depth snapshots
 //! (`lastUpdateId`) → [`BookSnapshot`]; `markPriceUpdate` → [`MarkPrice`]. Event time is the
-//! message's `E` (or `T`), else the local receive time. A snapshot carries no symbol: it takes
-//! the symbol of the last message seen, else the file name's prefix (`btcusdt_...` → `BTCUSDT`).
+//! message's `E` (or `T`), else the local receive time. A snapshot takes its `symbol` when it
+//! names one (`chimera record` writes it), else the symbol of the last message seen, else the
+//! file name's prefix (`btcusdt_...` → `BTCUSDT`).
 //! Other message types are skipped.
 
 use crate::error::ReadError;
@@ -30,6 +31,9 @@ struct Line<'a> {
     last_update_id: Option<u64>,
     #[serde(rename = "E")]
     event_time: Option<i64>,
+    /// Written by `chimera record` next to a snapshot (Binance's REST answer has none).
+    #[serde(borrow)]
+    symbol: Option<&'a str>,
     #[serde(default)]
     bids: Levels,
     #[serde(default)]
@@ -183,9 +187,12 @@ pub fn parse_capture_line(
     let recv_ts = Timestamp(recv_ns / 1_000_000);
     let line: Line<'_> = serde_json::from_str(json).map_err(|e| format!("bad JSON: {e}"))?;
     if let Some(last_update_id) = line.last_update_id {
-        let symbol = symbol_state
-            .clone()
-            .ok_or("snapshot before any symbol is known")?;
+        let symbol = match line.symbol {
+            Some(named) => Symbol::new(named),
+            None => symbol_state
+                .clone()
+                .ok_or("snapshot before any symbol is known")?,
+        };
         return Ok(Some(MarketEvent::BookSnapshot(BookSnapshot {
             symbol,
             ts: line.event_time.map_or(recv_ts, Timestamp),

@@ -35,6 +35,40 @@ pub(crate) enum Command {
     Feed(ProcessArgs),
     /// Send a control command to the running system and wait for its acknowledgements.
     Ctl(CtlArgs),
+    /// Record an exchange's market data (depth diffs with snapshots, best bid/ask, trades,
+    /// mark price) in the capture format the replay readers and the fake Binance read.
+    Record(RecordArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RecordArgs {
+    /// The exchange (`binance`).
+    #[arg(long, default_value = "binance")]
+    pub(crate) venue: String,
+    /// `spot` or `usdm`.
+    #[arg(long, default_value = "usdm")]
+    pub(crate) product: String,
+    /// `live`, `testnet`, `demo`, or `custom` (with `--rest-url` and `--stream-url`).
+    #[arg(long, default_value = "live")]
+    pub(crate) environment: String,
+    /// REST base address (custom environment), e.g. `http://127.0.0.1:9300`.
+    #[arg(long)]
+    pub(crate) rest_url: Option<String>,
+    /// WebSocket stream base address (custom environment), e.g. `ws://127.0.0.1:9300`.
+    #[arg(long)]
+    pub(crate) stream_url: Option<String>,
+    /// Symbols, comma-separated: `BTCUSDT,ETHUSDT`.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub(crate) symbols: Vec<String>,
+    /// Depth stream speed, ms (spot 100 or 1000; USD-M 0, 100, 250 or 500).
+    #[arg(long)]
+    pub(crate) depth_speed_ms: Option<u64>,
+    /// Output file (gzip).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Stop after this many seconds (default: at Ctrl-C or SIGTERM).
+    #[arg(long)]
+    pub(crate) duration_secs: Option<u64>,
 }
 
 #[derive(Debug, Args)]

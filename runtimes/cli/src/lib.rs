@@ -42,6 +42,7 @@ mod ctl_kill;
 mod demo;
 mod features;
 mod process;
+mod record;
 mod report;
 mod table;
 mod up;
@@ -62,6 +63,7 @@ pub fn run(strategies: &StrategyRegistry) -> std::process::ExitCode {
         args::Command::Gateway(a) => process::gateway(&a),
         args::Command::Feed(a) => process::feed(&a),
         args::Command::Ctl(a) => ctl::run(&a),
+        args::Command::Record(a) => record::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -153,3 +153,94 @@ fn up_trades_spot_on_the_fake_binance_to_the_fakes_position() {
     );
     assert_eq!(ours, theirs, "recorded position equals the fake's account");
 }
+
+/// `chimera record` from the fake (USD-M, two symbols) writes a capture the replay reader
+/// reads back: a snapshot per symbol naming its symbol, diffs that chain from it, marks;
+/// and a second fake replays the recording as its market.
+#[test]
+fn record_writes_a_capture_that_replays() {
+    let (Some(btc), Some(eth)) = (
+        capture("usdm/btcusdt_20240808.gz"),
+        capture("usdm/ethusdt_20240808.gz"),
+    ) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut fake_config = FakeConfig::new(FakeProduct::Usdm);
+    fake_config.captures = vec![btc, eth];
+    fake_config.replay_speed = 5.0;
+    let (_fake, base, _server) = runtime.block_on(Fake::start(fake_config)).unwrap();
+    let dir = temp_dir("record");
+    let out_file = dir.join("usdm_recorded.gz");
+    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .args(["record", "--product", "usdm", "--environment", "custom"])
+        .args([
+            "--rest-url",
+            &base,
+            "--stream-url",
+            &base.replacen("http", "ws", 1),
+        ])
+        .args([
+            "--symbols",
+            "BTCUSDT,ETHUSDT",
+            "--duration-secs",
+            "3",
+            "--out",
+        ])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("recorded "), "{stdout}");
+
+    let reader = chimera_replay::open_market_data(&out_file, None, &Symbol::new("X")).unwrap();
+    let mut books: std::collections::BTreeMap<String, chimera_kernel::event::OrderBook> =
+        std::collections::BTreeMap::new();
+    let (mut snapshots, mut deltas, mut marks) = (0, 0, 0);
+    for event in reader {
+        match event.unwrap() {
+            chimera_kernel::event::MarketEvent::BookSnapshot(s) => {
+                snapshots += 1;
+                let book = books.entry(s.symbol.as_str().to_owned()).or_default();
+                book.apply_snapshot(&s).unwrap();
+            }
+            chimera_kernel::event::MarketEvent::BookDelta(d) => {
+                deltas += 1;
+                let book = books.entry(d.symbol.as_str().to_owned()).or_default();
+                book.apply_delta(&d).unwrap();
+            }
+            chimera_kernel::event::MarketEvent::MarkPrice(_) => marks += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(snapshots, 2, "one snapshot per symbol");
+    assert!(deltas > 50 && marks >= 2, "{deltas} deltas, {marks} marks");
+    for (symbol, book) in &books {
+        assert!(
+            book.is_synced(),
+            "{symbol}: the recorded diffs chain from the snapshot"
+        );
+    }
+    assert_eq!(books.len(), 2);
+
+    let mut replay_config = FakeConfig::new(FakeProduct::Usdm);
+    replay_config.captures = vec![out_file];
+    replay_config.replay_speed = 0.0;
+    let (replayed, _, _server2) = runtime.block_on(Fake::start(replay_config)).unwrap();
+    runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_secs(1)).await });
+    for symbol in ["BTCUSDT", "ETHUSDT"] {
+        assert!(
+            replayed.market().book(symbol).is_some(),
+            "{symbol} replayed"
+        );
+    }
+}
