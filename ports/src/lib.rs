@@ -3,7 +3,8 @@
 //! The roles Chimera needs the outside world to play, as small `async-trait` traits that any
 //! adapter can implement: [`MarketDataSource`], [`EventBus`], [`ExecutionVenue`] and [`VenueAccount`], the
 //! repositories ([`OrderRepository`], [`FillRepository`], [`PositionRepository`],
-//! [`SignalRepository`]), the key-value [`StateStore`] and the [`Clock`].
+//! [`SignalRepository`], [`TreasuryRepository`]), the key-value [`StateStore`] and the
+//! [`Clock`].
 //!
 //! This crate must never depend on a backend (no tokio, no database, Redis, Kafka or network
 //! client): a workspace test checks `cargo tree`. Each method documents its error contract and
@@ -20,6 +21,7 @@ mod problems;
 mod registry;
 mod repository;
 mod state;
+mod treasury;
 mod venue;
 
 #[cfg(feature = "conformance")]
@@ -40,6 +42,10 @@ pub use repository::{
     SignalRecord, SignalRepository,
 };
 pub use state::{Increment, LockToken, StateStore};
+pub use treasury::{
+    FundingRecord, TransferDirection, TransferRecord, TransferState, TransferTransition,
+    TreasuryRepository,
+};
 pub use venue::{ExecutionVenue, VenueAccount};
 
 /// Result alias for port methods.

@@ -15,6 +15,7 @@ mod market_data;
 mod registry;
 mod repository;
 mod state_store;
+mod treasury;
 
 pub use clock::{ManualClock, SystemClock};
 pub use event_bus::MemoryEventBus;
@@ -22,6 +23,7 @@ pub use market_data::MemoryMarketData;
 pub use registry::MemoryRegistry;
 pub use repository::MemoryRepository;
 pub use state_store::MemoryStateStore;
+pub use treasury::MemoryTreasury;
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the guarded maps are
 /// always left consistent: every mutation is a single insert or remove).

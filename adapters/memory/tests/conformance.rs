@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chimera_kernel::time::Timestamp;
 use chimera_memory::{
-    ManualClock, MemoryEventBus, MemoryRegistry, MemoryRepository, MemoryStateStore,
+    ManualClock, MemoryEventBus, MemoryRegistry, MemoryRepository, MemoryStateStore, MemoryTreasury,
 };
 use chimera_ports::conformance::{self, TimeTravel};
 use std::sync::Arc;
@@ -37,6 +37,11 @@ async fn repositories_conform() {
     conformance::fill_repository_suite(&repo, "mem").await;
     conformance::position_repository_suite(&repo, "mem").await;
     conformance::signal_repository_suite(&repo, "mem").await;
+}
+
+#[tokio::test]
+async fn treasury_conforms() {
+    conformance::treasury_repository_suite(&MemoryTreasury::new(), "mem").await;
 }
 
 #[tokio::test]

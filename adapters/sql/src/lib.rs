@@ -28,6 +28,7 @@ mod positions;
 mod provision;
 mod registry;
 mod tokens;
+mod treasury;
 
 pub use config::{Backend, SqlConfig, SqlConfigError};
 pub use error::SqlAdapterError;

@@ -21,6 +21,7 @@ async fn suites(store: &SqlStore, prefix: &str) {
     conformance::audit_repository_suite(store, prefix).await;
     conformance::audit_query_suite(store, prefix).await;
     conformance::token_repository_suite(store, prefix).await;
+    conformance::treasury_repository_suite(store, prefix).await;
 }
 
 fn sqlite_url(name: &str) -> (std::path::PathBuf, String) {

@@ -7,6 +7,7 @@ mod event_bus;
 mod registry;
 mod repositories;
 mod state_store;
+mod treasury;
 mod venue;
 
 pub use event_bus::event_bus_suite;
@@ -19,6 +20,7 @@ pub use repositories::{
     signal_repository_suite,
 };
 pub use state_store::state_store_suite;
+pub use treasury::treasury_repository_suite;
 pub use venue::{execution_venue_suite, venue_account_suite, VenueHarness};
 
 use async_trait::async_trait;
