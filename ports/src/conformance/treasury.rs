@@ -70,7 +70,7 @@ async fn transfers_move_by_compare_and_set(repo: &dyn TreasuryRepository, prefix
         account: "main".into(),
         direction: TransferDirection::SpotToUsdm,
         asset: Asset::new("USDT"),
-        amount: Amount::new(Decimal::new(2_500_5, 1)),
+        amount: Amount::new(Decimal::new(25_005, 1)),
         state: TransferState::Pending,
         venue_tran_id: None,
         detail: "asked by ops «cli»".into(),
