@@ -47,6 +47,9 @@ pub enum KeyType {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
+    /// The account's name in records (funding, transfers); `account-<index>` by default.
+    #[serde(default)]
+    pub name: Option<String>,
     /// Portfolios whose orders go to this account (at least one; a portfolio in one account only).
     pub portfolios: Vec<String>,
     /// Environment variable holding the API key.
@@ -94,6 +97,9 @@ pub struct BinanceConfig {
     /// Symbols to stream market data for (`BTCUSDT`, ...).
     #[serde(default)]
     pub symbols: Vec<String>,
+    /// Wallet transfers allowed (none by default).
+    #[serde(default)]
+    pub transfers: crate::transfer_policy::TransferPolicy,
     /// How long after its timestamp a signed request may still be executed, ms (1..=60000).
     #[serde(default = "default_recv_window")]
     pub recv_window_ms: u64,
@@ -125,6 +131,8 @@ pub struct Endpoints {
     pub stream: String,
     /// WebSocket API (spot).
     pub ws_api: String,
+    /// The spot REST host, where wallet transfers live (`/sapi`) whatever the product.
+    pub sapi: String,
 }
 
 /// Config problems, every one of them.
@@ -162,6 +170,7 @@ impl BinanceConfig {
             ws_api_url: Some(format!("{ws}/ws-api/v3")),
             accounts: Vec::new(),
             symbols: Vec::new(),
+            transfers: crate::transfer_policy::TransferPolicy::default(),
             recv_window_ms: default_recv_window(),
             request_timeout_ms: default_timeout(),
             depth_speed_ms: default_depth_speed(),
@@ -246,6 +255,14 @@ impl BinanceConfig {
                 problems.push(format!("symbols: `{s}` is not a Binance symbol"));
             }
         }
+        problems.extend(self.transfers.problems());
+        let mut names = std::collections::BTreeSet::new();
+        for i in 0..self.accounts.len() {
+            let name = self.account_name(i);
+            if !names.insert(name.clone()) {
+                problems.push(format!("accounts[{i}].name: `{name}` is used twice"));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -259,6 +276,12 @@ impl BinanceConfig {
             rest: rest.to_owned(),
             stream: stream.to_owned(),
             ws_api: ws_api.to_owned(),
+            sapi: match (self.environment, self.product) {
+                (Environment::Live, _) => "https://api.binance.com",
+                (Environment::Testnet, _) => "https://testnet.binance.vision",
+                _ => "https://demo-api.binance.com",
+            }
+            .to_owned(),
         };
         let trim = |s: &Option<String>| s.as_deref().unwrap_or("").trim_end_matches('/').to_owned();
         match (self.environment, self.product) {
@@ -266,6 +289,7 @@ impl BinanceConfig {
                 rest: trim(&self.rest_url),
                 stream: trim(&self.stream_url),
                 ws_api: trim(&self.ws_api_url),
+                sapi: trim(&self.rest_url),
             },
             (Environment::Live, Product::Spot) => fixed(
                 "https://api.binance.com",
@@ -293,6 +317,14 @@ impl BinanceConfig {
                 "wss://testnet.binancefuture.com/ws-fapi/v1",
             ),
         }
+    }
+
+    /// The name of account `index` in records: its `name`, else `account-<index>`.
+    pub fn account_name(&self, index: usize) -> String {
+        self.accounts
+            .get(index)
+            .and_then(|a| a.name.clone())
+            .unwrap_or_else(|| format!("account-{index}"))
     }
 
     /// Reads every account's keys.

@@ -43,6 +43,9 @@ pub struct FakeAccount {
     pub key: FakeKey,
     /// Starting balances (asset, amount).
     pub deposits: Vec<(String, Decimal)>,
+    /// Starting balances of the account's other wallet (spot for a USDⓈ-M fake, USDⓈ-M for
+    /// a spot fake), the far side of wallet transfers.
+    pub other_wallet: Vec<(String, Decimal)>,
 }
 
 /// The fake's settings.
@@ -113,6 +116,7 @@ impl FakeConfig {
                 .iter()
                 .map(|(a, d)| ((*a).to_owned(), *d))
                 .collect(),
+            other_wallet: Vec::new(),
         });
         self
     }

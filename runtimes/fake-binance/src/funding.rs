@@ -77,7 +77,7 @@ pub(crate) fn mark_tick(fake: &Fake, symbol: &str, now: i64) {
     };
     let mut ex = fake.exchange();
     if let Some(time) = due {
-        settle(&mut ex, symbol, rate, mark, time);
+        ex.settle_funding(symbol, rate, mark, time);
     }
     ex.on_market(&MarketEvent::MarkPrice(MarkPrice {
         symbol: Symbol::new(symbol),
@@ -93,7 +93,14 @@ pub(crate) fn mark_tick(fake: &Fake, symbol: &str, now: i64) {
     market.publish(&format!("{}@markPrice", symbol.to_ascii_lowercase()), &data);
 }
 
-/// Settles funding on `symbol` at `time` for every account holding it.
+impl Exchange {
+    /// Settles funding on `symbol` at `time` for every account holding it (recorded as income
+    /// and a settled rate, announced by `ACCOUNT_UPDATE`).
+    pub fn settle_funding(&mut self, symbol: &str, rate: Decimal, mark: Price, time: i64) {
+        settle(self, symbol, rate, mark, time);
+    }
+}
+
 fn settle(ex: &mut Exchange, symbol: &str, rate: Decimal, mark: Price, time: i64) {
     let sym = Symbol::new(symbol);
     let accounts = ex.accounts.len();
@@ -103,6 +110,8 @@ fn settle(ex: &mut Exchange, symbol: &str, rate: Decimal, mark: Price, time: i64
             .map_or(Amount::ZERO, |p| p.funding)
     };
     let before: Vec<Amount> = (0..accounts).map(|n| paid_so_far(ex, n)).collect();
+    ex.funding_rates
+        .push((symbol.to_owned(), time, rate, mark.get()));
     ex.sim.on_market(&MarketEvent::Funding(FundingRate {
         symbol: sym.clone(),
         ts: Timestamp(time),

@@ -23,6 +23,7 @@ pub mod records;
 mod replay;
 mod server;
 pub mod state;
+pub mod transfers;
 pub mod wire;
 mod ws;
 
@@ -103,6 +104,10 @@ impl Fake {
 
     fn take_order_fault(&self) -> Option<faults::OrderFault> {
         lock(&self.faults).take_order_fault()
+    }
+
+    fn take_transfer_fault(&self) -> Option<faults::OrderFault> {
+        lock(&self.faults).take_transfer_fault()
     }
 
     /// Sets the best bid and ask of `symbol` (fills what they reach).

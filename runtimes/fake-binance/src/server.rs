@@ -39,11 +39,13 @@ fn route(method: &Method, path: &str) -> Option<(Security, u64)> {
             "/api/v3/order"
             | "/fapi/v1/order"
             | "/fapi/v1/algoOrder"
-            | "/api/v3/order/cancelReplace",
+            | "/api/v3/order/cancelReplace"
+            | "/sapi/v1/asset/transfer",
         ) => (Security::Signed, 1),
         (_, "/api/v3/openOrders" | "/fapi/v1/openOrders") => (Security::Signed, 6),
         (_, "/api/v3/myTrades" | "/fapi/v1/userTrades") => (Security::Signed, 20),
         ("GET", "/fapi/v1/income") => (Security::Signed, 30),
+        ("GET", "/fapi/v1/fundingRate") => (Security::None, 1),
         (
             _,
             "/api/v3/account"
@@ -154,6 +156,11 @@ async fn handle(
             fake.depth(args.need("symbol")?, args.get("limit"))
         }
         ("GET", "/fapi/v1/income") => income(fake, account, args),
+        ("POST", "/sapi/v1/asset/transfer") => {
+            crate::transfers::transfer(fake, account, args).await
+        }
+        ("GET", "/sapi/v1/asset/transfer") => crate::transfers::history(fake, account, args),
+        ("GET", "/fapi/v1/fundingRate") => Ok(crate::transfers::funding_rates(fake, args)),
         ("POST", "/fapi/v1/listenKey") => Ok(json!({"listenKey": fake.listen_key(account)})),
         ("PUT", "/fapi/v1/listenKey") => fake.keepalive(account),
         ("POST", "/api/v3/order" | "/fapi/v1/order" | "/fapi/v1/algoOrder") => {
@@ -286,7 +293,7 @@ async fn new_order(
         Some(crate::faults::OrderFault::LoseResponse(delay)) => {
             tokio::time::sleep(delay).await;
         }
-        None => {}
+        Some(crate::faults::OrderFault::Swallowed(_)) | None => {}
     }
     Ok(if algo {
         json!({"algoId": record.order_id, "clientAlgoId": record.cid, "algoType": "CONDITIONAL",

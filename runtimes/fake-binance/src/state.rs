@@ -70,6 +70,12 @@ pub struct Exchange {
     pub income: Vec<crate::funding::Income>,
     /// The last income entry's id.
     pub next_income_id: i64,
+    /// Settled funding rates (symbol, time, rate, mark), oldest first.
+    pub funding_rates: Vec<(String, i64, Decimal, Decimal)>,
+    /// Each account's other wallet (asset → balance): the far side of transfers.
+    pub other_wallets: HashMap<usize, BTreeMap<String, Decimal>>,
+    /// Wallet transfers made, oldest first.
+    pub transfers: Vec<crate::transfers::TransferEntry>,
     /// The order being placed: a rejection of it fails the request instead of becoming an
     /// event.
     arriving: Option<i64>,
@@ -123,6 +129,14 @@ impl Exchange {
             drop_frames: 0,
             income: Vec::new(),
             next_income_id: 90_000,
+            funding_rates: Vec::new(),
+            other_wallets: config
+                .accounts
+                .iter()
+                .enumerate()
+                .map(|(n, a)| (n, a.other_wallet.iter().cloned().collect()))
+                .collect(),
+            transfers: Vec::new(),
             arriving: None,
         }
     }

@@ -21,6 +21,7 @@ pub mod runtime_sections;
 pub mod scheduler_config;
 pub mod services;
 pub mod telemetry;
+pub mod treasury;
 
 use chimera_messages::Topics;
 use chimera_ports::EventBus;

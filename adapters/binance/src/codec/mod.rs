@@ -5,6 +5,7 @@
 
 pub mod market;
 pub mod rest;
+pub mod treasury;
 pub mod user;
 
 use rust_decimal::Decimal;

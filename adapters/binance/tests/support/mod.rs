@@ -84,6 +84,7 @@ pub(crate) async fn setup_full(
         std::fs::write(&key_file, &key).expect("key file");
         std::fs::write(&secret_file, &secret).expect("secret file");
         config.accounts.push(AccountConfig {
+            name: None,
             portfolios: vec![(*portfolio).to_owned()],
             api_key_env: None,
             api_key_file: Some(key_file.display().to_string()),
