@@ -100,6 +100,9 @@ pub struct BinanceConfig {
     /// Wallet transfers allowed (none by default).
     #[serde(default)]
     pub transfers: crate::transfer_policy::TransferPolicy,
+    /// How often realised funding is fetched into `funding_records`, ms (≥ 1000; USDⓈ-M).
+    #[serde(default = "default_funding_poll")]
+    pub funding_poll_ms: u64,
     /// How long after its timestamp a signed request may still be executed, ms (1..=60000).
     #[serde(default = "default_recv_window")]
     pub recv_window_ms: u64,
@@ -112,6 +115,9 @@ pub struct BinanceConfig {
     pub depth_speed_ms: u64,
 }
 
+fn default_funding_poll() -> u64 {
+    60_000
+}
 fn default_recv_window() -> u64 {
     5_000
 }
@@ -171,6 +177,7 @@ impl BinanceConfig {
             accounts: Vec::new(),
             symbols: Vec::new(),
             transfers: crate::transfer_policy::TransferPolicy::default(),
+            funding_poll_ms: default_funding_poll(),
             recv_window_ms: default_recv_window(),
             request_timeout_ms: default_timeout(),
             depth_speed_ms: default_depth_speed(),
@@ -256,6 +263,12 @@ impl BinanceConfig {
             }
         }
         problems.extend(self.transfers.problems());
+        if self.funding_poll_ms < 1_000 {
+            problems.push(format!(
+                "funding_poll_ms: {} is below 1000",
+                self.funding_poll_ms
+            ));
+        }
         let mut names = std::collections::BTreeSet::new();
         for i in 0..self.accounts.len() {
             let name = self.account_name(i);

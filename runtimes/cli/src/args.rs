@@ -38,6 +38,19 @@ pub(crate) enum Command {
     /// Record an exchange's market data (depth diffs with snapshots, best bid/ask, trades,
     /// mark price) in the capture format the replay readers and the fake Binance read.
     Record(RecordArgs),
+    /// Move money between the exchange's wallets now, from this process, with the
+    /// `[gateway] venue`'s keys and limits, recorded in the database (`treasury_transfers`).
+    /// Idempotent by `--id`. `chimera ctl transfer` asks the running gateway instead.
+    Transfer(DirectTransferArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DirectTransferArgs {
+    /// Configuration files naming the database and `[gateway] venue`.
+    #[arg(long = "config", short = 'c', required = true)]
+    pub(crate) config: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) transfer: TransferArgs,
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +158,29 @@ pub(crate) enum CtlAction {
     Drain { node: String },
     /// Run a stopped portfolio again (needs a scheduler).
     Start { portfolio: String },
+    /// Move money between the exchange's wallets, done by the gateway with its venue's keys
+    /// and limits; idempotent by `--id` (send it again to learn how it ended).
+    Transfer(TransferArgs),
+}
+
+/// A wallet transfer.
+#[derive(Debug, Args)]
+pub(crate) struct TransferArgs {
+    /// Idempotency key: the same id is the same transfer, however often it is asked.
+    #[arg(long)]
+    pub(crate) id: String,
+    /// `spot_to_usdm` or `usdm_to_spot`.
+    #[arg(long)]
+    pub(crate) direction: String,
+    /// Asset, e.g. `USDT`.
+    #[arg(long)]
+    pub(crate) asset: String,
+    /// Amount.
+    #[arg(long)]
+    pub(crate) amount: String,
+    /// The exchange account by configured name (default: the first).
+    #[arg(long)]
+    pub(crate) account: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -66,6 +66,16 @@ fn command(action: &CtlAction) -> anyhow::Result<ControlCommand> {
         CtlAction::Start { portfolio } => ControlCommand::Start {
             portfolio_id: PortfolioId::new(portfolio),
         },
+        CtlAction::Transfer(t) => {
+            let request = crate::transfer::request(t)?;
+            ControlCommand::Transfer {
+                transfer_id: request.transfer_id,
+                account: request.account,
+                direction: request.direction,
+                asset: request.asset,
+                amount: request.amount,
+            }
+        }
     })
 }
 
@@ -81,7 +91,7 @@ async fn send(a: &CtlArgs, config: &LiveConfig) -> anyhow::Result<()> {
     // How many answers to wait for: one, or one per running portfolio for a command to all.
     let expected = match command.portfolio() {
         Some(_) => 1,
-        None if command.is_for_scheduler() => 1,
+        None if command.is_for_scheduler() || command.is_for_gateway() => 1,
         None => rt
             .store
             .list_portfolios()

@@ -45,6 +45,7 @@ mod process;
 mod record;
 mod report;
 mod table;
+mod transfer;
 mod up;
 
 use chimera_kernel::strategy::StrategyRegistry;
@@ -64,6 +65,7 @@ pub fn run(strategies: &StrategyRegistry) -> std::process::ExitCode {
         args::Command::Feed(a) => process::feed(&a),
         args::Command::Ctl(a) => ctl::run(&a),
         args::Command::Record(a) => record::run(&a),
+        args::Command::Transfer(a) => transfer::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

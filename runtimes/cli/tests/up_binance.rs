@@ -244,3 +244,78 @@ fn record_writes_a_capture_that_replays() {
         );
     }
 }
+
+/// `chimera transfer`: a wallet transfer from the command line, recorded, idempotent by id,
+/// limits enforced with a clear refusal.
+#[test]
+fn transfer_moves_money_once_per_id() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut fake_config = FakeConfig::new(FakeProduct::Usdm).with_hmac_account(
+        KEY,
+        SECRET,
+        &[("USDT", Decimal::from(100))],
+    );
+    fake_config.accounts[0].other_wallet = vec![("USDT".into(), Decimal::from(1_000))];
+    let (fake, base, _server) = runtime.block_on(Fake::start(fake_config)).unwrap();
+    let dir = temp_dir("transfer");
+    let ws = base.replacen("http", "ws", 1);
+    let config = dir.join("transfer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[bus]\nkind = \"memory\"\n\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n\n\
+             [gateway]\nid = \"g\"\n\
+             venue = {{ kind = \"binance\", product = \"usdm\", environment = \"custom\", \
+             rest_url = \"{base}\", stream_url = \"{ws}\", accounts = [{{ portfolios = [\"p\"], \
+             api_key_env = \"FAKE_BINANCE_KEY\", secret_env = \"FAKE_BINANCE_SECRET\" }}], \
+             transfers = {{ directions = [\"spot_to_usdm\"], max_amount = {{ USDT = \"100\" }} }} }}\n",
+            dir.join("t.db").display()
+        ),
+    )
+    .unwrap();
+    let transfer = |id: &str, amount: &str| {
+        Command::new(env!("CARGO_BIN_EXE_chimera"))
+            .args(["transfer", "--config"])
+            .arg(&config)
+            .args([
+                "--id",
+                id,
+                "--direction",
+                "spot_to_usdm",
+                "--asset",
+                "usdt",
+                "--amount",
+                amount,
+            ])
+            .env("FAKE_BINANCE_KEY", KEY)
+            .env("FAKE_BINANCE_SECRET", SECRET)
+            .output()
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let out = transfer("ops-1", "60");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("transfer ops-1: spot_to_usdm 60 USDT (account-0) — confirmed"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("sent") && stdout.contains("answered"),
+            "history printed: {stdout}"
+        );
+    }
+    assert_eq!(fake.exchange().transfers.len(), 1, "once per id");
+    let over = transfer("ops-2", "150");
+    let stderr = String::from_utf8_lossy(&over.stderr);
+    assert!(!over.status.success());
+    assert!(stderr.contains("over the limit of 100"), "{stderr}");
+}

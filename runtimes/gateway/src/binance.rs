@@ -5,11 +5,13 @@
 //! frames the connector could not decode go to the dead-letter topic and table with their
 //! bytes, and a rate-limit ban (418, or 429 with `Retry-After`) raises a critical alert when
 //! it starts. An intent for a portfolio no configured account trades for is refused before
-//! it reaches Binance (the gateway alerts `unknown_portfolio`).
+//! it reaches Binance (the gateway alerts `unknown_portfolio`). Wallet transfers and funding
+//! records are the [`crate::treasury_desk`]'s.
 
+use crate::treasury_desk::TreasuryDesk;
 use crate::venue::{GatewayVenue, Knowledge};
 use async_trait::async_trait;
-use chimera_binance::{BinanceConfig, BinanceVenue};
+use chimera_binance::{BinanceConfig, BinanceTreasury, BinanceVenue};
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::order::OrderIntent;
 use chimera_kernel::time::Timestamp;
@@ -17,6 +19,8 @@ use chimera_messages::{AlertCode, AlertLevel, DecodeError};
 use chimera_ports::{Delivery, ExecutionVenue};
 use chimera_runtime::runtime::{fatal, Runtime};
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Binance behind the gateway.
 pub struct BinanceGatewayVenue {
@@ -26,6 +30,7 @@ pub struct BinanceGatewayVenue {
     alerted_ban: Option<i64>,
     /// Dead letters written, numbering the next one.
     dead_letters: i64,
+    desk: TreasuryDesk,
 }
 
 impl BinanceGatewayVenue {
@@ -35,7 +40,9 @@ impl BinanceGatewayVenue {
     /// A bad config or key, or Binance unreachable.
     pub async fn connect(config: &BinanceConfig) -> anyhow::Result<Self> {
         let venue = BinanceVenue::connect(config.clone()).await?;
+        let treasury = BinanceTreasury::connect(config).await?;
         Ok(Self {
+            desk: TreasuryDesk::new(treasury, Duration::from_millis(config.funding_poll_ms)),
             portfolios: venue.portfolios().into_iter().collect(),
             venue,
             alerted_ban: None,
@@ -55,9 +62,9 @@ impl GatewayVenue for BinanceGatewayVenue {
         &self.venue
     }
 
-    async fn turn(&mut self, rt: &Runtime) -> anyhow::Result<usize> {
+    async fn turn(&mut self, rt: &Arc<Runtime>) -> anyhow::Result<usize> {
         let undecodable = self.venue.take_undecodable();
-        let handled = undecodable.len();
+        let handled = undecodable.len() + self.desk.turn(rt).await?;
         for bad in undecodable {
             self.dead_letters += 1;
             let delivery = Delivery {

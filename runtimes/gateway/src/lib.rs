@@ -25,6 +25,7 @@ mod execution;
 mod fence;
 mod kill_guard;
 mod sim;
+mod treasury_desk;
 mod venue;
 
 pub use binance::BinanceGatewayVenue;

@@ -164,7 +164,7 @@ impl GatewayVenue for SimGatewayVenue {
         self.sim.venue()
     }
 
-    async fn turn(&mut self, rt: &Runtime) -> anyhow::Result<usize> {
+    async fn turn(&mut self, rt: &std::sync::Arc<Runtime>) -> anyhow::Result<usize> {
         // Without waiting: market data first, so the venue knows prices before the orders
         // stamped with them arrive.
         let read = self.take_market(rt, MARKET_BATCH, Duration::ZERO).await?;

@@ -12,6 +12,7 @@ use chimera_kernel::order::OrderIntent;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::ExecutionVenue;
 use chimera_runtime::runtime::Runtime;
+use std::sync::Arc;
 
 /// What the venue can say about an order the gateway is asked to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +36,7 @@ pub trait GatewayVenue: Send {
     ///
     /// # Errors
     /// A fatal bus failure.
-    async fn turn(&mut self, rt: &Runtime) -> anyhow::Result<usize>;
+    async fn turn(&mut self, rt: &Arc<Runtime>) -> anyhow::Result<usize>;
 
     /// Readies the venue for `intent` just before it is sent. `false`: the venue cannot take
     /// orders for its portfolio (the gateway raises an alert and drops the intent).
@@ -94,7 +95,7 @@ impl<V: ExecutionVenue + 'static> GatewayVenue for PlainVenue<V> {
         &self.venue
     }
 
-    async fn turn(&mut self, _: &Runtime) -> anyhow::Result<usize> {
+    async fn turn(&mut self, _: &Arc<Runtime>) -> anyhow::Result<usize> {
         Ok(0)
     }
 

@@ -4,8 +4,9 @@
 //! 1. the policy is checked (direction allowed, amount within the asset's limit);
 //! 2. the transfer is recorded `pending` (asking again with the same id finds it: a confirmed
 //!    one is returned as it is, a failed one is tried again, different terms are refused);
-//! 3. the direction's lock is taken (one transfer per account and direction at a time, so an
-//!    answer that never came can be matched in the history unambiguously);
+//! 3. the direction's lock is taken, waiting up to 3 s for it (one transfer per account and
+//!    direction at a time, so an answer that never came can be matched in the history
+//!    unambiguously; the same transfer asked twice at once waits for the first run's outcome);
 //! 4. `pending → sent` by compare-and-set (only one process sends), then the call;
 //! 5. an answer confirms it, a refusal fails it; no answer (timeout, 5xx) is resolved from
 //!    Binance's transfer history: the row of the same asset and amount not claimed by another
@@ -131,18 +132,33 @@ pub async fn run_transfer(
         }
     }
     let lock = format!("binance:{account}:{}", request.direction.as_str());
+    // Unique per run: two runs in one process exclude each other too.
+    let holder = format!(
+        "{holder}#{}",
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     let ttl = Duration::from_millis(venue.policy().lock_ttl_ms);
-    if !repo
-        .take_lock(&lock, holder, ttl, now())
+    let waited_until = std::time::Instant::now() + LOCK_WAIT.min(ttl);
+    while !repo
+        .take_lock(&lock, &holder, ttl, now())
         .await
         .map_err(store)?
     {
-        return Err(TransferError::Busy(request.direction.as_str().to_owned()));
+        if std::time::Instant::now() >= waited_until {
+            return Err(TransferError::Busy(request.direction.as_str().to_owned()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let outcome = send_or_resolve(repo, venue, &request.transfer_id).await;
-    repo.release_lock(&lock, holder).await.map_err(store)?;
+    repo.release_lock(&lock, &holder).await.map_err(store)?;
     outcome
 }
+
+/// Runs started by this process, numbering lock holders.
+static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How long a run waits for the direction's lock before answering busy.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
 
 async fn load(repo: &dyn TreasuryRepository, id: &str) -> Result<TransferRecord, TransferError> {
     repo.get_transfer(id)
@@ -172,7 +188,8 @@ async fn send_or_resolve(
             .await
             .map_err(store)?
         {
-            return load(repo, id).await; // someone else sent it
+            // Someone else sent it (its lock expired under it): learn how it ended.
+            return resolve(repo, venue, id).await;
         }
         let answer = venue
             .transfer(

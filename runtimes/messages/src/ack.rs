@@ -25,6 +25,9 @@ pub enum RefusalCode {
     UnknownKillSwitch,
     /// A service the command needs failed (the shared store); sending it again may work.
     Unavailable,
+    /// A wallet transfer was refused (limits) or failed (the exchange refused it, or it was
+    /// not executed); the detail says which.
+    TransferRefused,
 }
 
 /// How a command ended.

@@ -95,6 +95,23 @@ pub enum ControlCommand {
         /// The switch's id.
         id: String,
     },
+    /// Move money between the exchange's wallets (the gateway's, with its venue's keys and
+    /// transfer limits). Idempotent by `transfer_id`: sending it again reports the same
+    /// transfer. Applied means confirmed; refused says why (limits, a failure, still unknown).
+    Transfer {
+        /// Idempotency key.
+        transfer_id: String,
+        /// The exchange account by configured name; the first when absent.
+        #[serde(default)]
+        account: Option<String>,
+        /// Which way.
+        direction: chimera_ports::TransferDirection,
+        /// What.
+        asset: String,
+        /// How much.
+        #[serde(with = "chimera_kernel::value::decimal_str")]
+        amount: chimera_kernel::Decimal,
+    },
 }
 
 impl ControlCommand {
@@ -112,7 +129,8 @@ impl ControlCommand {
             ControlCommand::DrainNode { .. }
             | ControlCommand::KillSwitchChanged { .. }
             | ControlCommand::EngageKillSwitch { .. }
-            | ControlCommand::ReleaseKillSwitch { .. } => None,
+            | ControlCommand::ReleaseKillSwitch { .. }
+            | ControlCommand::Transfer { .. } => None,
         }
     }
 
@@ -145,8 +163,14 @@ impl ControlCommand {
             | ControlCommand::Start { .. }
             | ControlCommand::KillSwitchChanged { .. }
             | ControlCommand::EngageKillSwitch { .. }
-            | ControlCommand::ReleaseKillSwitch { .. } => return None,
+            | ControlCommand::ReleaseKillSwitch { .. }
+            | ControlCommand::Transfer { .. } => return None,
         })
+    }
+
+    /// Whether the gateway, not a portfolio's engine or the scheduler, carries it out.
+    pub fn is_for_gateway(&self) -> bool {
+        matches!(self, ControlCommand::Transfer { .. })
     }
 
     /// The bus key for it: the portfolio, or `*`.

@@ -335,7 +335,8 @@ impl Worker {
             | ControlCommand::Reload { .. }
             | ControlCommand::Migrate { .. }
             | ControlCommand::DrainNode { .. }
-            | ControlCommand::Start { .. } => {}
+            | ControlCommand::Start { .. }
+            | ControlCommand::Transfer { .. } => {}
         }
     }
 
