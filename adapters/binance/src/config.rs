@@ -103,6 +103,10 @@ pub struct BinanceConfig {
     /// How often realised funding is fetched into `funding_records`, ms (≥ 1000; USDⓈ-M).
     #[serde(default = "default_funding_poll")]
     pub funding_poll_ms: u64,
+    /// How often working orders are compared with Binance's open orders, ms (≥ 1000): what
+    /// the user-data stream lost without disconnecting is found then.
+    #[serde(default = "default_sweep")]
+    pub sweep_ms: u64,
     /// How long after its timestamp a signed request may still be executed, ms (1..=60000).
     #[serde(default = "default_recv_window")]
     pub recv_window_ms: u64,
@@ -115,6 +119,9 @@ pub struct BinanceConfig {
     pub depth_speed_ms: u64,
 }
 
+fn default_sweep() -> u64 {
+    30_000
+}
 fn default_funding_poll() -> u64 {
     60_000
 }
@@ -178,6 +185,7 @@ impl BinanceConfig {
             symbols: Vec::new(),
             transfers: crate::transfer_policy::TransferPolicy::default(),
             funding_poll_ms: default_funding_poll(),
+            sweep_ms: default_sweep(),
             recv_window_ms: default_recv_window(),
             request_timeout_ms: default_timeout(),
             depth_speed_ms: default_depth_speed(),
@@ -263,6 +271,9 @@ impl BinanceConfig {
             }
         }
         problems.extend(self.transfers.problems());
+        if self.sweep_ms < 1_000 {
+            problems.push(format!("sweep_ms: {} is below 1000", self.sweep_ms));
+        }
         if self.funding_poll_ms < 1_000 {
             problems.push(format!(
                 "funding_poll_ms: {} is below 1000",

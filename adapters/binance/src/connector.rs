@@ -125,6 +125,16 @@ impl BinanceVenue {
                 resolver.resolve_unknown().await;
             }
         }));
+        let sweeper = Arc::clone(&inner);
+        let sweep_every = Duration::from_millis(config.sweep_ms);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(sweep_every).await;
+                for account in &sweeper.accounts {
+                    sweeper.sweep(account).await;
+                }
+            }
+        }));
         Ok(Self {
             inner,
             reports: tokio::sync::Mutex::new(rx),

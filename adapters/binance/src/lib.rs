@@ -30,6 +30,7 @@ pub mod rest;
 pub mod secret;
 pub mod sign;
 mod spot;
+mod sweep;
 pub mod tracker;
 pub mod transfer_policy;
 pub mod treasury;

@@ -142,6 +142,54 @@ async fn a_fill_during_a_user_stream_outage_is_reported_once_after_reconnecting(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fills_lost_while_the_stream_stays_up_are_found_by_the_open_orders_sweep() {
+    let s = support::setup_with(
+        Product::Spot,
+        &[("p", Some(Decimal::from(100_000)))],
+        |mut c| {
+            c.sweep_ms = 1_000;
+            c
+        },
+    )
+    .await;
+    s.fake
+        .set_quote("BTCUSDT", Decimal::from(40_000), Decimal::from(40_001))
+        .expect("quote");
+    let buy = support::intent(
+        "p",
+        4,
+        Side::Buy,
+        OrderKind::Limit {
+            price: px(Decimal::from(39_500)),
+            post_only: false,
+        },
+    );
+    s.venue.submit(&buy).await.expect("submit");
+    let accepted = support::reports(&s.venue, Duration::from_millis(300)).await;
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    // Frames are dropped, the connection stays up (pings continue): no reconnect, no recovery.
+    s.fake.set_faults(Faults {
+        drop_user_frames: 10,
+        ..Faults::default()
+    });
+    s.fake
+        .set_quote("BTCUSDT", Decimal::from(39_400), Decimal::from(39_401))
+        .expect("quote");
+    let got = support::reports(&s.venue, Duration::from_millis(2_500)).await;
+    assert_eq!(
+        fills(&got),
+        1,
+        "the lost fill, found by the sweep, once: {got:?}"
+    );
+    let later = support::reports(&s.venue, Duration::from_millis(1_500)).await;
+    assert_eq!(
+        fills(&later),
+        0,
+        "later sweeps report nothing again: {later:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_weight_window_makes_requests_wait_instead_of_exceeding_it() {
     let s = support::setup_full(
         Product::Usdm,
