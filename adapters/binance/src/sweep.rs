@@ -36,7 +36,7 @@ impl Inner {
                 .await;
             match listed {
                 Ok(bodies) => {
-                    open.extend(bodies.into_iter().map(|b| (b.client_order_id.clone(), b)))
+                    open.extend(bodies.into_iter().map(|b| (b.client_order_id.clone(), b)));
                 }
                 Err(e) => {
                     tracing::warn!(%symbol, error = %e, "open-orders sweep: not this time");
