@@ -103,6 +103,10 @@ pub struct BinanceConfig {
     /// How often realised funding is fetched into `funding_records`, ms (≥ 1000; USDⓈ-M).
     #[serde(default = "default_funding_poll")]
     pub funding_poll_ms: u64,
+    /// USDⓈ-M: leverage and margin type per symbol, applied at connect
+    /// (`symbol_settings = { BTCUSDT = { leverage = 5, margin_type = "isolated" } }`).
+    #[serde(default)]
+    pub symbol_settings: std::collections::BTreeMap<String, crate::futures_settings::SymbolSetting>,
     /// How often working orders are compared with Binance's open orders, ms (≥ 1000): what
     /// the user-data stream lost without disconnecting is found then.
     #[serde(default = "default_sweep")]
@@ -186,6 +190,7 @@ impl BinanceConfig {
             transfers: crate::transfer_policy::TransferPolicy::default(),
             funding_poll_ms: default_funding_poll(),
             sweep_ms: default_sweep(),
+            symbol_settings: std::collections::BTreeMap::new(),
             recv_window_ms: default_recv_window(),
             request_timeout_ms: default_timeout(),
             depth_speed_ms: default_depth_speed(),
@@ -271,6 +276,16 @@ impl BinanceConfig {
             }
         }
         problems.extend(self.transfers.problems());
+        if self.product == Product::Spot && !self.symbol_settings.is_empty() {
+            problems.push("symbol_settings: leverage and margin type are USDⓈ-M settings".into());
+        }
+        for (symbol, setting) in &self.symbol_settings {
+            if setting.leverage.is_some_and(|l| !(1..=125).contains(&l)) {
+                problems.push(format!(
+                    "symbol_settings.{symbol}.leverage: must be 1..=125"
+                ));
+            }
+        }
         if self.sweep_ms < 1_000 {
             problems.push(format!("sweep_ms: {} is below 1000", self.sweep_ms));
         }

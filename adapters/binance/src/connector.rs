@@ -114,6 +114,11 @@ impl BinanceVenue {
             started_ms: local_ms(),
             undecodable: Mutex::new(std::collections::VecDeque::new()),
         });
+        if config.product == Product::Usdm {
+            for i in 0..inner.accounts.len() {
+                inner.apply_settings(i, &config.symbol_settings).await?;
+            }
+        }
         let mut tasks = Vec::new();
         for i in 0..inner.accounts.len() {
             tasks.push(crate::user_stream::spawn(Arc::clone(&inner), i, &endpoints).await?);

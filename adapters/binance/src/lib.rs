@@ -18,6 +18,7 @@ pub mod codec;
 pub mod config;
 pub mod connector;
 pub mod error;
+pub mod futures_settings;
 pub mod instruments;
 pub mod limits;
 pub mod market_data;

@@ -93,3 +93,87 @@ async fn a_reduce_only_order_that_would_open_a_position_is_refused() {
         "{got:?}"
     );
 }
+
+/// Start-up settings: an account in hedge mode is made one-way, the configured leverage and
+/// margin type are applied, and the queries report them; what Binance refuses is an error
+/// naming the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_makes_the_account_one_way_with_the_configured_leverage_and_margin() {
+    use chimera_binance::futures_settings::{MarginType, SymbolSetting};
+    let s = support::setup_full(
+        Product::Usdm,
+        &[("perp", Some(Decimal::from(100_000)))],
+        |mut f| {
+            f.accounts[0].hedge_mode = true;
+            f
+        },
+        |mut c| {
+            c.symbol_settings.insert(
+                "BTCUSDT".into(),
+                SymbolSetting {
+                    leverage: Some(5),
+                    margin_type: Some(MarginType::Isolated),
+                },
+            );
+            c
+        },
+    )
+    .await;
+    let portfolio = PortfolioId::new("perp");
+    let settings = s
+        .venue
+        .futures_settings(&portfolio)
+        .await
+        .expect("settings");
+    assert!(!settings.hedge_mode, "made one-way");
+    let btc = settings
+        .symbols
+        .iter()
+        .find(|c| c.symbol == "BTCUSDT")
+        .expect("BTCUSDT");
+    assert_eq!((btc.leverage, btc.margin_type), (5, MarginType::Isolated));
+    let eth = settings
+        .symbols
+        .iter()
+        .find(|c| c.symbol == "ETHUSDT")
+        .expect("ETHUSDT");
+    assert_eq!(
+        (eth.leverage, eth.margin_type),
+        (20, MarginType::Crossed),
+        "untouched"
+    );
+
+    s.venue
+        .set_leverage(&portfolio, "ETHUSDT", 3)
+        .await
+        .expect("leverage");
+    let err = s
+        .venue
+        .set_leverage(&portfolio, "ETHUSDT", 200)
+        .await
+        .expect_err("out of range");
+    assert_eq!(err.code(), Some(-4028));
+    let err = s
+        .venue
+        .set_margin_type(&portfolio, "BTCUSDT", MarginType::Isolated)
+        .await
+        .expect_err("no change");
+    assert_eq!(err.code(), Some(-4046));
+    // With a position, the margin type cannot change.
+    s.fake
+        .set_quote("BTCUSDT", Decimal::from(40_000), Decimal::from(40_001))
+        .expect("quote");
+    s.venue
+        .submit(&support::intent("perp", 9, Side::Buy, OrderKind::Market))
+        .await
+        .expect("submit");
+    support::reports(&s.venue, QUIET).await;
+    let err = s
+        .venue
+        .set_margin_type(&portfolio, "BTCUSDT", MarginType::Crossed)
+        .await
+        .expect_err("position");
+    assert_eq!(err.code(), Some(-4048));
+    let positions = s.venue.positions(&portfolio).await.expect("positions");
+    assert_eq!(positions.len(), 1);
+}

@@ -46,6 +46,8 @@ pub struct FakeAccount {
     /// Starting balances of the account's other wallet (spot for a USDⓈ-M fake, USDⓈ-M for
     /// a spot fake), the far side of wallet transfers.
     pub other_wallet: Vec<(String, Decimal)>,
+    /// USDⓈ-M: the account starts in hedge mode.
+    pub hedge_mode: bool,
 }
 
 /// The fake's settings.
@@ -117,6 +119,7 @@ impl FakeConfig {
                 .map(|(a, d)| ((*a).to_owned(), *d))
                 .collect(),
             other_wallet: Vec::new(),
+            hedge_mode: false,
         });
         self
     }

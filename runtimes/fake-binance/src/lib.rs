@@ -15,6 +15,7 @@ pub mod config;
 pub mod events;
 pub mod faults;
 pub mod funding;
+pub mod futures_settings;
 pub mod limits;
 pub mod market;
 mod market_ws;
@@ -271,7 +272,7 @@ impl Fake {
                 .map(|p| {
                     json!({"symbol": p.symbol.as_str(), "positionSide": "BOTH", "positionAmt": dec(p.qty.get()),
                            "entryPrice": dec(p.avg_entry()), "markPrice": dec(p.mark.map_or(Decimal::ZERO, Price::get)),
-                           "unRealizedProfit": dec(p.unrealized_pnl().get()), "leverage": p.leverage.normalize().to_string(),
+                           "unRealizedProfit": dec(p.unrealized_pnl().get()), "leverage": ex.leverage(account, &p.symbol).to_string(),
                            "updateTime": now_ms()})
                 })
                 .collect()

@@ -44,11 +44,16 @@ fn route(method: &Method, path: &str) -> Option<(Security, u64)> {
         ) => (Security::Signed, 1),
         (_, "/api/v3/openOrders" | "/fapi/v1/openOrders") => (Security::Signed, 6),
         (_, "/api/v3/myTrades" | "/fapi/v1/userTrades") => (Security::Signed, 20),
-        ("GET", "/fapi/v1/income") => (Security::Signed, 30),
+        ("GET", "/fapi/v1/income" | "/fapi/v1/positionSide/dual") => (Security::Signed, 30),
         ("GET", "/fapi/v1/fundingRate") => (Security::None, 1),
+
+        ("POST", "/fapi/v1/positionSide/dual" | "/fapi/v1/leverage" | "/fapi/v1/marginType") => {
+            (Security::Signed, 1)
+        }
         (
             _,
             "/api/v3/account"
+            | "/fapi/v1/symbolConfig"
             | "/fapi/v3/balance"
             | "/fapi/v2/balance"
             | "/fapi/v3/positionRisk"
@@ -161,6 +166,23 @@ async fn handle(
         }
         ("GET", "/sapi/v1/asset/transfer") => crate::transfers::history(fake, account, args),
         ("GET", "/fapi/v1/fundingRate") => Ok(crate::transfers::funding_rates(fake, args)),
+        ("GET", "/fapi/v1/positionSide/dual") => {
+            Ok(crate::futures_settings::dual(&fake.exchange(), account))
+        }
+        ("POST", "/fapi/v1/positionSide/dual") => {
+            crate::futures_settings::set_dual(&mut fake.exchange(), account, args)
+        }
+        ("POST", "/fapi/v1/leverage") => {
+            crate::futures_settings::set_leverage(&mut fake.exchange(), account, args)
+        }
+        ("POST", "/fapi/v1/marginType") => {
+            crate::futures_settings::set_margin_type(&mut fake.exchange(), account, args)
+        }
+        ("GET", "/fapi/v1/symbolConfig") => Ok(crate::futures_settings::symbol_config(
+            &fake.exchange(),
+            account,
+            args,
+        )),
         ("POST", "/fapi/v1/listenKey") => Ok(json!({"listenKey": fake.listen_key(account)})),
         ("PUT", "/fapi/v1/listenKey") => fake.keepalive(account),
         ("POST", "/api/v3/order" | "/fapi/v1/order" | "/fapi/v1/algoOrder") => {
@@ -254,6 +276,16 @@ async fn new_order(
     algo: bool,
 ) -> Result<Value, ApiError> {
     let symbol = args.need("symbol")?.to_owned();
+    if product == FakeProduct::Usdm
+        && fake.exchange().hedge_mode(account)
+        && args.get("positionSide").is_none_or(|s| s == "BOTH")
+    {
+        return Err(ApiError::new(
+            400,
+            -4061,
+            "Order's position side does not match user's setting.",
+        ));
+    }
     let side = orders::side(args)?;
     let (kind, tif) = orders::parse(product, algo, args)?;
     let close_position = args.flag("closePosition");

@@ -76,6 +76,8 @@ pub struct Exchange {
     pub other_wallets: HashMap<usize, BTreeMap<String, Decimal>>,
     /// Wallet transfers made, oldest first.
     pub transfers: Vec<crate::transfers::TransferEntry>,
+    /// USDⓈ-M settings per account.
+    pub settings: HashMap<usize, crate::futures_settings::AccountSettings>,
     /// The order being placed: a rejection of it fails the request instead of becoming an
     /// event.
     arriving: Option<i64>,
@@ -137,6 +139,18 @@ impl Exchange {
                 .map(|(n, a)| (n, a.other_wallet.iter().cloned().collect()))
                 .collect(),
             transfers: Vec::new(),
+            settings: config
+                .accounts
+                .iter()
+                .enumerate()
+                .map(|(n, a)| {
+                    let settings = crate::futures_settings::AccountSettings {
+                        hedge: a.hedge_mode,
+                        ..Default::default()
+                    };
+                    (n, settings)
+                })
+                .collect(),
             arriving: None,
         }
     }
