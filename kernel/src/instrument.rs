@@ -38,6 +38,57 @@ pub enum FilterViolation {
     LotSize,
     /// Price × quantity is below the minimum notional.
     MinNotional,
+    /// Quantity above the most one order may carry (Binance `LOT_SIZE.maxQty`).
+    MaxQuantity,
+    /// A market order's quantity breaks `MARKET_LOT_SIZE` (its step or maximum).
+    MarketLotSize,
+    /// Price outside the venue's `[min_price, max_price]`.
+    PriceRange,
+    /// Limit price too far from the reference price (Binance `PERCENT_PRICE`).
+    PercentPrice,
+}
+
+/// The venue's further order limits, each optional (absent: no such limit). Kept apart from
+/// the core filters so instruments written before they existed read and write unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLimits {
+    /// Most quantity per order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_qty: Option<Quantity>,
+    /// Quantity step of market orders, when it differs from the lot size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_lot: Option<Quantity>,
+    /// Most quantity per market order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_max_qty: Option<Quantity>,
+    /// Lowest price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_price: Option<Price>,
+    /// Highest price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price: Option<Price>,
+    /// A limit price may be at most the reference × this (e.g. 1.05).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::value::decimal_str::option"
+    )]
+    pub percent_up: Option<Decimal>,
+    /// A limit price may be at least the reference × this (e.g. 0.95).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::value::decimal_str::option"
+    )]
+    pub percent_down: Option<Decimal>,
+}
+
+impl OrderLimits {
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// A tradable instrument and its venue rules.
@@ -72,6 +123,9 @@ pub struct Instrument {
     /// positions of |notional at the mark| × this rate.
     #[serde(with = "crate::value::decimal_str", default = "default_maintenance")]
     pub maintenance_margin_rate: Decimal,
+    /// Further venue limits (maximum quantities, market lot, price range, percent price).
+    #[serde(default, skip_serializing_if = "OrderLimits::is_empty")]
+    pub limits: OrderLimits,
 }
 
 fn default_maintenance() -> Decimal {
@@ -106,6 +160,7 @@ impl Instrument {
             contract_multiplier: Decimal::ONE,
             leverage: Decimal::ONE,
             maintenance_margin_rate: default_maintenance(),
+            limits: OrderLimits::default(),
         })
     }
 
@@ -140,16 +195,64 @@ impl Instrument {
         limit: bool,
         qty: Quantity,
     ) -> Result<(), FilterViolation> {
+        let l = &self.limits;
         if limit && !(price.get() % self.tick_size.get()).is_zero() {
             return Err(FilterViolation::TickSize);
         }
+        if limit
+            && (l.min_price.is_some_and(|m| price < m) || l.max_price.is_some_and(|m| price > m))
+        {
+            return Err(FilterViolation::PriceRange);
+        }
         if qty.is_zero() || !(qty.get() % self.lot_size.get()).is_zero() {
             return Err(FilterViolation::LotSize);
+        }
+        if l.max_qty.is_some_and(|m| qty > m) {
+            return Err(FilterViolation::MaxQuantity);
+        }
+        if !limit {
+            let off_step = l
+                .market_lot
+                .is_some_and(|step| !step.is_zero() && !(qty.get() % step.get()).is_zero());
+            if off_step || l.market_max_qty.is_some_and(|m| qty > m) {
+                return Err(FilterViolation::MarketLotSize);
+            }
         }
         if self.notional(price, qty) < self.min_notional.get() {
             return Err(FilterViolation::MinNotional);
         }
         Ok(())
+    }
+
+    /// Checks a limit price against the percent-price band around `reference` (the mark on a
+    /// perpetual, the recent average on spot). Spot bounds both ways; on a perpetual a buy is
+    /// bounded above and a sell below, as Binance does.
+    ///
+    /// # Errors
+    /// [`FilterViolation::PercentPrice`].
+    pub fn check_price_band(
+        &self,
+        side: crate::order::Side,
+        price: Price,
+        reference: Price,
+    ) -> Result<(), FilterViolation> {
+        let l = &self.limits;
+        let above = l
+            .percent_up
+            .is_some_and(|up| price.get() > reference.get() * up);
+        let below = l
+            .percent_down
+            .is_some_and(|down| price.get() < reference.get() * down);
+        let breaks = match (self.kind, side) {
+            (MarketKind::Spot, _) => above || below,
+            (MarketKind::Perp, crate::order::Side::Buy) => above,
+            (MarketKind::Perp, crate::order::Side::Sell) => below,
+        };
+        if breaks {
+            Err(FilterViolation::PercentPrice)
+        } else {
+            Ok(())
+        }
     }
 }
 

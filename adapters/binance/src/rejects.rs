@@ -12,7 +12,8 @@ pub fn order_reject(product: Product, code: i64, msg: &str) -> RejectReason {
     use RejectReason as R;
     let lower = msg.to_ascii_lowercase();
     match code {
-        -1013 | -1111 | -4003 | -4014 | -4164 | -4131 => filter(code, &lower),
+        -1013 | -1111 | -4003 | -4005 | -4014 | -4164 | -4131 => filter(code, &lower),
+        -4013 | -4016 | -4024 => R::PriceOutOfBand,
         -1121 | -1122 => R::UnknownInstrument,
         -2011 | -2013 => R::UnknownOrder,
         -2019 => R::InsufficientBalance,
@@ -55,8 +56,9 @@ fn filter(code: i64, lower: &str) -> RejectReason {
     use RejectReason as R;
     match code {
         -4014 => R::TickSize,
-        -4003 | -1111 => R::LotSize,
+        -4003 | -4005 | -1111 => R::LotSize,
         -4164 => R::MinNotional,
+        _ if lower.contains("percent_price") => R::PriceOutOfBand,
         _ if lower.contains("price_filter") || lower.contains("tick size") => R::TickSize,
         _ if lower.contains("lot_size") || lower.contains("market_lot_size") => R::LotSize,
         _ if lower.contains("notional") => R::MinNotional,

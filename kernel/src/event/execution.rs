@@ -71,6 +71,9 @@ pub enum RejectReason {
     /// The cancel of a cancel-replace failed, so the new order was not placed (Binance:
     /// "Order cancel-replace failed.").
     CancelReplaceFailed,
+    /// The price is outside the venue's allowed range or too far from the market
+    /// (Binance `PRICE_FILTER` min/max, `PERCENT_PRICE`).
+    PriceOutOfBand,
     /// Anything else the venue said; see the message.
     VenueError,
 }
@@ -82,6 +85,8 @@ impl From<crate::instrument::FilterViolation> for RejectReason {
             F::TickSize => RejectReason::TickSize,
             F::LotSize => RejectReason::LotSize,
             F::MinNotional => RejectReason::MinNotional,
+            F::MaxQuantity | F::MarketLotSize => RejectReason::LotSize,
+            F::PriceRange | F::PercentPrice => RejectReason::PriceOutOfBand,
         }
     }
 }

@@ -1,10 +1,30 @@
 //! What the fake lists and who may trade on it.
 
-use chimera_kernel::instrument::{Instrument, MarketKind};
+use chimera_kernel::instrument::{Instrument, MarketKind, OrderLimits};
+use chimera_kernel::value::{Price, Quantity};
 use rust_decimal::Decimal;
 
 /// The largest order quantity the fake lists (`LOT_SIZE.maxQty`).
 pub const MAX_ORDER_QTY: Decimal = Decimal::from_parts(9_000, 0, 0, false, 0);
+
+/// The limits the fake's instruments carry, like Binance's for BTCUSDT: a quantity cap, a
+/// market-order cap, and the percent-price band (spot 0.2×–5× by side, futures ±5% of the
+/// mark).
+pub fn binance_like_limits(product: FakeProduct) -> OrderLimits {
+    let (up, down) = match product {
+        FakeProduct::Spot => (Decimal::new(5, 0), Decimal::new(2, 1)),
+        FakeProduct::Usdm => (Decimal::new(105, 2), Decimal::new(95, 2)),
+    };
+    OrderLimits {
+        max_qty: Quantity::new(MAX_ORDER_QTY).ok(),
+        market_lot: None,
+        market_max_qty: Quantity::new(Decimal::from(120)).ok(),
+        min_price: Price::new(Decimal::new(1, 2)).ok(),
+        max_price: Price::new(Decimal::from(1_000_000)).ok(),
+        percent_up: Some(up),
+        percent_down: Some(down),
+    }
+}
 
 /// Spot or USDⓈ-M: which paths, codes and events the fake speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +102,10 @@ impl FakeConfig {
         let instruments = ["BTCUSDT", "ETHUSDT"]
             .into_iter()
             .filter_map(|s| Instrument::linear(s, "USDT", product.market()).ok())
+            .map(|mut i| {
+                i.limits = binance_like_limits(product);
+                i
+            })
             .collect();
         Self {
             product,

@@ -42,6 +42,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use wire::{dec, ApiError};
 
+/// A bound as Binance writes it: `0` for none.
+fn opt(d: Option<Decimal>) -> String {
+    dec(d.unwrap_or(Decimal::ZERO))
+}
+
 /// The running fake's shared state.
 pub struct Fake {
     /// Its settings.
@@ -191,11 +196,20 @@ impl Fake {
                     "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"],
                     "ocoAllowed": true, "otoAllowed": true,
                     "filters": [
-                        {"filterType": "PRICE_FILTER", "minPrice": dec(i.tick_size.get()), "maxPrice": "1000000.00000000", "tickSize": dec(i.tick_size.get())},
-                        {"filterType": "LOT_SIZE", "minQty": dec(i.lot_size.get()), "maxQty": dec(config::MAX_ORDER_QTY), "stepSize": dec(i.lot_size.get())},
-                        {"filterType": "MARKET_LOT_SIZE", "minQty": "0.00000000", "maxQty": "120.00000000", "stepSize": "0.00000000"},
+                        {"filterType": "PRICE_FILTER", "minPrice": opt(i.limits.min_price.map(Price::get)), "maxPrice": opt(i.limits.max_price.map(Price::get)), "tickSize": dec(i.tick_size.get())},
+                        {"filterType": "LOT_SIZE", "minQty": dec(i.lot_size.get()), "maxQty": opt(i.limits.max_qty.map(Quantity::get)), "stepSize": dec(i.lot_size.get())},
+                        {"filterType": "MARKET_LOT_SIZE", "minQty": dec(i.lot_size.get()), "maxQty": opt(i.limits.market_max_qty.map(Quantity::get)), "stepSize": opt(i.limits.market_lot.map(Quantity::get))},
                     ],
                 });
+                let up = opt(i.limits.percent_up);
+                let down = opt(i.limits.percent_down);
+                let band = match self.config.product {
+                    FakeProduct::Spot => json!({"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": up, "bidMultiplierDown": down, "askMultiplierUp": up, "askMultiplierDown": down, "avgPriceMins": 5}),
+                    FakeProduct::Usdm => json!({"filterType": "PERCENT_PRICE", "multiplierUp": up, "multiplierDown": down, "multiplierDecimal": "4"}),
+                };
+                if let Some(f) = s["filters"].as_array_mut() {
+                    f.push(band);
+                }
                 let notional = match self.config.product {
                     FakeProduct::Spot => json!({"filterType": "NOTIONAL", "minNotional": dec(i.min_notional.get()), "applyMinToMarket": true, "maxNotional": "9000000.00000000", "applyMaxToMarket": false, "avgPriceMins": 5}),
                     FakeProduct::Usdm => json!({"filterType": "MIN_NOTIONAL", "notional": i.min_notional.get().normalize().to_string()}),

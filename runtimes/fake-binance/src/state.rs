@@ -210,7 +210,7 @@ impl Exchange {
     /// The quantity a `closePosition` order without one is placed with. Binance closes
     /// whatever position is held when it executes; the simulated venue cuts a close-position
     /// order to the position then, so it gets the largest quantity the symbol allows when a
-    /// position on the other side exists (no margin is needed to reduce), else one lot (it
+    /// position on the other side exists (the market-order cap; no margin is needed to reduce), else one lot (it
     /// expires on trigger if still flat).
     pub fn close_position_qty(&self, account: usize, symbol: &str, side: Side) -> Quantity {
         let held = self
@@ -222,7 +222,12 @@ impl Exchange {
             .get(symbol)
             .map_or(Quantity::ZERO, |i| i.lot_size);
         if held * side.sign() < Decimal::ZERO {
-            Quantity::new(crate::config::MAX_ORDER_QTY).unwrap_or(lot)
+            // closePosition orders are market-like: the market-order cap bounds them.
+            self.instruments
+                .get(symbol)
+                .and_then(|i| i.limits.market_max_qty)
+                .or_else(|| Quantity::new(crate::config::MAX_ORDER_QTY).ok())
+                .unwrap_or(lot)
         } else {
             lot
         }

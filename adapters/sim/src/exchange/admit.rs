@@ -8,7 +8,9 @@ use crate::market::Level;
 use chimera_kernel::event::{Liquidity, RejectReason, ReportKind};
 use chimera_kernel::ids::VenueOrderId;
 use chimera_kernel::instrument::Instrument;
-use chimera_kernel::order::{Order, OrderIntent, OrderKind, Side, TimeInForce, TrailingTrigger};
+use chimera_kernel::order::{
+    Order, OrderIntent, OrderKind, Side, TimeInForce, TrailingTrigger, TriggerSource,
+};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::{Price, Quantity};
 use chimera_kernel::Decimal;
@@ -81,6 +83,21 @@ impl SimExchange {
                     format!("price {reference}, quantity {}", intent.qty),
                 )
             })?;
+        if let Some(price) = kind.limit_price() {
+            // Binance's percent-price band: around the mark on futures, the market on spot.
+            let source = match instrument.kind {
+                chimera_kernel::instrument::MarketKind::Perp => TriggerSource::Mark,
+                chimera_kernel::instrument::MarketKind::Spot => TriggerSource::Last,
+            };
+            let around = market
+                .trigger_price(source)
+                .or_else(|| market.mid().and_then(|m| Price::new(m).ok()));
+            if let Some(around) = around {
+                instrument
+                    .check_price_band(intent.side, price, around)
+                    .map_err(|v| (v.into(), format!("price {price}, market {around}")))?;
+            }
+        }
         if let (Some(source), Some(_)) = (kind.trigger_source(), stop) {
             let now = market.trigger_price(source);
             if now.is_some_and(|p| kind.fires_at(intent.side, p) == Some(true)) {

@@ -39,6 +39,11 @@ pub(crate) fn binance(reason: RejectReason, market: MarketKind) -> (i32, &'stati
         (R::WouldImmediatelyTrigger, Perp) => (-2021, "Order would immediately trigger."),
         (R::CancelReplaceFailed, _) => (-2022, "Order cancel-replace failed."),
         (R::InvalidOrder, _) => (-1106, "Parameter sent when not required."),
+        (R::PriceOutOfBand, Spot) => (-1013, "Filter failure: PERCENT_PRICE_BY_SIDE"),
+        (R::PriceOutOfBand, Perp) => (
+            -4016,
+            "Limit price is outside the allowed band around the mark price.",
+        ),
         (R::KillSwitch | R::RiskLimit | R::VenueError, _) => (-1000, "An unknown error occurred."),
     }
 }
