@@ -83,9 +83,8 @@ impl From<crate::instrument::FilterViolation> for RejectReason {
         use crate::instrument::FilterViolation as F;
         match v {
             F::TickSize => RejectReason::TickSize,
-            F::LotSize => RejectReason::LotSize,
+            F::LotSize | F::MaxQuantity | F::MarketLotSize => RejectReason::LotSize,
             F::MinNotional => RejectReason::MinNotional,
-            F::MaxQuantity | F::MarketLotSize => RejectReason::LotSize,
             F::PriceRange | F::PercentPrice => RejectReason::PriceOutOfBand,
         }
     }
