@@ -106,7 +106,7 @@ pub struct BinanceConfig {
     /// USDⓈ-M: leverage and margin type per symbol, applied at connect
     /// (`symbol_settings = { BTCUSDT = { leverage = 5, margin_type = "isolated" } }`).
     #[serde(default)]
-    pub symbol_settings: std::collections::BTreeMap<String, crate::futures_settings::SymbolSetting>,
+    pub symbol_settings: std::collections::BTreeMap<String, crate::symbol_settings::SymbolSetting>,
     /// How often working orders are compared with Binance's open orders, ms (≥ 1000): what
     /// the user-data stream lost without disconnecting is found then.
     #[serde(default = "default_sweep")]

@@ -32,6 +32,7 @@ pub mod secret;
 pub mod sign;
 mod spot;
 mod sweep;
+pub mod symbol_settings;
 pub mod tracker;
 pub mod transfer_policy;
 pub mod treasury;

@@ -4,6 +4,7 @@
 //! (`−position × mark × rate`, longs pay a positive rate), recorded as `FUNDING_FEE` income
 //! (`GET /fapi/v1/income`) and announced by an `ACCOUNT_UPDATE` with reason `FUNDING_FEE`.
 
+pub use crate::records::Income;
 use crate::state::Exchange;
 use crate::wire::dec;
 use crate::Fake;
@@ -12,35 +13,7 @@ use chimera_kernel::ids::Symbol;
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::{Amount, Price};
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
-
-/// One income-history entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Income {
-    /// Account index.
-    pub account: usize,
-    /// Symbol.
-    pub symbol: String,
-    /// `FUNDING_FEE`.
-    pub income_type: &'static str,
-    /// Signed amount.
-    pub income: Decimal,
-    /// Asset.
-    pub asset: String,
-    /// Time, epoch ms.
-    pub time: i64,
-    /// Binance's entry id.
-    pub tran_id: i64,
-}
-
-impl Income {
-    /// The entry as `/fapi/v1/income` lists it.
-    pub fn to_json(&self) -> Value {
-        json!({"symbol": self.symbol, "incomeType": self.income_type, "income": dec(self.income),
-               "asset": self.asset, "info": "FUNDING_FEE", "time": self.time,
-               "tranId": self.tran_id, "tradeId": ""})
-    }
-}
+use serde_json::json;
 
 /// The first funding time after `now` on a grid of `interval` ms.
 pub fn next_funding_after(now: i64, interval: i64) -> i64 {
@@ -110,7 +83,7 @@ fn settle(ex: &mut Exchange, symbol: &str, rate: Decimal, mark: Price, time: i64
             .map_or(Amount::ZERO, |p| p.funding)
     };
     let before: Vec<Amount> = (0..accounts).map(|n| paid_so_far(ex, n)).collect();
-    ex.funding_rates
+    ex.settled_rates
         .push((symbol.to_owned(), time, rate, mark.get()));
     ex.sim.on_market(&MarketEvent::Funding(FundingRate {
         symbol: sym.clone(),

@@ -7,6 +7,7 @@
 //! leverage.
 
 use crate::orders::Args;
+pub use crate::records::AccountSettings;
 use crate::state::Exchange;
 use crate::wire::ApiError;
 use chimera_kernel::ids::Symbol;
@@ -15,15 +16,6 @@ use serde_json::{json, Value};
 
 /// Binance's default leverage for a new symbol.
 const DEFAULT_LEVERAGE: u32 = 20;
-
-/// One account's settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AccountSettings {
-    /// Hedge mode.
-    pub hedge: bool,
-    /// Symbol → (leverage, isolated).
-    pub symbols: std::collections::BTreeMap<String, (u32, bool)>,
-}
 
 fn ok() -> Value {
     json!({"code": 200, "msg": "success"})

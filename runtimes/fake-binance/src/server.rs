@@ -165,7 +165,7 @@ async fn handle(
             crate::transfers::transfer(fake, account, args).await
         }
         ("GET", "/sapi/v1/asset/transfer") => crate::transfers::history(fake, account, args),
-        ("GET", "/fapi/v1/fundingRate") => Ok(crate::transfers::funding_rates(fake, args)),
+        ("GET", "/fapi/v1/fundingRate") => Ok(crate::transfers::settled_rates(fake, args)),
         ("GET", "/fapi/v1/positionSide/dual") => {
             Ok(crate::futures_settings::dual(&fake.exchange(), account))
         }

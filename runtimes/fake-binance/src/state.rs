@@ -4,7 +4,7 @@
 
 use crate::config::{FakeAccount, FakeConfig, FakeProduct};
 use crate::events;
-pub use crate::records::{AccountTrade, Record};
+pub use crate::records::{AccountSettings, AccountTrade, Income, Record, TransferEntry};
 use crate::wire::ApiError;
 use chimera_kernel::event::{ExecutionReport, MarketEvent, ReportKind};
 use chimera_kernel::ids::{Asset, ClientOrderId, IntentId, PortfolioId, Symbol};
@@ -67,17 +67,17 @@ pub struct Exchange {
     /// Frames still to drop (fault injection), all accounts.
     pub drop_frames: u32,
     /// Income history (funding fees), oldest first.
-    pub income: Vec<crate::funding::Income>,
+    pub income: Vec<Income>,
     /// The last income entry's id.
     pub next_income_id: i64,
     /// Settled funding rates (symbol, time, rate, mark), oldest first.
-    pub funding_rates: Vec<(String, i64, Decimal, Decimal)>,
+    pub settled_rates: Vec<(String, i64, Decimal, Decimal)>,
     /// Each account's other wallet (asset → balance): the far side of transfers.
     pub other_wallets: HashMap<usize, BTreeMap<String, Decimal>>,
     /// Wallet transfers made, oldest first.
-    pub transfers: Vec<crate::transfers::TransferEntry>,
+    pub transfers: Vec<TransferEntry>,
     /// USDⓈ-M settings per account.
-    pub settings: HashMap<usize, crate::futures_settings::AccountSettings>,
+    pub settings: HashMap<usize, AccountSettings>,
     /// The order being placed: a rejection of it fails the request instead of becoming an
     /// event.
     arriving: Option<i64>,
@@ -131,7 +131,7 @@ impl Exchange {
             drop_frames: 0,
             income: Vec::new(),
             next_income_id: 90_000,
-            funding_rates: Vec::new(),
+            settled_rates: Vec::new(),
             other_wallets: config
                 .accounts
                 .iter()
@@ -139,18 +139,7 @@ impl Exchange {
                 .map(|(n, a)| (n, a.other_wallet.iter().cloned().collect()))
                 .collect(),
             transfers: Vec::new(),
-            settings: config
-                .accounts
-                .iter()
-                .enumerate()
-                .map(|(n, a)| {
-                    let settings = crate::futures_settings::AccountSettings {
-                        hedge: a.hedge_mode,
-                        ..Default::default()
-                    };
-                    (n, settings)
-                })
-                .collect(),
+            settings: AccountSettings::for_accounts(&config.accounts),
             arriving: None,
         }
     }

@@ -10,6 +10,7 @@
 use crate::config::FakeProduct;
 use crate::faults::OrderFault;
 use crate::orders::Args;
+pub use crate::records::TransferEntry;
 use crate::state::{now_ms, Exchange};
 use crate::wire::{dec, ApiError};
 use crate::Fake;
@@ -17,23 +18,6 @@ use chimera_kernel::ids::{Asset, PortfolioId};
 use chimera_kernel::value::Amount;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-
-/// One transfer made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransferEntry {
-    /// Account index.
-    pub account: usize,
-    /// `MAIN_UMFUTURE` or `UMFUTURE_MAIN`.
-    pub kind: String,
-    /// Asset.
-    pub asset: String,
-    /// Amount.
-    pub amount: Decimal,
-    /// Binance's id.
-    pub tran_id: i64,
-    /// When.
-    pub time: i64,
-}
 
 fn insufficient() -> ApiError {
     ApiError::new(400, -5013, "Asset transfer failed: insufficient balance")
@@ -197,14 +181,14 @@ pub(crate) fn history(fake: &Fake, account: usize, args: &Args<'_>) -> Result<Va
 }
 
 /// `GET /fapi/v1/fundingRate`: settled rates of `symbol`, oldest first, `limit` ≤ 1000.
-pub(crate) fn funding_rates(fake: &Fake, args: &Args<'_>) -> Value {
+pub(crate) fn settled_rates(fake: &Fake, args: &Args<'_>) -> Value {
     let number = |key: &str| args.get(key).and_then(|v| v.parse::<i64>().ok());
     let start = number("startTime").unwrap_or(0);
     let end = number("endTime").unwrap_or(i64::MAX);
     let limit = usize::try_from(number("limit").unwrap_or(100).clamp(1, 1000)).unwrap_or(100);
     let ex = fake.exchange();
     Value::Array(
-        ex.funding_rates
+        ex.settled_rates
             .iter()
             .filter(|(s, t, ..)| {
                 args.get("symbol").is_none_or(|want| want == s) && (start..=end).contains(t)
