@@ -5,6 +5,9 @@
 //! a cancel of either cancels both. The venue admits the list whole or refuses every leg
 //! (Binance checks the price relationship first: for a SELL, limit > last > stop).
 //!
+//! One-triggers-the-other lists ([`Contingency::Oto`], [`Contingency::Otoco`]) put a working
+//! limit order on the book and hold one order (or an OCO pair) until it has filled in full.
+//!
 //! Perpetuals have no native order lists: there the OCO is emulated by the engine (see
 //! [`crate::execution::OcoLegs`]).
 
@@ -16,8 +19,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Contingency {
-    /// One cancels the other.
+    /// One cancels the other: `[limit leg, stop leg]`.
     Oco,
+    /// One triggers the other: `[working, pending]`. Only the working order (a limit) is on
+    /// the book; the pending order is placed when the working one has filled in full, and
+    /// ends with it if it ends otherwise (Binance spot `POST /api/v3/orderList/oto`).
+    Oto,
+    /// One triggers an OCO: `[working, pending limit leg, pending stop leg]`; the pending pair
+    /// is placed as an OCO when the working order has filled in full (Binance spot
+    /// `POST /api/v3/orderList/otoco`).
+    Otoco,
 }
 
 /// A request to place linked orders in one go.

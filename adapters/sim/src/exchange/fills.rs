@@ -222,6 +222,7 @@ impl SimExchange {
         let ends_list = !self.list_of.is_empty()
             && (kind.ends_order() || matches!(kind, ReportKind::PartiallyFilled(_)));
         let canceled = kind == ReportKind::Canceled;
+        let ends_working = !self.pending.is_empty() && kind.ends_order();
         let report = ExecutionReport {
             portfolio_id: order.intent.portfolio_id.clone(),
             client_order_id: order.intent.client_order_id.clone(),
@@ -234,6 +235,13 @@ impl SimExchange {
         self.reports.push_back(report);
         if ends_list {
             self.end_list(&order.intent.client_order_id, at, canceled);
+        }
+        if ends_working {
+            let kind = self
+                .reports
+                .back()
+                .map_or(ReportKind::Expired, |r| r.kind.clone());
+            self.working_ended(&order.intent.client_order_id, at, &kind);
         }
         order
     }

@@ -1,4 +1,5 @@
-//! Order lists at the simulated venue: spot OCOs, as Binance runs them (see
+//! Order lists at the simulated venue: spot OCOs (and the admission of OTO/OTOCO lists, run
+//! by [`super::pending_lists`]), as Binance runs them (see
 //! [`chimera_kernel::order::OrderListRequest`]). A list is admitted whole or every leg is
 //! refused with the same reason; the price relationship (for a SELL, limit > last > stop) is
 //! checked first. Once admitted, a fill or a trigger of one leg expires the others in the
@@ -43,6 +44,10 @@ impl SimExchange {
             }
             return;
         }
+        if list.contingency != Contingency::Oco {
+            self.hold_pending(list, now);
+            return;
+        }
         let ids: Vec<ClientOrderId> = list
             .orders
             .iter()
@@ -69,19 +74,27 @@ impl SimExchange {
         if instrument.kind != MarketKind::Spot {
             return invalid("order lists are a spot feature");
         }
-        let Contingency::Oco = list.contingency;
-        let [a, b] = list.orders.as_slice() else {
-            return invalid("an OCO has exactly two orders");
+        let pair = match (list.contingency, list.orders.as_slice()) {
+            (Contingency::Oco, [a, b]) => [a, b],
+            (Contingency::Oto, [working, pending]) => {
+                return one_triggers(working, &[pending], &list.symbol);
+            }
+            (Contingency::Otoco, [working, a, b]) => {
+                one_triggers(working, &[a, b], &list.symbol)?;
+                // The pair's prices are checked against the market when it is placed.
+                return oco_shape(a, b).map(drop);
+            }
+            (Contingency::Oco, _) => return invalid("an OCO has exactly two orders"),
+            (Contingency::Oto, _) => return invalid("an OTO has a working and a pending order"),
+            (Contingency::Otoco, _) => {
+                return invalid("an OTOCO has a working order and a pending pair")
+            }
         };
-        if a.symbol != list.symbol || b.symbol != list.symbol || a.side != b.side || a.qty != b.qty
-        {
+        let [a, b] = pair;
+        if a.symbol != list.symbol || b.symbol != list.symbol {
             return invalid("the legs of an OCO share symbol, side and quantity");
         }
-        let (limit, stop) = match (a.kind.is_contingent(), b.kind.is_contingent()) {
-            (false, true) => (a, b),
-            (true, false) => (b, a),
-            _ => return invalid("an OCO has one limit leg and one stop leg"),
-        };
+        let (limit, stop) = oco_shape(a, b)?;
         let (Some(limit_price), Some(stop_price)) =
             (limit.kind.limit_price(), stop.kind.stop_price())
         else {
@@ -141,4 +154,48 @@ impl SimExchange {
             }
         }
     }
+}
+
+/// An OCO pair's shape: same side and quantity, one limit leg and one stop leg (returned in
+/// that order).
+fn oco_shape<'a>(
+    a: &'a chimera_kernel::order::OrderIntent,
+    b: &'a chimera_kernel::order::OrderIntent,
+) -> Result<
+    (
+        &'a chimera_kernel::order::OrderIntent,
+        &'a chimera_kernel::order::OrderIntent,
+    ),
+    Refusal,
+> {
+    let invalid = |why: &str| Err((RejectReason::InvalidOrder, why.to_string()));
+    if a.side != b.side || a.qty != b.qty || a.symbol != b.symbol {
+        return invalid("the legs of an OCO share symbol, side and quantity");
+    }
+    match (a.kind.is_contingent(), b.kind.is_contingent()) {
+        (false, true) => Ok((a, b)),
+        (true, false) => Ok((b, a)),
+        _ => invalid("an OCO has one limit leg and one stop leg"),
+    }
+}
+
+/// An OTO/OTOCO's working order: a limit order on the list's symbol, like its pending ones.
+fn one_triggers(
+    working: &chimera_kernel::order::OrderIntent,
+    pending: &[&chimera_kernel::order::OrderIntent],
+    symbol: &chimera_kernel::ids::Symbol,
+) -> Result<(), Refusal> {
+    if !matches!(working.kind, chimera_kernel::order::OrderKind::Limit { .. }) {
+        return Err((
+            RejectReason::InvalidOrder,
+            "the working order of an OTO/OTOCO is a limit order".into(),
+        ));
+    }
+    if working.symbol != *symbol || pending.iter().any(|p| p.symbol != *symbol) {
+        return Err((
+            RejectReason::InvalidOrder,
+            "every order of a list is on its symbol".into(),
+        ));
+    }
+    Ok(())
 }

@@ -26,6 +26,7 @@ mod amend;
 mod fills;
 mod liquidation;
 mod lists;
+mod pending_lists;
 mod rejects;
 mod resting;
 mod triggers;
@@ -95,6 +96,9 @@ pub struct SimExchange {
     /// Each working leg's list.
     #[serde(default)]
     list_of: BTreeMap<ClientOrderId, ClientOrderId>,
+    /// OTO/OTOCO: working order → the orders waiting for it to fill.
+    #[serde(default)]
+    pending: BTreeMap<ClientOrderId, pending_lists::PendingLegs>,
 }
 
 /// A reject of `intent` with Binance's code and wording for `reason` and `detail` after it.
@@ -139,6 +143,7 @@ impl SimExchange {
             liquidations: 0,
             lists: BTreeMap::new(),
             list_of: BTreeMap::new(),
+            pending: BTreeMap::new(),
         }
     }
 
@@ -289,6 +294,14 @@ impl SimExchange {
 
     /// Receives a cancel request sent at `now` (processed at once).
     pub fn cancel(&mut self, request: &CancelRequest, now: Timestamp) {
+        if let Some(working) = self.working_of_pending(&request.client_order_id) {
+            // A pending order of an OTO/OTOCO: the whole list is canceled.
+            let whole = CancelRequest {
+                client_order_id: working,
+                ..request.clone()
+            };
+            return self.cancel(&whole, now);
+        }
         self.now = self.now.max(now);
         let at = self.clock(&request.symbol, now);
         let Some(id) = self.resting_index.remove(&request.client_order_id) else {
