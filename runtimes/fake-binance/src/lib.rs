@@ -20,6 +20,7 @@ pub mod limits;
 pub mod market;
 mod market_ws;
 pub mod orders;
+mod placing;
 pub mod records;
 mod replay;
 mod server;

@@ -48,7 +48,7 @@ pub struct Record {
 impl Record {
     /// Whether it is still working.
     pub fn is_open(&self) -> bool {
-        matches!(self.status, "NEW" | "PARTIALLY_FILLED")
+        matches!(self.status, "NEW" | "PARTIALLY_FILLED" | "PENDING_NEW")
     }
 }
 

@@ -7,9 +7,9 @@ use crate::events;
 pub use crate::records::{AccountSettings, AccountTrade, Income, Record, TransferEntry};
 use crate::wire::ApiError;
 use chimera_kernel::event::{ExecutionReport, MarketEvent, ReportKind};
-use chimera_kernel::ids::{Asset, ClientOrderId, IntentId, PortfolioId, Symbol};
+use chimera_kernel::ids::{Asset, ClientOrderId, PortfolioId, Symbol};
 use chimera_kernel::instrument::Instrument;
-use chimera_kernel::order::{OrderIntent, OrderKind, Side, TimeInForce};
+use chimera_kernel::order::{OrderKind, Side, TimeInForce};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::{Amount, Quantity};
 use chimera_sim::{SimConfig, SimExchange};
@@ -55,12 +55,12 @@ pub struct Exchange {
     /// Orders by Binance id.
     pub records: BTreeMap<i64, Record>,
     /// Simulated-venue id → Binance id.
-    by_sim: HashMap<ClientOrderId, i64>,
+    pub(crate) by_sim: HashMap<ClientOrderId, i64>,
     /// (account, client id) → the latest Binance id under it.
     pub by_cid: HashMap<(usize, String), i64>,
     /// Trades.
     pub trades: Vec<AccountTrade>,
-    next_order_id: i64,
+    pub(crate) next_order_id: i64,
     next_trade_id: i64,
     /// Per account, the open user-data connections.
     pub listeners: HashMap<usize, Vec<UnboundedSender<String>>>,
@@ -80,7 +80,7 @@ pub struct Exchange {
     pub settings: HashMap<usize, AccountSettings>,
     /// The order being placed: a rejection of it fails the request instead of becoming an
     /// event.
-    arriving: Option<i64>,
+    pub(crate) arriving: Vec<i64>,
 }
 
 /// Wall clock, epoch ms.
@@ -92,11 +92,11 @@ pub fn now_ms() -> i64 {
 
 /// The simulated venue's id of Binance order `order_id`: unique, unlike client ids, which
 /// Binance lets a client reuse once the order is closed.
-fn sim_cid(account: usize, order_id: i64) -> ClientOrderId {
+pub(crate) fn sim_cid(account: usize, order_id: i64) -> ClientOrderId {
     ClientOrderId::new(format!("{account}|{order_id}"))
 }
 
-fn portfolio(account: usize) -> PortfolioId {
+pub(crate) fn portfolio(account: usize) -> PortfolioId {
     PortfolioId::new(format!("acct-{account}"))
 }
 
@@ -140,7 +140,7 @@ impl Exchange {
                 .collect(),
             transfers: Vec::new(),
             settings: AccountSettings::for_accounts(&config.accounts),
-            arriving: None,
+            arriving: Vec::new(),
         }
     }
 
@@ -189,7 +189,7 @@ impl Exchange {
     }
 
     /// The record of `order_id` as it stands now.
-    fn current(&self, order_id: i64) -> Result<Record, ApiError> {
+    pub(crate) fn current(&self, order_id: i64) -> Result<Record, ApiError> {
         self.records
             .get(&order_id)
             .cloned()
@@ -220,103 +220,6 @@ impl Exchange {
         } else {
             lot
         }
-    }
-
-    /// Places an order; returns its record after matching, and its fills.
-    ///
-    /// # Errors
-    /// Binance's refusal (filters, balance, duplicate open id, ...).
-    pub fn place(
-        &mut self,
-        account: usize,
-        order: &NewOrder<'_>,
-    ) -> Result<(Record, Vec<AccountTrade>), ApiError> {
-        let NewOrder {
-            symbol,
-            side,
-            qty,
-            kind,
-            tif,
-            reduce_only,
-            close_position,
-            cid,
-            type_name,
-            algo,
-        } = *order;
-        if !self.instruments.contains_key(symbol) {
-            return Err(ApiError::new(400, -1121, "Invalid symbol."));
-        }
-        self.next_order_id += 1;
-        let order_id = self.next_order_id;
-        let cid = cid.map_or_else(|| format!("fake{order_id}"), str::to_owned);
-        if self.open_by_cid(account, &cid).is_some() {
-            return Err(match self.product {
-                FakeProduct::Spot => ApiError::new(400, -2010, "Duplicate order sent."),
-                FakeProduct::Usdm => ApiError::new(400, -4116, "ClientOrderId is duplicated."),
-            });
-        }
-        let now = now_ms();
-        let sim_cid = sim_cid(account, order_id);
-        let record = Record {
-            account,
-            cid: cid.clone(),
-            order_id,
-            symbol: symbol.to_owned(),
-            side,
-            type_name: type_name.to_owned(),
-            tif,
-            price: kind
-                .limit_price()
-                .map_or(Decimal::ZERO, chimera_kernel::value::Price::get),
-            stop_price: kind
-                .stop_price()
-                .map_or(Decimal::ZERO, chimera_kernel::value::Price::get),
-            orig_qty: qty.get(),
-            executed: Decimal::ZERO,
-            cum_quote: Decimal::ZERO,
-            status: "NEW",
-            time: now,
-            update_time: now,
-            algo,
-            reduce_only,
-        };
-        self.records.insert(order_id, record);
-        self.by_sim.insert(sim_cid.clone(), order_id);
-        let intent = OrderIntent {
-            intent_id: IntentId::new(sim_cid.as_str()),
-            client_order_id: sim_cid,
-            portfolio_id: portfolio(account),
-            symbol: Symbol::new(symbol),
-            side,
-            qty,
-            kind,
-            time_in_force: tif,
-            reduce_only,
-            close_position,
-            created_at: Timestamp(now),
-            tag: "".into(),
-        };
-        self.arriving = Some(order_id);
-        self.sim.submit(intent, Timestamp(now));
-        let mut refusal = None;
-        let trades_before = self.trades.len();
-        for report in self.drain() {
-            if report.0 == order_id && report.1.is_some() {
-                refusal = report.1;
-            }
-        }
-        self.arriving = None;
-        if let Some(error) = refusal {
-            self.records.remove(&order_id);
-            return Err(error);
-        }
-        self.by_cid.insert((account, cid), order_id);
-        let trades = self.trades[trades_before..]
-            .iter()
-            .filter(|t| t.order_id == order_id)
-            .cloned()
-            .collect();
-        Ok((self.current(order_id)?, trades))
     }
 
     /// Cancels `account`'s order.
@@ -406,7 +309,7 @@ impl Exchange {
 
     /// Takes the simulated venue's reports: updates records and trades, sends user events.
     /// Returns, per report of a known order, its id and (for refusals) Binance's error.
-    fn drain(&mut self) -> Vec<(i64, Option<ApiError>)> {
+    pub(crate) fn drain(&mut self) -> Vec<(i64, Option<ApiError>)> {
         let mut out = Vec::new();
         while let Some(report) = self.sim.pop_report() {
             let Some(&order_id) = self.by_sim.get(&report.client_order_id) else {
@@ -423,7 +326,7 @@ impl Exchange {
         let record = self.records.get_mut(&order_id)?;
         let mut trade = None;
         match &report.kind {
-            ReportKind::Rejected { message, .. } if self.arriving == Some(order_id) => {
+            ReportKind::Rejected { message, .. } if self.arriving.contains(&order_id) => {
                 // Refused on arrival: the REST call fails; no event (Binance creates no order).
                 let (code, msg) = split_message(message);
                 return Some(ApiError::new(400, code, msg));
