@@ -18,8 +18,8 @@ use chimera_kernel::event::{ExecutionReport, RejectReason};
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::instrument::Instrument;
 use chimera_kernel::order::{
-    AmendRequest, CancelReplaceRequest, CancelRequest, OrderIntent, OrderListRequest, ReplaceMode,
-    Side,
+    AmendRequest, CancelReplaceRequest, CancelRequest, Contingency, OrderIntent, OrderListRequest,
+    ReplaceMode, Side,
 };
 use chimera_ports::{ExecutionVenue, PortResult};
 use std::collections::HashMap;
@@ -406,7 +406,10 @@ impl ExecutionVenue for BinanceVenue {
 
     async fn submit_list(&self, list: &OrderListRequest) -> PortResult<()> {
         match self.inner.product {
-            Product::Spot => self.spot_oco(list).await,
+            Product::Spot => match list.contingency {
+                Contingency::Oco => self.spot_oco(list).await,
+                Contingency::Oto | Contingency::Otoco => self.spot_one_triggers(list).await,
+            },
             Product::Usdm => {
                 for leg in &list.orders {
                     let report = {

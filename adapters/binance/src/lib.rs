@@ -31,6 +31,7 @@ pub mod rest;
 pub mod secret;
 pub mod sign;
 mod spot;
+mod spot_lists;
 mod sweep;
 pub mod symbol_settings;
 pub mod tracker;

@@ -58,7 +58,8 @@ pub fn new_order(product: Product, intent: &OrderIntent) -> Result<(Endpoint, Pa
     }
 }
 
-fn spot(i: &OrderIntent) -> Params {
+/// A spot order's parameters (also the source of an order-list leg's).
+pub(crate) fn spot(i: &OrderIntent) -> Params {
     let base = Params::new()
         .with("symbol", i.symbol.as_str())
         .with("side", side(i.side));

@@ -58,6 +58,10 @@ pub const SPOT_CANCEL_REPLACE: &str = "/api/v3/order/cancelReplace";
 pub const SPOT_AMEND: &str = "/api/v3/order/amend/keepPriority";
 /// Spot OCO.
 pub const SPOT_OCO: &str = "/api/v3/orderList/oco";
+/// Spot OTO (one order triggers another).
+pub const SPOT_OTO: &str = "/api/v3/orderList/oto";
+/// Spot OTOCO (one order triggers an OCO).
+pub const SPOT_OTOCO: &str = "/api/v3/orderList/otoco";
 
 impl Paths {
     /// The paths of `product`.

@@ -1,5 +1,6 @@
 //! Spot's own trading requests: native cancel-replace (`POST /api/v3/order/cancelReplace`)
-//! and OCO order lists (`POST /api/v3/orderList/oco`), each sent once per replacement or list
+//! and OCO order lists (`POST /api/v3/orderList/oco`; OTO and OTOCO are in `spot_lists`), each
+//! sent once per replacement or list
 //! and settled like any placement (refused → `Rejected` for the new legs; unknown outcome →
 //! looked up).
 

@@ -244,6 +244,10 @@ impl Tracker {
             }
             return out;
         }
+        if u.status == "PENDING_NEW" {
+            // A list's pending order: not on the book until its working order has filled.
+            return out;
+        }
         match u.exec_type.as_str() {
             "NEW" => accept(t, &mut out),
             "CANCELED" if !t.done => {

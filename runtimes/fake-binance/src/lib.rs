@@ -19,6 +19,7 @@ pub mod futures_settings;
 pub mod limits;
 pub mod market;
 mod market_ws;
+pub mod order_lists;
 pub mod orders;
 mod placing;
 pub mod records;

@@ -40,6 +40,9 @@ fn route(method: &Method, path: &str) -> Option<(Security, u64)> {
             | "/fapi/v1/order"
             | "/fapi/v1/algoOrder"
             | "/api/v3/order/cancelReplace"
+            | "/api/v3/orderList/oco"
+            | "/api/v3/orderList/oto"
+            | "/api/v3/orderList/otoco"
             | "/sapi/v1/asset/transfer",
         ) => (Security::Signed, 1),
         (_, "/api/v3/openOrders" | "/fapi/v1/openOrders") => (Security::Signed, 6),
@@ -222,6 +225,9 @@ async fn handle(
             Ok(order_body(product, &record, &[]))
         }
         ("POST", "/api/v3/order/cancelReplace") => cancel_replace(fake, account, args).await,
+        ("POST", "/api/v3/orderList/oco" | "/api/v3/orderList/oto" | "/api/v3/orderList/otoco") => {
+            crate::order_lists::place_list(fake, account, path, args)
+        }
         ("GET", "/api/v3/openOrders" | "/fapi/v1/openOrders") => {
             let ex = fake.exchange();
             let symbol = args.get("symbol");
