@@ -199,3 +199,26 @@ async fn usdm_book_marks_and_funding_through_routed_streams() {
     assert_eq!(f.rate, rust_decimal::Decimal::new(1, 4));
     assert_eq!(f.ts.0 % 1_000, 0, "settles on the funding grid");
 }
+
+/// The market-data conformance suite on Binance's streams (the fake replaying a capture).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_market_data_conforms() {
+    let Some(file) = capture("spot/btcusdt_20240808.gz") else {
+        return;
+    };
+    let (_fake, mut source) = start(FakeProduct::Spot, file).await;
+    let expect = chimera_ports::conformance::MarketDataExpectations {
+        symbols: vec![chimera_kernel::ids::Symbol::new("BTCUSDT")],
+        events: 2_000,
+        at_least: 2_000,
+        has_book: true,
+        finite: false,
+    };
+    let seen = tokio::time::timeout(
+        Duration::from_mins(1),
+        chimera_ports::conformance::market_data_source_suite(&mut source, &expect),
+    )
+    .await
+    .expect("2000 events within a minute");
+    println!("{seen:?}");
+}

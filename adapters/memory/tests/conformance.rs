@@ -40,6 +40,45 @@ async fn repositories_conform() {
 }
 
 #[tokio::test]
+async fn market_data_conforms() {
+    use chimera_kernel::event::{BookDelta, BookLevel, BookSnapshot, MarketEvent};
+    use chimera_kernel::ids::Symbol;
+    use chimera_kernel::testing::{px, qty};
+    let level = |p: i64, q: i64| BookLevel {
+        price: px(p.into()),
+        qty: qty(q.into()),
+    };
+    let symbol = Symbol::new("BTCUSDT");
+    let mut events = vec![MarketEvent::BookSnapshot(BookSnapshot {
+        symbol: symbol.clone(),
+        ts: Timestamp(1),
+        last_update_id: 10,
+        bids: vec![level(100, 1)],
+        asks: vec![level(101, 1)],
+    })];
+    for id in 11..20 {
+        events.push(MarketEvent::BookDelta(BookDelta {
+            symbol: symbol.clone(),
+            ts: Timestamp(i64::try_from(id).unwrap_or(0)),
+            first_update_id: id,
+            final_update_id: id,
+            prev_final_update_id: None,
+            bids: vec![level(100, i64::try_from(id).unwrap_or(1))],
+            asks: vec![],
+        }));
+    }
+    let mut source = chimera_memory::MemoryMarketData::new(events);
+    let expect = conformance::MarketDataExpectations {
+        symbols: vec![symbol],
+        events: 100,
+        at_least: 10,
+        has_book: true,
+        finite: true,
+    };
+    conformance::market_data_source_suite(&mut source, &expect).await;
+}
+
+#[tokio::test]
 async fn treasury_conforms() {
     conformance::treasury_repository_suite(&MemoryTreasury::new(), "mem").await;
 }

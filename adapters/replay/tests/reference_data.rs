@@ -125,3 +125,25 @@ async fn file_source_turns_bad_lines_into_codec_errors_and_continues() {
     assert!(source.next().await.unwrap().is_none());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The market-data conformance suite on a capture replay: symbols, a book kept whole by the
+/// documented procedure, a finite source that ends and stays ended.
+#[tokio::test]
+async fn a_capture_replay_conforms() {
+    let Some(dir) = data_dir() else { return };
+    let path = dir.join("binance/usdm/btcusdt_20240808.gz");
+    let reader = open_market_data(&path, None, &Symbol::new("BTCUSDT")).unwrap();
+    let mut source = FileMarketData::new(reader);
+    let seen = chimera_ports::conformance::market_data_source_suite(
+        &mut source,
+        &chimera_ports::conformance::MarketDataExpectations {
+            symbols: vec![Symbol::new("BTCUSDT")],
+            events: 200_000,
+            at_least: 90_000,
+            has_book: true,
+            finite: true,
+        },
+    )
+    .await;
+    println!("{seen:?}");
+}

@@ -4,6 +4,7 @@
 //! naming the broken rule, like any test.
 
 mod event_bus;
+mod market_data;
 mod registry;
 mod repositories;
 mod state_store;
@@ -11,6 +12,7 @@ mod treasury;
 mod venue;
 
 pub use event_bus::event_bus_suite;
+pub use market_data::{market_data_source_suite, MarketDataExpectations, MarketDataSeen};
 pub use registry::{
     audit_query_suite, audit_repository_suite, checkpoint_repository_suite,
     portfolio_repository_suite, token_repository_suite,
