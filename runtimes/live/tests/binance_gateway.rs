@@ -242,3 +242,181 @@ async fn the_gateway_trades_records_funding_and_transfers_on_binance() {
     trigger.trigger();
     running.await.unwrap().unwrap();
 }
+
+/// Binance's bad days through the gateway: an answer lost after the order was placed, a 5xx
+/// of unknown outcome, the user stream cut while an order fills, frames dropped while the
+/// connection stays up. Each order is placed once at the fake, each fill recorded once, and
+/// the records end as the fake's do; no 418.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_gateway_no_order_is_duplicated_and_no_fill_lost() {
+    use chimera_fake_binance::faults::Faults;
+    use chimera_ports::FillRepository;
+    let mut fake_config =
+        FakeConfig::new(FakeProduct::Usdm).with_hmac_account(KEY, SECRET, &[("USDT", d("100000"))]);
+    fake_config.weight_per_minute = 2_400;
+    let (fake, base, _server) = Fake::start(fake_config).await.unwrap();
+    fake.set_quote("BTCUSDT", d("40000"), d("40000.1")).unwrap();
+    let dir = std::env::temp_dir().join(format!("chimera-bgf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("key"), KEY).unwrap();
+    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    let store = SqlStore::connect(&SqlConfig::new(format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("g.db").display()
+    )))
+    .await
+    .unwrap();
+    let bus = Arc::new(MemoryEventBus::new());
+    let (trigger, shutdown) = shutdown_pair();
+    let rt = Arc::new(Runtime::new(
+        bus.clone(),
+        Topics::new("bg."),
+        store.clone(),
+        "g1",
+        shutdown,
+    ));
+    let ws = base.replacen("http", "ws", 1);
+    let config: GatewayConfig = toml::from_str(&format!(
+        "id = \"g1\"\n[venue]\nkind = \"binance\"\nproduct = \"usdm\"\nenvironment = \"custom\"\n\
+         rest_url = \"{base}\"\nstream_url = \"{ws}\"\nrequest_timeout_ms = 500\nrecv_window_ms = 1000\n\
+         sweep_ms = 1000\n\
+         [[venue.accounts]]\nportfolios = [\"p1\"]\napi_key_file = \"{}\"\nsecret_file = \"{}\"\n",
+        dir.join("key").display(),
+        dir.join("secret").display()
+    ))
+    .unwrap();
+    let running = tokio::spawn({
+        let rt = Arc::clone(&rt);
+        async move { gateway::run_gateway(rt, &config).await }
+    });
+    let portfolio = PortfolioId::new("p1");
+    let order = |n: u64, side: Side, kind: OrderKind| {
+        let intent_id = IntentId::for_portfolio(&portfolio, n);
+        OrderIntent {
+            client_order_id: ClientOrderId::for_intent(&intent_id),
+            intent_id,
+            portfolio_id: portfolio.clone(),
+            symbol: Symbol::new("BTCUSDT"),
+            side,
+            qty: Quantity::new(d("0.01")).unwrap(),
+            kind,
+            time_in_force: TimeInForce::Gtc,
+            reduce_only: false,
+            close_position: false,
+            created_at: wall_clock(),
+            tag: "entry".into(),
+        }
+    };
+    let send = |intent: OrderIntent, n: u64| {
+        let rt = Arc::clone(&rt);
+        async move {
+            rt.publish(
+                Topic::OrdersSubmission,
+                MessageType::OrderCommand,
+                format!("cmd:{n}"),
+                "p1",
+                &Command::Submit(intent),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    let mut intents = Vec::new();
+    // 1. The answer is lost after the order was placed; 2. a 503 -1007.
+    for (n, faults) in [
+        (
+            1,
+            Faults {
+                lose_responses: 1,
+                lose_delay_ms: 1_500,
+                ..Faults::default()
+            },
+        ),
+        (
+            2,
+            Faults {
+                unknown_5xx: 1,
+                ..Faults::default()
+            },
+        ),
+    ] {
+        fake.set_faults(faults);
+        let intent = order(n, Side::Buy, OrderKind::Market);
+        send(intent.clone(), n).await;
+        intents.push(intent);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // 3. A resting sell fills while the user stream is cut; 4. another while frames are dropped.
+    for (n, faults, price) in [
+        (
+            3,
+            Faults {
+                close_user_streams: true,
+                ..Faults::default()
+            },
+            "40100",
+        ),
+        (
+            4,
+            Faults {
+                drop_user_frames: 5,
+                ..Faults::default()
+            },
+            "40200",
+        ),
+    ] {
+        let limit = OrderKind::Limit {
+            price: Price::new(d(price)).unwrap(),
+            post_only: false,
+        };
+        let intent = order(n, Side::Sell, limit);
+        send(intent.clone(), n).await;
+        intents.push(intent.clone());
+        let coid = intent.client_order_id.clone();
+        eventually("resting", || {
+            let (store, coid) = (store.clone(), coid.clone());
+            async move {
+                store
+                    .get_order(&coid)
+                    .await
+                    .unwrap()
+                    .is_some_and(|o| o.status == OrderStatus::Accepted)
+            }
+        })
+        .await;
+        fake.set_faults(faults);
+        let up = d(price) + d("10");
+        fake.set_quote("BTCUSDT", up, up + d("0.1")).unwrap();
+    }
+    for intent in &intents {
+        let coid = intent.client_order_id.clone();
+        eventually("filled and recorded", || {
+            let (store, coid) = (store.clone(), coid.clone());
+            async move {
+                store
+                    .get_order(&coid)
+                    .await
+                    .unwrap()
+                    .is_some_and(|o| o.status == OrderStatus::Filled)
+            }
+        })
+        .await;
+        let placed = fake
+            .exchange()
+            .records
+            .values()
+            .filter(|r| r.cid == coid.as_str())
+            .count();
+        assert_eq!(placed, 1, "{coid}: placed once");
+    }
+    let recorded = store.fills(&portfolio).await.unwrap().len();
+    assert_eq!(
+        recorded,
+        fake.exchange().trades.len(),
+        "every fill recorded once"
+    );
+    assert_eq!(fake.weights().refusals, (0, 0), "no 429, no 418");
+    trigger.trigger();
+    running.await.unwrap().unwrap();
+}
