@@ -30,6 +30,23 @@ use tokio::sync::mpsc;
 /// How often orders of unknown outcome are looked up.
 const RESOLVE_EVERY: Duration = Duration::from_millis(250);
 
+/// Whether the connector's host has banned or throttled it (see [`BinanceVenue::ban_probe`]).
+#[derive(Clone)]
+pub struct BanProbe(Arc<Inner>);
+
+impl std::fmt::Debug for BanProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("BanProbe").field(&self.banned()).finish()
+    }
+}
+
+impl BanProbe {
+    /// The ban in force, if any: `(until epoch ms, HTTP status)`.
+    pub fn banned(&self) -> Option<(i64, u16)> {
+        self.0.rest.banned()
+    }
+}
+
 /// The Binance connector for one product: trading, account queries, user data.
 #[derive(Debug)]
 pub struct BinanceVenue {
@@ -162,6 +179,12 @@ impl BinanceVenue {
     /// The product traded.
     pub fn product(&self) -> Product {
         self.inner.product
+    }
+
+    /// A handle telling whether Binance banned or throttled us, for another task to watch
+    /// (a request waiting out a ban holds its caller meanwhile).
+    pub fn ban_probe(&self) -> BanProbe {
+        BanProbe(Arc::clone(&self.inner))
     }
 
     /// The rate-limit ban in force, if any: `(until epoch ms, HTTP status)`.

@@ -119,6 +119,11 @@ impl BinanceTreasury {
         Duration::from_millis(self.recv_window_ms)
     }
 
+    /// A ban (429/418) met by the treasury's requests, if one is in force: `(until, status)`.
+    pub fn banned(&self) -> Option<(i64, u16)> {
+        self.sapi.banned().or_else(|| self.product_rest.banned())
+    }
+
     /// Binance's clock as estimated (epoch ms).
     pub fn server_now(&self) -> i64 {
         self.sapi.server_now()

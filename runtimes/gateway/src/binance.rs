@@ -26,8 +26,8 @@ use std::time::Duration;
 pub struct BinanceGatewayVenue {
     venue: BinanceVenue,
     portfolios: BTreeSet<PortfolioId>,
-    /// The ban already alerted (its end time), so one ban makes one alert.
-    alerted_ban: Option<i64>,
+    /// Raises the ban alerts (a request waiting out a ban holds the gateway's loop).
+    ban_watch: Option<AbortOnDrop>,
     /// Dead letters written, numbering the next one.
     dead_letters: i64,
     desk: TreasuryDesk,
@@ -45,7 +45,7 @@ impl BinanceGatewayVenue {
             desk: TreasuryDesk::new(treasury, Duration::from_millis(config.funding_poll_ms)),
             portfolios: venue.portfolios().into_iter().collect(),
             venue,
-            alerted_ban: None,
+            ban_watch: None,
             dead_letters: 0,
         })
     }
@@ -82,21 +82,11 @@ impl GatewayVenue for BinanceGatewayVenue {
                 .await
                 .map_err(|e| fatal("dead letter", &e))?;
         }
-        match self.venue.banned() {
-            Some((until, status)) if self.alerted_ban != Some(until) => {
-                self.alerted_ban = Some(until);
-                rt.alert(
-                    AlertLevel::Critical,
-                    AlertCode::VenueBanned,
-                    format!(
-                        "Binance answered HTTP {status}: no request is sent until {until} (epoch ms)"
-                    ),
-                    None,
-                )
-                .await;
-            }
-            Some(_) => {}
-            None => self.alerted_ban = None,
+        if self.ban_watch.is_none() {
+            let (probe, treasury) = (self.venue.ban_probe(), self.desk.treasury());
+            self.ban_watch = Some(watch_bans(Arc::clone(rt), move || {
+                probe.banned().or_else(|| treasury.banned())
+            }));
         }
         Ok(handled)
     }
@@ -124,4 +114,43 @@ impl GatewayVenue for BinanceGatewayVenue {
     fn now(&self) -> Timestamp {
         chimera_runtime::runtime::wall_clock()
     }
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Every 100 ms: a new ban (429 or 418) met by any of the gateway's Binance clients (trading,
+/// treasury) raises one critical `venue_banned` alert.
+fn watch_bans(
+    rt: Arc<Runtime>,
+    banned: impl Fn() -> Option<(i64, u16)> + Send + 'static,
+) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        let mut alerted: Option<i64> = None;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match banned() {
+                Some((until, status)) if alerted != Some(until) => {
+                    alerted = Some(until);
+                    rt.alert(
+                        AlertLevel::Critical,
+                        AlertCode::VenueBanned,
+                        format!(
+                            "Binance answered HTTP {status}: no request is sent until {until} (epoch ms)"
+                        ),
+                        None,
+                    )
+                    .await;
+                }
+                Some(_) => {}
+                None => alerted = None,
+            }
+        }
+    }))
 }

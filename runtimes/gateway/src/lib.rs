@@ -320,7 +320,14 @@ impl Keeper {
                     Ok(None) => {}
                     Ok(Some(env)) => {
                         match self.fence.admit(env.payload.portfolio_id(), env.epoch) {
-                            Ok(()) => gw.handle(env.payload).await?,
+                            Ok(()) => match gw.handle(env.payload).await {
+                                Ok(()) => {}
+                                Err(e) if e.is::<execution::Interrupted>() => {
+                                    tracing::warn!(component = %gw.rt.source, "{e}; the command runs again after the restart");
+                                    return Ok(handled - 1);
+                                }
+                                Err(e) => return Err(e),
+                            },
                             Err(fenced) => gw.fenced(&env, fenced).await,
                         }
                     }

@@ -46,6 +46,11 @@ impl TreasuryDesk {
         }
     }
 
+    /// The treasury client (shared with the desk's tasks).
+    pub(crate) fn treasury(&self) -> Arc<BinanceTreasury> {
+        Arc::clone(&self.treasury)
+    }
+
     /// Starts the funding recorder and the command subscription on the first turn, then
     /// takes the transfer commands that came in.
     pub(crate) async fn turn(&mut self, rt: &Arc<Runtime>) -> anyhow::Result<usize> {

@@ -239,6 +239,48 @@ async fn the_gateway_trades_records_funding_and_transfers_on_binance() {
         letters[0].body
     );
 
+    // Another client on the same IP fills the weight window: the gateway's next request to the
+    // host (an order, or the funding poll) meets a 429, and a critical venue_banned alert says
+    // so; the trading client, told the window is full by the headers, waits instead.
+    let http = reqwest::Client::new();
+    while http
+        .get(format!("{base}/fapi/v1/exchangeInfo"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success()
+    {}
+    let portfolio = PortfolioId::new("p1");
+    let intent_id = IntentId::for_portfolio(&portfolio, 2);
+    let second = OrderIntent {
+        client_order_id: ClientOrderId::for_intent(&intent_id),
+        intent_id,
+        ..intent.clone()
+    };
+    rt.publish(
+        Topic::OrdersSubmission,
+        MessageType::OrderCommand,
+        "cmd:2".into(),
+        "p1",
+        &Command::Submit(second),
+    )
+    .await
+    .unwrap();
+    eventually("venue_banned alert", || {
+        let store = store.clone();
+        async move {
+            store
+                .recent(AuditKind::Alert, 20)
+                .await
+                .unwrap()
+                .iter()
+                .any(|a| a.body.contains("venue_banned"))
+        }
+    })
+    .await;
+    assert_eq!(fake.weights().refusals.1, 0, "a 429, never a 418");
+
     trigger.trigger();
     running.await.unwrap().unwrap();
 }
