@@ -8,13 +8,23 @@
 //!   reading further: the bus keeps the backlog, nothing is dropped;
 //! - execution reports and control messages are never refused nor dropped: they may exceed the
 //!   capacity, because refusing them could lose a fill.
+//!
+//! Pressure alerts have hysteresis in level and in time: a warning at 70 %, critical at
+//! 95 %, each raised once per episode; the recovery only once the queue has stayed under 50 %
+//! for [`CALM`] (a consumer draining in batches dips under 50 % between batches without the
+//! episode being over). So a replay at full speed raises one warning and one recovery per
+//! real episode, not one per batch.
 
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_messages::ControlCommand;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+
+/// How long a queue under pressure must stay under 50 % before its recovery is reported.
+pub(crate) const CALM: Duration = Duration::from_secs(1);
 
 /// Where a message came from on the bus, for de-duplication against checkpoints.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +113,8 @@ struct State {
     items: VecDeque<Input>,
     /// The level last reported, for edge-triggered alerts with hysteresis.
     reported: Pressure,
+    /// Since when the queue has been under 50 % while a pressure level is reported.
+    calm_since: Option<Instant>,
     /// The portfolio left the node: nothing is queued any more.
     closed: bool,
 }
@@ -124,6 +136,7 @@ impl PortfolioQueue {
             state: Mutex::new(State {
                 items: VecDeque::with_capacity(capacity),
                 reported: Pressure::Normal,
+                calm_since: None,
                 closed: false,
             }),
             readable: Notify::new(),
@@ -153,7 +166,7 @@ impl PortfolioQueue {
                     s.items.len() >= self.capacity && matches!(input, Input::Market(..));
                 if !must_wait {
                     s.items.push_back(input);
-                    let change = self.level_change(&mut s);
+                    let change = self.level_change(&mut s, Instant::now());
                     drop(s);
                     self.readable.notify_one();
                     return (Pushed::Queued, change);
@@ -173,7 +186,8 @@ impl PortfolioQueue {
         }
     }
 
-    fn level_change(&self, s: &mut State) -> Option<Pressure> {
+    /// The pressure level to report now, if it changed (see the module docs).
+    fn level_change(&self, s: &mut State, now: Instant) -> Option<Pressure> {
         let fill = s.items.len() * 100 / self.capacity.max(1);
         let level = if fill >= 95 {
             Pressure::Critical
@@ -182,12 +196,25 @@ impl PortfolioQueue {
         } else {
             Pressure::Normal
         };
-        if level > s.reported || (s.reported != Pressure::Normal && fill < 50) {
-            s.reported = if fill < 50 { Pressure::Normal } else { level };
-            Some(s.reported)
-        } else {
-            None
+        if level > s.reported {
+            s.reported = level;
+            s.calm_since = None;
+            return Some(level);
         }
+        if s.reported == Pressure::Normal {
+            return None;
+        }
+        if fill >= 50 {
+            s.calm_since = None;
+            return None;
+        }
+        let since = *s.calm_since.get_or_insert(now);
+        if now.duration_since(since) >= CALM {
+            s.reported = Pressure::Normal;
+            s.calm_since = None;
+            return Some(Pressure::Normal);
+        }
+        None
     }
 
     /// Queues `input` ahead of everything waiting (a kill-switch state: it concerns the
@@ -203,22 +230,35 @@ impl PortfolioQueue {
         self.readable.notify_one();
     }
 
-    /// Waits for input, then takes up to `max` items.
+    /// Waits for input, then takes up to `max` items. Returns early, with nothing taken, when
+    /// an idle queue has been calm long enough to report its recovery.
     pub(crate) async fn pop_batch(&self, max: usize, out: &mut Vec<Input>) -> Option<Pressure> {
         loop {
             let waiter = self.readable.notified();
-            {
+            let recovering = {
                 let mut s = self.lock();
+                let now = Instant::now();
                 if !s.items.is_empty() {
                     let n = s.items.len().min(max);
                     out.extend(s.items.drain(..n));
-                    let change = self.level_change(&mut s);
+                    let change = self.level_change(&mut s, now);
                     drop(s);
                     self.writable.notify_waiters();
                     return change;
                 }
+                if let Some(change) = self.level_change(&mut s, now) {
+                    return Some(change);
+                }
+                s.reported != Pressure::Normal
+            };
+            if recovering {
+                tokio::select! {
+                    () = waiter => {}
+                    () = tokio::time::sleep(CALM) => {}
+                }
+            } else {
+                waiter.await;
             }
-            waiter.await;
         }
     }
 
@@ -250,5 +290,64 @@ impl PortfolioQueue {
     /// Capacity.
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue_at(fill: usize) -> (PortfolioQueue, State) {
+        let q = PortfolioQueue::new(100);
+        let mut s = State {
+            items: VecDeque::new(),
+            reported: Pressure::Normal,
+            calm_since: None,
+            closed: false,
+        };
+        set_fill(&mut s, fill);
+        (q, s)
+    }
+
+    fn set_fill(s: &mut State, fill: usize) {
+        let pending: Pending = Arc::new(AtomicUsize::new(0));
+        s.items.clear();
+        for _ in 0..fill {
+            s.items.push_back(Input::Control(
+                ControlInput {
+                    id: String::new(),
+                    command: ControlCommand::Resume { portfolio_id: None },
+                },
+                Origin {
+                    stream: Arc::from("t/0"),
+                    offset: 0,
+                },
+                Arc::clone(&pending),
+            ));
+        }
+    }
+
+    #[test]
+    fn a_batched_drain_is_one_episode_not_one_per_batch() {
+        let t0 = Instant::now();
+        let (q, mut s) = queue_at(80);
+        assert_eq!(q.level_change(&mut s, t0), Some(Pressure::Warning));
+        // The consumer drains a batch, the producer refills: dips under 50 % and back.
+        for i in 1..50_u64 {
+            let now = t0 + Duration::from_millis(i * 10);
+            set_fill(&mut s, if i % 2 == 0 { 20 } else { 75 });
+            assert_eq!(q.level_change(&mut s, now), None, "step {i}");
+        }
+        set_fill(&mut s, 96);
+        assert_eq!(
+            q.level_change(&mut s, t0 + Duration::from_millis(600)),
+            Some(Pressure::Critical),
+            "worse is reported at once"
+        );
+        set_fill(&mut s, 10);
+        let calm = t0 + Duration::from_millis(700);
+        assert_eq!(q.level_change(&mut s, calm), None, "not calm long enough");
+        assert_eq!(q.level_change(&mut s, calm + CALM), Some(Pressure::Normal));
+        assert_eq!(q.level_change(&mut s, calm + CALM * 2), None, "once");
     }
 }

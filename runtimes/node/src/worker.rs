@@ -175,6 +175,9 @@ impl Worker {
             if let Some(level) = change {
                 pressure_alert(&rt, &self.id, &self.queue, level).await;
             }
+            if batch.is_empty() {
+                continue; // woken only to report a recovery
+            }
             self.process(&rt, &batch).await?;
             for input in batch.drain(..) {
                 input.pending().fetch_sub(1, Ordering::AcqRel);
