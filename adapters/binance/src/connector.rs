@@ -8,8 +8,8 @@ use crate::instruments::instruments_from;
 use crate::orders::num;
 use crate::paths::{self, Paths};
 use crate::rejects;
-use crate::rest::{local_ms, Auth, Cost, Credentials, Method, RestClient};
-use crate::sign::{Params, Signer};
+use crate::rest::{local_ms, Auth, Cost, Method, RestClient};
+use crate::sign::Params;
 use crate::tracker::Tracker;
 use crate::updates::body_updates;
 use crate::venue::{price_param, Account, Inner, Sent};
@@ -72,12 +72,7 @@ impl BinanceVenue {
     /// # Errors
     /// A bad config or key, or Binance unreachable.
     pub async fn connect(config: BinanceConfig) -> Result<Self, BinanceError> {
-        config
-            .validate()
-            .map_err(|e| BinanceError::Unsupported(e.to_string()))?;
-        let keys = config
-            .load_keys()
-            .map_err(|e| BinanceError::Unsupported(e.to_string()))?;
+        let keys = crate::rest::account_credentials(&config)?;
         let endpoints = config.endpoints();
         let paths = Paths::of(config.product);
         let rest = RestClient::new(
@@ -103,20 +98,12 @@ impl BinanceVenue {
             .collect();
         let mut accounts = Vec::new();
         let mut by_portfolio = HashMap::new();
-        for (i, k) in keys.into_iter().enumerate() {
-            let signer = Signer::new(k.key_type, &k.secret)
-                .map_err(|e| BinanceError::Unsupported(format!("accounts[{i}]: {e}")))?;
-            let portfolios: Vec<PortfolioId> = k.portfolios.iter().map(PortfolioId::new).collect();
+        for (i, (portfolios, creds)) in keys.into_iter().enumerate() {
+            let portfolios: Vec<PortfolioId> = portfolios.iter().map(PortfolioId::new).collect();
             for p in &portfolios {
                 by_portfolio.insert(p.clone(), i);
             }
-            accounts.push(Arc::new(Account {
-                creds: Credentials {
-                    api_key: k.api_key,
-                    signer,
-                },
-                portfolios,
-            }));
+            accounts.push(Arc::new(Account { creds, portfolios }));
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {

@@ -167,6 +167,18 @@ impl Inner {
 }
 
 impl BinanceVenue {
+    /// The account `portfolio` trades through.
+    ///
+    /// # Errors
+    /// No configured account trades for it.
+    fn trading_account(
+        &self,
+        portfolio: &PortfolioId,
+    ) -> Result<std::sync::Arc<Account>, BinanceError> {
+        self.account(portfolio)
+            .ok_or_else(|| BinanceError::Unsupported(format!("no account trades for {portfolio}")))
+    }
+
     /// The USDⓈ-M settings of the account `portfolio` trades through.
     ///
     /// # Errors
@@ -175,9 +187,7 @@ impl BinanceVenue {
         &self,
         portfolio: &PortfolioId,
     ) -> Result<FuturesSettings, BinanceError> {
-        let account = self.account(portfolio).ok_or_else(|| {
-            BinanceError::Unsupported(format!("no account trades for {portfolio}"))
-        })?;
+        let account = self.trading_account(portfolio)?;
         self.inner.futures_settings(&account).await
     }
 
@@ -191,9 +201,7 @@ impl BinanceVenue {
         symbol: &str,
         leverage: u32,
     ) -> Result<(), BinanceError> {
-        let account = self.account(portfolio).ok_or_else(|| {
-            BinanceError::Unsupported(format!("no account trades for {portfolio}"))
-        })?;
+        let account = self.trading_account(portfolio)?;
         let params = Params::new()
             .with("symbol", symbol)
             .with("leverage", leverage);
@@ -211,9 +219,7 @@ impl BinanceVenue {
         symbol: &str,
         margin_type: MarginType,
     ) -> Result<(), BinanceError> {
-        let account = self.account(portfolio).ok_or_else(|| {
-            BinanceError::Unsupported(format!("no account trades for {portfolio}"))
-        })?;
+        let account = self.trading_account(portfolio)?;
         let params = Params::new()
             .with("symbol", symbol)
             .with("marginType", margin_type.as_binance());

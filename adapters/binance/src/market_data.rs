@@ -113,60 +113,23 @@ impl BinanceMarketData {
     /// # Errors
     /// A bad config, or no symbols.
     pub fn connect(config: &BinanceConfig) -> Result<Self, BinanceError> {
-        config
-            .validate()
-            .map_err(|e| BinanceError::Unsupported(e.to_string()))?;
-        if config.symbols.is_empty() {
-            return Err(BinanceError::Unsupported(
-                "market data: `symbols` lists nothing to stream".into(),
-            ));
-        }
-        let endpoints = config.endpoints();
-        let paths = Paths::of(config.product);
-        let rest = Arc::new(RestClient::new(
-            &endpoints.rest,
-            paths.time,
-            config.recv_window_ms,
-            Duration::from_millis(config.request_timeout_ms),
-        )?);
-        let symbols: Vec<String> = config
-            .symbols
-            .iter()
-            .map(|s| s.to_ascii_uppercase())
-            .collect();
         let (tx, rx) = mpsc::unbounded_channel();
-        let (stream_tx, mut stream_rx) = mpsc::unbounded_channel();
-        let mut tasks: Vec<_> = market_stream::plan(
-            config.product,
-            &endpoints.stream,
-            &symbols,
-            config.depth_speed_ms,
-        )
-        .into_iter()
-        .map(|c| market_stream::spawn(c, stream_tx.clone()))
-        .collect();
-        let relay = tx.clone();
-        tasks.push(tokio::spawn(async move {
-            while let Some(input) = stream_rx.recv().await {
-                if relay.send(Input::Stream(input)).is_err() {
-                    return;
-                }
-            }
-        }));
+        let opened = market_stream::open(config, tx.clone(), Input::Stream)?;
         Ok(Self {
             product: config.product,
-            rest,
-            depth_path: paths.depth,
+            rest: opened.rest,
+            depth_path: Paths::of(config.product).depth,
             rx,
             tx,
-            books: symbols
+            books: opened
+                .symbols
                 .into_iter()
                 .map(|s| (s, BookSync::default()))
                 .collect(),
             funding: HashMap::new(),
             out: VecDeque::new(),
             stats: SyncStats::default(),
-            tasks,
+            tasks: opened.tasks,
         })
     }
 

@@ -120,6 +120,72 @@ pub(crate) fn plan(
     out
 }
 
+/// The public streams of a config's symbols, opened: the REST client for depth snapshots,
+/// the (upper-case) symbols, and the tasks feeding every frame and loss to the receiver.
+pub(crate) struct Opened {
+    /// REST client of the product's host (snapshots).
+    pub rest: std::sync::Arc<crate::rest::RestClient>,
+    /// Upper-case symbols.
+    pub symbols: Vec<String>,
+    /// The connection tasks and the relay.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Validates `config` (which must name symbols) and opens its streams; each frame or loss
+/// reaches `tx` wrapped by `wrap`.
+///
+/// # Errors
+/// A bad config, or no symbols.
+pub(crate) fn open<I: Send + 'static>(
+    config: &crate::config::BinanceConfig,
+    tx: mpsc::UnboundedSender<I>,
+    wrap: fn(StreamInput) -> I,
+) -> Result<Opened, crate::error::BinanceError> {
+    use crate::error::BinanceError;
+    config
+        .validate()
+        .map_err(|e| BinanceError::Unsupported(e.to_string()))?;
+    if config.symbols.is_empty() {
+        return Err(BinanceError::Unsupported(
+            "market data: `symbols` lists nothing to stream".into(),
+        ));
+    }
+    let endpoints = config.endpoints();
+    let rest = std::sync::Arc::new(crate::rest::RestClient::new(
+        &endpoints.rest,
+        crate::paths::Paths::of(config.product).time,
+        config.recv_window_ms,
+        Duration::from_millis(config.request_timeout_ms),
+    )?);
+    let symbols: Vec<String> = config
+        .symbols
+        .iter()
+        .map(|s| s.to_ascii_uppercase())
+        .collect();
+    let (stream_tx, mut stream_rx) = mpsc::unbounded_channel();
+    let mut tasks: Vec<_> = plan(
+        config.product,
+        &endpoints.stream,
+        &symbols,
+        config.depth_speed_ms,
+    )
+    .into_iter()
+    .map(|c| spawn(c, stream_tx.clone()))
+    .collect();
+    tasks.push(tokio::spawn(async move {
+        while let Some(input) = stream_rx.recv().await {
+            if tx.send(wrap(input)).is_err() {
+                return;
+            }
+        }
+    }));
+    Ok(Opened {
+        rest,
+        symbols,
+        tasks,
+    })
+}
+
 /// Keeps `connection` open for as long as `tx` has a receiver, forwarding its frames.
 pub(crate) fn spawn(
     connection: Connection,

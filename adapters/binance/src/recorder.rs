@@ -16,7 +16,6 @@ use crate::rest::{Auth, Method, RestClient};
 use crate::sign::Params;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Levels per side in a recorded snapshot.
@@ -65,54 +64,17 @@ impl BinanceRecorder {
     pub fn connect(config: &BinanceConfig) -> Result<Self, BinanceError> {
         let mut config = config.clone();
         config.allow_live = true; // recording public data trades nothing
-        config
-            .validate()
-            .map_err(|e| BinanceError::Unsupported(e.to_string()))?;
-        if config.symbols.is_empty() {
-            return Err(BinanceError::Unsupported(
-                "record: name at least one symbol".into(),
-            ));
-        }
-        let endpoints = config.endpoints();
-        let paths = Paths::of(config.product);
-        let rest = Arc::new(RestClient::new(
-            &endpoints.rest,
-            paths.time,
-            config.recv_window_ms,
-            Duration::from_millis(config.request_timeout_ms),
-        )?);
-        let symbols: Vec<String> = config
-            .symbols
-            .iter()
-            .map(|s| s.to_ascii_uppercase())
-            .collect();
         let (tx, rx) = mpsc::unbounded_channel();
-        let (stream_tx, mut stream_rx) = mpsc::unbounded_channel();
-        let mut tasks: Vec<_> = market_stream::plan(
-            config.product,
-            &endpoints.stream,
-            &symbols,
-            config.depth_speed_ms,
-        )
-        .into_iter()
-        .map(|c| market_stream::spawn(c, stream_tx.clone()))
-        .collect();
-        let relay = tx.clone();
-        tasks.push(tokio::spawn(async move {
-            while let Some(input) = stream_rx.recv().await {
-                if relay.send(Input::Stream(input)).is_err() {
-                    return;
-                }
-            }
-        }));
+        let opened = market_stream::open(&config, tx.clone(), Input::Stream)?;
+        let paths = Paths::of(config.product);
         Ok(Self {
-            rest,
+            rest: opened.rest,
             depth_path: paths.depth,
             snapshot_cost: paths::cost(config.product, 50, 20),
             rx,
             tx,
             snapshotted: HashSet::new(),
-            tasks,
+            tasks: opened.tasks,
         })
     }
 

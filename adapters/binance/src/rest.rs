@@ -32,6 +32,35 @@ pub struct Credentials {
     pub signer: Signer,
 }
 
+/// Validates `config`, reads every account's keys and makes their signers: for each account,
+/// the portfolios it trades for and its credentials, in config order.
+///
+/// # Errors
+/// [`BinanceError::Unsupported`] listing the config's problems, an unreadable key, or a key
+/// that does not sign.
+pub fn account_credentials(
+    config: &crate::config::BinanceConfig,
+) -> Result<Vec<(Vec<String>, Credentials)>, BinanceError> {
+    config
+        .validate()
+        .map_err(|e| BinanceError::Unsupported(e.to_string()))?;
+    let keys = config
+        .load_keys()
+        .map_err(|e| BinanceError::Unsupported(e.to_string()))?;
+    keys.into_iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let signer = Signer::new(k.key_type, &k.secret)
+                .map_err(|e| BinanceError::Unsupported(format!("accounts[{i}]: {e}")))?;
+            let creds = Credentials {
+                api_key: k.api_key,
+                signer,
+            };
+            Ok((k.portfolios, creds))
+        })
+        .collect()
+}
+
 /// HTTP method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {

@@ -73,21 +73,24 @@ impl BinanceVenue {
             .map_err(Into::into)
     }
 
+    /// Refuses every leg of `list` as an invalid order, saying why (nothing is sent).
+    pub(crate) fn refuse_list(&self, list: &OrderListRequest, message: &str) {
+        for leg in &list.orders {
+            self.inner.emit({
+                let mut tracker = self.inner.lock_tracker();
+                tracker.insert(leg, false);
+                tracker.rejected(
+                    &leg.client_order_id,
+                    RejectReason::InvalidOrder,
+                    message.to_owned(),
+                    self.inner.rest.server_now(),
+                )
+            });
+        }
+    }
+
     pub(crate) async fn spot_oco(&self, list: &OrderListRequest) -> PortResult<()> {
-        let refuse = |message: &str| {
-            for leg in &list.orders {
-                self.inner.emit({
-                    let mut tracker = self.inner.lock_tracker();
-                    tracker.insert(leg, false);
-                    tracker.rejected(
-                        &leg.client_order_id,
-                        RejectReason::InvalidOrder,
-                        message.to_owned(),
-                        self.inner.rest.server_now(),
-                    )
-                });
-            }
-        };
+        let refuse = |message: &str| self.refuse_list(list, message);
         let (limit, stop) = match list.orders.as_slice() {
             [a, b] if matches!(a.kind, OrderKind::Limit { .. }) && b.kind.is_contingent() => (a, b),
             [a, b] if matches!(b.kind, OrderKind::Limit { .. }) && a.kind.is_contingent() => (b, a),

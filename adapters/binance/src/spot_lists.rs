@@ -12,7 +12,6 @@ use crate::paths;
 use crate::rest::{Cost, Method};
 use crate::sign::Params;
 use crate::updates::body_updates;
-use chimera_kernel::event::RejectReason;
 use chimera_kernel::order::{Contingency, OrderIntent, OrderKind, OrderListRequest, Side};
 use chimera_ports::PortResult;
 
@@ -122,20 +121,7 @@ fn shape(list: &OrderListRequest) -> Result<(), &'static str> {
 
 impl BinanceVenue {
     pub(crate) async fn spot_one_triggers(&self, list: &OrderListRequest) -> PortResult<()> {
-        let refuse = |message: &str| {
-            for leg in &list.orders {
-                self.inner.emit({
-                    let mut tracker = self.inner.lock_tracker();
-                    tracker.insert(leg, false);
-                    tracker.rejected(
-                        &leg.client_order_id,
-                        RejectReason::InvalidOrder,
-                        message.to_owned(),
-                        self.inner.rest.server_now(),
-                    )
-                });
-            }
-        };
+        let refuse = |message: &str| self.refuse_list(list, message);
         if let Err(why) = shape(list) {
             refuse(why);
             return Ok(());

@@ -13,7 +13,7 @@ use crate::config::{BinanceConfig, Product};
 use crate::error::BinanceError;
 use crate::paths::{self, Paths};
 use crate::rest::{Auth, Cost, Credentials, Method, RestClient};
-use crate::sign::{Params, Signer};
+use crate::sign::Params;
 use crate::transfer_policy::TransferPolicy;
 use chimera_kernel::ids::{Asset, Symbol};
 use chimera_kernel::time::Timestamp;
@@ -60,12 +60,7 @@ impl BinanceTreasury {
     /// # Errors
     /// A bad config or key, or Binance unreachable.
     pub async fn connect(config: &BinanceConfig) -> Result<Self, BinanceError> {
-        config
-            .validate()
-            .map_err(|e| BinanceError::Unsupported(e.to_string()))?;
-        let keys = config
-            .load_keys()
-            .map_err(|e| BinanceError::Unsupported(e.to_string()))?;
+        let keys = crate::rest::account_credentials(config)?;
         let endpoints = config.endpoints();
         let timeout = Duration::from_millis(config.request_timeout_ms);
         let sapi = RestClient::new(
@@ -82,18 +77,8 @@ impl BinanceTreasury {
         let accounts = keys
             .into_iter()
             .enumerate()
-            .map(|(i, k)| {
-                let signer = Signer::new(k.key_type, &k.secret)
-                    .map_err(|e| BinanceError::Unsupported(format!("accounts[{i}]: {e}")))?;
-                Ok((
-                    config.account_name(i),
-                    Credentials {
-                        api_key: k.api_key,
-                        signer,
-                    },
-                ))
-            })
-            .collect::<Result<_, BinanceError>>()?;
+            .map(|(i, (_, creds))| (config.account_name(i), creds))
+            .collect();
         Ok(Self {
             sapi,
             product_rest,

@@ -6,13 +6,11 @@
 
 use crate::market::{delivered, Route};
 use crate::Fake;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 type Params = Query<HashMap<String, String>>;
@@ -101,34 +99,6 @@ fn open(
     upgrade.on_upgrade(move |socket| async move {
         let (tx, rx) = mpsc::unbounded_channel();
         fake.market().subscribe(&streams, combined, tx);
-        pump(socket, rx).await;
+        crate::ws::pump(socket, rx, None).await;
     })
-}
-
-/// Forwards frames with pings until either side closes or the fake drops the connection.
-async fn pump(socket: WebSocket, mut rx: mpsc::UnboundedReceiver<String>) {
-    let (mut sink, mut stream) = socket.split();
-    let mut ping = tokio::time::interval(Duration::from_secs(3));
-    loop {
-        tokio::select! {
-            frame = rx.recv() => {
-                let Some(text) = frame else {
-                    let _ = sink.send(Message::Close(None)).await;
-                    return;
-                };
-                if sink.send(Message::text(text)).await.is_err() {
-                    return;
-                }
-            }
-            _ = ping.tick() => {
-                if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
-                    return;
-                }
-            }
-            incoming = stream.next() => match incoming {
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                _ => {}
-            },
-        }
-    }
 }

@@ -2,6 +2,7 @@
 //! and the spot WebSocket API (`/ws-api/v3`: `userDataStream.subscribe.signature`). Each
 //! connection gets the account's events through a channel; the server pings every few
 //! seconds, and closing the channel (fault injection, expired key) closes the connection.
+//! The market-data endpoints ([`crate::market_ws`]) forward their frames with the same pump.
 
 use crate::auth;
 use crate::state::now_ms;
@@ -27,12 +28,7 @@ pub(crate) async fn user_stream(
             .into_response();
     };
     upgrade.on_upgrade(move |socket| async move {
-        let (tx, rx) = mpsc::unbounded_channel();
-        fake.exchange()
-            .listeners
-            .entry(account)
-            .or_default()
-            .push(tx);
+        let rx = listen(&fake, account);
         pump(socket, rx, Some((fake, key))).await;
     })
 }
@@ -51,12 +47,7 @@ async fn ws_api_session(fake: Arc<Fake>, mut socket: WebSocket) {
     let id = request.get("id").cloned().unwrap_or_default();
     let answer = match subscribe(&fake, &request) {
         Ok(account) => {
-            let (tx, rx) = mpsc::unbounded_channel();
-            fake.exchange()
-                .listeners
-                .entry(account)
-                .or_default()
-                .push(tx);
+            let rx = listen(&fake, account);
             Ok(rx)
         }
         Err(e) => Err(e),
@@ -114,8 +105,19 @@ fn subscribe(fake: &Fake, request: &serde_json::Value) -> Result<usize, ApiError
     Ok(account)
 }
 
+/// A new channel of `account`'s user-data events.
+fn listen(fake: &Fake, account: usize) -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    fake.exchange()
+        .listeners
+        .entry(account)
+        .or_default()
+        .push(tx);
+    rx
+}
+
 /// Forwards `rx` to the socket with pings, until either side closes (or a listen key expires).
-async fn pump(
+pub(crate) async fn pump(
     socket: WebSocket,
     mut rx: mpsc::UnboundedReceiver<String>,
     listen_key: Option<(Arc<Fake>, String)>,

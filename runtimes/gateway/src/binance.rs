@@ -9,12 +9,11 @@
 //! records are the [`crate::treasury_desk`]'s.
 
 use crate::treasury_desk::TreasuryDesk;
-use crate::venue::{GatewayVenue, Knowledge};
+use crate::venue::GatewayVenue;
 use async_trait::async_trait;
 use chimera_binance::{BinanceConfig, BinanceTreasury, BinanceVenue};
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::order::OrderIntent;
-use chimera_kernel::time::Timestamp;
 use chimera_messages::{AlertCode, AlertLevel, DecodeError};
 use chimera_ports::{Delivery, ExecutionVenue};
 use chimera_runtime::runtime::{fatal, Runtime};
@@ -93,26 +92,6 @@ impl GatewayVenue for BinanceGatewayVenue {
 
     async fn prepare(&mut self, _: &Runtime, intent: &OrderIntent) -> anyhow::Result<bool> {
         Ok(self.portfolios.contains(&intent.portfolio_id))
-    }
-
-    fn knowledge(&self, _: &OrderIntent) -> Knowledge {
-        Knowledge::Unknown
-    }
-
-    fn checkpoint(&mut self) -> anyhow::Result<Option<String>> {
-        Ok(None)
-    }
-
-    fn has_unacknowledged(&self) -> bool {
-        false
-    }
-
-    async fn acknowledge(&mut self, _: &Runtime) -> anyhow::Result<()> {
-        Ok(())
-    }
-
-    fn now(&self) -> Timestamp {
-        chimera_runtime::runtime::wall_clock()
     }
 }
 

@@ -32,39 +32,56 @@ pub trait GatewayVenue: Send {
     fn trading(&self) -> &dyn ExecutionVenue;
 
     /// Background work of one turn of the gateway's loop (the simulation reads market data);
-    /// returns how much it handled (0: idle).
+    /// returns how much it handled (0: idle). None by default.
     ///
     /// # Errors
     /// A fatal bus failure.
-    async fn turn(&mut self, rt: &Arc<Runtime>) -> anyhow::Result<usize>;
+    async fn turn(&mut self, _rt: &Arc<Runtime>) -> anyhow::Result<usize> {
+        Ok(0)
+    }
 
     /// Readies the venue for `intent` just before it is sent. `false`: the venue cannot take
-    /// orders for its portfolio (the gateway raises an alert and drops the intent).
+    /// orders for its portfolio (the gateway raises an alert and drops the intent). Ready by
+    /// default.
     ///
     /// # Errors
     /// A fatal bus or database failure.
-    async fn prepare(&mut self, rt: &Runtime, intent: &OrderIntent) -> anyhow::Result<bool>;
+    async fn prepare(&mut self, _rt: &Runtime, _intent: &OrderIntent) -> anyhow::Result<bool> {
+        Ok(true)
+    }
 
-    /// Whether the venue already received `intent`'s client order id.
-    fn knowledge(&self, intent: &OrderIntent) -> Knowledge;
+    /// Whether the venue already received `intent`'s client order id (by default it cannot
+    /// tell: the records decide, and an exchange de-duplicates by client order id).
+    fn knowledge(&self, _intent: &OrderIntent) -> Knowledge {
+        Knowledge::Unknown
+    }
 
-    /// The venue's state for the gateway's checkpoint, as JSON (`None`: it keeps its own).
+    /// The venue's state for the gateway's checkpoint, as JSON (`None`, the default: it keeps
+    /// its own).
     ///
     /// # Errors
     /// The state cannot be serialized.
-    fn checkpoint(&mut self) -> anyhow::Result<Option<String>>;
+    fn checkpoint(&mut self) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
 
-    /// Whether the venue holds inputs a checkpoint would let it acknowledge.
-    fn has_unacknowledged(&self) -> bool;
+    /// Whether the venue holds inputs a checkpoint would let it acknowledge (none by default).
+    fn has_unacknowledged(&self) -> bool {
+        false
+    }
 
-    /// Acknowledges what the last (durable) checkpoint covers.
+    /// Acknowledges what the last (durable) checkpoint covers (nothing by default).
     ///
     /// # Errors
     /// A fatal bus failure.
-    async fn acknowledge(&mut self, rt: &Runtime) -> anyhow::Result<()>;
+    async fn acknowledge(&mut self, _rt: &Runtime) -> anyhow::Result<()> {
+        Ok(())
+    }
 
-    /// The venue's time, to stamp checkpoints with.
-    fn now(&self) -> Timestamp;
+    /// The venue's time, to stamp checkpoints with (the wall clock by default).
+    fn now(&self) -> Timestamp {
+        chimera_runtime::runtime::wall_clock()
+    }
 
     /// The best bids and asks of `symbol` the gateway sees now (best first), for the
     /// transaction costs of the fills of an order about to be sent. Empty when the gateway
@@ -93,33 +110,5 @@ impl<V: ExecutionVenue> PlainVenue<V> {
 impl<V: ExecutionVenue + 'static> GatewayVenue for PlainVenue<V> {
     fn trading(&self) -> &dyn ExecutionVenue {
         &self.venue
-    }
-
-    async fn turn(&mut self, _: &Arc<Runtime>) -> anyhow::Result<usize> {
-        Ok(0)
-    }
-
-    async fn prepare(&mut self, _: &Runtime, _: &OrderIntent) -> anyhow::Result<bool> {
-        Ok(true)
-    }
-
-    fn knowledge(&self, _: &OrderIntent) -> Knowledge {
-        Knowledge::Unknown
-    }
-
-    fn checkpoint(&mut self) -> anyhow::Result<Option<String>> {
-        Ok(None)
-    }
-
-    fn has_unacknowledged(&self) -> bool {
-        false
-    }
-
-    async fn acknowledge(&mut self, _: &Runtime) -> anyhow::Result<()> {
-        Ok(())
-    }
-
-    fn now(&self) -> Timestamp {
-        chimera_runtime::runtime::wall_clock()
     }
 }

@@ -64,15 +64,31 @@ async fn ack_of(bus: &Arc<MemoryEventBus>, command_id: &str) -> CommandAck {
     panic!("no acknowledgement of {command_id}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_gateway_trades_records_funding_and_transfers_on_binance() {
-    let mut fake_config =
-        FakeConfig::new(FakeProduct::Usdm).with_hmac_account(KEY, SECRET, &[("USDT", d("10000"))]);
-    fake_config.accounts[0].other_wallet = vec![("USDT".into(), d("1000"))];
-    let (fake, base, _server) = Fake::start(fake_config).await.unwrap();
-    fake.set_quote("BTCUSDT", d("50000"), d("50000.1")).unwrap();
+/// A gateway on the fake: the fake (with `fake_config`, quoting `bid`), the store, the bus,
+/// the runtime, the shutdown trigger and the running gateway. `venue` adds lines to the
+/// `[venue]` table (the account's keys are written to files in a fresh directory).
+struct Harness {
+    fake: Arc<Fake>,
+    base: String,
+    store: SqlStore,
+    bus: Arc<MemoryEventBus>,
+    rt: Arc<Runtime>,
+    trigger: chimera_live::runtime::ShutdownTrigger,
+    running: tokio::task::JoinHandle<anyhow::Result<gateway::GatewayFigures>>,
+}
 
-    let dir = std::env::temp_dir().join(format!("chimera-bg-{}", std::process::id()));
+async fn start(
+    name: &str,
+    fake_config: FakeConfig,
+    bid: &str,
+    venue: &str,
+    account: &str,
+) -> Harness {
+    let (fake, base, server) = Fake::start(fake_config).await.unwrap();
+    std::mem::forget(server); // lives for the test process
+    fake.set_quote("BTCUSDT", d(bid), d(bid) + d("0.1"))
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("chimera-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("key"), KEY).unwrap();
@@ -95,9 +111,8 @@ async fn the_gateway_trades_records_funding_and_transfers_on_binance() {
     let ws = base.replacen("http", "ws", 1);
     let config: GatewayConfig = toml::from_str(&format!(
         "id = \"g1\"\n[venue]\nkind = \"binance\"\nproduct = \"usdm\"\nenvironment = \"custom\"\n\
-         rest_url = \"{base}\"\nstream_url = \"{ws}\"\nfunding_poll_ms = 1000\n\
-         transfers = {{ directions = [\"spot_to_usdm\", \"usdm_to_spot\"], max_amount = {{ USDT = \"500\" }} }}\n\
-         [[venue.accounts]]\nname = \"main\"\nportfolios = [\"p1\"]\napi_key_file = \"{}\"\nsecret_file = \"{}\"\n",
+         rest_url = \"{base}\"\nstream_url = \"{ws}\"\n{venue}\n\
+         [[venue.accounts]]\n{account}\nportfolios = [\"p1\"]\napi_key_file = \"{}\"\nsecret_file = \"{}\"\n",
         dir.join("key").display(),
         dir.join("secret").display()
     ))
@@ -106,6 +121,30 @@ async fn the_gateway_trades_records_funding_and_transfers_on_binance() {
         let rt = Arc::clone(&rt);
         async move { gateway::run_gateway(rt, &config).await }
     });
+    Harness {
+        fake,
+        base,
+        store,
+        bus,
+        rt,
+        trigger,
+        running,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_trades_records_funding_and_transfers_on_binance() {
+    let mut fake_config =
+        FakeConfig::new(FakeProduct::Usdm).with_hmac_account(KEY, SECRET, &[("USDT", d("10000"))]);
+    fake_config.accounts[0].other_wallet = vec![("USDT".into(), d("1000"))];
+    let Harness { fake, base, store, bus, rt, trigger, running } = start(
+        "bg",
+        fake_config,
+        "50000",
+        "funding_poll_ms = 1000\ntransfers = { directions = [\"spot_to_usdm\", \"usdm_to_spot\"], max_amount = { USDT = \"500\" } }",
+        "name = \"main\"",
+    )
+    .await;
 
     // An order.
     let portfolio = PortfolioId::new("p1");
@@ -293,45 +332,23 @@ async fn the_gateway_trades_records_funding_and_transfers_on_binance() {
 async fn through_the_gateway_no_order_is_duplicated_and_no_fill_lost() {
     use chimera_fake_binance::faults::Faults;
     use chimera_ports::FillRepository;
-    let mut fake_config =
+    let fake_config =
         FakeConfig::new(FakeProduct::Usdm).with_hmac_account(KEY, SECRET, &[("USDT", d("100000"))]);
-    fake_config.weight_per_minute = 2_400;
-    let (fake, base, _server) = Fake::start(fake_config).await.unwrap();
-    fake.set_quote("BTCUSDT", d("40000"), d("40000.1")).unwrap();
-    let dir = std::env::temp_dir().join(format!("chimera-bgf-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("key"), KEY).unwrap();
-    std::fs::write(dir.join("secret"), SECRET).unwrap();
-    let store = SqlStore::connect(&SqlConfig::new(format!(
-        "sqlite://{}?mode=rwc",
-        dir.join("g.db").display()
-    )))
-    .await
-    .unwrap();
-    let bus = Arc::new(MemoryEventBus::new());
-    let (trigger, shutdown) = shutdown_pair();
-    let rt = Arc::new(Runtime::new(
-        bus.clone(),
-        Topics::new("bg."),
-        store.clone(),
-        "g1",
-        shutdown,
-    ));
-    let ws = base.replacen("http", "ws", 1);
-    let config: GatewayConfig = toml::from_str(&format!(
-        "id = \"g1\"\n[venue]\nkind = \"binance\"\nproduct = \"usdm\"\nenvironment = \"custom\"\n\
-         rest_url = \"{base}\"\nstream_url = \"{ws}\"\nrequest_timeout_ms = 500\nrecv_window_ms = 1000\n\
-         sweep_ms = 1000\n\
-         [[venue.accounts]]\nportfolios = [\"p1\"]\napi_key_file = \"{}\"\nsecret_file = \"{}\"\n",
-        dir.join("key").display(),
-        dir.join("secret").display()
-    ))
-    .unwrap();
-    let running = tokio::spawn({
-        let rt = Arc::clone(&rt);
-        async move { gateway::run_gateway(rt, &config).await }
-    });
+    let Harness {
+        fake,
+        store,
+        rt,
+        trigger,
+        running,
+        ..
+    } = start(
+        "bgf",
+        fake_config,
+        "40000",
+        "request_timeout_ms = 500\nrecv_window_ms = 1000\nsweep_ms = 1000",
+        "",
+    )
+    .await;
     let portfolio = PortfolioId::new("p1");
     let order = |n: u64, side: Side, kind: OrderKind| {
         let intent_id = IntentId::for_portfolio(&portfolio, n);
