@@ -1,0 +1,74 @@
+//! The floor: one publish → poll hop through the bus adapter the runtimes use, built from the
+//! same configuration (client library, producer and fetch settings, stream layout), at the
+//! benchmark's rate, on a topic of its own. Tick-to-order crosses two such hops (feed → node,
+//! node → observer), order-to-fill two more (node → gateway, gateway → observer); what is above
+//! them is the runtimes' own time.
+
+use super::setup::Figures;
+use chimera_ports::EventBus;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Publishes `count` small messages at `rate`/s, one at a time as the node and gateway do, and
+/// returns the time each took to reach a subscriber polling the topic.
+pub(crate) async fn hop(bus: &Arc<dyn EventBus>, topic: &str, count: usize, rate: u64) -> Figures {
+    let mut sub = bus
+        .subscribe(topic, &format!("{topic}.floor"))
+        .await
+        .unwrap();
+    // Warm-up: the topic exists and the subscriber is assigned before the clock starts.
+    bus.publish(topic, "k", &u64::MAX.to_le_bytes())
+        .await
+        .unwrap();
+    let warm = Instant::now();
+    loop {
+        if let Ok(Some(d)) = sub.poll(Duration::from_millis(100)).await {
+            sub.ack(&d).await.unwrap();
+            break;
+        }
+        assert!(
+            warm.elapsed() < Duration::from_mins(1),
+            "the floor's subscriber received nothing in 60 s on {topic}"
+        );
+    }
+    let sent: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; count]));
+    let publisher = {
+        let (bus, sent, topic) = (Arc::clone(bus), Arc::clone(&sent), topic.to_owned());
+        #[allow(clippy::cast_precision_loss, reason = "a rate")]
+        let period = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+        tokio::spawn(async move {
+            let start = Instant::now();
+            for i in 0..count {
+                let due = period * u32::try_from(i).unwrap();
+                if let Some(wait) = due.checked_sub(start.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+                sent.lock().unwrap()[i] = Some(Instant::now());
+                bus.publish(&topic, "k", &(i as u64).to_le_bytes())
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut samples = Vec::with_capacity(count);
+    let mut last = Instant::now();
+    while samples.len() < count && last.elapsed() < Duration::from_secs(10) {
+        let Ok(Some(d)) = sub.poll(Duration::from_millis(1)).await else {
+            continue;
+        };
+        let now = Instant::now();
+        last = now;
+        let Ok(bytes) = <[u8; 8]>::try_from(d.payload.as_slice()) else {
+            continue;
+        };
+        let i = usize::try_from(u64::from_le_bytes(bytes)).unwrap_or(usize::MAX);
+        if let Some(Some(at)) = sent.lock().unwrap().get(i) {
+            samples.push(now.duration_since(*at).as_secs_f64() * 1e3);
+        }
+        if samples.len() % 64 == 0 {
+            sub.ack(&d).await.unwrap();
+        }
+    }
+    publisher.await.unwrap();
+    Figures::of(samples)
+}

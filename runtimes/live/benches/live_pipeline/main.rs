@@ -1,0 +1,157 @@
+//! Live pipeline figures on loopback services, with the real `chimera-node` and
+//! `chimera-gateway` binaries (`cargo bench -p chimera-live --bench live_pipeline`), on each bus
+//! the environment names (Kafka: `CHIMERA_KAFKA_BROKERS`, Redis Streams: `CHIMERA_REDIS_URL`;
+//! `CHIMERA_BENCH_BUS=kafka|redis` picks one), storing in PostgreSQL (`CHIMERA_DATABASE_URL`):
+//!
+//! 1. the floor: the bus's own publish → poll hop, through the same adapter and settings;
+//! 2. node throughput and memory: 5 portfolios (one symbol each), the bars already on the bus;
+//!    time from node start until every portfolio has applied its last bar; peak RSS (`VmHWM`);
+//! 3. latency: node and gateway running, bars published at a steady rate; tick-to-order is
+//!    "market event published → its order intent seen on `orders.submission`", order-to-fill is
+//!    "intent seen → its fill seen on `orders.feedback`" (both observed by this process, so
+//!    each crosses two hops of the floor); the node's RSS is sampled every second and its
+//!    slope reported, so a long run (`CHIMERA_BENCH_LATENCY_EVENTS`) is the memory soak.
+//!
+//! `CHIMERA_BENCH_EVENTS` (throughput bars, default 100000), `CHIMERA_BENCH_LATENCY_EVENTS`
+//! (default 20000) and `CHIMERA_BENCH_RATE` (events/s, default 2000) tune it.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench")]
+
+mod floor;
+mod latency;
+mod setup;
+
+use setup::{Bus, Figures, Setup, SYMBOLS};
+use std::time::{Duration, Instant};
+
+static NODE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| setup::binary("chimera-node"));
+static GATEWAY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| setup::binary("chimera-gateway"));
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What one bus measured, for the summary.
+struct Outcome {
+    bus: &'static str,
+    floor: Figures,
+    throughput: f64,
+    peak_rss_mib: f64,
+    latency: latency::Latency,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let Ok(admin) = std::env::var("CHIMERA_DATABASE_URL") else {
+        println!("skipped: set CHIMERA_DATABASE_URL (scripts/services.sh starts PostgreSQL)");
+        return;
+    };
+    let buses = Bus::from_env();
+    if buses.is_empty() {
+        println!("skipped: set CHIMERA_KAFKA_BROKERS or CHIMERA_REDIS_URL (scripts/services.sh starts both)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("chimera-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut outcomes = Vec::new();
+    for bus in &buses {
+        println!("== {} ==", bus.name());
+        outcomes.push(run_on(bus, &admin, &dir).await);
+    }
+    println!("\n== summary (ms; overhead = ours above the floor's hops) ==");
+    for o in &outcomes {
+        let l = &o.latency;
+        println!(
+            "{}: hop p50 {:.2} p99 {:.2} | tick-to-order p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | \
+             order-to-fill p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | {:.0} events/s | peak RSS {:.1} MiB, slope {:+.2} MiB/min",
+            o.bus,
+            o.floor.p50,
+            o.floor.p99,
+            l.tick_to_order.p50,
+            l.tick_to_order.p99,
+            l.tick_to_order.p50 - 2.0 * o.floor.p50,
+            l.tick_to_order.p99 - 2.0 * o.floor.p99,
+            l.order_to_fill.p50,
+            l.order_to_fill.p99,
+            l.order_to_fill.p50 - 2.0 * o.floor.p50,
+            l.order_to_fill.p99 - 2.0 * o.floor.p99,
+            o.throughput,
+            o.peak_rss_mib,
+            l.rss_slope_mib_per_min,
+        );
+    }
+}
+
+async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
+    let rate = env_u64("CHIMERA_BENCH_RATE", 2_000).max(1);
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let name = bus.name();
+
+    // 1. The floor, on a topic of its own.
+    let db = chimera_sql::recreate_postgres_database(admin, &format!("chimera_bench_{name}_tp"))
+        .await
+        .unwrap();
+    let tp = Setup::write(dir, bus, &format!("bench.{name}.tp{run}."), &db);
+    let handle = tp.bus().await;
+    let floor = floor::hop(&handle, &tp.topic("floor"), 2_000, rate).await;
+    println!("floor (one publish → poll hop): {floor}");
+
+    // 2. Throughput and memory: the bars are on the bus before the node starts.
+    let events = env_u64("CHIMERA_BENCH_EVENTS", 100_000);
+    let data = setup::bars(events / SYMBOLS.len() as u64);
+    let last_ts = data.last().unwrap().1;
+    let messages: Vec<(String, Vec<u8>)> = data
+        .iter()
+        .map(|(k, _, p)| (k.clone(), p.clone()))
+        .collect();
+    for chunk in messages.chunks(2_000) {
+        handle
+            .publish_batch(&tp.topic("market.data"), chunk)
+            .await
+            .unwrap();
+    }
+    let store = setup::store(&db).await;
+    let started = Instant::now();
+    let mut node = setup::spawn(&NODE, &tp.path, dir, &format!("{name}-tp-node"));
+    let finished = setup::wait_applied(&store, last_ts, Duration::from_mins(10)).await;
+    let elapsed = started.elapsed();
+    let rss = setup::status_kib(node.id(), "VmHWM:").unwrap_or(0);
+    setup::stop(&mut node);
+    assert!(
+        finished,
+        "the node applied every bar (logs in {})",
+        dir.display()
+    );
+    #[allow(clippy::cast_precision_loss, reason = "figures")]
+    let throughput = data.len() as f64 / elapsed.as_secs_f64();
+    #[allow(clippy::cast_precision_loss, reason = "figures")]
+    let peak_rss_mib = rss as f64 / 1024.0;
+    println!(
+        "node throughput: {} market events routed to 5 portfolios in {:.2} s = {throughput:.0} events/s (from process start, incl. restore and consumer start-up)",
+        data.len(),
+        elapsed.as_secs_f64(),
+    );
+    println!("node peak RSS with 5 portfolios: {peak_rss_mib:.1} MiB");
+
+    // 3. Latency at a steady rate, with the gateway.
+    let db = chimera_sql::recreate_postgres_database(admin, &format!("chimera_bench_{name}_lat"))
+        .await
+        .unwrap();
+    let lat = Setup::write(dir, bus, &format!("bench.{name}.lat{run}."), &db);
+    let events = env_u64("CHIMERA_BENCH_LATENCY_EVENTS", 20_000);
+    let latency = latency::measure(&lat, dir, &NODE, &GATEWAY, events, rate).await;
+    Outcome {
+        bus: name,
+        floor,
+        throughput,
+        peak_rss_mib,
+        latency,
+    }
+}

@@ -1,0 +1,287 @@
+//! What every phase of the live benchmark needs: the buses under test, the bars, the runtimes'
+//! configuration file, the runtime processes, and reading the outcome back.
+
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::time::Timestamp;
+use chimera_kernel::Decimal;
+use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
+use chimera_messages::{encode, Envelope, MessageType};
+use chimera_ports::{CheckpointRepository, EventBus};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(crate) const SYMBOLS: [&str; 5] = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"];
+
+/// A bus the benchmark runs on, with the address of its server.
+#[derive(Debug, Clone)]
+pub(crate) enum Bus {
+    Kafka(String),
+    Redis(String),
+}
+
+impl Bus {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Kafka(_) => "kafka",
+            Self::Redis(_) => "redis",
+        }
+    }
+
+    /// The buses whose servers the environment names (`CHIMERA_KAFKA_BROKERS`,
+    /// `CHIMERA_REDIS_URL`), narrowed by `CHIMERA_BENCH_BUS` (`kafka`, `redis`).
+    pub(crate) fn from_env() -> Vec<Self> {
+        let only = std::env::var("CHIMERA_BENCH_BUS").ok();
+        let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+        let mut buses = Vec::new();
+        if let Ok(brokers) = std::env::var("CHIMERA_KAFKA_BROKERS") {
+            if wanted("kafka") {
+                buses.push(Self::Kafka(brokers));
+            }
+        }
+        if let Ok(url) = std::env::var("CHIMERA_REDIS_URL") {
+            if wanted("redis") {
+                buses.push(Self::Redis(url));
+            }
+        }
+        buses
+    }
+
+    /// The `[bus]` section the runtimes read, and the benchmark with them.
+    fn section(&self, prefix: &str) -> String {
+        match self {
+            // One record per batch: the development broker cannot serve a fetch that starts
+            // inside a batch, and a node resumes mid-stream after a crash. A fetch waits at
+            // most 5 ms for data: latency, not throughput.
+            Self::Kafka(brokers) => format!(
+                "[bus]\nkind = \"kafka\"\nbrokers = \"{brokers}\"\ntopic_prefix = \"{prefix}\"\n\n\
+                 [bus.extra]\n\"batch.num.messages\" = \"1\"\n\"fetch.wait.max.ms\" = \"5\"\n\n"
+            ),
+            Self::Redis(url) => {
+                format!("[bus]\nkind = \"redis\"\nurl = \"{url}\"\ntopic_prefix = \"{prefix}\"\n\n")
+            }
+        }
+    }
+}
+
+/// The runtimes' configuration for one phase, and its path.
+pub(crate) struct Setup {
+    pub(crate) path: PathBuf,
+    pub(crate) live: chimera_live::config::LiveConfig,
+}
+
+impl Setup {
+    /// Writes the configuration of node and gateway for 5 portfolios (one symbol each) on
+    /// `bus` under topic prefix `prefix`, storing in database `db`.
+    pub(crate) fn write(dir: &Path, bus: &Bus, prefix: &str, db: &str) -> Self {
+        let mut text = bus.section(prefix);
+        let _ = write!(
+            text,
+            "[database]\nurl = \"{db}\"\nmax_connections = 16\n\n\
+             [node]\nid = \"node-1\"\nqueue_capacity = 4096\nregister_portfolios = true\n\n\
+             [gateway]\nid = \"gateway-1\"\n\n"
+        );
+        for symbol in SYMBOLS {
+            text.push_str("[[portfolios]]\n");
+            text.push_str(&portfolio(symbol));
+            text.push('\n');
+        }
+        let path = dir.join(format!("{}.toml", prefix.trim_end_matches('.')));
+        std::fs::write(&path, text).unwrap();
+        let live = chimera_live::config::load(std::slice::from_ref(&path), [], None)
+            .unwrap_or_else(|e| panic!("the bench's own config: {e}"));
+        Self { path, live }
+    }
+
+    /// The bus as the runtimes build it from this configuration.
+    pub(crate) async fn bus(&self) -> Arc<dyn EventBus> {
+        chimera_live::connect_bus(&self.live, "bench", false)
+            .await
+            .unwrap()
+    }
+
+    /// The full name of `topic` (`market.data`, …) under this phase's prefix.
+    pub(crate) fn topic(&self, topic: &str) -> String {
+        format!("{}{topic}", self.live.bus.topic_prefix)
+    }
+}
+
+fn portfolio(symbol: &str) -> String {
+    let spec = PortfolioSpec {
+        id: portfolio_id(symbol).to_string(),
+        strategy: "ema-cross".into(),
+        params: [("fast", "20"), ("slow", "60"), ("qty", "0.01")]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        reporting_asset: "USDT".into(),
+        instruments: vec![InstrumentSpec::perp_with_defaults(symbol, "5")],
+        balances: [("USDT".to_owned(), "1000000".to_owned())]
+            .into_iter()
+            .collect(),
+        exec: None,
+        risk: chimera_kernel::risk::RiskLimits::default(),
+        decision: chimera_live::decision_spec::DecisionSpec::default(),
+        manage: chimera_kernel::position_manager::ManagerConfig::default(),
+    };
+    toml::to_string(&spec)
+        .unwrap()
+        .replace("[[instruments]]", "[[portfolios.instruments]]")
+        .replace("[params]", "[portfolios.params]")
+        .replace("[balances]", "[portfolios.balances]")
+}
+
+fn portfolio_id(symbol: &str) -> PortfolioId {
+    PortfolioId::new(format!("bench-{}", symbol.to_lowercase()))
+}
+
+/// `n` bars per symbol, interleaved in time, as encoded envelopes keyed by symbol, with their
+/// time stamps.
+pub(crate) fn bars(per_symbol: u64) -> Vec<(String, i64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut state = 0x2545_F491_4F6C_DD1D_u64;
+    let mut cents = [4_000_000_i64; 5];
+    for i in 0..i64::try_from(per_symbol).unwrap() {
+        for (s, symbol) in SYMBOLS.iter().enumerate() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            cents[s] += i64::try_from(state % 4001).unwrap() - 2000;
+            let event = chimera_kernel::testing::bar(symbol, i, Decimal::new(cents[s], 2));
+            let ts = event.ts().0;
+            let envelope = Envelope::new(
+                MessageType::MarketEvent,
+                format!("{symbol}:{ts}"),
+                Timestamp(ts),
+                "bench",
+                *symbol,
+                &event,
+            );
+            out.push(((*symbol).to_owned(), ts, encode(&envelope)));
+        }
+    }
+    out
+}
+
+/// A runtime binary of this build (built first if need be).
+pub(crate) fn binary(name: &str) -> String {
+    chimera_live::runtime_binary(name)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .display()
+        .to_string()
+}
+
+pub(crate) fn spawn(binary: &str, config: &Path, dir: &Path, log: &str) -> Child {
+    std::process::Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.join(format!("{log}.out"))).unwrap(),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join(format!("{log}.err"))).unwrap(),
+        ))
+        .spawn()
+        .unwrap()
+}
+
+/// A `/proc/<pid>/status` figure in KiB (`VmHWM`: peak RSS, `VmRSS`: now).
+pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// SIGTERM, then SIGKILL if it has not stopped within 20 s.
+pub(crate) fn stop(child: &mut Child) {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+pub(crate) async fn store(db: &str) -> chimera_sql::SqlStore {
+    let mut config = chimera_sql::SqlConfig::new(db);
+    config.max_connections = 4;
+    chimera_sql::SqlStore::connect(&config).await.unwrap()
+}
+
+/// Waits until every bench portfolio's checkpoint has applied the bar stamped `last_ts`.
+pub(crate) async fn wait_applied(
+    db: &chimera_sql::SqlStore,
+    last_ts: i64,
+    limit: Duration,
+) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        let mut done = 0;
+        for symbol in SYMBOLS {
+            if let Some(cp) = db.load_checkpoint(&portfolio_id(symbol)).await.unwrap() {
+                let state: serde_json::Value = serde_json::from_str(&cp.state).unwrap();
+                if state["last_bar"][symbol].as_i64() == Some(last_ts) {
+                    done += 1;
+                }
+            }
+        }
+        if done == SYMBOLS.len() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// Percentiles of a set of milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Figures {
+    pub(crate) n: usize,
+    pub p50: f64,
+    pub p99: f64,
+    pub(crate) max: f64,
+}
+
+impl Figures {
+    pub(crate) fn of(mut samples: Vec<f64>) -> Self {
+        samples.sort_by(f64::total_cmp);
+        let at = |p: f64| {
+            if samples.is_empty() {
+                return f64::NAN;
+            }
+            #[allow(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "an index into the samples"
+            )]
+            let i = ((samples.len() - 1) as f64 * p).round() as usize;
+            samples[i]
+        };
+        Self {
+            n: samples.len(),
+            p50: at(0.5),
+            p99: at(0.99),
+            max: samples.last().copied().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (n = {})",
+            self.p50, self.p99, self.max, self.n
+        )
+    }
+}
