@@ -335,6 +335,11 @@ fn validate_node(node: &NodeConfig, problems: &mut Problems) {
     );
     problems.check(node.batch_max > 0, "node.batch_max", "must be ≥ 1");
     problems.check(
+        node.checkpoint_ms <= 60_000,
+        "node.checkpoint_ms",
+        format!("{} (must be ≤ 60000)", node.checkpoint_ms),
+    );
+    problems.check(
         node.capacity >= 1,
         "node.capacity",
         format!("{} (must be ≥ 1)", node.capacity),

@@ -17,9 +17,16 @@ pub struct NodeConfig {
     /// Capacity of each portfolio's queue (≥ 8).
     #[serde(default = "default_queue")]
     pub queue_capacity: usize,
-    /// Most inputs a portfolio handles between two checkpoints (≥ 1).
+    /// Most inputs a portfolio takes from its queue at once (≥ 1).
     #[serde(default = "default_batch")]
     pub batch_max: usize,
+    /// Longest a portfolio with a backlog goes without a checkpoint, ms (0 to 60000). Under
+    /// load the checkpoint, whose size grows with the open orders, is written at most this
+    /// often instead of after every batch; a portfolio that has caught up checkpoints every
+    /// batch. Inputs are acknowledged on the bus only once a checkpoint covers them, so a
+    /// larger value re-applies more after a crash, never loses any. 0: every batch.
+    #[serde(default = "default_checkpoint_ms")]
+    pub checkpoint_ms: u64,
     /// Heartbeat and metrics period, ms (≥ 100).
     #[serde(default = "default_heartbeat")]
     pub heartbeat_ms: u64,
@@ -47,6 +54,9 @@ fn default_queue() -> usize {
 }
 fn default_batch() -> usize {
     256
+}
+fn default_checkpoint_ms() -> u64 {
+    100
 }
 fn default_heartbeat() -> u64 {
     1_000

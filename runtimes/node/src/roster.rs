@@ -25,7 +25,7 @@ use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -199,6 +199,7 @@ impl Roster {
             stopped,
         );
         worker.epoch.store(epoch, Ordering::Release);
+        worker.checkpoint_every = Duration::from_millis(self.config.checkpoint_ms);
         let state = self
             .kill
             .read()

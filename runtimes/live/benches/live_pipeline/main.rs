@@ -13,7 +13,8 @@
 //!    slope reported, so a long run (`CHIMERA_BENCH_LATENCY_EVENTS`) is the memory soak.
 //!
 //! `CHIMERA_BENCH_EVENTS` (throughput bars, default 100000), `CHIMERA_BENCH_LATENCY_EVENTS`
-//! (default 20000) and `CHIMERA_BENCH_RATE` (events/s, default 2000) tune it.
+//! (default 20000) and `CHIMERA_BENCH_RATE` (events/s, default 2000) tune it;
+//! `CHIMERA_BENCH_BINARIES=<dir>` runs another build's `chimera-node` and `chimera-gateway`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench")]
 
 mod floor;

@@ -165,8 +165,20 @@ pub(crate) fn bars(per_symbol: u64) -> Vec<(String, i64, Vec<u8>)> {
     out
 }
 
-/// A runtime binary of this build (built first if need be).
+/// A runtime binary of this build, built (or found up to date) by cargo first: a binary left
+/// in the target directory by an older build would measure old code. With
+/// `CHIMERA_BENCH_BINARIES=<dir>`, that directory's binaries instead (another build's, to
+/// compare two builds on the same services).
 pub(crate) fn binary(name: &str) -> String {
+    if let Some(dir) = std::env::var_os("CHIMERA_BENCH_BINARIES") {
+        return std::path::Path::new(&dir).join(name).display().to_string();
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "--release", "-p", name, "--bin", name])
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build --release -p {name} failed");
     chimera_live::runtime_binary(name)
         .unwrap_or_else(|e| panic!("{e}"))
         .display()

@@ -7,6 +7,8 @@
 //! after a crash carry the same intent ids (the sequence is in the checkpoint), which the
 //! gateway de-duplicates.
 
+mod commit;
+
 use super::queue::{ControlInput, Input, PortfolioQueue, Pressure};
 use chimera_kernel::engine::{
     Command, Control, EngineSnapshot, Output, PortfolioEngine, PortfolioSet,
@@ -18,11 +20,8 @@ use chimera_kernel::time::Timestamp;
 use chimera_messages::{
     AlertCode, AlertLevel, CommandOutcome, ControlCommand, MessageType, StrategyEvent, Topic,
 };
-use chimera_ports::{
-    AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRepository,
-    PortfolioStatus, PositionRepository, PositionSnapshot, SignalRepository,
-};
-use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
+use chimera_ports::PortfolioStatus;
+use chimera_runtime::runtime::{fatal, Runtime};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,6 +83,9 @@ pub(crate) struct Worker {
     acks: Vec<(String, CommandOutcome)>,
     /// Time from taking a batch to its orders being on the bus (made on first use).
     tick_to_order: Option<metrics::Histogram>,
+    /// Longest applied inputs wait for a checkpoint while the queue has more ([`commit`]).
+    pub(crate) checkpoint_every: std::time::Duration,
+    uncommitted: commit::Uncommitted,
 }
 
 impl Worker {
@@ -138,6 +140,8 @@ impl Worker {
             stop,
             acks: Vec::new(),
             tick_to_order: None,
+            checkpoint_every: std::time::Duration::ZERO,
+            uncommitted: commit::Uncommitted::default(),
         }
     }
 
@@ -164,10 +168,10 @@ impl Worker {
         loop {
             let change = tokio::select! {
                 change = self.queue.pop_batch(self.batch_max, &mut batch) => change,
-                () = shutdown.wait() => return Ok(()),
+                () = shutdown.wait() => return self.commit_on_exit(&rt).await,
                 changed = stop.changed() => {
                     if changed.is_err() || *stop.borrow() {
-                        return Ok(());
+                        return self.commit_on_exit(&rt).await;
                     }
                     continue;
                 }
@@ -175,14 +179,26 @@ impl Worker {
             if let Some(level) = change {
                 pressure_alert(&rt, &self.id, &self.queue, level).await;
             }
-            if batch.is_empty() {
-                continue; // woken only to report a recovery
+            if !batch.is_empty() {
+                self.decide(&rt, &batch).await?;
+                let inputs = batch.drain(..).map(|input| Arc::clone(input.pending()));
+                self.uncommitted.inputs.extend(inputs);
             }
-            self.process(&rt, &batch).await?;
-            for input in batch.drain(..) {
-                input.pending().fetch_sub(1, Ordering::AcqRel);
+            if self.commit_due() {
+                self.commit(&rt).await?;
             }
         }
+    }
+
+    /// At shutdown or when the portfolio leaves: what was applied and published is checkpointed
+    /// (best effort: what is not stays unacknowledged and is applied again by the next owner).
+    async fn commit_on_exit(&mut self, rt: &Runtime) -> anyhow::Result<()> {
+        if self.uncommitted.since.is_some() && !self.uncommitted.discarded {
+            if let Err(e) = self.commit(rt).await {
+                tracing::warn!(portfolio = %self.id, "last checkpoint not written: {e:#}");
+            }
+        }
+        Ok(())
     }
 
     /// Whether the portfolio was told to leave the node.
@@ -190,12 +206,19 @@ impl Worker {
         *self.stop.borrow()
     }
 
-    /// Runs `batch` through the engine, answers its requests, publishes its commands and
-    /// persists the outcome (events, positions, checkpoint).
+    /// Runs `batch` through the engine and publishes its commands, then checkpoints (catch-up
+    /// reads its inputs itself, so each of its batches is made durable at once).
     pub(crate) async fn process(&mut self, rt: &Runtime, batch: &[Input]) -> anyhow::Result<()> {
+        self.decide(rt, batch).await?;
+        self.commit(rt).await
+    }
+
+    /// Runs `batch` through the engine, answers its requests and publishes its commands; what
+    /// it reported waits in [`commit::Uncommitted`] for the next checkpoint.
+    async fn decide(&mut self, rt: &Runtime, batch: &[Input]) -> anyhow::Result<()> {
         let taken = std::time::Instant::now();
         let mut commands = Vec::new();
-        let mut events = Vec::new();
+        let mut events = std::mem::take(&mut self.uncommitted.events);
         let mut requests = Vec::new();
         let mut last_ts = Timestamp(0);
         for i in 0..batch.len() {
@@ -212,11 +235,18 @@ impl Worker {
                 self.take_outputs(&mut commands, &mut events, &mut requests);
             }
         }
+        self.uncommitted.events = events;
+        self.clock = self.clock.max(last_ts);
+        self.uncommitted
+            .since
+            .get_or_insert_with(std::time::Instant::now);
         if self.stopping() {
             // Moved away while this batch ran: the gateway already fences the old epoch, so
             // these orders would never execute, and a checkpoint holding them would hand the
             // next owner orders that never resolve. Dropped; the next owner catches up from the
-            // last checkpoint and decides them again.
+            // last checkpoint and decides them again; nothing of this placement is checkpointed
+            // any more, as its state now holds them.
+            self.uncommitted.discarded = true;
             return Ok(());
         }
         let sent = !commands.is_empty();
@@ -232,12 +262,6 @@ impl Worker {
                     )
                 })
                 .record(taken.elapsed().as_secs_f64());
-        }
-        self.persist(rt, last_ts, &mut events).await?;
-        for (command_id, outcome) in std::mem::take(&mut self.acks) {
-            rt.acknowledge(command_id, Some(self.id.clone()), outcome)
-                .await
-                .map_err(|e| fatal("acknowledge a command", &e))?;
         }
         Ok(())
     }
@@ -343,36 +367,6 @@ impl Worker {
         }
     }
 
-    /// Records a status a control command set, before the checkpoint that covers it.
-    async fn record_status(&mut self, rt: &Runtime) -> anyhow::Result<()> {
-        let Some(status) = self.status_change.take() else {
-            return Ok(());
-        };
-        let store = &rt.store;
-        let record = rt
-            .retry("read portfolio", || store.get_portfolio(&self.id))
-            .await
-            .map_err(|e| fatal("read portfolio", &e))?;
-        // A redelivered command finds the status already recorded: nothing to say again.
-        if let Some(mut record) = record.filter(|r| r.status != status) {
-            record.status = status;
-            record.updated_at = wall_clock();
-            rt.retry("record portfolio status", || {
-                store.upsert_portfolio(&record)
-            })
-            .await
-            .map_err(|e| fatal("record portfolio status", &e))?;
-            rt.alert(
-                AlertLevel::Warning,
-                AlertCode::PortfolioStatus,
-                format!("portfolio {} is now {}", self.id, status.as_str()),
-                Some(self.id.clone()),
-            )
-            .await;
-        }
-        Ok(())
-    }
-
     pub(crate) async fn publish(
         &mut self,
         rt: &Runtime,
@@ -392,93 +386,6 @@ impl Worker {
             .await
             .map_err(|e| fatal("publish order command", &e))?;
             self.stats.orders.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
-    async fn persist(
-        &mut self,
-        rt: &Runtime,
-        last_ts: Timestamp,
-        events: &mut Vec<StrategyEvent>,
-    ) -> anyhow::Result<()> {
-        self.record_status(rt).await?;
-        let store = &rt.store;
-        self.clock = self.clock.max(last_ts);
-        let ts = if self.clock.0 > 0 {
-            self.clock
-        } else {
-            wall_clock()
-        };
-        for (i, event) in events.drain(..).enumerate() {
-            if let StrategyEvent::Decision(decision) = &event {
-                let signal = chimera_ports::SignalRecord::from_decision(decision);
-                rt.retry("record signal", || store.record_signal(&signal))
-                    .await
-                    .map_err(|e| fatal("record signal", &e))?;
-                continue;
-            }
-            let record = AuditRecord {
-                kind: AuditKind::StrategyEvent,
-                key: format!("{}:{}:{i}", self.id, self.revision + 1),
-                source: self.id.as_str().to_owned(),
-                category: event.category().into(),
-                body: serde_json::to_string(&event)?,
-                ts,
-            };
-            rt.retry("record strategy event", || store.record(&record))
-                .await
-                .map_err(|e| fatal("record strategy event", &e))?;
-        }
-        // Only positions that changed since the last batch are written (and copied).
-        let portfolio = self.set.engine(0).portfolio();
-        for (symbol, position) in &portfolio.positions {
-            if self.saved_positions.get(symbol) == Some(position) {
-                continue;
-            }
-            let snapshot = PositionSnapshot {
-                portfolio_id: self.id.clone(),
-                ts,
-                position: position.clone(),
-            };
-            rt.retry("save position", || store.save_snapshot(&snapshot))
-                .await
-                .map_err(|e| fatal("save position", &e))?;
-            self.saved_positions
-                .insert(symbol.clone(), snapshot.position);
-        }
-        let state = NodeCheckpoint {
-            engine: self.set.engine(0).snapshot(),
-            applied: self.applied.clone(),
-            last_bar: self.last_bar.clone(),
-            clock: self.clock.0,
-            features: if self.set.features().is_empty() {
-                None
-            } else {
-                self.set.save_features().ok()
-            },
-        };
-        self.revision += 1;
-        let checkpoint = Checkpoint {
-            portfolio_id: self.id.clone(),
-            revision: self.revision,
-            state: serde_json::to_string(&state)?,
-            ts,
-        };
-        let stored = rt
-            .retry("checkpoint", || store.save_checkpoint(&checkpoint))
-            .await
-            .map_err(|e| fatal("checkpoint", &e))?;
-        if stored == chimera_ports::Inserted::Duplicate {
-            anyhow::bail!(
-                "portfolio {}: a newer checkpoint exists (revision ≥ {}); another node runs it, stopping",
-                self.id,
-                self.revision
-            );
-        }
-        self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut e) = self.stats.equity.lock() {
-            *e = self.set.engine(0).portfolio().equity().to_string();
         }
         Ok(())
     }

@@ -1,0 +1,186 @@
+//! Making a portfolio's progress durable: what its inputs produced, then its checkpoint, then
+//! the acknowledgements the checkpoint covers. Amortised under load: a worker with a backlog
+//! checkpoints at most every `checkpoint_every` (not after every batch); a worker that has
+//! caught up checkpoints each batch. Either way nothing is acknowledged before a checkpoint
+//! covers it, so a killed node resumes from the checkpoint and re-applies the rest (commands
+//! it re-emits carry the same intent ids, which the gateway de-duplicates).
+
+use super::{NodeCheckpoint, Worker};
+use chimera_messages::{AlertCode, AlertLevel, StrategyEvent};
+use chimera_ports::{
+    AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRepository,
+    PositionRepository, PositionSnapshot, SignalRepository,
+};
+use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Applied but not yet checkpointed.
+#[derive(Default)]
+pub(crate) struct Uncommitted {
+    /// The inputs' acknowledgement counters, released by the checkpoint.
+    pub(crate) inputs: Vec<super::super::queue::Pending>,
+    /// What the engine reported, recorded with the checkpoint.
+    pub(crate) events: Vec<StrategyEvent>,
+    /// When the oldest uncommitted input was applied (`None`: nothing to commit).
+    pub(crate) since: Option<Instant>,
+    /// A batch was applied after the portfolio was told to leave: this placement's state must
+    /// never be checkpointed again.
+    pub(crate) discarded: bool,
+}
+
+impl Worker {
+    /// Writes what the inputs applied since the last checkpoint produced (strategy events,
+    /// signals, changed positions), then the checkpoint; then acknowledges what it covers:
+    /// control commands on the bus, the inputs to their routers.
+    ///
+    /// # Errors
+    /// A store failure that outlasted the retries, or a newer checkpoint of this portfolio
+    /// (another node runs it).
+    pub(crate) async fn commit(&mut self, rt: &Runtime) -> anyhow::Result<()> {
+        if self.uncommitted.discarded {
+            return Ok(());
+        }
+        self.persist(rt).await?;
+        for (command_id, outcome) in std::mem::take(&mut self.acks) {
+            rt.acknowledge(command_id, Some(self.id.clone()), outcome)
+                .await
+                .map_err(|e| fatal("acknowledge a command", &e))?;
+        }
+        for pending in self.uncommitted.inputs.drain(..) {
+            pending.fetch_sub(1, Ordering::AcqRel);
+        }
+        self.uncommitted.since = None;
+        Ok(())
+    }
+
+    /// Whether the work applied so far should be checkpointed now rather than after the next
+    /// batch: the queue is empty (caught up: each batch is durable at once, as at low rates),
+    /// the oldest uncommitted input has waited `checkpoint_every`, or an operator waits for an
+    /// answer.
+    pub(crate) fn commit_due(&self) -> bool {
+        let Some(since) = self
+            .uncommitted
+            .since
+            .filter(|_| !self.uncommitted.discarded)
+        else {
+            return false;
+        };
+        self.queue.len() == 0
+            || since.elapsed() >= self.checkpoint_every
+            || !self.acks.is_empty()
+            || self.status_change.is_some()
+    }
+
+    async fn persist(&mut self, rt: &Runtime) -> anyhow::Result<()> {
+        self.record_status(rt).await?;
+        let store = &rt.store;
+        let events = &mut self.uncommitted.events;
+        let ts = if self.clock.0 > 0 {
+            self.clock
+        } else {
+            wall_clock()
+        };
+        for (i, event) in events.drain(..).enumerate() {
+            if let StrategyEvent::Decision(decision) = &event {
+                let signal = chimera_ports::SignalRecord::from_decision(decision);
+                rt.retry("record signal", || store.record_signal(&signal))
+                    .await
+                    .map_err(|e| fatal("record signal", &e))?;
+                continue;
+            }
+            let record = AuditRecord {
+                kind: AuditKind::StrategyEvent,
+                key: format!("{}:{}:{i}", self.id, self.revision + 1),
+                source: self.id.as_str().to_owned(),
+                category: event.category().into(),
+                body: serde_json::to_string(&event)?,
+                ts,
+            };
+            rt.retry("record strategy event", || store.record(&record))
+                .await
+                .map_err(|e| fatal("record strategy event", &e))?;
+        }
+        // Only positions that changed since the last batch are written (and copied).
+        let portfolio = self.set.engine(0).portfolio();
+        for (symbol, position) in &portfolio.positions {
+            if self.saved_positions.get(symbol) == Some(position) {
+                continue;
+            }
+            let snapshot = PositionSnapshot {
+                portfolio_id: self.id.clone(),
+                ts,
+                position: position.clone(),
+            };
+            rt.retry("save position", || store.save_snapshot(&snapshot))
+                .await
+                .map_err(|e| fatal("save position", &e))?;
+            self.saved_positions
+                .insert(symbol.clone(), snapshot.position);
+        }
+        let state = NodeCheckpoint {
+            engine: self.set.engine(0).snapshot(),
+            applied: self.applied.clone(),
+            last_bar: self.last_bar.clone(),
+            clock: self.clock.0,
+            features: if self.set.features().is_empty() {
+                None
+            } else {
+                self.set.save_features().ok()
+            },
+        };
+        self.revision += 1;
+        let checkpoint = Checkpoint {
+            portfolio_id: self.id.clone(),
+            revision: self.revision,
+            state: serde_json::to_string(&state)?,
+            ts,
+        };
+        let stored = rt
+            .retry("checkpoint", || store.save_checkpoint(&checkpoint))
+            .await
+            .map_err(|e| fatal("checkpoint", &e))?;
+        if stored == chimera_ports::Inserted::Duplicate {
+            anyhow::bail!(
+                "portfolio {}: a newer checkpoint exists (revision ≥ {}); another node runs it, stopping",
+                self.id,
+                self.revision
+            );
+        }
+        self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut e) = self.stats.equity.lock() {
+            *e = self.set.engine(0).portfolio().equity().to_string();
+        }
+        Ok(())
+    }
+
+    /// Records a status a control command set, before the checkpoint that covers it.
+    async fn record_status(&mut self, rt: &Runtime) -> anyhow::Result<()> {
+        let Some(status) = self.status_change.take() else {
+            return Ok(());
+        };
+        let store = &rt.store;
+        let record = rt
+            .retry("read portfolio", || store.get_portfolio(&self.id))
+            .await
+            .map_err(|e| fatal("read portfolio", &e))?;
+        // A redelivered command finds the status already recorded: nothing to say again.
+        if let Some(mut record) = record.filter(|r| r.status != status) {
+            record.status = status;
+            record.updated_at = wall_clock();
+            rt.retry("record portfolio status", || {
+                store.upsert_portfolio(&record)
+            })
+            .await
+            .map_err(|e| fatal("record portfolio status", &e))?;
+            rt.alert(
+                AlertLevel::Warning,
+                AlertCode::PortfolioStatus,
+                format!("portfolio {} is now {}", self.id, status.as_str()),
+                Some(self.id.clone()),
+            )
+            .await;
+        }
+        Ok(())
+    }
+}
