@@ -20,11 +20,11 @@ pub struct NodeConfig {
     /// Most inputs a portfolio takes from its queue at once (≥ 1).
     #[serde(default = "default_batch")]
     pub batch_max: usize,
-    /// Longest a portfolio with a backlog goes without a checkpoint, ms (0 to 60000). Under
-    /// load the checkpoint, whose size grows with the open orders, is written at most this
-    /// often instead of after every batch; a portfolio that has caught up checkpoints every
-    /// batch. Inputs are acknowledged on the bus only once a checkpoint covers them, so a
-    /// larger value re-applies more after a crash, never loses any. 0: every batch.
+    /// How long a portfolio's applied inputs wait for their checkpoint, ms (0 to 60000): the
+    /// checkpoint, whose size grows with the open orders, is written at most this often
+    /// rather than after every batch. Inputs are acknowledged on the bus only once a
+    /// checkpoint covers them, so a larger value re-applies more after a crash, never loses
+    /// any. 0: after every batch.
     #[serde(default = "default_checkpoint_ms")]
     pub checkpoint_ms: u64,
     /// Heartbeat and metrics period, ms (≥ 100).

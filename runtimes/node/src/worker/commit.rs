@@ -1,8 +1,8 @@
 //! Making a portfolio's progress durable: what its inputs produced, then its checkpoint, then
-//! the acknowledgements the checkpoint covers. Amortised under load: a worker with a backlog
-//! checkpoints at most every `checkpoint_every` (not after every batch); a worker that has
-//! caught up checkpoints each batch. Either way nothing is acknowledged before a checkpoint
-//! covers it, so a killed node resumes from the checkpoint and re-applies the rest (commands
+//! the acknowledgements the checkpoint covers. Amortised: a worker checkpoints at most every
+//! `checkpoint_every` (`[node] checkpoint_ms`), once its oldest uncheckpointed input has
+//! waited that long, woken by a timer if nothing else comes; an operator's command is answered
+//! at once. Nothing is acknowledged before a checkpoint covers it, so a killed node resumes from the checkpoint and re-applies the rest (commands
 //! it re-emits carry the same intent ids, which the gateway de-duplicates).
 
 use super::{NodeCheckpoint, Worker};
@@ -54,10 +54,11 @@ impl Worker {
         Ok(())
     }
 
-    /// Whether the work applied so far should be checkpointed now rather than after the next
-    /// batch: the queue is empty (caught up: each batch is durable at once, as at low rates),
-    /// the oldest uncommitted input has waited `checkpoint_every`, or an operator waits for an
-    /// answer.
+    /// Whether the work applied so far should be checkpointed now: its oldest input has waited
+    /// `checkpoint_every`, or an operator waits for an answer. So a portfolio writes at most
+    /// one checkpoint per period however fast its inputs come (under load, and while fills
+    /// trickle in), and the checkpoint, which grows with the open orders, stays off the path
+    /// from an input to its orders.
     pub(crate) fn commit_due(&self) -> bool {
         let Some(since) = self
             .uncommitted
@@ -66,8 +67,7 @@ impl Worker {
         else {
             return false;
         };
-        self.queue.len() == 0
-            || since.elapsed() >= self.checkpoint_every
+        since.elapsed() >= self.checkpoint_every
             || !self.acks.is_empty()
             || self.status_change.is_some()
     }

@@ -166,8 +166,13 @@ impl Worker {
         let mut shutdown = rt.shutdown.clone();
         let mut stop = self.stop.clone();
         loop {
+            let due = self
+                .uncommitted
+                .since
+                .map(|since| since + self.checkpoint_every);
             let change = tokio::select! {
                 change = self.queue.pop_batch(self.batch_max, &mut batch) => change,
+                () = sleep_until(due), if due.is_some() => None,
                 () = shutdown.wait() => return self.commit_on_exit(&rt).await,
                 changed = stop.changed() => {
                     if changed.is_err() || *stop.borrow() {
@@ -388,6 +393,14 @@ impl Worker {
             self.stats.orders.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
+    }
+}
+
+/// Sleeps until `at` (forever without one).
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 
