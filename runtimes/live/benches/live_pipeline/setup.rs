@@ -173,8 +173,8 @@ pub(crate) fn binary(name: &str) -> String {
     if let Some(dir) = std::env::var_os("CHIMERA_BENCH_BINARIES") {
         return std::path::Path::new(&dir).join(name).display().to_string();
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
+    // The cargo (and so the toolchain) that built this bench: another would rebuild it all.
+    let status = std::process::Command::new(env!("CARGO"))
         .args(["build", "--quiet", "--release", "-p", name, "--bin", name])
         .status()
         .unwrap();
