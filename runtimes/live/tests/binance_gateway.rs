@@ -47,6 +47,21 @@ async fn eventually<F: std::future::Future<Output = bool>>(
     panic!("{what}: not within 10 s");
 }
 
+/// Waits until the recorded order `coid` has `status`.
+async fn order_reaches(store: &SqlStore, coid: &ClientOrderId, status: OrderStatus, what: &str) {
+    eventually(what, || {
+        let (store, coid) = (store.clone(), coid.clone());
+        async move {
+            store
+                .get_order(&coid)
+                .await
+                .unwrap()
+                .is_some_and(|o| o.status == status)
+        }
+    })
+    .await;
+}
+
 async fn ack_of(bus: &Arc<MemoryEventBus>, command_id: &str) -> CommandAck {
     let mut sub = bus
         .subscribe("bg.system.events", &format!("reader-{command_id}"))
@@ -173,17 +188,7 @@ async fn the_gateway_trades_records_funding_and_transfers_on_binance() {
     .await
     .unwrap();
     let coid = intent.client_order_id.clone();
-    eventually("the order fills", || {
-        let (store, coid) = (store.clone(), coid.clone());
-        async move {
-            store
-                .get_order(&coid)
-                .await
-                .unwrap()
-                .is_some_and(|o| o.status == OrderStatus::Filled)
-        }
-    })
-    .await;
+    order_reaches(&store, &coid, OrderStatus::Filled, "the order fills").await;
 
     // Funding settles on the fake; the gateway records it by itself.
     let mark = Price::new(d("50000")).unwrap();
@@ -433,34 +438,14 @@ async fn through_the_gateway_no_order_is_duplicated_and_no_fill_lost() {
         send(intent.clone(), n).await;
         intents.push(intent.clone());
         let coid = intent.client_order_id.clone();
-        eventually("resting", || {
-            let (store, coid) = (store.clone(), coid.clone());
-            async move {
-                store
-                    .get_order(&coid)
-                    .await
-                    .unwrap()
-                    .is_some_and(|o| o.status == OrderStatus::Accepted)
-            }
-        })
-        .await;
+        order_reaches(&store, &coid, OrderStatus::Accepted, "resting").await;
         fake.set_faults(faults);
         let up = d(price) + d("10");
         fake.set_quote("BTCUSDT", up, up + d("0.1")).unwrap();
     }
     for intent in &intents {
         let coid = intent.client_order_id.clone();
-        eventually("filled and recorded", || {
-            let (store, coid) = (store.clone(), coid.clone());
-            async move {
-                store
-                    .get_order(&coid)
-                    .await
-                    .unwrap()
-                    .is_some_and(|o| o.status == OrderStatus::Filled)
-            }
-        })
-        .await;
+        order_reaches(&store, &coid, OrderStatus::Filled, "filled and recorded").await;
         let placed = fake
             .exchange()
             .records

@@ -2,8 +2,9 @@
 //! the acknowledgements the checkpoint covers. Amortised: a worker checkpoints at most every
 //! `checkpoint_every` (`[node] checkpoint_ms`), once its oldest uncheckpointed input has
 //! waited that long, woken by a timer if nothing else comes; an operator's command is answered
-//! at once. Nothing is acknowledged before a checkpoint covers it, so a killed node resumes from the checkpoint and re-applies the rest (commands
-//! it re-emits carry the same intent ids, which the gateway de-duplicates).
+//! at once. Nothing is acknowledged before a checkpoint covers it, so a killed node resumes
+//! from the checkpoint and re-applies the rest (commands it re-emits carry the same intent
+//! ids, which the gateway de-duplicates).
 
 use super::{NodeCheckpoint, Worker};
 use chimera_messages::{AlertCode, AlertLevel, StrategyEvent};
@@ -19,7 +20,7 @@ use std::time::Instant;
 #[derive(Default)]
 pub(crate) struct Uncommitted {
     /// The inputs' acknowledgement counters, released by the checkpoint.
-    pub(crate) inputs: Vec<super::super::queue::Pending>,
+    pub(crate) inputs: Vec<crate::queue::Pending>,
     /// What the engine reported, recorded with the checkpoint.
     pub(crate) events: Vec<StrategyEvent>,
     /// When the oldest uncommitted input was applied (`None`: nothing to commit).
@@ -101,7 +102,7 @@ impl Worker {
                 .await
                 .map_err(|e| fatal("record strategy event", &e))?;
         }
-        // Only positions that changed since the last batch are written (and copied).
+        // Only positions that changed since the last checkpoint are written (and copied).
         let portfolio = self.set.engine(0).portfolio();
         for (symbol, position) in &portfolio.positions {
             if self.saved_positions.get(symbol) == Some(position) {

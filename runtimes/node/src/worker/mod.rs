@@ -83,7 +83,7 @@ pub(crate) struct Worker {
     acks: Vec<(String, CommandOutcome)>,
     /// Time from taking a batch to its orders being on the bus (made on first use).
     tick_to_order: Option<metrics::Histogram>,
-    /// Longest applied inputs wait for a checkpoint while the queue has more ([`commit`]).
+    /// How long applied inputs wait for their checkpoint (`[node] checkpoint_ms`, [`commit`]).
     pub(crate) checkpoint_every: std::time::Duration,
     uncommitted: commit::Uncommitted,
 }
@@ -172,7 +172,7 @@ impl Worker {
                 .map(|since| since + self.checkpoint_every);
             let change = tokio::select! {
                 change = self.queue.pop_batch(self.batch_max, &mut batch) => change,
-                () = sleep_until(due), if due.is_some() => None,
+                () = sleep_until(due) => None,
                 () = shutdown.wait() => return self.commit_on_exit(&rt).await,
                 changed = stop.changed() => {
                     if changed.is_err() || *stop.borrow() {
