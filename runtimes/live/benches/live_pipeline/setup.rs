@@ -175,10 +175,24 @@ pub(crate) fn binary(name: &str) -> String {
     }
     // The cargo (and so the toolchain) that built this bench: another would rebuild it all.
     let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--release", "-p", name, "--bin", name])
+        // The bench profile: the libraries this bench was built with are reused, only the
+        // binary is linked (its output is target/release, where the binary is looked up).
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            "bench",
+            "-p",
+            name,
+            "--bin",
+            name,
+        ])
         .status()
         .unwrap();
-    assert!(status.success(), "cargo build --release -p {name} failed");
+    assert!(
+        status.success(),
+        "cargo build --profile bench -p {name} failed"
+    );
     chimera_live::runtime_binary(name)
         .unwrap_or_else(|e| panic!("{e}"))
         .display()
