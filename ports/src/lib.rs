@@ -38,8 +38,8 @@ pub use registry::{
     PortfolioRecord, PortfolioRepository, PortfolioStatus,
 };
 pub use repository::{
-    FillRecord, FillRepository, Inserted, OrderRepository, PositionRepository, PositionSnapshot,
-    SignalRecord, SignalRepository,
+    ExecutionJournal, FillRecord, FillRepository, Inserted, OrderRepository, PositionRepository,
+    PositionSnapshot, SignalRecord, SignalRepository,
 };
 pub use state::{Increment, LockToken, StateStore};
 pub use treasury::{

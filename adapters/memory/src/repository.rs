@@ -7,8 +7,8 @@ use chimera_kernel::ids::{ClientOrderId, PortfolioId, SignalId, Symbol, TradeId}
 use chimera_kernel::order::Order;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::{
-    FillRecord, FillRepository, Inserted, OrderRepository, PortResult, PositionRepository,
-    PositionSnapshot, SignalRecord, SignalRepository,
+    ExecutionJournal, FillRecord, FillRepository, Inserted, OrderRepository, PortResult,
+    PositionRepository, PositionSnapshot, SignalRecord, SignalRepository,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -95,6 +95,9 @@ impl FillRepository for MemoryRepository {
             .collect())
     }
 }
+
+/// One record after the other: the memory store has no crash to be atomic against.
+impl ExecutionJournal for MemoryRepository {}
 
 #[async_trait]
 impl PositionRepository for MemoryRepository {

@@ -35,6 +35,7 @@ async fn repositories_conform() {
     let repo = MemoryRepository::new();
     conformance::order_repository_suite(&repo, "mem").await;
     conformance::fill_repository_suite(&repo, "mem").await;
+    conformance::execution_journal_suite(&repo, "mem").await;
     conformance::position_repository_suite(&repo, "mem").await;
     conformance::signal_repository_suite(&repo, "mem").await;
 }

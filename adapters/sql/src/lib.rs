@@ -23,6 +23,7 @@
 mod audit;
 mod config;
 mod error;
+mod journal;
 mod orders;
 mod positions;
 mod provision;

@@ -6,34 +6,127 @@ use chimera_kernel::ids::{ClientOrderId, PortfolioId, Symbol};
 use chimera_kernel::order::{Order, Side};
 use chimera_kernel::time::Timestamp;
 use chimera_ports::{FillRecord, FillRepository, Inserted, OrderRepository, PortError, PortResult};
+use sqlx::AnyConnection;
 
 /// Optimistic-concurrency retries before an order update gives up as transient.
 const MAX_UPDATE_ATTEMPTS: usize = 8;
 
-#[async_trait]
-impl OrderRepository for SqlStore {
-    async fn upsert_order(&self, order: &Order) -> PortResult<()> {
+/// The columns an order row is inserted with ([`bind_order_row`] binds them in this order).
+pub(crate) const ORDER_COLUMNS: &str = "client_order_id, intent_id, portfolio_id, symbol, status, \
+     terminal, filled_qty, created_at, updated_at, version, body";
+/// The columns a fill row is inserted with ([`bind_fill_row`] binds them in this order).
+pub(crate) const FILL_COLUMNS: &str = "trade_id, portfolio_id, client_order_id, symbol, side, \
+     price, qty, ts, body, liquidity, fee, fee_asset, sent_at, ack_ms, fill_ms, mid_at_send, \
+     slippage_bps, costs";
+
+type Query<'q> = sqlx::query::Query<'q, Db, sqlx::any::AnyArguments<'q>>;
+
+/// One row of [`ORDER_COLUMNS`] placeholders, `?` standing for each bound value (the
+/// version is 1).
+const ORDER_ROW: &str = "(?, ?, ?, ?, ?, ?, ?::numeric, ?, ?, 1, ?::jsonb)";
+/// One row of [`FILL_COLUMNS`] placeholders.
+const FILL_ROW: &str = "(?, ?, ?, ?, ?, ?::numeric, ?::numeric, ?, ?::jsonb, ?, ?::numeric, ?, ?, \
+     ?, ?, ?::numeric, ?::numeric, ?::jsonb)";
+
+/// `n` rows of [`ORDER_COLUMNS`] placeholders: `($1, …, $10), ($11, …)`.
+pub(crate) fn order_rows(n: usize) -> String {
+    numbered_rows(ORDER_ROW, n)
+}
+
+/// `n` rows of [`FILL_COLUMNS`] placeholders.
+pub(crate) fn fill_rows(n: usize) -> String {
+    numbered_rows(FILL_ROW, n)
+}
+
+/// `n` copies of `row` joined by commas, its `?`s numbered `$1`, `$2`, … across all of them.
+fn numbered_rows(row: &str, n: usize) -> String {
+    let mut out = String::with_capacity((row.len() + 8) * n);
+    let mut next = 1;
+    for r in 0..n {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        for c in row.chars() {
+            if c == '?' {
+                out.push('$');
+                out.push_str(&next.to_string());
+                next += 1;
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Binds one order row of [`ORDER_COLUMNS`] (its status, terminal flag and body encoded).
+pub(crate) fn bind_order_row<'q>(
+    query: Query<'q>,
+    order: &Order,
+    status: &str,
+    terminal: i64,
+    body: &str,
+) -> Query<'q> {
+    query
+        .bind(order.intent.client_order_id.as_str().to_owned())
+        .bind(order.intent.intent_id.as_str().to_owned())
+        .bind(order.intent.portfolio_id.as_str().to_owned())
+        .bind(order.intent.symbol.as_str().to_owned())
+        .bind(status.to_owned())
+        .bind(terminal)
+        .bind(order.filled_qty.get().to_string())
+        .bind(order.intent.created_at.0)
+        .bind(order.updated_at.0)
+        .bind(body.to_owned())
+}
+
+/// Binds one fill row of [`FILL_COLUMNS`].
+pub(crate) fn bind_fill_row<'q>(query: Query<'q>, record: &FillRecord) -> PortResult<Query<'q>> {
+    let costs = record.costs.as_ref();
+    Ok(query
+        .bind(record.fill.trade_id.as_str().to_owned())
+        .bind(record.portfolio_id.as_str().to_owned())
+        .bind(record.client_order_id.as_str().to_owned())
+        .bind(record.symbol.as_str().to_owned())
+        .bind(canonical(&record.side)?)
+        .bind(record.fill.price.get().to_string())
+        .bind(record.fill.qty.get().to_string())
+        .bind(record.ts.0)
+        .bind(to_json("fills", &record.fill)?)
+        .bind(canonical(&record.fill.liquidity)?)
+        .bind(record.fill.fee.amount.to_string())
+        .bind(record.fill.fee.asset.as_str().to_owned())
+        .bind(costs.map(|c| c.sent_at.0))
+        .bind(costs.and_then(|c| c.ack_ms))
+        .bind(costs.map(|c| c.fill_ms))
+        .bind(costs.and_then(|c| c.mid_at_send).map(|d| d.to_string()))
+        .bind(costs.and_then(|c| c.slippage_bps).map(|d| d.to_string()))
+        .bind(costs.map(|c| to_json("fills", c)).transpose()?))
+}
+
+impl SqlStore {
+    /// [`OrderRepository::upsert_order`] on one connection (a pooled one, or a transaction's).
+    pub(crate) async fn upsert_order_on(
+        &self,
+        conn: &mut AnyConnection,
+        order: &Order,
+    ) -> PortResult<()> {
         let body = to_json("orders", order)?;
         let status = canonical(&order.status)?;
         let terminal = i64::from(order.status.is_terminal());
         for _ in 0..MAX_UPDATE_ATTEMPTS {
-            let inserted = sqlx::query::<Db>(&self.sql(
-                "INSERT INTO orders (client_order_id, intent_id, portfolio_id, symbol, status, \
-                 terminal, filled_qty, created_at, updated_at, version, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, 1, $10::jsonb) \
-                 ON CONFLICT (client_order_id) DO NOTHING",
-            ))
-            .bind(order.intent.client_order_id.as_str().to_owned())
-            .bind(order.intent.intent_id.as_str().to_owned())
-            .bind(order.intent.portfolio_id.as_str().to_owned())
-            .bind(order.intent.symbol.as_str().to_owned())
-            .bind(status.clone())
-            .bind(terminal)
-            .bind(order.filled_qty.get().to_string())
-            .bind(order.intent.created_at.0)
-            .bind(order.updated_at.0)
-            .bind(body.clone())
-            .execute(&self.pool)
+            let inserted = bind_order_row(
+                sqlx::query::<Db>(&self.sql(&format!(
+                    "INSERT INTO orders ({ORDER_COLUMNS}) VALUES {} \
+                     ON CONFLICT (client_order_id) DO NOTHING",
+                    order_rows(1)
+                ))),
+                order,
+                &status,
+                terminal,
+                &body,
+            )
+            .execute(&mut *conn)
             .await
             .map_err(|e| db_error("insert order", e))?;
             if inserted.rows_affected() == 1 {
@@ -43,7 +136,7 @@ impl OrderRepository for SqlStore {
                 &self.sql("SELECT body::text, version FROM orders WHERE client_order_id = $1"),
             )
             .bind(order.intent.client_order_id.as_str().to_owned())
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await
             .map_err(|e| db_error("read order", e))?;
             let stored: Order = from_json("orders", &stored_body)?;
@@ -62,7 +155,7 @@ impl OrderRepository for SqlStore {
             .bind(body.clone())
             .bind(order.intent.client_order_id.as_str().to_owned())
             .bind(version)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(|e| db_error("update order", e))?;
             if updated.rows_affected() == 1 {
@@ -77,6 +170,44 @@ impl OrderRepository for SqlStore {
                 order.intent.client_order_id
             ),
         ))
+    }
+
+    /// [`FillRepository::record_fill`] on one connection.
+    pub(crate) async fn record_fill_on(
+        &self,
+        conn: &mut AnyConnection,
+        record: &FillRecord,
+    ) -> PortResult<Inserted> {
+        let result = bind_fill_row(
+            sqlx::query::<Db>(&self.sql(&format!(
+                "INSERT INTO fills ({FILL_COLUMNS}) VALUES {} ON CONFLICT (trade_id) DO NOTHING",
+                fill_rows(1)
+            ))),
+            record,
+        )?
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| db_error("insert fill", e))?;
+        Ok(if result.rows_affected() == 1 {
+            Inserted::New
+        } else {
+            Inserted::Duplicate
+        })
+    }
+
+    async fn acquire(&self, operation: &'static str) -> PortResult<sqlx::pool::PoolConnection<Db>> {
+        self.pool
+            .acquire()
+            .await
+            .map_err(|e| db_error(operation, e))
+    }
+}
+
+#[async_trait]
+impl OrderRepository for SqlStore {
+    async fn upsert_order(&self, order: &Order) -> PortResult<()> {
+        let mut conn = self.acquire("insert order").await?;
+        self.upsert_order_on(&mut conn, order).await
     }
 
     async fn get_order(&self, id: &ClientOrderId) -> PortResult<Option<Order>> {
@@ -108,40 +239,8 @@ impl OrderRepository for SqlStore {
 #[async_trait]
 impl FillRepository for SqlStore {
     async fn record_fill(&self, record: &FillRecord) -> PortResult<Inserted> {
-        let costs = record.costs.as_ref();
-        let result = sqlx::query::<Db>(&self.sql(
-            "INSERT INTO fills (trade_id, portfolio_id, client_order_id, symbol, side, price, qty, \
-             ts, body, liquidity, fee, fee_asset, sent_at, ack_ms, fill_ms, mid_at_send, \
-             slippage_bps, costs) VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8, \
-             $9::jsonb, $10, $11::numeric, $12, $13, $14, $15, $16::numeric, $17::numeric, \
-             $18::jsonb) ON CONFLICT (trade_id) DO NOTHING",
-        ))
-        .bind(record.fill.trade_id.as_str().to_owned())
-        .bind(record.portfolio_id.as_str().to_owned())
-        .bind(record.client_order_id.as_str().to_owned())
-        .bind(record.symbol.as_str().to_owned())
-        .bind(canonical(&record.side)?)
-        .bind(record.fill.price.get().to_string())
-        .bind(record.fill.qty.get().to_string())
-        .bind(record.ts.0)
-        .bind(to_json("fills", &record.fill)?)
-        .bind(canonical(&record.fill.liquidity)?)
-        .bind(record.fill.fee.amount.to_string())
-        .bind(record.fill.fee.asset.as_str().to_owned())
-        .bind(costs.map(|c| c.sent_at.0))
-        .bind(costs.and_then(|c| c.ack_ms))
-        .bind(costs.map(|c| c.fill_ms))
-        .bind(costs.and_then(|c| c.mid_at_send).map(|d| d.to_string()))
-        .bind(costs.and_then(|c| c.slippage_bps).map(|d| d.to_string()))
-        .bind(costs.map(|c| to_json("fills", c)).transpose()?)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| db_error("insert fill", e))?;
-        Ok(if result.rows_affected() == 1 {
-            Inserted::New
-        } else {
-            Inserted::Duplicate
-        })
+        let mut conn = self.acquire("insert fill").await?;
+        self.record_fill_on(&mut conn, record).await
     }
 
     async fn fills(&self, portfolio: &PortfolioId) -> PortResult<Vec<FillRecord>> {
@@ -167,5 +266,18 @@ impl FillRepository for SqlStore {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rows_are_numbered_across_the_statement() {
+        assert_eq!(
+            super::order_rows(2),
+            "($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, 1, $10::jsonb), \
+             ($11, $12, $13, $14, $15, $16, $17::numeric, $18, $19, 1, $20::jsonb)"
+        );
+        assert_eq!(super::fill_rows(3).matches('$').count(), 54);
     }
 }

@@ -14,6 +14,7 @@ use chimera_sql::{recreate_postgres_database, Backend, SqlConfig, SqlStore};
 async fn suites(store: &SqlStore, prefix: &str) {
     conformance::order_repository_suite(store, prefix).await;
     conformance::fill_repository_suite(store, prefix).await;
+    conformance::execution_journal_suite(store, prefix).await;
     conformance::position_repository_suite(store, prefix).await;
     conformance::signal_repository_suite(store, prefix).await;
     conformance::portfolio_repository_suite(store, prefix).await;

@@ -45,6 +45,31 @@ pub fn qty(d: Decimal) -> Quantity {
     Quantity::new(d).expect("test quantity must be >= 0")
 }
 
+/// The `n`th order of `portfolio`, as a store sees it before the venue answers: a post-only
+/// limit buy of 2 BTCUSDT at 42,000.50, created at `1_000 + n` ms, ids derived from `n`.
+pub fn pending_order(portfolio: &PortfolioId, n: u64) -> crate::order::Order {
+    use crate::ids::IntentId;
+    use crate::order::{Order, OrderIntent, OrderKind, Side, TimeInForce};
+    let intent_id = IntentId::for_portfolio(portfolio, n);
+    Order::new(OrderIntent {
+        client_order_id: ClientOrderId::for_intent(&intent_id),
+        intent_id,
+        portfolio_id: portfolio.clone(),
+        symbol: Symbol::new("BTCUSDT"),
+        side: Side::Buy,
+        qty: qty(Decimal::from(2)),
+        kind: OrderKind::Limit {
+            price: px(Decimal::new(4_200_050, 2)),
+            post_only: true,
+        },
+        time_in_force: TimeInForce::Gtc,
+        reduce_only: false,
+        close_position: false,
+        created_at: Timestamp(1_000 + i64::try_from(n).unwrap_or(i64::MAX)),
+        tag: "entry".into(),
+    })
+}
+
 /// A flat bar (open = high = low = close) at minute `minute`.
 pub fn bar(symbol: &str, minute: i64, close: Decimal) -> MarketEvent {
     let p = px(close);

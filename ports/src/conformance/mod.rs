@@ -18,8 +18,8 @@ pub use registry::{
     portfolio_repository_suite, token_repository_suite,
 };
 pub use repositories::{
-    fill_repository_suite, order_repository_suite, position_repository_suite,
-    signal_repository_suite,
+    execution_journal_suite, fill_repository_suite, order_repository_suite,
+    position_repository_suite, signal_repository_suite,
 };
 pub use state_store::state_store_suite;
 pub use treasury::treasury_repository_suite;

@@ -1,13 +1,13 @@
 //! The repository contracts.
 
 use crate::{
-    FillRecord, FillRepository, Inserted, OrderRepository, PositionRepository, PositionSnapshot,
-    SignalRecord, SignalRepository,
+    ExecutionJournal, FillRecord, FillRepository, Inserted, OrderRepository, PositionRepository,
+    PositionSnapshot, SignalRecord, SignalRepository,
 };
 use chimera_kernel::event::{Fill, Liquidity};
-use chimera_kernel::ids::{Asset, ClientOrderId, IntentId, PortfolioId, SignalId, Symbol, TradeId};
+use chimera_kernel::ids::{Asset, ClientOrderId, PortfolioId, SignalId, Symbol, TradeId};
 use chimera_kernel::instrument::MarketKind;
-use chimera_kernel::order::{Order, OrderIntent, OrderKind, OrderStatus, Side, TimeInForce};
+use chimera_kernel::order::{Order, OrderStatus, Side};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::testing::{px, qty};
 use chimera_kernel::time::Timestamp;
@@ -15,25 +15,7 @@ use chimera_kernel::value::{Amount, Money, SignedQty};
 use chimera_kernel::Decimal;
 
 fn order(prefix: &str, n: u64) -> Order {
-    let portfolio = PortfolioId::new(format!("{prefix}-p"));
-    let intent_id = IntentId::for_portfolio(&portfolio, n);
-    Order::new(OrderIntent {
-        client_order_id: ClientOrderId::for_intent(&intent_id),
-        intent_id,
-        portfolio_id: portfolio,
-        symbol: Symbol::new("BTCUSDT"),
-        side: Side::Buy,
-        qty: qty(Decimal::from(2)),
-        kind: OrderKind::Limit {
-            price: px(Decimal::new(4_200_050, 2)),
-            post_only: true,
-        },
-        time_in_force: TimeInForce::Gtc,
-        reduce_only: false,
-        close_position: false,
-        created_at: Timestamp(1_000 + n as i64),
-        tag: "entry".into(),
-    })
+    chimera_kernel::testing::pending_order(&PortfolioId::new(format!("{prefix}-p")), n)
 }
 
 fn fill(trade: &str) -> Fill {
@@ -182,6 +164,82 @@ pub async fn fill_repository_suite(repo: &dyn FillRepository, prefix: &str) {
         fills,
         vec![record("t1", 10), record("t2", 5)],
         "round trip is lossless, insertion order"
+    );
+}
+
+/// [`ExecutionJournal`]: a batch stores every order's newest state (a stale one later in the
+/// batch or in a later batch never regresses it) and each fill once, counting the new ones.
+///
+/// # Panics
+/// When the journal breaks the contract.
+pub async fn execution_journal_suite(repo: &dyn ExecutionJournal, prefix: &str) {
+    let prefix = format!("{prefix}-journal");
+    let portfolio = PortfolioId::new(format!("{prefix}-p"));
+    assert_eq!(repo.record_execution(&[], &[]).await.expect("empty"), 0);
+
+    let pending = order(&prefix, 0);
+    let mut filled = pending.clone();
+    let trade = fill(&format!("{prefix}-t1"));
+    filled.status = OrderStatus::Filled;
+    filled.filled_qty = qty(Decimal::from(2));
+    filled.fills.push(trade.clone());
+    filled.fees.push(trade.fee.clone());
+    filled.updated_at = Timestamp(2_000);
+    let other = order(&prefix, 1);
+    let record = FillRecord {
+        portfolio_id: portfolio.clone(),
+        client_order_id: pending.intent.client_order_id.clone(),
+        symbol: Symbol::new("BTCUSDT"),
+        side: Side::Buy,
+        fill: trade,
+        ts: Timestamp(2_000),
+        costs: Some(costs(2_000)),
+    };
+    let new = repo
+        .record_execution(
+            &[
+                pending.clone(),
+                filled.clone(),
+                pending.clone(),
+                other.clone(),
+            ],
+            &[record.clone(), record.clone()],
+        )
+        .await
+        .expect("batch");
+    assert_eq!(new, 1, "a fill twice in one batch is stored once");
+    let stored = |id: ClientOrderId| async move { repo.get_order(&id).await.expect("get") };
+    assert_eq!(
+        stored(pending.intent.client_order_id.clone())
+            .await
+            .as_ref(),
+        Some(&filled),
+        "the newest state wins, a stale one after it in the batch is ignored"
+    );
+    assert_eq!(
+        stored(other.intent.client_order_id.clone()).await.as_ref(),
+        Some(&other)
+    );
+
+    let again = repo
+        .record_execution(
+            std::slice::from_ref(&pending),
+            std::slice::from_ref(&record),
+        )
+        .await
+        .expect("replayed batch");
+    assert_eq!(again, 0, "a replayed fill is not new");
+    assert_eq!(
+        stored(pending.intent.client_order_id.clone())
+            .await
+            .as_ref(),
+        Some(&filled),
+        "a later batch never regresses an order"
+    );
+    assert_eq!(
+        repo.fills(&portfolio).await.expect("list"),
+        vec![record],
+        "each fill stored once"
     );
 }
 

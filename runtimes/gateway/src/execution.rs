@@ -2,7 +2,9 @@
 //! over any [`GatewayVenue`], deciding with [`super::decide`].
 
 use super::decide::{decide_submit, report_id, republished_reports, SubmitDecision};
+use super::journal::Journal;
 use super::venue::GatewayVenue;
+use super::venue::Knowledge;
 use super::GatewayFigures;
 use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
@@ -11,7 +13,7 @@ use chimera_kernel::order::{Order, OrderIntent};
 use chimera_kernel::risk::KillMode;
 use chimera_kernel::tca::FillCostTracker;
 use chimera_messages::{AlertCode, AlertLevel, MessageType, Topic};
-use chimera_ports::{FillRecord, FillRepository, OrderRepository};
+use chimera_ports::{ExecutionJournal, FillRecord, OrderRepository};
 use chimera_runtime::runtime::{fatal, Runtime};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +32,8 @@ pub(super) struct Gateway {
     order_to_fill: metrics::Histogram,
     /// The kill switches, refreshed by the gateway's loop.
     pub(super) kill: super::kill_guard::KillGuard,
+    /// This turn's records and reports, written and published by [`Self::flush`].
+    journal: Journal,
 }
 
 impl Gateway {
@@ -72,6 +76,7 @@ impl Gateway {
             sent: HashMap::new(),
             kill,
             order_to_fill,
+            journal: Journal::default(),
         }
     }
 
@@ -165,17 +170,21 @@ impl Gateway {
     ) -> anyhow::Result<bool> {
         let rt = Arc::clone(&self.rt);
         let coid = intent.client_order_id.clone();
-        let stored = rt
-            .retry("read order", || rt.store.get_order(&coid))
-            .await
-            .map_err(|e| fatal("read order", &e))?;
-        let decision = decide_submit(self.venue.knowledge(intent), stored);
+        let knowledge = self.venue.knowledge(intent);
+        // A venue that never received the order decides alone: no record needs reading.
+        let stored = match knowledge {
+            Knowledge::NeverReceived => None,
+            Knowledge::Received | Knowledge::Unknown => {
+                recorded(&self.journal, &self.rt, &coid).await?
+            }
+        };
+        let decision = decide_submit(knowledge, stored);
         let record_first = match decision {
             SubmitDecision::Duplicate { republish } => {
                 self.figures.duplicates += 1;
                 if let Some(order) = republish {
                     for report in republished_reports(&order) {
-                        self.publish(&report).await?;
+                        self.journal.report(report);
                     }
                 }
                 return Ok(false);
@@ -201,9 +210,17 @@ impl Gateway {
         }
         if record_first {
             let order = Order::new(intent.clone());
-            rt.retry("record order", || rt.store.upsert_order(&order))
-                .await
-                .map_err(|e| fatal("record order", &e))?;
+            if knowledge == Knowledge::NeverReceived {
+                // The venue's state goes in the gateway's checkpoint: a crash before this
+                // turn's records are written loses the send with them, so the record can wait
+                // for the batch.
+                self.journal.order(order);
+            } else {
+                // Write-ahead: the record says the order may have reached the venue.
+                rt.retry("record order", || rt.store.upsert_order(&order))
+                    .await
+                    .map_err(|e| fatal("record order", &e))?;
+            }
         }
         self.sent.insert(coid.clone(), std::time::Instant::now());
         self.orders.insert(coid, Order::new(intent.clone()));
@@ -222,9 +239,8 @@ impl Gateway {
         let rt = Arc::clone(&self.rt);
         let order = Order::new(intent.clone());
         if record_first {
-            rt.retry("record order", || rt.store.upsert_order(&order))
-                .await
-                .map_err(|e| fatal("record order", &e))?;
+            // Never sent: written with the turn's batch.
+            self.journal.order(order.clone());
         }
         self.orders.insert(intent.client_order_id.clone(), order);
         let report = ExecutionReport {
@@ -239,7 +255,7 @@ impl Gateway {
             },
         };
         self.record(&report).await?;
-        self.publish(&report).await?;
+        self.journal.report(report);
         self.figures.killed += 1;
         rt.alert(
             AlertLevel::Error,
@@ -254,17 +270,38 @@ impl Gateway {
         Ok(())
     }
 
-    /// Records and publishes every report the venue has ready.
+    /// Takes every report the venue has ready into the turn's journal (recorded and published
+    /// by [`Self::flush`]).
     pub(super) async fn publish_reports(&mut self) -> anyhow::Result<()> {
         while let Some(report) = self.venue.trading().next_report(Duration::ZERO).await? {
             self.record(&report).await?;
+            self.journal.report(report);
+        }
+        Ok(())
+    }
+
+    /// Writes the turn's records in one batch, then publishes its reports in order.
+    ///
+    /// # Errors
+    /// A fatal database or bus failure.
+    pub(super) async fn flush(&mut self) -> anyhow::Result<()> {
+        if self.journal.is_empty() {
+            return Ok(());
+        }
+        let rt = Arc::clone(&self.rt);
+        let (orders, fills) = self.journal.records();
+        rt.retry("record execution", || {
+            rt.store.record_execution(orders, fills)
+        })
+        .await
+        .map_err(|e| fatal("record execution", &e))?;
+        for report in self.journal.written() {
             self.publish(&report).await?;
         }
         Ok(())
     }
 
     async fn record(&mut self, report: &ExecutionReport) -> anyhow::Result<()> {
-        let rt = Arc::clone(&self.rt);
         let costs = self.costs.on_report(report);
         if let ReportKind::Liquidated { side, fill } = &report.kind {
             // The venue's own order: no record of ours to update, but the fill is recorded
@@ -278,20 +315,14 @@ impl Gateway {
                 ts: report.ts,
                 costs: None,
             };
-            rt.retry("record fill", || rt.store.record_fill(&record))
-                .await
-                .map_err(|e| fatal("record fill", &e))?;
+            self.journal.fill(record);
             self.figures.fills += 1;
             return Ok(());
         }
         if !self.orders.contains_key(&report.client_order_id) {
             // Resting on a venue restored from a checkpoint: the record has the order.
             let coid = report.client_order_id.clone();
-            let stored = rt
-                .retry("read order", || rt.store.get_order(&coid))
-                .await
-                .map_err(|e| fatal("read order", &e))?;
-            let Some(stored) = stored else {
+            let Some(stored) = recorded(&self.journal, &self.rt, &coid).await? else {
                 return Ok(());
             };
             self.orders.insert(coid, stored);
@@ -303,9 +334,9 @@ impl Gateway {
             return Ok(()); // a duplicate or stale report: the recorded order stays as it is
         }
         let order = order.clone();
-        rt.retry("record order", || rt.store.upsert_order(&order))
-            .await
-            .map_err(|e| fatal("record order", &e))?;
+        let side = order.intent.side;
+        let terminal = order.status.is_terminal();
+        self.journal.order(order);
         if let Some(sent) = report
             .fill()
             .and_then(|_| self.sent.remove(&report.client_order_id))
@@ -317,17 +348,15 @@ impl Gateway {
                 portfolio_id: report.portfolio_id.clone(),
                 client_order_id: report.client_order_id.clone(),
                 symbol: report.symbol.clone(),
-                side: order.intent.side,
+                side,
                 fill: fill.clone(),
                 ts: report.ts,
                 costs,
             };
-            rt.retry("record fill", || rt.store.record_fill(&record))
-                .await
-                .map_err(|e| fatal("record fill", &e))?;
+            self.journal.fill(record);
             self.figures.fills += 1;
         }
-        if order.status.is_terminal() {
+        if terminal {
             self.orders.remove(&report.client_order_id);
             self.sent.remove(&report.client_order_id);
         }
@@ -360,6 +389,22 @@ impl Gateway {
         }
         Ok(())
     }
+}
+
+/// An order's record: this turn's state (`journal`) if it changed, else the stored one. (A free
+/// function so that only the journal and the runtime are borrowed across the read: the gateway
+/// is not `Sync`, its venue need not be.)
+async fn recorded(
+    journal: &Journal,
+    rt: &Runtime,
+    id: &ClientOrderId,
+) -> anyhow::Result<Option<Order>> {
+    if let Some(order) = journal.recorded(id) {
+        return Ok(Some(order.clone()));
+    }
+    rt.retry("read order", || rt.store.get_order(id))
+        .await
+        .map_err(|e| fatal("read order", &e))
 }
 
 /// A venue call given up at shutdown while the venue was unavailable: the command it served

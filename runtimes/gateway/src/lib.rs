@@ -8,7 +8,8 @@
 //!
 //! # Recovery
 //! Each turn of the loop: the venue's own work (the simulation reads market data), a batch of
-//! commands executed, orders and fills recorded, reports published, then a checkpoint (the last
+//! commands executed, the batch's orders and fills recorded in one write ([`journal`]), its
+//! reports published, then a checkpoint (the last
 //! command offset applied per partition, and the venue's state when it keeps none of its own)
 //! and only then acknowledgements. After a crash commands at or below the applied offsets are
 //! skipped, and later ones are executed again — on a restored simulated venue this reproduces
@@ -23,6 +24,7 @@ mod binance;
 mod decide;
 mod execution;
 mod fence;
+mod journal;
 mod kill_guard;
 mod sim;
 mod treasury_desk;
@@ -114,8 +116,8 @@ impl GatewayState {
 /// Commands read per turn before a checkpoint.
 const COMMAND_BATCH: usize = 64;
 /// Longest a consumed delivery (market data or command) waits for a checkpoint, and so for its
-/// acknowledgement.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// acknowledgement: a gateway with work in hand checkpoints at least this often.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs the gateway on the venue `config.venue` names (`sim`, `binance`) until shutdown or a fatal error.
 ///
@@ -126,7 +128,7 @@ pub async fn run_gateway(
     rt: Arc<Runtime>,
     config: &GatewayConfig,
 ) -> anyhow::Result<GatewayFigures> {
-    let (revision, state) = restore(&rt, &owner(config)).await?;
+    let (revision, state) = restore(&rt, &checkpoint_owner(config)).await?;
     let venue: Box<dyn GatewayVenue> = match &config.venue {
         VenueKind::Sim => Box::new(
             SimGatewayVenue::start(&rt, &config.id, config.sim_hold_ms, state.venue).await?,
@@ -147,7 +149,7 @@ pub async fn run_gateway_on(
     config: &GatewayConfig,
     venue: Box<dyn GatewayVenue>,
 ) -> anyhow::Result<GatewayFigures> {
-    let (revision, state) = restore(&rt, &owner(config)).await?;
+    let (revision, state) = restore(&rt, &checkpoint_owner(config)).await?;
     run_gateway_with(rt, config, venue, revision, state.applied, state.fence).await
 }
 
@@ -159,10 +161,11 @@ pub async fn load_venue_state(
     rt: &Runtime,
     config: &GatewayConfig,
 ) -> anyhow::Result<Option<serde_json::Value>> {
-    Ok(restore(rt, &owner(config)).await?.1.venue)
+    Ok(restore(rt, &checkpoint_owner(config)).await?.1.venue)
 }
 
-fn owner(config: &GatewayConfig) -> PortfolioId {
+/// Whose checkpoint is the gateway's: `gateway:<id>` in the checkpoint table.
+pub fn checkpoint_owner(config: &GatewayConfig) -> PortfolioId {
     PortfolioId::new(format!("gateway:{}", config.id))
 }
 
@@ -212,7 +215,7 @@ async fn run_gateway_with(
         .serve_if(config.metrics_listen.as_deref(), rt.shutdown.clone())
         .await?;
     let mut keeper = Keeper {
-        owner: owner(config),
+        owner: checkpoint_owner(config),
         revision,
         applied,
         order_acks: Vec::new(),
@@ -225,6 +228,7 @@ async fn run_gateway_with(
         gw.kill.refresh_if_due(&rt).await;
         let idle = gw.venue.turn(&rt).await? == 0;
         gw.publish_reports().await?;
+        gw.flush().await?;
         let wait = if idle {
             Duration::from_millis(20)
         } else {
@@ -232,6 +236,8 @@ async fn run_gateway_with(
         };
         // Not raced against shutdown: a command is either executed and recorded or not read.
         let handled = keeper.commands(&mut gw, &mut orders, wait).await?;
+        // The batch's records in one write, then its reports; the checkpoint comes after.
+        gw.flush().await?;
         let due = handled > 0 || keeper.last.elapsed() >= CHECKPOINT_EVERY;
         if due || shutdown.is_triggered() {
             keeper.checkpoint(&mut gw, &mut orders).await?;

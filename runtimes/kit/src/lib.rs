@@ -61,6 +61,22 @@ pub async fn connect(
     shutdown: Shutdown,
 ) -> anyhow::Result<Arc<Runtime>> {
     let (store, _health) = config.database.build().await?;
+    connect_on(config, bus, store, source, shutdown).await
+}
+
+/// [`connect`] on a database connection pool already open: components of one process share
+/// one pool (on SQLite, writers of one process then queue for the connection in turn instead
+/// of sleeping in SQLite's busy handler while another connection holds the write lock).
+///
+/// # Errors
+/// [`compose::Unreachable`] naming the state store and its address.
+pub async fn connect_on(
+    config: &LiveConfig,
+    bus: Arc<dyn EventBus>,
+    store: chimera_sql::SqlStore,
+    source: &str,
+    shutdown: Shutdown,
+) -> anyhow::Result<Arc<Runtime>> {
     let runtime = Runtime::new(
         bus,
         Topics::new(config.bus.topic_prefix.clone()),

@@ -12,9 +12,9 @@ use crate::args::UpArgs;
 use chimera_kernel::strategy::StrategyRegistry;
 use chimera_live::config::LiveConfig;
 use chimera_live::runtime::{shutdown_pair, trigger_on_signals};
-use chimera_live::{connect, connect_bus, feed, gateway, node, RuntimeArgs};
+use chimera_live::{connect_bus, connect_on, feed, gateway, node, RuntimeArgs};
 use chimera_ports::EventBus;
-use settle::{prepare_portfolios, print_positions, wait_idle};
+use settle::{prepare_portfolios, print_positions, wait_idle, Settling};
 use std::sync::Arc;
 
 /// Runs feed, gateway and node until Ctrl-C / SIGTERM (or, with `--exit-when-idle`, until the
@@ -73,28 +73,34 @@ async fn up(
             }
         }
     };
-    let node_rt = connect(
+    // One connection pool for the three components, as for the bus.
+    let (store, _health) = config.database.build().await?;
+    let node_rt = connect_on(
         &config,
         bus_for(node_cfg.id.clone()).await?,
+        store.clone(),
         &node_cfg.id,
         shutdown.clone(),
     )
     .await?;
-    let gateway_rt = connect(
+    let gateway_rt = connect_on(
         &config,
         bus_for(gateway_cfg.id.clone()).await?,
+        store.clone(),
         &gateway_cfg.id,
         shutdown.clone(),
     )
     .await?;
-    let feed_rt = connect(
+    let feed_rt = connect_on(
         &config,
         bus_for(feed_cfg.id.clone()).await?,
+        store,
         &feed_cfg.id,
         shutdown.clone(),
     )
     .await?;
     let portfolios = prepare_portfolios(&node_rt, &config, &node_cfg).await?;
+    let settling = Settling::new(portfolios, &node_cfg, &gateway_cfg);
 
     let store_rt = Arc::clone(&node_rt);
     let node_task = tokio::spawn({
@@ -108,7 +114,7 @@ async fn up(
     let published = feed::run_feed(feed_rt, &feed_cfg).await?;
     println!("feed: published {published} market events");
     if exit_when_idle && !shutdown.is_triggered() {
-        wait_idle(&store_rt, &portfolios, shutdown.clone()).await?;
+        wait_idle(&store_rt, &settling, shutdown.clone()).await?;
         trigger.trigger();
     }
     let mut waiting = shutdown.clone();
@@ -125,5 +131,5 @@ async fn up(
             f.id, f.events, f.fills, f.orders
         );
     }
-    print_positions(&store_rt, &portfolios).await
+    print_positions(&store_rt, settling.portfolios()).await
 }

@@ -7,9 +7,8 @@
 //! not stopped 30 s later is killed (its work resumes from its last checkpoint next time). A
 //! child that fails stops the others and makes `chimera up` fail with its exit status.
 
-use super::settle::{prepare_portfolios, print_positions, wait_idle};
+use super::settle::{prepare_portfolios, print_positions, wait_idle, Settling};
 use anyhow::Context as _;
-use chimera_kernel::ids::PortfolioId;
 use chimera_live::config::LiveConfig;
 use chimera_live::runtime::{shutdown_pair, trigger_on_signals};
 use chimera_live::{connect, connect_bus};
@@ -75,7 +74,9 @@ pub(crate) async fn up(
     files: &[PathBuf],
     exit_when_idle: bool,
 ) -> anyhow::Result<()> {
-    let (Some(node_cfg), Some(_), Some(_)) = (&config.node, &config.gateway, &config.feed) else {
+    let (Some(node_cfg), Some(gateway_cfg), Some(_)) =
+        (&config.node, &config.gateway, &config.feed)
+    else {
         anyhow::bail!(
             "chimera up needs [node], [gateway] and [feed] sections in the configuration"
         );
@@ -92,6 +93,7 @@ pub(crate) async fn up(
     let bus = connect_bus(&config, "up", false).await?;
     let rt = connect(&config, bus, "up", shutdown.clone()).await?;
     let portfolios = prepare_portfolios(&rt, &config, node_cfg).await?;
+    let settling = Settling::new(portfolios, node_cfg, gateway_cfg);
 
     let mut components = Vec::new();
     let mut started = Ok(());
@@ -106,7 +108,7 @@ pub(crate) async fn up(
     }
     // A component that could not start stops the ones already running.
     let outcome = match started {
-        Ok(()) => supervise(&mut components, &rt, &portfolios, exit_when_idle, &shutdown).await,
+        Ok(()) => supervise(&mut components, &rt, &settling, exit_when_idle, &shutdown).await,
         Err(e) => Err(e),
     };
     // Stop the feed first, the gateway last, so in-flight orders are still answered.
@@ -114,7 +116,7 @@ pub(crate) async fn up(
         component.stop().await;
     }
     outcome?;
-    print_positions(&rt, &portfolios).await
+    print_positions(&rt, settling.portfolios()).await
 }
 
 /// Watches the children until shutdown, a failed child, or (with `exit_when_idle`) a finished
@@ -122,7 +124,7 @@ pub(crate) async fn up(
 async fn supervise(
     components: &mut [Component],
     rt: &chimera_live::runtime::Runtime,
-    portfolios: &[PortfolioId],
+    settling: &Settling,
     exit_when_idle: bool,
     shutdown: &chimera_live::runtime::Shutdown,
 ) -> anyhow::Result<()> {
@@ -143,7 +145,7 @@ async fn supervise(
         }
         if feed_done && exit_when_idle {
             println!("feed: finished");
-            return wait_idle(rt, portfolios, shutdown.clone()).await;
+            return wait_idle(rt, settling, shutdown.clone()).await;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -1,10 +1,10 @@
 //! What both ways of running `chimera up` share: registering the configured portfolios,
-//! saying where to look, waiting until every order has settled, printing the positions.
+//! saying where to look, waiting until the run has settled, printing the positions.
 
 use chimera_kernel::ids::PortfolioId;
 use chimera_live::config::{LiveConfig, NodeConfig};
-use chimera_live::node;
 use chimera_live::runtime::{Runtime, Shutdown};
+use chimera_live::{gateway, node};
 use chimera_ports::{
     CheckpointRepository, FillRepository, OrderRepository, PortfolioRepository, PositionRepository,
 };
@@ -50,35 +50,76 @@ fn print_where_to_look(config: &LiveConfig, node_id: &str, portfolios: &[Portfol
     println!("  stop      Ctrl-C (or SIGTERM): every component checkpoints and stops cleanly");
 }
 
-/// Waits until no order is open and nothing has changed for two seconds.
-pub(crate) async fn wait_idle(
-    rt: &Runtime,
-    portfolios: &[PortfolioId],
-    shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    let mut last = (u64::MAX, 0_usize, 0_i64);
-    let mut since = Instant::now();
-    while !shutdown.is_triggered() {
-        let mut fills = 0_u64;
-        let mut open = 0_usize;
-        let mut revisions = 0_i64;
-        for id in portfolios {
-            fills += u64::try_from(rt.store.fills(id).await?.len()).unwrap_or(u64::MAX);
-            open += rt.store.open_orders(id).await?.len();
-            revisions += rt
+/// What tells that a run has settled: the node's portfolios and the gateway, through their
+/// checkpoints.
+pub(crate) struct Settling {
+    portfolios: Vec<PortfolioId>,
+    gateway: PortfolioId,
+    /// How long nothing may checkpoint before the run counts as settled: twice the longest
+    /// checkpoint period, since a component with work in hand checkpoints at least that often.
+    quiet: Duration,
+}
+
+impl Settling {
+    pub(crate) fn new(
+        portfolios: Vec<PortfolioId>,
+        node: &NodeConfig,
+        gateway: &chimera_live::config::GatewayConfig,
+    ) -> Self {
+        let period = Duration::from_millis(node.checkpoint_ms).max(gateway::CHECKPOINT_EVERY);
+        Self {
+            portfolios,
+            gateway: gateway::checkpoint_owner(gateway),
+            quiet: period * 2,
+        }
+    }
+
+    pub(crate) fn portfolios(&self) -> &[PortfolioId] {
+        &self.portfolios
+    }
+
+    /// Sum of the checkpoint revisions: it moves whenever any of them applies anything.
+    async fn revisions(&self, rt: &Runtime) -> anyhow::Result<i64> {
+        let mut sum = 0;
+        for id in self.portfolios.iter().chain(std::iter::once(&self.gateway)) {
+            sum += rt
                 .store
                 .load_checkpoint(id)
                 .await?
                 .map_or(0, |c| c.revision);
         }
-        let now = (fills, open, revisions);
-        if now != last {
-            last = now;
+        Ok(sum)
+    }
+
+    async fn open_orders(&self, rt: &Runtime) -> anyhow::Result<usize> {
+        let mut open = 0;
+        for id in &self.portfolios {
+            open += rt.store.open_orders(id).await?.len();
+        }
+        Ok(open)
+    }
+}
+
+/// Once the feed is done: waits until no order is open and neither the node's portfolios nor
+/// the gateway have checkpointed for [`Settling::quiet`] — a component with inputs in hand
+/// (market data, commands, reports) checkpoints at least once a period, so a quiet one has
+/// nothing left to apply.
+pub(crate) async fn wait_idle(
+    rt: &Runtime,
+    settling: &Settling,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let mut last = i64::MIN;
+    let mut since = Instant::now();
+    while !shutdown.is_triggered() {
+        let revisions = settling.revisions(rt).await?;
+        if revisions != last {
+            last = revisions;
             since = Instant::now();
-        } else if open == 0 && since.elapsed() >= Duration::from_secs(2) {
+        } else if since.elapsed() >= settling.quiet && settling.open_orders(rt).await? == 0 {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(settling.quiet / 10).await;
     }
     Ok(())
 }

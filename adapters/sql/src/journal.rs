@@ -1,0 +1,111 @@
+//! [`ExecutionJournal`] on SQL: a gateway turn's orders and fills in one transaction, with
+//! multi-row inserts.
+//!
+//! Why multi-row: on SQLite each statement is a round trip to the connection's worker thread,
+//! and a turn's orders are nearly all new (an order is usually accepted and filled within the
+//! turn that sent it), so one `INSERT … ON CONFLICT DO NOTHING RETURNING` per chunk stores them
+//! and names the few that already existed; only those take the read-compare-update path of
+//! [`chimera_ports::OrderRepository::upsert_order`]. Fills are one insert per chunk.
+
+use crate::orders::{
+    bind_fill_row, bind_order_row, fill_rows, order_rows, FILL_COLUMNS, ORDER_COLUMNS,
+};
+use crate::{canonical, db_error, to_json, Db, SqlStore};
+use async_trait::async_trait;
+use chimera_kernel::order::Order;
+use chimera_ports::{ExecutionJournal, FillRecord, PortResult};
+use sqlx::{AnyConnection, Row};
+use std::collections::HashSet;
+
+/// Rows per statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
+/// (18 per fill row).
+const CHUNK: usize = 256;
+
+/// One transaction per batch: on SQLite one write lock and one WAL commit for a whole gateway
+/// turn instead of one per record.
+#[async_trait]
+impl ExecutionJournal for SqlStore {
+    async fn record_execution(&self, orders: &[Order], fills: &[FillRecord]) -> PortResult<usize> {
+        if orders.is_empty() && fills.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| db_error("begin execution batch", e))?;
+        let mut first_seen = HashSet::new();
+        for chunk in orders.chunks(CHUNK) {
+            let inserted = self.insert_new_orders(&mut tx, chunk).await?;
+            for order in chunk {
+                let id = order.intent.client_order_id.as_str();
+                // Inserted just now by this row, unless an earlier row of the batch was it.
+                if first_seen.insert(id) && inserted.contains(id) {
+                    continue;
+                }
+                self.upsert_order_on(&mut tx, order).await?;
+            }
+        }
+        let mut new = 0;
+        for chunk in fills.chunks(CHUNK) {
+            new += self.insert_fills(&mut tx, chunk).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| db_error("commit execution batch", e))?;
+        Ok(new)
+    }
+}
+
+impl SqlStore {
+    /// Inserts the orders not stored yet; returns the client order ids it inserted.
+    async fn insert_new_orders(
+        &self,
+        conn: &mut AnyConnection,
+        orders: &[Order],
+    ) -> PortResult<HashSet<String>> {
+        let written = format!(
+            "INSERT INTO orders ({ORDER_COLUMNS}) VALUES {} \
+             ON CONFLICT (client_order_id) DO NOTHING RETURNING client_order_id",
+            order_rows(orders.len())
+        );
+        let statement = self.sql(&written);
+        let mut query = sqlx::query::<Db>(&statement);
+        for order in orders {
+            let body = to_json("orders", order)?;
+            let status = canonical(&order.status)?;
+            let terminal = i64::from(order.status.is_terminal());
+            query = bind_order_row(query, order, &status, terminal, &body);
+        }
+        let rows = query
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| db_error("insert orders", e))?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()
+            .map_err(|e| db_error("insert orders", e))
+    }
+
+    /// Inserts the fills not stored yet (by trade id); returns how many were new.
+    async fn insert_fills(
+        &self,
+        conn: &mut AnyConnection,
+        fills: &[FillRecord],
+    ) -> PortResult<usize> {
+        let written = format!(
+            "INSERT INTO fills ({FILL_COLUMNS}) VALUES {} ON CONFLICT (trade_id) DO NOTHING",
+            fill_rows(fills.len())
+        );
+        let statement = self.sql(&written);
+        let mut query = sqlx::query::<Db>(&statement);
+        for fill in fills {
+            query = bind_fill_row(query, fill)?;
+        }
+        let done = query
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| db_error("insert fills", e))?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+}

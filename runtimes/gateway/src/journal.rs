@@ -1,0 +1,117 @@
+//! What the gateway recorded and is about to publish in one turn, written as one batch.
+//!
+//! Why: recording each report on its own cost a database commit per order state and per fill
+//! (four or five per order), and on SQLite each commit waits for the one write lock; that
+//! capped the gateway at a few hundred orders a second. Now a turn's order states and fills
+//! go to [`chimera_ports::ExecutionJournal::record_execution`] together, and only then are the
+//! turn's reports published, in the order they were made — so a node never sees a report the
+//! database does not hold, as before.
+//!
+//! Crash safety is unchanged: a turn's records and reports are written before its commands are
+//! acknowledged (the gateway checkpoints after [`Journal`] is flushed), and a crash before
+//! then replays the commands, reproducing the same records (upserts by client order id, fills
+//! by trade id) and reports (ids derived from them).
+
+use chimera_kernel::event::ExecutionReport;
+use chimera_kernel::ids::ClientOrderId;
+use chimera_kernel::order::Order;
+use chimera_ports::FillRecord;
+use std::collections::HashMap;
+
+/// A turn's pending records and reports.
+#[derive(Debug, Default)]
+pub(super) struct Journal {
+    /// The newest state of each order changed this turn, in first-change order.
+    orders: Vec<Order>,
+    /// Where each order is in `orders`.
+    positions: HashMap<ClientOrderId, usize>,
+    fills: Vec<FillRecord>,
+    /// Reports to publish once the records are written, in order.
+    outbox: Vec<ExecutionReport>,
+}
+
+impl Journal {
+    /// Notes `order`'s state; a state that does not supersede the one already noted (stale,
+    /// or the same) is ignored, as the store would.
+    pub(super) fn order(&mut self, order: Order) {
+        if let Some(&at) = self.positions.get(&order.intent.client_order_id) {
+            if order.supersedes(&self.orders[at]) {
+                self.orders[at] = order;
+            }
+        } else {
+            self.positions
+                .insert(order.intent.client_order_id.clone(), self.orders.len());
+            self.orders.push(order);
+        }
+    }
+
+    /// Notes a fill.
+    pub(super) fn fill(&mut self, fill: FillRecord) {
+        self.fills.push(fill);
+    }
+
+    /// Queues a report for publishing after the records.
+    pub(super) fn report(&mut self, report: ExecutionReport) {
+        self.outbox.push(report);
+    }
+
+    /// The state of an order noted this turn and not yet written.
+    pub(super) fn recorded(&self, id: &ClientOrderId) -> Option<&Order> {
+        self.positions.get(id).map(|&at| &self.orders[at])
+    }
+
+    /// Nothing to write nor publish.
+    pub(super) fn is_empty(&self) -> bool {
+        self.orders.is_empty() && self.fills.is_empty() && self.outbox.is_empty()
+    }
+
+    /// The records to write.
+    pub(super) fn records(&self) -> (&[Order], &[FillRecord]) {
+        (&self.orders, &self.fills)
+    }
+
+    /// Once the records are written: forgets them and hands over the reports to publish.
+    pub(super) fn written(&mut self) -> Vec<ExecutionReport> {
+        self.orders.clear();
+        self.positions.clear();
+        self.fills.clear();
+        std::mem::take(&mut self.outbox)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+    use chimera_kernel::ids::PortfolioId;
+    use chimera_kernel::order::OrderStatus;
+    use chimera_kernel::time::Timestamp;
+
+    fn order(n: u64) -> Order {
+        chimera_kernel::testing::pending_order(&PortfolioId::new("p"), n)
+    }
+
+    #[test]
+    fn keeps_the_newest_state_of_each_order_in_first_change_order() {
+        let mut journal = Journal::default();
+        assert!(journal.is_empty());
+        let pending = order(1);
+        let mut done = pending.clone();
+        done.status = OrderStatus::Canceled;
+        done.updated_at = Timestamp(2_000);
+        journal.order(pending.clone());
+        journal.order(order(2));
+        journal.order(done.clone());
+        journal.order(pending.clone()); // stale: ignored
+        let (orders, fills) = journal.records();
+        assert_eq!(orders, &[done.clone(), order(2)]);
+        assert!(fills.is_empty());
+        assert_eq!(
+            journal.recorded(&pending.intent.client_order_id),
+            Some(&done)
+        );
+        assert!(journal.written().is_empty());
+        assert!(journal.is_empty());
+        assert_eq!(journal.recorded(&pending.intent.client_order_id), None);
+    }
+}
