@@ -50,13 +50,17 @@ fn print_where_to_look(config: &LiveConfig, node_id: &str, portfolios: &[Portfol
     println!("  stop      Ctrl-C (or SIGTERM): every component checkpoints and stops cleanly");
 }
 
+/// The shortest quiet period that counts as settled.
+const MIN_QUIET: Duration = Duration::from_millis(500);
+
 /// What tells that a run has settled: the node's portfolios and the gateway, through their
 /// checkpoints.
 pub(crate) struct Settling {
     portfolios: Vec<PortfolioId>,
     gateway: PortfolioId,
     /// How long nothing may checkpoint before the run counts as settled: twice the longest
-    /// checkpoint period, since a component with work in hand checkpoints at least that often.
+    /// checkpoint period, since a component with work in hand checkpoints at least that often,
+    /// and no less than [`MIN_QUIET`] (a checkpoint itself takes time).
     quiet: Duration,
 }
 
@@ -70,7 +74,7 @@ impl Settling {
         Self {
             portfolios,
             gateway: gateway::checkpoint_owner(gateway),
-            quiet: period * 2,
+            quiet: (period * 2).max(MIN_QUIET),
         }
     }
 
