@@ -18,6 +18,7 @@ mod error;
 mod event_bus;
 mod market_data;
 mod problems;
+mod progress;
 mod registry;
 mod repository;
 mod state;
@@ -33,6 +34,7 @@ pub use error::PortError;
 pub use event_bus::{Delivery, EventBus, Subscription};
 pub use market_data::MarketDataSource;
 pub use problems::Problems;
+pub use progress::{Progress, ProgressJournal};
 pub use registry::{
     AuditKind, AuditQuery, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository,
     PortfolioRecord, PortfolioRepository, PortfolioStatus,

@@ -1,11 +1,12 @@
 //! The audit trail: alerts, dead letters and strategy events, each in its own table.
 
-use crate::{db_error, Db, SqlStore};
+use crate::{db_error, numbered_rows, Db, Query, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::{AuditKind, AuditQuery, AuditRecord, AuditRepository, Inserted, PortResult};
 
-fn table(kind: AuditKind) -> &'static str {
+/// The table of an audit kind.
+pub(crate) fn table(kind: AuditKind) -> &'static str {
     match kind {
         AuditKind::Alert => "alerts",
         AuditKind::DeadLetter => "dead_letters",
@@ -29,20 +30,30 @@ fn records(kind: AuditKind, rows: Vec<Row>) -> Vec<AuditRecord> {
         .collect()
 }
 
+/// The columns an audit row is inserted with ([`bind_audit_row`] binds them in this order).
+pub(crate) const AUDIT_COLUMNS: &str = "key, source, category, body, ts";
+/// One row of [`AUDIT_COLUMNS`] placeholders.
+pub(crate) const AUDIT_ROW: &str = "(?, ?, ?, ?::jsonb, ?)";
+
+/// Binds one audit row of [`AUDIT_COLUMNS`].
+pub(crate) fn bind_audit_row<'q>(query: Query<'q>, record: &AuditRecord) -> Query<'q> {
+    query
+        .bind(record.key.clone())
+        .bind(record.source.clone())
+        .bind(record.category.clone())
+        .bind(record.body.clone())
+        .bind(record.ts.0)
+}
+
 #[async_trait]
 impl AuditRepository for SqlStore {
     async fn record(&self, record: &AuditRecord) -> PortResult<Inserted> {
-        let sql = format!(
-            "INSERT INTO {} (key, source, category, body, ts) VALUES ($1, $2, $3, $4::jsonb, $5) \
-             ON CONFLICT (key) DO NOTHING",
-            table(record.kind)
+        let statement = format!(
+            "INSERT INTO {} ({AUDIT_COLUMNS}) VALUES {} ON CONFLICT (key) DO NOTHING",
+            table(record.kind),
+            numbered_rows(AUDIT_ROW, 1)
         );
-        let result = sqlx::query::<Db>(&self.sql(&sql))
-            .bind(record.key.clone())
-            .bind(record.source.clone())
-            .bind(record.category.clone())
-            .bind(record.body.clone())
-            .bind(record.ts.0)
+        let result = bind_audit_row(sqlx::query::<Db>(&self.sql(&statement)), record)
             .execute(&self.pool)
             .await
             .map_err(|e| db_error("record audit entry", e))?;

@@ -26,6 +26,7 @@ mod error;
 mod journal;
 mod orders;
 mod positions;
+mod progress;
 mod provision;
 mod registry;
 mod tokens;
@@ -212,4 +213,28 @@ pub(crate) fn to_json<T: serde::Serialize>(
 }
 
 pub(crate) type Db = sqlx::Any;
+/// A statement with its bound values.
+pub(crate) type Query<'q> = sqlx::query::Query<'q, Db, sqlx::any::AnyArguments<'q>>;
+
+/// `n` copies of `row` joined by commas, its `?`s numbered `$1`, `$2`, … across all of them.
+pub(crate) fn numbered_rows(row: &str, n: usize) -> String {
+    let mut out = String::with_capacity((row.len() + 8) * n);
+    let mut next = 1;
+    for r in 0..n {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        for c in row.chars() {
+            if c == '?' {
+                out.push('$');
+                out.push_str(&next.to_string());
+                next += 1;
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 pub(crate) use port_error as db_error;

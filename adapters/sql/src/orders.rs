@@ -1,6 +1,6 @@
 //! Orders (every state, never regressed) and fills (unique by venue trade id).
 
-use crate::{canonical, db_error, from_canonical, from_json, to_json, Db, SqlStore};
+use crate::{canonical, db_error, from_canonical, from_json, numbered_rows, to_json, Db, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::ids::{ClientOrderId, PortfolioId, Symbol};
 use chimera_kernel::order::{Order, Side};
@@ -19,7 +19,7 @@ pub(crate) const FILL_COLUMNS: &str = "trade_id, portfolio_id, client_order_id, 
      price, qty, ts, body, liquidity, fee, fee_asset, sent_at, ack_ms, fill_ms, mid_at_send, \
      slippage_bps, costs";
 
-type Query<'q> = sqlx::query::Query<'q, Db, sqlx::any::AnyArguments<'q>>;
+use crate::Query;
 
 /// One row of [`ORDER_COLUMNS`] placeholders, `?` standing for each bound value (the
 /// version is 1).
@@ -36,27 +36,6 @@ pub(crate) fn order_rows(n: usize) -> String {
 /// `n` rows of [`FILL_COLUMNS`] placeholders.
 pub(crate) fn fill_rows(n: usize) -> String {
     numbered_rows(FILL_ROW, n)
-}
-
-/// `n` copies of `row` joined by commas, its `?`s numbered `$1`, `$2`, … across all of them.
-fn numbered_rows(row: &str, n: usize) -> String {
-    let mut out = String::with_capacity((row.len() + 8) * n);
-    let mut next = 1;
-    for r in 0..n {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        for c in row.chars() {
-            if c == '?' {
-                out.push('$');
-                out.push_str(&next.to_string());
-                next += 1;
-            } else {
-                out.push(c);
-            }
-        }
-    }
-    out
 }
 
 /// Binds one order row of [`ORDER_COLUMNS`] (its status, terminal flag and body encoded).
@@ -195,7 +174,10 @@ impl SqlStore {
         })
     }
 
-    async fn acquire(&self, operation: &'static str) -> PortResult<sqlx::pool::PoolConnection<Db>> {
+    pub(crate) async fn acquire(
+        &self,
+        operation: &'static str,
+    ) -> PortResult<sqlx::pool::PoolConnection<Db>> {
         self.pool
             .acquire()
             .await

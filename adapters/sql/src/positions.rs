@@ -1,16 +1,51 @@
 //! Position snapshots (one per portfolio, symbol and time) and signals (once per id).
 
-use crate::{db_error, from_json, to_json, Db, SqlStore};
+use crate::{db_error, from_json, numbered_rows, to_json, Db, Query, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::ids::{PortfolioId, SignalId, Symbol};
 use chimera_kernel::time::Timestamp;
 use chimera_ports::{
     Inserted, PortResult, PositionRepository, PositionSnapshot, SignalRecord, SignalRepository,
 };
+use sqlx::AnyConnection;
 
-#[async_trait]
-impl PositionRepository for SqlStore {
-    async fn save_snapshot(&self, snapshot: &PositionSnapshot) -> PortResult<()> {
+/// The columns a signal row is inserted with ([`bind_signal_row`] binds them in this order).
+pub(crate) const SIGNAL_COLUMNS: &str = "signal_id, portfolio_id, symbol, ts, features, decision, \
+     reason, config_rev, model_p, body";
+/// One row of [`SIGNAL_COLUMNS`] placeholders.
+pub(crate) const SIGNAL_ROW: &str = "(?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?::numeric, ?::jsonb)";
+
+/// Binds one signal row of [`SIGNAL_COLUMNS`].
+pub(crate) fn bind_signal_row<'q>(
+    query: Query<'q>,
+    signal: &SignalRecord,
+) -> PortResult<Query<'q>> {
+    Ok(query
+        .bind(signal.signal_id.as_str().to_owned())
+        .bind(signal.portfolio_id.as_str().to_owned())
+        .bind(signal.symbol.as_str().to_owned())
+        .bind(signal.ts.0)
+        .bind(to_json("signals", &signal.features)?)
+        .bind(signal.decision.clone())
+        .bind(signal.reason.clone())
+        .bind(signal.config_rev.clone())
+        .bind(signal.model_p.map(|p| p.to_string()))
+        .bind(
+            signal
+                .detail
+                .as_ref()
+                .map(|d| to_json("signals", d))
+                .transpose()?,
+        ))
+}
+
+impl SqlStore {
+    /// [`PositionRepository::save_snapshot`] on one connection.
+    pub(crate) async fn save_snapshot_on(
+        &self,
+        conn: &mut AnyConnection,
+        snapshot: &PositionSnapshot,
+    ) -> PortResult<()> {
         sqlx::query::<Db>(&self.sql(
             "INSERT INTO positions_snapshots (portfolio_id, symbol, ts, qty, body) \
              VALUES ($1, $2, $3, $4::numeric, $5::jsonb) ON CONFLICT (portfolio_id, symbol, ts) \
@@ -21,10 +56,18 @@ impl PositionRepository for SqlStore {
         .bind(snapshot.ts.0)
         .bind(snapshot.position.qty.to_string())
         .bind(to_json("positions_snapshots", &snapshot.position)?)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .map_err(|e| db_error("save position snapshot", e))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl PositionRepository for SqlStore {
+    async fn save_snapshot(&self, snapshot: &PositionSnapshot) -> PortResult<()> {
+        let mut conn = self.acquire("save position snapshot").await?;
+        self.save_snapshot_on(&mut conn, snapshot).await
     }
 
     async fn latest_snapshots(&self, portfolio: &PortfolioId) -> PortResult<Vec<PositionSnapshot>> {
@@ -52,30 +95,14 @@ impl PositionRepository for SqlStore {
 #[async_trait]
 impl SignalRepository for SqlStore {
     async fn record_signal(&self, signal: &SignalRecord) -> PortResult<Inserted> {
-        let result = sqlx::query::<Db>(&self.sql(
-            "INSERT INTO signals (signal_id, portfolio_id, symbol, ts, features, decision, reason, \
-             config_rev, model_p, body) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, \
-             $9::numeric, $10::jsonb) ON CONFLICT (signal_id) DO NOTHING",
-        ))
-        .bind(signal.signal_id.as_str().to_owned())
-        .bind(signal.portfolio_id.as_str().to_owned())
-        .bind(signal.symbol.as_str().to_owned())
-        .bind(signal.ts.0)
-        .bind(to_json("signals", &signal.features)?)
-        .bind(signal.decision.clone())
-        .bind(signal.reason.clone())
-        .bind(signal.config_rev.clone())
-        .bind(signal.model_p.map(|p| p.to_string()))
-        .bind(
-            signal
-                .detail
-                .as_ref()
-                .map(|d| to_json("signals", d))
-                .transpose()?,
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(|e| db_error("insert signal", e))?;
+        let statement = format!(
+            "INSERT INTO signals ({SIGNAL_COLUMNS}) VALUES {} ON CONFLICT (signal_id) DO NOTHING",
+            numbered_rows(SIGNAL_ROW, 1)
+        );
+        let result = bind_signal_row(sqlx::query::<Db>(&self.sql(&statement)), signal)?
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error("insert signal", e))?;
         Ok(if result.rows_affected() == 1 {
             Inserted::New
         } else {

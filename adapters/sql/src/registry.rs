@@ -96,9 +96,13 @@ impl PortfolioRepository for SqlStore {
     }
 }
 
-#[async_trait]
-impl CheckpointRepository for SqlStore {
-    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> PortResult<Inserted> {
+impl SqlStore {
+    /// [`CheckpointRepository::save_checkpoint`] on one connection.
+    pub(crate) async fn save_checkpoint_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        checkpoint: &Checkpoint,
+    ) -> PortResult<Inserted> {
         let result = sqlx::query::<Db>(
             "INSERT INTO checkpoints (portfolio_id, revision, state, ts) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (portfolio_id) DO UPDATE SET revision = excluded.revision, \
@@ -109,7 +113,7 @@ impl CheckpointRepository for SqlStore {
         .bind(checkpoint.revision)
         .bind(checkpoint.state.clone())
         .bind(checkpoint.ts.0)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .map_err(|e| db_error("save checkpoint", e))?;
         Ok(if result.rows_affected() == 1 {
@@ -117,6 +121,14 @@ impl CheckpointRepository for SqlStore {
         } else {
             Inserted::Duplicate
         })
+    }
+}
+
+#[async_trait]
+impl CheckpointRepository for SqlStore {
+    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> PortResult<Inserted> {
+        let mut conn = self.acquire("save checkpoint").await?;
+        self.save_checkpoint_on(&mut conn, checkpoint).await
     }
 
     async fn load_checkpoint(&self, id: &PortfolioId) -> PortResult<Option<Checkpoint>> {

@@ -15,6 +15,7 @@ async fn suites(store: &SqlStore, prefix: &str) {
     conformance::order_repository_suite(store, prefix).await;
     conformance::fill_repository_suite(store, prefix).await;
     conformance::execution_journal_suite(store, prefix).await;
+    conformance::progress_journal_suite(store, prefix).await;
     conformance::position_repository_suite(store, prefix).await;
     conformance::signal_repository_suite(store, prefix).await;
     conformance::portfolio_repository_suite(store, prefix).await;

@@ -5,6 +5,7 @@
 
 mod event_bus;
 mod market_data;
+mod progress;
 mod registry;
 mod repositories;
 mod state_store;
@@ -13,6 +14,7 @@ mod venue;
 
 pub use event_bus::event_bus_suite;
 pub use market_data::{market_data_source_suite, MarketDataExpectations, MarketDataSeen};
+pub use progress::progress_journal_suite;
 pub use registry::{
     audit_query_suite, audit_repository_suite, checkpoint_repository_suite,
     portfolio_repository_suite, token_repository_suite,

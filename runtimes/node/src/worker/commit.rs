@@ -9,8 +9,8 @@
 use super::{NodeCheckpoint, Worker};
 use chimera_messages::{AlertCode, AlertLevel, StrategyEvent};
 use chimera_ports::{
-    AuditKind, AuditRecord, AuditRepository, Checkpoint, CheckpointRepository, PortfolioRepository,
-    PositionRepository, PositionSnapshot, SignalRepository,
+    AuditKind, AuditRecord, Checkpoint, PortfolioRepository, PositionSnapshot, Progress,
+    ProgressJournal,
 };
 use chimera_runtime::runtime::{fatal, wall_clock, Runtime};
 use std::sync::atomic::Ordering;
@@ -32,7 +32,8 @@ pub(crate) struct Uncommitted {
 
 impl Worker {
     /// Writes what the inputs applied since the last checkpoint produced (strategy events,
-    /// signals, changed positions), then the checkpoint; then acknowledges what it covers:
+    /// signals, changed positions) with the checkpoint, in one unit
+    /// ([`ProgressJournal::record_progress`]); then acknowledges what it covers:
     /// control commands on the bus, the inputs to their routers.
     ///
     /// # Errors
@@ -82,43 +83,34 @@ impl Worker {
         } else {
             wall_clock()
         };
+        let mut signals = Vec::new();
+        let mut records = Vec::new();
         for (i, event) in events.drain(..).enumerate() {
             if let StrategyEvent::Decision(decision) = &event {
-                let signal = chimera_ports::SignalRecord::from_decision(decision);
-                rt.retry("record signal", || store.record_signal(&signal))
-                    .await
-                    .map_err(|e| fatal("record signal", &e))?;
+                signals.push(chimera_ports::SignalRecord::from_decision(decision));
                 continue;
             }
-            let record = AuditRecord {
+            records.push(AuditRecord {
                 kind: AuditKind::StrategyEvent,
                 key: format!("{}:{}:{i}", self.id, self.revision + 1),
                 source: self.id.as_str().to_owned(),
                 category: event.category().into(),
                 body: serde_json::to_string(&event)?,
                 ts,
-            };
-            rt.retry("record strategy event", || store.record(&record))
-                .await
-                .map_err(|e| fatal("record strategy event", &e))?;
+            });
         }
         // Only positions that changed since the last checkpoint are written (and copied).
         let portfolio = self.set.engine(0).portfolio();
-        for (symbol, position) in &portfolio.positions {
-            if self.saved_positions.get(symbol) == Some(position) {
-                continue;
-            }
-            let snapshot = PositionSnapshot {
+        let snapshots: Vec<PositionSnapshot> = portfolio
+            .positions
+            .iter()
+            .filter(|(symbol, position)| self.saved_positions.get(*symbol) != Some(*position))
+            .map(|(_, position)| PositionSnapshot {
                 portfolio_id: self.id.clone(),
                 ts,
                 position: position.clone(),
-            };
-            rt.retry("save position", || store.save_snapshot(&snapshot))
-                .await
-                .map_err(|e| fatal("save position", &e))?;
-            self.saved_positions
-                .insert(symbol.clone(), snapshot.position);
-        }
+            })
+            .collect();
         let state = NodeCheckpoint {
             engine: self.set.engine(0).snapshot(),
             applied: self.applied.clone(),
@@ -137,8 +129,15 @@ impl Worker {
             state: serde_json::to_string(&state)?,
             ts,
         };
+        // Everything in one unit: one commit per checkpoint, and all of it or none after a crash.
+        let progress = Progress {
+            signals: &signals,
+            events: &records,
+            snapshots: &snapshots,
+            checkpoint: &checkpoint,
+        };
         let stored = rt
-            .retry("checkpoint", || store.save_checkpoint(&checkpoint))
+            .retry("checkpoint", || store.record_progress(progress))
             .await
             .map_err(|e| fatal("checkpoint", &e))?;
         if stored == chimera_ports::Inserted::Duplicate {
@@ -147,6 +146,10 @@ impl Worker {
                 self.id,
                 self.revision
             );
+        }
+        for snapshot in snapshots {
+            self.saved_positions
+                .insert(snapshot.position.symbol.clone(), snapshot.position);
         }
         self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut e) = self.stats.equity.lock() {
