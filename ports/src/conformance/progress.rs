@@ -79,7 +79,9 @@ pub async fn progress_journal_suite(repo: &dyn ProgressJournal, prefix: &str) {
         .expect("recent");
     // (Compared by key: a JSON column may respace the body.)
     assert!(
-        recent.iter().any(|e| e.key == event(1).key && e.kind == event(1).kind),
+        recent
+            .iter()
+            .any(|e| e.key == event(1).key && e.kind == event(1).kind),
         "the event is stored"
     );
     assert_eq!(
