@@ -129,6 +129,15 @@ pub trait CheckpointRepository: Send + Sync {
     /// # Errors
     /// As [`Self::save_checkpoint`], or [`crate::PortError::Codec`] for an undecodable row.
     async fn load_checkpoint(&self, id: &PortfolioId) -> PortResult<Option<Checkpoint>>;
+
+    /// The revision of the portfolio's latest checkpoint, without its state (which can weigh
+    /// megabytes): for watching progress. By default read from [`Self::load_checkpoint`].
+    ///
+    /// # Errors
+    /// As [`Self::load_checkpoint`].
+    async fn checkpoint_revision(&self, id: &PortfolioId) -> PortResult<Option<i64>> {
+        Ok(self.load_checkpoint(id).await?.map(|c| c.revision))
+    }
 }
 
 /// One audit entry: an alert, a dead letter or a strategy event.

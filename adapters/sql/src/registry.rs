@@ -146,4 +146,15 @@ impl CheckpointRepository for SqlStore {
             ts: Timestamp(ts),
         }))
     }
+
+    async fn checkpoint_revision(&self, id: &PortfolioId) -> PortResult<Option<i64>> {
+        let row = sqlx::query_as::<Db, (i64,)>(
+            "SELECT revision FROM checkpoints WHERE portfolio_id = $1",
+        )
+        .bind(id.as_str().to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("read checkpoint revision", e))?;
+        Ok(row.map(|(revision,)| revision))
+    }
 }

@@ -126,6 +126,7 @@ pub async fn checkpoint_repository_suite(repo: &dyn CheckpointRepository, prefix
         ts: Timestamp(revision * 10),
     };
     assert_eq!(repo.load_checkpoint(&id).await.expect("load"), None);
+    assert_eq!(repo.checkpoint_revision(&id).await.expect("revision"), None);
     assert_eq!(
         repo.save_checkpoint(&cp(1, r#"{"a":1}"#))
             .await
@@ -153,6 +154,11 @@ pub async fn checkpoint_repository_suite(repo: &dyn CheckpointRepository, prefix
         repo.load_checkpoint(&id).await.expect("load"),
         Some(cp(2, &big)),
         "the newest revision, lossless"
+    );
+    assert_eq!(
+        repo.checkpoint_revision(&id).await.expect("revision"),
+        Some(2),
+        "the revision alone"
     );
 }
 

@@ -192,7 +192,7 @@ impl Gateway {
             SubmitDecision::Send { record_first } => record_first,
         };
         if let Some(mode) = kill {
-            self.refuse_killed(intent, record_first, mode).await?;
+            self.refuse_killed(intent, mode).await?;
             return Ok(false);
         }
         if !self.venue.prepare(&rt, intent).await? {
@@ -230,19 +230,11 @@ impl Gateway {
     }
 
     /// Records `intent` as rejected by the kill switch `mode`, answers the node and alerts.
-    async fn refuse_killed(
-        &mut self,
-        intent: &OrderIntent,
-        record_first: bool,
-        mode: KillMode,
-    ) -> anyhow::Result<()> {
+    async fn refuse_killed(&mut self, intent: &OrderIntent, mode: KillMode) -> anyhow::Result<()> {
         let rt = Arc::clone(&self.rt);
-        let order = Order::new(intent.clone());
-        if record_first {
-            // Never sent: written with the turn's batch.
-            self.journal.order(order.clone());
-        }
-        self.orders.insert(intent.client_order_id.clone(), order);
+        // Never sent: its record, rejected, goes with the turn's batch (`record` below).
+        self.orders
+            .insert(intent.client_order_id.clone(), Order::new(intent.clone()));
         let report = ExecutionReport {
             portfolio_id: intent.portfolio_id.clone(),
             client_order_id: intent.client_order_id.clone(),
