@@ -8,43 +8,136 @@
 
 use super::SimExchange;
 use chimera_kernel::event::{ExecutionReport, Fill, Liquidity, ReportKind};
-use chimera_kernel::ids::{ClientOrderId, PortfolioId, TradeId};
-use chimera_kernel::instrument::MarketKind;
+use chimera_kernel::ids::{ClientOrderId, FastMap, PortfolioId, Symbol, TradeId};
+use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::order::Side;
+use chimera_kernel::portfolio::{Portfolio, Position};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::Money;
 use chimera_kernel::Decimal;
+use std::sync::Arc;
+
+/// Per account, a band of marks around each perpetual position's mark within which the account
+/// provably stays above its maintenance margin, so most marks skip the exact check.
+///
+/// Why it holds: with `H` = equity − maintenance > 0 at the exact check, and `n` open perpetual
+/// positions, moving position `i`'s mark by `Δᵢ` changes its unrealised PnL by at most
+/// `|qᵢ|·kᵢ·|Δᵢ|` and its maintenance by at most `|qᵢ|·kᵢ·rᵢ·|Δᵢ|` (`k` the multiplier, `r` the
+/// maintenance rate). While every `|Δᵢ| < H / (n·|qᵢ|·kᵢ·(1 + rᵢ))`, the account loses less
+/// than `H` in all and cannot be under. Bands are built only for accounts whose balances are all
+/// in the reporting asset (other balances are valued at marks the bands do not cover), are
+/// dropped whenever the venue touches the account (a fill, a deposit, a liquidation) or funding
+/// is paid, and are a cache: never serialised, rebuilt after a restore.
+#[derive(Debug, Default)]
+pub(super) struct SafeBands(FastMap<PortfolioId, Vec<Band>>);
+
+#[derive(Debug)]
+struct Band {
+    symbol: Symbol,
+    low: Decimal,
+    high: Decimal,
+}
+
+impl SafeBands {
+    /// Forgets `portfolio`'s bands: its account is about to change.
+    pub(super) fn forget(&mut self, portfolio: &PortfolioId) {
+        if !self.0.is_empty() {
+            self.0.remove(portfolio);
+        }
+    }
+
+    /// Forgets every account's bands.
+    pub(super) fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Whether every open position of `account` still has its mark inside its band (all of
+    /// them, not only the symbol that just moved: book updates move marks without a check).
+    fn hold(&self, account: &Portfolio) -> bool {
+        self.0.get(&account.id).is_some_and(|bands| {
+            bands.iter().all(|b| {
+                account
+                    .position(&b.symbol)
+                    .and_then(|p| p.mark)
+                    .is_some_and(|mark| b.low < mark.get() && mark.get() < b.high)
+            })
+        })
+    }
+}
+
+/// Where an account stands against its maintenance margin.
+enum Standing {
+    /// Under it: to be liquidated.
+    Under,
+    /// Above it, with these safe bands (empty when none can be built).
+    Above(Vec<Band>),
+}
+
+fn open_perps(account: &Portfolio) -> impl Iterator<Item = &Position> {
+    account
+        .positions
+        .values()
+        .filter(|p| p.kind == MarketKind::Perp && !p.is_flat())
+}
+
+/// The exact check (decimal arithmetic, as the accounting does it), and the bands it allows.
+fn standing(account: &Portfolio, instruments: &FastMap<Symbol, Arc<Instrument>>) -> Standing {
+    let rate = |p: &Position| {
+        instruments
+            .get(&p.symbol)
+            .map(|i| i.maintenance_margin_rate)
+    };
+    let maintenance: Decimal = open_perps(account)
+        .filter_map(|p| Some(p.notional().get().abs() * rate(p)?))
+        .sum();
+    let headroom = account.equity().get() - maintenance;
+    if maintenance > Decimal::ZERO && headroom < Decimal::ZERO {
+        return Standing::Under;
+    }
+    let only_reporting_cash = account
+        .balances
+        .iter()
+        .all(|(asset, amount)| amount.is_zero() || *asset == account.reporting_asset);
+    if !only_reporting_cash || headroom <= Decimal::ZERO {
+        return Standing::Above(Vec::new());
+    }
+    let open = Decimal::from(open_perps(account).count());
+    let bands = open_perps(account).map(|p| {
+        let mark = p.mark?.get();
+        let sensitivity = p.qty.abs().get() * p.multiplier * (Decimal::ONE + rate(p)?) * open;
+        let width = headroom.checked_div(sensitivity)?;
+        Some(Band {
+            symbol: p.symbol.clone(),
+            low: mark.checked_sub(width)?,
+            high: mark.checked_add(width)?,
+        })
+    });
+    Standing::Above(bands.collect::<Option<Vec<Band>>>().unwrap_or_default())
+}
 
 impl SimExchange {
     /// Liquidates the accounts holding a perpetual position on `symbol` (whose mark just
     /// moved) that are under their maintenance margin.
-    pub(super) fn check_liquidations(
-        &mut self,
-        symbol: &chimera_kernel::ids::Symbol,
-        at: Timestamp,
-    ) {
-        let under: Vec<PortfolioId> = self
-            .accounts
-            .iter()
-            .filter(|(_, account)| {
-                account
-                    .position(symbol)
-                    .is_some_and(|p| p.kind == MarketKind::Perp && !p.is_flat())
-            })
-            .filter(|(_, account)| {
-                let maintenance: Decimal = account
-                    .positions
-                    .values()
-                    .filter(|p| p.kind == MarketKind::Perp && !p.is_flat())
-                    .filter_map(|p| {
-                        let rate = self.instruments.get(&p.symbol)?.maintenance_margin_rate;
-                        Some(p.notional().get().abs() * rate)
-                    })
-                    .sum();
-                maintenance > Decimal::ZERO && account.equity().get() < maintenance
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
+    pub(super) fn check_liquidations(&mut self, symbol: &Symbol, at: Timestamp) {
+        let mut under: Vec<PortfolioId> = Vec::new();
+        for (id, account) in &self.accounts {
+            let Some(position) = account.position(symbol) else {
+                continue;
+            };
+            if position.kind != MarketKind::Perp || position.is_flat() {
+                continue;
+            }
+            if self.safe_bands.hold(account) {
+                continue;
+            }
+            match standing(account, &self.instruments) {
+                Standing::Under => under.push(id.clone()),
+                Standing::Above(bands) if bands.is_empty() => self.safe_bands.forget(id),
+                Standing::Above(bands) => {
+                    self.safe_bands.0.insert(id.clone(), bands);
+                }
+            }
+        }
         for portfolio in under {
             self.liquidate(&portfolio, at);
         }

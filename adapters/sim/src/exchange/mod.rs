@@ -99,6 +99,9 @@ pub struct SimExchange {
     /// OTO/OTOCO: working order → the orders waiting for it to fill.
     #[serde(default)]
     pending: BTreeMap<ClientOrderId, pending_lists::PendingLegs>,
+    /// A cache of marks at which accounts are provably above their maintenance margin.
+    #[serde(skip)]
+    safe_bands: liquidation::SafeBands,
 }
 
 /// A reject of `intent` with Binance's code and wording for `reason` and `detail` after it.
@@ -144,11 +147,13 @@ impl SimExchange {
             lists: BTreeMap::new(),
             list_of: BTreeMap::new(),
             pending: BTreeMap::new(),
+            safe_bands: liquidation::SafeBands::default(),
         }
     }
 
     /// Lists an instrument.
     pub fn add_instrument(&mut self, instrument: Instrument) {
+        self.safe_bands.clear();
         for account in self.accounts.values_mut() {
             account.add_instrument(instrument.clone());
         }
@@ -174,7 +179,9 @@ impl SimExchange {
         self.accounts.get(portfolio)
     }
 
+    /// An account to change (which drops its cached liquidation bands).
     fn account(&mut self, portfolio: &PortfolioId) -> &mut Portfolio {
+        self.safe_bands.forget(portfolio);
         let instruments = &self.instruments;
         self.accounts.entry(portfolio.clone()).or_insert_with(|| {
             let mut p = Portfolio::new(portfolio.clone(), Asset::new("USDT"));
@@ -386,6 +393,7 @@ impl SimExchange {
     fn settle_marks(&mut self, event: &MarketEvent) {
         let symbol = event.symbol();
         if let MarketEvent::Funding(f) = event {
+            self.safe_bands.clear();
             for account in self.accounts.values_mut() {
                 let _ = account.apply_funding(symbol, f.rate, f.mark_price);
             }

@@ -3,7 +3,6 @@
 use anyhow::anyhow;
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::fast_cmp;
 use chimera_sim::EquityPoint;
 use plotters::prelude::*;
 
@@ -12,39 +11,42 @@ pub(crate) const MAX_POINTS: usize = 2_000;
 
 /// Chart coordinates only: plotting needs floats (never used for money).
 fn to_f64(d: chimera_kernel::Decimal) -> f64 {
-    use rust_decimal::prelude::ToPrimitive;
-    d.to_f64().unwrap_or(0.0)
+    chimera_kernel::value::to_f64_fast(d)
 }
 
 /// Keeps the first, last, minimum and maximum of each bucket, so spikes and drawdowns stay
 /// visible after downsampling.
-fn downsample(curve: &[EquityPoint]) -> Vec<(i64, f64)> {
-    let point = |p: &EquityPoint| (p.ts.0, to_f64(p.equity));
+fn downsample(curve: &[(i64, f64)]) -> Vec<(i64, f64)> {
     if curve.len() <= MAX_POINTS {
-        return curve.iter().map(point).collect();
+        return curve.to_vec();
     }
     let bucket = curve.len().div_ceil(MAX_POINTS / 2);
     let mut out = Vec::with_capacity(MAX_POINTS + 2);
     for chunk in curve.chunks(bucket) {
-        let (mut lo, mut hi) = (&chunk[0], &chunk[0]);
-        for p in chunk {
-            if fast_cmp(&p.equity, &lo.equity).is_lt() {
+        let (mut lo, mut hi) = (chunk[0], chunk[0]);
+        for &p in chunk {
+            if p.1 < lo.1 {
                 lo = p;
             }
-            if fast_cmp(&p.equity, &hi.equity).is_gt() {
+            if p.1 > hi.1 {
                 hi = p;
             }
         }
-        let (first, second) = if lo.ts <= hi.ts { (lo, hi) } else { (hi, lo) };
-        out.push(point(first));
-        if second.ts != first.ts {
-            out.push(point(second));
+        let (first, second) = if lo.0 <= hi.0 { (lo, hi) } else { (hi, lo) };
+        out.push(first);
+        if second.0 != first.0 {
+            out.push(second);
         }
     }
-    if let Some(last) = curve.last() {
-        out.push(point(last));
+    if let Some(&last) = curve.last() {
+        out.push(last);
     }
     out
+}
+
+/// A curve in chart coordinates.
+fn as_f64(curve: &[EquityPoint]) -> Vec<(i64, f64)> {
+    curve.iter().map(|p| (p.ts.0, to_f64(p.equity))).collect()
 }
 
 pub(crate) fn date(ms: i64) -> String {
@@ -59,7 +61,7 @@ pub(crate) fn date(ms: i64) -> String {
 pub(crate) fn equity_svg(curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyhow::Result<String> {
     let series: Vec<(String, Vec<(i64, f64)>)> = curves
         .iter()
-        .map(|(id, c)| (id.to_string(), downsample(c)))
+        .map(|(id, c)| (id.to_string(), downsample(&as_f64(c))))
         .collect();
     lines_svg(
         "Equity",
@@ -77,12 +79,9 @@ pub(crate) fn drawdown_svg(curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyhow
     let series: Vec<(String, Vec<(i64, f64)>)> = curves
         .iter()
         .map(|(id, c)| {
-            let points: Vec<EquityPoint> = super::tearsheet::drawdowns(c)
+            let points: Vec<(i64, f64)> = super::tearsheet::drawdowns(c)
                 .into_iter()
-                .map(|(ts, d)| EquityPoint {
-                    ts: Timestamp(ts),
-                    equity: chimera_kernel::Decimal::try_from(d * 100.0).unwrap_or_default(),
-                })
+                .map(|(ts, d)| (ts, d * 100.0))
                 .collect();
             (id.to_string(), downsample(&points))
         })
@@ -160,4 +159,27 @@ fn lines_svg(
         root.present().map_err(|e| draw(&e))?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{downsample, MAX_POINTS};
+
+    #[test]
+    fn downsampling_keeps_each_buckets_extremes_and_the_last_point() {
+        let mut curve: Vec<(i64, f64)> = (0..10_000).map(|i| (i, 100.0)).collect();
+        curve[4_321].1 = 5.0;
+        curve[7_777].1 = 900.0;
+        let drawn = downsample(&curve);
+        assert!(drawn.len() <= MAX_POINTS + 2, "{} points", drawn.len());
+        assert!(drawn.contains(&(4_321, 5.0)));
+        assert!(drawn.contains(&(7_777, 900.0)));
+        assert_eq!(drawn.last(), Some(&(9_999, 100.0)));
+        assert!(
+            drawn.windows(2).all(|w| w[0].0 <= w[1].0),
+            "time order kept"
+        );
+        let short = &curve[..10];
+        assert_eq!(downsample(short), short.to_vec());
+    }
 }

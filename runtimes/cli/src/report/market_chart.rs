@@ -7,9 +7,9 @@ use super::track::MarketTrack;
 use anyhow::anyhow;
 use chimera_kernel::features::RegimeLabel;
 use chimera_kernel::order::Side;
+use chimera_kernel::value::to_f64_fast;
 use chimera_sim::FillRow;
 use plotters::prelude::*;
-use rust_decimal::prelude::ToPrimitive;
 
 const PRICE_HEIGHT: u32 = 420;
 const PANEL_HEIGHT: u32 = 140;
@@ -123,7 +123,7 @@ pub(crate) fn price_svg(
             .iter()
             .zip(roles)
             .filter(|(f, _)| Some(&f.symbol) == track.symbol.as_ref())
-            .filter_map(|(f, r)| Some((f.ts.0, f.price.get().to_f64()?, f.side, *r)))
+            .map(|(f, r)| (f.ts.0, to_f64_fast(f.price.get()), f.side, *r))
             .collect();
         let size = if marks.len() > 500 { 3 } else { 5 };
         for (x, y, side, role) in thin(&marks, MAX_MARKERS) {

@@ -12,6 +12,7 @@
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::order::Side;
 use chimera_kernel::time::Timestamp;
+use chimera_kernel::value::to_f64_fast;
 use chimera_kernel::Decimal;
 use chimera_sim::{EquityPoint, FillRow};
 use rust_decimal::prelude::ToPrimitive;
@@ -143,7 +144,7 @@ pub(crate) fn drawdowns(curve: &[EquityPoint]) -> Vec<(i64, f64)> {
     curve
         .iter()
         .map(|p| {
-            let e = p.equity.to_f64().unwrap_or(0.0);
+            let e = to_f64_fast(p.equity);
             peak = peak.max(e);
             (p.ts.0, if peak > 0.0 { e / peak - 1.0 } else { 0.0 })
         })
@@ -204,10 +205,7 @@ pub(crate) fn tearsheets(
 
 /// Sharpe, Sortino, annualised return and Calmar of an equity curve.
 fn ratios(curve: &[EquityPoint]) -> (Option<f64>, Option<f64>, Option<f64>, Option<f64>) {
-    let equity: Vec<f64> = curve
-        .iter()
-        .map(|p| p.equity.to_f64().unwrap_or(0.0))
-        .collect();
+    let equity: Vec<f64> = curve.iter().map(|p| to_f64_fast(p.equity)).collect();
     if equity.len() < 3 || equity.iter().any(|e| *e <= 0.0) {
         return (None, None, None, None);
     }

@@ -5,7 +5,7 @@
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::features::{FeatureEngine, FeatureSpec, RegimeLabel};
 use chimera_kernel::ids::Symbol;
-use rust_decimal::prelude::ToPrimitive;
+use chimera_kernel::value::to_f64_fast;
 
 /// The sampled series of one symbol.
 #[derive(Debug, Clone, Default)]
@@ -43,7 +43,7 @@ impl MarketTrack {
         if ts < self.next {
             return;
         }
-        let Some(price) = event.mark_price().and_then(|p| p.get().to_f64()) else {
+        let Some(price) = event.mark_price().map(|p| to_f64_fast(p.get())) else {
             return;
         };
         self.next = ts.saturating_add(self.sample_ms);
