@@ -19,6 +19,7 @@ mod fast_decimal;
 mod jsonl;
 mod lines;
 mod merge;
+mod read_ahead;
 mod source;
 
 pub use binance::{parse_capture_line, BinanceCaptureReader};
@@ -26,6 +27,7 @@ pub use csv_bars::CsvBarReader;
 pub use error::ReadError;
 pub use jsonl::JsonLinesReader;
 pub use merge::merge_in_time;
+pub use read_ahead::read_ahead;
 pub use source::{
     open_market_data, open_market_data_with_progress, DataFormat, EventReader, FileMarketData,
     ReadProgress,

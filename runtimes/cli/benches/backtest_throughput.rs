@@ -3,7 +3,12 @@
 //! Runs `chimera backtest` (parse + kernel + simulated venue + full report) over the 45k-bar
 //! reference file repeatedly and prints wall time (min / median / p90), bars per second and peak
 //! RSS (via GNU `time` when installed). Also times the reader alone on each Binance capture and
-//! the demo. Skips with a message when `CHIMERA_REFERENCE_DATA` is unset.
+//! the demo, and, with `CHIMERA_BENCH_NAUTILUS=1`, compares with NautilusTrader 1.221 in the
+//! same run (see `nautilus/compare.rs`). Skips with a message when `CHIMERA_REFERENCE_DATA` is
+//! unset.
+
+#[path = "nautilus/compare.rs"]
+mod nautilus;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -41,6 +46,11 @@ fn main() {
             "slow=20".into(),
             "--param".into(),
             "qty=0.1".into(),
+            // The instrument NautilusTrader's side of the comparison trades.
+            nautilus::SAME_INSTRUMENT[0].into(),
+            nautilus::SAME_INSTRUMENT[1].into(),
+            nautilus::SAME_INSTRUMENT[2].into(),
+            nautilus::SAME_INSTRUMENT[3].into(),
             "--report".into(),
             report.display().to_string(),
         ]
@@ -76,10 +86,6 @@ fn main() {
         "  throughput {:.0} bars/s (median)",
         BARS / median.as_secs_f64()
     );
-    println!(
-        "  vs NautilusTrader 1.221 engine.run() 2.8 s: {:.0}x (median)",
-        2.8 / median.as_secs_f64()
-    );
     match Command::new("/usr/bin/time")
         .arg("-f")
         .arg("%M")
@@ -94,6 +100,23 @@ fn main() {
         }
         _ => println!("  peak RSS: GNU time not installed (apt-get install time)"),
     }
+    let chimera_once = || {
+        let _ = std::fs::remove_dir_all(&report);
+        let started = Instant::now();
+        let out = Command::new(exe)
+            .args(args(&report))
+            .output()
+            .expect("run chimera");
+        let elapsed = started.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary = std::fs::read(report.join("summary.json")).expect("summary.json");
+        (elapsed, serde_json::from_slice(&summary).expect("summary"))
+    };
+    nautilus::compare(&bars, &chimera_once);
     let _ = std::fs::remove_dir_all(&report);
 
     let demo = std::env::temp_dir().join(format!("chimera-bench-demo-{}", std::process::id()));

@@ -55,6 +55,12 @@ fn run_once(
     let started = Instant::now();
     let plan = plan::plan(a, strategies)?;
     let (reader, progress) = open_market_data_with_progress(&a.data, None, &plan.symbol)?;
+    // Parsing runs beside the engine when there is a second core.
+    let reader = if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+        chimera_replay::read_ahead(reader)
+    } else {
+        reader
+    };
     let multipliers = plan
         .instruments
         .iter()

@@ -69,6 +69,19 @@ pub(crate) fn create(dir: &Path, name: &str) -> anyhow::Result<BufWriter<File>> 
 pub(crate) fn write(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create report folder {}", dir.display()))?;
+    // The data files and the pages share nothing but the run: with a second core, both at once.
+    std::thread::scope(|scope| {
+        let files = scope.spawn(|| write_files(dir, run));
+        let pages = write_pages(dir, run);
+        let files = files
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the report's file writer panicked")));
+        files.and(pages)
+    })
+}
+
+/// The data files: summary, fills, equity curve, execution and decision records.
+fn write_files(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     write_summary(dir, run)?;
     write_fills(dir, &run.fills)?;
     write_equity(dir, &run.curves)?;
@@ -78,6 +91,11 @@ pub(crate) fn write(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     if !run.decisions.is_empty() {
         decisions::write_csv(dir, &run.decisions)?;
     }
+    Ok(())
+}
+
+/// The charts and the HTML page.
+fn write_pages(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     let svg = chart::equity_svg(&run.curves)?;
     std::fs::write(dir.join("equity.svg"), &svg)
         .with_context(|| format!("cannot write {}", dir.join("equity.svg").display()))?;

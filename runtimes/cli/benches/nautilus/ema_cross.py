@@ -1,6 +1,6 @@
 """NautilusTrader 1.221's `engine.run()` on the reference bars, for `backtest_throughput`.
 
-Usage: python nautilus_ema_cross.py BARS_CSV RUNS
+Usage: python ema_cross.py BARS_CSV RUNS
 
 Builds one BacktestEngine per run (a BTCUSDT perpetual on a netting margin account with
 100,000 USDT, the bundled EMACross strategy at 10/20 trading 0.1 BTC, the bars wrangled
