@@ -151,17 +151,55 @@ impl SqlStore {
     /// `statement` for this backend: as written (PostgreSQL, with its `::numeric`, `::jsonb`
     /// and `::text` casts between the `Any` driver's text parameters and the typed columns),
     /// or with those casts removed (SQLite, whose affinities keep the text as it is).
+    ///
+    /// On SQLite, `$1, $2, …` written in order, each once, become anonymous `?`s: SQLite keeps
+    /// named parameters in a list it searches linearly, when preparing and again for each
+    /// value bound, so a multi-row insert of thousands of `$N`s costs time quadratic in them.
     pub(crate) fn sql<'a>(&self, statement: &'a str) -> std::borrow::Cow<'a, str> {
         match self.backend {
             Backend::Postgres => std::borrow::Cow::Borrowed(statement),
-            Backend::Sqlite => std::borrow::Cow::Owned(
-                statement
+            Backend::Sqlite => {
+                let plain = statement
                     .replace("::numeric", "")
                     .replace("::jsonb", "")
-                    .replace("::text", ""),
-            ),
+                    .replace("::text", "");
+                std::borrow::Cow::Owned(anonymous_parameters(&plain).unwrap_or(plain))
+            }
         }
     }
+}
+
+/// `statement` with its `$N` parameters replaced by `?`, when they appear as `$1`, `$2`, … in
+/// order, each once (binding in order then means the same); `None` otherwise.
+fn anonymous_parameters(statement: &str) -> Option<String> {
+    let bytes = statement.as_bytes();
+    let mut out = String::with_capacity(statement.len());
+    let (mut expected, mut copied, mut i) = (1_u64, 0, 0);
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        let digits = bytes[i + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 {
+            i += 1;
+            continue;
+        }
+        let number: u64 = statement[i + 1..i + 1 + digits].parse().ok()?;
+        if number != expected {
+            return None;
+        }
+        expected += 1;
+        out.push_str(&statement[copied..i]);
+        out.push('?');
+        i += 1 + digits;
+        copied = i;
+    }
+    out.push_str(&statement[copied..]);
+    Some(out)
 }
 
 /// The canonical spelling of an enumeration: its serde name (`filled`, `BUY`), with no JSON
@@ -238,3 +276,36 @@ pub(crate) fn numbered_rows(row: &str, n: usize) -> String {
 }
 
 pub(crate) use port_error as db_error;
+
+#[cfg(test)]
+mod tests {
+    use super::{anonymous_parameters, numbered_rows};
+
+    #[test]
+    fn parameters_in_order_become_anonymous_and_others_are_left_alone() {
+        let rows = format!("INSERT INTO t (a, b) VALUES {}", numbered_rows("(?, ?)", 3));
+        assert_eq!(
+            anonymous_parameters(&rows).as_deref(),
+            Some("INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)")
+        );
+        assert_eq!(
+            anonymous_parameters("UPDATE t SET a = $2 WHERE b = $1"),
+            None,
+            "out of order"
+        );
+        assert_eq!(
+            anonymous_parameters("SELECT $1 WHERE x = $1"),
+            None,
+            "used twice"
+        );
+        assert_eq!(
+            anonymous_parameters("SELECT '$' || $1, $10").as_deref(),
+            None,
+            "$10 is not the second"
+        );
+        assert_eq!(
+            anonymous_parameters("SELECT 1").as_deref(),
+            Some("SELECT 1")
+        );
+    }
+}
