@@ -56,6 +56,36 @@ pub struct PortfolioFigures {
     pub skipped: u64,
 }
 
+/// What a portfolio's stored checkpoint says it has settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settlement {
+    /// Orders the engine still counts as working (sent and not yet finished).
+    pub open_orders: usize,
+    /// Fills the engine has applied.
+    pub fills: u64,
+}
+
+/// Reads [`Settlement`] out of a checkpoint `state` this node wrote, without decoding its
+/// orders; `None` when `state` is not a node checkpoint. For tools that wait for a run to
+/// settle (`chimera up --exit-when-idle`): a portfolio has applied every fill the gateway
+/// recorded when its checkpoint's count equals the store's.
+pub fn checkpoint_settlement(state: &str) -> Option<Settlement> {
+    #[derive(serde::Deserialize)]
+    struct Brief {
+        engine: BriefEngine,
+    }
+    #[derive(serde::Deserialize)]
+    struct BriefEngine {
+        open_orders: Vec<serde::de::IgnoredAny>,
+        stats: chimera_kernel::engine::EngineStats,
+    }
+    let brief: Brief = serde_json::from_str(state).ok()?;
+    Some(Settlement {
+        open_orders: brief.engine.open_orders.len(),
+        fills: brief.engine.stats.fills,
+    })
+}
+
 /// Registers `specs` (assigned to `node_id`) that the database does not know yet.
 ///
 /// # Errors
@@ -393,4 +423,25 @@ pub async fn run_node_process(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod settlement_tests {
+    use super::{checkpoint_settlement, Settlement};
+
+    #[test]
+    fn a_checkpoint_tells_its_open_orders_and_fills_and_anything_else_tells_nothing() {
+        let state = r#"{"engine": {"strategy": "x", "open_orders": [{"any": "shape"}, 1],
+            "stats": {"events": 9, "orders": 4, "fills": 3, "refusals": 0, "issues": 0}},
+            "applied": {}, "last_bar": {}}"#;
+        assert_eq!(
+            checkpoint_settlement(state),
+            Some(Settlement {
+                open_orders: 2,
+                fills: 3
+            })
+        );
+        assert_eq!(checkpoint_settlement("45031"), None, "a feed's checkpoint");
+        assert_eq!(checkpoint_settlement("{}"), None);
+    }
 }

@@ -50,17 +50,22 @@ fn print_where_to_look(config: &LiveConfig, node_id: &str, portfolios: &[Portfol
     println!("  stop      Ctrl-C (or SIGTERM): every component checkpoints and stops cleanly");
 }
 
-/// The shortest quiet period that counts as settled.
-const MIN_QUIET: Duration = Duration::from_millis(500);
+/// How much longer than the longest checkpoint period nothing may checkpoint: the time a
+/// checkpoint itself may take.
+const QUIET_MARGIN: Duration = Duration::from_millis(100);
+
+/// After this many quiet periods with no order open, a run whose checkpoints still do not
+/// count every recorded fill settles anyway (with a warning) rather than wait forever.
+const GIVE_UP_AFTER_QUIETS: u32 = 10;
 
 /// What tells that a run has settled: the node's portfolios and the gateway, through their
-/// checkpoints.
+/// checkpoints and the orders and fills the gateway recorded.
 pub(crate) struct Settling {
     portfolios: Vec<PortfolioId>,
     gateway: PortfolioId,
-    /// How long nothing may checkpoint before the run counts as settled: twice the longest
-    /// checkpoint period, since a component with work in hand checkpoints at least that often,
-    /// and no less than [`MIN_QUIET`] (a checkpoint itself takes time).
+    /// How long nothing may checkpoint before the run can count as settled: the longest
+    /// checkpoint period and [`QUIET_MARGIN`], since a component with work in hand
+    /// checkpoints at least once a period.
     quiet: Duration,
 }
 
@@ -74,7 +79,7 @@ impl Settling {
         Self {
             portfolios,
             gateway: gateway::checkpoint_owner(gateway),
-            quiet: (period * 2).max(MIN_QUIET),
+            quiet: period + QUIET_MARGIN,
         }
     }
 
@@ -99,12 +104,31 @@ impl Settling {
         }
         Ok(open)
     }
+
+    /// Whether every portfolio's checkpoint has no working order and counts every fill the
+    /// gateway recorded for it.
+    async fn checkpoints_cover_every_fill(&self, rt: &Runtime) -> anyhow::Result<bool> {
+        for id in &self.portfolios {
+            let Some(checkpoint) = rt.store.load_checkpoint(id).await? else {
+                return Ok(false);
+            };
+            let Some(settled) = node::checkpoint_settlement(&checkpoint.state) else {
+                return Ok(false);
+            };
+            let recorded = rt.store.fills(id).await?.len() as u64;
+            if settled.open_orders > 0 || settled.fills != recorded {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 }
 
-/// Once the feed is done: waits until no order is open and neither the node's portfolios nor
-/// the gateway have checkpointed for [`Settling::quiet`] — a component with inputs in hand
-/// (market data, commands, reports) checkpoints at least once a period, so a quiet one has
-/// nothing left to apply.
+/// Once the feed is done: waits until no order is open, neither the node's portfolios nor the
+/// gateway have checkpointed for [`Settling::quiet`] (a component with inputs in hand — market
+/// data, commands, reports — checkpoints at least once a period, so a quiet one has nothing
+/// left to apply), and each portfolio's checkpoint has applied every fill the gateway
+/// recorded for it.
 pub(crate) async fn wait_idle(
     rt: &Runtime,
     settling: &Settling,
@@ -112,13 +136,27 @@ pub(crate) async fn wait_idle(
 ) -> anyhow::Result<()> {
     let mut last = i64::MIN;
     let mut since = Instant::now();
+    // The checkpoints last read in full did not cover the fills: read them again only once
+    // something checkpoints.
+    let mut uncovered_at = None;
     while !shutdown.is_triggered() {
         let revisions = settling.revisions(rt).await?;
         if revisions != last {
             last = revisions;
             since = Instant::now();
         } else if since.elapsed() >= settling.quiet && settling.open_orders(rt).await? == 0 {
-            return Ok(());
+            if uncovered_at != Some(revisions) {
+                if settling.checkpoints_cover_every_fill(rt).await? {
+                    return Ok(());
+                }
+                uncovered_at = Some(revisions);
+            } else if since.elapsed() >= settling.quiet * GIVE_UP_AFTER_QUIETS {
+                eprintln!(
+                    "chimera up: settled by quiet alone: a portfolio's checkpoint does not count \
+                     every fill the gateway recorded for it (fills of orders it did not know)"
+                );
+                return Ok(());
+            }
         }
         tokio::time::sleep(settling.quiet / 10).await;
     }
