@@ -361,13 +361,13 @@ impl SimExchange {
                 self.clocks.insert(symbol.clone(), event.ts());
             }
         }
-        self.settle_marks(event);
+        let mark = self.settle_marks(event);
         if !matches!(
             event,
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDelta(_)
         ) {
             let at = self.clock(symbol, event.ts());
-            self.check_liquidations(symbol, at);
+            self.check_liquidations(symbol, mark, at);
         }
         self.activate_arrived(symbol, event.ts());
         self.fire_triggers(event);
@@ -390,14 +390,16 @@ impl SimExchange {
         }
     }
 
-    fn settle_marks(&mut self, event: &MarketEvent) {
+    /// Marks the accounts holding the event's symbol, or pays funding; returns the mark given
+    /// (`None` when no account holds the symbol, or the event carries no mark).
+    fn settle_marks(&mut self, event: &MarketEvent) -> Option<Price> {
         let symbol = event.symbol();
         if let MarketEvent::Funding(f) = event {
             self.safe_bands.clear();
             for account in self.accounts.values_mut() {
                 let _ = account.apply_funding(symbol, f.rate, f.mark_price);
             }
-            return;
+            return None;
         }
         // The mark (a quote's mid costs a decimal division) only for accounts holding the
         // symbol, computed once.
@@ -409,5 +411,6 @@ impl SimExchange {
                 }
             }
         }
+        mark.flatten()
     }
 }

@@ -80,7 +80,7 @@ pub(crate) fn write(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     })
 }
 
-/// The data files: summary, fills, equity curve, execution and decision records.
+/// The data files: summary, fills, equity curve, execution records.
 fn write_files(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     write_summary(dir, run)?;
     write_fills(dir, &run.fills)?;
@@ -88,14 +88,15 @@ fn write_files(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     if !run.executions.is_empty() {
         executions::write_csv(dir, &run.executions)?;
     }
-    if !run.decisions.is_empty() {
-        decisions::write_csv(dir, &run.decisions)?;
-    }
     Ok(())
 }
 
-/// The charts and the HTML page.
+/// The decision records, the charts and the HTML page (the decisions here: the equity curve
+/// makes the other side the longer one).
 fn write_pages(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
+    if !run.decisions.is_empty() {
+        decisions::write_csv(dir, &run.decisions)?;
+    }
     let svg = chart::equity_svg(&run.curves)?;
     std::fs::write(dir.join("equity.svg"), &svg)
         .with_context(|| format!("cannot write {}", dir.join("equity.svg").display()))?;
