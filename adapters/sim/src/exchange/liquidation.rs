@@ -88,13 +88,12 @@ impl SafeBands {
         symbol: &Symbol,
         mark: Decimal,
     ) -> bool {
-        let envelope = match self.envelopes.get(symbol) {
-            Some(envelope) => *envelope,
-            None => {
-                let envelope = self.envelope(accounts, symbol);
-                self.envelopes.insert(symbol.clone(), envelope);
-                envelope
-            }
+        let envelope = if let Some(envelope) = self.envelopes.get(symbol) {
+            *envelope
+        } else {
+            let envelope = self.envelope(accounts, symbol);
+            self.envelopes.insert(symbol.clone(), envelope);
+            envelope
         };
         envelope.is_some_and(|(low, high)| low < mark && mark < high)
     }
