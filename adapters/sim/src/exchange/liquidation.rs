@@ -13,9 +13,8 @@ use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::order::Side;
 use chimera_kernel::portfolio::{Portfolio, Position};
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::{Money, Price};
+use chimera_kernel::value::Money;
 use chimera_kernel::Decimal;
-use rust_decimal::RoundingStrategy;
 use std::sync::Arc;
 
 /// Per account, a band of marks around each perpetual position's mark within which the account
@@ -29,17 +28,8 @@ use std::sync::Arc;
 /// in the reporting asset (other balances are valued at marks the bands do not cover), are
 /// dropped whenever the venue touches the account (a fill, a deposit, a liquidation) or funding
 /// is paid, and are a cache: never serialised, rebuilt after a restore.
-///
-/// For speed on the common case, each symbol also gets an envelope: the marks inside every
-/// band on it, when each account holding it has a band and no other open perpetual position.
-/// A mark inside its symbol's envelope is then checked in one comparison for all accounts.
 #[derive(Debug, Default)]
-pub(super) struct SafeBands {
-    bands: FastMap<PortfolioId, Vec<Band>>,
-    /// Per symbol: `Some((low, high))`, or `None` when some account must be checked on its
-    /// own. Rebuilt lazily after any change to the bands.
-    envelopes: FastMap<Symbol, Option<(Decimal, Decimal)>>,
-}
+pub(super) struct SafeBands(FastMap<PortfolioId, Vec<Band>>);
 
 #[derive(Debug)]
 struct Band {
@@ -51,27 +41,20 @@ struct Band {
 impl SafeBands {
     /// Forgets `portfolio`'s bands: its account is about to change.
     pub(super) fn forget(&mut self, portfolio: &PortfolioId) {
-        if !self.bands.is_empty() || !self.envelopes.is_empty() {
-            self.bands.remove(portfolio);
-            self.envelopes.clear();
+        if !self.0.is_empty() {
+            self.0.remove(portfolio);
         }
     }
 
     /// Forgets every account's bands.
     pub(super) fn clear(&mut self) {
-        self.bands.clear();
-        self.envelopes.clear();
-    }
-
-    fn insert(&mut self, portfolio: PortfolioId, bands: Vec<Band>) {
-        self.bands.insert(portfolio, bands);
-        self.envelopes.clear();
+        self.0.clear();
     }
 
     /// Whether every open position of `account` still has its mark inside its band (all of
     /// them, not only the symbol that just moved: book updates move marks without a check).
     fn hold(&self, account: &Portfolio) -> bool {
-        self.bands.get(&account.id).is_some_and(|bands| {
+        self.0.get(&account.id).is_some_and(|bands| {
             bands.iter().all(|b| {
                 account
                     .position(&b.symbol)
@@ -79,50 +62,6 @@ impl SafeBands {
                     .is_some_and(|mark| b.low < mark.get() && mark.get() < b.high)
             })
         })
-    }
-
-    /// Whether `mark`, `symbol`'s new mark, is inside its envelope.
-    fn envelope_holds(
-        &mut self,
-        accounts: &std::collections::BTreeMap<PortfolioId, Portfolio>,
-        symbol: &Symbol,
-        mark: Decimal,
-    ) -> bool {
-        let envelope = if let Some(envelope) = self.envelopes.get(symbol) {
-            *envelope
-        } else {
-            let envelope = self.envelope(accounts, symbol);
-            self.envelopes.insert(symbol.clone(), envelope);
-            envelope
-        };
-        envelope.is_some_and(|(low, high)| low < mark && mark < high)
-    }
-
-    fn envelope(
-        &self,
-        accounts: &std::collections::BTreeMap<PortfolioId, Portfolio>,
-        symbol: &Symbol,
-    ) -> Option<(Decimal, Decimal)> {
-        let (mut low, mut high) = (Decimal::MIN, Decimal::MAX);
-        for account in accounts.values() {
-            let holds = account
-                .position(symbol)
-                .is_some_and(|p| p.kind == MarketKind::Perp && !p.is_flat());
-            if !holds {
-                continue;
-            }
-            if open_perps(account).nth(1).is_some() {
-                return None; // its other marks move apart: checked on its own
-            }
-            let band = self
-                .bands
-                .get(&account.id)?
-                .iter()
-                .find(|b| b.symbol == *symbol)?;
-            low = low.max(band.low);
-            high = high.min(band.high);
-        }
-        Some((low, high))
     }
 }
 
@@ -169,14 +108,8 @@ fn standing(account: &Portfolio, instruments: &FastMap<Symbol, Arc<Instrument>>)
         let width = headroom.checked_div(sensitivity)?;
         Some(Band {
             symbol: p.symbol.clone(),
-            // Narrowed to the mark's own decimals (never widened), so that comparing a mark
-            // with them needs no rescaling.
-            low: mark
-                .checked_sub(width)?
-                .round_dp_with_strategy(mark.scale(), RoundingStrategy::ToPositiveInfinity),
-            high: mark
-                .checked_add(width)?
-                .round_dp_with_strategy(mark.scale(), RoundingStrategy::ToNegativeInfinity),
+            low: mark.checked_sub(width)?,
+            high: mark.checked_add(width)?,
         })
     });
     Standing::Above(bands.collect::<Option<Vec<Band>>>().unwrap_or_default())
@@ -185,22 +118,7 @@ fn standing(account: &Portfolio, instruments: &FastMap<Symbol, Arc<Instrument>>)
 impl SimExchange {
     /// Liquidates the accounts holding a perpetual position on `symbol` (whose mark just
     /// moved) that are under their maintenance margin.
-    ///
-    /// `mark` is the mark the accounts holding `symbol` were just given, if any.
-    pub(super) fn check_liquidations(
-        &mut self,
-        symbol: &Symbol,
-        mark: Option<Price>,
-        at: Timestamp,
-    ) {
-        if let Some(mark) = mark {
-            if self
-                .safe_bands
-                .envelope_holds(&self.accounts, symbol, mark.get())
-            {
-                return;
-            }
-        }
+    pub(super) fn check_liquidations(&mut self, symbol: &Symbol, at: Timestamp) {
         let mut under: Vec<PortfolioId> = Vec::new();
         for (id, account) in &self.accounts {
             let Some(position) = account.position(symbol) else {
@@ -215,7 +133,9 @@ impl SimExchange {
             match standing(account, &self.instruments) {
                 Standing::Under => under.push(id.clone()),
                 Standing::Above(bands) if bands.is_empty() => self.safe_bands.forget(id),
-                Standing::Above(bands) => self.safe_bands.insert(id.clone(), bands),
+                Standing::Above(bands) => {
+                    self.safe_bands.0.insert(id.clone(), bands);
+                }
             }
         }
         for portfolio in under {

@@ -361,13 +361,13 @@ impl SimExchange {
                 self.clocks.insert(symbol.clone(), event.ts());
             }
         }
-        let mark = self.settle_marks(event);
+        self.settle_marks(event);
         if !matches!(
             event,
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDelta(_)
         ) {
             let at = self.clock(symbol, event.ts());
-            self.check_liquidations(symbol, mark, at);
+            self.check_liquidations(symbol, at);
         }
         self.activate_arrived(symbol, event.ts());
         self.fire_triggers(event);
@@ -390,16 +390,14 @@ impl SimExchange {
         }
     }
 
-    /// Marks the accounts holding the event's symbol, or pays funding; returns the mark given
-    /// (`None` when no account holds the symbol, or the event carries no mark).
-    fn settle_marks(&mut self, event: &MarketEvent) -> Option<Price> {
+    fn settle_marks(&mut self, event: &MarketEvent) {
         let symbol = event.symbol();
         if let MarketEvent::Funding(f) = event {
             self.safe_bands.clear();
             for account in self.accounts.values_mut() {
                 let _ = account.apply_funding(symbol, f.rate, f.mark_price);
             }
-            return None;
+            return;
         }
         // The mark (a quote's mid costs a decimal division) only for accounts holding the
         // symbol, computed once.
@@ -411,6 +409,5 @@ impl SimExchange {
                 }
             }
         }
-        mark.flatten()
     }
 }
