@@ -85,3 +85,41 @@ fn marks_walking_out_of_the_band_step_by_step_are_checked_again() {
         account.balances
     );
 }
+
+#[test]
+fn with_two_accounts_on_the_symbol_the_thinner_one_is_liquidated_on_time() {
+    let (mut x, thin) = thin_account();
+    let rich = PortfolioId::new("rich");
+    x.deposit(&rich, Asset::new("USDT"), Amount::new(Decimal::from(1_000)));
+    x.submit(
+        order(&thin, 1, Side::Buy, dec!(1), OrderKind::Market),
+        Timestamp(2),
+    );
+    x.submit(
+        order(&rich, 2, Side::Buy, dec!(1), OrderKind::Market),
+        Timestamp(2),
+    );
+    assert_eq!(
+        fills(&drain(&mut x)),
+        vec![(dec!(101), dec!(1)), (dec!(102), dec!(1))],
+        "both long one BTC, the thin account from 101 as in the test above"
+    );
+    let mut price = dec!(100);
+    let mut liquidated_at = Vec::new();
+    while price > dec!(70) {
+        x.on_market(&trade(price, dec!(0.1), Side::Sell));
+        for report in drain(&mut x) {
+            if matches!(report.kind, ReportKind::Liquidated { .. }) {
+                liquidated_at.push((report.portfolio_id.as_str().to_owned(), price));
+            }
+        }
+        price -= dec!(0.5);
+    }
+    assert_eq!(liquidated_at.len(), 1, "{liquidated_at:?}");
+    let (who, at) = &liquidated_at[0];
+    assert_eq!(who, "thin");
+    assert!(
+        *at < dec!(81.5) && *at > dec!(80.5),
+        "at the same step as alone: {at}"
+    );
+}
