@@ -5,6 +5,7 @@ use crate::source::EventReader;
 use crate::ReadError;
 use chimera_kernel::event::MarketEvent;
 use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
 
 /// Events handed over per batch: large enough that the hand-over costs nothing per event,
 /// small enough that the engine starts at once.
@@ -16,36 +17,44 @@ type Batch = Vec<Result<MarketEvent, ReadError>>;
 
 /// `reader`, read on a thread of its own, `BATCH` events at a time, at most `AHEAD` batches
 /// ahead of the consumer. The events and errors arrive in the reader's order; dropping the
-/// returned reader stops the thread at its next batch. When no thread can be started, `reader`
-/// is returned as it was.
+/// returned reader stops the thread at its next batch. A reader that panics ends the stream with
+/// a [`ReadError::Format`] rather than looking like a shorter file. When no thread can be
+/// started, `reader` is returned as it was.
 pub fn read_ahead(reader: EventReader) -> EventReader {
     let (tx, rx) = sync_channel::<Batch>(AHEAD);
-    let mut source = reader;
+    // The thread takes the reader out of this slot; if it cannot start, the reader is still here.
+    let slot = Arc::new(Mutex::new(Some(reader)));
+    let theirs = Arc::clone(&slot);
     let spawned = std::thread::Builder::new()
         .name("chimera-read-ahead".into())
-        .spawn(move || loop {
-            let batch: Batch = source.by_ref().take(BATCH).collect();
-            let last = batch.len() < BATCH;
-            if tx.send(batch).is_err() || last {
+        .spawn(move || {
+            let Some(mut source) = theirs.lock().ok().and_then(|mut s| s.take()) else {
                 return;
+            };
+            loop {
+                let batch: Batch = source.by_ref().take(BATCH).collect();
+                let last = batch.len() < BATCH;
+                if tx.send(batch).is_err() || last {
+                    return;
+                }
             }
         });
-    match spawned {
-        Ok(_) => Box::new(Ahead {
-            rx,
-            current: Vec::new().into_iter(),
-        }),
-        // The closure owned the reader: without a thread there is nothing to read from.
-        Err(e) => Box::new(std::iter::once(Err(ReadError::Io {
-            path: "read-ahead".into(),
-            source: e,
-        }))),
-    }
+    let Ok(thread) = spawned else {
+        let unstarted = slot.lock().ok().and_then(|mut s| s.take());
+        return unstarted.unwrap_or_else(|| Box::new(std::iter::empty()));
+    };
+    Box::new(Ahead {
+        rx,
+        current: Vec::new().into_iter(),
+        thread: Some(thread),
+    })
 }
 
 struct Ahead {
     rx: Receiver<Batch>,
     current: std::vec::IntoIter<Result<MarketEvent, ReadError>>,
+    /// Joined at the end of the data, so a reader that panicked is an error, not a short file.
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Iterator for Ahead {
@@ -56,8 +65,18 @@ impl Iterator for Ahead {
             if let Some(item) = self.current.next() {
                 return Some(item);
             }
-            // A closed channel is the end of the data: the thread sends a short last batch.
-            self.current = self.rx.recv().ok()?.into_iter();
+            if let Ok(batch) = self.rx.recv() {
+                self.current = batch.into_iter();
+                continue;
+            }
+            // Closed: the thread sent its short last batch, or it died on the way.
+            let died = self.thread.take().is_some_and(|t| t.join().is_err());
+            return died.then(|| {
+                Err(ReadError::Format {
+                    path: "read-ahead".into(),
+                    message: "the market-data reader stopped before the end of the data".into(),
+                })
+            });
         }
     }
 }
@@ -125,5 +144,19 @@ mod tests {
             .map(|r| r.expect("bar").ts().0)
             .collect();
         assert_eq!(first, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_reader_that_panics_ends_in_an_error_not_a_short_file() {
+        let dying: EventReader = Box::new((0..3).map(|i| {
+            assert!(i < 2, "reader broke");
+            Ok(bar(i))
+        }));
+        let items: Vec<Result<MarketEvent, ReadError>> = read_ahead(dying).collect();
+        assert!(
+            items.last().is_some_and(Result::is_err),
+            "{} items",
+            items.len()
+        );
     }
 }

@@ -57,11 +57,7 @@ impl AuditRepository for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(|e| db_error("record audit entry", e))?;
-        Ok(if result.rows_affected() == 1 {
-            Inserted::New
-        } else {
-            Inserted::Duplicate
-        })
+        Ok(crate::inserted(result.rows_affected()))
     }
 
     async fn recent(&self, kind: AuditKind, limit: u32) -> PortResult<Vec<AuditRecord>> {

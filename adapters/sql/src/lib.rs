@@ -277,6 +277,16 @@ pub(crate) fn numbered_rows(row: &str, n: usize) -> String {
 
 pub(crate) use port_error as db_error;
 
+/// What an `INSERT … ON CONFLICT DO NOTHING` (or a guarded upsert) of one row did: a row
+/// written is new, none is a duplicate.
+pub(crate) fn inserted(rows: u64) -> chimera_ports::Inserted {
+    if rows == 0 {
+        chimera_ports::Inserted::Duplicate
+    } else {
+        chimera_ports::Inserted::New
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{anonymous_parameters, numbered_rows};

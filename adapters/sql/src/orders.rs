@@ -167,11 +167,7 @@ impl SqlStore {
         .execute(&mut *conn)
         .await
         .map_err(|e| db_error("insert fill", e))?;
-        Ok(if result.rows_affected() == 1 {
-            Inserted::New
-        } else {
-            Inserted::Duplicate
-        })
+        Ok(crate::inserted(result.rows_affected()))
     }
 
     pub(crate) async fn acquire(

@@ -103,11 +103,7 @@ impl SignalRepository for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(|e| db_error("insert signal", e))?;
-        Ok(if result.rows_affected() == 1 {
-            Inserted::New
-        } else {
-            Inserted::Duplicate
-        })
+        Ok(crate::inserted(result.rows_affected()))
     }
 
     async fn get_signal(&self, id: &SignalId) -> PortResult<Option<SignalRecord>> {

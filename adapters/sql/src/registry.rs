@@ -116,11 +116,7 @@ impl SqlStore {
         .execute(&mut *conn)
         .await
         .map_err(|e| db_error("save checkpoint", e))?;
-        Ok(if result.rows_affected() == 1 {
-            Inserted::New
-        } else {
-            Inserted::Duplicate
-        })
+        Ok(crate::inserted(result.rows_affected()))
     }
 }
 

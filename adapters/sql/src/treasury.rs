@@ -1,7 +1,7 @@
 //! Funding records, wallet transfers with their state history, and treasury locks
 //! (`funding_records`, `treasury_transfers`, `treasury_transfer_states`, `treasury_locks`).
 
-use crate::{db_error, Db, SqlStore};
+use crate::{db_error, inserted, Db, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::ids::{Asset, Symbol};
 use chimera_kernel::time::Timestamp;
@@ -69,14 +69,6 @@ fn transfer(row: TransferRow) -> PortResult<TransferRecord> {
         created_at: Timestamp(created),
         updated_at: Timestamp(updated),
     })
-}
-
-fn inserted(rows: u64) -> Inserted {
-    if rows == 0 {
-        Inserted::Duplicate
-    } else {
-        Inserted::New
-    }
 }
 
 #[async_trait]
