@@ -103,4 +103,13 @@ pub trait Subscription: Send {
     /// [`crate::PortError::Transient`] when the commit could not be made (the message will be
     /// delivered again, which idempotent handling absorbs).
     async fn ack(&mut self, delivery: &Delivery) -> PortResult<()>;
+
+    /// Where this member began reading, per partition it was handed on joining: the offset
+    /// below which it never delivers anything (its group's committed position, or where a new
+    /// group starts). A node uses it to know which older messages a portfolio joining its
+    /// routers must read for itself. Empty when the adapter cannot tell (the default): the
+    /// node then learns it from the first delivery of each partition.
+    fn starts(&self) -> BTreeMap<i32, i64> {
+        BTreeMap::new()
+    }
 }

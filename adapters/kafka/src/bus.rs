@@ -34,6 +34,9 @@ impl std::fmt::Debug for KafkaEventBus {
 
 /// librdkafka's bound on how long a fetch waits for data (default 500 ms there).
 const FETCH_WAIT: &str = "fetch.wait.max.ms";
+/// How much a consumer fetches ahead of its reader, and this adapter's default for it.
+const PREFETCH_KIB: &str = "queued.max.messages.kbytes";
+const DEFAULT_PREFETCH_KIB: &str = "4096";
 
 /// Ours, unless `[bus.extra]` sets it.
 const DEFAULT_FETCH_WAIT_MS: &str = "50";
@@ -291,6 +294,12 @@ impl KafkaEventBus {
             // wakes fetches on arrival is unaffected but for idle polls.
             settings.set(FETCH_WAIT, DEFAULT_FETCH_WAIT_MS);
         }
+        if !self.config.extra.contains_key(PREFETCH_KIB) {
+            // librdkafka prefetches up to 64 MiB per consumer by default: a process with a
+            // few members behind a backlog held hundreds of MiB of messages it had not asked
+            // for yet. A few MiB keep a reader busy just as well.
+            settings.set(PREFETCH_KIB, DEFAULT_PREFETCH_KIB);
+        }
         let consumer: StreamConsumer = settings
             .set("group.id", group)
             .set("enable.auto.commit", "false")
@@ -308,15 +317,21 @@ impl KafkaEventBus {
             .create()
             .map_err(|e| port_error("create consumer", e))?;
         let consumer = Arc::new(consumer);
-        match after {
+        // Balanced members do not know their partitions (or starts) until the group assigns them.
+        let starts = match after {
             Some(after) => subscription::assign(&consumer, topic, after.clone()).await?,
             None if self.config.exclusive => {
-                subscription::assign(&consumer, topic, BTreeMap::new()).await?;
+                subscription::assign(&consumer, topic, BTreeMap::new()).await?
             }
-            None => consumer
-                .subscribe(&[topic])
-                .map_err(|e| port_error("subscribe", e))?,
-        }
-        Ok(Box::new(subscription::KafkaSubscription::new(consumer)))
+            None => {
+                consumer
+                    .subscribe(&[topic])
+                    .map_err(|e| port_error("subscribe", e))?;
+                BTreeMap::new()
+            }
+        };
+        Ok(Box::new(subscription::KafkaSubscription::new(
+            consumer, starts,
+        )))
     }
 }

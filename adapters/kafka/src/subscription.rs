@@ -36,12 +36,13 @@ pub(crate) fn partitions<C: ClientContext>(
 }
 
 /// Assigns every partition of `topic` to `consumer`, each from its group's committed offset,
-/// else right after `after[partition]`, else the beginning.
+/// else right after `after[partition]`, else the beginning; returns each partition's start
+/// (the beginning resolved to the partition's earliest retained offset).
 pub(crate) async fn assign(
     consumer: &Arc<StreamConsumer>,
     topic: &str,
     after: BTreeMap<i32, i64>,
-) -> PortResult<()> {
+) -> PortResult<BTreeMap<i32, i64>> {
     let consumer = Arc::clone(consumer);
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -61,17 +62,28 @@ pub(crate) async fn assign(
             .committed_offsets(wanted, timeout)
             .map_err(|e| port_error("read committed offsets", e))?;
         let mut start = TopicPartitionList::new();
+        let mut starts = BTreeMap::new();
         for element in committed.elements() {
-            let offset = match (element.offset(), after.get(&element.partition())) {
-                (Offset::Offset(n), _) if n >= 0 => Offset::Offset(n),
-                (_, Some(&done)) => Offset::Offset(done + 1),
-                _ => Offset::Beginning,
+            let partition = element.partition();
+            let offset = match (element.offset(), after.get(&partition)) {
+                (Offset::Offset(n), _) if n >= 0 => n,
+                (_, Some(&done)) => done + 1,
+                _ => {
+                    consumer
+                        .fetch_watermarks(&topic, partition, timeout)
+                        .map_err(|e| port_error("read watermarks", e))?
+                        .0
+                }
             };
+            starts.insert(partition, offset);
             start
-                .add_partition_offset(&topic, element.partition(), offset)
+                .add_partition_offset(&topic, partition, Offset::Offset(offset))
                 .map_err(|e| port_error("assign", e))?;
         }
-        consumer.assign(&start).map_err(|e| port_error("assign", e))
+        consumer
+            .assign(&start)
+            .map_err(|e| port_error("assign", e))?;
+        Ok(starts)
     })
     .await
     .map_err(|e| PortError::transient("subscribe", format!("assign task failed: {e}")))?
@@ -82,13 +94,16 @@ pub(crate) async fn assign(
 pub(crate) struct KafkaSubscription {
     consumer: Arc<StreamConsumer>,
     committed: HashMap<(String, i32), i64>,
+    /// Where each partition was assigned from.
+    starts: BTreeMap<i32, i64>,
 }
 
 impl KafkaSubscription {
-    pub(crate) fn new(consumer: Arc<StreamConsumer>) -> Self {
+    pub(crate) fn new(consumer: Arc<StreamConsumer>, starts: BTreeMap<i32, i64>) -> Self {
         Self {
             consumer,
             committed: HashMap::new(),
+            starts,
         }
     }
 }
@@ -125,5 +140,9 @@ impl Subscription for KafkaSubscription {
             .map_err(|e| port_error("ack", e))?;
         self.committed.insert(key, next);
         Ok(())
+    }
+
+    fn starts(&self) -> BTreeMap<i32, i64> {
+        self.starts.clone()
     }
 }

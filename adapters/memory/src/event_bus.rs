@@ -87,7 +87,7 @@ impl EventBus for MemoryEventBus {
         group: &str,
         after: &BTreeMap<i32, i64>,
     ) -> PortResult<Box<dyn Subscription>> {
-        {
+        let start = {
             let mut topics = lock(&self.inner.topics);
             let g = topics
                 .entry(topic.to_owned())
@@ -103,11 +103,13 @@ impl EventBus for MemoryEventBus {
                 });
             // A member joining rebalances the group: uncommitted messages are handed out again.
             g.cursor = g.committed;
-        }
+            g.committed
+        };
         Ok(Box::new(MemorySubscription {
             inner: Arc::clone(&self.inner),
             topic: topic.to_owned(),
             group: group.to_owned(),
+            start,
         }))
     }
 
@@ -124,6 +126,8 @@ struct MemorySubscription {
     inner: Arc<Inner>,
     topic: String,
     group: String,
+    /// The group's committed position when this member joined (the one partition, 0).
+    start: i64,
 }
 
 impl MemorySubscription {
@@ -173,5 +177,9 @@ impl Subscription for MemorySubscription {
             group.committed = group.committed.max(delivery.offset + 1);
         }
         Ok(())
+    }
+
+    fn starts(&self) -> BTreeMap<i32, i64> {
+        BTreeMap::from([(0, self.start)])
     }
 }

@@ -62,6 +62,11 @@ async fn subscribe_from_starts_after_the_given_offsets(bus: &dyn EventBus, prefi
         .subscribe_from(&topic, &group, &after)
         .await
         .expect("subscribe from");
+    let starts = sub.starts();
+    assert!(
+        starts.is_empty() || starts.get(&partition) == Some(&(third + 1)),
+        "a new group starts right after the given offset, and says so: {starts:?}"
+    );
     let got = drain(&mut sub, 3, "a new group starts after the given offset").await;
     assert_eq!(
         got.iter().map(|d| d.payload[0]).collect::<Vec<_>>(),
@@ -76,6 +81,17 @@ async fn subscribe_from_starts_after_the_given_offsets(bus: &dyn EventBus, prefi
         .expect("subscribe from again");
     let resumed = next(&mut again, "an existing group keeps its position").await;
     assert_eq!(resumed.payload, vec![4], "the group resumes after its ack");
+    let starts = again.starts();
+    assert!(
+        starts.is_empty() || starts.get(&partition) == Some(&(got[0].offset + 1)),
+        "a member says it starts at its group's committed position: {starts:?}"
+    );
+    assert!(
+        starts
+            .get(&partition)
+            .is_none_or(|&start| resumed.offset >= start),
+        "nothing below the start is delivered"
+    );
 }
 
 async fn per_key_order_and_late_group_from_earliest(bus: &dyn EventBus, prefix: &str) {

@@ -183,6 +183,36 @@ impl Runtime {
             .await
     }
 
+    /// Publishes `payloads` (each with its message id) in order under one key, waiting once
+    /// for all of them to be durable instead of once each: a portfolio's orders of one batch
+    /// cost one round trip to the bus. A retry after a failure may publish a prefix twice;
+    /// every consumer of these messages is idempotent by their ids.
+    ///
+    /// # Errors
+    /// As [`Self::publish`].
+    pub async fn publish_all_fenced<T: serde::Serialize + Sync>(
+        &self,
+        topic: Topic,
+        kind: MessageType,
+        key: &str,
+        payloads: &[(String, T)],
+        epoch: Option<u64>,
+    ) -> PortResult<()> {
+        let at = wall_clock();
+        let messages: Vec<(String, Vec<u8>)> = payloads
+            .iter()
+            .map(|(id, payload)| {
+                let envelope =
+                    Envelope::new(kind, id.clone(), at, self.source.clone(), key, payload)
+                        .with_epoch(epoch);
+                (key.to_owned(), encode(&envelope))
+            })
+            .collect();
+        let name = self.topics.name(topic);
+        self.retry("publish", || self.bus.publish_batch(&name, &messages))
+            .await
+    }
+
     /// Publishes the answer to control command `command_id` on `system.events`, from this
     /// process.
     ///

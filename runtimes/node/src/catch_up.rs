@@ -6,7 +6,10 @@
 //! already passed. So before it takes its first routed input, the worker reads, for each topic
 //! it consumes, everything after its checkpoint's applied offsets up to where each partition
 //! ends at that moment ([`chimera_ports::EventBus::last_offsets`]), in a fresh consumer group
-//! positioned right after those offsets ([`chimera_ports::EventBus::subscribe_from`]).
+//! positioned right after those offsets ([`chimera_ports::EventBus::subscribe_from`]), and
+//! stops earlier where the routers take over: they tell, per partition, the offset from which
+//! they hand it everything ([`crate::routes::Joined::handed_from`]). A node starting up reads
+//! each message once, through its routers, instead of once more per portfolio.
 //!
 //! The portfolio is registered with the routers before the catch-up starts, so whatever is
 //! published later reaches its queue; the two overlap, never leave a gap, and the overlap is
@@ -19,6 +22,7 @@
 //! orders its restored state is still waiting to hear about.
 
 use super::queue::{ControlInput, Input, Origin};
+use super::routes::Joined;
 use super::worker::Worker;
 use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
@@ -38,7 +42,8 @@ const TOPICS: [(Topic, &str); 3] = [
 ];
 
 impl Worker {
-    /// Reads what the checkpoint has not applied on every topic; returns the inputs applied.
+    /// Reads, on every topic, what the checkpoint has not applied and the routers will not
+    /// hand it (what they had read before it joined them); returns the inputs applied.
     /// `Ok(None)` when shutdown was asked or the portfolio was moved away meanwhile.
     ///
     /// # Errors
@@ -46,11 +51,23 @@ impl Worker {
     pub(crate) async fn catch_up(
         &mut self,
         rt: &Runtime,
-        group: &str,
+        plan: &CatchUp,
     ) -> anyhow::Result<Option<u64>> {
         let mut applied = 0;
         for (topic, short) in TOPICS {
             let name = rt.topics.name(topic);
+            // At node start-up the routers subscribe while the first portfolios start: wait for
+            // the topic's router, whose subscription tells where it begins.
+            let mut shutdown = rt.shutdown.clone();
+            while !plan.joined.router_subscribed(&name) {
+                if self.stopping() {
+                    return Ok(None);
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(5)) => {}
+                    () = shutdown.wait() => return Ok(None),
+                }
+            }
             let last = rt
                 .retry("read last offsets", || rt.bus.last_offsets(&name))
                 .await
@@ -63,14 +80,12 @@ impl Worker {
                     (t == name).then(|| partition.parse().ok().map(|p| (p, offset)))?
                 })
                 .collect();
-            let mut missing: BTreeMap<i32, i64> = last
-                .into_iter()
-                .filter(|(p, last)| after.get(p).is_none_or(|done| done < last))
-                .collect();
-            if missing.is_empty() {
+            let mut gaps = Gaps::new(&name, &last, &after);
+            gaps.narrow(&plan.joined);
+            if gaps.is_empty() {
                 continue;
             }
-            let group = rt.topics.group(&format!("{group}.{short}"));
+            let group = rt.topics.group(&format!("{}.{short}", plan.group));
             let mut sub = rt
                 .retry("subscribe for catch-up", || {
                     rt.bus.subscribe_from(&name, &group, &after)
@@ -79,8 +94,7 @@ impl Worker {
                 .map_err(|e| fatal("subscribe for catch-up", &e))?;
             let mut batch = Vec::with_capacity(self.batch_max);
             let mut newest: Option<Delivery> = None;
-            let mut shutdown = rt.shutdown.clone();
-            while !missing.is_empty() {
+            while !gaps.is_empty() {
                 if self.stopping() {
                     return Ok(None);
                 }
@@ -90,23 +104,22 @@ impl Worker {
                 };
                 let delivery = match polled {
                     Ok(Some(d)) => d,
-                    Ok(None) => continue,
+                    Ok(None) => {
+                        gaps.narrow(&plan.joined);
+                        continue;
+                    }
                     Err(e) if e.is_transient() => {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
                     Err(e) => return Err(fatal("catch-up poll", &e)),
                 };
-                if missing
-                    .get(&delivery.partition)
-                    .is_some_and(|&end| delivery.offset >= end)
-                {
-                    missing.remove(&delivery.partition);
-                }
+                gaps.reached(delivery.partition, delivery.offset);
+                gaps.narrow(&plan.joined);
                 if let Some(input) = self.relevant(topic, &delivery) {
                     batch.push(input);
                 }
-                if batch.len() >= self.batch_max || (missing.is_empty() && !batch.is_empty()) {
+                if batch.len() >= self.batch_max || (gaps.is_empty() && !batch.is_empty()) {
                     self.process(rt, &batch).await?;
                     applied += batch.len() as u64;
                     batch.clear();
@@ -253,5 +266,106 @@ impl Worker {
             }
             _ => None,
         }
+    }
+}
+
+/// How a portfolio that joins the node catches up.
+pub(crate) struct CatchUp {
+    /// Its throw-away consumer groups' name (one per topic, suffixed).
+    pub(crate) group: String,
+    /// Where the routers stood when it joined them.
+    pub(crate) joined: Joined,
+}
+
+/// Per partition of one topic, what catching up still has to read: up to the partition's end
+/// when the catch-up began, or only up to where the routers take over
+/// ([`Joined::handed_from`]), whichever comes first.
+struct Gaps {
+    topic: String,
+    /// Partition → (last offset covered so far, last offset to cover).
+    open: BTreeMap<i32, (i64, i64)>,
+}
+
+impl Gaps {
+    /// `last`: each partition's newest offset now; `after`: what the checkpoint applied (a
+    /// partition it does not name starts before offset 0).
+    fn new(topic: &str, last: &BTreeMap<i32, i64>, after: &BTreeMap<i32, i64>) -> Self {
+        let open = last
+            .iter()
+            .map(|(&p, &end)| (p, (after.get(&p).copied().unwrap_or(-1), end)))
+            .filter(|(_, (covered, end))| covered < end)
+            .collect();
+        Self {
+            topic: topic.to_owned(),
+            open,
+        }
+    }
+
+    /// Stops each partition where the routers take over, once that is known.
+    fn narrow(&mut self, joined: &Joined) {
+        let topic = &self.topic;
+        self.open.retain(|p, (covered, end)| {
+            if let Some(from) = joined.handed_from(&format!("{topic}/{p}")) {
+                *end = (*end).min(from.saturating_sub(1));
+            }
+            covered < end
+        });
+    }
+
+    /// The catch-up has read `offset` of `partition` (and what came before it there).
+    fn reached(&mut self, partition: i32, offset: i64) {
+        if let Some((covered, end)) = self.open.get_mut(&partition) {
+            *covered = (*covered).max(offset);
+            if covered >= end {
+                self.open.remove(&partition);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::RouteTable;
+
+    #[test]
+    fn a_catch_up_reads_only_what_the_routers_will_not_hand_over() {
+        let table = Arc::new(RouteTable::default());
+        // The router has routed partition 0 up to 40 before the portfolio joined.
+        table.route(&Arc::from("md/0"), 40);
+        let queue = Arc::new(crate::queue::PortfolioQueue::new(4));
+        let portfolio = chimera_kernel::portfolio::Portfolio::new(
+            chimera_kernel::ids::PortfolioId::new("p"),
+            chimera_kernel::ids::Asset::new("USDT"),
+        );
+        let joined = table.add(&portfolio, &queue);
+        let last = BTreeMap::from([(0, 99), (1, 99), (2, 99), (3, 5)]);
+        let after = BTreeMap::from([(0, 10), (3, 5)]);
+        let mut gaps = Gaps::new("md", &last, &after);
+        // Partition 3 is applied to its end already.
+        assert_eq!(gaps.open.keys().copied().collect::<Vec<_>>(), vec![0, 1, 2]);
+        gaps.narrow(&joined);
+        assert_eq!(gaps.open[&0], (10, 40));
+        assert_eq!(
+            gaps.open[&1],
+            (-1, 99),
+            "not read by the routers yet: to the end"
+        );
+        // The routers start partition 1 at its beginning: nothing there to catch up on;
+        // partition 2 at 60: up to 59.
+        table.route(&Arc::from("md/1"), 0);
+        table.route(&Arc::from("md/2"), 60);
+        gaps.narrow(&joined);
+        assert_eq!(gaps.open.keys().copied().collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(gaps.open[&2], (-1, 59));
+        gaps.reached(0, 40);
+        gaps.reached(2, 58);
+        assert!(!gaps.is_empty());
+        gaps.reached(2, 61);
+        assert!(gaps.is_empty());
     }
 }

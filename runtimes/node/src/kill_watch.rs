@@ -7,7 +7,7 @@
 //! last read by the roster itself, before its catch-up can send anything.
 
 use super::queue::{Input, PortfolioQueue};
-use super::router::RouteTable;
+use super::routes::RouteTable;
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::risk::KillState;
 use chimera_runtime::kill_switch::{

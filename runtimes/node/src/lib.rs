@@ -17,6 +17,7 @@ mod lease;
 mod queue;
 mod roster;
 mod router;
+mod routes;
 mod telemetry;
 mod worker;
 
@@ -204,7 +205,9 @@ pub async fn run_node(
         (Topic::ScheduleUpdates, "schedule", Feed::Schedule),
     ] {
         let group = rt.topics.group(&format!("{}.{group}", config.id));
-        let subscription = rt.bus.subscribe(&rt.topics.name(topic), &group).await?;
+        let name = rt.topics.name(topic);
+        let subscription = rt.bus.subscribe(&name, &group).await?;
+        roster.table.started(&name, &subscription.starts());
         tasks.spawn(router::route(
             Arc::clone(&rt),
             Arc::clone(&roster.table),

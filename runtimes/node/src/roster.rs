@@ -11,7 +11,8 @@
 
 use super::lease::Leases;
 use super::queue::PortfolioQueue;
-use super::router::{RosterEvent, RouteTable};
+use super::router::RosterEvent;
+use super::routes::RouteTable;
 use super::worker::{Worker, WorkerStats};
 use chimera_kernel::engine::Control;
 use chimera_kernel::ids::PortfolioId;
@@ -181,12 +182,12 @@ impl Roster {
         };
         // Always: routers only hand a portfolio what they read after it joined them.
         let revision = checkpoint.as_ref().map_or(0, |(revision, _)| *revision);
-        let catch_up = Some(format!(
+        let group = format!(
             "{}.catchup.{}.{revision}.{}",
             self.config.id,
             id,
             wall_clock().0
-        ));
+        );
         let queue = Arc::new(PortfolioQueue::new(self.config.queue_capacity));
         let (stop, stopped) = watch::channel(false);
         let mut worker = Worker::new(
@@ -212,7 +213,8 @@ impl Roster {
         if let Some(base) = i64::try_from(epoch).ok().and_then(|e| e.checked_shl(32)) {
             worker.revision = worker.revision.max(base);
         }
-        self.table.add(worker.set.engine(0).portfolio(), &queue);
+        let joined = self.table.add(worker.set.engine(0).portfolio(), &queue);
+        let catch_up = Some(super::catch_up::CatchUp { group, joined });
         if let Ok(mut loads) = self.loads.lock() {
             loads.insert(id.clone(), (Arc::clone(&worker.stats), Arc::clone(&queue)));
         }

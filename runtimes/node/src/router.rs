@@ -3,7 +3,7 @@
 //! once every portfolio it went to has made its effects durable.
 
 use super::queue::{ControlInput, Input, Origin, Pending, PortfolioQueue, Pressure};
-use chimera_kernel::engine::InterestMap;
+use super::routes::{RouteTable, Routes};
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{decode, ControlCommand, MessageType, ScheduleUpdate};
@@ -12,7 +12,7 @@ use chimera_runtime::runtime::{fatal, Runtime};
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -27,69 +27,6 @@ pub(crate) enum RosterEvent {
         portfolio: PortfolioId,
         command_id: String,
     },
-}
-
-/// Which portfolios want what. Replaced whole when a portfolio joins or leaves the node
-/// ([`RouteTable`]), so a router reads one consistent version per message.
-#[derive(Clone, Default)]
-pub(crate) struct Routes {
-    /// Symbol → queues of the portfolios trading it (the kernel's interest map).
-    pub(crate) interest: InterestMap<(PortfolioId, Arc<PortfolioQueue>)>,
-    /// Portfolio → its queue.
-    pub(crate) by_portfolio: HashMap<PortfolioId, Arc<PortfolioQueue>>,
-}
-
-/// The node's current [`Routes`], swapped as portfolios come and go (copy on write: a change
-/// is rare, a read is per message).
-#[derive(Default)]
-pub(crate) struct RouteTable {
-    current: RwLock<Arc<Routes>>,
-}
-
-impl RouteTable {
-    /// The routes now.
-    pub(crate) fn load(&self) -> Arc<Routes> {
-        Arc::clone(
-            &self
-                .current
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
-    }
-
-    /// Routes `portfolio`'s messages to `queue` from now on.
-    pub(crate) fn add(
-        &self,
-        portfolio: &chimera_kernel::portfolio::Portfolio,
-        queue: &Arc<PortfolioQueue>,
-    ) {
-        self.change(|routes| {
-            routes
-                .interest
-                .subscribe(portfolio, &(portfolio.id.clone(), Arc::clone(queue)));
-            routes
-                .by_portfolio
-                .insert(portfolio.id.clone(), Arc::clone(queue));
-        });
-    }
-
-    /// Stops routing anything to `id`.
-    pub(crate) fn remove(&self, id: &PortfolioId) {
-        self.change(|routes| {
-            routes.interest.retain(|(p, _)| p != id);
-            routes.by_portfolio.remove(id);
-        });
-    }
-
-    fn change(&self, edit: impl FnOnce(&mut Routes)) {
-        let mut current = self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut next = Routes::clone(&current);
-        edit(&mut next);
-        *current = Arc::new(next);
-    }
 }
 
 /// A decoded message, ready to route.
@@ -142,13 +79,27 @@ impl Routes {
 }
 
 /// Deliveries in arrival order with the count of portfolios still handling each.
-#[derive(Default)]
 struct Acks {
     fifo: VecDeque<(Delivery, Pending)>,
+    /// When the last flush ran.
+    flushed: std::time::Instant,
+}
+
+/// How often a busy router acknowledges what its portfolios have made durable.
+const ACK_EVERY: Duration = Duration::from_millis(50);
+
+impl Default for Acks {
+    fn default() -> Self {
+        Self {
+            fifo: VecDeque::new(),
+            flushed: std::time::Instant::now(),
+        }
+    }
 }
 
 impl Acks {
     async fn flush(&mut self, sub: &mut Box<dyn Subscription>, rt: &Runtime) -> anyhow::Result<()> {
+        self.flushed = std::time::Instant::now();
         let mut last: HashMap<(String, i32), Delivery> = HashMap::new();
         while self
             .fifo
@@ -262,7 +213,7 @@ pub(crate) async fn route(
             }
         };
         // Portfolios of other nodes are not in the maps: nothing to do, acknowledged in turn.
-        let routes = table.load();
+        let routes = table.route(&origin.stream, origin.offset);
         let targets = routes.targets(&routed);
         pending.store(targets.len(), Ordering::Release);
         acks.fifo.push_back((delivery, Arc::clone(&pending)));
@@ -271,7 +222,9 @@ pub(crate) async fn route(
             let (_, change) = queue.push(input).await;
             pressure(&rt, portfolio, queue, change).await;
         }
-        if acks.fifo.len() >= 64 {
+        // An acknowledgement is a round trip to the bus (a synchronous commit on Kafka): at
+        // most one per ACK_EVERY under load, at once when the topic goes quiet.
+        if acks.fifo.len() >= 64 && acks.flushed.elapsed() >= ACK_EVERY {
             acks.flush(&mut sub, &rt).await?;
         }
     }

@@ -72,3 +72,33 @@ pub(crate) async fn hop(bus: &Arc<dyn EventBus>, topic: &str, count: usize, rate
     publisher.await.unwrap();
     Figures::of(samples)
 }
+
+/// The bus's own read rate: a subscriber of a fresh group on `topic` polls `count` messages
+/// already there, decoding nothing; messages per second from subscribing to the last one.
+/// The ceiling of a node reading the same backlog through the same adapter.
+pub(crate) async fn read_rate(bus: &Arc<dyn EventBus>, topic: &str, count: usize) -> f64 {
+    let started = Instant::now();
+    let mut sub = bus
+        .subscribe(topic, &format!("{topic}.floor-read"))
+        .await
+        .unwrap();
+    let mut read = 0;
+    let mut last = None;
+    while read < count && started.elapsed() < Duration::from_mins(5) {
+        if let Ok(Some(d)) = sub.poll(Duration::from_millis(100)).await {
+            read += 1;
+            last = Some(d);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(d) = last {
+        sub.ack(&d).await.unwrap();
+    }
+    assert_eq!(
+        read, count,
+        "the floor's reader got the whole backlog of {topic}"
+    );
+    #[allow(clippy::cast_precision_loss, reason = "a rate")]
+    let rate = read as f64 / elapsed;
+    rate
+}

@@ -40,6 +40,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 struct Outcome {
     bus: &'static str,
     floor: Figures,
+    read_floor: f64,
     throughput: f64,
     peak_rss_mib: f64,
     latency: latency::Latency,
@@ -71,7 +72,7 @@ async fn main() {
         let l = &o.latency;
         println!(
             "{}: hop p50 {:.2} p99 {:.2} | tick-to-order p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | \
-             order-to-fill p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | {:.0} events/s | peak RSS {:.1} MiB, slope {:+.2} MiB/min",
+             order-to-fill p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | {:.0} events/s (bus read floor {:.0}/s) | peak RSS {:.1} MiB, slope {:+.2} MiB/min",
             o.bus,
             o.floor.p50,
             o.floor.p99,
@@ -84,6 +85,7 @@ async fn main() {
             l.order_to_fill.p50 - 2.0 * o.floor.p50,
             l.order_to_fill.p99 - 2.0 * o.floor.p99,
             o.throughput,
+            o.read_floor,
             o.peak_rss_mib,
             l.rss_slope_mib_per_min,
         );
@@ -121,6 +123,11 @@ async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
             .await
             .unwrap();
     }
+    let read_floor = floor::read_rate(&handle, &tp.topic("market.data"), messages.len()).await;
+    println!(
+        "floor (one subscriber reading the {} bars back, no decoding): {read_floor:.0} messages/s",
+        messages.len()
+    );
     let store = setup::store(&db).await;
     let started = Instant::now();
     let mut node = setup::spawn(&NODE, &tp.path, dir, &format!("{name}-tp-node"));
@@ -154,6 +161,7 @@ async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
     Outcome {
         bus: name,
         floor,
+        read_floor,
         throughput,
         peak_rss_mib,
         latency,

@@ -152,12 +152,12 @@ impl Worker {
     pub(crate) async fn run(
         mut self,
         rt: Arc<Runtime>,
-        catch_up: Option<String>,
+        catch_up: Option<crate::catch_up::CatchUp>,
     ) -> anyhow::Result<()> {
         self.claim(&rt).await?;
         let restored = self.restored_pending();
-        if let Some(group) = catch_up {
-            if self.catch_up(&rt, &group).await?.is_none() {
+        if let Some(plan) = catch_up {
+            if self.catch_up(&rt, &plan).await?.is_none() {
                 return Ok(());
             }
         }
@@ -377,21 +377,26 @@ impl Worker {
         rt: &Runtime,
         commands: &mut Vec<Command>,
     ) -> anyhow::Result<()> {
-        let epoch = Some(self.epoch.load(Ordering::Acquire)).filter(|&e| e > 0);
-        for command in commands.drain(..) {
-            let id = command.idempotency_key();
-            rt.publish_fenced(
-                Topic::OrdersSubmission,
-                MessageType::OrderCommand,
-                id,
-                self.id.as_str(),
-                &command,
-                epoch,
-            )
-            .await
-            .map_err(|e| fatal("publish order command", &e))?;
-            self.stats.orders.fetch_add(1, Ordering::Relaxed);
+        if commands.is_empty() {
+            return Ok(());
         }
+        let epoch = Some(self.epoch.load(Ordering::Acquire)).filter(|&e| e > 0);
+        let keyed: Vec<(String, Command)> = commands
+            .drain(..)
+            .map(|command| (command.idempotency_key(), command))
+            .collect();
+        rt.publish_all_fenced(
+            Topic::OrdersSubmission,
+            MessageType::OrderCommand,
+            self.id.as_str(),
+            &keyed,
+            epoch,
+        )
+        .await
+        .map_err(|e| fatal("publish order command", &e))?;
+        self.stats
+            .orders
+            .fetch_add(keyed.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -1,0 +1,216 @@
+//! Which portfolios of the node want which messages, and how far the routers have read: a
+//! portfolio that joins learns, per stream, from which offset the routers hand it everything,
+//! so its catch-up ([`super::catch_up`]) reads only what lies before that.
+
+use super::queue::PortfolioQueue;
+use chimera_kernel::engine::InterestMap;
+use chimera_kernel::ids::PortfolioId;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Which portfolios want what. Replaced whole when a portfolio joins or leaves the node
+/// ([`RouteTable`]), so a router reads one consistent version per message.
+#[derive(Clone, Default)]
+pub(crate) struct Routes {
+    /// Symbol → queues of the portfolios trading it (the kernel's interest map).
+    pub(crate) interest: InterestMap<(PortfolioId, Arc<PortfolioQueue>)>,
+    /// Portfolio → its queue.
+    pub(crate) by_portfolio: HashMap<PortfolioId, Arc<PortfolioQueue>>,
+}
+
+/// The first and the last offset a router took routes for on one stream (`topic/partition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    first: i64,
+    last: i64,
+}
+
+#[derive(Default)]
+struct Current {
+    routes: Arc<Routes>,
+    /// Per stream the routers read; taken under the same lock as the routes, so "routed before
+    /// a portfolio joined" and "routed with it" never overlap.
+    read: HashMap<Arc<str>, Span>,
+    /// Per stream, where the router's subscription began (when the bus tells).
+    starts: HashMap<String, i64>,
+    /// Topics a router has subscribed to.
+    subscribed: std::collections::HashSet<String>,
+}
+
+/// The node's current [`Routes`], swapped as portfolios come and go (copy on write: a change
+/// is rare, a read is per message), and where each router stands.
+#[derive(Default)]
+pub(crate) struct RouteTable {
+    current: Mutex<Current>,
+}
+
+impl RouteTable {
+    fn lock(&self) -> MutexGuard<'_, Current> {
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The routes now, for readers that route nothing off a stream (the kill-switch watch).
+    pub(crate) fn load(&self) -> Arc<Routes> {
+        Arc::clone(&self.lock().routes)
+    }
+
+    /// The routes for the message at `offset` of `stream`, recording that the router has
+    /// reached it: a portfolio that joins after this call gets every later message of the
+    /// stream from the router, and catches up on this one and those before.
+    pub(crate) fn route(&self, stream: &Arc<str>, offset: i64) -> Arc<Routes> {
+        let mut current = self.lock();
+        match current.read.get_mut(stream) {
+            Some(span) => span.last = span.last.max(offset),
+            None => {
+                current.read.insert(
+                    Arc::clone(stream),
+                    Span {
+                        first: offset,
+                        last: offset,
+                    },
+                );
+            }
+        }
+        Arc::clone(&current.routes)
+    }
+
+    /// Routes `portfolio`'s messages to `queue` from now on; the answer says from where on each
+    /// stream the routers hand it everything.
+    pub(crate) fn add(
+        self: &Arc<Self>,
+        portfolio: &chimera_kernel::portfolio::Portfolio,
+        queue: &Arc<PortfolioQueue>,
+    ) -> Joined {
+        let mut current = self.lock();
+        let mut next = Routes::clone(&current.routes);
+        next.interest
+            .subscribe(portfolio, &(portfolio.id.clone(), Arc::clone(queue)));
+        next.by_portfolio
+            .insert(portfolio.id.clone(), Arc::clone(queue));
+        current.routes = Arc::new(next);
+        Joined {
+            table: Arc::clone(self),
+            reached: current
+                .read
+                .iter()
+                .map(|(stream, span)| (stream.to_string(), span.last))
+                .collect(),
+        }
+    }
+
+    /// Stops routing anything to `id`.
+    pub(crate) fn remove(&self, id: &PortfolioId) {
+        let mut current = self.lock();
+        let mut next = Routes::clone(&current.routes);
+        next.interest.retain(|(p, _)| p != id);
+        next.by_portfolio.remove(id);
+        current.routes = Arc::new(next);
+    }
+
+    /// Records where a router's subscription to `topic` begins on each partition
+    /// ([`chimera_ports::Subscription::starts`]), before it routes anything.
+    pub(crate) fn started(&self, topic: &str, starts: &std::collections::BTreeMap<i32, i64>) {
+        let mut current = self.lock();
+        for (partition, &offset) in starts {
+            current
+                .starts
+                .insert(format!("{topic}/{partition}"), offset);
+        }
+        current.subscribed.insert(topic.to_owned());
+    }
+
+    /// Where the routers begin on `stream`: their subscription's start, else the first offset
+    /// they routed there.
+    fn first(&self, stream: &str) -> Option<i64> {
+        let current = self.lock();
+        current
+            .starts
+            .get(stream)
+            .copied()
+            .or_else(|| current.read.get(stream).map(|span| span.first))
+    }
+}
+
+/// What the routers had read when a portfolio joined them.
+pub(crate) struct Joined {
+    table: Arc<RouteTable>,
+    /// Per stream, the last offset routed without the portfolio.
+    reached: HashMap<String, i64>,
+}
+
+impl Joined {
+    /// The offset of `stream` from which the routers hand the portfolio every message, when
+    /// known: right after what they had routed when it joined, or, for a stream they had not
+    /// read yet, the first message they read of it since (their consumer group's position,
+    /// so nothing before it ever reaches the portfolio through them), as their subscription
+    /// told it or as its first delivery showed. `None`: not known yet; everything up to the
+    /// stream's end may be missing.
+    pub(crate) fn handed_from(&self, stream: &str) -> Option<i64> {
+        match self.reached.get(stream) {
+            Some(&last) => Some(last.saturating_add(1)),
+            None => self.table.first(stream),
+        }
+    }
+
+    /// Whether the router of `topic` has subscribed (so what its subscription tells about
+    /// where it starts is known). A portfolio started with the node waits for it before
+    /// catching up: otherwise it would read what the router is about to hand it anyway.
+    pub(crate) fn router_subscribed(&self, topic: &str) -> bool {
+        self.table.lock().subscribed.contains(topic)
+    }
+
+    /// Nothing known: the portfolio catches up on everything (a worker started without
+    /// routers).
+    #[cfg(test)]
+    pub(crate) fn unknown() -> Self {
+        Self {
+            table: Arc::default(),
+            reached: HashMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn portfolio(id: &str) -> chimera_kernel::portfolio::Portfolio {
+        chimera_kernel::portfolio::Portfolio::new(
+            PortfolioId::new(id),
+            chimera_kernel::ids::Asset::new("USDT"),
+        )
+    }
+
+    #[test]
+    fn a_joining_portfolio_learns_where_the_routers_hand_it_everything() {
+        let table = Arc::new(RouteTable::default());
+        let read: Arc<str> = "market/0".into();
+        let unread = "market/1";
+        for offset in 5..=9 {
+            let routes = table.route(&read, offset);
+            assert!(routes.by_portfolio.is_empty());
+        }
+        let queue = Arc::new(PortfolioQueue::new(8));
+        let joined = table.add(&portfolio("p"), &queue);
+        // Offsets up to 9 were routed without it: the routers hand it 10 on.
+        assert_eq!(joined.handed_from("market/0"), Some(10));
+        let routes = table.route(&read, 10);
+        assert!(routes.by_portfolio.contains_key(&PortfolioId::new("p")));
+        // A stream not read yet: unknown until the routers read it, then where they started.
+        assert_eq!(joined.handed_from(unread), None);
+        table.route(&Arc::from(unread), 42);
+        table.route(&Arc::from(unread), 43);
+        assert_eq!(joined.handed_from(unread), Some(42));
+        assert_eq!(joined.handed_from("market/0"), Some(10));
+        // A subscription that tells where it starts answers before anything is read.
+        assert!(!joined.router_subscribed("market"));
+        table.started("market", &std::collections::BTreeMap::from([(2, 7)]));
+        assert!(joined.router_subscribed("market"));
+        assert_eq!(joined.handed_from("market/2"), Some(7));
+        table.remove(&PortfolioId::new("p"));
+        assert!(table.load().by_portfolio.is_empty());
+        assert_eq!(Joined::unknown().handed_from("market/0"), None);
+    }
+}
