@@ -194,6 +194,7 @@ pub async fn run_node(
         tasks.spawn(async move { leases.keep(&rt).await });
     }
     kill_watch::first_read(&rt, &roster.kill).await;
+    roster.table.await_portfolios(records.len());
     roster.begin_all(&records, &epochs(&rt, &config.id).await);
     let (schedule_tx, mut schedule) = mpsc::unbounded_channel();
     // Every node reads every message of these topics in groups of its own, and takes what

@@ -138,6 +138,10 @@ pub(crate) async fn route(
     let mut acks = Acks::default();
     let mut shutdown = rt.shutdown.clone();
     let mut streams: HashMap<(String, i32), Arc<str>> = HashMap::new();
+    tokio::select! {
+        () = table.opened() => {}
+        () = shutdown.wait() => return Ok(()),
+    }
     loop {
         let polled = tokio::select! {
             polled = sub.poll(Duration::from_millis(50)) => polled,

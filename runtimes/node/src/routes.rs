@@ -39,12 +39,60 @@ struct Current {
 
 /// The node's current [`Routes`], swapped as portfolios come and go (copy on write: a change
 /// is rare, a read is per message), and where each router stands.
-#[derive(Default)]
 pub(crate) struct RouteTable {
     current: Mutex<Current>,
+    /// Portfolios the node starts with that have not joined yet; the routers read nothing
+    /// before they have (or [`START_GATE_LIMIT`] passed): what a router reads before a
+    /// portfolio joins, that portfolio must read again for itself.
+    awaited: Mutex<usize>,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+/// How long routers wait for the node's first portfolios to join before reading anyway (a
+/// portfolio may wait for its lease much longer; it then catches up on what it missed).
+const START_GATE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        Self {
+            current: Mutex::default(),
+            awaited: Mutex::new(0),
+            open: tokio::sync::watch::channel(true).0,
+        }
+    }
 }
 
 impl RouteTable {
+    /// The routers wait (in [`Self::opened`]) until `count` portfolios have joined.
+    pub(crate) fn await_portfolios(&self, count: usize) {
+        *self
+            .awaited
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = count;
+        self.open.send_replace(count == 0);
+    }
+
+    /// Returns once the portfolios the node starts with have joined, or after
+    /// [`START_GATE_LIMIT`].
+    pub(crate) async fn opened(&self) {
+        let mut open = self.open.subscribe();
+        // An error means the table is gone: nothing to wait for.
+        let _ = tokio::time::timeout(START_GATE_LIMIT, open.wait_for(|open| *open)).await;
+    }
+
+    fn joined_one(&self) {
+        let mut awaited = self
+            .awaited
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *awaited > 0 {
+            *awaited -= 1;
+            if *awaited == 0 {
+                self.open.send_replace(true);
+            }
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Current> {
         self.current
             .lock()
@@ -90,14 +138,17 @@ impl RouteTable {
         next.by_portfolio
             .insert(portfolio.id.clone(), Arc::clone(queue));
         current.routes = Arc::new(next);
-        Joined {
+        let joined = Joined {
             table: Arc::clone(self),
             reached: current
                 .read
                 .iter()
                 .map(|(stream, span)| (stream.to_string(), span.last))
                 .collect(),
-        }
+        };
+        drop(current);
+        self.joined_one();
+        joined
     }
 
     /// Stops routing anything to `id`.
@@ -212,5 +263,24 @@ mod tests {
         table.remove(&PortfolioId::new("p"));
         assert!(table.load().by_portfolio.is_empty());
         assert_eq!(Joined::unknown().handed_from("market/0"), None);
+    }
+
+    #[tokio::test]
+    async fn routers_wait_for_the_portfolios_the_node_starts_with() {
+        let table = Arc::new(RouteTable::default());
+        table.await_portfolios(2);
+        let waiting = tokio::spawn({
+            let table = Arc::clone(&table);
+            async move { table.opened().await }
+        });
+        let queue = Arc::new(PortfolioQueue::new(8));
+        table.add(&portfolio("a"), &queue);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "one of two joined: still closed");
+        table.add(&portfolio("b"), &queue);
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
+            .await
+            .expect("open once both joined")
+            .expect("the waiting task");
     }
 }
