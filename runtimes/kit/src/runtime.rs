@@ -175,9 +175,7 @@ impl Runtime {
         payload: &T,
         epoch: Option<u64>,
     ) -> PortResult<(i32, i64)> {
-        let envelope = Envelope::new(kind, id, wall_clock(), self.source.clone(), key, payload)
-            .with_epoch(epoch);
-        let bytes = encode(&envelope);
+        let bytes = self.envelope(kind, id, wall_clock(), key, payload, epoch);
         let name = self.topics.name(topic);
         self.retry("publish", || self.bus.publish(&name, key, &bytes))
             .await
@@ -202,15 +200,26 @@ impl Runtime {
         let messages: Vec<(String, Vec<u8>)> = payloads
             .iter()
             .map(|(id, payload)| {
-                let envelope =
-                    Envelope::new(kind, id.clone(), at, self.source.clone(), key, payload)
-                        .with_epoch(epoch);
-                (key.to_owned(), encode(&envelope))
+                let bytes = self.envelope(kind, id.clone(), at, key, payload, epoch);
+                (key.to_owned(), bytes)
             })
             .collect();
         let name = self.topics.name(topic);
         self.retry("publish", || self.bus.publish_batch(&name, &messages))
             .await
+    }
+
+    /// `payload` in an envelope from this process, encoded.
+    fn envelope<T: serde::Serialize>(
+        &self,
+        kind: MessageType,
+        id: String,
+        at: Timestamp,
+        key: &str,
+        payload: &T,
+        epoch: Option<u64>,
+    ) -> Vec<u8> {
+        encode(&Envelope::new(kind, id, at, self.source.clone(), key, payload).with_epoch(epoch))
     }
 
     /// Publishes the answer to control command `command_id` on `system.events`, from this

@@ -59,14 +59,11 @@ impl Worker {
             // At node start-up the routers subscribe while the first portfolios start: wait for
             // the topic's router, whose subscription tells where it begins.
             let mut shutdown = rt.shutdown.clone();
-            while !plan.joined.router_subscribed(&name) {
-                if self.stopping() {
-                    return Ok(None);
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_millis(5)) => {}
-                    () = shutdown.wait() => return Ok(None),
-                }
+            let mut stop = self.stop.clone();
+            tokio::select! {
+                () = plan.joined.router_subscribed(&name) => {}
+                () = shutdown.wait() => return Ok(None),
+                _ = stop.wait_for(|stop| *stop) => return Ok(None),
             }
             let last = rt
                 .retry("read last offsets", || rt.bus.last_offsets(&name))

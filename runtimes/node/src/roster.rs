@@ -145,6 +145,7 @@ impl Roster {
         let wanted =
             matches!(self.slots.get(&id), Some(Slot::Starting { epoch: e, .. }) if *e == epoch);
         if !wanted || !taken {
+            self.table.settled();
             if taken {
                 self.leases.release(&self.rt, &id).await;
             }
@@ -239,6 +240,7 @@ impl Roster {
     }
 
     async fn refuse(&mut self, id: &PortfolioId, problem: String) {
+        self.table.settled();
         self.slots.remove(id);
         self.leases.release(&self.rt, id).await;
         self.rt

@@ -33,19 +33,20 @@ struct Current {
     read: HashMap<Arc<str>, Span>,
     /// Per stream, where the router's subscription began (when the bus tells).
     starts: HashMap<String, i64>,
-    /// Topics a router has subscribed to.
-    subscribed: std::collections::HashSet<String>,
 }
 
 /// The node's current [`Routes`], swapped as portfolios come and go (copy on write: a change
 /// is rare, a read is per message), and where each router stands.
 pub(crate) struct RouteTable {
     current: Mutex<Current>,
-    /// Portfolios the node starts with that have not joined yet; the routers read nothing
-    /// before they have (or [`START_GATE_LIMIT`] passed): what a router reads before a
-    /// portfolio joins, that portfolio must read again for itself.
+    /// Portfolios the node starts with whose start has not settled yet (joined, refused, or
+    /// lease not taken); the routers read nothing before they all have (or
+    /// [`START_GATE_LIMIT`] passed): what a router reads before a portfolio joins, that
+    /// portfolio must read again for itself.
     awaited: Mutex<usize>,
     open: tokio::sync::watch::Sender<bool>,
+    /// Topics whose router has subscribed.
+    subscribed: tokio::sync::watch::Sender<std::collections::HashSet<String>>,
 }
 
 /// How long routers wait for the node's first portfolios to join before reading anyway (a
@@ -58,12 +59,14 @@ impl Default for RouteTable {
             current: Mutex::default(),
             awaited: Mutex::new(0),
             open: tokio::sync::watch::channel(true).0,
+            subscribed: tokio::sync::watch::channel(std::collections::HashSet::new()).0,
         }
     }
 }
 
 impl RouteTable {
-    /// The routers wait (in [`Self::opened`]) until `count` portfolios have joined.
+    /// The routers wait (in [`Self::opened`]) until the start of `count` portfolios has
+    /// settled ([`Self::settled`]).
     pub(crate) fn await_portfolios(&self, count: usize) {
         *self
             .awaited
@@ -72,7 +75,7 @@ impl RouteTable {
         self.open.send_replace(count == 0);
     }
 
-    /// Returns once the portfolios the node starts with have joined, or after
+    /// Returns once the start of every portfolio the node starts with has settled, or after
     /// [`START_GATE_LIMIT`].
     pub(crate) async fn opened(&self) {
         let mut open = self.open.subscribe();
@@ -80,7 +83,10 @@ impl RouteTable {
         let _ = tokio::time::timeout(START_GATE_LIMIT, open.wait_for(|open| *open)).await;
     }
 
-    fn joined_one(&self) {
+    /// A portfolio's start settled: it joined ([`Self::add`] says so itself), or it will not
+    /// run here (refused, or its lease not taken). Before the routers open only the
+    /// portfolios the node starts with can start (the routers bring every later one).
+    pub(crate) fn settled(&self) {
         let mut awaited = self
             .awaited
             .lock()
@@ -147,7 +153,7 @@ impl RouteTable {
                 .collect(),
         };
         drop(current);
-        self.joined_one();
+        self.settled();
         joined
     }
 
@@ -169,7 +175,10 @@ impl RouteTable {
                 .starts
                 .insert(format!("{topic}/{partition}"), offset);
         }
-        current.subscribed.insert(topic.to_owned());
+        drop(current);
+        self.subscribed.send_modify(|topics| {
+            topics.insert(topic.to_owned());
+        });
     }
 
     /// Where the routers begin on `stream`: their subscription's start, else the first offset
@@ -205,11 +214,13 @@ impl Joined {
         }
     }
 
-    /// Whether the router of `topic` has subscribed (so what its subscription tells about
-    /// where it starts is known). A portfolio started with the node waits for it before
+    /// Returns once the router of `topic` has subscribed (so what its subscription tells
+    /// about where it starts is known). A portfolio started with the node waits for it before
     /// catching up: otherwise it would read what the router is about to hand it anyway.
-    pub(crate) fn router_subscribed(&self, topic: &str) -> bool {
-        self.table.lock().subscribed.contains(topic)
+    pub(crate) async fn router_subscribed(&self, topic: &str) {
+        let mut subscribed = self.table.subscribed.subscribe();
+        // The sender lives in the table this holds: the wait cannot fail.
+        let _ = subscribed.wait_for(|topics| topics.contains(topic)).await;
     }
 
     /// Nothing known: the portfolio catches up on everything (a worker started without
@@ -256,9 +267,7 @@ mod tests {
         assert_eq!(joined.handed_from(unread), Some(42));
         assert_eq!(joined.handed_from("market/0"), Some(10));
         // A subscription that tells where it starts answers before anything is read.
-        assert!(!joined.router_subscribed("market"));
         table.started("market", &std::collections::BTreeMap::from([(2, 7)]));
-        assert!(joined.router_subscribed("market"));
         assert_eq!(joined.handed_from("market/2"), Some(7));
         table.remove(&PortfolioId::new("p"));
         assert!(table.load().by_portfolio.is_empty());
@@ -274,13 +283,23 @@ mod tests {
             async move { table.opened().await }
         });
         let queue = Arc::new(PortfolioQueue::new(8));
-        table.add(&portfolio("a"), &queue);
+        let joined = table.add(&portfolio("a"), &queue);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        assert!(!waiting.is_finished(), "one of two joined: still closed");
-        table.add(&portfolio("b"), &queue);
+        assert!(!waiting.is_finished(), "one of two settled: still closed");
+        // The other one is refused: settled too.
+        table.settled();
         tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
             .await
-            .expect("open once both joined")
+            .expect("open once both settled")
+            .expect("the waiting task");
+        // A catch-up waits for the topic's router to subscribe.
+        let subscribed = tokio::spawn(async move { joined.router_subscribed("market").await });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!subscribed.is_finished(), "no router yet");
+        table.started("market", &std::collections::BTreeMap::new());
+        tokio::time::timeout(std::time::Duration::from_secs(1), subscribed)
+            .await
+            .expect("done once the router subscribed")
             .expect("the waiting task");
     }
 }

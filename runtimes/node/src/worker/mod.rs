@@ -78,7 +78,7 @@ pub(crate) struct Worker {
     /// The fencing token of the assignment it runs under (0: none, no scheduler).
     pub(crate) epoch: Arc<AtomicU64>,
     /// Turns true when the portfolio leaves the node.
-    stop: watch::Receiver<bool>,
+    pub(crate) stop: watch::Receiver<bool>,
     /// Control commands applied in the batch in hand, acknowledged once it is durable.
     acks: Vec<(String, CommandOutcome)>,
     /// Time from taking a batch to its orders being on the bus (made on first use).
