@@ -5,6 +5,7 @@ mod book;
 mod book_levels;
 mod execution;
 mod market;
+mod market_decode;
 
 pub use book::{BookError, OrderBook};
 pub use execution::{ExecutionReport, Fill, Liquidity, RejectReason, ReportKind};

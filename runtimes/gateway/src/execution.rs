@@ -30,6 +30,11 @@ pub(super) struct Gateway {
     /// When each order still waiting for its first fill was sent (order-to-fill latency).
     sent: HashMap<ClientOrderId, std::time::Instant>,
     order_to_fill: metrics::Histogram,
+    /// One command from read to executed and its reports out
+    /// (`chimera_gateway_command_seconds`), and one checkpoint
+    /// (`chimera_gateway_checkpoint_seconds`): the gateway's hops.
+    pub(super) command_time: metrics::Histogram,
+    pub(super) checkpoint_time: metrics::Histogram,
     /// The kill switches, refreshed by the gateway's loop.
     pub(super) kill: super::kill_guard::KillGuard,
     /// This turn's records and reports, written and published by [`Self::flush`].
@@ -66,6 +71,14 @@ impl Gateway {
             "chimera_order_to_fill_seconds",
             "component" => rt.source.clone()
         );
+        let command_time = metrics::histogram!(
+            "chimera_gateway_command_seconds",
+            "component" => rt.source.clone()
+        );
+        let checkpoint_time = metrics::histogram!(
+            "chimera_gateway_checkpoint_seconds",
+            "component" => rt.source.clone()
+        );
         let kill = super::kill_guard::KillGuard::new(&rt);
         Self {
             rt,
@@ -76,6 +89,8 @@ impl Gateway {
             sent: HashMap::new(),
             kill,
             order_to_fill,
+            command_time,
+            checkpoint_time,
             journal: Journal::default(),
         }
     }

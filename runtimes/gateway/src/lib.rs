@@ -240,7 +240,9 @@ async fn run_gateway_with(
         gw.flush().await?;
         let due = handled > 0 || keeper.last.elapsed() >= CHECKPOINT_EVERY;
         if due || shutdown.is_triggered() {
+            let started = Instant::now();
             keeper.checkpoint(&mut gw, &mut orders).await?;
+            gw.checkpoint_time.record(started.elapsed());
         }
         if shutdown.is_triggered() {
             break;
@@ -308,6 +310,7 @@ impl Keeper {
                 Err(e) => return Err(fatal("poll orders", &e)),
             };
             handled += 1;
+            let read_at = Instant::now();
             let partition = format!("{}/{}", d.topic, d.partition);
             if self.applied.get(&partition).is_some_and(|a| d.offset <= *a) {
                 gw.figures.replayed += 1;
@@ -327,7 +330,7 @@ impl Keeper {
                     Ok(Some(env)) => {
                         match self.fence.admit(env.payload.portfolio_id(), env.epoch) {
                             Ok(()) => match gw.handle(env.payload).await {
-                                Ok(()) => {}
+                                Ok(()) => gw.command_time.record(read_at.elapsed()),
                                 Err(e) if e.is::<execution::Interrupted>() => {
                                     tracing::warn!(component = %gw.rt.source, "{e}; the command runs again after the restart");
                                     return Ok(handled - 1);

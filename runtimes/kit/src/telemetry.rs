@@ -18,8 +18,15 @@ use std::sync::{Arc, OnceLock};
 
 static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// How often the recorder folds recorded histogram samples into its buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The process's Prometheus handle, installing the recorder the first time (`None` when
 /// another recorder was installed first, by an embedding program).
+///
+/// The recorder keeps every histogram sample until it is folded into the buckets, which
+/// happens on a scrape or an upkeep; a process nobody scrapes would grow without bound (the
+/// memory soak showed it), so a thread does the upkeep every [`UPKEEP_EVERY`].
 pub fn recorder() -> Option<&'static PrometheusHandle> {
     RECORDER
         .get_or_init(|| {
@@ -31,6 +38,17 @@ pub fn recorder() -> Option<&'static PrometheusHandle> {
                 .ok()?
                 .install_recorder()
                 .ok()?;
+            let upkeep = handle.clone();
+            // Without the thread the process still works; only its histograms grow.
+            if let Err(e) = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                })
+            {
+                tracing::warn!("metrics upkeep thread not started: {e}");
+            }
             Some(handle)
         })
         .as_ref()

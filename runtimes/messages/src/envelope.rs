@@ -257,19 +257,37 @@ pub fn decode<T: DeserializeOwned>(
         reason,
         bytes: bytes.to_vec(),
     };
-    let header: Header =
-        serde_json::from_slice(bytes).map_err(|e| fail(format!("not an envelope: {e}")))?;
-    if header.schema == 0 || header.schema > SCHEMA_VERSION {
-        return Err(fail(format!(
-            "unsupported schema {} (this build reads 1..={SCHEMA_VERSION})",
-            header.schema
-        )));
+    // The common case in one pass over the bytes (the hot path of every router): the whole
+    // envelope parses, then its header is checked. Only a message that does not parse is read
+    // again, for the header, to say precisely what is wrong with it.
+    let checked = |header: &Header| {
+        if header.schema == 0 || header.schema > SCHEMA_VERSION {
+            return Err(fail(format!(
+                "unsupported schema {} (this build reads 1..={SCHEMA_VERSION})",
+                header.schema
+            )));
+        }
+        if header.kind != expected {
+            return Err(fail(format!(
+                "expected a {expected:?} message, got {:?}",
+                header.kind
+            )));
+        }
+        Ok(())
+    };
+    match serde_json::from_slice::<Envelope<T>>(bytes) {
+        Ok(envelope) => {
+            checked(&Header {
+                schema: envelope.schema,
+                kind: envelope.kind,
+            })?;
+            Ok(envelope)
+        }
+        Err(payload) => {
+            let header: Header =
+                serde_json::from_slice(bytes).map_err(|e| fail(format!("not an envelope: {e}")))?;
+            checked(&header)?;
+            Err(fail(format!("bad {expected:?} payload: {payload}")))
+        }
     }
-    if header.kind != expected {
-        return Err(fail(format!(
-            "expected a {expected:?} message, got {:?}",
-            header.kind
-        )));
-    }
-    serde_json::from_slice(bytes).map_err(|e| fail(format!("bad {expected:?} payload: {e}")))
 }

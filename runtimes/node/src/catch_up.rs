@@ -189,7 +189,8 @@ impl Worker {
                 pending.len(),
                 self.epoch.load(Ordering::Acquire)
             );
-            self.publish(rt, &mut pending).await?;
+            self.publish(rt, &mut pending, std::time::Instant::now())
+                .await?;
         }
         Ok(())
     }
@@ -213,6 +214,7 @@ impl Worker {
         let origin = Origin {
             stream: format!("{}/{}", delivery.topic, delivery.partition).into(),
             offset: delivery.offset,
+            read_at: std::time::Instant::now(),
         };
         if self
             .applied

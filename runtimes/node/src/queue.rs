@@ -33,6 +33,8 @@ pub(crate) struct Origin {
     pub(crate) stream: Arc<str>,
     /// Offset within it.
     pub(crate) offset: i64,
+    /// When the node read it off the bus (the queue-wait histogram starts here).
+    pub(crate) read_at: Instant,
 }
 
 /// Counts the portfolios still handling one delivery; the router acknowledges the delivery
@@ -64,6 +66,16 @@ impl Input {
             | Input::Feedback(_, _, p)
             | Input::Control(_, _, p)
             | Input::Kill(_, p) => p,
+        }
+    }
+
+    /// When the node read it off the bus (`None`: not from the bus).
+    pub(crate) fn read_at(&self) -> Option<Instant> {
+        match self {
+            Input::Market(_, o, _) | Input::Feedback(_, o, _) | Input::Control(_, o, _) => {
+                Some(o.read_at)
+            }
+            Input::Kill(..) => None,
         }
     }
 
@@ -321,6 +333,7 @@ mod tests {
                 Origin {
                     stream: Arc::from("t/0"),
                     offset: 0,
+                    read_at: Instant::now(),
                 },
                 Arc::clone(&pending),
             ));

@@ -166,6 +166,7 @@ pub(crate) async fn route(
         let origin = Origin {
             stream,
             offset: delivery.offset,
+            read_at: std::time::Instant::now(),
         };
         let pending: Pending = Arc::new(AtomicUsize::new(0));
         let decoded = match feed {

@@ -9,7 +9,8 @@
 //! `chimera_queue_depth`, `chimera_queue_capacity`, `chimera_quotes_coalesced_total`,
 //! `chimera_queue_pressure` (0 normal, 1 ≥ 70 %, 2 ≥ 95 %),
 //! `chimera_tick_to_order_seconds` (from the worker taking a batch to its orders being durable
-//! on the bus; the wait in the queue shows in `chimera_queue_depth`).
+//! on the bus; the wait in the queue shows in `chimera_queue_depth`), and the hop-by-hop
+//! histograms of [`Hops`].
 
 use chimera_messages::Heartbeat;
 use chimera_runtime::telemetry::{HealthBoard, HealthStatus};
@@ -75,4 +76,39 @@ pub(crate) fn pressure(node: &str, portfolio: &str, level: u8) {
         "portfolio" => portfolio.to_owned()
     )
     .set(f64::from(level));
+}
+
+/// Where a portfolio's time goes, hop by hop, so the node's share of tick-to-order can be split
+/// (histograms in seconds, label `component`; the benchmark prints them):
+/// `chimera_node_queue_wait_seconds` (read off the bus → taken by its worker, per input),
+/// `chimera_node_decide_seconds` (the engine on one batch, requests answered),
+/// `chimera_node_publish_seconds` (one batch's orders until the bus has them),
+/// `chimera_node_checkpoint_seconds` (one checkpoint with what it records),
+/// and `chimera_tick_to_order_seconds` (label `portfolio` too: batch taken → orders on the bus).
+pub(crate) struct Hops {
+    pub(crate) queue_wait: metrics::Histogram,
+    pub(crate) decide: metrics::Histogram,
+    pub(crate) publish: metrics::Histogram,
+    pub(crate) checkpoint: metrics::Histogram,
+    pub(crate) tick_to_order: metrics::Histogram,
+}
+
+impl Hops {
+    /// The handles of `portfolio` on node `node` (made after the recorder exists, or they
+    /// would record nothing).
+    pub(crate) fn new(node: &str, portfolio: &str) -> Self {
+        chimera_runtime::telemetry::recorder();
+        let hop = |name: &'static str| metrics::histogram!(name, "component" => node.to_owned());
+        Self {
+            queue_wait: hop("chimera_node_queue_wait_seconds"),
+            decide: hop("chimera_node_decide_seconds"),
+            publish: hop("chimera_node_publish_seconds"),
+            checkpoint: hop("chimera_node_checkpoint_seconds"),
+            tick_to_order: metrics::histogram!(
+                "chimera_tick_to_order_seconds",
+                "component" => node.to_owned(),
+                "portfolio" => portfolio.to_owned()
+            ),
+        }
+    }
 }

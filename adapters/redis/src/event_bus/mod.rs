@@ -97,6 +97,17 @@ impl RedisStreamsEventBus {
         format!("{}bus:{{registry}}:{topic}", self.config.key_prefix)
     }
 
+    /// The `XADD` of one message to `stream` (trimmed as configured).
+    fn xadd(&self, stream: &str, key: &str, payload: &[u8]) -> redis::Cmd {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(stream);
+        if let Some(max_len) = self.config.stream_max_len {
+            cmd.arg("MAXLEN").arg("~").arg(max_len);
+        }
+        cmd.arg("*").arg("k").arg(key).arg("p").arg(payload);
+        cmd
+    }
+
     /// The partition of `stream`, registering it on first use.
     async fn partition(&self, topic: &str, stream: &str) -> PortResult<i32> {
         let known = self
@@ -127,17 +138,32 @@ impl EventBus for RedisStreamsEventBus {
         let stream = self.stream_name(topic, key);
         // Registered before the first entry, so a subscriber never misses a stream's start.
         let partition = self.partition(topic, &stream).await?;
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(&stream);
-        if let Some(max_len) = self.config.stream_max_len {
-            cmd.arg("MAXLEN").arg("~").arg(max_len);
-        }
-        cmd.arg("*").arg("k").arg(key).arg("p").arg(payload);
-        let id: String = cmd
+        let id: String = self
+            .xadd(&stream, key, payload)
             .query_async(&mut self.connection.clone())
             .await
             .map_err(|e| port_error("XADD", e))?;
         Ok((partition, reply::offset_of(&id)))
+    }
+
+    /// One round trip for the whole batch: every stream registered first, then the `XADD`s
+    /// pipelined in order (so per-key order is the batch's). Not atomic: after an error a
+    /// prefix may be on the bus, as after an interrupted series of single publishes.
+    async fn publish_batch(&self, topic: &str, messages: &[(String, Vec<u8>)]) -> PortResult<()> {
+        let mut pipe = redis::pipe();
+        for (key, payload) in messages {
+            let stream = self.stream_name(topic, key);
+            self.partition(topic, &stream).await?;
+            pipe.add_command(self.xadd(&stream, key, payload));
+        }
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let _: Vec<String> = pipe
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(|e| port_error("XADD", e))?;
+        Ok(())
     }
 
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {

@@ -101,6 +101,38 @@ pub(super) fn streams(value: &Value) -> PortResult<Vec<(String, Vec<Entry>)>> {
     Ok(out)
 }
 
+/// Field `field` of group `group` in an `XINFO GROUPS` reply (a list of groups, each a map in
+/// RESP3 or a flat `[name, value, …]` list in RESP2).
+pub(super) fn group_field(value: &Value, group: &str, field: &str) -> Option<String> {
+    let Value::Array(groups) = value else {
+        return None;
+    };
+    groups.iter().find_map(|item| {
+        let pairs: Vec<(String, &Value)> = match item {
+            Value::Map(pairs) => pairs
+                .iter()
+                .filter_map(|(k, v)| Some((text(k)?, v)))
+                .collect(),
+            Value::Array(flat) => flat
+                .chunks(2)
+                .filter_map(|kv| Some((text(kv.first()?)?, kv.get(1)?)))
+                .collect(),
+            _ => return None,
+        };
+        let named = pairs
+            .iter()
+            .any(|(k, v)| k == "name" && text(v).as_deref() == Some(group));
+        named
+            .then(|| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k == field)
+                    .and_then(|(_, v)| text(v))
+            })
+            .flatten()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
@@ -152,5 +184,37 @@ mod tests {
         assert_eq!(got[1].1.len(), 1, "a deleted entry is skipped");
         assert_eq!(got[1].1[0].key, "b");
         assert!(streams(&Value::Nil).unwrap().is_empty());
+    }
+
+    #[test]
+    fn finds_a_groups_field_in_either_protocol() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let resp2 = Value::Array(vec![
+            Value::Array(vec![
+                bulk("name"),
+                bulk("other"),
+                bulk("last-delivered-id"),
+                bulk("1-1"),
+            ]),
+            Value::Array(vec![
+                bulk("name"),
+                bulk("g"),
+                bulk("last-delivered-id"),
+                bulk("5-2"),
+            ]),
+        ]);
+        assert_eq!(
+            group_field(&resp2, "g", "last-delivered-id").as_deref(),
+            Some("5-2")
+        );
+        let resp3 = Value::Array(vec![Value::Map(vec![
+            (bulk("name"), bulk("g")),
+            (bulk("last-delivered-id"), bulk("0-0")),
+        ])]);
+        assert_eq!(
+            group_field(&resp3, "g", "last-delivered-id").as_deref(),
+            Some("0-0")
+        );
+        assert_eq!(group_field(&resp3, "absent", "last-delivered-id"), None);
     }
 }

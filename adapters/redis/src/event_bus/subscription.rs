@@ -46,6 +46,8 @@ pub(super) struct RedisStreamsSubscription {
     /// Where a group created now starts, per partition (after this offset); the beginning
     /// elsewhere.
     after: BTreeMap<i32, i64>,
+    /// Where this member began reading each stream it joined ([`chimera_ports::Subscription::starts`]).
+    starts: BTreeMap<i32, i64>,
 }
 
 impl RedisStreamsSubscription {
@@ -75,6 +77,7 @@ impl RedisStreamsSubscription {
             ready: VecDeque::new(),
             unacked: HashMap::new(),
             after,
+            starts: BTreeMap::new(),
         };
         subscription.refresh().await?;
         Ok(subscription)
@@ -128,7 +131,34 @@ impl RedisStreamsSubscription {
                 return Err(port_error("XGROUP CREATE", e));
             }
         }
-        self.claim_pending(stream, partition).await
+        self.claim_pending(stream, partition).await?;
+        // The oldest entry it hands out first: the group's oldest pending one, else the first
+        // after the group's last delivered entry (ids only grow, so nothing lies between).
+        let start = match self.ready.iter().find(|(p, _)| *p == partition) {
+            Some((_, entry)) => reply::offset_of(&entry.id),
+            None => reply::offset_of(&self.last_delivered(stream).await?).saturating_add(1),
+        };
+        self.starts.insert(partition, start);
+        Ok(())
+    }
+
+    /// The id of the last entry the group was handed on `stream` (`XINFO GROUPS`).
+    async fn last_delivered(&mut self, stream: &str) -> PortResult<String> {
+        let reply: Value = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(stream)
+            .query_async(&mut self.connection)
+            .await
+            .map_err(|e| port_error("XINFO GROUPS", e))?;
+        reply::group_field(&reply, &self.group, "last-delivered-id").ok_or_else(|| {
+            chimera_ports::PortError::Codec {
+                message: format!(
+                    "XINFO GROUPS {stream}: no last-delivered-id for {}",
+                    self.group
+                ),
+                bytes: Vec::new(),
+            }
+        })
     }
 
     /// Takes over every pending entry of the group on `stream`.
@@ -268,5 +298,9 @@ impl chimera_ports::Subscription for RedisStreamsSubscription {
             .await
             .map_err(|e| port_error("XACK", e))?;
         Ok(())
+    }
+
+    fn starts(&self) -> BTreeMap<i32, i64> {
+        self.starts.clone()
     }
 }

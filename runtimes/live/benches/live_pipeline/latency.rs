@@ -27,18 +27,18 @@ pub(crate) async fn measure(
     rate: u64,
 ) -> Latency {
     let bus = setup.bus().await;
-    let data = setup::bars(events / setup::SYMBOLS.len() as u64);
+    let data = setup::bar_stream(events / setup::SYMBOLS.len() as u64);
     let name = setup.live.bus.kind();
     let mut gateway = setup::spawn(gateway_binary, &setup.path, dir, &format!("{name}-gateway"));
     let mut node = setup::spawn(node_binary, &setup.path, dir, &format!("{name}-node"));
-    let mut intents = bus
+    let intents = bus
         .subscribe(
             &setup.topic("orders.submission"),
             &setup.topic("bench.intents"),
         )
         .await
         .unwrap();
-    let mut feedback = bus
+    let feedback = bus
         .subscribe(
             &setup.topic("orders.feedback"),
             &setup.topic("bench.feedback"),
@@ -52,73 +52,104 @@ pub(crate) async fn measure(
         let published = Arc::clone(&published);
         let topic = setup.topic("market.data");
         tokio::spawn(async move {
-            let chunk = 10_usize;
+            // One publish every 5 ms (tokio's timers tick in milliseconds).
+            let chunk = usize::try_from(rate / 200).unwrap_or(1).max(1);
             let period = Duration::from_secs_f64(chunk as f64 / rate as f64);
             let start = Instant::now();
-            for (n, batch) in data.chunks(chunk).enumerate() {
-                if let Some(wait) =
-                    (period * u32::try_from(n).unwrap()).checked_sub(start.elapsed())
-                {
+            let mut data = data.peekable();
+            let mut n = 0_u32;
+            while data.peek().is_some() {
+                let batch: Vec<(String, i64, Vec<u8>)> = data.by_ref().take(chunk).collect();
+                if let Some(wait) = (period * n).checked_sub(start.elapsed()) {
                     tokio::time::sleep(wait).await;
                 }
+                n += 1;
                 let now = Instant::now();
                 {
                     let mut map = published.lock().unwrap();
-                    for (symbol, ts, _) in batch {
+                    for (symbol, ts, _) in &batch {
                         map.insert((symbol.clone(), *ts), now);
                     }
+                    // A long run (the soak) forgets bars that led to no order within a
+                    // minute, so this process's memory stays flat too.
+                    if n.is_multiple_of(1_000) {
+                        map.retain(|_, at| now.duration_since(*at) < Duration::from_mins(1));
+                    }
                 }
-                let messages: Vec<(String, Vec<u8>)> = batch
-                    .iter()
-                    .map(|(k, _, p)| (k.clone(), p.clone()))
-                    .collect();
+                let messages: Vec<(String, Vec<u8>)> =
+                    batch.into_iter().map(|(k, _, p)| (k, p)).collect();
                 bus.publish_batch(&topic, &messages).await.unwrap();
             }
             start.elapsed()
         })
     });
+    // Each topic has a reader of its own that stamps a message when it arrives: one loop
+    // polling both in turn would add up to a poll timeout to either figure.
+    let (tx, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<(Seen, Instant)>();
+    let readers = [
+        spawn_reader(intents, tx.clone(), |payload| {
+            match decode::<Command>(payload, MessageType::OrderCommand)
+                .ok()?
+                .payload
+            {
+                Command::Submit(intent) => Some(Seen::Intent {
+                    symbol: intent.symbol.as_str().to_owned(),
+                    created_at: intent.created_at.0,
+                    order: intent.client_order_id.as_str().to_owned(),
+                }),
+                _ => None,
+            }
+        }),
+        spawn_reader(feedback, tx, |payload| {
+            let report = decode::<ExecutionReport>(payload, MessageType::ExecutionReport)
+                .ok()?
+                .payload;
+            report.fill().is_some().then(|| Seen::Fill {
+                order: report.client_order_id.as_str().to_owned(),
+            })
+        }),
+    ];
     let mut tick_to_order = Vec::new();
     let mut order_to_fill = Vec::new();
-    let mut seen: HashMap<String, Instant> = HashMap::new();
+    let mut intent_seen: HashMap<String, Instant> = HashMap::new();
+    // A fill handled before its intent (the two readers race): matched when the intent comes.
+    let mut fill_seen: HashMap<String, Instant> = HashMap::new();
     let mut rss = Vec::new();
     let started = Instant::now();
-    let mut next_sample = started;
+    let mut sampler = tokio::time::interval(Duration::from_secs(1));
     let mut last_activity = Instant::now();
     let mut publish_time = None;
     loop {
-        let mut idle = true;
-        while let Ok(Some(d)) = intents.poll(Duration::from_millis(1)).await {
-            idle = false;
-            if let Ok(env) = decode::<Command>(&d.payload, MessageType::OrderCommand) {
-                if let Command::Submit(intent) = env.payload {
-                    let now = Instant::now();
-                    let key = (intent.symbol.as_str().to_owned(), intent.created_at.0);
-                    if let Some(at) = published.lock().unwrap().get(&key) {
-                        tick_to_order.push(now.duration_since(*at).as_secs_f64() * 1e3);
+        tokio::select! {
+            arrival = arrivals.recv() => {
+                let Some((seen, at)) = arrival else { break };
+                last_activity = Instant::now();
+                match seen {
+                    Seen::Intent { symbol, created_at, order } => {
+                        if let Some(sent) = published.lock().unwrap().get(&(symbol, created_at)) {
+                            tick_to_order.push(at.duration_since(*sent).as_secs_f64() * 1e3);
+                        }
+                        if let Some(filled) = fill_seen.remove(&order) {
+                            order_to_fill.push(filled.duration_since(at).as_secs_f64() * 1e3);
+                        } else {
+                            intent_seen.entry(order).or_insert(at);
+                        }
                     }
-                    seen.entry(intent.client_order_id.as_str().to_owned())
-                        .or_insert(now);
+                    Seen::Fill { order } => match intent_seen.remove(&order) {
+                        Some(sent) => {
+                            order_to_fill.push(at.duration_since(sent).as_secs_f64() * 1e3);
+                        }
+                        None => {
+                            fill_seen.entry(order).or_insert(at);
+                        }
+                    },
                 }
             }
-        }
-        while let Ok(Some(d)) = feedback.poll(Duration::from_millis(1)).await {
-            idle = false;
-            if let Ok(env) = decode::<ExecutionReport>(&d.payload, MessageType::ExecutionReport) {
-                if env.payload.fill().is_some() {
-                    if let Some(at) = seen.remove(env.payload.client_order_id.as_str()) {
-                        order_to_fill.push(at.elapsed().as_secs_f64() * 1e3);
-                    }
+            _ = sampler.tick() => {
+                if let Some(kib) = setup::status_kib(node.id(), "VmRSS:") {
+                    rss.push((started.elapsed().as_secs_f64() / 60.0, kib as f64 / 1024.0));
                 }
             }
-        }
-        if Instant::now() >= next_sample {
-            next_sample += Duration::from_secs(1);
-            if let Some(kib) = setup::status_kib(node.id(), "VmRSS:") {
-                rss.push((started.elapsed().as_secs_f64() / 60.0, kib as f64 / 1024.0));
-            }
-        }
-        if !idle {
-            last_activity = Instant::now();
         }
         if publisher
             .as_ref()
@@ -133,6 +164,10 @@ pub(crate) async fn measure(
             break;
         }
     }
+    for reader in readers {
+        reader.abort();
+    }
+    super::hops::print(setup.node_metrics, Some(setup.gateway_metrics)).await;
     setup::stop(&mut node);
     setup::stop(&mut gateway);
     let result = Latency {
@@ -140,10 +175,14 @@ pub(crate) async fn measure(
         order_to_fill: Figures::of(order_to_fill),
         rss_slope_mib_per_min: slope(&rss[rss.len() / 10..]),
     };
-    println!(
-        "published {events} events at {rate}/s in {:.1} s",
-        publish_time.unwrap_or_default().as_secs_f64()
-    );
+    let took = publish_time.unwrap_or_default().as_secs_f64();
+    println!("published {events} events at {rate}/s in {took:.1} s");
+    if took > 1.05 * events as f64 / rate as f64 {
+        println!(
+            "  the bus did not take {rate}/s ({:.0}/s): the latencies include the feed's own backlog",
+            events as f64 / took
+        );
+    }
     println!(
         "tick-to-order (event published → intent on orders.submission): {}",
         result.tick_to_order
@@ -159,6 +198,39 @@ pub(crate) async fn measure(
         result.rss_slope_mib_per_min
     );
     result
+}
+
+/// What a reader saw: an order intent, or a fill of an order.
+enum Seen {
+    Intent {
+        symbol: String,
+        created_at: i64,
+        order: String,
+    },
+    Fill {
+        order: String,
+    },
+}
+
+/// Polls `sub` until aborted, stamping each message as it arrives and passing on what `read`
+/// makes of it.
+fn spawn_reader(
+    mut sub: Box<dyn chimera_ports::Subscription>,
+    tx: tokio::sync::mpsc::UnboundedSender<(Seen, Instant)>,
+    read: fn(&[u8]) -> Option<Seen>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Ok(Some(d)) = sub.poll(Duration::from_millis(100)).await {
+                let at = Instant::now();
+                if let Some(seen) = read(&d.payload) {
+                    if tx.send((seen, at)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Least-squares slope of `(x, y)` points (0 for fewer than two).

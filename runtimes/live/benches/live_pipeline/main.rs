@@ -12,12 +12,17 @@
 //!    each crosses two hops of the floor); the node's RSS is sampled every second and its
 //!    slope reported, so a long run (`CHIMERA_BENCH_LATENCY_EVENTS`) is the memory soak.
 //!
-//! `CHIMERA_BENCH_EVENTS` (throughput bars, default 100000), `CHIMERA_BENCH_LATENCY_EVENTS`
-//! (default 20000) and `CHIMERA_BENCH_RATE` (events/s, default 2000) tune it;
-//! `CHIMERA_BENCH_BINARIES=<dir>` runs another build's `chimera-node` and `chimera-gateway`.
+//! `CHIMERA_BENCH_EVENTS` (throughput bars, default 100000; 0 skips the phase),
+//! `CHIMERA_BENCH_LATENCY_EVENTS` (default 20000) and `CHIMERA_BENCH_RATE` (events/s; default
+//! 2000 on Redis, 400 on Kafka, under the development broker's producer ceiling) tune it;
+//! `CHIMERA_BENCH_SOAK_MINUTES=30` is the memory soak (the latency phase for that long at the
+//! rate, no throughput phase: read the RSS slope); `CHIMERA_BENCH_BINARIES=<dir>` runs another
+//! build's `chimera-node` and `chimera-gateway`. After each phase the runtimes' own hop
+//! histograms are scraped from their `/metrics` and printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench")]
 
 mod floor;
+mod hops;
 mod latency;
 mod setup;
 
@@ -93,7 +98,14 @@ async fn main() {
 }
 
 async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
-    let rate = env_u64("CHIMERA_BENCH_RATE", 2_000).max(1);
+    // The development Kafka broker takes one record per produce request (see `Bus::section`),
+    // so one idempotent producer (5 requests in flight) tops out near 5 / round trip, about
+    // 550 messages/s at its 9 ms: a faster feed would measure its own backlog, not our latency.
+    let default_rate = match bus {
+        Bus::Kafka(_) => 400,
+        Bus::Redis(_) => 2_000,
+    };
+    let rate = env_u64("CHIMERA_BENCH_RATE", default_rate).max(1);
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -109,8 +121,51 @@ async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
     let floor = floor::hop(&handle, &tp.topic("floor"), 2_000, rate).await;
     println!("floor (one publish → poll hop): {floor}");
 
-    // 2. Throughput and memory: the bars are on the bus before the node starts.
-    let events = env_u64("CHIMERA_BENCH_EVENTS", 100_000);
+    // 2. Throughput and memory: the bars are on the bus before the node starts (skipped with
+    // `CHIMERA_BENCH_EVENTS=0`, e.g. for the memory soak).
+    let soak_minutes = env_u64("CHIMERA_BENCH_SOAK_MINUTES", 0);
+    let events = if soak_minutes > 0 {
+        0
+    } else {
+        env_u64("CHIMERA_BENCH_EVENTS", 100_000)
+    };
+    let (read_floor, throughput, peak_rss_mib) = if events == 0 {
+        (f64::NAN, f64::NAN, f64::NAN)
+    } else {
+        throughput(&tp, &handle, &db, dir, events).await
+    };
+
+    // 3. Latency at a steady rate, with the gateway.
+    let db = chimera_sql::recreate_postgres_database(admin, &format!("chimera_bench_{name}_lat"))
+        .await
+        .unwrap();
+    let lat = Setup::write(dir, bus, &format!("bench.{name}.lat{run}."), &db);
+    let events = if soak_minutes > 0 {
+        rate * 60 * soak_minutes
+    } else {
+        env_u64("CHIMERA_BENCH_LATENCY_EVENTS", 20_000)
+    };
+    let latency = latency::measure(&lat, dir, &NODE, &GATEWAY, events, rate).await;
+    Outcome {
+        bus: name,
+        floor,
+        read_floor,
+        throughput,
+        peak_rss_mib,
+        latency,
+    }
+}
+
+/// Phase 2: `events` bars on the bus, then the node started on them: the bus's own read rate,
+/// the node's throughput (from process start) and its peak RSS.
+async fn throughput(
+    tp: &Setup,
+    handle: &std::sync::Arc<dyn chimera_ports::EventBus>,
+    db: &str,
+    dir: &std::path::Path,
+    events: u64,
+) -> (f64, f64, f64) {
+    let name = tp.live.bus.kind();
     let data = setup::bars(events / SYMBOLS.len() as u64);
     let last_ts = data.last().unwrap().1;
     let messages: Vec<(String, Vec<u8>)> = data
@@ -123,17 +178,18 @@ async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
             .await
             .unwrap();
     }
-    let read_floor = floor::read_rate(&handle, &tp.topic("market.data"), messages.len()).await;
+    let read_floor = floor::read_rate(handle, &tp.topic("market.data"), messages.len()).await;
     println!(
         "floor (one subscriber reading the {} bars back, no decoding): {read_floor:.0} messages/s",
         messages.len()
     );
-    let store = setup::store(&db).await;
+    let store = setup::store(db).await;
     let started = Instant::now();
     let mut node = setup::spawn(&NODE, &tp.path, dir, &format!("{name}-tp-node"));
     let finished = setup::wait_applied(&store, last_ts, Duration::from_mins(10)).await;
     let elapsed = started.elapsed();
     let rss = setup::status_kib(node.id(), "VmHWM:").unwrap_or(0);
+    hops::print(tp.node_metrics, None).await;
     setup::stop(&mut node);
     assert!(
         finished,
@@ -151,19 +207,5 @@ async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
     );
     println!("node peak RSS with 5 portfolios: {peak_rss_mib:.1} MiB");
 
-    // 3. Latency at a steady rate, with the gateway.
-    let db = chimera_sql::recreate_postgres_database(admin, &format!("chimera_bench_{name}_lat"))
-        .await
-        .unwrap();
-    let lat = Setup::write(dir, bus, &format!("bench.{name}.lat{run}."), &db);
-    let events = env_u64("CHIMERA_BENCH_LATENCY_EVENTS", 20_000);
-    let latency = latency::measure(&lat, dir, &NODE, &GATEWAY, events, rate).await;
-    Outcome {
-        bus: name,
-        floor,
-        read_floor,
-        throughput,
-        peak_rss_mib,
-        latency,
-    }
+    (read_floor, throughput, peak_rss_mib)
 }

@@ -70,6 +70,17 @@ impl Bus {
 pub(crate) struct Setup {
     pub(crate) path: PathBuf,
     pub(crate) live: chimera_live::config::LiveConfig,
+    /// Where node and gateway serve `/metrics` (their hop histograms).
+    pub(crate) node_metrics: std::net::SocketAddr,
+    pub(crate) gateway_metrics: std::net::SocketAddr,
+}
+
+/// A loopback address with a port free now (the runtime binds it a moment later).
+fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 impl Setup {
@@ -77,11 +88,13 @@ impl Setup {
     /// `bus` under topic prefix `prefix`, storing in database `db`.
     pub(crate) fn write(dir: &Path, bus: &Bus, prefix: &str, db: &str) -> Self {
         let mut text = bus.section(prefix);
+        let (node_metrics, gateway_metrics) = (free_addr(), free_addr());
         let _ = write!(
             text,
             "[database]\nurl = \"{db}\"\nmax_connections = 16\n\n\
-             [node]\nid = \"node-1\"\nqueue_capacity = 4096\nregister_portfolios = true\n\n\
-             [gateway]\nid = \"gateway-1\"\n\n"
+             [node]\nid = \"node-1\"\nqueue_capacity = 4096\nregister_portfolios = true\n\
+             metrics_listen = \"{node_metrics}\"\n\n\
+             [gateway]\nid = \"gateway-1\"\nmetrics_listen = \"{gateway_metrics}\"\n\n"
         );
         for symbol in SYMBOLS {
             text.push_str("[[portfolios]]\n");
@@ -92,7 +105,12 @@ impl Setup {
         std::fs::write(&path, text).unwrap();
         let live = chimera_live::config::load(std::slice::from_ref(&path), [], None)
             .unwrap_or_else(|e| panic!("the bench's own config: {e}"));
-        Self { path, live }
+        Self {
+            path,
+            live,
+            node_metrics,
+            gateway_metrics,
+        }
     }
 
     /// The bus as the runtimes build it from this configuration.
@@ -140,10 +158,15 @@ fn portfolio_id(symbol: &str) -> PortfolioId {
 /// `n` bars per symbol, interleaved in time, as encoded envelopes keyed by symbol, with their
 /// time stamps.
 pub(crate) fn bars(per_symbol: u64) -> Vec<(String, i64, Vec<u8>)> {
-    let mut out = Vec::new();
+    bar_stream(per_symbol).collect()
+}
+
+/// The same bars made one at a time, so a long run (the memory soak) holds none of them ahead.
+pub(crate) fn bar_stream(per_symbol: u64) -> impl Iterator<Item = (String, i64, Vec<u8>)> {
     let mut state = 0x2545_F491_4F6C_DD1D_u64;
     let mut cents = [4_000_000_i64; 5];
-    for i in 0..i64::try_from(per_symbol).unwrap() {
+    (0..i64::try_from(per_symbol).unwrap()).flat_map(move |i| {
+        let mut row = Vec::with_capacity(SYMBOLS.len());
         for (s, symbol) in SYMBOLS.iter().enumerate() {
             state ^= state << 13;
             state ^= state >> 7;
@@ -159,10 +182,10 @@ pub(crate) fn bars(per_symbol: u64) -> Vec<(String, i64, Vec<u8>)> {
                 *symbol,
                 &event,
             );
-            out.push(((*symbol).to_owned(), ts, encode(&envelope)));
+            row.push(((*symbol).to_owned(), ts, encode(&envelope)));
         }
-    }
-    out
+        row
+    })
 }
 
 /// A runtime binary of this build, built (or found up to date) by cargo first: a binary left

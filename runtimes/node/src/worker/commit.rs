@@ -43,6 +43,10 @@ impl Worker {
         if self.uncommitted.discarded {
             return Ok(());
         }
+        // The orders of what this checkpoint covers are on the bus before it is written.
+        if let Some(outbox) = &mut self.outbox {
+            outbox.flush().await?;
+        }
         self.persist(rt).await?;
         for (command_id, outcome) in std::mem::take(&mut self.acks) {
             rt.acknowledge(command_id, Some(self.id.clone()), outcome)

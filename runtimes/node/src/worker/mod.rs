@@ -8,6 +8,7 @@
 //! gateway de-duplicates.
 
 mod commit;
+mod outbox;
 
 use super::queue::{ControlInput, Input, PortfolioQueue, Pressure};
 use chimera_kernel::engine::{
@@ -81,8 +82,11 @@ pub(crate) struct Worker {
     pub(crate) stop: watch::Receiver<bool>,
     /// Control commands applied in the batch in hand, acknowledged once it is durable.
     acks: Vec<(String, CommandOutcome)>,
-    /// Time from taking a batch to its orders being on the bus (made on first use).
-    tick_to_order: Option<metrics::Histogram>,
+    /// Where its time goes ([`crate::telemetry::Hops`], made on first use).
+    hops: Option<Arc<crate::telemetry::Hops>>,
+    /// Publishes its order commands off its path ([`outbox`]; set by [`Self::run`], inline
+    /// publishing without it).
+    outbox: Option<outbox::Outbox>,
     /// How long applied inputs wait for their checkpoint (`[node] checkpoint_ms`, [`commit`]).
     pub(crate) checkpoint_every: std::time::Duration,
     uncommitted: commit::Uncommitted,
@@ -139,7 +143,8 @@ impl Worker {
             epoch: Arc::new(AtomicU64::new(0)),
             stop,
             acks: Vec::new(),
-            tick_to_order: None,
+            hops: None,
+            outbox: None,
             checkpoint_every: std::time::Duration::ZERO,
             uncommitted: commit::Uncommitted::default(),
         }
@@ -155,6 +160,12 @@ impl Worker {
         catch_up: Option<crate::catch_up::CatchUp>,
     ) -> anyhow::Result<()> {
         self.claim(&rt).await?;
+        let hops = Arc::clone(self.hops(&rt));
+        self.outbox = Some(outbox::Outbox::start(
+            Arc::clone(&rt),
+            self.id.to_string(),
+            hops,
+        ));
         let restored = self.restored_pending();
         if let Some(plan) = catch_up {
             if self.catch_up(&rt, &plan).await?.is_none() {
@@ -185,14 +196,27 @@ impl Worker {
                 pressure_alert(&rt, &self.id, &self.queue, level).await;
             }
             if !batch.is_empty() {
+                let hops = self.hops(&rt);
+                for read_at in batch.iter().filter_map(Input::read_at) {
+                    hops.queue_wait.record(read_at.elapsed());
+                }
                 self.decide(&rt, &batch).await?;
                 let inputs = batch.drain(..).map(|input| Arc::clone(input.pending()));
                 self.uncommitted.inputs.extend(inputs);
             }
             if self.commit_due() {
+                let started = std::time::Instant::now();
                 self.commit(&rt).await?;
+                self.hops(&rt).checkpoint.record(started.elapsed());
             }
         }
+    }
+
+    /// The worker's hop histograms, made on first use.
+    fn hops(&mut self, rt: &Runtime) -> &Arc<crate::telemetry::Hops> {
+        let id = &self.id;
+        self.hops
+            .get_or_insert_with(|| Arc::new(crate::telemetry::Hops::new(&rt.source, id.as_str())))
     }
 
     /// At shutdown or when the portfolio leaves: what was applied and published is checkpointed
@@ -242,6 +266,7 @@ impl Worker {
         }
         self.uncommitted.events = events;
         self.clock = self.clock.max(last_ts);
+        self.hops(rt).decide.record(taken.elapsed());
         self.uncommitted
             .since
             .get_or_insert_with(std::time::Instant::now);
@@ -254,21 +279,7 @@ impl Worker {
             self.uncommitted.discarded = true;
             return Ok(());
         }
-        let sent = !commands.is_empty();
-        self.publish(rt, &mut commands).await?;
-        if sent {
-            let id = &self.id;
-            self.tick_to_order
-                .get_or_insert_with(|| {
-                    metrics::histogram!(
-                        "chimera_tick_to_order_seconds",
-                        "component" => rt.source.clone(),
-                        "portfolio" => id.to_string()
-                    )
-                })
-                .record(taken.elapsed().as_secs_f64());
-        }
-        Ok(())
+        self.publish(rt, &mut commands, taken).await
     }
 
     /// Sorts the engine's outputs: commands to publish, requests to answer, events to record
@@ -372,10 +383,14 @@ impl Worker {
         }
     }
 
+    /// Sends one batch's commands (taken from the queue at `taken`) to the bus: through the
+    /// outbox when the worker runs, so it need not wait for the bus's acknowledgement (its next
+    /// checkpoint does); inline otherwise.
     pub(crate) async fn publish(
         &mut self,
         rt: &Runtime,
         commands: &mut Vec<Command>,
+        taken: std::time::Instant,
     ) -> anyhow::Result<()> {
         if commands.is_empty() {
             return Ok(());
@@ -385,18 +400,25 @@ impl Worker {
             .drain(..)
             .map(|command| (command.idempotency_key(), command))
             .collect();
-        rt.publish_all_fenced(
-            Topic::OrdersSubmission,
-            MessageType::OrderCommand,
-            self.id.as_str(),
-            &keyed,
-            epoch,
-        )
-        .await
-        .map_err(|e| fatal("publish order command", &e))?;
-        self.stats
-            .orders
-            .fetch_add(keyed.len() as u64, Ordering::Relaxed);
+        let count = keyed.len() as u64;
+        if let Some(outbox) = &mut self.outbox {
+            outbox.send(keyed, epoch, taken).await?;
+        } else {
+            let started = std::time::Instant::now();
+            rt.publish_all_fenced(
+                Topic::OrdersSubmission,
+                MessageType::OrderCommand,
+                self.id.as_str(),
+                &keyed,
+                epoch,
+            )
+            .await
+            .map_err(|e| fatal("publish order command", &e))?;
+            let hops = self.hops(rt);
+            hops.publish.record(started.elapsed());
+            hops.tick_to_order.record(taken.elapsed());
+        }
+        self.stats.orders.fetch_add(count, Ordering::Relaxed);
         Ok(())
     }
 }

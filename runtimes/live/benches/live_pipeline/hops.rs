@@ -1,0 +1,143 @@
+//! The runtimes' own hop histograms, scraped from their `/metrics` at the end of the latency
+//! phase and printed as a table, so tick-to-order and order-to-fill can be split into the
+//! time the bus takes and the time each of our steps takes.
+
+use std::net::SocketAddr;
+
+/// The histograms of each runtime, in path order.
+const NODE: [(&str, &str); 5] = [
+    (
+        "chimera_node_queue_wait_seconds",
+        "node: read off the bus → taken by its worker",
+    ),
+    ("chimera_node_decide_seconds", "node: engine on one batch"),
+    (
+        "chimera_node_publish_seconds",
+        "node: publish one batch's orders (acknowledged)",
+    ),
+    (
+        "chimera_tick_to_order_seconds",
+        "node: batch taken → orders on the bus",
+    ),
+    (
+        "chimera_node_checkpoint_seconds",
+        "node: one checkpoint (off the order path)",
+    ),
+];
+const GATEWAY: [(&str, &str); 3] = [
+    (
+        "chimera_gateway_command_seconds",
+        "gateway: one command executed, reports out",
+    ),
+    (
+        "chimera_order_to_fill_seconds",
+        "gateway: order sent → its first fill",
+    ),
+    (
+        "chimera_gateway_checkpoint_seconds",
+        "gateway: one checkpoint",
+    ),
+];
+
+/// One histogram, its buckets summed over every label set.
+#[derive(Default)]
+struct Histogram {
+    /// `(upper bound in s, cumulative count)`, ascending.
+    buckets: Vec<(f64, f64)>,
+    sum: f64,
+    count: f64,
+}
+
+impl Histogram {
+    /// Prometheus's estimate: linear within the bucket the quantile falls in (ms).
+    fn quantile(&self, q: f64) -> f64 {
+        let rank = q * self.count;
+        let mut below = (0.0, 0.0);
+        for &(le, cumulative) in &self.buckets {
+            if cumulative >= rank {
+                if le.is_infinite() {
+                    return below.0 * 1e3;
+                }
+                let width = cumulative - below.1;
+                let within = if width > 0.0 {
+                    (rank - below.1) / width
+                } else {
+                    1.0
+                };
+                return (below.0 + (le - below.0) * within) * 1e3;
+            }
+            below = (le, cumulative);
+        }
+        f64::NAN
+    }
+}
+
+/// `name`'s histogram in Prometheus text `text`, summed over label sets.
+fn parse(text: &str, name: &str) -> Option<Histogram> {
+    let mut h = Histogram::default();
+    let mut by_le: std::collections::BTreeMap<u64, (f64, f64)> = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        let Some((series, value)) = rest.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        if series.starts_with("_sum") {
+            h.sum += value;
+        } else if series.starts_with("_count") {
+            h.count += value;
+        } else if series.starts_with("_bucket") {
+            let le = series
+                .split("le=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .map(|s| {
+                    if s == "+Inf" {
+                        f64::INFINITY
+                    } else {
+                        s.parse().unwrap_or(f64::NAN)
+                    }
+                });
+            if let Some(le) = le.filter(|le| !le.is_nan()) {
+                by_le.entry(le.to_bits()).or_insert((le, 0.0)).1 += value;
+            }
+        }
+    }
+    h.buckets = by_le.into_values().collect();
+    h.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    (h.count > 0.0).then_some(h)
+}
+
+/// `GET /metrics` of the runtime listening on `addr` (empty when it does not answer).
+async fn scrape(addr: SocketAddr) -> String {
+    match reqwest::get(format!("http://{addr}/metrics")).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Scrapes node and gateway (when given) and prints their hops (ms; quantiles estimated from
+/// the buckets).
+pub(crate) async fn print(node: SocketAddr, gateway: Option<SocketAddr>) {
+    println!("hops inside the runtimes (ms; p50/p99 interpolated in Prometheus buckets):");
+    let runtimes = [(Some(node), &NODE[..]), (gateway, &GATEWAY[..])];
+    for (addr, table) in runtimes.into_iter().filter_map(|(a, t)| Some((a?, t))) {
+        let text = scrape(addr).await;
+        for (name, what) in table {
+            match parse(&text, name) {
+                Some(h) => println!(
+                    "  {what:<52} n {:>7.0}  mean {:>7.3}  p50 {:>7.3}  p99 {:>8.3}",
+                    h.count,
+                    h.sum / h.count * 1e3,
+                    h.quantile(0.5),
+                    h.quantile(0.99),
+                ),
+                None => println!("  {what:<52} (no samples)"),
+            }
+        }
+    }
+}
