@@ -148,6 +148,15 @@ pub(crate) async fn measure(
             _ = sampler.tick() => {
                 if let Some(kib) = setup::status_kib(node.id(), "VmRSS:") {
                     rss.push((started.elapsed().as_secs_f64() / 60.0, kib as f64 / 1024.0));
+                    // A long run (the soak) reports as it goes, so even a cut one says something.
+                    if rss.len().is_multiple_of(60) {
+                        println!(
+                            "  minute {}: node RSS {:.1} MiB, slope so far {:+.3} MiB/min",
+                            rss.len() / 60,
+                            kib as f64 / 1024.0,
+                            slope(&rss[rss.len() / 10..])
+                        );
+                    }
                 }
             }
         }
