@@ -240,9 +240,7 @@ async fn run_gateway_with(
         gw.flush().await?;
         let due = handled > 0 || keeper.last.elapsed() >= CHECKPOINT_EVERY;
         if due || shutdown.is_triggered() {
-            let started = Instant::now();
             keeper.checkpoint(&mut gw, &mut orders).await?;
-            gw.checkpoint_time.record(started.elapsed());
         }
         if shutdown.is_triggered() {
             break;
@@ -363,6 +361,7 @@ impl Keeper {
         if !gw.venue.has_unacknowledged() && self.order_acks.is_empty() {
             return Ok(());
         }
+        let started = Instant::now();
         let venue = gw.venue.checkpoint()?;
         let state = format!(
             "{{\"applied\":{},\"fence\":{},\"venue\":{}}}",
@@ -392,6 +391,7 @@ impl Keeper {
             );
         }
         gw.figures.checkpoints += 1;
+        gw.checkpoint_time.record(started.elapsed());
         export(&rt.source, &gw.figures, &self.board);
         gw.venue.acknowledge(&rt).await?;
         // Acknowledgement is cumulative per partition: the newest delivery of each suffices.

@@ -169,7 +169,6 @@ impl Worker {
     /// did execute is answered with its recorded reports instead of being executed twice.
     pub(crate) async fn resend_pending(
         &mut self,
-        rt: &Runtime,
         restored: &[chimera_kernel::ids::ClientOrderId],
     ) -> anyhow::Result<()> {
         let mut pending: Vec<Command> = self
@@ -189,7 +188,7 @@ impl Worker {
                 pending.len(),
                 self.epoch.load(Ordering::Acquire)
             );
-            self.publish(rt, &mut pending, std::time::Instant::now())
+            self.publish(&mut pending, std::time::Instant::now())
                 .await?;
         }
         Ok(())

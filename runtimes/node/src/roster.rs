@@ -192,16 +192,17 @@ impl Roster {
         let queue = Arc::new(PortfolioQueue::new(self.config.queue_capacity));
         let (stop, stopped) = watch::channel(false);
         let mut worker = Worker::new(
+            &self.rt,
             engine,
             checkpoint,
             Arc::clone(&queue),
-            self.config.batch_max,
             record.status == PortfolioStatus::Paused,
             Arc::clone(&self.services),
             stopped,
         );
         worker.epoch.store(epoch, Ordering::Release);
         worker.checkpoint_every = Duration::from_millis(self.config.checkpoint_ms);
+        worker.batch_max = self.config.batch_max;
         let state = self
             .kill
             .read()

@@ -44,9 +44,7 @@ impl Worker {
             return Ok(());
         }
         // The orders of what this checkpoint covers are on the bus before it is written.
-        if let Some(outbox) = &mut self.outbox {
-            outbox.flush().await?;
-        }
+        self.outbox.flush().await?;
         self.persist(rt).await?;
         for (command_id, outcome) in std::mem::take(&mut self.acks) {
             rt.acknowledge(command_id, Some(self.id.clone()), outcome)

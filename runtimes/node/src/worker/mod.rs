@@ -18,11 +18,9 @@ use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::time::Timestamp;
-use chimera_messages::{
-    AlertCode, AlertLevel, CommandOutcome, ControlCommand, MessageType, StrategyEvent, Topic,
-};
+use chimera_messages::{AlertCode, AlertLevel, CommandOutcome, ControlCommand, StrategyEvent};
 use chimera_ports::PortfolioStatus;
-use chimera_runtime::runtime::{fatal, Runtime};
+use chimera_runtime::runtime::Runtime;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +67,7 @@ pub(crate) struct Worker {
     status_change: Option<PortfolioStatus>,
     pub(crate) queue: Arc<PortfolioQueue>,
     pub(crate) stats: Arc<WorkerStats>,
+    /// Inputs taken per batch at most (`[node] batch_max`, set by the roster).
     pub(crate) batch_max: usize,
     /// Latest event time seen (market or feedback): snapshots are stamped with it, so the
     /// latest snapshot is always the newest state.
@@ -82,11 +81,10 @@ pub(crate) struct Worker {
     pub(crate) stop: watch::Receiver<bool>,
     /// Control commands applied in the batch in hand, acknowledged once it is durable.
     acks: Vec<(String, CommandOutcome)>,
-    /// Where its time goes ([`crate::telemetry::Hops`], made on first use).
-    hops: Option<Arc<crate::telemetry::Hops>>,
-    /// Publishes its order commands off its path ([`outbox`]; set by [`Self::run`], inline
-    /// publishing without it).
-    outbox: Option<outbox::Outbox>,
+    /// Where its time goes ([`crate::telemetry::Hops`]).
+    hops: Arc<crate::telemetry::Hops>,
+    /// Publishes its order commands off its path ([`outbox`]).
+    outbox: outbox::Outbox,
     /// How long applied inputs wait for their checkpoint (`[node] checkpoint_ms`, [`commit`]).
     pub(crate) checkpoint_every: std::time::Duration,
     uncommitted: commit::Uncommitted,
@@ -96,10 +94,10 @@ impl Worker {
     /// `paused`: the portfolio record's status says so (the record is written before the
     /// checkpoint, so it is the authority at start-up).
     pub(crate) fn new(
+        rt: &Arc<Runtime>,
         engine: PortfolioEngine,
         checkpoint: Option<(i64, NodeCheckpoint)>,
         queue: Arc<PortfolioQueue>,
-        batch_max: usize,
         paused: bool,
         services: Arc<chimera_runtime::requests::RequestServices>,
         stop: watch::Receiver<bool>,
@@ -109,6 +107,8 @@ impl Worker {
             .map(|(r, c)| (r, c.applied, c.last_bar, c.clock, c.features))
             .unwrap_or_default();
         let id = engine.portfolio().id.clone();
+        let hops = Arc::new(crate::telemetry::Hops::new(&rt.source, id.as_str()));
+        let outbox = outbox::Outbox::start(Arc::clone(rt), id.to_string(), Arc::clone(&hops));
         let saved_positions = engine.portfolio().positions.clone();
         let mut set = PortfolioSet::new();
         set.add(engine);
@@ -137,14 +137,14 @@ impl Worker {
             status_change: None,
             queue,
             stats: Arc::new(WorkerStats::default()),
-            batch_max,
+            batch_max: 1,
             clock: Timestamp(clock),
             services,
             epoch: Arc::new(AtomicU64::new(0)),
             stop,
             acks: Vec::new(),
-            hops: None,
-            outbox: None,
+            hops,
+            outbox,
             checkpoint_every: std::time::Duration::ZERO,
             uncommitted: commit::Uncommitted::default(),
         }
@@ -160,19 +160,13 @@ impl Worker {
         catch_up: Option<crate::catch_up::CatchUp>,
     ) -> anyhow::Result<()> {
         self.claim(&rt).await?;
-        let hops = Arc::clone(self.hops(&rt));
-        self.outbox = Some(outbox::Outbox::start(
-            Arc::clone(&rt),
-            self.id.to_string(),
-            hops,
-        ));
         let restored = self.restored_pending();
         if let Some(plan) = catch_up {
             if self.catch_up(&rt, &plan).await?.is_none() {
                 return Ok(());
             }
         }
-        self.resend_pending(&rt, &restored).await?;
+        self.resend_pending(&restored).await?;
         let mut batch = Vec::with_capacity(self.batch_max);
         let mut shutdown = rt.shutdown.clone();
         let mut stop = self.stop.clone();
@@ -196,27 +190,19 @@ impl Worker {
                 pressure_alert(&rt, &self.id, &self.queue, level).await;
             }
             if !batch.is_empty() {
-                let hops = self.hops(&rt);
                 for read_at in batch.iter().filter_map(Input::read_at) {
-                    hops.queue_wait.record(read_at.elapsed());
+                    self.hops.queue_wait.record(read_at.elapsed());
                 }
-                self.decide(&rt, &batch).await?;
+                self.decide(&batch).await?;
                 let inputs = batch.drain(..).map(|input| Arc::clone(input.pending()));
                 self.uncommitted.inputs.extend(inputs);
             }
             if self.commit_due() {
                 let started = std::time::Instant::now();
                 self.commit(&rt).await?;
-                self.hops(&rt).checkpoint.record(started.elapsed());
+                self.hops.checkpoint.record(started.elapsed());
             }
         }
-    }
-
-    /// The worker's hop histograms, made on first use.
-    fn hops(&mut self, rt: &Runtime) -> &Arc<crate::telemetry::Hops> {
-        let id = &self.id;
-        self.hops
-            .get_or_insert_with(|| Arc::new(crate::telemetry::Hops::new(&rt.source, id.as_str())))
     }
 
     /// At shutdown or when the portfolio leaves: what was applied and published is checkpointed
@@ -238,13 +224,13 @@ impl Worker {
     /// Runs `batch` through the engine and publishes its commands, then checkpoints (catch-up
     /// reads its inputs itself, so each of its batches is made durable at once).
     pub(crate) async fn process(&mut self, rt: &Runtime, batch: &[Input]) -> anyhow::Result<()> {
-        self.decide(rt, batch).await?;
+        self.decide(batch).await?;
         self.commit(rt).await
     }
 
     /// Runs `batch` through the engine, answers its requests and publishes its commands; what
     /// it reported waits in [`commit::Uncommitted`] for the next checkpoint.
-    async fn decide(&mut self, rt: &Runtime, batch: &[Input]) -> anyhow::Result<()> {
+    async fn decide(&mut self, batch: &[Input]) -> anyhow::Result<()> {
         let taken = std::time::Instant::now();
         let mut commands = Vec::new();
         let mut events = std::mem::take(&mut self.uncommitted.events);
@@ -266,7 +252,7 @@ impl Worker {
         }
         self.uncommitted.events = events;
         self.clock = self.clock.max(last_ts);
-        self.hops(rt).decide.record(taken.elapsed());
+        self.hops.decide.record(taken.elapsed());
         self.uncommitted
             .since
             .get_or_insert_with(std::time::Instant::now);
@@ -279,7 +265,7 @@ impl Worker {
             self.uncommitted.discarded = true;
             return Ok(());
         }
-        self.publish(rt, &mut commands, taken).await
+        self.publish(&mut commands, taken).await
     }
 
     /// Sorts the engine's outputs: commands to publish, requests to answer, events to record
@@ -383,12 +369,11 @@ impl Worker {
         }
     }
 
-    /// Sends one batch's commands (taken from the queue at `taken`) to the bus: through the
-    /// outbox when the worker runs, so it need not wait for the bus's acknowledgement (its next
-    /// checkpoint does); inline otherwise.
+    /// Sends one batch's commands (taken from the queue at `taken`) to the bus through the
+    /// outbox: the worker need not wait for the bus's acknowledgement (its next checkpoint
+    /// does).
     pub(crate) async fn publish(
         &mut self,
-        rt: &Runtime,
         commands: &mut Vec<Command>,
         taken: std::time::Instant,
     ) -> anyhow::Result<()> {
@@ -401,23 +386,7 @@ impl Worker {
             .map(|command| (command.idempotency_key(), command))
             .collect();
         let count = keyed.len() as u64;
-        if let Some(outbox) = &mut self.outbox {
-            outbox.send(keyed, epoch, taken).await?;
-        } else {
-            let started = std::time::Instant::now();
-            rt.publish_all_fenced(
-                Topic::OrdersSubmission,
-                MessageType::OrderCommand,
-                self.id.as_str(),
-                &keyed,
-                epoch,
-            )
-            .await
-            .map_err(|e| fatal("publish order command", &e))?;
-            let hops = self.hops(rt);
-            hops.publish.record(started.elapsed());
-            hops.tick_to_order.record(taken.elapsed());
-        }
+        self.outbox.send(keyed, epoch, taken).await?;
         self.stats.orders.fetch_add(count, Ordering::Relaxed);
         Ok(())
     }
