@@ -150,14 +150,14 @@ impl EventBus for RedisStreamsEventBus {
     /// pipelined in order (so per-key order is the batch's). Not atomic: after an error a
     /// prefix may be on the bus, as after an interrupted series of single publishes.
     async fn publish_batch(&self, topic: &str, messages: &[(String, Vec<u8>)]) -> PortResult<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
         let mut pipe = redis::pipe();
         for (key, payload) in messages {
             let stream = self.stream_name(topic, key);
             self.partition(topic, &stream).await?;
             pipe.add_command(self.xadd(&stream, key, payload));
-        }
-        if messages.is_empty() {
-            return Ok(());
         }
         let _: Vec<String> = pipe
             .query_async(&mut self.connection.clone())
