@@ -45,7 +45,11 @@ fn base_config(config: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.brokers)
         .set("client.id", &config.client_id)
-        .set("log_level", "3");
+        .set("log_level", "3")
+        // librdkafka leaves Nagle's algorithm on: a small request written in two parts then
+        // waits for the broker's delayed acknowledgement (up to 40 ms on Linux). Orders and
+        // market events are small and latency-bound, so every socket sends at once.
+        .set("socket.nagle.disable", "true");
     for (k, v) in &config.extra {
         c.set(k, v);
     }

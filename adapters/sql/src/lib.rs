@@ -70,6 +70,11 @@ impl SqlStore {
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(std::time::Duration::from_millis(config.acquire_timeout_ms))
+            // sqlx pings every connection it hands out by default: one more round trip per
+            // transaction, a fifth of the gateway's write per turn. A connection that broke
+            // while idle fails its first statement instead, with an I/O error, which is
+            // transient: the caller's retry takes another connection.
+            .test_before_acquire(false)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {

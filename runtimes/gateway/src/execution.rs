@@ -30,10 +30,11 @@ pub(super) struct Gateway {
     /// When each order still waiting for its first fill was sent (order-to-fill latency).
     sent: HashMap<ClientOrderId, std::time::Instant>,
     order_to_fill: metrics::Histogram,
-    /// One command from read to executed and its reports out
-    /// (`chimera_gateway_command_seconds`), and one checkpoint
-    /// (`chimera_gateway_checkpoint_seconds`): the gateway's hops.
+    /// One command from read to executed (`chimera_gateway_command_seconds`), one turn's
+    /// records written and reports published (`chimera_gateway_flush_seconds`), and one
+    /// checkpoint (`chimera_gateway_checkpoint_seconds`): the gateway's hops.
     pub(super) command_time: metrics::Histogram,
+    flush_time: metrics::Histogram,
     pub(super) checkpoint_time: metrics::Histogram,
     /// The kill switches, refreshed by the gateway's loop.
     pub(super) kill: super::kill_guard::KillGuard,
@@ -75,6 +76,10 @@ impl Gateway {
             "chimera_gateway_command_seconds",
             "component" => rt.source.clone()
         );
+        let flush_time = metrics::histogram!(
+            "chimera_gateway_flush_seconds",
+            "component" => rt.source.clone()
+        );
         let checkpoint_time = metrics::histogram!(
             "chimera_gateway_checkpoint_seconds",
             "component" => rt.source.clone()
@@ -90,6 +95,7 @@ impl Gateway {
             kill,
             order_to_fill,
             command_time,
+            flush_time,
             checkpoint_time,
             journal: Journal::default(),
         }
@@ -295,6 +301,7 @@ impl Gateway {
         if self.journal.is_empty() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let rt = Arc::clone(&self.rt);
         let (orders, fills) = self.journal.records();
         rt.retry("record execution", || {
@@ -302,9 +309,24 @@ impl Gateway {
         })
         .await
         .map_err(|e| fatal("record execution", &e))?;
-        for report in self.journal.written() {
-            self.publish(&report).await?;
+        let reports = self.journal.written();
+        let messages: Vec<(&str, String, &ExecutionReport)> = reports
+            .iter()
+            .map(|r| (r.portfolio_id.as_str(), report_id(r), r))
+            .collect();
+        // One round trip for the turn's reports, in order per portfolio.
+        self.rt
+            .publish_keyed(
+                Topic::OrdersFeedback,
+                MessageType::ExecutionReport,
+                &messages,
+            )
+            .await
+            .map_err(|e| fatal("publish reports", &e))?;
+        for report in &reports {
+            self.count_published(report);
         }
+        self.flush_time.record(started.elapsed());
         Ok(())
     }
 
@@ -370,17 +392,8 @@ impl Gateway {
         Ok(())
     }
 
-    async fn publish(&mut self, report: &ExecutionReport) -> anyhow::Result<()> {
-        self.rt
-            .publish(
-                Topic::OrdersFeedback,
-                MessageType::ExecutionReport,
-                report_id(report),
-                report.portfolio_id.as_str(),
-                report,
-            )
-            .await
-            .map_err(|e| fatal("publish report", &e))?;
+    /// Counts a published report, and a rejection by its reason.
+    fn count_published(&mut self, report: &ExecutionReport) {
         self.figures.reports += 1;
         if let ReportKind::Rejected { reason, .. } = &report.kind {
             let reason = serde_json::to_value(reason)
@@ -394,7 +407,6 @@ impl Gateway {
             )
             .increment(1);
         }
-        Ok(())
     }
 }
 

@@ -209,6 +209,35 @@ impl Runtime {
             .await
     }
 
+    /// Publishes `messages` (each `(key, message id, payload)`), in order per key, waiting once
+    /// for all of them to be durable: the gateway's reports of one turn, for several
+    /// portfolios, cost one round trip. A retry after a failure may publish a prefix twice;
+    /// consumers are idempotent by message id.
+    ///
+    /// # Errors
+    /// As [`Self::publish`].
+    pub async fn publish_keyed<T: serde::Serialize + Sync>(
+        &self,
+        topic: Topic,
+        kind: MessageType,
+        messages: &[(&str, String, &T)],
+    ) -> PortResult<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let at = wall_clock();
+        let encoded: Vec<(String, Vec<u8>)> = messages
+            .iter()
+            .map(|(key, id, payload)| {
+                let bytes = self.envelope(kind, id.clone(), at, key, payload, None);
+                ((*key).to_owned(), bytes)
+            })
+            .collect();
+        let name = self.topics.name(topic);
+        self.retry("publish", || self.bus.publish_batch(&name, &encoded))
+            .await
+    }
+
     /// `payload` in an envelope from this process, encoded.
     fn envelope<T: serde::Serialize>(
         &self,

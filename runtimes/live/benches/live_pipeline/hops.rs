@@ -24,10 +24,14 @@ const NODE: [(&str, &str); 5] = [
         "node: one checkpoint (off the order path)",
     ),
 ];
-const GATEWAY: [(&str, &str); 3] = [
+const GATEWAY: [(&str, &str); 4] = [
     (
         "chimera_gateway_command_seconds",
-        "gateway: one command executed, reports out",
+        "gateway: one command executed",
+    ),
+    (
+        "chimera_gateway_flush_seconds",
+        "gateway: a turn's records written, reports out",
     ),
     (
         "chimera_order_to_fill_seconds",
