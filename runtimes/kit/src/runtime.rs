@@ -196,17 +196,11 @@ impl Runtime {
         payloads: &[(String, T)],
         epoch: Option<u64>,
     ) -> PortResult<()> {
-        let at = wall_clock();
-        let messages: Vec<(String, Vec<u8>)> = payloads
+        let messages: Vec<(&str, String, &T)> = payloads
             .iter()
-            .map(|(id, payload)| {
-                let bytes = self.envelope(kind, id.clone(), at, key, payload, epoch);
-                (key.to_owned(), bytes)
-            })
+            .map(|(id, payload)| (key, id.clone(), payload))
             .collect();
-        let name = self.topics.name(topic);
-        self.retry("publish", || self.bus.publish_batch(&name, &messages))
-            .await
+        self.publish_each(topic, kind, &messages, epoch).await
     }
 
     /// Publishes `messages` (each `(key, message id, payload)`), in order per key, waiting once
@@ -222,6 +216,17 @@ impl Runtime {
         kind: MessageType,
         messages: &[(&str, String, &T)],
     ) -> PortResult<()> {
+        self.publish_each(topic, kind, messages, None).await
+    }
+
+    /// Encodes `messages` with one timestamp and publishes them in one batch.
+    async fn publish_each<T: serde::Serialize + Sync>(
+        &self,
+        topic: Topic,
+        kind: MessageType,
+        messages: &[(&str, String, &T)],
+        epoch: Option<u64>,
+    ) -> PortResult<()> {
         if messages.is_empty() {
             return Ok(());
         }
@@ -229,7 +234,7 @@ impl Runtime {
         let encoded: Vec<(String, Vec<u8>)> = messages
             .iter()
             .map(|(key, id, payload)| {
-                let bytes = self.envelope(kind, id.clone(), at, key, payload, None);
+                let bytes = self.envelope(kind, id.clone(), at, key, payload, epoch);
                 ((*key).to_owned(), bytes)
             })
             .collect();
