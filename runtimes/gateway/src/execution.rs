@@ -310,9 +310,11 @@ impl Gateway {
         .await
         .map_err(|e| fatal("record execution", &e))?;
         let reports = self.journal.written();
-        let messages: Vec<(&str, String, &ExecutionReport)> = reports
+        let ids: Vec<String> = reports.iter().map(report_id).collect();
+        let messages: Vec<(&str, &str, &ExecutionReport)> = reports
             .iter()
-            .map(|r| (r.portfolio_id.as_str(), report_id(r), r))
+            .zip(&ids)
+            .map(|(r, id)| (r.portfolio_id.as_str(), id.as_str(), r))
             .collect();
         // One round trip for the turn's reports, in order per portfolio.
         self.rt

@@ -196,9 +196,9 @@ impl Runtime {
         payloads: &[(String, T)],
         epoch: Option<u64>,
     ) -> PortResult<()> {
-        let messages: Vec<(&str, String, &T)> = payloads
+        let messages: Vec<(&str, &str, &T)> = payloads
             .iter()
-            .map(|(id, payload)| (key, id.clone(), payload))
+            .map(|(id, payload)| (key, id.as_str(), payload))
             .collect();
         self.publish_each(topic, kind, &messages, epoch).await
     }
@@ -214,7 +214,7 @@ impl Runtime {
         &self,
         topic: Topic,
         kind: MessageType,
-        messages: &[(&str, String, &T)],
+        messages: &[(&str, &str, &T)],
     ) -> PortResult<()> {
         self.publish_each(topic, kind, messages, None).await
     }
@@ -224,7 +224,7 @@ impl Runtime {
         &self,
         topic: Topic,
         kind: MessageType,
-        messages: &[(&str, String, &T)],
+        messages: &[(&str, &str, &T)],
         epoch: Option<u64>,
     ) -> PortResult<()> {
         if messages.is_empty() {
@@ -234,7 +234,7 @@ impl Runtime {
         let encoded: Vec<(String, Vec<u8>)> = messages
             .iter()
             .map(|(key, id, payload)| {
-                let bytes = self.envelope(kind, id.clone(), at, key, payload, epoch);
+                let bytes = self.envelope(kind, (*id).to_owned(), at, key, payload, epoch);
                 ((*key).to_owned(), bytes)
             })
             .collect();

@@ -48,10 +48,11 @@ pub(crate) async fn measure(
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await; // node and gateway start-up
-                                                      // Orders whose intent arrives in the first second are not counted: a Redis Streams reader
-                                                      // finds a stream created after it joined (each portfolio's first report) only at its next
-                                                      // registry check, up to 200 ms later, which the first fills of each portfolio measured.
+    // Node and gateway start-up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Orders whose intent arrives in the first second are not counted: a Redis Streams reader
+    // finds a stream created after it joined (each portfolio's first report) only at its next
+    // registry check, up to 200 ms later, which the first fills of each portfolio measured.
     let counted_from = Instant::now() + WARM_UP;
     let mut warm_up = 0_usize;
     let published: Arc<Mutex<HashMap<(String, i64), Instant>>> = Arc::default();
