@@ -6,11 +6,15 @@
 //! turn that sent it), so one `INSERT … ON CONFLICT DO NOTHING RETURNING` per chunk stores them
 //! and names the few that already existed; only those take the read-compare-update path of
 //! [`chimera_ports::OrderRepository::upsert_order`]. Fills are one insert per chunk.
+//!
+//! On PostgreSQL a batch of new orders skips the transaction: [`crate::journal_statement`]
+//! writes it in one statement, one round trip instead of four.
 
+use crate::journal_statement::{fits_one_statement, OneStatement};
 use crate::orders::{
     bind_fill_row, bind_order_row, fill_rows, order_rows, FILL_COLUMNS, ORDER_COLUMNS,
 };
-use crate::{canonical, db_error, to_json, Db, SqlStore};
+use crate::{canonical, db_error, to_json, Backend, Db, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::order::Order;
 use chimera_ports::{ExecutionJournal, FillRecord, PortResult};
@@ -29,6 +33,33 @@ impl ExecutionJournal for SqlStore {
         if orders.is_empty() && fills.is_empty() {
             return Ok(0);
         }
+        if self.backend == Backend::Postgres && fits_one_statement(orders, fills, CHUNK) {
+            match self.record_new_in_one_statement(orders, fills).await? {
+                OneStatement::Written {
+                    new_fills,
+                    raced: false,
+                } => return Ok(new_fills),
+                // Another writer stored one of the orders meanwhile: the fills and the other
+                // orders are written; compare that one with what it stored.
+                OneStatement::Written {
+                    new_fills,
+                    raced: true,
+                } => return Ok(new_fills + self.record_in_transaction(orders, &[]).await?),
+                OneStatement::NotAllNew => {}
+            }
+        }
+        self.record_in_transaction(orders, fills).await
+    }
+}
+
+impl SqlStore {
+    /// The general path: every chunk of orders and fills in one transaction, orders already
+    /// stored taking the compare-and-update path.
+    async fn record_in_transaction(
+        &self,
+        orders: &[Order],
+        fills: &[FillRecord],
+    ) -> PortResult<usize> {
         let mut tx = self
             .pool
             .begin()
@@ -55,9 +86,7 @@ impl ExecutionJournal for SqlStore {
             .map_err(|e| db_error("commit execution batch", e))?;
         Ok(new)
     }
-}
 
-impl SqlStore {
     /// Inserts the orders not stored yet; returns the client order ids it inserted.
     async fn insert_new_orders(
         &self,

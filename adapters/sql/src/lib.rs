@@ -24,6 +24,7 @@ mod audit;
 mod config;
 mod error;
 mod journal;
+mod journal_statement;
 mod orders;
 mod positions;
 mod progress;
@@ -261,8 +262,14 @@ pub(crate) type Query<'q> = sqlx::query::Query<'q, Db, sqlx::any::AnyArguments<'
 
 /// `n` copies of `row` joined by commas, its `?`s numbered `$1`, `$2`, … across all of them.
 pub(crate) fn numbered_rows(row: &str, n: usize) -> String {
+    numbered_rows_from(row, n, 1)
+}
+
+/// [`numbered_rows`] with the first `?` numbered `$first` (for a statement whose earlier
+/// parts bind `first - 1` values).
+pub(crate) fn numbered_rows_from(row: &str, n: usize, first: usize) -> String {
     let mut out = String::with_capacity((row.len() + 8) * n);
-    let mut next = 1;
+    let mut next = first;
     for r in 0..n {
         if r > 0 {
             out.push_str(", ");

@@ -23,9 +23,10 @@ use crate::Query;
 
 /// One row of [`ORDER_COLUMNS`] placeholders, `?` standing for each bound value (the
 /// version is 1).
-const ORDER_ROW: &str = "(?, ?, ?, ?, ?, ?, ?::numeric, ?, ?, 1, ?::jsonb)";
+pub(crate) const ORDER_ROW: &str = "(?, ?, ?, ?, ?, ?, ?::numeric, ?, ?, 1, ?::jsonb)";
 /// One row of [`FILL_COLUMNS`] placeholders.
-const FILL_ROW: &str = "(?, ?, ?, ?, ?, ?::numeric, ?::numeric, ?, ?::jsonb, ?, ?::numeric, ?, ?, \
+pub(crate) const FILL_ROW: &str =
+    "(?, ?, ?, ?, ?, ?::numeric, ?::numeric, ?, ?::jsonb, ?, ?::numeric, ?, ?, \
      ?, ?, ?::numeric, ?::numeric, ?::jsonb)";
 
 /// `n` rows of [`ORDER_COLUMNS`] placeholders: `($1, …, $10), ($11, …)`.

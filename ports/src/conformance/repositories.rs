@@ -238,9 +238,58 @@ pub async fn execution_journal_suite(repo: &dyn ExecutionJournal, prefix: &str) 
     );
     assert_eq!(
         repo.fills(&portfolio).await.expect("list"),
-        vec![record],
+        vec![record.clone()],
         "each fill stored once"
     );
+    journal_mixes_new_and_stored_orders(repo, &prefix, &record).await;
+}
+
+/// A batch of new orders, then one mixing a stored order's newer state with a new order, then
+/// fills alone: each stored whole (stores may write an all-new batch by another path).
+async fn journal_mixes_new_and_stored_orders(
+    repo: &dyn ExecutionJournal,
+    prefix: &str,
+    template: &FillRecord,
+) {
+    let fill_of = |o: &Order, trade: &str| FillRecord {
+        client_order_id: o.intent.client_order_id.clone(),
+        fill: fill(&format!("{prefix}-{trade}")),
+        ..template.clone()
+    };
+    let (second, third) = (order(prefix, 2), order(prefix, 3));
+    let new = repo
+        .record_execution(&[second.clone(), third.clone()], &[fill_of(&second, "t2")])
+        .await
+        .expect("all-new batch");
+    assert_eq!(new, 1, "the new fill of an all-new batch is counted");
+    let mut advanced = third.clone();
+    advanced.status = OrderStatus::PartiallyFilled;
+    advanced.filled_qty = qty(Decimal::ONE);
+    advanced.updated_at = Timestamp(3_000);
+    let fourth = order(prefix, 4);
+    let new = repo
+        .record_execution(
+            &[advanced.clone(), fourth.clone()],
+            &[fill_of(&third, "t3"), fill_of(&second, "t2")],
+        )
+        .await
+        .expect("mixed batch");
+    assert_eq!(new, 1, "only the fill not stored before is new");
+    for expected in [&second, &advanced, &fourth] {
+        assert_eq!(
+            repo.get_order(&expected.intent.client_order_id)
+                .await
+                .expect("get")
+                .as_ref(),
+            Some(expected),
+            "a stored order takes its newer state and a new one is inserted in the same batch"
+        );
+    }
+    let alone = [fill_of(&fourth, "t4")];
+    assert_eq!(repo.record_execution(&[], &alone).await.expect("fills"), 1);
+    assert_eq!(repo.record_execution(&[], &alone).await.expect("again"), 0);
+    let stored = repo.fills(&template.portfolio_id).await.expect("list");
+    assert_eq!(stored.len(), 4, "t1 to t4, each once: {stored:?}");
 }
 
 /// [`PositionRepository`]: one snapshot per key, latest per symbol.

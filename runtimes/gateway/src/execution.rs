@@ -31,9 +31,11 @@ pub(super) struct Gateway {
     sent: HashMap<ClientOrderId, std::time::Instant>,
     order_to_fill: metrics::Histogram,
     /// One command from read to executed (`chimera_gateway_command_seconds`), one turn's
-    /// records written and reports published (`chimera_gateway_flush_seconds`), and one
-    /// checkpoint (`chimera_gateway_checkpoint_seconds`): the gateway's hops.
+    /// records written (`chimera_gateway_record_seconds`), the same and its reports published
+    /// (`chimera_gateway_flush_seconds`), and one checkpoint
+    /// (`chimera_gateway_checkpoint_seconds`): the gateway's hops.
     pub(super) command_time: metrics::Histogram,
+    record_time: metrics::Histogram,
     flush_time: metrics::Histogram,
     pub(super) checkpoint_time: metrics::Histogram,
     /// The kill switches, refreshed by the gateway's loop.
@@ -76,6 +78,10 @@ impl Gateway {
             "chimera_gateway_command_seconds",
             "component" => rt.source.clone()
         );
+        let record_time = metrics::histogram!(
+            "chimera_gateway_record_seconds",
+            "component" => rt.source.clone()
+        );
         let flush_time = metrics::histogram!(
             "chimera_gateway_flush_seconds",
             "component" => rt.source.clone()
@@ -95,6 +101,7 @@ impl Gateway {
             kill,
             order_to_fill,
             command_time,
+            record_time,
             flush_time,
             checkpoint_time,
             journal: Journal::default(),
@@ -309,6 +316,7 @@ impl Gateway {
         })
         .await
         .map_err(|e| fatal("record execution", &e))?;
+        self.record_time.record(started.elapsed());
         let reports = self.journal.written();
         let ids: Vec<String> = reports.iter().map(report_id).collect();
         let messages: Vec<(&str, &str, &ExecutionReport)> = reports

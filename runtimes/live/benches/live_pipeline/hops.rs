@@ -24,10 +24,14 @@ const NODE: [(&str, &str); 5] = [
         "node: one checkpoint (off the order path)",
     ),
 ];
-const GATEWAY: [(&str, &str); 4] = [
+const GATEWAY: [(&str, &str); 5] = [
     (
         "chimera_gateway_command_seconds",
         "gateway: one command executed",
+    ),
+    (
+        "chimera_gateway_record_seconds",
+        "gateway: a turn's records written",
     ),
     (
         "chimera_gateway_flush_seconds",
