@@ -26,7 +26,8 @@ use std::collections::HashSet;
 const CHUNK: usize = 256;
 
 /// One transaction per batch: on SQLite one write lock and one WAL commit for a whole gateway
-/// turn instead of one per record.
+/// turn instead of one per record. On PostgreSQL a batch whose orders are all new is one
+/// statement instead ([`crate::journal_statement`]); the transaction stays for the rest.
 #[async_trait]
 impl ExecutionJournal for SqlStore {
     async fn record_execution(&self, orders: &[Order], fills: &[FillRecord]) -> PortResult<usize> {
