@@ -27,7 +27,7 @@ const CHUNK: usize = 256;
 
 /// One transaction per batch: on SQLite one write lock and one WAL commit for a whole gateway
 /// turn instead of one per record. On PostgreSQL a batch whose orders are all new is one
-/// statement instead ([`crate::journal_statement`]); the transaction stays for the rest.
+/// statement instead (`journal_statement.rs`); the transaction stays for the rest.
 #[async_trait]
 impl ExecutionJournal for SqlStore {
     async fn record_execution(&self, orders: &[Order], fills: &[FillRecord]) -> PortResult<usize> {
