@@ -12,9 +12,9 @@
 
 use crate::journal_statement::{fits_one_statement, OneStatement};
 use crate::orders::{
-    bind_fill_row, bind_order_row, fill_rows, order_rows, FILL_COLUMNS, ORDER_COLUMNS,
+    bind_encoded_order_row, bind_fill_row, fill_rows, order_rows, FILL_COLUMNS, ORDER_COLUMNS,
 };
-use crate::{canonical, db_error, to_json, Backend, Db, SqlStore};
+use crate::{db_error, Backend, Db, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::order::Order;
 use chimera_ports::{ExecutionJournal, FillRecord, PortResult};
@@ -102,10 +102,7 @@ impl SqlStore {
         let statement = self.sql(&written);
         let mut query = sqlx::query::<Db>(&statement);
         for order in orders {
-            let body = to_json("orders", order)?;
-            let status = canonical(&order.status)?;
-            let terminal = i64::from(order.status.is_terminal());
-            query = bind_order_row(query, order, &status, terminal, &body);
+            query = bind_encoded_order_row(query, order)?;
         }
         let rows = query
             .fetch_all(&mut *conn)

@@ -16,9 +16,9 @@
 //! rather than network round trips.
 
 use crate::orders::{
-    bind_fill_row, bind_order_row, FILL_COLUMNS, FILL_ROW, ORDER_COLUMNS, ORDER_ROW,
+    bind_encoded_order_row, bind_fill_row, FILL_COLUMNS, FILL_ROW, ORDER_COLUMNS, ORDER_ROW,
 };
-use crate::{canonical, db_error, numbered_rows_from, to_json, Db, SqlStore};
+use crate::{db_error, numbered_rows_from, Db, SqlStore};
 use chimera_kernel::order::Order;
 use chimera_ports::{FillRecord, PortResult};
 use sqlx::Row;
@@ -114,10 +114,7 @@ impl SqlStore {
         let written = statement(orders.len(), fills.len());
         let mut query = sqlx::query::<Db>(&written);
         for order in orders {
-            let body = to_json("orders", order)?;
-            let status = canonical(&order.status)?;
-            let terminal = i64::from(order.status.is_terminal());
-            query = bind_order_row(query, order, &status, terminal, &body);
+            query = bind_encoded_order_row(query, order)?;
         }
         for fill in fills {
             query = bind_fill_row(query, fill)?;

@@ -60,6 +60,15 @@ pub(crate) fn bind_order_row<'q>(
         .bind(body.to_owned())
 }
 
+/// Encodes `order` and binds it as one row of [`ORDER_COLUMNS`] (for an insert that runs once;
+/// a retried update encodes once and calls [`bind_order_row`]).
+pub(crate) fn bind_encoded_order_row<'q>(query: Query<'q>, order: &Order) -> PortResult<Query<'q>> {
+    let body = to_json("orders", order)?;
+    let status = canonical(&order.status)?;
+    let terminal = i64::from(order.status.is_terminal());
+    Ok(bind_order_row(query, order, &status, terminal, &body))
+}
+
 /// Binds one fill row of [`FILL_COLUMNS`].
 pub(crate) fn bind_fill_row<'q>(query: Query<'q>, record: &FillRecord) -> PortResult<Query<'q>> {
     let costs = record.costs.as_ref();

@@ -70,26 +70,13 @@ impl Gateway {
     }
 
     pub(super) fn new(rt: Arc<Runtime>, venue: Box<dyn GatewayVenue>) -> Self {
-        let order_to_fill = metrics::histogram!(
-            "chimera_order_to_fill_seconds",
-            "component" => rt.source.clone()
-        );
-        let command_time = metrics::histogram!(
-            "chimera_gateway_command_seconds",
-            "component" => rt.source.clone()
-        );
-        let record_time = metrics::histogram!(
-            "chimera_gateway_record_seconds",
-            "component" => rt.source.clone()
-        );
-        let flush_time = metrics::histogram!(
-            "chimera_gateway_flush_seconds",
-            "component" => rt.source.clone()
-        );
-        let checkpoint_time = metrics::histogram!(
-            "chimera_gateway_checkpoint_seconds",
-            "component" => rt.source.clone()
-        );
+        let histogram =
+            |name: &'static str| metrics::histogram!(name, "component" => rt.source.clone());
+        let order_to_fill = histogram("chimera_order_to_fill_seconds");
+        let command_time = histogram("chimera_gateway_command_seconds");
+        let record_time = histogram("chimera_gateway_record_seconds");
+        let flush_time = histogram("chimera_gateway_flush_seconds");
+        let checkpoint_time = histogram("chimera_gateway_checkpoint_seconds");
         let kill = super::kill_guard::KillGuard::new(&rt);
         Self {
             rt,

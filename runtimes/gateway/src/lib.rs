@@ -296,7 +296,7 @@ impl Keeper {
         gw: &mut Gateway,
         orders: &mut Box<dyn Subscription>,
         wait: Duration,
-    ) -> anyhow::Result<usize> {
+    ) -> anyhow::Result<()> {
         let mut handled = 0;
         while handled < COMMAND_BATCH {
             let polled = orders
@@ -335,7 +335,7 @@ impl Keeper {
                                 Ok(()) => gw.command_time.record(read_at.elapsed()),
                                 Err(e) if e.is::<execution::Interrupted>() => {
                                     tracing::warn!(component = %gw.rt.source, "{e}; the command runs again after the restart");
-                                    return Ok(handled - 1);
+                                    return Ok(());
                                 }
                                 Err(e) => return Err(e),
                             },
@@ -352,7 +352,7 @@ impl Keeper {
             }
             self.order_acks.push(d);
         }
-        Ok(handled)
+        Ok(())
     }
 
     /// Saves the venue and progress, then acknowledges everything they cover.
