@@ -68,37 +68,59 @@ impl Timestamp {
 
     /// Appends the RFC 3339 form to `out` without allocating (a hot path for reports).
     pub fn write_rfc3339(self, out: &mut String) {
+        match self.rfc3339_bytes() {
+            Some(text) => out.extend(text.iter().copied().map(char::from)),
+            None => self.write_rfc3339_wide(out),
+        }
+    }
+
+    /// As [`Timestamp::write_rfc3339`], to a byte buffer (a file writer's line).
+    pub fn push_rfc3339(self, out: &mut Vec<u8>) {
+        match self.rfc3339_bytes() {
+            Some(text) => out.extend_from_slice(&text),
+            None => {
+                let mut wide = String::new();
+                self.write_rfc3339_wide(&mut wide);
+                out.extend_from_slice(wide.as_bytes());
+            }
+        }
+    }
+
+    /// The 24 ASCII bytes of the RFC 3339 form, for years 0 to 9999 (all but absurd inputs).
+    fn rfc3339_bytes(self) -> Option<[u8; 24]> {
+        let days = self.0.div_euclid(MS_PER_DAY);
+        let ms_of_day = self.0.rem_euclid(MS_PER_DAY) as usize;
+        let (y, m, d) = civil_from_days(days);
+        let y = usize::try_from(y).ok().filter(|y| *y <= 9999)?;
+        let pair = crate::value::digit_pair;
+        let mut buf = *b"0000-00-00T00:00:00.000Z";
+        buf[0..2].copy_from_slice(&pair(y / 100));
+        buf[2..4].copy_from_slice(&pair(y % 100));
+        buf[5..7].copy_from_slice(&pair(m as usize));
+        buf[8..10].copy_from_slice(&pair(d as usize));
+        buf[11..13].copy_from_slice(&pair(ms_of_day / 3_600_000));
+        buf[14..16].copy_from_slice(&pair(ms_of_day / 60_000 % 60));
+        buf[17..19].copy_from_slice(&pair(ms_of_day / 1000 % 60));
+        let ms = ms_of_day % 1000;
+        buf[20] = b'0' + (ms / 100) as u8;
+        buf[21..23].copy_from_slice(&pair(ms % 100));
+        Some(buf)
+    }
+
+    /// Years outside 0 to 9999, through the formatting machinery.
+    fn write_rfc3339_wide(self, out: &mut String) {
+        use fmt::Write;
         let days = self.0.div_euclid(MS_PER_DAY);
         let ms_of_day = self.0.rem_euclid(MS_PER_DAY);
         let (y, m, d) = civil_from_days(days);
-        if !(0..=9999).contains(&y) {
-            use fmt::Write;
-            let _ = write!(
-                out,
-                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-                ms_of_day / 3_600_000,
-                ms_of_day / 60_000 % 60,
-                ms_of_day / 1000 % 60,
-                ms_of_day % 1000
-            );
-            return;
-        }
-        let mut buf = *b"0000-00-00T00:00:00.000Z";
-        let mut put = |at: usize, width: usize, value: i64| {
-            let mut v = value;
-            for i in (at..at + width).rev() {
-                buf[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-        };
-        put(0, 4, y);
-        put(5, 2, m);
-        put(8, 2, d);
-        put(11, 2, ms_of_day / 3_600_000);
-        put(14, 2, ms_of_day / 60_000 % 60);
-        put(17, 2, ms_of_day / 1000 % 60);
-        put(20, 3, ms_of_day % 1000);
-        out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+        let _ = write!(
+            out,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+            ms_of_day / 3_600_000,
+            ms_of_day / 60_000 % 60,
+            ms_of_day / 1000 % 60,
+            ms_of_day % 1000
+        );
     }
 }
 
@@ -239,5 +261,27 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2022-01-01T00:01:00.123Z");
         assert_eq!(Timestamp::parse(&t.to_rfc3339()).unwrap(), t);
         assert_eq!(Timestamp(-1).to_rfc3339(), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn bytes_and_text_agree_in_and_out_of_the_four_digit_years() {
+        let far = Timestamp(300_000_000_000_000); // year 11476
+        let before = Timestamp(-62_167_219_200_001); // the last millisecond of year -1
+        for t in [
+            Timestamp(0),
+            Timestamp(1_640_991_660_000),
+            Timestamp(-1),
+            far,
+            before,
+        ] {
+            let mut bytes = Vec::new();
+            t.push_rfc3339(&mut bytes);
+            assert_eq!(String::from_utf8(bytes).unwrap(), t.to_rfc3339());
+        }
+        assert_eq!(far.to_rfc3339(), "11476-08-15T05:20:00.000Z");
+        assert_eq!(
+            Timestamp(1_640_991_660_000).to_rfc3339(),
+            "2021-12-31T23:01:00.000Z"
+        );
     }
 }

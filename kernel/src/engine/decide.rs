@@ -134,7 +134,7 @@ impl PortfolioEngine {
     /// A strategy's entry: gates and rules now, then the model, sizing and budgets.
     pub(super) fn enter(&mut self, entry: Entry) {
         let signal_id = SignalId::new(crate::ids::numbered(
-            &format!("{}-sig-", self.portfolio.id),
+            &[self.portfolio.id.as_str(), "-sig-"].concat(),
             self.next_signal,
         ));
         self.next_signal += 1;

@@ -10,7 +10,7 @@
 //! (`h-<20 base-32 characters>`), computed with FNV-1a (no randomness, the same on every
 //! platform and Rust version).
 
-use crate::ids::{ClientOrderId, IntentId};
+use crate::ids::{numbered, ClientOrderId, IntentId};
 
 /// The longest client order id a venue accepts (Binance's limit).
 pub const MAX_CLIENT_ORDER_ID: usize = 36;
@@ -37,11 +37,11 @@ impl Leg {
     fn suffix(self) -> String {
         match self {
             Leg::Whole => String::new(),
-            Leg::Slice(n) => format!(".s{n}"),
+            Leg::Slice(n) => numbered(".s", u64::from(n)),
             Leg::Entry => ".e".to_owned(),
-            Leg::TakeProfit(n) => format!(".t{n}"),
-            Leg::Stop(n) => format!(".x{n}"),
-            Leg::List(n) => format!(".l{n}"),
+            Leg::TakeProfit(n) => numbered(".t", u64::from(n)),
+            Leg::Stop(n) => numbered(".x", u64::from(n)),
+            Leg::List(n) => numbered(".l", u64::from(n)),
         }
     }
 }
@@ -86,7 +86,8 @@ impl ClientOrderId {
         // `.` starts the leg's suffix: an intent with one of its own is hashed, so no intent's
         // readable id can be another's leg.
         if !intent.as_str().contains('.') {
-            let readable = format!("c-{}{suffix}", intent.as_str());
+            // Concatenated rather than formatted: an id is minted for every order.
+            let readable = ["c-", intent.as_str(), &suffix].concat();
             if is_venue_safe(&readable) {
                 return Self::new(readable);
             }

@@ -21,6 +21,7 @@
 mod decimal_newtype;
 mod money;
 mod signed;
+mod text;
 
 pub use crate::ids::Asset;
 pub use decimal_newtype::{
@@ -28,6 +29,8 @@ pub use decimal_newtype::{
 };
 pub use money::Money;
 pub use signed::{Amount, SignedQty};
+pub(crate) use text::pair as digit_pair;
+pub use text::{push_decimal, push_integer, write_decimal, write_integer};
 
 use rust_decimal::Decimal;
 
@@ -166,99 +169,6 @@ pub mod decimal_str {
                 .map(|text| super::super::parse_decimal("decimal", text))
                 .collect::<Result<_, _>>()
                 .map_err(serde::de::Error::custom)
-        }
-    }
-}
-
-/// Appends an integer's decimal digits to `out` without the formatting machinery.
-pub fn write_integer(out: &mut String, value: i64) {
-    if value < 0 {
-        out.push('-');
-    }
-    let mut buf = [0_u8; 20];
-    let start = digits_u64(&mut buf, 20, value.unsigned_abs());
-    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or(""));
-}
-
-/// Writes `n`'s digits right-aligned into `buf` ending at `end`; returns the start index.
-fn digits_u64(buf: &mut [u8], end: usize, mut n: u64) -> usize {
-    let mut i = end;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return i;
-        }
-    }
-}
-
-/// Appends a decimal's plain (normalised, no exponent) text to `out` without the formatting
-/// machinery: a hot path for CSV reports.
-pub fn write_decimal(out: &mut String, value: Decimal) {
-    const TEN_POW_19: u128 = 10_000_000_000_000_000_000;
-    let mut buf = [b'0'; 64];
-    let end = buf.len();
-    let n = value.mantissa().unsigned_abs();
-    // At most one 128-bit division: split into two 64-bit halves of 19 digits.
-    let mut start = if let Ok(small) = u64::try_from(n) {
-        digits_u64(&mut buf, end, small)
-    } else {
-        let (hi, lo) = ((n / TEN_POW_19) as u64, (n % TEN_POW_19) as u64);
-        let lo_start = digits_u64(&mut buf, end, lo);
-        for slot in &mut buf[end - 19..lo_start] {
-            *slot = b'0';
-        }
-        digits_u64(&mut buf, end - 19, hi)
-    };
-    let scale = value.scale() as usize;
-    // Leading zeros so there is at least one digit before the point.
-    while end - start <= scale {
-        start -= 1;
-        buf[start] = b'0';
-    }
-    let point = end - scale;
-    let mut stop = end;
-    while stop > point && buf[stop - 1] == b'0' {
-        stop -= 1;
-    }
-    let int_part = &buf[start..point];
-    let frac_part = &buf[point..stop];
-    let is_zero = int_part.iter().all(|&d| d == b'0') && frac_part.is_empty();
-    if value.is_sign_negative() && !is_zero {
-        out.push('-');
-    }
-    out.push_str(std::str::from_utf8(int_part).unwrap_or("0"));
-    if !frac_part.is_empty() {
-        out.push('.');
-        out.push_str(std::str::from_utf8(frac_part).unwrap_or(""));
-    }
-}
-
-#[cfg(test)]
-mod write_tests {
-    use super::write_decimal;
-    use rust_decimal_macros::dec;
-
-    #[test]
-    fn writes_like_display_of_the_normalised_value() {
-        for d in [
-            dec!(0),
-            dec!(0.000),
-            dec!(-0.5),
-            dec!(79228162514264337593543950335),
-            dec!(-7.9228162514264337593543950335),
-            dec!(0.0000000000000000000000000001),
-            dec!(-0.00),
-            dec!(12345678901234567890.5),
-            dec!(100.2500),
-            dec!(0.00012),
-            dec!(-123456789.987654321),
-            dec!(1000),
-        ] {
-            let mut out = String::new();
-            write_decimal(&mut out, d);
-            assert_eq!(out, d.normalize().to_string());
         }
     }
 }

@@ -41,10 +41,9 @@ impl SimExchange {
         let mut order = Order::new(intent);
         // Ids derive from the client order id, so a venue rebuilt after a restart never reuses
         // an id it handed out before (fills are unique by trade id downstream).
-        order.venue_order_id = Some(VenueOrderId::new(format!(
-            "sim-{}",
-            order.intent.client_order_id
-        )));
+        order.venue_order_id = Some(VenueOrderId::new(
+            ["sim-", order.intent.client_order_id.as_str()].concat(),
+        ));
         let order = self.emit(order, at, ReportKind::Accepted);
         if order.intent.kind.is_contingent() {
             self.arm(order);

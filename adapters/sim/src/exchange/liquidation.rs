@@ -13,8 +13,9 @@ use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::order::Side;
 use chimera_kernel::portfolio::{Portfolio, Position};
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::Money;
+use chimera_kernel::value::{fast_cmp, Money};
 use chimera_kernel::Decimal;
+use rust_decimal::RoundingStrategy;
 use std::sync::Arc;
 
 /// Per account, a band of marks around each perpetual position's mark within which the account
@@ -59,7 +60,10 @@ impl SafeBands {
                 account
                     .position(&b.symbol)
                     .and_then(|p| p.mark)
-                    .is_some_and(|mark| b.low < mark.get() && mark.get() < b.high)
+                    .is_some_and(|mark| {
+                        fast_cmp(&b.low, &mark.get()).is_lt()
+                            && fast_cmp(&mark.get(), &b.high).is_lt()
+                    })
             })
         })
     }
@@ -106,10 +110,16 @@ fn standing(account: &Portfolio, instruments: &FastMap<Symbol, Arc<Instrument>>)
         let mark = p.mark?.get();
         let sensitivity = p.qty.abs().get() * p.multiplier * (Decimal::ONE + rate(p)?) * open;
         let width = headroom.checked_div(sensitivity)?;
+        // Narrowed to the mark's own decimal places (low up, high down): still inside the
+        // proven band, and marks of that scale then compare as integers (`fast_cmp`).
         Some(Band {
             symbol: p.symbol.clone(),
-            low: mark.checked_sub(width)?,
-            high: mark.checked_add(width)?,
+            low: mark
+                .checked_sub(width)?
+                .round_dp_with_strategy(mark.scale(), RoundingStrategy::ToPositiveInfinity),
+            high: mark
+                .checked_add(width)?
+                .round_dp_with_strategy(mark.scale(), RoundingStrategy::ToNegativeInfinity),
         })
     });
     Standing::Above(bands.collect::<Option<Vec<Band>>>().unwrap_or_default())

@@ -2,12 +2,13 @@
 //! for), and the report's sections: counts per reason code, the latest decisions with the
 //! rules that fired, refusals per reason with the latest ones.
 
+use super::csv::{push_field, CsvFile};
 use super::escape::esc;
 use chimera_kernel::decision::{DecisionAction, DecisionRecord, TraceStep};
 use chimera_kernel::engine::Refusal;
+use chimera_kernel::value::{push_decimal, push_integer};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 /// Latest decisions and refusals listed in the page.
@@ -25,57 +26,59 @@ fn rules_fired(d: &DecisionRecord) -> String {
         .join("; ")
 }
 
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
 /// Writes `decisions.csv`.
 ///
 /// # Errors
 /// When the file cannot be written.
 pub(crate) fn write_csv(dir: &Path, decisions: &[DecisionRecord]) -> anyhow::Result<()> {
-    let mut out = super::create(dir, "decisions.csv")?;
-    out.write_all(b"signal_id,portfolio,time,ts_ms,symbol,side,signal,action,reason,size_mult,tp_mult,sl_mult,qty,model_p,rules,intent_id\n")?;
+    let mut out = CsvFile::create(
+        dir,
+        "decisions.csv",
+        "signal_id,portfolio,time,ts_ms,symbol,side,signal,action,reason,size_mult,tp_mult,sl_mult,qty,model_p,rules,intent_id",
+    )?;
     for d in decisions {
         let decision = &d.decision;
         let action = match decision.action {
             DecisionAction::Open => "open",
             DecisionAction::Skip => "skip",
         };
-        writeln!(
-            out,
-            "{},{},{},{},{},{},{},{action},{},{},{},{},{},{},{},{}",
-            d.signal_id,
-            d.portfolio_id,
-            d.t0.to_rfc3339(),
-            d.t0.0,
-            d.symbol,
+        let row = out.row();
+        push_field(row, d.signal_id.as_str());
+        row.push(b',');
+        push_field(row, d.portfolio_id.as_str());
+        row.push(b',');
+        d.t0.push_rfc3339(row);
+        row.push(b',');
+        push_integer(row, d.t0.0);
+        for text in [
+            d.symbol.as_str(),
             d.side.as_str(),
-            csv_field(d.signal.as_str()),
+            d.signal.as_str(),
+            action,
             decision.reason.code(),
-            decision.size_mult.normalize(),
-            decision.tp_mult.normalize(),
-            decision.sl_mult.normalize(),
-            decision
-                .qty
-                .map(|q| q.get().normalize().to_string())
-                .unwrap_or_default(),
-            d.model_p
-                .map(|p| p.normalize().to_string())
-                .unwrap_or_default(),
-            csv_field(&rules_fired(d)),
-            d.intent_id
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-        )?;
+        ] {
+            row.push(b',');
+            push_field(row, text);
+        }
+        for value in [decision.size_mult, decision.tp_mult, decision.sl_mult] {
+            row.push(b',');
+            push_decimal(row, value);
+        }
+        for value in [decision.qty.map(|q| q.get()), d.model_p] {
+            row.push(b',');
+            if let Some(v) = value {
+                push_decimal(row, v);
+            }
+        }
+        row.push(b',');
+        push_field(row, &rules_fired(d));
+        row.push(b',');
+        if let Some(intent) = &d.intent_id {
+            push_field(row, intent.as_str());
+        }
+        out.end_row()?;
     }
-    out.flush()?;
-    Ok(())
+    out.finish()
 }
 
 /// The report's decision and refusal sections (empty when there are neither).

@@ -7,6 +7,7 @@
 //! written through buffered writers.
 
 mod chart;
+mod csv;
 mod decisions;
 mod escape;
 mod executions;
@@ -20,11 +21,9 @@ pub(crate) use track::MarketTrack;
 
 use anyhow::Context;
 use chimera_kernel::ids::PortfolioId;
-use chimera_kernel::value::{write_decimal, write_integer};
 use chimera_kernel::Decimal;
 use chimera_sim::{BacktestSummary, EquityPoint, FillRow};
 use serde_json::json;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -80,23 +79,23 @@ pub(crate) fn write(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     })
 }
 
-/// The data files: summary, fills, equity curve, execution records.
+/// The data files: summary, fills, equity curve, decisions, execution records. (The two sides
+/// take about as long on the reference bars: the page's charts against these files.)
 fn write_files(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     write_summary(dir, run)?;
-    write_fills(dir, &run.fills)?;
-    write_equity(dir, &run.curves)?;
+    csv::write_fills(dir, &run.fills)?;
+    csv::write_equity(dir, &run.curves)?;
+    if !run.decisions.is_empty() {
+        decisions::write_csv(dir, &run.decisions)?;
+    }
     if !run.executions.is_empty() {
         executions::write_csv(dir, &run.executions)?;
     }
     Ok(())
 }
 
-/// The decision records, the charts and the HTML page (the decisions here: the equity curve
-/// makes the other side the longer one).
+/// The charts and the HTML page.
 fn write_pages(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
-    if !run.decisions.is_empty() {
-        decisions::write_csv(dir, &run.decisions)?;
-    }
     let svg = chart::equity_svg(&run.curves)?;
     std::fs::write(dir.join("equity.svg"), &svg)
         .with_context(|| format!("cannot write {}", dir.join("equity.svg").display()))?;
@@ -149,100 +148,6 @@ fn write_summary(dir: &Path, run: &RunReport) -> anyhow::Result<()> {
     let mut out = create(dir, "summary.json")?;
     serde_json::to_writer_pretty(&mut out, &value)?;
     out.write_all(b"\n")?;
-    out.flush()?;
-    Ok(())
-}
-
-fn write_fills(dir: &Path, fills: &[FillRow]) -> anyhow::Result<()> {
-    let mut out = create(dir, "fills.csv")?;
-    out.write_all(b"portfolio,time,ts_ms,symbol,side,qty,price,fee,fee_asset,liquidity,client_order_id,trade_id,")?;
-    out.write_all(b"sent_ms,ack_latency_ms,fill_latency_ms,mid_at_send,slippage_bps,")?;
-    out.write_all(
-        b"bid1,bid1_qty,bid2,bid2_qty,bid3,bid3_qty,ask1,ask1_qty,ask2,ask2_qty,ask3,ask3_qty\n",
-    )?;
-    let mut line = String::with_capacity(256);
-    for f in fills {
-        let side = match f.side {
-            chimera_kernel::order::Side::Buy => "BUY",
-            chimera_kernel::order::Side::Sell => "SELL",
-        };
-        let liquidity = match f.liquidity {
-            chimera_kernel::event::Liquidity::Maker => "maker",
-            chimera_kernel::event::Liquidity::Taker => "taker",
-        };
-        line.clear();
-        line.push_str(f.portfolio_id.as_str());
-        line.push(',');
-        f.ts.write_rfc3339(&mut line);
-        let _ = write!(line, ",{},{},{side},", f.ts.0, f.symbol);
-        write_decimal(&mut line, f.qty.get());
-        line.push(',');
-        write_decimal(&mut line, f.price.get());
-        line.push(',');
-        write_decimal(&mut line, f.fee);
-        let _ = write!(
-            line,
-            ",{},{liquidity},{},{}",
-            f.fee_asset, f.client_order_id, f.trade_id
-        );
-        write_costs(&mut line, f.costs.as_ref());
-        line.push('\n');
-        out.write_all(line.as_bytes())?;
-    }
-    out.flush()?;
-    Ok(())
-}
-
-/// The transaction-cost columns of a fill (empty when unknown).
-fn write_costs(line: &mut String, costs: Option<&chimera_sim::FillCosts>) {
-    let Some(c) = costs else {
-        line.push_str(&",".repeat(5 + 4 * chimera_sim::TCA_LEVELS));
-        return;
-    };
-    let _ = write!(line, ",{},", c.sent_at.0);
-    if let Some(ack) = c.ack_ms {
-        write_integer(line, ack);
-    }
-    line.push(',');
-    write_integer(line, c.fill_ms);
-    for value in [c.mid_at_send, c.slippage_bps] {
-        line.push(',');
-        if let Some(v) = value {
-            write_decimal(line, v);
-        }
-    }
-    for side in [&c.bids_at_send, &c.asks_at_send] {
-        for i in 0..chimera_sim::TCA_LEVELS {
-            line.push(',');
-            if let Some(level) = side.get(i) {
-                write_decimal(line, level.price.get());
-                line.push(',');
-                write_decimal(line, level.qty.get());
-            } else {
-                line.push(',');
-            }
-        }
-    }
-}
-
-fn write_equity(dir: &Path, curves: &[(PortfolioId, Vec<EquityPoint>)]) -> anyhow::Result<()> {
-    let mut out = create(dir, "equity.csv")?;
-    out.write_all(b"portfolio,time,ts_ms,equity\n")?;
-    let mut line = String::with_capacity(128);
-    for (id, curve) in curves {
-        for p in curve {
-            line.clear();
-            line.push_str(id.as_str());
-            line.push(',');
-            p.ts.write_rfc3339(&mut line);
-            line.push(',');
-            write_integer(&mut line, p.ts.0);
-            line.push(',');
-            write_decimal(&mut line, p.equity);
-            line.push('\n');
-            out.write_all(line.as_bytes())?;
-        }
-    }
     out.flush()?;
     Ok(())
 }
