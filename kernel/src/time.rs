@@ -76,13 +76,12 @@ impl Timestamp {
 
     /// As [`Timestamp::write_rfc3339`], to a byte buffer (a file writer's line).
     pub fn push_rfc3339(self, out: &mut Vec<u8>) {
-        match self.rfc3339_bytes() {
-            Some(text) => out.extend_from_slice(&text),
-            None => {
-                let mut wide = String::new();
-                self.write_rfc3339_wide(&mut wide);
-                out.extend_from_slice(wide.as_bytes());
-            }
+        if let Some(text) = self.rfc3339_bytes() {
+            out.extend_from_slice(&text);
+        } else {
+            let mut wide = String::new();
+            self.write_rfc3339_wide(&mut wide);
+            out.extend_from_slice(wide.as_bytes());
         }
     }
 

@@ -268,7 +268,12 @@ fn from_config(
         }
     }
     let symbol = match (&a.symbol, instruments.len()) {
-        (Some(symbol), _) => Symbol::new(symbol),
+        // The listed instrument's own id when there is one (see the single-portfolio plan).
+        (Some(symbol), _) => instruments
+            .keys()
+            .find(|listed| listed.as_str() == symbol)
+            .cloned()
+            .unwrap_or_else(|| Symbol::new(symbol)),
         (None, 1) => instruments.keys().next().cloned()?,
         (None, _) => {
             p.push(format!(
@@ -405,6 +410,7 @@ fn from_arguments(
         portfolio.deposit(instrument.base.clone(), Amount::new(base_balance.get()));
     }
     portfolio.add_instrument(instrument.clone());
+    let symbol_id = instrument.symbol.clone();
     Some(Plan {
         execs: Vec::new(),
         scorers: Vec::new(),
@@ -428,7 +434,9 @@ fn from_arguments(
         ],
         engines: vec![PortfolioEngine::new(portfolio, strategy)],
         instruments: vec![instrument],
-        symbol: Symbol::new(&symbol),
+        // The instrument's own id, not an equal copy: ids compare by pointer first, and the
+        // data file's events carry this one to the venue, the engine and the strategy.
+        symbol: symbol_id,
         sim: SimConfig::default(),
     })
 }

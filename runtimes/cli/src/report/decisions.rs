@@ -64,7 +64,10 @@ pub(crate) fn write_csv(dir: &Path, decisions: &[DecisionRecord]) -> anyhow::Res
             row.push(b',');
             push_decimal(row, value);
         }
-        for value in [decision.qty.map(|q| q.get()), d.model_p] {
+        for value in [
+            decision.qty.map(chimera_kernel::value::Quantity::get),
+            d.model_p,
+        ] {
             row.push(b',');
             if let Some(v) = value {
                 push_decimal(row, v);
