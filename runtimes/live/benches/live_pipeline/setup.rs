@@ -55,9 +55,12 @@ impl Bus {
             // One record per batch: the development broker cannot serve a fetch that starts
             // inside a batch, and a node resumes mid-stream after a crash. A fetch waits at
             // most 5 ms for data: latency, not throughput.
+            // `CHIMERA_BENCH_KAFKA_EXTRA` adds librdkafka settings (TOML lines, e.g.
+            // `"queued.max.messages.kbytes" = "1024"`) to try a client setting on both phases.
             Self::Kafka(brokers) => format!(
                 "[bus]\nkind = \"kafka\"\nbrokers = \"{brokers}\"\ntopic_prefix = \"{prefix}\"\n\n\
-                 [bus.extra]\n\"batch.num.messages\" = \"1\"\n\"fetch.wait.max.ms\" = \"5\"\n\n"
+                 [bus.extra]\n\"batch.num.messages\" = \"1\"\n\"fetch.wait.max.ms\" = \"5\"\n{}\n\n",
+                std::env::var("CHIMERA_BENCH_KAFKA_EXTRA").unwrap_or_default()
             ),
             Self::Redis(url) => {
                 format!("[bus]\nkind = \"redis\"\nurl = \"{url}\"\ntopic_prefix = \"{prefix}\"\n\n")
