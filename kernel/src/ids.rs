@@ -121,10 +121,13 @@ string_id!(
     Tag
 );
 
-/// `prefix` followed by `n`, built without the formatting machinery (ids are minted per order).
-pub fn numbered(prefix: &str, n: u64) -> String {
-    let mut out = String::with_capacity(prefix.len() + 20);
-    out.push_str(prefix);
+/// The parts of `prefix` followed by `n`, in one allocation and without the formatting
+/// machinery (ids are minted per order and per fill).
+pub fn numbered(prefix: &[&str], n: u64) -> String {
+    let mut out = String::with_capacity(prefix.iter().map(|p| p.len()).sum::<usize>() + 20);
+    for part in prefix {
+        out.push_str(part);
+    }
     crate::value::write_integer(&mut out, i64::try_from(n).unwrap_or(i64::MAX));
     out
 }
@@ -132,10 +135,7 @@ pub fn numbered(prefix: &str, n: u64) -> String {
 impl IntentId {
     /// The deterministic intent id for the `seq`-th intent of a portfolio: `<portfolio>-<seq>`.
     pub fn for_portfolio(portfolio: &PortfolioId, seq: u64) -> Self {
-        let mut prefix = String::with_capacity(portfolio.as_str().len() + 1);
-        prefix.push_str(portfolio.as_str());
-        prefix.push('-');
-        Self::new(numbered(&prefix, seq))
+        Self::new(numbered(&[portfolio.as_str(), "-"], seq))
     }
 }
 
@@ -148,7 +148,8 @@ mod tests {
         let intent = IntentId::for_portfolio(&PortfolioId::new("p1"), 42);
         assert_eq!(intent.as_str(), "p1-42");
         assert_eq!(ClientOrderId::for_intent(&intent).as_str(), "c-p1-42");
-        assert_eq!(numbered("sim-t-", 7), "sim-t-7");
+        assert_eq!(numbered(&["sim-t-"], 7), "sim-t-7");
+        assert_eq!(numbered(&["c-p1-42", "."], 12), "c-p1-42.12");
     }
 
     #[test]

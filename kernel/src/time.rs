@@ -69,7 +69,7 @@ impl Timestamp {
     /// Appends the RFC 3339 form to `out` without allocating (a hot path for reports).
     pub fn write_rfc3339(self, out: &mut String) {
         match self.rfc3339_bytes() {
-            Some(text) => out.extend(text.iter().copied().map(char::from)),
+            Some(text) => crate::value::push_ascii(out, &text),
             None => self.write_rfc3339_wide(out),
         }
     }

@@ -134,7 +134,7 @@ impl PortfolioEngine {
     /// A strategy's entry: gates and rules now, then the model, sizing and budgets.
     pub(super) fn enter(&mut self, entry: Entry) {
         let signal_id = SignalId::new(crate::ids::numbered(
-            &[self.portfolio.id.as_str(), "-sig-"].concat(),
+            &[self.portfolio.id.as_str(), "-sig-"],
             self.next_signal,
         ));
         self.next_signal += 1;

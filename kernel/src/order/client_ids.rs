@@ -37,11 +37,11 @@ impl Leg {
     fn suffix(self) -> String {
         match self {
             Leg::Whole => String::new(),
-            Leg::Slice(n) => numbered(".s", u64::from(n)),
+            Leg::Slice(n) => numbered(&[".s"], u64::from(n)),
             Leg::Entry => ".e".to_owned(),
-            Leg::TakeProfit(n) => numbered(".t", u64::from(n)),
-            Leg::Stop(n) => numbered(".x", u64::from(n)),
-            Leg::List(n) => numbered(".l", u64::from(n)),
+            Leg::TakeProfit(n) => numbered(&[".t"], u64::from(n)),
+            Leg::Stop(n) => numbered(&[".x"], u64::from(n)),
+            Leg::List(n) => numbered(&[".l"], u64::from(n)),
         }
     }
 }

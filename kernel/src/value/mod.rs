@@ -29,7 +29,7 @@ pub use decimal_newtype::{
 };
 pub use money::Money;
 pub use signed::{Amount, SignedQty};
-pub(crate) use text::pair as digit_pair;
+pub(crate) use text::{pair as digit_pair, push_ascii};
 pub use text::{push_decimal, push_integer, write_decimal, write_integer};
 
 use rust_decimal::Decimal;

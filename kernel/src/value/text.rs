@@ -43,7 +43,7 @@ fn digits_u64(buf: &mut [u8], end: usize, mut n: u64) -> usize {
 }
 
 /// Appends ASCII bytes to a `String` (no UTF-8 validation to pay: each byte is a `char`).
-fn push_ascii(out: &mut String, ascii: &[u8]) {
+pub(crate) fn push_ascii(out: &mut String, ascii: &[u8]) {
     out.extend(ascii.iter().copied().map(char::from));
 }
 

@@ -5,11 +5,11 @@ use super::SimExchange;
 use crate::market::Level;
 use chimera_kernel::event::ExecutionReport;
 use chimera_kernel::event::{Fill, Liquidity, RejectReason, ReportKind};
-use chimera_kernel::ids::{PortfolioId, TradeId};
+use chimera_kernel::ids::{numbered, PortfolioId, TradeId};
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::order::{Order, OrderIntent, Side};
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::{write_integer, Money, Price, Quantity};
+use chimera_kernel::value::{Money, Price, Quantity};
 use chimera_kernel::Decimal;
 
 impl SimExchange {
@@ -184,7 +184,11 @@ impl SimExchange {
                 instrument.quote.clone(),
             );
             let fill = Fill {
-                trade_id: trade_id(&order),
+                // `<client order id>.<n>`: one per fill, so not through `format!`.
+                trade_id: TradeId::new(numbered(
+                    &[order.intent.client_order_id.as_str(), "."],
+                    order.fills.len() as u64 + 1,
+                )),
                 price,
                 qty: take,
                 fee,
@@ -241,18 +245,4 @@ impl SimExchange {
         }
         order
     }
-}
-
-/// The id of `order`'s next fill: `<client order id>.<n>`, built without the formatting
-/// machinery (one per fill).
-fn trade_id(order: &Order) -> TradeId {
-    let client_order_id = order.intent.client_order_id.as_str();
-    let mut id = String::with_capacity(client_order_id.len() + 4);
-    id.push_str(client_order_id);
-    id.push('.');
-    write_integer(
-        &mut id,
-        i64::try_from(order.fills.len()).unwrap_or(i64::MAX - 1) + 1,
-    );
-    TradeId::new(id)
 }
