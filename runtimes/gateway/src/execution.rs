@@ -31,12 +31,12 @@ pub(super) struct Gateway {
     sent: HashMap<ClientOrderId, std::time::Instant>,
     order_to_fill: metrics::Histogram,
     /// One command from read to executed (`chimera_gateway_command_seconds`), one turn's
-    /// records written (`chimera_gateway_record_seconds`), the same and its reports published
-    /// (`chimera_gateway_flush_seconds`), and one checkpoint
+    /// reports published (`chimera_gateway_publish_seconds`), then its records written
+    /// (`chimera_gateway_record_seconds`), and one checkpoint
     /// (`chimera_gateway_checkpoint_seconds`): the gateway's hops.
     pub(super) command_time: metrics::Histogram,
+    publish_time: metrics::Histogram,
     record_time: metrics::Histogram,
-    flush_time: metrics::Histogram,
     pub(super) checkpoint_time: metrics::Histogram,
     /// The kill switches, refreshed by the gateway's loop.
     pub(super) kill: super::kill_guard::KillGuard,
@@ -74,8 +74,8 @@ impl Gateway {
             |name: &'static str| metrics::histogram!(name, "component" => rt.source.clone());
         let order_to_fill = histogram("chimera_order_to_fill_seconds");
         let command_time = histogram("chimera_gateway_command_seconds");
+        let publish_time = histogram("chimera_gateway_publish_seconds");
         let record_time = histogram("chimera_gateway_record_seconds");
-        let flush_time = histogram("chimera_gateway_flush_seconds");
         let checkpoint_time = histogram("chimera_gateway_checkpoint_seconds");
         let kill = super::kill_guard::KillGuard::new(&rt);
         Self {
@@ -88,8 +88,8 @@ impl Gateway {
             kill,
             order_to_fill,
             command_time,
+            publish_time,
             record_time,
-            flush_time,
             checkpoint_time,
             journal: Journal::default(),
         }
@@ -287,43 +287,49 @@ impl Gateway {
         Ok(())
     }
 
-    /// Writes the turn's records in one batch, then publishes its reports in order.
+    /// Publishes the turn's reports in order (one round trip), then writes its records in one
+    /// batch; see [`journal`](super::journal) for why that order is safe. The fills reach the
+    /// nodes without waiting for the database: the write took most of order-to-fill before.
     ///
     /// # Errors
-    /// A fatal database or bus failure.
+    /// A fatal bus or database failure.
     pub(super) async fn flush(&mut self) -> anyhow::Result<()> {
         if self.journal.is_empty() {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        let rt = Arc::clone(&self.rt);
-        let (orders, fills) = self.journal.records();
-        rt.retry("record execution", || {
-            rt.store.record_execution(orders, fills)
-        })
-        .await
-        .map_err(|e| fatal("record execution", &e))?;
-        self.record_time.record(started.elapsed());
-        let reports = self.journal.written();
-        let ids: Vec<String> = reports.iter().map(report_id).collect();
-        let messages: Vec<(&str, &str, &ExecutionReport)> = reports
-            .iter()
-            .zip(&ids)
-            .map(|(r, id)| (r.portfolio_id.as_str(), id.as_str(), r))
-            .collect();
-        // One round trip for the turn's reports, in order per portfolio.
-        self.rt
-            .publish_keyed(
-                Topic::OrdersFeedback,
-                MessageType::ExecutionReport,
-                &messages,
-            )
+        let turn = self.journal.take();
+        if !turn.reports.is_empty() {
+            let ids: Vec<String> = turn.reports.iter().map(report_id).collect();
+            let messages: Vec<(&str, &str, &ExecutionReport)> = turn
+                .reports
+                .iter()
+                .zip(&ids)
+                .map(|(r, id)| (r.portfolio_id.as_str(), id.as_str(), r))
+                .collect();
+            self.rt
+                .publish_keyed(
+                    Topic::OrdersFeedback,
+                    MessageType::ExecutionReport,
+                    &messages,
+                )
+                .await
+                .map_err(|e| fatal("publish reports", &e))?;
+            self.publish_time.record(started.elapsed());
+        }
+        if !turn.orders.is_empty() || !turn.fills.is_empty() {
+            let written = std::time::Instant::now();
+            let rt = Arc::clone(&self.rt);
+            rt.retry("record execution", || {
+                rt.store.record_execution(&turn.orders, &turn.fills)
+            })
             .await
-            .map_err(|e| fatal("publish reports", &e))?;
-        for report in &reports {
+            .map_err(|e| fatal("record execution", &e))?;
+            self.record_time.record(written.elapsed());
+        }
+        for report in &turn.reports {
             self.count_published(report);
         }
-        self.flush_time.record(started.elapsed());
         Ok(())
     }
 

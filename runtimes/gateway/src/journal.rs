@@ -3,14 +3,19 @@
 //! Why: recording each report on its own cost a database commit per order state and per fill
 //! (four or five per order), and on SQLite each commit waits for the one write lock; that
 //! capped the gateway at a few hundred orders a second. Now a turn's order states and fills
-//! go to [`chimera_ports::ExecutionJournal::record_execution`] together, and only then are the
-//! turn's reports published, in the order they were made — so a node never sees a report the
-//! database does not hold, as before.
+//! go to [`chimera_ports::ExecutionJournal::record_execution`] together, right after the turn's
+//! reports are published (in the order they were made, one round trip). Reports go first
+//! because the nodes wait for them and nothing waits for the records: on PostgreSQL the write
+//! was more than half of order-to-fill.
 //!
-//! Crash safety is unchanged: a turn's records and reports are written before its commands are
-//! acknowledged (the gateway checkpoints after [`Journal`] is flushed), and a crash before
-//! then replays the commands, reproducing the same records (upserts by client order id, fills
-//! by trade id) and reports (ids derived from them).
+//! Crash safety is unchanged: a turn's commands are acknowledged only after its reports are on
+//! the bus and its records written (the gateway checkpoints after [`Journal`] is flushed), and
+//! a crash before then replays the commands as it did when the records went first: the
+//! simulated venue, restored from the checkpoint, executes them again (the records absorb the
+//! repeats by client order id and trade id, the nodes recognise repeated reports by their
+//! ids), and an order for an exchange was recorded before it was sent (write-ahead) and is
+//! de-duplicated by its client order id. What changed is only that a node may see a report a
+//! moment before the database holds it.
 
 use chimera_kernel::event::ExecutionReport;
 use chimera_kernel::ids::ClientOrderId;
@@ -65,18 +70,23 @@ impl Journal {
         self.orders.is_empty() && self.fills.is_empty() && self.outbox.is_empty()
     }
 
-    /// The records to write.
-    pub(super) fn records(&self) -> (&[Order], &[FillRecord]) {
-        (&self.orders, &self.fills)
-    }
-
-    /// Once the records are written: forgets them and hands over the reports to publish.
-    pub(super) fn written(&mut self) -> Vec<ExecutionReport> {
-        self.orders.clear();
+    /// Hands over the turn's records and reports and leaves the journal empty.
+    pub(super) fn take(&mut self) -> Turn {
         self.positions.clear();
-        self.fills.clear();
-        std::mem::take(&mut self.outbox)
+        Turn {
+            orders: std::mem::take(&mut self.orders),
+            fills: std::mem::take(&mut self.fills),
+            reports: std::mem::take(&mut self.outbox),
+        }
     }
+}
+
+/// One turn's output: the records to write and the reports to publish, in order.
+#[derive(Debug)]
+pub(super) struct Turn {
+    pub(super) orders: Vec<Order>,
+    pub(super) fills: Vec<FillRecord>,
+    pub(super) reports: Vec<ExecutionReport>,
 }
 
 #[cfg(test)]
@@ -103,14 +113,14 @@ mod tests {
         journal.order(order(2));
         journal.order(done.clone());
         journal.order(pending.clone()); // stale: ignored
-        let (orders, fills) = journal.records();
-        assert_eq!(orders, &[done.clone(), order(2)]);
-        assert!(fills.is_empty());
         assert_eq!(
             journal.recorded(&pending.intent.client_order_id),
             Some(&done)
         );
-        assert!(journal.written().is_empty());
+        let turn = journal.take();
+        assert_eq!(turn.orders, [done.clone(), order(2)]);
+        assert!(turn.fills.is_empty());
+        assert!(turn.reports.is_empty());
         assert!(journal.is_empty());
         assert_eq!(journal.recorded(&pending.intent.client_order_id), None);
     }

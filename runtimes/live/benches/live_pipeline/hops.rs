@@ -30,12 +30,12 @@ const GATEWAY: [(&str, &str); 5] = [
         "gateway: one command executed",
     ),
     (
-        "chimera_gateway_record_seconds",
-        "gateway: a turn's records written",
+        "chimera_gateway_publish_seconds",
+        "gateway: a turn's reports out (one round trip)",
     ),
     (
-        "chimera_gateway_flush_seconds",
-        "gateway: a turn's records written, reports out",
+        "chimera_gateway_record_seconds",
+        "gateway: then its records written",
     ),
     (
         "chimera_order_to_fill_seconds",
