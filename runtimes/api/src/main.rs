@@ -45,8 +45,13 @@ enum TokenAction {
     },
 }
 
+fn main() -> anyhow::Result<()> {
+    chimera_runtime::memory::cap_malloc_arenas();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = chimera_runtime::config::load(&args.config, std::env::vars(), None)?;
     match args.command {

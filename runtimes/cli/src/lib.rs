@@ -53,8 +53,21 @@ use clap::Parser;
 
 /// Parses the command line, runs the command with `strategies`, prints any error with its
 /// causes on stderr, and returns the exit code.
+///
+/// The long-running commands (`up`, `node`, `gateway`, `feed`) first restart the process with
+/// a cap on the allocator's arenas ([`chimera_live::memory::cap_malloc_arenas`]): call
+/// `run` before starting threads of your own.
 pub fn run(strategies: &StrategyRegistry) -> std::process::ExitCode {
     let cli = args::Cli::parse();
+    if matches!(
+        cli.command,
+        args::Command::Up(_)
+            | args::Command::Node(_)
+            | args::Command::Gateway(_)
+            | args::Command::Feed(_)
+    ) {
+        chimera_live::memory::cap_malloc_arenas();
+    }
     let result = match cli.command {
         args::Command::Backtest(a) => backtest::run(&a, strategies),
         args::Command::Demo(a) => demo::run(&a),

@@ -4,8 +4,13 @@
 use chimera_runtime::RuntimeArgs;
 use clap::Parser;
 
+fn main() -> anyhow::Result<()> {
+    chimera_runtime::memory::cap_malloc_arenas();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let config = RuntimeArgs::parse().load(None)?;
     chimera_feed::run_feed_process(&config).await
 }

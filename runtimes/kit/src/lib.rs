@@ -14,6 +14,7 @@ pub mod config;
 pub mod decision_spec;
 pub mod kill_switch;
 pub mod logging;
+pub mod memory;
 pub mod portfolio_spec;
 pub mod requests;
 pub mod runtime;

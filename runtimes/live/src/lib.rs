@@ -20,7 +20,7 @@ pub use chimera_gateway as gateway;
 pub use chimera_node as node;
 pub use chimera_runtime::{
     bus_layout, compose, config, connect, connect_bus, connect_on, decision_spec, kill_switch,
-    logging, portfolio_spec, runtime, scheduler_config, services, treasury, RuntimeArgs,
+    logging, memory, portfolio_spec, runtime, scheduler_config, services, treasury, RuntimeArgs,
 };
 pub use chimera_scheduler as scheduler;
 

@@ -6,8 +6,13 @@ use chimera_kernel::strategy::StrategyRegistry;
 use chimera_runtime::RuntimeArgs;
 use clap::Parser;
 
+fn main() -> anyhow::Result<()> {
+    chimera_runtime::memory::cap_malloc_arenas();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let strategies = StrategyRegistry::builtin();
     let config = RuntimeArgs::parse().load(Some(&strategies))?;
     chimera_node::run_node_process(&config, &strategies).await
