@@ -15,7 +15,8 @@
 //!    (`CHIMERA_BENCH_LATENCY_EVENTS`) is the memory soak.
 //!
 //! `CHIMERA_BENCH_EVENTS` (throughput bars, default 100000; 0 skips the phase),
-//! `CHIMERA_BENCH_LATENCY_EVENTS` (default 20000) and `CHIMERA_BENCH_RATE` (events/s; default
+//! `CHIMERA_BENCH_LATENCY_EVENTS` (default 20000), `CHIMERA_BENCH_FLOOR_EVENTS` (hops per
+//! floor, default 2000) and `CHIMERA_BENCH_RATE` (events/s; default
 //! 2000 on Redis, 400 on Kafka, under the development broker's producer ceiling) tune it;
 //! `CHIMERA_BENCH_SOAK_MINUTES=30` is the memory soak (the latency phase for that long at the
 //! rate, no throughput phase: read the RSS slope); `CHIMERA_BENCH_BINARIES=<dir>` runs another
@@ -125,7 +126,15 @@ async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
         .unwrap();
     let tp = Setup::write(dir, bus, &format!("bench.{name}.tp{run}."), &db);
     let handle = tp.bus().await;
-    let floor = floor::hop(&handle, &tp.topic("floor"), 2_000, rate).await;
+    // As many hops as the latency phase has events by default: the development Kafka broker
+    // slows as a partition fills, so a shorter floor would be held against a longer run.
+    let latency_events = env_u64("CHIMERA_BENCH_LATENCY_EVENTS", 20_000);
+    let floor_events = usize::try_from(env_u64(
+        "CHIMERA_BENCH_FLOOR_EVENTS",
+        latency_events.max(200),
+    ))
+    .unwrap();
+    let floor = floor::hop(&handle, &tp.topic("floor"), floor_events, rate).await;
     println!("floor (one publish → poll hop): {floor}");
 
     // 2. Throughput and memory: the bars are on the bus before the node starts (skipped with
@@ -154,14 +163,14 @@ async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
         floor
     } else {
         let handle = lat.bus().await;
-        let again = floor::hop(&handle, &lat.topic("floor"), 2_000, rate).await;
+        let again = floor::hop(&handle, &lat.topic("floor"), floor_events, rate).await;
         println!("floor again, before the latency phase: {again}");
         again
     };
     let events = if soak_minutes > 0 {
         rate * 60 * soak_minutes
     } else {
-        env_u64("CHIMERA_BENCH_LATENCY_EVENTS", 20_000)
+        latency_events
     };
     let latency = latency::measure(&lat, dir, &NODE, &GATEWAY, events, rate).await;
     Outcome {
