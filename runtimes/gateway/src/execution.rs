@@ -297,9 +297,9 @@ impl Gateway {
         if self.journal.is_empty() {
             return Ok(());
         }
-        let started = std::time::Instant::now();
         let turn = self.journal.take();
         if !turn.reports.is_empty() {
+            let started = std::time::Instant::now();
             let ids: Vec<String> = turn.reports.iter().map(report_id).collect();
             let messages: Vec<(&str, &str, &ExecutionReport)> = turn
                 .reports
