@@ -4,6 +4,10 @@
 //!
 //! Retention: the log of a topic is kept for the life of the bus (an in-process run is
 //! bounded by its input).
+//!
+//! Wake-ups: each topic has its own notifier, so a publish wakes only the members waiting on
+//! that topic (one notifier for the whole bus woke every subscription of the process on every
+//! message, which put a dozen task wake-ups and lock acquisitions on each hop).
 
 use crate::lock;
 use async_trait::async_trait;
@@ -25,12 +29,13 @@ struct Group {
 struct TopicLog {
     messages: Vec<(String, Arc<[u8]>)>,
     groups: HashMap<String, Group>,
+    /// Wakes the members waiting for this topic's next message.
+    published: Arc<Notify>,
 }
 
 #[derive(Default)]
 struct Inner {
     topics: Mutex<HashMap<String, TopicLog>>,
-    published: Notify,
 }
 
 /// The in-memory bus. Cloning shares the same bus.
@@ -67,13 +72,16 @@ impl MemoryEventBus {
 #[async_trait]
 impl EventBus for MemoryEventBus {
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> PortResult<(i32, i64)> {
-        let offset = {
+        let (offset, published) = {
             let mut topics = lock(&self.inner.topics);
-            let log = topics.entry(topic.to_owned()).or_default();
+            let log = match topics.get_mut(topic) {
+                Some(log) => log,
+                None => topics.entry(topic.to_owned()).or_default(),
+            };
             log.messages.push((key.to_owned(), Arc::from(payload)));
-            log.messages.len() as i64 - 1
+            (log.messages.len() as i64 - 1, Arc::clone(&log.published))
         };
-        self.inner.published.notify_waiters();
+        published.notify_waiters();
         Ok((0, offset))
     }
 
@@ -87,26 +95,24 @@ impl EventBus for MemoryEventBus {
         group: &str,
         after: &BTreeMap<i32, i64>,
     ) -> PortResult<Box<dyn Subscription>> {
-        let start = {
+        let (start, published) = {
             let mut topics = lock(&self.inner.topics);
-            let g = topics
-                .entry(topic.to_owned())
-                .or_default()
-                .groups
-                .entry(group.to_owned())
-                .or_insert_with(|| {
-                    let start = after.get(&0).map_or(0, |&offset| offset + 1);
-                    Group {
-                        committed: start,
-                        cursor: start,
-                    }
-                });
+            let log = topics.entry(topic.to_owned()).or_default();
+            let published = Arc::clone(&log.published);
+            let g = log.groups.entry(group.to_owned()).or_insert_with(|| {
+                let start = after.get(&0).map_or(0, |&offset| offset + 1);
+                Group {
+                    committed: start,
+                    cursor: start,
+                }
+            });
             // A member joining rebalances the group: uncommitted messages are handed out again.
             g.cursor = g.committed;
-            g.committed
+            (g.committed, published)
         };
         Ok(Box::new(MemorySubscription {
             inner: Arc::clone(&self.inner),
+            published,
             topic: topic.to_owned(),
             group: group.to_owned(),
             start,
@@ -124,6 +130,8 @@ impl EventBus for MemoryEventBus {
 
 struct MemorySubscription {
     inner: Arc<Inner>,
+    /// The topic's notifier.
+    published: Arc<Notify>,
     topic: String,
     group: String,
     /// The group's committed position when this member joined (the one partition, 0).
@@ -134,7 +142,7 @@ impl MemorySubscription {
     fn try_take(&self) -> Option<Delivery> {
         let mut topics = lock(&self.inner.topics);
         let log = topics.get_mut(&self.topic)?;
-        let group = log.groups.entry(self.group.clone()).or_default();
+        let group = log.groups.get_mut(&self.group)?;
         let offset = group.cursor;
         let (key, payload) = log.messages.get(usize::try_from(offset).ok()?)?;
         group.cursor += 1;
@@ -153,7 +161,7 @@ impl Subscription for MemorySubscription {
     async fn poll(&mut self, max_wait: Duration) -> PortResult<Option<Delivery>> {
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
-            let notified = self.inner.published.notified();
+            let notified = self.published.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(delivery) = self.try_take() {

@@ -236,7 +236,10 @@ async fn run_gateway_with(
         };
         // Not raced against shutdown: a command is either executed and recorded or not read.
         keeper.commands(&mut gw, &mut orders, wait).await?;
-        // The batch's records in one write, then its reports; the checkpoint comes after.
+        // What the commands' execution reported (a simulated order fills as it is placed) goes
+        // out in this turn, not after its records are written and the next venue turn.
+        gw.publish_reports().await?;
+        // The batch's reports, then its records in one write; the checkpoint comes after.
         gw.flush().await?;
         // Not after every batch of commands: a checkpoint takes a database round trip or two,
         // and commands arriving meanwhile wait for it (it was most of order-to-fill on Redis).

@@ -50,7 +50,7 @@ impl Worker {
     /// A fatal bus or database failure.
     pub(crate) async fn catch_up(
         &mut self,
-        rt: &Runtime,
+        rt: &std::sync::Arc<Runtime>,
         plan: &CatchUp,
     ) -> anyhow::Result<Option<u64>> {
         let mut applied = 0;

@@ -29,16 +29,22 @@ pub(crate) fn run(args: &UpArgs, strategies: &StrategyRegistry) -> anyhow::Resul
         config: args.config.clone(),
     }
     .load(Some(strategies))?;
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(async {
-            if args.processes {
-                processes::up(config, &args.config, args.exit_when_idle).await
-            } else {
-                up(config, args.exit_when_idle, strategies).await
-            }
-        })
+    // On the in-memory bus every hop from a market event to its order is a hand-over between
+    // tasks of this process: on one thread it is a queue push, across threads a wake-up of a
+    // parked thread (tens of microseconds on a busy machine, the most of tick-to-order). The
+    // database's own threads (SQLite) and blocking work still run beside it.
+    let mut runtime = if config.bus.is_memory() && !args.processes {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    runtime.enable_all().build()?.block_on(async {
+        if args.processes {
+            processes::up(config, &args.config, args.exit_when_idle).await
+        } else {
+            up(config, args.exit_when_idle, strategies).await
+        }
+    })
 }
 
 async fn up(

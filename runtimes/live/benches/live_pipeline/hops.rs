@@ -80,14 +80,18 @@ impl Histogram {
     }
 }
 
-/// `name`'s histogram in Prometheus text `text`, summed over label sets.
-fn parse(text: &str, name: &str) -> Option<Histogram> {
+/// `name`'s histogram in Prometheus text `text` for `component`, summed over label sets.
+fn parse(text: &str, name: &str, component: &str) -> Option<Histogram> {
+    let component = format!("component=\"{component}\"");
     let mut h = Histogram::default();
     let mut by_le: std::collections::BTreeMap<u64, (f64, f64)> = std::collections::BTreeMap::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix(name) else {
             continue;
         };
+        if !rest.contains(&component) {
+            continue;
+        }
         let Some((series, value)) = rest.rsplit_once(' ') else {
             continue;
         };
@@ -128,15 +132,15 @@ async fn scrape(addr: SocketAddr) -> String {
     }
 }
 
-/// Scrapes node and gateway (when given) and prints their hops (ms; quantiles estimated from
-/// the buckets).
-pub(crate) async fn print(node: SocketAddr, gateway: Option<SocketAddr>) {
+/// Scrapes node and gateway (when given: address and component id) and prints their hops
+/// (ms; quantiles estimated from the buckets).
+pub(crate) async fn print(node: (SocketAddr, &str), gateway: Option<(SocketAddr, &str)>) {
     println!("hops inside the runtimes (ms; p50/p99 interpolated in Prometheus buckets):");
     let runtimes = [(Some(node), &NODE[..]), (gateway, &GATEWAY[..])];
-    for (addr, table) in runtimes.into_iter().filter_map(|(a, t)| Some((a?, t))) {
+    for ((addr, component), table) in runtimes.into_iter().filter_map(|(a, t)| Some((a?, t))) {
         let text = scrape(addr).await;
         for (name, what) in table {
-            match parse(&text, name) {
+            match parse(&text, name, component) {
                 Some(h) => println!(
                     "  {what:<52} n {:>7.0}  mean {:>7.3}  p50 {:>7.3}  p99 {:>8.3}",
                     h.count,

@@ -1,6 +1,7 @@
 //! Tick-to-order and order-to-fill at a steady rate, observed on the bus by this process, with
 //! the node's memory sampled throughout.
 
+use super::running::{Component, Running};
 use super::setup::{self, Figures, Setup};
 use chimera_kernel::engine::Command;
 use chimera_kernel::event::ExecutionReport;
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 const WARM_UP: Duration = Duration::from_secs(1);
 
 pub(crate) struct Latency {
+    /// In process, ending when the bus took the intent (or fill) from the runtime; otherwise
+    /// when this process's reader received it.
     pub(crate) tick_to_order: Figures,
     pub(crate) order_to_fill: Figures,
     /// Least-squares slope of the node's RSS over the run, after its first tenth (warm-up).
@@ -24,16 +27,30 @@ pub(crate) struct Latency {
 pub(crate) async fn measure(
     setup: &Setup,
     dir: &std::path::Path,
-    node_binary: &str,
-    gateway_binary: &str,
+    node_binary: &std::sync::LazyLock<String>,
+    gateway_binary: &std::sync::LazyLock<String>,
     events: u64,
     rate: u64,
 ) -> Latency {
     let bus = setup.bus().await;
     let data = setup::bar_stream(events / setup::SYMBOLS.len() as u64);
     let name = setup.live.bus.kind();
-    let mut gateway = setup::spawn(gateway_binary, &setup.path, dir, &format!("{name}-gateway"));
-    let mut node = setup::spawn(node_binary, &setup.path, dir, &format!("{name}-node"));
+    let gateway = Running::start(
+        Component::Gateway,
+        setup,
+        gateway_binary,
+        dir,
+        &format!("{name}-gateway"),
+    )
+    .await;
+    let node = Running::start(
+        Component::Node,
+        setup,
+        node_binary,
+        dir,
+        &format!("{name}-node"),
+    )
+    .await;
     let intents = bus
         .subscribe(
             &setup.topic("orders.submission"),
@@ -55,74 +72,47 @@ pub(crate) async fn measure(
     // registry check, up to 200 ms later, which the first fills of each portfolio measured.
     let counted_from = Instant::now() + WARM_UP;
     let mut warm_up = 0_usize;
-    let published: Arc<Mutex<HashMap<(String, i64), Instant>>> = Arc::default();
-    let mut publisher = Some({
-        let bus = Arc::clone(&bus);
-        let published = Arc::clone(&published);
-        let topic = setup.topic("market.data");
-        tokio::spawn(async move {
-            // One publish every 5 ms (tokio's timers tick in milliseconds).
-            let chunk = usize::try_from(rate / 200).unwrap_or(1).max(1);
-            let period = Duration::from_secs_f64(chunk as f64 / rate as f64);
-            let start = Instant::now();
-            let mut data = data.peekable();
-            let mut n = 0_u32;
-            while data.peek().is_some() {
-                let batch: Vec<(String, i64, Vec<u8>)> = data.by_ref().take(chunk).collect();
-                if let Some(wait) = (period * n).checked_sub(start.elapsed()) {
-                    tokio::time::sleep(wait).await;
-                }
-                n += 1;
-                let now = Instant::now();
-                {
-                    let mut map = published.lock().unwrap();
-                    for (symbol, ts, _) in &batch {
-                        map.insert((symbol.clone(), *ts), now);
-                    }
-                    // A long run (the soak) forgets bars that led to no order within a
-                    // minute, so this process's memory stays flat too.
-                    if n.is_multiple_of(1_000) {
-                        map.retain(|_, at| now.duration_since(*at) < Duration::from_mins(1));
-                    }
-                }
-                let messages: Vec<(String, Vec<u8>)> =
-                    batch.into_iter().map(|(k, _, p)| (k, p)).collect();
-                bus.publish_batch(&topic, &messages).await.unwrap();
-            }
-            start.elapsed()
-        })
-    });
+    let published: Published = Arc::default();
+    let mut publisher = Some(publish(
+        bus.clone(),
+        setup.topic("market.data"),
+        data,
+        rate,
+        Arc::clone(&published),
+        node.in_process(),
+    ));
     // Each topic has a reader of its own that stamps a message when it arrives: one loop
     // polling both in turn would add up to a poll timeout to either figure.
-    let (tx, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<(Seen, Instant)>();
-    let readers = [
-        spawn_reader(intents, tx.clone(), |payload| {
-            match decode::<Command>(payload, MessageType::OrderCommand)
-                .ok()?
-                .payload
-            {
-                Command::Submit(intent) => Some(Seen::Intent {
-                    symbol: intent.symbol.as_str().to_owned(),
-                    created_at: intent.created_at.0,
-                    order: intent.client_order_id.as_str().to_owned(),
-                }),
-                _ => None,
-            }
-        }),
-        spawn_reader(feedback, tx, |payload| {
-            let report = decode::<ExecutionReport>(payload, MessageType::ExecutionReport)
-                .ok()?
-                .payload;
-            report.fill().is_some().then(|| Seen::Fill {
-                order: report.client_order_id.as_str().to_owned(),
-            })
-        }),
-    ];
-    let mut tick_to_order = Vec::new();
-    let mut order_to_fill = Vec::new();
-    let mut intent_seen: HashMap<String, Instant> = HashMap::new();
+    let (tx, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<(Seen, At)>();
+    let readers =
+        [
+            spawn_reader(intents, setup.stamps.clone(), tx.clone(), |payload| {
+                match decode::<Command>(payload, MessageType::OrderCommand)
+                    .ok()?
+                    .payload
+                {
+                    Command::Submit(intent) => Some(Seen::Intent {
+                        symbol: intent.symbol.as_str().to_owned(),
+                        created_at: intent.created_at.0,
+                        order: intent.client_order_id.as_str().to_owned(),
+                    }),
+                    _ => None,
+                }
+            }),
+            spawn_reader(feedback, setup.stamps.clone(), tx, |payload| {
+                let report = decode::<ExecutionReport>(payload, MessageType::ExecutionReport)
+                    .ok()?
+                    .payload;
+                report.fill().is_some().then(|| Seen::Fill {
+                    order: report.client_order_id.as_str().to_owned(),
+                })
+            }),
+        ];
+    let mut tick_to_order = Spans::default();
+    let mut order_to_fill = Spans::default();
+    let mut intent_seen: HashMap<String, At> = HashMap::new();
     // A fill handled before its intent (the two readers race): matched when the intent comes.
-    let mut fill_seen: HashMap<String, Instant> = HashMap::new();
+    let mut fill_seen: HashMap<String, At> = HashMap::new();
     let mut skipped: HashSet<String> = HashSet::new();
     let mut rss = Vec::new();
     let started = Instant::now();
@@ -135,7 +125,7 @@ pub(crate) async fn measure(
                 let Some((seen, at)) = arrival else { break };
                 last_activity = Instant::now();
                 match seen {
-                    Seen::Intent { symbol, created_at, order } if at < counted_from => {
+                    Seen::Intent { symbol, created_at, order } if at.seen < counted_from => {
                         warm_up += 1;
                         published.lock().unwrap().remove(&(symbol, created_at));
                         fill_seen.remove(&order);
@@ -144,19 +134,17 @@ pub(crate) async fn measure(
                     }
                     Seen::Intent { symbol, created_at, order } => {
                         if let Some(sent) = published.lock().unwrap().get(&(symbol, created_at)) {
-                            tick_to_order.push(at.duration_since(*sent).as_secs_f64() * 1e3);
+                            tick_to_order.push(At { bus: *sent, seen: *sent }, at);
                         }
                         if let Some(filled) = fill_seen.remove(&order) {
-                            order_to_fill.push(filled.duration_since(at).as_secs_f64() * 1e3);
+                            order_to_fill.push(at, filled);
                         } else {
                             intent_seen.entry(order).or_insert(at);
                         }
                     }
                     Seen::Fill { order } if skipped.contains(&order) => {}
                     Seen::Fill { order } => match intent_seen.remove(&order) {
-                        Some(sent) => {
-                            order_to_fill.push(at.duration_since(sent).as_secs_f64() * 1e3);
-                        }
+                        Some(sent) => order_to_fill.push(sent, at),
                         None => {
                             fill_seen.entry(order).or_insert(at);
                         }
@@ -164,7 +152,7 @@ pub(crate) async fn measure(
                 }
             }
             _ = sampler.tick() => {
-                if let Some(kib) = setup::status_kib(node.id(), "VmRSS:") {
+                if let Some(kib) = setup::status_kib(node.pid(), "VmRSS:") {
                     rss.push((started.elapsed().as_secs_f64() / 60.0, kib as f64 / 1024.0));
                     // A long run (the soak) reports as it goes, so even a cut one says something.
                     if rss.len().is_multiple_of(60) {
@@ -194,12 +182,19 @@ pub(crate) async fn measure(
     for reader in readers {
         reader.abort();
     }
-    super::hops::print(setup.node_metrics, Some(setup.gateway_metrics)).await;
-    setup::stop(&mut node);
-    setup::stop(&mut gateway);
+    super::hops::print(
+        (setup.node_metrics, &setup.node_id),
+        Some((setup.gateway_metrics, &setup.gateway_id)),
+    )
+    .await;
+    let in_process = node.in_process();
+    node.stop().await;
+    gateway.stop().await;
+    let (tick_to_order, tick_to_order_seen) = tick_to_order.figures();
+    let (order_to_fill, order_to_fill_seen) = order_to_fill.figures();
     let result = Latency {
-        tick_to_order: Figures::of(tick_to_order),
-        order_to_fill: Figures::of(order_to_fill),
+        tick_to_order,
+        order_to_fill,
         rss_slope_mib_per_min: slope(&rss[rss.len() / 10..]),
     };
     let took = publish_time.unwrap_or_default().as_secs_f64();
@@ -213,21 +208,133 @@ pub(crate) async fn measure(
             events as f64 / took
         );
     }
+    if in_process {
+        println!(
+            "tick-to-order (event published → the node's intent on orders.submission, stamped by the bus): {}",
+            result.tick_to_order
+        );
+        println!("  … until this process's reader had it: {tick_to_order_seen}");
+        println!(
+            "order-to-fill (intent on the bus → the gateway's fill on orders.feedback, stamped by the bus): {}",
+            result.order_to_fill
+        );
+        println!("  … between this process's readers: {order_to_fill_seen}");
+    } else {
+        println!(
+            "tick-to-order (event published → intent on orders.submission): {}",
+            result.tick_to_order
+        );
+        println!(
+            "order-to-fill (intent seen → fill on orders.feedback): {}",
+            result.order_to_fill
+        );
+    }
     println!(
-        "tick-to-order (event published → intent on orders.submission): {}",
-        result.tick_to_order
-    );
-    println!(
-        "order-to-fill (intent seen → fill on orders.feedback): {}",
-        result.order_to_fill
-    );
-    println!(
-        "node RSS over the run: {:.1} → {:.1} MiB, slope {:+.3} MiB/min",
+        "{} RSS over the run: {:.1} → {:.1} MiB, slope {:+.3} MiB/min",
+        if in_process {
+            "this process's (node, gateway and bench)"
+        } else {
+            "node"
+        },
         rss.first().map_or(0.0, |s| s.1),
         rss.last().map_or(0.0, |s| s.1),
         result.rss_slope_mib_per_min
     );
     result
+}
+
+/// When each bar was published, by `(symbol, time stamp)`.
+type Published = Arc<Mutex<HashMap<(String, i64), Instant>>>;
+
+/// Publishes `data` at `rate`/s, stamping each bar; returns how long it took. Over a network,
+/// in chunks, one every 5 ms (tokio's timers tick in milliseconds). In process (`from_thread`),
+/// one bar at a time from a thread of its own paced by the operating system's timer (tens of
+/// microseconds): chunks would measure the queue behind each burst, and the figures there
+/// are microseconds.
+fn publish(
+    bus: Arc<dyn chimera_ports::EventBus>,
+    topic: String,
+    data: impl Iterator<Item = (String, i64, Vec<u8>)> + Send + 'static,
+    rate: u64,
+    published: Published,
+    from_thread: bool,
+) -> tokio::task::JoinHandle<Duration> {
+    let chunk = if from_thread {
+        1
+    } else {
+        usize::try_from(rate / 200).unwrap_or(1).max(1)
+    };
+    #[allow(clippy::cast_precision_loss, reason = "a period")]
+    let period = Duration::from_secs_f64(chunk as f64 / rate as f64);
+    let run = async move {
+        let start = Instant::now();
+        let mut data = data.peekable();
+        let mut n = 0_u32;
+        while data.peek().is_some() {
+            let batch: Vec<(String, i64, Vec<u8>)> = data.by_ref().take(chunk).collect();
+            if let Some(wait) = (period * n).checked_sub(start.elapsed()) {
+                if from_thread {
+                    std::thread::sleep(wait);
+                } else {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            n += 1;
+            stamp(&published, &batch, n);
+            let messages: Vec<(String, Vec<u8>)> =
+                batch.into_iter().map(|(k, _, p)| (k, p)).collect();
+            bus.publish_batch(&topic, &messages).await.unwrap();
+        }
+        start.elapsed()
+    };
+    if from_thread {
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || runtime.block_on(run))
+    } else {
+        tokio::spawn(run)
+    }
+}
+
+/// Records when `batch` (the `n`th publish) went out. A long run (the soak) forgets bars that
+/// led to no order within a minute, so this process's memory stays flat too.
+fn stamp(published: &Published, batch: &[(String, i64, Vec<u8>)], n: u32) {
+    let now = Instant::now();
+    let mut map = published.lock().unwrap();
+    for (symbol, ts, _) in batch {
+        map.insert((symbol.clone(), *ts), now);
+    }
+    if n.is_multiple_of(1_000) {
+        map.retain(|_, at| now.duration_since(*at) < Duration::from_mins(1));
+    }
+}
+
+/// When a message was on the bus: stamped by the bus in process (else as `seen`), and when
+/// this process's reader had it.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    bus: Instant,
+    seen: Instant,
+}
+
+/// Spans between two [`At`]s (ms), both ways of stamping.
+#[derive(Default)]
+struct Spans {
+    bus: Vec<f64>,
+    seen: Vec<f64>,
+}
+
+impl Spans {
+    fn push(&mut self, from: At, to: At) {
+        let ms =
+            |to: Instant, from: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
+        self.bus.push(ms(to.bus, from.bus));
+        self.seen.push(ms(to.seen, from.seen));
+    }
+
+    /// (stamped by the bus, seen by the readers).
+    fn figures(self) -> (Figures, Figures) {
+        (Figures::of(self.bus), Figures::of(self.seen))
+    }
 }
 
 /// What a reader saw: an order intent, or a fill of an order.
@@ -242,17 +349,23 @@ enum Seen {
     },
 }
 
-/// Polls `sub` until aborted, stamping each message as it arrives and passing on what `read`
-/// makes of it.
+/// Polls `sub` until aborted, stamping each message as it arrives (and taking the bus's stamp
+/// of it, in process) and passing on what `read` makes of it.
 fn spawn_reader(
     mut sub: Box<dyn chimera_ports::Subscription>,
-    tx: tokio::sync::mpsc::UnboundedSender<(Seen, Instant)>,
+    stamps: Option<Arc<super::stamped::Stamps>>,
+    tx: tokio::sync::mpsc::UnboundedSender<(Seen, At)>,
     read: fn(&[u8]) -> Option<Seen>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             if let Ok(Some(d)) = sub.poll(Duration::from_millis(100)).await {
-                let at = Instant::now();
+                let seen_at = Instant::now();
+                let bus = stamps.as_ref().and_then(|s| s.take(&d.topic, d.offset));
+                let at = At {
+                    bus: bus.unwrap_or(seen_at),
+                    seen: seen_at,
+                };
                 if let Some(seen) = read(&d.payload) {
                     if tx.send((seen, at)).is_err() {
                         return;

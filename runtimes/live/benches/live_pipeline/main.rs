@@ -1,7 +1,9 @@
 //! Live pipeline figures on loopback services, with the real `chimera-node` and
 //! `chimera-gateway` binaries (`cargo bench -p chimera-live --bench live_pipeline`), on each bus
-//! the environment names (Kafka: `CHIMERA_KAFKA_BROKERS`, Redis Streams: `CHIMERA_REDIS_URL`;
-//! `CHIMERA_BENCH_BUS=kafka|redis` picks one), storing in PostgreSQL (`CHIMERA_DATABASE_URL`):
+//! the environment names (Kafka: `CHIMERA_KAFKA_BROKERS`, Redis Streams: `CHIMERA_REDIS_URL`),
+//! storing in PostgreSQL (`CHIMERA_DATABASE_URL`); then in one process as `chimera up` runs on
+//! its embedded defaults: node and gateway as tasks of this process on the in-memory bus,
+//! storing in SQLite, no server needed. `CHIMERA_BENCH_BUS=kafka|redis|memory` picks one:
 //!
 //! 1. the floor: the bus's own publish → poll hop, through the same adapter and settings;
 //! 2. node throughput and memory: 5 portfolios (one symbol each), the bars already on the bus;
@@ -27,8 +29,11 @@
 mod floor;
 mod hops;
 mod latency;
+mod running;
 mod setup;
+mod stamped;
 
+use running::{Component, Running};
 use setup::{Bus, Figures, Setup, SYMBOLS};
 use std::time::{Duration, Instant};
 
@@ -59,27 +64,44 @@ struct Outcome {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let Ok(admin) = std::env::var("CHIMERA_DATABASE_URL") else {
-        println!("skipped: set CHIMERA_DATABASE_URL (scripts/services.sh starts PostgreSQL)");
-        return;
-    };
-    let buses = Bus::from_env();
+    // In process the runtimes log here (`CHIMERA_LOG`, warnings by default), as in `chimera up`.
+    if std::env::var_os("CHIMERA_LOG").is_none() {
+        std::env::set_var("CHIMERA_LOG", "warn");
+    }
+    chimera_live::logging::init().unwrap();
+    let admin = std::env::var("CHIMERA_DATABASE_URL").ok();
+    let mut buses = Bus::from_env();
+    if admin.is_none() && buses.iter().any(|b| !matches!(b, Bus::Memory)) {
+        println!("Kafka and Redis Streams skipped: set CHIMERA_DATABASE_URL (scripts/services.sh starts PostgreSQL)");
+        buses.retain(|b| matches!(b, Bus::Memory));
+    }
     if buses.is_empty() {
-        println!("skipped: set CHIMERA_KAFKA_BROKERS or CHIMERA_REDIS_URL (scripts/services.sh starts both)");
+        println!("skipped: no bus chosen (CHIMERA_BENCH_BUS=kafka|redis|memory; scripts/services.sh starts Kafka and Redis)");
         return;
     }
-    // Built (or found) now, not inside a timed phase.
-    std::sync::LazyLock::force(&NODE);
-    std::sync::LazyLock::force(&GATEWAY);
+    // Built (or found) now, not inside a timed phase (in process, none is run).
+    if buses.iter().any(|b| !matches!(b, Bus::Memory)) {
+        std::sync::LazyLock::force(&NODE);
+        std::sync::LazyLock::force(&GATEWAY);
+    }
     let dir = std::env::temp_dir().join(format!("chimera-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut outcomes = Vec::new();
     for bus in &buses {
         println!("== {} ==", bus.name());
-        outcomes.push(run_on(bus, &admin, &dir).await);
+        let outcome = if matches!(bus, Bus::Memory) {
+            in_process(bus, &dir).await
+        } else {
+            run_on(bus, admin.as_deref(), &dir).await
+        };
+        outcomes.push(outcome);
     }
     println!("\n== summary (ms; overhead = ours above the floor's hops) ==");
     for o in &outcomes {
+        if o.bus == "memory" {
+            print_in_process(o);
+            continue;
+        }
         let l = &o.latency;
         println!(
             "{}: hop p50 {:.2} p99 {:.2}, before the latency phase p50 {:.2} p99 {:.2} | tick-to-order p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | \
@@ -105,13 +127,64 @@ async fn main() {
     }
 }
 
-async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
+/// The in-process summary line, in microseconds.
+fn print_in_process(o: &Outcome) {
+    let (l, us) = (&o.latency, |ms: f64| ms * 1e3);
+    println!(
+        "memory (in process): hop p50 {:.1} p99 {:.1} µs | tick-to-order p50 {:.1} p99 {:.1} µs (overhead p50 {:.1}, p99 {:.1}) | \
+         order-to-fill p50 {:.1} p99 {:.1} µs | {:.0} events/s (bus read floor {:.0}/s)",
+        us(o.latency_floor.p50),
+        us(o.latency_floor.p99),
+        us(l.tick_to_order.p50),
+        us(l.tick_to_order.p99),
+        us(l.tick_to_order.p50 - 2.0 * o.latency_floor.p50),
+        us(l.tick_to_order.p99 - 2.0 * o.latency_floor.p99),
+        us(l.order_to_fill.p50),
+        us(l.order_to_fill.p99),
+        o.throughput,
+        o.read_floor,
+    );
+}
+
+/// The in-memory run, on a single-threaded runtime of its own as `chimera up` runs on the
+/// in-memory bus.
+async fn in_process(bus: &Bus, dir: &std::path::Path) -> Outcome {
+    let (bus, dir) = (bus.clone(), dir.to_path_buf());
+    let thread = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(run_on(&bus, None, &dir))
+    });
+    tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A fresh database named `name`: on PostgreSQL (`admin`) for the buses of servers, a SQLite
+/// file under `dir` in process (the embedded defaults).
+async fn database(bus: &Bus, admin: Option<&str>, dir: &std::path::Path, name: &str) -> String {
+    match (bus, admin) {
+        (Bus::Memory, _) => {
+            let path = dir.join(format!("{name}.db"));
+            let _ = std::fs::remove_file(&path);
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+        (_, Some(admin)) => chimera_sql::recreate_postgres_database(admin, name)
+            .await
+            .unwrap(),
+        (_, None) => unreachable!("buses of servers are dropped without a database"),
+    }
+}
+
+async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcome {
     // The development Kafka broker takes one record per produce request (see `Bus::section`),
     // so one idempotent producer (5 requests in flight) tops out near 5 / round trip, about
     // 550 messages/s at its 9 ms: a faster feed would measure its own backlog, not our latency.
     let default_rate = match bus {
         Bus::Kafka(_) => 400,
-        Bus::Redis(_) => 2_000,
+        Bus::Redis(_) | Bus::Memory => 2_000,
     };
     let rate = env_u64("CHIMERA_BENCH_RATE", default_rate).max(1);
     let run = std::time::SystemTime::now()
@@ -121,17 +194,16 @@ async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
     let name = bus.name();
 
     // 1. The floor, on a topic of its own.
-    let db = chimera_sql::recreate_postgres_database(admin, &format!("chimera_bench_{name}_tp"))
-        .await
-        .unwrap();
-    let tp = Setup::write(dir, bus, &format!("bench.{name}.tp{run}."), &db);
+    let db = database(bus, admin, dir, &format!("chimera_bench_{name}_tp")).await;
+    let tp = Setup::new(dir, bus, &format!("bench.{name}.tp{run}."), &db).await;
     let handle = tp.bus().await;
     // 2,000 hops by default. The development Kafka broker slows as a partition fills, so a
     // floor as long as the latency phase (`CHIMERA_BENCH_FLOOR_EVENTS`) shows the broker's own
     // p99 over such a run; it also loads the broker that much more before the next phase.
     let latency_events = env_u64("CHIMERA_BENCH_LATENCY_EVENTS", 20_000);
     let floor_events = usize::try_from(env_u64("CHIMERA_BENCH_FLOOR_EVENTS", 2_000)).unwrap();
-    let floor = floor::hop(&handle, &tp.topic("floor"), floor_events, rate).await;
+    let from_thread = matches!(bus, Bus::Memory);
+    let floor = floor::hop(&handle, &tp.topic("floor"), floor_events, rate, from_thread).await;
     println!("floor (one publish → poll hop): {floor}");
 
     // 2. Throughput and memory: the bars are on the bus before the node starts (skipped with
@@ -149,10 +221,8 @@ async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
     };
 
     // 3. Latency at a steady rate, with the gateway.
-    let db = chimera_sql::recreate_postgres_database(admin, &format!("chimera_bench_{name}_lat"))
-        .await
-        .unwrap();
-    let lat = Setup::write(dir, bus, &format!("bench.{name}.lat{run}."), &db);
+    let db = database(bus, admin, dir, &format!("chimera_bench_{name}_lat")).await;
+    let lat = Setup::new(dir, bus, &format!("bench.{name}.lat{run}."), &db).await;
     // The broker after the throughput phase is not the broker of the first floor (the
     // development Kafka broker slows as it accumulates batches): the latency phase is held
     // against a floor measured right before it, on the same broker in the same state.
@@ -160,7 +230,14 @@ async fn run_on(bus: &Bus, admin: &str, dir: &std::path::Path) -> Outcome {
         floor
     } else {
         let handle = lat.bus().await;
-        let again = floor::hop(&handle, &lat.topic("floor"), floor_events, rate).await;
+        let again = floor::hop(
+            &handle,
+            &lat.topic("floor"),
+            floor_events,
+            rate,
+            from_thread,
+        )
+        .await;
         println!("floor again, before the latency phase: {again}");
         again
     };
@@ -210,12 +287,17 @@ async fn throughput(
     );
     let store = setup::store(db).await;
     let started = Instant::now();
-    let mut node = setup::spawn(&NODE, &tp.path, dir, &format!("{name}-tp-node"));
+    let node = Running::start(Component::Node, tp, &NODE, dir, &format!("{name}-tp-node")).await;
     let finished = setup::wait_applied(&store, last_ts, Duration::from_mins(10)).await;
     let elapsed = started.elapsed();
-    let rss = setup::status_kib(node.id(), "VmHWM:").unwrap_or(0);
-    hops::print(tp.node_metrics, None).await;
-    setup::stop(&mut node);
+    // In process the peak is this process's, bars and all: not the node's.
+    let rss = if node.in_process() {
+        None
+    } else {
+        setup::status_kib(node.pid(), "VmHWM:")
+    };
+    hops::print((tp.node_metrics, &tp.node_id), None).await;
+    node.stop().await;
     assert!(
         finished,
         "the node applied every bar (logs in {})",
@@ -224,13 +306,15 @@ async fn throughput(
     #[allow(clippy::cast_precision_loss, reason = "figures")]
     let throughput = data.len() as f64 / elapsed.as_secs_f64();
     #[allow(clippy::cast_precision_loss, reason = "figures")]
-    let peak_rss_mib = rss as f64 / 1024.0;
+    let peak_rss_mib = rss.map_or(f64::NAN, |kib| kib as f64 / 1024.0);
     println!(
         "node throughput: {} market events routed to 5 portfolios in {:.2} s = {throughput:.0} events/s (from process start, incl. restore and consumer start-up)",
         data.len(),
         elapsed.as_secs_f64(),
     );
-    println!("node peak RSS with 5 portfolios: {peak_rss_mib:.1} MiB");
+    if rss.is_some() {
+        println!("node peak RSS with 5 portfolios: {peak_rss_mib:.1} MiB");
+    }
 
     (read_floor, throughput, peak_rss_mib)
 }

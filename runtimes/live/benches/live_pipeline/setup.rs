@@ -20,6 +20,9 @@ pub(crate) const SYMBOLS: [&str; 5] = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT
 pub(crate) enum Bus {
     Kafka(String),
     Redis(String),
+    /// The in-memory bus, node and gateway running in this process as `chimera up` runs them,
+    /// storing in SQLite (the embedded defaults: no server).
+    Memory,
 }
 
 impl Bus {
@@ -27,11 +30,13 @@ impl Bus {
         match self {
             Self::Kafka(_) => "kafka",
             Self::Redis(_) => "redis",
+            Self::Memory => "memory",
         }
     }
 
     /// The buses whose servers the environment names (`CHIMERA_KAFKA_BROKERS`,
-    /// `CHIMERA_REDIS_URL`), narrowed by `CHIMERA_BENCH_BUS` (`kafka`, `redis`).
+    /// `CHIMERA_REDIS_URL`), then the in-memory bus, narrowed by `CHIMERA_BENCH_BUS` (`kafka`,
+    /// `redis`, `memory`).
     pub(crate) fn from_env() -> Vec<Self> {
         let only = std::env::var("CHIMERA_BENCH_BUS").ok();
         let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
@@ -45,6 +50,9 @@ impl Bus {
             if wanted("redis") {
                 buses.push(Self::Redis(url));
             }
+        }
+        if wanted("memory") {
+            buses.push(Self::Memory);
         }
         buses
     }
@@ -65,6 +73,7 @@ impl Bus {
             Self::Redis(url) => {
                 format!("[bus]\nkind = \"redis\"\nurl = \"{url}\"\ntopic_prefix = \"{prefix}\"\n\n")
             }
+            Self::Memory => format!("[bus]\nkind = \"memory\"\ntopic_prefix = \"{prefix}\"\n\n"),
         }
     }
 }
@@ -76,6 +85,15 @@ pub(crate) struct Setup {
     /// Where node and gateway serve `/metrics` (their hop histograms).
     pub(crate) node_metrics: std::net::SocketAddr,
     pub(crate) gateway_metrics: std::net::SocketAddr,
+    /// Node and gateway ids, one pair per phase: in one process (the in-memory bus) their
+    /// histograms share one recorder, told apart by these.
+    pub(crate) node_id: String,
+    pub(crate) gateway_id: String,
+    /// On the in-memory bus, the one bus and database pool every component of this process
+    /// shares (as in `chimera up`).
+    pub(crate) shared: Option<(Arc<dyn EventBus>, chimera_sql::SqlStore)>,
+    /// In process, when the runtimes published each order command and report.
+    pub(crate) stamps: Option<Arc<super::stamped::Stamps>>,
 }
 
 /// A loopback address with a port free now (the runtime binds it a moment later).
@@ -90,14 +108,17 @@ impl Setup {
     /// Writes the configuration of node and gateway for 5 portfolios (one symbol each) on
     /// `bus` under topic prefix `prefix`, storing in database `db`.
     pub(crate) fn write(dir: &Path, bus: &Bus, prefix: &str, db: &str) -> Self {
+        static PHASE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let phase = PHASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (node_id, gateway_id) = (format!("node-{phase}"), format!("gateway-{phase}"));
         let mut text = bus.section(prefix);
         let (node_metrics, gateway_metrics) = (free_addr(), free_addr());
         let _ = write!(
             text,
             "[database]\nurl = \"{db}\"\nmax_connections = 16\n\n\
-             [node]\nid = \"node-1\"\nqueue_capacity = 4096\nregister_portfolios = true\n\
+             [node]\nid = \"{node_id}\"\nqueue_capacity = 4096\nregister_portfolios = true\n\
              metrics_listen = \"{node_metrics}\"\n\n\
-             [gateway]\nid = \"gateway-1\"\nmetrics_listen = \"{gateway_metrics}\"\n\n"
+             [gateway]\nid = \"{gateway_id}\"\nmetrics_listen = \"{gateway_metrics}\"\n\n"
         );
         for symbol in SYMBOLS {
             text.push_str("[[portfolios]]\n");
@@ -113,11 +134,39 @@ impl Setup {
             live,
             node_metrics,
             gateway_metrics,
+            node_id,
+            gateway_id,
+            shared: None,
+            stamps: None,
         }
     }
 
-    /// The bus as the runtimes build it from this configuration.
+    /// [`Setup::write`], and on the in-memory bus the bus and database pool this process's
+    /// components share.
+    pub(crate) async fn new(dir: &Path, bus: &Bus, prefix: &str, db: &str) -> Self {
+        let mut setup = Self::write(dir, bus, prefix, db);
+        if setup.live.bus.is_memory() {
+            let bus = chimera_live::connect_bus(&setup.live, "bench", true)
+                .await
+                .unwrap();
+            let watched = vec![
+                setup.topic("orders.submission"),
+                setup.topic("orders.feedback"),
+            ];
+            let (bus, stamps) = super::stamped::StampedBus::new(bus, watched);
+            let (store, _health) = setup.live.database.build().await.unwrap();
+            setup.shared = Some((Arc::new(bus), store));
+            setup.stamps = Some(stamps);
+        }
+        setup
+    }
+
+    /// The bus as the runtimes build it from this configuration (on the in-memory bus, the
+    /// shared one).
     pub(crate) async fn bus(&self) -> Arc<dyn EventBus> {
+        if let Some((bus, _)) = &self.shared {
+            return Arc::clone(bus);
+        }
         chimera_live::connect_bus(&self.live, "bench", false)
             .await
             .unwrap()

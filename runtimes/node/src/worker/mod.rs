@@ -88,6 +88,8 @@ pub(crate) struct Worker {
     /// How long applied inputs wait for their checkpoint (`[node] checkpoint_ms`, [`commit`]).
     pub(crate) checkpoint_every: std::time::Duration,
     uncommitted: commit::Uncommitted,
+    /// The checkpoint being stored while the worker goes on ([`commit`]).
+    in_flight: Option<commit::InFlight>,
 }
 
 impl Worker {
@@ -147,6 +149,7 @@ impl Worker {
             outbox,
             checkpoint_every: std::time::Duration::ZERO,
             uncommitted: commit::Uncommitted::default(),
+            in_flight: None,
         }
     }
 
@@ -178,6 +181,11 @@ impl Worker {
             let change = tokio::select! {
                 change = self.queue.pop_batch(self.batch_max, &mut batch) => change,
                 () = sleep_until(due) => None,
+                stored = stored(&mut self.in_flight) => {
+                    self.in_flight = None;
+                    self.settled(stored)?;
+                    continue;
+                }
                 () = shutdown.wait() => return self.commit_on_exit(&rt).await,
                 changed = stop.changed() => {
                     if changed.is_err() || *stop.borrow() {
@@ -198,16 +206,23 @@ impl Worker {
                 self.uncommitted.inputs.extend(inputs);
             }
             if self.commit_due() {
-                let started = std::time::Instant::now();
-                self.commit(&rt).await?;
-                self.hops.checkpoint.record(started.elapsed());
+                // An operator waits for the answer: stored before the next input.
+                if self.acks.is_empty() && self.status_change.is_none() {
+                    self.begin_commit(&rt).await?;
+                } else {
+                    self.commit(&rt).await?;
+                }
             }
         }
     }
 
     /// At shutdown or when the portfolio leaves: what was applied and published is checkpointed
     /// (best effort: what is not stays unacknowledged and is applied again by the next owner).
-    async fn commit_on_exit(&mut self, rt: &Runtime) -> anyhow::Result<()> {
+    async fn commit_on_exit(&mut self, rt: &Arc<Runtime>) -> anyhow::Result<()> {
+        if let Err(e) = self.settle_commit().await {
+            tracing::warn!(portfolio = %self.id, "last checkpoint not written: {e:#}");
+            return Ok(());
+        }
         if self.uncommitted.since.is_some() && !self.uncommitted.discarded {
             if let Err(e) = self.commit(rt).await {
                 tracing::warn!(portfolio = %self.id, "last checkpoint not written: {e:#}");
@@ -223,7 +238,11 @@ impl Worker {
 
     /// Runs `batch` through the engine and publishes its commands, then checkpoints (catch-up
     /// reads its inputs itself, so each of its batches is made durable at once).
-    pub(crate) async fn process(&mut self, rt: &Runtime, batch: &[Input]) -> anyhow::Result<()> {
+    pub(crate) async fn process(
+        &mut self,
+        rt: &Arc<Runtime>,
+        batch: &[Input],
+    ) -> anyhow::Result<()> {
         self.decide(batch).await?;
         self.commit(rt).await
     }
@@ -389,6 +408,16 @@ impl Worker {
         self.outbox.send(keyed, epoch, taken).await?;
         self.stats.orders.fetch_add(count, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// Waits until the checkpoint in flight is stored (forever without one).
+async fn stored(
+    in_flight: &mut Option<commit::InFlight>,
+) -> Result<anyhow::Result<()>, tokio::task::JoinError> {
+    match in_flight {
+        Some(task) => task.await,
+        None => std::future::pending().await,
     }
 }
 

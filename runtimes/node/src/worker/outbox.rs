@@ -70,22 +70,27 @@ impl Outbox {
         Ok(())
     }
 
-    /// Returns once every command sent so far is on the bus.
+    /// A receiver answered once every command sent so far is on the bus (dropped unanswered
+    /// if one of them could not be published: [`Self::failed`] says why).
     ///
     /// # Errors
-    /// One of them could not be published (fatal for the worker).
-    pub(crate) async fn flush(&mut self) -> anyhow::Result<()> {
+    /// An earlier publish failed (fatal for the worker).
+    pub(crate) async fn flush_ticket(&mut self) -> anyhow::Result<oneshot::Receiver<()>> {
         let (done, published) = oneshot::channel();
-        if self.jobs.send(Job::Flush(done)).await.is_err() || published.await.is_err() {
+        if self.jobs.send(Job::Flush(done)).await.is_err() {
             return Err(self.failure());
         }
-        Ok(())
+        Ok(published)
+    }
+
+    /// Why the publisher stopped, once it has.
+    pub(crate) fn failed(&mut self) -> Option<anyhow::Error> {
+        self.failed.try_recv().ok()
     }
 
     fn failure(&mut self) -> anyhow::Error {
-        self.failed
-            .try_recv()
-            .unwrap_or_else(|_| anyhow::anyhow!("the order publisher stopped"))
+        self.failed()
+            .unwrap_or_else(|| anyhow::anyhow!("the order publisher stopped"))
     }
 }
 
