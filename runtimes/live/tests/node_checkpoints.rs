@@ -1,0 +1,115 @@
+//! A node stores each checkpoint while its worker goes on (`worker/commit.rs`): a store that
+//! fails must still stop the worker, and the node with it, without the inputs it covered being
+//! acknowledged. Here another owner's newer checkpoint (a successor after failover) makes the
+//! store refuse, as a zombie node would meet it.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::strategy::StrategyRegistry;
+use chimera_kernel::testing::bar;
+use chimera_kernel::Decimal;
+use chimera_live::config::NodeConfig;
+use chimera_live::node;
+use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
+use chimera_live::runtime::{shutdown_pair, Runtime};
+use chimera_memory::MemoryEventBus;
+use chimera_messages::{MessageType, Topic, Topics};
+use chimera_ports::{Checkpoint, CheckpointRepository};
+use chimera_sql::{SqlConfig, SqlStore};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn spec() -> PortfolioSpec {
+    let spec: PortfolioSpec = toml::from_str(
+        "id = \"overtaken\"\nstrategy = \"ema-cross\"\ninstruments = []\n\
+         [params]\nfast = \"2\"\nslow = \"3\"\nqty = \"0.01\"\n\
+         [balances]\nUSDT = \"1000000\"\n",
+    )
+    .unwrap();
+    PortfolioSpec {
+        instruments: vec![InstrumentSpec::perp_with_defaults("BTCUSDT", "5")],
+        ..spec
+    }
+}
+
+async fn publish_bars(rt: &Runtime, minutes: std::ops::Range<i64>) {
+    for minute in minutes {
+        let close = Decimal::from(40_000 + 50 * (minute % 7));
+        let event = bar("BTCUSDT", 29_000_000 + minute, close);
+        rt.publish(
+            Topic::MarketData,
+            MessageType::MarketEvent,
+            format!("bar:{minute}"),
+            "BTCUSDT",
+            &event,
+        )
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_checkpoint_was_overtaken_stops() {
+    let dir = std::env::temp_dir().join(format!("chimera-overtaken-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("live.db").display());
+    let store = SqlStore::connect(&SqlConfig::new(url)).await.unwrap();
+    let bus = Arc::new(MemoryEventBus::new());
+    let (_trigger, shutdown) = shutdown_pair();
+    let runtime = |name: &str| {
+        Arc::new(Runtime::new(
+            bus.clone(),
+            Topics::new("overtaken."),
+            store.clone(),
+            name,
+            shutdown.clone(),
+        ))
+    };
+    let (node_rt, feed_rt) = (runtime("n1"), runtime("feed"));
+    node::register_portfolios(&node_rt, "n1", &[spec()])
+        .await
+        .unwrap();
+    let config: NodeConfig = toml::from_str("id = \"n1\"\ncheckpoint_ms = 20").unwrap();
+    let strategies = StrategyRegistry::builtin();
+    let node_task =
+        tokio::spawn(async move { node::run_node(node_rt, &config, &strategies).await });
+
+    let id = PortfolioId::new("overtaken");
+    publish_bars(&feed_rt, 0..20).await;
+    let started = Instant::now();
+    let ours = loop {
+        if let Some(cp) = store.load_checkpoint(&id).await.unwrap() {
+            break cp;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the node checkpointed its first bars"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // A successor took the portfolio over and checkpointed far ahead.
+    let theirs = Checkpoint {
+        revision: ours.revision + 1_000,
+        ..ours.clone()
+    };
+    store.save_checkpoint(&theirs).await.unwrap();
+    publish_bars(&feed_rt, 20..40).await;
+
+    let outcome = tokio::time::timeout(Duration::from_secs(20), node_task)
+        .await
+        .expect("the node stopped on its own")
+        .unwrap();
+    let error = format!("{:#}", outcome.expect_err("the node failed"));
+    assert!(
+        error.contains("a newer checkpoint exists"),
+        "stopped for the overtaken checkpoint: {error}"
+    );
+    assert_eq!(
+        store.checkpoint_revision(&id).await.unwrap(),
+        Some(theirs.revision),
+        "the successor's checkpoint stands"
+    );
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
