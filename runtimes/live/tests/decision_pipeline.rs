@@ -3,6 +3,8 @@
 //! engaged in Redis stops new entries.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod embedded;
+
 use chimera_kernel::decision::DecisionReason;
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::SignalId;
@@ -15,10 +17,9 @@ use chimera_live::kill_switch::{announce, KillSwitches};
 use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
 use chimera_live::runtime::{shutdown_pair, Runtime, SharedState};
 use chimera_live::{gateway, node};
-use chimera_memory::MemoryEventBus;
-use chimera_messages::{KillScope, KillSwitch, MessageType, Topic, Topics};
+use chimera_messages::{KillScope, KillSwitch, MessageType, Topic};
 use chimera_ports::{Increment, SignalRecord, SignalRepository, StateStore};
-use chimera_sql::{SqlConfig, SqlStore};
+use chimera_sql::SqlStore;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -112,22 +113,10 @@ async fn portfolios_share_the_budget_models_score_and_the_kill_switch_stops_entr
             .unwrap(),
     );
 
-    let dir = std::env::temp_dir().join(format!("chimera-decisions-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("live.db").display());
-    let store = SqlStore::connect(&SqlConfig::new(url)).await.unwrap();
-    let bus = Arc::new(MemoryEventBus::new());
+    let world = embedded::World::new("decisions").await;
+    let store = world.store.clone();
     let (trigger, shutdown) = shutdown_pair();
-    let runtime = |name: &str| {
-        Runtime::new(
-            bus.clone(),
-            Topics::new("decisions."),
-            store.clone(),
-            name,
-            shutdown.clone(),
-        )
-    };
+    let runtime = |name: &str| world.runtime("decisions.", name, &shutdown);
     let node_rt = Arc::new(runtime("n1").with_state(SharedState {
         store: Arc::clone(&state),
         lease: Duration::from_secs(30),
@@ -213,6 +202,5 @@ async fn portfolios_share_the_budget_models_score_and_the_kill_switch_stops_entr
     trigger.trigger();
     node_task.await.unwrap().unwrap();
     gateway_task.await.unwrap().unwrap();
-    store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    world.remove().await;
 }

@@ -4,18 +4,18 @@
 //! in-memory bus and a SQLite file, so it needs no servers.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod embedded;
+
 use async_trait::async_trait;
 use chimera_kernel::event::{Bar, MarketEvent};
 use chimera_kernel::ids::Symbol;
 use chimera_kernel::time::Timestamp;
 use chimera_live::feed::{publish_source, FeedOptions};
-use chimera_live::runtime::{shutdown_pair, Runtime};
-use chimera_memory::MemoryEventBus;
-use chimera_messages::{decode, Envelope, MessageType, Topics};
+use chimera_live::runtime::shutdown_pair;
+use chimera_messages::{decode, Envelope, MessageType};
 use chimera_ports::{
     AuditKind, AuditRepository, EventBus, MarketDataSource, PortError, PortResult,
 };
-use chimera_sql::{SqlConfig, SqlStore};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,20 +57,10 @@ impl MarketDataSource for ScriptedVenueFeed {
 
 #[tokio::test]
 async fn a_venue_feed_is_published_with_bad_records_dead_lettered() {
-    let dir = std::env::temp_dir().join(format!("chimera-feed-source-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("feed.db").display());
-    let store = SqlStore::connect(&SqlConfig::new(url)).await.unwrap();
-    let bus = Arc::new(MemoryEventBus::new());
+    let world = embedded::World::new("feed-source").await;
+    let (store, bus) = (world.store.clone(), world.bus.clone());
     let (_trigger, shutdown) = shutdown_pair();
-    let rt = Arc::new(Runtime::new(
-        bus.clone(),
-        Topics::new("t."),
-        store.clone(),
-        "feed-ws",
-        shutdown,
-    ));
+    let rt = Arc::new(world.runtime("t.", "feed-ws", &shutdown));
     let mut market = bus.subscribe("t.market.data", "reader").await.unwrap();
     let mut letters = bus.subscribe("t.dead.letters", "reader").await.unwrap();
     let mut source = ScriptedVenueFeed(VecDeque::from([
@@ -117,5 +107,5 @@ async fn a_venue_feed_is_published_with_bad_records_dead_lettered() {
         "the raw bytes are kept: {}",
         recorded[0].body
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    world.remove().await;
 }

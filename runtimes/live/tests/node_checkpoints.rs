@@ -4,6 +4,8 @@
 //! store refuse, as a zombie node would meet it.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod embedded;
+
 use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::strategy::StrategyRegistry;
 use chimera_kernel::testing::bar;
@@ -12,10 +14,8 @@ use chimera_live::config::NodeConfig;
 use chimera_live::node;
 use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
 use chimera_live::runtime::{shutdown_pair, Runtime};
-use chimera_memory::MemoryEventBus;
-use chimera_messages::{MessageType, Topic, Topics};
+use chimera_messages::{MessageType, Topic};
 use chimera_ports::{Checkpoint, CheckpointRepository};
-use chimera_sql::{SqlConfig, SqlStore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,22 +50,10 @@ async fn publish_bars(rt: &Runtime, minutes: std::ops::Range<i64>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_whose_checkpoint_was_overtaken_stops() {
-    let dir = std::env::temp_dir().join(format!("chimera-overtaken-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("live.db").display());
-    let store = SqlStore::connect(&SqlConfig::new(url)).await.unwrap();
-    let bus = Arc::new(MemoryEventBus::new());
+    let world = embedded::World::new("overtaken").await;
+    let store = world.store.clone();
     let (_trigger, shutdown) = shutdown_pair();
-    let runtime = |name: &str| {
-        Arc::new(Runtime::new(
-            bus.clone(),
-            Topics::new("overtaken."),
-            store.clone(),
-            name,
-            shutdown.clone(),
-        ))
-    };
+    let runtime = |name: &str| Arc::new(world.runtime("overtaken.", name, &shutdown));
     let (node_rt, feed_rt) = (runtime("n1"), runtime("feed"));
     node::register_portfolios(&node_rt, "n1", &[spec()])
         .await
@@ -110,6 +98,5 @@ async fn a_node_whose_checkpoint_was_overtaken_stops() {
         Some(theirs.revision),
         "the successor's checkpoint stands"
     );
-    store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    world.remove().await;
 }

@@ -5,6 +5,8 @@
 //! `chimera-cli`.)
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod embedded;
+
 use chimera_kernel::engine::PortfolioEngine;
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::strategy::StrategyRegistry;
@@ -12,12 +14,10 @@ use chimera_kernel::testing::{bar, intent_of, ReportLog, TimerDriven};
 use chimera_kernel::Decimal;
 use chimera_live::config::{GatewayConfig, NodeConfig};
 use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
-use chimera_live::runtime::{shutdown_pair, Runtime};
+use chimera_live::runtime::shutdown_pair;
 use chimera_live::{gateway, node};
-use chimera_memory::MemoryEventBus;
-use chimera_messages::{MessageType, Topic, Topics};
+use chimera_messages::{MessageType, Topic};
 use chimera_sim::{Backtest, SimConfig};
-use chimera_sql::{SqlConfig, SqlStore};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -112,22 +112,9 @@ async fn timer_driven_intents_are_the_same_on_a_node_as_in_the_backtest() {
         "two market orders at scripted times between bars: {expected:#?}"
     );
 
-    let dir = std::env::temp_dir().join(format!("chimera-timers-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("live.db").display());
-    let store = SqlStore::connect(&SqlConfig::new(url)).await.unwrap();
-    let bus = Arc::new(MemoryEventBus::new());
+    let world = embedded::World::new("timers").await;
     let (trigger, shutdown) = shutdown_pair();
-    let runtime = |name: &str| {
-        Arc::new(Runtime::new(
-            bus.clone(),
-            Topics::new("timers."),
-            store.clone(),
-            name,
-            shutdown.clone(),
-        ))
-    };
+    let runtime = |name: &str| Arc::new(world.runtime("timers.", name, &shutdown));
     let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
     node::register_portfolios(&node_rt, "n1", &[spec()])
         .await
@@ -168,6 +155,5 @@ async fn timer_driven_intents_are_the_same_on_a_node_as_in_the_backtest() {
         live.len()
     );
     assert_eq!(live, expected, "same intents, same times");
-    store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    world.remove().await;
 }
