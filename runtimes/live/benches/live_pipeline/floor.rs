@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 /// Publishes `count` small messages at `rate`/s, one at a time as the node and gateway do, and
 /// returns the time each took to reach a subscriber polling the topic. `from_thread`: published
 /// from a thread of its own paced by the operating system's timer, as the latency phase
-/// publishes in process (see `latency::publish_each`), so the hop includes waking the runtime.
+/// publishes in process ([`super::setup::spawn_publisher`]), so the hop includes waking the
+/// runtime.
 pub(crate) async fn hop(
     bus: &Arc<dyn EventBus>,
     topic: &str,
@@ -44,17 +45,12 @@ pub(crate) async fn hop(
         let (bus, sent, topic) = (Arc::clone(bus), Arc::clone(&sent), topic.to_owned());
         #[allow(clippy::cast_precision_loss, reason = "a rate")]
         let period = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
-        let runtime = tokio::runtime::Handle::current();
         let publish = async move {
             let start = Instant::now();
             for i in 0..count {
                 let due = period * u32::try_from(i).unwrap();
                 if let Some(wait) = due.checked_sub(start.elapsed()) {
-                    if from_thread {
-                        std::thread::sleep(wait);
-                    } else {
-                        tokio::time::sleep(wait).await;
-                    }
+                    super::setup::pause(wait, from_thread).await;
                 }
                 sent.lock().unwrap()[i] = Some(Instant::now());
                 bus.publish(&topic, "k", &(i as u64).to_le_bytes())
@@ -62,11 +58,7 @@ pub(crate) async fn hop(
                     .unwrap();
             }
         };
-        if from_thread {
-            tokio::task::spawn_blocking(move || runtime.block_on(publish))
-        } else {
-            tokio::spawn(publish)
-        }
+        super::setup::spawn_publisher(publish, from_thread)
     };
     let mut samples = Vec::with_capacity(count);
     let mut last = Instant::now();

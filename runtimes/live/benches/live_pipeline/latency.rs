@@ -273,11 +273,7 @@ fn publish(
         while data.peek().is_some() {
             let batch: Vec<(String, i64, Vec<u8>)> = data.by_ref().take(chunk).collect();
             if let Some(wait) = (period * n).checked_sub(start.elapsed()) {
-                if from_thread {
-                    std::thread::sleep(wait);
-                } else {
-                    tokio::time::sleep(wait).await;
-                }
+                setup::pause(wait, from_thread).await;
             }
             n += 1;
             stamp(&published, &batch, n);
@@ -287,12 +283,7 @@ fn publish(
         }
         start.elapsed()
     };
-    if from_thread {
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || runtime.block_on(run))
-    } else {
-        tokio::spawn(run)
-    }
+    setup::spawn_publisher(run, from_thread)
 }
 
 /// Records when `batch` (the `n`th publish) went out. A long run (the soak) forgets bars that

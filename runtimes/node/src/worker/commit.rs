@@ -30,6 +30,19 @@ use tokio::task::JoinHandle;
 /// A checkpoint being stored ([`Worker::begin_commit`]).
 pub(crate) type InFlight = JoinHandle<anyhow::Result<()>>;
 
+/// The orders a checkpoint covers never reached the bus: the publisher stopped, and says why
+/// ([`super::outbox::Outbox::failed`]).
+#[derive(Debug)]
+struct PublisherStopped;
+
+impl std::fmt::Display for PublisherStopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the order publisher stopped")
+    }
+}
+
+impl std::error::Error for PublisherStopped {}
+
 /// One checkpoint's writes, owned, for the task storing them.
 struct Stored {
     signals: Vec<SignalRecord>,
@@ -98,9 +111,7 @@ impl Worker {
         let (rt, id, hops) = (Arc::clone(rt), self.id.clone(), Arc::clone(&self.hops));
         self.in_flight = Some(tokio::spawn(async move {
             let started = Instant::now();
-            published
-                .await
-                .map_err(|_| anyhow::anyhow!("the order publisher stopped"))?;
+            published.await.map_err(|_| PublisherStopped)?;
             store(&rt, &id, stored).await?;
             for (command_id, outcome) in covered.acks {
                 rt.acknowledge(command_id, Some(id.clone()), outcome)
@@ -138,7 +149,8 @@ impl Worker {
     ) -> anyhow::Result<()> {
         match outcome {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(self.outbox.failed().unwrap_or(e)),
+            Ok(Err(e)) if e.is::<PublisherStopped>() => Err(self.outbox.failed().unwrap_or(e)),
+            Ok(Err(e)) => Err(e),
             Err(e) => Err(anyhow::anyhow!("the checkpoint task failed: {e}")),
         }
     }
