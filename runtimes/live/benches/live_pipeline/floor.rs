@@ -4,22 +4,22 @@
 //! node → observer), order-to-fill two more (node → gateway, gateway → observer); what is above
 //! them is the runtimes' own time.
 
+use super::pacing::Pacing;
 use super::setup::Figures;
 use chimera_ports::EventBus;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Publishes `count` small messages at `rate`/s, one at a time as the node and gateway do, and
-/// returns the time each took to reach a subscriber polling the topic. `from_thread`: published
-/// from a thread of its own paced by the operating system's timer, as the latency phase
-/// publishes in process ([`super::setup::spawn_publisher`]), so the hop includes waking the
-/// runtime.
+/// returns the time each took to reach a subscriber polling the topic. Published as the latency
+/// phase publishes (`pacing`): in process, from the same place, so the hop is the one a bar
+/// crosses to the node.
 pub(crate) async fn hop(
     bus: &Arc<dyn EventBus>,
     topic: &str,
     count: usize,
     rate: u64,
-    from_thread: bool,
+    pacing: Pacing,
 ) -> Figures {
     let mut sub = bus
         .subscribe(topic, &format!("{topic}.floor"))
@@ -45,20 +45,15 @@ pub(crate) async fn hop(
         let (bus, sent, topic) = (Arc::clone(bus), Arc::clone(&sent), topic.to_owned());
         #[allow(clippy::cast_precision_loss, reason = "a rate")]
         let period = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
-        let publish = async move {
-            let start = Instant::now();
+        pacing.spawn(period, move |mut pacer| async move {
             for i in 0..count {
-                let due = period * u32::try_from(i).unwrap();
-                if let Some(wait) = due.checked_sub(start.elapsed()) {
-                    super::setup::pause(wait, from_thread).await;
-                }
+                pacer.until(period * u32::try_from(i).unwrap()).await;
                 sent.lock().unwrap()[i] = Some(Instant::now());
                 bus.publish(&topic, "k", &(i as u64).to_le_bytes())
                     .await
                     .unwrap();
             }
-        };
-        super::setup::spawn_publisher(publish, from_thread)
+        })
     };
     let mut samples = Vec::with_capacity(count);
     let mut last = Instant::now();

@@ -1,6 +1,7 @@
 //! Tick-to-order and order-to-fill at a steady rate, observed on the bus by this process, with
 //! the node's memory sampled throughout.
 
+use super::pacing::Pacing;
 use super::running::{Component, Running};
 use super::setup::{self, Figures, Setup};
 use chimera_kernel::engine::Command;
@@ -31,6 +32,7 @@ pub(crate) async fn measure(
     gateway_binary: &std::sync::LazyLock<String>,
     events: u64,
     rate: u64,
+    pacing: Pacing,
 ) -> Latency {
     let bus = setup.bus().await;
     let data = setup::bar_stream(events / setup::SYMBOLS.len() as u64);
@@ -79,7 +81,7 @@ pub(crate) async fn measure(
         data,
         rate,
         Arc::clone(&published),
-        node.in_process(),
+        pacing,
     ));
     // Each topic has a reader of its own that stamps a message when it arrives: one loop
     // polling both in turn would add up to a poll timeout to either figure.
@@ -247,34 +249,31 @@ pub(crate) async fn measure(
 type Published = Arc<Mutex<HashMap<(String, i64), Instant>>>;
 
 /// Publishes `data` at `rate`/s, stamping each bar; returns how long it took. Over a network,
-/// in chunks, one every 5 ms (tokio's timers tick in milliseconds). In process (`from_thread`),
-/// one bar at a time from a thread of its own paced by the operating system's timer (tens of
-/// microseconds): chunks would measure the queue behind each burst, and the figures there
-/// are microseconds.
+/// in chunks, one every 5 ms (tokio's timers tick in milliseconds). In process, one bar at a
+/// time paced by the operating system's timer ([`Pacing`]): chunks would measure the queue
+/// behind each burst, and the figures there are microseconds.
 fn publish(
     bus: Arc<dyn chimera_ports::EventBus>,
     topic: String,
     data: impl Iterator<Item = (String, i64, Vec<u8>)> + Send + 'static,
     rate: u64,
     published: Published,
-    from_thread: bool,
+    pacing: Pacing,
 ) -> tokio::task::JoinHandle<Duration> {
-    let chunk = if from_thread {
+    let chunk = if pacing.fine() {
         1
     } else {
         usize::try_from(rate / 200).unwrap_or(1).max(1)
     };
     #[allow(clippy::cast_precision_loss, reason = "a period")]
     let period = Duration::from_secs_f64(chunk as f64 / rate as f64);
-    let run = async move {
+    pacing.spawn(period, move |mut pacer| async move {
         let start = Instant::now();
         let mut data = data.peekable();
         let mut n = 0_u32;
         while data.peek().is_some() {
             let batch: Vec<(String, i64, Vec<u8>)> = data.by_ref().take(chunk).collect();
-            if let Some(wait) = (period * n).checked_sub(start.elapsed()) {
-                setup::pause(wait, from_thread).await;
-            }
+            pacer.until(period * n).await;
             n += 1;
             stamp(&published, &batch, n);
             let messages: Vec<(String, Vec<u8>)> =
@@ -282,8 +281,7 @@ fn publish(
             bus.publish_batch(&topic, &messages).await.unwrap();
         }
         start.elapsed()
-    };
-    setup::spawn_publisher(run, from_thread)
+    })
 }
 
 /// Records when `batch` (the `n`th publish) went out. A long run (the soak) forgets bars that

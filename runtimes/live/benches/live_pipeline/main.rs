@@ -29,10 +29,12 @@
 mod floor;
 mod hops;
 mod latency;
+mod pacing;
 mod running;
 mod setup;
 mod stamped;
 
+use pacing::Pacing;
 use running::{Component, Running};
 use setup::{Bus, Figures, Setup, SYMBOLS};
 use std::time::{Duration, Instant};
@@ -202,8 +204,9 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
     // p99 over such a run; it also loads the broker that much more before the next phase.
     let latency_events = env_u64("CHIMERA_BENCH_LATENCY_EVENTS", 20_000);
     let floor_events = usize::try_from(env_u64("CHIMERA_BENCH_FLOOR_EVENTS", 2_000)).unwrap();
-    let from_thread = matches!(bus, Bus::Memory);
-    let floor = floor::hop(&handle, &tp.topic("floor"), floor_events, rate, from_thread).await;
+    let pacing = Pacing::for_bus(matches!(bus, Bus::Memory));
+    println!("bars and floor messages {}", pacing.describe());
+    let floor = floor::hop(&handle, &tp.topic("floor"), floor_events, rate, pacing).await;
     println!("floor (one publish → poll hop): {floor}");
 
     // 2. Throughput and memory: the bars are on the bus before the node starts (skipped with
@@ -230,14 +233,7 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
         floor
     } else {
         let handle = lat.bus().await;
-        let again = floor::hop(
-            &handle,
-            &lat.topic("floor"),
-            floor_events,
-            rate,
-            from_thread,
-        )
-        .await;
+        let again = floor::hop(&handle, &lat.topic("floor"), floor_events, rate, pacing).await;
         println!("floor again, before the latency phase: {again}");
         again
     };
@@ -246,7 +242,7 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
     } else {
         latency_events
     };
-    let latency = latency::measure(&lat, dir, &NODE, &GATEWAY, events, rate).await;
+    let latency = latency::measure(&lat, dir, &NODE, &GATEWAY, events, rate, pacing).await;
     Outcome {
         bus: name,
         floor,

@@ -288,30 +288,6 @@ pub(crate) fn spawn(binary: &str, config: &Path, dir: &Path, log: &str) -> Child
         .unwrap()
 }
 
-/// Waits `wait`: on the operating system's timer when publishing from a thread of its own
-/// (`from_thread`, microseconds), on tokio's (milliseconds) otherwise.
-pub(crate) async fn pause(wait: Duration, from_thread: bool) {
-    if from_thread {
-        std::thread::sleep(wait);
-    } else {
-        tokio::time::sleep(wait).await;
-    }
-}
-
-/// Runs a publisher (pacing itself with [`pause`]) on a thread of its own (`from_thread`: in
-/// process, where a hop is microseconds and waking the runtime is part of it) or as a task.
-pub(crate) fn spawn_publisher<T: Send + 'static>(
-    run: impl std::future::Future<Output = T> + Send + 'static,
-    from_thread: bool,
-) -> tokio::task::JoinHandle<T> {
-    if from_thread {
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || runtime.block_on(run))
-    } else {
-        tokio::spawn(run)
-    }
-}
-
 /// A `/proc/<pid>/status` figure in KiB (`VmHWM`: peak RSS, `VmRSS`: now).
 pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

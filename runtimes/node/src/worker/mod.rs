@@ -330,17 +330,13 @@ impl Worker {
             match input {
                 Input::Market(event, ..) => {
                     if let MarketEvent::Bar(bar) = event {
-                        let last = self
-                            .last_bar
-                            .entry(bar.symbol.as_str().to_owned())
-                            .or_insert(i64::MIN);
-                        if bar.ts.0 <= *last {
+                        let last = self.last_bar.get(bar.symbol.as_str()).copied();
+                        if last.is_some_and(|last| bar.ts.0 <= last) {
                             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                            self.applied
-                                .insert(origin.stream.to_string(), origin.offset);
+                            set_latest(&mut self.applied, &origin.stream, origin.offset);
                             continue;
                         }
-                        *last = bar.ts.0;
+                        set_latest(&mut self.last_bar, bar.symbol.as_str(), bar.ts.0);
                     }
                     last_ts = event.ts();
                     self.set.on_market(event);
@@ -356,8 +352,7 @@ impl Worker {
                     }
                 }
             }
-            self.applied
-                .insert(origin.stream.to_string(), origin.offset);
+            set_latest(&mut self.applied, &origin.stream, origin.offset);
         }
         last_ts
     }
@@ -408,6 +403,17 @@ impl Worker {
         self.outbox.send(keyed, epoch, taken).await?;
         self.stats.orders.fetch_add(count, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// Sets `map[key]` to `value`, allocating the key only the first time (once per stream or
+/// symbol, not once per input).
+fn set_latest(map: &mut BTreeMap<String, i64>, key: &str, value: i64) {
+    match map.get_mut(key) {
+        Some(latest) => *latest = value,
+        None => {
+            map.insert(key.to_owned(), value);
+        }
     }
 }
 

@@ -2,14 +2,24 @@
 //! the worker decides its next batch while the bus acknowledges the last one. Batches that queue
 //! up while one is in flight go out together, in one round trip (a group publish).
 //!
+//! When nothing is queued, a batch is published from the worker itself: the publish is polled
+//! once there, and only if the bus has not taken it yet (a network round trip) is the publish
+//! handed to the task to finish. On the in-memory bus (`chimera up`) the bus takes it at once,
+//! so the intent is out before the worker does anything else (a checkpoint due after the same
+//! input, say) and without a hop through the task.
+//!
 //! Crash safety is unchanged: a checkpoint first waits until every command sent so far is on the
-//! bus ([`Outbox::flush`]), so nothing is acknowledged whose orders could still be lost; a
+//! bus ([`Outbox::flush_ticket`]), so nothing is acknowledged whose orders could still be lost; a
 //! publish that fails stops the worker at its next send or flush, as an inline publish did.
 
 use chimera_kernel::engine::Command;
 use chimera_messages::{MessageType, Topic};
 use chimera_runtime::runtime::Runtime;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,15 +34,31 @@ enum Job {
         epoch: Option<u64>,
         taken: Instant,
     },
+    /// A publish the worker started and the bus has not finished: the task awaits it first.
+    Resume {
+        publishing: Publishing,
+        started: Instant,
+        taken: Instant,
+    },
     /// Answered once everything sent before it is on the bus.
     Flush(oneshot::Sender<()>),
 }
+
+/// One group publish, owning what it publishes, so the worker can start it and the task finish
+/// it.
+type Publishing = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// The publishing side of one worker.
 pub(crate) struct Outbox {
     jobs: mpsc::Sender<Job>,
     /// Why the task stopped, when a publish failed.
     failed: oneshot::Receiver<anyhow::Error>,
+    /// Jobs sent to the task and not finished by it: at 0, a publish from the worker keeps the
+    /// order.
+    unfinished: Arc<AtomicUsize>,
+    rt: Arc<Runtime>,
+    key: String,
+    hops: Arc<crate::telemetry::Hops>,
 }
 
 impl Outbox {
@@ -40,30 +66,70 @@ impl Outbox {
     pub(crate) fn start(rt: Arc<Runtime>, key: String, hops: Arc<crate::telemetry::Hops>) -> Self {
         let (jobs, queue) = mpsc::channel(IN_FLIGHT);
         let (report, failed) = oneshot::channel();
+        let unfinished = Arc::new(AtomicUsize::new(0));
+        let task = Task {
+            rt: Arc::clone(&rt),
+            key: key.clone(),
+            hops: Arc::clone(&hops),
+            unfinished: Arc::clone(&unfinished),
+        };
         tokio::spawn(async move {
-            if let Err(e) = run(&rt, &key, &hops, queue).await {
+            if let Err(e) = task.run(queue).await {
                 // The worker reads it at its next send or flush.
                 drop(report.send(e));
             }
         });
-        Self { jobs, failed }
+        Self {
+            jobs,
+            failed,
+            unfinished,
+            rt,
+            key,
+            hops,
+        }
     }
 
-    /// Queues one batch's commands (waits while [`IN_FLIGHT`] batches are unpublished).
+    /// Publishes one batch's commands: at once when nothing is queued and the bus takes them
+    /// without waiting, else through the task (waits while [`IN_FLIGHT`] batches are
+    /// unpublished).
     ///
     /// # Errors
-    /// A publish of an earlier batch failed (fatal for the worker).
+    /// This publish or an earlier one failed (fatal for the worker).
     pub(crate) async fn send(
         &mut self,
         commands: Vec<(String, Command)>,
         epoch: Option<u64>,
         taken: Instant,
     ) -> anyhow::Result<()> {
-        let job = Job::Publish {
-            commands,
-            epoch,
-            taken,
-        };
+        if self.unfinished.load(Ordering::Acquire) > 0 {
+            let job = Job::Publish {
+                commands,
+                epoch,
+                taken,
+            };
+            return self.enqueue(job).await;
+        }
+        let started = Instant::now();
+        let mut publishing = publishing(Arc::clone(&self.rt), self.key.clone(), commands, epoch);
+        match std::future::poll_fn(|cx| Poll::Ready(publishing.as_mut().poll(cx))).await {
+            Poll::Ready(published) => {
+                published?;
+                record(&self.hops, started, [taken]);
+                Ok(())
+            }
+            Poll::Pending => {
+                let job = Job::Resume {
+                    publishing,
+                    started,
+                    taken,
+                };
+                self.enqueue(job).await
+            }
+        }
+    }
+
+    async fn enqueue(&mut self, job: Job) -> anyhow::Result<()> {
+        self.unfinished.fetch_add(1, Ordering::AcqRel);
         if self.jobs.send(job).await.is_err() {
             return Err(self.failure());
         }
@@ -77,9 +143,7 @@ impl Outbox {
     /// An earlier publish failed (fatal for the worker).
     pub(crate) async fn flush_ticket(&mut self) -> anyhow::Result<oneshot::Receiver<()>> {
         let (done, published) = oneshot::channel();
-        if self.jobs.send(Job::Flush(done)).await.is_err() {
-            return Err(self.failure());
-        }
+        self.enqueue(Job::Flush(done)).await?;
         Ok(published)
     }
 
@@ -94,61 +158,105 @@ impl Outbox {
     }
 }
 
-/// Publishes the jobs in order until the worker drops its side; the first failure ends it.
-async fn run(
-    rt: &Runtime,
-    key: &str,
-    hops: &crate::telemetry::Hops,
-    mut queue: mpsc::Receiver<Job>,
-) -> anyhow::Result<()> {
-    let mut next = queue.recv().await;
-    while let Some(job) = next.take() {
-        let (mut commands, epoch, mut taken) = match job {
-            Job::Flush(done) => {
-                let _ = done.send(()); // a worker that stopped waiting needs no answer
-                next = queue.recv().await;
-                continue;
-            }
-            Job::Publish {
-                commands,
-                epoch,
-                taken,
-            } => (commands, epoch, vec![taken]),
-        };
-        // What queued meanwhile under the same token goes in the same round trip.
-        while let Ok(job) = queue.try_recv() {
-            match job {
-                Job::Publish {
-                    commands: more,
-                    epoch: same,
-                    taken: at,
-                } if same == epoch => {
-                    commands.extend(more);
-                    taken.push(at);
-                }
-                other => {
-                    next = Some(other);
-                    break;
-                }
-            }
-        }
-        let started = Instant::now();
+/// The commands of one or more batches, published in one round trip.
+fn publishing(
+    rt: Arc<Runtime>,
+    key: String,
+    commands: Vec<(String, Command)>,
+    epoch: Option<u64>,
+) -> Publishing {
+    Box::pin(async move {
         rt.publish_all_fenced(
             Topic::OrdersSubmission,
             MessageType::OrderCommand,
-            key,
+            &key,
             &commands,
             epoch,
         )
         .await
-        .map_err(|e| chimera_runtime::runtime::fatal("publish order command", &e))?;
-        hops.publish.record(started.elapsed());
-        for at in taken {
-            hops.tick_to_order.record(at.elapsed());
-        }
-        if next.is_none() {
-            next = queue.recv().await;
-        }
+        .map_err(|e| chimera_runtime::runtime::fatal("publish order command", &e))
+    })
+}
+
+/// Records a publish begun at `started` of the batches taken at `taken`.
+fn record(
+    hops: &crate::telemetry::Hops,
+    started: Instant,
+    taken: impl IntoIterator<Item = Instant>,
+) {
+    hops.publish.record(started.elapsed());
+    for at in taken {
+        hops.tick_to_order.record(at.elapsed());
     }
-    Ok(())
+}
+
+/// The task's side.
+struct Task {
+    rt: Arc<Runtime>,
+    key: String,
+    hops: Arc<crate::telemetry::Hops>,
+    unfinished: Arc<AtomicUsize>,
+}
+
+impl Task {
+    /// Publishes the jobs in order until the worker drops its side; the first failure ends it.
+    async fn run(&self, mut queue: mpsc::Receiver<Job>) -> anyhow::Result<()> {
+        let mut next = queue.recv().await;
+        while let Some(job) = next.take() {
+            let (mut commands, epoch, mut taken) = match job {
+                Job::Flush(done) => {
+                    let _ = done.send(()); // a worker that stopped waiting needs no answer
+                    self.finished(1);
+                    next = queue.recv().await;
+                    continue;
+                }
+                Job::Resume {
+                    publishing,
+                    started,
+                    taken,
+                } => {
+                    publishing.await?;
+                    record(&self.hops, started, [taken]);
+                    self.finished(1);
+                    next = queue.recv().await;
+                    continue;
+                }
+                Job::Publish {
+                    commands,
+                    epoch,
+                    taken,
+                } => (commands, epoch, vec![taken]),
+            };
+            // What queued meanwhile under the same token goes in the same round trip.
+            while let Ok(job) = queue.try_recv() {
+                match job {
+                    Job::Publish {
+                        commands: more,
+                        epoch: same,
+                        taken: at,
+                    } if same == epoch => {
+                        commands.extend(more);
+                        taken.push(at);
+                    }
+                    other => {
+                        next = Some(other);
+                        break;
+                    }
+                }
+            }
+            let started = Instant::now();
+            let jobs = taken.len();
+            publishing(Arc::clone(&self.rt), self.key.clone(), commands, epoch).await?;
+            record(&self.hops, started, taken);
+            self.finished(jobs);
+            if next.is_none() {
+                next = queue.recv().await;
+            }
+        }
+        Ok(())
+    }
+
+    fn finished(&self, jobs: usize) {
+        self.unfinished.fetch_sub(jobs, Ordering::AcqRel);
+    }
 }
