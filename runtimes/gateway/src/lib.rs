@@ -115,6 +115,14 @@ impl GatewayState {
 
 /// Commands read per turn before a checkpoint.
 const COMMAND_BATCH: usize = 64;
+/// How long a turn with nothing to do waits for a command.
+const IDLE_WAIT: Duration = Duration::from_millis(20);
+/// The same while the venue's own work came in during the last [`IDLE_WAIT`] (the simulation
+/// reading a live market): a command is read at once either way, but while the loop waits the
+/// venue does not read its market, so a command arriving late in a long wait would first have
+/// the whole wait's market data to read and decode (up to 40 bars at 2,000/s) before its
+/// order could be filled.
+const BUSY_WAIT: Duration = Duration::from_millis(1);
 /// Longest a consumed delivery (market data or command) waits for a checkpoint, and so for its
 /// acknowledgement: a gateway with work in hand checkpoints at least this often.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
@@ -224,15 +232,22 @@ async fn run_gateway_with(
         board,
     };
     let shutdown = rt.shutdown.clone();
+    // When the venue's turn last had work.
+    let mut venue_busy: Option<Instant> = None;
     loop {
         gw.kill.refresh_if_due(&rt).await;
         let idle = gw.venue.turn(&rt).await? == 0;
+        if !idle {
+            venue_busy = Some(Instant::now());
+        }
         gw.publish_reports().await?;
         gw.flush().await?;
-        let wait = if idle {
-            Duration::from_millis(20)
-        } else {
+        let wait = if !idle {
             Duration::ZERO
+        } else if venue_busy.is_some_and(|at| at.elapsed() < IDLE_WAIT) {
+            BUSY_WAIT
+        } else {
+            IDLE_WAIT
         };
         // Not raced against shutdown: a command is either executed and recorded or not read.
         keeper.commands(&mut gw, &mut orders, wait).await?;
