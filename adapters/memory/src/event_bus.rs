@@ -2,8 +2,12 @@
 //! commit-on-ack, so at-least-once behaviour (redelivery after a member drops without
 //! acknowledging) is the same as on Kafka.
 //!
-//! Retention: the log of a topic is kept for the life of the bus (an in-process run is
-//! bounded by its input).
+//! Retention: a topic keeps its messages until every consumer group on it has acknowledged
+//! them, then drops them, so a process that runs for days (`chimera up` on a live feed) holds
+//! only what some group has yet to acknowledge. A group that stops reading therefore keeps the
+//! topic's messages from its position on. A group created later starts at the earliest message
+//! still kept, as on Kafka once retention has passed: on a topic nobody read, that is the first
+//! one published.
 //!
 //! Wake-ups: each topic has its own notifier, so a publish wakes only the members waiting on
 //! that topic (one notifier for the whole bus woke every subscription of the process on every
@@ -12,7 +16,7 @@
 use crate::lock;
 use async_trait::async_trait;
 use chimera_ports::{Delivery, EventBus, PortResult, Subscription};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -27,10 +31,38 @@ struct Group {
 
 #[derive(Default)]
 struct TopicLog {
-    messages: Vec<(String, Arc<[u8]>)>,
+    /// Offset of the first message kept (those before it every group acknowledged).
+    base: i64,
+    /// The messages kept, from offset `base` on.
+    messages: VecDeque<(String, Arc<[u8]>)>,
     groups: HashMap<String, Group>,
     /// Wakes the members waiting for this topic's next message.
     published: Arc<Notify>,
+}
+
+impl TopicLog {
+    /// Offset of the next message published (messages ever published).
+    fn end(&self) -> i64 {
+        self.base + self.messages.len() as i64
+    }
+
+    /// The message at `offset`, if it is kept.
+    fn get(&self, offset: i64) -> Option<&(String, Arc<[u8]>)> {
+        self.messages
+            .get(usize::try_from(offset.checked_sub(self.base)?).ok()?)
+    }
+
+    /// Drops what every group acknowledged.
+    fn trim(&mut self) {
+        let Some(oldest) = self.groups.values().map(|g| g.committed).min() else {
+            return;
+        };
+        let done = usize::try_from(oldest.min(self.end()) - self.base).unwrap_or(0);
+        if done > 0 {
+            self.messages.drain(..done);
+            self.base += done as i64;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -60,6 +92,13 @@ impl MemoryEventBus {
     pub fn len(&self, topic: &str) -> usize {
         lock(&self.inner.topics)
             .get(topic)
+            .map_or(0, |t| usize::try_from(t.end()).unwrap_or(0))
+    }
+
+    /// Number of messages of `topic` still kept (not yet acknowledged by every group).
+    pub fn retained(&self, topic: &str) -> usize {
+        lock(&self.inner.topics)
+            .get(topic)
             .map_or(0, |t| t.messages.len())
     }
 
@@ -78,8 +117,8 @@ impl EventBus for MemoryEventBus {
                 Some(log) => log,
                 None => topics.entry(topic.to_owned()).or_default(),
             };
-            log.messages.push((key.to_owned(), Arc::from(payload)));
-            (log.messages.len() as i64 - 1, Arc::clone(&log.published))
+            log.messages.push_back((key.to_owned(), Arc::from(payload)));
+            (log.end() - 1, Arc::clone(&log.published))
         };
         published.notify_waiters();
         Ok((0, offset))
@@ -99,8 +138,10 @@ impl EventBus for MemoryEventBus {
             let mut topics = lock(&self.inner.topics);
             let log = topics.entry(topic.to_owned()).or_default();
             let published = Arc::clone(&log.published);
+            let base = log.base;
             let g = log.groups.entry(group.to_owned()).or_insert_with(|| {
-                let start = after.get(&0).map_or(0, |&offset| offset + 1);
+                // What was dropped is gone: no earlier than the first message kept.
+                let start = after.get(&0).map_or(0, |&offset| offset + 1).max(base);
                 Group {
                     committed: start,
                     cursor: start,
@@ -122,8 +163,8 @@ impl EventBus for MemoryEventBus {
     async fn last_offsets(&self, topic: &str) -> PortResult<BTreeMap<i32, i64>> {
         Ok(lock(&self.inner.topics)
             .get(topic)
-            .filter(|t| !t.messages.is_empty())
-            .map(|t| BTreeMap::from([(0, t.messages.len() as i64 - 1)]))
+            .filter(|t| t.end() > 0)
+            .map(|t| BTreeMap::from([(0, t.end() - 1)]))
             .unwrap_or_default())
     }
 }
@@ -142,13 +183,15 @@ impl MemorySubscription {
     fn try_take(&self) -> Option<Delivery> {
         let mut topics = lock(&self.inner.topics);
         let log = topics.get_mut(&self.topic)?;
-        let group = log.groups.get_mut(&self.group)?;
-        let offset = group.cursor;
-        let (key, payload) = log.messages.get(usize::try_from(offset).ok()?)?;
-        group.cursor += 1;
+        let offset = log.groups.get(&self.group)?.cursor;
+        let (key, payload) = log.get(offset)?;
+        let (key, payload) = (key.clone(), Arc::clone(payload));
+        if let Some(group) = log.groups.get_mut(&self.group) {
+            group.cursor += 1;
+        }
         Some(Delivery {
             topic: self.topic.clone(),
-            key: key.clone(),
+            key,
             payload: payload.to_vec(),
             partition: 0,
             offset,
@@ -178,11 +221,11 @@ impl Subscription for MemorySubscription {
 
     async fn ack(&mut self, delivery: &Delivery) -> PortResult<()> {
         let mut topics = lock(&self.inner.topics);
-        if let Some(group) = topics
-            .get_mut(&self.topic)
-            .and_then(|t| t.groups.get_mut(&self.group))
-        {
-            group.committed = group.committed.max(delivery.offset + 1);
+        if let Some(log) = topics.get_mut(&self.topic) {
+            if let Some(group) = log.groups.get_mut(&self.group) {
+                group.committed = group.committed.max(delivery.offset + 1);
+            }
+            log.trim();
         }
         Ok(())
     }
