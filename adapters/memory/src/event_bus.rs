@@ -2,12 +2,13 @@
 //! commit-on-ack, so at-least-once behaviour (redelivery after a member drops without
 //! acknowledging) is the same as on Kafka.
 //!
-//! Retention: a topic keeps its messages until every consumer group on it has acknowledged
-//! them, then drops them, so a process that runs for days (`chimera up` on a live feed) holds
-//! only what some group has yet to acknowledge. A group that stops reading therefore keeps the
-//! topic's messages from its position on. A group created later starts at the earliest message
-//! still kept, as on Kafka once retention has passed: on a topic nobody read, that is the first
-//! one published.
+//! Retention: a message is dropped once it is older than the bus's retention (a minute by
+//! default, [`MemoryEventBus::with_retention`]) and every consumer group on its topic has
+//! acknowledged it, so a process that runs for days (`chimera up` on a live feed) holds about a
+//! minute of traffic plus what some group has yet to acknowledge. A group that stops reading
+//! keeps the topic's messages from its position on; one never drops what a group has not
+//! acknowledged. A group created later starts at the earliest message still kept, as on Kafka
+//! once retention has passed: within the retention, that is the first one published.
 //!
 //! Wake-ups: each topic has its own notifier, so a publish wakes only the members waiting on
 //! that topic (one notifier for the whole bus woke every subscription of the process on every
@@ -18,8 +19,11 @@ use async_trait::async_trait;
 use chimera_ports::{Delivery, EventBus, PortResult, Subscription};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+
+/// How long a message is kept at least ([`MemoryEventBus::new`]).
+pub const DEFAULT_BUS_RETENTION: Duration = Duration::from_mins(1);
 
 #[derive(Default)]
 struct Group {
@@ -34,11 +38,14 @@ struct TopicLog {
     /// Offset of the first message kept (those before it every group acknowledged).
     base: i64,
     /// The messages kept, from offset `base` on.
-    messages: VecDeque<(String, Arc<[u8]>)>,
+    messages: VecDeque<Message>,
     groups: HashMap<String, Group>,
     /// Wakes the members waiting for this topic's next message.
     published: Arc<Notify>,
 }
+
+/// A message as kept: key, payload, and when it was published.
+type Message = (String, Arc<[u8]>, Instant);
 
 impl TopicLog {
     /// Offset of the next message published (messages ever published).
@@ -47,33 +54,47 @@ impl TopicLog {
     }
 
     /// The message at `offset`, if it is kept.
-    fn get(&self, offset: i64) -> Option<&(String, Arc<[u8]>)> {
+    fn get(&self, offset: i64) -> Option<&Message> {
         self.messages
             .get(usize::try_from(offset.checked_sub(self.base)?).ok()?)
     }
 
-    /// Drops what every group acknowledged.
-    fn trim(&mut self) {
+    /// Drops what every group acknowledged and was published longer than `retention` ago.
+    fn trim(&mut self, retention: Duration) {
         let Some(oldest) = self.groups.values().map(|g| g.committed).min() else {
             return;
         };
-        let done = usize::try_from(oldest.min(self.end()) - self.base).unwrap_or(0);
-        if done > 0 {
-            self.messages.drain(..done);
-            self.base += done as i64;
+        let acknowledged = usize::try_from(oldest.min(self.end()) - self.base).unwrap_or(0);
+        let now = Instant::now();
+        let expired = self
+            .messages
+            .iter()
+            .take(acknowledged)
+            .take_while(|(_, _, at)| now.duration_since(*at) >= retention)
+            .count();
+        if expired > 0 {
+            self.messages.drain(..expired);
+            self.base += expired as i64;
         }
     }
 }
 
-#[derive(Default)]
 struct Inner {
     topics: Mutex<HashMap<String, TopicLog>>,
+    /// How long a message is kept at least.
+    retention: Duration,
 }
 
 /// The in-memory bus. Cloning shares the same bus.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemoryEventBus {
     inner: Arc<Inner>,
+}
+
+impl Default for MemoryEventBus {
+    fn default() -> Self {
+        Self::with_retention(DEFAULT_BUS_RETENTION)
+    }
 }
 
 impl std::fmt::Debug for MemoryEventBus {
@@ -83,9 +104,20 @@ impl std::fmt::Debug for MemoryEventBus {
 }
 
 impl MemoryEventBus {
-    /// An empty bus.
+    /// An empty bus keeping each message for [`DEFAULT_BUS_RETENTION`] at least.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty bus keeping each message for `retention` at least, and in any case until every
+    /// consumer group on its topic has acknowledged it.
+    pub fn with_retention(retention: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                topics: Mutex::default(),
+                retention,
+            }),
+        }
     }
 
     /// Number of messages ever published on `topic`.
@@ -117,7 +149,8 @@ impl EventBus for MemoryEventBus {
                 Some(log) => log,
                 None => topics.entry(topic.to_owned()).or_default(),
             };
-            log.messages.push_back((key.to_owned(), Arc::from(payload)));
+            log.messages
+                .push_back((key.to_owned(), Arc::from(payload), Instant::now()));
             (log.end() - 1, Arc::clone(&log.published))
         };
         published.notify_waiters();
@@ -184,7 +217,7 @@ impl MemorySubscription {
         let mut topics = lock(&self.inner.topics);
         let log = topics.get_mut(&self.topic)?;
         let offset = log.groups.get(&self.group)?.cursor;
-        let (key, payload) = log.get(offset)?;
+        let (key, payload, _) = log.get(offset)?;
         let (key, payload) = (key.clone(), Arc::clone(payload));
         if let Some(group) = log.groups.get_mut(&self.group) {
             group.cursor += 1;
@@ -225,7 +258,7 @@ impl Subscription for MemorySubscription {
             if let Some(group) = log.groups.get_mut(&self.group) {
                 group.committed = group.committed.max(delivery.offset + 1);
             }
-            log.trim();
+            log.trim(self.inner.retention);
         }
         Ok(())
     }

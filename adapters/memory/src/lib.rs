@@ -18,7 +18,7 @@ mod state_store;
 mod treasury;
 
 pub use clock::{ManualClock, SystemClock};
-pub use event_bus::MemoryEventBus;
+pub use event_bus::{MemoryEventBus, DEFAULT_BUS_RETENTION};
 pub use market_data::MemoryMarketData;
 pub use registry::MemoryRegistry;
 pub use repository::MemoryRepository;

@@ -1,5 +1,6 @@
-//! The in-memory bus drops what every consumer group acknowledged (a long-running `chimera up`
-//! must not hold every message it ever carried), and never what a group has yet to read.
+//! The in-memory bus drops what every consumer group acknowledged once it is older than the
+//! retention (a long-running `chimera up` must not hold every message it ever carried), and
+//! never what a group has yet to read.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use chimera_memory::MemoryEventBus;
@@ -16,7 +17,7 @@ async fn next(sub: &mut Box<dyn Subscription>) -> Delivery {
 
 #[tokio::test]
 async fn messages_every_group_acknowledged_are_dropped_and_offsets_go_on() {
-    let bus = MemoryEventBus::new();
+    let bus = MemoryEventBus::with_retention(Duration::ZERO);
     let mut fast = bus.subscribe("t", "fast").await.unwrap();
     let mut slow = bus.subscribe("t", "slow").await.unwrap();
     for i in 0..10_u8 {
@@ -75,11 +76,40 @@ async fn messages_every_group_acknowledged_are_dropped_and_offsets_go_on() {
 
 #[tokio::test]
 async fn a_topic_nobody_reads_keeps_its_messages_for_the_first_group() {
-    let bus = MemoryEventBus::new();
+    let bus = MemoryEventBus::with_retention(Duration::ZERO);
     for i in 0..3_u8 {
         bus.publish("quiet", "k", &[i]).await.unwrap();
     }
     assert_eq!(bus.retained("quiet"), 3);
     let mut first = bus.subscribe("quiet", "first").await.unwrap();
     assert_eq!(next(&mut first).await.offset, 0);
+}
+
+#[tokio::test]
+async fn acknowledged_messages_stay_for_the_retention_for_groups_that_join_later() {
+    let bus = MemoryEventBus::with_retention(Duration::from_millis(300));
+    let mut early = bus.subscribe("t", "early").await.unwrap();
+    for i in 0..3_u8 {
+        bus.publish("t", "k", &[i]).await.unwrap();
+    }
+    let mut last = None;
+    for _ in 0..3 {
+        last = Some(next(&mut early).await);
+    }
+    early.ack(last.as_ref().unwrap()).await.unwrap();
+    assert_eq!(bus.retained("t"), 3, "younger than the retention");
+    let mut late = bus.subscribe("t", "late").await.unwrap();
+    assert_eq!(next(&mut late).await.offset, 0);
+
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    // The late group has not acknowledged: still kept.
+    early.ack(last.as_ref().unwrap()).await.unwrap();
+    assert_eq!(bus.retained("t"), 3);
+    // Once it has, the expired messages go.
+    let mut late_last = None;
+    for _ in 0..2 {
+        late_last = Some(next(&mut late).await);
+    }
+    late.ack(late_last.as_ref().unwrap()).await.unwrap();
+    assert_eq!(bus.retained("t"), 0);
 }
