@@ -53,12 +53,6 @@ impl TopicLog {
         self.base + self.messages.len() as i64
     }
 
-    /// The message at `offset`, if it is kept.
-    fn get(&self, offset: i64) -> Option<&Message> {
-        self.messages
-            .get(usize::try_from(offset.checked_sub(self.base)?).ok()?)
-    }
-
     /// Drops what every group acknowledged and was published longer than `retention` ago.
     fn trim(&mut self, retention: Duration) {
         let Some(oldest) = self.groups.values().map(|g| g.committed).min() else {
@@ -216,15 +210,14 @@ impl MemorySubscription {
     fn try_take(&self) -> Option<Delivery> {
         let mut topics = lock(&self.inner.topics);
         let log = topics.get_mut(&self.topic)?;
-        let offset = log.groups.get(&self.group)?.cursor;
-        let (key, payload, _) = log.get(offset)?;
-        let (key, payload) = (key.clone(), Arc::clone(payload));
-        if let Some(group) = log.groups.get_mut(&self.group) {
-            group.cursor += 1;
-        }
+        let group = log.groups.get_mut(&self.group)?;
+        let offset = group.cursor;
+        let kept = usize::try_from(offset.checked_sub(log.base)?).ok()?;
+        let (key, payload, _) = log.messages.get(kept)?;
+        group.cursor += 1;
         Some(Delivery {
             topic: self.topic.clone(),
-            key,
+            key: key.clone(),
             payload: payload.to_vec(),
             partition: 0,
             offset,

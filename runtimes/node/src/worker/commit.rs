@@ -32,16 +32,9 @@ pub(crate) type InFlight = JoinHandle<anyhow::Result<()>>;
 
 /// The orders a checkpoint covers never reached the bus: the publisher stopped, and says why
 /// ([`super::outbox::Outbox::failed`]).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("the order publisher stopped")]
 struct PublisherStopped;
-
-impl std::fmt::Display for PublisherStopped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the order publisher stopped")
-    }
-}
-
-impl std::error::Error for PublisherStopped {}
 
 /// One checkpoint's writes, owned, for the task storing them.
 struct Stored {

@@ -53,12 +53,17 @@ pub(crate) struct Outbox {
     jobs: mpsc::Sender<Job>,
     /// Why the task stopped, when a publish failed.
     failed: oneshot::Receiver<anyhow::Error>,
-    /// Jobs sent to the task and not finished by it: at 0, a publish from the worker keeps the
-    /// order.
-    unfinished: Arc<AtomicUsize>,
+    publisher: Arc<Publisher>,
+}
+
+/// What the worker and the task both publish with.
+struct Publisher {
     rt: Arc<Runtime>,
     key: String,
     hops: Arc<crate::telemetry::Hops>,
+    /// Jobs sent to the task and not finished by it: at 0, a publish from the worker keeps the
+    /// order.
+    unfinished: AtomicUsize,
 }
 
 impl Outbox {
@@ -66,13 +71,13 @@ impl Outbox {
     pub(crate) fn start(rt: Arc<Runtime>, key: String, hops: Arc<crate::telemetry::Hops>) -> Self {
         let (jobs, queue) = mpsc::channel(IN_FLIGHT);
         let (report, failed) = oneshot::channel();
-        let unfinished = Arc::new(AtomicUsize::new(0));
-        let task = Task {
-            rt: Arc::clone(&rt),
-            key: key.clone(),
-            hops: Arc::clone(&hops),
-            unfinished: Arc::clone(&unfinished),
-        };
+        let publisher = Arc::new(Publisher {
+            rt,
+            key,
+            hops,
+            unfinished: AtomicUsize::new(0),
+        });
+        let task = Arc::clone(&publisher);
         tokio::spawn(async move {
             if let Err(e) = task.run(queue).await {
                 // The worker reads it at its next send or flush.
@@ -82,10 +87,7 @@ impl Outbox {
         Self {
             jobs,
             failed,
-            unfinished,
-            rt,
-            key,
-            hops,
+            publisher,
         }
     }
 
@@ -101,7 +103,7 @@ impl Outbox {
         epoch: Option<u64>,
         taken: Instant,
     ) -> anyhow::Result<()> {
-        if self.unfinished.load(Ordering::Acquire) > 0 {
+        if self.publisher.unfinished.load(Ordering::Acquire) > 0 {
             let job = Job::Publish {
                 commands,
                 epoch,
@@ -110,11 +112,11 @@ impl Outbox {
             return self.enqueue(job).await;
         }
         let started = Instant::now();
-        let mut publishing = publishing(Arc::clone(&self.rt), self.key.clone(), commands, epoch);
+        let mut publishing = self.publisher.publishing(commands, epoch);
         match std::future::poll_fn(|cx| Poll::Ready(publishing.as_mut().poll(cx))).await {
             Poll::Ready(published) => {
                 published?;
-                record(&self.hops, started, [taken]);
+                self.publisher.record(started, [taken]);
                 Ok(())
             }
             Poll::Pending => {
@@ -129,7 +131,7 @@ impl Outbox {
     }
 
     async fn enqueue(&mut self, job: Job) -> anyhow::Result<()> {
-        self.unfinished.fetch_add(1, Ordering::AcqRel);
+        self.publisher.unfinished.fetch_add(1, Ordering::AcqRel);
         if self.jobs.send(job).await.is_err() {
             return Err(self.failure());
         }
@@ -158,48 +160,33 @@ impl Outbox {
     }
 }
 
-/// The commands of one or more batches, published in one round trip.
-fn publishing(
-    rt: Arc<Runtime>,
-    key: String,
-    commands: Vec<(String, Command)>,
-    epoch: Option<u64>,
-) -> Publishing {
-    Box::pin(async move {
-        rt.publish_all_fenced(
-            Topic::OrdersSubmission,
-            MessageType::OrderCommand,
-            &key,
-            &commands,
-            epoch,
-        )
-        .await
-        .map_err(|e| chimera_runtime::runtime::fatal("publish order command", &e))
-    })
-}
-
-/// Records a publish begun at `started` of the batches taken at `taken`.
-fn record(
-    hops: &crate::telemetry::Hops,
-    started: Instant,
-    taken: impl IntoIterator<Item = Instant>,
-) {
-    hops.publish.record(started.elapsed());
-    for at in taken {
-        hops.tick_to_order.record(at.elapsed());
+impl Publisher {
+    /// The commands of one or more batches, published in one round trip.
+    fn publishing(&self, commands: Vec<(String, Command)>, epoch: Option<u64>) -> Publishing {
+        let (rt, key) = (Arc::clone(&self.rt), self.key.clone());
+        Box::pin(async move {
+            rt.publish_all_fenced(
+                Topic::OrdersSubmission,
+                MessageType::OrderCommand,
+                &key,
+                &commands,
+                epoch,
+            )
+            .await
+            .map_err(|e| chimera_runtime::runtime::fatal("publish order command", &e))
+        })
     }
-}
 
-/// The task's side.
-struct Task {
-    rt: Arc<Runtime>,
-    key: String,
-    hops: Arc<crate::telemetry::Hops>,
-    unfinished: Arc<AtomicUsize>,
-}
+    /// Records a publish begun at `started` of the batches taken at `taken`.
+    fn record(&self, started: Instant, taken: impl IntoIterator<Item = Instant>) {
+        self.hops.publish.record(started.elapsed());
+        for at in taken {
+            self.hops.tick_to_order.record(at.elapsed());
+        }
+    }
 
-impl Task {
-    /// Publishes the jobs in order until the worker drops its side; the first failure ends it.
+    /// The task: publishes the jobs in order until the worker drops its side; the first
+    /// failure ends it.
     async fn run(&self, mut queue: mpsc::Receiver<Job>) -> anyhow::Result<()> {
         let mut next = queue.recv().await;
         while let Some(job) = next.take() {
@@ -216,7 +203,7 @@ impl Task {
                     taken,
                 } => {
                     publishing.await?;
-                    record(&self.hops, started, [taken]);
+                    self.record(started, [taken]);
                     self.finished(1);
                     next = queue.recv().await;
                     continue;
@@ -246,8 +233,8 @@ impl Task {
             }
             let started = Instant::now();
             let jobs = taken.len();
-            publishing(Arc::clone(&self.rt), self.key.clone(), commands, epoch).await?;
-            record(&self.hops, started, taken);
+            self.publishing(commands, epoch).await?;
+            self.record(started, taken);
             self.finished(jobs);
             if next.is_none() {
                 next = queue.recv().await;
