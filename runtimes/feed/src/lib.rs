@@ -266,7 +266,12 @@ pub async fn run_feed_process(config: &LiveConfig) -> anyhow::Result<()> {
     trigger_on_signals(trigger);
     let bus = connect_bus(config, &feed_config.id, false).await?;
     let rt = connect(config, bus, &feed_config.id, shutdown).await?;
-    let published = run_feed(rt, &feed_config).await?;
+    let outcome = chimera_runtime::runtime::alerts_settled_after(
+        &rt,
+        run_feed(Arc::clone(&rt), &feed_config),
+    )
+    .await;
+    let published = outcome?;
     println!("published {published} events");
     Ok(())
 }

@@ -124,8 +124,7 @@ fn watch_bans(
                             "Binance answered HTTP {status}: no request is sent until {until} (epoch ms)"
                         ),
                         None,
-                    )
-                    .await;
+                    );
                 }
                 Some(_) => {}
                 None => alerted = None,

@@ -48,25 +48,23 @@ impl Gateway {
     /// A command refused by the fence: counted and alerted, never executed nor answered (an
     /// answer on `orders.feedback` would reach the portfolio's legitimate owner, whose orders
     /// may carry the same client ids).
-    pub(super) async fn fenced(
+    pub(super) fn fenced(
         &mut self,
         envelope: &chimera_messages::Envelope<Command>,
         fenced: super::fence::Fenced,
     ) {
         self.figures.fenced += 1;
         let portfolio = envelope.payload.portfolio_id().clone();
-        self.rt
-            .alert(
-                chimera_messages::AlertLevel::Critical,
-                chimera_messages::AlertCode::FencedOrder,
-                format!(
-                    "refused {} from {} for portfolio {portfolio}: epoch {} is older than the \
+        self.rt.alert(
+            chimera_messages::AlertLevel::Critical,
+            chimera_messages::AlertCode::FencedOrder,
+            format!(
+                "refused {} from {} for portfolio {portfolio}: epoch {} is older than the \
                      current assignment's {}",
-                    envelope.id, envelope.source, fenced.got, fenced.current
-                ),
-                Some(portfolio),
-            )
-            .await;
+                envelope.id, envelope.source, fenced.got, fenced.current
+            ),
+            Some(portfolio),
+        );
     }
 
     pub(super) fn new(rt: Arc<Runtime>, venue: Box<dyn GatewayVenue>) -> Self {
@@ -219,8 +217,7 @@ impl Gateway {
                     intent.intent_id, intent.portfolio_id
                 ),
                 Some(intent.portfolio_id.clone()),
-            )
-            .await;
+            );
             return Ok(false);
         }
         if record_first {
@@ -272,8 +269,7 @@ impl Gateway {
                 intent.client_order_id, intent.side, intent.symbol, intent.portfolio_id
             ),
             Some(intent.portfolio_id.clone()),
-        )
-        .await;
+        );
         Ok(())
     }
 

@@ -42,7 +42,7 @@ impl KillGuard {
         }
         self.last_read = Some(Instant::now());
         let event = self.view.refresh(switches).await;
-        alert_on(rt, &event, "refusing new entries").await;
+        alert_on(rt, &event, "refusing new entries");
         if matches!(event, WatchEvent::Changed) {
             tracing::info!(
                 component = %rt.source,

@@ -357,7 +357,7 @@ impl Keeper {
                                 }
                                 Err(e) => return Err(e),
                             },
-                            Err(fenced) => gw.fenced(&env, fenced).await,
+                            Err(fenced) => gw.fenced(&env, fenced),
                         }
                     }
                     Err(error) => gw
@@ -442,7 +442,12 @@ pub async fn run_gateway_process(config: &LiveConfig) -> anyhow::Result<()> {
     trigger_on_signals(trigger);
     let bus = connect_bus(config, &gateway_config.id, false).await?;
     let rt = connect(config, bus, &gateway_config.id, shutdown).await?;
-    let f = run_gateway(rt, &gateway_config).await?;
+    let outcome = chimera_runtime::runtime::alerts_settled_after(
+        &rt,
+        Box::pin(run_gateway(Arc::clone(&rt), &gateway_config)),
+    )
+    .await;
+    let f = outcome?;
     println!(
         "submitted {} duplicates {} replayed {} fills {} reports {} checkpoints {} fenced {} \
          kill-refused {}",

@@ -130,8 +130,7 @@ impl SimGatewayVenue {
                          the order anyway"
                     ),
                     None,
-                )
-                .await;
+                );
                 return Ok(());
             }
             self.take_market(rt, MARKET_BATCH, Duration::from_millis(50))

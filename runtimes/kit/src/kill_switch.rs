@@ -162,8 +162,7 @@ pub async fn announce(rt: &Runtime, version: u64, what: String) {
     {
         tracing::warn!(component = %rt.source, "kill switch announcement not sent: {e}");
     }
-    rt.alert(AlertLevel::Critical, AlertCode::KillSwitch, what, None)
-        .await;
+    rt.alert(AlertLevel::Critical, AlertCode::KillSwitch, what, None);
 }
 
 /// What a refresh of a [`KillWatch`] saw.
@@ -182,7 +181,7 @@ pub enum WatchEvent {
 /// Raises the alert a reader owes for `event`: critical when the switches became unreadable
 /// (`closed_means` says what failing closed does for this reader), a warning when they are
 /// readable again.
-pub async fn alert_on(rt: &Runtime, event: &WatchEvent, closed_means: &str) {
+pub fn alert_on(rt: &Runtime, event: &WatchEvent, closed_means: &str) {
     let (level, message) = match event {
         WatchEvent::Unreadable(e) => (
             AlertLevel::Critical,
@@ -194,8 +193,7 @@ pub async fn alert_on(rt: &Runtime, event: &WatchEvent, closed_means: &str) {
         ),
         WatchEvent::Same | WatchEvent::Changed => return,
     };
-    rt.alert(level, AlertCode::KillSwitchUnreadable, message, None)
-        .await;
+    rt.alert(level, AlertCode::KillSwitchUnreadable, message, None);
 }
 
 /// A reader's view of the switches, failing closed. (`Default` is a view with no switches that

@@ -7,6 +7,7 @@
 //! store, shared state, shutdown, retries, alerts, dead letters); portfolio specs; the Redis
 //! stream layout; and [`logging`].
 
+mod alerting;
 pub mod api_config;
 pub mod bus_layout;
 pub mod compose;

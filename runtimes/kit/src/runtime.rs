@@ -17,6 +17,19 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// How long a runtime process on its way out waits for the alerts it raised to be delivered
+/// ([`Runtime::settle_alerts`]).
+pub const ALERTS_ON_EXIT: Duration = Duration::from_secs(5);
+
+/// Runs `work` (a runtime of `rt` to its end), then waits for the alerts `rt` raised to be
+/// delivered, at most [`ALERTS_ON_EXIT`], whatever `work` returned: a fatal error's alert is
+/// the one an operator most needs.
+pub async fn alerts_settled_after<T>(rt: &Runtime, work: impl Future<Output = T>) -> T {
+    let outcome = work.await;
+    rt.settle_alerts(ALERTS_ON_EXIT).await;
+    outcome
+}
+
 /// Wall-clock now, epoch ms (runtimes may read the clock; the kernel never does).
 pub fn wall_clock() -> Timestamp {
     let ms = std::time::SystemTime::now()
@@ -108,6 +121,7 @@ pub struct Runtime {
     /// Shared key-value state (heartbeats, portfolio leases), when configured.
     pub state: Option<SharedState>,
     alerts: AtomicU64,
+    sender: crate::alerting::AlertSender,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -137,6 +151,7 @@ impl Runtime {
             shutdown,
             state: None,
             alerts: AtomicU64::new(0),
+            sender: crate::alerting::AlertSender::default(),
         }
     }
 
@@ -284,8 +299,10 @@ impl Runtime {
         .map(|_| ())
     }
 
-    /// Sends an alert to the alerts topic and the audit trail.
-    pub async fn alert(
+    /// Logs an alert at once and queues it for the alerts topic and the audit trail, which a
+    /// task of this runtime's delivers in order ([`crate::alerting`]): the caller does not
+    /// wait for the bus or the database. [`Self::settle_alerts`] waits for what is queued.
+    pub fn alert(
         &self,
         level: AlertLevel,
         code: AlertCode,
@@ -315,20 +332,21 @@ impl Runtime {
             .portfolio
             .as_ref()
             .map_or(self.source.clone(), |p| p.as_str().to_owned());
-        let _ = self
-            .publish(Topic::Alerts, MessageType::Alert, id.clone(), &key, &alert)
-            .await;
         let record = AuditRecord {
             kind: AuditKind::Alert,
-            key: id,
+            key: id.clone(),
             source: self.source.clone(),
             category: level.as_str().to_owned(),
             body: serde_json::to_string(&alert).unwrap_or_default(),
             ts: now,
         };
-        let _ = self
-            .retry("record alert", || self.store.record(&record))
-            .await;
+        self.sender.send(self, id, key, alert, record);
+    }
+
+    /// Waits until every alert raised so far is on the bus and in the audit trail (or given
+    /// up after its retries), at most `limit`. The runtime processes call it on their way out.
+    pub async fn settle_alerts(&self, limit: Duration) {
+        self.sender.settle(limit).await;
     }
 
     /// Dead-letters an undecodable delivery (topic and table) and raises an alert. The caller
@@ -372,8 +390,7 @@ impl Runtime {
                 delivery.topic, delivery.partition, delivery.offset, error.reason
             ),
             None,
-        )
-        .await;
+        );
         Ok(())
     }
 

@@ -28,7 +28,7 @@ pub(crate) async fn first_read(rt: &Runtime, shared: &std::sync::RwLock<KillWatc
     let switches = KillSwitches::new(Arc::clone(&state.store));
     let mut view = KillWatch::new();
     let event = view.refresh(&switches).await;
-    alert_on(rt, &event, "no new entries until it can").await;
+    alert_on(rt, &event, "no new entries until it can");
     *shared
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = view;
@@ -59,7 +59,7 @@ pub(crate) async fn watch(
         *shared
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = view.clone();
-        alert_on(&rt, &event, "no new entries until it can").await;
+        alert_on(&rt, &event, "no new entries until it can");
         let now = wall_clock().0;
         let routes = table.load();
         told.retain(|id, _| routes.by_portfolio.contains_key(id));

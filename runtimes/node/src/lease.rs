@@ -74,8 +74,7 @@ impl Leases {
                             AlertCode::PortfolioLeaseTaken,
                             format!("portfolio {id}: lease taken over"),
                             Some(id.clone()),
-                        )
-                        .await;
+                        );
                     }
                     self.held().insert(id.clone(), token);
                     return Ok(true);
@@ -91,8 +90,7 @@ impl Leases {
                             state.lease.as_millis()
                         ),
                         Some(id.clone()),
-                    )
-                    .await;
+                    );
                 }
                 Ok(None) => {}
                 Err(e) if e.is_transient() => {

@@ -271,8 +271,7 @@ pub async fn run_node(
             AlertCode::NodeFailed,
             e.to_string(),
             None,
-        )
-        .await;
+        );
         tasks.abort_all();
         workers.abort_all();
         return Err(e);
@@ -419,7 +418,12 @@ pub async fn run_node_process(
     if node_config.register_portfolios {
         register_portfolios(&rt, &node_config.id, &config.portfolios).await?;
     }
-    let figures = run_node(rt, &node_config, strategies).await?;
+    let outcome = chimera_runtime::runtime::alerts_settled_after(
+        &rt,
+        run_node(Arc::clone(&rt), &node_config, strategies),
+    )
+    .await;
+    let figures = outcome?;
     for f in figures {
         println!(
             "{}: events {} orders {} fills {} skipped {}",

@@ -244,14 +244,12 @@ impl Roster {
         self.table.settled();
         self.slots.remove(id);
         self.leases.release(&self.rt, id).await;
-        self.rt
-            .alert(
-                AlertLevel::Error,
-                AlertCode::PortfolioNotLoaded,
-                format!("portfolio {id}: {problem}"),
-                Some(id.clone()),
-            )
-            .await;
+        self.rt.alert(
+            AlertLevel::Error,
+            AlertCode::PortfolioNotLoaded,
+            format!("portfolio {id}: {problem}"),
+            Some(id.clone()),
+        );
     }
 
     /// Acts on what a router handed over.
@@ -265,7 +263,7 @@ impl Roster {
     ) -> anyhow::Result<()> {
         match event {
             RosterEvent::Schedule(update) => {
-                self.on_schedule(&update).await;
+                self.on_schedule(&update);
                 Ok(())
             }
             RosterEvent::Reload {
@@ -276,7 +274,7 @@ impl Roster {
     }
 
     /// Acts on an assignment change.
-    pub(crate) async fn on_schedule(&mut self, update: &ScheduleUpdate) {
+    pub(crate) fn on_schedule(&mut self, update: &ScheduleUpdate) {
         let here = update.node_id.as_deref() == Some(self.config.id.as_str());
         let epoch = update.epoch.unwrap_or(0);
         match (here, self.slots.get(&update.portfolio_id)) {
@@ -291,31 +289,29 @@ impl Roster {
                 }
             }
             (true, None) => {
-                self.note(update, "assigned to this node").await;
+                self.note(update, "assigned to this node");
                 self.begin(update.portfolio_id.clone(), epoch);
             }
             (false, Some(_)) => {
-                self.note(update, "moved away from this node").await;
+                self.note(update, "moved away from this node");
                 self.give_up(&update.portfolio_id);
             }
             (false, None) => {}
         }
     }
 
-    async fn note(&self, update: &ScheduleUpdate, what: &str) {
-        self.rt
-            .alert(
-                AlertLevel::Warning,
-                AlertCode::AssignmentChanged,
-                format!(
-                    "portfolio {} {what} ({}, epoch {})",
-                    update.portfolio_id,
-                    update.reason,
-                    update.epoch.unwrap_or(0)
-                ),
-                Some(update.portfolio_id.clone()),
-            )
-            .await;
+    fn note(&self, update: &ScheduleUpdate, what: &str) {
+        self.rt.alert(
+            AlertLevel::Warning,
+            AlertCode::AssignmentChanged,
+            format!(
+                "portfolio {} {what} ({}, epoch {})",
+                update.portfolio_id,
+                update.reason,
+                update.epoch.unwrap_or(0)
+            ),
+            Some(update.portfolio_id.clone()),
+        );
     }
 
     /// Stops routing to `id` and tells its worker to stop (or its lease wait to give up);

@@ -225,7 +225,7 @@ pub(crate) async fn route(
         for (portfolio, queue) in targets.iter() {
             let input = routed.input(origin.clone(), Arc::clone(&pending));
             let (_, change) = queue.push(input).await;
-            pressure(&rt, portfolio, queue, change).await;
+            pressure(&rt, portfolio, queue, change);
         }
         // An acknowledgement is a round trip to the bus (a synchronous commit on Kafka): at
         // most one per ACK_EVERY under load, at once when the topic goes quiet.
@@ -236,13 +236,13 @@ pub(crate) async fn route(
     acks.flush(&mut sub, &rt).await
 }
 
-async fn pressure(
+fn pressure(
     rt: &Runtime,
     portfolio: &PortfolioId,
     queue: &PortfolioQueue,
     change: Option<Pressure>,
 ) {
     if let Some(level) = change {
-        super::worker::pressure_alert(rt, portfolio, queue, level).await;
+        super::worker::pressure_alert(rt, portfolio, queue, level);
     }
 }

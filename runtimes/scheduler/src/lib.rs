@@ -75,8 +75,7 @@ pub async fn run_scheduler(
                 takeover.as_millis()
             ),
             None,
-        )
-        .await;
+        );
         let mut renewed = Instant::now();
         let lost = loop {
             tokio::select! {
@@ -120,8 +119,7 @@ pub async fn run_scheduler(
                 config.id
             ),
             None,
-        )
-        .await;
+        );
     }
 }
 
@@ -205,7 +203,12 @@ pub async fn run_scheduler_process(config: &LiveConfig) -> anyhow::Result<()> {
     trigger_on_signals(trigger);
     let bus = connect_bus(config, &scheduler.id, false).await?;
     let rt = connect(config, bus, &scheduler.id, shutdown).await?;
-    let f = run_scheduler(rt, &scheduler).await?;
+    let outcome = chimera_runtime::runtime::alerts_settled_after(
+        &rt,
+        run_scheduler(Arc::clone(&rt), &scheduler),
+    )
+    .await;
+    let f = outcome?;
     println!(
         "terms {} changes {} slowest takeover {} ms",
         f.terms,

@@ -294,18 +294,16 @@ impl Placement {
                 }
                 Change::Unassigned { .. } => {}
                 Change::NodeDead { node } => {
-                    self.rt
-                        .alert(
-                            AlertLevel::Critical,
-                            AlertCode::SchedulerChanged,
-                            format!(
-                                "node {node} missed its heartbeats for {} ms: declared dead, \
+                    self.rt.alert(
+                        AlertLevel::Critical,
+                        AlertCode::SchedulerChanged,
+                        format!(
+                            "node {node} missed its heartbeats for {} ms: declared dead, \
                                  its portfolios move",
-                                self.config.dead_after_ms
-                            ),
-                            None,
-                        )
-                        .await;
+                            self.config.dead_after_ms
+                        ),
+                        None,
+                    );
                 }
                 Change::Refused { input, reason } => {
                     tracing::warn!(component = %self.rt.source, "refused {input:?}: {reason:?}");

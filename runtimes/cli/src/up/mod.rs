@@ -11,7 +11,7 @@ mod settle;
 use crate::args::UpArgs;
 use chimera_kernel::strategy::StrategyRegistry;
 use chimera_live::config::LiveConfig;
-use chimera_live::runtime::{shutdown_pair, trigger_on_signals};
+use chimera_live::runtime::{alerts_settled_after, shutdown_pair, trigger_on_signals};
 use chimera_live::{connect_bus, connect_on, feed, gateway, node, RuntimeArgs};
 use chimera_ports::EventBus;
 use settle::{prepare_portfolios, print_positions, wait_idle, Settling};
@@ -111,13 +111,20 @@ async fn up(
     let store_rt = Arc::clone(&node_rt);
     let node_task = tokio::spawn({
         let (cfg, strategies) = (node_cfg.clone(), strategies.clone());
-        async move { node::run_node(node_rt, &cfg, &strategies).await }
+        async move {
+            let running = node::run_node(Arc::clone(&node_rt), &cfg, &strategies);
+            alerts_settled_after(&node_rt, running).await
+        }
     });
     let gateway_task = tokio::spawn({
         let cfg = gateway_cfg.clone();
-        async move { gateway::run_gateway(gateway_rt, &cfg).await }
+        async move {
+            let running = Box::pin(gateway::run_gateway(Arc::clone(&gateway_rt), &cfg));
+            alerts_settled_after(&gateway_rt, running).await
+        }
     });
-    let published = feed::run_feed(feed_rt, &feed_cfg).await?;
+    let published =
+        alerts_settled_after(&feed_rt, feed::run_feed(Arc::clone(&feed_rt), &feed_cfg)).await?;
     println!("feed: published {published} market events");
     if exit_when_idle && !shutdown.is_triggered() {
         wait_idle(&store_rt, &settling, shutdown.clone()).await?;

@@ -262,8 +262,7 @@ impl Worker {
                 AlertCode::PortfolioStatus,
                 format!("portfolio {} is now {}", self.id, status.as_str()),
                 Some(self.id.clone()),
-            )
-            .await;
+            );
         }
         Ok(())
     }

@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// What a node checkpoints per portfolio.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -174,9 +175,12 @@ impl Worker {
         let mut shutdown = rt.shutdown.clone();
         let mut stop = self.stop.clone();
         loop {
+            // While a checkpoint is being stored the next one waits for it (the `stored` arm
+            // wakes the loop), not the timer.
             let due = self
                 .uncommitted
                 .since
+                .filter(|_| self.in_flight.is_none())
                 .map(|since| since + self.checkpoint_every);
             let change = tokio::select! {
                 change = self.queue.pop_batch(self.batch_max, &mut batch) => change,
@@ -195,7 +199,7 @@ impl Worker {
                 }
             };
             if let Some(level) = change {
-                pressure_alert(&rt, &self.id, &self.queue, level).await;
+                pressure_alert(&rt, &self.id, &self.queue, level);
             }
             if !batch.is_empty() {
                 for read_at in batch.iter().filter_map(Input::read_at) {
@@ -208,7 +212,12 @@ impl Worker {
             if self.commit_due() {
                 // An operator waits for the answer: stored before the next input.
                 if self.acks.is_empty() && self.status_change.is_none() {
-                    self.begin_commit(&rt).await?;
+                    // Routine: one in flight at a time. While it is stored (its orders on
+                    // the bus first, a round trip or more under load) the worker goes on with
+                    // its inputs rather than wait for it; the next begins once it is stored.
+                    if self.in_flight.as_ref().is_none_or(JoinHandle::is_finished) {
+                        self.begin_commit(&rt).await?;
+                    }
                 } else {
                     self.commit(&rt).await?;
                 }
@@ -436,7 +445,7 @@ async fn sleep_until(at: Option<std::time::Instant>) {
 }
 
 /// Raises the alert for a queue that crossed a pressure level (70 %, 95 %, or back to normal).
-pub(crate) async fn pressure_alert(
+pub(crate) fn pressure_alert(
     rt: &Runtime,
     id: &PortfolioId,
     queue: &PortfolioQueue,
@@ -458,6 +467,5 @@ pub(crate) async fn pressure_alert(
             queue.coalesced()
         ),
         Some(id.clone()),
-    )
-    .await;
+    );
 }
