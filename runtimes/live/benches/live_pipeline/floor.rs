@@ -78,24 +78,57 @@ pub(crate) async fn hop(
     Figures::of(samples)
 }
 
+/// A backlog read: how long until the first message, and the rate from the first message to
+/// the last (start-up, a consumer group's join for one, is not a rate).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rate {
+    pub(crate) first_after: Duration,
+    pub(crate) steady: f64,
+}
+
+impl Rate {
+    /// `count` messages, the first at `first` and the last at `last`, after starting at
+    /// `started`.
+    pub(crate) fn of(started: Instant, first: (Instant, f64), last: (Instant, f64)) -> Self {
+        let span = last.0.duration_since(first.0).as_secs_f64();
+        Self {
+            first_after: first.0.duration_since(started),
+            steady: (last.1 - first.1) / span.max(1e-9),
+        }
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} messages/s from the first to the last, the first {:.2} s after starting",
+            self.steady,
+            self.first_after.as_secs_f64()
+        )
+    }
+}
+
 /// The bus's own read rate: a subscriber of a fresh group on `topic` polls `count` messages
-/// already there, decoding nothing; messages per second from subscribing to the last one.
-/// The ceiling of a node reading the same backlog through the same adapter.
-pub(crate) async fn read_rate(bus: &Arc<dyn EventBus>, topic: &str, count: usize) -> f64 {
+/// already there, decoding nothing. The ceiling of a node reading the same backlog through the
+/// same adapter.
+pub(crate) async fn read_rate(bus: &Arc<dyn EventBus>, topic: &str, count: usize) -> Rate {
     let started = Instant::now();
     let mut sub = bus
         .subscribe(topic, &format!("{topic}.floor-read"))
         .await
         .unwrap();
     let mut read = 0;
+    let mut first = None;
     let mut last = None;
     while read < count && started.elapsed() < Duration::from_mins(5) {
         if let Ok(Some(d)) = sub.poll(Duration::from_millis(100)).await {
             read += 1;
+            first.get_or_insert_with(Instant::now);
             last = Some(d);
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let finished = Instant::now();
     if let Some(d) = last {
         sub.ack(&d).await.unwrap();
     }
@@ -103,7 +136,7 @@ pub(crate) async fn read_rate(bus: &Arc<dyn EventBus>, topic: &str, count: usize
         read, count,
         "the floor's reader got the whole backlog of {topic}"
     );
-    #[allow(clippy::cast_precision_loss, reason = "a rate")]
-    let rate = read as f64 / elapsed;
-    rate
+    #[allow(clippy::cast_precision_loss, reason = "a count")]
+    let read = read as f64;
+    Rate::of(started, (first.unwrap_or(started), 1.0), (finished, read))
 }

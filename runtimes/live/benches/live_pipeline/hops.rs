@@ -153,3 +153,30 @@ pub(crate) async fn print(node: (SocketAddr, &str), gateway: Option<(SocketAddr,
         }
     }
 }
+
+/// Watches the node on `addr` take its inputs (`component`'s queue-wait count, one per input
+/// taken by a worker) until `total`, scraping every 10 ms: its steady rate, from the first
+/// input taken to the last, and when the first was taken after `started`. `None` when the
+/// count does not reach `total` within `limit`.
+pub(crate) async fn watch_rate(
+    addr: SocketAddr,
+    component: String,
+    total: f64,
+    started: std::time::Instant,
+    limit: std::time::Duration,
+) -> Option<super::floor::Rate> {
+    let name = NODE[0].0;
+    let mut first = None;
+    while started.elapsed() < limit {
+        let taken = parse(&scrape(addr).await, name, &component).map_or(0.0, |h| h.count);
+        let now = std::time::Instant::now();
+        if taken > 0.0 && first.is_none() {
+            first = Some((now, taken));
+        }
+        if taken >= total {
+            return first.map(|first| super::floor::Rate::of(started, first, (now, taken)));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    None
+}

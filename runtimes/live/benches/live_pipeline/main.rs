@@ -58,9 +58,7 @@ struct Outcome {
     floor: Figures,
     /// The hop floor right before the latency phase, which that phase is held against.
     latency_floor: Figures,
-    read_floor: f64,
-    throughput: f64,
-    peak_rss_mib: f64,
+    throughput: Throughput,
     latency: latency::Latency,
 }
 
@@ -107,7 +105,7 @@ async fn main() {
         let l = &o.latency;
         println!(
             "{}: hop p50 {:.2} p99 {:.2}, before the latency phase p50 {:.2} p99 {:.2} | tick-to-order p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | \
-             order-to-fill p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | {:.0} events/s (bus read floor {:.0}/s) | peak RSS {:.1} MiB, slope {:+.2} MiB/min",
+             order-to-fill p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | {:.0} events/s steady, {:.0} from process start (bus read floor {:.0}/s) | peak RSS {:.1} MiB, slope {:+.2} MiB/min",
             o.bus,
             o.floor.p50,
             o.floor.p99,
@@ -121,9 +119,10 @@ async fn main() {
             l.order_to_fill.p99,
             l.order_to_fill.p50 - 2.0 * o.latency_floor.p50,
             l.order_to_fill.p99 - 2.0 * o.latency_floor.p99,
-            o.throughput,
-            o.read_floor,
-            o.peak_rss_mib,
+            o.throughput.steady,
+            o.throughput.whole,
+            o.throughput.read_floor.steady,
+            o.throughput.peak_rss_mib,
             l.rss_slope_mib_per_min,
         );
     }
@@ -134,7 +133,7 @@ fn print_in_process(o: &Outcome) {
     let (l, us) = (&o.latency, |ms: f64| ms * 1e3);
     println!(
         "memory (in process): hop p50 {:.1} p99 {:.1} µs | tick-to-order p50 {:.1} p99 {:.1} µs (overhead p50 {:.1}, p99 {:.1}) | \
-         order-to-fill p50 {:.1} p99 {:.1} µs | {:.0} events/s (bus read floor {:.0}/s)",
+         order-to-fill p50 {:.1} p99 {:.1} µs | {:.0} events/s steady, {:.0} from process start (bus read floor {:.0}/s)",
         us(o.latency_floor.p50),
         us(o.latency_floor.p99),
         us(l.tick_to_order.p50),
@@ -143,8 +142,9 @@ fn print_in_process(o: &Outcome) {
         us(l.tick_to_order.p99 - 2.0 * o.latency_floor.p99),
         us(l.order_to_fill.p50),
         us(l.order_to_fill.p99),
-        o.throughput,
-        o.read_floor,
+        o.throughput.steady,
+        o.throughput.whole,
+        o.throughput.read_floor.steady,
     );
 }
 
@@ -217,8 +217,8 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
     } else {
         env_u64("CHIMERA_BENCH_EVENTS", 100_000)
     };
-    let (read_floor, throughput, peak_rss_mib) = if events == 0 {
-        (f64::NAN, f64::NAN, f64::NAN)
+    let throughput = if events == 0 {
+        Throughput::SKIPPED
     } else {
         throughput(&tp, &handle, &db, dir, events).await
     };
@@ -229,7 +229,7 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
     // The broker after the throughput phase is not the broker of the first floor (the
     // development Kafka broker slows as it accumulates batches): the latency phase is held
     // against a floor measured right before it, on the same broker in the same state.
-    let latency_floor = if throughput.is_nan() {
+    let latency_floor = if throughput.whole.is_nan() {
         floor
     } else {
         let handle = lat.bus().await;
@@ -247,22 +247,44 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
         bus: name,
         floor,
         latency_floor,
-        read_floor,
         throughput,
-        peak_rss_mib,
         latency,
     }
 }
 
+/// What phase 2 measured.
+#[derive(Debug, Clone, Copy)]
+struct Throughput {
+    /// The bus's own read rate, one subscriber of a fresh group.
+    read_floor: floor::Rate,
+    /// The node's events per second from process start (restore and consumer start-up count).
+    whole: f64,
+    /// The node's events per second from the first input its workers took to the last.
+    steady: f64,
+    peak_rss_mib: f64,
+}
+
+impl Throughput {
+    const SKIPPED: Self = Self {
+        read_floor: floor::Rate {
+            first_after: Duration::ZERO,
+            steady: f64::NAN,
+        },
+        whole: f64::NAN,
+        steady: f64::NAN,
+        peak_rss_mib: f64::NAN,
+    };
+}
+
 /// Phase 2: `events` bars on the bus, then the node started on them: the bus's own read rate,
-/// the node's throughput (from process start) and its peak RSS.
+/// the node's throughput (from process start, and steady) and its peak RSS.
 async fn throughput(
     tp: &Setup,
     handle: &std::sync::Arc<dyn chimera_ports::EventBus>,
     db: &str,
     dir: &std::path::Path,
     events: u64,
-) -> (f64, f64, f64) {
+) -> Throughput {
     let name = tp.live.bus.kind();
     let data = setup::bars(events / SYMBOLS.len() as u64);
     let last_ts = data.last().unwrap().1;
@@ -278,14 +300,23 @@ async fn throughput(
     }
     let read_floor = floor::read_rate(handle, &tp.topic("market.data"), messages.len()).await;
     println!(
-        "floor (one subscriber reading the {} bars back, no decoding): {read_floor:.0} messages/s",
+        "floor (one subscriber of a fresh group reading the {} bars back, no decoding): {read_floor}",
         messages.len()
     );
     let store = setup::store(db).await;
     let started = Instant::now();
+    #[allow(clippy::cast_precision_loss, reason = "a count")]
+    let watch = tokio::spawn(hops::watch_rate(
+        tp.node_metrics,
+        tp.node_id.clone(),
+        data.len() as f64,
+        started,
+        Duration::from_mins(10),
+    ));
     let node = Running::start(Component::Node, tp, &NODE, dir, &format!("{name}-tp-node")).await;
     let finished = setup::wait_applied(&store, last_ts, Duration::from_mins(10)).await;
     let elapsed = started.elapsed();
+    let steady = watch.await.unwrap();
     // In process the peak is this process's, bars and all: not the node's.
     let rss = if node.in_process() {
         None
@@ -308,9 +339,22 @@ async fn throughput(
         data.len(),
         elapsed.as_secs_f64(),
     );
+    if let Some(steady) = steady {
+        println!(
+            "node routing rate: {:.0} events/s from the first event its workers took to the last, the first {:.2} s after the process started (bus read floor {:.0}/s measured the same way)",
+            steady.steady,
+            steady.first_after.as_secs_f64(),
+            read_floor.steady,
+        );
+    }
     if rss.is_some() {
         println!("node peak RSS with 5 portfolios: {peak_rss_mib:.1} MiB");
     }
 
-    (read_floor, throughput, peak_rss_mib)
+    Throughput {
+        read_floor,
+        whole: throughput,
+        steady: steady.map_or(f64::NAN, |r| r.steady),
+        peak_rss_mib,
+    }
 }
