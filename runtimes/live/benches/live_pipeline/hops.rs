@@ -157,7 +157,7 @@ pub(crate) async fn print(node: (SocketAddr, &str), gateway: Option<(SocketAddr,
 /// Watches the node on `addr` take its inputs (`component`'s queue-wait count, one per input
 /// taken by a worker) until `total`, scraping every 10 ms: its steady rate, from the first
 /// input taken to the last, and when the first was taken after `started`. `None` when the
-/// count does not reach `total` within `limit`.
+/// count does not reach `total` within `limit`, or reaches it by the first scrape that sees any.
 pub(crate) async fn watch_rate(
     addr: SocketAddr,
     component: String,
@@ -174,7 +174,11 @@ pub(crate) async fn watch_rate(
             first = Some((now, taken));
         }
         if taken >= total {
-            return first.map(|first| super::floor::Rate::of(started, first, (now, taken)));
+            // All taken between two scrapes (in process, the node's thread is the scraper's):
+            // no span to tell a rate from.
+            return first
+                .filter(|(_, at_first)| *at_first < total)
+                .map(|first| super::floor::Rate::of(started, first, (now, taken)));
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }

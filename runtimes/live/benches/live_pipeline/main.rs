@@ -105,7 +105,7 @@ async fn main() {
         let l = &o.latency;
         println!(
             "{}: hop p50 {:.2} p99 {:.2}, before the latency phase p50 {:.2} p99 {:.2} | tick-to-order p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | \
-             order-to-fill p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | {:.0} events/s steady, {:.0} from process start (bus read floor {:.0}/s) | peak RSS {:.1} MiB, slope {:+.2} MiB/min",
+             order-to-fill p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | {} | peak RSS {:.1} MiB, slope {:+.2} MiB/min",
             o.bus,
             o.floor.p50,
             o.floor.p99,
@@ -119,9 +119,7 @@ async fn main() {
             l.order_to_fill.p99,
             l.order_to_fill.p50 - 2.0 * o.latency_floor.p50,
             l.order_to_fill.p99 - 2.0 * o.latency_floor.p99,
-            o.throughput.steady,
-            o.throughput.whole,
-            o.throughput.read_floor.steady,
+            o.throughput,
             o.throughput.peak_rss_mib,
             l.rss_slope_mib_per_min,
         );
@@ -133,7 +131,7 @@ fn print_in_process(o: &Outcome) {
     let (l, us) = (&o.latency, |ms: f64| ms * 1e3);
     println!(
         "memory (in process): hop p50 {:.1} p99 {:.1} µs | tick-to-order p50 {:.1} p99 {:.1} µs (overhead p50 {:.1}, p99 {:.1}) | \
-         order-to-fill p50 {:.1} p99 {:.1} µs | {:.0} events/s steady, {:.0} from process start (bus read floor {:.0}/s)",
+         order-to-fill p50 {:.1} p99 {:.1} µs | {}",
         us(o.latency_floor.p50),
         us(o.latency_floor.p99),
         us(l.tick_to_order.p50),
@@ -142,9 +140,7 @@ fn print_in_process(o: &Outcome) {
         us(l.tick_to_order.p99 - 2.0 * o.latency_floor.p99),
         us(l.order_to_fill.p50),
         us(l.order_to_fill.p99),
-        o.throughput.steady,
-        o.throughput.whole,
-        o.throughput.read_floor.steady,
+        o.throughput,
     );
 }
 
@@ -262,6 +258,19 @@ struct Throughput {
     /// The node's events per second from the first input its workers took to the last.
     steady: f64,
     peak_rss_mib: f64,
+}
+
+impl std::fmt::Display for Throughput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.steady.is_nan() {
+            write!(f, "{:.0} events/s steady, ", self.steady)?;
+        }
+        write!(
+            f,
+            "{:.0} from process start (bus read floor {:.0}/s)",
+            self.whole, self.read_floor.steady
+        )
+    }
 }
 
 impl Throughput {
