@@ -40,8 +40,9 @@ pub(crate) struct AlertSender {
 
 impl AlertSender {
     /// Queues `alert` (with its audit `record`) for the delivering task, started on `rt`'s
-    /// handles the first time. Never waits; when [`QUEUED`] alerts are waiting already the
-    /// alert is dropped, counted and logged (it was logged when raised).
+    /// handles the first time. Never waits; when [`QUEUED`] alerts are waiting already, or
+    /// when raised outside a tokio runtime before any task could start, the alert is dropped,
+    /// counted and logged (it was logged when raised).
     pub(crate) fn send(
         &self,
         rt: &Runtime,
@@ -50,7 +51,13 @@ impl AlertSender {
         alert: chimera_messages::Alert,
         record: AuditRecord,
     ) {
-        let queue = self.queue.get_or_init(|| start(rt));
+        let queue = match self.queue.get() {
+            Some(queue) => queue,
+            None => match tokio::runtime::Handle::try_current() {
+                Ok(tokio) => self.queue.get_or_init(|| start(rt, &tokio)),
+                Err(_) => return self.dropped(rt, "raised outside a tokio runtime"),
+            },
+        };
         let job = Job::Deliver {
             id,
             key,
@@ -58,13 +65,16 @@ impl AlertSender {
             record,
         };
         if queue.try_send(job).is_err() {
-            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::warn!(
-                component = %rt.source,
-                dropped,
-                "alert not published: {QUEUED} alerts are waiting for the bus already"
+            self.dropped(
+                rt,
+                &format!("{QUEUED} alerts are waiting for the bus already"),
             );
         }
+    }
+
+    fn dropped(&self, rt: &Runtime, why: &str) {
+        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(component = %rt.source, dropped, "alert not published: {why}");
     }
 
     /// Waits until every alert raised so far is delivered (or given up), at most `limit`.
@@ -82,7 +92,7 @@ impl AlertSender {
 
 /// Starts the task delivering alerts with handles of its own (the same bus, topics, database,
 /// source and shutdown signal as `rt`).
-fn start(rt: &Runtime) -> mpsc::Sender<Job> {
+fn start(rt: &Runtime, tokio: &tokio::runtime::Handle) -> mpsc::Sender<Job> {
     let (queue, mut jobs) = mpsc::channel(QUEUED);
     let own = Runtime::new(
         std::sync::Arc::clone(&rt.bus),
@@ -91,7 +101,7 @@ fn start(rt: &Runtime) -> mpsc::Sender<Job> {
         rt.source.clone(),
         rt.shutdown.clone(),
     );
-    tokio::spawn(async move {
+    tokio.spawn(async move {
         while let Some(job) = jobs.recv().await {
             match job {
                 Job::Deliver {

@@ -78,3 +78,31 @@ async fn alerts_raised_without_waiting_are_published_and_recorded_in_order_once_
     .unwrap();
     world.remove().await;
 }
+
+#[test]
+fn an_alert_raised_outside_a_tokio_runtime_is_logged_and_dropped_not_a_panic() {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let world = tokio.block_on(embedded::World::new("alerts-outside"));
+    let (_trigger, shutdown) = shutdown_pair();
+    let rt = world.runtime("alerts.", "node-c", &shutdown);
+    rt.alert(
+        AlertLevel::Error,
+        AlertCode::DeadLetter,
+        "no runtime here".to_owned(),
+        None,
+    );
+    tokio.block_on(async {
+        rt.settle_alerts(Duration::from_secs(1)).await;
+        assert_eq!(world.bus.len(&rt.topics.name(Topic::Alerts)), 0);
+        // Inside a runtime the next one goes out.
+        rt.alert(
+            AlertLevel::Warning,
+            AlertCode::DeadLetter,
+            "inside".to_owned(),
+            None,
+        );
+        rt.settle_alerts(Duration::from_secs(10)).await;
+        assert_eq!(world.bus.len(&rt.topics.name(Topic::Alerts)), 1);
+        world.remove().await;
+    });
+}
