@@ -262,6 +262,9 @@ struct Throughput {
 
 impl std::fmt::Display for Throughput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.whole.is_nan() {
+            return write!(f, "throughput not measured");
+        }
         if !self.steady.is_nan() {
             write!(f, "{:.0} events/s steady, ", self.steady)?;
         }
