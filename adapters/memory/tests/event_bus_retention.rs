@@ -15,6 +15,15 @@ async fn next(sub: &mut Box<dyn Subscription>) -> Delivery {
         .expect("a message")
 }
 
+/// Reads `n` messages and returns the last (to acknowledge everything read).
+async fn read(sub: &mut Box<dyn Subscription>, n: usize) -> Delivery {
+    let mut last = None;
+    for _ in 0..n {
+        last = Some(next(sub).await);
+    }
+    last.expect("n > 0")
+}
+
 #[tokio::test]
 async fn messages_every_group_acknowledged_are_dropped_and_offsets_go_on() {
     let bus = MemoryEventBus::with_retention(Duration::ZERO);
@@ -25,18 +34,12 @@ async fn messages_every_group_acknowledged_are_dropped_and_offsets_go_on() {
     }
 
     // One group done with everything: the other still needs it all.
-    let mut last = None;
-    for _ in 0..10 {
-        last = Some(next(&mut fast).await);
-    }
-    fast.ack(&last.unwrap()).await.unwrap();
+    let last = read(&mut fast, 10).await;
+    fast.ack(&last).await.unwrap();
     assert_eq!(bus.retained("t"), 10);
 
     // The slow group acknowledges the first five: those go.
-    for _ in 0..4 {
-        next(&mut slow).await;
-    }
-    let fifth = next(&mut slow).await;
+    let fifth = read(&mut slow, 5).await;
     assert_eq!(fifth.offset, 4);
     slow.ack(&fifth).await.unwrap();
     assert_eq!(bus.retained("t"), 5);
@@ -92,24 +95,18 @@ async fn acknowledged_messages_stay_for_the_retention_for_groups_that_join_later
     for i in 0..3_u8 {
         bus.publish("t", "k", &[i]).await.unwrap();
     }
-    let mut last = None;
-    for _ in 0..3 {
-        last = Some(next(&mut early).await);
-    }
-    early.ack(last.as_ref().unwrap()).await.unwrap();
+    let last = read(&mut early, 3).await;
+    early.ack(&last).await.unwrap();
     assert_eq!(bus.retained("t"), 3, "younger than the retention");
     let mut late = bus.subscribe("t", "late").await.unwrap();
     assert_eq!(next(&mut late).await.offset, 0);
 
     tokio::time::sleep(Duration::from_millis(350)).await;
     // The late group has not acknowledged: still kept.
-    early.ack(last.as_ref().unwrap()).await.unwrap();
+    early.ack(&last).await.unwrap();
     assert_eq!(bus.retained("t"), 3);
     // Once it has, the expired messages go.
-    let mut late_last = None;
-    for _ in 0..2 {
-        late_last = Some(next(&mut late).await);
-    }
-    late.ack(late_last.as_ref().unwrap()).await.unwrap();
+    let last = read(&mut late, 2).await;
+    late.ack(&last).await.unwrap();
     assert_eq!(bus.retained("t"), 0);
 }

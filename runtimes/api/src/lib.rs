@@ -130,10 +130,9 @@ pub async fn run_api_process(config: &LiveConfig) -> anyhow::Result<()> {
     trigger_on_signals(trigger);
     let bus = connect_bus(config, &api.id, false).await?;
     let rt = connect(config, bus, &api.id, shutdown).await?;
-    let outcome = chimera_runtime::runtime::alerts_settled_after(
+    chimera_runtime::runtime::alerts_settled_after(
         &rt,
         run_api(Arc::clone(&rt), &api, StrategyRegistry::builtin()),
     )
-    .await;
-    outcome
+    .await
 }

@@ -83,10 +83,15 @@ impl AlertSender {
             return;
         };
         let (done, delivered) = oneshot::channel();
-        if queue.send(Job::Settle(done)).await.is_ok() {
-            // A task that stopped has nothing left to deliver.
-            let _ = tokio::time::timeout(limit, delivered).await;
-        }
+        // The whole wait is bounded: with the queue full behind a bus that is down, even
+        // getting in line takes as long as the alerts ahead (retried until shutdown).
+        let _ = tokio::time::timeout(limit, async {
+            if queue.send(Job::Settle(done)).await.is_ok() {
+                // A task that stopped has nothing left to deliver.
+                let _ = delivered.await;
+            }
+        })
+        .await;
     }
 }
 

@@ -328,7 +328,12 @@ async fn throughput(
     let node = Running::start(Component::Node, tp, &NODE, dir, &format!("{name}-tp-node")).await;
     let finished = setup::wait_applied(&store, last_ts, Duration::from_mins(10)).await;
     let elapsed = started.elapsed();
-    let steady = watch.await.unwrap();
+    let steady = if finished {
+        watch.await.unwrap()
+    } else {
+        watch.abort();
+        None
+    };
     // In process the peak is this process's, bars and all: not the node's.
     let rss = if node.in_process() {
         None
