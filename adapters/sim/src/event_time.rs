@@ -20,25 +20,59 @@ use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::Delivery;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-
-/// `(topic, partition, offset)` of a delivery.
-type Position = (String, i32, i64);
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// The simulated venue in event time: buffers market deliveries, feeds them lazily, knows
 /// which it may acknowledge, and checkpoints all of it.
 pub struct EventTimeVenue {
     venue: SimVenue,
     hold_ms: i64,
-    buffered: HashMap<Symbol, VecDeque<(MarketEvent, Position)>>,
+    buffered: HashMap<Symbol, VecDeque<Held>>,
     newest: HashMap<Symbol, Timestamp>,
     /// Per symbol, the time of the newest event fed to the venue.
     fed_ts: HashMap<Symbol, Timestamp>,
-    /// Per partition, deliveries in arrival order awaiting acknowledgement.
-    arrivals: HashMap<(String, i32), VecDeque<Delivery>>,
-    fed: HashSet<Position>,
+    /// Per partition, deliveries in arrival order awaiting acknowledgement. A handful at most
+    /// (one per partition of `market.data`), so found by a scan rather than a hashed key.
+    arrivals: Vec<Arrivals>,
     /// Per `topic/partition`, what had been fed when the state was last restored or taken.
     marks: BTreeMap<String, FedMarks>,
+}
+
+/// A buffered market event and where its delivery waits for acknowledgement.
+struct Held {
+    event: MarketEvent,
+    /// Index into [`EventTimeVenue::arrivals`].
+    partition: usize,
+    /// Its arrival number in that partition.
+    seq: u64,
+}
+
+/// One partition's deliveries in arrival order, each with whether the venue consumed it.
+///
+/// Feeding an event marks its delivery by arrival number (`seq - front` indexes `pending`), so
+/// the order path allocates and hashes nothing per event; a delivery leaves only from the front,
+/// once it and everything before it were consumed.
+struct Arrivals {
+    topic: String,
+    partition: i32,
+    /// `topic/partition`: the key of its [`FedMarks`].
+    key: String,
+    /// Deliveries (their payload dropped once decoded) and whether each was consumed.
+    pending: VecDeque<(Delivery, bool)>,
+    /// The arrival number of `pending`'s front.
+    front: u64,
+}
+
+impl Arrivals {
+    /// Marks arrival `seq` consumed (a no-op for one already acknowledged).
+    fn consume(&mut self, seq: u64) {
+        let index = seq
+            .checked_sub(self.front)
+            .and_then(|i| usize::try_from(i).ok());
+        if let Some(entry) = index.and_then(|i| self.pending.get_mut(i)) {
+            entry.1 = true;
+        }
+    }
 }
 
 /// Which deliveries of one partition the venue has consumed.
@@ -82,8 +116,7 @@ impl EventTimeVenue {
             buffered: HashMap::new(),
             newest: HashMap::new(),
             fed_ts: HashMap::new(),
-            arrivals: HashMap::new(),
-            fed: HashSet::new(),
+            arrivals: Vec::new(),
             marks: BTreeMap::new(),
         }
     }
@@ -108,13 +141,21 @@ impl EventTimeVenue {
     /// # Errors
     /// The venue could not be serialized.
     pub fn checkpoint(&mut self) -> serde_json::Result<String> {
-        for (topic, partition, offset) in &self.fed {
-            let marks = self
-                .marks
-                .entry(partition_key(topic, *partition))
-                .or_default();
-            if marks.upto.is_none_or(|u| *offset > u) {
-                marks.extra.insert(*offset);
+        for arrivals in &self.arrivals {
+            let mut consumed = arrivals
+                .pending
+                .iter()
+                .filter(|(_, fed)| *fed)
+                .map(|(d, _)| d.offset)
+                .peekable();
+            if consumed.peek().is_none() {
+                continue;
+            }
+            let marks = self.marks.entry(arrivals.key.clone()).or_default();
+            for offset in consumed {
+                if marks.upto.is_none_or(|u| offset > u) {
+                    marks.extra.insert(offset);
+                }
             }
         }
         let fed: BTreeMap<&str, Timestamp> =
@@ -127,13 +168,6 @@ impl EventTimeVenue {
                 fed: &fed,
             })
         })
-    }
-
-    /// Whether the venue consumed this delivery before the last checkpoint it was restored from.
-    fn consumed(&self, d: &Delivery) -> bool {
-        self.marks
-            .get(&partition_key(&d.topic, d.partition))
-            .is_some_and(|m| m.upto.is_some_and(|u| d.offset <= u) || m.extra.contains(&d.offset))
     }
 
     /// The venue (for its trading and account ports).
@@ -152,29 +186,63 @@ impl EventTimeVenue {
         });
     }
 
-    fn key(d: &Delivery) -> Position {
-        (d.topic.clone(), d.partition, d.offset)
+    /// Queues `delivery` for acknowledgement (its payload dropped: only its position is needed
+    /// from here on); returns its partition's index and its arrival number there, and whether
+    /// a restored checkpoint says the venue consumed it already.
+    fn arrive(&mut self, mut delivery: Delivery, consumed: bool) -> (usize, u64, bool) {
+        delivery.payload = Vec::new();
+        let found = self
+            .arrivals
+            .iter()
+            .position(|a| a.partition == delivery.partition && a.topic == delivery.topic);
+        let index = if let Some(index) = found {
+            index
+        } else {
+            self.arrivals.push(Arrivals {
+                topic: delivery.topic.clone(),
+                partition: delivery.partition,
+                key: partition_key(&delivery.topic, delivery.partition),
+                pending: VecDeque::new(),
+                front: 0,
+            });
+            self.arrivals.len() - 1
+        };
+        let arrivals = &mut self.arrivals[index];
+        let consumed = consumed
+            || self.marks.get(&arrivals.key).is_some_and(|m| {
+                m.upto.is_some_and(|u| delivery.offset <= u) || m.extra.contains(&delivery.offset)
+            });
+        let seq = arrivals.front + arrivals.pending.len() as u64;
+        arrivals.pending.push_back((delivery, consumed));
+        (index, seq, consumed)
     }
 
     /// Buffers a market event read in `delivery` (skipped when a restored checkpoint says the
     /// venue consumed it already).
     pub fn buffer(&mut self, event: MarketEvent, delivery: Delivery) {
-        if self.consumed(&delivery) {
-            self.skip(delivery);
+        let (partition, seq, consumed) = self.arrive(delivery, false);
+        if consumed {
             return;
         }
-        let symbol = event.symbol().clone();
         let ts = event.ts();
-        let newest = self.newest.entry(symbol.clone()).or_insert(ts);
-        *newest = (*newest).max(ts);
-        self.buffered
-            .entry(symbol)
-            .or_default()
-            .push_back((event, Self::key(&delivery)));
-        self.arrivals
-            .entry((delivery.topic.clone(), delivery.partition))
-            .or_default()
-            .push_back(delivery);
+        let symbol = event.symbol();
+        match self.newest.get_mut(symbol) {
+            Some(newest) => *newest = (*newest).max(ts),
+            None => {
+                self.newest.insert(symbol.clone(), ts);
+            }
+        }
+        let held = Held {
+            event,
+            partition,
+            seq,
+        };
+        if let Some(queue) = self.buffered.get_mut(held.event.symbol()) {
+            queue.push_back(held);
+        } else {
+            let symbol = held.event.symbol().clone();
+            self.buffered.insert(symbol, VecDeque::from([held]));
+        }
     }
 
     /// Whether market data for `symbol` has reached `ts`.
@@ -184,64 +252,81 @@ impl EventTimeVenue {
 
     /// A delivery with nothing to feed (dead-lettered): acknowledge in turn.
     pub fn skip(&mut self, delivery: Delivery) {
-        self.fed.insert(Self::key(&delivery));
-        self.arrivals
-            .entry((delivery.topic.clone(), delivery.partition))
-            .or_default()
-            .push_back(delivery);
+        self.arrive(delivery, true);
     }
 
-    /// Feeds `symbol`'s events stamped at or before `until`.
+    /// Feeds `symbol`'s events stamped at or before `until`, under one lock of the venue.
     pub fn feed_until(&mut self, symbol: &Symbol, until: Timestamp) {
         let Some(queue) = self.buffered.get_mut(symbol) else {
             return;
         };
-        while queue.front().is_some_and(|(e, _)| e.ts() <= until) {
-            if let Some((event, key)) = queue.pop_front() {
-                let fed = self.fed_ts.entry(symbol.clone()).or_insert(event.ts());
-                *fed = (*fed).max(event.ts());
-                self.venue.on_market(&event);
-                self.fed.insert(key);
+        if queue.front().is_none_or(|h| h.event.ts() > until) {
+            return;
+        }
+        let arrivals = &mut self.arrivals;
+        let newest_fed = self.venue.with_exchange(|x| {
+            let mut newest = None;
+            while let Some(held) = queue.pop_front() {
+                if held.event.ts() > until {
+                    queue.push_front(held);
+                    break;
+                }
+                x.on_market(&held.event);
+                newest = newest.max(Some(held.event.ts()));
+                if let Some(a) = arrivals.get_mut(held.partition) {
+                    a.consume(held.seq);
+                }
+            }
+            newest
+        });
+        if let Some(ts) = newest_fed {
+            match self.fed_ts.get_mut(symbol) {
+                Some(fed) => *fed = (*fed).max(ts),
+                None => {
+                    self.fed_ts.insert(symbol.clone(), ts);
+                }
             }
         }
     }
 
     /// Feeds events more than `hold_ms` behind the newest of their symbol.
     pub fn flush_old(&mut self) {
-        let limits: Vec<(Symbol, Timestamp)> = self
+        let due: Vec<(Symbol, Timestamp)> = self
             .newest
             .iter()
-            .map(|(s, t)| (s.clone(), Timestamp(t.0.saturating_sub(self.hold_ms))))
+            .filter_map(|(symbol, newest)| {
+                let limit = newest.0.saturating_sub(self.hold_ms).saturating_sub(1);
+                let oldest = self.buffered.get(symbol)?.front()?.event.ts();
+                (oldest.0 <= limit).then(|| (symbol.clone(), Timestamp(limit)))
+            })
             .collect();
-        for (symbol, limit) in limits {
-            self.feed_until(&symbol, Timestamp(limit.0 - 1));
+        for (symbol, limit) in due {
+            self.feed_until(&symbol, limit);
         }
     }
 
     /// Deliveries that may now be acknowledged: per partition, the last of the fed prefix.
     pub fn take_acks(&mut self) -> Vec<Delivery> {
         let mut out = Vec::new();
-        for queue in self.arrivals.values_mut() {
+        for arrivals in &mut self.arrivals {
             let mut last = None;
-            while queue
-                .front()
-                .is_some_and(|d| self.fed.contains(&(d.topic.clone(), d.partition, d.offset)))
-            {
-                if let Some(d) = queue.pop_front() {
-                    self.fed.remove(&(d.topic.clone(), d.partition, d.offset));
+            while arrivals.pending.front().is_some_and(|(_, fed)| *fed) {
+                if let Some((d, _)) = arrivals.pending.pop_front() {
+                    arrivals.front += 1;
                     last = Some(d);
                 }
             }
-            if let Some(d) = &last {
-                let marks = self
-                    .marks
-                    .entry(partition_key(&d.topic, d.partition))
-                    .or_default();
-                let upto = marks.upto.map_or(d.offset, |u| u.max(d.offset));
-                marks.upto = Some(upto);
-                marks.extra.retain(|o| *o > upto);
-            }
-            out.extend(last);
+            let Some(d) = last else {
+                continue;
+            };
+            let marks = match self.marks.get_mut(&arrivals.key) {
+                Some(marks) => marks,
+                None => self.marks.entry(arrivals.key.clone()).or_default(),
+            };
+            let upto = marks.upto.map_or(d.offset, |u| u.max(d.offset));
+            marks.upto = Some(upto);
+            marks.extra.retain(|o| *o > upto);
+            out.push(d);
         }
         out
     }

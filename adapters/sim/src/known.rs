@@ -25,9 +25,10 @@ pub enum Knowledge {
     Forgotten,
 }
 
-/// Recently received client order ids, in arrival order.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(from = "KnownWire", into = "KnownWire")]
+/// Recently received client order ids, in arrival order. Serialized as the ids alone (the set
+/// is rebuilt on restore), by reference: a checkpoint does not copy the window.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(from = "KnownWire")]
 pub(crate) struct KnownOrders {
     order: VecDeque<(ClientOrderId, Timestamp)>,
     set: HashSet<ClientOrderId>,
@@ -35,7 +36,7 @@ pub(crate) struct KnownOrders {
     forgotten_until: Option<Timestamp>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct KnownWire {
     order: VecDeque<(ClientOrderId, Timestamp)>,
     forgotten_until: Option<Timestamp>,
@@ -51,12 +52,20 @@ impl From<KnownWire> for KnownOrders {
     }
 }
 
-impl From<KnownOrders> for KnownWire {
-    fn from(known: KnownOrders) -> Self {
-        Self {
-            order: known.order,
-            forgotten_until: known.forgotten_until,
+/// [`KnownWire`] borrowed.
+#[derive(Serialize)]
+struct KnownWireRef<'a> {
+    order: &'a VecDeque<(ClientOrderId, Timestamp)>,
+    forgotten_until: Option<Timestamp>,
+}
+
+impl Serialize for KnownOrders {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        KnownWireRef {
+            order: &self.order,
+            forgotten_until: self.forgotten_until,
         }
+        .serialize(serializer)
     }
 }
 

@@ -33,8 +33,11 @@ pub(super) struct Gateway {
     /// One command from read to executed (`chimera_gateway_command_seconds`), one turn's
     /// reports published (`chimera_gateway_publish_seconds`), then its records written
     /// (`chimera_gateway_record_seconds`), and one checkpoint
-    /// (`chimera_gateway_checkpoint_seconds`): the gateway's hops.
+    /// (`chimera_gateway_checkpoint_seconds`): the gateway's hops. Inside a command, the venue
+    /// made ready for an order (`chimera_gateway_prepare_seconds`: a simulated venue reads
+    /// the market data the order was decided on, and feeds what it held back).
     pub(super) command_time: metrics::Histogram,
+    prepare_time: metrics::Histogram,
     publish_time: metrics::Histogram,
     record_time: metrics::Histogram,
     pub(super) checkpoint_time: metrics::Histogram,
@@ -72,6 +75,7 @@ impl Gateway {
             |name: &'static str| metrics::histogram!(name, "component" => rt.source.clone());
         let order_to_fill = histogram("chimera_order_to_fill_seconds");
         let command_time = histogram("chimera_gateway_command_seconds");
+        let prepare_time = histogram("chimera_gateway_prepare_seconds");
         let publish_time = histogram("chimera_gateway_publish_seconds");
         let record_time = histogram("chimera_gateway_record_seconds");
         let checkpoint_time = histogram("chimera_gateway_checkpoint_seconds");
@@ -86,6 +90,7 @@ impl Gateway {
             kill,
             order_to_fill,
             command_time,
+            prepare_time,
             publish_time,
             record_time,
             checkpoint_time,
@@ -208,7 +213,10 @@ impl Gateway {
             self.refuse_killed(intent, mode).await?;
             return Ok(false);
         }
-        if !self.venue.prepare(&rt, intent).await? {
+        let preparing = std::time::Instant::now();
+        let prepared = self.venue.prepare(&rt, intent).await?;
+        self.prepare_time.record(preparing.elapsed());
+        if !prepared {
             rt.alert(
                 AlertLevel::Error,
                 AlertCode::UnknownPortfolio,

@@ -24,10 +24,14 @@ const NODE: [(&str, &str); 5] = [
         "node: one checkpoint (off the order path)",
     ),
 ];
-const GATEWAY: [(&str, &str); 5] = [
+const GATEWAY: [(&str, &str); 6] = [
     (
         "chimera_gateway_command_seconds",
         "gateway: one command executed",
+    ),
+    (
+        "chimera_gateway_prepare_seconds",
+        "gateway:   of which the venue made ready",
     ),
     (
         "chimera_gateway_publish_seconds",

@@ -59,7 +59,8 @@ struct Outcome {
     /// The hop floor right before the latency phase, which that phase is held against.
     latency_floor: Figures,
     throughput: Throughput,
-    latency: latency::Latency,
+    /// `None` when `CHIMERA_BENCH_LATENCY_EVENTS=0` (throughput alone).
+    latency: Option<latency::Latency>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -98,11 +99,14 @@ async fn main() {
     }
     println!("\n== summary (ms; overhead = ours above the floor's hops) ==");
     for o in &outcomes {
+        let Some(l) = &o.latency else {
+            println!("{}: latency not measured | {}", o.bus, o.throughput);
+            continue;
+        };
         if o.bus == "memory" {
-            print_in_process(o);
+            print_in_process(o, l);
             continue;
         }
-        let l = &o.latency;
         println!(
             "{}: hop p50 {:.2} p99 {:.2}, before the latency phase p50 {:.2} p99 {:.2} | tick-to-order p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | \
              order-to-fill p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | {} | peak RSS {:.1} MiB, slope {:+.2} MiB/min",
@@ -127,8 +131,8 @@ async fn main() {
 }
 
 /// The in-process summary line, in microseconds.
-fn print_in_process(o: &Outcome) {
-    let (l, us) = (&o.latency, |ms: f64| ms * 1e3);
+fn print_in_process(o: &Outcome, l: &latency::Latency) {
+    let us = |ms: f64| ms * 1e3;
     println!(
         "memory (in process): hop p50 {:.1} p99 {:.1} µs | tick-to-order p50 {:.1} p99 {:.1} µs (overhead p50 {:.1}, p99 {:.1}) | \
          order-to-fill p50 {:.1} p99 {:.1} µs | {}",
@@ -225,7 +229,7 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
     // The broker after the throughput phase is not the broker of the first floor (the
     // development Kafka broker slows as it accumulates batches): the latency phase is held
     // against a floor measured right before it, on the same broker in the same state.
-    let latency_floor = if throughput.whole.is_nan() {
+    let latency_floor = if throughput.whole.is_nan() || latency_events == 0 {
         floor
     } else {
         let handle = lat.bus().await;
@@ -238,7 +242,11 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
     } else {
         latency_events
     };
-    let latency = latency::measure(&lat, dir, &NODE, &GATEWAY, events, rate, pacing).await;
+    let latency = if events == 0 {
+        None
+    } else {
+        Some(latency::measure(&lat, dir, &NODE, &GATEWAY, events, rate, pacing).await)
+    };
     Outcome {
         bus: name,
         floor,
@@ -317,22 +325,28 @@ async fn throughput(
     );
     let store = setup::store(db).await;
     let started = Instant::now();
+    // In process the node shares its thread with the scraper, whose every scrape (the node
+    // rendering its metrics) would be time taken from the node: no steady rate there.
     #[allow(clippy::cast_precision_loss, reason = "a count")]
-    let watch = tokio::spawn(hops::watch_rate(
-        tp.node_metrics,
-        tp.node_id.clone(),
-        data.len() as f64,
-        started,
-        Duration::from_mins(10),
-    ));
+    let watch = (name != "memory").then(|| {
+        tokio::spawn(hops::watch_rate(
+            tp.node_metrics,
+            tp.node_id.clone(),
+            data.len() as f64,
+            started,
+            Duration::from_mins(10),
+        ))
+    });
     let node = Running::start(Component::Node, tp, &NODE, dir, &format!("{name}-tp-node")).await;
     let finished = setup::wait_applied(&store, last_ts, Duration::from_mins(10)).await;
     let elapsed = started.elapsed();
-    let steady = if finished {
-        watch.await.unwrap()
-    } else {
-        watch.abort();
-        None
+    let steady = match watch {
+        Some(watch) if finished => watch.await.unwrap(),
+        Some(watch) => {
+            watch.abort();
+            None
+        }
+        None => None,
     };
     // In process the peak is this process's, bars and all: not the node's.
     let rss = if node.in_process() {

@@ -318,6 +318,14 @@ pub(crate) async fn store(db: &str) -> chimera_sql::SqlStore {
     chimera_sql::SqlStore::connect(&config).await.unwrap()
 }
 
+/// The one field of a node's checkpoint the bench reads: typed, so the rest is skipped rather
+/// than built (in process the polling shares the node's thread).
+#[derive(serde::Deserialize)]
+struct LastBars {
+    #[serde(default)]
+    last_bar: std::collections::HashMap<String, i64>,
+}
+
 /// Waits until every bench portfolio's checkpoint has applied the bar stamped `last_ts`.
 pub(crate) async fn wait_applied(
     db: &chimera_sql::SqlStore,
@@ -329,8 +337,8 @@ pub(crate) async fn wait_applied(
         let mut done = 0;
         for symbol in SYMBOLS {
             if let Some(cp) = db.load_checkpoint(&portfolio_id(symbol)).await.unwrap() {
-                let state: serde_json::Value = serde_json::from_str(&cp.state).unwrap();
-                if state["last_bar"][symbol].as_i64() == Some(last_ts) {
+                let state: LastBars = serde_json::from_str(&cp.state).unwrap();
+                if state.last_bar.get(symbol) == Some(&last_ts) {
                     done += 1;
                 }
             }
