@@ -255,14 +255,16 @@ impl EventTimeVenue {
         self.arrive(delivery, true);
     }
 
-    /// Feeds `symbol`'s events stamped at or before `until`, under one lock of the venue.
-    pub fn feed_until(&mut self, symbol: &Symbol, until: Timestamp) {
+    /// Feeds `symbol`'s events stamped at or before `until`, under one lock of the venue;
+    /// returns how many.
+    pub fn feed_until(&mut self, symbol: &Symbol, until: Timestamp) -> usize {
         let Some(queue) = self.buffered.get_mut(symbol) else {
-            return;
+            return 0;
         };
         if queue.front().is_none_or(|h| h.event.ts() > until) {
-            return;
+            return 0;
         }
+        let mut count = 0;
         let arrivals = &mut self.arrivals;
         let newest_fed = self.venue.with_exchange(|x| {
             let mut newest = None;
@@ -272,6 +274,7 @@ impl EventTimeVenue {
                     break;
                 }
                 x.on_market(&held.event);
+                count += 1;
                 newest = newest.max(Some(held.event.ts()));
                 if let Some(a) = arrivals.get_mut(held.partition) {
                     a.consume(held.seq);
@@ -287,6 +290,7 @@ impl EventTimeVenue {
                 }
             }
         }
+        count
     }
 
     /// Feeds events more than `hold_ms` behind the newest of their symbol.
