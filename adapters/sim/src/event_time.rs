@@ -15,22 +15,22 @@
 
 use crate::{SimConfig, SimExchange, SimVenue};
 use chimera_kernel::event::MarketEvent;
-use chimera_kernel::ids::Symbol;
+use chimera_kernel::ids::{FastMap, Symbol};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::Delivery;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The simulated venue in event time: buffers market deliveries, feeds them lazily, knows
 /// which it may acknowledge, and checkpoints all of it.
 pub struct EventTimeVenue {
     venue: SimVenue,
     hold_ms: i64,
-    buffered: HashMap<Symbol, VecDeque<Held>>,
-    newest: HashMap<Symbol, Timestamp>,
+    buffered: FastMap<Symbol, VecDeque<Held>>,
+    newest: FastMap<Symbol, Timestamp>,
     /// Per symbol, the time of the newest event fed to the venue.
-    fed_ts: HashMap<Symbol, Timestamp>,
+    fed_ts: FastMap<Symbol, Timestamp>,
     /// Per partition, deliveries in arrival order awaiting acknowledgement. A handful at most
     /// (one per partition of `market.data`), so found by a scan rather than a hashed key.
     arrivals: Vec<Arrivals>,
@@ -113,9 +113,9 @@ impl EventTimeVenue {
         Self {
             venue: SimVenue::new(SimConfig::default()),
             hold_ms,
-            buffered: HashMap::new(),
-            newest: HashMap::new(),
-            fed_ts: HashMap::new(),
+            buffered: FastMap::default(),
+            newest: FastMap::default(),
+            fed_ts: FastMap::default(),
             arrivals: Vec::new(),
             marks: BTreeMap::new(),
         }
@@ -219,18 +219,22 @@ impl EventTimeVenue {
 
     /// Buffers a market event read in `delivery` (skipped when a restored checkpoint says the
     /// venue consumed it already).
-    pub fn buffer(&mut self, event: MarketEvent, delivery: Delivery) {
+    pub fn buffer(&mut self, mut event: MarketEvent, delivery: Delivery) {
         let (partition, seq, consumed) = self.arrive(delivery, false);
         if consumed {
             return;
         }
         let ts = event.ts();
         let symbol = event.symbol();
-        match self.newest.get_mut(symbol) {
-            Some(newest) => *newest = (*newest).max(ts),
-            None => {
-                self.newest.insert(symbol.clone(), ts);
-            }
+        if let Some((known, newest)) = self.newest.get_key_value(symbol) {
+            let newest = (*newest).max(ts);
+            // A decoded event's symbol is a fresh allocation: sharing the one already held
+            // lets this venue's and the exchange's per-symbol maps match it by pointer.
+            let known = known.clone();
+            self.newest.insert(known.clone(), newest);
+            *event.symbol_mut() = known;
+        } else {
+            self.newest.insert(symbol.clone(), ts);
         }
         let held = Held {
             event,

@@ -173,6 +173,20 @@ impl MarketEvent {
         }
     }
 
+    /// The instrument's symbol, to replace: a consumer holding many events of one symbol can
+    /// make them share one allocation, which its per-symbol maps then match by pointer.
+    pub fn symbol_mut(&mut self) -> &mut crate::ids::Symbol {
+        match self {
+            MarketEvent::Trade(e) => &mut e.symbol,
+            MarketEvent::Quote(e) => &mut e.symbol,
+            MarketEvent::BookSnapshot(e) => &mut e.symbol,
+            MarketEvent::BookDelta(e) => &mut e.symbol,
+            MarketEvent::Bar(e) => &mut e.symbol,
+            MarketEvent::Funding(e) => &mut e.symbol,
+            MarketEvent::MarkPrice(e) => &mut e.symbol,
+        }
+    }
+
     /// The event time.
     pub fn ts(&self) -> Timestamp {
         match self {

@@ -7,13 +7,13 @@
 //! our orders.
 
 use super::SimExchange;
-use chimera_kernel::event::{ExecutionReport, Fill, Liquidity, ReportKind};
+use chimera_kernel::event::{ExecutionReport, Fill, Liquidity, MarketEvent, ReportKind};
 use chimera_kernel::ids::{ClientOrderId, FastMap, PortfolioId, Symbol, TradeId};
 use chimera_kernel::instrument::{Instrument, MarketKind};
 use chimera_kernel::order::Side;
 use chimera_kernel::portfolio::{Portfolio, Position};
 use chimera_kernel::time::Timestamp;
-use chimera_kernel::value::{fast_cmp, Money};
+use chimera_kernel::value::{fast_cmp, Money, Price};
 use chimera_kernel::Decimal;
 use rust_decimal::RoundingStrategy;
 use std::sync::Arc;
@@ -54,18 +54,40 @@ impl SafeBands {
 
     /// Whether every open position of `account` still has its mark inside its band (all of
     /// them, not only the symbol that just moved: book updates move marks without a check).
-    fn hold(&self, account: &Portfolio) -> bool {
+    /// `moved` is the symbol just marked and its mark, which saves looking its position up.
+    fn hold(&self, account: &Portfolio, moved: (&Symbol, Option<Price>)) -> bool {
         self.0.get(&account.id).is_some_and(|bands| {
             bands.iter().all(|b| {
-                account
-                    .position(&b.symbol)
-                    .and_then(|p| p.mark)
-                    .is_some_and(|mark| {
-                        fast_cmp(&b.low, &mark.get()).is_lt()
-                            && fast_cmp(&mark.get(), &b.high).is_lt()
-                    })
+                let mark = if b.symbol == *moved.0 {
+                    moved.1
+                } else {
+                    account.position(&b.symbol).and_then(|p| p.mark)
+                };
+                mark.is_some_and(|mark| {
+                    fast_cmp(&b.low, &mark.get()).is_lt() && fast_cmp(&mark.get(), &b.high).is_lt()
+                })
             })
         })
+    }
+}
+
+impl SafeBands {
+    /// The exact check of `account` (`id`): its id when it is under its maintenance margin,
+    /// else `None`, keeping the bands the check allows.
+    fn check(
+        &mut self,
+        id: &PortfolioId,
+        account: &Portfolio,
+        instruments: &FastMap<Symbol, Arc<Instrument>>,
+    ) -> Option<PortfolioId> {
+        match standing(account, instruments) {
+            Standing::Under => return Some(id.clone()),
+            Standing::Above(bands) if bands.is_empty() => self.forget(id),
+            Standing::Above(bands) => {
+                self.0.insert(id.clone(), bands);
+            }
+        }
+        None
     }
 }
 
@@ -137,15 +159,48 @@ impl SimExchange {
             if position.kind != MarketKind::Perp || position.is_flat() {
                 continue;
             }
-            if self.safe_bands.hold(account) {
+            if self.safe_bands.hold(account, (symbol, position.mark)) {
                 continue;
             }
-            match standing(account, &self.instruments) {
-                Standing::Under => under.push(id.clone()),
-                Standing::Above(bands) if bands.is_empty() => self.safe_bands.forget(id),
-                Standing::Above(bands) => {
-                    self.safe_bands.0.insert(id.clone(), bands);
-                }
+            if let Some(id) = self.safe_bands.check(id, account, &self.instruments) {
+                under.push(id);
+            }
+        }
+        for portfolio in under {
+            self.liquidate(&portfolio, at);
+        }
+    }
+
+    /// Marks the accounts with a position on `event`'s symbol at the event's mark price and,
+    /// with `check`, liquidates those of them now under their maintenance margin.
+    ///
+    /// One pass over the accounts and one position look-up each: this runs for every market
+    /// event the venue reads, and marking first then checking looked each position up three or
+    /// four times (most of what feeding the venue a bar cost). The same accounts are marked,
+    /// checked and liquidated, in the same order, as marking all then checking all: an
+    /// account's standing depends on its own positions only, and liquidation waits for the
+    /// pass to end.
+    pub(super) fn mark_and_check(&mut self, event: &MarketEvent, check: bool, at: Timestamp) {
+        let symbol = event.symbol();
+        // The mark (a quote's mid costs a decimal division) computed once, when first needed.
+        let mut mark = None;
+        let mut under: Vec<PortfolioId> = Vec::new();
+        for (id, account) in &mut self.accounts {
+            let Some(position) = account.positions.get_mut(symbol) else {
+                continue;
+            };
+            if let Some(price) = *mark.get_or_insert_with(|| event.mark_price()) {
+                position.mark = Some(price);
+            }
+            if !check || position.kind != MarketKind::Perp || position.is_flat() {
+                continue;
+            }
+            let moved = (symbol, position.mark);
+            if self.safe_bands.hold(account, moved) {
+                continue;
+            }
+            if let Some(id) = self.safe_bands.check(id, account, &self.instruments) {
+                under.push(id);
             }
         }
         for portfolio in under {

@@ -361,13 +361,20 @@ impl SimExchange {
                 self.clocks.insert(symbol.clone(), event.ts());
             }
         }
-        self.settle_marks(event);
-        if !matches!(
-            event,
-            MarketEvent::BookSnapshot(_) | MarketEvent::BookDelta(_)
-        ) {
-            let at = self.clock(symbol, event.ts());
+        let at = self.clock(symbol, event.ts());
+        if let MarketEvent::Funding(f) = event {
+            self.safe_bands.clear();
+            for account in self.accounts.values_mut() {
+                let _ = account.apply_funding(symbol, f.rate, f.mark_price);
+            }
             self.check_liquidations(symbol, at);
+        } else {
+            // Book updates move marks without a margin check (the next trade or bar checks).
+            let check = !matches!(
+                event,
+                MarketEvent::BookSnapshot(_) | MarketEvent::BookDelta(_)
+            );
+            self.mark_and_check(event, check, at);
         }
         self.activate_arrived(symbol, event.ts());
         self.fire_triggers(event);
@@ -386,27 +393,6 @@ impl SimExchange {
             if let Some(intent) = self.inbound.remove(&key) {
                 let at = self.clock(symbol, key.0);
                 self.activate(intent, at);
-            }
-        }
-    }
-
-    fn settle_marks(&mut self, event: &MarketEvent) {
-        let symbol = event.symbol();
-        if let MarketEvent::Funding(f) = event {
-            self.safe_bands.clear();
-            for account in self.accounts.values_mut() {
-                let _ = account.apply_funding(symbol, f.rate, f.mark_price);
-            }
-            return;
-        }
-        // The mark (a quote's mid costs a decimal division) only for accounts holding the
-        // symbol, computed once.
-        let mut mark = None;
-        for account in self.accounts.values_mut() {
-            if account.position(symbol).is_some() {
-                if let Some(price) = *mark.get_or_insert_with(|| event.mark_price()) {
-                    account.mark(symbol, price);
-                }
             }
         }
     }
