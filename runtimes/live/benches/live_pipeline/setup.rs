@@ -249,7 +249,16 @@ pub(crate) fn binary(name: &str) -> String {
         return std::path::Path::new(&dir).join(name).display().to_string();
     }
     // The cargo (and so the toolchain) that built this bench: another would rebuild it all.
-    let status = std::process::Command::new(env!("CARGO"))
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    if std::env::var_os("RUSTUP_TOOLCHAIN").is_none() {
+        // Run directly rather than under `cargo bench`, the rustup proxy that cargo calls as
+        // `rustc` picks a toolchain from the directory it runs in, which for a dependency is
+        // the crate's own (one names a toolchain that is not installed): pin this one.
+        if let Some(toolchain) = rustup_toolchain(env!("CARGO")) {
+            cargo.env("RUSTUP_TOOLCHAIN", toolchain);
+        }
+    }
+    let status = cargo
         // The bench profile: the libraries this bench was built with are reused, only the
         // binary is linked (its output is target/release, where the binary is looked up).
         .args([
@@ -272,6 +281,13 @@ pub(crate) fn binary(name: &str) -> String {
         .unwrap_or_else(|e| panic!("{e}"))
         .display()
         .to_string()
+}
+
+/// The rustup toolchain a cargo binary belongs to (`…/toolchains/<name>/bin/cargo`), if any.
+fn rustup_toolchain(cargo: &str) -> Option<String> {
+    let toolchain = std::path::Path::new(cargo).parent()?.parent()?;
+    let under = toolchain.parent()?.file_name()?;
+    (under == "toolchains").then(|| toolchain.file_name()?.to_str().map(str::to_owned))?
 }
 
 pub(crate) fn spawn(binary: &str, config: &Path, dir: &Path, log: &str) -> Child {
