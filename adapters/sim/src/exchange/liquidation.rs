@@ -69,25 +69,28 @@ impl SafeBands {
             })
         })
     }
-}
 
-impl SafeBands {
-    /// The exact check of `account` (`id`): its id when it is under its maintenance margin,
-    /// else `None`, keeping the bands the check allows.
-    fn check(
+    /// Whether `account` (`id`), whose open perpetual on `moved.0` was just marked at
+    /// `moved.1`, is under its maintenance margin: its bands answer when they hold, else the
+    /// exact check, keeping the bands it allows.
+    fn under(
         &mut self,
         id: &PortfolioId,
         account: &Portfolio,
+        moved: (&Symbol, Option<Price>),
         instruments: &FastMap<Symbol, Arc<Instrument>>,
-    ) -> Option<PortfolioId> {
+    ) -> bool {
+        if self.hold(account, moved) {
+            return false;
+        }
         match standing(account, instruments) {
-            Standing::Under => return Some(id.clone()),
+            Standing::Under => return true,
             Standing::Above(bands) if bands.is_empty() => self.forget(id),
             Standing::Above(bands) => {
                 self.0.insert(id.clone(), bands);
             }
         }
-        None
+        false
     }
 }
 
@@ -148,8 +151,9 @@ fn standing(account: &Portfolio, instruments: &FastMap<Symbol, Arc<Instrument>>)
 }
 
 impl SimExchange {
-    /// Liquidates the accounts holding a perpetual position on `symbol` (whose mark just
-    /// moved) that are under their maintenance margin.
+    /// Liquidates the accounts holding a perpetual position on `symbol` that are under their
+    /// maintenance margin (after funding is paid; market events go through
+    /// [`Self::mark_and_check`]).
     pub(super) fn check_liquidations(&mut self, symbol: &Symbol, at: Timestamp) {
         let mut under: Vec<PortfolioId> = Vec::new();
         for (id, account) in &self.accounts {
@@ -159,11 +163,9 @@ impl SimExchange {
             if position.kind != MarketKind::Perp || position.is_flat() {
                 continue;
             }
-            if self.safe_bands.hold(account, (symbol, position.mark)) {
-                continue;
-            }
-            if let Some(id) = self.safe_bands.check(id, account, &self.instruments) {
-                under.push(id);
+            let moved = (symbol, position.mark);
+            if self.safe_bands.under(id, account, moved, &self.instruments) {
+                under.push(id.clone());
             }
         }
         for portfolio in under {
@@ -196,11 +198,8 @@ impl SimExchange {
                 continue;
             }
             let moved = (symbol, position.mark);
-            if self.safe_bands.hold(account, moved) {
-                continue;
-            }
-            if let Some(id) = self.safe_bands.check(id, account, &self.instruments) {
-                under.push(id);
+            if self.safe_bands.under(id, account, moved, &self.instruments) {
+                under.push(id.clone());
             }
         }
         for portfolio in under {

@@ -286,8 +286,10 @@ pub(crate) fn binary(name: &str) -> String {
 /// The rustup toolchain a cargo binary belongs to (`…/toolchains/<name>/bin/cargo`), if any.
 fn rustup_toolchain(cargo: &str) -> Option<String> {
     let toolchain = std::path::Path::new(cargo).parent()?.parent()?;
-    let under = toolchain.parent()?.file_name()?;
-    (under == "toolchains").then(|| toolchain.file_name()?.to_str().map(str::to_owned))?
+    if toolchain.parent()?.file_name()? != "toolchains" {
+        return None;
+    }
+    toolchain.file_name()?.to_str().map(str::to_owned)
 }
 
 pub(crate) fn spawn(binary: &str, config: &Path, dir: &Path, log: &str) -> Child {
