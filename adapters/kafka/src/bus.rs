@@ -34,15 +34,29 @@ impl std::fmt::Debug for KafkaEventBus {
 
 /// librdkafka's bound on how long a fetch waits for data (default 500 ms there).
 const FETCH_WAIT: &str = "fetch.wait.max.ms";
-/// How much a consumer fetches ahead of its reader, and this adapter's default for it.
+/// How much a consumer fetches ahead of its reader (one queue for all its partitions: it
+/// stops fetching once that holds this much, so one fetch can overshoot it), and our default.
 const PREFETCH_KIB: &str = "queued.max.messages.kbytes";
 const DEFAULT_PREFETCH_KIB: &str = "4096";
+/// The most one fetch brings back, all partitions together, and ours.
+const FETCH_MAX_BYTES: &str = "fetch.max.bytes";
+const DEFAULT_FETCH_MAX_BYTES: u64 = 4 << 20;
 
 /// Ours, unless `[bus.extra]` sets it.
 const DEFAULT_FETCH_WAIT_MS: &str = "50";
 /// How long librdkafka postpones the next fetch once its prefetch is full, and ours.
 const FETCH_QUEUE_BACKOFF: &str = "fetch.queue.backoff.ms";
 const DEFAULT_FETCH_QUEUE_BACKOFF_MS: &str = "10";
+
+/// Our `fetch.max.bytes`: [`DEFAULT_FETCH_MAX_BYTES`], or `message.max.bytes` when `extra`
+/// sets that higher (librdkafka refuses a fetch smaller than the largest message).
+fn fetch_max_bytes(extra: &std::collections::BTreeMap<String, String>) -> String {
+    let largest = extra
+        .get("message.max.bytes")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    DEFAULT_FETCH_MAX_BYTES.max(largest).to_string()
+}
 
 fn base_config(config: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
@@ -304,8 +318,18 @@ impl KafkaEventBus {
         if !self.config.extra.contains_key(PREFETCH_KIB) {
             // librdkafka prefetches up to 64 MiB per consumer by default: a process with a
             // few members behind a backlog held hundreds of MiB of messages it had not asked
-            // for yet. A few MiB keep a reader busy just as well.
+            // for yet. 4 MiB routed a backlog fastest (README: 1 MiB cost the node 10-30 %
+            // of its rate for 5-25 MiB less memory).
             settings.set(PREFETCH_KIB, DEFAULT_PREFETCH_KIB);
+        }
+        if !self.config.extra.contains_key(FETCH_MAX_BYTES) {
+            // Unless told otherwise, librdkafka shrinks a fetch to the prefetch above, so a
+            // smaller prefetch meant smaller fetches, and a broker that answers each fetch in
+            // about the same time (the development broker) delivered proportionally less: a
+            // third of the prefetch read at 40 % of the rate. Set on its own, a fetch keeps its
+            // size while the prefetch bounds what waits, so lowering the prefetch to save
+            // memory no longer cuts the read rate (the bus's read floor stayed put).
+            settings.set(FETCH_MAX_BYTES, fetch_max_bytes(&self.config.extra));
         }
         if !self.config.extra.contains_key(FETCH_QUEUE_BACKOFF) {
             // librdkafka's default (1 s) stops fetching for a second each time a reader slower
@@ -347,5 +371,20 @@ impl KafkaEventBus {
         Ok(Box::new(subscription::KafkaSubscription::new(
             consumer, starts,
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn a_fetch_stays_four_mib_unless_a_larger_message_is_allowed() {
+        assert_eq!(fetch_max_bytes(&BTreeMap::new()), "4194304");
+        let small = BTreeMap::from([("message.max.bytes".to_owned(), "1000000".to_owned())]);
+        assert_eq!(fetch_max_bytes(&small), "4194304");
+        let large = BTreeMap::from([("message.max.bytes".to_owned(), " 10000000".to_owned())]);
+        assert_eq!(fetch_max_bytes(&large), "10000000");
     }
 }

@@ -19,6 +19,10 @@ pub(crate) struct Latency {
     /// when this process's reader received it.
     pub(crate) tick_to_order: Figures,
     pub(crate) order_to_fill: Figures,
+    /// Over a network and when `CHIMERA_BENCH_FLOOR_DURING_RUN` is set, the floor's hop
+    /// measured during the run on a topic of its own (the broker serving the pipeline's traffic
+    /// meanwhile); `None` in process, where its reader would share the runtimes' thread.
+    pub(crate) loaded_floor: Option<Figures>,
     /// Least-squares slope of the node's RSS over the run, after its first tenth (warm-up).
     pub(crate) rss_slope_mib_per_min: f64,
 }
@@ -83,6 +87,11 @@ pub(crate) async fn measure(
         Arc::clone(&published),
         pacing,
     ));
+    // Asked for only: its own client and topic load the broker too (tick-to-order p50 was
+    // 18.6-20.5 ms in two runs without it, 21.1-26.4 in four with it: noise, or not only).
+    let loaded_floor = (!node.in_process()
+        && std::env::var_os("CHIMERA_BENCH_FLOOR_DURING_RUN").is_some())
+    .then(|| loaded_floor(&bus, setup, events, rate, pacing));
     // Each topic has a reader of its own that stamps a message when it arrives: one loop
     // polling both in turn would add up to a poll timeout to either figure.
     let (tx, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<(Seen, At)>();
@@ -189,6 +198,10 @@ pub(crate) async fn measure(
         Some((setup.gateway_metrics, &setup.gateway_id)),
     )
     .await;
+    let loaded_floor = match loaded_floor {
+        Some(hops) => Some(hops.await.unwrap()),
+        None => None,
+    };
     let in_process = node.in_process();
     node.stop().await;
     gateway.stop().await;
@@ -197,6 +210,7 @@ pub(crate) async fn measure(
     let result = Latency {
         tick_to_order,
         order_to_fill,
+        loaded_floor,
         rss_slope_mib_per_min: slope(&rss[rss.len() / 10..]),
     };
     let took = publish_time.unwrap_or_default().as_secs_f64();
@@ -231,6 +245,11 @@ pub(crate) async fn measure(
             result.order_to_fill
         );
     }
+    if let Some(floor) = &result.loaded_floor {
+        println!(
+            "floor during the run (one publish → poll hop on a topic of its own, at a quarter of the rate): {floor}"
+        );
+    }
     println!(
         "{} RSS over the run: {:.1} → {:.1} MiB, slope {:+.3} MiB/min",
         if in_process {
@@ -243,6 +262,24 @@ pub(crate) async fn measure(
         result.rss_slope_mib_per_min
     );
     result
+}
+
+/// The floor's hop measured beside the pipeline for as long as its bars are published, at a
+/// quarter of their rate: what the broker gives a plain client while it also serves node and
+/// gateway (the development Kafka broker slows with load; the floor before the run does not
+/// show that).
+fn loaded_floor(
+    bus: &Arc<dyn chimera_ports::EventBus>,
+    setup: &Setup,
+    events: u64,
+    rate: u64,
+    pacing: Pacing,
+) -> tokio::task::JoinHandle<Figures> {
+    let (bus, topic) = (Arc::clone(bus), setup.topic("floor.loaded"));
+    let count = usize::try_from(events / 4).unwrap_or(usize::MAX).max(1);
+    tokio::spawn(
+        async move { super::floor::hop(&bus, &topic, count, (rate / 4).max(1), pacing).await },
+    )
 }
 
 /// When each bar was published, by `(symbol, time stamp)`.

@@ -127,6 +127,18 @@ async fn main() {
             o.throughput.peak_rss_mib,
             l.rss_slope_mib_per_min,
         );
+        if let Some(loaded) = &l.loaded_floor {
+            println!(
+                "  {} floor during the run: hop p50 {:.2} p99 {:.2} | tick-to-order overhead over two of its hops p50 {:.2}, p99 {:.2} | order-to-fill p50 {:.2}, p99 {:.2}",
+                o.bus,
+                loaded.p50,
+                loaded.p99,
+                l.tick_to_order.p50 - 2.0 * loaded.p50,
+                l.tick_to_order.p99 - 2.0 * loaded.p99,
+                l.order_to_fill.p50 - 2.0 * loaded.p50,
+                l.order_to_fill.p99 - 2.0 * loaded.p99,
+            );
+        }
     }
 }
 
