@@ -22,8 +22,9 @@
 //! 2000 on Redis, 400 on Kafka, under the development broker's producer ceiling) tune it;
 //! `CHIMERA_BENCH_SOAK_MINUTES=30` is the memory soak (the latency phase for that long at the
 //! rate, no throughput phase: read the RSS slope); `CHIMERA_BENCH_BINARIES=<dir>` runs another
-//! build's `chimera-node` and `chimera-gateway`. After each phase the runtimes' own hop
-//! histograms are scraped from their `/metrics` and printed.
+//! build's `chimera-node` and `chimera-gateway`; `CHIMERA_BENCH_FLOOR_DURING_RUN=1` also
+//! measures the floor's hop during a networked latency phase (the broker under load). After
+//! each phase the runtimes' own hop histograms are scraped from their `/metrics` and printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench")]
 
 mod floor;
@@ -109,7 +110,7 @@ async fn main() {
         }
         println!(
             "{}: hop p50 {:.2} p99 {:.2}, before the latency phase p50 {:.2} p99 {:.2} | tick-to-order p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | \
-             order-to-fill p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | {} | peak RSS {:.1} MiB, slope {:+.2} MiB/min",
+             order-to-fill p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | {} | peak RSS {}, slope {:+.2} MiB/min",
             o.bus,
             o.floor.p50,
             o.floor.p99,
@@ -124,7 +125,12 @@ async fn main() {
             l.order_to_fill.p50 - 2.0 * o.latency_floor.p50,
             l.order_to_fill.p99 - 2.0 * o.latency_floor.p99,
             o.throughput,
-            o.throughput.peak_rss_mib,
+            // NaN when the throughput phase was skipped.
+            if o.throughput.peak_rss_mib.is_finite() {
+                format!("{:.1} MiB", o.throughput.peak_rss_mib)
+            } else {
+                "not measured".to_owned()
+            },
             l.rss_slope_mib_per_min,
         );
         if let Some(loaded) = &l.loaded_floor {
