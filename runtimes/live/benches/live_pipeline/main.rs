@@ -109,8 +109,8 @@ async fn main() {
             continue;
         }
         println!(
-            "{}: hop p50 {:.2} p99 {:.2}, before the latency phase p50 {:.2} p99 {:.2} | tick-to-order p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | \
-             order-to-fill p50 {:.2} p99 {:.2} (overhead p50 {:.2}, p99 {:.2}) | {} | peak RSS {}, slope {:+.2} MiB/min",
+            "{}: hop p50 {:.2} p99 {:.2}, before the latency phase p50 {:.2} p99 {:.2} | tick-to-order p50 {:.2} p99 {:.2} (overhead {}) | \
+             order-to-fill p50 {:.2} p99 {:.2} (overhead {}) | {} | peak RSS {}, slope {:+.2} MiB/min",
             o.bus,
             o.floor.p50,
             o.floor.p99,
@@ -118,31 +118,24 @@ async fn main() {
             o.latency_floor.p99,
             l.tick_to_order.p50,
             l.tick_to_order.p99,
-            l.tick_to_order.p50 - 2.0 * o.latency_floor.p50,
-            l.tick_to_order.p99 - 2.0 * o.latency_floor.p99,
+            OverTwoHops(&l.tick_to_order, &o.latency_floor),
             l.order_to_fill.p50,
             l.order_to_fill.p99,
-            l.order_to_fill.p50 - 2.0 * o.latency_floor.p50,
-            l.order_to_fill.p99 - 2.0 * o.latency_floor.p99,
+            OverTwoHops(&l.order_to_fill, &o.latency_floor),
             o.throughput,
-            // NaN when the throughput phase was skipped.
-            if o.throughput.peak_rss_mib.is_finite() {
-                format!("{:.1} MiB", o.throughput.peak_rss_mib)
-            } else {
-                "not measured".to_owned()
-            },
+            o.throughput
+                .peak_rss_mib
+                .map_or_else(|| "not measured".to_owned(), |mib| format!("{mib:.1} MiB")),
             l.rss_slope_mib_per_min,
         );
         if let Some(loaded) = &l.loaded_floor {
             println!(
-                "  {} floor during the run: hop p50 {:.2} p99 {:.2} | tick-to-order overhead over two of its hops p50 {:.2}, p99 {:.2} | order-to-fill p50 {:.2}, p99 {:.2}",
+                "  {} floor during the run: hop p50 {:.2} p99 {:.2} | tick-to-order overhead over two of its hops {} | order-to-fill {}",
                 o.bus,
                 loaded.p50,
                 loaded.p99,
-                l.tick_to_order.p50 - 2.0 * loaded.p50,
-                l.tick_to_order.p99 - 2.0 * loaded.p99,
-                l.order_to_fill.p50 - 2.0 * loaded.p50,
-                l.order_to_fill.p99 - 2.0 * loaded.p99,
+                OverTwoHops(&l.tick_to_order, loaded),
+                OverTwoHops(&l.order_to_fill, loaded),
             );
         }
     }
@@ -275,6 +268,21 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
 }
 
 /// What phase 2 measured.
+/// A figure above two hops of a floor (each crosses two), printed as "p50 …, p99 …".
+struct OverTwoHops<'a>(&'a Figures, &'a Figures);
+
+impl std::fmt::Display for OverTwoHops<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self(measured, hop) = self;
+        write!(
+            f,
+            "p50 {:.2}, p99 {:.2}",
+            measured.p50 - 2.0 * hop.p50,
+            measured.p99 - 2.0 * hop.p99
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Throughput {
     /// The bus's own read rate, one subscriber of a fresh group.
@@ -283,7 +291,8 @@ struct Throughput {
     whole: f64,
     /// The node's events per second from the first input its workers took to the last.
     steady: f64,
-    peak_rss_mib: f64,
+    /// `None` when not measured (phase skipped, or the node's RSS not told apart).
+    peak_rss_mib: Option<f64>,
 }
 
 impl std::fmt::Display for Throughput {
@@ -310,7 +319,7 @@ impl Throughput {
         },
         whole: f64::NAN,
         steady: f64::NAN,
-        peak_rss_mib: f64::NAN,
+        peak_rss_mib: None,
     };
 }
 
@@ -382,7 +391,7 @@ async fn throughput(
     #[allow(clippy::cast_precision_loss, reason = "figures")]
     let throughput = data.len() as f64 / elapsed.as_secs_f64();
     #[allow(clippy::cast_precision_loss, reason = "figures")]
-    let peak_rss_mib = rss.map_or(f64::NAN, |kib| kib as f64 / 1024.0);
+    let peak_rss_mib = rss.map(|kib| kib as f64 / 1024.0);
     println!(
         "node throughput: {} market events routed to 5 portfolios in {:.2} s = {throughput:.0} events/s (from process start, incl. restore and consumer start-up)",
         data.len(),
@@ -396,8 +405,8 @@ async fn throughput(
             read_floor.steady,
         );
     }
-    if rss.is_some() {
-        println!("node peak RSS with 5 portfolios: {peak_rss_mib:.1} MiB");
+    if let Some(mib) = peak_rss_mib {
+        println!("node peak RSS with 5 portfolios: {mib:.1} MiB");
     }
 
     Throughput {
