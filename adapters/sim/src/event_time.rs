@@ -2,8 +2,9 @@
 //! it from market data read off the bus.
 //!
 //! Market events are buffered per symbol and fed to the venue lazily: up to an order's own
-//! timestamp just before the order is sent, or once they are more than `hold_ms` (event time)
-//! behind the newest event of their symbol. A market order therefore fills at the price of the
+//! timestamp just before the order is sent, once every portfolio trading the symbol has promised
+//! to send nothing stamped that early ([`Self::promise`]), or once they are more than `hold_ms`
+//! (event time) behind the newest event of their symbol. A market order therefore fills at the price of the
 //! event that caused it, however late the order arrives — as in the in-process backtest — so a
 //! distributed run, a slow node or a restart do not change fills.
 //!
@@ -13,9 +14,10 @@
 //! restored and redelivered events it had already consumed are skipped, so a crash changes no
 //! fill.
 
+use crate::promises::Promises;
 use crate::{SimConfig, SimExchange, SimVenue};
 use chimera_kernel::event::MarketEvent;
-use chimera_kernel::ids::{FastMap, Symbol};
+use chimera_kernel::ids::{FastMap, PortfolioId, Symbol};
 use chimera_kernel::portfolio::Portfolio;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::Delivery;
@@ -36,6 +38,11 @@ pub struct EventTimeVenue {
     arrivals: Vec<Arrivals>,
     /// Per `topic/partition`, what had been fed when the state was last restored or taken.
     marks: BTreeMap<String, FedMarks>,
+    /// How far the portfolios trading each symbol have read (not checkpointed: promises
+    /// arrive again, and until they do orders feed what they need).
+    promises: Promises,
+    /// Events fed on promises rather than for an order or by the hold.
+    fed_on_promises: u64,
 }
 
 /// A buffered market event and where its delivery waits for acknowledgement.
@@ -118,6 +125,8 @@ impl EventTimeVenue {
             fed_ts: FastMap::default(),
             arrivals: Vec::new(),
             marks: BTreeMap::new(),
+            promises: Promises::default(),
+            fed_on_promises: 0,
         }
     }
 
@@ -295,6 +304,57 @@ impl EventTimeVenue {
             }
         }
         count
+    }
+
+    /// Whether `portfolio` said which symbols it trades ([`Self::trade`]).
+    pub fn knows_trader(&self, portfolio: &PortfolioId) -> bool {
+        self.promises.knows(portfolio)
+    }
+
+    /// Registers `portfolio` as trading `symbols`, whose data its promises
+    /// ([`Self::promise`]) then govern with those of the other portfolios trading them.
+    pub fn trade(&mut self, portfolio: &PortfolioId, symbols: &[Symbol]) {
+        self.promises.trade(portfolio, symbols);
+    }
+
+    /// `portfolio` sends no order stamped before `clock` from here on (its engine has read its
+    /// data up to there): feeds what that allows of its symbols — each up to just before the
+    /// smallest clock promised by the portfolios trading it — and returns how many events.
+    /// Nothing for a portfolio not registered with [`Self::trade`].
+    pub fn promise(&mut self, portfolio: &PortfolioId, clock: Timestamp) -> usize {
+        let Some(symbols) = self.promises.promise(portfolio, clock) else {
+            return 0;
+        };
+        let symbols = symbols.to_vec();
+        symbols.into_iter().map(|i| self.feed_promised(i)).sum()
+    }
+
+    /// How many events were fed on promises ([`Self::promise`], [`Self::feed_all_promised`])
+    /// since this venue was built or restored.
+    pub fn fed_on_promises(&self) -> u64 {
+        self.fed_on_promises
+    }
+
+    /// Feeds what the promises allow of every traded symbol (data read after the promises
+    /// that cover it); returns how many events.
+    pub fn feed_all_promised(&mut self) -> usize {
+        (0..self.promises.symbol_count())
+            .map(|i| self.feed_promised(i))
+            .sum()
+    }
+
+    /// Feeds traded symbol `index` up to what its traders' promises allow.
+    fn feed_promised(&mut self, index: usize) -> usize {
+        let Some(symbol) = self.promises.symbol(index).cloned() else {
+            return 0;
+        };
+        let newest = self.newest.get(&symbol).copied();
+        let Some(until) = self.promises.feedable(index, newest, self.hold_ms) else {
+            return 0;
+        };
+        let fed = self.feed_until(&symbol, until);
+        self.fed_on_promises += fed as u64;
+        fed
     }
 
     /// Feeds events more than `hold_ms` behind the newest of their symbol.

@@ -3,12 +3,18 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use chimera_kernel::event::MarketEvent;
-use chimera_kernel::ids::Symbol;
+use chimera_kernel::ids::Asset;
+use chimera_kernel::ids::{PortfolioId, Symbol};
+use chimera_kernel::order::{OrderKind, Side};
 use chimera_kernel::testing::bar;
+use chimera_kernel::testing::btc_perp;
 use chimera_kernel::time::Timestamp;
+use chimera_kernel::value::Amount;
 use chimera_kernel::Decimal;
 use chimera_ports::Delivery;
 use chimera_sim::{EventTimeVenue, SimState};
+
+mod common;
 
 const TOPIC: &str = "market.data";
 const MINUTE: i64 = 60_000;
@@ -141,4 +147,102 @@ fn events_older_than_the_hold_are_fed_without_an_order() {
     );
     sim.feed_until(&Symbol::new("AAA"), Timestamp(3 * MINUTE));
     assert_eq!(offsets(&sim.take_acks()), vec![4]);
+}
+
+#[test]
+fn promises_feed_a_symbol_up_to_just_before_the_slowest_clock_of_its_traders() {
+    let mut sim = EventTimeVenue::new(i64::MAX);
+    for (event, d) in interleaved() {
+        sim.buffer(event, d);
+    }
+    let (a, b) = (Symbol::new("AAA"), Symbol::new("BBB"));
+    let (both, only_a) = (PortfolioId::new("both"), PortfolioId::new("only-a"));
+    assert_eq!(
+        sim.promise(&both, Timestamp(MINUTE)),
+        0,
+        "not a known trader"
+    );
+    sim.trade(&both, &[a.clone(), b.clone()]);
+    sim.trade(&only_a, std::slice::from_ref(&a));
+    assert!(sim.knows_trader(&only_a));
+
+    // B has one trader, who has read up to minute 2: B's minutes 0 and 1 (offsets 1, 3). A
+    // waits for its other trader, who has promised nothing.
+    assert_eq!(sim.promise(&both, Timestamp(2 * MINUTE)), 2);
+    assert!(
+        sim.take_acks().is_empty(),
+        "offset 0 (A's minute 0) still waits"
+    );
+    // A's second trader has read up to minute 1: A's minute 0.
+    assert_eq!(sim.promise(&only_a, Timestamp(MINUTE)), 1);
+    assert_eq!(offsets(&sim.take_acks()), vec![1]);
+    assert_eq!(sim.promise(&only_a, Timestamp(MINUTE)), 0, "no news");
+    // Now A is held by the other's minute 2: its minute 1 (offset 2), not minute 2.
+    assert_eq!(sim.promise(&only_a, Timestamp(5 * MINUTE)), 1);
+    assert_eq!(offsets(&sim.take_acks()), vec![3]);
+    // An order stamped minute 2 feeds the rest as before.
+    assert_eq!(sim.feed_until(&a, Timestamp(2 * MINUTE)), 1);
+    assert_eq!(sim.feed_until(&b, Timestamp(2 * MINUTE)), 1);
+    assert_eq!(offsets(&sim.take_acks()), vec![5]);
+}
+
+#[test]
+fn data_read_after_a_promise_is_fed_when_asked() {
+    let mut sim = EventTimeVenue::new(i64::MAX);
+    let trader = PortfolioId::new("p");
+    sim.trade(&trader, &[Symbol::new("AAA")]);
+    assert_eq!(
+        sim.promise(&trader, Timestamp(2 * MINUTE)),
+        0,
+        "nothing read yet"
+    );
+    for (event, d) in interleaved() {
+        sim.buffer(event, d);
+    }
+    // A's minutes 0 and 1; B is nobody's.
+    assert_eq!(sim.feed_all_promised(), 2);
+    assert_eq!(offsets(&sim.take_acks()), vec![0]);
+    assert_eq!(sim.feed_all_promised(), 0);
+}
+
+#[test]
+fn a_fill_is_the_same_whether_promises_fed_the_data_or_the_order_did() {
+    let reports = |promised: bool| {
+        let mut sim = EventTimeVenue::new(i64::MAX);
+        let p = PortfolioId::new("p");
+        sim.venue().with_exchange(|x| {
+            x.add_instrument(btc_perp());
+            x.deposit(
+                &p,
+                Asset::new("USDT"),
+                Amount::new(Decimal::from(1_000_000)),
+            );
+        });
+        let symbol = Symbol::new(common::SYMBOL);
+        for minute in 0..4 {
+            let event = bar(common::SYMBOL, minute, Decimal::new(100 + minute, 0));
+            sim.buffer(event, delivery(minute));
+        }
+        if promised {
+            sim.trade(&p, std::slice::from_ref(&symbol));
+            assert_eq!(sim.promise(&p, Timestamp(2 * MINUTE)), 2);
+        }
+        // The gateway's order path: the data up to the order's stamp, then the order.
+        let mut intent = common::order(&p, 1, Side::Buy, Decimal::ONE, OrderKind::Market);
+        intent.created_at = Timestamp(2 * MINUTE);
+        sim.feed_until(&symbol, intent.created_at);
+        sim.venue().with_exchange(|x| {
+            let now = x.now();
+            x.submit(intent, now);
+        });
+        sim.feed_until(&symbol, Timestamp(3 * MINUTE));
+        sim.venue().with_exchange(|x| {
+            std::iter::from_fn(|| x.pop_report())
+                .filter_map(|r| r.fill().map(|f| (f.price, f.qty, r.ts)))
+                .collect::<Vec<_>>()
+        })
+    };
+    let fills = reports(true);
+    assert_eq!(fills.len(), 1, "{fills:?}");
+    assert_eq!(fills, reports(false));
 }

@@ -112,7 +112,7 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("kind = \"memory\"", "kind = \"carrier-pigeon\"")
-        .replace("id = \"node-1\"", "id = \"\"");
+        .replace("id = \"node-1\"", "id = \"\"\nprogress_ms = 70000");
     std::fs::write(&config, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
         .args(["up", "--config"])
@@ -128,6 +128,10 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
         "{stderr}"
     );
     assert!(stderr.contains("node.id"), "{stderr}");
+    assert!(
+        stderr.contains("node.progress_ms: 70000 (must be ≤ 60000)"),
+        "{stderr}"
+    );
 }
 
 /// `--processes` runs `chimera node | gateway | feed` as children over a bus that crosses processes

@@ -36,7 +36,7 @@ pub use venue::{GatewayVenue, Knowledge, PlainVenue};
 
 use chimera_kernel::engine::Command;
 use chimera_kernel::ids::PortfolioId;
-use chimera_messages::{decode, message_type, EpochClaim, MessageType, Topic};
+use chimera_messages::{decode, message_type, EpochClaim, MessageType, Progress, Topic};
 use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
 use chimera_runtime::config::LiveConfig;
 use chimera_runtime::config::{GatewayConfig, VenueKind};
@@ -70,6 +70,9 @@ pub struct GatewayFigures {
     pub fenced: u64,
     /// Orders refused because a kill switch held (not reduce-only).
     pub killed: u64,
+    /// Market events a simulated venue fed between orders, on the nodes' progress promises,
+    /// rather than on an order's path (0 on an exchange).
+    pub fed_ahead: u64,
 }
 
 /// The gateway's checkpoint: what it applied, and the venue's state.
@@ -268,6 +271,7 @@ async fn run_gateway_with(
             break;
         }
     }
+    gw.figures.fed_ahead = gw.venue.fed_ahead();
     Ok(gw.figures)
 }
 
@@ -294,6 +298,7 @@ fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
         ("chimera_gateway_checkpoints_total", f.checkpoints),
         ("chimera_gateway_fenced_total", f.fenced),
         ("chimera_gateway_kill_refused_total", f.killed),
+        ("chimera_gateway_fed_ahead_total", f.fed_ahead),
     ] {
         metrics::counter!(name, "component" => component.to_owned()).absolute(value);
     }
@@ -302,7 +307,7 @@ fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
         serde_json::json!({
             "submitted": f.submitted, "duplicates": f.duplicates, "fills": f.fills,
             "reports": f.reports, "fenced": f.fenced, "checkpoints": f.checkpoints,
-            "kill_refused": f.killed,
+            "kill_refused": f.killed, "fed_ahead": f.fed_ahead,
         }),
     );
 }
@@ -335,15 +340,31 @@ impl Keeper {
             if self.applied.get(&partition).is_some_and(|a| d.offset <= *a) {
                 gw.figures.replayed += 1;
             } else {
-                let claim = message_type(&d.payload) == Some(MessageType::EpochClaim);
-                let decoded = if claim {
-                    decode::<EpochClaim>(&d.payload, MessageType::EpochClaim).map(|env| {
-                        self.fence
-                            .claim(&env.payload.portfolio_id, env.payload.epoch);
-                        None
-                    })
-                } else {
-                    decode::<Command>(&d.payload, MessageType::OrderCommand).map(Some)
+                let decoded = match message_type(&d.payload) {
+                    Some(MessageType::EpochClaim) => {
+                        decode::<EpochClaim>(&d.payload, MessageType::EpochClaim).map(|env| {
+                            self.fence
+                                .claim(&env.payload.portfolio_id, env.payload.epoch);
+                            None
+                        })
+                    }
+                    Some(MessageType::Progress) => {
+                        match decode::<Progress>(&d.payload, MessageType::Progress) {
+                            Ok(env) => {
+                                let Progress {
+                                    portfolio_id,
+                                    clock,
+                                } = &env.payload;
+                                // A zombie's promise is refused like its orders.
+                                if self.fence.admit(portfolio_id, env.epoch).is_ok() {
+                                    gw.venue.progress(&gw.rt, portfolio_id, *clock).await?;
+                                }
+                                Ok(None)
+                            }
+                            Err(error) => Err(error),
+                        }
+                    }
+                    _ => decode::<Command>(&d.payload, MessageType::OrderCommand).map(Some),
                 };
                 match decoded {
                     Ok(None) => {}
@@ -413,6 +434,7 @@ impl Keeper {
             );
         }
         gw.figures.checkpoints += 1;
+        gw.figures.fed_ahead = gw.venue.fed_ahead();
         gw.checkpoint_time.record(started.elapsed());
         export(&rt.source, &gw.figures, &self.board);
         gw.venue.acknowledge(&rt).await?;
@@ -450,7 +472,7 @@ pub async fn run_gateway_process(config: &LiveConfig) -> anyhow::Result<()> {
     let f = outcome?;
     println!(
         "submitted {} duplicates {} replayed {} fills {} reports {} checkpoints {} fenced {} \
-         kill-refused {}",
+         kill-refused {} fed-ahead {}",
         f.submitted,
         f.duplicates,
         f.replayed,
@@ -458,7 +480,8 @@ pub async fn run_gateway_process(config: &LiveConfig) -> anyhow::Result<()> {
         f.reports,
         f.checkpoints,
         f.fenced,
-        f.killed
+        f.killed,
+        f.fed_ahead
     );
     Ok(())
 }

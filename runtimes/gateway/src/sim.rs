@@ -3,7 +3,8 @@
 //! in event time (an order is priced with the market data it was decided on, however late it
 //! arrives), funds each portfolio's account from its books the first time it trades, and puts
 //! the venue, which market deliveries it consumed, and the funded accounts in the gateway's
-//! checkpoint.
+//! checkpoint. The nodes' progress promises ([`chimera_messages::Progress`]) let it feed
+//! market data between orders rather than on their path.
 
 use super::venue::{GatewayVenue, Knowledge};
 use async_trait::async_trait;
@@ -144,17 +145,53 @@ impl SimGatewayVenue {
         if self.funded.contains(portfolio) {
             return Ok(true);
         }
-        let Some(record) = rt.store.get_portfolio(portfolio).await? else {
+        let Some(books) = books(rt, portfolio).await? else {
             return Ok(false);
         };
-        let spec: PortfolioSpec = serde_json::from_str(&record.config)?;
-        let books = spec
-            .build_portfolio()
-            .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
         self.sim.fund(&books);
         self.funded.insert(portfolio.clone());
+        if !self.sim.knows_trader(portfolio) {
+            let symbols: Vec<Symbol> = books.instruments.keys().cloned().collect();
+            self.sim.trade(portfolio, &symbols);
+        }
         Ok(true)
     }
+
+    /// Registers which symbols `portfolio` trades, from its registered books, once. A
+    /// portfolio the store does not know or cannot build is registered as trading nothing:
+    /// its promises then govern no data (its orders are refused or alerted on anyway).
+    async fn learn_trader(&mut self, rt: &Runtime, portfolio: &PortfolioId) -> anyhow::Result<()> {
+        let symbols = match books(rt, portfolio).await {
+            Ok(Some(books)) => books.instruments.keys().cloned().collect(),
+            Ok(None) => Vec::new(),
+            Err(e) if e.is::<chimera_ports::PortError>() => return Err(e),
+            Err(e) => {
+                tracing::warn!(%portfolio, "its progress feeds nothing: {e:#}");
+                Vec::new()
+            }
+        };
+        self.sim.trade(portfolio, &symbols);
+        Ok(())
+    }
+}
+
+/// `portfolio`'s books from its registered spec (`None`: not registered).
+///
+/// # Errors
+/// The store failed ([`chimera_ports::PortError`] in the chain), or the spec does not parse or
+/// build.
+async fn books(
+    rt: &Runtime,
+    portfolio: &PortfolioId,
+) -> anyhow::Result<Option<chimera_kernel::portfolio::Portfolio>> {
+    let Some(record) = rt.store.get_portfolio(portfolio).await? else {
+        return Ok(None);
+    };
+    let spec: PortfolioSpec = serde_json::from_str(&record.config)?;
+    let books = spec
+        .build_portfolio()
+        .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
+    Ok(Some(books))
 }
 
 #[async_trait]
@@ -167,6 +204,9 @@ impl GatewayVenue for SimGatewayVenue {
         // Without waiting: market data first, so the venue knows prices before the orders
         // stamped with them arrive.
         let read = self.take_market(rt, MARKET_BATCH, Duration::ZERO).await?;
+        if read > 0 {
+            self.sim.feed_all_promised();
+        }
         self.sim.flush_old();
         self.acks.extend(self.sim.take_acks());
         Ok(read)
@@ -178,7 +218,26 @@ impl GatewayVenue for SimGatewayVenue {
         }
         self.catch_up(rt, &intent.symbol, intent.created_at).await?;
         self.sim.feed_until(&intent.symbol, intent.created_at);
+        // Its stamp promises as much as a progress message would.
+        self.sim.promise(&intent.portfolio_id, intent.created_at);
         Ok(true)
+    }
+
+    async fn progress(
+        &mut self,
+        rt: &Runtime,
+        portfolio: &PortfolioId,
+        clock: Timestamp,
+    ) -> anyhow::Result<()> {
+        if !self.sim.knows_trader(portfolio) {
+            self.learn_trader(rt, portfolio).await?;
+        }
+        self.sim.promise(portfolio, clock);
+        Ok(())
+    }
+
+    fn fed_ahead(&self) -> u64 {
+        self.sim.fed_on_promises()
     }
 
     fn knowledge(&self, intent: &OrderIntent) -> Knowledge {

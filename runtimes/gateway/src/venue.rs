@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use chimera_kernel::event::BookLevel;
-use chimera_kernel::ids::Symbol;
+use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::order::OrderIntent;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::ExecutionVenue;
@@ -48,6 +48,27 @@ pub trait GatewayVenue: Send {
     /// A fatal bus or database failure.
     async fn prepare(&mut self, _rt: &Runtime, _intent: &OrderIntent) -> anyhow::Result<bool> {
         Ok(true)
+    }
+
+    /// `portfolio`'s engine has read its market data up to `clock`: it sends no order stamped
+    /// earlier from here on ([`chimera_messages::Progress`]). A venue in event time may move
+    /// ahead of orders with it; ignored by default.
+    ///
+    /// # Errors
+    /// A fatal database failure.
+    async fn progress(
+        &mut self,
+        _rt: &Runtime,
+        _portfolio: &PortfolioId,
+        _clock: Timestamp,
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// How many market events the venue fed between orders on the portfolios' progress
+    /// ([`Self::progress`]) since the gateway started: 0 by default.
+    fn fed_ahead(&self) -> u64 {
+        0
     }
 
     /// Whether the venue already received `intent`'s client order id (by default it cannot

@@ -339,6 +339,13 @@ fn validate_node(node: &NodeConfig, problems: &mut Problems) {
         "node.checkpoint_ms",
         format!("{} (must be ≤ 60000)", node.checkpoint_ms),
     );
+    if let Some(ms) = node.progress_ms {
+        problems.check(
+            ms <= 60_000,
+            "node.progress_ms",
+            format!("{ms} (must be ≤ 60000)"),
+        );
+    }
     problems.check(
         node.capacity >= 1,
         "node.capacity",

@@ -258,6 +258,38 @@ impl Runtime {
             .await
     }
 
+    /// `payload` in an envelope from this process, stamped `at`, encoded: what
+    /// [`Self::publish_encoded`] publishes, for a batch of messages of different types.
+    pub fn encode_fenced<T: serde::Serialize>(
+        &self,
+        kind: MessageType,
+        id: String,
+        at: Timestamp,
+        key: &str,
+        payload: &T,
+        epoch: Option<u64>,
+    ) -> Vec<u8> {
+        self.envelope(kind, id, at, key, payload, epoch)
+    }
+
+    /// Publishes `(key, encoded envelope)` pairs ([`Self::encode_fenced`]) on `topic` in one
+    /// batch, in order.
+    ///
+    /// # Errors
+    /// A fatal bus error, or a transient one once shutdown was asked.
+    pub async fn publish_encoded(
+        &self,
+        topic: Topic,
+        messages: &[(String, Vec<u8>)],
+    ) -> PortResult<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let name = self.topics.name(topic);
+        self.retry("publish", || self.bus.publish_batch(&name, messages))
+            .await
+    }
+
     /// `payload` in an envelope from this process, encoded.
     fn envelope<T: serde::Serialize>(
         &self,

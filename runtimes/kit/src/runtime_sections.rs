@@ -27,6 +27,14 @@ pub struct NodeConfig {
     /// any. 0: after every batch.
     #[serde(default = "default_checkpoint_ms")]
     pub checkpoint_ms: u64,
+    /// Least time between two progress promises of one portfolio, ms (0 to 60000): what lets
+    /// a simulated venue feed market data between orders rather than on their path
+    /// ([`chimera_messages::Progress`]). Unset: 0 on the in-memory bus, where a promise costs
+    /// a microsecond, and [`NETWORK_PROGRESS_MS`] on Kafka or Redis, where each is a message
+    /// the broker serves while the venue's work it saves is microseconds against milliseconds
+    /// of hop.
+    #[serde(default)]
+    pub progress_ms: Option<u64>,
     /// Heartbeat and metrics period, ms (≥ 100).
     #[serde(default = "default_heartbeat")]
     pub heartbeat_ms: u64,
@@ -45,6 +53,9 @@ pub struct NodeConfig {
     #[serde(default)]
     pub metrics_listen: Option<String>,
 }
+
+/// `[node] progress_ms` when unset on a network bus.
+pub const NETWORK_PROGRESS_MS: u64 = 100;
 
 fn default_capacity() -> u32 {
     64

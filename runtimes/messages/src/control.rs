@@ -3,6 +3,7 @@
 
 use chimera_kernel::engine::Control;
 use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// What a control entry point (API, CLI, risk service) asks the execution nodes to do.
@@ -247,4 +248,30 @@ pub struct EpochClaim {
     pub epoch: u64,
     /// The node.
     pub node: String,
+}
+
+/// A portfolio's engine has read its market data up to `clock`: every order command it sends
+/// after this is stamped at or after `clock` (the engine's clock never goes back).
+///
+/// Published by a node on `orders.submission` (key: the portfolio, under its fencing token)
+/// behind the commands decided before it, when the portfolio's queue is empty and its clock
+/// moved since its last command or promise. A simulated venue in event time holds market data
+/// until an order stamped at or after it arrives; with these promises from every portfolio
+/// trading a symbol it can feed that symbol's data stamped before the smallest of their clocks
+/// between orders, instead of on the next order's path. A venue that keeps its own time (an
+/// exchange) ignores them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Progress {
+    /// The portfolio.
+    pub portfolio_id: PortfolioId,
+    /// Its engine's clock.
+    pub clock: Timestamp,
+}
+
+impl Progress {
+    /// The message id: one per portfolio and clock, so a replayed promise is the same message.
+    pub fn message_id(&self) -> String {
+        format!("progress:{}:{}", self.portfolio_id, self.clock.0)
+    }
 }

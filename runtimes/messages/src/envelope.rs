@@ -32,6 +32,10 @@ pub enum MessageType {
     /// on `orders.submission`, so the gateway fences older epochs from that point of the
     /// stream on.
     EpochClaim,
+    /// A [`crate::Progress`]: how far a portfolio's engine has read, on `orders.submission`
+    /// behind the commands it sent before, so a simulated venue can feed market data ahead of
+    /// the next order.
+    Progress,
 }
 
 /// One bus message.

@@ -18,7 +18,7 @@ mod topics;
 
 pub use ack::{CommandAck, CommandOutcome, RefusalCode};
 pub use control::{
-    ControlCommand, EpochClaim, ScheduleUpdate, SCHEDULER_LEADER_KEY, SCHEDULE_STATE_KEY,
+    ControlCommand, EpochClaim, Progress, ScheduleUpdate, SCHEDULER_LEADER_KEY, SCHEDULE_STATE_KEY,
 };
 pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{

@@ -408,9 +408,14 @@ pub async fn run_node_process(
     strategies: &StrategyRegistry,
 ) -> anyhow::Result<()> {
     chimera_runtime::logging::init()?;
-    let Some(node_config) = config.node.clone() else {
+    let Some(mut node_config) = config.node.clone() else {
         anyhow::bail!("the configuration has no [node] section");
     };
+    if !config.bus.is_memory() {
+        node_config
+            .progress_ms
+            .get_or_insert(chimera_runtime::runtime_sections::NETWORK_PROGRESS_MS);
+    }
     let (trigger, shutdown) = shutdown_pair();
     trigger_on_signals(trigger);
     let bus = connect_bus(config, &node_config.id, false).await?;

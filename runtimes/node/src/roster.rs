@@ -203,6 +203,7 @@ impl Roster {
         worker.epoch.store(epoch, Ordering::Release);
         worker.checkpoint_every = Duration::from_millis(self.config.checkpoint_ms);
         worker.batch_max = self.config.batch_max;
+        worker.progress_every = Duration::from_millis(self.config.progress_ms.unwrap_or(0));
         let state = self
             .kill
             .read()

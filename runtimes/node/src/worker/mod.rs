@@ -91,6 +91,11 @@ pub(crate) struct Worker {
     uncommitted: commit::Uncommitted,
     /// The checkpoint being stored while the worker goes on ([`commit`]).
     in_flight: Option<commit::InFlight>,
+    /// The newest engine clock promised on the bus ([`chimera_messages::Progress`]).
+    promised: Option<Timestamp>,
+    /// When the last promise went, and the least time until the next (`[node] progress_ms`).
+    last_promise: Option<std::time::Instant>,
+    pub(crate) progress_every: std::time::Duration,
 }
 
 impl Worker {
@@ -151,6 +156,9 @@ impl Worker {
             checkpoint_every: std::time::Duration::ZERO,
             uncommitted: commit::Uncommitted::default(),
             in_flight: None,
+            promised: None,
+            last_promise: None,
+            progress_every: std::time::Duration::ZERO,
         }
     }
 
@@ -393,25 +401,54 @@ impl Worker {
     }
 
     /// Sends one batch's commands (taken from the queue at `taken`) to the bus through the
-    /// outbox: the worker need not wait for the bus's acknowledgement (its next checkpoint
-    /// does).
+    /// outbox, and after them the engine's clock when it is due ([`Self::progress_due`]): the
+    /// worker need not wait for the bus's acknowledgement (its next checkpoint does).
     pub(crate) async fn publish(
         &mut self,
         commands: &mut Vec<Command>,
         taken: std::time::Instant,
     ) -> anyhow::Result<()> {
+        let progress = self.progress_due();
+        let epoch = Some(self.epoch.load(Ordering::Acquire)).filter(|&e| e > 0);
         if commands.is_empty() {
+            if let Some(clock) = progress {
+                if self.outbox.promise(clock, epoch).await {
+                    self.promised = Some(clock);
+                    self.last_promise = Some(std::time::Instant::now());
+                }
+            }
             return Ok(());
         }
-        let epoch = Some(self.epoch.load(Ordering::Acquire)).filter(|&e| e > 0);
+        if progress.is_some() {
+            self.promised = progress;
+            self.last_promise = Some(std::time::Instant::now());
+        }
         let keyed: Vec<(String, Command)> = commands
             .drain(..)
             .map(|command| (command.idempotency_key(), command))
             .collect();
         let count = keyed.len() as u64;
-        self.outbox.send(keyed, epoch, taken).await?;
+        self.outbox.send(keyed, progress, epoch, taken).await?;
         self.stats.orders.fetch_add(count, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The engine's clock to promise with this batch ([`chimera_messages::Progress`]): when
+    /// its clock moved since the last promise, at least `progress_every` ago, and the
+    /// portfolio's queue is empty. Not while a backlog is read: a promise per batch there
+    /// would be traffic the venue has no use for, as the next order is already behind it on
+    /// the bus.
+    fn progress_due(&self) -> Option<Timestamp> {
+        let clock = self.set.clock()?;
+        if self.promised.is_some_and(|p| p >= clock)
+            || self.queue.len() > 0
+            || self
+                .last_promise
+                .is_some_and(|at| at.elapsed() < self.progress_every)
+        {
+            return None;
+        }
+        Some(clock)
     }
 }
 

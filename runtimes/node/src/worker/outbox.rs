@@ -8,12 +8,19 @@
 //! so the intent is out before the worker does anything else (a checkpoint due after the same
 //! input, say) and without a hop through the task.
 //!
+//! A batch may carry the portfolio's progress ([`chimera_messages::Progress`]), published after
+//! its commands; batches merged into one round trip keep only the newest progress, last. A
+//! promise with no commands goes out on a lane of its own ([`Outbox::promise`]) that commands
+//! never wait behind: a promise must not overtake the commands decided before it, but a command
+//! may overtake a promise (a promise that arrives late is still kept).
+//!
 //! Crash safety is unchanged: a checkpoint first waits until every command sent so far is on the
 //! bus ([`Outbox::flush_ticket`]), so nothing is acknowledged whose orders could still be lost; a
 //! publish that fails stops the worker at its next send or flush, as an inline publish did.
 
 use chimera_kernel::engine::Command;
-use chimera_messages::{MessageType, Topic};
+use chimera_kernel::time::Timestamp;
+use chimera_messages::{MessageType, Progress, Topic};
 use chimera_runtime::runtime::Runtime;
 use std::future::Future;
 use std::pin::Pin;
@@ -26,19 +33,39 @@ use tokio::sync::{mpsc, oneshot};
 /// Batches sent and not yet on the bus before a send waits (back-pressure on the worker).
 const IN_FLIGHT: usize = 64;
 
+/// What one or more batches publish in one round trip.
+struct Batch {
+    /// Commands keyed by intent id.
+    commands: Vec<(String, Command)>,
+    /// The portfolio's engine clock after them, when it is promised ([`Progress`]).
+    progress: Option<Timestamp>,
+    /// The fencing token it is sent under.
+    epoch: Option<u64>,
+    /// When each batch with commands was taken from the queue (the tick-to-order histogram).
+    taken: Vec<Instant>,
+    /// How many of the worker's sends it holds.
+    jobs: usize,
+}
+
+impl Batch {
+    /// Appends `later`, sent under the same token: its commands after these, and one progress,
+    /// the newer, after all of them (a promise published later is still kept).
+    fn absorb(&mut self, later: Batch) {
+        self.commands.extend(later.commands);
+        self.progress = self.progress.max(later.progress);
+        self.taken.extend(later.taken);
+        self.jobs += later.jobs;
+    }
+}
+
 enum Job {
-    /// One batch's commands (keyed by intent id), under fencing token `epoch`, taken from the
-    /// queue at `taken` (for the tick-to-order histogram).
-    Publish {
-        commands: Vec<(String, Command)>,
-        epoch: Option<u64>,
-        taken: Instant,
-    },
+    /// One batch to publish.
+    Publish(Batch),
     /// A publish the worker started and the bus has not finished: the task awaits it first.
     Resume {
         publishing: Publishing,
         started: Instant,
-        taken: Instant,
+        taken: Vec<Instant>,
     },
     /// Answered once everything sent before it is on the bus.
     Flush(oneshot::Sender<()>),
@@ -54,6 +81,8 @@ pub(crate) struct Outbox {
     /// Why the task stopped, when a publish failed.
     failed: oneshot::Receiver<anyhow::Error>,
     publisher: Arc<Publisher>,
+    /// A promise the bus had not taken at once, finishing on a task of its own.
+    promising: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// What the worker and the task both publish with.
@@ -88,35 +117,85 @@ impl Outbox {
             jobs,
             failed,
             publisher,
+            promising: None,
         }
     }
 
-    /// Publishes one batch's commands: at once when nothing is queued and the bus takes them
-    /// without waiting, else through the task (waits while [`IN_FLIGHT`] batches are
-    /// unpublished).
+    /// Publishes the portfolio's progress alone, unless commands are still unpublished (it
+    /// must not overtake them; the next batch of commands can carry it) or the last promise
+    /// is still on its way (the next one says more). Returns whether it went. Never waits for
+    /// the bus, and a failure is logged rather than fatal: a promise only lets a simulated
+    /// venue work ahead of orders, nothing depends on it arriving.
+    pub(crate) async fn promise(&mut self, clock: Timestamp, epoch: Option<u64>) -> bool {
+        if self.publisher.unfinished.load(Ordering::Acquire) > 0
+            || self
+                .promising
+                .as_ref()
+                .is_some_and(|task| !task.is_finished())
+        {
+            return false;
+        }
+        let batch = Batch {
+            commands: Vec::new(),
+            progress: Some(clock),
+            epoch,
+            taken: Vec::new(),
+            jobs: 0,
+        };
+        let mut publishing = self.publisher.publishing(batch);
+        let portfolio = self.publisher.key.clone();
+        match std::future::poll_fn(|cx| Poll::Ready(publishing.as_mut().poll(cx))).await {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => tracing::warn!(%portfolio, "progress not published: {e:#}"),
+            Poll::Pending => {
+                self.promising = Some(tokio::spawn(async move {
+                    if let Err(e) = publishing.await {
+                        tracing::warn!(%portfolio, "progress not published: {e:#}");
+                    }
+                }));
+            }
+        }
+        true
+    }
+
+    /// Publishes one batch's commands, then `progress` when given: at once when nothing is
+    /// queued and the bus takes them without waiting, else through the task (waits while
+    /// [`IN_FLIGHT`] batches are unpublished). Nothing to send is no publish.
     ///
     /// # Errors
     /// This publish or an earlier one failed (fatal for the worker).
     pub(crate) async fn send(
         &mut self,
         commands: Vec<(String, Command)>,
+        progress: Option<Timestamp>,
         epoch: Option<u64>,
         taken: Instant,
     ) -> anyhow::Result<()> {
+        if commands.is_empty() && progress.is_none() {
+            return Ok(());
+        }
+        let taken = if commands.is_empty() {
+            Vec::new()
+        } else {
+            vec![taken]
+        };
+        let mut batch = Batch {
+            commands,
+            progress,
+            epoch,
+            taken,
+            jobs: 1,
+        };
         if self.publisher.unfinished.load(Ordering::Acquire) > 0 {
-            let job = Job::Publish {
-                commands,
-                epoch,
-                taken,
-            };
-            return self.enqueue(job).await;
+            return self.enqueue(Job::Publish(batch)).await;
         }
         let started = Instant::now();
-        let mut publishing = self.publisher.publishing(commands, epoch);
+        let taken = std::mem::take(&mut batch.taken);
+        let mut publishing = self.publisher.publishing(batch);
         match std::future::poll_fn(|cx| Poll::Ready(publishing.as_mut().poll(cx))).await {
             Poll::Ready(published) => {
                 published?;
-                self.publisher.record(started, [taken]);
+                self.publisher.record(started, taken);
                 Ok(())
             }
             Poll::Pending => {
@@ -161,24 +240,48 @@ impl Outbox {
 }
 
 impl Publisher {
-    /// The commands of one or more batches, published in one round trip.
-    fn publishing(&self, commands: Vec<(String, Command)>, epoch: Option<u64>) -> Publishing {
+    /// One or more batches (commands first, then the progress), published in one round trip.
+    fn publishing(&self, batch: Batch) -> Publishing {
         let (rt, key) = (Arc::clone(&self.rt), self.key.clone());
         Box::pin(async move {
-            rt.publish_all_fenced(
-                Topic::OrdersSubmission,
-                MessageType::OrderCommand,
-                &key,
-                &commands,
-                epoch,
-            )
-            .await
-            .map_err(|e| chimera_runtime::runtime::fatal("publish order command", &e))
+            let at = chimera_runtime::runtime::wall_clock();
+            let mut messages: Vec<(String, Vec<u8>)> = batch
+                .commands
+                .iter()
+                .map(|(id, command)| {
+                    let bytes = rt.encode_fenced(
+                        MessageType::OrderCommand,
+                        id.clone(),
+                        at,
+                        &key,
+                        command,
+                        batch.epoch,
+                    );
+                    (key.clone(), bytes)
+                })
+                .collect();
+            if let Some(clock) = batch.progress {
+                let progress = Progress {
+                    portfolio_id: chimera_kernel::ids::PortfolioId::new(key.as_str()),
+                    clock,
+                };
+                let id = progress.message_id();
+                let bytes =
+                    rt.encode_fenced(MessageType::Progress, id, at, &key, &progress, batch.epoch);
+                messages.push((key.clone(), bytes));
+            }
+            rt.publish_encoded(Topic::OrdersSubmission, &messages)
+                .await
+                .map_err(|e| chimera_runtime::runtime::fatal("publish order command", &e))
         })
     }
 
-    /// Records a publish begun at `started` of the batches taken at `taken`.
-    fn record(&self, started: Instant, taken: impl IntoIterator<Item = Instant>) {
+    /// Records a publish begun at `started` of the batches with commands taken at `taken`
+    /// (a publish of progress alone is not an order's).
+    fn record(&self, started: Instant, taken: Vec<Instant>) {
+        if taken.is_empty() {
+            return;
+        }
         self.hops.publish.record(started.elapsed());
         for at in taken {
             self.hops.tick_to_order.record(at.elapsed());
@@ -190,7 +293,7 @@ impl Publisher {
     async fn run(&self, mut queue: mpsc::Receiver<Job>) -> anyhow::Result<()> {
         let mut next = queue.recv().await;
         while let Some(job) = next.take() {
-            let (mut commands, epoch, mut taken) = match job {
+            let mut batch = match job {
                 Job::Flush(done) => {
                     let _ = done.send(()); // a worker that stopped waiting needs no answer
                     self.finished(1);
@@ -203,28 +306,17 @@ impl Publisher {
                     taken,
                 } => {
                     publishing.await?;
-                    self.record(started, [taken]);
+                    self.record(started, taken);
                     self.finished(1);
                     next = queue.recv().await;
                     continue;
                 }
-                Job::Publish {
-                    commands,
-                    epoch,
-                    taken,
-                } => (commands, epoch, vec![taken]),
+                Job::Publish(batch) => batch,
             };
             // What queued meanwhile under the same token goes in the same round trip.
             while let Ok(job) = queue.try_recv() {
                 match job {
-                    Job::Publish {
-                        commands: more,
-                        epoch: same,
-                        taken: at,
-                    } if same == epoch => {
-                        commands.extend(more);
-                        taken.push(at);
-                    }
+                    Job::Publish(more) if more.epoch == batch.epoch => batch.absorb(more),
                     other => {
                         next = Some(other);
                         break;
@@ -232,8 +324,9 @@ impl Publisher {
                 }
             }
             let started = Instant::now();
-            let jobs = taken.len();
-            self.publishing(commands, epoch).await?;
+            let jobs = batch.jobs;
+            let taken = std::mem::take(&mut batch.taken);
+            self.publishing(batch).await?;
             self.record(started, taken);
             self.finished(jobs);
             if next.is_none() {
