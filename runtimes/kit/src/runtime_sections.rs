@@ -55,7 +55,7 @@ pub struct NodeConfig {
 }
 
 /// `[node] progress_ms` when unset on a network bus.
-pub const NETWORK_PROGRESS_MS: u64 = 100;
+pub const NETWORK_PROGRESS_MS: u64 = 1_000;
 
 fn default_capacity() -> u32 {
     64
