@@ -322,11 +322,16 @@ impl EventTimeVenue {
     /// smallest clock promised by the portfolios trading it — and returns how many events.
     /// Nothing for a portfolio not registered with [`Self::trade`].
     pub fn promise(&mut self, portfolio: &PortfolioId, clock: Timestamp) -> usize {
-        let Some(symbols) = self.promises.promise(portfolio, clock) else {
+        if !self.promises.promise(portfolio, clock) {
             return 0;
-        };
-        let symbols = symbols.to_vec();
-        symbols.into_iter().map(|i| self.feed_promised(i)).sum()
+        }
+        let mut fed = 0;
+        let mut nth = 0;
+        while let Some(index) = self.promises.traded_by(portfolio, nth) {
+            fed += self.feed_promised(index);
+            nth += 1;
+        }
+        fed
     }
 
     /// How many events were fed on promises ([`Self::promise`], [`Self::feed_all_promised`])

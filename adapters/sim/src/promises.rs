@@ -63,18 +63,21 @@ impl Promises {
     }
 
     /// Raises `portfolio`'s promised clock to `clock` (an older one changes nothing); returns
-    /// the indices of its symbols when it moved, `None` for an unknown portfolio or no change.
-    pub(crate) fn promise(
-        &mut self,
-        portfolio: &PortfolioId,
-        clock: Timestamp,
-    ) -> Option<&[usize]> {
-        let trader = self.traders.get_mut(portfolio)?;
+    /// whether it moved (`false` for an unknown portfolio too).
+    pub(crate) fn promise(&mut self, portfolio: &PortfolioId, clock: Timestamp) -> bool {
+        let Some(trader) = self.traders.get_mut(portfolio) else {
+            return false;
+        };
         if trader.clock.is_some_and(|c| c >= clock) {
-            return None;
+            return false;
         }
         trader.clock = Some(clock);
-        Some(&trader.symbols)
+        true
+    }
+
+    /// The index (for [`Self::symbol`]) of `portfolio`'s `nth` symbol.
+    pub(crate) fn traded_by(&self, portfolio: &PortfolioId, nth: usize) -> Option<usize> {
+        self.traders.get(portfolio)?.symbols.get(nth).copied()
     }
 
     /// How many symbols are traded (the indices [`Self::symbol`] takes).
@@ -134,22 +137,23 @@ mod tests {
             None,
             "nothing promised"
         );
-        assert!(promises.promise(&a, Timestamp(100)).is_some());
+        assert!(promises.promise(&a, Timestamp(100)));
         assert_eq!(
             promises.feedable(0, None, i64::MAX),
             None,
             "b trades BTC and promised nothing"
         );
-        assert_eq!(promises.promise(&b, Timestamp(70)), Some(&[0, 1][..]));
+        assert!(promises.promise(&b, Timestamp(70)));
+        assert_eq!(promises.traded_by(&b, 0), Some(0));
+        assert_eq!(promises.traded_by(&b, 1), Some(1));
+        assert_eq!(promises.traded_by(&b, 2), None);
         assert_eq!(promises.feedable(0, None, i64::MAX), Some(Timestamp(69)));
         assert_eq!(promises.feedable(1, None, i64::MAX), Some(Timestamp(69)));
-        assert!(promises.promise(&b, Timestamp(60)).is_none(), "never back");
+        assert!(!promises.promise(&b, Timestamp(60)), "never back");
         promises.promise(&b, Timestamp(150));
         assert_eq!(promises.feedable(0, None, i64::MAX), Some(Timestamp(99)));
         assert_eq!(promises.feedable(1, None, i64::MAX), Some(Timestamp(149)));
-        assert!(promises
-            .promise(&PortfolioId::new("c"), Timestamp(1))
-            .is_none());
+        assert!(!promises.promise(&PortfolioId::new("c"), Timestamp(1)));
     }
 
     #[test]

@@ -190,32 +190,10 @@ impl Runtime {
         payload: &T,
         epoch: Option<u64>,
     ) -> PortResult<(i32, i64)> {
-        let bytes = self.envelope(kind, id, wall_clock(), key, payload, epoch);
+        let bytes = self.encode_fenced(kind, id, wall_clock(), key, payload, epoch);
         let name = self.topics.name(topic);
         self.retry("publish", || self.bus.publish(&name, key, &bytes))
             .await
-    }
-
-    /// Publishes `payloads` (each with its message id) in order under one key, waiting once
-    /// for all of them to be durable instead of once each: a portfolio's orders of one batch
-    /// cost one round trip to the bus. A retry after a failure may publish a prefix twice;
-    /// every consumer of these messages is idempotent by their ids.
-    ///
-    /// # Errors
-    /// As [`Self::publish`].
-    pub async fn publish_all_fenced<T: serde::Serialize + Sync>(
-        &self,
-        topic: Topic,
-        kind: MessageType,
-        key: &str,
-        payloads: &[(String, T)],
-        epoch: Option<u64>,
-    ) -> PortResult<()> {
-        let messages: Vec<(&str, &str, &T)> = payloads
-            .iter()
-            .map(|(id, payload)| (key, id.as_str(), payload))
-            .collect();
-        self.publish_each(topic, kind, &messages, epoch).await
     }
 
     /// Publishes `messages` (each `(key, message id, payload)`), in order per key, waiting once
@@ -231,31 +209,15 @@ impl Runtime {
         kind: MessageType,
         messages: &[(&str, &str, &T)],
     ) -> PortResult<()> {
-        self.publish_each(topic, kind, messages, None).await
-    }
-
-    /// Encodes `messages` with one timestamp and publishes them in one batch.
-    async fn publish_each<T: serde::Serialize + Sync>(
-        &self,
-        topic: Topic,
-        kind: MessageType,
-        messages: &[(&str, &str, &T)],
-        epoch: Option<u64>,
-    ) -> PortResult<()> {
-        if messages.is_empty() {
-            return Ok(());
-        }
         let at = wall_clock();
         let encoded: Vec<(String, Vec<u8>)> = messages
             .iter()
             .map(|(key, id, payload)| {
-                let bytes = self.envelope(kind, (*id).to_owned(), at, key, payload, epoch);
+                let bytes = self.encode_fenced(kind, (*id).to_owned(), at, key, payload, None);
                 ((*key).to_owned(), bytes)
             })
             .collect();
-        let name = self.topics.name(topic);
-        self.retry("publish", || self.bus.publish_batch(&name, &encoded))
-            .await
+        self.publish_encoded(topic, &encoded).await
     }
 
     /// `payload` in an envelope from this process, stamped `at`, encoded: what
@@ -269,11 +231,13 @@ impl Runtime {
         payload: &T,
         epoch: Option<u64>,
     ) -> Vec<u8> {
-        self.envelope(kind, id, at, key, payload, epoch)
+        encode(&Envelope::new(kind, id, at, self.source.clone(), key, payload).with_epoch(epoch))
     }
 
     /// Publishes `(key, encoded envelope)` pairs ([`Self::encode_fenced`]) on `topic` in one
-    /// batch, in order.
+    /// batch, in order per key, waiting once for all of them to be durable (a node's orders of
+    /// one batch and its promise cost one round trip). A retry after a failure may publish a
+    /// prefix twice; consumers are idempotent by message id.
     ///
     /// # Errors
     /// A fatal bus error, or a transient one once shutdown was asked.
@@ -288,19 +252,6 @@ impl Runtime {
         let name = self.topics.name(topic);
         self.retry("publish", || self.bus.publish_batch(&name, messages))
             .await
-    }
-
-    /// `payload` in an envelope from this process, encoded.
-    fn envelope<T: serde::Serialize>(
-        &self,
-        kind: MessageType,
-        id: String,
-        at: Timestamp,
-        key: &str,
-        payload: &T,
-        epoch: Option<u64>,
-    ) -> Vec<u8> {
-        encode(&Envelope::new(kind, id, at, self.source.clone(), key, payload).with_epoch(epoch))
     }
 
     /// Publishes the answer to control command `command_id` on `system.events`, from this

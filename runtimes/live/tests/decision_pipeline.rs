@@ -12,12 +12,11 @@ use chimera_kernel::risk::KillMode;
 use chimera_kernel::strategy::StrategyRegistry;
 use chimera_kernel::testing::bar;
 use chimera_kernel::Decimal;
-use chimera_live::config::{GatewayConfig, NodeConfig};
 use chimera_live::kill_switch::{announce, KillSwitches};
-use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
-use chimera_live::runtime::{shutdown_pair, Runtime, SharedState};
-use chimera_live::{gateway, node};
-use chimera_messages::{KillScope, KillSwitch, MessageType, Topic};
+use chimera_live::node;
+use chimera_live::portfolio_spec::PortfolioSpec;
+use chimera_live::runtime::{shutdown_pair, SharedState};
+use chimera_messages::{KillScope, KillSwitch};
 use chimera_ports::{Increment, SignalRecord, SignalRepository, StateStore};
 use chimera_sql::SqlStore;
 use std::sync::Arc;
@@ -37,17 +36,11 @@ fn market(from: i64, to: i64) -> Vec<MarketEvent> {
 }
 
 fn spec(id: &str) -> PortfolioSpec {
-    let spec: PortfolioSpec = toml::from_str(&format!(
-        "id = \"{id}\"\nstrategy = \"ema-cross\"\ninstruments = []\n\
+    embedded::btcusdt_perp(&format!(
+        "id = \"{id}\"\nstrategy = \"ema-cross\"\n\
          decision = {{ gates = {{ max_concurrent_per_symbol = 1 }}, model = {{ model = \"const\", timeout_ms = 5000 }} }}\n\
-         [params]\nfast = \"3\"\nslow = \"8\"\nqty = \"0.01\"\n\
-         [balances]\nUSDT = \"1000000\"\n"
+         [params]\nfast = \"3\"\nslow = \"8\"\nqty = \"0.01\"\n"
     ))
-    .unwrap();
-    PortfolioSpec {
-        instruments: vec![InstrumentSpec::perp_with_defaults("BTCUSDT", "5")],
-        ..spec
-    }
 }
 
 /// Every signal of `portfolio`, in order.
@@ -61,20 +54,6 @@ async fn signals(store: &SqlStore, portfolio: &str) -> Vec<SignalRecord> {
         out.push(s);
     }
     out
-}
-
-async fn publish(rt: &Runtime, events: &[MarketEvent], from: usize) {
-    for (n, event) in events.iter().enumerate() {
-        rt.publish(
-            Topic::MarketData,
-            MessageType::MarketEvent,
-            format!("bar:{}", from + n),
-            "BTCUSDT",
-            event,
-        )
-        .await
-        .unwrap();
-    }
 }
 
 /// Waits until the signals of both portfolios stop growing.
@@ -126,17 +105,14 @@ async fn portfolios_share_the_budget_models_score_and_the_kill_switch_stops_entr
         .await
         .unwrap();
     // p = 1 / (1 + e^-2) = 0.880797: above p_high (0.8), so the size is 1.5 × 0.01.
-    let node_config: NodeConfig =
-        toml::from_str("id = \"n1\"\n[[scorers]]\nname = \"const\"\nbias = 2.0\nweights = {}\n")
-            .unwrap();
-    let gateway_config: GatewayConfig = toml::from_str("id = \"g1\"").unwrap();
-    let strategies = StrategyRegistry::builtin();
-    let node_task =
-        tokio::spawn(async move { node::run_node(node_rt, &node_config, &strategies).await });
-    let gateway_task =
-        tokio::spawn(async move { gateway::run_gateway(gateway_rt, &gateway_config).await });
+    let (node_task, gateway_task) = embedded::spawn_node_and_gateway(
+        node_rt,
+        "id = \"n1\"\n[[scorers]]\nname = \"const\"\nbias = 2.0\nweights = {}\n",
+        gateway_rt,
+        StrategyRegistry::builtin(),
+    );
 
-    publish(&feed_rt, &market(0, 120), 0).await;
+    embedded::publish_btcusdt(&feed_rt, &market(0, 120), 0).await;
     let (a, b) = settle(&store).await;
     let all: Vec<&SignalRecord> = a.iter().chain(&b).collect();
     let count = |reason: &str| all.iter().filter(|s| s.reason == reason).count();
@@ -188,7 +164,7 @@ async fn portfolios_share_the_budget_models_score_and_the_kill_switch_stops_entr
     assert!(changed);
     announce(&feed_rt, board.version, "engaged".into()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    publish(&feed_rt, &market(120, 200), 120).await;
+    embedded::publish_btcusdt(&feed_rt, &market(120, 200), 120).await;
     let (a2, b2) = settle(&store).await;
     let later: Vec<&SignalRecord> = a2[a.len()..].iter().chain(&b2[b.len()..]).collect();
     assert!(!later.is_empty(), "entries were still asked for");

@@ -11,8 +11,8 @@ use chimera_kernel::ids::PortfolioId;
 use chimera_kernel::testing::bar;
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::Decimal;
-use chimera_live::config::{GatewayConfig, NodeConfig};
-use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
+use chimera_live::config::GatewayConfig;
+use chimera_live::portfolio_spec::PortfolioSpec;
 use chimera_live::runtime::{shutdown_pair, Runtime};
 use chimera_live::{gateway, node};
 use chimera_messages::{EpochClaim, MessageType, Progress, Topic};
@@ -24,30 +24,45 @@ const MINUTE: i64 = 60_000;
 
 /// A portfolio on BTCUSDT whose scripted strategy never trades.
 fn spec(id: &str) -> PortfolioSpec {
-    let spec: PortfolioSpec = toml::from_str(&format!(
-        "id = \"{id}\"\nstrategy = \"scripted\"\ninstruments = []\n\
-         [params]\norders = \"\"\n[balances]\nUSDT = \"1000000\"\n"
+    embedded::btcusdt_perp(&format!(
+        "id = \"{id}\"\nstrategy = \"scripted\"\n[params]\norders = \"\""
     ))
+}
+
+/// Publishes `payload` on `orders.submission` as portfolio `pp`'s, under assignment `epoch`.
+async fn send<T: serde::Serialize + Sync>(
+    rt: &Runtime,
+    kind: MessageType,
+    id: String,
+    epoch: u64,
+    payload: &T,
+) {
+    rt.publish_fenced(
+        Topic::OrdersSubmission,
+        kind,
+        id,
+        "pp",
+        payload,
+        Some(epoch),
+    )
+    .await
     .unwrap();
-    PortfolioSpec {
-        instruments: vec![InstrumentSpec::perp_with_defaults("BTCUSDT", "5")],
-        ..spec
+}
+
+/// Portfolio `pp`'s promise that it has read up to `minute`.
+fn promise(minute: i64) -> Progress {
+    Progress {
+        portfolio_id: PortfolioId::new("pp"),
+        clock: Timestamp(minute * MINUTE),
     }
 }
 
 async fn publish_bars(feed: &Runtime, minutes: std::ops::Range<i64>) {
-    for minute in minutes {
-        let event = bar("BTCUSDT", minute, Decimal::from(40_000 + minute));
-        feed.publish(
-            Topic::MarketData,
-            MessageType::MarketEvent,
-            format!("bar:{minute}"),
-            "BTCUSDT",
-            &event,
-        )
-        .await
-        .unwrap();
-    }
+    let first = usize::try_from(minutes.start).unwrap();
+    let events: Vec<_> = minutes
+        .map(|minute| bar("BTCUSDT", minute, Decimal::from(40_000 + minute)))
+        .collect();
+    embedded::publish_btcusdt(feed, &events, first).await;
 }
 
 /// The newest BTCUSDT time the gateway's checkpointed venue has fed.
@@ -82,54 +97,27 @@ async fn a_promise_feeds_the_market_before_an_order_and_a_zombie_s_is_refused() 
     let gateway_task = tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await });
     publish_bars(&feed_rt, 0..10).await;
 
-    let portfolio = PortfolioId::new("pp");
-    let send = |kind: MessageType, id: String, epoch: u64, payload: serde_json::Value| {
-        let rt = Arc::clone(&node_rt);
-        async move {
-            rt.publish_fenced(
-                Topic::OrdersSubmission,
-                kind,
-                id,
-                "pp",
-                &payload,
-                Some(epoch),
-            )
-            .await
-            .unwrap();
-        }
-    };
     let claim = EpochClaim {
-        portfolio_id: portfolio.clone(),
+        portfolio_id: PortfolioId::new("pp"),
         epoch: 2,
         node: "n1".into(),
     };
+    send(&node_rt, MessageType::EpochClaim, "claim".into(), 2, &claim).await;
+    let (zombie, current) = (promise(9), promise(6));
     send(
-        MessageType::EpochClaim,
-        "claim".into(),
-        2,
-        serde_json::to_value(&claim).unwrap(),
-    )
-    .await;
-    let zombie = Progress {
-        portfolio_id: portfolio.clone(),
-        clock: Timestamp(9 * MINUTE),
-    };
-    send(
+        &node_rt,
         MessageType::Progress,
         zombie.message_id(),
         1,
-        serde_json::to_value(&zombie).unwrap(),
+        &zombie,
     )
     .await;
-    let promise = Progress {
-        portfolio_id: portfolio.clone(),
-        clock: Timestamp(6 * MINUTE),
-    };
     send(
+        &node_rt,
         MessageType::Progress,
-        promise.message_id(),
+        current.message_id(),
         2,
-        serde_json::to_value(&promise).unwrap(),
+        &current,
     )
     .await;
 
@@ -156,13 +144,12 @@ async fn a_node_s_promises_let_the_gateway_feed_between_its_orders() {
     node::register_portfolios(&node_rt, "n1", &[spec("quiet")])
         .await
         .unwrap();
-    let strategies = chimera_kernel::strategy::StrategyRegistry::builtin();
-    let node_config: NodeConfig = toml::from_str("id = \"n1\"").unwrap();
-    let gateway_config: GatewayConfig = toml::from_str("id = \"g1\"").unwrap();
-    let node_task =
-        tokio::spawn(async move { node::run_node(node_rt, &node_config, &strategies).await });
-    let gateway_task =
-        tokio::spawn(async move { gateway::run_gateway(gateway_rt, &gateway_config).await });
+    let (node_task, gateway_task) = embedded::spawn_node_and_gateway(
+        node_rt,
+        "id = \"n1\"",
+        gateway_rt,
+        chimera_kernel::strategy::StrategyRegistry::builtin(),
+    );
     publish_bars(&feed_rt, 0..30).await;
 
     // A strategy that never trades: only its promises can move the venue, up to just before

@@ -12,40 +12,28 @@ use chimera_kernel::testing::bar;
 use chimera_kernel::Decimal;
 use chimera_live::config::NodeConfig;
 use chimera_live::node;
-use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
+use chimera_live::portfolio_spec::PortfolioSpec;
 use chimera_live::runtime::{shutdown_pair, Runtime};
-use chimera_messages::{MessageType, Topic};
 use chimera_ports::{Checkpoint, CheckpointRepository};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn spec() -> PortfolioSpec {
-    let spec: PortfolioSpec = toml::from_str(
-        "id = \"overtaken\"\nstrategy = \"ema-cross\"\ninstruments = []\n\
-         [params]\nfast = \"2\"\nslow = \"3\"\nqty = \"0.01\"\n\
-         [balances]\nUSDT = \"1000000\"\n",
+    embedded::btcusdt_perp(
+        "id = \"overtaken\"\nstrategy = \"ema-cross\"\n\
+         [params]\nfast = \"2\"\nslow = \"3\"\nqty = \"0.01\"\n",
     )
-    .unwrap();
-    PortfolioSpec {
-        instruments: vec![InstrumentSpec::perp_with_defaults("BTCUSDT", "5")],
-        ..spec
-    }
 }
 
 async fn publish_bars(rt: &Runtime, minutes: std::ops::Range<i64>) {
-    for minute in minutes {
-        let close = Decimal::from(40_000 + 50 * (minute % 7));
-        let event = bar("BTCUSDT", 29_000_000 + minute, close);
-        rt.publish(
-            Topic::MarketData,
-            MessageType::MarketEvent,
-            format!("bar:{minute}"),
-            "BTCUSDT",
-            &event,
-        )
-        .await
-        .unwrap();
-    }
+    let first = usize::try_from(minutes.start).unwrap();
+    let events: Vec<_> = minutes
+        .map(|minute| {
+            let close = Decimal::from(40_000 + 50 * (minute % 7));
+            bar("BTCUSDT", 29_000_000 + minute, close)
+        })
+        .collect();
+    embedded::publish_btcusdt(rt, &events, first).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,11 +12,9 @@ use chimera_kernel::event::MarketEvent;
 use chimera_kernel::strategy::StrategyRegistry;
 use chimera_kernel::testing::{bar, intent_of, ReportLog, TimerDriven};
 use chimera_kernel::Decimal;
-use chimera_live::config::{GatewayConfig, NodeConfig};
-use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
+use chimera_live::node;
+use chimera_live::portfolio_spec::PortfolioSpec;
 use chimera_live::runtime::shutdown_pair;
-use chimera_live::{gateway, node};
-use chimera_messages::{MessageType, Topic};
 use chimera_sim::{Backtest, SimConfig};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -41,15 +39,7 @@ fn market() -> Vec<MarketEvent> {
 }
 
 fn spec() -> PortfolioSpec {
-    let spec: PortfolioSpec = toml::from_str(
-        "id = \"timers\"\nstrategy = \"timer-driven\"\ninstruments = []\n\
-         [balances]\nUSDT = \"1000000\"\n",
-    )
-    .unwrap();
-    PortfolioSpec {
-        instruments: vec![InstrumentSpec::perp_with_defaults("BTCUSDT", "5")],
-        ..spec
-    }
+    embedded::btcusdt_perp("id = \"timers\"\nstrategy = \"timer-driven\"")
 }
 
 /// The built-in strategies and `timer-driven`, logging to `log`.
@@ -121,24 +111,9 @@ async fn timer_driven_intents_are_the_same_on_a_node_as_in_the_backtest() {
         .unwrap();
     let log = ReportLog::default();
     let strategies = registry(&log);
-    let node_config: NodeConfig = toml::from_str("id = \"n1\"").unwrap();
-    let gateway_config: GatewayConfig = toml::from_str("id = \"g1\"").unwrap();
-    let node_task =
-        tokio::spawn(async move { node::run_node(node_rt, &node_config, &strategies).await });
-    let gateway_task =
-        tokio::spawn(async move { gateway::run_gateway(gateway_rt, &gateway_config).await });
-    for (n, event) in market().iter().enumerate() {
-        feed_rt
-            .publish(
-                Topic::MarketData,
-                MessageType::MarketEvent,
-                format!("bar:{n}"),
-                "BTCUSDT",
-                event,
-            )
-            .await
-            .unwrap();
-    }
+    let (node_task, gateway_task) =
+        embedded::spawn_node_and_gateway(node_rt, "id = \"n1\"", gateway_rt, strategies);
+    embedded::publish_btcusdt(&feed_rt, &market(), 0).await;
     let started = Instant::now();
     while intents(&log).len() < expected.len() && started.elapsed() < Duration::from_mins(1) {
         tokio::time::sleep(Duration::from_millis(50)).await;

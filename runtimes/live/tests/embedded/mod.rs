@@ -48,3 +48,64 @@ impl World {
         let _ = std::fs::remove_dir_all(self.dir);
     }
 }
+
+/// A portfolio on the BTCUSDT perpetual (default 5× instrument) holding 1,000,000 USDT, from
+/// the rest of its TOML: `id`, `strategy`, and optionally other keys and `[params]` (keys
+/// before tables).
+pub(crate) fn btcusdt_perp(rest: &str) -> chimera_live::portfolio_spec::PortfolioSpec {
+    use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
+    let spec: PortfolioSpec = toml::from_str(&format!(
+        "instruments = []\n{rest}\n[balances]\nUSDT = \"1000000\"\n"
+    ))
+    .unwrap();
+    PortfolioSpec {
+        instruments: vec![InstrumentSpec::perp_with_defaults("BTCUSDT", "5")],
+        ..spec
+    }
+}
+
+/// What a node and a gateway spawned by [`spawn_node_and_gateway`] end with.
+pub(crate) type Tasks = (
+    tokio::task::JoinHandle<anyhow::Result<Vec<chimera_live::node::PortfolioFigures>>>,
+    tokio::task::JoinHandle<anyhow::Result<chimera_live::gateway::GatewayFigures>>,
+);
+
+/// Runs a node configured by `node_config` on `node_rt` and gateway `g1` (simulated venue) on
+/// `gateway_rt`, each on a task of its own, until their runtimes' shutdown.
+pub(crate) fn spawn_node_and_gateway(
+    node_rt: Arc<Runtime>,
+    node_config: &str,
+    gateway_rt: Arc<Runtime>,
+    strategies: chimera_kernel::strategy::StrategyRegistry,
+) -> Tasks {
+    let node_config: chimera_live::config::NodeConfig = toml::from_str(node_config).unwrap();
+    let gateway_config: chimera_live::config::GatewayConfig =
+        toml::from_str("id = \"g1\"").unwrap();
+    let node = tokio::spawn(async move {
+        chimera_live::node::run_node(node_rt, &node_config, &strategies).await
+    });
+    let gateway = tokio::spawn(async move {
+        chimera_live::gateway::run_gateway(gateway_rt, &gateway_config).await
+    });
+    (node, gateway)
+}
+
+/// Publishes `events` (BTCUSDT market data) on `rt`'s `market.data` in order, with message ids
+/// `bar:{first}`, `bar:{first + 1}`, …
+pub(crate) async fn publish_btcusdt(
+    rt: &Runtime,
+    events: &[chimera_kernel::event::MarketEvent],
+    first: usize,
+) {
+    for (n, event) in events.iter().enumerate() {
+        rt.publish(
+            chimera_messages::Topic::MarketData,
+            chimera_messages::MessageType::MarketEvent,
+            format!("bar:{}", first + n),
+            "BTCUSDT",
+            event,
+        )
+        .await
+        .unwrap();
+    }
+}

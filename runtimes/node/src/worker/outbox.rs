@@ -160,7 +160,8 @@ impl Outbox {
 
     /// Publishes one batch's commands, then `progress` when given: at once when nothing is
     /// queued and the bus takes them without waiting, else through the task (waits while
-    /// [`IN_FLIGHT`] batches are unpublished). Nothing to send is no publish.
+    /// [`IN_FLIGHT`] batches are unpublished). A promise without commands goes through
+    /// [`Self::promise`].
     ///
     /// # Errors
     /// This publish or an earlier one failed (fatal for the worker).
@@ -171,19 +172,11 @@ impl Outbox {
         epoch: Option<u64>,
         taken: Instant,
     ) -> anyhow::Result<()> {
-        if commands.is_empty() && progress.is_none() {
-            return Ok(());
-        }
-        let taken = if commands.is_empty() {
-            Vec::new()
-        } else {
-            vec![taken]
-        };
         let mut batch = Batch {
             commands,
             progress,
             epoch,
-            taken,
+            taken: vec![taken],
             jobs: 1,
         };
         if self.publisher.unfinished.load(Ordering::Acquire) > 0 {
