@@ -112,7 +112,11 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("kind = \"memory\"", "kind = \"carrier-pigeon\"")
-        .replace("id = \"node-1\"", "id = \"\"\nprogress_ms = 70000");
+        .replace("id = \"node-1\"", "id = \"\"\nprogress_ms = 70000")
+        .replace(
+            "id = \"gateway-1\"",
+            "id = \"gateway-1\"\ncheckpoint_ms = 61000",
+        );
     std::fs::write(&config, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
         .args(["up", "--config"])
@@ -130,6 +134,10 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
     assert!(stderr.contains("node.id"), "{stderr}");
     assert!(
         stderr.contains("node.progress_ms: 70000 (must be ≤ 60000)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("gateway.checkpoint_ms: 61000 (must be ≤ 60000)"),
         "{stderr}"
     );
 }

@@ -3,6 +3,7 @@
 
 use super::decide::{decide_submit, report_id, republished_reports, SubmitDecision};
 use super::journal::Journal;
+use super::recorder::Recorder;
 use super::venue::GatewayVenue;
 use super::venue::Knowledge;
 use super::GatewayFigures;
@@ -13,7 +14,7 @@ use chimera_kernel::order::{Order, OrderIntent};
 use chimera_kernel::risk::KillMode;
 use chimera_kernel::tca::FillCostTracker;
 use chimera_messages::{AlertCode, AlertLevel, MessageType, Topic};
-use chimera_ports::{ExecutionJournal, FillRecord, OrderRepository};
+use chimera_ports::{FillRecord, OrderRepository};
 use chimera_runtime::runtime::{fatal, Runtime};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,20 +32,21 @@ pub(super) struct Gateway {
     sent: HashMap<ClientOrderId, std::time::Instant>,
     order_to_fill: metrics::Histogram,
     /// One command from read to executed (`chimera_gateway_command_seconds`), one turn's
-    /// reports published (`chimera_gateway_publish_seconds`), then its records written
-    /// (`chimera_gateway_record_seconds`), and one checkpoint
+    /// reports published (`chimera_gateway_publish_seconds`), then its records written by the
+    /// [`Recorder`] (`chimera_gateway_record_seconds`), and one checkpoint
     /// (`chimera_gateway_checkpoint_seconds`): the gateway's hops. Inside a command, the venue
     /// made ready for an order (`chimera_gateway_prepare_seconds`: a simulated venue reads
     /// the market data the order was decided on, and feeds what it held back).
     pub(super) command_time: metrics::Histogram,
     prepare_time: metrics::Histogram,
     publish_time: metrics::Histogram,
-    record_time: metrics::Histogram,
     pub(super) checkpoint_time: metrics::Histogram,
     /// The kill switches, refreshed by the gateway's loop.
     pub(super) kill: super::kill_guard::KillGuard,
     /// This turn's records and reports, written and published by [`Self::flush`].
     journal: Journal,
+    /// Writes the turns' records beside the loop.
+    recorder: Recorder,
 }
 
 impl Gateway {
@@ -77,7 +79,8 @@ impl Gateway {
         let command_time = histogram("chimera_gateway_command_seconds");
         let prepare_time = histogram("chimera_gateway_prepare_seconds");
         let publish_time = histogram("chimera_gateway_publish_seconds");
-        let record_time = histogram("chimera_gateway_record_seconds");
+        let recorder =
+            Recorder::start(Arc::clone(&rt), histogram("chimera_gateway_record_seconds"));
         let checkpoint_time = histogram("chimera_gateway_checkpoint_seconds");
         let kill = super::kill_guard::KillGuard::new(&rt);
         Self {
@@ -92,9 +95,9 @@ impl Gateway {
             command_time,
             prepare_time,
             publish_time,
-            record_time,
             checkpoint_time,
             journal: Journal::default(),
+            recorder,
         }
     }
 
@@ -193,7 +196,7 @@ impl Gateway {
         let stored = match knowledge {
             Knowledge::NeverReceived => None,
             Knowledge::Received | Knowledge::Unknown => {
-                recorded(&self.journal, &self.rt, &coid).await?
+                recorded(&self.journal, &self.recorder, &self.rt, &coid).await?
             }
         };
         let decision = decide_submit(knowledge, stored);
@@ -291,12 +294,13 @@ impl Gateway {
         Ok(())
     }
 
-    /// Publishes the turn's reports in order (one round trip), then writes its records in one
-    /// batch; see [`journal`](super::journal) for why that order is safe. The fills reach the
-    /// nodes without waiting for the database: the write took most of order-to-fill before.
+    /// Publishes the turn's reports in order (one round trip), then hands its records to the
+    /// [`Recorder`], which writes them in one batch beside the loop; see
+    /// [`journal`](super::journal) for why that order is safe. The fills reach the nodes
+    /// without waiting for the database, and the next command does not wait for it either.
     ///
     /// # Errors
-    /// A fatal bus or database failure.
+    /// A fatal bus failure, or an earlier turn's records could not be written.
     pub(super) async fn flush(&mut self) -> anyhow::Result<()> {
         if self.journal.is_empty() {
             return Ok(());
@@ -321,20 +325,20 @@ impl Gateway {
                 .map_err(|e| fatal("publish reports", &e))?;
             self.publish_time.record(started.elapsed());
         }
-        if !turn.orders.is_empty() || !turn.fills.is_empty() {
-            let written = std::time::Instant::now();
-            let rt = Arc::clone(&self.rt);
-            rt.retry("record execution", || {
-                rt.store.record_execution(&turn.orders, &turn.fills)
-            })
-            .await
-            .map_err(|e| fatal("record execution", &e))?;
-            self.record_time.record(written.elapsed());
-        }
+        self.recorder.write(turn.orders, turn.fills).await?;
         for report in &turn.reports {
             self.count_published(report);
         }
         Ok(())
+    }
+
+    /// Waits until every turn's records are written (before a checkpoint acknowledges the
+    /// commands they came from).
+    ///
+    /// # Errors
+    /// A write failed.
+    pub(super) async fn settle_records(&mut self) -> anyhow::Result<()> {
+        self.recorder.settle().await
     }
 
     async fn record(&mut self, report: &ExecutionReport) -> anyhow::Result<()> {
@@ -358,7 +362,8 @@ impl Gateway {
         if !self.orders.contains_key(&report.client_order_id) {
             // Resting on a venue restored from a checkpoint: the record has the order.
             let coid = report.client_order_id.clone();
-            let Some(stored) = recorded(&self.journal, &self.rt, &coid).await? else {
+            let Some(stored) = recorded(&self.journal, &self.recorder, &self.rt, &coid).await?
+            else {
                 return Ok(());
             };
             self.orders.insert(coid, stored);
@@ -417,15 +422,16 @@ impl Gateway {
     }
 }
 
-/// An order's record: this turn's state (`journal`) if it changed, else the stored one. (A free
-/// function so that only the journal and the runtime are borrowed across the read: the gateway
-/// is not `Sync`, its venue need not be.)
+/// An order's record: this turn's state (`journal`) if it changed, else the state on its way to
+/// the database (`recorder`), else the stored one. (A free function so that only these and the
+/// runtime are borrowed across the read: the gateway is not `Sync`, its venue need not be.)
 async fn recorded(
     journal: &Journal,
+    recorder: &Recorder,
     rt: &Runtime,
     id: &ClientOrderId,
 ) -> anyhow::Result<Option<Order>> {
-    if let Some(order) = journal.recorded(id) {
+    if let Some(order) = journal.recorded(id).or_else(|| recorder.unwritten(id)) {
         return Ok(Some(order.clone()));
     }
     rt.retry("read order", || rt.store.get_order(id))

@@ -8,13 +8,14 @@
 //!
 //! # Recovery
 //! Each turn of the loop: the venue's own work (the simulation reads market data), a batch of
-//! commands executed, the batch's orders and fills recorded in one write ([`journal`]), its
-//! reports published; then, at most every [`CHECKPOINT_EVERY`], a checkpoint (the last
-//! command offset applied per partition, and the venue's state when it keeps none of its own)
-//! and only then acknowledgements. After a crash commands at or below the applied offsets are
-//! skipped, and later ones are executed again — on a restored simulated venue this reproduces
-//! the same reports (ids derive from client order ids), so the database (upserts by client
-//! order id and trade id) and the nodes (duplicates recognised) see each effect once.
+//! commands executed, its reports published, the batch's orders and fills recorded in one write
+//! beside the loop ([`journal`], [`recorder`]); then, at most every `[gateway] checkpoint_ms`
+//! (250 ms by default), a checkpoint (the last command offset applied per partition, and the
+//! venue's state when it keeps none of its own) once every record is written, and only then
+//! acknowledgements. After a crash commands at or below the applied offsets are skipped, and
+//! later ones are executed again — on a restored simulated venue this reproduces the same
+//! reports (ids derive from client order ids), so the database (upserts by client order id and
+//! trade id) and the nodes (duplicates recognised) see each effect once.
 //!
 //! Idempotent by intent id: the client order id derives from the intent id; a command for an
 //! order the venue already received is not sent again — its recorded state is published again
@@ -26,6 +27,7 @@ mod execution;
 mod fence;
 mod journal;
 mod kill_guard;
+mod recorder;
 mod sim;
 mod treasury_desk;
 mod venue;
@@ -126,9 +128,6 @@ const IDLE_WAIT: Duration = Duration::from_millis(20);
 /// the whole wait's market data to read and decode (up to 40 bars at 2,000/s) before its
 /// order could be filled.
 const BUSY_WAIT: Duration = Duration::from_millis(1);
-/// Longest a consumed delivery (market data or command) waits for a checkpoint, and so for its
-/// acknowledgement: a gateway with work in hand checkpoints at least this often.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs the gateway on the venue `config.venue` names (`sim`, `binance`) until shutdown or a fatal error.
 ///
@@ -235,6 +234,7 @@ async fn run_gateway_with(
         board,
     };
     let shutdown = rt.shutdown.clone();
+    let checkpoint_every = Duration::from_millis(config.checkpoint_ms);
     // When the venue's turn last had work.
     let mut venue_busy: Option<Instant> = None;
     loop {
@@ -262,8 +262,9 @@ async fn run_gateway_with(
         // Not after every batch of commands: a checkpoint takes a database round trip or two,
         // and commands arriving meanwhile wait for it (it was most of order-to-fill on Redis).
         // Commands applied since the last one are executed again after a crash, which the
-        // recovery above makes harmless; acknowledgement waits at most `CHECKPOINT_EVERY`.
-        let due = keeper.last.elapsed() >= CHECKPOINT_EVERY;
+        // recovery above makes harmless; acknowledgement waits at most `checkpoint_every`, the
+        // longest a consumed delivery (market data or command) waits for a checkpoint.
+        let due = keeper.last.elapsed() >= checkpoint_every;
         if due || shutdown.is_triggered() {
             keeper.checkpoint(&mut gw, &mut orders).await?;
         }
@@ -271,6 +272,8 @@ async fn run_gateway_with(
             break;
         }
     }
+    // Nothing handed to the record writer is left unwritten at exit.
+    gw.settle_records().await?;
     gw.figures.fed_ahead = gw.venue.fed_ahead();
     Ok(gw.figures)
 }
@@ -405,6 +408,8 @@ impl Keeper {
             return Ok(());
         }
         let started = Instant::now();
+        // What the checkpoint acknowledges must be on record first.
+        gw.settle_records().await?;
         let venue = gw.venue.checkpoint()?;
         let state = format!(
             "{{\"applied\":{},\"fence\":{},\"venue\":{}}}",

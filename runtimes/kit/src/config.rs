@@ -104,6 +104,11 @@ pub fn load(
             "gateway.sim_hold_ms",
             "must be ≥ 0",
         );
+        problems.check(
+            gateway.checkpoint_ms <= 60_000,
+            "gateway.checkpoint_ms",
+            format!("{} (must be ≤ 60000)", gateway.checkpoint_ms),
+        );
         if let VenueKind::Binance(binance) = &gateway.venue {
             if let Err(e) = binance.validate() {
                 problems.extend(e.problems.iter().map(|p| format!("gateway.venue.{p}")));

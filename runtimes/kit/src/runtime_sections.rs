@@ -69,6 +69,9 @@ fn default_batch() -> usize {
 fn default_checkpoint_ms() -> u64 {
     100
 }
+fn default_gateway_checkpoint_ms() -> u64 {
+    250
+}
 fn default_heartbeat() -> u64 {
     1_000
 }
@@ -86,6 +89,12 @@ pub struct GatewayConfig {
     /// waits for orders stamped earlier, so fills do not depend on message timing.
     #[serde(default = "default_hold")]
     pub sim_hold_ms: i64,
+    /// Least time between two checkpoints, ms (0 to 60000; default 250). Commands are
+    /// acknowledged on the bus only once a checkpoint covers them, and a checkpoint waits until
+    /// every order and fill before it is written: a larger value executes more commands again
+    /// after a crash (never losing any) and costs fewer database writes.
+    #[serde(default = "default_gateway_checkpoint_ms")]
+    pub checkpoint_ms: u64,
     /// Serve Prometheus `/metrics` and `/health` here (e.g. `"127.0.0.1:9102"`).
     #[serde(default)]
     pub metrics_listen: Option<String>,

@@ -75,7 +75,7 @@ impl Settling {
         node: &NodeConfig,
         gateway: &chimera_live::config::GatewayConfig,
     ) -> Self {
-        let period = Duration::from_millis(node.checkpoint_ms).max(gateway::CHECKPOINT_EVERY);
+        let period = Duration::from_millis(node.checkpoint_ms.max(gateway.checkpoint_ms));
         Self {
             portfolios,
             gateway: gateway::checkpoint_owner(gateway),

@@ -39,7 +39,7 @@ const GATEWAY: [(&str, &str); 6] = [
     ),
     (
         "chimera_gateway_record_seconds",
-        "gateway: then its records written",
+        "gateway: then its records written (beside the loop)",
     ),
     (
         "chimera_order_to_fill_seconds",

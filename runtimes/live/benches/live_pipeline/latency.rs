@@ -1,14 +1,11 @@
 //! Tick-to-order and order-to-fill at a steady rate, observed on the bus by this process, with
 //! the node's memory sampled throughout.
 
+use super::observe::{Observed, Published, Watch};
 use super::pacing::Pacing;
 use super::running::{Component, Running};
 use super::setup::{self, Figures, Setup};
-use chimera_kernel::engine::Command;
-use chimera_kernel::event::ExecutionReport;
-use chimera_messages::{decode, MessageType};
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The start of the run whose orders are not counted.
@@ -77,122 +74,37 @@ pub(crate) async fn measure(
     // finds a stream created after it joined (each portfolio's first report) only at its next
     // registry check, up to 200 ms later, which the first fills of each portfolio measured.
     let counted_from = Instant::now() + WARM_UP;
-    let mut warm_up = 0_usize;
     let published: Published = Arc::default();
-    let mut publisher = Some(publish(
+    let publisher = publish(
         bus.clone(),
         setup.topic("market.data"),
         data,
         rate,
         Arc::clone(&published),
         pacing,
-    ));
+    );
     // Asked for only: its own client and topic load the broker too (tick-to-order p50 was
     // 18.6-20.5 ms in two runs without it, 21.1-26.4 in four with it: noise, or not only).
     let loaded_floor = (!node.in_process()
         && std::env::var_os("CHIMERA_BENCH_FLOOR_DURING_RUN").is_some())
     .then(|| loaded_floor(&bus, setup, events, rate, pacing));
-    // Each topic has a reader of its own that stamps a message when it arrives: one loop
-    // polling both in turn would add up to a poll timeout to either figure.
-    let (tx, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<(Seen, At)>();
-    let readers =
-        [
-            spawn_reader(intents, setup.stamps.clone(), tx.clone(), |payload| {
-                match decode::<Command>(payload, MessageType::OrderCommand)
-                    .ok()?
-                    .payload
-                {
-                    Command::Submit(intent) => Some(Seen::Intent {
-                        symbol: intent.symbol.as_str().to_owned(),
-                        created_at: intent.created_at.0,
-                        order: intent.client_order_id.as_str().to_owned(),
-                    }),
-                    _ => None,
-                }
-            }),
-            spawn_reader(feedback, setup.stamps.clone(), tx, |payload| {
-                let report = decode::<ExecutionReport>(payload, MessageType::ExecutionReport)
-                    .ok()?
-                    .payload;
-                report.fill().is_some().then(|| Seen::Fill {
-                    order: report.client_order_id.as_str().to_owned(),
-                })
-            }),
-        ];
-    let mut tick_to_order = Spans::default();
-    let mut order_to_fill = Spans::default();
-    let mut intent_seen: HashMap<String, At> = HashMap::new();
-    // A fill handled before its intent (the two readers race): matched when the intent comes.
-    let mut fill_seen: HashMap<String, At> = HashMap::new();
-    let mut skipped: HashSet<String> = HashSet::new();
-    let mut rss = Vec::new();
-    let started = Instant::now();
-    let mut sampler = tokio::time::interval(Duration::from_secs(1));
-    let mut last_activity = Instant::now();
-    let mut publish_time = None;
-    loop {
-        tokio::select! {
-            arrival = arrivals.recv() => {
-                let Some((seen, at)) = arrival else { break };
-                last_activity = Instant::now();
-                match seen {
-                    Seen::Intent { symbol, created_at, order } if at.seen < counted_from => {
-                        warm_up += 1;
-                        published.lock().unwrap().remove(&(symbol, created_at));
-                        fill_seen.remove(&order);
-                        intent_seen.remove(&order);
-                        skipped.insert(order);
-                    }
-                    Seen::Intent { symbol, created_at, order } => {
-                        if let Some(sent) = published.lock().unwrap().get(&(symbol, created_at)) {
-                            tick_to_order.push(At { bus: *sent, seen: *sent }, at);
-                        }
-                        if let Some(filled) = fill_seen.remove(&order) {
-                            order_to_fill.push(at, filled);
-                        } else {
-                            intent_seen.entry(order).or_insert(at);
-                        }
-                    }
-                    Seen::Fill { order } if skipped.contains(&order) => {}
-                    Seen::Fill { order } => match intent_seen.remove(&order) {
-                        Some(sent) => order_to_fill.push(sent, at),
-                        None => {
-                            fill_seen.entry(order).or_insert(at);
-                        }
-                    },
-                }
-            }
-            _ = sampler.tick() => {
-                if let Some(kib) = setup::status_kib(node.pid(), "VmRSS:") {
-                    rss.push((started.elapsed().as_secs_f64() / 60.0, kib as f64 / 1024.0));
-                    // A long run (the soak) reports as it goes, so even a cut one says something.
-                    if rss.len().is_multiple_of(60) {
-                        println!(
-                            "  minute {}: node RSS {:.1} MiB, slope so far {:+.3} MiB/min",
-                            rss.len() / 60,
-                            kib as f64 / 1024.0,
-                            slope(&rss[rss.len() / 10..])
-                        );
-                    }
-                }
-            }
-        }
-        if publisher
-            .as_ref()
-            .is_some_and(tokio::task::JoinHandle::is_finished)
-        {
-            if let Some(handle) = publisher.take() {
-                publish_time = Some(handle.await.unwrap());
-            }
-            last_activity = Instant::now();
-        }
-        if publish_time.is_some() && last_activity.elapsed() > Duration::from_secs(3) {
-            break;
-        }
-    }
-    for reader in readers {
-        reader.abort();
-    }
+    let observed = super::observe::observe(Watch {
+        intents,
+        feedback,
+        stamps: setup.stamps.clone(),
+        published,
+        publisher,
+        counted_from,
+        pid: node.pid(),
+    })
+    .await;
+    let Observed {
+        tick_to_order,
+        order_to_fill,
+        rss,
+        warm_up,
+        publish_time,
+    } = observed;
     super::hops::print(
         (setup.node_metrics, &setup.node_id),
         Some((setup.gateway_metrics, &setup.gateway_id)),
@@ -211,7 +123,7 @@ pub(crate) async fn measure(
         tick_to_order,
         order_to_fill,
         loaded_floor,
-        rss_slope_mib_per_min: slope(&rss[rss.len() / 10..]),
+        rss_slope_mib_per_min: super::observe::slope(&rss[rss.len() / 10..]),
     };
     let took = publish_time.unwrap_or_default().as_secs_f64();
     println!(
@@ -282,9 +194,6 @@ fn loaded_floor(
     )
 }
 
-/// When each bar was published, by `(symbol, time stamp)`.
-type Published = Arc<Mutex<HashMap<(String, i64), Instant>>>;
-
 /// Publishes `data` at `rate`/s, stamping each bar; returns how long it took. Over a network,
 /// in chunks, one every 5 ms (tokio's timers tick in milliseconds). In process, one bar at a
 /// time paced by the operating system's timer ([`Pacing`]): chunks would measure the queue
@@ -331,101 +240,5 @@ fn stamp(published: &Published, batch: &[(String, i64, Vec<u8>)], n: u32) {
     }
     if n.is_multiple_of(1_000) {
         map.retain(|_, at| now.duration_since(*at) < Duration::from_mins(1));
-    }
-}
-
-/// When a message was on the bus: stamped by the bus in process (else as `seen`), and when
-/// this process's reader had it.
-#[derive(Debug, Clone, Copy)]
-struct At {
-    bus: Instant,
-    seen: Instant,
-}
-
-/// Spans between two [`At`]s (ms), both ways of stamping.
-#[derive(Default)]
-struct Spans {
-    bus: Vec<f64>,
-    seen: Vec<f64>,
-}
-
-impl Spans {
-    fn push(&mut self, from: At, to: At) {
-        let ms =
-            |to: Instant, from: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
-        self.bus.push(ms(to.bus, from.bus));
-        self.seen.push(ms(to.seen, from.seen));
-    }
-
-    /// (stamped by the bus, seen by the readers).
-    fn figures(self) -> (Figures, Figures) {
-        (Figures::of(self.bus), Figures::of(self.seen))
-    }
-}
-
-/// What a reader saw: an order intent, or a fill of an order.
-enum Seen {
-    Intent {
-        symbol: String,
-        created_at: i64,
-        order: String,
-    },
-    Fill {
-        order: String,
-    },
-}
-
-/// Polls `sub` until aborted, stamping each message as it arrives (and taking the bus's stamp
-/// of it, in process) and passing on what `read` makes of it.
-fn spawn_reader(
-    mut sub: Box<dyn chimera_ports::Subscription>,
-    stamps: Option<Arc<super::stamped::Stamps>>,
-    tx: tokio::sync::mpsc::UnboundedSender<(Seen, At)>,
-    read: fn(&[u8]) -> Option<Seen>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut taken = 0_u64;
-        loop {
-            if let Ok(Some(d)) = sub.poll(Duration::from_millis(100)).await {
-                let seen_at = Instant::now();
-                taken += 1;
-                // Acknowledged now and then, so the in-memory bus may drop what was read (a
-                // group that never acknowledges keeps its topic whole, as over the soak).
-                if taken.is_multiple_of(64) {
-                    let _ = sub.ack(&d).await;
-                }
-                let bus = stamps.as_ref().and_then(|s| s.take(&d.topic, d.offset));
-                let at = At {
-                    bus: bus.unwrap_or(seen_at),
-                    seen: seen_at,
-                };
-                if let Some(seen) = read(&d.payload) {
-                    if tx.send((seen, at)).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    })
-}
-
-/// Least-squares slope of `(x, y)` points (0 for fewer than two).
-#[allow(clippy::cast_precision_loss, reason = "figures")]
-fn slope(points: &[(f64, f64)]) -> f64 {
-    if points.len() < 2 {
-        return 0.0;
-    }
-    let n = points.len() as f64;
-    let (sx, sy) = points
-        .iter()
-        .fold((0.0, 0.0), |(sx, sy), (x, y)| (sx + x, sy + y));
-    let (mx, my) = (sx / n, sy / n);
-    let (num, den) = points.iter().fold((0.0, 0.0), |(num, den), (x, y)| {
-        (num + (x - mx) * (y - my), den + (x - mx) * (x - mx))
-    });
-    if den == 0.0 {
-        0.0
-    } else {
-        num / den
     }
 }

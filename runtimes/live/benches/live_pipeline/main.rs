@@ -30,6 +30,7 @@
 mod floor;
 mod hops;
 mod latency;
+mod observe;
 mod pacing;
 mod running;
 mod setup;
@@ -71,6 +72,7 @@ async fn main() {
         std::env::set_var("CHIMERA_LOG", "warn");
     }
     chimera_live::logging::init().unwrap();
+    observe::set_observer();
     let admin = std::env::var("CHIMERA_DATABASE_URL").ok();
     let mut buses = Bus::from_env();
     if admin.is_none() && buses.iter().any(|b| !matches!(b, Bus::Memory)) {
@@ -216,7 +218,11 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
     let latency_events = env_u64("CHIMERA_BENCH_LATENCY_EVENTS", 20_000);
     let floor_events = usize::try_from(env_u64("CHIMERA_BENCH_FLOOR_EVENTS", 2_000)).unwrap();
     let pacing = Pacing::for_bus(matches!(bus, Bus::Memory));
-    println!("bars and floor messages {}", pacing.describe());
+    println!(
+        "bars and floor messages {}; intents and fills {}",
+        pacing.describe(),
+        observe::describe()
+    );
     let floor = floor::hop(&handle, &tp.topic("floor"), floor_events, rate, pacing).await;
     println!("floor (one publish → poll hop): {floor}");
 

@@ -1,0 +1,238 @@
+//! [`Recorder`]: a turn's orders and fills are written by a task of their own, in turn order,
+//! so the gateway reads and executes the next command while the database writes the last
+//! turn's records.
+//!
+//! Why: the write was awaited in the gateway's loop, and a command arriving meanwhile waited
+//! for it. In process (SQLite, `chimera up`) a write takes 0.2–0.4 ms at p50 and up to 3 ms,
+//! against a command's 20 µs: at 2,000 bars/s about one order in a hundred arrived during one,
+//! which set order-to-fill's p99, and at 10,000 bars/s it was 1.4 ms. Turns queued while one
+//! is written go to the database together, in one write (a group commit).
+//!
+//! Crash safety is unchanged: a checkpoint first waits until every record handed over is
+//! written ([`Recorder::settle`]), so no command is acknowledged whose records could still be
+//! lost; a write that fails stops the gateway at its next hand-over or checkpoint, as an inline
+//! write did. Reads see what is still on its way: [`Recorder::unwritten`] has the newest state
+//! of each order handed over and not known written, which the gateway consults before the
+//! store.
+
+use super::journal::Journal;
+use chimera_kernel::ids::ClientOrderId;
+use chimera_kernel::order::Order;
+use chimera_ports::{ExecutionJournal, FillRecord};
+use chimera_runtime::runtime::{fatal, Runtime};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Turns handed over and not written before a hand-over waits (back-pressure on the loop).
+const IN_FLIGHT: usize = 64;
+
+enum Job {
+    /// One turn's records, the `seq`th handed over.
+    Write {
+        seq: u64,
+        orders: Vec<Order>,
+        fills: Vec<FillRecord>,
+    },
+    /// Answered once everything handed over before it is written.
+    Settle(oneshot::Sender<()>),
+}
+
+/// The gateway's side of the writing task.
+pub(super) struct Recorder {
+    jobs: mpsc::Sender<Job>,
+    /// Why the task stopped, when a write failed.
+    failed: oneshot::Receiver<anyhow::Error>,
+    /// Turns handed over so far.
+    handed: u64,
+    /// The highest turn written, set by the task.
+    written: Arc<AtomicU64>,
+    /// The newest state of each order handed over, with its turn, until that turn is written.
+    unwritten: HashMap<ClientOrderId, (u64, Order)>,
+}
+
+impl Recorder {
+    /// Starts the task writing to `rt`'s store, timing each write in `record_time`.
+    pub(super) fn start(rt: Arc<Runtime>, record_time: metrics::Histogram) -> Self {
+        let (jobs, queue) = mpsc::channel(IN_FLIGHT);
+        let (report, failed) = oneshot::channel();
+        let written = Arc::new(AtomicU64::new(0));
+        let task = Writer {
+            rt,
+            record_time,
+            written: Arc::clone(&written),
+        };
+        tokio::spawn(async move {
+            if let Err(e) = task.run(queue).await {
+                // The gateway reads it at its next hand-over or settle.
+                drop(report.send(e));
+            }
+        });
+        Self {
+            jobs,
+            failed,
+            handed: 0,
+            written,
+            unwritten: HashMap::new(),
+        }
+    }
+
+    /// Hands one turn's records to the task (waits only while [`IN_FLIGHT`] turns are
+    /// unwritten).
+    ///
+    /// # Errors
+    /// An earlier write failed (fatal for the gateway).
+    pub(super) async fn write(
+        &mut self,
+        orders: Vec<Order>,
+        fills: Vec<FillRecord>,
+    ) -> anyhow::Result<()> {
+        if orders.is_empty() && fills.is_empty() {
+            return Ok(());
+        }
+        self.handed += 1;
+        let seq = self.handed;
+        let written = self.written.load(Ordering::Acquire);
+        self.unwritten.retain(|_, (turn, _)| *turn > written);
+        for order in &orders {
+            self.unwritten
+                .insert(order.intent.client_order_id.clone(), (seq, order.clone()));
+        }
+        if self
+            .jobs
+            .send(Job::Write { seq, orders, fills })
+            .await
+            .is_err()
+        {
+            return Err(self.failure());
+        }
+        Ok(())
+    }
+
+    /// The newest state of order `id` handed over and perhaps not written yet.
+    pub(super) fn unwritten(&self, id: &ClientOrderId) -> Option<&Order> {
+        self.unwritten.get(id).map(|(_, order)| order)
+    }
+
+    /// Waits until every record handed over so far is written.
+    ///
+    /// # Errors
+    /// A write failed (fatal for the gateway).
+    pub(super) async fn settle(&mut self) -> anyhow::Result<()> {
+        if self.written.load(Ordering::Acquire) == self.handed {
+            return Ok(());
+        }
+        let (done, settled) = oneshot::channel();
+        if self.jobs.send(Job::Settle(done)).await.is_err() || settled.await.is_err() {
+            return Err(self.failure());
+        }
+        self.unwritten.clear();
+        Ok(())
+    }
+
+    fn failure(&mut self) -> anyhow::Error {
+        self.failed
+            .try_recv()
+            .unwrap_or_else(|_| anyhow::anyhow!("the record writer stopped"))
+    }
+}
+
+/// The task's side.
+struct Writer {
+    rt: Arc<Runtime>,
+    record_time: metrics::Histogram,
+    written: Arc<AtomicU64>,
+}
+
+impl Writer {
+    /// Writes the turns in order until the gateway drops its side; the first failure ends it.
+    async fn run(&self, mut queue: mpsc::Receiver<Job>) -> anyhow::Result<()> {
+        let mut next = queue.recv().await;
+        while let Some(job) = next.take() {
+            let (mut last, first) = match job {
+                Job::Settle(done) => {
+                    let _ = done.send(()); // a gateway that stopped waiting needs no answer
+                    next = queue.recv().await;
+                    continue;
+                }
+                Job::Write { seq, orders, fills } => (seq, (orders, fills)),
+            };
+            // What queued meanwhile goes in the same write, each order's newest state once.
+            let mut turns = vec![first];
+            while let Ok(job) = queue.try_recv() {
+                match job {
+                    Job::Write { seq, orders, fills } => {
+                        last = seq;
+                        turns.push((orders, fills));
+                    }
+                    settle @ Job::Settle(_) => {
+                        next = Some(settle);
+                        break;
+                    }
+                }
+            }
+            let (orders, fills) = merged(turns);
+            let started = std::time::Instant::now();
+            let rt = &self.rt;
+            rt.retry("record execution", || {
+                rt.store.record_execution(&orders, &fills)
+            })
+            .await
+            .map_err(|e| fatal("record execution", &e))?;
+            self.record_time.record(started.elapsed());
+            self.written.store(last, Ordering::Release);
+            if next.is_none() {
+                next = queue.recv().await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Turns in order as one write: each order's newest state once (where it first changed), and
+/// every fill.
+fn merged(mut turns: Vec<(Vec<Order>, Vec<FillRecord>)>) -> (Vec<Order>, Vec<FillRecord>) {
+    if turns.len() == 1 {
+        return turns.pop().unwrap_or_default();
+    }
+    let mut journal = Journal::default();
+    for (orders, fills) in turns {
+        for order in orders {
+            journal.order(order);
+        }
+        for fill in fills {
+            journal.fill(fill);
+        }
+    }
+    let turn = journal.take();
+    (turn.orders, turn.fills)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+    use chimera_kernel::ids::PortfolioId;
+    use chimera_kernel::order::OrderStatus;
+    use chimera_kernel::time::Timestamp;
+
+    fn order(n: u64) -> Order {
+        chimera_kernel::testing::pending_order(&PortfolioId::new("p"), n)
+    }
+
+    #[test]
+    fn merging_turns_keeps_each_orders_newest_state_where_it_first_changed() {
+        let pending = order(1);
+        let mut done = pending.clone();
+        done.status = OrderStatus::Canceled;
+        done.updated_at = Timestamp(2_000);
+        let (orders, fills) = merged(vec![
+            (vec![pending.clone(), order(2)], Vec::new()),
+            (vec![done.clone()], Vec::new()),
+            (vec![pending], Vec::new()), // stale by then: ignored
+        ]);
+        assert_eq!(orders, [done, order(2)]);
+        assert!(fills.is_empty());
+    }
+}

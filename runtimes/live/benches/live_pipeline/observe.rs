@@ -1,0 +1,301 @@
+//! The latency phase's observer: a reader per topic that stamps each message as it arrives, and
+//! the loop matching intents to bars and fills to intents, sampling the node's memory.
+//!
+//! In process they run on the bench's own runtime ([`set_observer`]), not on the thread of the
+//! runtimes under test: `chimera up` has no such readers, and on that one thread each intent's
+//! decoding and matching ran between the node's publish and the gateway's read, inside the
+//! order-to-fill it measured. The bus's stamps ([`super::stamped`]) still end each span when
+//! the message was published, so moving the observer changes what the runtimes' thread does,
+//! not where a span ends. `CHIMERA_BENCH_OBSERVER=inline` keeps them on that thread (the build
+//! before, for comparison).
+
+use super::setup::{self, Figures};
+use chimera_kernel::engine::Command;
+use chimera_kernel::event::ExecutionReport;
+use chimera_messages::{decode, MessageType};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+
+/// The bench's own runtime, where observers run (unset: the current runtime).
+static OBSERVER: OnceLock<Handle> = OnceLock::new();
+
+/// Makes the current runtime the observers' (called from the bench's `main`), unless
+/// `CHIMERA_BENCH_OBSERVER=inline`.
+pub(crate) fn set_observer() {
+    if std::env::var("CHIMERA_BENCH_OBSERVER").as_deref() != Ok("inline") {
+        let _ = OBSERVER.set(Handle::current());
+    }
+}
+
+/// Where observers run, for the printed figures.
+pub(crate) fn describe() -> &'static str {
+    if OBSERVER.get().is_some() {
+        "observed from the bench's own runtime"
+    } else {
+        "observed on the runtimes' thread (CHIMERA_BENCH_OBSERVER=inline)"
+    }
+}
+
+fn observer() -> Handle {
+    OBSERVER.get().cloned().unwrap_or_else(Handle::current)
+}
+
+/// When each bar was published, by `(symbol, time stamp)`.
+pub(crate) type Published = Arc<Mutex<HashMap<(String, i64), Instant>>>;
+
+/// What the observer gathered over the run.
+pub(crate) struct Observed {
+    pub(crate) tick_to_order: Spans,
+    pub(crate) order_to_fill: Spans,
+    /// `(minutes since the start, MiB)` samples of the node's RSS, one a second.
+    pub(crate) rss: Vec<(f64, f64)>,
+    /// Orders whose intent came in the warm-up, not counted.
+    pub(crate) warm_up: usize,
+    /// How long the publisher took.
+    pub(crate) publish_time: Option<Duration>,
+}
+
+/// What the observer is given to watch.
+pub(crate) struct Watch {
+    pub(crate) intents: Box<dyn chimera_ports::Subscription>,
+    pub(crate) feedback: Box<dyn chimera_ports::Subscription>,
+    pub(crate) stamps: Option<Arc<super::stamped::Stamps>>,
+    pub(crate) published: Published,
+    pub(crate) publisher: tokio::task::JoinHandle<Duration>,
+    /// Intents seen before it are the warm-up's.
+    pub(crate) counted_from: Instant,
+    /// The process whose RSS is sampled.
+    pub(crate) pid: u32,
+}
+
+/// Observes until the publisher finished and nothing arrived for 3 s.
+pub(crate) async fn observe(watch: Watch) -> Observed {
+    observer()
+        .spawn(run(watch))
+        .await
+        .expect("the observer panicked")
+}
+
+#[allow(clippy::cast_precision_loss, reason = "figures")]
+async fn run(watch: Watch) -> Observed {
+    let Watch {
+        intents,
+        feedback,
+        stamps,
+        published,
+        publisher,
+        counted_from,
+        pid,
+    } = watch;
+    let mut publisher = Some(publisher);
+    // Each topic has a reader of its own that stamps a message when it arrives: one loop
+    // polling both in turn would add up to a poll timeout to either figure.
+    let (tx, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<(Seen, At)>();
+    let readers = [
+        spawn_reader(intents, stamps.clone(), tx.clone(), read_intent),
+        spawn_reader(feedback, stamps, tx, read_fill),
+    ];
+    let mut tick_to_order = Spans::default();
+    let mut order_to_fill = Spans::default();
+    let mut intent_seen: HashMap<String, At> = HashMap::new();
+    // A fill handled before its intent (the two readers race): matched when the intent comes.
+    let mut fill_seen: HashMap<String, At> = HashMap::new();
+    let mut skipped: HashSet<String> = HashSet::new();
+    let mut rss = Vec::new();
+    let mut warm_up = 0;
+    let started = Instant::now();
+    let mut sampler = tokio::time::interval(Duration::from_secs(1));
+    let mut last_activity = Instant::now();
+    let mut publish_time = None;
+    loop {
+        tokio::select! {
+            arrival = arrivals.recv() => {
+                let Some((seen, at)) = arrival else { break };
+                last_activity = Instant::now();
+                match seen {
+                    Seen::Intent { symbol, created_at, order } if at.seen < counted_from => {
+                        warm_up += 1;
+                        published.lock().unwrap().remove(&(symbol, created_at));
+                        fill_seen.remove(&order);
+                        intent_seen.remove(&order);
+                        skipped.insert(order);
+                    }
+                    Seen::Intent { symbol, created_at, order } => {
+                        if let Some(sent) = published.lock().unwrap().get(&(symbol, created_at)) {
+                            tick_to_order.push(At { bus: *sent, seen: *sent }, at);
+                        }
+                        if let Some(filled) = fill_seen.remove(&order) {
+                            order_to_fill.push(at, filled);
+                        } else {
+                            intent_seen.entry(order).or_insert(at);
+                        }
+                    }
+                    Seen::Fill { order } if skipped.contains(&order) => {}
+                    Seen::Fill { order } => match intent_seen.remove(&order) {
+                        Some(sent) => order_to_fill.push(sent, at),
+                        None => {
+                            fill_seen.entry(order).or_insert(at);
+                        }
+                    },
+                }
+            }
+            _ = sampler.tick() => {
+                if let Some(kib) = setup::status_kib(pid, "VmRSS:") {
+                    rss.push((started.elapsed().as_secs_f64() / 60.0, kib as f64 / 1024.0));
+                    // A long run (the soak) reports as it goes, so even a cut one says something.
+                    if rss.len().is_multiple_of(60) {
+                        println!(
+                            "  minute {}: node RSS {:.1} MiB, slope so far {:+.3} MiB/min",
+                            rss.len() / 60,
+                            kib as f64 / 1024.0,
+                            slope(&rss[rss.len() / 10..])
+                        );
+                    }
+                }
+            }
+        }
+        if publisher
+            .as_ref()
+            .is_some_and(tokio::task::JoinHandle::is_finished)
+        {
+            if let Some(handle) = publisher.take() {
+                publish_time = Some(handle.await.unwrap());
+            }
+            last_activity = Instant::now();
+        }
+        if publish_time.is_some() && last_activity.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
+    for reader in readers {
+        reader.abort();
+    }
+    Observed {
+        tick_to_order,
+        order_to_fill,
+        rss,
+        warm_up,
+        publish_time,
+    }
+}
+
+fn read_intent(payload: &[u8]) -> Option<Seen> {
+    match decode::<Command>(payload, MessageType::OrderCommand)
+        .ok()?
+        .payload
+    {
+        Command::Submit(intent) => Some(Seen::Intent {
+            symbol: intent.symbol.as_str().to_owned(),
+            created_at: intent.created_at.0,
+            order: intent.client_order_id.as_str().to_owned(),
+        }),
+        _ => None,
+    }
+}
+
+fn read_fill(payload: &[u8]) -> Option<Seen> {
+    let report = decode::<ExecutionReport>(payload, MessageType::ExecutionReport)
+        .ok()?
+        .payload;
+    report.fill().is_some().then(|| Seen::Fill {
+        order: report.client_order_id.as_str().to_owned(),
+    })
+}
+
+/// When a message was on the bus: stamped by the bus in process (else as `seen`), and when
+/// this process's reader had it.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    bus: Instant,
+    seen: Instant,
+}
+
+/// Spans between two [`At`]s (ms), both ways of stamping.
+#[derive(Default)]
+pub(crate) struct Spans {
+    bus: Vec<f64>,
+    seen: Vec<f64>,
+}
+
+impl Spans {
+    fn push(&mut self, from: At, to: At) {
+        let ms =
+            |to: Instant, from: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
+        self.bus.push(ms(to.bus, from.bus));
+        self.seen.push(ms(to.seen, from.seen));
+    }
+
+    /// (stamped by the bus, seen by the readers).
+    pub(crate) fn figures(self) -> (Figures, Figures) {
+        (Figures::of(self.bus), Figures::of(self.seen))
+    }
+}
+
+/// What a reader saw: an order intent, or a fill of an order.
+enum Seen {
+    Intent {
+        symbol: String,
+        created_at: i64,
+        order: String,
+    },
+    Fill {
+        order: String,
+    },
+}
+
+/// Polls `sub` until aborted, stamping each message as it arrives (and taking the bus's stamp
+/// of it, in process) and passing on what `read` makes of it.
+fn spawn_reader(
+    mut sub: Box<dyn chimera_ports::Subscription>,
+    stamps: Option<Arc<super::stamped::Stamps>>,
+    tx: tokio::sync::mpsc::UnboundedSender<(Seen, At)>,
+    read: fn(&[u8]) -> Option<Seen>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut taken = 0_u64;
+        loop {
+            if let Ok(Some(d)) = sub.poll(Duration::from_millis(100)).await {
+                let seen_at = Instant::now();
+                taken += 1;
+                // Acknowledged now and then, so the in-memory bus may drop what was read (a
+                // group that never acknowledges keeps its topic whole, as over the soak).
+                if taken.is_multiple_of(64) {
+                    let _ = sub.ack(&d).await;
+                }
+                let bus = stamps.as_ref().and_then(|s| s.take(&d.topic, d.offset));
+                let at = At {
+                    bus: bus.unwrap_or(seen_at),
+                    seen: seen_at,
+                };
+                if let Some(seen) = read(&d.payload) {
+                    if tx.send((seen, at)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Least-squares slope of `(x, y)` points (0 for fewer than two).
+#[allow(clippy::cast_precision_loss, reason = "figures")]
+pub(crate) fn slope(points: &[(f64, f64)]) -> f64 {
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let n = points.len() as f64;
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |(sx, sy), (x, y)| (sx + x, sy + y));
+    let (mx, my) = (sx / n, sy / n);
+    let (num, den) = points.iter().fold((0.0, 0.0), |(num, den), (x, y)| {
+        (num + (x - mx) * (y - my), den + (x - mx) * (x - mx))
+    });
+    if den == 0.0 {
+        0.0
+    } else {
+        num / den
+    }
+}

@@ -1,0 +1,162 @@
+//! The gateway writes its orders and fills beside its loop: while another connection holds the
+//! database's write lock, the simulated venue's gateway still executes commands and publishes
+//! their fills, and recognises a repeated command from records still on their way; once the
+//! lock goes, each order and fill is written once, before the checkpoint that acknowledges
+//! them.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod embedded;
+
+use chimera_kernel::engine::Command;
+use chimera_kernel::event::{ExecutionReport, ReportKind};
+use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
+use chimera_kernel::order::{OrderIntent, OrderKind, OrderStatus, Side, TimeInForce};
+use chimera_kernel::testing::{bar, qty};
+use chimera_kernel::time::Timestamp;
+use chimera_kernel::Decimal;
+use chimera_live::config::GatewayConfig;
+use chimera_live::runtime::shutdown_pair;
+use chimera_live::{gateway, node};
+use chimera_messages::{decode, MessageType, Progress, Topic};
+use chimera_ports::{EventBus, FillRepository, OrderRepository};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const MINUTE: i64 = 60_000;
+
+/// Portfolio `pp`'s `n`th order: a market buy of 0.1 BTC at minute `2n + 1`.
+fn buy(n: u64) -> OrderIntent {
+    let portfolio = PortfolioId::new("pp");
+    let intent_id = IntentId::for_portfolio(&portfolio, n);
+    OrderIntent {
+        client_order_id: ClientOrderId::for_intent(&intent_id),
+        intent_id,
+        portfolio_id: portfolio,
+        symbol: Symbol::new("BTCUSDT"),
+        side: Side::Buy,
+        qty: qty(Decimal::new(1, 1)),
+        kind: OrderKind::Market,
+        time_in_force: TimeInForce::Ioc,
+        reduce_only: false,
+        close_position: false,
+        created_at: Timestamp((2 * i64::try_from(n).unwrap() + 1) * MINUTE),
+        tag: "entry".into(),
+    }
+}
+
+/// How many fills `orders.feedback` has told, waiting up to 2 s for `at_least`.
+async fn fills_told(bus: &Arc<chimera_memory::MemoryEventBus>, at_least: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let mut sub = bus
+            .subscribe("records.orders.feedback", "reader")
+            .await
+            .unwrap();
+        let mut told = 0;
+        while let Some(d) = sub.poll(Duration::from_millis(50)).await.unwrap() {
+            let report = decode::<ExecutionReport>(&d.payload, MessageType::ExecutionReport)
+                .unwrap()
+                .payload;
+            told += usize::from(matches!(report.kind, ReportKind::Filled(_)));
+        }
+        if told >= at_least || Instant::now() > deadline {
+            return told;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
+    let world = embedded::World::new("gateway-records").await;
+    let (trigger, shutdown) = shutdown_pair();
+    let runtime = |name: &str| Arc::new(world.runtime("records.", name, &shutdown));
+    let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
+    let spec =
+        embedded::btcusdt_perp("id = \"pp\"\nstrategy = \"scripted\"\n[params]\norders = \"\"");
+    node::register_portfolios(&node_rt, "n1", &[spec])
+        .await
+        .unwrap();
+    // No checkpoint until it stops: one would wait for the records, so for the lock.
+    let config: GatewayConfig = toml::from_str("id = \"g1\"\ncheckpoint_ms = 60000").unwrap();
+    let gateway_task = tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await });
+    let bars: Vec<_> = (0..10)
+        .map(|minute| bar("BTCUSDT", minute, Decimal::from(40_000)))
+        .collect();
+    embedded::publish_btcusdt(&feed_rt, &bars, 0).await;
+
+    let url = format!("sqlite://{}", world.dir.join("live.db").display());
+    let mut lock = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    // One command a turn, each published once the one before has been answered; the third
+    // repeats the first, whose records are still on their way. After each new order, the
+    // portfolio's promise to have read the minute after it lets the venue feed the bar that
+    // fills it.
+    for (n, intent) in [buy(1), buy(2), buy(1)].into_iter().enumerate() {
+        let promise = (n < 2).then(|| Progress {
+            portfolio_id: intent.portfolio_id.clone(),
+            clock: Timestamp(intent.created_at.0 + MINUTE),
+        });
+        node_rt
+            .publish(
+                Topic::OrdersSubmission,
+                MessageType::OrderCommand,
+                format!("cmd:{n}"),
+                "pp",
+                &Command::Submit(intent),
+            )
+            .await
+            .unwrap();
+        if let Some(promise) = promise {
+            node_rt
+                .publish(
+                    Topic::OrdersSubmission,
+                    MessageType::Progress,
+                    promise.message_id(),
+                    "pp",
+                    &promise,
+                )
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            fills_told(&world.bus, n + 1).await,
+            n + 1,
+            "command {n} answered while the database is locked (the repeat by telling the \
+             first order's fill again)"
+        );
+    }
+    assert!(
+        world
+            .store
+            .get_order(&buy(1).client_order_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing is written while the lock is held"
+    );
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    trigger.trigger();
+    let figures = gateway_task.await.unwrap().unwrap();
+    assert_eq!(
+        (figures.submitted, figures.duplicates, figures.fills),
+        (2, 1, 2),
+        "the repeat was not sent again: {figures:?}"
+    );
+    for n in [1, 2] {
+        let order = world
+            .store
+            .get_order(&buy(n).client_order_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(order.status, OrderStatus::Filled);
+    }
+    let fills = world.store.fills(&PortfolioId::new("pp")).await.unwrap();
+    assert_eq!(fills.len(), 2, "{fills:?}");
+    world.remove().await;
+}
