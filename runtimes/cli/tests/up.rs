@@ -68,15 +68,23 @@ fn succeed(command: &mut Command) -> String {
     stdout
 }
 
+/// `chimera up --exit-when-idle` with `flags` on a fresh copy of the zig-zag configuration in
+/// `temp_dir(name)`: its standard output.
+fn up_to_settled(name: &str, flags: &[&str]) -> String {
+    let dir = temp_dir(name);
+    let config = config(&dir, "");
+    succeed(
+        Command::new(env!("CARGO_BIN_EXE_chimera"))
+            .args(["up", "--exit-when-idle"])
+            .args(flags)
+            .arg("--config")
+            .arg(&config),
+    )
+}
+
 #[test]
 fn up_runs_feed_node_and_gateway_to_settled_positions() {
-    let dir = temp_dir("ok");
-    let config = config(&dir, "");
-    let stdout = succeed(
-        Command::new(env!("CARGO_BIN_EXE_chimera"))
-            .args(["up", "--exit-when-idle", "--config"])
-            .arg(&config),
-    );
+    let stdout = up_to_settled("ok", &[]);
     assert!(stdout.contains("database  sqlite://"), "{stdout}");
     assert!(
         stdout.contains("feed: published 600 market events"),
@@ -102,6 +110,83 @@ fn up_runs_feed_node_and_gateway_to_settled_positions() {
     assert!(
         stdout.contains(&format!("({orders} fills)")),
         "one fill per market order, recorded: {stdout}"
+    );
+}
+
+/// The CPU time (user and system) `chimera up` with `flags` has used 2 s after it started
+/// (the replay takes a fraction of that), then stops it with SIGTERM.
+fn cpu_seconds_over_two_seconds(flags: &[&str]) -> f64 {
+    let dir = temp_dir(&format!("cpu{}", flags.len()));
+    let config = config(&dir, "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .arg("up")
+        .args(flags)
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|t| t.parse::<u64>().unwrap())
+        .sum();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    #[allow(clippy::cast_precision_loss, reason = "a few hundred ticks")]
+    let seconds = ticks as f64 / 100.0;
+    seconds
+}
+
+/// `--busy-poll` keeps the one thread awake between events and changes nothing else: the same
+/// orders and positions; it is refused where there is no one thread to keep awake.
+#[test]
+fn up_busy_polling_settles_the_same_positions() {
+    let summary = |stdout: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("node: ") || l.starts_with("gateway: "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let parked = up_to_settled("parked", &[]);
+    let busy = up_to_settled("busy", &["--busy-poll"]);
+    assert_eq!(summary(&busy), summary(&parked), "{busy}");
+    assert!(!summary(&busy).is_empty(), "{busy}");
+
+    // Left running once the bars are done, a busy-polling process keeps using the CPU.
+    let parked = cpu_seconds_over_two_seconds(&[]);
+    let busy = cpu_seconds_over_two_seconds(&["--busy-poll"]);
+    assert!(
+        busy > 0.4 && busy > 3.0 * parked,
+        "busy-polling {busy:.2} s of CPU, parked {parked:.2} s"
+    );
+
+    let dir = temp_dir("busy-redis");
+    let config = config(&dir, "");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "kind = \"memory\"",
+        "kind = \"redis\"\nurl = \"redis://127.0.0.1:1\"",
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .args(["up", "--busy-poll", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--busy-poll keeps one thread awake: it needs the in-memory bus"),
+        "{stderr}"
     );
 }
 

@@ -10,6 +10,7 @@
 mod alerting;
 pub mod api_config;
 pub mod bus_layout;
+pub mod busy_poll;
 pub mod compose;
 pub mod config;
 pub mod decision_spec;

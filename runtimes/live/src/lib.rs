@@ -19,8 +19,9 @@ pub use chimera_feed as feed;
 pub use chimera_gateway as gateway;
 pub use chimera_node as node;
 pub use chimera_runtime::{
-    bus_layout, compose, config, connect, connect_bus, connect_on, decision_spec, kill_switch,
-    logging, memory, portfolio_spec, runtime, scheduler_config, services, treasury, RuntimeArgs,
+    bus_layout, busy_poll, compose, config, connect, connect_bus, connect_on, decision_spec,
+    kill_switch, logging, memory, portfolio_spec, runtime, scheduler_config, services, treasury,
+    RuntimeArgs,
 };
 pub use chimera_scheduler as scheduler;
 

@@ -33,7 +33,13 @@ pub(crate) fn run(args: &UpArgs, strategies: &StrategyRegistry) -> anyhow::Resul
     // tasks of this process: on one thread it is a queue push, across threads a wake-up of a
     // parked thread (tens of microseconds on a busy machine, the most of tick-to-order). The
     // database's own threads (SQLite) and blocking work still run beside it.
-    let mut runtime = if config.bus.is_memory() && !args.processes {
+    let one_thread = config.bus.is_memory() && !args.processes;
+    if args.busy_poll && !one_thread {
+        anyhow::bail!(
+            "--busy-poll keeps one thread awake: it needs the in-memory bus ([bus] kind = \"memory\") in one process"
+        );
+    }
+    let mut runtime = if one_thread {
         tokio::runtime::Builder::new_current_thread()
     } else {
         tokio::runtime::Builder::new_multi_thread()
@@ -42,7 +48,7 @@ pub(crate) fn run(args: &UpArgs, strategies: &StrategyRegistry) -> anyhow::Resul
         if args.processes {
             processes::up(config, &args.config, args.exit_when_idle).await
         } else {
-            up(config, args.exit_when_idle, strategies).await
+            up(config, args.exit_when_idle, args.busy_poll, strategies).await
         }
     })
 }
@@ -50,6 +56,7 @@ pub(crate) fn run(args: &UpArgs, strategies: &StrategyRegistry) -> anyhow::Resul
 async fn up(
     config: LiveConfig,
     exit_when_idle: bool,
+    busy_poll: bool,
     strategies: &StrategyRegistry,
 ) -> anyhow::Result<()> {
     let (Some(node_cfg), Some(gateway_cfg), Some(feed_cfg)) = (
@@ -63,6 +70,9 @@ async fn up(
     };
     let (trigger, shutdown) = shutdown_pair();
     trigger_on_signals(trigger.clone());
+    if busy_poll {
+        chimera_live::busy_poll::busy_poll(shutdown.clone());
+    }
     // One in-memory bus must be shared; a real bus gets one connection per component.
     let shared = if config.bus.is_memory() {
         Some(connect_bus(&config, "up", true).await?)

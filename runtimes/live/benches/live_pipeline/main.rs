@@ -23,7 +23,9 @@
 //! `CHIMERA_BENCH_SOAK_MINUTES=30` is the memory soak (the latency phase for that long at the
 //! rate, no throughput phase: read the RSS slope); `CHIMERA_BENCH_BINARIES=<dir>` runs another
 //! build's `chimera-node` and `chimera-gateway`; `CHIMERA_BENCH_FLOOR_DURING_RUN=1` also
-//! measures the floor's hop during a networked latency phase (the broker under load). After
+//! measures the floor's hop during a networked latency phase (the broker under load);
+//! `CHIMERA_BENCH_BUSY_POLL=1` keeps the in-process runtime's thread awake between events, as
+//! `chimera up --busy-poll` does. After
 //! each phase the runtimes' own hop histograms are scraped from their `/metrics` and printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench")]
 
@@ -162,7 +164,7 @@ fn print_in_process(o: &Outcome, l: &latency::Latency) {
 }
 
 /// The in-memory run, on a single-threaded runtime of its own as `chimera up` runs on the
-/// in-memory bus.
+/// in-memory bus; busy-polling with `CHIMERA_BENCH_BUSY_POLL=1`.
 async fn in_process(bus: &Bus, dir: &std::path::Path) -> Outcome {
     let (bus, dir) = (bus.clone(), dir.to_path_buf());
     let thread = std::thread::spawn(move || {
@@ -170,7 +172,17 @@ async fn in_process(bus: &Bus, dir: &std::path::Path) -> Outcome {
             .enable_all()
             .build()
             .unwrap()
-            .block_on(run_on(&bus, None, &dir))
+            .block_on(async {
+                // As `chimera up --busy-poll` keeps its thread awake.
+                let (stop, shutdown) = chimera_live::runtime::shutdown_pair();
+                if std::env::var_os("CHIMERA_BENCH_BUSY_POLL").is_some() {
+                    println!("the runtimes' thread busy-polls (chimera up --busy-poll)");
+                    chimera_live::busy_poll::busy_poll(shutdown);
+                }
+                let outcome = run_on(&bus, None, &dir).await;
+                stop.trigger();
+                outcome
+            })
     });
     tokio::task::spawn_blocking(move || thread.join().unwrap())
         .await
