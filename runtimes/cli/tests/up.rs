@@ -56,6 +56,19 @@ fn config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     path
 }
 
+/// `chimera up` with `flags` on `config`, which must fail: its standard error.
+fn refused(config: &std::path::Path, flags: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .arg("up")
+        .args(flags)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Runs `command` to success and returns its standard output.
 fn succeed(command: &mut Command) -> String {
     let out = command.output().unwrap();
@@ -177,13 +190,7 @@ fn up_busy_polling_settles_the_same_positions() {
         "kind = \"redis\"\nurl = \"redis://127.0.0.1:1\"",
     );
     std::fs::write(&config, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
-        .args(["up", "--busy-poll", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = refused(&config, &["--busy-poll"]);
     assert!(
         stderr.contains("--busy-poll keeps one thread awake: it needs the in-memory bus"),
         "{stderr}"
@@ -203,13 +210,7 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
             "id = \"gateway-1\"\ncheckpoint_ms = 61000",
         );
     std::fs::write(&config, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
-        .args(["up", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = refused(&config, &[]);
     assert!(
         stderr.contains(
             "bus: unknown variant `carrier-pigeon`, expected one of `kafka`, `redis`, `memory`"
