@@ -141,12 +141,18 @@ pub(crate) async fn measure(
             "tick-to-order (event published → the node's intent on orders.submission, stamped by the bus): {}",
             result.tick_to_order
         );
-        println!("  … until this process's reader had it: {tick_to_order_seen}");
+        println!(
+            "  … until this process's reader had it{}: {tick_to_order_seen}",
+            super::observe::readers_look()
+        );
         println!(
             "order-to-fill (intent on the bus → the gateway's fill on orders.feedback, stamped by the bus): {}",
             result.order_to_fill
         );
-        println!("  … between this process's readers: {order_to_fill_seen}");
+        println!(
+            "  … between this process's readers{}: {order_to_fill_seen}",
+            super::observe::readers_look()
+        );
     } else {
         println!(
             "tick-to-order (event published → intent on orders.submission): {}",
