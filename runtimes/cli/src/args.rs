@@ -234,8 +234,8 @@ pub(crate) struct UpArgs {
     #[arg(long)]
     pub(crate) processes: bool,
     /// Keep this process's one thread polling between events instead of sleeping: a core at
-    /// 100 %, for lower latency (on the 2-core build machine tick-to-order p99 fell from 61–79
-    /// to 22–31 µs). Needs the in-memory bus in one process.
+    /// 100 %, for lower latency (on the 2-core build machine tick-to-order p99 fell from 50–85
+    /// to 22–26 µs). Needs the in-memory bus in one process.
     #[arg(long, conflicts_with = "processes")]
     pub(crate) busy_poll: bool,
 }

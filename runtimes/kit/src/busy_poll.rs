@@ -4,8 +4,8 @@
 //! Why: between two events a parked runtime thread sleeps in the kernel, and the next event
 //! runs on a cold core (caches, branch predictors, frequency) and a cold thread. In `chimera up`
 //! (in-memory bus, one thread) that, not the work, made most of tick-to-order: on the 2-core
-//! build machine at 2,000 bars/s its p99 was 61–79 µs parked and 22–31 µs busy-polling, with
-//! order-to-fill p99 98–101 µs against 61–70 µs. The price is the thread at 100 % of a core
+//! build machine at 2,000 bars/s its p99 was 50–85 µs parked and 22–26 µs busy-polling, with
+//! order-to-fill p99 80–95 µs against 62–67 µs. The price is the thread at 100 % of a core
 //! even when the market is quiet.
 
 use crate::runtime::Shutdown;
