@@ -23,7 +23,7 @@ use chimera_ports::{ExecutionJournal, FillRecord};
 use chimera_runtime::runtime::{fatal, Runtime};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use tokio::sync::{mpsc, oneshot};
 
 /// Turns handed over and not written before a hand-over waits (back-pressure on the loop).
@@ -33,6 +33,9 @@ const IN_FLIGHT: usize = 64;
 /// checkpoints and the feed's progress, and writing each turn as it came made the replay of the
 /// reference bars 1.55–1.62 s against 1.32–1.35 s with a window of 10 to 50 ms.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Where the task leaves the reason it stopped.
+type Failure = Arc<std::sync::Mutex<Option<anyhow::Error>>>;
 
 enum Job {
     /// One turn's records, the `seq`th handed over.
@@ -48,8 +51,9 @@ enum Job {
 /// The gateway's side of the writing task.
 pub(super) struct Recorder {
     jobs: mpsc::Sender<Job>,
-    /// Why the task stopped, when a write failed.
-    failed: oneshot::Receiver<anyhow::Error>,
+    /// Why the task stopped, when a write failed: set before the task drops its queue and the
+    /// settle requests in it, so whoever finds one unanswered or the queue closed finds it.
+    failed: Failure,
     /// Turns handed over so far.
     handed: u64,
     /// The highest turn written, set by the task.
@@ -61,18 +65,20 @@ pub(super) struct Recorder {
 impl Recorder {
     /// Starts the task writing to `rt`'s store, timing each write in `record_time`.
     pub(super) fn start(rt: Arc<Runtime>, record_time: metrics::Histogram) -> Self {
-        let (jobs, queue) = mpsc::channel(IN_FLIGHT);
-        let (report, failed) = oneshot::channel();
+        let (jobs, mut queue) = mpsc::channel(IN_FLIGHT);
+        let failed = Failure::default();
         let written = Arc::new(AtomicU64::new(0));
         let task = Writer {
             rt,
             record_time,
             written: Arc::clone(&written),
         };
+        let report = Arc::clone(&failed);
         tokio::spawn(async move {
-            if let Err(e) = task.run(queue).await {
+            let mut next = None;
+            if let Err(e) = task.run(&mut queue, &mut next).await {
                 // The gateway reads it at its next hand-over or settle.
-                drop(report.send(e));
+                *report.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
             }
         });
         Self {
@@ -139,8 +145,10 @@ impl Recorder {
 
     fn failure(&mut self) -> anyhow::Error {
         self.failed
-            .try_recv()
-            .unwrap_or_else(|_| anyhow::anyhow!("the record writer stopped"))
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_else(|| anyhow::anyhow!("the record writer stopped"))
     }
 }
 
@@ -153,13 +161,19 @@ struct Writer {
 
 impl Writer {
     /// Writes the turns in order until the gateway drops its side; the first failure ends it.
-    async fn run(&self, mut queue: mpsc::Receiver<Job>) -> anyhow::Result<()> {
-        let mut next = queue.recv().await;
+    /// A settle request taken and not yet answered is in `next`, which the caller drops only
+    /// after it has kept the failure.
+    async fn run(
+        &self,
+        queue: &mut mpsc::Receiver<Job>,
+        next: &mut Option<Job>,
+    ) -> anyhow::Result<()> {
+        *next = queue.recv().await;
         while let Some(job) = next.take() {
             let (mut last, first) = match job {
                 Job::Settle(done) => {
                     let _ = done.send(()); // a gateway that stopped waiting needs no answer
-                    next = queue.recv().await;
+                    *next = queue.recv().await;
                     continue;
                 }
                 Job::Write { seq, orders, fills } => (seq, (orders, fills)),
@@ -175,7 +189,7 @@ impl Writer {
                         turns.push((orders, fills));
                     }
                     Ok(Some(settle @ Job::Settle(_))) => {
-                        next = Some(settle);
+                        *next = Some(settle);
                         break;
                     }
                     // The gateway stopped (what it handed over is still written) or the
@@ -194,7 +208,7 @@ impl Writer {
             self.record_time.record(started.elapsed());
             self.written.store(last, Ordering::Release);
             if next.is_none() {
-                next = queue.recv().await;
+                *next = queue.recv().await;
             }
         }
         Ok(())

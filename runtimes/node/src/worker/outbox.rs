@@ -25,7 +25,7 @@ use chimera_runtime::runtime::Runtime;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::task::Poll;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -78,8 +78,6 @@ type Publishing = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 /// The publishing side of one worker.
 pub(crate) struct Outbox {
     jobs: mpsc::Sender<Job>,
-    /// Why the task stopped, when a publish failed.
-    failed: oneshot::Receiver<anyhow::Error>,
     publisher: Arc<Publisher>,
     /// A promise the bus had not taken at once, finishing on a task of its own.
     promising: Option<tokio::task::JoinHandle<()>>,
@@ -93,29 +91,32 @@ struct Publisher {
     /// Jobs sent to the task and not finished by it: at 0, a publish from the worker keeps the
     /// order.
     unfinished: AtomicUsize,
+    /// Why the task stopped, when a publish failed: set before its queue and the flush tickets
+    /// in it are dropped, so whoever finds a ticket unanswered or the queue closed finds it.
+    failed: std::sync::Mutex<Option<anyhow::Error>>,
 }
 
 impl Outbox {
     /// Starts the task publishing portfolio `key`'s commands on `rt`'s bus.
     pub(crate) fn start(rt: Arc<Runtime>, key: String, hops: Arc<crate::telemetry::Hops>) -> Self {
-        let (jobs, queue) = mpsc::channel(IN_FLIGHT);
-        let (report, failed) = oneshot::channel();
+        let (jobs, mut queue) = mpsc::channel(IN_FLIGHT);
         let publisher = Arc::new(Publisher {
             rt,
             key,
             hops,
             unfinished: AtomicUsize::new(0),
+            failed: std::sync::Mutex::default(),
         });
         let task = Arc::clone(&publisher);
         tokio::spawn(async move {
-            if let Err(e) = task.run(queue).await {
+            let mut next = None;
+            if let Err(e) = task.run(&mut queue, &mut next).await {
                 // The worker reads it at its next send or flush.
-                drop(report.send(e));
+                *task.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
             }
         });
         Self {
             jobs,
-            failed,
             publisher,
             promising: None,
         }
@@ -221,9 +222,13 @@ impl Outbox {
         Ok(published)
     }
 
-    /// Why the publisher stopped, once it has.
+    /// Why the publisher stopped, once it has (told once).
     pub(crate) fn failed(&mut self) -> Option<anyhow::Error> {
-        self.failed.try_recv().ok()
+        self.publisher
+            .failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     fn failure(&mut self) -> anyhow::Error {
@@ -282,15 +287,20 @@ impl Publisher {
     }
 
     /// The task: publishes the jobs in order until the worker drops its side; the first
-    /// failure ends it.
-    async fn run(&self, mut queue: mpsc::Receiver<Job>) -> anyhow::Result<()> {
-        let mut next = queue.recv().await;
+    /// failure ends it. The job taken and not yet done is in `next`, which the caller drops
+    /// only after it has kept the failure.
+    async fn run(
+        &self,
+        queue: &mut mpsc::Receiver<Job>,
+        next: &mut Option<Job>,
+    ) -> anyhow::Result<()> {
+        *next = queue.recv().await;
         while let Some(job) = next.take() {
             let mut batch = match job {
                 Job::Flush(done) => {
                     let _ = done.send(()); // a worker that stopped waiting needs no answer
                     self.finished(1);
-                    next = queue.recv().await;
+                    *next = queue.recv().await;
                     continue;
                 }
                 Job::Resume {
@@ -301,7 +311,7 @@ impl Publisher {
                     publishing.await?;
                     self.record(started, taken);
                     self.finished(1);
-                    next = queue.recv().await;
+                    *next = queue.recv().await;
                     continue;
                 }
                 Job::Publish(batch) => batch,
@@ -311,7 +321,7 @@ impl Publisher {
                 match job {
                     Job::Publish(more) if more.epoch == batch.epoch => batch.absorb(more),
                     other => {
-                        next = Some(other);
+                        *next = Some(other);
                         break;
                     }
                 }
@@ -323,7 +333,7 @@ impl Publisher {
             self.record(started, taken);
             self.finished(jobs);
             if next.is_none() {
-                next = queue.recv().await;
+                *next = queue.recv().await;
             }
         }
         Ok(())
