@@ -30,6 +30,7 @@ pub mod rng;
 pub mod schedule;
 pub mod sizing;
 pub mod strategy;
+mod tagged;
 pub mod tca;
 pub mod time;
 pub mod value;

@@ -85,6 +85,15 @@ pub trait EventBus: Send + Sync {
     /// # Errors
     /// [`crate::PortError::Transient`] when the bus is unreachable.
     async fn last_offsets(&self, topic: &str) -> PortResult<BTreeMap<i32, i64>>;
+
+    /// Whether a publish is a call inside this process rather than a round trip to a broker
+    /// (`false`, the default). Publishers batch to pay one round trip for many messages; on
+    /// an in-process bus a batch saves nothing, so they may publish each message as soon as
+    /// it is ready (a gateway publishes each command's fills before executing the next
+    /// command). Wrappers of another bus answer as the bus they wrap.
+    fn in_process(&self) -> bool {
+        false
+    }
 }
 
 /// One member of a consumer group.

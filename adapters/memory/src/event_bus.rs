@@ -194,6 +194,10 @@ impl EventBus for MemoryEventBus {
             .map(|t| BTreeMap::from([(0, t.end() - 1)]))
             .unwrap_or_default())
     }
+
+    fn in_process(&self) -> bool {
+        true
+    }
 }
 
 struct MemorySubscription {

@@ -61,8 +61,10 @@ pub enum Input<'a> {
     Response(&'a super::Response),
 }
 
-/// What the runtime must do on the engine's behalf.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the runtime must do on the engine's behalf: a JSON object with the command in
+/// `"command"` and its fields beside it. Decoded with the tag first ([`crate::tagged`]): a
+/// gateway decodes one per order on its hot path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     /// Place an order.
@@ -75,6 +77,44 @@ pub enum Command {
     CancelReplace(CancelReplaceRequest),
     /// Place linked orders (a native OCO).
     SubmitList(OrderListRequest),
+}
+
+/// The values of `"command"`.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CommandKind {
+    Submit,
+    Cancel,
+    Amend,
+    CancelReplace,
+    SubmitList,
+}
+
+impl crate::tagged::TagFirst for Command {
+    const TAG: &'static str = "command";
+    const EXPECTING: &'static str = "an order command: an object with its kind in \"command\"";
+    type Kind = CommandKind;
+
+    fn read<'de, D: serde::Deserializer<'de>>(
+        kind: CommandKind,
+        fields: D,
+    ) -> Result<Self, D::Error> {
+        Ok(match kind {
+            CommandKind::Submit => Command::Submit(OrderIntent::deserialize(fields)?),
+            CommandKind::Cancel => Command::Cancel(CancelRequest::deserialize(fields)?),
+            CommandKind::Amend => Command::Amend(AmendRequest::deserialize(fields)?),
+            CommandKind::CancelReplace => {
+                Command::CancelReplace(CancelReplaceRequest::deserialize(fields)?)
+            }
+            CommandKind::SubmitList => Command::SubmitList(OrderListRequest::deserialize(fields)?),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Command {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::tagged::deserialize(deserializer)
+    }
 }
 
 impl Command {

@@ -232,6 +232,7 @@ async fn run_gateway_with(
         last: Instant::now(),
         fence: Fence::new(fence),
         board,
+        eager: rt.bus.in_process(),
     };
     let shutdown = rt.shutdown.clone();
     let checkpoint_every = Duration::from_millis(config.checkpoint_ms);
@@ -287,6 +288,9 @@ struct Keeper {
     last: Instant,
     fence: Fence,
     board: HealthBoard,
+    /// Publish each command's reports as soon as it is executed, not once per batch of
+    /// commands: the bus is in process ([`chimera_ports::EventBus::in_process`]).
+    eager: bool,
 }
 
 /// The gateway's figures as Prometheus counters (`chimera_gateway_<figure>_total`, label
@@ -374,7 +378,14 @@ impl Keeper {
                     Ok(Some(env)) => {
                         match self.fence.admit(env.payload.portfolio_id(), env.epoch) {
                             Ok(()) => match gw.handle(env.payload).await {
-                                Ok(()) => gw.command_time.record(read_at.elapsed()),
+                                Ok(()) => {
+                                    gw.command_time.record(read_at.elapsed());
+                                    if self.eager {
+                                        // In process a publish costs no round trip: this
+                                        // command's fills go out before the next one runs.
+                                        gw.flush().await?;
+                                    }
+                                }
                                 Err(e) if e.is::<execution::Interrupted>() => {
                                     tracing::warn!(component = %gw.rt.source, "{e}; the command runs again after the restart");
                                     return Ok(());

@@ -149,6 +149,15 @@ pub(crate) async fn measure(
             "order-to-fill (intent on the bus → the gateway's fill on orders.feedback, stamped by the bus): {}",
             result.order_to_fill
         );
+        if let Some(stamps) = &setup.stamps {
+            let read = stamps.take_read_after(&setup.topic("orders.submission"));
+            let read =
+                super::setup::Figures::of(read.iter().map(|d| d.as_secs_f64() * 1e6).collect());
+            println!(
+                "  of which the intent waited to be read by the gateway: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs (n = {})",
+                read.p50, read.p99, read.max, read.n
+            );
+        }
         println!(
             "  … between this process's readers{}: {order_to_fill_seen}",
             super::observe::readers_look()

@@ -2,7 +2,8 @@
 //! in-memory bus the runtimes share and notes when each message of the watched topics was
 //! published, so tick-to-order ends when the node published its intent, not when the
 //! benchmark's own reader got a core to run on (on two cores, often after the gateway has
-//! executed the order). Both are reported.
+//! executed the order). Both are reported. It also notes when the gateway read each intent,
+//! which splits order-to-fill into the wait for the gateway's turn and the gateway's own work.
 
 use async_trait::async_trait;
 use chimera_ports::{EventBus, PortResult, Subscription};
@@ -16,9 +17,45 @@ use std::time::Instant;
 pub(crate) struct Stamps {
     watched: Vec<String>,
     at: Mutex<HashMap<(String, i64), Instant>>,
+    /// How long after its publish each order command was read by the gateway, by topic.
+    read_after: Mutex<HashMap<String, Vec<std::time::Duration>>>,
 }
 
 impl Stamps {
+    /// The read delays noted for `topic` so far (taken).
+    pub(crate) fn take_read_after(&self, topic: &str) -> Vec<std::time::Duration> {
+        self.read_after
+            .lock()
+            .unwrap()
+            .remove(topic)
+            .unwrap_or_default()
+    }
+
+    /// Notes how long after its publish `d` was read, if it is an order command.
+    fn note_read(&self, d: &chimera_ports::Delivery) {
+        let read = Instant::now();
+        let at = self
+            .at
+            .lock()
+            .unwrap()
+            .get(&(d.topic.clone(), d.offset))
+            .copied();
+        // The envelope's type is its second field: a look at the first bytes, not a parse,
+        // on the thread measured.
+        let command = d
+            .payload
+            .get(..40)
+            .is_some_and(|head| head.windows(15).any(|w| w == b"\"order_command\""));
+        if let Some(at) = at.filter(|_| command) {
+            self.read_after
+                .lock()
+                .unwrap()
+                .entry(d.topic.clone())
+                .or_default()
+                .push(read.saturating_duration_since(at));
+        }
+    }
+
     /// When the message at `offset` of `topic` was published (once).
     pub(crate) fn take(&self, topic: &str, offset: i64) -> Option<Instant> {
         self.at.lock().unwrap().remove(&(topic.to_owned(), offset))
@@ -36,6 +73,7 @@ impl StampedBus {
         let stamps = Arc::new(Stamps {
             watched,
             at: Mutex::default(),
+            read_after: Mutex::default(),
         });
         let bus = Self {
             inner,
@@ -61,7 +99,7 @@ impl EventBus for StampedBus {
     }
 
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
-        self.inner.subscribe(topic, group).await
+        self.subscribe_from(topic, group, &BTreeMap::new()).await
     }
 
     async fn subscribe_from(
@@ -70,10 +108,50 @@ impl EventBus for StampedBus {
         group: &str,
         after: &BTreeMap<i32, i64>,
     ) -> PortResult<Box<dyn Subscription>> {
-        self.inner.subscribe_from(topic, group, after).await
+        let inner = self.inner.subscribe_from(topic, group, after).await?;
+        // Only the gateway's reading of the intents: the bench's own readers take the stamps.
+        if !topic.ends_with("orders.submission") || group.ends_with("bench.intents") {
+            return Ok(inner);
+        }
+        Ok(Box::new(NotedReads {
+            inner,
+            stamps: Arc::clone(&self.stamps),
+        }))
     }
 
     async fn last_offsets(&self, topic: &str) -> PortResult<BTreeMap<i32, i64>> {
         self.inner.last_offsets(topic).await
+    }
+
+    fn in_process(&self) -> bool {
+        self.inner.in_process()
+    }
+}
+
+/// The gateway's subscription to the intents: notes when each command was read.
+struct NotedReads {
+    inner: Box<dyn Subscription>,
+    stamps: Arc<Stamps>,
+}
+
+#[async_trait]
+impl Subscription for NotedReads {
+    async fn poll(
+        &mut self,
+        max_wait: std::time::Duration,
+    ) -> PortResult<Option<chimera_ports::Delivery>> {
+        let polled = self.inner.poll(max_wait).await?;
+        if let Some(d) = &polled {
+            self.stamps.note_read(d);
+        }
+        Ok(polled)
+    }
+
+    async fn ack(&mut self, delivery: &chimera_ports::Delivery) -> PortResult<()> {
+        self.inner.ack(delivery).await
+    }
+
+    fn starts(&self) -> BTreeMap<i32, i64> {
+        self.inner.starts()
     }
 }
