@@ -35,6 +35,29 @@ pub async fn event_bus_suite(bus: &dyn EventBus, prefix: &str) {
     ack_covers_only_its_partition(bus, prefix).await;
     subscribe_from_starts_after_the_given_offsets(bus, prefix).await;
     publish_batch_delivers_all_in_key_order(bus, prefix).await;
+    in_process_means_no_wait(bus, prefix).await;
+}
+
+/// A bus that says it is in process ([`EventBus::in_process`]) has a published message ready
+/// for a member of the same process at once: a poll that does not wait finds it.
+async fn in_process_means_no_wait(bus: &dyn EventBus, prefix: &str) {
+    if !bus.in_process() {
+        return;
+    }
+    let topic = format!("{prefix}.in-process");
+    let mut sub = bus
+        .subscribe(&topic, &format!("{prefix}-in-process"))
+        .await
+        .expect("subscribe");
+    for i in 0..3_u8 {
+        bus.publish(&topic, "k", &[i]).await.expect("publish");
+        let got = sub.poll(Duration::ZERO).await.expect("poll");
+        assert_eq!(
+            got.map(|d| d.payload),
+            Some(vec![i]),
+            "an in-process bus hands a published message over without waiting"
+        );
+    }
 }
 
 async fn publish_batch_delivers_all_in_key_order(bus: &dyn EventBus, prefix: &str) {
