@@ -381,9 +381,7 @@ impl Keeper {
                                 Ok(()) => {
                                     gw.command_time.record(read_at.elapsed());
                                     if self.eager {
-                                        // In process a publish costs no round trip: this
-                                        // command's fills go out before the next one runs.
-                                        gw.flush().await?;
+                                        gw.flush().await?; // before the next command runs
                                     }
                                 }
                                 Err(e) if e.is::<execution::Interrupted>() => {
