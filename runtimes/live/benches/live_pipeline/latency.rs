@@ -150,7 +150,7 @@ pub(crate) async fn measure(
             result.order_to_fill
         );
         if let Some(stamps) = &setup.stamps {
-            let read = stamps.take_read_after(&setup.topic("orders.submission"));
+            let read = stamps.take_read_after();
             let read =
                 super::setup::Figures::of(read.iter().map(|d| d.as_secs_f64() * 1e6).collect());
             println!(

@@ -17,41 +17,39 @@ use std::time::Instant;
 pub(crate) struct Stamps {
     watched: Vec<String>,
     at: Mutex<HashMap<(String, i64), Instant>>,
-    /// How long after its publish each order command was read by the gateway, by topic.
-    read_after: Mutex<HashMap<String, Vec<std::time::Duration>>>,
+    /// How long after its publish each order command was read by the gateway.
+    read_after: Mutex<Vec<std::time::Duration>>,
 }
 
 impl Stamps {
-    /// The read delays noted for `topic` so far (taken).
-    pub(crate) fn take_read_after(&self, topic: &str) -> Vec<std::time::Duration> {
-        self.read_after
-            .lock()
-            .unwrap()
-            .remove(topic)
-            .unwrap_or_default()
+    /// The read delays noted so far (taken).
+    pub(crate) fn take_read_after(&self) -> Vec<std::time::Duration> {
+        std::mem::take(&mut *self.read_after.lock().unwrap())
     }
 
-    /// Notes how long after its publish `d` was read, if it is an order command.
+    /// Notes how long after its publish `d` was read, if it is an order command (progress
+    /// messages, most of the topic, cost only the look at their first bytes).
     fn note_read(&self, d: &chimera_ports::Delivery) {
         let read = Instant::now();
-        let at = self
-            .at
-            .lock()
-            .unwrap()
-            .get(&(d.topic.clone(), d.offset))
-            .copied();
         // The envelope's type is its second field: a look at the first bytes, not a parse,
         // on the thread measured.
         let command = d
             .payload
             .get(..40)
             .is_some_and(|head| head.windows(15).any(|w| w == b"\"order_command\""));
-        if let Some(at) = at.filter(|_| command) {
+        if !command {
+            return;
+        }
+        let at = self
+            .at
+            .lock()
+            .unwrap()
+            .get(&(d.topic.clone(), d.offset))
+            .copied();
+        if let Some(at) = at {
             self.read_after
                 .lock()
                 .unwrap()
-                .entry(d.topic.clone())
-                .or_default()
                 .push(read.saturating_duration_since(at));
         }
     }
