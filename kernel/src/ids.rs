@@ -13,9 +13,18 @@ use std::sync::Arc;
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Eq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Eq, Serialize)]
         #[serde(transparent)]
         pub struct $name(Arc<str>);
+
+        impl<'de> Deserialize<'de> for $name {
+            /// Read in place: serde's own `Arc<str>` reads a `String` first, then copies it.
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                crate::value::from_text(deserializer, stringify!($name), |text| {
+                    Ok::<_, std::convert::Infallible>(Self::new(text))
+                })
+            }
+        }
 
         impl PartialEq for $name {
             #[inline]

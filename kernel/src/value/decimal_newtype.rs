@@ -86,8 +86,7 @@ macro_rules! decimal_newtype {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
-                text.parse().map_err(serde::de::Error::custom)
+                super::from_text::from_text(deserializer, stringify!($name), Self::from_str)
             }
         }
     };

@@ -19,6 +19,7 @@
 //! binary float.
 
 mod decimal_newtype;
+mod from_text;
 mod money;
 mod signed;
 mod text;
@@ -27,6 +28,7 @@ pub use crate::ids::Asset;
 pub use decimal_newtype::{
     decimal_from_f64_8dp, fast_cmp, to_f64_fast, FeeRate, Notional, Price, Quantity,
 };
+pub(crate) use from_text::from_text;
 pub use money::Money;
 pub use signed::{Amount, SignedQty};
 pub(crate) use text::{pair as digit_pair, push_ascii};
@@ -84,7 +86,7 @@ pub fn parse_decimal(kind: &'static str, text: &str) -> Result<Decimal, ValueErr
 /// string (or, leniently, a JSON number given as text). Use with `#[serde(with = ...)]`.
 pub mod decimal_str {
     use rust_decimal::Decimal;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserializer, Serializer};
 
     /// Writes the decimal as a normalised string.
     ///
@@ -99,14 +101,15 @@ pub mod decimal_str {
     /// # Errors
     /// A custom error naming the text when it is not a decimal number.
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
-        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
-        super::parse_decimal("decimal", &text).map_err(serde::de::Error::custom)
+        super::from_text::from_text(deserializer, "decimal", |text| {
+            super::parse_decimal("decimal", text)
+        })
     }
 
     /// The same for an optional decimal (`null` when absent).
     pub mod option {
         use rust_decimal::Decimal;
-        use serde::{Deserialize, Deserializer, Serializer};
+        use serde::{Deserializer, Serializer};
 
         /// Writes the decimal as a normalised string, or `null`.
         ///
@@ -129,10 +132,9 @@ pub mod decimal_str {
         pub fn deserialize<'de, D: Deserializer<'de>>(
             deserializer: D,
         ) -> Result<Option<Decimal>, D::Error> {
-            Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)?
-                .map(|text| super::super::parse_decimal("decimal", &text))
-                .transpose()
-                .map_err(serde::de::Error::custom)
+            super::super::from_text::from_optional_text(deserializer, "decimal", |text| {
+                super::super::parse_decimal("decimal", text)
+            })
         }
     }
 

@@ -123,10 +123,9 @@ macro_rules! signed_newtype {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
-                parse_decimal(stringify!($name), &text)
-                    .map(Self)
-                    .map_err(serde::de::Error::custom)
+                super::from_text::from_text(deserializer, stringify!($name), |text| {
+                    parse_decimal(stringify!($name), text).map(Self)
+                })
             }
         }
     };

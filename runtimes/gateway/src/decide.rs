@@ -92,20 +92,27 @@ pub(crate) fn republished_reports(order: &Order) -> Vec<ExecutionReport> {
 }
 
 /// The message id of a report: the same report always gets the same id, so consumers and the
-/// bus de-duplicate a republished one.
+/// bus de-duplicate a republished one. Written into one string sized up front: one is made for
+/// every report published.
 pub(crate) fn report_id(report: &ExecutionReport) -> String {
-    let tag = match &report.kind {
-        ReportKind::Accepted => "accepted".into(),
-        ReportKind::Rejected { .. } => "rejected".into(),
-        ReportKind::PartiallyFilled(f) | ReportKind::Filled(f) => format!("fill:{}", f.trade_id),
-        ReportKind::Canceled => "canceled".into(),
-        ReportKind::Expired => "expired".into(),
-        ReportKind::CancelRejected { .. } => "cancel_rejected".into(),
-        ReportKind::Liquidated { .. } => "liquidated".into(),
-        ReportKind::Amended { amendment, .. } => format!("amended:{amendment}"),
-        ReportKind::AmendRejected { amendment, .. } => format!("amend_rejected:{amendment}"),
+    use std::fmt::Write as _;
+    let coid = report.client_order_id.as_str();
+    let mut id = String::with_capacity(coid.len() + 64);
+    id.push_str(coid);
+    id.push(':');
+    let _ = match &report.kind {
+        ReportKind::Accepted => write!(id, "accepted"),
+        ReportKind::Rejected { .. } => write!(id, "rejected"),
+        ReportKind::PartiallyFilled(f) | ReportKind::Filled(f) => write!(id, "fill:{}", f.trade_id),
+        ReportKind::Canceled => write!(id, "canceled"),
+        ReportKind::Expired => write!(id, "expired"),
+        ReportKind::CancelRejected { .. } => write!(id, "cancel_rejected"),
+        ReportKind::Liquidated { .. } => write!(id, "liquidated"),
+        ReportKind::Amended { amendment, .. } => write!(id, "amended:{amendment}"),
+        ReportKind::AmendRejected { amendment, .. } => write!(id, "amend_rejected:{amendment}"),
     };
-    format!("{}:{tag}:{}", report.client_order_id, report.ts.0)
+    let _ = write!(id, ":{}", report.ts.0);
+    id
 }
 
 #[cfg(test)]
@@ -223,5 +230,18 @@ mod tests {
             report_id(&reports[1]).contains(":fill:t1:"),
             "a fill's id names its trade: {ids:?}"
         );
+        // The ids are idempotency keys already stored and published: their form is fixed.
+        let coid = reports[0].client_order_id.as_str();
+        let ts = reports[0].ts.0;
+        assert_eq!(report_id(&reports[0]), format!("{coid}:accepted:{ts}"));
+        let amended = ExecutionReport {
+            kind: ReportKind::AmendRejected {
+                reason: chimera_kernel::event::RejectReason::TickSize,
+                message: "off the tick".into(),
+                amendment: 3,
+            },
+            ..reports[0].clone()
+        };
+        assert_eq!(report_id(&amended), format!("{coid}:amend_rejected:3:{ts}"));
     }
 }

@@ -29,6 +29,7 @@ mod journal;
 mod kill_guard;
 mod recorder;
 mod sim;
+mod state;
 mod treasury_desk;
 mod venue;
 
@@ -48,8 +49,9 @@ use chimera_runtime::telemetry::{HealthBoard, HealthStatus};
 use chimera_runtime::{connect, connect_bus};
 use execution::Gateway;
 use fence::Fence;
-use serde::Deserialize;
+use state::restore;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,47 +77,6 @@ pub struct GatewayFigures {
     /// Market events a simulated venue fed between orders, on the nodes' progress promises,
     /// rather than on an order's path (0 on an exchange).
     pub fed_ahead: u64,
-}
-
-/// The gateway's checkpoint: what it applied, and the venue's state.
-#[derive(Debug, Deserialize)]
-struct GatewayState {
-    /// Last `orders.submission` offset applied per `topic/partition`.
-    #[serde(default)]
-    applied: BTreeMap<String, i64>,
-    /// The venue's own part ([`GatewayVenue::checkpoint`]).
-    #[serde(default)]
-    venue: Option<serde_json::Value>,
-    /// The newest assignment epoch per portfolio ([`fence`]).
-    #[serde(default)]
-    fence: BTreeMap<PortfolioId, u64>,
-}
-
-impl GatewayState {
-    /// Reads a checkpoint, also in the layout before venues were pluggable
-    /// (`{"sim":…,"progress":{"applied":…,"funded":…}}`).
-    fn parse(text: &str) -> serde_json::Result<Self> {
-        let mut value: serde_json::Value = serde_json::from_str(text)?;
-        if let Some(object) = value.as_object_mut() {
-            if let (Some(sim), Some(mut progress)) =
-                (object.remove("sim"), object.remove("progress"))
-            {
-                let funded = progress
-                    .get_mut("funded")
-                    .map(serde_json::Value::take)
-                    .unwrap_or_default();
-                let applied = progress
-                    .get_mut("applied")
-                    .map(serde_json::Value::take)
-                    .unwrap_or_default();
-                value = serde_json::json!({
-                    "applied": applied,
-                    "venue": { "sim": sim, "funded": funded },
-                });
-            }
-        }
-        serde_json::from_value(value)
-    }
 }
 
 /// Commands read per turn before a checkpoint.
@@ -179,30 +140,6 @@ pub fn checkpoint_owner(config: &GatewayConfig) -> PortfolioId {
     PortfolioId::new(format!("gateway:{}", config.id))
 }
 
-async fn restore(rt: &Runtime, owner: &PortfolioId) -> anyhow::Result<(i64, GatewayState)> {
-    Ok(match rt.store.load_checkpoint(owner).await? {
-        Some(cp) => {
-            let state = GatewayState::parse(&cp.state).map_err(|e| {
-                anyhow::anyhow!("gateway checkpoint {} is undecodable: {e}", cp.revision)
-            })?;
-            tracing::info!(
-                component = %rt.source,
-                "restored from checkpoint revision {}",
-                cp.revision
-            );
-            (cp.revision, state)
-        }
-        None => (
-            0,
-            GatewayState {
-                applied: BTreeMap::new(),
-                venue: None,
-                fence: BTreeMap::new(),
-            },
-        ),
-    })
-}
-
 async fn run_gateway_with(
     rt: Arc<Runtime>,
     config: &GatewayConfig,
@@ -228,6 +165,7 @@ async fn run_gateway_with(
         owner: checkpoint_owner(config),
         revision,
         applied,
+        partition: String::new(),
         order_acks: Vec::new(),
         last: Instant::now(),
         fence: Fence::new(fence),
@@ -284,6 +222,8 @@ struct Keeper {
     owner: PortfolioId,
     revision: i64,
     applied: BTreeMap<String, i64>,
+    /// The key in `applied` of the command being read.
+    partition: String,
     order_acks: Vec<Delivery>,
     last: Instant,
     fence: Fence,
@@ -343,8 +283,13 @@ impl Keeper {
             };
             handled += 1;
             let read_at = Instant::now();
-            let partition = format!("{}/{}", d.topic, d.partition);
-            if self.applied.get(&partition).is_some_and(|a| d.offset <= *a) {
+            self.partition.clear(); // `topic/partition`, written without allocating
+            let _ = write!(self.partition, "{}/{}", d.topic, d.partition);
+            if self
+                .applied
+                .get(&self.partition)
+                .is_some_and(|a| d.offset <= *a)
+            {
                 gw.figures.replayed += 1;
             } else {
                 let decoded = match message_type(&d.payload) {
@@ -399,7 +344,10 @@ impl Keeper {
                         .await
                         .map_err(|e| fatal("dead letter", &e))?,
                 }
-                self.applied.insert(partition, d.offset);
+                match self.applied.get_mut(&self.partition) {
+                    Some(applied) => *applied = d.offset,
+                    None => drop(self.applied.insert(self.partition.clone(), d.offset)),
+                }
             }
             self.order_acks.push(d);
         }

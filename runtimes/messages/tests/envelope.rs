@@ -180,3 +180,42 @@ fn alert_codes_and_levels_are_stored_by_their_serde_names() {
         );
     }
 }
+
+#[test]
+fn the_type_is_read_off_the_first_bytes_or_from_the_whole_message() {
+    use chimera_messages::message_type;
+    let progress = chimera_messages::Progress {
+        portfolio_id: PortfolioId::new("p1"),
+        clock: Timestamp(60_000),
+    };
+    let env = Envelope::new(
+        MessageType::Progress,
+        "m-1",
+        Timestamp(1),
+        "node-1",
+        "p1",
+        &progress,
+    );
+    let bytes = encode(&env);
+    assert!(bytes.starts_with(br#"{"schema":1,"type":"progress","#));
+    assert_eq!(message_type(&bytes), Some(MessageType::Progress));
+    // Another field order is parsed in full.
+    let reordered = br#"{"type":"epoch_claim","id":"m","schema":1,"payload":{}}"#;
+    assert_eq!(message_type(reordered), Some(MessageType::EpochClaim));
+    let spaced = br#"{ "schema": 1, "type": "order_command", "payload": {} }"#;
+    assert_eq!(message_type(spaced), Some(MessageType::OrderCommand));
+    // Neither way: an unknown type, an escaped or unterminated name, garbage.
+    for bad in [
+        &br#"{"schema":1,"type":"bogus","payload":{}}"#[..],
+        br#"{"schema":1,"type":"progr\u0065ss","payload":{}}"#,
+        br#"{"schema":1,"type":"progress"#,
+        br#"{"schema":,"type":"progress","payload":{}}"#,
+        b"not json",
+    ] {
+        let got = message_type(bad);
+        // An escaped name is valid JSON: the full parse reads it.
+        let expected = (bad == br#"{"schema":1,"type":"progr\u0065ss","payload":{}}"#)
+            .then_some(MessageType::Progress);
+        assert_eq!(got, expected, "{}", String::from_utf8_lossy(bad));
+    }
+}

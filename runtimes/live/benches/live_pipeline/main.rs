@@ -32,6 +32,7 @@
 mod floor;
 mod hops;
 mod latency;
+mod machine;
 mod observe;
 mod pacing;
 mod running;
@@ -65,6 +66,8 @@ struct Outcome {
     throughput: Throughput,
     /// `None` when `CHIMERA_BENCH_LATENCY_EVENTS=0` (throughput alone).
     latency: Option<latency::Latency>,
+    /// In process: the machine's own floor for a path of that length ([`machine`]).
+    machine: Option<machine::MachineFloor>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -161,6 +164,15 @@ fn print_in_process(o: &Outcome, l: &latency::Latency) {
         us(l.order_to_fill.p99),
         o.throughput,
     );
+    if let Some(m) = &o.machine {
+        println!(
+            "  the machine alone adds {:.1} µs at p99 to {} µs of work (p50 {:.1}, p99 {:.1})",
+            m.p99 - m.p50,
+            machine::WORK.as_micros(),
+            m.p50,
+            m.p99
+        );
+    }
 }
 
 /// The in-memory run, on a single-threaded runtime of its own as `chimera up` runs on the
@@ -271,6 +283,14 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
     } else {
         latency_events
     };
+    let machine = if matches!(bus, Bus::Memory) && events > 0 {
+        let busy = std::env::var_os("CHIMERA_BENCH_BUSY_POLL").is_some();
+        let floor = machine::measure(rate, 4_000, busy).await;
+        println!("the machine's own floor, paced as the bars: {floor}");
+        Some(floor)
+    } else {
+        None
+    };
     let latency = if events == 0 {
         None
     } else {
@@ -282,6 +302,7 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
         latency_floor,
         throughput,
         latency,
+        machine,
     }
 }
 

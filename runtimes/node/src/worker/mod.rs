@@ -224,6 +224,8 @@ impl Worker {
                     // the bus first, a round trip or more under load) the worker goes on with
                     // its inputs rather than wait for it; the next begins once it is stored.
                     if self.in_flight.as_ref().is_none_or(JoinHandle::is_finished) {
+                        // Built on this thread: what is ready goes first (the orders' gateway).
+                        tokio::task::yield_now().await;
                         self.begin_commit(&rt).await?;
                     }
                 } else {
