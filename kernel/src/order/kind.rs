@@ -29,8 +29,8 @@ pub enum TriggerSource {
     Mark,
 }
 
-/// Order type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Order type. Decoded with its `"type"` read first ([`super::kind_decode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OrderKind {
     /// Execute now at the best available price.

@@ -4,6 +4,7 @@
 mod amend;
 mod client_ids;
 mod kind;
+mod kind_decode;
 mod list;
 mod oco;
 pub mod state;

@@ -80,7 +80,7 @@ macro_rules! decimal_newtype {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(&self.0.normalize())
+                super::text::serialize_decimal(self.0, serializer)
             }
         }
 

@@ -93,7 +93,7 @@ pub mod decimal_str {
     /// # Errors
     /// Only the serializer's own errors.
     pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&value.normalize())
+        super::text::serialize_decimal(*value, serializer)
     }
 
     /// Reads a decimal from a string.
@@ -120,7 +120,7 @@ pub mod decimal_str {
             serializer: S,
         ) -> Result<S::Ok, S::Error> {
             match value {
-                Some(v) => serializer.collect_str(&v.normalize()),
+                Some(v) => super::super::text::serialize_decimal(*v, serializer),
                 None => serializer.serialize_none(),
             }
         }

@@ -117,7 +117,7 @@ macro_rules! signed_newtype {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(&self.0.normalize())
+                super::text::serialize_decimal(self.0, serializer)
             }
         }
 

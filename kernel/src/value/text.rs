@@ -154,6 +154,35 @@ pub fn write_decimal(out: &mut String, value: Decimal) {
     }
 }
 
+/// Serialises a decimal as [`push_decimal`]'s text (the normalised value's `Display`), built
+/// on the stack: what every value type writes, without the formatting machinery and the
+/// string adapter `collect_str` goes through.
+///
+/// # Errors
+/// Only the serializer's own errors.
+pub(crate) fn serialize_decimal<S: serde::Serializer>(
+    value: Decimal,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let text = DecimalText::new(value);
+    let mut buf = [0_u8; 66];
+    let mut len = 0;
+    let mut put = |bytes: &[u8]| {
+        buf[len..len + bytes.len()].copy_from_slice(bytes);
+        len += bytes.len();
+    };
+    if text.negative {
+        put(b"-");
+    }
+    put(text.int_part());
+    if !text.frac_part().is_empty() {
+        put(b".");
+        put(text.frac_part());
+    }
+    let ascii = std::str::from_utf8(&buf[..len]).map_err(serde::ser::Error::custom)?;
+    serializer.serialize_str(ascii)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{push_decimal, push_integer, write_decimal, write_integer};
@@ -185,6 +214,9 @@ mod tests {
             let mut bytes = b"x".to_vec();
             push_decimal(&mut bytes, d);
             assert_eq!(bytes, format!("x{out}").into_bytes());
+            let json = super::serialize_decimal(d, serde_json::value::Serializer)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(json, serde_json::Value::String(out));
         }
     }
 
