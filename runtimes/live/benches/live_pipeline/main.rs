@@ -16,6 +16,9 @@
 //!    is sampled every second and its slope reported, so a long run
 //!    (`CHIMERA_BENCH_LATENCY_EVENTS`) is the memory soak.
 //!
+//! In process, right before the latency phase, it also measures the machine's own floor for a
+//! path of that length ([`machine`]): what the machine alone adds at p99 to 30 µs of work.
+//!
 //! `CHIMERA_BENCH_EVENTS` (throughput bars, default 100000; 0 skips the phase),
 //! `CHIMERA_BENCH_LATENCY_EVENTS` (default 20000), `CHIMERA_BENCH_FLOOR_EVENTS` (hops per
 //! floor, default 2000) and `CHIMERA_BENCH_RATE` (events/s; default
