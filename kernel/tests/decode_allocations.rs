@@ -58,6 +58,6 @@ fn an_order_command_allocates_only_its_ids() {
     let (n, decoded) = allocations(|| serde_json::from_slice::<Command>(&bytes).unwrap());
     assert_eq!(decoded, command);
     // Its five ids (the tag among them), once each: nothing for the price, the quantity or
-    // the order kind (serde's decoder of an internally tagged enum buffered its fields: two more).
+    // the order kind (serde's decoder of an internally tagged enum buffered its fields: one more).
     assert_eq!(n, 5, "five, got {n}");
 }

@@ -1,6 +1,6 @@
 //! Decoding an [`OrderKind`] with its `"type"` read first ([`crate::tagged`]): every order
 //! intent carries one, and serde's derived decoder for an internally tagged enum copied the
-//! kind's fields into an intermediate tree first (two allocations per intent, on the
+//! kind's fields into an intermediate tree first (one allocation per intent, on the
 //! gateway's path to each order). The variants' fields are read through one struct per shape;
 //! what is accepted and refused is the derived decoder's, as the tests below check against it.
 
