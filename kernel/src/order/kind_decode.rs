@@ -71,41 +71,40 @@ impl crate::tagged::TagFirst for OrderKind {
                 let LimitFields { price, post_only } = LimitFields::deserialize(fields)?;
                 OrderKind::Limit { price, post_only }
             }
-            KindTag::StopMarket | KindTag::TakeProfitMarket => {
+            KindTag::StopMarket => {
                 let StopFields {
                     stop_price,
                     trigger,
                 } = StopFields::deserialize(fields)?;
-                if matches!(kind, KindTag::StopMarket) {
-                    OrderKind::StopMarket {
-                        stop_price,
-                        trigger,
-                    }
-                } else {
-                    OrderKind::TakeProfitMarket {
-                        stop_price,
-                        trigger,
-                    }
+                OrderKind::StopMarket {
+                    stop_price,
+                    trigger,
                 }
             }
-            KindTag::StopLimit | KindTag::TakeProfitLimit => {
-                let StopLimitFields {
+            KindTag::TakeProfitMarket => {
+                let StopFields {
                     stop_price,
-                    price,
                     trigger,
-                } = StopLimitFields::deserialize(fields)?;
-                if matches!(kind, KindTag::StopLimit) {
-                    OrderKind::StopLimit {
-                        stop_price,
-                        price,
-                        trigger,
-                    }
-                } else {
-                    OrderKind::TakeProfitLimit {
-                        stop_price,
-                        price,
-                        trigger,
-                    }
+                } = StopFields::deserialize(fields)?;
+                OrderKind::TakeProfitMarket {
+                    stop_price,
+                    trigger,
+                }
+            }
+            KindTag::StopLimit => {
+                let f = StopLimitFields::deserialize(fields)?;
+                OrderKind::StopLimit {
+                    stop_price: f.stop_price,
+                    price: f.price,
+                    trigger: f.trigger,
+                }
+            }
+            KindTag::TakeProfitLimit => {
+                let f = StopLimitFields::deserialize(fields)?;
+                OrderKind::TakeProfitLimit {
+                    stop_price: f.stop_price,
+                    price: f.price,
+                    trigger: f.trigger,
                 }
             }
             KindTag::TrailingStop => {

@@ -1,7 +1,7 @@
 //! Reading a value from its text where the input holds it, without copying the text.
 //!
 //! Why: serde's `Cow<str>` is an owned copy unless the field is marked `#[serde(borrow)]`, so
-//! reading every price and quantity through it cost one allocation each: four per bar in the
+//! reading every price and quantity through it cost one allocation each: five per bar in the
 //! node and again in the gateway, more per order and fill. A visitor is handed the string in
 //! place (or, from a reader that must copy, its own buffer) and parses it there.
 

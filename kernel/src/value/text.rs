@@ -125,33 +125,29 @@ impl DecimalText {
     fn frac_part(&self) -> &[u8] {
         &self.buf[self.point..self.stop]
     }
+
+    /// Hands the text to `put` piece by piece: sign, integer digits, point and fraction.
+    fn write(&self, mut put: impl FnMut(&[u8])) {
+        if self.negative {
+            put(b"-");
+        }
+        put(self.int_part());
+        if !self.frac_part().is_empty() {
+            put(b".");
+            put(self.frac_part());
+        }
+    }
 }
 
 /// Appends a decimal's plain text (normalised: no trailing fraction zeros, no exponent, no
 /// negative zero) to `out`, as `Display` of the normalised value would.
 pub fn push_decimal(out: &mut Vec<u8>, value: Decimal) {
-    let text = DecimalText::new(value);
-    if text.negative {
-        out.push(b'-');
-    }
-    out.extend_from_slice(text.int_part());
-    if !text.frac_part().is_empty() {
-        out.push(b'.');
-        out.extend_from_slice(text.frac_part());
-    }
+    DecimalText::new(value).write(|piece| out.extend_from_slice(piece));
 }
 
 /// As [`push_decimal`], to a `String`.
 pub fn write_decimal(out: &mut String, value: Decimal) {
-    let text = DecimalText::new(value);
-    if text.negative {
-        out.push('-');
-    }
-    push_ascii(out, text.int_part());
-    if !text.frac_part().is_empty() {
-        out.push('.');
-        push_ascii(out, text.frac_part());
-    }
+    DecimalText::new(value).write(|piece| push_ascii(out, piece));
 }
 
 /// Serialises a decimal as [`push_decimal`]'s text (the normalised value's `Display`), built
@@ -164,21 +160,12 @@ pub(crate) fn serialize_decimal<S: serde::Serializer>(
     value: Decimal,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    let text = DecimalText::new(value);
     let mut buf = [0_u8; 66];
     let mut len = 0;
-    let mut put = |bytes: &[u8]| {
-        buf[len..len + bytes.len()].copy_from_slice(bytes);
-        len += bytes.len();
-    };
-    if text.negative {
-        put(b"-");
-    }
-    put(text.int_part());
-    if !text.frac_part().is_empty() {
-        put(b".");
-        put(text.frac_part());
-    }
+    DecimalText::new(value).write(|piece| {
+        buf[len..len + piece.len()].copy_from_slice(piece);
+        len += piece.len();
+    });
     let ascii = std::str::from_utf8(&buf[..len]).map_err(serde::ser::Error::custom)?;
     serializer.serialize_str(ascii)
 }

@@ -43,6 +43,7 @@ use chimera_messages::{decode, message_type, EpochClaim, MessageType, Progress, 
 use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
 use chimera_runtime::config::LiveConfig;
 use chimera_runtime::config::{GatewayConfig, VenueKind};
+use chimera_runtime::offsets::set_latest;
 use chimera_runtime::runtime::{fatal, Runtime};
 use chimera_runtime::runtime::{shutdown_pair, trigger_on_signals};
 use chimera_runtime::telemetry::{HealthBoard, HealthStatus};
@@ -344,10 +345,7 @@ impl Keeper {
                         .await
                         .map_err(|e| fatal("dead letter", &e))?,
                 }
-                match self.applied.get_mut(&self.partition) {
-                    Some(applied) => *applied = d.offset,
-                    None => drop(self.applied.insert(self.partition.clone(), d.offset)),
-                }
+                set_latest(&mut self.applied, &self.partition, d.offset);
             }
             self.order_acks.push(d);
         }

@@ -17,6 +17,7 @@ pub mod decision_spec;
 pub mod kill_switch;
 pub mod logging;
 pub mod memory;
+pub mod offsets;
 pub mod portfolio_spec;
 pub mod requests;
 pub mod runtime;

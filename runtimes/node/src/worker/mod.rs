@@ -20,6 +20,7 @@ use chimera_kernel::portfolio::Position;
 use chimera_kernel::time::Timestamp;
 use chimera_messages::{AlertCode, AlertLevel, CommandOutcome, ControlCommand, StrategyEvent};
 use chimera_ports::PortfolioStatus;
+use chimera_runtime::offsets::set_latest;
 use chimera_runtime::runtime::Runtime;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -451,17 +452,6 @@ impl Worker {
             return None;
         }
         Some(clock)
-    }
-}
-
-/// Sets `map[key]` to `value`, allocating the key only the first time (once per stream or
-/// symbol, not once per input).
-fn set_latest(map: &mut BTreeMap<String, i64>, key: &str, value: i64) {
-    match map.get_mut(key) {
-        Some(latest) => *latest = value,
-        None => {
-            map.insert(key.to_owned(), value);
-        }
     }
 }
 
