@@ -16,18 +16,24 @@
 
 use crate::PortResult;
 use async_trait::async_trait;
+pub use bytes::Bytes;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A message handed to a subscriber.
+///
+/// Its topic, key and payload are shared rather than owned (`Arc<str>`, [`Bytes`]): an
+/// in-process bus hands every consumer group the message it keeps without copying it, and a
+/// subscription hands out its topic's name without allocating per message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     /// Topic it was published on.
-    pub topic: String,
+    pub topic: Arc<str>,
     /// Partitioning key.
-    pub key: String,
+    pub key: Arc<str>,
     /// Raw payload.
-    pub payload: Vec<u8>,
+    pub payload: Bytes,
     /// Partition within the topic.
     pub partition: i32,
     /// Offset within the partition.

@@ -2,7 +2,7 @@
 
 use crate::error::port_error;
 use async_trait::async_trait;
-use chimera_ports::{Delivery, PortError, PortResult, Subscription};
+use chimera_ports::{Bytes, Delivery, PortError, PortResult, Subscription};
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -93,7 +93,9 @@ pub(crate) async fn assign(
 /// to the next member.
 pub(crate) struct KafkaSubscription {
     consumer: Arc<StreamConsumer>,
-    committed: HashMap<(String, i32), i64>,
+    committed: HashMap<(Arc<str>, i32), i64>,
+    /// The name of the topic last read, handed out with its deliveries without allocating.
+    topic: Option<Arc<str>>,
     /// Where each partition was assigned from.
     starts: BTreeMap<i32, i64>,
 }
@@ -103,6 +105,7 @@ impl KafkaSubscription {
         Self {
             consumer,
             committed: HashMap::new(),
+            topic: None,
             starts,
         }
     }
@@ -115,10 +118,14 @@ impl Subscription for KafkaSubscription {
             return Ok(None);
         };
         let message = received.map_err(|e| port_error("consume", e))?;
+        let topic = match &self.topic {
+            Some(topic) if **topic == *message.topic() => Arc::clone(topic),
+            _ => Arc::clone(self.topic.insert(Arc::from(message.topic()))),
+        };
         Ok(Some(Delivery {
-            topic: message.topic().to_owned(),
-            key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
-            payload: message.payload().unwrap_or_default().to_vec(),
+            topic,
+            key: String::from_utf8_lossy(message.key().unwrap_or_default()).into(),
+            payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
             partition: message.partition(),
             offset: message.offset(),
         }))

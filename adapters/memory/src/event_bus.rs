@@ -13,10 +13,16 @@
 //! Wake-ups: each topic has its own notifier, so a publish wakes only the members waiting on
 //! that topic (one notifier for the whole bus woke every subscription of the process on every
 //! message, which put a dozen task wake-ups and lock acquisitions on each hop).
+//!
+//! The read path: each topic has its own lock, which a subscription reaches directly (it holds
+//! its topic and the index of its group), and a delivery shares the message kept rather than
+//! copying it (its key, payload and topic name are reference-counted). A read used to take the
+//! whole bus's lock, look the topic and the group up by name, and copy the topic name, the key
+//! and the payload: three allocations and two hashes per message and consumer group.
 
 use crate::lock;
 use async_trait::async_trait;
-use chimera_ports::{Delivery, EventBus, PortResult, Subscription};
+use chimera_ports::{Bytes, Delivery, EventBus, PortResult, Subscription};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,19 +39,25 @@ struct Group {
     cursor: i64,
 }
 
+/// A message as kept: what every delivery of it shares, and when it was published.
+struct Message {
+    key: Arc<str>,
+    payload: Bytes,
+    at: Instant,
+}
+
 #[derive(Default)]
 struct TopicLog {
     /// Offset of the first message kept (those before it every group acknowledged).
     base: i64,
     /// The messages kept, from offset `base` on.
     messages: VecDeque<Message>,
-    groups: HashMap<String, Group>,
-    /// Wakes the members waiting for this topic's next message.
-    published: Arc<Notify>,
+    /// The consumer groups, in the order they first joined (a subscription keeps its group's
+    /// index: groups are never removed).
+    groups: Vec<Group>,
+    /// Each group's index in `groups`, by name.
+    group_index: HashMap<String, usize>,
 }
-
-/// A message as kept: key, payload, and when it was published.
-type Message = (String, Arc<[u8]>, Instant);
 
 impl TopicLog {
     /// Offset of the next message published (messages ever published).
@@ -53,9 +65,18 @@ impl TopicLog {
         self.base + self.messages.len() as i64
     }
 
+    fn push(&mut self, key: &str, payload: &[u8], at: Instant) -> i64 {
+        self.messages.push_back(Message {
+            key: Arc::from(key),
+            payload: Bytes::copy_from_slice(payload),
+            at,
+        });
+        self.end() - 1
+    }
+
     /// Drops what every group acknowledged and was published longer than `retention` ago.
     fn trim(&mut self, retention: Duration) {
-        let Some(oldest) = self.groups.values().map(|g| g.committed).min() else {
+        let Some(oldest) = self.groups.iter().map(|g| g.committed).min() else {
             return;
         };
         let acknowledged = usize::try_from(oldest.min(self.end()) - self.base).unwrap_or(0);
@@ -64,7 +85,7 @@ impl TopicLog {
             .messages
             .iter()
             .take(acknowledged)
-            .take_while(|(_, _, at)| now.duration_since(*at) >= retention)
+            .take_while(|m| now.duration_since(m.at) >= retention)
             .count();
         if expired > 0 {
             self.messages.drain(..expired);
@@ -73,10 +94,39 @@ impl TopicLog {
     }
 }
 
+/// One topic: its log under its own lock, and the notifier of the members waiting on it.
+struct Topic {
+    name: Arc<str>,
+    log: Mutex<TopicLog>,
+    published: Notify,
+}
+
 struct Inner {
-    topics: Mutex<HashMap<String, TopicLog>>,
+    topics: Mutex<HashMap<String, Arc<Topic>>>,
     /// How long a message is kept at least.
     retention: Duration,
+}
+
+impl Inner {
+    /// The topic `name`, created empty if it is new.
+    fn topic(&self, name: &str) -> Arc<Topic> {
+        let mut topics = lock(&self.topics);
+        if let Some(topic) = topics.get(name) {
+            return Arc::clone(topic);
+        }
+        let topic = Arc::new(Topic {
+            name: Arc::from(name),
+            log: Mutex::default(),
+            published: Notify::new(),
+        });
+        topics.insert(name.to_owned(), Arc::clone(&topic));
+        topic
+    }
+
+    /// The topic `name` if anything ever published on or subscribed to it.
+    fn existing(&self, name: &str) -> Option<Arc<Topic>> {
+        lock(&self.topics).get(name).cloned()
+    }
 }
 
 /// The in-memory bus. Cloning shares the same bus.
@@ -116,16 +166,16 @@ impl MemoryEventBus {
 
     /// Number of messages ever published on `topic`.
     pub fn len(&self, topic: &str) -> usize {
-        lock(&self.inner.topics)
-            .get(topic)
-            .map_or(0, |t| usize::try_from(t.end()).unwrap_or(0))
+        self.inner
+            .existing(topic)
+            .map_or(0, |t| usize::try_from(lock(&t.log).end()).unwrap_or(0))
     }
 
     /// Number of messages of `topic` still kept (not yet acknowledged by every group).
     pub fn retained(&self, topic: &str) -> usize {
-        lock(&self.inner.topics)
-            .get(topic)
-            .map_or(0, |t| t.messages.len())
+        self.inner
+            .existing(topic)
+            .map_or(0, |t| lock(&t.log).messages.len())
     }
 
     /// Whether nothing was published on `topic`.
@@ -137,18 +187,27 @@ impl MemoryEventBus {
 #[async_trait]
 impl EventBus for MemoryEventBus {
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> PortResult<(i32, i64)> {
-        let (offset, published) = {
-            let mut topics = lock(&self.inner.topics);
-            let log = match topics.get_mut(topic) {
-                Some(log) => log,
-                None => topics.entry(topic.to_owned()).or_default(),
-            };
-            log.messages
-                .push_back((key.to_owned(), Arc::from(payload), Instant::now()));
-            (log.end() - 1, Arc::clone(&log.published))
-        };
-        published.notify_waiters();
+        let topic = self.inner.topic(topic);
+        let offset = lock(&topic.log).push(key, payload, Instant::now());
+        topic.published.notify_waiters();
         Ok((0, offset))
+    }
+
+    /// One lock and one wake-up for the whole batch.
+    async fn publish_batch(&self, topic: &str, messages: &[(String, Vec<u8>)]) -> PortResult<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let topic = self.inner.topic(topic);
+        {
+            let mut log = lock(&topic.log);
+            let at = Instant::now();
+            for (key, payload) in messages {
+                log.push(key, payload, at);
+            }
+        }
+        topic.published.notify_waiters();
+        Ok(())
     }
 
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
@@ -161,37 +220,42 @@ impl EventBus for MemoryEventBus {
         group: &str,
         after: &BTreeMap<i32, i64>,
     ) -> PortResult<Box<dyn Subscription>> {
-        let (start, published) = {
-            let mut topics = lock(&self.inner.topics);
-            let log = topics.entry(topic.to_owned()).or_default();
-            let published = Arc::clone(&log.published);
-            let base = log.base;
-            let g = log.groups.entry(group.to_owned()).or_insert_with(|| {
+        let topic = self.inner.topic(topic);
+        let (index, start) = {
+            let mut log = lock(&topic.log);
+            let index = if let Some(&index) = log.group_index.get(group) {
+                index
+            } else {
                 // What was dropped is gone: no earlier than the first message kept.
-                let start = after.get(&0).map_or(0, |&offset| offset + 1).max(base);
-                Group {
+                let start = after.get(&0).map_or(0, |&offset| offset + 1).max(log.base);
+                log.groups.push(Group {
                     committed: start,
                     cursor: start,
-                }
-            });
+                });
+                let index = log.groups.len() - 1;
+                log.group_index.insert(group.to_owned(), index);
+                index
+            };
             // A member joining rebalances the group: uncommitted messages are handed out again.
+            let g = &mut log.groups[index];
             g.cursor = g.committed;
-            (g.committed, published)
+            (index, g.committed)
         };
         Ok(Box::new(MemorySubscription {
-            inner: Arc::clone(&self.inner),
-            published,
-            topic: topic.to_owned(),
-            group: group.to_owned(),
+            topic,
+            group: index,
             start,
+            retention: self.inner.retention,
         }))
     }
 
     async fn last_offsets(&self, topic: &str) -> PortResult<BTreeMap<i32, i64>> {
-        Ok(lock(&self.inner.topics)
-            .get(topic)
-            .filter(|t| t.end() > 0)
-            .map(|t| BTreeMap::from([(0, t.end() - 1)]))
+        Ok(self
+            .inner
+            .existing(topic)
+            .map(|t| lock(&t.log).end())
+            .filter(|&end| end > 0)
+            .map(|end| BTreeMap::from([(0, end - 1)]))
             .unwrap_or_default())
     }
 
@@ -201,40 +265,44 @@ impl EventBus for MemoryEventBus {
 }
 
 struct MemorySubscription {
-    inner: Arc<Inner>,
-    /// The topic's notifier.
-    published: Arc<Notify>,
-    topic: String,
-    group: String,
+    topic: Arc<Topic>,
+    /// The group's index in its topic's log.
+    group: usize,
     /// The group's committed position when this member joined (the one partition, 0).
     start: i64,
+    retention: Duration,
 }
 
 impl MemorySubscription {
     fn try_take(&self) -> Option<Delivery> {
-        let mut topics = lock(&self.inner.topics);
-        let log = topics.get_mut(&self.topic)?;
-        let group = log.groups.get_mut(&self.group)?;
+        let mut log = lock(&self.topic.log);
+        let base = log.base;
+        let group = log.groups.get_mut(self.group)?;
         let offset = group.cursor;
-        let kept = usize::try_from(offset.checked_sub(log.base)?).ok()?;
-        let (key, payload, _) = log.messages.get(kept)?;
-        group.cursor += 1;
-        Some(Delivery {
-            topic: self.topic.clone(),
-            key: key.clone(),
-            payload: payload.to_vec(),
+        let kept = usize::try_from(offset.checked_sub(base)?).ok()?;
+        let message = log.messages.get(kept)?;
+        let delivery = Delivery {
+            topic: Arc::clone(&self.topic.name),
+            key: Arc::clone(&message.key),
+            payload: message.payload.clone(),
             partition: 0,
             offset,
-        })
+        };
+        log.groups[self.group].cursor += 1;
+        Some(delivery)
     }
 }
 
 #[async_trait]
 impl Subscription for MemorySubscription {
     async fn poll(&mut self, max_wait: Duration) -> PortResult<Option<Delivery>> {
+        // A look without waiting (the readers' common case) needs no clock and no notifier.
+        if max_wait.is_zero() {
+            return Ok(self.try_take());
+        }
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
-            let notified = self.published.notified();
+            let notified = self.topic.published.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(delivery) = self.try_take() {
@@ -250,13 +318,11 @@ impl Subscription for MemorySubscription {
     }
 
     async fn ack(&mut self, delivery: &Delivery) -> PortResult<()> {
-        let mut topics = lock(&self.inner.topics);
-        if let Some(log) = topics.get_mut(&self.topic) {
-            if let Some(group) = log.groups.get_mut(&self.group) {
-                group.committed = group.committed.max(delivery.offset + 1);
-            }
-            log.trim(self.inner.retention);
+        let mut log = lock(&self.topic.log);
+        if let Some(group) = log.groups.get_mut(self.group) {
+            group.committed = group.committed.max(delivery.offset + 1);
         }
+        log.trim(self.retention);
         Ok(())
     }
 

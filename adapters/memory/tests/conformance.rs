@@ -105,6 +105,6 @@ async fn event_bus_wakes_a_waiting_subscriber() {
         publisher.publish("t", "k", b"late").await.unwrap();
     });
     let got = sub.poll(Duration::from_secs(5)).await.unwrap();
-    assert_eq!(got.map(|d| d.payload), Some(b"late".to_vec()));
+    assert_eq!(got.map(|d| d.payload.to_vec()), Some(b"late".to_vec()));
     handle.await.unwrap();
 }

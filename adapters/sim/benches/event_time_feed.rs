@@ -102,9 +102,9 @@ fn run(accounts: bool) -> Vec<f64> {
                 let payload = encoded_bar(symbol, minute);
                 let event: MarketEvent = serde_json::from_slice(&payload).expect("a bar decodes");
                 let delivery = Delivery {
-                    topic: "market.data".to_owned(),
-                    key: symbol.to_owned(),
-                    payload,
+                    topic: "market.data".into(),
+                    key: (*symbol).into(),
+                    payload: payload.into(),
                     partition: 0,
                     offset,
                 };

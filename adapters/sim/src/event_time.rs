@@ -60,7 +60,7 @@ struct Held {
 /// the order path allocates and hashes nothing per event; a delivery leaves only from the front,
 /// once it and everything before it were consumed.
 struct Arrivals {
-    topic: String,
+    topic: std::sync::Arc<str>,
     partition: i32,
     /// `topic/partition`: the key of its [`FedMarks`].
     key: String,
@@ -199,7 +199,7 @@ impl EventTimeVenue {
     /// from here on); returns its partition's index and its arrival number there, and whether
     /// a restored checkpoint says the venue consumed it already.
     fn arrive(&mut self, mut delivery: Delivery, consumed: bool) -> (usize, u64, bool) {
-        delivery.payload = Vec::new();
+        delivery.payload = chimera_ports::Bytes::new();
         let found = self
             .arrivals
             .iter()

@@ -21,9 +21,9 @@ const MINUTE: i64 = 60_000;
 
 fn delivery(offset: i64) -> Delivery {
     Delivery {
-        topic: TOPIC.to_owned(),
-        key: String::new(),
-        payload: b"{\"bar\":\"encoded\"}".to_vec(),
+        topic: TOPIC.into(),
+        key: "".into(),
+        payload: chimera_ports::Bytes::from_static(b"{\"bar\":\"encoded\"}"),
         partition: 0,
         offset,
     }
@@ -134,7 +134,7 @@ fn events_older_than_the_hold_are_fed_without_an_order() {
     // Newest is minute 2: minute 0 is more than a minute behind it, minute 1 is not.
     assert_eq!(offsets(&sim.take_acks()), vec![0]);
     let skipped = Delivery {
-        payload: b"not a market event".to_vec(),
+        payload: chimera_ports::Bytes::from_static(b"not a market event"),
         ..delivery(3)
     };
     sim.skip(skipped);

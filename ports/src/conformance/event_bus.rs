@@ -53,7 +53,7 @@ async fn in_process_means_no_wait(bus: &dyn EventBus, prefix: &str) {
         bus.publish(&topic, "k", &[i]).await.expect("publish");
         let got = sub.poll(Duration::ZERO).await.expect("poll");
         assert_eq!(
-            got.map(|d| d.payload),
+            got.map(|d| d.payload.to_vec()),
             Some(vec![i]),
             "an in-process bus hands a published message over without waiting"
         );
@@ -84,7 +84,7 @@ async fn publish_batch_delivers_all_in_key_order(bus: &dyn EventBus, prefix: &st
             .collect();
         let received: Vec<u8> = got
             .iter()
-            .filter(|d| d.key == key)
+            .filter(|d| &*d.key == key)
             .map(|d| d.payload[0])
             .collect();
         assert_eq!(received, sent, "a batch keeps the order of each key");
@@ -175,7 +175,7 @@ async fn per_key_order_and_late_group_from_earliest(bus: &dyn EventBus, prefix: 
     for key in ["a", "b"] {
         let seq: Vec<String> = got
             .iter()
-            .filter(|d| d.key == key)
+            .filter(|d| &*d.key == key)
             .map(|d| String::from_utf8_lossy(&d.payload).into_owned())
             .collect();
         let expected: Vec<String> = (0..20)
@@ -188,7 +188,7 @@ async fn per_key_order_and_late_group_from_earliest(bus: &dyn EventBus, prefix: 
         );
     }
     assert!(
-        got.iter().all(|d| d.topic == topic),
+        got.iter().all(|d| *d.topic == *topic),
         "deliveries name their topic"
     );
 }
@@ -281,7 +281,7 @@ async fn new_keys_reach_existing_members(bus: &dyn EventBus, prefix: &str) {
     for key in keys {
         let seq: Vec<String> = got
             .iter()
-            .filter(|d| d.key == key)
+            .filter(|d| &*d.key == key)
             .map(|d| String::from_utf8_lossy(&d.payload).into_owned())
             .collect();
         assert_eq!(seq, vec![format!("{key}0"), format!("{key}1")]);
@@ -303,7 +303,7 @@ async fn ack_covers_only_its_partition(bus: &dyn EventBus, prefix: &str) {
         let got = drain(&mut sub, 18, "every message is delivered").await;
         let last_of_p0 = got
             .iter()
-            .find(|d| d.payload == b"p0-2")
+            .find(|d| d.payload == b"p0-2"[..])
             .expect("p0-2 delivered")
             .clone();
         sub.ack(&last_of_p0).await.expect("ack");
@@ -314,7 +314,7 @@ async fn ack_covers_only_its_partition(bus: &dyn EventBus, prefix: &str) {
     let mut expected: Vec<Vec<u8>> = got
         .iter()
         .filter(|d| !(d.partition == acked.partition && d.offset <= acked.offset))
-        .map(|d| d.payload.clone())
+        .map(|d| d.payload.to_vec())
         .collect();
     expected.sort();
     let mut sub = bus.subscribe(&topic, &group).await.expect("resubscribe");
@@ -325,7 +325,7 @@ async fn ack_covers_only_its_partition(bus: &dyn EventBus, prefix: &str) {
     )
     .await
     .into_iter()
-    .map(|d| d.payload)
+    .map(|d| d.payload.to_vec())
     .collect();
     again.sort();
     assert_eq!(

@@ -207,9 +207,9 @@ async fn dead_letter(
     undecodable: DecodeError,
 ) -> anyhow::Result<()> {
     let delivery = Delivery {
-        topic: format!("source:{}", options.id),
-        key: String::new(),
-        payload: undecodable.bytes.clone(),
+        topic: format!("source:{}", options.id).into(),
+        key: "".into(),
+        payload: undecodable.bytes.clone().into(),
         partition: 0,
         offset: i64::try_from(index).unwrap_or(i64::MAX),
     };

@@ -68,8 +68,8 @@ impl GatewayVenue for BinanceGatewayVenue {
             self.dead_letters += 1;
             let delivery = Delivery {
                 topic: "venue:binance".into(),
-                key: bad.what.clone(),
-                payload: bad.bytes.clone(),
+                key: bad.what.as_str().into(),
+                payload: bad.bytes.clone().into(),
                 partition: 0,
                 offset: self.dead_letters,
             };

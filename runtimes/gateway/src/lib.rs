@@ -167,6 +167,7 @@ async fn run_gateway_with(
         revision,
         applied,
         partition: String::new(),
+        partition_of: None,
         order_acks: Vec::new(),
         last: Instant::now(),
         fence: Fence::new(fence),
@@ -223,8 +224,10 @@ struct Keeper {
     owner: PortfolioId,
     revision: i64,
     applied: BTreeMap<String, i64>,
-    /// The key in `applied` of the command being read.
+    /// The key in `applied` of the command being read (`topic/partition`), and the delivery's
+    /// topic and partition it was written for: written again only when they change.
     partition: String,
+    partition_of: Option<(Arc<str>, i32)>,
     order_acks: Vec<Delivery>,
     last: Instant,
     fence: Fence,
@@ -284,8 +287,15 @@ impl Keeper {
             };
             handled += 1;
             let read_at = Instant::now();
-            self.partition.clear(); // `topic/partition`, written without allocating
-            let _ = write!(self.partition, "{}/{}", d.topic, d.partition);
+            if self
+                .partition_of
+                .as_ref()
+                .is_none_or(|(topic, partition)| *partition != d.partition || *topic != d.topic)
+            {
+                self.partition.clear(); // `topic/partition`, written without allocating
+                let _ = write!(self.partition, "{}/{}", d.topic, d.partition);
+                self.partition_of = Some((Arc::clone(&d.topic), d.partition));
+            }
             if self
                 .applied
                 .get(&self.partition)

@@ -46,7 +46,7 @@ async fn alerts_raised_without_waiting_are_published_and_recorded_in_order_once_
     while let Some(delivery) = reader.poll(Duration::from_millis(1)).await.unwrap() {
         let envelope = decode::<Alert>(&delivery.payload, MessageType::Alert).unwrap();
         assert_eq!(envelope.source, "node-a");
-        assert_eq!(delivery.key, "p1", "keyed by the portfolio");
+        assert_eq!(&*delivery.key, "p1", "keyed by the portfolio");
         published.push((
             envelope.payload.level,
             envelope.payload.code,

@@ -83,7 +83,7 @@ async fn a_venue_feed_is_published_with_bad_records_dead_lettered() {
     let mut times = Vec::new();
     while let Some(d) = market.poll(Duration::from_millis(100)).await.unwrap() {
         let envelope: Envelope<MarketEvent> = decode(&d.payload, MessageType::MarketEvent).unwrap();
-        assert_eq!(d.key, "BTCUSDT", "keyed by symbol");
+        assert_eq!(&*d.key, "BTCUSDT", "keyed by symbol");
         times.push(envelope.payload.ts().0);
     }
     assert_eq!(times, [60_000, 120_000, 180_000]);

@@ -34,8 +34,8 @@ impl DeadLetter {
             Err(_) => (None, Some(hex(&error.bytes))),
         };
         Self {
-            topic: delivery.topic.clone(),
-            key: delivery.key.clone(),
+            topic: delivery.topic.to_string(),
+            key: delivery.key.to_string(),
             partition: delivery.partition,
             offset: delivery.offset,
             reason: error.reason.clone(),
@@ -96,7 +96,7 @@ impl DeadLetters {
             id,
             now,
             self.source.clone(),
-            delivery.key.clone(),
+            delivery.key.to_string(),
             letter,
         );
         bus.publish(&self.topic, &delivery.key, &encode(&envelope))

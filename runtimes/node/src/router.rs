@@ -100,7 +100,7 @@ impl Default for Acks {
 impl Acks {
     async fn flush(&mut self, sub: &mut Box<dyn Subscription>, rt: &Runtime) -> anyhow::Result<()> {
         self.flushed = std::time::Instant::now();
-        let mut last: HashMap<(String, i32), Delivery> = HashMap::new();
+        let mut last: HashMap<(Arc<str>, i32), Delivery> = HashMap::new();
         while self
             .fifo
             .front()
@@ -137,7 +137,7 @@ pub(crate) async fn route(
 ) -> anyhow::Result<()> {
     let mut acks = Acks::default();
     let mut shutdown = rt.shutdown.clone();
-    let mut streams: HashMap<(String, i32), Arc<str>> = HashMap::new();
+    let mut streams: HashMap<(Arc<str>, i32), Arc<str>> = HashMap::new();
     tokio::select! {
         () = table.opened() => {}
         () = shutdown.wait() => return Ok(()),

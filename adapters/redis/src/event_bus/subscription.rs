@@ -30,7 +30,7 @@ const READ_AHEAD: usize = 32;
 
 pub(super) struct RedisStreamsSubscription {
     connection: ConnectionManager,
-    topic: String,
+    topic: std::sync::Arc<str>,
     registry: String,
     group: String,
     consumer: String,
@@ -66,7 +66,7 @@ impl RedisStreamsSubscription {
     ) -> PortResult<Self> {
         let mut subscription = Self {
             connection,
-            topic: topic.to_owned(),
+            topic: topic.into(),
             registry,
             group: group.to_owned(),
             consumer,
@@ -232,9 +232,9 @@ impl RedisStreamsSubscription {
             .or_default()
             .push_back((offset, entry.id));
         Delivery {
-            topic: self.topic.clone(),
-            key: entry.key,
-            payload: entry.payload,
+            topic: std::sync::Arc::clone(&self.topic),
+            key: entry.key.into(),
+            payload: entry.payload.into(),
             partition,
             offset,
         }

@@ -63,7 +63,7 @@ pub(crate) async fn hop(
         };
         let now = Instant::now();
         last = now;
-        let Ok(bytes) = <[u8; 8]>::try_from(d.payload.as_slice()) else {
+        let Ok(bytes) = <[u8; 8]>::try_from(&d.payload[..]) else {
             continue;
         };
         let i = usize::try_from(u64::from_le_bytes(bytes)).unwrap_or(usize::MAX);

@@ -16,7 +16,7 @@ use std::time::Instant;
 #[derive(Default)]
 pub(crate) struct Stamps {
     watched: Vec<String>,
-    at: Mutex<HashMap<(String, i64), Instant>>,
+    at: Mutex<HashMap<(std::sync::Arc<str>, i64), Instant>>,
     /// How long after its publish each order command was read by the gateway.
     read_after: Mutex<Vec<std::time::Duration>>,
 }
@@ -56,7 +56,10 @@ impl Stamps {
 
     /// When the message at `offset` of `topic` was published (once).
     pub(crate) fn take(&self, topic: &str, offset: i64) -> Option<Instant> {
-        self.at.lock().unwrap().remove(&(topic.to_owned(), offset))
+        self.at
+            .lock()
+            .unwrap()
+            .remove(&(std::sync::Arc::from(topic), offset))
     }
 }
 
@@ -91,7 +94,7 @@ impl EventBus for StampedBus {
                 .at
                 .lock()
                 .unwrap()
-                .insert((topic.to_owned(), offset), now);
+                .insert((std::sync::Arc::from(topic), offset), now);
         }
         Ok((partition, offset))
     }
