@@ -101,6 +101,7 @@ pub(crate) async fn measure(
     let Observed {
         tick_to_order,
         order_to_fill,
+        order_to_fill_by_place,
         rss,
         warm_up,
         publish_time,
@@ -119,6 +120,7 @@ pub(crate) async fn measure(
     gateway.stop().await;
     let (tick_to_order, tick_to_order_seen) = tick_to_order.figures();
     let (order_to_fill, order_to_fill_seen) = order_to_fill.figures();
+    let by_place = order_to_fill_by_place.map(|spans| spans.figures().0);
     let result = Latency {
         tick_to_order,
         order_to_fill,
@@ -156,6 +158,21 @@ pub(crate) async fn measure(
             println!(
                 "  of which the intent waited to be read by the gateway: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs (n = {})",
                 read.p50, read.p99, read.max, read.n
+            );
+        }
+        for (place, figures) in [
+            "the first order of its bar",
+            "the orders after it (they wait for it)",
+        ]
+        .iter()
+        .zip(&by_place)
+        {
+            println!(
+                "  {place}: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs (n = {})",
+                figures.p50 * 1e3,
+                figures.p99 * 1e3,
+                figures.max * 1e3,
+                figures.n
             );
         }
         println!(

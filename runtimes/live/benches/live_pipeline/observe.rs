@@ -60,6 +60,9 @@ pub(crate) type Published = Arc<Mutex<HashMap<(String, i64), Instant>>>;
 pub(crate) struct Observed {
     pub(crate) tick_to_order: Spans,
     pub(crate) order_to_fill: Spans,
+    /// `order_to_fill` split: the first order of each bar, and those after it (a reversal's
+    /// second order waits for the first to execute).
+    pub(crate) order_to_fill_by_place: [Spans; 2],
     /// `(minutes since the start, MiB)` samples of the node's RSS, one a second.
     pub(crate) rss: Vec<(f64, f64)>,
     /// Orders whose intent came in the warm-up, not counted.
@@ -110,9 +113,14 @@ async fn run(watch: Watch) -> Observed {
     ];
     let mut tick_to_order = Spans::default();
     let mut order_to_fill = Spans::default();
-    let mut intent_seen: HashMap<String, At> = HashMap::new();
+    let mut order_to_fill_by_place = [Spans::default(), Spans::default()];
+    // Each intent seen, and whether an earlier one came from the same bar.
+    let mut intent_seen: HashMap<String, (At, bool)> = HashMap::new();
     // A fill handled before its intent (the two readers race): matched when the intent comes.
     let mut fill_seen: HashMap<String, At> = HashMap::new();
+    // The bar (symbol, time stamp) of the intent seen last: the orders of one bar are
+    // published together, in order.
+    let mut last_bar: Option<(String, i64)> = None;
     let mut skipped: HashSet<String> = HashSet::new();
     let mut rss = Vec::new();
     let mut warm_up = 0;
@@ -134,18 +142,25 @@ async fn run(watch: Watch) -> Observed {
                         skipped.insert(order);
                     }
                     Seen::Intent { symbol, created_at, order } => {
-                        if let Some(sent) = published.lock().unwrap().get(&(symbol, created_at)) {
+                        let bar = (symbol, created_at);
+                        let later = last_bar.as_ref() == Some(&bar);
+                        if let Some(sent) = published.lock().unwrap().get(&bar) {
                             tick_to_order.push(At { bus: *sent, seen: *sent }, at);
                         }
+                        last_bar = Some(bar);
                         if let Some(filled) = fill_seen.remove(&order) {
                             order_to_fill.push(at, filled);
+                            order_to_fill_by_place[usize::from(later)].push(at, filled);
                         } else {
-                            intent_seen.entry(order).or_insert(at);
+                            intent_seen.entry(order).or_insert((at, later));
                         }
                     }
                     Seen::Fill { order } if skipped.contains(&order) => {}
                     Seen::Fill { order } => match intent_seen.remove(&order) {
-                        Some(sent) => order_to_fill.push(sent, at),
+                        Some((sent, later)) => {
+                            order_to_fill.push(sent, at);
+                            order_to_fill_by_place[usize::from(later)].push(sent, at);
+                        }
                         None => {
                             fill_seen.entry(order).or_insert(at);
                         }
@@ -186,6 +201,7 @@ async fn run(watch: Watch) -> Observed {
     Observed {
         tick_to_order,
         order_to_fill,
+        order_to_fill_by_place,
         rss,
         warm_up,
         publish_time,
