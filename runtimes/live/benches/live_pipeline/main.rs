@@ -108,6 +108,9 @@ async fn main() {
         };
         outcomes.push(outcome);
     }
+    // The runs' SQLite files and logs (megabytes a run) go once every run finished; a run that
+    // panicked leaves them for a look.
+    let _ = std::fs::remove_dir_all(&dir);
     println!("\n== summary (ms; overhead = ours above the floor's hops) ==");
     for o in &outcomes {
         let Some(l) = &o.latency else {
