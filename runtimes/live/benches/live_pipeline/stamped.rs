@@ -99,6 +99,27 @@ impl EventBus for StampedBus {
         Ok((partition, offset))
     }
 
+    /// Passed on as one batch, as `chimera up`'s bus receives it (one lock, one wake-up), then
+    /// stamped: the batch holds the newest offsets of the topic. Exact here, where node and
+    /// gateway publish from one thread and the in-memory bus's batch and offsets do not wait.
+    async fn publish_batch(&self, topic: &str, messages: &[(String, Vec<u8>)]) -> PortResult<()> {
+        self.inner.publish_batch(topic, messages).await?;
+        let now = Instant::now();
+        if messages.is_empty() || !self.stamps.watched.iter().any(|w| w == topic) {
+            return Ok(());
+        }
+        let Some(&last) = self.inner.last_offsets(topic).await?.get(&0) else {
+            return Ok(());
+        };
+        let name: std::sync::Arc<str> = std::sync::Arc::from(topic);
+        let first = last + 1 - messages.len() as i64;
+        let mut at = self.stamps.at.lock().unwrap();
+        for offset in first..=last {
+            at.insert((std::sync::Arc::clone(&name), offset), now);
+        }
+        Ok(())
+    }
+
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
         self.subscribe_from(topic, group, &BTreeMap::new()).await
     }
