@@ -4,9 +4,14 @@
 //! Market events are buffered per symbol and fed to the venue lazily: up to an order's own
 //! timestamp just before the order is sent, once every portfolio trading the symbol has promised
 //! to send nothing stamped that early ([`Self::promise`]), or once they are more than `hold_ms`
-//! (event time) behind the newest event of their symbol. A market order therefore fills at the price of the
-//! event that caused it, however late the order arrives — as in the in-process backtest — so a
-//! distributed run, a slow node or a restart do not change fills.
+//! (event time) behind the newest event of their symbol and no portfolio still reading holds
+//! them ([`Self::flush_old`]). A market order therefore fills at the price of the event that
+//! caused it, however late the order arrives — as in the in-process backtest — so a
+//! distributed run, a slow node, a replay at full speed or a restart do not change fills.
+//!
+//! When a portfolio that is still reading holds data beyond the hold, [`Self::flush_old`] says
+//! so, and the gateway stops reading market data until the portfolio moves on (the bus keeps
+//! it): the buffer stays about `hold_ms` deep instead of feeding past the portfolio.
 //!
 //! A market-data delivery is acknowledged once it, and everything before it in its partition,
 //! has been fed to the venue. The whole of it — the venue's state and which deliveries were fed —
@@ -14,7 +19,7 @@
 //! restored and redelivered events it had already consumed are skipped, so a crash changes no
 //! fill.
 
-use crate::promises::Promises;
+use crate::promises::{Bound, Promises};
 use crate::{SimConfig, SimExchange, SimVenue};
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::{FastMap, PortfolioId, Symbol};
@@ -23,6 +28,7 @@ use chimera_kernel::time::Timestamp;
 use chimera_ports::Delivery;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Instant;
 
 /// The simulated venue in event time: buffers market deliveries, feeds them lazily, knows
 /// which it may acknowledge, and checkpoints all of it.
@@ -312,23 +318,25 @@ impl EventTimeVenue {
     }
 
     /// Registers `portfolio` as trading `symbols`, whose data its promises
-    /// ([`Self::promise`]) then govern with those of the other portfolios trading them.
-    pub fn trade(&mut self, portfolio: &PortfolioId, symbols: &[Symbol]) {
-        self.promises.trade(portfolio, symbols);
+    /// ([`Self::promise`]) then govern with those of the other portfolios trading them; `now`
+    /// (wall time) counts as hearing from it.
+    pub fn trade(&mut self, portfolio: &PortfolioId, symbols: &[Symbol], now: Instant) {
+        self.promises.trade(portfolio, symbols, now);
     }
 
     /// `portfolio` sends no order stamped before `clock` from here on (its engine has read its
-    /// data up to there): feeds what that allows of its symbols — each up to just before the
-    /// smallest clock promised by the portfolios trading it — and returns how many events.
-    /// Nothing for a portfolio not registered with [`Self::trade`].
-    pub fn promise(&mut self, portfolio: &PortfolioId, clock: Timestamp) -> usize {
-        if !self.promises.promise(portfolio, clock) {
+    /// data up to there), said at `now` (wall time; an order's stamp says as much): feeds what
+    /// that allows of its symbols — each up to just before the smallest clock promised by the
+    /// portfolios trading it — and returns how many events. Nothing for a portfolio not
+    /// registered with [`Self::trade`].
+    pub fn promise(&mut self, portfolio: &PortfolioId, clock: Timestamp, now: Instant) -> usize {
+        if !self.promises.promise(portfolio, clock, now) {
             return 0;
         }
         let mut fed = 0;
         let mut nth = 0;
         while let Some(index) = self.promises.traded_by(portfolio, nth) {
-            fed += self.feed_promised(index);
+            fed += self.feed_promised(index, now);
             nth += 1;
         }
         fed
@@ -341,20 +349,20 @@ impl EventTimeVenue {
     }
 
     /// Feeds what the promises allow of every traded symbol (data read after the promises
-    /// that cover it); returns how many events.
-    pub fn feed_all_promised(&mut self) -> usize {
+    /// that cover it) at `now` (wall time); returns how many events.
+    pub fn feed_all_promised(&mut self, now: Instant) -> usize {
         (0..self.promises.symbol_count())
-            .map(|i| self.feed_promised(i))
+            .map(|i| self.feed_promised(i, now))
             .sum()
     }
 
     /// Feeds traded symbol `index` up to what its traders' promises allow.
-    fn feed_promised(&mut self, index: usize) -> usize {
+    fn feed_promised(&mut self, index: usize, now: Instant) -> usize {
         let Some(symbol) = self.promises.symbol(index).cloned() else {
             return 0;
         };
         let newest = self.newest.get(&symbol).copied();
-        let Some(until) = self.promises.feedable(index, newest, self.hold_ms) else {
+        let Bound::Upto(until) = self.promises.bound(index, newest, self.hold_ms, now) else {
             return 0;
         };
         let fed = self.feed_until(&symbol, until);
@@ -362,8 +370,12 @@ impl EventTimeVenue {
         fed
     }
 
-    /// Feeds events more than `hold_ms` behind the newest of their symbol.
-    pub fn flush_old(&mut self) {
+    /// Feeds events more than `hold_ms` behind the newest of their symbol, as far as the
+    /// portfolios trading it allow at `now` (wall time): not past one that is still reading
+    /// ([`crate::TRADER_SILENCE`]). Returns whether such a portfolio holds events older
+    /// than the hold: the gateway then reads no more market data until it moves on, so the
+    /// buffer stays about `hold_ms` deep rather than growing with a replay.
+    pub fn flush_old(&mut self, now: Instant) -> bool {
         let due: Vec<(Symbol, Timestamp)> = self
             .newest
             .iter()
@@ -373,9 +385,25 @@ impl EventTimeVenue {
                 (oldest.0 <= limit).then(|| (symbol.clone(), Timestamp(limit)))
             })
             .collect();
+        let mut held = false;
         for (symbol, limit) in due {
-            self.feed_until(&symbol, limit);
+            let bound = self.promises.index_of(&symbol).map_or(Bound::Free, |i| {
+                self.promises
+                    .bound(i, self.newest.get(&symbol).copied(), self.hold_ms, now)
+            });
+            let until = match bound {
+                Bound::Free => limit,
+                Bound::Upto(until) => until.min(limit),
+                Bound::Nothing => Timestamp(i64::MIN),
+            };
+            self.feed_until(&symbol, until);
+            held |= self
+                .buffered
+                .get(&symbol)
+                .and_then(VecDeque::front)
+                .is_some_and(|h| h.event.ts() <= limit);
         }
+        held
     }
 
     /// Deliveries that may now be acknowledged: per partition, the last of the fed prefix.

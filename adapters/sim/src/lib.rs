@@ -32,5 +32,6 @@ pub use config::{BarFill, QueueModel, SimConfig, SimConfigError};
 pub use event_time::{EventTimeVenue, FedMarks, SimState};
 pub use exchange::SimExchange;
 pub use known::{Knowledge, KNOWN_WINDOW};
+pub use promises::TRADER_SILENCE;
 pub use recorder::{finish_all, BacktestSummary, EquityCurves, EquityPoint, FillRow, Recorder};
 pub use venue::SimVenue;

@@ -7,16 +7,36 @@
 //! of the portfolios trading that symbol can therefore be fed now: any later order would have
 //! fed it first anyway, so fills are the same, and the work leaves the order's path.
 //!
-//! A portfolio counts once it has said which symbols it trades and promised a clock. One whose
-//! clock fell more than the venue's hold behind a symbol's newest data no longer holds that
-//! symbol back (the hold feeds past it regardless): a stopped or moved portfolio stops slowing
-//! the others down after that long. Orders from a portfolio that had not promised anything yet
-//! (it starts, or catches up after a restart) are late in the same way as before: they go to the
-//! venue as it stands.
+//! A portfolio counts once it has said which symbols it trades and promised a clock. One that
+//! fell more than the venue's hold behind a symbol's newest data *and* has said nothing for
+//! [`TRADER_SILENCE`] of wall time (no promise, no order) no longer holds that symbol back: a stopped or
+//! moved portfolio stops slowing the others down. Lagging alone is not enough: in a replay the
+//! market data runs far ahead of every engine in event time, and feeding past a portfolio that
+//! is still reading would price its next order with data it had not seen (the run's fills
+//! would then depend on how fast each part happened to be). Orders from a portfolio that had not
+//! promised anything yet (it starts, or catches up after a restart) are late in the same way as
+//! before: they go to the venue as it stands.
 
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::time::Timestamp;
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// How long a portfolio may say nothing (wall time) before one left behind by the hold stops
+/// holding its symbols back. A node promises at least once a second while it reads a backlog,
+/// so only a portfolio that stopped, moved or lost its node stays silent this long.
+pub const TRADER_SILENCE: Duration = Duration::from_secs(30);
+
+/// What the portfolios trading a symbol let the venue feed of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bound {
+    /// Nobody holds it back (no trader, or every one left behind and silent).
+    Free,
+    /// Data stamped at or before this time (just before the slowest clock among its traders).
+    Upto(Timestamp),
+    /// A trader that holds it back has promised nothing yet.
+    Nothing,
+}
 
 /// Per portfolio, its promised clock and its symbols; per symbol, who trades it.
 #[derive(Debug, Default)]
@@ -31,6 +51,8 @@ struct Trader {
     clock: Option<Timestamp>,
     /// Indices into [`Promises::symbols`].
     symbols: Vec<usize>,
+    /// When it last said anything: registered, promised (moved or not) or ordered.
+    heard: Instant,
 }
 
 impl Promises {
@@ -39,8 +61,9 @@ impl Promises {
         self.traders.contains_key(portfolio)
     }
 
-    /// Registers `portfolio` as trading `symbols` (again: replaces its symbols, keeps its clock).
-    pub(crate) fn trade(&mut self, portfolio: &PortfolioId, symbols: &[Symbol]) {
+    /// Registers `portfolio` as trading `symbols` (again: replaces its symbols, keeps its clock),
+    /// heard from at `now`.
+    pub(crate) fn trade(&mut self, portfolio: &PortfolioId, symbols: &[Symbol], now: Instant) {
         let clock = self.traders.get(portfolio).and_then(|t| t.clock);
         for (_, traders) in &mut self.symbols {
             traders.retain(|p| p != portfolio);
@@ -58,16 +81,23 @@ impl Promises {
         let trader = Trader {
             clock,
             symbols: indices,
+            heard: now,
         };
         self.traders.insert(portfolio.clone(), trader);
     }
 
-    /// Raises `portfolio`'s promised clock to `clock` (an older one changes nothing); returns
-    /// whether it moved (`false` for an unknown portfolio too).
-    pub(crate) fn promise(&mut self, portfolio: &PortfolioId, clock: Timestamp) -> bool {
+    /// Raises `portfolio`'s promised clock to `clock` (an older one changes nothing), heard from
+    /// at `now`; returns whether it moved (`false` for an unknown portfolio too).
+    pub(crate) fn promise(
+        &mut self,
+        portfolio: &PortfolioId,
+        clock: Timestamp,
+        now: Instant,
+    ) -> bool {
         let Some(trader) = self.traders.get_mut(portfolio) else {
             return false;
         };
+        trader.heard = trader.heard.max(now);
         if trader.clock.is_some_and(|c| c >= clock) {
             return false;
         }
@@ -90,26 +120,38 @@ impl Promises {
         self.symbols.get(index).map(|(s, _)| s)
     }
 
-    /// The newest time up to which symbol `index`'s data may be fed (inclusive), given the
-    /// newest data of the symbol and the venue's hold: just before the smallest clock among its
-    /// traders still within the hold. `None` while one of them promised nothing, or none did.
-    pub(crate) fn feedable(
+    /// The index of traded `symbol` (for [`Self::bound`]).
+    pub(crate) fn index_of(&self, symbol: &Symbol) -> Option<usize> {
+        self.symbols.iter().position(|(s, _)| s == symbol)
+    }
+
+    /// What symbol `index`'s traders let the venue feed, given the symbol's newest data, the
+    /// venue's hold and the time now: just before the smallest clock among them, leaving out a
+    /// trader only when it is both more than `hold_ms` behind `newest` and silent for
+    /// [`TRADER_SILENCE`].
+    pub(crate) fn bound(
         &self,
         index: usize,
         newest: Option<Timestamp>,
         hold_ms: i64,
-    ) -> Option<Timestamp> {
-        let (_, traders) = self.symbols.get(index)?;
+        now: Instant,
+    ) -> Bound {
+        let Some((_, traders)) = self.symbols.get(index) else {
+            return Bound::Free;
+        };
         let horizon = newest.map(|n| n.0.saturating_sub(hold_ms));
         let mut bound: Option<i64> = None;
-        for portfolio in traders {
-            let clock = self.traders.get(portfolio)?.clock?;
-            if horizon.is_some_and(|h| clock.0 < h) {
-                continue; // left behind by the hold
+        for trader in traders.iter().filter_map(|p| self.traders.get(p)) {
+            let behind = horizon.is_some_and(|h| trader.clock.is_none_or(|c| c.0 < h));
+            if behind && now.saturating_duration_since(trader.heard) >= TRADER_SILENCE {
+                continue; // left behind by the hold, and gone quiet
             }
+            let Some(clock) = trader.clock else {
+                return Bound::Nothing;
+            };
             bound = Some(bound.map_or(clock.0, |b| b.min(clock.0)));
         }
-        bound.map(|b| Timestamp(b.saturating_sub(1)))
+        bound.map_or(Bound::Free, |b| Bound::Upto(Timestamp(b.saturating_sub(1))))
     }
 }
 
@@ -129,60 +171,112 @@ mod tests {
     #[test]
     fn a_symbol_is_fed_just_before_the_slowest_clock_of_its_traders() {
         let (a, b, btc, eth) = ids();
+        let now = Instant::now();
         let mut promises = Promises::default();
-        promises.trade(&a, std::slice::from_ref(&btc));
-        promises.trade(&b, &[btc.clone(), eth.clone()]);
+        promises.trade(&a, std::slice::from_ref(&btc), now);
+        promises.trade(&b, &[btc.clone(), eth.clone()], now);
+        let bound = |p: &Promises, index| p.bound(index, None, i64::MAX, now);
+        assert_eq!(bound(&promises, 0), Bound::Nothing, "nothing promised");
+        assert!(promises.promise(&a, Timestamp(100), now));
         assert_eq!(
-            promises.feedable(0, None, i64::MAX),
-            None,
-            "nothing promised"
-        );
-        assert!(promises.promise(&a, Timestamp(100)));
-        assert_eq!(
-            promises.feedable(0, None, i64::MAX),
-            None,
+            bound(&promises, 0),
+            Bound::Nothing,
             "b trades BTC and promised nothing"
         );
-        assert!(promises.promise(&b, Timestamp(70)));
+        assert!(promises.promise(&b, Timestamp(70), now));
         assert_eq!(promises.traded_by(&b, 0), Some(0));
         assert_eq!(promises.traded_by(&b, 1), Some(1));
         assert_eq!(promises.traded_by(&b, 2), None);
-        assert_eq!(promises.feedable(0, None, i64::MAX), Some(Timestamp(69)));
-        assert_eq!(promises.feedable(1, None, i64::MAX), Some(Timestamp(69)));
-        assert!(!promises.promise(&b, Timestamp(60)), "never back");
-        promises.promise(&b, Timestamp(150));
-        assert_eq!(promises.feedable(0, None, i64::MAX), Some(Timestamp(99)));
-        assert_eq!(promises.feedable(1, None, i64::MAX), Some(Timestamp(149)));
-        assert!(!promises.promise(&PortfolioId::new("c"), Timestamp(1)));
+        assert_eq!(promises.index_of(&eth), Some(1));
+        assert_eq!(bound(&promises, 0), Bound::Upto(Timestamp(69)));
+        assert_eq!(bound(&promises, 1), Bound::Upto(Timestamp(69)));
+        assert!(!promises.promise(&b, Timestamp(60), now), "never back");
+        promises.promise(&b, Timestamp(150), now);
+        assert_eq!(bound(&promises, 0), Bound::Upto(Timestamp(99)));
+        assert_eq!(bound(&promises, 1), Bound::Upto(Timestamp(149)));
+        assert!(!promises.promise(&PortfolioId::new("c"), Timestamp(1), now));
+        assert_eq!(bound(&promises, 7), Bound::Free, "not a traded symbol");
     }
 
     #[test]
-    fn a_trader_left_behind_by_the_hold_holds_nothing_back() {
+    fn a_trader_behind_the_hold_holds_its_symbol_back_until_it_goes_quiet() {
         let (a, b, btc, _) = ids();
+        let start = Instant::now();
         let mut promises = Promises::default();
-        promises.trade(&a, std::slice::from_ref(&btc));
-        promises.trade(&b, &[btc]);
-        promises.promise(&a, Timestamp(1_000));
-        promises.promise(&b, Timestamp(10));
+        promises.trade(&a, std::slice::from_ref(&btc), start);
+        promises.trade(&b, &[btc], start);
+        promises.promise(&a, Timestamp(1_000), start);
+        promises.promise(&b, Timestamp(10), start);
         let newest = Some(Timestamp(1_000));
-        assert_eq!(promises.feedable(0, newest, 5_000), Some(Timestamp(9)));
-        assert_eq!(promises.feedable(0, newest, 500), Some(Timestamp(999)));
+        assert_eq!(
+            promises.bound(0, newest, 5_000, start),
+            Bound::Upto(Timestamp(9))
+        );
+        // b is 990 ms behind, beyond a hold of 500, but it spoke just now: it still holds.
+        assert_eq!(
+            promises.bound(0, newest, 500, start),
+            Bound::Upto(Timestamp(9))
+        );
+        let later = start + TRADER_SILENCE;
+        assert_eq!(
+            promises.bound(0, newest, 500, later),
+            Bound::Upto(Timestamp(999)),
+            "behind and silent: left out"
+        );
+        assert_eq!(
+            promises.bound(0, newest, 5_000, later),
+            Bound::Upto(Timestamp(9)),
+            "silent but within the hold: still holds"
+        );
+        // A promise that does not move the clock still says b is there.
+        assert!(!promises.promise(&b, Timestamp(10), later));
+        assert_eq!(
+            promises.bound(0, newest, 500, later),
+            Bound::Upto(Timestamp(9))
+        );
+        assert_eq!(
+            promises.bound(0, newest, 500, later + TRADER_SILENCE),
+            Bound::Upto(Timestamp(999))
+        );
+        assert_eq!(
+            promises.bound(0, Some(Timestamp(10_000)), 500, later + TRADER_SILENCE),
+            Bound::Free,
+            "both behind and silent"
+        );
+    }
+
+    #[test]
+    fn a_silent_trader_that_never_promised_holds_nothing_back_beyond_the_hold() {
+        let (a, _, btc, _) = ids();
+        let start = Instant::now();
+        let mut promises = Promises::default();
+        promises.trade(&a, &[btc], start);
+        let newest = Some(Timestamp(1_000));
+        assert_eq!(promises.bound(0, newest, 500, start), Bound::Nothing);
+        assert_eq!(
+            promises.bound(0, newest, 500, start + TRADER_SILENCE),
+            Bound::Free
+        );
     }
 
     #[test]
     fn trading_again_replaces_the_symbols_and_keeps_the_clock() {
         let (a, _, btc, eth) = ids();
+        let now = Instant::now();
         let mut promises = Promises::default();
-        promises.trade(&a, &[btc]);
-        promises.promise(&a, Timestamp(50));
-        promises.trade(&a, &[eth]);
+        promises.trade(&a, &[btc], now);
+        promises.promise(&a, Timestamp(50), now);
+        promises.trade(&a, &[eth], now);
         assert!(promises.knows(&a));
         assert_eq!(promises.symbol_count(), 2);
         assert_eq!(
-            promises.feedable(0, None, i64::MAX),
-            None,
+            promises.bound(0, None, i64::MAX, now),
+            Bound::Free,
             "nobody trades BTC"
         );
-        assert_eq!(promises.feedable(1, None, i64::MAX), Some(Timestamp(49)));
+        assert_eq!(
+            promises.bound(1, None, i64::MAX, now),
+            Bound::Upto(Timestamp(49))
+        );
     }
 }

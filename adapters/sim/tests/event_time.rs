@@ -12,7 +12,8 @@ use chimera_kernel::time::Timestamp;
 use chimera_kernel::value::Amount;
 use chimera_kernel::Decimal;
 use chimera_ports::Delivery;
-use chimera_sim::{EventTimeVenue, SimState};
+use chimera_sim::{EventTimeVenue, SimState, TRADER_SILENCE};
+use std::time::Instant;
 
 mod common;
 
@@ -130,7 +131,7 @@ fn events_older_than_the_hold_are_fed_without_an_order() {
             delivery(i64::try_from(offset).unwrap()),
         );
     }
-    sim.flush_old();
+    sim.flush_old(Instant::now());
     // Newest is minute 2: minute 0 is more than a minute behind it, minute 1 is not.
     assert_eq!(offsets(&sim.take_acks()), vec![0]);
     let skipped = Delivery {
@@ -139,7 +140,7 @@ fn events_older_than_the_hold_are_fed_without_an_order() {
     };
     sim.skip(skipped);
     sim.buffer(bar("AAA", 3, Decimal::ONE_HUNDRED), delivery(4));
-    sim.flush_old();
+    sim.flush_old(Instant::now());
     assert_eq!(
         offsets(&sim.take_acks()),
         vec![1],
@@ -147,6 +148,40 @@ fn events_older_than_the_hold_are_fed_without_an_order() {
     );
     sim.feed_until(&Symbol::new("AAA"), Timestamp(3 * MINUTE));
     assert_eq!(offsets(&sim.take_acks()), vec![4]);
+}
+
+/// A replay: the data runs a day ahead of the portfolio in event time, while the portfolio is
+/// still reading it. The hold must not feed past it (its next order would fill at a later
+/// price than it was decided on); the venue says it holds, so the gateway reads no more.
+#[test]
+fn the_hold_does_not_feed_past_a_portfolio_still_reading() {
+    let start = Instant::now();
+    let mut sim = EventTimeVenue::new(MINUTE);
+    let symbol = Symbol::new("AAA");
+    let reader = PortfolioId::new("reader");
+    sim.trade(&reader, std::slice::from_ref(&symbol), start);
+    for minute in 0..5 {
+        sim.buffer(bar("AAA", minute, Decimal::ONE_HUNDRED), delivery(minute));
+    }
+    assert!(sim.flush_old(start), "promised nothing yet, and heard from");
+    assert!(sim.take_acks().is_empty());
+    // It has read minute 1: minute 0 may go, minutes 1..3 are older than the hold but wait.
+    sim.promise(&reader, Timestamp(MINUTE), start);
+    assert_eq!(offsets(&sim.take_acks()), vec![0]);
+    assert!(sim.flush_old(start));
+    assert!(sim.take_acks().is_empty());
+    // Its order stamped minute 3 feeds up to it, and the hold has nothing left to do.
+    assert_eq!(sim.feed_until(&symbol, Timestamp(3 * MINUTE)), 3);
+    sim.promise(&reader, Timestamp(3 * MINUTE), start);
+    assert!(!sim.flush_old(start));
+    assert_eq!(offsets(&sim.take_acks()), vec![3]);
+    // Silent for long enough while far behind: it no longer holds the rest back.
+    for minute in 5..8 {
+        sim.buffer(bar("AAA", minute, Decimal::ONE_HUNDRED), delivery(minute));
+    }
+    assert!(sim.flush_old(start + TRADER_SILENCE / 2));
+    assert!(!sim.flush_old(start + TRADER_SILENCE));
+    assert_eq!(offsets(&sim.take_acks()), vec![5]);
 }
 
 #[test]
@@ -158,27 +193,34 @@ fn promises_feed_a_symbol_up_to_just_before_the_slowest_clock_of_its_traders() {
     let (a, b) = (Symbol::new("AAA"), Symbol::new("BBB"));
     let (both, only_a) = (PortfolioId::new("both"), PortfolioId::new("only-a"));
     assert_eq!(
-        sim.promise(&both, Timestamp(MINUTE)),
+        sim.promise(&both, Timestamp(MINUTE), Instant::now()),
         0,
         "not a known trader"
     );
-    sim.trade(&both, &[a.clone(), b.clone()]);
-    sim.trade(&only_a, std::slice::from_ref(&a));
+    sim.trade(&both, &[a.clone(), b.clone()], Instant::now());
+    sim.trade(&only_a, std::slice::from_ref(&a), Instant::now());
     assert!(sim.knows_trader(&only_a));
 
     // B has one trader, who has read up to minute 2: B's minutes 0 and 1 (offsets 1, 3). A
     // waits for its other trader, who has promised nothing.
-    assert_eq!(sim.promise(&both, Timestamp(2 * MINUTE)), 2);
+    assert_eq!(sim.promise(&both, Timestamp(2 * MINUTE), Instant::now()), 2);
     assert!(
         sim.take_acks().is_empty(),
         "offset 0 (A's minute 0) still waits"
     );
     // A's second trader has read up to minute 1: A's minute 0.
-    assert_eq!(sim.promise(&only_a, Timestamp(MINUTE)), 1);
+    assert_eq!(sim.promise(&only_a, Timestamp(MINUTE), Instant::now()), 1);
     assert_eq!(offsets(&sim.take_acks()), vec![1]);
-    assert_eq!(sim.promise(&only_a, Timestamp(MINUTE)), 0, "no news");
+    assert_eq!(
+        sim.promise(&only_a, Timestamp(MINUTE), Instant::now()),
+        0,
+        "no news"
+    );
     // Now A is held by the other's minute 2: its minute 1 (offset 2), not minute 2.
-    assert_eq!(sim.promise(&only_a, Timestamp(5 * MINUTE)), 1);
+    assert_eq!(
+        sim.promise(&only_a, Timestamp(5 * MINUTE), Instant::now()),
+        1
+    );
     assert_eq!(offsets(&sim.take_acks()), vec![3]);
     // An order stamped minute 2 feeds the rest as before.
     assert_eq!(sim.feed_until(&a, Timestamp(2 * MINUTE)), 1);
@@ -190,9 +232,9 @@ fn promises_feed_a_symbol_up_to_just_before_the_slowest_clock_of_its_traders() {
 fn data_read_after_a_promise_is_fed_when_asked() {
     let mut sim = EventTimeVenue::new(i64::MAX);
     let trader = PortfolioId::new("p");
-    sim.trade(&trader, &[Symbol::new("AAA")]);
+    sim.trade(&trader, &[Symbol::new("AAA")], Instant::now());
     assert_eq!(
-        sim.promise(&trader, Timestamp(2 * MINUTE)),
+        sim.promise(&trader, Timestamp(2 * MINUTE), Instant::now()),
         0,
         "nothing read yet"
     );
@@ -200,9 +242,9 @@ fn data_read_after_a_promise_is_fed_when_asked() {
         sim.buffer(event, d);
     }
     // A's minutes 0 and 1; B is nobody's.
-    assert_eq!(sim.feed_all_promised(), 2);
+    assert_eq!(sim.feed_all_promised(Instant::now()), 2);
     assert_eq!(offsets(&sim.take_acks()), vec![0]);
-    assert_eq!(sim.feed_all_promised(), 0);
+    assert_eq!(sim.feed_all_promised(Instant::now()), 0);
 }
 
 #[test]
@@ -224,8 +266,8 @@ fn a_fill_is_the_same_whether_promises_fed_the_data_or_the_order_did() {
             sim.buffer(event, delivery(minute));
         }
         if promised {
-            sim.trade(&p, std::slice::from_ref(&symbol));
-            assert_eq!(sim.promise(&p, Timestamp(2 * MINUTE)), 2);
+            sim.trade(&p, std::slice::from_ref(&symbol), Instant::now());
+            assert_eq!(sim.promise(&p, Timestamp(2 * MINUTE), Instant::now()), 2);
         }
         // The gateway's order path: the data up to the order's stamp, then the order.
         let mut intent = common::order(&p, 1, Side::Buy, Decimal::ONE, OrderKind::Market);

@@ -14,8 +14,13 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 
 /// 600 one-minute bars of a zig-zag that makes a 3/8 EMA cross trade several times.
 fn write_bars(path: &std::path::Path) {
+    write_zig_zag(path, 600);
+}
+
+/// `bars` one-minute bars of the zig-zag (an hour each way and back).
+fn write_zig_zag(path: &std::path::Path, bars: i64) {
     let mut text = String::from("timestamp,open,high,low,close,volume\n");
-    for i in 0..600_i64 {
+    for i in 0..bars {
         let phase = i % 60;
         let close = 40_000
             + if phase < 30 {
@@ -24,10 +29,11 @@ fn write_bars(path: &std::path::Path) {
                 (60 - phase) * 20
             };
         let minute = i % 60;
-        let hour = i / 60;
+        let hour = i / 60 % 24;
+        let day = i / 1440 + 1;
         writeln!(
             text,
-            "2022-01-01 {hour:02}:{minute:02}:00,{close},{},{},{close},10",
+            "2022-01-{day:02} {hour:02}:{minute:02}:00,{close},{},{},{close},10",
             close + 5,
             close - 5
         )
@@ -124,6 +130,47 @@ fn up_runs_feed_node_and_gateway_to_settled_positions() {
         stdout.contains(&format!("({orders} fills)")),
         "one fill per market order, recorded: {stdout}"
     );
+}
+
+/// In a replay the market data runs ahead of the node in event time, by as much as the
+/// node's queue and the bus hold. The simulated venue's hold (how far behind its symbol's
+/// newest data it keeps an event for the orders still to come) must not feed past a portfolio
+/// that is still reading, or its next order fills at a later bar than it was decided on and the
+/// run's fills depend on how fast each part happened to be. A hold of one minute gives the
+/// fills of a hold that never ends (before the venue told a portfolio still reading from one
+/// that had stopped, the first differed by hundreds of USDT of realised profit, run to run).
+#[test]
+fn up_fills_do_not_depend_on_how_far_the_venue_holds_data() {
+    let position = |name: &str, hold_ms: u64| {
+        let dir = temp_dir(name);
+        let config = config(&dir, "");
+        write_zig_zag(&dir.join("BTCUSDT.csv"), 6_000);
+        let text = std::fs::read_to_string(&config).unwrap().replace(
+            "id = \"gateway-1\"",
+            &format!("id = \"gateway-1\"\nsim_hold_ms = {hold_ms}"),
+        );
+        std::fs::write(&config, text).unwrap();
+        let stdout = succeed(
+            Command::new(env!("CARGO_BIN_EXE_chimera"))
+                .args(["up", "--exit-when-idle", "--config"])
+                .arg(&config),
+        );
+        assert!(
+            stdout.contains("feed: published 6000 market events"),
+            "{stdout}"
+        );
+        stdout
+            .lines()
+            .find(|l| l.starts_with("btc: BTCUSDT qty"))
+            .unwrap_or_else(|| panic!("a settled position: {stdout}"))
+            .to_owned()
+    };
+    let unbounded = position("hold-forever", 100_000_000_000);
+    assert!(unbounded.ends_with("(399 fills)"), "{unbounded}");
+    for run in 0..2 {
+        let minute = position(&format!("hold-minute-{run}"), 60_000);
+        assert_eq!(minute, unbounded, "run {run}");
+    }
 }
 
 /// The CPU time (user and system) `chimera up` with `flags` has used 2 s after it started

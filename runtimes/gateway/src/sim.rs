@@ -19,7 +19,7 @@ use chimera_runtime::runtime::{fatal, Runtime};
 use chimera_sim::{EventTimeVenue, SimState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long an order waits for the market data it was decided on before it goes to the
 /// venue regardless.
@@ -41,6 +41,9 @@ pub struct SimGatewayVenue {
     market: Box<dyn Subscription>,
     funded: BTreeSet<PortfolioId>,
     acks: Vec<Delivery>,
+    /// A portfolio still reading holds market data older than the hold: read no more until it
+    /// moves on ([`EventTimeVenue::flush_old`]); the bus keeps the rest.
+    held: bool,
 }
 
 impl SimGatewayVenue {
@@ -70,12 +73,48 @@ impl SimGatewayVenue {
             }
             None => (EventTimeVenue::new(hold_ms), BTreeSet::new()),
         };
-        Ok(Self {
+        let mut venue = Self {
             sim,
             market,
             funded,
             acks: Vec::new(),
-        })
+            held: false,
+        };
+        venue.learn_registered(rt).await;
+        Ok(venue)
+    }
+
+    /// Registers every portfolio the registry runs (active or paused) as a trader of its
+    /// symbols before any market data is read: one that first speaks after the gateway has
+    /// read a day of a replay would otherwise find that data fed past it. Best effort: a
+    /// portfolio missed here (the store is down, or it is registered later) is learnt from
+    /// its first progress or order as before.
+    async fn learn_registered(&mut self, rt: &Runtime) {
+        let records = match rt.store.list_portfolios().await {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::warn!("portfolios not listed; each is learnt when it first speaks: {e}");
+                return;
+            }
+        };
+        let now = Instant::now();
+        for record in records {
+            if record.status == chimera_ports::PortfolioStatus::Stopped {
+                continue;
+            }
+            let built = serde_json::from_str::<PortfolioSpec>(&record.config)
+                .map_err(|e| e.to_string())
+                .and_then(|spec| spec.build_portfolio().map_err(|p| p.join("; ")));
+            match built {
+                Ok(books) => {
+                    let symbols: Vec<Symbol> = books.instruments.keys().cloned().collect();
+                    self.sim.trade(&record.id, &symbols, now);
+                }
+                Err(e) => {
+                    tracing::warn!(portfolio = %record.id, "not followed by the venue: {e}");
+                }
+            }
+        }
     }
 
     /// Buffers up to `max` market-data deliveries, waiting up to `wait` for the first.
@@ -152,7 +191,7 @@ impl SimGatewayVenue {
         self.funded.insert(portfolio.clone());
         if !self.sim.knows_trader(portfolio) {
             let symbols: Vec<Symbol> = books.instruments.keys().cloned().collect();
-            self.sim.trade(portfolio, &symbols);
+            self.sim.trade(portfolio, &symbols, Instant::now());
         }
         Ok(true)
     }
@@ -170,7 +209,7 @@ impl SimGatewayVenue {
                 Vec::new()
             }
         };
-        self.sim.trade(portfolio, &symbols);
+        self.sim.trade(portfolio, &symbols, Instant::now());
         Ok(())
     }
 }
@@ -202,12 +241,18 @@ impl GatewayVenue for SimGatewayVenue {
 
     async fn turn(&mut self, rt: &std::sync::Arc<Runtime>) -> anyhow::Result<usize> {
         // Without waiting: market data first, so the venue knows prices before the orders
-        // stamped with them arrive.
-        let read = self.take_market(rt, MARKET_BATCH, Duration::ZERO).await?;
+        // stamped with them arrive; none while a portfolio still reading holds data older than
+        // the hold (an order it needs data for reads it on its own path, `catch_up`).
+        let read = if self.held {
+            0
+        } else {
+            self.take_market(rt, MARKET_BATCH, Duration::ZERO).await?
+        };
+        let now = Instant::now();
         if read > 0 {
-            self.sim.feed_all_promised();
+            self.sim.feed_all_promised(now);
         }
-        self.sim.flush_old();
+        self.held = self.sim.flush_old(now);
         self.acks.extend(self.sim.take_acks());
         Ok(read)
     }
@@ -219,7 +264,8 @@ impl GatewayVenue for SimGatewayVenue {
         self.catch_up(rt, &intent.symbol, intent.created_at).await?;
         self.sim.feed_until(&intent.symbol, intent.created_at);
         // Its stamp promises as much as a progress message would.
-        self.sim.promise(&intent.portfolio_id, intent.created_at);
+        self.sim
+            .promise(&intent.portfolio_id, intent.created_at, Instant::now());
         Ok(true)
     }
 
@@ -232,7 +278,7 @@ impl GatewayVenue for SimGatewayVenue {
         if !self.sim.knows_trader(portfolio) {
             self.learn_trader(rt, portfolio).await?;
         }
-        self.sim.promise(portfolio, clock);
+        self.sim.promise(portfolio, clock, Instant::now());
         Ok(())
     }
 

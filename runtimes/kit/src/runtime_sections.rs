@@ -86,7 +86,10 @@ pub struct GatewayConfig {
     #[serde(default)]
     pub venue: VenueKind,
     /// How far (event time, ms) the simulated venue may lag the newest market event while it
-    /// waits for orders stamped earlier, so fills do not depend on message timing.
+    /// waits for orders stamped earlier, so fills do not depend on message timing. Data older
+    /// than that is fed past a portfolio only once the portfolio has also been silent for 30 s
+    /// of wall time (`chimera_sim::TRADER_SILENCE`); until then the gateway stops reading
+    /// market data, so in a replay this bounds what the venue buffers, not the fills.
     #[serde(default = "default_hold")]
     pub sim_hold_ms: i64,
     /// Least time between two checkpoints, ms (0 to 60000; default 250). Commands are
