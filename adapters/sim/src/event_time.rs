@@ -264,6 +264,12 @@ impl EventTimeVenue {
         }
     }
 
+    /// Whether the venue was fed `symbol`'s data stamped after `ts`: an order stamped `ts`
+    /// would be priced with data its engine had not seen.
+    pub fn fed_past(&self, symbol: &Symbol, ts: Timestamp) -> bool {
+        self.fed_ts.get(symbol).is_some_and(|fed| *fed > ts)
+    }
+
     /// Whether market data for `symbol` has reached `ts`.
     pub fn covers(&self, symbol: &Symbol, ts: Timestamp) -> bool {
         self.newest.get(symbol).is_some_and(|n| *n >= ts)

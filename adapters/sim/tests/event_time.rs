@@ -172,6 +172,11 @@ fn the_hold_does_not_feed_past_a_portfolio_still_reading() {
     assert!(sim.take_acks().is_empty());
     // Its order stamped minute 3 feeds up to it, and the hold has nothing left to do.
     assert_eq!(sim.feed_until(&symbol, Timestamp(3 * MINUTE)), 3);
+    assert!(!sim.fed_past(&symbol, Timestamp(3 * MINUTE)));
+    assert!(
+        sim.fed_past(&symbol, Timestamp(2 * MINUTE)),
+        "an order stamped minute 2 would now be priced late"
+    );
     sim.promise(&reader, Timestamp(3 * MINUTE), start);
     assert!(!sim.flush_old(start));
     assert_eq!(offsets(&sim.take_acks()), vec![3]);

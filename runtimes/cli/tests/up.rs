@@ -159,6 +159,10 @@ fn up_fills_do_not_depend_on_how_far_the_venue_holds_data() {
             stdout.contains("feed: published 6000 market events"),
             "{stdout}"
         );
+        assert!(
+            !stdout.contains("priced with market data newer"),
+            "no order found the venue past its time: {stdout}"
+        );
         stdout
             .lines()
             .find(|l| l.starts_with("btc: BTCUSDT qty"))

@@ -78,6 +78,9 @@ pub struct GatewayFigures {
     /// Market events a simulated venue fed between orders, on the nodes' progress promises,
     /// rather than on an order's path (0 on an exchange).
     pub fed_ahead: u64,
+    /// Orders a simulated venue priced with market data newer than their own stamp (0 on an
+    /// exchange; see [`GatewayVenue::priced_late`]).
+    pub priced_late: u64,
 }
 
 /// Commands read per turn before a checkpoint.
@@ -216,6 +219,7 @@ async fn run_gateway_with(
     // Nothing handed to the record writer is left unwritten at exit.
     gw.settle_records().await?;
     gw.figures.fed_ahead = gw.venue.fed_ahead();
+    gw.figures.priced_late = gw.venue.priced_late();
     Ok(gw.figures)
 }
 
@@ -250,6 +254,7 @@ fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
         ("chimera_gateway_fenced_total", f.fenced),
         ("chimera_gateway_kill_refused_total", f.killed),
         ("chimera_gateway_fed_ahead_total", f.fed_ahead),
+        ("chimera_gateway_priced_late_total", f.priced_late),
     ] {
         metrics::counter!(name, "component" => component.to_owned()).absolute(value);
     }
@@ -258,7 +263,7 @@ fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
         serde_json::json!({
             "submitted": f.submitted, "duplicates": f.duplicates, "fills": f.fills,
             "reports": f.reports, "fenced": f.fenced, "checkpoints": f.checkpoints,
-            "kill_refused": f.killed, "fed_ahead": f.fed_ahead,
+            "kill_refused": f.killed, "fed_ahead": f.fed_ahead, "priced_late": f.priced_late,
         }),
     );
 }
@@ -405,6 +410,7 @@ impl Keeper {
         }
         gw.figures.checkpoints += 1;
         gw.figures.fed_ahead = gw.venue.fed_ahead();
+        gw.figures.priced_late = gw.venue.priced_late();
         gw.checkpoint_time.record(started.elapsed());
         export(&rt.source, &gw.figures, &self.board);
         gw.venue.acknowledge(&rt).await?;
@@ -442,7 +448,7 @@ pub async fn run_gateway_process(config: &LiveConfig) -> anyhow::Result<()> {
     let f = outcome?;
     println!(
         "submitted {} duplicates {} replayed {} fills {} reports {} checkpoints {} fenced {} \
-         kill-refused {} fed-ahead {}",
+         kill-refused {} fed-ahead {} priced-late {}",
         f.submitted,
         f.duplicates,
         f.replayed,
@@ -451,7 +457,8 @@ pub async fn run_gateway_process(config: &LiveConfig) -> anyhow::Result<()> {
         f.checkpoints,
         f.fenced,
         f.killed,
-        f.fed_ahead
+        f.fed_ahead,
+        f.priced_late
     );
     Ok(())
 }

@@ -44,6 +44,8 @@ pub struct SimGatewayVenue {
     /// A portfolio still reading holds market data older than the hold: read no more until it
     /// moves on ([`EventTimeVenue::flush_old`]); the bus keeps the rest.
     held: bool,
+    /// Orders that found the venue fed past their stamp ([`GatewayVenue::priced_late`]).
+    priced_late: u64,
 }
 
 impl SimGatewayVenue {
@@ -79,6 +81,7 @@ impl SimGatewayVenue {
             funded,
             acks: Vec::new(),
             held: false,
+            priced_late: 0,
         };
         venue.learn_registered(rt).await;
         Ok(venue)
@@ -262,6 +265,9 @@ impl GatewayVenue for SimGatewayVenue {
             return Ok(false);
         }
         self.catch_up(rt, &intent.symbol, intent.created_at).await?;
+        if self.sim.fed_past(&intent.symbol, intent.created_at) {
+            self.priced_late += 1;
+        }
         self.sim.feed_until(&intent.symbol, intent.created_at);
         // Its stamp promises as much as a progress message would.
         self.sim
@@ -284,6 +290,10 @@ impl GatewayVenue for SimGatewayVenue {
 
     fn fed_ahead(&self) -> u64 {
         self.sim.fed_on_promises()
+    }
+
+    fn priced_late(&self) -> u64 {
+        self.priced_late
     }
 
     fn knowledge(&self, intent: &OrderIntent) -> Knowledge {

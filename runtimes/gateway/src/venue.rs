@@ -71,6 +71,13 @@ pub trait GatewayVenue: Send {
         0
     }
 
+    /// How many orders reached a simulated venue already fed market data newer than their own
+    /// stamp since the gateway started (so they were priced with data their engine had not
+    /// seen: a portfolio behind another that trades its symbol, in a replay): 0 by default.
+    fn priced_late(&self) -> u64 {
+        0
+    }
+
     /// Whether the venue already received `intent`'s client order id (by default it cannot
     /// tell: the records decide, and an exchange de-duplicates by client order id).
     fn knowledge(&self, _intent: &OrderIntent) -> Knowledge {

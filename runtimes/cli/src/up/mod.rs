@@ -148,6 +148,14 @@ async fn up(
         "gateway: {} orders sent, {} duplicates, {} fills",
         gateway_figures.submitted, gateway_figures.duplicates, gateway_figures.fills
     );
+    if gateway_figures.priced_late > 0 {
+        println!(
+            "gateway: {} orders were priced with market data newer than their own time (portfolios \
+             sharing a symbol, one reading behind the other; their fills can change from run to \
+             run: README, Known limits)",
+            gateway_figures.priced_late
+        );
+    }
     for f in &figures {
         println!(
             "node: {} applied {} events and {} fills, sent {} orders",
