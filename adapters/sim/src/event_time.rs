@@ -264,6 +264,21 @@ impl EventTimeVenue {
         }
     }
 
+    /// Whether an order of `portfolio` on `symbol` stamped `ts` comes in its turn at `now`
+    /// (wall time): every other portfolio trading the symbol has promised `ts`, or has said
+    /// nothing for [`crate::TRADER_SILENCE`]. Sent before that, it could find the venue moved
+    /// past `ts` by another portfolio's newer order, or an older order of another could find
+    /// the venue moved past its own time by this one.
+    pub fn in_turn(
+        &self,
+        portfolio: &PortfolioId,
+        symbol: &Symbol,
+        ts: Timestamp,
+        now: Instant,
+    ) -> bool {
+        self.promises.others_reached(portfolio, symbol, ts, now)
+    }
+
     /// Whether the venue was fed `symbol`'s data stamped after `ts`: an order stamped `ts`
     /// would be priced with data its engine had not seen.
     pub fn fed_past(&self, symbol: &Symbol, ts: Timestamp) -> bool {

@@ -125,6 +125,30 @@ impl Promises {
         self.symbols.iter().position(|(s, _)| s == symbol)
     }
 
+    /// Whether every portfolio but `portfolio` trading `symbol` has promised `ts` (it will send
+    /// nothing stamped earlier), or has said nothing for [`TRADER_SILENCE`]: an order of
+    /// `portfolio` stamped `ts` then comes in its turn, after every earlier order on the symbol.
+    pub(crate) fn others_reached(
+        &self,
+        portfolio: &PortfolioId,
+        symbol: &Symbol,
+        ts: Timestamp,
+        now: Instant,
+    ) -> bool {
+        let Some(index) = self.index_of(symbol) else {
+            return true;
+        };
+        self.symbols[index]
+            .1
+            .iter()
+            .filter(|p| *p != portfolio)
+            .filter_map(|p| self.traders.get(p))
+            .all(|t| {
+                t.clock.is_some_and(|c| c >= ts)
+                    || now.saturating_duration_since(t.heard) >= TRADER_SILENCE
+            })
+    }
+
     /// What symbol `index`'s traders let the venue feed, given the symbol's newest data, the
     /// venue's hold and the time now: just before the smallest clock among them, leaving out a
     /// trader only when it is both more than `hold_ms` behind `newest` and silent for

@@ -177,6 +177,65 @@ fn up_fills_do_not_depend_on_how_far_the_venue_holds_data() {
     }
 }
 
+/// Two portfolios on one symbol read the same bars at their own pace: the venue executes their
+/// orders in the order of their stamps ([gateway] sim_lockstep, on by default), so each fills
+/// exactly as when it runs alone. Executed as they arrived, most orders of the portfolio
+/// reading behind found the venue moved past their time by the other's (6,500 of the reference
+/// example's 8,952 orders), and fills changed from run to run.
+#[test]
+fn portfolios_sharing_a_symbol_fill_as_they_would_alone() {
+    let second = "\n[[portfolios]]\nid = \"btc-slow\"\nstrategy = \"ema-cross\"\n\
+                  reporting_asset = \"USDT\"\n\n[portfolios.params]\nfast = \"8\"\n\
+                  slow = \"21\"\nqty = \"0.02\"\n\n[[portfolios.instruments]]\n\
+                  symbol = \"BTCUSDT\"\nkind = \"perp\"\nquote = \"USDT\"\n\
+                  tick_size = \"0.1\"\nlot_size = \"0.001\"\nmin_notional = \"5\"\n\
+                  maker_fee = \"0.0002\"\ntaker_fee = \"0.0005\"\nleverage = \"5\"\n\n\
+                  [portfolios.balances]\nUSDT = \"100000\"\n";
+    // `keep`: which of the two portfolios the run has (both, or one alone).
+    let run = |name: &str, keep: &[&str]| -> String {
+        let dir = temp_dir(name);
+        let config = config(&dir, second);
+        write_zig_zag(&dir.join("BTCUSDT.csv"), 6_000);
+        let text = std::fs::read_to_string(&config).unwrap();
+        let (head, blocks) = text.split_at(text.find("[[portfolios]]").unwrap());
+        let mut kept = head.replace(
+            "id = \"gateway-1\"",
+            "id = \"gateway-1\"\nsim_hold_ms = 60000",
+        );
+        for block in blocks.split_inclusive("\n[[portfolios]]") {
+            let block = block.trim_end_matches("[[portfolios]]");
+            let block = block.strip_prefix("[[portfolios]]").unwrap_or(block);
+            let id = block.split('"').nth(1).unwrap();
+            if keep.contains(&id) {
+                kept.push_str("[[portfolios]]");
+                kept.push_str(block);
+            }
+        }
+        std::fs::write(&config, kept).unwrap();
+        succeed(
+            Command::new(env!("CARGO_BIN_EXE_chimera"))
+                .args(["up", "--exit-when-idle", "--config"])
+                .arg(&config),
+        )
+    };
+    let position = |stdout: &str, id: &str| -> String {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{id}: BTCUSDT qty")))
+            .unwrap_or_else(|| panic!("{id}'s position: {stdout}"))
+            .to_owned()
+    };
+    let both = run("shared", &["btc", "btc-slow"]);
+    assert!(
+        !both.contains("priced with market data newer"),
+        "no order found the venue past its time: {both}"
+    );
+    for id in ["btc", "btc-slow"] {
+        let alone = run(&format!("alone-{id}"), &[id]);
+        assert_eq!(position(&both, id), position(&alone, id), "{both}");
+    }
+}
+
 /// The CPU time (user and system) `chimera up` with `flags` has used 2 s after it started
 /// (the replay takes a fraction of that), then stops it with SIGTERM.
 fn cpu_seconds_over_two_seconds(flags: &[&str]) -> f64 {

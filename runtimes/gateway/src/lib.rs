@@ -26,7 +26,9 @@ mod decide;
 mod execution;
 mod fence;
 mod journal;
+mod keeper;
 mod kill_guard;
+mod lockstep;
 mod recorder;
 mod sim;
 mod state;
@@ -37,22 +39,19 @@ pub use binance::BinanceGatewayVenue;
 pub use sim::SimGatewayVenue;
 pub use venue::{GatewayVenue, Knowledge, PlainVenue};
 
-use chimera_kernel::engine::Command;
 use chimera_kernel::ids::PortfolioId;
-use chimera_messages::{decode, message_type, EpochClaim, MessageType, Progress, Topic};
-use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
+use chimera_messages::Topic;
 use chimera_runtime::config::LiveConfig;
 use chimera_runtime::config::{GatewayConfig, VenueKind};
-use chimera_runtime::offsets::set_latest;
-use chimera_runtime::runtime::{fatal, Runtime};
+use chimera_runtime::runtime::Runtime;
 use chimera_runtime::runtime::{shutdown_pair, trigger_on_signals};
-use chimera_runtime::telemetry::{HealthBoard, HealthStatus};
+use chimera_runtime::telemetry::HealthBoard;
 use chimera_runtime::{connect, connect_bus};
 use execution::Gateway;
 use fence::Fence;
+use keeper::Keeper;
 use state::restore;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -83,8 +82,6 @@ pub struct GatewayFigures {
     pub priced_late: u64,
 }
 
-/// Commands read per turn before a checkpoint.
-const COMMAND_BATCH: usize = 64;
 /// How long a turn with nothing to do waits for a command.
 const IDLE_WAIT: Duration = Duration::from_millis(20);
 /// The same while the venue's own work came in during the last [`IDLE_WAIT`] (the simulation
@@ -106,7 +103,14 @@ pub async fn run_gateway(
     let (revision, state) = restore(&rt, &checkpoint_owner(config)).await?;
     let venue: Box<dyn GatewayVenue> = match &config.venue {
         VenueKind::Sim => Box::new(
-            SimGatewayVenue::start(&rt, &config.id, config.sim_hold_ms, state.venue).await?,
+            SimGatewayVenue::start(
+                &rt,
+                &config.id,
+                config.sim_hold_ms,
+                config.sim_lockstep,
+                state.venue,
+            )
+            .await?,
         ),
         VenueKind::Binance(binance) => Box::new(BinanceGatewayVenue::connect(binance).await?),
     };
@@ -176,6 +180,7 @@ async fn run_gateway_with(
         fence: Fence::new(fence),
         board,
         eager: rt.bus.in_process(),
+        lockstep: lockstep::Lockstep::default(),
     };
     let shutdown = rt.shutdown.clone();
     let checkpoint_every = Duration::from_millis(config.checkpoint_ms);
@@ -198,6 +203,8 @@ async fn run_gateway_with(
         };
         // Not raced against shutdown: a command is either executed and recorded or not read.
         keeper.commands(&mut gw, &mut orders, wait).await?;
+        // Held orders whose turn came with time (a portfolio that went quiet).
+        keeper.release(&mut gw).await?;
         // What the commands' execution reported (a simulated order fills as it is placed) goes
         // out in this turn, not after its records are written and the next venue turn.
         gw.publish_reports().await?;
@@ -221,210 +228,6 @@ async fn run_gateway_with(
     gw.figures.fed_ahead = gw.venue.fed_ahead();
     gw.figures.priced_late = gw.venue.priced_late();
     Ok(gw.figures)
-}
-
-/// Tracks what was applied and acknowledges it once a checkpoint covers it.
-struct Keeper {
-    owner: PortfolioId,
-    revision: i64,
-    applied: BTreeMap<String, i64>,
-    /// The key in `applied` of the command being read (`topic/partition`), and the delivery's
-    /// topic and partition it was written for: written again only when they change.
-    partition: String,
-    partition_of: Option<(Arc<str>, i32)>,
-    order_acks: Vec<Delivery>,
-    last: Instant,
-    fence: Fence,
-    board: HealthBoard,
-    /// Publish each command's reports as soon as it is executed, not once per batch of
-    /// commands: the bus is in process ([`chimera_ports::EventBus::in_process`]).
-    eager: bool,
-}
-
-/// The gateway's figures as Prometheus counters (`chimera_gateway_<figure>_total`, label
-/// `component`), and its health (`ok` with the figures as details).
-fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
-    for (name, value) in [
-        ("chimera_gateway_submitted_total", f.submitted),
-        ("chimera_gateway_duplicates_total", f.duplicates),
-        ("chimera_gateway_replayed_total", f.replayed),
-        ("chimera_gateway_fills_total", f.fills),
-        ("chimera_gateway_reports_total", f.reports),
-        ("chimera_gateway_checkpoints_total", f.checkpoints),
-        ("chimera_gateway_fenced_total", f.fenced),
-        ("chimera_gateway_kill_refused_total", f.killed),
-        ("chimera_gateway_fed_ahead_total", f.fed_ahead),
-        ("chimera_gateway_priced_late_total", f.priced_late),
-    ] {
-        metrics::counter!(name, "component" => component.to_owned()).absolute(value);
-    }
-    board.set(
-        HealthStatus::Ok,
-        serde_json::json!({
-            "submitted": f.submitted, "duplicates": f.duplicates, "fills": f.fills,
-            "reports": f.reports, "fenced": f.fenced, "checkpoints": f.checkpoints,
-            "kill_refused": f.killed, "fed_ahead": f.fed_ahead, "priced_late": f.priced_late,
-        }),
-    );
-}
-
-impl Keeper {
-    /// Reads and executes up to [`COMMAND_BATCH`] commands, waiting up to `wait` for the first.
-    async fn commands(
-        &mut self,
-        gw: &mut Gateway,
-        orders: &mut Box<dyn Subscription>,
-        wait: Duration,
-    ) -> anyhow::Result<()> {
-        let mut handled = 0;
-        while handled < COMMAND_BATCH {
-            let polled = orders
-                .poll(if handled == 0 { wait } else { Duration::ZERO })
-                .await;
-            let d = match polled {
-                Ok(Some(d)) => d,
-                Ok(None) => break,
-                Err(e) if e.is_transient() => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    break;
-                }
-                Err(e) => return Err(fatal("poll orders", &e)),
-            };
-            handled += 1;
-            let read_at = Instant::now();
-            if self
-                .partition_of
-                .as_ref()
-                .is_none_or(|(topic, partition)| *partition != d.partition || *topic != d.topic)
-            {
-                self.partition.clear(); // `topic/partition`, written without allocating
-                let _ = write!(self.partition, "{}/{}", d.topic, d.partition);
-                self.partition_of = Some((Arc::clone(&d.topic), d.partition));
-            }
-            if self
-                .applied
-                .get(&self.partition)
-                .is_some_and(|a| d.offset <= *a)
-            {
-                gw.figures.replayed += 1;
-            } else {
-                let decoded = match message_type(&d.payload) {
-                    Some(MessageType::EpochClaim) => {
-                        decode::<EpochClaim>(&d.payload, MessageType::EpochClaim).map(|env| {
-                            self.fence
-                                .claim(&env.payload.portfolio_id, env.payload.epoch);
-                            None
-                        })
-                    }
-                    Some(MessageType::Progress) => {
-                        match decode::<Progress>(&d.payload, MessageType::Progress) {
-                            Ok(env) => {
-                                let Progress {
-                                    portfolio_id,
-                                    clock,
-                                } = &env.payload;
-                                // A zombie's promise is refused like its orders.
-                                if self.fence.admit(portfolio_id, env.epoch).is_ok() {
-                                    gw.venue.progress(&gw.rt, portfolio_id, *clock).await?;
-                                }
-                                Ok(None)
-                            }
-                            Err(error) => Err(error),
-                        }
-                    }
-                    _ => decode::<Command>(&d.payload, MessageType::OrderCommand).map(Some),
-                };
-                match decoded {
-                    Ok(None) => {}
-                    Ok(Some(env)) => {
-                        match self.fence.admit(env.payload.portfolio_id(), env.epoch) {
-                            Ok(()) => match gw.handle(env.payload).await {
-                                Ok(()) => {
-                                    gw.command_time.record(read_at.elapsed());
-                                    if self.eager {
-                                        gw.flush().await?; // before the next command runs
-                                    }
-                                }
-                                Err(e) if e.is::<execution::Interrupted>() => {
-                                    tracing::warn!(component = %gw.rt.source, "{e}; the command runs again after the restart");
-                                    return Ok(());
-                                }
-                                Err(e) => return Err(e),
-                            },
-                            Err(fenced) => gw.fenced(&env, fenced),
-                        }
-                    }
-                    Err(error) => gw
-                        .rt
-                        .dead_letter(&d, &error)
-                        .await
-                        .map_err(|e| fatal("dead letter", &e))?,
-                }
-                set_latest(&mut self.applied, &self.partition, d.offset);
-            }
-            self.order_acks.push(d);
-        }
-        Ok(())
-    }
-
-    /// Saves the venue and progress, then acknowledges everything they cover.
-    async fn checkpoint(
-        &mut self,
-        gw: &mut Gateway,
-        orders: &mut Box<dyn Subscription>,
-    ) -> anyhow::Result<()> {
-        self.last = Instant::now();
-        if !gw.venue.has_unacknowledged() && self.order_acks.is_empty() {
-            return Ok(());
-        }
-        let started = Instant::now();
-        // What the checkpoint acknowledges must be on record first.
-        gw.settle_records().await?;
-        let venue = gw.venue.checkpoint()?;
-        let state = format!(
-            "{{\"applied\":{},\"fence\":{},\"venue\":{}}}",
-            serde_json::to_string(&self.applied)?,
-            serde_json::to_string(self.fence.epochs())?,
-            venue.as_deref().unwrap_or("null")
-        );
-        self.revision += 1;
-        let checkpoint = Checkpoint {
-            portfolio_id: self.owner.clone(),
-            revision: self.revision,
-            state,
-            ts: gw.venue.now(),
-        };
-        let rt = Arc::clone(&gw.rt);
-        let stored = rt
-            .retry("gateway checkpoint", || {
-                rt.store.save_checkpoint(&checkpoint)
-            })
-            .await
-            .map_err(|e| fatal("gateway checkpoint", &e))?;
-        if stored == Inserted::Duplicate {
-            anyhow::bail!(
-                "{}: a newer checkpoint exists (revision ≥ {}); another gateway with this id runs, stopping",
-                self.owner,
-                self.revision
-            );
-        }
-        gw.figures.checkpoints += 1;
-        gw.figures.fed_ahead = gw.venue.fed_ahead();
-        gw.figures.priced_late = gw.venue.priced_late();
-        gw.checkpoint_time.record(started.elapsed());
-        export(&rt.source, &gw.figures, &self.board);
-        gw.venue.acknowledge(&rt).await?;
-        // Acknowledgement is cumulative per partition: the newest delivery of each suffices.
-        let newest: BTreeMap<i32, Delivery> = self
-            .order_acks
-            .drain(..)
-            .map(|d| (d.partition, d))
-            .collect();
-        for d in newest.values() {
-            rt.ack(orders, d).await.map_err(|e| fatal("ack", &e))?;
-        }
-        Ok(())
-    }
 }
 
 /// The trade gateway: executes order commands on the venue.

@@ -46,6 +46,9 @@ pub struct SimGatewayVenue {
     held: bool,
     /// Orders that found the venue fed past their stamp ([`GatewayVenue::priced_late`]).
     priced_late: u64,
+    /// Orders of portfolios sharing a symbol go in the order of their stamps
+    /// ([`GatewayVenue::in_turn`]).
+    lockstep: bool,
 }
 
 impl SimGatewayVenue {
@@ -58,6 +61,7 @@ impl SimGatewayVenue {
         rt: &Runtime,
         gateway_id: &str,
         hold_ms: i64,
+        lockstep: bool,
         checkpoint: Option<serde_json::Value>,
     ) -> anyhow::Result<Self> {
         let market = rt
@@ -82,6 +86,7 @@ impl SimGatewayVenue {
             acks: Vec::new(),
             held: false,
             priced_late: 0,
+            lockstep,
         };
         venue.learn_registered(rt).await;
         Ok(venue)
@@ -294,6 +299,10 @@ impl GatewayVenue for SimGatewayVenue {
 
     fn priced_late(&self) -> u64 {
         self.priced_late
+    }
+
+    fn in_turn(&self, portfolio: &PortfolioId, symbol: &Symbol, ts: Timestamp) -> bool {
+        !self.lockstep || self.sim.in_turn(portfolio, symbol, ts, Instant::now())
     }
 
     fn knowledge(&self, intent: &OrderIntent) -> Knowledge {

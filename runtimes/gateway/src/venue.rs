@@ -71,6 +71,13 @@ pub trait GatewayVenue: Send {
         0
     }
 
+    /// Whether an order of `portfolio` on `symbol` stamped `ts` may be executed now, or must
+    /// wait for the other portfolios trading the symbol to promise `ts` (a simulated venue in
+    /// lockstep, see [`crate::lockstep`]): always, by default.
+    fn in_turn(&self, _portfolio: &PortfolioId, _symbol: &Symbol, _ts: Timestamp) -> bool {
+        true
+    }
+
     /// How many orders reached a simulated venue already fed market data newer than their own
     /// stamp since the gateway started (so they were priced with data their engine had not
     /// seen: a portfolio behind another that trades its symbol, in a replay): 0 by default.

@@ -92,6 +92,13 @@ pub struct GatewayConfig {
     /// market data, so in a replay this bounds what the venue buffers, not the fills.
     #[serde(default = "default_hold")]
     pub sim_hold_ms: i64,
+    /// The simulated venue executes the orders of portfolios sharing a symbol in the order of
+    /// their stamps (default true): an order waits until every other portfolio trading its
+    /// symbol has promised its time, so a replay's fills do not depend on which engine ran
+    /// ahead. The wait is at most `[node] progress_ms` (every batch on the in-memory bus, a
+    /// second on Kafka or Redis by default); false prices orders as they arrive.
+    #[serde(default = "default_lockstep")]
+    pub sim_lockstep: bool,
     /// Least time between two checkpoints, ms (0 to 60000; default 250). Commands are
     /// acknowledged on the bus only once a checkpoint covers them, and a checkpoint waits until
     /// every order and fill before it is written: a larger value executes more commands again
@@ -187,6 +194,9 @@ fn binance<E: serde::de::Error>(table: toml::Table) -> Result<BinanceConfig, E> 
 }
 fn default_hold() -> i64 {
     86_400_000
+}
+fn default_lockstep() -> bool {
+    true
 }
 
 /// The market-data feed.

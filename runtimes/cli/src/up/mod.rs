@@ -150,9 +150,9 @@ async fn up(
     );
     if gateway_figures.priced_late > 0 {
         println!(
-            "gateway: {} orders were priced with market data newer than their own time (portfolios \
-             sharing a symbol, one reading behind the other; their fills can change from run to \
-             run: README, Known limits)",
+            "gateway: {} orders were priced with market data newer than their own time (a \
+             portfolio sharing a symbol read behind another while [gateway] sim_lockstep was off, \
+             or after it had been silent for 30 s): their fills depend on timing",
             gateway_figures.priced_late
         );
     }

@@ -29,10 +29,6 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The least time between two progress promises of a portfolio reading a backlog (see
-/// `Worker::progress_due`).
-const BACKLOG_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// What a node checkpoints per portfolio.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct NodeCheckpoint {
@@ -441,21 +437,17 @@ impl Worker {
     }
 
     /// The engine's clock to promise with this batch ([`chimera_messages::Progress`]): when
-    /// its clock moved since the last promise, at least `progress_every` ago once the
-    /// portfolio's queue is empty, and at least [`BACKLOG_PROGRESS_EVERY`] ago while it reads a
-    /// backlog. A promise per batch of a backlog would be traffic the venue has little use
-    /// for (the next order is already behind it on the bus), but none at all would let the
-    /// simulated venue take a portfolio that trades rarely for one that stopped
-    /// (`chimera_sim::TRADER_SILENCE`, 30 s) and feed market data past it.
+    /// its clock moved since the last promise, at least `progress_every` ago, whether or not
+    /// the portfolio reads a backlog. The simulated venue needs them while a backlog is read
+    /// too: it executes the orders of portfolios sharing a symbol in the order of their stamps
+    /// (an order waits for the others' promises), and takes a portfolio silent for 30 s for
+    /// one that stopped (`chimera_sim::TRADER_SILENCE`).
     fn progress_due(&self) -> Option<Timestamp> {
         let clock = self.set.clock()?;
-        let every = if self.queue.len() > 0 {
-            self.progress_every.max(BACKLOG_PROGRESS_EVERY)
-        } else {
-            self.progress_every
-        };
         if self.promised.is_some_and(|p| p >= clock)
-            || self.last_promise.is_some_and(|at| at.elapsed() < every)
+            || self
+                .last_promise
+                .is_some_and(|at| at.elapsed() < self.progress_every)
         {
             return None;
         }

@@ -1,0 +1,315 @@
+//! [`Keeper`]: reads the order commands, executes them (or holds them for their turn, see
+//! [`crate::lockstep`]), tracks what was applied, and checkpoints and acknowledges it.
+
+use crate::execution::{self, Gateway};
+use crate::fence::Fence;
+use crate::lockstep;
+use crate::GatewayFigures;
+use chimera_kernel::engine::Command;
+use chimera_kernel::ids::PortfolioId;
+use chimera_messages::{decode, message_type, EpochClaim, MessageType, Progress};
+use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
+use chimera_runtime::offsets::set_latest;
+use chimera_runtime::runtime::fatal;
+use chimera_runtime::telemetry::{HealthBoard, HealthStatus};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Commands read per turn before a checkpoint.
+const COMMAND_BATCH: usize = 64;
+
+/// Tracks what was applied and acknowledges it once a checkpoint covers it.
+pub(crate) struct Keeper {
+    pub(crate) owner: PortfolioId,
+    pub(crate) revision: i64,
+    pub(crate) applied: BTreeMap<String, i64>,
+    /// The key in `applied` of the command being read (`topic/partition`), and the delivery's
+    /// topic and partition it was written for: written again only when they change.
+    pub(crate) partition: String,
+    pub(crate) partition_of: Option<(Arc<str>, i32)>,
+    pub(crate) order_acks: Vec<Delivery>,
+    pub(crate) last: Instant,
+    pub(crate) fence: Fence,
+    pub(crate) board: HealthBoard,
+    /// Publish each command's reports as soon as it is executed, not once per batch of
+    /// commands: the bus is in process ([`chimera_ports::EventBus::in_process`]).
+    pub(crate) eager: bool,
+    /// Order commands waiting for their turn ([`lockstep`]).
+    pub(crate) lockstep: lockstep::Lockstep,
+}
+
+/// The gateway's figures as Prometheus counters (`chimera_gateway_<figure>_total`, label
+/// `component`), and its health (`ok` with the figures as details).
+fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
+    for (name, value) in [
+        ("chimera_gateway_submitted_total", f.submitted),
+        ("chimera_gateway_duplicates_total", f.duplicates),
+        ("chimera_gateway_replayed_total", f.replayed),
+        ("chimera_gateway_fills_total", f.fills),
+        ("chimera_gateway_reports_total", f.reports),
+        ("chimera_gateway_checkpoints_total", f.checkpoints),
+        ("chimera_gateway_fenced_total", f.fenced),
+        ("chimera_gateway_kill_refused_total", f.killed),
+        ("chimera_gateway_fed_ahead_total", f.fed_ahead),
+        ("chimera_gateway_priced_late_total", f.priced_late),
+    ] {
+        metrics::counter!(name, "component" => component.to_owned()).absolute(value);
+    }
+    board.set(
+        HealthStatus::Ok,
+        serde_json::json!({
+            "submitted": f.submitted, "duplicates": f.duplicates, "fills": f.fills,
+            "reports": f.reports, "fenced": f.fenced, "checkpoints": f.checkpoints,
+            "kill_refused": f.killed, "fed_ahead": f.fed_ahead, "priced_late": f.priced_late,
+        }),
+    );
+}
+
+impl Keeper {
+    /// Reads and executes up to [`COMMAND_BATCH`] commands, waiting up to `wait` for the first.
+    pub(crate) async fn commands(
+        &mut self,
+        gw: &mut Gateway,
+        orders: &mut Box<dyn Subscription>,
+        wait: Duration,
+    ) -> anyhow::Result<()> {
+        let mut handled = 0;
+        while handled < COMMAND_BATCH {
+            let polled = orders
+                .poll(if handled == 0 { wait } else { Duration::ZERO })
+                .await;
+            let d = match polled {
+                Ok(Some(d)) => d,
+                Ok(None) => break,
+                Err(e) if e.is_transient() => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    break;
+                }
+                Err(e) => return Err(fatal("poll orders", &e)),
+            };
+            handled += 1;
+            let read_at = Instant::now();
+            if self
+                .partition_of
+                .as_ref()
+                .is_none_or(|(topic, partition)| *partition != d.partition || *topic != d.topic)
+            {
+                self.partition.clear(); // `topic/partition`, written without allocating
+                let _ = write!(self.partition, "{}/{}", d.topic, d.partition);
+                self.partition_of = Some((Arc::clone(&d.topic), d.partition));
+            }
+            if self
+                .applied
+                .get(&self.partition)
+                .is_some_and(|a| d.offset <= *a)
+            {
+                gw.figures.replayed += 1;
+            } else {
+                let decoded = match message_type(&d.payload) {
+                    Some(MessageType::EpochClaim) => {
+                        decode::<EpochClaim>(&d.payload, MessageType::EpochClaim).map(|env| {
+                            self.fence
+                                .claim(&env.payload.portfolio_id, env.payload.epoch);
+                            None
+                        })
+                    }
+                    Some(MessageType::Progress) => {
+                        match decode::<Progress>(&d.payload, MessageType::Progress) {
+                            Ok(env) => {
+                                let Progress {
+                                    portfolio_id,
+                                    clock,
+                                } = &env.payload;
+                                // A zombie's promise is refused like its orders; one behind its
+                                // portfolio's held orders waits for them.
+                                if self.fence.admit(portfolio_id, env.epoch).is_ok() {
+                                    if self.lockstep.holds(portfolio_id) {
+                                        let waiting = lockstep::Waiting::Progress {
+                                            portfolio: portfolio_id.clone(),
+                                            clock: *clock,
+                                        };
+                                        self.lockstep.hold(waiting, &self.partition, d.offset);
+                                    } else {
+                                        gw.venue.progress(&gw.rt, portfolio_id, *clock).await?;
+                                    }
+                                }
+                                Ok(None)
+                            }
+                            Err(error) => Err(error),
+                        }
+                    }
+                    _ => decode::<Command>(&d.payload, MessageType::OrderCommand).map(Some),
+                };
+                match decoded {
+                    Ok(None) => {}
+                    Ok(Some(env)) => {
+                        match self.fence.admit(env.payload.portfolio_id(), env.epoch) {
+                            Ok(()) if self.must_wait(gw, &env.payload) => {
+                                let portfolio = env.payload.portfolio_id().clone();
+                                let first = !self.lockstep.holds(&portfolio);
+                                let waiting = lockstep::Waiting::Command(env.payload);
+                                self.lockstep.hold(waiting, &self.partition, d.offset);
+                                if first {
+                                    self.promise_first_held(gw, &portfolio).await?;
+                                }
+                            }
+                            Ok(()) => {
+                                if !self.execute(gw, env.payload, read_at).await? {
+                                    return Ok(());
+                                }
+                            }
+                            Err(fenced) => gw.fenced(&env, fenced),
+                        }
+                    }
+                    Err(error) => gw
+                        .rt
+                        .dead_letter(&d, &error)
+                        .await
+                        .map_err(|e| fatal("dead letter", &e))?,
+                }
+                set_latest(&mut self.applied, &self.partition, d.offset);
+            }
+            self.order_acks.push(d);
+            // A promise or an order may have brought held orders their turn.
+            if !self.release(gw).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `command` must wait for its turn: another portfolio trading its symbol has not
+    /// promised its stamp yet, or something is held (an older order that may go now runs
+    /// first: [`Self::release`] right after takes them oldest stamp first).
+    fn must_wait(&self, gw: &Gateway, command: &Command) -> bool {
+        let portfolio = command.portfolio_id();
+        !self.lockstep.is_empty()
+            || lockstep::turn_of(command)
+                .is_some_and(|(symbol, ts)| !gw.venue.in_turn(portfolio, symbol, ts))
+    }
+
+    /// Executes `command` (read at `read_at`); `false` when it was interrupted by shutdown (it
+    /// runs again after the restart).
+    async fn execute(
+        &mut self,
+        gw: &mut Gateway,
+        command: Command,
+        read_at: Instant,
+    ) -> anyhow::Result<bool> {
+        match gw.handle(command).await {
+            Ok(()) => {
+                gw.command_time.record(read_at.elapsed());
+                if self.eager {
+                    gw.flush().await?; // before the next command runs
+                }
+                Ok(true)
+            }
+            Err(e) if e.is::<execution::Interrupted>() => {
+                tracing::warn!(component = %gw.rt.source, "{e}; the command runs again after the restart");
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Executes the held commands whose turn has come, oldest stamp first; `false` when one
+    /// was interrupted (it stays held, out of the checkpoint).
+    pub(crate) async fn release(&mut self, gw: &mut Gateway) -> anyhow::Result<bool> {
+        while let Some(index) = self.lockstep.ready(|p, s, t| gw.venue.in_turn(p, s, t)) {
+            match self.lockstep.waiting(index).clone() {
+                lockstep::Waiting::Command(command) => {
+                    if !self.execute(gw, command, Instant::now()).await? {
+                        return Ok(false);
+                    }
+                }
+                lockstep::Waiting::Progress { portfolio, clock } => {
+                    gw.venue.progress(&gw.rt, &portfolio, clock).await?;
+                }
+            }
+            let portfolio = self.lockstep.waiting(index).portfolio().clone();
+            self.lockstep.remove(index);
+            self.promise_first_held(gw, &portfolio).await?;
+        }
+        Ok(true)
+    }
+
+    /// The stamp of `portfolio`'s oldest held order promises as much as a progress message
+    /// would (so the orders of others it holds back can go); its later held ones promise
+    /// nothing until they are the oldest.
+    async fn promise_first_held(
+        &mut self,
+        gw: &mut Gateway,
+        portfolio: &PortfolioId,
+    ) -> anyhow::Result<()> {
+        if let Some(ts) = self.lockstep.first_stamp(portfolio) {
+            gw.venue.progress(&gw.rt, portfolio, ts).await?;
+        }
+        Ok(())
+    }
+
+    /// Saves the venue and progress, then acknowledges everything they cover.
+    pub(crate) async fn checkpoint(
+        &mut self,
+        gw: &mut Gateway,
+        orders: &mut Box<dyn Subscription>,
+    ) -> anyhow::Result<()> {
+        self.last = Instant::now();
+        if !gw.venue.has_unacknowledged() && self.order_acks.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        // What the checkpoint acknowledges must be on record first.
+        gw.settle_records().await?;
+        let venue = gw.venue.checkpoint()?;
+        let state = format!(
+            "{{\"applied\":{},\"fence\":{},\"venue\":{}}}",
+            serde_json::to_string(&self.lockstep.covered(&self.applied))?,
+            serde_json::to_string(self.fence.epochs())?,
+            venue.as_deref().unwrap_or("null")
+        );
+        self.revision += 1;
+        let checkpoint = Checkpoint {
+            portfolio_id: self.owner.clone(),
+            revision: self.revision,
+            state,
+            ts: gw.venue.now(),
+        };
+        let rt = Arc::clone(&gw.rt);
+        let stored = rt
+            .retry("gateway checkpoint", || {
+                rt.store.save_checkpoint(&checkpoint)
+            })
+            .await
+            .map_err(|e| fatal("gateway checkpoint", &e))?;
+        if stored == Inserted::Duplicate {
+            anyhow::bail!(
+                "{}: a newer checkpoint exists (revision ≥ {}); another gateway with this id runs, stopping",
+                self.owner,
+                self.revision
+            );
+        }
+        gw.figures.checkpoints += 1;
+        gw.figures.fed_ahead = gw.venue.fed_ahead();
+        gw.figures.priced_late = gw.venue.priced_late();
+        gw.checkpoint_time.record(started.elapsed());
+        export(&rt.source, &gw.figures, &self.board);
+        gw.venue.acknowledge(&rt).await?;
+        // Acknowledgement is cumulative per partition: the newest delivery of each suffices.
+        // Nothing from a held command on (the checkpoint does not cover it).
+        let (acks, kept): (Vec<Delivery>, Vec<Delivery>) =
+            self.order_acks.drain(..).partition(|d| {
+                self.lockstep.is_empty()
+                    || self
+                        .lockstep
+                        .acknowledgeable(&format!("{}/{}", d.topic, d.partition), d.offset)
+            });
+        self.order_acks = kept;
+        let newest: BTreeMap<i32, Delivery> = acks.into_iter().map(|d| (d.partition, d)).collect();
+        for d in newest.values() {
+            rt.ack(orders, d).await.map_err(|e| fatal("ack", &e))?;
+        }
+        Ok(())
+    }
+}
