@@ -2,11 +2,11 @@
 //! over any [`GatewayVenue`], deciding with [`super::decide`].
 
 use super::decide::{decide_submit, report_id, republished_reports, SubmitDecision};
+use super::figures::GatewayFigures;
 use super::journal::Journal;
 use super::recorder::Recorder;
 use super::venue::GatewayVenue;
 use super::venue::Knowledge;
-use super::GatewayFigures;
 use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
 use chimera_kernel::ids::ClientOrderId;

@@ -3,15 +3,15 @@
 
 use crate::execution::{self, Gateway};
 use crate::fence::Fence;
+use crate::figures::export;
 use crate::lockstep;
-use crate::GatewayFigures;
 use chimera_kernel::engine::Command;
 use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{decode, message_type, EpochClaim, MessageType, Progress};
 use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
 use chimera_runtime::offsets::set_latest;
 use chimera_runtime::runtime::fatal;
-use chimera_runtime::telemetry::{HealthBoard, HealthStatus};
+use chimera_runtime::telemetry::HealthBoard;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -38,33 +38,6 @@ pub(crate) struct Keeper {
     pub(crate) eager: bool,
     /// Order commands waiting for their turn ([`lockstep`]).
     pub(crate) lockstep: lockstep::Lockstep,
-}
-
-/// The gateway's figures as Prometheus counters (`chimera_gateway_<figure>_total`, label
-/// `component`), and its health (`ok` with the figures as details).
-fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
-    for (name, value) in [
-        ("chimera_gateway_submitted_total", f.submitted),
-        ("chimera_gateway_duplicates_total", f.duplicates),
-        ("chimera_gateway_replayed_total", f.replayed),
-        ("chimera_gateway_fills_total", f.fills),
-        ("chimera_gateway_reports_total", f.reports),
-        ("chimera_gateway_checkpoints_total", f.checkpoints),
-        ("chimera_gateway_fenced_total", f.fenced),
-        ("chimera_gateway_kill_refused_total", f.killed),
-        ("chimera_gateway_fed_ahead_total", f.fed_ahead),
-        ("chimera_gateway_priced_late_total", f.priced_late),
-    ] {
-        metrics::counter!(name, "component" => component.to_owned()).absolute(value);
-    }
-    board.set(
-        HealthStatus::Ok,
-        serde_json::json!({
-            "submitted": f.submitted, "duplicates": f.duplicates, "fills": f.fills,
-            "reports": f.reports, "fenced": f.fenced, "checkpoints": f.checkpoints,
-            "kill_refused": f.killed, "fed_ahead": f.fed_ahead, "priced_late": f.priced_late,
-        }),
-    );
 }
 
 impl Keeper {

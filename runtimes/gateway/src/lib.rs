@@ -25,6 +25,7 @@ mod binance;
 mod decide;
 mod execution;
 mod fence;
+mod figures;
 mod journal;
 mod keeper;
 mod kill_guard;
@@ -36,6 +37,7 @@ mod treasury_desk;
 mod venue;
 
 pub use binance::BinanceGatewayVenue;
+pub use figures::GatewayFigures;
 pub use sim::SimGatewayVenue;
 pub use venue::{GatewayVenue, Knowledge, PlainVenue};
 
@@ -54,33 +56,6 @@ use state::restore;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Gateway counters at the end of a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GatewayFigures {
-    /// Intents sent to the venue.
-    pub submitted: u64,
-    /// Intents recognised as already handled.
-    pub duplicates: u64,
-    /// Commands skipped after a restart because the restored venue had applied them.
-    pub replayed: u64,
-    /// Fills recorded.
-    pub fills: u64,
-    /// Reports published.
-    pub reports: u64,
-    /// Checkpoints saved.
-    pub checkpoints: u64,
-    /// Commands refused as a zombie node's (older assignment epoch).
-    pub fenced: u64,
-    /// Orders refused because a kill switch held (not reduce-only).
-    pub killed: u64,
-    /// Market events a simulated venue fed between orders, on the nodes' progress promises,
-    /// rather than on an order's path (0 on an exchange).
-    pub fed_ahead: u64,
-    /// Orders a simulated venue priced with market data newer than their own stamp (0 on an
-    /// exchange; see [`GatewayVenue::priced_late`]).
-    pub priced_late: u64,
-}
 
 /// How long a turn with nothing to do waits for a command.
 const IDLE_WAIT: Duration = Duration::from_millis(20);
