@@ -119,17 +119,17 @@ impl Keeper {
                     Ok(None) => {}
                     Ok(Some(env)) => {
                         match self.fence.admit(env.payload.portfolio_id(), env.epoch) {
-                            Ok(()) if self.must_wait(gw, &env.payload) => {
-                                let portfolio = env.payload.portfolio_id().clone();
-                                let first = !self.lockstep.holds(&portfolio);
-                                let waiting = lockstep::Waiting::Command(env.payload);
-                                self.lockstep.hold(waiting, &self.partition, d.offset);
-                                if first {
-                                    self.promise_first_held(gw, &portfolio).await?;
-                                }
-                            }
                             Ok(()) => {
-                                if !self.execute(gw, env.payload, read_at).await? {
+                                gw.venue.meet(&gw.rt, env.payload.portfolio_id()).await?;
+                                if self.must_wait(gw, &env.payload) {
+                                    let portfolio = env.payload.portfolio_id().clone();
+                                    let first = !self.lockstep.holds(&portfolio);
+                                    let waiting = lockstep::Waiting::Command(env.payload);
+                                    self.lockstep.hold(waiting, &self.partition, d.offset);
+                                    if first {
+                                        self.promise_first_held(gw, &portfolio).await?;
+                                    }
+                                } else if !self.execute(gw, env.payload, read_at).await? {
                                     return Ok(());
                                 }
                             }

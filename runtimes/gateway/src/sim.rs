@@ -286,10 +286,21 @@ impl GatewayVenue for SimGatewayVenue {
         portfolio: &PortfolioId,
         clock: Timestamp,
     ) -> anyhow::Result<()> {
+        self.meet(rt, portfolio).await?;
+        self.sim.promise(portfolio, clock, Instant::now());
+        Ok(())
+    }
+
+    async fn meet(&mut self, rt: &Runtime, portfolio: &PortfolioId) -> anyhow::Result<()> {
+        if self.sim.knows_trader(portfolio) {
+            return Ok(());
+        }
+        // A portfolio the gateway had not met: the registry may have more since it started
+        // (a node registers its portfolios as it starts), and they all trade from now on.
+        self.learn_registered(rt).await;
         if !self.sim.knows_trader(portfolio) {
             self.learn_trader(rt, portfolio).await?;
         }
-        self.sim.promise(portfolio, clock, Instant::now());
         Ok(())
     }
 

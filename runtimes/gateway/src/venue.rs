@@ -71,6 +71,16 @@ pub trait GatewayVenue: Send {
         0
     }
 
+    /// Meets `portfolio`, whose command or promise was just read: a simulated venue learns
+    /// which symbols it trades (and every portfolio registered by then), so its orders wait
+    /// for the others' turn from the first. Nothing by default.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn meet(&mut self, _rt: &Runtime, _portfolio: &PortfolioId) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// Whether an order of `portfolio` on `symbol` stamped `ts` may be executed now, or must
     /// wait for the other portfolios trading the symbol to promise `ts` (a simulated venue in
     /// lockstep, see [`crate::lockstep`]): always, by default.

@@ -36,8 +36,8 @@ pub mod process {
 
 /// The runtime binary `name` (`chimera-node`, `chimera-gateway`, `chimera-feed`) of this build,
 /// for tests and benchmarks that run the real processes: next to the running executable
-/// (`target/<profile>/`), built with `$CARGO` when it is not there yet (as when only this crate's
-/// tests are run; `cargo test --workspace` builds every binary first).
+/// (`target/<profile>/`), built (or found up to date) with `$CARGO` first, so a test never runs
+/// a binary an older build left there.
 ///
 /// # Errors
 /// The binary is not there and cannot be built, with cargo's reason.
@@ -54,9 +54,9 @@ pub fn runtime_binary(name: &str) -> std::io::Result<std::path::PathBuf> {
             std::io::Error::other(format!("no target directory above {}", exe.display()))
         })?;
     let path = profile_dir.join(name);
-    if path.is_file() {
-        return Ok(path);
-    }
+    // Always through cargo (a no-op when it is up to date): a binary left by an older build
+    // would run old code under the new tests (`cargo test` builds only the binaries of the
+    // package under test).
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = std::process::Command::new(cargo);
     build.args(["build", "--quiet", "-p", name, "--bin", name]);

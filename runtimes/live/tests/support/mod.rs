@@ -120,6 +120,8 @@ pub(crate) fn specs() -> Vec<PortfolioSpec> {
 }
 
 pub(crate) struct Setup {
+    /// The portfolios it runs.
+    pub(crate) specs: Vec<PortfolioSpec>,
     pub(crate) dir: PathBuf,
     pub(crate) config: PathBuf,
     pub(crate) database_url: String,
@@ -131,6 +133,30 @@ pub(crate) async fn setup(name: &str, services: &Services) -> Setup {
 }
 
 pub(crate) async fn setup_on(name: &str, services: &Services, bus: Bus) -> Setup {
+    setup_with(name, services, bus, specs(), "").await
+}
+
+/// [`specs`] and a second portfolio on the first symbol (EMA 8/21), which shares it.
+pub(crate) fn shared_symbol_specs() -> Vec<PortfolioSpec> {
+    let mut all = specs();
+    let mut second = all[0].clone();
+    second.id = format!("{}-slow", second.id);
+    second.params = [("fast", "8"), ("slow", "21"), ("qty", "0.02")]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    all.push(second);
+    all
+}
+
+/// A setup running `specs`, with `node_extra` (lines) added to its `[node]` section.
+pub(crate) async fn setup_with(
+    name: &str,
+    services: &Services,
+    bus: Bus,
+    specs: Vec<PortfolioSpec>,
+    node_extra: &str,
+) -> Setup {
     let dir = std::env::temp_dir().join(format!("chimera-e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -159,12 +185,12 @@ pub(crate) async fn setup_on(name: &str, services: &Services, bus: Bus) -> Setup
     };
     let mut toml = format!(
         "{bus}[database]\nurl = \"{database_url}\"\n\n\
-         [node]\nid = \"node-1\"\nqueue_capacity = 256\nregister_portfolios = true\n\n\
+         [node]\nid = \"node-1\"\nqueue_capacity = 256\nregister_portfolios = true\n{node_extra}\n\
          [gateway]\nid = \"gateway-1\"\nsim_hold_ms = 100000000000\n\n\
          [feed]\nid = \"feed-1\"\nfiles = {files:?}\n\n"
     );
-    for spec in specs() {
-        let body = toml::to_string(&spec).unwrap();
+    for spec in &specs {
+        let body = toml::to_string(spec).unwrap();
         let body = body
             .replace("[[instruments]]", "[[portfolios.instruments]]")
             .replace("[params]", "[portfolios.params]")
@@ -176,6 +202,7 @@ pub(crate) async fn setup_on(name: &str, services: &Services, bus: Bus) -> Setup
     let config = dir.join("chimera.toml");
     std::fs::write(&config, toml).unwrap();
     Setup {
+        specs,
         dir,
         config,
         database_url,
@@ -257,8 +284,13 @@ pub(crate) fn sigkill(child: &mut Child) {
 pub(crate) type Expected = BTreeMap<String, (Vec<Position>, u64)>;
 
 pub(crate) fn backtest(dir: &Path) -> Expected {
+    backtest_of(dir, &specs())
+}
+
+/// [`backtest`] of the portfolios `specs`.
+pub(crate) fn backtest_of(dir: &Path, specs: &[PortfolioSpec]) -> Expected {
     let mut bt = Backtest::new(SimConfig::default(), 3_600_000);
-    for spec in specs() {
+    for spec in specs {
         let engine = spec
             .build_engine(&chimera_kernel::strategy::StrategyRegistry::builtin())
             .unwrap();
