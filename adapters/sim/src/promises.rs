@@ -23,8 +23,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// How long a portfolio may say nothing (wall time) before one left behind by the hold stops
-/// holding its symbols back. A node promises at least once a second while it reads a backlog,
-/// so only a portfolio that stopped, moved or lost its node stays silent this long.
+/// holding its symbols back, and its orders stop holding others'. A node promises at least every
+/// `[node] progress_ms` (at most 10 s) while its clock moves, backlog or not, so only a
+/// portfolio that stopped, moved or lost its node stays silent this long.
 pub const TRADER_SILENCE: Duration = Duration::from_secs(30);
 
 /// What the portfolios trading a symbol let the venue feed of it.
@@ -53,6 +54,13 @@ struct Trader {
     symbols: Vec<usize>,
     /// When it last said anything: registered, promised (moved or not) or ordered.
     heard: Instant,
+}
+
+impl Trader {
+    /// Whether it has said nothing for [`TRADER_SILENCE`] at `now`.
+    fn silent(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.heard) >= TRADER_SILENCE
+    }
 }
 
 impl Promises {
@@ -143,10 +151,7 @@ impl Promises {
             .iter()
             .filter(|p| *p != portfolio)
             .filter_map(|p| self.traders.get(p))
-            .all(|t| {
-                t.clock.is_some_and(|c| c >= ts)
-                    || now.saturating_duration_since(t.heard) >= TRADER_SILENCE
-            })
+            .all(|t| t.clock.is_some_and(|c| c >= ts) || t.silent(now))
     }
 
     /// What symbol `index`'s traders let the venue feed, given the symbol's newest data, the
@@ -167,7 +172,7 @@ impl Promises {
         let mut bound: Option<i64> = None;
         for trader in traders.iter().filter_map(|p| self.traders.get(p)) {
             let behind = horizon.is_some_and(|h| trader.clock.is_none_or(|c| c.0 < h));
-            if behind && now.saturating_duration_since(trader.heard) >= TRADER_SILENCE {
+            if behind && trader.silent(now) {
                 continue; // left behind by the hold, and gone quiet
             }
             let Some(clock) = trader.clock else {

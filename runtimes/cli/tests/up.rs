@@ -329,7 +329,7 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
     );
     assert!(stderr.contains("node.id"), "{stderr}");
     assert!(
-        stderr.contains("node.progress_ms: 70000 (must be ≤ 60000)"),
+        stderr.contains("node.progress_ms: 70000 (must be ≤ 10000)"),
         "{stderr}"
     );
     assert!(

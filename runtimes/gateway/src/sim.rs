@@ -107,19 +107,16 @@ impl SimGatewayVenue {
         };
         let now = Instant::now();
         for record in records {
-            if record.status == chimera_ports::PortfolioStatus::Stopped {
+            // One already met keeps when it last spoke (a silent one stays silent).
+            if record.status == chimera_ports::PortfolioStatus::Stopped
+                || self.sim.knows_trader(&record.id)
+            {
                 continue;
             }
-            let built = serde_json::from_str::<PortfolioSpec>(&record.config)
-                .map_err(|e| e.to_string())
-                .and_then(|spec| spec.build_portfolio().map_err(|p| p.join("; ")));
-            match built {
-                Ok(books) => {
-                    let symbols: Vec<Symbol> = books.instruments.keys().cloned().collect();
-                    self.sim.trade(&record.id, &symbols, now);
-                }
+            match books_of(&record) {
+                Ok(books) => self.sim.trade(&record.id, &symbols_of(&books), now),
                 Err(e) => {
-                    tracing::warn!(portfolio = %record.id, "not followed by the venue: {e}");
+                    tracing::warn!(portfolio = %record.id, "not followed by the venue: {e:#}");
                 }
             }
         }
@@ -198,8 +195,8 @@ impl SimGatewayVenue {
         self.sim.fund(&books);
         self.funded.insert(portfolio.clone());
         if !self.sim.knows_trader(portfolio) {
-            let symbols: Vec<Symbol> = books.instruments.keys().cloned().collect();
-            self.sim.trade(portfolio, &symbols, Instant::now());
+            self.sim
+                .trade(portfolio, &symbols_of(&books), Instant::now());
         }
         Ok(true)
     }
@@ -209,7 +206,7 @@ impl SimGatewayVenue {
     /// its promises then govern no data (its orders are refused or alerted on anyway).
     async fn learn_trader(&mut self, rt: &Runtime, portfolio: &PortfolioId) -> anyhow::Result<()> {
         let symbols = match books(rt, portfolio).await {
-            Ok(Some(books)) => books.instruments.keys().cloned().collect(),
+            Ok(Some(books)) => symbols_of(&books),
             Ok(None) => Vec::new(),
             Err(e) if e.is::<chimera_ports::PortError>() => return Err(e),
             Err(e) => {
@@ -234,11 +231,24 @@ async fn books(
     let Some(record) = rt.store.get_portfolio(portfolio).await? else {
         return Ok(None);
     };
+    books_of(&record).map(Some)
+}
+
+/// The books `record`'s spec describes.
+///
+/// # Errors
+/// The spec does not parse or build.
+fn books_of(
+    record: &chimera_ports::PortfolioRecord,
+) -> anyhow::Result<chimera_kernel::portfolio::Portfolio> {
     let spec: PortfolioSpec = serde_json::from_str(&record.config)?;
-    let books = spec
-        .build_portfolio()
-        .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
-    Ok(Some(books))
+    spec.build_portfolio()
+        .map_err(|p| anyhow::anyhow!(p.join("; ")))
+}
+
+/// The symbols `books` trades.
+fn symbols_of(books: &chimera_kernel::portfolio::Portfolio) -> Vec<Symbol> {
+    books.instruments.keys().cloned().collect()
 }
 
 #[async_trait]

@@ -345,10 +345,12 @@ fn validate_node(node: &NodeConfig, problems: &mut Problems) {
         format!("{} (must be ≤ 60000)", node.checkpoint_ms),
     );
     if let Some(ms) = node.progress_ms {
+        // Well under the simulated venue's 30 s of silence after which it takes a portfolio
+        // for stopped (`chimera_sim::TRADER_SILENCE`): a reading portfolio promises more often.
         problems.check(
-            ms <= 60_000,
+            ms <= 10_000,
             "node.progress_ms",
-            format!("{ms} (must be ≤ 60000)"),
+            format!("{ms} (must be ≤ 10000)"),
         );
     }
     problems.check(

@@ -27,9 +27,10 @@ pub struct NodeConfig {
     /// any. 0: after every batch.
     #[serde(default = "default_checkpoint_ms")]
     pub checkpoint_ms: u64,
-    /// Least time between two progress promises of one portfolio, ms (0 to 60000): what lets
-    /// a simulated venue feed market data between orders rather than on their path
-    /// ([`chimera_messages::Progress`]). Unset: 0 on the in-memory bus, where a promise costs
+    /// Least time between two progress promises of one portfolio, ms (0 to 10000): what lets
+    /// a simulated venue feed market data between orders rather than on their path, and run the
+    /// orders of portfolios sharing a symbol in turn ([`chimera_messages::Progress`]); at most
+    /// 10 s, well under the 30 s of silence after which the venue takes a portfolio for stopped. Unset: 0 on the in-memory bus, where a promise costs
     /// a microsecond, and [`NETWORK_PROGRESS_MS`] on Kafka or Redis, where each is a message
     /// the broker serves while the venue's work it saves is microseconds against milliseconds
     /// of hop.
