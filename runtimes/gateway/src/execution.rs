@@ -7,6 +7,8 @@ use super::journal::Journal;
 use super::recorder::Recorder;
 use super::venue::GatewayVenue;
 use super::venue::Knowledge;
+use super::venue_call::until_sent;
+pub(crate) use super::venue_call::Interrupted;
 use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
 use chimera_kernel::ids::ClientOrderId;
@@ -47,6 +49,12 @@ pub(super) struct Gateway {
     journal: Journal,
     /// Writes the turns' records beside the loop.
     recorder: Recorder,
+    /// Record an order's reports after they are published, not before
+    /// ([`Self::record_published`]): set where each command's reports go out before the next
+    /// command is read (the in-memory bus).
+    pub(super) defer_records: bool,
+    /// Reports published and not yet recorded, in order.
+    unrecorded: Vec<ExecutionReport>,
 }
 
 impl Gateway {
@@ -98,6 +106,8 @@ impl Gateway {
             checkpoint_time,
             journal: Journal::default(),
             recorder,
+            defer_records: false,
+            unrecorded: Vec::new(),
         }
     }
 
@@ -177,7 +187,32 @@ impl Gateway {
         }
         .await?;
         self.figures.submitted += 1;
-        self.publish_reports().await
+        if !self.defer_records {
+            return self.publish_reports().await;
+        }
+        // The order's reports go out first; their records are made once the commands read
+        // with it have gone out too (`record_published`).
+        while let Some(report) = self.venue.trading().next_report(Duration::ZERO).await? {
+            self.journal.report_unrecorded(report);
+        }
+        Ok(())
+    }
+
+    /// Records the reports published before their records were made
+    /// ([`Self::defer_records`]), in order, publishing first those still queued. Everything
+    /// that reads or makes records calls it first, so records are made in report order and
+    /// none is read stale.
+    ///
+    /// # Errors
+    /// As [`Self::flush`], or a record could not be read.
+    pub(super) async fn record_published(&mut self) -> anyhow::Result<()> {
+        if self.journal.has_unrecorded() {
+            self.flush().await?;
+        }
+        for report in std::mem::take(&mut self.unrecorded) {
+            self.record(&report).await?;
+        }
+        Ok(())
     }
 
     /// Whether `intent` goes to the venue: not when it was handled before (its recorded state
@@ -196,6 +231,7 @@ impl Gateway {
         let stored = match knowledge {
             Knowledge::NeverReceived => None,
             Knowledge::Received | Knowledge::Unknown => {
+                self.record_published().await?;
                 recorded(&self.journal, &self.recorder, &self.rt, &coid).await?
             }
         };
@@ -269,6 +305,7 @@ impl Gateway {
                 message: format!("kill switch {mode} holds: only reduce-only orders go out"),
             },
         };
+        self.record_published().await?;
         self.record(&report).await?;
         self.journal.report(report);
         self.figures.killed += 1;
@@ -287,6 +324,7 @@ impl Gateway {
     /// Takes every report the venue has ready into the turn's journal (recorded and published
     /// by [`Self::flush`]).
     pub(super) async fn publish_reports(&mut self) -> anyhow::Result<()> {
+        self.record_published().await?;
         while let Some(report) = self.venue.trading().next_report(Duration::ZERO).await? {
             self.record(&report).await?;
             self.journal.report(report);
@@ -306,29 +344,58 @@ impl Gateway {
             return Ok(());
         }
         let turn = self.journal.take();
-        if !turn.reports.is_empty() {
-            let started = std::time::Instant::now();
-            let ids: Vec<String> = turn.reports.iter().map(report_id).collect();
-            let messages: Vec<(&str, &str, &ExecutionReport)> = turn
-                .reports
-                .iter()
-                .zip(&ids)
-                .map(|(r, id)| (r.portfolio_id.as_str(), id.as_str(), r))
-                .collect();
-            self.rt
-                .publish_keyed(
-                    Topic::OrdersFeedback,
-                    MessageType::ExecutionReport,
-                    &messages,
-                )
-                .await
-                .map_err(|e| fatal("publish reports", &e))?;
-            self.publish_time.record(started.elapsed());
+        self.publish(turn.reports, turn.unrecorded).await?;
+        self.recorder.write(turn.orders, turn.fills).await
+    }
+
+    /// Publishes the turn's reports only, leaving its records for the next [`Self::flush`]
+    /// (with [`Self::defer_records`]: a command's reports go out before the next command is
+    /// read; its records, and the handing over of the commands' records read with it, wait).
+    ///
+    /// # Errors
+    /// A fatal bus failure.
+    pub(super) async fn publish_now(&mut self) -> anyhow::Result<()> {
+        let (reports, unrecorded) = self.journal.take_reports();
+        self.publish(reports, unrecorded).await
+    }
+
+    /// Publishes `reports` in order (one round trip); the last `unrecorded` of them are
+    /// recorded later ([`Self::record_published`]).
+    async fn publish(
+        &mut self,
+        mut reports: Vec<ExecutionReport>,
+        unrecorded: usize,
+    ) -> anyhow::Result<()> {
+        if reports.is_empty() {
+            return Ok(());
         }
-        self.recorder.write(turn.orders, turn.fills).await?;
-        for report in &turn.reports {
+        let started = std::time::Instant::now();
+        let ids: Vec<String> = reports.iter().map(report_id).collect();
+        let messages: Vec<(&str, &str, &ExecutionReport)> = reports
+            .iter()
+            .zip(&ids)
+            .map(|(r, id)| (r.portfolio_id.as_str(), id.as_str(), r))
+            .collect();
+        self.rt
+            .publish_keyed(
+                Topic::OrdersFeedback,
+                MessageType::ExecutionReport,
+                &messages,
+            )
+            .await
+            .map_err(|e| fatal("publish reports", &e))?;
+        self.publish_time.record(started.elapsed());
+        for report in &reports {
             self.count_published(report);
+            if let Some(sent) = report
+                .fill()
+                .and_then(|_| self.sent.remove(&report.client_order_id))
+            {
+                self.order_to_fill.record(sent.elapsed().as_secs_f64());
+            }
         }
+        let recorded_now = reports.len() - unrecorded;
+        self.unrecorded.extend(reports.drain(recorded_now..));
         Ok(())
     }
 
@@ -338,6 +405,8 @@ impl Gateway {
     /// # Errors
     /// A write failed.
     pub(super) async fn settle_records(&mut self) -> anyhow::Result<()> {
+        self.record_published().await?;
+        self.flush().await?;
         self.recorder.settle().await
     }
 
@@ -378,12 +447,6 @@ impl Gateway {
         let side = order.intent.side;
         let terminal = order.status.is_terminal();
         self.journal.order(order);
-        if let Some(sent) = report
-            .fill()
-            .and_then(|_| self.sent.remove(&report.client_order_id))
-        {
-            self.order_to_fill.record(sent.elapsed().as_secs_f64());
-        }
         if let Some(fill) = report.fill() {
             let record = FillRecord {
                 portfolio_id: report.portfolio_id.clone(),
@@ -437,49 +500,4 @@ async fn recorded(
     rt.retry("read order", || rt.store.get_order(id))
         .await
         .map_err(|e| fatal("read order", &e))
-}
-
-/// A venue call given up at shutdown while the venue was unavailable: the command it served
-/// is neither applied nor acknowledged, so it runs again after the restart.
-#[derive(Debug)]
-pub(crate) struct Interrupted(String);
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "stopped while the venue was unavailable ({})", self.0)
-    }
-}
-
-impl std::error::Error for Interrupted {}
-
-/// Runs a venue call, again and again while the venue is unavailable (a transient error: the
-/// request was not executed, so the same one may go again — an exchange throttling us, a lost
-/// connection), with backoff from 100 ms to 5 s. A fatal error ends it with that error;
-/// shutdown while waiting with [`Interrupted`]: the command is then neither recorded as
-/// applied nor acknowledged, so it is executed after a restart (idempotent by client id).
-///
-/// # Errors
-/// A fatal venue error, or [`Interrupted`].
-async fn until_sent<'a, F, Fut>(rt: &Runtime, what: &str, call: F) -> anyhow::Result<()>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = chimera_ports::PortResult<()>> + 'a,
-{
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match call().await {
-            Ok(()) => return Ok(()),
-            Err(e) if e.is_transient() && rt.shutdown.is_triggered() => {
-                return Err(anyhow::Error::new(Interrupted(format!(
-                    "venue {what}: {e}"
-                ))));
-            }
-            Err(e) if e.is_transient() => {
-                tracing::warn!(component = %rt.source, "venue {what}: {e}; again in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(fatal(&format!("venue {what}"), &e)),
-        }
-    }
 }

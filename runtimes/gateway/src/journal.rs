@@ -33,6 +33,9 @@ pub(super) struct Journal {
     fills: Vec<FillRecord>,
     /// Reports to publish once the records are written, in order.
     outbox: Vec<ExecutionReport>,
+    /// How many of the last reports in `outbox` are recorded only once published
+    /// ([`Journal::report_unrecorded`]).
+    unrecorded: usize,
 }
 
 impl Journal {
@@ -57,7 +60,21 @@ impl Journal {
 
     /// Queues a report for publishing after the records.
     pub(super) fn report(&mut self, report: ExecutionReport) {
+        debug_assert_eq!(self.unrecorded, 0, "a report queued behind unrecorded ones");
         self.outbox.push(report);
+    }
+
+    /// Queues a report for publishing whose records are made after it is published (by
+    /// [`super::execution::Gateway`], which takes it back from [`Turn::unrecorded`]). Such
+    /// reports come last: nothing is queued behind them until the journal is taken.
+    pub(super) fn report_unrecorded(&mut self, report: ExecutionReport) {
+        self.outbox.push(report);
+        self.unrecorded += 1;
+    }
+
+    /// Whether reports queued with [`Self::report_unrecorded`] wait to be published.
+    pub(super) fn has_unrecorded(&self) -> bool {
+        self.unrecorded > 0
     }
 
     /// The state of an order noted this turn and not yet written.
@@ -70,6 +87,15 @@ impl Journal {
         self.orders.is_empty() && self.fills.is_empty() && self.outbox.is_empty()
     }
 
+    /// Hands over the reports to publish (and how many of the last are still to be recorded),
+    /// keeping the records.
+    pub(super) fn take_reports(&mut self) -> (Vec<ExecutionReport>, usize) {
+        (
+            std::mem::take(&mut self.outbox),
+            std::mem::take(&mut self.unrecorded),
+        )
+    }
+
     /// Hands over the turn's records and reports and leaves the journal empty.
     pub(super) fn take(&mut self) -> Turn {
         self.positions.clear();
@@ -77,6 +103,7 @@ impl Journal {
             orders: std::mem::take(&mut self.orders),
             fills: std::mem::take(&mut self.fills),
             reports: std::mem::take(&mut self.outbox),
+            unrecorded: std::mem::take(&mut self.unrecorded),
         }
     }
 }
@@ -87,6 +114,8 @@ pub(super) struct Turn {
     pub(super) orders: Vec<Order>,
     pub(super) fills: Vec<FillRecord>,
     pub(super) reports: Vec<ExecutionReport>,
+    /// How many of the last `reports` are still to be recorded.
+    pub(super) unrecorded: usize,
 }
 
 #[cfg(test)]

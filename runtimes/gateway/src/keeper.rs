@@ -175,7 +175,9 @@ impl Keeper {
             Ok(()) => {
                 gw.command_time.record(read_at.elapsed());
                 if self.eager {
-                    gw.flush().await?; // before the next command runs
+                    // Its reports before the next command runs; the records after the commands
+                    // read with it (`Gateway::defer_records`).
+                    gw.publish_now().await?;
                 }
                 Ok(true)
             }

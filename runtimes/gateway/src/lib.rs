@@ -35,6 +35,7 @@ mod sim;
 mod state;
 mod treasury_desk;
 mod venue;
+mod venue_call;
 
 pub use binance::BinanceGatewayVenue;
 pub use figures::GatewayFigures;
@@ -141,6 +142,9 @@ async fn run_gateway_with(
 
     let board = HealthBoard::new(&config.id);
     let mut gw = Gateway::new(Arc::clone(&rt), venue);
+    // Each command's reports go out before the next command is read (`Keeper::eager`), and
+    // the commands read together go out before any of their records are made.
+    gw.defer_records = rt.bus.in_process();
     board
         .serve_if(config.metrics_listen.as_deref(), rt.shutdown.clone())
         .await?;

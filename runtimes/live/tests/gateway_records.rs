@@ -2,7 +2,9 @@
 //! database's write lock, the simulated venue's gateway still executes commands and publishes
 //! their fills, and recognises a repeated command from records still on their way; once the
 //! lock goes, each order and fill is written once, before the checkpoint that acknowledges
-//! them.
+//! them. In process, where each command's reports go out before the next command is read and
+//! records are made once the commands read together have gone out, a repeat read with its
+//! original still finds the original's fill.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod embedded;
@@ -140,6 +142,87 @@ async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
         "nothing is written while the lock is held"
     );
     sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    trigger.trigger();
+    let figures = gateway_task.await.unwrap().unwrap();
+    assert_eq!(
+        (figures.submitted, figures.duplicates, figures.fills),
+        (2, 1, 2),
+        "the repeat was not sent again: {figures:?}"
+    );
+    for n in [1, 2] {
+        let order = world
+            .store
+            .get_order(&buy(n).client_order_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(order.status, OrderStatus::Filled);
+    }
+    let fills = world.store.fills(&PortfolioId::new("pp")).await.unwrap();
+    assert_eq!(fills.len(), 2, "{fills:?}");
+    world.remove().await;
+}
+
+/// In process the gateway records a command's reports only after the commands read with it have
+/// gone out: a repeat read in the same burst as its original must still see the original's
+/// fill (and tell it again, not send the order twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_read_with_its_original_finds_the_original_filled() {
+    let world = embedded::World::new("gateway-records-burst").await;
+    let (trigger, shutdown) = shutdown_pair();
+    let runtime = |name: &str| Arc::new(world.runtime("records.", name, &shutdown));
+    let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
+    let spec =
+        embedded::btcusdt_perp("id = \"pp\"\nstrategy = \"scripted\"\n[params]\norders = \"\"");
+    node::register_portfolios(&node_rt, "n1", &[spec])
+        .await
+        .unwrap();
+    let bars: Vec<_> = (0..10)
+        .map(|minute| bar("BTCUSDT", minute, Decimal::from(40_000)))
+        .collect();
+    embedded::publish_btcusdt(&feed_rt, &bars, 0).await;
+    // Orders 1 and 2, each followed by the promise that lets the venue fill it, then order 1
+    // again: one batch on the bus before the gateway starts, so it reads them in one burst.
+    let promise = |intent: &OrderIntent| Progress {
+        portfolio_id: intent.portfolio_id.clone(),
+        clock: Timestamp(intent.created_at.0 + MINUTE),
+    };
+    let mut batch = Vec::new();
+    for (n, intent) in [buy(1), buy(2), buy(1)].into_iter().enumerate() {
+        let progress = (n < 2).then(|| promise(&intent));
+        let command = Command::Submit(intent);
+        let bytes = node_rt.encode_fenced(
+            MessageType::OrderCommand,
+            format!("cmd:{n}"),
+            Timestamp(0),
+            "pp",
+            &command,
+            None,
+        );
+        batch.push(("pp".to_owned(), bytes));
+        if let Some(progress) = progress {
+            let bytes = node_rt.encode_fenced(
+                MessageType::Progress,
+                progress.message_id(),
+                Timestamp(0),
+                "pp",
+                &progress,
+                None,
+            );
+            batch.push(("pp".to_owned(), bytes));
+        }
+    }
+    node_rt
+        .publish_encoded(Topic::OrdersSubmission, &batch)
+        .await
+        .unwrap();
+    let config: GatewayConfig = toml::from_str("id = \"g1\"").unwrap();
+    let gateway_task = tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await });
+    assert_eq!(
+        fills_told(&world.bus, 3).await,
+        3,
+        "both fills, and the first told again for its repeat"
+    );
     trigger.trigger();
     let figures = gateway_task.await.unwrap().unwrap();
     assert_eq!(
