@@ -16,6 +16,13 @@
 //! ids), and an order for an exchange was recorded before it was sent (write-ahead) and is
 //! de-duplicated by its client order id. What changed is only that a node may see a report a
 //! moment before the database holds it.
+//!
+//! In process (the in-memory bus), a submitted order's reports go out before their records are
+//! even made ([`Journal::report_unrecorded`]): each command's reports are published before the
+//! next command is read, and the records of the commands read together are made, and handed
+//! to the writer, once all their reports are out. The second order of a pair then waits only
+//! for the first's execution, not its bookkeeping. Whatever reads or makes records first makes
+//! the pending ones, in report order.
 
 use chimera_kernel::event::ExecutionReport;
 use chimera_kernel::ids::ClientOrderId;
