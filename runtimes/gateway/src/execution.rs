@@ -4,7 +4,7 @@
 use super::decide::{decide_submit, report_id, republished_reports, SubmitDecision};
 use super::figures::GatewayFigures;
 use super::journal::Journal;
-use super::recorder::Recorder;
+use super::recorder::{recorded, Recorder};
 use super::venue::GatewayVenue;
 use super::venue::Knowledge;
 use super::venue_call::until_sent;
@@ -483,21 +483,4 @@ impl Gateway {
             .increment(1);
         }
     }
-}
-
-/// An order's record: this turn's state (`journal`) if it changed, else the state on its way to
-/// the database (`recorder`), else the stored one. (A free function so that only these and the
-/// runtime are borrowed across the read: the gateway is not `Sync`, its venue need not be.)
-async fn recorded(
-    journal: &Journal,
-    recorder: &Recorder,
-    rt: &Runtime,
-    id: &ClientOrderId,
-) -> anyhow::Result<Option<Order>> {
-    if let Some(order) = journal.recorded(id).or_else(|| recorder.unwritten(id)) {
-        return Ok(Some(order.clone()));
-    }
-    rt.retry("read order", || rt.store.get_order(id))
-        .await
-        .map_err(|e| fatal("read order", &e))
 }

@@ -19,7 +19,7 @@
 use super::journal::Journal;
 use chimera_kernel::ids::ClientOrderId;
 use chimera_kernel::order::Order;
-use chimera_ports::{ExecutionJournal, FillRecord};
+use chimera_ports::{ExecutionJournal, FillRecord, OrderRepository};
 use chimera_runtime::runtime::{fatal, Runtime};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -232,6 +232,23 @@ fn merged(mut turns: Vec<(Vec<Order>, Vec<FillRecord>)>) -> (Vec<Order>, Vec<Fil
     }
     let turn = journal.take();
     (turn.orders, turn.fills)
+}
+
+/// An order's record: this turn's state (`journal`) if it changed, else the state on its way to
+/// the database (`recorder`), else the stored one. (A free function so that only these and the
+/// runtime are borrowed across the read: the gateway is not `Sync`, its venue need not be.)
+pub(super) async fn recorded(
+    journal: &Journal,
+    recorder: &Recorder,
+    rt: &Runtime,
+    id: &ClientOrderId,
+) -> anyhow::Result<Option<Order>> {
+    if let Some(order) = journal.recorded(id).or_else(|| recorder.unwritten(id)) {
+        return Ok(Some(order.clone()));
+    }
+    rt.retry("read order", || rt.store.get_order(id))
+        .await
+        .map_err(|e| fatal("read order", &e))
 }
 
 #[cfg(test)]
