@@ -20,6 +20,13 @@ echo "disk before the build: $(df -h --output=avail . | tail -1 | tr -d ' ') fre
 # shellcheck source=scripts/services.sh
 . scripts/services.sh
 
+# The tests' own files (databases, logs, data files; about 25 MB a run) go under a directory of
+# this run, removed when every test passed and kept, with its path printed, when one failed.
+# Set after the services, whose state stays where services.sh keeps it between runs.
+TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/chimera-tests.XXXXXX")"
+export TMPDIR
+trap 'rc=$?; if [ "$rc" -eq 0 ]; then rm -rf "$TMPDIR"; else echo "the tests left their files in $TMPDIR"; fi' EXIT
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked -- --show-output
