@@ -9,9 +9,9 @@
 //! the process ends is delivered by [`AlertSender::settle`], which the runtime processes call on
 //! their way out.
 
-use crate::runtime::Runtime;
-use chimera_messages::{MessageType, Topic};
-use chimera_ports::{AuditRecord, AuditRepository};
+use chimera_ports::AuditRecord;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -21,13 +21,21 @@ use tokio::sync::{mpsc, oneshot};
 /// must not grow without bound while the bus is down.
 const QUEUED: usize = 1024;
 
+/// One alert to deliver: its message id and key, the alert, and its audit record.
+pub(crate) struct Delivery {
+    pub(crate) id: String,
+    pub(crate) key: String,
+    pub(crate) alert: chimera_messages::Alert,
+    pub(crate) record: AuditRecord,
+}
+
+/// Publishes one alert and records it (best effort): the runtime's, given when the task starts,
+/// so that this module needs nothing of the runtime's but that.
+pub(crate) type Deliver =
+    Box<dyn Fn(Delivery) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 enum Job {
-    Deliver {
-        id: String,
-        key: String,
-        alert: chimera_messages::Alert,
-        record: AuditRecord,
-    },
+    Deliver(Delivery),
     Settle(oneshot::Sender<()>),
 }
 
@@ -39,42 +47,29 @@ pub(crate) struct AlertSender {
 }
 
 impl AlertSender {
-    /// Queues `alert` (with its audit `record`) for the delivering task, started on `rt`'s
-    /// handles the first time. Never waits; when [`QUEUED`] alerts are waiting already, or
-    /// when raised outside a tokio runtime before any task could start, the alert is dropped,
-    /// counted and logged (it was logged when raised).
-    pub(crate) fn send(
-        &self,
-        rt: &Runtime,
-        id: String,
-        key: String,
-        alert: chimera_messages::Alert,
-        record: AuditRecord,
-    ) {
+    /// Queues `delivery` for the delivering task, which the first alert starts on the current
+    /// tokio runtime with what `deliver` makes. Never waits; when [`QUEUED`] alerts are waiting
+    /// already, or when raised outside a tokio runtime before any task could start, the alert
+    /// is dropped, counted and logged under `source` (it was logged when raised).
+    pub(crate) fn send(&self, source: &str, deliver: impl FnOnce() -> Deliver, delivery: Delivery) {
         let queue = match self.queue.get() {
             Some(queue) => queue,
             None => match tokio::runtime::Handle::try_current() {
-                Ok(tokio) => self.queue.get_or_init(|| start(rt, &tokio)),
-                Err(_) => return self.dropped(rt, "raised outside a tokio runtime"),
+                Ok(tokio) => self.queue.get_or_init(|| start(deliver(), &tokio)),
+                Err(_) => return self.dropped(source, "raised outside a tokio runtime"),
             },
         };
-        let job = Job::Deliver {
-            id,
-            key,
-            alert,
-            record,
-        };
-        if queue.try_send(job).is_err() {
+        if queue.try_send(Job::Deliver(delivery)).is_err() {
             self.dropped(
-                rt,
+                source,
                 &format!("{QUEUED} alerts are waiting for the bus already"),
             );
         }
     }
 
-    fn dropped(&self, rt: &Runtime, why: &str) {
+    fn dropped(&self, source: &str, why: &str) {
         let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(component = %rt.source, dropped, "alert not published: {why}");
+        tracing::warn!(component = %source, dropped, "alert not published: {why}");
     }
 
     /// Waits until every alert raised so far is delivered (or given up), at most `limit`.
@@ -95,33 +90,13 @@ impl AlertSender {
     }
 }
 
-/// Starts the task delivering alerts with handles of its own (the same bus, topics, database,
-/// source and shutdown signal as `rt`).
-fn start(rt: &Runtime, tokio: &tokio::runtime::Handle) -> mpsc::Sender<Job> {
+/// Starts the task delivering alerts in order with `deliver`.
+fn start(deliver: Deliver, tokio: &tokio::runtime::Handle) -> mpsc::Sender<Job> {
     let (queue, mut jobs) = mpsc::channel(QUEUED);
-    let own = Runtime::new(
-        std::sync::Arc::clone(&rt.bus),
-        rt.topics.clone(),
-        rt.store.clone(),
-        rt.source.clone(),
-        rt.shutdown.clone(),
-    );
     tokio.spawn(async move {
         while let Some(job) = jobs.recv().await {
             match job {
-                Job::Deliver {
-                    id,
-                    key,
-                    alert,
-                    record,
-                } => {
-                    let _ = own
-                        .publish(Topic::Alerts, MessageType::Alert, id, &key, &alert)
-                        .await;
-                    let _ = own
-                        .retry("record alert", || own.store.record(&record))
-                        .await;
-                }
+                Job::Deliver(delivery) => deliver(delivery).await,
                 Job::Settle(done) => {
                     let _ = done.send(());
                 }

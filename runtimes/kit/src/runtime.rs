@@ -323,7 +323,44 @@ impl Runtime {
             body: serde_json::to_string(&alert).unwrap_or_default(),
             ts: now,
         };
-        self.sender.send(self, id, key, alert, record);
+        let delivery = crate::alerting::Delivery {
+            id,
+            key,
+            alert,
+            record,
+        };
+        self.sender
+            .send(&self.source, || self.alert_delivery(), delivery);
+    }
+
+    /// How this runtime's alert task delivers an alert: with handles of its own (the same bus,
+    /// topics, database, source and shutdown signal), on the alerts topic, then in the audit
+    /// trail, transient failures retried until shutdown.
+    fn alert_delivery(&self) -> crate::alerting::Deliver {
+        let own = Arc::new(Runtime::new(
+            Arc::clone(&self.bus),
+            self.topics.clone(),
+            self.store.clone(),
+            self.source.clone(),
+            self.shutdown.clone(),
+        ));
+        Box::new(move |delivery| {
+            let own = Arc::clone(&own);
+            Box::pin(async move {
+                let crate::alerting::Delivery {
+                    id,
+                    key,
+                    alert,
+                    record,
+                } = delivery;
+                let _ = own
+                    .publish(Topic::Alerts, MessageType::Alert, id, &key, &alert)
+                    .await;
+                let _ = own
+                    .retry("record alert", || own.store.record(&record))
+                    .await;
+            })
+        })
     }
 
     /// Waits until every alert raised so far is on the bus and in the audit trail (or given

@@ -22,7 +22,7 @@
 //! orders its restored state is still waiting to hear about.
 
 use super::queue::{ControlInput, Input, Origin};
-use super::routes::Joined;
+use super::routes::{CatchUp, Joined};
 use super::worker::Worker;
 use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
@@ -265,14 +265,6 @@ impl Worker {
             _ => None,
         }
     }
-}
-
-/// How a portfolio that joins the node catches up.
-pub(crate) struct CatchUp {
-    /// Its throw-away consumer groups' name (one per topic, suffixed).
-    pub(crate) group: String,
-    /// Where the routers stood when it joined them.
-    pub(crate) joined: Joined,
 }
 
 /// Per partition of one topic, what catching up still has to read: up to the partition's end

@@ -217,7 +217,7 @@ impl Roster {
             worker.revision = worker.revision.max(base);
         }
         let joined = self.table.add(worker.set.engine(0).portfolio(), &queue);
-        let catch_up = Some(super::catch_up::CatchUp { group, joined });
+        let catch_up = Some(super::routes::CatchUp { group, joined });
         if let Ok(mut loads) = self.loads.lock() {
             loads.insert(id.clone(), (Arc::clone(&worker.stats), Arc::clone(&queue)));
         }

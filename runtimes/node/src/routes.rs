@@ -193,6 +193,15 @@ impl RouteTable {
     }
 }
 
+/// How a portfolio that joins the node catches up ([`super::catch_up`]): what its worker
+/// reads before its first routed input.
+pub(crate) struct CatchUp {
+    /// Its throw-away consumer groups' name (one per topic, suffixed).
+    pub(crate) group: String,
+    /// Where the routers stood when it joined them.
+    pub(crate) joined: Joined,
+}
+
 /// What the routers had read when a portfolio joined them.
 pub(crate) struct Joined {
     table: Arc<RouteTable>,

@@ -170,7 +170,7 @@ impl Worker {
     pub(crate) async fn run(
         mut self,
         rt: Arc<Runtime>,
-        catch_up: Option<crate::catch_up::CatchUp>,
+        catch_up: Option<crate::routes::CatchUp>,
     ) -> anyhow::Result<()> {
         self.claim(&rt).await?;
         let restored = self.restored_pending();
