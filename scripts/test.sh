@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with Rust installed, or again on a warm one:
 # starts PostgreSQL, Redis and a Kafka-protocol broker (installing them if missing), then runs
-# rustfmt, clippy (-D warnings) and every test of the workspace.
+# rustfmt, clippy (-D warnings), the API docs (no broken or private links) and every test of
+# the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +30,6 @@ trap 'rc=$?; if [ "$rc" -eq 0 ]; then rm -rf "$TMPDIR"; else echo "the tests lef
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 cargo test --workspace --locked -- --show-output
 echo "disk after the tests: $(df -h --output=avail . | tail -1 | tr -d ' ') free; target: $(du -sh target 2>/dev/null | cut -f1)"

@@ -72,7 +72,7 @@ pub enum Outcome {
     TimedOut,
 }
 
-/// An answer to a [`Request`], fed back as [`super::Input::Response`].
+/// An answer to a [`Request`], fed back as [`crate::engine::Input::Response`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
     /// The portfolio that asked.

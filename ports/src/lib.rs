@@ -9,7 +9,7 @@
 //! This crate must never depend on a backend (no tokio, no database, Redis, Kafka or network
 //! client): a workspace test checks `cargo tree`. Each method documents its error contract and
 //! its idempotence; every adapter proves it honours them by running the suites in
-//! [`conformance`] (feature `conformance`).
+//! `conformance` (feature `conformance`).
 #![warn(missing_docs)]
 
 mod access;

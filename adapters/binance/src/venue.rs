@@ -1,4 +1,5 @@
-//! [`BinanceVenue`]: the [`ExecutionVenue`] over Binance's REST API and user-data streams.
+//! [`crate::BinanceVenue`]: the [`chimera_ports::ExecutionVenue`] over Binance's REST API and
+//! user-data streams.
 //!
 //! Reports come from three places — the REST answer to a request, the account's user-data
 //! stream, and the queries run after a gap in that stream — and pass through one

@@ -18,7 +18,7 @@
 //!
 //! Both backends run the same queries through sqlx's `Any` driver (`$n` placeholders,
 //! `ON CONFLICT` upserts), written in PostgreSQL's dialect with `::numeric`, `::jsonb` and
-//! `::text` casts that [`SqlStore::sql`] removes for SQLite; only the DDL differs.
+//! `::text` casts that `SqlStore::sql` removes for SQLite; only the DDL differs.
 
 mod audit;
 mod config;

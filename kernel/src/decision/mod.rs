@@ -6,7 +6,7 @@
 //!       ─► shared budgets (reservation request, tied to the intent id) ─► order ─► pre-trade risk
 //! ```
 //!
-//! Every stage is pure: the gates read [`GateInputs`], the rules read [`RuleInputs`], the model
+//! Every stage is pure: the gates read [`GateInputs`], the rules read [`rules::RuleInputs`], the model
 //! and the shared budgets are requests the engine makes and results the runtime feeds back.
 //! Every entry ends in exactly one [`DecisionRecord`] (open or skip, the multipliers, the reason
 //! code and the trace of every gate, rule, model answer and sizing step), which runtimes store

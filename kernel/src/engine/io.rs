@@ -62,7 +62,7 @@ pub enum Input<'a> {
 }
 
 /// What the runtime must do on the engine's behalf: a JSON object with the command in
-/// `"command"` and its fields beside it. Decoded with the tag first ([`crate::tagged`]): a
+/// `"command"` and its fields beside it. Decoded with the tag first (`crate::tagged`): a
 /// gateway decodes one per order on its hot path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "command", rename_all = "snake_case")]

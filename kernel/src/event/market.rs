@@ -138,7 +138,7 @@ pub struct MarkPrice {
 }
 
 /// Any market-data event: a JSON object with its kind in `"type"` (`"bar"`, `"quote"`, …) and
-/// the event's fields beside it. Decoded by hand ([`super::market_decode`]), much faster when
+/// the event's fields beside it. Decoded by hand (`market_decode`), much faster when
 /// `"type"` comes first, as it does in what Chimera writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -11,7 +11,7 @@
 //! - the children's quantities never add up to more than the parent's: a child is sized from
 //!   what is neither filled nor still working;
 //! - every child's client order id is derived from the parent's intent id, the leg and its
-//!   sequence ([`crate::order::ClientOrderId::for_leg`]), so a replayed or restarted parent
+//!   sequence ([`crate::ids::ClientOrderId::for_leg`]), so a replayed or restarted parent
 //!   names the same children and the venue refuses a second copy of any of them;
 //! - progress (filled, remaining, average price, slippage against the mid when the parent
 //!   arrived) is reported as [`ExecProgress`] on every change, the terminal state last.

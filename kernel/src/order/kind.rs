@@ -29,7 +29,7 @@ pub enum TriggerSource {
     Mark,
 }
 
-/// Order type. Decoded with its `"type"` read first ([`super::kind_decode`]).
+/// Order type. Decoded with its `"type"` read first (`kind_decode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OrderKind {

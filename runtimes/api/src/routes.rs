@@ -7,7 +7,7 @@ use crate::{admin, kill, portfolios, reads};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 
-/// The API's router (without the guard; see [`crate::guard`]).
+/// The API's router (without the guard; see `guard`).
 pub fn router() -> Router<ApiState> {
     Router::new()
         .route("/health", get(reads::health))

@@ -4,12 +4,12 @@
 //! It drives any venue through [`GatewayVenue`]: [`PlainVenue`] around an exchange adapter's
 //! [`chimera_ports::ExecutionVenue`], or [`SimGatewayVenue`], the simulated venue kept in event
 //! time from `market.data`. Its own decisions (idempotency by intent id, republishing what a
-//! venue already received) are pure functions ([`decide`]).
+//! venue already received) are pure functions (`decide`).
 //!
 //! # Recovery
 //! Each turn of the loop: the venue's own work (the simulation reads market data), a batch of
 //! commands executed, its reports published, the batch's orders and fills recorded in one write
-//! beside the loop ([`journal`], [`recorder`]); then, at most every `[gateway] checkpoint_ms`
+//! beside the loop (`journal`, `recorder`); then, at most every `[gateway] checkpoint_ms`
 //! (250 ms by default), a checkpoint (the last command offset applied per partition, and the
 //! venue's state when it keeps none of its own) once every record is written, and only then
 //! acknowledgements. After a crash commands at or below the applied offsets are skipped, and

@@ -83,7 +83,7 @@ pub trait GatewayVenue: Send {
 
     /// Whether an order of `portfolio` on `symbol` stamped `ts` may be executed now, or must
     /// wait for the other portfolios trading the symbol to promise `ts` (a simulated venue in
-    /// lockstep, see [`crate::lockstep`]): always, by default.
+    /// lockstep, see `lockstep`): always, by default.
     fn in_turn(&self, _portfolio: &PortfolioId, _symbol: &Symbol, _ts: Timestamp) -> bool {
         true
     }

@@ -283,7 +283,7 @@ impl Runtime {
     }
 
     /// Logs an alert at once and queues it for the alerts topic and the audit trail, which a
-    /// task of this runtime's delivers in order ([`crate::alerting`]): the caller does not
+    /// task of this runtime's delivers in order (`alerting`): the caller does not
     /// wait for the bus or the database. [`Self::settle_alerts`] waits for what is queued.
     pub fn alert(
         &self,

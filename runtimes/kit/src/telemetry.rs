@@ -26,7 +26,7 @@ const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 ///
 /// The recorder keeps every histogram sample until it is folded into the buckets, which
 /// happens on a scrape or an upkeep; a process nobody scrapes would grow without bound (the
-/// memory soak showed it), so a thread does the upkeep every [`UPKEEP_EVERY`].
+/// memory soak showed it), so a thread does the upkeep every `UPKEEP_EVERY`.
 pub fn recorder() -> Option<&'static PrometheusHandle> {
     RECORDER
         .get_or_init(|| {

@@ -5,11 +5,11 @@
 //! `orders.feedback` and `control.commands` (each node in its own consumer groups, so every
 //! node sees every message and takes what concerns its portfolios), route through the interest
 //! map into per-portfolio bounded queues, and one task per portfolio runs its engine
-//! ([`worker`]): control commands (pause, resume, cancel all) apply in order with the rest.
+//! (`worker`): control commands (pause, resume, cancel all) apply in order with the rest.
 //! A fourth router reads `schedule.updates` and reports assignment changes for this node.
 //! A heartbeat with per-portfolio metrics goes to `system.events` (and, with shared state, to
 //! `node:{heartbeat}:<id>` with a TTL). With shared state the node runs a portfolio only while
-//! it holds the portfolio's lease ([`lease`]).
+//! it holds the portfolio's lease (`lease`).
 
 mod catch_up;
 mod kill_watch;
@@ -166,7 +166,7 @@ fn build(
 /// `strategies`, the registry of the binary (Chimera's built-ins plus the user's own); a
 /// portfolio whose strategy is not registered is not loaded and raises an alert. The node
 /// starts with the portfolios the database assigns to it and follows `schedule.updates` from
-/// then on ([`roster`]).
+/// then on (`roster`).
 ///
 /// # Errors
 /// A fatal bus or database failure, or losing a portfolio to another node.
