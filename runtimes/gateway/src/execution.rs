@@ -53,8 +53,8 @@ pub(super) struct Gateway {
     /// ([`Self::record_published`]): set where each command's reports go out before the next
     /// command is read (the in-memory bus).
     pub(super) defer_records: bool,
-    /// Reports published and not yet recorded, in order.
-    unrecorded: Vec<ExecutionReport>,
+    /// Reports published and not yet recorded, in order, with when they were published.
+    unrecorded: Vec<(ExecutionReport, std::time::Instant)>,
 }
 
 impl Gateway {
@@ -209,8 +209,8 @@ impl Gateway {
         if self.journal.has_unrecorded() {
             self.flush().await?;
         }
-        for report in std::mem::take(&mut self.unrecorded) {
-            self.record(&report).await?;
+        for (report, published) in std::mem::take(&mut self.unrecorded) {
+            self.record(&report, published).await?;
         }
         Ok(())
     }
@@ -306,7 +306,7 @@ impl Gateway {
             },
         };
         self.record_published().await?;
-        self.record(&report).await?;
+        self.record(&report, std::time::Instant::now()).await?;
         self.journal.report(report);
         self.figures.killed += 1;
         rt.alert(
@@ -326,7 +326,7 @@ impl Gateway {
     pub(super) async fn publish_reports(&mut self) -> anyhow::Result<()> {
         self.record_published().await?;
         while let Some(report) = self.venue.trading().next_report(Duration::ZERO).await? {
-            self.record(&report).await?;
+            self.record(&report, std::time::Instant::now()).await?;
             self.journal.report(report);
         }
         Ok(())
@@ -387,15 +387,11 @@ impl Gateway {
         self.publish_time.record(started.elapsed());
         for report in &reports {
             self.count_published(report);
-            if let Some(sent) = report
-                .fill()
-                .and_then(|_| self.sent.remove(&report.client_order_id))
-            {
-                self.order_to_fill.record(sent.elapsed().as_secs_f64());
-            }
         }
         let recorded_now = reports.len() - unrecorded;
-        self.unrecorded.extend(reports.drain(recorded_now..));
+        let published = std::time::Instant::now();
+        self.unrecorded
+            .extend(reports.drain(recorded_now..).map(|r| (r, published)));
         Ok(())
     }
 
@@ -410,7 +406,13 @@ impl Gateway {
         self.recorder.settle().await
     }
 
-    async fn record(&mut self, report: &ExecutionReport) -> anyhow::Result<()> {
+    /// Records `report`, made at `at` (published then, when its record waited): the order's
+    /// new state, its fill and the fill's costs, and the order's time to its first fill.
+    async fn record(
+        &mut self,
+        report: &ExecutionReport,
+        at: std::time::Instant,
+    ) -> anyhow::Result<()> {
         let costs = self.costs.on_report(report);
         if let ReportKind::Liquidated { side, fill } = &report.kind {
             // The venue's own order: no record of ours to update, but the fill is recorded
@@ -447,6 +449,13 @@ impl Gateway {
         let side = order.intent.side;
         let terminal = order.status.is_terminal();
         self.journal.order(order);
+        if let Some(sent) = report
+            .fill()
+            .and_then(|_| self.sent.remove(&report.client_order_id))
+        {
+            let waited = at.saturating_duration_since(sent);
+            self.order_to_fill.record(waited.as_secs_f64());
+        }
         if let Some(fill) = report.fill() {
             let record = FillRecord {
                 portfolio_id: report.portfolio_id.clone(),

@@ -1,10 +1,13 @@
 //! `/metrics` and `/health` on the node, the gateway and the scheduler: after a short run the
 //! Prometheus text carries each component's figures (events, orders, fills, queue depth, the
 //! tick-to-order and order-to-fill histograms, leadership) and `/health` answers JSON with the
-//! component's level and details. Plain HTTP/1.1 over a TCP socket, as a scraper sends it.
+//! component's level and details. Plain HTTP/1.1 over a TCP socket, as a scraper sends it. The
+//! gateway's order-to-fill histogram is fed on a bus across a network too, where a batch's
+//! records are made before its reports go out (in process, after).
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod cluster;
+mod embedded;
 
 use cluster::{market, spec, wait_for, Cluster};
 use std::time::Duration;
@@ -147,4 +150,162 @@ async fn every_runtime_serves_its_metrics_and_health() {
     node.await.unwrap().unwrap();
     gateway.await.unwrap().unwrap();
     scheduler.await.unwrap().unwrap();
+}
+
+/// The world's in-memory bus, seen as one across a network (`in_process` false).
+struct AcrossANetwork(std::sync::Arc<dyn chimera_ports::EventBus>);
+
+#[async_trait::async_trait]
+impl chimera_ports::EventBus for AcrossANetwork {
+    async fn publish(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+    ) -> chimera_ports::PortResult<(i32, i64)> {
+        self.0.publish(topic, key, payload).await
+    }
+
+    async fn publish_batch(
+        &self,
+        topic: &str,
+        messages: &[(String, Vec<u8>)],
+    ) -> chimera_ports::PortResult<()> {
+        self.0.publish_batch(topic, messages).await
+    }
+
+    async fn subscribe(
+        &self,
+        topic: &str,
+        group: &str,
+    ) -> chimera_ports::PortResult<Box<dyn chimera_ports::Subscription>> {
+        self.0.subscribe(topic, group).await
+    }
+
+    async fn subscribe_from(
+        &self,
+        topic: &str,
+        group: &str,
+        after: &std::collections::BTreeMap<i32, i64>,
+    ) -> chimera_ports::PortResult<Box<dyn chimera_ports::Subscription>> {
+        self.0.subscribe_from(topic, group, after).await
+    }
+
+    async fn last_offsets(
+        &self,
+        topic: &str,
+    ) -> chimera_ports::PortResult<std::collections::BTreeMap<i32, i64>> {
+        self.0.last_offsets(topic).await
+    }
+
+    fn in_process(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_measures_order_to_fill_across_a_network_too() {
+    use chimera_kernel::engine::Command;
+    use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
+    use chimera_kernel::order::{OrderIntent, OrderKind, Side, TimeInForce};
+    use chimera_kernel::testing::{bar, qty};
+    use chimera_kernel::time::Timestamp;
+    use chimera_kernel::Decimal;
+    use chimera_messages::{MessageType, Progress, Topic, Topics};
+    use std::sync::Arc;
+
+    let world = embedded::World::new("telemetry-network").await;
+    let (trigger, shutdown) = chimera_live::runtime::shutdown_pair();
+    let node_rt = world.runtime("net.", "n1", &shutdown);
+    let spec =
+        embedded::btcusdt_perp("id = \"pp\"\nstrategy = \"scripted\"\n[params]\norders = \"\"");
+    chimera_live::node::register_portfolios(&node_rt, "n1", &[spec])
+        .await
+        .unwrap();
+    let bars: Vec<_> = (0..5)
+        .map(|minute| bar("BTCUSDT", minute, Decimal::from(40_000)))
+        .collect();
+    embedded::publish_btcusdt(&world.runtime("net.", "feed", &shutdown), &bars, 0).await;
+    let portfolio = PortfolioId::new("pp");
+    let intent_id = IntentId::for_portfolio(&portfolio, 1);
+    let intent = OrderIntent {
+        client_order_id: ClientOrderId::for_intent(&intent_id),
+        intent_id,
+        portfolio_id: portfolio.clone(),
+        symbol: Symbol::new("BTCUSDT"),
+        side: Side::Buy,
+        qty: qty(Decimal::new(1, 1)),
+        kind: OrderKind::Market,
+        time_in_force: TimeInForce::Ioc,
+        reduce_only: false,
+        close_position: false,
+        created_at: Timestamp(60_000),
+        tag: "entry".into(),
+    };
+    node_rt
+        .publish(
+            Topic::OrdersSubmission,
+            MessageType::OrderCommand,
+            "cmd:1".into(),
+            "pp",
+            &Command::Submit(intent),
+        )
+        .await
+        .unwrap();
+    let promise = Progress {
+        portfolio_id: portfolio,
+        clock: Timestamp(120_000),
+    };
+    node_rt
+        .publish(
+            Topic::OrdersSubmission,
+            MessageType::Progress,
+            promise.message_id(),
+            "pp",
+            &promise,
+        )
+        .await
+        .unwrap();
+    let port = free_port();
+    let gateway_rt = Arc::new(chimera_live::runtime::Runtime::new(
+        Arc::new(AcrossANetwork(world.bus.clone())) as Arc<dyn chimera_ports::EventBus>,
+        Topics::new("net."),
+        world.store.clone(),
+        "g-net",
+        shutdown.clone(),
+    ));
+    let config: chimera_live::config::GatewayConfig = toml::from_str(&format!(
+        "id = \"g-net\"\nmetrics_listen = \"127.0.0.1:{port}\""
+    ))
+    .unwrap();
+    let gateway_task =
+        tokio::spawn(async move { chimera_live::gateway::run_gateway(gateway_rt, &config).await });
+    wait_for(
+        "the gateway's metrics listener",
+        Duration::from_secs(10),
+        || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        },
+    )
+    .await;
+    wait_for(
+        "the gateway's first fill measured",
+        Duration::from_secs(10),
+        || async {
+            let (_, text) = get(port, "/metrics").await;
+            sample(
+                &text,
+                "chimera_order_to_fill_seconds_count",
+                &["component=\"g-net\""],
+            )
+            .is_some_and(|v| v >= 1.0)
+        },
+    )
+    .await;
+    trigger.trigger();
+    let figures = gateway_task.await.unwrap().unwrap();
+    assert_eq!(figures.fills, 1, "{figures:?}");
+    world.remove().await;
 }
