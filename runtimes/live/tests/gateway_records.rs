@@ -9,17 +9,16 @@
 
 mod embedded;
 
-use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, ReportKind};
-use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
-use chimera_kernel::order::{OrderIntent, OrderKind, OrderStatus, Side, TimeInForce};
-use chimera_kernel::testing::{bar, qty};
+use chimera_kernel::ids::PortfolioId;
+use chimera_kernel::order::{OrderIntent, OrderStatus};
+use chimera_kernel::testing::bar;
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::Decimal;
 use chimera_live::config::GatewayConfig;
 use chimera_live::runtime::shutdown_pair;
 use chimera_live::{gateway, node};
-use chimera_messages::{decode, MessageType, Progress, Topic};
+use chimera_messages::{decode, MessageType, Topic};
 use chimera_ports::{EventBus, FillRepository, OrderRepository};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,22 +27,11 @@ const MINUTE: i64 = 60_000;
 
 /// Portfolio `pp`'s `n`th order: a market buy of 0.1 BTC at minute `2n + 1`.
 fn buy(n: u64) -> OrderIntent {
-    let portfolio = PortfolioId::new("pp");
-    let intent_id = IntentId::for_portfolio(&portfolio, n);
-    OrderIntent {
-        client_order_id: ClientOrderId::for_intent(&intent_id),
-        intent_id,
-        portfolio_id: portfolio,
-        symbol: Symbol::new("BTCUSDT"),
-        side: Side::Buy,
-        qty: qty(Decimal::new(1, 1)),
-        kind: OrderKind::Market,
-        time_in_force: TimeInForce::Ioc,
-        reduce_only: false,
-        close_position: false,
-        created_at: Timestamp((2 * i64::try_from(n).unwrap() + 1) * MINUTE),
-        tag: "entry".into(),
-    }
+    embedded::market_buy(
+        "pp",
+        n,
+        Timestamp((2 * i64::try_from(n).unwrap() + 1) * MINUTE),
+    )
 }
 
 /// How many fills `orders.feedback` has told, waiting up to 2 s for `at_least`.
@@ -99,32 +87,11 @@ async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
     // portfolio's promise to have read the minute after it lets the venue feed the bar that
     // fills it.
     for (n, intent) in [buy(1), buy(2), buy(1)].into_iter().enumerate() {
-        let promise = (n < 2).then(|| Progress {
-            portfolio_id: intent.portfolio_id.clone(),
-            clock: Timestamp(intent.created_at.0 + MINUTE),
-        });
+        let messages = embedded::submit_messages(&node_rt, n, intent, n < 2);
         node_rt
-            .publish(
-                Topic::OrdersSubmission,
-                MessageType::OrderCommand,
-                format!("cmd:{n}"),
-                "pp",
-                &Command::Submit(intent),
-            )
+            .publish_encoded(Topic::OrdersSubmission, &messages)
             .await
             .unwrap();
-        if let Some(promise) = promise {
-            node_rt
-                .publish(
-                    Topic::OrdersSubmission,
-                    MessageType::Progress,
-                    promise.message_id(),
-                    "pp",
-                    &promise,
-                )
-                .await
-                .unwrap();
-        }
         assert_eq!(
             fills_told(&world.bus, n + 1).await,
             n + 1,
@@ -144,22 +111,7 @@ async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
     sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
     trigger.trigger();
     let figures = gateway_task.await.unwrap().unwrap();
-    assert_eq!(
-        (figures.submitted, figures.duplicates, figures.fills),
-        (2, 1, 2),
-        "the repeat was not sent again: {figures:?}"
-    );
-    for n in [1, 2] {
-        let order = world
-            .store
-            .get_order(&buy(n).client_order_id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(order.status, OrderStatus::Filled);
-    }
-    let fills = world.store.fills(&PortfolioId::new("pp")).await.unwrap();
-    assert_eq!(fills.len(), 2, "{fills:?}");
+    both_filled_once(&world, &figures).await;
     world.remove().await;
 }
 
@@ -183,35 +135,11 @@ async fn a_repeat_read_with_its_original_finds_the_original_filled() {
     embedded::publish_btcusdt(&feed_rt, &bars, 0).await;
     // Orders 1 and 2, each followed by the promise that lets the venue fill it, then order 1
     // again: one batch on the bus before the gateway starts, so it reads them in one burst.
-    let promise = |intent: &OrderIntent| Progress {
-        portfolio_id: intent.portfolio_id.clone(),
-        clock: Timestamp(intent.created_at.0 + MINUTE),
-    };
-    let mut batch = Vec::new();
-    for (n, intent) in [buy(1), buy(2), buy(1)].into_iter().enumerate() {
-        let progress = (n < 2).then(|| promise(&intent));
-        let command = Command::Submit(intent);
-        let bytes = node_rt.encode_fenced(
-            MessageType::OrderCommand,
-            format!("cmd:{n}"),
-            Timestamp(0),
-            "pp",
-            &command,
-            None,
-        );
-        batch.push(("pp".to_owned(), bytes));
-        if let Some(progress) = progress {
-            let bytes = node_rt.encode_fenced(
-                MessageType::Progress,
-                progress.message_id(),
-                Timestamp(0),
-                "pp",
-                &progress,
-                None,
-            );
-            batch.push(("pp".to_owned(), bytes));
-        }
-    }
+    let batch: Vec<_> = [buy(1), buy(2), buy(1)]
+        .into_iter()
+        .enumerate()
+        .flat_map(|(n, intent)| embedded::submit_messages(&node_rt, n, intent, n < 2))
+        .collect();
     node_rt
         .publish_encoded(Topic::OrdersSubmission, &batch)
         .await
@@ -225,6 +153,12 @@ async fn a_repeat_read_with_its_original_finds_the_original_filled() {
     );
     trigger.trigger();
     let figures = gateway_task.await.unwrap().unwrap();
+    both_filled_once(&world, &figures).await;
+    world.remove().await;
+}
+
+/// Orders 1 and 2 were sent once (the repeat of 1 was not), each filled once, and stored filled.
+async fn both_filled_once(world: &embedded::World, figures: &gateway::GatewayFigures) {
     assert_eq!(
         (figures.submitted, figures.duplicates, figures.fills),
         (2, 1, 2),
@@ -241,5 +175,4 @@ async fn a_repeat_read_with_its_original_finds_the_original_filled() {
     }
     let fills = world.store.fills(&PortfolioId::new("pp")).await.unwrap();
     assert_eq!(fills.len(), 2, "{fills:?}");
-    world.remove().await;
 }

@@ -6,9 +6,11 @@
 //! and cancel-replaces go through to the venue and their outcomes to the records.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod embedded;
+
 use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, MarketEvent, Quote, ReportKind};
-use chimera_kernel::ids::{Asset, ClientOrderId, IntentId, PortfolioId, Symbol};
+use chimera_kernel::ids::{Asset, ClientOrderId, PortfolioId, Symbol};
 use chimera_kernel::order::{
     AmendRequest, CancelReplaceRequest, CancelRequest, Contingency, OrderIntent, OrderKind,
     OrderListRequest, OrderStatus, ReplaceMode, Side, TimeInForce,
@@ -33,22 +35,7 @@ fn intent() -> OrderIntent {
 }
 
 fn intent_n(n: u64) -> OrderIntent {
-    let portfolio = PortfolioId::new("p1");
-    let intent_id = IntentId::for_portfolio(&portfolio, n);
-    OrderIntent {
-        client_order_id: ClientOrderId::for_intent(&intent_id),
-        intent_id,
-        portfolio_id: portfolio,
-        symbol: Symbol::new("BTCUSDT"),
-        side: Side::Buy,
-        qty: qty(Decimal::new(1, 1)),
-        kind: OrderKind::Market,
-        time_in_force: TimeInForce::Ioc,
-        reduce_only: false,
-        close_position: false,
-        created_at: Timestamp(10),
-        tag: "entry".into(),
-    }
+    embedded::market_buy("p1", n, Timestamp(10))
 }
 
 /// Publishes the commands, runs a gateway on `venue` a while, stops it.

@@ -205,13 +205,10 @@ impl chimera_ports::EventBus for AcrossANetwork {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_measures_order_to_fill_across_a_network_too() {
-    use chimera_kernel::engine::Command;
-    use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
-    use chimera_kernel::order::{OrderIntent, OrderKind, Side, TimeInForce};
-    use chimera_kernel::testing::{bar, qty};
+    use chimera_kernel::testing::bar;
     use chimera_kernel::time::Timestamp;
     use chimera_kernel::Decimal;
-    use chimera_messages::{MessageType, Progress, Topic, Topics};
+    use chimera_messages::{Topic, Topics};
     use std::sync::Arc;
 
     let world = embedded::World::new("telemetry-network").await;
@@ -226,43 +223,11 @@ async fn the_gateway_measures_order_to_fill_across_a_network_too() {
         .map(|minute| bar("BTCUSDT", minute, Decimal::from(40_000)))
         .collect();
     embedded::publish_btcusdt(&world.runtime("net.", "feed", &shutdown), &bars, 0).await;
-    let portfolio = PortfolioId::new("pp");
-    let intent_id = IntentId::for_portfolio(&portfolio, 1);
-    let intent = OrderIntent {
-        client_order_id: ClientOrderId::for_intent(&intent_id),
-        intent_id,
-        portfolio_id: portfolio.clone(),
-        symbol: Symbol::new("BTCUSDT"),
-        side: Side::Buy,
-        qty: qty(Decimal::new(1, 1)),
-        kind: OrderKind::Market,
-        time_in_force: TimeInForce::Ioc,
-        reduce_only: false,
-        close_position: false,
-        created_at: Timestamp(60_000),
-        tag: "entry".into(),
-    };
+    let order = embedded::market_buy("pp", 1, Timestamp(60_000));
     node_rt
-        .publish(
+        .publish_encoded(
             Topic::OrdersSubmission,
-            MessageType::OrderCommand,
-            "cmd:1".into(),
-            "pp",
-            &Command::Submit(intent),
-        )
-        .await
-        .unwrap();
-    let promise = Progress {
-        portfolio_id: portfolio,
-        clock: Timestamp(120_000),
-    };
-    node_rt
-        .publish(
-            Topic::OrdersSubmission,
-            MessageType::Progress,
-            promise.message_id(),
-            "pp",
-            &promise,
+            &embedded::submit_messages(&node_rt, 1, order, true),
         )
         .await
         .unwrap();

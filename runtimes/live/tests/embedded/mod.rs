@@ -109,3 +109,71 @@ pub(crate) async fn publish_btcusdt(
         .unwrap();
     }
 }
+
+/// A market buy of 0.1 BTCUSDT by `portfolio`, its `n`th intent, stamped `at`.
+pub(crate) fn market_buy(
+    portfolio: &str,
+    n: u64,
+    at: chimera_kernel::time::Timestamp,
+) -> chimera_kernel::order::OrderIntent {
+    use chimera_kernel::ids::{ClientOrderId, IntentId, PortfolioId, Symbol};
+    use chimera_kernel::order::{OrderIntent, OrderKind, Side, TimeInForce};
+    let portfolio = PortfolioId::new(portfolio);
+    let intent_id = IntentId::for_portfolio(&portfolio, n);
+    OrderIntent {
+        client_order_id: ClientOrderId::for_intent(&intent_id),
+        intent_id,
+        portfolio_id: portfolio,
+        symbol: Symbol::new("BTCUSDT"),
+        side: Side::Buy,
+        qty: chimera_kernel::testing::qty(chimera_kernel::Decimal::new(1, 1)),
+        kind: OrderKind::Market,
+        time_in_force: TimeInForce::Ioc,
+        reduce_only: false,
+        close_position: false,
+        created_at: at,
+        tag: "entry".into(),
+    }
+}
+
+/// `intent` submitted (message id `cmd:{id}`), then, when `promised`, its portfolio's promise
+/// to have read the minute after it, which lets the simulated venue feed the bar that fills a
+/// market order: encoded from `rt`, keyed by the portfolio, for [`Runtime::publish_encoded`].
+pub(crate) fn submit_messages(
+    rt: &Runtime,
+    id: usize,
+    intent: chimera_kernel::order::OrderIntent,
+    promised: bool,
+) -> Vec<(String, Vec<u8>)> {
+    use chimera_messages::MessageType;
+    let key = intent.portfolio_id.as_str().to_owned();
+    let stamp = chimera_kernel::time::Timestamp(0);
+    let promise = promised.then(|| chimera_messages::Progress {
+        portfolio_id: intent.portfolio_id.clone(),
+        clock: chimera_kernel::time::Timestamp(intent.created_at.0 + 60_000),
+    });
+    let command = chimera_kernel::engine::Command::Submit(intent);
+    let mut messages = vec![(
+        key.clone(),
+        rt.encode_fenced(
+            MessageType::OrderCommand,
+            format!("cmd:{id}"),
+            stamp,
+            &key,
+            &command,
+            None,
+        ),
+    )];
+    if let Some(promise) = promise {
+        let bytes = rt.encode_fenced(
+            MessageType::Progress,
+            promise.message_id(),
+            stamp,
+            &key,
+            &promise,
+            None,
+        );
+        messages.push((key, bytes));
+    }
+    messages
+}
