@@ -49,6 +49,9 @@ pub struct SimGatewayVenue {
     /// Orders of portfolios sharing a symbol go in the order of their stamps
     /// ([`GatewayVenue::in_turn`]).
     lockstep: bool,
+    /// The portfolios heard from since this gateway started ([`GatewayVenue::meet`]): the
+    /// first word of each reads the registry again.
+    heard: BTreeSet<PortfolioId>,
 }
 
 impl SimGatewayVenue {
@@ -87,6 +90,7 @@ impl SimGatewayVenue {
             held: false,
             priced_late: 0,
             lockstep,
+            heard: BTreeSet::new(),
         };
         venue.learn_registered(rt).await;
         Ok(venue)
@@ -94,9 +98,12 @@ impl SimGatewayVenue {
 
     /// Registers every portfolio the registry runs (active or paused) as a trader of its
     /// symbols before any market data is read: one that first speaks after the gateway has
-    /// read a day of a replay would otherwise find that data fed past it. Best effort: a
-    /// portfolio missed here (the store is down, or it is registered later) is learnt from
-    /// its first progress or order as before.
+    /// read a day of a replay would otherwise find that data fed past it. Read again at each
+    /// portfolio's first word ([`GatewayVenue::meet`]): a read while a node was registering
+    /// its portfolios one by one saw only some of them, and the orders of one it saw would
+    /// then move the venue past those of one it missed. Best effort: a portfolio missed
+    /// (the store is down, or it is registered after the others spoke) is learnt from its
+    /// first progress or order.
     async fn learn_registered(&mut self, rt: &Runtime) {
         let records = match rt.store.list_portfolios().await {
             Ok(records) => records,
@@ -302,15 +309,17 @@ impl GatewayVenue for SimGatewayVenue {
     }
 
     async fn meet(&mut self, rt: &Runtime, portfolio: &PortfolioId) -> anyhow::Result<()> {
-        if self.sim.knows_trader(portfolio) {
+        if self.heard.contains(portfolio) {
             return Ok(());
         }
-        // A portfolio the gateway had not met: the registry may have more since it started
-        // (a node registers its portfolios as it starts), and they all trade from now on.
+        // Its first word since the gateway started, known from the registry or not: the
+        // registry may hold more since it was read (a node registers all its portfolios
+        // before any of them speaks, but one row at a time), and they all trade from now on.
         self.learn_registered(rt).await;
         if !self.sim.knows_trader(portfolio) {
             self.learn_trader(rt, portfolio).await?;
         }
+        self.heard.insert(portfolio.clone());
         Ok(())
     }
 

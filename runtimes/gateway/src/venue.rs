@@ -71,9 +71,9 @@ pub trait GatewayVenue: Send {
         0
     }
 
-    /// Meets `portfolio`, whose command or promise was just read: a simulated venue learns
-    /// which symbols it trades (and every portfolio registered by then), so its orders wait
-    /// for the others' turn from the first. Nothing by default.
+    /// Meets `portfolio`, whose command or promise was just read: at its first word, a
+    /// simulated venue learns which symbols it trades and every portfolio registered by then,
+    /// so its orders wait for the others' turn from the first. Nothing by default.
     ///
     /// # Errors
     /// The store failed.

@@ -44,6 +44,8 @@ struct Pipeline {
     gateway: Proc,
     node: Proc,
     feed: Proc,
+    /// Where the processes write their output.
+    dir: std::path::PathBuf,
 }
 
 impl Pipeline {
@@ -52,12 +54,16 @@ impl Pipeline {
             gateway: spawn(&GATEWAY, setup, "gateway"),
             node: spawn(&NODE, setup, "node"),
             feed: spawn(&FEED, setup, "feed"),
+            dir: setup.dir.clone(),
         }
     }
 
     /// Waits until the database holds the backtest's fills and the feed has finished.
     async fn settle(&mut self, store: &chimera_sql::SqlStore, expected: &Expected) {
-        let fills = expected.iter().map(|(k, (_, f))| (k.clone(), *f)).collect();
+        let fills = expected
+            .iter()
+            .map(|(k, (_, f, _))| (k.clone(), *f))
+            .collect();
         wait_settled(store, &fills, Duration::from_secs(240)).await;
         assert!(self.feed.wait().unwrap().success(), "feed finished");
     }
@@ -66,6 +72,13 @@ impl Pipeline {
     async fn stop_and_check(mut self, store: &chimera_sql::SqlStore, expected: &Expected) {
         terminate(&mut self.node);
         terminate(&mut self.gateway);
+        // What each gateway process counted (`priced-late` names orders the venue had been fed
+        // past: the first suspect when a fill differs from the backtest's).
+        for name in ["gateway", "gateway-2"] {
+            if let Ok(out) = std::fs::read_to_string(self.dir.join(format!("{name}.out"))) {
+                println!("{name}: {}", out.trim());
+            }
+        }
         assert_matches_backtest(store, expected).await;
     }
 }
@@ -241,7 +254,7 @@ async fn wait_for_fills(store: &chimera_sql::SqlStore, n: i64, limit: Duration, 
 
 /// No order beyond one per backtest fill (market orders fill once): nothing was duplicated.
 async fn assert_no_order_duplicated(store: &chimera_sql::SqlStore, expected: &Expected) {
-    let expected_orders: u64 = expected.values().map(|(_, f)| f).sum();
+    let expected_orders: u64 = expected.values().map(|(_, f, _)| f).sum();
     assert_eq!(
         count_rows(store, "orders").await as u64,
         expected_orders,

@@ -139,7 +139,10 @@ async fn killed_and_frozen_nodes_fail_over_with_nothing_lost_or_doubled() {
     .await;
     signal(&node2, "CONT");
     assert!(feed.wait().unwrap().success(), "feed finished");
-    let fills = expected.iter().map(|(k, (_, f))| (k.clone(), *f)).collect();
+    let fills = expected
+        .iter()
+        .map(|(k, (_, f, _))| (k.clone(), *f))
+        .collect();
     wait_settled(&store, &fills, Duration::from_mins(4)).await;
     // The zombie gave its portfolios up (or stopped on its lost leases): it runs nothing.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -154,7 +157,7 @@ async fn killed_and_frozen_nodes_fail_over_with_nothing_lost_or_doubled() {
     let _ = node2.kill();
     assert_matches_backtest(&store, &expected).await;
     let orders = count(&store, "SELECT COUNT(*) FROM orders").await as u64;
-    let backtest_fills: u64 = expected.values().map(|(_, f)| f).sum();
+    let backtest_fills: u64 = expected.values().map(|(_, f, _)| f).sum();
     assert_eq!(
         orders, backtest_fills,
         "one order per intent: none duplicated across the moves"

@@ -2,7 +2,8 @@
 //! progress promises: a portfolio's promise lets it feed that portfolio's symbols up to just
 //! before the promised clock (seen in the gateway's checkpoint, with no order sent), a zombie's
 //! promise (older assignment epoch) is refused like its orders, and a full node over the
-//! in-memory bus publishes promises the gateway uses.
+//! in-memory bus publishes promises the gateway uses. A portfolio registered after the gateway
+//! read the registry still holds back the orders of another on its symbol.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod embedded;
@@ -16,7 +17,7 @@ use chimera_live::portfolio_spec::PortfolioSpec;
 use chimera_live::runtime::{shutdown_pair, Runtime};
 use chimera_live::{gateway, node};
 use chimera_messages::{EpochClaim, MessageType, Progress, Topic};
-use chimera_ports::CheckpointRepository;
+use chimera_ports::{CheckpointRepository, FillRepository};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -162,5 +163,101 @@ async fn a_node_s_promises_let_the_gateway_feed_between_its_orders() {
     node_task.await.unwrap().unwrap();
     let figures = gateway_task.await.unwrap().unwrap();
     assert_eq!(figures.fed_ahead, 29, "{figures:?}");
+    world.remove().await;
+}
+
+/// A gateway that read the registry while a node was registering its portfolios (one row at a
+/// time) knew only the first: each portfolio's first word reads the registry again, so the one
+/// it had missed still holds back the orders of the other on their symbol, and each order fills
+/// at the bar it was decided on. (Before, the orders of the one it knew moved the venue past
+/// the other's, which then filled a bar or a hundred late.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portfolio_registered_after_the_gateway_read_the_registry_still_gets_its_turn() {
+    let world = embedded::World::new("progress-registry").await;
+    let (trigger, shutdown) = shutdown_pair();
+    let runtime = |name: &str| Arc::new(world.runtime("registry.", name, &shutdown));
+    let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
+    node::register_portfolios(&node_rt, "n1", &[spec("ahead")])
+        .await
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config: GatewayConfig = toml::from_str(&format!(
+        "id = \"g1\"\nsim_hold_ms = 100000000000\nmetrics_listen = \"127.0.0.1:{port}\""
+    ))
+    .unwrap();
+    let gateway_task = tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await });
+    // Its metrics listener starts after the venue has read the registry.
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "gateway started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    node::register_portfolios(&node_rt, "n1", &[spec("behind")])
+        .await
+        .unwrap();
+    publish_bars(&feed_rt, 0..10).await;
+
+    // One portfolio reads ahead: an order at minute 8, read to minute 9. The other, behind,
+    // orders at minute 5 and then reads to minute 9 too.
+    let ahead = embedded::market_buy("ahead", 1, Timestamp(8 * MINUTE));
+    let behind = embedded::market_buy("behind", 1, Timestamp(5 * MINUTE));
+    let mut messages = embedded::submit_messages(&node_rt, 0, ahead.clone(), true);
+    messages.extend(embedded::submit_messages(
+        &node_rt,
+        1,
+        behind.clone(),
+        false,
+    ));
+    let caught_up = Progress {
+        portfolio_id: PortfolioId::new("behind"),
+        clock: Timestamp(9 * MINUTE),
+    };
+    messages.push((
+        "behind".into(),
+        node_rt.encode_fenced(
+            MessageType::Progress,
+            caught_up.message_id(),
+            Timestamp(0),
+            "behind",
+            &caught_up,
+            None,
+        ),
+    ));
+    node_rt
+        .publish_encoded(Topic::OrdersSubmission, &messages)
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let fill_price = |id: &'static str| {
+        let store = world.store.clone();
+        async move {
+            let fills = store.fills(&PortfolioId::new(id)).await.unwrap();
+            fills.first().map(|f| f.fill.price.get())
+        }
+    };
+    while fill_price("ahead").await.is_none() || fill_price("behind").await.is_none() {
+        assert!(started.elapsed() < Duration::from_secs(20), "both filled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        fill_price("behind").await,
+        Some(Decimal::from(40_005)),
+        "the order behind fills at its own minute"
+    );
+    assert_eq!(fill_price("ahead").await, Some(Decimal::from(40_008)));
+    trigger.trigger();
+    let figures = gateway_task.await.unwrap().unwrap();
+    assert_eq!(figures.priced_late, 0, "{figures:?}");
     world.remove().await;
 }

@@ -279,9 +279,9 @@ pub(crate) fn sigkill(child: &mut Child) {
     child.wait().unwrap();
 }
 
-/// The in-process backtest over the same bars: positions and fill counts per portfolio.
-/// Per portfolio: the positions and the number of fills the in-process backtest produced.
-pub(crate) type Expected = BTreeMap<String, (Vec<Position>, u64)>;
+/// Per portfolio: the positions, the number of fills and the fills themselves (to name the
+/// ones a live run priced differently) the in-process backtest produced.
+pub(crate) type Expected = BTreeMap<String, (Vec<Position>, u64, Vec<chimera_sim::FillRow>)>;
 
 pub(crate) fn backtest(dir: &Path) -> Expected {
     backtest_of(dir, &specs())
@@ -310,17 +310,73 @@ pub(crate) fn backtest_of(dir: &Path, specs: &[PortfolioSpec]) -> Expected {
     for e in &events {
         bt.step(e);
     }
-    bt.engines()
+    let mut expected: Expected = bt
+        .engines()
         .map(|e| {
             (
                 e.portfolio().id.as_str().to_owned(),
                 (
                     e.portfolio().positions.values().cloned().collect(),
                     e.stats().fills,
+                    Vec::new(),
                 ),
             )
         })
-        .collect()
+        .collect();
+    // The fills of the run itself: those of the strategies' stop hooks come after the last bar
+    // (a live run does not stop its strategies).
+    let last = events.last().map(chimera_kernel::event::MarketEvent::ts);
+    for fill in bt.finish_results().fills {
+        if Some(fill.ts) <= last {
+            if let Some((_, _, fills)) = expected.get_mut(fill.portfolio_id.as_str()) {
+                fills.push(fill);
+            }
+        }
+    }
+    expected
+}
+
+/// The recorded fills of `portfolio` whose price, quantity or fee differ from the backtest's
+/// fill of the same order and trade (or that it does not have), one line each.
+async fn fills_unlike_backtest(
+    store: &SqlStore,
+    portfolio: &PortfolioId,
+    expected: &[chimera_sim::FillRow],
+) -> Vec<String> {
+    let wanted: BTreeMap<(String, String), &chimera_sim::FillRow> = expected
+        .iter()
+        .map(|f| ((f.client_order_id.to_string(), f.trade_id.to_string()), f))
+        .collect();
+    let mut unlike = Vec::new();
+    for got in store.fills(portfolio).await.unwrap() {
+        let key = (
+            got.client_order_id.to_string(),
+            got.fill.trade_id.to_string(),
+        );
+        match wanted.get(&key) {
+            Some(w)
+                if (w.price, w.qty, w.fee)
+                    == (got.fill.price, got.fill.qty, got.fill.fee.amount) => {}
+            Some(w) => unlike.push(format!(
+                "{} {}: {} @ {} fee {} at {}, backtest {} @ {} fee {} at {}",
+                key.0,
+                key.1,
+                got.fill.qty,
+                got.fill.price,
+                got.fill.fee.amount,
+                got.ts,
+                w.qty,
+                w.price,
+                w.fee,
+                w.ts
+            )),
+            None => unlike.push(format!(
+                "{} {}: {} @ {} at {}, not in the backtest",
+                key.0, key.1, got.fill.qty, got.fill.price, got.ts
+            )),
+        }
+    }
+    unlike
 }
 
 pub(crate) async fn store(setup: &Setup) -> SqlStore {
@@ -384,8 +440,16 @@ pub(crate) async fn wait_settled(
 
 /// Asserts the database's positions and fills equal the backtest's.
 pub(crate) async fn assert_matches_backtest(store: &SqlStore, expected: &Expected) {
-    for (id, (positions, fills)) in expected {
+    for (id, (positions, fills, rows)) in expected {
         let pid = PortfolioId::new(id.as_str());
+        let unlike = fills_unlike_backtest(store, &pid, rows).await;
+        if !unlike.is_empty() {
+            println!(
+                "{id}: {} fills unlike the backtest's:\n  {}",
+                unlike.len(),
+                unlike.join("\n  ")
+            );
+        }
         let stored = store.latest_snapshots(&pid).await.unwrap();
         assert_eq!(
             stored.len(),
