@@ -103,13 +103,13 @@ impl SimGatewayVenue {
     /// its portfolios one by one saw only some of them, and the orders of one it saw would
     /// then move the venue past those of one it missed. Best effort: a portfolio missed
     /// (the store is down, or it is registered after the others spoke) is learnt from its
-    /// first progress or order.
-    async fn learn_registered(&mut self, rt: &Runtime) {
+    /// first progress or order. Returns whether the registry was read.
+    async fn learn_registered(&mut self, rt: &Runtime) -> bool {
         let records = match rt.store.list_portfolios().await {
             Ok(records) => records,
             Err(e) => {
                 tracing::warn!("portfolios not listed; each is learnt when it first speaks: {e}");
-                return;
+                return false;
             }
         };
         let now = Instant::now();
@@ -127,6 +127,7 @@ impl SimGatewayVenue {
                 }
             }
         }
+        true
     }
 
     /// Buffers up to `max` market-data deliveries, waiting up to `wait` for the first.
@@ -315,11 +316,14 @@ impl GatewayVenue for SimGatewayVenue {
         // Its first word since the gateway started, known from the registry or not: the
         // registry may hold more since it was read (a node registers all its portfolios
         // before any of them speaks, but one row at a time), and they all trade from now on.
-        self.learn_registered(rt).await;
+        let listed = self.learn_registered(rt).await;
         if !self.sim.knows_trader(portfolio) {
             self.learn_trader(rt, portfolio).await?;
         }
-        self.heard.insert(portfolio.clone());
+        // A registry that could not be read is read again at its next word.
+        if listed {
+            self.heard.insert(portfolio.clone());
+        }
         Ok(())
     }
 
