@@ -13,7 +13,6 @@ use chimera_kernel::testing::bar;
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::Decimal;
 use chimera_live::config::GatewayConfig;
-use chimera_live::portfolio_spec::PortfolioSpec;
 use chimera_live::runtime::{shutdown_pair, Runtime};
 use chimera_live::{gateway, node};
 use chimera_messages::{EpochClaim, MessageType, Progress, Topic};
@@ -22,13 +21,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const MINUTE: i64 = 60_000;
-
-/// A portfolio on BTCUSDT whose scripted strategy never trades.
-fn spec(id: &str) -> PortfolioSpec {
-    embedded::btcusdt_perp(&format!(
-        "id = \"{id}\"\nstrategy = \"scripted\"\n[params]\norders = \"\""
-    ))
-}
 
 /// Publishes `payload` on `orders.submission` as portfolio `pp`'s, under assignment `epoch`.
 async fn send<T: serde::Serialize + Sync>(
@@ -91,7 +83,7 @@ async fn a_promise_feeds_the_market_before_an_order_and_a_zombie_s_is_refused() 
     let (trigger, shutdown) = shutdown_pair();
     let runtime = |name: &str| Arc::new(world.runtime("progress.", name, &shutdown));
     let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
-    node::register_portfolios(&node_rt, "n1", &[spec("pp")])
+    node::register_portfolios(&node_rt, "n1", &[embedded::never_trades("pp")])
         .await
         .unwrap();
     let config: GatewayConfig = toml::from_str("id = \"g1\"").unwrap();
@@ -142,7 +134,7 @@ async fn a_node_s_promises_let_the_gateway_feed_between_its_orders() {
     let (trigger, shutdown) = shutdown_pair();
     let runtime = |name: &str| Arc::new(world.runtime("progress.", name, &shutdown));
     let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
-    node::register_portfolios(&node_rt, "n1", &[spec("quiet")])
+    node::register_portfolios(&node_rt, "n1", &[embedded::never_trades("quiet")])
         .await
         .unwrap();
     let (node_task, gateway_task) = embedded::spawn_node_and_gateway(
@@ -177,32 +169,18 @@ async fn a_portfolio_registered_after_the_gateway_read_the_registry_still_gets_i
     let (trigger, shutdown) = shutdown_pair();
     let runtime = |name: &str| Arc::new(world.runtime("registry.", name, &shutdown));
     let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
-    node::register_portfolios(&node_rt, "n1", &[spec("ahead")])
+    node::register_portfolios(&node_rt, "n1", &[embedded::never_trades("ahead")])
         .await
         .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = embedded::free_port();
     let config: GatewayConfig = toml::from_str(&format!(
         "id = \"g1\"\nsim_hold_ms = 100000000000\nmetrics_listen = \"127.0.0.1:{port}\""
     ))
     .unwrap();
     let gateway_task = tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await });
     // Its metrics listener starts after the venue has read the registry.
-    let started = Instant::now();
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "gateway started"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    node::register_portfolios(&node_rt, "n1", &[spec("behind")])
+    embedded::wait_listening(port, "the gateway's metrics listener").await;
+    node::register_portfolios(&node_rt, "n1", &[embedded::never_trades("behind")])
         .await
         .unwrap();
     publish_bars(&feed_rt, 0..10).await;

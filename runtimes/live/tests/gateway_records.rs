@@ -61,8 +61,7 @@ async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
     let (trigger, shutdown) = shutdown_pair();
     let runtime = |name: &str| Arc::new(world.runtime("records.", name, &shutdown));
     let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
-    let spec =
-        embedded::btcusdt_perp("id = \"pp\"\nstrategy = \"scripted\"\n[params]\norders = \"\"");
+    let spec = embedded::never_trades("pp");
     node::register_portfolios(&node_rt, "n1", &[spec])
         .await
         .unwrap();
@@ -124,8 +123,7 @@ async fn a_repeat_read_with_its_original_finds_the_original_filled() {
     let (trigger, shutdown) = shutdown_pair();
     let runtime = |name: &str| Arc::new(world.runtime("records.", name, &shutdown));
     let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
-    let spec =
-        embedded::btcusdt_perp("id = \"pp\"\nstrategy = \"scripted\"\n[params]\norders = \"\"");
+    let spec = embedded::never_trades("pp");
     node::register_portfolios(&node_rt, "n1", &[spec])
         .await
         .unwrap();

@@ -13,13 +13,7 @@ use cluster::{market, spec, wait_for, Cluster};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use embedded::free_port;
 
 /// `GET path` → (status code, body).
 async fn get(port: u16, path: &str) -> (u16, String) {
@@ -214,8 +208,7 @@ async fn the_gateway_measures_order_to_fill_across_a_network_too() {
     let world = embedded::World::new("telemetry-network").await;
     let (trigger, shutdown) = chimera_live::runtime::shutdown_pair();
     let node_rt = world.runtime("net.", "n1", &shutdown);
-    let spec =
-        embedded::btcusdt_perp("id = \"pp\"\nstrategy = \"scripted\"\n[params]\norders = \"\"");
+    let spec = embedded::never_trades("pp");
     chimera_live::node::register_portfolios(&node_rt, "n1", &[spec])
         .await
         .unwrap();
@@ -245,16 +238,7 @@ async fn the_gateway_measures_order_to_fill_across_a_network_too() {
     .unwrap();
     let gateway_task =
         tokio::spawn(async move { chimera_live::gateway::run_gateway(gateway_rt, &config).await });
-    wait_for(
-        "the gateway's metrics listener",
-        Duration::from_secs(10),
-        || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-        },
-    )
-    .await;
+    embedded::wait_listening(port, "the gateway's metrics listener").await;
     wait_for(
         "the gateway's first fill measured",
         Duration::from_secs(10),

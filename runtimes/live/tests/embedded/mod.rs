@@ -64,6 +64,13 @@ pub(crate) fn btcusdt_perp(rest: &str) -> chimera_live::portfolio_spec::Portfoli
     }
 }
 
+/// A portfolio `id` on BTCUSDT whose scripted strategy never trades (its orders are the test's).
+pub(crate) fn never_trades(id: &str) -> chimera_live::portfolio_spec::PortfolioSpec {
+    btcusdt_perp(&format!(
+        "id = \"{id}\"\nstrategy = \"scripted\"\n[params]\norders = \"\""
+    ))
+}
+
 /// What a node and a gateway spawned by [`spawn_node_and_gateway`] end with.
 pub(crate) type Tasks = (
     tokio::task::JoinHandle<anyhow::Result<Vec<chimera_live::node::PortfolioFigures>>>,
@@ -176,4 +183,29 @@ pub(crate) fn submit_messages(
         messages.push((key, bytes));
     }
     messages
+}
+
+/// A loopback TCP port free at the time of the call.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something listens on loopback `port` (`what`, named in the failure), for up
+/// to 10 s.
+pub(crate) async fn wait_listening(port: u16, what: &str) {
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{what} is not listening on port {port}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
