@@ -73,7 +73,8 @@ pub trait GatewayVenue: Send {
 
     /// Meets `portfolio`, whose command or promise was just read: at its first word, a
     /// simulated venue learns which symbols it trades and every portfolio registered by then,
-    /// so its orders wait for the others' turn from the first. Nothing by default.
+    /// so its orders wait for the others' turn from the first, and opens its account, so its
+    /// first order does not wait for its books to be read. Nothing by default.
     ///
     /// # Errors
     /// The store failed.

@@ -1,6 +1,7 @@
 //! The simulated venue under the gateway feeds market data ahead of orders on the nodes'
 //! progress promises: a portfolio's promise lets it feed that portfolio's symbols up to just
-//! before the promised clock (seen in the gateway's checkpoint, with no order sent), a zombie's
+//! before the promised clock (seen in the gateway's checkpoint, with no order sent) and opens its
+//! account at once (its first order does not wait for its books to be read), a zombie's
 //! promise (older assignment epoch) is refused like its orders, and a full node over the
 //! in-memory bus publishes promises the gateway uses. A portfolio registered after the gateway
 //! read the registry still holds back the orders of another on its symbol.
@@ -66,6 +67,16 @@ async fn fed(world: &embedded::World, gateway_id: &str) -> Option<i64> {
     state["venue"]["sim"]["fed"]["BTCUSDT"].as_i64()
 }
 
+/// The portfolios whose accounts the gateway's checkpointed venue has opened.
+async fn funded(world: &embedded::World, gateway_id: &str) -> Vec<String> {
+    let owner = PortfolioId::new(format!("gateway:{gateway_id}"));
+    let Some(checkpoint) = world.store.load_checkpoint(&owner).await.unwrap() else {
+        return Vec::new();
+    };
+    let state: serde_json::Value = serde_json::from_str(&checkpoint.state).unwrap();
+    serde_json::from_value(state["venue"]["funded"].clone()).unwrap()
+}
+
 async fn wait_for_fed(world: &embedded::World, gateway_id: &str, until: i64) -> Option<i64> {
     let started = Instant::now();
     loop {
@@ -121,6 +132,8 @@ async fn a_promise_feeds_the_market_before_an_order_and_a_zombie_s_is_refused() 
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fed(&world, "g1").await, Some(5 * MINUTE));
+    // Its account was opened at its first word, before any order of it.
+    assert_eq!(funded(&world, "g1").await, vec!["pp".to_owned()]);
     trigger.trigger();
     let figures = gateway_task.await.unwrap().unwrap();
     assert_eq!(figures.fed_ahead, 6, "minutes 0 to 5: {figures:?}");
