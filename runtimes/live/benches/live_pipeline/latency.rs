@@ -75,6 +75,7 @@ pub(crate) async fn measure(
     // registry check, up to 200 ms later, which the first fills of each portfolio measured.
     let counted_from = Instant::now() + WARM_UP;
     let published: Published = Arc::default();
+    super::timeline::start();
     let publisher = publish(
         bus.clone(),
         setup.topic("market.data"),

@@ -28,7 +28,8 @@
 //! build's `chimera-node` and `chimera-gateway`; `CHIMERA_BENCH_FLOOR_DURING_RUN=1` also
 //! measures the floor's hop during a networked latency phase (the broker under load);
 //! `CHIMERA_BENCH_BUSY_POLL=1` keeps the in-process runtime's thread awake between events, as
-//! `chimera up --busy-poll` does. After
+//! `chimera up --busy-poll` does; `CHIMERA_BENCH_TIMELINE=1` traces the in-process runtime's
+//! thread over the latency phase ([`timeline`], a build with `--cfg tokio_unstable`). After
 //! each phase the runtimes' own hop histograms are scraped from their `/metrics` and printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench")]
 
@@ -41,6 +42,7 @@ mod pacing;
 mod running;
 mod setup;
 mod stamped;
+mod timeline;
 
 use pacing::Pacing;
 use running::{Component, Running};
@@ -186,7 +188,8 @@ fn print_in_process(o: &Outcome, l: &latency::Latency) {
 async fn in_process(bus: &Bus, dir: &std::path::Path) -> Outcome {
     let (bus, dir) = (bus.clone(), dir.to_path_buf());
     let thread = std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
+        let mut builder = tokio::runtime::Builder::new_current_thread();
+        timeline::install(&mut builder)
             .enable_all()
             .build()
             .unwrap()
@@ -198,6 +201,7 @@ async fn in_process(bus: &Bus, dir: &std::path::Path) -> Outcome {
                     chimera_live::busy_poll::busy_poll(shutdown);
                 }
                 let outcome = run_on(&bus, None, &dir).await;
+                timeline::report();
                 stop.trigger();
                 outcome
             })

@@ -31,15 +31,10 @@ impl Stamps {
     /// messages, most of the topic, cost only the look at their first bytes).
     fn note_read(&self, d: &chimera_ports::Delivery) {
         let read = Instant::now();
-        // The envelope's type is its second field: a look at the first bytes, not a parse,
-        // on the thread measured.
-        let command = d
-            .payload
-            .get(..40)
-            .is_some_and(|head| head.windows(15).any(|w| w == b"\"order_command\""));
-        if !command {
+        if !is_order_command(&d.payload) {
             return;
         }
+        super::timeline::mark(super::timeline::Mark::GatewayRead);
         let at = self
             .at
             .lock()
@@ -60,6 +55,33 @@ impl Stamps {
             .lock()
             .unwrap()
             .remove(&(std::sync::Arc::from(topic), offset))
+    }
+}
+
+/// Whether `payload` is an order command. The envelope's type is its second field: a look at
+/// the first bytes, not a parse, on the thread measured.
+fn is_order_command(payload: &[u8]) -> bool {
+    payload
+        .get(..40)
+        .is_some_and(|head| head.windows(15).any(|w| w == b"\"order_command\""))
+}
+
+/// What the timeline notes of a publish on `topic` (when it is traced).
+fn note_publish<'a>(topic: &str, mut payloads: impl Iterator<Item = &'a [u8]>) {
+    use super::timeline::{mark, wanted, Mark};
+    if !wanted() {
+        return;
+    }
+    if topic.ends_with("orders.submission") {
+        mark(if payloads.any(is_order_command) {
+            Mark::Intent
+        } else {
+            Mark::Progress
+        });
+    } else if topic.ends_with("orders.feedback") {
+        mark(Mark::Report);
+    } else if topic.ends_with("market.data") {
+        mark(Mark::Bar);
     }
 }
 
@@ -89,6 +111,7 @@ impl EventBus for StampedBus {
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> PortResult<(i32, i64)> {
         let (partition, offset) = self.inner.publish(topic, key, payload).await?;
         let now = Instant::now();
+        note_publish(topic, std::iter::once(payload));
         if self.stamps.watched.iter().any(|w| w == topic) {
             self.stamps
                 .at
@@ -105,6 +128,7 @@ impl EventBus for StampedBus {
     async fn publish_batch(&self, topic: &str, messages: &[(String, Vec<u8>)]) -> PortResult<()> {
         self.inner.publish_batch(topic, messages).await?;
         let now = Instant::now();
+        note_publish(topic, messages.iter().map(|(_, p)| p.as_slice()));
         if messages.is_empty() || !self.stamps.watched.iter().any(|w| w == topic) {
             return Ok(());
         }
