@@ -10,8 +10,9 @@
 //!
 //! What it found: in process, an order's time from intent to fill is one poll of the
 //! gateway's task, reading, executing and publishing, which reads the command 3–4 µs after the
-//! node published it; the slowest 1 % hold 80–250 µs in which no task runs on the thread at
-//! all (the thread is not running), anywhere in that poll. See the README's benchmark section.
+//! node published it. The slowest were each portfolio's first order, waiting for the store to
+//! read its books (now read at its first word); after that, the same poll with every step
+//! slower alike. See the README's benchmark section.
 //!
 //! The poll hooks are tokio's unstable API: the bench must be built with
 //! `RUSTFLAGS="--cfg tokio_unstable"` (a build of its own: use another `CARGO_TARGET_DIR`).
