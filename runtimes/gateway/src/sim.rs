@@ -200,30 +200,53 @@ impl SimGatewayVenue {
         let Some(books) = books(rt, portfolio).await? else {
             return Ok(false);
         };
-        self.sim.fund(&books);
-        self.funded.insert(portfolio.clone());
-        if !self.sim.knows_trader(portfolio) {
-            self.sim
-                .trade(portfolio, &symbols_of(&books), Instant::now());
-        }
+        self.learn(portfolio, Some(&books));
         Ok(true)
     }
 
-    /// Registers which symbols `portfolio` trades, from its registered books, once. A
-    /// portfolio the store does not know or cannot build is registered as trading nothing:
-    /// its promises then govern no data (its orders are refused or alerted on anyway).
-    async fn learn_trader(&mut self, rt: &Runtime, portfolio: &PortfolioId) -> anyhow::Result<()> {
-        let symbols = match books(rt, portfolio).await {
-            Ok(Some(books)) => symbols_of(&books),
-            Ok(None) => Vec::new(),
+    /// At `portfolio`'s first word, from one read of its registered books: opens and funds
+    /// its account, so its first order does not wait for that read (a database round trip:
+    /// 125–380 µs of the first order's time on SQLite in process, a network round trip on
+    /// PostgreSQL), and registers which symbols it trades. A portfolio the store does not
+    /// know or cannot build is registered as trading nothing: its promises then govern no
+    /// data, and its first order reads its books again and is refused or fails with the
+    /// reason.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn learn_portfolio(
+        &mut self,
+        rt: &Runtime,
+        portfolio: &PortfolioId,
+    ) -> anyhow::Result<()> {
+        let books = match books(rt, portfolio).await {
+            Ok(books) => books,
             Err(e) if e.is::<chimera_ports::PortError>() => return Err(e),
             Err(e) => {
-                tracing::warn!(%portfolio, "its progress feeds nothing: {e:#}");
-                Vec::new()
+                tracing::warn!(%portfolio, "no account, and its progress feeds nothing: {e:#}");
+                None
             }
         };
-        self.sim.trade(portfolio, &symbols, Instant::now());
+        self.learn(portfolio, books.as_ref());
         Ok(())
+    }
+
+    /// What `portfolio`'s books (`None`: none to read) open: its funded account, once, and
+    /// the symbols it trades, once.
+    fn learn(
+        &mut self,
+        portfolio: &PortfolioId,
+        books: Option<&chimera_kernel::portfolio::Portfolio>,
+    ) {
+        if let Some(books) = books {
+            if self.funded.insert(portfolio.clone()) {
+                self.sim.fund(books);
+            }
+        }
+        if !self.sim.knows_trader(portfolio) {
+            let symbols = books.map(symbols_of).unwrap_or_default();
+            self.sim.trade(portfolio, &symbols, Instant::now());
+        }
     }
 }
 
@@ -317,19 +340,8 @@ impl GatewayVenue for SimGatewayVenue {
         // registry may hold more since it was read (a node registers all its portfolios
         // before any of them speaks, but one row at a time), and they all trade from now on.
         let listed = self.learn_registered(rt).await;
-        // Its account is opened now rather than at its first order, which would otherwise
-        // wait for this read of its books (a database round trip: 100–250 µs of the first
-        // order's time on SQLite in process, one network round trip on PostgreSQL).
-        if !self.funded.contains(portfolio) {
-            match self.fund(rt, portfolio).await {
-                Ok(_) => {}
-                Err(e) if e.is::<chimera_ports::PortError>() => return Err(e),
-                // Its first order reads it again and fails with the reason.
-                Err(e) => tracing::warn!(%portfolio, "its account is not opened: {e:#}"),
-            }
-        }
-        if !self.sim.knows_trader(portfolio) {
-            self.learn_trader(rt, portfolio).await?;
+        if !self.funded.contains(portfolio) || !self.sim.knows_trader(portfolio) {
+            self.learn_portfolio(rt, portfolio).await?;
         }
         // A registry that could not be read is read again at its next word.
         if listed {

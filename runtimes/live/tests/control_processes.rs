@@ -51,17 +51,7 @@ impl Redis {
     }
 
     async fn wait_up(&self) {
-        let started = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_listening(self.port, "redis-server").await;
     }
 
     fn kill(&mut self) {

@@ -18,7 +18,6 @@ use chimera_live::runtime::{shutdown_pair, Runtime};
 use chimera_live::{gateway, node};
 use chimera_messages::{EpochClaim, MessageType, Progress, Topic};
 use chimera_ports::{CheckpointRepository, FillRepository};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const MINUTE: i64 = 60_000;
@@ -92,8 +91,7 @@ async fn wait_for_fed(world: &embedded::World, gateway_id: &str, until: i64) -> 
 async fn a_promise_feeds_the_market_before_an_order_and_a_zombie_s_is_refused() {
     let world = embedded::World::new("progress-promise").await;
     let (trigger, shutdown) = shutdown_pair();
-    let runtime = |name: &str| Arc::new(world.runtime("progress.", name, &shutdown));
-    let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
+    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("progress.", &shutdown);
     node::register_portfolios(&node_rt, "n1", &[embedded::never_trades("pp")])
         .await
         .unwrap();
@@ -145,8 +143,7 @@ async fn a_promise_feeds_the_market_before_an_order_and_a_zombie_s_is_refused() 
 async fn a_node_s_promises_let_the_gateway_feed_between_its_orders() {
     let world = embedded::World::new("progress-node").await;
     let (trigger, shutdown) = shutdown_pair();
-    let runtime = |name: &str| Arc::new(world.runtime("progress.", name, &shutdown));
-    let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
+    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("progress.", &shutdown);
     node::register_portfolios(&node_rt, "n1", &[embedded::never_trades("quiet")])
         .await
         .unwrap();
@@ -180,8 +177,7 @@ async fn a_node_s_promises_let_the_gateway_feed_between_its_orders() {
 async fn a_portfolio_registered_after_the_gateway_read_the_registry_still_gets_its_turn() {
     let world = embedded::World::new("progress-registry").await;
     let (trigger, shutdown) = shutdown_pair();
-    let runtime = |name: &str| Arc::new(world.runtime("registry.", name, &shutdown));
-    let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
+    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("registry.", &shutdown);
     node::register_portfolios(&node_rt, "n1", &[embedded::never_trades("ahead")])
         .await
         .unwrap();

@@ -59,8 +59,7 @@ async fn fills_told(bus: &Arc<chimera_memory::MemoryEventBus>, at_least: usize) 
 async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
     let world = embedded::World::new("gateway-records").await;
     let (trigger, shutdown) = shutdown_pair();
-    let runtime = |name: &str| Arc::new(world.runtime("records.", name, &shutdown));
-    let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
+    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("records.", &shutdown);
     let spec = embedded::never_trades("pp");
     node::register_portfolios(&node_rt, "n1", &[spec])
         .await
@@ -121,8 +120,7 @@ async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
 async fn a_repeat_read_with_its_original_finds_the_original_filled() {
     let world = embedded::World::new("gateway-records-burst").await;
     let (trigger, shutdown) = shutdown_pair();
-    let runtime = |name: &str| Arc::new(world.runtime("records.", name, &shutdown));
-    let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
+    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("records.", &shutdown);
     let spec = embedded::never_trades("pp");
     node::register_portfolios(&node_rt, "n1", &[spec])
         .await

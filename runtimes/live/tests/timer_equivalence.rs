@@ -104,8 +104,7 @@ async fn timer_driven_intents_are_the_same_on_a_node_as_in_the_backtest() {
 
     let world = embedded::World::new("timers").await;
     let (trigger, shutdown) = shutdown_pair();
-    let runtime = |name: &str| Arc::new(world.runtime("timers.", name, &shutdown));
-    let (node_rt, gateway_rt, feed_rt) = (runtime("n1"), runtime("g1"), runtime("feed"));
+    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("timers.", &shutdown);
     node::register_portfolios(&node_rt, "n1", &[spec()])
         .await
         .unwrap();

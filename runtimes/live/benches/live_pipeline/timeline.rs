@@ -62,6 +62,15 @@ enum Entry {
     Mark(Mark, Instant),
 }
 
+impl Entry {
+    /// When it happened (a poll: when it began).
+    fn at(&self) -> Instant {
+        match self {
+            Entry::Poll { began, .. } | Entry::Mark(_, began) => *began,
+        }
+    }
+}
+
 /// Whether `CHIMERA_BENCH_TIMELINE` asks for the timeline (read once).
 pub(crate) fn wanted() -> bool {
     static WANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -88,7 +97,7 @@ fn lock() -> std::sync::MutexGuard<'static, Vec<Entry>> {
 
 /// Starts noting (the latency phase begins), with room for a long phase.
 pub(crate) fn start() {
-    if wanted() && hooked() {
+    if wanted() && cfg!(tokio_unstable) {
         lock().reserve(1 << 20);
         ON.store(true, std::sync::atomic::Ordering::Relaxed);
     }
@@ -101,10 +110,6 @@ pub(crate) fn install(builder: &mut tokio::runtime::Builder) -> &mut tokio::runt
         return builder;
     }
     hooks::install(builder)
-}
-
-fn hooked() -> bool {
-    cfg!(tokio_unstable)
 }
 
 #[cfg(tokio_unstable)]
@@ -157,9 +162,7 @@ pub(crate) fn report() {
     // Polls are noted when they end: sorted by their start, marks and polls interleave as
     // they ran.
     let mut entries = std::mem::take(&mut *lock());
-    entries.sort_by_key(|e| match e {
-        Entry::Poll { began, .. } | Entry::Mark(_, began) => *began,
-    });
+    entries.sort_by_key(Entry::at);
     let orders = orders(&entries);
     print_orders(&entries, &orders);
     print_tasks(&entries);
@@ -193,12 +196,6 @@ fn orders(entries: &[Entry]) -> Vec<Order> {
         .collect()
 }
 
-fn at(entries: &[Entry], index: usize) -> Instant {
-    match &entries[index] {
-        Entry::Poll { began, .. } | Entry::Mark(_, began) => *began,
-    }
-}
-
 fn micros(from: Instant, to: Instant) -> f64 {
     if to >= from {
         to.duration_since(from).as_secs_f64() * 1e6
@@ -211,7 +208,7 @@ fn print_orders(entries: &[Entry], orders: &[Order]) {
     let spans = |end: fn(&Order) -> Option<usize>| {
         let mut us: Vec<f64> = orders
             .iter()
-            .filter_map(|o| end(o).map(|e| micros(at(entries, o.published), at(entries, e))))
+            .filter_map(|o| end(o).map(|e| micros(entries[o.published].at(), entries[e].at())))
             .collect();
         us.sort_by(f64::total_cmp);
         us
@@ -272,12 +269,12 @@ fn print_slowest(entries: &[Entry], orders: &[Order], count: usize) {
         .iter()
         .filter_map(|o| {
             let end = o.reported?;
-            Some((micros(at(entries, o.published), at(entries, end)), o))
+            Some((micros(entries[o.published].at(), entries[end].at()), o))
         })
         .collect();
     timed.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (us, order) in timed.iter().take(count) {
-        let zero = at(entries, order.published);
+        let zero = entries[order.published].at();
         let bar = entries[..order.published]
             .iter()
             .rposition(|e| matches!(e, Entry::Mark(Mark::Bar, _)))

@@ -3,10 +3,15 @@
 #![allow(dead_code, reason = "each test file uses a part")]
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+#[path = "../support/loopback.rs"]
+mod loopback;
+
 use chimera_live::runtime::{Runtime, Shutdown};
 use chimera_memory::MemoryEventBus;
 use chimera_messages::Topics;
 use chimera_sql::{SqlConfig, SqlStore};
+#[allow(unused_imports, reason = "each test file uses a part")]
+pub(crate) use loopback::{free_port, wait_listening};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -40,6 +45,17 @@ impl World {
             source,
             shutdown.clone(),
         )
+    }
+
+    /// A node `n1`, a gateway `g1` and a feed, each a runtime of its own on this world, with
+    /// topics under `prefix`.
+    pub(crate) fn node_gateway_feed(
+        &self,
+        prefix: &str,
+        shutdown: &Shutdown,
+    ) -> (Arc<Runtime>, Arc<Runtime>, Arc<Runtime>) {
+        let runtime = |name: &str| Arc::new(self.runtime(prefix, name, shutdown));
+        (runtime("n1"), runtime("g1"), runtime("feed"))
     }
 
     /// Closes the database and removes the directory.
@@ -183,29 +199,4 @@ pub(crate) fn submit_messages(
         messages.push((key, bytes));
     }
     messages
-}
-
-/// A loopback TCP port free at the time of the call.
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits until something listens on loopback `port` (`what`, named in the failure), for up
-/// to 10 s.
-pub(crate) async fn wait_listening(port: u16, what: &str) {
-    let started = std::time::Instant::now();
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(10),
-            "{what} is not listening on port {port}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }

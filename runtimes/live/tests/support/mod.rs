@@ -10,11 +10,14 @@
 )]
 
 mod backtest;
+mod loopback;
 
 #[allow(unused_imports, reason = "each test file uses a part")]
 pub(crate) use backtest::*;
 use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
 use chimera_sql::{SqlConfig, SqlStore};
+#[allow(unused_imports, reason = "each test file uses a part")]
+pub(crate) use loopback::{free_port, wait_listening};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -290,15 +293,6 @@ pub(crate) fn binary(name: &str) -> String {
         .unwrap_or_else(|e| panic!("{e}"))
         .display()
         .to_string()
-}
-
-/// A TCP port free at the time of the call.
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// What the process logged as `name` wrote to stderr so far.
