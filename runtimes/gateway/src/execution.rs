@@ -395,15 +395,36 @@ impl Gateway {
         Ok(())
     }
 
-    /// Waits until every turn's records are written (before a checkpoint acknowledges the
-    /// commands they came from).
+    /// Waits until every turn's records are written (at exit).
     ///
     /// # Errors
     /// A write failed.
     pub(super) async fn settle_records(&mut self) -> anyhow::Result<()> {
+        if self.hand_over_records().await?.await {
+            Ok(())
+        } else {
+            Err(self.records_failure())
+        }
+    }
+
+    /// Makes and hands over every pending record (publishing first the reports still queued),
+    /// and returns what completes once they are all written: `false` if the writer stopped
+    /// ([`Self::records_failure`] says why). A checkpoint waits for it beside the loop before
+    /// it is saved, so it acknowledges no command whose records could still be lost.
+    ///
+    /// # Errors
+    /// As [`Self::flush`], or a record could not be read.
+    pub(super) async fn hand_over_records(
+        &mut self,
+    ) -> anyhow::Result<impl std::future::Future<Output = bool> + Send + 'static> {
         self.record_published().await?;
         self.flush().await?;
-        self.recorder.settle().await
+        Ok(self.recorder.settled())
+    }
+
+    /// Why the record writer stopped.
+    pub(super) fn records_failure(&mut self) -> anyhow::Error {
+        self.recorder.failure()
     }
 
     /// Records `report`, made at `at` (published then, when its record waited): the order's

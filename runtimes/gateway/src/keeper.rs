@@ -1,14 +1,14 @@
 //! [`Keeper`]: reads the order commands, executes them (or holds them for their turn, see
-//! [`crate::lockstep`]), tracks what was applied, and checkpoints and acknowledges it.
+//! [`crate::lockstep`]), tracks what was applied, and checkpoints and acknowledges it
+//! ([`crate::checkpointing`]).
 
 use crate::execution::{self, Gateway};
 use crate::fence::Fence;
-use crate::figures::export;
 use crate::lockstep;
 use chimera_kernel::engine::Command;
 use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{decode, message_type, EpochClaim, MessageType, Progress};
-use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
+use chimera_ports::{Delivery, Subscription};
 use chimera_runtime::offsets::set_latest;
 use chimera_runtime::runtime::fatal;
 use chimera_runtime::telemetry::HealthBoard;
@@ -38,6 +38,8 @@ pub(crate) struct Keeper {
     pub(crate) eager: bool,
     /// Order commands waiting for their turn ([`lockstep`]).
     pub(crate) lockstep: lockstep::Lockstep,
+    /// The checkpoint being saved beside the loop ([`crate::checkpointing`]).
+    pub(crate) in_flight: Option<crate::checkpointing::InFlight>,
 }
 
 impl Keeper {
@@ -220,70 +222,6 @@ impl Keeper {
     ) -> anyhow::Result<()> {
         if let Some(ts) = self.lockstep.first_stamp(portfolio) {
             gw.venue.progress(&gw.rt, portfolio, ts).await?;
-        }
-        Ok(())
-    }
-
-    /// Saves the venue and progress, then acknowledges everything they cover.
-    pub(crate) async fn checkpoint(
-        &mut self,
-        gw: &mut Gateway,
-        orders: &mut Box<dyn Subscription>,
-    ) -> anyhow::Result<()> {
-        self.last = Instant::now();
-        if !gw.venue.has_unacknowledged() && self.order_acks.is_empty() {
-            return Ok(());
-        }
-        let started = Instant::now();
-        // What the checkpoint acknowledges must be on record first.
-        gw.settle_records().await?;
-        let venue = gw.venue.checkpoint()?;
-        let state = format!(
-            "{{\"applied\":{},\"fence\":{},\"venue\":{}}}",
-            serde_json::to_string(&self.lockstep.covered(&self.applied))?,
-            serde_json::to_string(self.fence.epochs())?,
-            venue.as_deref().unwrap_or("null")
-        );
-        self.revision += 1;
-        let checkpoint = Checkpoint {
-            portfolio_id: self.owner.clone(),
-            revision: self.revision,
-            state,
-            ts: gw.venue.now(),
-        };
-        let rt = Arc::clone(&gw.rt);
-        let stored = rt
-            .retry("gateway checkpoint", || {
-                rt.store.save_checkpoint(&checkpoint)
-            })
-            .await
-            .map_err(|e| fatal("gateway checkpoint", &e))?;
-        if stored == Inserted::Duplicate {
-            anyhow::bail!(
-                "{}: a newer checkpoint exists (revision ≥ {}); another gateway with this id runs, stopping",
-                self.owner,
-                self.revision
-            );
-        }
-        gw.figures.checkpoints += 1;
-        gw.figures.fed_ahead = gw.venue.fed_ahead();
-        gw.figures.priced_late = gw.venue.priced_late();
-        gw.checkpoint_time.record(started.elapsed());
-        export(&rt.source, &gw.figures, &self.board);
-        gw.venue.acknowledge(&rt).await?;
-        // Acknowledgement is cumulative per partition: the newest delivery of each suffices.
-        // Nothing from a held command on (the checkpoint does not cover it).
-        let (acks, kept): (Vec<Delivery>, Vec<Delivery>) =
-            self.order_acks.drain(..).partition(|d| {
-                self.lockstep.is_empty()
-                    || self
-                        .lockstep
-                        .acknowledgeable(&format!("{}/{}", d.topic, d.partition), d.offset)
-            });
-        self.order_acks = kept;
-        let newest: BTreeMap<i32, Delivery> = acks.into_iter().map(|d| (d.partition, d)).collect();
-        for d in newest.values() {
-            rt.ack(orders, d).await.map_err(|e| fatal("ack", &e))?;
         }
         Ok(())
     }

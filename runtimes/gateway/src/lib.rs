@@ -11,17 +11,19 @@
 //! commands executed, its reports published, the batch's orders and fills recorded in one write
 //! beside the loop (`journal`, `recorder`); then, at most every `[gateway] checkpoint_ms`
 //! (250 ms by default), a checkpoint (the last command offset applied per partition, and the
-//! venue's state when it keeps none of its own) once every record is written, and only then
-//! acknowledgements. After a crash commands at or below the applied offsets are skipped, and
-//! later ones are executed again — on a restored simulated venue this reproduces the same
-//! reports (ids derive from client order ids), so the database (upserts by client order id and
-//! trade id) and the nodes (duplicates recognised) see each effect once.
+//! venue's state when it keeps none of its own), saved beside the loop once every record it
+//! covers is written, and only then acknowledgements (`checkpointing`). After a crash commands
+//! at or below the applied offsets are skipped, and later ones are executed again — on a
+//! restored simulated venue this reproduces the same reports (ids derive from client order
+//! ids), so the database (upserts by client order id and trade id) and the nodes (duplicates
+//! recognised) see each effect once.
 //!
 //! Idempotent by intent id: the client order id derives from the intent id; a command for an
 //! order the venue already received is not sent again — its recorded state is published again
 //! instead (a node re-emits commands after its own restart).
 
 mod binance;
+mod checkpointing;
 mod decide;
 mod execution;
 mod fence;
@@ -160,6 +162,7 @@ async fn run_gateway_with(
         board,
         eager: rt.bus.in_process(),
         lockstep: lockstep::Lockstep::default(),
+        in_flight: None,
     };
     let shutdown = rt.shutdown.clone();
     let checkpoint_every = Duration::from_millis(config.checkpoint_ms);
@@ -175,7 +178,10 @@ async fn run_gateway_with(
         gw.flush().await?;
         let wait = if !idle {
             Duration::ZERO
-        } else if venue_busy.is_some_and(|at| at.elapsed() < IDLE_WAIT) {
+        } else if venue_busy.is_some_and(|at| at.elapsed() < IDLE_WAIT)
+            || keeper.in_flight.is_some()
+        {
+            // (A checkpoint on its way is acknowledged once the loop finds it saved.)
             BUSY_WAIT
         } else {
             IDLE_WAIT
@@ -189,18 +195,18 @@ async fn run_gateway_with(
         gw.publish_reports().await?;
         // The batch's reports, then its records in one write; the checkpoint comes after.
         gw.flush().await?;
-        // Not after every batch of commands: a checkpoint takes a database round trip or two,
-        // and commands arriving meanwhile wait for it (it was most of order-to-fill on Redis).
+        // Not after every batch of commands: a checkpoint takes a database round trip or two.
         // Commands applied since the last one are executed again after a crash, which the
-        // recovery above makes harmless; acknowledgement waits at most `checkpoint_every`, the
-        // longest a consumed delivery (market data or command) waits for a checkpoint.
-        let due = keeper.last.elapsed() >= checkpoint_every;
-        if due || shutdown.is_triggered() {
-            keeper.checkpoint(&mut gw, &mut orders).await?;
-        }
+        // recovery above makes harmless; acknowledgement waits about `checkpoint_every` plus
+        // the checkpoint's save, the longest a consumed delivery (market data or command)
+        // waits for a checkpoint. It is saved beside the loop (`checkpointing`): commands
+        // arriving meanwhile no longer wait for it (it was most of order-to-fill on Redis).
         if shutdown.is_triggered() {
+            keeper.checkpoint_now(&mut gw, &mut orders).await?;
             break;
         }
+        let due = keeper.last.elapsed() >= checkpoint_every;
+        keeper.tend_checkpoint(&mut gw, &mut orders, due).await?;
     }
     // Nothing handed to the record writer is left unwritten at exit.
     gw.settle_records().await?;

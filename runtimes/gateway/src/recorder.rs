@@ -10,7 +10,7 @@
 //! together, in one write (a group commit).
 //!
 //! Crash safety is unchanged: a checkpoint first waits until every record handed over is
-//! written ([`Recorder::settle`]), so no command is acknowledged whose records could still be
+//! written ([`Recorder::settled`]), so no command is acknowledged whose records could still be
 //! lost; a write that fails stops the gateway at its next hand-over or checkpoint, as an inline
 //! write did. Reads see what is still on its way: [`Recorder::unwritten`] has the newest state
 //! of each order handed over and not known written, which the gateway consults before the
@@ -127,23 +127,22 @@ impl Recorder {
         self.unwritten.get(id).map(|(_, order)| order)
     }
 
-    /// Waits until every record handed over so far is written.
-    ///
-    /// # Errors
-    /// A write failed (fatal for the gateway).
-    pub(super) async fn settle(&mut self) -> anyhow::Result<()> {
-        if self.written.load(Ordering::Acquire) == self.handed {
-            return Ok(());
+    /// What completes once every record handed over so far is written (`true`), or the
+    /// writer stopped (`false`: [`Self::failure`] says why). It borrows nothing, so a
+    /// checkpoint can wait for it beside the loop while later turns are handed over.
+    pub(super) fn settled(&self) -> impl std::future::Future<Output = bool> + Send + 'static {
+        let jobs = (self.written.load(Ordering::Acquire) < self.handed).then(|| self.jobs.clone());
+        async move {
+            let Some(jobs) = jobs else {
+                return true;
+            };
+            let (done, settled) = oneshot::channel();
+            jobs.send(Job::Settle(done)).await.is_ok() && settled.await.is_ok()
         }
-        let (done, settled) = oneshot::channel();
-        if self.jobs.send(Job::Settle(done)).await.is_err() || settled.await.is_err() {
-            return Err(self.failure());
-        }
-        self.unwritten.clear();
-        Ok(())
     }
 
-    fn failure(&mut self) -> anyhow::Error {
+    /// Why the writer stopped (after a hand-over or [`Self::settled`] found it stopped).
+    pub(super) fn failure(&mut self) -> anyhow::Error {
         self.failed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

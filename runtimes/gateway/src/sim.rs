@@ -40,7 +40,11 @@ pub struct SimGatewayVenue {
     sim: EventTimeVenue,
     market: Box<dyn Subscription>,
     funded: BTreeSet<PortfolioId>,
+    /// Market data fed to the venue and not yet covered by a checkpoint.
     acks: Vec<Delivery>,
+    /// What the last [`GatewayVenue::checkpoint`] covers: acknowledged once it is durable,
+    /// while the loop goes on reading into `acks`.
+    covered: Vec<Delivery>,
     /// A portfolio still reading holds market data older than the hold: read no more until it
     /// moves on ([`EventTimeVenue::flush_old`]); the bus keeps the rest.
     held: bool,
@@ -87,6 +91,7 @@ impl SimGatewayVenue {
             market,
             funded,
             acks: Vec::new(),
+            covered: Vec::new(),
             held: false,
             priced_late: 0,
             lockstep,
@@ -380,6 +385,7 @@ impl GatewayVenue for SimGatewayVenue {
             funded: &'a BTreeSet<PortfolioId>,
         }
         self.acks.extend(self.sim.take_acks());
+        self.covered.append(&mut self.acks);
         let funded = serde_json::to_string(&Funded {
             funded: &self.funded,
         })?;
@@ -396,7 +402,7 @@ impl GatewayVenue for SimGatewayVenue {
     }
 
     async fn acknowledge(&mut self, rt: &Runtime) -> anyhow::Result<()> {
-        for d in self.acks.drain(..) {
+        for d in self.covered.drain(..) {
             rt.ack(&mut self.market, &d)
                 .await
                 .map_err(|e| fatal("ack", &e))?;

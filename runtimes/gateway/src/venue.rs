@@ -103,7 +103,8 @@ pub trait GatewayVenue: Send {
     }
 
     /// The venue's state for the gateway's checkpoint, as JSON (`None`, the default: it keeps
-    /// its own).
+    /// its own). The inputs it covers are set aside for [`Self::acknowledge`]; those taken
+    /// after it, while the checkpoint is saved beside the loop, wait for the next.
     ///
     /// # Errors
     /// The state cannot be serialized.
@@ -116,7 +117,8 @@ pub trait GatewayVenue: Send {
         false
     }
 
-    /// Acknowledges what the last (durable) checkpoint covers (nothing by default).
+    /// Acknowledges what the last [`Self::checkpoint`] covers, once it is durable (nothing by
+    /// default).
     ///
     /// # Errors
     /// A fatal bus failure.

@@ -4,7 +4,8 @@
 //! lock goes, each order and fill is written once, before the checkpoint that acknowledges
 //! them. In process, where each command's reports go out before the next command is read and
 //! records are made once the commands read together have gone out, a repeat read with its
-//! original still finds the original's fill.
+//! original still finds the original's fill. Its checkpoint is saved beside the loop too, so
+//! a checkpoint waiting for the database holds no command up.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod embedded;
@@ -109,6 +110,55 @@ async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
     sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
     trigger.trigger();
     let figures = gateway_task.await.unwrap().unwrap();
+    both_filled_once(&world, &figures).await;
+    world.remove().await;
+}
+
+/// A checkpoint is saved beside the gateway's loop: one due after every command (1 ms), which
+/// waits for the records and then for the database's write lock itself, holds no command up.
+/// Once the lock goes, the checkpoints land and acknowledge, and each order and fill is
+/// written once. (When the loop awaited its checkpoint, the first one after the lock was
+/// taken stopped the gateway until the lock went.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_do_not_wait_for_a_checkpoint_on_its_way() {
+    let world = embedded::World::new("gateway-checkpoint-beside").await;
+    let (trigger, shutdown) = shutdown_pair();
+    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("records.", &shutdown);
+    let spec = embedded::never_trades("pp");
+    node::register_portfolios(&node_rt, "n1", &[spec])
+        .await
+        .unwrap();
+    let config: GatewayConfig = toml::from_str("id = \"g1\"\ncheckpoint_ms = 1").unwrap();
+    let gateway_task = tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await });
+    let bars: Vec<_> = (0..10)
+        .map(|minute| bar("BTCUSDT", minute, Decimal::from(40_000)))
+        .collect();
+    embedded::publish_btcusdt(&feed_rt, &bars, 0).await;
+
+    let url = format!("sqlite://{}", world.dir.join("live.db").display());
+    let mut lock = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    for (n, intent) in [buy(1), buy(2), buy(1)].into_iter().enumerate() {
+        let messages = embedded::submit_messages(&node_rt, n, intent, n < 2);
+        node_rt
+            .publish_encoded(Topic::OrdersSubmission, &messages)
+            .await
+            .unwrap();
+        assert_eq!(
+            fills_told(&world.bus, n + 1).await,
+            n + 1,
+            "command {n} answered while a checkpoint waits for the database"
+        );
+    }
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    trigger.trigger();
+    let figures = gateway_task.await.unwrap().unwrap();
+    assert!(figures.checkpoints >= 2, "{figures:?}");
     both_filled_once(&world, &figures).await;
     world.remove().await;
 }
