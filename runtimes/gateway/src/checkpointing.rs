@@ -4,9 +4,9 @@
 //! saved it (0.5–0.7 ms on SQLite in process, a round trip or more on PostgreSQL), and the loop
 //! used to await both, about four times a second: a command arriving meanwhile waited as well.
 //! Now the loop takes the checkpoint's state and what it will acknowledge in one step
-//! ([`Keeper::begin_checkpoint`]), a task waits for the records and saves it, and the loop goes
-//! on reading and executing commands; it acknowledges once it finds the task done
-//! ([`Keeper::tend_checkpoint`]), as the node's workers do with their checkpoints.
+//! ([`Checkpoints::begin`]), a task waits for the records and saves it, and the loop goes on
+//! reading and executing commands; it acknowledges once it finds the task done
+//! ([`Checkpoints::tend`]), as the node's workers do with their checkpoints.
 //!
 //! Crash safety is unchanged. A checkpoint is saved only after every record handed over before
 //! it is written; nothing is acknowledged before it is saved; and it acknowledges only what it
@@ -41,14 +41,26 @@ enum Unsaved {
     Store(anyhow::Error),
 }
 
-impl Keeper {
+/// The gateway's checkpoints: at most one on its way to the store.
+#[derive(Default)]
+pub(crate) struct Checkpoints {
+    in_flight: Option<InFlight>,
+}
+
+impl Checkpoints {
+    /// Whether a checkpoint is on its way (the loop then looks again soon, to acknowledge it).
+    pub(crate) fn saving(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
     /// Acknowledges what the checkpoint on its way covers if it is saved, then begins the next
     /// if one is `due` and none is on its way.
     ///
     /// # Errors
-    /// As [`Self::begin_checkpoint`] and [`Self::finish_checkpoint`].
-    pub(crate) async fn tend_checkpoint(
+    /// As [`Self::begin`] and [`Self::finish`].
+    pub(crate) async fn tend(
         &mut self,
+        keeper: &mut Keeper,
         gw: &mut Gateway,
         orders: &mut Box<dyn Subscription>,
         due: bool,
@@ -58,10 +70,10 @@ impl Keeper {
             .as_ref()
             .is_some_and(|f| f.task.is_finished())
         {
-            self.finish_checkpoint(gw, orders).await?;
+            self.finish(keeper, gw, orders).await?;
         }
         if due && self.in_flight.is_none() {
-            self.begin_checkpoint(gw).await?;
+            self.begin(keeper, gw).await?;
         }
         Ok(())
     }
@@ -70,15 +82,16 @@ impl Keeper {
     /// on its way first (at shutdown).
     ///
     /// # Errors
-    /// As [`Self::tend_checkpoint`].
-    pub(crate) async fn checkpoint_now(
+    /// As [`Self::tend`].
+    pub(crate) async fn now(
         &mut self,
+        keeper: &mut Keeper,
         gw: &mut Gateway,
         orders: &mut Box<dyn Subscription>,
     ) -> anyhow::Result<()> {
-        self.finish_checkpoint(gw, orders).await?;
-        self.begin_checkpoint(gw).await?;
-        self.finish_checkpoint(gw, orders).await
+        self.finish(keeper, gw, orders).await?;
+        self.begin(keeper, gw).await?;
+        self.finish(keeper, gw, orders).await
     }
 
     /// Takes the venue's state and the progress applied, hands over the pending records, and
@@ -87,9 +100,9 @@ impl Keeper {
     ///
     /// # Errors
     /// A pending record could not be made or published, or the state cannot be serialized.
-    async fn begin_checkpoint(&mut self, gw: &mut Gateway) -> anyhow::Result<()> {
-        self.last = Instant::now();
-        if !gw.venue.has_unacknowledged() && self.order_acks.is_empty() {
+    async fn begin(&mut self, keeper: &mut Keeper, gw: &mut Gateway) -> anyhow::Result<()> {
+        keeper.last = Instant::now();
+        if !gw.venue.has_unacknowledged() && keeper.order_acks.is_empty() {
             return Ok(());
         }
         let started = Instant::now();
@@ -98,14 +111,14 @@ impl Keeper {
         let venue = gw.venue.checkpoint()?;
         let state = format!(
             "{{\"applied\":{},\"fence\":{},\"venue\":{}}}",
-            serde_json::to_string(&self.lockstep.covered(&self.applied))?,
-            serde_json::to_string(self.fence.epochs())?,
+            serde_json::to_string(&keeper.lockstep.covered(&keeper.applied))?,
+            serde_json::to_string(keeper.fence.epochs())?,
             venue.as_deref().unwrap_or("null")
         );
-        self.revision += 1;
+        keeper.revision += 1;
         let checkpoint = Checkpoint {
-            portfolio_id: self.owner.clone(),
-            revision: self.revision,
+            portfolio_id: keeper.owner.clone(),
+            revision: keeper.revision,
             state,
             ts: gw.venue.now(),
         };
@@ -124,25 +137,10 @@ impl Keeper {
         });
         self.in_flight = Some(InFlight {
             task,
-            revision: self.revision,
-            acks: self.covered_acks(),
+            revision: keeper.revision,
+            acks: covered_acks(keeper),
         });
         Ok(())
-    }
-
-    /// The command deliveries the checkpoint being taken covers, newest per partition
-    /// (acknowledgement is cumulative per partition); those of held commands and after stay.
-    fn covered_acks(&mut self) -> Vec<Delivery> {
-        let (acks, kept): (Vec<Delivery>, Vec<Delivery>) =
-            self.order_acks.drain(..).partition(|d| {
-                self.lockstep.is_empty()
-                    || self
-                        .lockstep
-                        .acknowledgeable(&format!("{}/{}", d.topic, d.partition), d.offset)
-            });
-        self.order_acks = kept;
-        let newest: BTreeMap<i32, Delivery> = acks.into_iter().map(|d| (d.partition, d)).collect();
-        newest.into_values().collect()
     }
 
     /// Waits for the checkpoint on its way, if any, then acknowledges what it covers.
@@ -150,8 +148,9 @@ impl Keeper {
     /// # Errors
     /// The records or the checkpoint could not be written, a newer checkpoint exists (another
     /// gateway with this id runs), or an acknowledgement failed.
-    async fn finish_checkpoint(
+    async fn finish(
         &mut self,
+        keeper: &Keeper,
         gw: &mut Gateway,
         orders: &mut Box<dyn Subscription>,
     ) -> anyhow::Result<()> {
@@ -174,7 +173,7 @@ impl Keeper {
         if stored == Inserted::Duplicate {
             anyhow::bail!(
                 "{}: a newer checkpoint exists (revision ≥ {revision}); another gateway with this id runs, stopping",
-                self.owner,
+                keeper.owner,
             );
         }
         gw.figures.checkpoints += 1;
@@ -182,11 +181,25 @@ impl Keeper {
         gw.figures.priced_late = gw.venue.priced_late();
         gw.checkpoint_time.record(took);
         let rt = Arc::clone(&gw.rt);
-        export(&rt.source, &gw.figures, &self.board);
+        export(&rt.source, &gw.figures, &keeper.board);
         gw.venue.acknowledge(&rt).await?;
         for d in &acks {
             rt.ack(orders, d).await.map_err(|e| fatal("ack", &e))?;
         }
         Ok(())
     }
+}
+
+/// The command deliveries the checkpoint being taken covers, newest per partition
+/// (acknowledgement is cumulative per partition); those of held commands and after stay.
+fn covered_acks(keeper: &mut Keeper) -> Vec<Delivery> {
+    let (acks, kept): (Vec<Delivery>, Vec<Delivery>) = keeper.order_acks.drain(..).partition(|d| {
+        keeper.lockstep.is_empty()
+            || keeper
+                .lockstep
+                .acknowledgeable(&format!("{}/{}", d.topic, d.partition), d.offset)
+    });
+    keeper.order_acks = kept;
+    let newest: BTreeMap<i32, Delivery> = acks.into_iter().map(|d| (d.partition, d)).collect();
+    newest.into_values().collect()
 }

@@ -395,18 +395,6 @@ impl Gateway {
         Ok(())
     }
 
-    /// Waits until every turn's records are written (at exit).
-    ///
-    /// # Errors
-    /// A write failed.
-    pub(super) async fn settle_records(&mut self) -> anyhow::Result<()> {
-        if self.hand_over_records().await?.await {
-            Ok(())
-        } else {
-            Err(self.records_failure())
-        }
-    }
-
     /// Makes and hands over every pending record (publishing first the reports still queued),
     /// and returns what completes once they are all written: `false` if the writer stopped
     /// ([`Self::records_failure`] says why). A checkpoint waits for it beside the loop before

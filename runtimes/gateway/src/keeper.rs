@@ -1,6 +1,6 @@
 //! [`Keeper`]: reads the order commands, executes them (or holds them for their turn, see
-//! [`crate::lockstep`]), tracks what was applied, and checkpoints and acknowledges it
-//! ([`crate::checkpointing`]).
+//! [`crate::lockstep`]), and tracks what was applied and what to acknowledge, for the
+//! checkpoints ([`crate::checkpointing`]).
 
 use crate::execution::{self, Gateway};
 use crate::fence::Fence;
@@ -38,8 +38,6 @@ pub(crate) struct Keeper {
     pub(crate) eager: bool,
     /// Order commands waiting for their turn ([`lockstep`]).
     pub(crate) lockstep: lockstep::Lockstep,
-    /// The checkpoint being saved beside the loop ([`crate::checkpointing`]).
-    pub(crate) in_flight: Option<crate::checkpointing::InFlight>,
 }
 
 impl Keeper {

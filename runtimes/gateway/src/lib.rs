@@ -44,6 +44,7 @@ pub use figures::GatewayFigures;
 pub use sim::SimGatewayVenue;
 pub use venue::{GatewayVenue, Knowledge, PlainVenue};
 
+use checkpointing::Checkpoints;
 use chimera_kernel::ids::PortfolioId;
 use chimera_messages::Topic;
 use chimera_runtime::config::LiveConfig;
@@ -162,8 +163,8 @@ async fn run_gateway_with(
         board,
         eager: rt.bus.in_process(),
         lockstep: lockstep::Lockstep::default(),
-        in_flight: None,
     };
+    let mut checkpoints = Checkpoints::default();
     let shutdown = rt.shutdown.clone();
     let checkpoint_every = Duration::from_millis(config.checkpoint_ms);
     // When the venue's turn last had work.
@@ -178,9 +179,7 @@ async fn run_gateway_with(
         gw.flush().await?;
         let wait = if !idle {
             Duration::ZERO
-        } else if venue_busy.is_some_and(|at| at.elapsed() < IDLE_WAIT)
-            || keeper.in_flight.is_some()
-        {
+        } else if venue_busy.is_some_and(|at| at.elapsed() < IDLE_WAIT) || checkpoints.saving() {
             // (A checkpoint on its way is acknowledged once the loop finds it saved.)
             BUSY_WAIT
         } else {
@@ -202,14 +201,18 @@ async fn run_gateway_with(
         // waits for a checkpoint. It is saved beside the loop (`checkpointing`): commands
         // arriving meanwhile no longer wait for it (it was most of order-to-fill on Redis).
         if shutdown.is_triggered() {
-            keeper.checkpoint_now(&mut gw, &mut orders).await?;
+            checkpoints.now(&mut keeper, &mut gw, &mut orders).await?;
             break;
         }
         let due = keeper.last.elapsed() >= checkpoint_every;
-        keeper.tend_checkpoint(&mut gw, &mut orders, due).await?;
+        checkpoints
+            .tend(&mut keeper, &mut gw, &mut orders, due)
+            .await?;
     }
     // Nothing handed to the record writer is left unwritten at exit.
-    gw.settle_records().await?;
+    if !gw.hand_over_records().await?.await {
+        return Err(gw.records_failure());
+    }
     gw.figures.fed_ahead = gw.venue.fed_ahead();
     gw.figures.priced_late = gw.venue.priced_late();
     Ok(gw.figures)
