@@ -5,7 +5,8 @@
 //! them. In process, where each command's reports go out before the next command is read and
 //! records are made once the commands read together have gone out, a repeat read with its
 //! original still finds the original's fill. Its checkpoint is saved beside the loop too, so
-//! a checkpoint waiting for the database holds no command up.
+//! a checkpoint waiting for the database holds no command up, and one whose records failed to
+//! be written is never saved.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod embedded;
@@ -20,7 +21,7 @@ use chimera_live::config::GatewayConfig;
 use chimera_live::runtime::shutdown_pair;
 use chimera_live::{gateway, node};
 use chimera_messages::{decode, MessageType, Topic};
-use chimera_ports::{EventBus, FillRepository, OrderRepository};
+use chimera_ports::{CheckpointRepository, EventBus, FillRepository, OrderRepository};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -160,6 +161,58 @@ async fn commands_do_not_wait_for_a_checkpoint_on_its_way() {
     let figures = gateway_task.await.unwrap().unwrap();
     assert!(figures.checkpoints >= 2, "{figures:?}");
     both_filled_once(&world, &figures).await;
+    world.remove().await;
+}
+
+/// A record write that fails stops the gateway with the writer's reason, and the checkpoint
+/// waiting for that write is never saved: nothing the lost records came from is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_record_write_stops_the_gateway_before_its_checkpoint() {
+    let world = embedded::World::new("gateway-records-lost").await;
+    let (_trigger, shutdown) = shutdown_pair();
+    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("records.", &shutdown);
+    let spec = embedded::never_trades("pp");
+    node::register_portfolios(&node_rt, "n1", &[spec])
+        .await
+        .unwrap();
+    let config: GatewayConfig = toml::from_str("id = \"g1\"\ncheckpoint_ms = 1").unwrap();
+    let owner = gateway::checkpoint_owner(&config);
+    let gateway_task = tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await });
+    let bars: Vec<_> = (0..10)
+        .map(|minute| bar("BTCUSDT", minute, Decimal::from(40_000)))
+        .collect();
+    embedded::publish_btcusdt(&feed_rt, &bars, 0).await;
+
+    let url = format!("sqlite://{}", world.dir.join("live.db").display());
+    let mut admin = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("DROP TABLE fills")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let messages = embedded::submit_messages(&node_rt, 0, buy(1), true);
+    node_rt
+        .publish_encoded(Topic::OrdersSubmission, &messages)
+        .await
+        .unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(10), gateway_task)
+        .await
+        .expect("the gateway stops")
+        .unwrap();
+    let reason = format!("{:#}", stopped.expect_err("a lost record is fatal"));
+    assert!(reason.contains("fills"), "{reason}");
+    let applied =
+        world.store.load_checkpoint(&owner).await.unwrap().map(|c| {
+            serde_json::from_str::<serde_json::Value>(&c.state).unwrap()["applied"].clone()
+        });
+    assert!(
+        applied
+            .as_ref()
+            .and_then(serde_json::Value::as_object)
+            .is_none_or(|a| a.keys().all(|k| !k.contains("orders.submission"))),
+        "the command whose records were lost is not checkpointed: {applied:?}"
+    );
     world.remove().await;
 }
 
