@@ -31,7 +31,7 @@ pub mod conformance;
 pub use access::{ApiToken, Role, TokenRepository};
 pub use clock::Clock;
 pub use error::PortError;
-pub use event_bus::{Bytes, Delivery, EventBus, Subscription};
+pub use event_bus::{Bytes, Delivery, EventBus, Shared, Subscription};
 pub use market_data::MarketDataSource;
 pub use problems::Problems;
 pub use progress::{Progress, ProgressJournal};

@@ -128,6 +128,7 @@ impl Subscription for KafkaSubscription {
             payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
             partition: message.partition(),
             offset: message.offset(),
+            shared: None,
         }))
     }
 

@@ -18,11 +18,14 @@
 //! its topic and the index of its group), and a delivery shares the message kept rather than
 //! copying it (its key, payload and topic name are reference-counted). A read used to take the
 //! whole bus's lock, look the topic and the group up by name, and copy the topic name, the key
-//! and the payload: three allocations and two hashes per message and consumer group.
+//! and the payload: three allocations and two hashes per message and consumer group. A value a
+//! publisher shares beside the bytes ([`EventBus::publish_batch_shared`]) is kept with the
+//! message and handed out with every delivery of it, so a consumer in the process can skip
+//! decoding what its publisher had in hand.
 
 use crate::lock;
 use async_trait::async_trait;
-use chimera_ports::{Bytes, Delivery, EventBus, PortResult, Subscription};
+use chimera_ports::{Bytes, Delivery, EventBus, PortResult, Shared, Subscription};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,6 +46,8 @@ struct Group {
 struct Message {
     key: Arc<str>,
     payload: Bytes,
+    /// The value the payload encodes, when its publisher shared it.
+    shared: Option<Shared>,
     at: Instant,
 }
 
@@ -65,10 +70,11 @@ impl TopicLog {
         self.base + self.messages.len() as i64
     }
 
-    fn push(&mut self, key: &str, payload: &[u8], at: Instant) -> i64 {
+    fn push(&mut self, key: &str, payload: &[u8], shared: Option<Shared>, at: Instant) -> i64 {
         self.messages.push_back(Message {
             key: Arc::from(key),
             payload: Bytes::copy_from_slice(payload),
+            shared,
             at,
         });
         self.end() - 1
@@ -188,13 +194,23 @@ impl MemoryEventBus {
 impl EventBus for MemoryEventBus {
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> PortResult<(i32, i64)> {
         let topic = self.inner.topic(topic);
-        let offset = lock(&topic.log).push(key, payload, Instant::now());
+        let offset = lock(&topic.log).push(key, payload, None, Instant::now());
         topic.published.notify_waiters();
         Ok((0, offset))
     }
 
     /// One lock and one wake-up for the whole batch.
     async fn publish_batch(&self, topic: &str, messages: &[(String, Vec<u8>)]) -> PortResult<()> {
+        self.publish_batch_shared(topic, messages, &[]).await
+    }
+
+    /// Keeps each value beside its message, for every delivery of it ([`Delivery::shared`]).
+    async fn publish_batch_shared(
+        &self,
+        topic: &str,
+        messages: &[(String, Vec<u8>)],
+        shared: &[Option<Shared>],
+    ) -> PortResult<()> {
         if messages.is_empty() {
             return Ok(());
         }
@@ -202,8 +218,8 @@ impl EventBus for MemoryEventBus {
         {
             let mut log = lock(&topic.log);
             let at = Instant::now();
-            for (key, payload) in messages {
-                log.push(key, payload, at);
+            for (n, (key, payload)) in messages.iter().enumerate() {
+                log.push(key, payload, shared.get(n).cloned().flatten(), at);
             }
         }
         topic.published.notify_waiters();
@@ -287,6 +303,7 @@ impl MemorySubscription {
             payload: message.payload.clone(),
             partition: 0,
             offset,
+            shared: message.shared.clone(),
         };
         log.groups[self.group].cursor += 1;
         Some(delivery)

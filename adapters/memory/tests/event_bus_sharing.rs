@@ -1,5 +1,6 @@
 //! The in-memory bus hands each consumer group the message it keeps, not a copy: a read costs
-//! no allocation for the payload, the key or the topic's name, however many groups read.
+//! no allocation for the payload, the key or the topic's name, however many groups read, and
+//! the value a publisher shared beside the bytes comes with it.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use chimera_memory::MemoryEventBus;
@@ -40,5 +41,39 @@ async fn every_group_reads_the_same_bytes_and_names() {
     assert!(
         std::sync::Arc::ptr_eq(&a.topic, &later.topic),
         "a subscription hands out its topic's name without copying it"
+    );
+}
+
+/// A value published beside its bytes reaches every group's delivery of that message (the same
+/// value, not a copy), a message published without one has none, and a batch may share some
+/// of its messages' values and not others.
+#[tokio::test]
+async fn every_group_reads_the_value_shared_beside_the_bytes() {
+    use chimera_ports::Shared;
+    let bus = MemoryEventBus::new();
+    let mut router = bus.subscribe("orders", "router").await.unwrap();
+    let mut venue = bus.subscribe("orders", "venue").await.unwrap();
+    let messages = vec![
+        ("p".to_owned(), b"{\"n\":1}".to_vec()),
+        ("p".to_owned(), b"{\"n\":2}".to_vec()),
+    ];
+    bus.publish_batch_shared("orders", &messages, &[Some(Shared::new(1_u32))])
+        .await
+        .unwrap();
+    bus.publish("orders", "p", b"{\"n\":3}").await.unwrap();
+
+    let (a, b) = (next(&mut router).await, next(&mut venue).await);
+    assert_eq!(a.shared.as_ref().and_then(|s| s.get::<u32>()), Some(&1));
+    assert_eq!(a.shared, b.shared, "both groups read the same value");
+    assert_eq!(a.shared.as_ref().and_then(|s| s.get::<String>()), None);
+    assert_eq!(
+        next(&mut router).await.shared,
+        None,
+        "none shared for the second"
+    );
+    assert_eq!(
+        next(&mut router).await.shared,
+        None,
+        "none for a plain publish"
     );
 }

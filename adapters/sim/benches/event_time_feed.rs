@@ -107,6 +107,7 @@ fn run(accounts: bool) -> Vec<f64> {
                     payload: payload.into(),
                     partition: 0,
                     offset,
+                    shared: None,
                 };
                 venue.buffer(event, delivery);
                 offset += 1;

@@ -27,6 +27,7 @@ fn delivery(offset: i64) -> Delivery {
         payload: chimera_ports::Bytes::from_static(b"{\"bar\":\"encoded\"}"),
         partition: 0,
         offset,
+        shared: None,
     }
 }
 

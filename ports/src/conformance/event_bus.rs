@@ -36,6 +36,35 @@ pub async fn event_bus_suite(bus: &dyn EventBus, prefix: &str) {
     subscribe_from_starts_after_the_given_offsets(bus, prefix).await;
     publish_batch_delivers_all_in_key_order(bus, prefix).await;
     in_process_means_no_wait(bus, prefix).await;
+    shared_values_stay_in_process(bus, prefix).await;
+}
+
+/// A batch published with values beside its bytes ([`EventBus::publish_batch_shared`]) is
+/// delivered like any batch; the values come with the deliveries on a bus in this process and
+/// never on one across a network (a consumer must not tell the two apart by anything else).
+async fn shared_values_stay_in_process(bus: &dyn EventBus, prefix: &str) {
+    let topic = format!("{prefix}.shared");
+    let messages = vec![("k".to_owned(), vec![1_u8]), ("k".to_owned(), vec![2_u8])];
+    bus.publish_batch_shared(&topic, &messages, &[Some(crate::Shared::new(7_i64)), None])
+        .await
+        .expect("publish a batch with values");
+    let mut sub = bus
+        .subscribe(&topic, &format!("{prefix}-shared"))
+        .await
+        .expect("subscribe");
+    let got = drain(&mut sub, 2, "a batch with values is delivered whole").await;
+    let payloads: Vec<u8> = got.iter().map(|d| d.payload[0]).collect();
+    assert_eq!(payloads, [1, 2], "the bytes, in order");
+    let values: Vec<Option<i64>> = got
+        .iter()
+        .map(|d| d.shared.as_ref().and_then(|s| s.get::<i64>()).copied())
+        .collect();
+    let expected = if bus.in_process() {
+        vec![Some(7), None]
+    } else {
+        vec![None, None]
+    };
+    assert_eq!(values, expected, "values only within the process");
 }
 
 /// A bus that says it is in process ([`EventBus::in_process`]) has a published message ready

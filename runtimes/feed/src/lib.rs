@@ -212,6 +212,7 @@ async fn dead_letter(
         payload: undecodable.bytes.clone().into(),
         partition: 0,
         offset: i64::try_from(index).unwrap_or(i64::MAX),
+        shared: None,
     };
     rt.dead_letter(&delivery, &undecodable)
         .await

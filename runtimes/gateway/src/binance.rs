@@ -72,6 +72,7 @@ impl GatewayVenue for BinanceGatewayVenue {
                 payload: bad.bytes.clone().into(),
                 partition: 0,
                 offset: self.dead_letters,
+                shared: None,
             };
             let error = DecodeError {
                 reason: format!("{}: {}", bad.what, bad.message),

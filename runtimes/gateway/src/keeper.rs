@@ -7,7 +7,9 @@ use crate::fence::Fence;
 use crate::lockstep;
 use chimera_kernel::engine::Command;
 use chimera_kernel::ids::PortfolioId;
-use chimera_messages::{decode, message_type, EpochClaim, MessageType, Progress};
+use chimera_messages::{
+    decode, message_type, DecodeError, Envelope, EpochClaim, MessageType, Progress,
+};
 use chimera_ports::{Delivery, Subscription};
 use chimera_runtime::offsets::set_latest;
 use chimera_runtime::runtime::fatal;
@@ -80,40 +82,11 @@ impl Keeper {
             {
                 gw.figures.replayed += 1;
             } else {
-                let decoded = match message_type(&d.payload) {
-                    Some(MessageType::EpochClaim) => {
-                        decode::<EpochClaim>(&d.payload, MessageType::EpochClaim).map(|env| {
-                            self.fence
-                                .claim(&env.payload.portfolio_id, env.payload.epoch);
-                            None
-                        })
-                    }
-                    Some(MessageType::Progress) => {
-                        match decode::<Progress>(&d.payload, MessageType::Progress) {
-                            Ok(env) => {
-                                let Progress {
-                                    portfolio_id,
-                                    clock,
-                                } = &env.payload;
-                                // A zombie's promise is refused like its orders; one behind its
-                                // portfolio's held orders waits for them.
-                                if self.fence.admit(portfolio_id, env.epoch).is_ok() {
-                                    if self.lockstep.holds(portfolio_id) {
-                                        let waiting = lockstep::Waiting::Progress {
-                                            portfolio: portfolio_id.clone(),
-                                            clock: *clock,
-                                        };
-                                        self.lockstep.hold(waiting, &self.partition, d.offset);
-                                    } else {
-                                        gw.venue.progress(&gw.rt, portfolio_id, *clock).await?;
-                                    }
-                                }
-                                Ok(None)
-                            }
-                            Err(error) => Err(error),
-                        }
-                    }
-                    _ => decode::<Command>(&d.payload, MessageType::OrderCommand).map(Some),
+                // In process the node's own envelope, as it was encoded (`Delivery::shared`).
+                let shared = d.shared.as_ref().and_then(|s| s.get::<Envelope<Command>>());
+                let decoded = match shared {
+                    Some(envelope) => Ok(Some(envelope.clone())),
+                    None => self.read(gw, &d).await?,
                 };
                 match decoded {
                     Ok(None) => {}
@@ -151,6 +124,54 @@ impl Keeper {
             }
         }
         Ok(())
+    }
+
+    /// Decodes `d`: an order command, or a fence claim or a promise, applied at once
+    /// (`Ok(None)`).
+    ///
+    /// # Errors
+    /// The outer one: applying a promise failed (fatal). The inner one: the payload does not
+    /// decode (the caller dead-letters it).
+    async fn read(
+        &mut self,
+        gw: &mut Gateway,
+        d: &Delivery,
+    ) -> anyhow::Result<Result<Option<Envelope<Command>>, DecodeError>> {
+        Ok(match message_type(&d.payload) {
+            Some(MessageType::EpochClaim) => {
+                decode::<EpochClaim>(&d.payload, MessageType::EpochClaim).map(|env| {
+                    self.fence
+                        .claim(&env.payload.portfolio_id, env.payload.epoch);
+                    None
+                })
+            }
+            Some(MessageType::Progress) => {
+                match decode::<Progress>(&d.payload, MessageType::Progress) {
+                    Ok(env) => {
+                        let Progress {
+                            portfolio_id,
+                            clock,
+                        } = &env.payload;
+                        // A zombie's promise is refused like its orders; one behind its
+                        // portfolio's held orders waits for them.
+                        if self.fence.admit(portfolio_id, env.epoch).is_ok() {
+                            if self.lockstep.holds(portfolio_id) {
+                                let waiting = lockstep::Waiting::Progress {
+                                    portfolio: portfolio_id.clone(),
+                                    clock: *clock,
+                                };
+                                self.lockstep.hold(waiting, &self.partition, d.offset);
+                            } else {
+                                gw.venue.progress(&gw.rt, portfolio_id, *clock).await?;
+                            }
+                        }
+                        Ok(None)
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            _ => decode::<Command>(&d.payload, MessageType::OrderCommand).map(Some),
+        })
     }
 
     /// Whether `command` must wait for its turn: another portfolio trading its symbol has not

@@ -231,7 +231,21 @@ impl Runtime {
         payload: &T,
         epoch: Option<u64>,
     ) -> Vec<u8> {
-        encode(&Envelope::new(kind, id, at, self.source.clone(), key, payload).with_epoch(epoch))
+        encode(&self.envelope(kind, id, at, key, payload, epoch))
+    }
+
+    /// `payload` in an envelope from this process, stamped `at`: what [`Self::encode_fenced`]
+    /// encodes, kept whole to share beside its bytes ([`Self::publish_shared`]).
+    pub fn envelope<T>(
+        &self,
+        kind: MessageType,
+        id: String,
+        at: Timestamp,
+        key: &str,
+        payload: T,
+        epoch: Option<u64>,
+    ) -> Envelope<T> {
+        Envelope::new(kind, id, at, self.source.clone(), key, payload).with_epoch(epoch)
     }
 
     /// Publishes `(key, encoded envelope)` pairs ([`Self::encode_fenced`]) on `topic` in one
@@ -246,12 +260,29 @@ impl Runtime {
         topic: Topic,
         messages: &[(String, Vec<u8>)],
     ) -> PortResult<()> {
+        self.publish_shared(topic, messages, &[]).await
+    }
+
+    /// As [`Self::publish_encoded`], with the envelope each message encodes beside it
+    /// (`shared[i]` for `messages[i]`), which an in-process bus hands its consumers instead of
+    /// making them decode the bytes ([`chimera_ports::Shared`]); other buses drop them.
+    ///
+    /// # Errors
+    /// As [`Self::publish_encoded`].
+    pub async fn publish_shared(
+        &self,
+        topic: Topic,
+        messages: &[(String, Vec<u8>)],
+        shared: &[Option<chimera_ports::Shared>],
+    ) -> PortResult<()> {
         if messages.is_empty() {
             return Ok(());
         }
         let name = self.topics.name(topic);
-        self.retry("publish", || self.bus.publish_batch(&name, messages))
-            .await
+        self.retry("publish", || {
+            self.bus.publish_batch_shared(&name, messages, shared)
+        })
+        .await
     }
 
     /// Publishes the answer to control command `command_id` on `system.events`, from this

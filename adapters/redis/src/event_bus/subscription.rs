@@ -237,6 +237,7 @@ impl RedisStreamsSubscription {
             payload: entry.payload.into(),
             partition,
             offset,
+            shared: None,
         }
     }
 }

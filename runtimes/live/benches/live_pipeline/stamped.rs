@@ -126,7 +126,19 @@ impl EventBus for StampedBus {
     /// stamped: the batch holds the newest offsets of the topic. Exact here, where node and
     /// gateway publish from one thread and the in-memory bus's batch and offsets do not wait.
     async fn publish_batch(&self, topic: &str, messages: &[(String, Vec<u8>)]) -> PortResult<()> {
-        self.inner.publish_batch(topic, messages).await?;
+        self.publish_batch_shared(topic, messages, &[]).await
+    }
+
+    /// As [`Self::publish_batch`], passing the shared values on.
+    async fn publish_batch_shared(
+        &self,
+        topic: &str,
+        messages: &[(String, Vec<u8>)],
+        shared: &[Option<chimera_ports::Shared>],
+    ) -> PortResult<()> {
+        self.inner
+            .publish_batch_shared(topic, messages, shared)
+            .await?;
         let now = Instant::now();
         note_publish(topic, messages.iter().map(|(_, p)| p.as_slice()));
         if messages.is_empty() || !self.stamps.watched.iter().any(|w| w == topic) {

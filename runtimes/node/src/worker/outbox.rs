@@ -243,21 +243,24 @@ impl Publisher {
         let (rt, key) = (Arc::clone(&self.rt), self.key.clone());
         Box::pin(async move {
             let at = chimera_runtime::runtime::wall_clock();
-            let mut messages: Vec<(String, Vec<u8>)> = batch
-                .commands
-                .iter()
-                .map(|(id, command)| {
-                    let bytes = rt.encode_fenced(
-                        MessageType::OrderCommand,
-                        id.clone(),
-                        at,
-                        &key,
-                        command,
-                        batch.epoch,
-                    );
-                    (key.clone(), bytes)
-                })
-                .collect();
+            // In process the gateway takes each command as it was encoded, not decoded again.
+            let share = rt.bus.in_process();
+            let mut shared = Vec::new();
+            let mut messages: Vec<(String, Vec<u8>)> = Vec::with_capacity(batch.commands.len() + 1);
+            for (id, command) in batch.commands {
+                let envelope = rt.envelope(
+                    MessageType::OrderCommand,
+                    id,
+                    at,
+                    &key,
+                    command,
+                    batch.epoch,
+                );
+                messages.push((key.clone(), chimera_messages::encode(&envelope)));
+                if share {
+                    shared.push(Some(chimera_ports::Shared::new(envelope)));
+                }
+            }
             if let Some(clock) = batch.progress {
                 let progress = Progress {
                     portfolio_id: chimera_kernel::ids::PortfolioId::new(key.as_str()),
@@ -268,7 +271,7 @@ impl Publisher {
                     rt.encode_fenced(MessageType::Progress, id, at, &key, &progress, batch.epoch);
                 messages.push((key.clone(), bytes));
             }
-            rt.publish_encoded(Topic::OrdersSubmission, &messages)
+            rt.publish_shared(Topic::OrdersSubmission, &messages, &shared)
                 .await
                 .map_err(|e| chimera_runtime::runtime::fatal("publish order command", &e))
         })
