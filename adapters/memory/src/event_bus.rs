@@ -20,8 +20,9 @@
 //! whole bus's lock, look the topic and the group up by name, and copy the topic name, the key
 //! and the payload: three allocations and two hashes per message and consumer group. A value a
 //! publisher shares beside the bytes ([`EventBus::publish_batch_shared`]) is kept with the
-//! message and handed out with every delivery of it, so a consumer in the process can skip
-//! decoding what its publisher had in hand.
+//! message and handed out with its deliveries, so a consumer in the process can skip decoding
+//! what its publisher had in hand; it is let go once every group present has read the message
+//! (it doubled what `chimera up`'s minute of messages held), and a later reader decodes.
 
 use crate::lock;
 use async_trait::async_trait;
@@ -46,7 +47,8 @@ struct Group {
 struct Message {
     key: Arc<str>,
     payload: Bytes,
-    /// The value the payload encodes, when its publisher shared it.
+    /// The value the payload encodes, when its publisher shared it, until every group present
+    /// has read the message.
     shared: Option<Shared>,
     at: Instant,
 }
@@ -306,6 +308,13 @@ impl MemorySubscription {
             shared: message.shared.clone(),
         };
         log.groups[self.group].cursor += 1;
+        // Once every group has read it, the value goes: the bus keeps a minute of messages,
+        // and a redelivery or a later group decodes the bytes instead.
+        if delivery.shared.is_some() && log.groups.iter().all(|g| g.cursor > offset) {
+            if let Some(message) = log.messages.get_mut(kept) {
+                message.shared = None;
+            }
+        }
         Some(delivery)
     }
 }

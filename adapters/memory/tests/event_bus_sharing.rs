@@ -45,8 +45,8 @@ async fn every_group_reads_the_same_bytes_and_names() {
 }
 
 /// A value published beside its bytes reaches every group's delivery of that message (the same
-/// value, not a copy), a message published without one has none, and a batch may share some
-/// of its messages' values and not others.
+/// value, not a copy) until every group present has read it, a message published without one
+/// has none, and a batch may share some of its messages' values and not others.
 #[tokio::test]
 async fn every_group_reads_the_value_shared_beside_the_bytes() {
     use chimera_ports::Shared;
@@ -76,4 +76,11 @@ async fn every_group_reads_the_value_shared_beside_the_bytes() {
         None,
         "none for a plain publish"
     );
+
+    // Every group present read the first message: the bus let its value go, and a group
+    // that joins now decodes the bytes.
+    let mut late = bus.subscribe("orders", "late").await.unwrap();
+    let first = next(&mut late).await;
+    assert_eq!(&first.payload[..], b"{\"n\":1}");
+    assert_eq!(first.shared, None);
 }

@@ -14,7 +14,9 @@
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{encode, DecodeError, Envelope, MessageType, Topic};
-use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, MarketDataSource, PortError};
+use chimera_ports::{
+    Checkpoint, CheckpointRepository, Delivery, MarketDataSource, PortError, Shared,
+};
 use chimera_replay::{merge_in_time, open_market_data, FileMarketData};
 use chimera_runtime::config::LiveConfig;
 use chimera_runtime::config::{FeedConfig, FeedSource};
@@ -102,6 +104,8 @@ pub async fn publish_source(
     let mut index = 0_u64;
     let mut published = 0_u64;
     let mut batch: Vec<(String, Vec<u8>)> = Vec::with_capacity(BATCH);
+    let share = rt.bus.in_process();
+    let mut shared: Vec<Option<Shared>> = Vec::new();
     let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
     while !rt.shutdown.is_triggered() {
         let Some(record) = next_record(&rt, source, deadline).await? else {
@@ -123,7 +127,7 @@ pub async fn publish_source(
             let due =
                 Duration::from_secs_f64((event.ts().0 - first) as f64 / 1000.0 / options.speed);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
-                flush(&rt, &topic, &mut batch).await?;
+                flush(&rt, &topic, &mut batch, &mut shared).await?;
                 tokio::time::sleep(wait).await;
             }
         }
@@ -134,19 +138,23 @@ pub async fn publish_source(
             wall_clock(),
             rt.source.clone(),
             key.clone(),
-            &event,
+            event,
         );
         batch.push((key, encode(&envelope)));
+        if share {
+            // In process, node and gateway take the event as it was encoded.
+            shared.push(Some(Shared::new(envelope)));
+        }
         published += 1;
         if batch.len() >= BATCH {
-            flush(&rt, &topic, &mut batch).await?;
+            flush(&rt, &topic, &mut batch, &mut shared).await?;
             if options.resumable {
                 revision += 1;
                 save_progress(&rt, &progress_id, revision, index).await?;
             }
         }
     }
-    flush(&rt, &topic, &mut batch).await?;
+    flush(&rt, &topic, &mut batch, &mut shared).await?;
     if options.resumable {
         revision += 1;
         save_progress(&rt, &progress_id, revision, index).await?;
@@ -223,13 +231,17 @@ async fn flush(
     rt: &Runtime,
     topic: &str,
     batch: &mut Vec<(String, Vec<u8>)>,
+    shared: &mut Vec<Option<Shared>>,
 ) -> anyhow::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    rt.retry("publish market data", || rt.bus.publish_batch(topic, batch))
-        .await
-        .map_err(|e| fatal("publish market data", &e))?;
+    rt.retry("publish market data", || {
+        rt.bus.publish_batch_shared(topic, batch, shared)
+    })
+    .await
+    .map_err(|e| fatal("publish market data", &e))?;
+    shared.clear();
     metrics::counter!("chimera_feed_events_total", "component" => rt.source.clone())
         .increment(batch.len() as u64);
     batch.clear();

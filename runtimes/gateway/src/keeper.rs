@@ -55,7 +55,7 @@ impl Keeper {
             let polled = orders
                 .poll(if handled == 0 { wait } else { Duration::ZERO })
                 .await;
-            let d = match polled {
+            let mut d = match polled {
                 Ok(Some(d)) => d,
                 Ok(None) => break,
                 Err(e) if e.is_transient() => {
@@ -117,6 +117,7 @@ impl Keeper {
                 }
                 set_latest(&mut self.applied, &self.partition, d.offset);
             }
+            d.shared = None; // taken: what waits for the checkpoint need not hold it
             self.order_acks.push(d);
             // A promise or an order may have brought held orders their turn.
             if !self.release(gw).await? {

@@ -12,7 +12,7 @@ use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::order::OrderIntent;
 use chimera_kernel::time::Timestamp;
-use chimera_messages::{decode, AlertCode, AlertLevel, MessageType, Topic};
+use chimera_messages::{decode, AlertCode, AlertLevel, Envelope, MessageType, Topic};
 use chimera_ports::{Delivery, ExecutionVenue, PortfolioRepository, Subscription};
 use chimera_runtime::portfolio_spec::PortfolioSpec;
 use chimera_runtime::runtime::{fatal, Runtime};
@@ -149,10 +149,21 @@ impl SimGatewayVenue {
                 .poll(if n == 0 { wait } else { Duration::ZERO })
                 .await;
             match polled {
-                Ok(Some(d)) => {
+                Ok(Some(mut d)) => {
                     n += 1;
-                    match decode::<MarketEvent>(&d.payload, MessageType::MarketEvent) {
-                        Ok(env) => self.sim.buffer(env.payload, d),
+                    // In process, the feed's envelope as it was encoded (`Delivery::shared`).
+                    let shared = d
+                        .shared
+                        .as_ref()
+                        .and_then(|s| s.get::<Envelope<MarketEvent>>());
+                    let decoded = match shared {
+                        Some(env) => Ok(env.payload.clone()),
+                        None => decode::<MarketEvent>(&d.payload, MessageType::MarketEvent)
+                            .map(|env| env.payload),
+                    };
+                    d.shared = None; // taken: what waits to be fed need not hold it
+                    match decoded {
+                        Ok(event) => self.sim.buffer(event, d),
                         Err(error) => {
                             rt.dead_letter(&d, &error)
                                 .await

@@ -199,25 +199,34 @@ impl Runtime {
     /// Publishes `messages` (each `(key, message id, payload)`), in order per key, waiting once
     /// for all of them to be durable: the gateway's reports of one turn, for several
     /// portfolios, cost one round trip. A retry after a failure may publish a prefix twice;
-    /// consumers are idempotent by message id.
+    /// consumers are idempotent by message id. On an in-process bus each envelope also goes
+    /// beside its bytes, with a copy of its payload ([`Self::publish_shared`]): the consumers
+    /// take it rather than decode the bytes.
     ///
     /// # Errors
     /// As [`Self::publish`].
-    pub async fn publish_keyed<T: serde::Serialize + Sync>(
+    pub async fn publish_keyed<T: serde::Serialize + Clone + Send + Sync + 'static>(
         &self,
         topic: Topic,
         kind: MessageType,
         messages: &[(&str, &str, &T)],
     ) -> PortResult<()> {
         let at = wall_clock();
-        let encoded: Vec<(String, Vec<u8>)> = messages
-            .iter()
-            .map(|(key, id, payload)| {
-                let bytes = self.encode_fenced(kind, (*id).to_owned(), at, key, payload, None);
-                ((*key).to_owned(), bytes)
-            })
-            .collect();
-        self.publish_encoded(topic, &encoded).await
+        let share = self.bus.in_process();
+        let mut shared = Vec::new();
+        let mut encoded: Vec<(String, Vec<u8>)> = Vec::with_capacity(messages.len());
+        for (key, id, payload) in messages {
+            let id = (*id).to_owned();
+            if share {
+                let envelope = self.envelope(kind, id, at, key, (*payload).clone(), None);
+                encoded.push(((*key).to_owned(), encode(&envelope)));
+                shared.push(Some(chimera_ports::Shared::new(envelope)));
+            } else {
+                let bytes = self.encode_fenced(kind, id, at, key, payload, None);
+                encoded.push(((*key).to_owned(), bytes));
+            }
+        }
+        self.publish_shared(topic, &encoded, &shared).await
     }
 
     /// `payload` in an envelope from this process, stamped `at`, encoded: what

@@ -6,7 +6,7 @@ use super::queue::{ControlInput, Input, Origin, Pending, PortfolioQueue, Pressur
 use super::routes::{RouteTable, Routes};
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
 use chimera_kernel::ids::PortfolioId;
-use chimera_messages::{decode, ControlCommand, MessageType, ScheduleUpdate};
+use chimera_messages::{decode, ControlCommand, Envelope, MessageType, ScheduleUpdate};
 use chimera_ports::{Delivery, Subscription};
 use chimera_runtime::runtime::{fatal, Runtime};
 use std::borrow::Cow;
@@ -147,7 +147,7 @@ pub(crate) async fn route(
             polled = sub.poll(Duration::from_millis(50)) => polled,
             () = shutdown.wait() => break,
         };
-        let delivery = match polled {
+        let mut delivery = match polled {
             Ok(Some(d)) => d,
             Ok(None) => {
                 acks.flush(&mut sub, &rt).await?;
@@ -169,13 +169,20 @@ pub(crate) async fn route(
             read_at: std::time::Instant::now(),
         };
         let pending: Pending = Arc::new(AtomicUsize::new(0));
+        // In process a message may come with the envelope it was encoded from
+        // (`Delivery::shared`): taken as it is, not decoded again.
+        let shared = delivery.shared.as_ref();
         let decoded = match feed {
-            Feed::Market => decode::<MarketEvent>(&delivery.payload, MessageType::MarketEvent)
-                .map(|env| Routed::Market(env.payload)),
-            Feed::Feedback => {
-                decode::<ExecutionReport>(&delivery.payload, MessageType::ExecutionReport)
-                    .map(|env| Routed::Feedback(env.payload))
-            }
+            Feed::Market => match shared.and_then(|s| s.get::<Envelope<MarketEvent>>()) {
+                Some(env) => Ok(Routed::Market(env.payload.clone())),
+                None => decode::<MarketEvent>(&delivery.payload, MessageType::MarketEvent)
+                    .map(|env| Routed::Market(env.payload)),
+            },
+            Feed::Feedback => match shared.and_then(|s| s.get::<Envelope<ExecutionReport>>()) {
+                Some(env) => Ok(Routed::Feedback(env.payload.clone())),
+                None => decode::<ExecutionReport>(&delivery.payload, MessageType::ExecutionReport)
+                    .map(|env| Routed::Feedback(env.payload)),
+            },
             Feed::Control => {
                 decode::<ControlCommand>(&delivery.payload, MessageType::ControlCommand).map(
                     |env| {
@@ -207,6 +214,8 @@ pub(crate) async fn route(
                 continue;
             }
         };
+        // Taken: what waits for its acknowledgement need not hold the value.
+        delivery.shared = None;
         let routed = match decoded {
             Ok(routed) => routed,
             Err(error) => {

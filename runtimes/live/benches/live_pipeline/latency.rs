@@ -234,7 +234,7 @@ fn loaded_floor(
 fn publish(
     bus: Arc<dyn chimera_ports::EventBus>,
     topic: String,
-    data: impl Iterator<Item = (String, i64, Vec<u8>)> + Send + 'static,
+    data: impl Iterator<Item = super::setup::Bar> + Send + 'static,
     rate: u64,
     published: Published,
     pacing: Pacing,
@@ -251,13 +251,17 @@ fn publish(
         let mut data = data.peekable();
         let mut n = 0_u32;
         while data.peek().is_some() {
-            let batch: Vec<(String, i64, Vec<u8>)> = data.by_ref().take(chunk).collect();
+            let batch: Vec<super::setup::Bar> = data.by_ref().take(chunk).collect();
             pacer.until(period * n).await;
             n += 1;
             stamp(&published, &batch, n);
-            let messages: Vec<(String, Vec<u8>)> =
-                batch.into_iter().map(|(k, _, p)| (k, p)).collect();
-            bus.publish_batch(&topic, &messages).await.unwrap();
+            let (messages, shared): (Vec<(String, Vec<u8>)>, Vec<_>) = batch
+                .into_iter()
+                .map(|bar| ((bar.symbol, bar.bytes), Some(bar.shared)))
+                .unzip();
+            bus.publish_batch_shared(&topic, &messages, &shared)
+                .await
+                .unwrap();
         }
         start.elapsed()
     })
@@ -265,11 +269,11 @@ fn publish(
 
 /// Records when `batch` (the `n`th publish) went out. A long run (the soak) forgets bars that
 /// led to no order within a minute, so this process's memory stays flat too.
-fn stamp(published: &Published, batch: &[(String, i64, Vec<u8>)], n: u32) {
+fn stamp(published: &Published, batch: &[super::setup::Bar], n: u32) {
     let now = Instant::now();
     let mut map = published.lock().unwrap();
-    for (symbol, ts, _) in batch {
-        map.insert((symbol.clone(), *ts), now);
+    for bar in batch {
+        map.insert((bar.symbol.clone(), bar.ts), now);
     }
     if n.is_multiple_of(1_000) {
         map.retain(|_, at| now.duration_since(*at) < Duration::from_mins(1));

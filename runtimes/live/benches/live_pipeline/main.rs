@@ -383,14 +383,15 @@ async fn throughput(
 ) -> Throughput {
     let name = tp.live.bus.kind();
     let data = setup::bars(events / SYMBOLS.len() as u64);
-    let last_ts = data.last().unwrap().1;
+    let last_ts = data.last().unwrap().ts;
     let messages: Vec<(String, Vec<u8>)> = data
         .iter()
-        .map(|(k, _, p)| (k.clone(), p.clone()))
+        .map(|bar| (bar.symbol.clone(), bar.bytes.clone()))
         .collect();
-    for chunk in messages.chunks(2_000) {
+    let shared: Vec<_> = data.into_iter().map(|bar| Some(bar.shared)).collect();
+    for (chunk, values) in messages.chunks(2_000).zip(shared.chunks(2_000)) {
         handle
-            .publish_batch(&tp.topic("market.data"), chunk)
+            .publish_batch_shared(&tp.topic("market.data"), chunk, values)
             .await
             .unwrap();
     }
@@ -408,7 +409,7 @@ async fn throughput(
         tokio::spawn(hops::watch_rate(
             tp.node_metrics,
             tp.node_id.clone(),
-            data.len() as f64,
+            messages.len() as f64,
             started,
             Duration::from_mins(10),
         ))
@@ -438,12 +439,12 @@ async fn throughput(
         dir.display()
     );
     #[allow(clippy::cast_precision_loss, reason = "figures")]
-    let throughput = data.len() as f64 / elapsed.as_secs_f64();
+    let throughput = messages.len() as f64 / elapsed.as_secs_f64();
     #[allow(clippy::cast_precision_loss, reason = "figures")]
     let peak_rss_mib = rss.map(|kib| kib as f64 / 1024.0);
     println!(
         "node throughput: {} market events routed to 5 portfolios in {:.2} s = {throughput:.0} events/s (from process start, incl. restore and consumer start-up)",
-        data.len(),
+        messages.len(),
         elapsed.as_secs_f64(),
     );
     if let Some(steady) = steady {

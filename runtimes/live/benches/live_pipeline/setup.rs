@@ -207,14 +207,23 @@ fn portfolio_id(symbol: &str) -> PortfolioId {
     PortfolioId::new(format!("bench-{}", symbol.to_lowercase()))
 }
 
-/// `n` bars per symbol, interleaved in time, as encoded envelopes keyed by symbol, with their
-/// time stamps.
-pub(crate) fn bars(per_symbol: u64) -> Vec<(String, i64, Vec<u8>)> {
+/// A bar as the bench publishes it: its symbol (the key), its time stamp, its encoded
+/// envelope, and the envelope itself, shared beside the bytes as `chimera up`'s feed shares it
+/// (an in-process bus hands it to the consumers; the others drop it).
+pub(crate) struct Bar {
+    pub(crate) symbol: String,
+    pub(crate) ts: i64,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) shared: chimera_ports::Shared,
+}
+
+/// `n` bars per symbol, interleaved in time.
+pub(crate) fn bars(per_symbol: u64) -> Vec<Bar> {
     bar_stream(per_symbol).collect()
 }
 
 /// The same bars made one at a time, so a long run (the memory soak) holds none of them ahead.
-pub(crate) fn bar_stream(per_symbol: u64) -> impl Iterator<Item = (String, i64, Vec<u8>)> {
+pub(crate) fn bar_stream(per_symbol: u64) -> impl Iterator<Item = Bar> {
     let mut state = 0x2545_F491_4F6C_DD1D_u64;
     let mut cents = [4_000_000_i64; 5];
     (0..i64::try_from(per_symbol).unwrap()).flat_map(move |i| {
@@ -232,9 +241,14 @@ pub(crate) fn bar_stream(per_symbol: u64) -> impl Iterator<Item = (String, i64, 
                 Timestamp(ts),
                 "bench",
                 *symbol,
-                &event,
+                event,
             );
-            row.push(((*symbol).to_owned(), ts, encode(&envelope)));
+            row.push(Bar {
+                symbol: (*symbol).to_owned(),
+                ts,
+                bytes: encode(&envelope),
+                shared: chimera_ports::Shared::new(envelope),
+            });
         }
         row
     })
