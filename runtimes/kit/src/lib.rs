@@ -19,6 +19,7 @@ pub mod logging;
 pub mod memory;
 pub mod offsets;
 pub mod portfolio_spec;
+mod publishing;
 pub mod requests;
 pub mod runtime;
 pub mod runtime_sections;
