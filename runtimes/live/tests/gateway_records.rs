@@ -18,7 +18,7 @@ use chimera_kernel::testing::bar;
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::Decimal;
 use chimera_live::config::GatewayConfig;
-use chimera_live::runtime::shutdown_pair;
+use chimera_live::runtime::{shutdown_pair, Runtime, Shutdown};
 use chimera_live::{gateway, node};
 use chimera_messages::{decode, MessageType, Topic};
 use chimera_ports::{CheckpointRepository, EventBus, FillRepository, OrderRepository};
@@ -57,37 +57,46 @@ async fn fills_told(bus: &Arc<chimera_memory::MemoryEventBus>, at_least: usize) 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
-    let world = embedded::World::new("gateway-records").await;
-    let (trigger, shutdown) = shutdown_pair();
-    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("records.", &shutdown);
-    let spec = embedded::never_trades("pp");
-    node::register_portfolios(&node_rt, "n1", &[spec])
+/// Portfolio `pp` registered and ten BTCUSDT bars on the bus; the node's runtime (to send
+/// commands from) and the gateway's.
+async fn portfolio_and_bars(
+    world: &embedded::World,
+    shutdown: &Shutdown,
+) -> (Arc<Runtime>, Arc<Runtime>) {
+    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("records.", shutdown);
+    node::register_portfolios(&node_rt, "n1", &[embedded::never_trades("pp")])
         .await
         .unwrap();
-    // No checkpoint until it stops: one would wait for the records, so for the lock.
-    let config: GatewayConfig = toml::from_str("id = \"g1\"\ncheckpoint_ms = 60000").unwrap();
-    let gateway_task = tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await });
     let bars: Vec<_> = (0..10)
         .map(|minute| bar("BTCUSDT", minute, Decimal::from(40_000)))
         .collect();
     embedded::publish_btcusdt(&feed_rt, &bars, 0).await;
+    (node_rt, gateway_rt)
+}
 
+/// Gateway `g1` on its own task, configured by `rest` after its id.
+fn start_gateway(
+    gateway_rt: Arc<Runtime>,
+    rest: &str,
+) -> tokio::task::JoinHandle<anyhow::Result<gateway::GatewayFigures>> {
+    let config: GatewayConfig = toml::from_str(&format!("id = \"g1\"\n{rest}")).unwrap();
+    tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await })
+}
+
+/// Another connection to the world's SQLite database (to lock it, or break it).
+async fn second_connection(world: &embedded::World) -> sqlx::SqliteConnection {
     let url = format!("sqlite://{}", world.dir.join("live.db").display());
-    let mut lock = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+    <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
         .await
-        .unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut lock)
-        .await
-        .unwrap();
-    // One command a turn, each published once the one before has been answered; the third
-    // repeats the first, whose records are still on their way. After each new order, the
-    // portfolio's promise to have read the minute after it lets the venue feed the bar that
-    // fills it.
+        .unwrap()
+}
+
+/// Orders 1 and 2, then 1 again, each sent once the one before was answered (the repeat by
+/// telling the first order's fill again); after each new order, the portfolio's promise to
+/// have read the minute after it lets the venue feed the bar that fills it.
+async fn one_at_a_time(world: &embedded::World, node_rt: &Runtime, condition: &str) {
     for (n, intent) in [buy(1), buy(2), buy(1)].into_iter().enumerate() {
-        let messages = embedded::submit_messages(&node_rt, n, intent, n < 2);
+        let messages = embedded::submit_messages(node_rt, n, intent, n < 2);
         node_rt
             .publish_encoded(Topic::OrdersSubmission, &messages)
             .await
@@ -95,10 +104,26 @@ async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
         assert_eq!(
             fills_told(&world.bus, n + 1).await,
             n + 1,
-            "command {n} answered while the database is locked (the repeat by telling the \
-             first order's fill again)"
+            "command {n} answered {condition}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
+    let world = embedded::World::new("gateway-records").await;
+    let (trigger, shutdown) = shutdown_pair();
+    let (node_rt, gateway_rt) = portfolio_and_bars(&world, &shutdown).await;
+    // No checkpoint until it stops: one would wait for the records, so for the lock.
+    let gateway_task = start_gateway(gateway_rt, "checkpoint_ms = 60000");
+
+    let mut lock = second_connection(&world).await;
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    // The third command repeats the first, whose records are still on their way.
+    one_at_a_time(&world, &node_rt, "while the database is locked").await;
     assert!(
         world
             .store
@@ -124,38 +149,20 @@ async fn commands_do_not_wait_for_the_records_of_earlier_turns() {
 async fn commands_do_not_wait_for_a_checkpoint_on_its_way() {
     let world = embedded::World::new("gateway-checkpoint-beside").await;
     let (trigger, shutdown) = shutdown_pair();
-    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("records.", &shutdown);
-    let spec = embedded::never_trades("pp");
-    node::register_portfolios(&node_rt, "n1", &[spec])
-        .await
-        .unwrap();
-    let config: GatewayConfig = toml::from_str("id = \"g1\"\ncheckpoint_ms = 1").unwrap();
-    let gateway_task = tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await });
-    let bars: Vec<_> = (0..10)
-        .map(|minute| bar("BTCUSDT", minute, Decimal::from(40_000)))
-        .collect();
-    embedded::publish_btcusdt(&feed_rt, &bars, 0).await;
+    let (node_rt, gateway_rt) = portfolio_and_bars(&world, &shutdown).await;
+    let gateway_task = start_gateway(gateway_rt, "checkpoint_ms = 1");
 
-    let url = format!("sqlite://{}", world.dir.join("live.db").display());
-    let mut lock = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
+    let mut lock = second_connection(&world).await;
     sqlx::query("BEGIN EXCLUSIVE")
         .execute(&mut lock)
         .await
         .unwrap();
-    for (n, intent) in [buy(1), buy(2), buy(1)].into_iter().enumerate() {
-        let messages = embedded::submit_messages(&node_rt, n, intent, n < 2);
-        node_rt
-            .publish_encoded(Topic::OrdersSubmission, &messages)
-            .await
-            .unwrap();
-        assert_eq!(
-            fills_told(&world.bus, n + 1).await,
-            n + 1,
-            "command {n} answered while a checkpoint waits for the database"
-        );
-    }
+    one_at_a_time(
+        &world,
+        &node_rt,
+        "while a checkpoint waits for the database",
+    )
+    .await;
     sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
     trigger.trigger();
     let figures = gateway_task.await.unwrap().unwrap();
@@ -170,23 +177,11 @@ async fn commands_do_not_wait_for_a_checkpoint_on_its_way() {
 async fn a_failed_record_write_stops_the_gateway_before_its_checkpoint() {
     let world = embedded::World::new("gateway-records-lost").await;
     let (_trigger, shutdown) = shutdown_pair();
-    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("records.", &shutdown);
-    let spec = embedded::never_trades("pp");
-    node::register_portfolios(&node_rt, "n1", &[spec])
-        .await
-        .unwrap();
-    let config: GatewayConfig = toml::from_str("id = \"g1\"\ncheckpoint_ms = 1").unwrap();
-    let owner = gateway::checkpoint_owner(&config);
-    let gateway_task = tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await });
-    let bars: Vec<_> = (0..10)
-        .map(|minute| bar("BTCUSDT", minute, Decimal::from(40_000)))
-        .collect();
-    embedded::publish_btcusdt(&feed_rt, &bars, 0).await;
+    let (node_rt, gateway_rt) = portfolio_and_bars(&world, &shutdown).await;
+    let gateway_task = start_gateway(gateway_rt, "checkpoint_ms = 1");
+    let owner = gateway::checkpoint_owner(&toml::from_str("id = \"g1\"").unwrap());
 
-    let url = format!("sqlite://{}", world.dir.join("live.db").display());
-    let mut admin = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
+    let mut admin = second_connection(&world).await;
     sqlx::query("DROP TABLE fills")
         .execute(&mut admin)
         .await
@@ -223,15 +218,7 @@ async fn a_failed_record_write_stops_the_gateway_before_its_checkpoint() {
 async fn a_repeat_read_with_its_original_finds_the_original_filled() {
     let world = embedded::World::new("gateway-records-burst").await;
     let (trigger, shutdown) = shutdown_pair();
-    let (node_rt, gateway_rt, feed_rt) = world.node_gateway_feed("records.", &shutdown);
-    let spec = embedded::never_trades("pp");
-    node::register_portfolios(&node_rt, "n1", &[spec])
-        .await
-        .unwrap();
-    let bars: Vec<_> = (0..10)
-        .map(|minute| bar("BTCUSDT", minute, Decimal::from(40_000)))
-        .collect();
-    embedded::publish_btcusdt(&feed_rt, &bars, 0).await;
+    let (node_rt, gateway_rt) = portfolio_and_bars(&world, &shutdown).await;
     // Orders 1 and 2, each followed by the promise that lets the venue fill it, then order 1
     // again: one batch on the bus before the gateway starts, so it reads them in one burst.
     let batch: Vec<_> = [buy(1), buy(2), buy(1)]
@@ -243,8 +230,7 @@ async fn a_repeat_read_with_its_original_finds_the_original_filled() {
         .publish_encoded(Topic::OrdersSubmission, &batch)
         .await
         .unwrap();
-    let config: GatewayConfig = toml::from_str("id = \"g1\"").unwrap();
-    let gateway_task = tokio::spawn(async move { gateway::run_gateway(gateway_rt, &config).await });
+    let gateway_task = start_gateway(gateway_rt, "");
     assert_eq!(
         fills_told(&world.bus, 3).await,
         3,
