@@ -24,10 +24,11 @@
 //! what its publisher had in hand; it is let go once every group present has read the message
 //! (it doubled what `chimera up`'s minute of messages held), and a later reader decodes.
 
+use crate::chunked::ChunkedLog;
 use crate::lock;
 use async_trait::async_trait;
 use chimera_ports::{Bytes, Delivery, EventBus, PortResult, Shared, Subscription};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -57,8 +58,8 @@ struct Message {
 struct TopicLog {
     /// Offset of the first message kept (those before it every group acknowledged).
     base: i64,
-    /// The messages kept, from offset `base` on.
-    messages: VecDeque<Message>,
+    /// The messages kept, from offset `base` on (in chunks: growing never moves them).
+    messages: ChunkedLog<Message>,
     /// The consumer groups, in the order they first joined (a subscription keeps its group's
     /// index: groups are never removed).
     groups: Vec<Group>,
@@ -96,7 +97,7 @@ impl TopicLog {
             .take_while(|m| now.duration_since(m.at) >= retention)
             .count();
         if expired > 0 {
-            self.messages.drain(..expired);
+            self.messages.drop_front(expired);
             self.base += expired as i64;
         }
     }

@@ -9,6 +9,7 @@
 //! Concurrency: every adapter is `Send + Sync`, guards its state with a short, never-awaited
 //! mutex, and may be shared through an `Arc` between tasks. Nothing survives the process.
 
+mod chunked;
 mod clock;
 mod event_bus;
 mod market_data;

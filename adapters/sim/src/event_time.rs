@@ -156,6 +156,19 @@ impl EventTimeVenue {
     /// # Errors
     /// The venue could not be serialized.
     pub fn checkpoint(&mut self) -> serde_json::Result<String> {
+        let mut out = Vec::new();
+        self.checkpoint_into(&mut out)?;
+        // serde_json writes UTF-8 only.
+        String::from_utf8(out).map_err(serde::ser::Error::custom)
+    }
+
+    /// [`Self::checkpoint`] appended to `out`: a gateway writes its whole checkpoint into one
+    /// buffer sized once, instead of copying the venue's text (most of it, the window of known
+    /// order ids) into the next layer's.
+    ///
+    /// # Errors
+    /// The venue could not be serialized.
+    pub fn checkpoint_into(&mut self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         for arrivals in &self.arrivals {
             let mut consumed = arrivals
                 .pending
@@ -177,11 +190,14 @@ impl EventTimeVenue {
             self.fed_ts.iter().map(|(s, t)| (s.as_str(), *t)).collect();
         let marks = &self.marks;
         self.venue.with_exchange(|exchange| {
-            serde_json::to_string(&SimStateRef {
-                exchange,
-                marks,
-                fed: &fed,
-            })
+            serde_json::to_writer(
+                out,
+                &SimStateRef {
+                    exchange,
+                    marks,
+                    fed: &fed,
+                },
+            )
         })
     }
 

@@ -118,13 +118,31 @@ impl Keeper {
                 set_latest(&mut self.applied, &self.partition, d.offset);
             }
             d.shared = None; // taken: what waits for the checkpoint need not hold it
-            self.order_acks.push(d);
+            self.keep_for_ack(d);
             // A promise or an order may have brought held orders their turn.
             if !self.release(gw).await? {
                 return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// Keeps `d` (read and applied) for the next checkpoint to acknowledge. Acknowledgement is
+    /// cumulative per partition, so while nothing is held every earlier delivery of its
+    /// partition may go (`checkpointing::covered_acks` takes the newest): the one before it
+    /// is replaced rather than a delivery per command and promise kept until the checkpoint.
+    pub(crate) fn keep_for_ack(&mut self, d: Delivery) {
+        if self.lockstep.is_empty() {
+            if let Some(last) = self
+                .order_acks
+                .last_mut()
+                .filter(|last| last.partition == d.partition)
+            {
+                *last = d;
+                return;
+            }
+        }
+        self.order_acks.push(d);
     }
 
     /// Decodes `d`: an order command, or a fence claim or a promise, applied at once

@@ -17,7 +17,7 @@ use chimera_ports::{Delivery, ExecutionVenue, PortfolioRepository, Subscription}
 use chimera_runtime::portfolio_spec::PortfolioSpec;
 use chimera_runtime::runtime::{fatal, Runtime};
 use chimera_sim::{EventTimeVenue, SimState};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -390,22 +390,16 @@ impl GatewayVenue for SimGatewayVenue {
         }
     }
 
-    fn checkpoint(&mut self) -> anyhow::Result<Option<String>> {
-        #[derive(Serialize)]
-        struct Funded<'a> {
-            funded: &'a BTreeSet<PortfolioId>,
-        }
+    fn checkpoint(&mut self, out: &mut Vec<u8>) -> anyhow::Result<bool> {
         self.acks.extend(self.sim.take_acks());
         self.covered.append(&mut self.acks);
-        let funded = serde_json::to_string(&Funded {
-            funded: &self.funded,
-        })?;
-        // `{"sim":…,"funded":[…]}` without copying the venue.
-        Ok(Some(format!(
-            "{{\"sim\":{},{}",
-            self.sim.checkpoint()?,
-            funded.trim_start_matches('{')
-        )))
+        // `{"sim":…,"funded":[…]}`, written in place.
+        out.extend_from_slice(b"{\"sim\":");
+        self.sim.checkpoint_into(out)?;
+        out.extend_from_slice(b",\"funded\":");
+        serde_json::to_writer(&mut *out, &self.funded)?;
+        out.push(b'}');
+        Ok(true)
     }
 
     fn has_unacknowledged(&self) -> bool {

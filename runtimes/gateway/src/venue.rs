@@ -102,14 +102,15 @@ pub trait GatewayVenue: Send {
         Knowledge::Unknown
     }
 
-    /// The venue's state for the gateway's checkpoint, as JSON (`None`, the default: it keeps
-    /// its own). The inputs it covers are set aside for [`Self::acknowledge`]; those taken
-    /// after it, while the checkpoint is saved beside the loop, wait for the next.
+    /// Appends the venue's state for the gateway's checkpoint to `out`, as one JSON value, and
+    /// says whether it did (`false`, the default: it keeps its own). The inputs it covers are
+    /// set aside for [`Self::acknowledge`]; those taken after it, while the checkpoint is saved
+    /// beside the loop, wait for the next.
     ///
     /// # Errors
-    /// The state cannot be serialized.
-    fn checkpoint(&mut self) -> anyhow::Result<Option<String>> {
-        Ok(None)
+    /// The state cannot be serialized (what was appended is then of no use).
+    fn checkpoint(&mut self, _out: &mut Vec<u8>) -> anyhow::Result<bool> {
+        Ok(false)
     }
 
     /// Whether the venue holds inputs a checkpoint would let it acknowledge (none by default).

@@ -74,7 +74,12 @@ pub(crate) async fn measure(
     // finds a stream created after it joined (each portfolio's first report) only at its next
     // registry check, up to 200 ms later, which the first fills of each portfolio measured.
     let counted_from = Instant::now() + WARM_UP;
-    let published: Published = Arc::default();
+    // Sized up front: grown as it fills, its rehashes (a copy of every entry) ran on the
+    // runtimes' own thread in process, between their events.
+    let kept = usize::try_from(events.min(rate * 70)).unwrap_or(usize::MAX);
+    let published: Published = Arc::new(std::sync::Mutex::new(
+        std::collections::HashMap::with_capacity(kept),
+    ));
     super::timeline::start();
     let publisher = publish(
         bus.clone(),
