@@ -23,6 +23,9 @@
 //! message and handed out with its deliveries, so a consumer in the process can skip decoding
 //! what its publisher had in hand; it is let go once every group present has read the message
 //! (it doubled what `chimera up`'s minute of messages held), and a later reader decodes.
+//!
+//! A topic's messages are kept in chunks ([`crate::chunked::ChunkedLog`]): a log that doubled its
+//! one buffer moved a minute of messages at a time, in a publish, on the thread of `chimera up`.
 
 use crate::chunked::ChunkedLog;
 use crate::lock;
