@@ -22,6 +22,7 @@ mod event_time;
 mod exchange;
 mod known;
 mod market;
+mod pairs;
 mod promises;
 mod recorder;
 mod venue;

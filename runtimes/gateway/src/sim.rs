@@ -379,10 +379,13 @@ impl GatewayVenue for SimGatewayVenue {
     }
 
     fn knowledge(&self, intent: &OrderIntent) -> Knowledge {
-        let known = self
-            .sim
-            .venue()
-            .with_exchange(|x| x.knows(&intent.client_order_id, intent.created_at));
+        let known = self.sim.venue().with_exchange(|x| {
+            x.knows(
+                &intent.client_order_id,
+                &intent.portfolio_id,
+                intent.created_at,
+            )
+        });
         match known {
             chimera_sim::Knowledge::Received => Knowledge::Received,
             chimera_sim::Knowledge::NeverReceived => Knowledge::NeverReceived,

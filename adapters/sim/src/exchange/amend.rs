@@ -167,7 +167,7 @@ impl SimExchange {
     /// Receives a cancel-replace sent at `now`.
     pub fn cancel_replace(&mut self, request: &CancelReplaceRequest, now: Timestamp) {
         let replacement = &request.replacement;
-        if self.known.contains(&replacement.client_order_id) {
+        if self.received(replacement) {
             return;
         }
         let working = self
@@ -175,7 +175,11 @@ impl SimExchange {
             .contains_key(&request.cancel.client_order_id);
         self.cancel(&request.cancel, now);
         if !working && request.mode == ReplaceMode::StopOnFailure {
-            self.known.insert(&replacement.client_order_id, self.now);
+            self.known.insert(
+                &replacement.client_order_id,
+                &replacement.portfolio_id,
+                replacement.created_at,
+            );
             let at = self.clock(&replacement.symbol, now);
             let market = self
                 .instruments

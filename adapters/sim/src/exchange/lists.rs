@@ -24,11 +24,7 @@ impl SimExchange {
     /// Receives an order list sent at `now`. Idempotent by its legs' client order ids.
     pub fn submit_list(&mut self, list: &OrderListRequest, now: Timestamp) {
         self.now = self.now.max(now);
-        if list
-            .orders
-            .iter()
-            .any(|o| self.known.contains(&o.client_order_id))
-        {
+        if list.orders.iter().any(|o| self.received(o)) {
             return;
         }
         let market = self
@@ -38,7 +34,8 @@ impl SimExchange {
         if let Err((reason, detail)) = self.list_admissible(list) {
             let at = self.clock(&list.symbol, now);
             for leg in &list.orders {
-                self.known.insert(&leg.client_order_id, self.now);
+                self.known
+                    .insert(&leg.client_order_id, &leg.portfolio_id, leg.created_at);
                 self.reports
                     .push_back(reject(leg, market, at, reason, &detail));
             }

@@ -7,8 +7,9 @@
 //! and wording ([`rejects`]).
 
 use crate::config::SimConfig;
-use crate::known::{pairs, Knowledge, KnownOrders};
+use crate::known::{Knowledge, KnownOrders};
 use crate::market::MarketState;
+use crate::pairs;
 use chimera_kernel::event::{ExecutionReport, Liquidity, MarketEvent, RejectReason, ReportKind};
 use chimera_kernel::ids::{Asset, ClientOrderId, FastMap, PortfolioId, Symbol};
 use chimera_kernel::instrument::{Instrument, MarketKind};
@@ -262,9 +263,45 @@ impl SimExchange {
             .collect()
     }
 
-    /// Whether the venue has received the order `id` (placed at `created_at`).
-    pub fn knows(&self, id: &ClientOrderId, created_at: Timestamp) -> Knowledge {
-        self.known.knows(id, created_at)
+    /// Whether the venue has received the order `id`, which `portfolio` created at
+    /// `created_at`. An order the venue still holds (in flight to the matching engine, waiting
+    /// for a bar, resting, or a list's leg waiting for its working order) is received whatever
+    /// the window of recent ids says: the window only bounds what the venue remembers of
+    /// orders it is done with, so its size is not what keeps a live order from being sent twice.
+    pub fn knows(
+        &self,
+        id: &ClientOrderId,
+        portfolio: &PortfolioId,
+        created_at: Timestamp,
+    ) -> Knowledge {
+        match self.known.knows(id, portfolio, created_at) {
+            Knowledge::Forgotten if self.holds(id) => Knowledge::Received,
+            // Legs held for their list's working order are not in the window until placed.
+            Knowledge::NeverReceived if self.working_of_pending(id).is_some() => {
+                Knowledge::Received
+            }
+            knowledge => knowledge,
+        }
+    }
+
+    /// Whether `intent` reached the venue before ([`Self::knows`]).
+    fn received(&self, intent: &OrderIntent) -> bool {
+        self.knows(
+            &intent.client_order_id,
+            &intent.portfolio_id,
+            intent.created_at,
+        ) == Knowledge::Received
+    }
+
+    /// Whether the venue holds order `id` now, in any state short of its end.
+    fn holds(&self, id: &ClientOrderId) -> bool {
+        self.resting_index.contains_key(id)
+            || self.inbound.values().any(|i| i.client_order_id == *id)
+            || self
+                .awaiting_bar
+                .iter()
+                .any(|o| o.intent.client_order_id == *id)
+            || self.working_of_pending(id).is_some()
     }
 
     /// Takes the next pending execution report.
@@ -283,9 +320,14 @@ impl SimExchange {
     /// first event of its symbol stamped at or after its arrival.
     pub fn submit(&mut self, intent: OrderIntent, now: Timestamp) {
         self.now = self.now.max(now);
-        if !self.known.insert(&intent.client_order_id, self.now) {
+        if self.received(&intent) {
             return;
         }
+        self.known.insert(
+            &intent.client_order_id,
+            &intent.portfolio_id,
+            intent.created_at,
+        );
         let jitter = self
             .rng
             .below(u64::try_from(self.config.latency_jitter_ms).unwrap_or(0) + 1);

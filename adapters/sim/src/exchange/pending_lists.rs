@@ -66,7 +66,8 @@ impl SimExchange {
                 ReportKind::Expired
             };
             for leg in pending.legs {
-                self.known.insert(&leg.client_order_id, self.now);
+                self.known
+                    .insert(&leg.client_order_id, &leg.portfolio_id, leg.created_at);
                 self.emit(Order::new(leg), at, end.clone());
             }
             return;
