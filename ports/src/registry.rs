@@ -138,6 +138,16 @@ pub trait CheckpointRepository: Send + Sync {
     async fn checkpoint_revision(&self, id: &PortfolioId) -> PortResult<Option<i64>> {
         Ok(self.load_checkpoint(id).await?.map(|c| c.revision))
     }
+
+    /// Removes the portfolio's checkpoint: a restore then finds none, and revisions start over.
+    /// Returns whether there was one. Only for a process that owns every reader and writer of
+    /// the portfolio's state (`chimera up` replaying files on its in-memory bus starts over
+    /// from the first event, since that bus kept nothing of the last run): removing it under
+    /// a running node would let a zombie's older revision in.
+    ///
+    /// # Errors
+    /// As [`Self::save_checkpoint`].
+    async fn discard_checkpoint(&self, id: &PortfolioId) -> PortResult<bool>;
 }
 
 /// One audit entry: an alert, a dead letter or a strategy event.

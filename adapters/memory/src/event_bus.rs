@@ -24,6 +24,11 @@
 //! what its publisher had in hand; it is let go once every group present has read the message
 //! (it doubled what `chimera up`'s minute of messages held), and a later reader decodes.
 //!
+//! Numbering: a topic's offsets start at 0, or where [`MemoryEventBus::numbered_from`] says. The
+//! bus ends with its process, but its readers' checkpoints do not: a process started again on
+//! a new bus numbers its messages above anything the last one handed out, so no reader skips a
+//! new message as one it applied.
+//!
 //! A topic's messages are kept in chunks ([`crate::chunked::ChunkedLog`]): a log that doubled its
 //! one buffer moved a minute of messages at a time, in a publish, on the thread of `chimera up`.
 
@@ -59,6 +64,8 @@ struct Message {
 
 #[derive(Default)]
 struct TopicLog {
+    /// Offset of the topic's first message.
+    first: i64,
     /// Offset of the first message kept (those before it every group acknowledged).
     base: i64,
     /// The messages kept, from offset `base` on (in chunks: growing never moves them).
@@ -117,6 +124,8 @@ struct Inner {
     topics: Mutex<HashMap<String, Arc<Topic>>>,
     /// How long a message is kept at least.
     retention: Duration,
+    /// The offset of each topic's first message.
+    first_offset: i64,
 }
 
 impl Inner {
@@ -126,9 +135,14 @@ impl Inner {
         if let Some(topic) = topics.get(name) {
             return Arc::clone(topic);
         }
+        let first = self.first_offset;
         let topic = Arc::new(Topic {
             name: Arc::from(name),
-            log: Mutex::default(),
+            log: Mutex::new(TopicLog {
+                first,
+                base: first,
+                ..TopicLog::default()
+            }),
             published: Notify::new(),
         });
         topics.insert(name.to_owned(), Arc::clone(&topic));
@@ -168,19 +182,28 @@ impl MemoryEventBus {
     /// An empty bus keeping each message for `retention` at least, and in any case until every
     /// consumer group on its topic has acknowledged it.
     pub fn with_retention(retention: Duration) -> Self {
+        Self::numbered_from(retention, 0)
+    }
+
+    /// An empty bus keeping each message for `retention` at least, whose topics number their
+    /// messages from `first_offset` on (see the module's "Numbering"). A negative
+    /// `first_offset` counts as 0.
+    pub fn numbered_from(retention: Duration, first_offset: i64) -> Self {
         Self {
             inner: Arc::new(Inner {
                 topics: Mutex::default(),
                 retention,
+                first_offset: first_offset.max(0),
             }),
         }
     }
 
     /// Number of messages ever published on `topic`.
     pub fn len(&self, topic: &str) -> usize {
-        self.inner
-            .existing(topic)
-            .map_or(0, |t| usize::try_from(lock(&t.log).end()).unwrap_or(0))
+        self.inner.existing(topic).map_or(0, |t| {
+            let log = lock(&t.log);
+            usize::try_from(log.end() - log.first).unwrap_or(0)
+        })
     }
 
     /// Number of messages of `topic` still kept (not yet acknowledged by every group).
@@ -275,9 +298,12 @@ impl EventBus for MemoryEventBus {
         Ok(self
             .inner
             .existing(topic)
-            .map(|t| lock(&t.log).end())
-            .filter(|&end| end > 0)
-            .map(|end| BTreeMap::from([(0, end - 1)]))
+            .map(|t| {
+                let log = lock(&t.log);
+                (log.first, log.end())
+            })
+            .filter(|&(first, end)| end > first)
+            .map(|(_, end)| BTreeMap::from([(0, end - 1)]))
             .unwrap_or_default())
     }
 

@@ -96,6 +96,10 @@ impl CheckpointRepository for MemoryRegistry {
     async fn load_checkpoint(&self, id: &PortfolioId) -> PortResult<Option<Checkpoint>> {
         Ok(lock(&self.tables).checkpoints.get(id).cloned())
     }
+
+    async fn discard_checkpoint(&self, id: &PortfolioId) -> PortResult<bool> {
+        Ok(lock(&self.tables).checkpoints.remove(id).is_some())
+    }
 }
 
 #[async_trait]

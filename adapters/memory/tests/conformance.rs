@@ -23,6 +23,13 @@ async fn event_bus_conforms() {
     conformance::event_bus_suite(&MemoryEventBus::new(), "mem").await;
 }
 
+/// A bus started again after a process that had one ([`MemoryEventBus::numbered_from`]).
+#[tokio::test]
+async fn event_bus_numbered_from_high_conforms() {
+    let bus = MemoryEventBus::numbered_from(chimera_memory::DEFAULT_BUS_RETENTION, 3 << 40);
+    conformance::event_bus_suite(&bus, "mem-high").await;
+}
+
 #[tokio::test]
 async fn state_store_conforms() {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));

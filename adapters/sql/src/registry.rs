@@ -153,4 +153,13 @@ impl CheckpointRepository for SqlStore {
         .map_err(|e| db_error("read checkpoint revision", e))?;
         Ok(row.map(|(revision,)| revision))
     }
+
+    async fn discard_checkpoint(&self, id: &PortfolioId) -> PortResult<bool> {
+        let done = sqlx::query::<Db>("DELETE FROM checkpoints WHERE portfolio_id = $1")
+            .bind(id.as_str().to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error("discard checkpoint", e))?;
+        Ok(done.rows_affected() > 0)
+    }
 }

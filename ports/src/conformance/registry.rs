@@ -160,6 +160,32 @@ pub async fn checkpoint_repository_suite(repo: &dyn CheckpointRepository, prefix
         Some(2),
         "the revision alone"
     );
+    let other = PortfolioId::new(format!("{prefix}-other"));
+    assert_eq!(
+        repo.save_checkpoint(&Checkpoint {
+            portfolio_id: other.clone(),
+            ..cp(1, "{}")
+        })
+        .await
+        .expect("save"),
+        Inserted::New
+    );
+    assert!(repo.discard_checkpoint(&id).await.expect("discard"));
+    assert_eq!(repo.load_checkpoint(&id).await.expect("load"), None);
+    assert!(
+        !repo.discard_checkpoint(&id).await.expect("discard"),
+        "nothing left to discard"
+    );
+    assert_eq!(
+        repo.save_checkpoint(&cp(1, "{}")).await.expect("save"),
+        Inserted::New,
+        "revisions start over"
+    );
+    assert_eq!(
+        repo.checkpoint_revision(&other).await.expect("revision"),
+        Some(1),
+        "another portfolio's checkpoint is kept"
+    );
 }
 
 /// [`AuditRepository`]: once per `(kind, key)`, newest first, kinds kept apart.

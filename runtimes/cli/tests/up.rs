@@ -236,6 +236,72 @@ fn portfolios_sharing_a_symbol_fill_as_they_would_alone() {
     }
 }
 
+/// A `chimera up` killed mid-replay (SIGKILL: nothing is checkpointed on the way out) and
+/// started again ends exactly where a run never stopped ends. Its in-memory bus died with it,
+/// and with it orders and fills between the gateway's checkpoint and the node's, so the replay
+/// starts over from the first event: the gateway executes every order again, in the same
+/// order and with the same ids, and the records it had written absorb the repeat (the same
+/// orders, fills and positions, none twice). Before, the new bus numbered from 0 again and the
+/// node skipped every event below its checkpoint's offset: the run ended with no trade at all.
+#[test]
+fn up_killed_mid_replay_and_started_again_ends_as_a_run_never_stopped() {
+    use std::io::{BufRead, Read};
+    // What the run settled on: the gateway's counts and the position, read from the records.
+    let settled = |stdout: &str| -> Vec<String> {
+        let lines: Vec<String> = stdout
+            .lines()
+            .filter(|l| l.starts_with("gateway:") || l.starts_with("btc: BTCUSDT qty"))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(lines.len(), 2, "{stdout}");
+        lines
+    };
+    let zig_zag = |name: &str, speed: u32| {
+        let dir = temp_dir(name);
+        let config = config(&dir, "");
+        write_zig_zag(&dir.join("BTCUSDT.csv"), 2_000);
+        let text = std::fs::read_to_string(&config).unwrap().replace(
+            "id = \"feed-1\"",
+            &format!("id = \"feed-1\"\nspeed = {speed}"),
+        );
+        std::fs::write(&config, text).unwrap();
+        config
+    };
+    let up = |config: &std::path::Path| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chimera"));
+        command
+            .args(["up", "--exit-when-idle", "--config"])
+            .arg(config);
+        command
+    };
+    let never_stopped = settled(&succeed(&mut up(&zig_zag("never-stopped", 0))));
+
+    // A thousand bars a second: two seconds of replay, killed after about one.
+    let config = zig_zag("killed", 60_000);
+    let mut child = up(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    while !first.contains("stop      Ctrl-C") {
+        assert!(stdout.read_line(&mut first).unwrap() > 0, "{first}");
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    stdout.read_to_string(&mut first).unwrap();
+    assert!(
+        !first.contains("feed: published"),
+        "killed mid-replay: {first}"
+    );
+
+    let again = succeed(&mut up(&config));
+    assert!(again.contains("the replay starts over"), "{again}");
+    assert_eq!(settled(&again), never_stopped, "{again}");
+}
+
 /// The CPU time (user and system) `chimera up` with `flags` has used 2 s after it started
 /// (the replay takes a fraction of that), then stops it with SIGTERM.
 fn cpu_seconds_over_two_seconds(flags: &[&str]) -> f64 {

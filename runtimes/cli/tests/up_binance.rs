@@ -60,9 +60,17 @@ fn config(dir: &std::path::Path, product: &str, base: &str, orders: &str) -> Pat
     path
 }
 
-/// Runs `chimera up` against a fake of `product` replaying `file`; returns the recorded
-/// BTCUSDT quantity and the fake's.
-fn up_on_the_fake(product: FakeProduct, file: PathBuf) -> (Decimal, Decimal, String) {
+/// A fake of `product` replaying `file`, on a runtime of its own: the runtime (keep it), the
+/// fake, its address and its server.
+fn start_fake(
+    product: FakeProduct,
+    file: PathBuf,
+) -> (
+    tokio::runtime::Runtime,
+    std::sync::Arc<Fake>,
+    String,
+    impl Sized,
+) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -75,44 +83,45 @@ fn up_on_the_fake(product: FakeProduct, file: PathBuf) -> (Decimal, Decimal, Str
     );
     fake_config.captures = vec![file];
     fake_config.replay_speed = 1.0;
-    let (fake, base, _server) = runtime.block_on(Fake::start(fake_config)).unwrap();
-    let name = match product {
-        FakeProduct::Spot => "spot",
-        FakeProduct::Usdm => "usdm",
-    };
-    let now = chimera_kernel::time::Timestamp(
-        i64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis(),
-        )
-        .unwrap(),
-    );
-    let at = |s: i64| Timestamp(now.0 + s * 1_000).to_rfc3339();
-    let orders = format!(
-        "{}:buy:0.010,{}:buy:0.005,{}:sell:0.003",
-        at(3),
-        at(4),
-        at(5)
-    );
-    let dir = temp_dir(name);
-    let config = config(&dir, name, &base, &orders);
-    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
-        .args(["up", "--exit-when-idle", "--config"])
-        .arg(&config)
-        .env("FAKE_BINANCE_KEY", KEY)
-        .env("FAKE_BINANCE_SECRET", SECRET)
-        .output()
-        .unwrap();
+    let (fake, base, server) = runtime.block_on(Fake::start(fake_config)).unwrap();
+    (runtime, fake, base, server)
+}
+
+/// `s` seconds from now, as the scripted strategy reads its orders' times.
+fn seconds_from_now(s: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    Timestamp(i64::try_from(now).unwrap() + s * 1_000).to_rfc3339()
+}
+
+/// `chimera up --exit-when-idle` on `config`, to success: its standard output.
+fn up_to_the_end(config: &std::path::Path) -> String {
+    let out = up(config).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    stdout
+}
+
+fn up(config: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chimera"));
+    command
+        .args(["up", "--exit-when-idle", "--config"])
+        .arg(config)
+        .env("FAKE_BINANCE_KEY", KEY)
+        .env("FAKE_BINANCE_SECRET", SECRET);
+    command
+}
+
+/// The BTCUSDT quantity `chimera up` printed, and the fake's.
+fn positions(stdout: &str, fake: &Fake) -> (Decimal, Decimal) {
     let recorded = stdout
         .lines()
         .find(|l| l.starts_with("btc: BTCUSDT qty "))
         .and_then(|l| l.split_whitespace().nth(3))
-        .unwrap_or_else(|| panic!("no position printed:\n{stdout}\n{stderr}"))
+        .unwrap_or_else(|| panic!("no position printed:\n{stdout}"))
         .parse::<Decimal>()
         .unwrap();
     let ex = fake.exchange();
@@ -120,8 +129,70 @@ fn up_on_the_fake(product: FakeProduct, file: PathBuf) -> (Decimal, Decimal, Str
         .books(0)
         .and_then(|b| b.positions.get(&Symbol::new("BTCUSDT")))
         .map_or(Decimal::ZERO, |p| p.qty.get());
+    (recorded, theirs)
+}
+
+/// Runs `chimera up` against a fake of `product` replaying `file`; returns the recorded
+/// BTCUSDT quantity and the fake's.
+fn up_on_the_fake(product: FakeProduct, file: PathBuf) -> (Decimal, Decimal, String) {
+    let (_runtime, fake, base, _server) = start_fake(product, file);
+    let name = match product {
+        FakeProduct::Spot => "spot",
+        FakeProduct::Usdm => "usdm",
+    };
+    let orders = format!(
+        "{}:buy:0.010,{}:buy:0.005,{}:sell:0.003",
+        seconds_from_now(3),
+        seconds_from_now(4),
+        seconds_from_now(5)
+    );
+    let dir = temp_dir(name);
+    let stdout = up_to_the_end(&config(&dir, name, &base, &orders));
+    let (recorded, theirs) = positions(&stdout, &fake);
     println!("{stdout}");
     (recorded, theirs, stdout)
+}
+
+/// `chimera up` on a live source (the fake's streams), killed (SIGKILL) between its
+/// portfolio's orders and started again. Its in-memory bus ended with it: the new one numbers
+/// its messages above the last one's, so the restored node reads the new run's events (the
+/// last order is decided on them), and the node sends its open orders again, whose commands or
+/// reports may have died with the bus. Every order reaches the exchange once: the recorded
+/// position is the three orders' sum, and equals the fake's. Before, the new bus numbered from
+/// 0 again and the node skipped the new run's first events as applied.
+#[test]
+fn up_on_a_live_source_killed_and_started_again_trades_every_order_once() {
+    let Some(file) = capture("usdm/btcusdt_20240808.gz") else {
+        return;
+    };
+    let (_runtime, fake, base, _server) = start_fake(FakeProduct::Usdm, file);
+    let orders = format!(
+        "{}:buy:0.010,{}:buy:0.005,{}:sell:0.003",
+        seconds_from_now(3),
+        seconds_from_now(4),
+        seconds_from_now(9)
+    );
+    let dir = temp_dir("usdm-killed");
+    let config = config(&dir, "usdm", &base, &orders);
+    let mut first = up(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let stdout = up_to_the_end(&config);
+    let (recorded, theirs) = positions(&stdout, &fake);
+    assert_eq!(
+        recorded,
+        Decimal::new(12, 3),
+        "0.010 + 0.005 − 0.003, each once:\n{stdout}"
+    );
+    assert_eq!(
+        recorded, theirs,
+        "recorded position equals the fake's account"
+    );
 }
 
 #[test]

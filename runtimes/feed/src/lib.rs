@@ -79,6 +79,11 @@ pub async fn run_feed(rt: Arc<Runtime>, config: &FeedConfig) -> anyhow::Result<u
     publish_source(rt, &mut source, &options).await
 }
 
+/// Whose checkpoint is feed `id`'s progress: `feed:<id>` in the checkpoint table.
+pub fn progress_owner(id: &str) -> PortfolioId {
+    PortfolioId::new(format!("feed:{id}"))
+}
+
 /// Publishes what `source` yields until it ends or shutdown is asked; returns how many events
 /// were published by this run.
 ///
@@ -89,7 +94,7 @@ pub async fn publish_source(
     source: &mut dyn MarketDataSource,
     options: &FeedOptions,
 ) -> anyhow::Result<u64> {
-    let progress_id = PortfolioId::new(format!("feed:{}", options.id));
+    let progress_id = progress_owner(&options.id);
     let resumed = if options.resumable {
         rt.store.load_checkpoint(&progress_id).await?
     } else {

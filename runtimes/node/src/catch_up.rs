@@ -19,7 +19,11 @@
 //!
 //! Around the catch-up, a worker that runs under a scheduler's epoch first claims the
 //! portfolio on `orders.submission` (the gateway's fence point), and afterwards sends again the
-//! orders its restored state is still waiting to hear about.
+//! orders its restored state is still waiting to hear about. On a bus that lives in the process
+//! (`chimera up`'s in-memory bus), the last run's bus ended with it, and with it any command the
+//! gateway had not read and any report this node had not applied: a restored worker sends
+//! again every order still open in its state, and the gateway, idempotent by intent id, executes
+//! what it never had and tells again what it did.
 
 use super::queue::{ControlInput, Input, Origin};
 use super::routes::{CatchUp, Joined};
@@ -162,21 +166,24 @@ impl Worker {
         Ok(())
     }
 
-    /// Sends again, under this worker's epoch, every order of `restored` (pending when the
-    /// state was restored) that catching up has not resolved: the previous owner's copy may
-    /// still be queued behind this worker's claim, where the gateway refuses it, which would
-    /// leave the order pending forever. The gateway is idempotent by intent id, so a copy it
-    /// did execute is answered with its recorded reports instead of being executed twice.
+    /// Sends again, under this worker's epoch, every order of `restored` ([`Self::restored_pending`])
+    /// still open and, but on a bus that lived in the last process, still pending, that catching
+    /// up has not resolved: the previous owner's copy may still be queued behind this worker's
+    /// claim, where the gateway refuses it, which would leave the order pending forever. The
+    /// gateway is idempotent by intent id, so a copy it did execute is answered with its
+    /// recorded reports instead of being executed twice.
     pub(crate) async fn resend_pending(
         &mut self,
+        rt: &Runtime,
         restored: &[chimera_kernel::ids::ClientOrderId],
     ) -> anyhow::Result<()> {
+        let any_open = rt.bus.in_process();
         let mut pending: Vec<Command> = self
             .set
             .engine(0)
             .open_orders()
             .filter(|o| {
-                o.status == chimera_kernel::order::OrderStatus::PendingNew
+                (any_open || o.status == chimera_kernel::order::OrderStatus::PendingNew)
                     && restored.contains(&o.intent.client_order_id)
             })
             .map(|o| Command::Submit(o.intent.clone()))
@@ -194,16 +201,20 @@ impl Worker {
         Ok(())
     }
 
-    /// The orders the restored state has sent but heard nothing of, when it runs under a
-    /// scheduler's epoch (only then can a previous owner's copy have been fenced).
-    pub(crate) fn restored_pending(&self) -> Vec<chimera_kernel::ids::ClientOrderId> {
-        if self.epoch.load(Ordering::Acquire) == 0 {
+    /// The orders to send again after catching up ([`Self::resend_pending`]): on a bus that
+    /// lived in the last process, every order the restored state has open (a command or a
+    /// report of any of them may have died with that bus); otherwise, when the worker runs
+    /// under a scheduler's epoch (only then can a previous owner's copy have been fenced), those
+    /// it has sent but heard nothing of.
+    pub(crate) fn restored_pending(&self, rt: &Runtime) -> Vec<chimera_kernel::ids::ClientOrderId> {
+        let any_open = rt.bus.in_process();
+        if self.epoch.load(Ordering::Acquire) == 0 && !any_open {
             return Vec::new();
         }
         self.set
             .engine(0)
             .open_orders()
-            .filter(|o| o.status == chimera_kernel::order::OrderStatus::PendingNew)
+            .filter(|o| any_open || o.status == chimera_kernel::order::OrderStatus::PendingNew)
             .map(|o| o.intent.client_order_id.clone())
             .collect()
     }

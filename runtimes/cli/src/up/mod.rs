@@ -5,12 +5,13 @@
 //! With `bus.kind = "memory"` and a SQLite database it needs no servers; with Kafka or Redis
 //! and PostgreSQL it is the same deployment the separate binaries make, run from one command.
 
+mod memory_bus;
 mod processes;
 mod settle;
 
 use crate::args::UpArgs;
 use chimera_kernel::strategy::StrategyRegistry;
-use chimera_live::config::LiveConfig;
+use chimera_live::config::{FeedSource, LiveConfig};
 use chimera_live::runtime::{alerts_settled_after, shutdown_pair, trigger_on_signals};
 use chimera_live::{connect_bus, connect_on, feed, gateway, node, RuntimeArgs};
 use chimera_ports::EventBus;
@@ -73,9 +74,11 @@ async fn up(
     if busy_poll {
         chimera_live::busy_poll::busy_poll(shutdown.clone());
     }
+    // One connection pool for the three components, as for the bus.
+    let (store, _health) = config.database.build().await?;
     // One in-memory bus must be shared; a real bus gets one connection per component.
     let shared = if config.bus.is_memory() {
-        Some(connect_bus(&config, "up", true).await?)
+        Some(memory_bus::numbered_bus(&store, &config).await?)
     } else {
         None
     };
@@ -89,8 +92,6 @@ async fn up(
             }
         }
     };
-    // One connection pool for the three components, as for the bus.
-    let (store, _health) = config.database.build().await?;
     let node_rt = connect_on(
         &config,
         bus_for(node_cfg.id.clone()).await?,
@@ -116,6 +117,18 @@ async fn up(
     )
     .await?;
     let portfolios = prepare_portfolios(&node_rt, &config, &node_cfg).await?;
+    let replays_files = !matches!(feed_cfg.source, Some(FeedSource::Binance(_)));
+    if shared.is_some() && replays_files {
+        let discarded =
+            memory_bus::start_over(&node_rt.store, &portfolios, &gateway_cfg, &feed_cfg).await?;
+        if discarded > 0 {
+            println!(
+                "chimera up: the in-memory bus kept nothing of the last run, so the replay starts \
+                 over from the first event ({discarded} checkpoints set aside); the records keep \
+                 what it wrote, and nothing is written twice"
+            );
+        }
+    }
     let settling = Settling::new(portfolios, &node_cfg, &gateway_cfg);
 
     let store_rt = Arc::clone(&node_rt);

@@ -173,13 +173,13 @@ impl Worker {
         catch_up: Option<crate::routes::CatchUp>,
     ) -> anyhow::Result<()> {
         self.claim(&rt).await?;
-        let restored = self.restored_pending();
+        let restored = self.restored_pending(&rt);
         if let Some(plan) = catch_up {
             if self.catch_up(&rt, &plan).await?.is_none() {
                 return Ok(());
             }
         }
-        self.resend_pending(&restored).await?;
+        self.resend_pending(&rt, &restored).await?;
         let mut batch = Vec::with_capacity(self.batch_max);
         let mut shutdown = rt.shutdown.clone();
         let mut stop = self.stop.clone();
