@@ -171,23 +171,30 @@ impl Worker {
     /// up has not resolved: the previous owner's copy may still be queued behind this worker's
     /// claim, where the gateway refuses it, which would leave the order pending forever. The
     /// gateway is idempotent by intent id, so a copy it did execute is answered with its
-    /// recorded reports instead of being executed twice.
+    /// recorded reports instead of being executed twice. On a bus that lived in the last
+    /// process, an order whose cancel was asked gets its cancel again too (the cancel may have
+    /// died with the bus; a second one is answered as rejected, which changes nothing).
     pub(crate) async fn resend_pending(
         &mut self,
         rt: &Runtime,
         restored: &[chimera_kernel::ids::ClientOrderId],
     ) -> anyhow::Result<()> {
         let any_open = rt.bus.in_process();
-        let mut pending: Vec<Command> = self
-            .set
-            .engine(0)
-            .open_orders()
-            .filter(|o| {
-                (any_open || o.status == chimera_kernel::order::OrderStatus::PendingNew)
-                    && restored.contains(&o.intent.client_order_id)
-            })
-            .map(|o| Command::Submit(o.intent.clone()))
-            .collect();
+        let mut pending: Vec<Command> = Vec::new();
+        for order in self.set.engine(0).open_orders().filter(|o| {
+            (any_open || o.status == chimera_kernel::order::OrderStatus::PendingNew)
+                && restored.contains(&o.intent.client_order_id)
+        }) {
+            pending.push(Command::Submit(order.intent.clone()));
+            if any_open && order.cancel_requested {
+                pending.push(Command::Cancel(chimera_kernel::order::CancelRequest {
+                    portfolio_id: order.intent.portfolio_id.clone(),
+                    client_order_id: order.intent.client_order_id.clone(),
+                    symbol: order.intent.symbol.clone(),
+                    created_at: order.updated_at,
+                }));
+            }
+        }
         if !pending.is_empty() {
             tracing::info!(
                 portfolio = %self.id,
