@@ -10,7 +10,7 @@
 //!   an earlier run handed out (2⁴⁰ messages per topic and run; 2²³ runs fit an `i64`). What
 //!   else died with the last bus, a restored node sends again (its open orders; the gateway,
 //!   idempotent by intent id, executes what it never had and tells again what it did).
-//! - **A file replay starts over.** Between the gateway's checkpoint and the node's, orders the
+//! - **A file replay on the simulated venue starts over.** Between the gateway's checkpoint and the node's, orders the
 //!   gateway executed and the node heard of are in the records but not in the restored
 //!   venue, and the bus that would have handed them to it again is gone: the simulated venue
 //!   would go on from a state the records have passed. A replay of files can do better: it
@@ -18,7 +18,8 @@
 //!   from nothing, so every order is executed in the same order as before, with the same ids.
 //!   The records keep what earlier runs wrote (orders by client order id, fills by trade id,
 //!   the rest by their own keys), so nothing is written twice, and the run ends where one that
-//!   was never stopped ends. A live source cannot be replayed: it resumes from the checkpoints.
+//!   was never stopped ends. A live source cannot be replayed, and an exchange keeps its own
+//!   state (orders it executed would be sent to it again): those resume from the checkpoints.
 
 use chimera_kernel::ids::PortfolioId;
 use chimera_live::config::{FeedConfig, GatewayConfig, LiveConfig};

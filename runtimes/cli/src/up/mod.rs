@@ -11,7 +11,7 @@ mod settle;
 
 use crate::args::UpArgs;
 use chimera_kernel::strategy::StrategyRegistry;
-use chimera_live::config::{FeedSource, LiveConfig};
+use chimera_live::config::{FeedSource, LiveConfig, VenueKind};
 use chimera_live::runtime::{alerts_settled_after, shutdown_pair, trigger_on_signals};
 use chimera_live::{connect_bus, connect_on, feed, gateway, node, RuntimeArgs};
 use chimera_ports::EventBus;
@@ -117,7 +117,10 @@ async fn up(
     )
     .await?;
     let portfolios = prepare_portfolios(&node_rt, &config, &node_cfg).await?;
-    let replays_files = !matches!(feed_cfg.source, Some(FeedSource::Binance(_)));
+    // A replay of files onto the simulated venue can start over; an exchange keeps its own
+    // state, and a live source cannot be replayed: those resume from the checkpoints.
+    let replays_files = !matches!(feed_cfg.source, Some(FeedSource::Binance(_)))
+        && matches!(gateway_cfg.venue, VenueKind::Sim);
     if shared.is_some() && replays_files {
         let discarded =
             memory_bus::start_over(&node_rt.store, &portfolios, &gateway_cfg, &feed_cfg).await?;
