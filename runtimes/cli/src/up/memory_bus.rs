@@ -22,7 +22,7 @@
 //!   state (orders it executed would be sent to it again): those resume from the checkpoints.
 
 use chimera_kernel::ids::PortfolioId;
-use chimera_live::config::{FeedConfig, GatewayConfig, LiveConfig};
+use chimera_live::config::{FeedConfig, FeedSource, GatewayConfig, VenueKind};
 use chimera_live::runtime::wall_clock;
 use chimera_memory::{MemoryEventBus, DEFAULT_BUS_RETENTION};
 use chimera_ports::{Checkpoint, CheckpointRepository, EventBus};
@@ -31,15 +31,16 @@ use std::sync::Arc;
 /// Offsets one run may hand out per topic.
 const RUN_SPAN: i64 = 1 << 40;
 
-/// Counts this run in `store` and returns its bus, numbered above every earlier run's.
+/// Counts this run in `store` and returns its bus (topics under `topic_prefix`), numbered
+/// above every earlier run's.
 ///
 /// # Errors
 /// The database failed, or its count of runs is not a number this build wrote.
 pub(super) async fn numbered_bus(
     store: &dyn CheckpointRepository,
-    config: &LiveConfig,
+    topic_prefix: &str,
 ) -> anyhow::Result<Arc<dyn EventBus>> {
-    let key = PortfolioId::new(format!("bus:{}", config.bus.topic_prefix));
+    let key = PortfolioId::new(format!("bus:{topic_prefix}"));
     let last = store.load_checkpoint(&key).await?;
     let (revision, runs) = match &last {
         None => (0, 0),
@@ -70,12 +71,51 @@ pub(super) async fn numbered_bus(
     )))
 }
 
+/// What the last run left, on a new in-memory bus: a replay of files onto the simulated venue
+/// starts over ([`start_over`], saying so when there was something to set aside); otherwise
+/// the components resume from their checkpoints, and with the simulated venue on a live source
+/// a warning says what that cannot restore (see the module's doc).
+///
+/// # Errors
+/// The database failed.
+pub(super) async fn after_the_last_run(
+    store: &dyn CheckpointRepository,
+    portfolios: &[PortfolioId],
+    gateway: &GatewayConfig,
+    feed: &FeedConfig,
+) -> anyhow::Result<()> {
+    let simulated = matches!(gateway.venue, VenueKind::Sim);
+    let live = matches!(feed.source, Some(FeedSource::Binance(_)));
+    if simulated && !live {
+        let discarded = start_over(store, portfolios, gateway, feed).await?;
+        if discarded > 0 {
+            println!(
+                "chimera up: the in-memory bus kept nothing of the last run, so the replay starts \
+                 over from the first event ({discarded} checkpoints set aside); the records keep \
+                 what it wrote, and nothing is written twice"
+            );
+        }
+    } else if simulated
+        && store
+            .checkpoint_revision(&chimera_live::gateway::checkpoint_owner(gateway))
+            .await?
+            .is_some()
+    {
+        tracing::warn!(
+            "the simulated venue resumes from its checkpoint on a new in-memory bus: orders it \
+             executed after that checkpoint are in the records but not in the venue, whose \
+             accounts can drift from them (on Redis Streams or Kafka nothing is lost)"
+        );
+    }
+    Ok(())
+}
+
 /// Discards the checkpoints of `portfolios`, of the gateway and of the feed, so a file replay
 /// starts over (see the module's doc); returns how many there were.
 ///
 /// # Errors
 /// The database failed.
-pub(super) async fn start_over(
+async fn start_over(
     store: &dyn CheckpointRepository,
     portfolios: &[PortfolioId],
     gateway: &GatewayConfig,
@@ -92,4 +132,73 @@ pub(super) async fn start_over(
         }
     }
     Ok(discarded)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+    use chimera_kernel::time::Timestamp;
+    use chimera_memory::MemoryRegistry;
+
+    const LIVE: &str = "id = \"f\"\nsource = { kind = \"binance\", product = \"usdm\", \
+                        environment = \"testnet\", symbols = [\"BTCUSDT\"] }";
+    const EXCHANGE: &str =
+        "id = \"g\"\nvenue = { kind = \"binance\", product = \"usdm\", environment = \"testnet\" }";
+
+    /// A registry holding checkpoints of portfolio `p`, gateway `g`, feed `f` and the bus's
+    /// count of runs; and which of them are left after [`after_the_last_run`] with `gateway`
+    /// and `feed` (TOML sections).
+    async fn left_after(gateway: &str, feed: &str) -> Vec<String> {
+        let store = MemoryRegistry::new();
+        let ids = ["p", "gateway:g", "feed:f", "bus:chimera.up."];
+        for id in ids {
+            let checkpoint = Checkpoint {
+                portfolio_id: PortfolioId::new(id),
+                revision: 3,
+                state: "7".into(),
+                ts: Timestamp(0),
+            };
+            store.save_checkpoint(&checkpoint).await.unwrap();
+        }
+        let gateway: GatewayConfig = toml::from_str(gateway).unwrap();
+        let feed: FeedConfig = toml::from_str(feed).unwrap();
+        after_the_last_run(&store, &[PortfolioId::new("p")], &gateway, &feed)
+            .await
+            .unwrap();
+        let mut left = Vec::new();
+        for id in ids {
+            if store
+                .load_checkpoint(&PortfolioId::new(id))
+                .await
+                .unwrap()
+                .is_some()
+            {
+                left.push(id.to_owned());
+            }
+        }
+        left
+    }
+
+    #[tokio::test]
+    async fn a_replay_onto_the_simulated_venue_starts_over_and_the_rest_resume() {
+        let replay = "id = \"f\"\nfiles = [\"BTCUSDT=bars.csv\"]";
+        assert_eq!(left_after("id = \"g\"", replay).await, ["bus:chimera.up."]);
+        let everything = ["p", "gateway:g", "feed:f", "bus:chimera.up."];
+        assert_eq!(left_after("id = \"g\"", LIVE).await, everything);
+        assert_eq!(left_after(EXCHANGE, replay).await, everything);
+        assert_eq!(left_after(EXCHANGE, LIVE).await, everything);
+    }
+
+    #[tokio::test]
+    async fn each_run_numbers_its_bus_above_the_last() {
+        let store = MemoryRegistry::new();
+        let mut firsts = Vec::new();
+        for _ in 0..3 {
+            let bus = numbered_bus(&store, "chimera.up.").await.unwrap();
+            bus.publish("t", "k", b"x").await.unwrap();
+            firsts.push(bus.last_offsets("t").await.unwrap()[&0]);
+        }
+        assert_eq!(firsts, [0, RUN_SPAN, 2 * RUN_SPAN]);
+    }
 }

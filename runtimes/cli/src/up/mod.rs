@@ -11,7 +11,7 @@ mod settle;
 
 use crate::args::UpArgs;
 use chimera_kernel::strategy::StrategyRegistry;
-use chimera_live::config::{FeedSource, LiveConfig, VenueKind};
+use chimera_live::config::LiveConfig;
 use chimera_live::runtime::{alerts_settled_after, shutdown_pair, trigger_on_signals};
 use chimera_live::{connect_bus, connect_on, feed, gateway, node, RuntimeArgs};
 use chimera_ports::EventBus;
@@ -78,7 +78,7 @@ async fn up(
     let (store, _health) = config.database.build().await?;
     // One in-memory bus must be shared; a real bus gets one connection per component.
     let shared = if config.bus.is_memory() {
-        Some(memory_bus::numbered_bus(&store, &config).await?)
+        Some(memory_bus::numbered_bus(&store, &config.bus.topic_prefix).await?)
     } else {
         None
     };
@@ -117,20 +117,9 @@ async fn up(
     )
     .await?;
     let portfolios = prepare_portfolios(&node_rt, &config, &node_cfg).await?;
-    // A replay of files onto the simulated venue can start over; an exchange keeps its own
-    // state, and a live source cannot be replayed: those resume from the checkpoints.
-    let replays_files = !matches!(feed_cfg.source, Some(FeedSource::Binance(_)))
-        && matches!(gateway_cfg.venue, VenueKind::Sim);
-    if shared.is_some() && replays_files {
-        let discarded =
-            memory_bus::start_over(&node_rt.store, &portfolios, &gateway_cfg, &feed_cfg).await?;
-        if discarded > 0 {
-            println!(
-                "chimera up: the in-memory bus kept nothing of the last run, so the replay starts \
-                 over from the first event ({discarded} checkpoints set aside); the records keep \
-                 what it wrote, and nothing is written twice"
-            );
-        }
+    if shared.is_some() {
+        memory_bus::after_the_last_run(&node_rt.store, &portfolios, &gateway_cfg, &feed_cfg)
+            .await?;
     }
     let settling = Settling::new(portfolios, &node_cfg, &gateway_cfg);
 
