@@ -23,6 +23,7 @@
 
 use chimera_kernel::ids::PortfolioId;
 use chimera_live::config::{FeedConfig, FeedSource, GatewayConfig, VenueKind};
+use chimera_live::portfolio_spec::PortfolioSpec;
 use chimera_live::runtime::wall_clock;
 use chimera_memory::{MemoryEventBus, DEFAULT_BUS_RETENTION};
 use chimera_ports::{Checkpoint, CheckpointRepository, EventBus};
@@ -72,14 +73,18 @@ pub(super) async fn numbered_bus(
 }
 
 /// What the last run left, on a new in-memory bus: a replay of files onto the simulated venue
-/// starts over ([`start_over`], saying so when there was something to set aside); otherwise
-/// the components resume from their checkpoints, and with the simulated venue on a live source
-/// a warning says what that cannot restore (see the module's doc).
+/// starts over ([`start_over`], saying so when there was something to set aside), if it is the
+/// replay this database last ran ([`super::replay_identity`]); otherwise the components resume
+/// from their checkpoints, and with the simulated venue on a live source a warning says what
+/// that cannot restore (see the module's doc). `specs` are the configured portfolios, and
+/// `portfolios` those the node runs.
 ///
 /// # Errors
-/// The database failed.
+/// Another replay ran last on this database (nothing is set aside then), a feed file cannot be
+/// read, or the database failed.
 pub(super) async fn after_the_last_run(
     store: &dyn CheckpointRepository,
+    specs: &[PortfolioSpec],
     portfolios: &[PortfolioId],
     gateway: &GatewayConfig,
     feed: &FeedConfig,
@@ -87,6 +92,7 @@ pub(super) async fn after_the_last_run(
     let simulated = matches!(gateway.venue, VenueKind::Sim);
     let live = matches!(feed.source, Some(FeedSource::Binance(_)));
     if simulated && !live {
+        super::replay_identity::check_and_record(store, specs, feed).await?;
         let discarded = start_over(store, portfolios, gateway, feed).await?;
         if discarded > 0 {
             println!(
@@ -163,7 +169,7 @@ mod tests {
         }
         let gateway: GatewayConfig = toml::from_str(gateway).unwrap();
         let feed: FeedConfig = toml::from_str(feed).unwrap();
-        after_the_last_run(&store, &[PortfolioId::new("p")], &gateway, &feed)
+        after_the_last_run(&store, &[], &[PortfolioId::new("p")], &gateway, &feed)
             .await
             .unwrap();
         let mut left = Vec::new();
@@ -182,12 +188,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_replay_onto_the_simulated_venue_starts_over_and_the_rest_resume() {
-        let replay = "id = \"f\"\nfiles = [\"BTCUSDT=bars.csv\"]";
+        let bars =
+            std::env::temp_dir().join(format!("chimera-bus-bars-{}.csv", std::process::id()));
+        std::fs::write(&bars, "timestamp,open,high,low,close,volume\n").unwrap();
+        let replay = format!("id = \"f\"\nfiles = [\"BTCUSDT={}\"]", bars.display());
+        let replay = replay.as_str();
         assert_eq!(left_after("id = \"g\"", replay).await, ["bus:chimera.up."]);
         let everything = ["p", "gateway:g", "feed:f", "bus:chimera.up."];
         assert_eq!(left_after("id = \"g\"", LIVE).await, everything);
         assert_eq!(left_after(EXCHANGE, replay).await, everything);
         assert_eq!(left_after(EXCHANGE, LIVE).await, everything);
+        let _ = std::fs::remove_file(&bars);
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 
 mod memory_bus;
 mod processes;
+mod replay_identity;
 mod settle;
 
 use crate::args::UpArgs;
@@ -118,8 +119,14 @@ async fn up(
     .await?;
     let portfolios = prepare_portfolios(&node_rt, &config, &node_cfg).await?;
     if shared.is_some() {
-        memory_bus::after_the_last_run(&node_rt.store, &portfolios, &gateway_cfg, &feed_cfg)
-            .await?;
+        memory_bus::after_the_last_run(
+            &node_rt.store,
+            &config.portfolios,
+            &portfolios,
+            &gateway_cfg,
+            &feed_cfg,
+        )
+        .await?;
     }
     let settling = Settling::new(portfolios, &node_cfg, &gateway_cfg);
 
