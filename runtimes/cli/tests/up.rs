@@ -62,6 +62,12 @@ fn config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     path
 }
 
+/// Replaces `from` with `to` in the configuration file `config`.
+fn edit(config: &std::path::Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(config).unwrap().replace(from, to);
+    std::fs::write(config, text).unwrap();
+}
+
 /// `chimera up` with `flags` on `config`, which must fail: its standard error.
 fn refused(config: &std::path::Path, flags: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
@@ -145,11 +151,11 @@ fn up_fills_do_not_depend_on_how_far_the_venue_holds_data() {
         let dir = temp_dir(name);
         let config = config(&dir, "");
         write_zig_zag(&dir.join("BTCUSDT.csv"), 6_000);
-        let text = std::fs::read_to_string(&config).unwrap().replace(
+        edit(
+            &config,
             "id = \"gateway-1\"",
             &format!("id = \"gateway-1\"\nsim_hold_ms = {hold_ms}"),
         );
-        std::fs::write(&config, text).unwrap();
         let stdout = succeed(
             Command::new(env!("CARGO_BIN_EXE_chimera"))
                 .args(["up", "--exit-when-idle", "--config"])
@@ -260,11 +266,11 @@ fn up_killed_mid_replay_and_started_again_ends_as_a_run_never_stopped() {
         let dir = temp_dir(name);
         let config = config(&dir, "");
         write_zig_zag(&dir.join("BTCUSDT.csv"), 2_000);
-        let text = std::fs::read_to_string(&config).unwrap().replace(
+        edit(
+            &config,
             "id = \"feed-1\"",
             &format!("id = \"feed-1\"\nspeed = {speed}"),
         );
-        std::fs::write(&config, text).unwrap();
         config
     };
     let up = |config: &std::path::Path| {
@@ -361,11 +367,11 @@ fn up_busy_polling_settles_the_same_positions() {
 
     let dir = temp_dir("busy-redis");
     let config = config(&dir, "");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
+    edit(
+        &config,
         "kind = \"memory\"",
         "kind = \"redis\"\nurl = \"redis://127.0.0.1:1\"",
     );
-    std::fs::write(&config, text).unwrap();
     let stderr = refused(&config, &["--busy-poll"]);
     assert!(
         stderr.contains("--busy-poll keeps one thread awake: it needs the in-memory bus"),

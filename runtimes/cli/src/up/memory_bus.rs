@@ -10,10 +10,10 @@
 //!   an earlier run handed out (2⁴⁰ messages per topic and run; 2²³ runs fit an `i64`). What
 //!   else died with the last bus, a restored node sends again (its open orders; the gateway,
 //!   idempotent by intent id, executes what it never had and tells again what it did).
-//! - **A file replay on the simulated venue starts over.** Between the gateway's checkpoint and the node's, orders the
-//!   gateway executed and the node heard of are in the records but not in the restored
-//!   venue, and the bus that would have handed them to it again is gone: the simulated venue
-//!   would go on from a state the records have passed. A replay of files can do better: it
+//! - **A file replay on the simulated venue starts over.** Between the gateway's checkpoint
+//!   and the node's, orders the gateway executed and the node heard of are in the records but
+//!   not in the restored venue, and the bus that would have handed them to it again is gone:
+//!   the simulated venue would go on from a state the records have passed. A replay of files can do better: it
 //!   starts from the first event, with the node's portfolios, the gateway's venue and the feed
 //!   from nothing, so every order is executed in the same order as before, with the same ids.
 //!   The records keep what earlier runs wrote (orders by client order id, fills by trade id,
@@ -23,7 +23,6 @@
 
 use chimera_kernel::ids::PortfolioId;
 use chimera_live::config::{FeedConfig, FeedSource, GatewayConfig, VenueKind};
-use chimera_live::portfolio_spec::PortfolioSpec;
 use chimera_live::runtime::wall_clock;
 use chimera_memory::{MemoryEventBus, DEFAULT_BUS_RETENTION};
 use chimera_ports::{Checkpoint, CheckpointRepository, EventBus};
@@ -72,27 +71,28 @@ pub(super) async fn numbered_bus(
     )))
 }
 
-/// What the last run left, on a new in-memory bus: a replay of files onto the simulated venue
-/// starts over ([`start_over`], saying so when there was something to set aside), if it is the
-/// replay this database last ran ([`super::replay_identity`]); otherwise the components resume
-/// from their checkpoints, and with the simulated venue on a live source a warning says what
-/// that cannot restore (see the module's doc). `specs` are the configured portfolios, and
-/// `portfolios` those the node runs.
+/// Whether `chimera up` replays files onto the simulated venue: the case that starts over
+/// ([`after_the_last_run`]), once [`super::replay_identity`] found it the same replay.
+pub(super) fn replays_files_onto_the_simulator(gateway: &GatewayConfig, feed: &FeedConfig) -> bool {
+    matches!(gateway.venue, VenueKind::Sim) && !matches!(feed.source, Some(FeedSource::Binance(_)))
+}
+
+/// What the last run left, on a new in-memory bus: a `replay` of files onto the simulated
+/// venue ([`replays_files_onto_the_simulator`]) starts over ([`start_over`], saying so when
+/// there was something to set aside); otherwise the components resume from their
+/// checkpoints, and the simulated venue on a live source warns what that cannot restore (see
+/// the module's doc). `portfolios` are those the node runs.
 ///
 /// # Errors
-/// Another replay ran last on this database (nothing is set aside then), a feed file cannot be
-/// read, or the database failed.
+/// The database failed.
 pub(super) async fn after_the_last_run(
     store: &dyn CheckpointRepository,
-    specs: &[PortfolioSpec],
+    replay: bool,
     portfolios: &[PortfolioId],
     gateway: &GatewayConfig,
     feed: &FeedConfig,
 ) -> anyhow::Result<()> {
-    let simulated = matches!(gateway.venue, VenueKind::Sim);
-    let live = matches!(feed.source, Some(FeedSource::Binance(_)));
-    if simulated && !live {
-        super::replay_identity::check_and_record(store, specs, feed).await?;
+    if replay {
         let discarded = start_over(store, portfolios, gateway, feed).await?;
         if discarded > 0 {
             println!(
@@ -101,7 +101,7 @@ pub(super) async fn after_the_last_run(
                  what it wrote, and nothing is written twice"
             );
         }
-    } else if simulated
+    } else if matches!(gateway.venue, VenueKind::Sim)
         && store
             .checkpoint_revision(&chimera_live::gateway::checkpoint_owner(gateway))
             .await?
@@ -169,7 +169,8 @@ mod tests {
         }
         let gateway: GatewayConfig = toml::from_str(gateway).unwrap();
         let feed: FeedConfig = toml::from_str(feed).unwrap();
-        after_the_last_run(&store, &[], &[PortfolioId::new("p")], &gateway, &feed)
+        let replay = replays_files_onto_the_simulator(&gateway, &feed);
+        after_the_last_run(&store, replay, &[PortfolioId::new("p")], &gateway, &feed)
             .await
             .unwrap();
         let mut left = Vec::new();
@@ -188,17 +189,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_replay_onto_the_simulated_venue_starts_over_and_the_rest_resume() {
-        let bars =
-            std::env::temp_dir().join(format!("chimera-bus-bars-{}.csv", std::process::id()));
-        std::fs::write(&bars, "timestamp,open,high,low,close,volume\n").unwrap();
-        let replay = format!("id = \"f\"\nfiles = [\"BTCUSDT={}\"]", bars.display());
-        let replay = replay.as_str();
+        let replay = "id = \"f\"\nfiles = [\"BTCUSDT=bars.csv\"]";
         assert_eq!(left_after("id = \"g\"", replay).await, ["bus:chimera.up."]);
         let everything = ["p", "gateway:g", "feed:f", "bus:chimera.up."];
         assert_eq!(left_after("id = \"g\"", LIVE).await, everything);
         assert_eq!(left_after(EXCHANGE, replay).await, everything);
         assert_eq!(left_after(EXCHANGE, LIVE).await, everything);
-        let _ = std::fs::remove_file(&bars);
     }
 
     #[tokio::test]

@@ -77,6 +77,12 @@ async fn up(
     }
     // One connection pool for the three components, as for the bus.
     let (store, _health) = config.database.build().await?;
+    let replay = config.bus.is_memory()
+        && memory_bus::replays_files_onto_the_simulator(&gateway_cfg, &feed_cfg);
+    if replay {
+        // Before anything is written: a replay other than the last one here is refused.
+        replay_identity::check_and_record(&store, &config.portfolios, &feed_cfg).await?;
+    }
     // One in-memory bus must be shared; a real bus gets one connection per component.
     let shared = if config.bus.is_memory() {
         Some(memory_bus::numbered_bus(&store, &config.bus.topic_prefix).await?)
@@ -121,7 +127,7 @@ async fn up(
     if shared.is_some() {
         memory_bus::after_the_last_run(
             &node_rt.store,
-            &config.portfolios,
+            replay,
             &portfolios,
             &gateway_cfg,
             &feed_cfg,
