@@ -14,6 +14,7 @@
 //!   portfolio moved to another node) read exactly what its checkpoint has not applied, and know
 //!   when it has caught up.
 
+pub use crate::shared::{Deferred, Payload, Shared};
 use crate::PortResult;
 use async_trait::async_trait;
 pub use bytes::Bytes;
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 /// A message handed to a subscriber.
 ///
-/// Its topic, key and payload are shared rather than owned (`Arc<str>`, [`Bytes`]): an
+/// Its topic, key and payload are shared rather than owned (`Arc<str>`, [`Payload`]): an
 /// in-process bus hands every consumer group the message it keeps without copying it, and a
 /// subscription hands out its topic's name without allocating per message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +33,9 @@ pub struct Delivery {
     pub topic: Arc<str>,
     /// Partitioning key.
     pub key: Arc<str>,
-    /// Raw payload.
-    pub payload: Bytes,
+    /// Raw payload: bytes in hand, or made at the first read when the message was published
+    /// deferred on an in-process bus ([`EventBus::publish_deferred`]).
+    pub payload: Payload,
     /// Partition within the topic.
     pub partition: i32,
     /// Offset within the partition.
@@ -45,43 +47,6 @@ pub struct Delivery {
     /// of data the node's core just wrote, rather than a parse of it.
     pub shared: Option<Shared>,
 }
-
-/// A message's decoded value, kept by an in-process bus beside its bytes ([`Delivery::shared`]).
-///
-/// Why: on the in-memory bus of `chimera up`, decoding a message its publisher had in hand a
-/// moment before was the largest single step of an order between node and gateway (about 10 µs
-/// of the gateway's 50 on a cold core). The bytes stay the contract: every bus carries them,
-/// dead letters and other processes read them, and a publisher must share only the value it
-/// encoded into them.
-#[derive(Clone)]
-pub struct Shared(Arc<dyn std::any::Any + Send + Sync>);
-
-impl Shared {
-    /// Shares `value`.
-    pub fn new<T: std::any::Any + Send + Sync>(value: T) -> Self {
-        Self(Arc::new(value))
-    }
-
-    /// The value, if it is a `T`.
-    pub fn get<T: std::any::Any>(&self) -> Option<&T> {
-        self.0.downcast_ref()
-    }
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Shared(..)")
-    }
-}
-
-/// The same shared value (not merely an equal one): deliveries of one message compare equal.
-impl PartialEq for Shared {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for Shared {}
 
 /// A topic-based message bus.
 #[async_trait]
@@ -121,6 +86,29 @@ pub trait EventBus: Send + Sync {
     ) -> PortResult<()> {
         let _ = shared;
         self.publish_batch(topic, messages).await
+    }
+
+    /// Publishes `messages` (key, value with its encoder) in order and waits until all are
+    /// durable. An in-process bus keeps each value and makes its bytes only when a consumer
+    /// reads them ([`Delivery::payload`]), handing the value in [`Delivery::shared`]; the
+    /// default encodes each message now and publishes it with [`Self::publish_batch_shared`].
+    ///
+    /// # Errors
+    /// As [`Self::publish_batch`].
+    async fn publish_deferred(
+        &self,
+        topic: &str,
+        messages: &[(String, Deferred)],
+    ) -> PortResult<()> {
+        let encoded: Vec<(String, Vec<u8>)> = messages
+            .iter()
+            .map(|(key, message)| (key.clone(), message.bytes().to_vec()))
+            .collect();
+        let shared: Vec<Option<Shared>> = messages
+            .iter()
+            .map(|(_, message)| Some(message.shared().clone()))
+            .collect();
+        self.publish_batch_shared(topic, &encoded, &shared).await
     }
 
     /// Joins consumer group `group` on `topic`.

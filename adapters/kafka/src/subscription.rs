@@ -125,7 +125,7 @@ impl Subscription for KafkaSubscription {
         Ok(Some(Delivery {
             topic,
             key: String::from_utf8_lossy(message.key().unwrap_or_default()).into(),
-            payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
+            payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()).into(),
             partition: message.partition(),
             offset: message.offset(),
             shared: None,

@@ -22,7 +22,11 @@
 //! publisher shares beside the bytes ([`EventBus::publish_batch_shared`]) is kept with the
 //! message and handed out with its deliveries, so a consumer in the process can skip decoding
 //! what its publisher had in hand; it is let go once every group present has read the message
-//! (it doubled what `chimera up`'s minute of messages held), and a later reader decodes.
+//! (it doubled what `chimera up`'s minute of messages held), and a later reader decodes. A
+//! message published deferred ([`EventBus::publish_deferred`]) is kept as its value alone: its
+//! bytes are made by the first reader that reads them, and by nobody when every consumer takes
+//! the value (as in `chimera up`, where encoding messages nobody read was a third of the
+//! gateway's work per order).
 //!
 //! Numbering: a topic's offsets start at 0, or where [`MemoryEventBus::numbered_from`] says. The
 //! bus ends with its process, but its readers' checkpoints do not: a process started again on
@@ -35,7 +39,7 @@
 use crate::chunked::ChunkedLog;
 use crate::lock;
 use async_trait::async_trait;
-use chimera_ports::{Bytes, Delivery, EventBus, PortResult, Shared, Subscription};
+use chimera_ports::{Deferred, Delivery, EventBus, Payload, PortResult, Shared, Subscription};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -55,7 +59,8 @@ struct Group {
 /// A message as kept: what every delivery of it shares, and when it was published.
 struct Message {
     key: Arc<str>,
-    payload: Bytes,
+    /// Its bytes, or its value to encode when a consumer first reads them (published deferred).
+    payload: Payload,
     /// The value the payload encodes, when its publisher shared it, until every group present
     /// has read the message.
     shared: Option<Shared>,
@@ -83,10 +88,10 @@ impl TopicLog {
         self.base + self.messages.len() as i64
     }
 
-    fn push(&mut self, key: &str, payload: &[u8], shared: Option<Shared>, at: Instant) -> i64 {
+    fn push(&mut self, key: &str, payload: Payload, shared: Option<Shared>, at: Instant) -> i64 {
         self.messages.push_back(Message {
             key: Arc::from(key),
-            payload: Bytes::copy_from_slice(payload),
+            payload,
             shared,
             at,
         });
@@ -223,6 +228,7 @@ impl MemoryEventBus {
 impl EventBus for MemoryEventBus {
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> PortResult<(i32, i64)> {
         let topic = self.inner.topic(topic);
+        let payload = Payload::from(chimera_ports::Bytes::copy_from_slice(payload));
         let offset = lock(&topic.log).push(key, payload, None, Instant::now());
         topic.published.notify_waiters();
         Ok((0, offset))
@@ -248,7 +254,30 @@ impl EventBus for MemoryEventBus {
             let mut log = lock(&topic.log);
             let at = Instant::now();
             for (n, (key, payload)) in messages.iter().enumerate() {
+                let payload = Payload::from(chimera_ports::Bytes::copy_from_slice(payload));
                 log.push(key, payload, shared.get(n).cloned().flatten(), at);
+            }
+        }
+        topic.published.notify_waiters();
+        Ok(())
+    }
+
+    /// Keeps each value, its bytes made only if a consumer reads them.
+    async fn publish_deferred(
+        &self,
+        topic: &str,
+        messages: &[(String, Deferred)],
+    ) -> PortResult<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let topic = self.inner.topic(topic);
+        {
+            let mut log = lock(&topic.log);
+            let at = Instant::now();
+            for (key, message) in messages {
+                let shared = Some(message.shared().clone());
+                log.push(key, Payload::deferred(message.clone()), shared, at);
             }
         }
         topic.published.notify_waiters();

@@ -84,3 +84,48 @@ async fn every_group_reads_the_value_shared_beside_the_bytes() {
     assert_eq!(&first.payload[..], b"{\"n\":1}");
     assert_eq!(first.shared, None);
 }
+
+/// A message published as a value is never encoded while every group takes the value, and is
+/// encoded once, on the first read of its bytes, when one does not (a dead letter, a reader in
+/// another process's shoes).
+#[tokio::test]
+async fn a_value_published_deferred_is_encoded_only_when_its_bytes_are_read() {
+    use chimera_ports::Deferred;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static ENCODED: AtomicUsize = AtomicUsize::new(0);
+    #[allow(
+        clippy::ptr_arg,
+        reason = "an encoder takes `&T` for its value type `T`"
+    )]
+    fn encode(n: &String) -> Vec<u8> {
+        ENCODED.fetch_add(1, Ordering::SeqCst);
+        format!("{{\"n\":{n}}}").into_bytes()
+    }
+    let bus = MemoryEventBus::new();
+    let mut router = bus.subscribe("orders", "router").await.unwrap();
+    let mut venue = bus.subscribe("orders", "venue").await.unwrap();
+    bus.publish_deferred(
+        "orders",
+        &[("p".to_owned(), Deferred::new("1".to_owned(), encode))],
+    )
+    .await
+    .unwrap();
+
+    let (a, b) = (next(&mut router).await, next(&mut venue).await);
+    let value = a.shared.as_ref().and_then(|s| s.get::<String>());
+    assert_eq!(value.map(String::as_str), Some("1"));
+    assert_eq!(a.shared, b.shared, "both groups read the same value");
+    assert!(!a.payload.is_encoded(), "taken as a value: no bytes made");
+    assert_eq!(ENCODED.load(Ordering::SeqCst), 0);
+
+    assert_eq!(
+        &b.payload[..],
+        b"{\"n\":1}",
+        "read, the bytes are the value encoded"
+    );
+    assert!(a.payload.is_encoded(), "made once for every delivery of it");
+    let mut late = bus.subscribe("orders", "late").await.unwrap();
+    let late = next(&mut late).await;
+    assert_eq!(&late.payload[..], b"{\"n\":1}");
+    assert_eq!(ENCODED.load(Ordering::SeqCst), 1, "encoded once");
+}

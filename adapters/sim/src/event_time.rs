@@ -221,7 +221,7 @@ impl EventTimeVenue {
     /// from here on); returns its partition's index and its arrival number there, and whether
     /// a restored checkpoint says the venue consumed it already.
     fn arrive(&mut self, mut delivery: Delivery, consumed: bool) -> (usize, u64, bool) {
-        delivery.payload = chimera_ports::Bytes::new();
+        delivery.payload = chimera_ports::Payload::default();
         let found = self
             .arrivals
             .iter()

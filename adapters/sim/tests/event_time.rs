@@ -24,7 +24,7 @@ fn delivery(offset: i64) -> Delivery {
     Delivery {
         topic: TOPIC.into(),
         key: "".into(),
-        payload: chimera_ports::Bytes::from_static(b"{\"bar\":\"encoded\"}"),
+        payload: chimera_ports::Bytes::from_static(b"{\"bar\":\"encoded\"}").into(),
         partition: 0,
         offset,
         shared: None,
@@ -136,7 +136,7 @@ fn events_older_than_the_hold_are_fed_without_an_order() {
     // Newest is minute 2: minute 0 is more than a minute behind it, minute 1 is not.
     assert_eq!(offsets(&sim.take_acks()), vec![0]);
     let skipped = Delivery {
-        payload: chimera_ports::Bytes::from_static(b"not a market event"),
+        payload: chimera_ports::Bytes::from_static(b"not a market event").into(),
         ..delivery(3)
     };
     sim.skip(skipped);

@@ -37,6 +37,54 @@ pub async fn event_bus_suite(bus: &dyn EventBus, prefix: &str) {
     publish_batch_delivers_all_in_key_order(bus, prefix).await;
     in_process_means_no_wait(bus, prefix).await;
     shared_values_stay_in_process(bus, prefix).await;
+    deferred_messages_read_as_encoded(bus, prefix).await;
+}
+
+/// Messages published as values ([`EventBus::publish_deferred`]) are delivered like any batch,
+/// in order per key, and their bytes are what the encoder makes of each value, on every bus;
+/// on a bus in this process the value comes with the delivery (as with
+/// [`EventBus::publish_batch_shared`]), and nowhere else.
+async fn deferred_messages_read_as_encoded(bus: &dyn EventBus, prefix: &str) {
+    #[allow(
+        clippy::ptr_arg,
+        reason = "an encoder takes `&T` for its value type `T`"
+    )]
+    fn encode(n: &String) -> Vec<u8> {
+        format!("n={n}").into_bytes()
+    }
+    let topic = format!("{prefix}.deferred");
+    let messages: Vec<(String, crate::Deferred)> = (1..=3_u32)
+        .map(|n| ("k".to_owned(), crate::Deferred::new(n.to_string(), encode)))
+        .collect();
+    bus.publish_deferred(&topic, &messages)
+        .await
+        .expect("publish values");
+    let mut sub = bus
+        .subscribe(&topic, &format!("{prefix}-deferred"))
+        .await
+        .expect("subscribe");
+    let got = drain(&mut sub, 3, "values published deferred are delivered").await;
+    let payloads: Vec<&[u8]> = got.iter().map(|d| &d.payload[..]).collect();
+    assert_eq!(
+        payloads,
+        [&b"n=1"[..], b"n=2", b"n=3"],
+        "each message reads as its value encoded, in order"
+    );
+    let values: Vec<Option<&str>> = got
+        .iter()
+        .map(|d| {
+            d.shared
+                .as_ref()
+                .and_then(|s| s.get::<String>())
+                .map(String::as_str)
+        })
+        .collect();
+    let expected = if bus.in_process() {
+        vec![Some("1"), Some("2"), Some("3")]
+    } else {
+        vec![None, None, None]
+    };
+    assert_eq!(expected, values, "the values only within the process");
 }
 
 /// A batch published with values beside its bytes ([`EventBus::publish_batch_shared`]) is

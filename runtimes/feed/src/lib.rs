@@ -15,7 +15,7 @@ use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::PortfolioId;
 use chimera_messages::{encode, DecodeError, Envelope, MessageType, Topic};
 use chimera_ports::{
-    Checkpoint, CheckpointRepository, Delivery, MarketDataSource, PortError, Shared,
+    Checkpoint, CheckpointRepository, Deferred, Delivery, MarketDataSource, PortError,
 };
 use chimera_replay::{merge_in_time, open_market_data, FileMarketData};
 use chimera_runtime::config::LiveConfig;
@@ -108,9 +108,7 @@ pub async fn publish_source(
     let mut first_ts = None;
     let mut index = 0_u64;
     let mut published = 0_u64;
-    let mut batch: Vec<(String, Vec<u8>)> = Vec::with_capacity(BATCH);
-    let share = rt.bus.in_process();
-    let mut shared: Vec<Option<Shared>> = Vec::new();
+    let mut batch = Batch::new(rt.bus.in_process());
     let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
     while !rt.shutdown.is_triggered() {
         let Some(record) = next_record(&rt, source, deadline).await? else {
@@ -132,7 +130,7 @@ pub async fn publish_source(
             let due =
                 Duration::from_secs_f64((event.ts().0 - first) as f64 / 1000.0 / options.speed);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
-                flush(&rt, &topic, &mut batch, &mut shared).await?;
+                batch.flush(&rt, &topic).await?;
                 tokio::time::sleep(wait).await;
             }
         }
@@ -145,21 +143,17 @@ pub async fn publish_source(
             key.clone(),
             event,
         );
-        batch.push((key, encode(&envelope)));
-        if share {
-            // In process, node and gateway take the event as it was encoded.
-            shared.push(Some(Shared::new(envelope)));
-        }
+        batch.push(key, envelope);
         published += 1;
         if batch.len() >= BATCH {
-            flush(&rt, &topic, &mut batch, &mut shared).await?;
+            batch.flush(&rt, &topic).await?;
             if options.resumable {
                 revision += 1;
                 save_progress(&rt, &progress_id, revision, index).await?;
             }
         }
     }
-    flush(&rt, &topic, &mut batch, &mut shared).await?;
+    batch.flush(&rt, &topic).await?;
     if options.resumable {
         revision += 1;
         save_progress(&rt, &progress_id, revision, index).await?;
@@ -232,25 +226,56 @@ async fn dead_letter(
         .map_err(|e| fatal("dead letter", &e))
 }
 
-async fn flush(
-    rt: &Runtime,
-    topic: &str,
-    batch: &mut Vec<(String, Vec<u8>)>,
-    shared: &mut Vec<Option<Shared>>,
-) -> anyhow::Result<()> {
-    if batch.is_empty() {
-        return Ok(());
+/// The events of one bus batch: encoded, or in process kept as values that node and gateway
+/// take as they are (encoded only if something reads their bytes).
+enum Batch {
+    Encoded(Vec<(String, Vec<u8>)>),
+    Values(Vec<(String, Deferred)>),
+}
+
+impl Batch {
+    fn new(in_process: bool) -> Self {
+        if in_process {
+            Self::Values(Vec::with_capacity(BATCH))
+        } else {
+            Self::Encoded(Vec::with_capacity(BATCH))
+        }
     }
-    rt.retry("publish market data", || {
-        rt.bus.publish_batch_shared(topic, batch, shared)
-    })
-    .await
-    .map_err(|e| fatal("publish market data", &e))?;
-    shared.clear();
-    metrics::counter!("chimera_feed_events_total", "component" => rt.source.clone())
-        .increment(batch.len() as u64);
-    batch.clear();
-    Ok(())
+
+    fn push(&mut self, key: String, envelope: Envelope<MarketEvent>) {
+        match self {
+            Self::Encoded(batch) => batch.push((key, encode(&envelope))),
+            Self::Values(batch) => batch.push((key, Deferred::new(envelope, encode))),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Encoded(batch) => batch.len(),
+            Self::Values(batch) => batch.len(),
+        }
+    }
+
+    /// Publishes the batch (retrying transient failures) and empties it.
+    async fn flush(&mut self, rt: &Runtime, topic: &str) -> anyhow::Result<()> {
+        let published = self.len();
+        if published == 0 {
+            return Ok(());
+        }
+        rt.retry("publish market data", || match &*self {
+            Self::Encoded(batch) => rt.bus.publish_batch(topic, batch),
+            Self::Values(batch) => rt.bus.publish_deferred(topic, batch),
+        })
+        .await
+        .map_err(|e| fatal("publish market data", &e))?;
+        metrics::counter!("chimera_feed_events_total", "component" => rt.source.clone())
+            .increment(published as u64);
+        match self {
+            Self::Encoded(batch) => batch.clear(),
+            Self::Values(batch) => batch.clear(),
+        }
+        Ok(())
+    }
 }
 
 async fn save_progress(

@@ -262,7 +262,7 @@ mod tests {
         Delivery {
             topic: Arc::from("orders"),
             key: Arc::from("p"),
-            payload: Bytes::new(),
+            payload: Bytes::new().into(),
             partition,
             offset,
             shared: None,

@@ -156,6 +156,15 @@ impl Keeper {
         gw: &mut Gateway,
         d: &Delivery,
     ) -> anyhow::Result<Result<Option<Envelope<Command>>, DecodeError>> {
+        // In process a node's promise comes as it was made (`Delivery::shared`).
+        if let Some(env) = d
+            .shared
+            .as_ref()
+            .and_then(|s| s.get::<Envelope<Progress>>())
+        {
+            self.promised(gw, &env.payload, env.epoch, d.offset).await?;
+            return Ok(Ok(None));
+        }
         Ok(match message_type(&d.payload) {
             Some(MessageType::EpochClaim) => {
                 decode::<EpochClaim>(&d.payload, MessageType::EpochClaim).map(|env| {
@@ -167,23 +176,7 @@ impl Keeper {
             Some(MessageType::Progress) => {
                 match decode::<Progress>(&d.payload, MessageType::Progress) {
                     Ok(env) => {
-                        let Progress {
-                            portfolio_id,
-                            clock,
-                        } = &env.payload;
-                        // A zombie's promise is refused like its orders; one behind its
-                        // portfolio's held orders waits for them.
-                        if self.fence.admit(portfolio_id, env.epoch).is_ok() {
-                            if self.lockstep.holds(portfolio_id) {
-                                let waiting = lockstep::Waiting::Progress {
-                                    portfolio: portfolio_id.clone(),
-                                    clock: *clock,
-                                };
-                                self.lockstep.hold(waiting, &self.partition, d.offset);
-                            } else {
-                                gw.venue.progress(&gw.rt, portfolio_id, *clock).await?;
-                            }
-                        }
+                        self.promised(gw, &env.payload, env.epoch, d.offset).await?;
                         Ok(None)
                     }
                     Err(error) => Err(error),
@@ -191,6 +184,33 @@ impl Keeper {
             }
             _ => decode::<Command>(&d.payload, MessageType::OrderCommand).map(Some),
         })
+    }
+
+    /// Applies a portfolio's promise (read at `offset`): a zombie's is refused like its
+    /// orders; one behind its portfolio's held orders waits for them.
+    async fn promised(
+        &mut self,
+        gw: &mut Gateway,
+        progress: &Progress,
+        epoch: Option<u64>,
+        offset: i64,
+    ) -> anyhow::Result<()> {
+        let Progress {
+            portfolio_id,
+            clock,
+        } = progress;
+        if self.fence.admit(portfolio_id, epoch).is_ok() {
+            if self.lockstep.holds(portfolio_id) {
+                let waiting = lockstep::Waiting::Progress {
+                    portfolio: portfolio_id.clone(),
+                    clock: *clock,
+                };
+                self.lockstep.hold(waiting, &self.partition, offset);
+            } else {
+                gw.venue.progress(&gw.rt, portfolio_id, *clock).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether `command` must wait for its turn: another portfolio trading its symbol has not

@@ -1,11 +1,11 @@
 //! Publishing from a [`Runtime`]: envelopes made from this process's name, encoded, and
-//! published with retries; on an in-process bus, with the envelopes shared beside the bytes
-//! ([`chimera_ports::Shared`]).
+//! published with retries; on an in-process bus, as values encoded only if a consumer reads
+//! their bytes ([`chimera_ports::Deferred`]).
 
 use crate::runtime::{wall_clock, Runtime};
 use chimera_kernel::time::Timestamp;
 use chimera_messages::{encode, Envelope, MessageType, Topic};
-use chimera_ports::PortResult;
+use chimera_ports::{Deferred, PortResult};
 
 impl Runtime {
     /// Publishes an envelope on `topic`, retrying transient failures.
@@ -46,9 +46,9 @@ impl Runtime {
     /// Publishes `messages` (each `(key, message id, payload)`), in order per key, waiting once
     /// for all of them to be durable: the gateway's reports of one turn, for several
     /// portfolios, cost one round trip. A retry after a failure may publish a prefix twice;
-    /// consumers are idempotent by message id. On an in-process bus each envelope also goes
-    /// beside its bytes, with a copy of its payload ([`Self::publish_shared`]): the consumers
-    /// take it rather than decode the bytes.
+    /// consumers are idempotent by message id. On an in-process bus each envelope goes as a
+    /// value, with a copy of its payload ([`Self::publish_deferred`]): the consumers take it
+    /// rather than decode bytes, which are made only if one reads them.
     ///
     /// # Errors
     /// As [`Self::publish`].
@@ -59,21 +59,25 @@ impl Runtime {
         messages: &[(&str, &str, &T)],
     ) -> PortResult<()> {
         let at = wall_clock();
-        let share = self.bus.in_process();
-        let mut shared = Vec::new();
-        let mut encoded: Vec<(String, Vec<u8>)> = Vec::with_capacity(messages.len());
-        for (key, id, payload) in messages {
-            let id = (*id).to_owned();
-            if share {
-                let envelope = self.envelope(kind, id, at, key, (*payload).clone(), None);
-                encoded.push(((*key).to_owned(), encode(&envelope)));
-                shared.push(Some(chimera_ports::Shared::new(envelope)));
-            } else {
-                let bytes = self.encode_fenced(kind, id, at, key, payload, None);
-                encoded.push(((*key).to_owned(), bytes));
-            }
+        if self.bus.in_process() {
+            let deferred: Vec<(String, Deferred)> = messages
+                .iter()
+                .map(|(key, id, payload)| {
+                    let id = (*id).to_owned();
+                    let envelope = self.envelope(kind, id, at, key, (*payload).clone(), None);
+                    ((*key).to_owned(), Deferred::new(envelope, encode::<T>))
+                })
+                .collect();
+            return self.publish_deferred(topic, &deferred).await;
         }
-        self.publish_shared(topic, &encoded, &shared).await
+        let encoded: Vec<(String, Vec<u8>)> = messages
+            .iter()
+            .map(|(key, id, payload)| {
+                let bytes = self.encode_fenced(kind, (*id).to_owned(), at, key, payload, None);
+                ((*key).to_owned(), bytes)
+            })
+            .collect();
+        self.publish_encoded(topic, &encoded).await
     }
 
     /// `payload` in an envelope from this process, stamped `at`, encoded: what
@@ -91,7 +95,7 @@ impl Runtime {
     }
 
     /// `payload` in an envelope from this process, stamped `at`: what [`Self::encode_fenced`]
-    /// encodes, kept whole to share beside its bytes ([`Self::publish_shared`]).
+    /// encodes, kept whole to publish as a value ([`Self::publish_deferred`]).
     pub fn envelope<T>(
         &self,
         kind: MessageType,
@@ -116,28 +120,30 @@ impl Runtime {
         topic: Topic,
         messages: &[(String, Vec<u8>)],
     ) -> PortResult<()> {
-        self.publish_shared(topic, messages, &[]).await
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let name = self.topics.name(topic);
+        self.retry("publish", || self.bus.publish_batch(&name, messages))
+            .await
     }
 
-    /// As [`Self::publish_encoded`], with the envelope each message encodes beside it
-    /// (`shared[i]` for `messages[i]`), which an in-process bus hands its consumers instead of
-    /// making them decode the bytes ([`chimera_ports::Shared`]); other buses drop them.
+    /// Publishes `messages` (key, envelope with its encoder) on `topic` in one batch, as
+    /// [`Self::publish_encoded`] does: an in-process bus makes the bytes only if a consumer
+    /// reads them ([`chimera_ports::EventBus::publish_deferred`]), any other encodes them now.
     ///
     /// # Errors
     /// As [`Self::publish_encoded`].
-    pub async fn publish_shared(
+    pub async fn publish_deferred(
         &self,
         topic: Topic,
-        messages: &[(String, Vec<u8>)],
-        shared: &[Option<chimera_ports::Shared>],
+        messages: &[(String, Deferred)],
     ) -> PortResult<()> {
         if messages.is_empty() {
             return Ok(());
         }
         let name = self.topics.name(topic);
-        self.retry("publish", || {
-            self.bus.publish_batch_shared(&name, messages, shared)
-        })
-        .await
+        self.retry("publish", || self.bus.publish_deferred(&name, messages))
+            .await
     }
 }

@@ -260,11 +260,7 @@ fn publish(
             pacer.until(period * n).await;
             n += 1;
             stamp(&published, &batch, n);
-            let (messages, shared): (Vec<(String, Vec<u8>)>, Vec<_>) = batch
-                .into_iter()
-                .map(|bar| ((bar.symbol, bar.bytes), Some(bar.shared)))
-                .unzip();
-            bus.publish_batch_shared(&topic, &messages, &shared)
+            super::setup::publish_bars(&*bus, &topic, batch)
                 .await
                 .unwrap();
         }

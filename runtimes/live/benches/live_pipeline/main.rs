@@ -384,21 +384,17 @@ async fn throughput(
     let name = tp.live.bus.kind();
     let data = setup::bars(events / SYMBOLS.len() as u64);
     let last_ts = data.last().unwrap().ts;
-    let messages: Vec<(String, Vec<u8>)> = data
-        .iter()
-        .map(|bar| (bar.symbol.clone(), bar.bytes.clone()))
-        .collect();
-    let shared: Vec<_> = data.into_iter().map(|bar| Some(bar.shared)).collect();
-    for (chunk, values) in messages.chunks(2_000).zip(shared.chunks(2_000)) {
-        handle
-            .publish_batch_shared(&tp.topic("market.data"), chunk, values)
+    let count = data.len();
+    let mut data = data.into_iter().peekable();
+    while data.peek().is_some() {
+        let chunk: Vec<setup::Bar> = data.by_ref().take(2_000).collect();
+        setup::publish_bars(&**handle, &tp.topic("market.data"), chunk)
             .await
             .unwrap();
     }
-    let read_floor = floor::read_rate(handle, &tp.topic("market.data"), messages.len()).await;
+    let read_floor = floor::read_rate(handle, &tp.topic("market.data"), count).await;
     println!(
-        "floor (one subscriber of a fresh group reading the {} bars back, no decoding): {read_floor}",
-        messages.len()
+        "floor (one subscriber of a fresh group reading the {count} bars back, no decoding): {read_floor}"
     );
     let store = setup::store(db).await;
     let started = Instant::now();
@@ -409,7 +405,7 @@ async fn throughput(
         tokio::spawn(hops::watch_rate(
             tp.node_metrics,
             tp.node_id.clone(),
-            messages.len() as f64,
+            count as f64,
             started,
             Duration::from_mins(10),
         ))
@@ -439,12 +435,12 @@ async fn throughput(
         dir.display()
     );
     #[allow(clippy::cast_precision_loss, reason = "figures")]
-    let throughput = messages.len() as f64 / elapsed.as_secs_f64();
+    let throughput = count as f64 / elapsed.as_secs_f64();
     #[allow(clippy::cast_precision_loss, reason = "figures")]
     let peak_rss_mib = rss.map(|kib| kib as f64 / 1024.0);
     println!(
         "node throughput: {} market events routed to 5 portfolios in {:.2} s = {throughput:.0} events/s (from process start, incl. restore and consumer start-up)",
-        messages.len(),
+        count,
         elapsed.as_secs_f64(),
     );
     if let Some(steady) = steady {

@@ -14,7 +14,7 @@
 use super::setup::{self, Figures};
 use chimera_kernel::engine::Command;
 use chimera_kernel::event::ExecutionReport;
-use chimera_messages::{decode, MessageType};
+use chimera_messages::{decode, Envelope, MessageType};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -208,11 +208,22 @@ async fn run(watch: Watch) -> Observed {
     }
 }
 
-fn read_intent(payload: &[u8]) -> Option<Seen> {
-    match decode::<Command>(payload, MessageType::OrderCommand)
-        .ok()?
-        .payload
-    {
+/// The value a delivery shares in process (its bytes are then made only if read), else its
+/// bytes decoded.
+fn value<T: serde::de::DeserializeOwned + Clone + 'static>(
+    d: &chimera_ports::Delivery,
+    kind: MessageType,
+) -> Option<T> {
+    if let Some(envelope) = d.shared.as_ref().and_then(|s| s.get::<Envelope<T>>()) {
+        return Some(envelope.payload.clone());
+    }
+    decode::<T>(&d.payload, kind)
+        .ok()
+        .map(|envelope| envelope.payload)
+}
+
+fn read_intent(d: &chimera_ports::Delivery) -> Option<Seen> {
+    match value::<Command>(d, MessageType::OrderCommand)? {
         Command::Submit(intent) => Some(Seen::Intent {
             symbol: intent.symbol.as_str().to_owned(),
             created_at: intent.created_at.0,
@@ -222,10 +233,8 @@ fn read_intent(payload: &[u8]) -> Option<Seen> {
     }
 }
 
-fn read_fill(payload: &[u8]) -> Option<Seen> {
-    let report = decode::<ExecutionReport>(payload, MessageType::ExecutionReport)
-        .ok()?
-        .payload;
+fn read_fill(d: &chimera_ports::Delivery) -> Option<Seen> {
+    let report = value::<ExecutionReport>(d, MessageType::ExecutionReport)?;
     report.fill().is_some().then(|| Seen::Fill {
         order: report.client_order_id.as_str().to_owned(),
     })
@@ -282,7 +291,7 @@ fn spawn_reader(
     mut sub: Box<dyn chimera_ports::Subscription>,
     stamps: Option<Arc<super::stamped::Stamps>>,
     tx: tokio::sync::mpsc::UnboundedSender<(Seen, At)>,
-    read: fn(&[u8]) -> Option<Seen>,
+    read: fn(&chimera_ports::Delivery) -> Option<Seen>,
 ) -> tokio::task::JoinHandle<()> {
     let (wait, look_again) = match (&stamps, OBSERVER.get()) {
         (Some(_), Some(_)) => (Duration::ZERO, Some(Duration::from_millis(1))),
@@ -308,7 +317,7 @@ fn spawn_reader(
                     bus: bus.unwrap_or(seen_at),
                     seen: seen_at,
                 };
-                if let Some(seen) = read(&d.payload) {
+                if let Some(seen) = read(&d) {
                     if tx.send((seen, at)).is_err() {
                         return;
                     }

@@ -213,8 +213,33 @@ fn portfolio_id(symbol: &str) -> PortfolioId {
 pub(crate) struct Bar {
     pub(crate) symbol: String,
     pub(crate) ts: i64,
+    /// Its envelope encoded, for a bus across processes.
     pub(crate) bytes: Vec<u8>,
-    pub(crate) shared: chimera_ports::Shared,
+    /// Its envelope as a value, for the in-process bus: published as `chimera up`'s feed does
+    /// ([`chimera_ports::EventBus::publish_deferred`]).
+    pub(crate) value: chimera_ports::Deferred,
+}
+
+/// Publishes `bars` on `topic` in one batch, as the feed does on that bus: as values in
+/// process, encoded across processes.
+pub(crate) async fn publish_bars(
+    bus: &dyn chimera_ports::EventBus,
+    topic: &str,
+    bars: Vec<Bar>,
+) -> chimera_ports::PortResult<()> {
+    if bus.in_process() {
+        let messages: Vec<_> = bars
+            .into_iter()
+            .map(|bar| (bar.symbol, bar.value))
+            .collect();
+        bus.publish_deferred(topic, &messages).await
+    } else {
+        let messages: Vec<_> = bars
+            .into_iter()
+            .map(|bar| (bar.symbol, bar.bytes))
+            .collect();
+        bus.publish_batch(topic, &messages).await
+    }
 }
 
 /// `n` bars per symbol, interleaved in time.
@@ -247,7 +272,7 @@ pub(crate) fn bar_stream(per_symbol: u64) -> impl Iterator<Item = Bar> {
                 symbol: (*symbol).to_owned(),
                 ts,
                 bytes: encode(&envelope),
-                shared: chimera_ports::Shared::new(envelope),
+                value: chimera_ports::Deferred::new(envelope, encode),
             });
         }
         row

@@ -6,7 +6,9 @@
 //! which splits order-to-fill into the wait for the gateway's turn and the gateway's own work.
 
 use async_trait::async_trait;
-use chimera_ports::{EventBus, PortResult, Subscription};
+use chimera_kernel::engine::Command;
+use chimera_messages::Envelope;
+use chimera_ports::{Deferred, EventBus, PortResult, Subscription};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -31,7 +33,12 @@ impl Stamps {
     /// messages, most of the topic, cost only the look at their first bytes).
     fn note_read(&self, d: &chimera_ports::Delivery) {
         let read = Instant::now();
-        if !is_order_command(&d.payload) {
+        let command = match &d.shared {
+            // In process, without making the bytes of a message published as a value.
+            Some(shared) => shared.get::<Envelope<Command>>().is_some(),
+            None => is_order_command(&d.payload),
+        };
+        if !command {
             return;
         }
         super::timeline::mark(super::timeline::Mark::GatewayRead);
@@ -66,14 +73,15 @@ fn is_order_command(payload: &[u8]) -> bool {
         .is_some_and(|head| head.windows(15).any(|w| w == b"\"order_command\""))
 }
 
-/// What the timeline notes of a publish on `topic` (when it is traced).
-fn note_publish<'a>(topic: &str, mut payloads: impl Iterator<Item = &'a [u8]>) {
+/// What the timeline notes of a publish on `topic` (when it is traced): `commands` says
+/// whether the batch held an order command.
+fn note_publish(topic: &str, commands: impl FnOnce() -> bool) {
     use super::timeline::{mark, wanted, Mark};
     if !wanted() {
         return;
     }
     if topic.ends_with("orders.submission") {
-        mark(if payloads.any(is_order_command) {
+        mark(if commands() {
             Mark::Intent
         } else {
             Mark::Progress
@@ -111,7 +119,7 @@ impl EventBus for StampedBus {
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> PortResult<(i32, i64)> {
         let (partition, offset) = self.inner.publish(topic, key, payload).await?;
         let now = Instant::now();
-        note_publish(topic, std::iter::once(payload));
+        note_publish(topic, || is_order_command(payload));
         if self.stamps.watched.iter().any(|w| w == topic) {
             self.stamps
                 .at
@@ -140,20 +148,24 @@ impl EventBus for StampedBus {
             .publish_batch_shared(topic, messages, shared)
             .await?;
         let now = Instant::now();
-        note_publish(topic, messages.iter().map(|(_, p)| p.as_slice()));
-        if messages.is_empty() || !self.stamps.watched.iter().any(|w| w == topic) {
-            return Ok(());
-        }
-        let Some(&last) = self.inner.last_offsets(topic).await?.get(&0) else {
-            return Ok(());
-        };
-        let name: std::sync::Arc<str> = std::sync::Arc::from(topic);
-        let first = last + 1 - messages.len() as i64;
-        let mut at = self.stamps.at.lock().unwrap();
-        for offset in first..=last {
-            at.insert((std::sync::Arc::clone(&name), offset), now);
-        }
-        Ok(())
+        note_publish(topic, || messages.iter().any(|(_, p)| is_order_command(p)));
+        self.stamp_batch(topic, messages.len(), now).await
+    }
+
+    /// As [`Self::publish_batch`], for values encoded only if read: passed on as they are.
+    async fn publish_deferred(
+        &self,
+        topic: &str,
+        messages: &[(String, Deferred)],
+    ) -> PortResult<()> {
+        self.inner.publish_deferred(topic, messages).await?;
+        let now = Instant::now();
+        note_publish(topic, || {
+            messages
+                .iter()
+                .any(|(_, m)| m.shared().get::<Envelope<Command>>().is_some())
+        });
+        self.stamp_batch(topic, messages.len(), now).await
     }
 
     async fn subscribe(&self, topic: &str, group: &str) -> PortResult<Box<dyn Subscription>> {
@@ -183,6 +195,25 @@ impl EventBus for StampedBus {
 
     fn in_process(&self) -> bool {
         self.inner.in_process()
+    }
+}
+
+impl StampedBus {
+    /// Stamps the `count` messages just published on `topic` (its newest offsets) at `now`.
+    async fn stamp_batch(&self, topic: &str, count: usize, now: Instant) -> PortResult<()> {
+        if count == 0 || !self.stamps.watched.iter().any(|w| w == topic) {
+            return Ok(());
+        }
+        let Some(&last) = self.inner.last_offsets(topic).await?.get(&0) else {
+            return Ok(());
+        };
+        let name: std::sync::Arc<str> = std::sync::Arc::from(topic);
+        let first = last + 1 - count as i64;
+        let mut at = self.stamps.at.lock().unwrap();
+        for offset in first..=last {
+            at.insert((std::sync::Arc::clone(&name), offset), now);
+        }
+        Ok(())
     }
 }
 

@@ -20,7 +20,8 @@
 
 use chimera_kernel::engine::Command;
 use chimera_kernel::time::Timestamp;
-use chimera_messages::{MessageType, Progress, Topic};
+use chimera_messages::{encode, MessageType, Progress, Topic};
+use chimera_ports::Deferred;
 use chimera_runtime::runtime::Runtime;
 use std::future::Future;
 use std::pin::Pin;
@@ -243,37 +244,61 @@ impl Publisher {
         let (rt, key) = (Arc::clone(&self.rt), self.key.clone());
         Box::pin(async move {
             let at = chimera_runtime::runtime::wall_clock();
-            // In process the gateway takes each command as it was encoded, not decoded again.
-            let share = rt.bus.in_process();
-            let mut shared = Vec::new();
-            let mut messages: Vec<(String, Vec<u8>)> = Vec::with_capacity(batch.commands.len() + 1);
-            for (id, command) in batch.commands {
-                let envelope = rt.envelope(
-                    MessageType::OrderCommand,
-                    id,
-                    at,
-                    &key,
-                    command,
-                    batch.epoch,
-                );
-                messages.push((key.clone(), chimera_messages::encode(&envelope)));
-                if share {
-                    shared.push(Some(chimera_ports::Shared::new(envelope)));
+            let progress = batch.progress.map(|clock| Progress {
+                portfolio_id: chimera_kernel::ids::PortfolioId::new(key.as_str()),
+                clock,
+            });
+            let published = if rt.bus.in_process() {
+                // In process the gateway takes each command and promise as it was made: they
+                // are encoded only if something reads their bytes.
+                let mut messages = Vec::with_capacity(batch.commands.len() + 1);
+                for (id, command) in batch.commands {
+                    let envelope = rt.envelope(
+                        MessageType::OrderCommand,
+                        id,
+                        at,
+                        &key,
+                        command,
+                        batch.epoch,
+                    );
+                    messages.push((key.clone(), Deferred::new(envelope, encode::<Command>)));
                 }
-            }
-            if let Some(clock) = batch.progress {
-                let progress = Progress {
-                    portfolio_id: chimera_kernel::ids::PortfolioId::new(key.as_str()),
-                    clock,
-                };
-                let id = progress.message_id();
-                let bytes =
-                    rt.encode_fenced(MessageType::Progress, id, at, &key, &progress, batch.epoch);
-                messages.push((key.clone(), bytes));
-            }
-            rt.publish_shared(Topic::OrdersSubmission, &messages, &shared)
-                .await
-                .map_err(|e| chimera_runtime::runtime::fatal("publish order command", &e))
+                if let Some(progress) = progress {
+                    let id = progress.message_id();
+                    let envelope =
+                        rt.envelope(MessageType::Progress, id, at, &key, progress, batch.epoch);
+                    messages.push((key.clone(), Deferred::new(envelope, encode::<Progress>)));
+                }
+                rt.publish_deferred(Topic::OrdersSubmission, &messages)
+                    .await
+            } else {
+                let mut messages = Vec::with_capacity(batch.commands.len() + 1);
+                for (id, command) in batch.commands {
+                    let bytes = rt.encode_fenced(
+                        MessageType::OrderCommand,
+                        id,
+                        at,
+                        &key,
+                        &command,
+                        batch.epoch,
+                    );
+                    messages.push((key.clone(), bytes));
+                }
+                if let Some(progress) = progress {
+                    let id = progress.message_id();
+                    let bytes = rt.encode_fenced(
+                        MessageType::Progress,
+                        id,
+                        at,
+                        &key,
+                        &progress,
+                        batch.epoch,
+                    );
+                    messages.push((key.clone(), bytes));
+                }
+                rt.publish_encoded(Topic::OrdersSubmission, &messages).await
+            };
+            published.map_err(|e| chimera_runtime::runtime::fatal("publish order command", &e))
         })
     }
 
