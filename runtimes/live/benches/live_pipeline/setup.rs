@@ -207,16 +207,12 @@ fn portfolio_id(symbol: &str) -> PortfolioId {
     PortfolioId::new(format!("bench-{}", symbol.to_lowercase()))
 }
 
-/// A bar as the bench publishes it: its symbol (the key), its time stamp, its encoded
-/// envelope, and the envelope itself, shared beside the bytes as `chimera up`'s feed shares it
-/// (an in-process bus hands it to the consumers; the others drop it).
+/// A bar as the bench publishes it: its symbol (the key), its time stamp, and its envelope
+/// with its encoder, published as `chimera up`'s feed publishes one: as a value in process,
+/// encoded when published across processes.
 pub(crate) struct Bar {
     pub(crate) symbol: String,
     pub(crate) ts: i64,
-    /// Its envelope encoded, for a bus across processes.
-    pub(crate) bytes: Vec<u8>,
-    /// Its envelope as a value, for the in-process bus: published as `chimera up`'s feed does
-    /// ([`chimera_ports::EventBus::publish_deferred`]).
     pub(crate) value: chimera_ports::Deferred,
 }
 
@@ -236,7 +232,7 @@ pub(crate) async fn publish_bars(
     } else {
         let messages: Vec<_> = bars
             .into_iter()
-            .map(|bar| (bar.symbol, bar.bytes))
+            .map(|bar| (bar.symbol, bar.value.bytes().to_vec()))
             .collect();
         bus.publish_batch(topic, &messages).await
     }
@@ -271,7 +267,6 @@ pub(crate) fn bar_stream(per_symbol: u64) -> impl Iterator<Item = Bar> {
             row.push(Bar {
                 symbol: (*symbol).to_owned(),
                 ts,
-                bytes: encode(&envelope),
                 value: chimera_ports::Deferred::new(envelope, encode),
             });
         }
