@@ -142,6 +142,16 @@ pub trait FillRepository: Send + Sync {
     /// # Errors
     /// As [`Self::record_fill`], or [`crate::PortError::Codec`] for an undecodable row.
     async fn fills(&self, portfolio: &PortfolioId) -> PortResult<Vec<FillRecord>>;
+
+    /// How many fills the portfolio has: [`Self::fills`]'s length, without reading them (a
+    /// store that can count overrides it). `chimera up` asks it while it settles, where
+    /// reading and decoding every fill twice took about a tenth of the reference replay.
+    ///
+    /// # Errors
+    /// As [`Self::fills`].
+    async fn fill_count(&self, portfolio: &PortfolioId) -> PortResult<u64> {
+        Ok(self.fills(portfolio).await?.len() as u64)
+    }
 }
 
 /// A gateway turn's records written together: the orders it changed and the fills it saw.

@@ -255,6 +255,17 @@ impl FillRepository for SqlStore {
             })
             .collect()
     }
+
+    async fn fill_count(&self, portfolio: &PortfolioId) -> PortResult<u64> {
+        let count: i64 = sqlx::query_scalar::<Db, i64>(
+            &self.sql("SELECT COUNT(*) FROM fills WHERE portfolio_id = $1"),
+        )
+        .bind(portfolio.as_str().to_owned())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| db_error("count fills", e))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
 }
 
 #[cfg(test)]

@@ -130,12 +130,14 @@ fn costs(ts: i64) -> chimera_kernel::tca::FillCosts {
     }
 }
 
-/// [`FillRepository`]: unique by trade id, listed in insertion order, costs kept exactly.
+/// [`FillRepository`]: unique by trade id, listed in insertion order, costs kept exactly,
+/// counted as listed (a duplicate not counted, another portfolio's fills not counted).
 ///
 /// # Panics
 /// When the repository breaks the contract.
 pub async fn fill_repository_suite(repo: &dyn FillRepository, prefix: &str) {
     let portfolio = PortfolioId::new(format!("{prefix}-p"));
+    assert_eq!(repo.fill_count(&portfolio).await.expect("count"), 0);
     let record = |trade: &str, ts: i64| FillRecord {
         portfolio_id: portfolio.clone(),
         client_order_id: ClientOrderId::new(format!("{prefix}-c1")),
@@ -164,6 +166,17 @@ pub async fn fill_repository_suite(repo: &dyn FillRepository, prefix: &str) {
         fills,
         vec![record("t1", 10), record("t2", 5)],
         "round trip is lossless, insertion order"
+    );
+    assert_eq!(
+        repo.fill_count(&portfolio).await.expect("count"),
+        2,
+        "counted as listed, the duplicate once"
+    );
+    let other = PortfolioId::new(format!("{prefix}-other"));
+    assert_eq!(
+        repo.fill_count(&other).await.expect("count"),
+        0,
+        "another portfolio's fills are not counted"
     );
 }
 

@@ -115,7 +115,7 @@ impl Settling {
             let Some(settled) = node::checkpoint_settlement(&checkpoint.state) else {
                 return Ok(false);
             };
-            let recorded = rt.store.fills(id).await?.len() as u64;
+            let recorded = rt.store.fill_count(id).await?;
             if settled.open_orders > 0 || settled.fills != recorded {
                 return Ok(false);
             }
@@ -168,7 +168,7 @@ pub(crate) async fn print_positions(
     portfolios: &[PortfolioId],
 ) -> anyhow::Result<()> {
     for id in portfolios {
-        let fills = rt.store.fills(id).await?.len();
+        let fills = rt.store.fill_count(id).await?;
         for snapshot in rt.store.latest_snapshots(id).await? {
             let p = &snapshot.position;
             println!(
