@@ -14,15 +14,15 @@ use crate::journal_statement::{fits_one_statement, OneStatement};
 use crate::orders::{
     bind_encoded_order_row, bind_fill_row, fill_rows, order_rows, FILL_COLUMNS, ORDER_COLUMNS,
 };
-use crate::{db_error, Backend, Db, SqlStore};
+use crate::{cached_chunks, db_error, Backend, Db, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::order::Order;
 use chimera_ports::{ExecutionJournal, FillRecord, PortResult};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
 
-/// Rows per statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
-/// (18 per fill row).
+/// Rows per statement at most, a power of two ([`cached_chunks`]): well under SQLite's 32,766
+/// and PostgreSQL's 65,535 bound parameters (18 per fill row).
 const CHUNK: usize = 256;
 
 /// One transaction per batch: on SQLite one write lock and one WAL commit for a whole gateway
@@ -67,7 +67,7 @@ impl SqlStore {
             .await
             .map_err(|e| db_error("begin execution batch", e))?;
         let mut first_seen = HashSet::new();
-        for chunk in orders.chunks(CHUNK) {
+        for chunk in cached_chunks(self.backend, orders, CHUNK) {
             let inserted = self.insert_new_orders(&mut tx, chunk).await?;
             for order in chunk {
                 let id = order.intent.client_order_id.as_str();
@@ -79,7 +79,7 @@ impl SqlStore {
             }
         }
         let mut new = 0;
-        for chunk in fills.chunks(CHUNK) {
+        for chunk in cached_chunks(self.backend, fills, CHUNK) {
             new += self.insert_fills(&mut tx, chunk).await?;
         }
         tx.commit()

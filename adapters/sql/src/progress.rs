@@ -4,12 +4,13 @@
 
 use crate::audit::{bind_audit_row, table, AUDIT_COLUMNS, AUDIT_ROW};
 use crate::positions::{bind_signal_row, SIGNAL_COLUMNS, SIGNAL_ROW};
-use crate::{db_error, numbered_rows, Db, SqlStore};
+use crate::{cached_chunks, db_error, numbered_rows, Db, SqlStore};
 use async_trait::async_trait;
 use chimera_ports::{AuditKind, AuditRecord, Inserted, PortResult, Progress, ProgressJournal};
 use sqlx::AnyConnection;
 
-/// Rows per statement (10 bound values per signal row).
+/// Rows per statement at most, a power of two ([`cached_chunks`]; 10 bound values per signal
+/// row).
 const CHUNK: usize = 256;
 
 #[async_trait]
@@ -30,7 +31,7 @@ impl ProgressJournal for SqlStore {
                 .map_err(|e| db_error("roll back progress", e))?;
             return Ok(Inserted::Duplicate);
         }
-        for chunk in progress.signals.chunks(CHUNK) {
+        for chunk in cached_chunks(self.backend, progress.signals, CHUNK) {
             let statement = format!(
                 "INSERT INTO signals ({SIGNAL_COLUMNS}) VALUES {} ON CONFLICT (signal_id) \
                  DO NOTHING",
@@ -56,7 +57,7 @@ impl ProgressJournal for SqlStore {
         for kind in kinds {
             let of_kind: Vec<&AuditRecord> =
                 progress.events.iter().filter(|e| e.kind == kind).collect();
-            for chunk in of_kind.chunks(CHUNK) {
+            for chunk in cached_chunks(self.backend, &of_kind, CHUNK) {
                 self.insert_audit(&mut tx, kind, chunk).await?;
             }
         }
