@@ -179,6 +179,27 @@ impl std::fmt::Debug for MemoryEventBus {
 }
 
 impl MemoryEventBus {
+    /// Appends a batch of messages (key, payload, shared value) under one lock, then wakes the
+    /// topic's waiting members once.
+    fn push_all<'a>(
+        &self,
+        topic: &str,
+        messages: impl ExactSizeIterator<Item = (&'a str, Payload, Option<Shared>)>,
+    ) {
+        if messages.len() == 0 {
+            return;
+        }
+        let topic = self.inner.topic(topic);
+        {
+            let mut log = lock(&topic.log);
+            let at = Instant::now();
+            for (key, payload, shared) in messages {
+                log.push(key, payload, shared, at);
+            }
+        }
+        topic.published.notify_waiters();
+    }
+
     /// An empty bus keeping each message for [`DEFAULT_BUS_RETENTION`] at least.
     pub fn new() -> Self {
         Self::default()
@@ -246,19 +267,13 @@ impl EventBus for MemoryEventBus {
         messages: &[(String, Vec<u8>)],
         shared: &[Option<Shared>],
     ) -> PortResult<()> {
-        if messages.is_empty() {
-            return Ok(());
-        }
-        let topic = self.inner.topic(topic);
-        {
-            let mut log = lock(&topic.log);
-            let at = Instant::now();
-            for (n, (key, payload)) in messages.iter().enumerate() {
+        self.push_all(
+            topic,
+            messages.iter().enumerate().map(|(n, (key, payload))| {
                 let payload = Payload::from(chimera_ports::Bytes::copy_from_slice(payload));
-                log.push(key, payload, shared.get(n).cloned().flatten(), at);
-            }
-        }
-        topic.published.notify_waiters();
+                (key.as_str(), payload, shared.get(n).cloned().flatten())
+            }),
+        );
         Ok(())
     }
 
@@ -268,19 +283,13 @@ impl EventBus for MemoryEventBus {
         topic: &str,
         messages: &[(String, Deferred)],
     ) -> PortResult<()> {
-        if messages.is_empty() {
-            return Ok(());
-        }
-        let topic = self.inner.topic(topic);
-        {
-            let mut log = lock(&topic.log);
-            let at = Instant::now();
-            for (key, message) in messages {
+        self.push_all(
+            topic,
+            messages.iter().map(|(key, message)| {
                 let shared = Some(message.shared().clone());
-                log.push(key, Payload::deferred(message.clone()), shared, at);
-            }
-        }
-        topic.published.notify_waiters();
+                (key.as_str(), Payload::deferred(message.clone()), shared)
+            }),
+        );
         Ok(())
     }
 

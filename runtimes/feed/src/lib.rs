@@ -108,7 +108,7 @@ pub async fn publish_source(
     let mut first_ts = None;
     let mut index = 0_u64;
     let mut published = 0_u64;
-    let mut batch = Batch::new(rt.bus.in_process());
+    let mut batch = Batch::default();
     let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
     while !rt.shutdown.is_triggered() {
         let Some(record) = next_record(&rt, source, deadline).await? else {
@@ -226,54 +226,34 @@ async fn dead_letter(
         .map_err(|e| fatal("dead letter", &e))
 }
 
-/// The events of one bus batch: encoded, or in process kept as values that node and gateway
-/// take as they are (encoded only if something reads their bytes).
-enum Batch {
-    Encoded(Vec<(String, Vec<u8>)>),
-    Values(Vec<(String, Deferred)>),
-}
+/// The events of one bus batch, as values: in process node and gateway take them as they
+/// are (encoded only if something reads their bytes); any other bus encodes them as it
+/// publishes.
+#[derive(Default)]
+struct Batch(Vec<(String, Deferred)>);
 
 impl Batch {
-    fn new(in_process: bool) -> Self {
-        if in_process {
-            Self::Values(Vec::with_capacity(BATCH))
-        } else {
-            Self::Encoded(Vec::with_capacity(BATCH))
-        }
-    }
-
     fn push(&mut self, key: String, envelope: Envelope<MarketEvent>) {
-        match self {
-            Self::Encoded(batch) => batch.push((key, encode(&envelope))),
-            Self::Values(batch) => batch.push((key, Deferred::new(envelope, encode))),
-        }
+        self.0.push((key, Deferred::new(envelope, encode)));
     }
 
     fn len(&self) -> usize {
-        match self {
-            Self::Encoded(batch) => batch.len(),
-            Self::Values(batch) => batch.len(),
-        }
+        self.0.len()
     }
 
     /// Publishes the batch (retrying transient failures) and empties it.
     async fn flush(&mut self, rt: &Runtime, topic: &str) -> anyhow::Result<()> {
-        let published = self.len();
-        if published == 0 {
+        if self.0.is_empty() {
             return Ok(());
         }
-        rt.retry("publish market data", || match &*self {
-            Self::Encoded(batch) => rt.bus.publish_batch(topic, batch),
-            Self::Values(batch) => rt.bus.publish_deferred(topic, batch),
+        rt.retry("publish market data", || {
+            rt.bus.publish_deferred(topic, &self.0)
         })
         .await
         .map_err(|e| fatal("publish market data", &e))?;
         metrics::counter!("chimera_feed_events_total", "component" => rt.source.clone())
-            .increment(published as u64);
-        match self {
-            Self::Encoded(batch) => batch.clear(),
-            Self::Values(batch) => batch.clear(),
-        }
+            .increment(self.0.len() as u64);
+        self.0.clear();
         Ok(())
     }
 }

@@ -46,9 +46,9 @@ impl Runtime {
     /// Publishes `messages` (each `(key, message id, payload)`), in order per key, waiting once
     /// for all of them to be durable: the gateway's reports of one turn, for several
     /// portfolios, cost one round trip. A retry after a failure may publish a prefix twice;
-    /// consumers are idempotent by message id. On an in-process bus each envelope goes as a
-    /// value, with a copy of its payload ([`Self::publish_deferred`]): the consumers take it
-    /// rather than decode bytes, which are made only if one reads them.
+    /// consumers are idempotent by message id. Each envelope goes as a value, with a copy of
+    /// its payload ([`Self::publish_deferred`]): in process the consumers take it rather than
+    /// decode bytes, which are made only if one reads them.
     ///
     /// # Errors
     /// As [`Self::publish`].
@@ -59,25 +59,15 @@ impl Runtime {
         messages: &[(&str, &str, &T)],
     ) -> PortResult<()> {
         let at = wall_clock();
-        if self.bus.in_process() {
-            let deferred: Vec<(String, Deferred)> = messages
-                .iter()
-                .map(|(key, id, payload)| {
-                    let id = (*id).to_owned();
-                    let envelope = self.envelope(kind, id, at, key, (*payload).clone(), None);
-                    ((*key).to_owned(), Deferred::new(envelope, encode::<T>))
-                })
-                .collect();
-            return self.publish_deferred(topic, &deferred).await;
-        }
-        let encoded: Vec<(String, Vec<u8>)> = messages
+        let deferred: Vec<(String, Deferred)> = messages
             .iter()
             .map(|(key, id, payload)| {
-                let bytes = self.encode_fenced(kind, (*id).to_owned(), at, key, payload, None);
-                ((*key).to_owned(), bytes)
+                let id = (*id).to_owned();
+                let envelope = self.envelope(kind, id, at, key, (*payload).clone(), None);
+                ((*key).to_owned(), Deferred::new(envelope, encode::<T>))
             })
             .collect();
-        self.publish_encoded(topic, &encoded).await
+        self.publish_deferred(topic, &deferred).await
     }
 
     /// `payload` in an envelope from this process, stamped `at`, encoded: what

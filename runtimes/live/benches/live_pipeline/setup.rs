@@ -216,26 +216,18 @@ pub(crate) struct Bar {
     pub(crate) value: chimera_ports::Deferred,
 }
 
-/// Publishes `bars` on `topic` in one batch, as the feed does on that bus: as values in
-/// process, encoded across processes.
+/// Publishes `bars` on `topic` in one batch, as the feed does: as values, which the
+/// in-process bus keeps as they are and any other bus encodes as it publishes.
 pub(crate) async fn publish_bars(
     bus: &dyn chimera_ports::EventBus,
     topic: &str,
     bars: Vec<Bar>,
 ) -> chimera_ports::PortResult<()> {
-    if bus.in_process() {
-        let messages: Vec<_> = bars
-            .into_iter()
-            .map(|bar| (bar.symbol, bar.value))
-            .collect();
-        bus.publish_deferred(topic, &messages).await
-    } else {
-        let messages: Vec<_> = bars
-            .into_iter()
-            .map(|bar| (bar.symbol, bar.value.bytes().to_vec()))
-            .collect();
-        bus.publish_batch(topic, &messages).await
-    }
+    let messages: Vec<_> = bars
+        .into_iter()
+        .map(|bar| (bar.symbol, bar.value))
+        .collect();
+    bus.publish_deferred(topic, &messages).await
 }
 
 /// `n` bars per symbol, interleaved in time.

@@ -248,56 +248,29 @@ impl Publisher {
                 portfolio_id: chimera_kernel::ids::PortfolioId::new(key.as_str()),
                 clock,
             });
-            let published = if rt.bus.in_process() {
-                // In process the gateway takes each command and promise as it was made: they
-                // are encoded only if something reads their bytes.
-                let mut messages = Vec::with_capacity(batch.commands.len() + 1);
-                for (id, command) in batch.commands {
-                    let envelope = rt.envelope(
-                        MessageType::OrderCommand,
-                        id,
-                        at,
-                        &key,
-                        command,
-                        batch.epoch,
-                    );
-                    messages.push((key.clone(), Deferred::new(envelope, encode::<Command>)));
-                }
-                if let Some(progress) = progress {
-                    let id = progress.message_id();
-                    let envelope =
-                        rt.envelope(MessageType::Progress, id, at, &key, progress, batch.epoch);
-                    messages.push((key.clone(), Deferred::new(envelope, encode::<Progress>)));
-                }
-                rt.publish_deferred(Topic::OrdersSubmission, &messages)
-                    .await
-            } else {
-                let mut messages = Vec::with_capacity(batch.commands.len() + 1);
-                for (id, command) in batch.commands {
-                    let bytes = rt.encode_fenced(
-                        MessageType::OrderCommand,
-                        id,
-                        at,
-                        &key,
-                        &command,
-                        batch.epoch,
-                    );
-                    messages.push((key.clone(), bytes));
-                }
-                if let Some(progress) = progress {
-                    let id = progress.message_id();
-                    let bytes = rt.encode_fenced(
-                        MessageType::Progress,
-                        id,
-                        at,
-                        &key,
-                        &progress,
-                        batch.epoch,
-                    );
-                    messages.push((key.clone(), bytes));
-                }
-                rt.publish_encoded(Topic::OrdersSubmission, &messages).await
-            };
+            // In process the gateway takes each command and promise as it was made: they are
+            // encoded only if something reads their bytes (any other bus encodes them now).
+            let mut messages = Vec::with_capacity(batch.commands.len() + 1);
+            for (id, command) in batch.commands {
+                let envelope = rt.envelope(
+                    MessageType::OrderCommand,
+                    id,
+                    at,
+                    &key,
+                    command,
+                    batch.epoch,
+                );
+                messages.push((key.clone(), Deferred::new(envelope, encode::<Command>)));
+            }
+            if let Some(progress) = progress {
+                let id = progress.message_id();
+                let envelope =
+                    rt.envelope(MessageType::Progress, id, at, &key, progress, batch.epoch);
+                messages.push((key.clone(), Deferred::new(envelope, encode::<Progress>)));
+            }
+            let published = rt
+                .publish_deferred(Topic::OrdersSubmission, &messages)
+                .await;
             published.map_err(|e| chimera_runtime::runtime::fatal("publish order command", &e))
         })
     }
