@@ -1,6 +1,7 @@
 //! The audit trail: alerts, dead letters and strategy events, each in its own table.
 
-use crate::{db_error, numbered_rows, Db, Query, SqlStore};
+use crate::statements::Statement;
+use crate::{db_error, Db, Query, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::{AuditKind, AuditQuery, AuditRecord, AuditRepository, Inserted, PortResult};
@@ -48,12 +49,8 @@ pub(crate) fn bind_audit_row<'q>(query: Query<'q>, record: &AuditRecord) -> Quer
 #[async_trait]
 impl AuditRepository for SqlStore {
     async fn record(&self, record: &AuditRecord) -> PortResult<Inserted> {
-        let statement = format!(
-            "INSERT INTO {} ({AUDIT_COLUMNS}) VALUES {} ON CONFLICT (key) DO NOTHING",
-            table(record.kind),
-            numbered_rows(AUDIT_ROW, 1)
-        );
-        let result = bind_audit_row(sqlx::query::<Db>(&self.sql(&statement)), record)
+        let statement = self.statement(Statement::InsertAudit(record.kind, 1));
+        let result = bind_audit_row(sqlx::query::<Db>(&statement), record)
             .execute(&self.pool)
             .await
             .map_err(|e| db_error("record audit entry", e))?;

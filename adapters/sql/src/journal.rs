@@ -11,9 +11,8 @@
 //! writes it in one statement, one round trip instead of four.
 
 use crate::journal_statement::{fits_one_statement, OneStatement};
-use crate::orders::{
-    bind_encoded_order_row, bind_fill_row, fill_rows, order_rows, FILL_COLUMNS, ORDER_COLUMNS,
-};
+use crate::orders::{bind_encoded_order_row, bind_fill_row};
+use crate::statements::Statement;
 use crate::{cached_chunks, db_error, Backend, Db, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::order::Order;
@@ -94,12 +93,7 @@ impl SqlStore {
         conn: &mut AnyConnection,
         orders: &[Order],
     ) -> PortResult<HashSet<String>> {
-        let written = format!(
-            "INSERT INTO orders ({ORDER_COLUMNS}) VALUES {} \
-             ON CONFLICT (client_order_id) DO NOTHING RETURNING client_order_id",
-            order_rows(orders.len())
-        );
-        let statement = self.sql(&written);
+        let statement = self.statement(Statement::NewOrders(orders.len()));
         let mut query = sqlx::query::<Db>(&statement);
         for order in orders {
             query = bind_encoded_order_row(query, order)?;
@@ -120,11 +114,7 @@ impl SqlStore {
         conn: &mut AnyConnection,
         fills: &[FillRecord],
     ) -> PortResult<usize> {
-        let written = format!(
-            "INSERT INTO fills ({FILL_COLUMNS}) VALUES {} ON CONFLICT (trade_id) DO NOTHING",
-            fill_rows(fills.len())
-        );
-        let statement = self.sql(&written);
+        let statement = self.statement(Statement::InsertFills(fills.len()));
         let mut query = sqlx::query::<Db>(&statement);
         for fill in fills {
             query = bind_fill_row(query, fill)?;

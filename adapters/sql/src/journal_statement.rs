@@ -18,6 +18,7 @@
 use crate::orders::{
     bind_encoded_order_row, bind_fill_row, FILL_COLUMNS, FILL_ROW, ORDER_COLUMNS, ORDER_ROW,
 };
+use crate::statements::Statement;
 use crate::{db_error, numbered_rows_from, Db, SqlStore};
 use chimera_kernel::order::Order;
 use chimera_ports::{FillRecord, PortResult};
@@ -56,7 +57,7 @@ pub(crate) fn fits_one_statement(orders: &[Order], fills: &[FillRecord], max_row
 ///
 /// The `WITH` parts share one snapshot, so `existing` sees the tables as they were before the
 /// statement; the inserts read it, which is the only way one part can depend on another.
-fn statement(orders: usize, fills: usize) -> String {
+pub(crate) fn statement(orders: usize, fills: usize) -> String {
     let per_order = ORDER_ROW.matches('?').count();
     let mut parts = Vec::new();
     let (existing, inserted_orders, not_existing) = if orders == 0 {
@@ -111,7 +112,10 @@ impl SqlStore {
         orders: &[Order],
         fills: &[FillRecord],
     ) -> PortResult<OneStatement> {
-        let written = statement(orders.len(), fills.len());
+        let written = self.statement(Statement::NewTurn {
+            orders: orders.len(),
+            fills: fills.len(),
+        });
         let mut query = sqlx::query::<Db>(&written);
         for order in orders {
             query = bind_encoded_order_row(query, order)?;

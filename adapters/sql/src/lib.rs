@@ -30,6 +30,7 @@ mod positions;
 mod progress;
 mod provision;
 mod registry;
+mod statements;
 mod tokens;
 mod treasury;
 
@@ -46,6 +47,8 @@ use sqlx::AnyPool;
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// The multi-row writes' texts, written once ([`statements`]).
+    texts: std::sync::Arc<statements::StatementTexts>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -117,7 +120,11 @@ impl SqlStore {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            texts: std::sync::Arc::default(),
+        })
     }
 
     /// Which database this store talks to.
@@ -154,23 +161,28 @@ impl SqlStore {
             })
     }
 
-    /// `statement` for this backend: as written (PostgreSQL, with its `::numeric`, `::jsonb`
-    /// and `::text` casts between the `Any` driver's text parameters and the typed columns),
-    /// or with those casts removed (SQLite, whose affinities keep the text as it is).
-    ///
-    /// On SQLite, `$1, $2, …` written in order, each once, become anonymous `?`s: SQLite keeps
-    /// named parameters in a list it searches linearly, when preparing and again for each
-    /// value bound, so a multi-row insert of thousands of `$N`s costs time quadratic in them.
+    /// `statement` for this store's backend ([`for_backend`]).
     pub(crate) fn sql<'a>(&self, statement: &'a str) -> std::borrow::Cow<'a, str> {
-        match self.backend {
-            Backend::Postgres => std::borrow::Cow::Borrowed(statement),
-            Backend::Sqlite => {
-                let plain = statement
-                    .replace("::numeric", "")
-                    .replace("::jsonb", "")
-                    .replace("::text", "");
-                std::borrow::Cow::Owned(anonymous_parameters(&plain).unwrap_or(plain))
-            }
+        for_backend(self.backend, statement)
+    }
+}
+
+/// `statement` for `backend`: as written (PostgreSQL, with its `::numeric`, `::jsonb` and
+/// `::text` casts between the `Any` driver's text parameters and the typed columns), or with
+/// those casts removed (SQLite, whose affinities keep the text as it is).
+///
+/// On SQLite, `$1, $2, …` written in order, each once, become anonymous `?`s: SQLite keeps
+/// named parameters in a list it searches linearly, when preparing and again for each value
+/// bound, so a multi-row insert of thousands of `$N`s costs time quadratic in them.
+pub(crate) fn for_backend(backend: Backend, statement: &str) -> std::borrow::Cow<'_, str> {
+    match backend {
+        Backend::Postgres => std::borrow::Cow::Borrowed(statement),
+        Backend::Sqlite => {
+            let plain = statement
+                .replace("::numeric", "")
+                .replace("::jsonb", "")
+                .replace("::text", "");
+            std::borrow::Cow::Owned(anonymous_parameters(&plain).unwrap_or(plain))
         }
     }
 }
@@ -298,6 +310,7 @@ pub(crate) fn cached_chunks<T>(
 /// [`numbered_rows`] with the first `?` numbered `$first` (for a statement whose earlier
 /// parts bind `first - 1` values).
 pub(crate) fn numbered_rows_from(row: &str, n: usize, first: usize) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity((row.len() + 8) * n);
     let mut next = first;
     for r in 0..n {
@@ -306,8 +319,7 @@ pub(crate) fn numbered_rows_from(row: &str, n: usize, first: usize) -> String {
         }
         for c in row.chars() {
             if c == '?' {
-                out.push('$');
-                out.push_str(&next.to_string());
+                let _ = write!(out, "${next}"); // writing to a String cannot fail
                 next += 1;
             } else {
                 out.push(c);

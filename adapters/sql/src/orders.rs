@@ -1,6 +1,7 @@
 //! Orders (every state, never regressed) and fills (unique by venue trade id).
 
-use crate::{canonical, db_error, from_canonical, from_json, numbered_rows, to_json, Db, SqlStore};
+use crate::statements::Statement;
+use crate::{canonical, db_error, from_canonical, from_json, to_json, Db, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::ids::{ClientOrderId, PortfolioId, Symbol};
 use chimera_kernel::order::{Order, Side};
@@ -28,16 +29,6 @@ pub(crate) const ORDER_ROW: &str = "(?, ?, ?, ?, ?, ?, ?::numeric, ?, ?, 1, ?::j
 pub(crate) const FILL_ROW: &str =
     "(?, ?, ?, ?, ?, ?::numeric, ?::numeric, ?, ?::jsonb, ?, ?::numeric, ?, ?, \
      ?, ?, ?::numeric, ?::numeric, ?::jsonb)";
-
-/// `n` rows of [`ORDER_COLUMNS`] placeholders: `($1, …, $10), ($11, …)`.
-pub(crate) fn order_rows(n: usize) -> String {
-    numbered_rows(ORDER_ROW, n)
-}
-
-/// `n` rows of [`FILL_COLUMNS`] placeholders.
-pub(crate) fn fill_rows(n: usize) -> String {
-    numbered_rows(FILL_ROW, n)
-}
 
 /// Binds one order row of [`ORDER_COLUMNS`] (its status, terminal flag and body encoded).
 pub(crate) fn bind_order_row<'q>(
@@ -105,11 +96,7 @@ impl SqlStore {
         let terminal = i64::from(order.status.is_terminal());
         for _ in 0..MAX_UPDATE_ATTEMPTS {
             let inserted = bind_order_row(
-                sqlx::query::<Db>(&self.sql(&format!(
-                    "INSERT INTO orders ({ORDER_COLUMNS}) VALUES {} \
-                     ON CONFLICT (client_order_id) DO NOTHING",
-                    order_rows(1)
-                ))),
+                sqlx::query::<Db>(&self.statement(Statement::InsertOrder)),
                 order,
                 &status,
                 terminal,
@@ -168,10 +155,7 @@ impl SqlStore {
         record: &FillRecord,
     ) -> PortResult<Inserted> {
         let result = bind_fill_row(
-            sqlx::query::<Db>(&self.sql(&format!(
-                "INSERT INTO fills ({FILL_COLUMNS}) VALUES {} ON CONFLICT (trade_id) DO NOTHING",
-                fill_rows(1)
-            ))),
+            sqlx::query::<Db>(&self.statement(Statement::InsertFills(1))),
             record,
         )?
         .execute(&mut *conn)
@@ -273,10 +257,15 @@ mod tests {
     #[test]
     fn rows_are_numbered_across_the_statement() {
         assert_eq!(
-            super::order_rows(2),
+            crate::numbered_rows(super::ORDER_ROW, 2),
             "($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, 1, $10::jsonb), \
              ($11, $12, $13, $14, $15, $16, $17::numeric, $18, $19, 1, $20::jsonb)"
         );
-        assert_eq!(super::fill_rows(3).matches('$').count(), 54);
+        assert_eq!(
+            crate::numbered_rows(super::FILL_ROW, 3)
+                .matches('$')
+                .count(),
+            54
+        );
     }
 }

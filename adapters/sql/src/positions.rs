@@ -1,6 +1,7 @@
 //! Position snapshots (one per portfolio, symbol and time) and signals (once per id).
 
-use crate::{db_error, from_json, numbered_rows, to_json, Db, Query, SqlStore};
+use crate::statements::Statement;
+use crate::{db_error, from_json, to_json, Db, Query, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::ids::{PortfolioId, SignalId, Symbol};
 use chimera_kernel::time::Timestamp;
@@ -95,11 +96,8 @@ impl PositionRepository for SqlStore {
 #[async_trait]
 impl SignalRepository for SqlStore {
     async fn record_signal(&self, signal: &SignalRecord) -> PortResult<Inserted> {
-        let statement = format!(
-            "INSERT INTO signals ({SIGNAL_COLUMNS}) VALUES {} ON CONFLICT (signal_id) DO NOTHING",
-            numbered_rows(SIGNAL_ROW, 1)
-        );
-        let result = bind_signal_row(sqlx::query::<Db>(&self.sql(&statement)), signal)?
+        let statement = self.statement(Statement::InsertSignals(1));
+        let result = bind_signal_row(sqlx::query::<Db>(&statement), signal)?
             .execute(&self.pool)
             .await
             .map_err(|e| db_error("insert signal", e))?;

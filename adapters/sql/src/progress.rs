@@ -2,9 +2,10 @@
 //! checkpoint in one transaction, signals and events as multi-row inserts; rolled back when the
 //! checkpoint turns out stale (another node owns the portfolio).
 
-use crate::audit::{bind_audit_row, table, AUDIT_COLUMNS, AUDIT_ROW};
-use crate::positions::{bind_signal_row, SIGNAL_COLUMNS, SIGNAL_ROW};
-use crate::{cached_chunks, db_error, numbered_rows, Db, SqlStore};
+use crate::audit::bind_audit_row;
+use crate::positions::bind_signal_row;
+use crate::statements::Statement;
+use crate::{cached_chunks, db_error, Db, SqlStore};
 use async_trait::async_trait;
 use chimera_ports::{AuditKind, AuditRecord, Inserted, PortResult, Progress, ProgressJournal};
 use sqlx::AnyConnection;
@@ -32,12 +33,7 @@ impl ProgressJournal for SqlStore {
             return Ok(Inserted::Duplicate);
         }
         for chunk in cached_chunks(self.backend, progress.signals, CHUNK) {
-            let statement = format!(
-                "INSERT INTO signals ({SIGNAL_COLUMNS}) VALUES {} ON CONFLICT (signal_id) \
-                 DO NOTHING",
-                numbered_rows(SIGNAL_ROW, chunk.len())
-            );
-            let sql = self.sql(&statement);
+            let sql = self.statement(Statement::InsertSignals(chunk.len()));
             let mut query = sqlx::query::<Db>(&sql);
             for signal in chunk {
                 query = bind_signal_row(query, signal)?;
@@ -78,12 +74,7 @@ impl SqlStore {
         kind: AuditKind,
         records: &[&AuditRecord],
     ) -> PortResult<()> {
-        let statement = format!(
-            "INSERT INTO {} ({AUDIT_COLUMNS}) VALUES {} ON CONFLICT (key) DO NOTHING",
-            table(kind),
-            numbered_rows(AUDIT_ROW, records.len())
-        );
-        let sql = self.sql(&statement);
+        let sql = self.statement(Statement::InsertAudit(kind, records.len()));
         let mut query = sqlx::query::<Db>(&sql);
         for record in records {
             query = bind_audit_row(query, record);

@@ -370,17 +370,14 @@ impl Gateway {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        let ids: Vec<String> = reports.iter().map(report_id).collect();
-        let messages: Vec<(&str, &str, &ExecutionReport)> = reports
+        let messages = reports
             .iter()
-            .zip(&ids)
-            .map(|(r, id)| (r.portfolio_id.as_str(), id.as_str(), r))
-            .collect();
+            .map(|r| (r.portfolio_id.as_str(), report_id(r), r.clone()));
         self.rt
             .publish_keyed(
                 Topic::OrdersFeedback,
                 MessageType::ExecutionReport,
-                &messages,
+                messages,
             )
             .await
             .map_err(|e| fatal("publish reports", &e))?;

@@ -46,25 +46,24 @@ impl Runtime {
     /// Publishes `messages` (each `(key, message id, payload)`), in order per key, waiting once
     /// for all of them to be durable: the gateway's reports of one turn, for several
     /// portfolios, cost one round trip. A retry after a failure may publish a prefix twice;
-    /// consumers are idempotent by message id. Each envelope goes as a value, with a copy of
-    /// its payload ([`Self::publish_deferred`]): in process the consumers take it rather than
-    /// decode bytes, which are made only if one reads them.
+    /// consumers are idempotent by message id. Each envelope goes as a value
+    /// ([`Self::publish_deferred`]): in process the consumers take it rather than decode
+    /// bytes, which are made only if one reads them.
     ///
     /// # Errors
     /// As [`Self::publish`].
-    pub async fn publish_keyed<T: serde::Serialize + Clone + Send + Sync + 'static>(
+    pub async fn publish_keyed<'a, T: serde::Serialize + Send + Sync + 'static>(
         &self,
         topic: Topic,
         kind: MessageType,
-        messages: &[(&str, &str, &T)],
+        messages: impl IntoIterator<Item = (&'a str, String, T)> + Send,
     ) -> PortResult<()> {
         let at = wall_clock();
         let deferred: Vec<(String, Deferred)> = messages
-            .iter()
+            .into_iter()
             .map(|(key, id, payload)| {
-                let id = (*id).to_owned();
-                let envelope = self.envelope(kind, id, at, key, (*payload).clone(), None);
-                ((*key).to_owned(), Deferred::new(envelope, encode::<T>))
+                let envelope = self.envelope(kind, id, at, key, payload, None);
+                (key.to_owned(), Deferred::new(envelope, encode::<T>))
             })
             .collect();
         self.publish_deferred(topic, &deferred).await

@@ -98,19 +98,28 @@ impl Default for Acks {
 }
 
 impl Acks {
+    /// Acknowledges, per partition, the newest of the deliveries every portfolio is done
+    /// with (acknowledgement is cumulative). A router reads one topic, so the partitions are
+    /// few: they are told apart in a short list, without hashing every delivery's topic.
     async fn flush(&mut self, sub: &mut Box<dyn Subscription>, rt: &Runtime) -> anyhow::Result<()> {
         self.flushed = std::time::Instant::now();
-        let mut last: HashMap<(Arc<str>, i32), Delivery> = HashMap::new();
+        let mut last: Vec<Delivery> = Vec::new();
         while self
             .fifo
             .front()
             .is_some_and(|(_, p)| p.load(Ordering::Acquire) == 0)
         {
             if let Some((d, _)) = self.fifo.pop_front() {
-                last.insert((d.topic.clone(), d.partition), d);
+                match last
+                    .iter_mut()
+                    .find(|l| l.partition == d.partition && l.topic == d.topic)
+                {
+                    Some(newest) => *newest = d,
+                    None => last.push(d),
+                }
             }
         }
-        for d in last.values() {
+        for d in &last {
             rt.ack(sub, d).await.map_err(|e| fatal("ack", &e))?;
         }
         Ok(())
@@ -137,7 +146,7 @@ pub(crate) async fn route(
 ) -> anyhow::Result<()> {
     let mut acks = Acks::default();
     let mut shutdown = rt.shutdown.clone();
-    let mut streams: HashMap<(Arc<str>, i32), Arc<str>> = HashMap::new();
+    let mut streams = Streams::default();
     tokio::select! {
         () = table.opened() => {}
         () = shutdown.wait() => return Ok(()),
@@ -159,10 +168,7 @@ pub(crate) async fn route(
             }
             Err(e) => return Err(fatal("poll", &e)),
         };
-        let stream = streams
-            .entry((delivery.topic.clone(), delivery.partition))
-            .or_insert_with(|| format!("{}/{}", delivery.topic, delivery.partition).into())
-            .clone();
+        let stream = streams.name(&delivery);
         let origin = Origin {
             stream,
             offset: delivery.offset,
@@ -243,6 +249,32 @@ pub(crate) async fn route(
         }
     }
     acks.flush(&mut sub, &rt).await
+}
+
+/// The name (`topic/partition`) of each stream a router reads, made once per stream.
+#[derive(Default)]
+struct Streams {
+    /// The stream of the last delivery: nearly every delivery is of the same one, found
+    /// without hashing its topic.
+    last: Option<(Arc<str>, i32, Arc<str>)>,
+    named: HashMap<(Arc<str>, i32), Arc<str>>,
+}
+
+impl Streams {
+    fn name(&mut self, d: &Delivery) -> Arc<str> {
+        if let Some((topic, partition, name)) = &self.last {
+            if *partition == d.partition && (Arc::ptr_eq(topic, &d.topic) || *topic == d.topic) {
+                return Arc::clone(name);
+            }
+        }
+        let name = Arc::clone(
+            self.named
+                .entry((Arc::clone(&d.topic), d.partition))
+                .or_insert_with(|| format!("{}/{}", d.topic, d.partition).into()),
+        );
+        self.last = Some((Arc::clone(&d.topic), d.partition, Arc::clone(&name)));
+        name
+    }
 }
 
 fn pressure(

@@ -187,25 +187,29 @@ fn print_in_process(o: &Outcome, l: &latency::Latency) {
 /// in-memory bus; busy-polling with `CHIMERA_BENCH_BUSY_POLL=1`.
 async fn in_process(bus: &Bus, dir: &std::path::Path) -> Outcome {
     let (bus, dir) = (bus.clone(), dir.to_path_buf());
-    let thread = std::thread::spawn(move || {
-        let mut builder = tokio::runtime::Builder::new_current_thread();
-        timeline::install(&mut builder)
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async {
-                // As `chimera up --busy-poll` keeps its thread awake.
-                let (stop, shutdown) = chimera_live::runtime::shutdown_pair();
-                if std::env::var_os("CHIMERA_BENCH_BUSY_POLL").is_some() {
-                    println!("the runtimes' thread busy-polls (chimera up --busy-poll)");
-                    chimera_live::busy_poll::busy_poll(shutdown);
-                }
-                let outcome = run_on(&bus, None, &dir).await;
-                timeline::report();
-                stop.trigger();
-                outcome
-            })
-    });
+    // Named, so a profiler's samples of the runtimes' thread can be told apart.
+    let thread = std::thread::Builder::new()
+        .name("runtimes".into())
+        .spawn(move || {
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            timeline::install(&mut builder)
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    // As `chimera up --busy-poll` keeps its thread awake.
+                    let (stop, shutdown) = chimera_live::runtime::shutdown_pair();
+                    if std::env::var_os("CHIMERA_BENCH_BUSY_POLL").is_some() {
+                        println!("the runtimes' thread busy-polls (chimera up --busy-poll)");
+                        chimera_live::busy_poll::busy_poll(shutdown);
+                    }
+                    let outcome = run_on(&bus, None, &dir).await;
+                    timeline::report();
+                    stop.trigger();
+                    outcome
+                })
+        })
+        .unwrap();
     tokio::task::spawn_blocking(move || thread.join().unwrap())
         .await
         .unwrap()
