@@ -72,7 +72,7 @@ impl SqlStore {
         let url = config.connect_url();
         let sqlite = backend == Backend::Sqlite;
         let pool = AnyPoolOptions::new()
-            .max_connections(config.max_connections)
+            .max_connections(config.pool_size(backend))
             .acquire_timeout(std::time::Duration::from_millis(config.acquire_timeout_ms))
             // sqlx pings every connection it hands out by default: one more round trip per
             // transaction, a fifth of the gateway's write per turn. A connection that broke

@@ -153,7 +153,7 @@ async fn futures_join(
 async fn bad_config_lists_every_field() {
     let err = SqlStore::connect(&SqlConfig {
         url: "mysql://u:secret@h/db".into(),
-        max_connections: 0,
+        max_connections: Some(0),
         acquire_timeout_ms: 0,
     })
     .await

@@ -113,9 +113,16 @@ impl Setup {
         let (node_id, gateway_id) = (format!("node-{phase}"), format!("gateway-{phase}"));
         let mut text = bus.section(prefix);
         let (node_metrics, gateway_metrics) = (free_addr(), free_addr());
+        // PostgreSQL: room for the node's and the gateway's writers and readers. SQLite (in
+        // process) keeps its own default, as `chimera up` does.
+        let pool = if matches!(bus, Bus::Memory) {
+            ""
+        } else {
+            "max_connections = 16\n"
+        };
         let _ = write!(
             text,
-            "[database]\nurl = \"{db}\"\nmax_connections = 16\n\n\
+            "[database]\nurl = \"{db}\"\n{pool}\n\
              [node]\nid = \"{node_id}\"\nqueue_capacity = 4096\nregister_portfolios = true\n\
              metrics_listen = \"{node_metrics}\"\n\n\
              [gateway]\nid = \"{gateway_id}\"\nmetrics_listen = \"{gateway_metrics}\"\n\n"
@@ -358,7 +365,7 @@ pub(crate) fn stop(child: &mut Child) {
 
 pub(crate) async fn store(db: &str) -> chimera_sql::SqlStore {
     let mut config = chimera_sql::SqlConfig::new(db);
-    config.max_connections = 4;
+    config.max_connections = Some(4);
     chimera_sql::SqlStore::connect(&config).await.unwrap()
 }
 
