@@ -1,20 +1,10 @@
 //! The audit trail: alerts, dead letters and strategy events, each in its own table.
 
-use crate::statements::Statement;
+use crate::statements::{table, Statement};
 use crate::{db_error, Db, Query, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::time::Timestamp;
 use chimera_ports::{AuditKind, AuditQuery, AuditRecord, AuditRepository, Inserted, PortResult};
-
-/// The table of an audit kind.
-pub(crate) fn table(kind: AuditKind) -> &'static str {
-    match kind {
-        AuditKind::Alert => "alerts",
-        AuditKind::DeadLetter => "dead_letters",
-        AuditKind::StrategyEvent => "strategy_events",
-        AuditKind::ApiCall => "api_audit",
-    }
-}
 
 type Row = (String, String, String, String, i64);
 
@@ -31,12 +21,7 @@ fn records(kind: AuditKind, rows: Vec<Row>) -> Vec<AuditRecord> {
         .collect()
 }
 
-/// The columns an audit row is inserted with ([`bind_audit_row`] binds them in this order).
-pub(crate) const AUDIT_COLUMNS: &str = "key, source, category, body, ts";
-/// One row of [`AUDIT_COLUMNS`] placeholders.
-pub(crate) const AUDIT_ROW: &str = "(?, ?, ?, ?::jsonb, ?)";
-
-/// Binds one audit row of [`AUDIT_COLUMNS`].
+/// Binds one audit row of [`AUDIT_COLUMNS`](crate::statements::AUDIT_COLUMNS).
 pub(crate) fn bind_audit_row<'q>(query: Query<'q>, record: &AuditRecord) -> Query<'q> {
     query
         .bind(record.key.clone())

@@ -1,4 +1,5 @@
-//! A gateway turn whose orders are all new, written on PostgreSQL by one statement.
+//! A gateway turn whose orders are all new, written on PostgreSQL by one statement (its text is
+//! [`Statement::NewTurn`]).
 //!
 //! Why: on the live path the gateway waits for its turn's records before it publishes the
 //! turn's reports, so the write sits inside order-to-fill latency. The transaction of
@@ -15,11 +16,9 @@
 //! PostgreSQL only: SQLite has no data-modifying `WITH`, and its writes are in-process calls
 //! rather than network round trips.
 
-use crate::orders::{
-    bind_encoded_order_row, bind_fill_row, FILL_COLUMNS, FILL_ROW, ORDER_COLUMNS, ORDER_ROW,
-};
+use crate::orders::{bind_encoded_order_row, bind_fill_row};
 use crate::statements::Statement;
-use crate::{db_error, numbered_rows_from, Db, SqlStore};
+use crate::{db_error, Db, SqlStore};
 use chimera_kernel::order::Order;
 use chimera_ports::{FillRecord, PortResult};
 use sqlx::Row;
@@ -50,54 +49,6 @@ pub(crate) fn fits_one_statement(orders: &[Order], fills: &[FillRecord], max_row
     orders
         .iter()
         .all(|o| seen.insert(o.intent.client_order_id.as_str()))
-}
-
-/// The statement for `orders` order rows and `fills` fill rows. It returns one row: how many
-/// of the orders were already stored, how many it inserted, and how many fills were new.
-///
-/// The `WITH` parts share one snapshot, so `existing` sees the tables as they were before the
-/// statement; the inserts read it, which is the only way one part can depend on another.
-pub(crate) fn statement(orders: usize, fills: usize) -> String {
-    let per_order = ORDER_ROW.matches('?').count();
-    let mut parts = Vec::new();
-    let (existing, inserted_orders, not_existing) = if orders == 0 {
-        ("0", "0", String::new())
-    } else {
-        parts.push(format!(
-            "incoming_orders ({ORDER_COLUMNS}) AS (VALUES {})",
-            numbered_rows_from(ORDER_ROW, orders, 1)
-        ));
-        parts.push(
-            "existing AS (SELECT o.client_order_id FROM orders o \
-             JOIN incoming_orders i ON o.client_order_id = i.client_order_id)"
-                .to_owned(),
-        );
-        parts.push(format!(
-            "new_orders AS (INSERT INTO orders ({ORDER_COLUMNS}) \
-             SELECT * FROM incoming_orders WHERE NOT EXISTS (SELECT 1 FROM existing) \
-             ON CONFLICT (client_order_id) DO NOTHING RETURNING 1)"
-        ));
-        (
-            "(SELECT count(*) FROM existing)",
-            "(SELECT count(*) FROM new_orders)",
-            " WHERE NOT EXISTS (SELECT 1 FROM existing)".to_owned(),
-        )
-    };
-    let new_fills = if fills == 0 {
-        "0"
-    } else {
-        parts.push(format!(
-            "new_fills AS (INSERT INTO fills ({FILL_COLUMNS}) \
-             SELECT * FROM (VALUES {}) AS incoming_fills ({FILL_COLUMNS}){not_existing} \
-             ON CONFLICT (trade_id) DO NOTHING RETURNING 1)",
-            numbered_rows_from(FILL_ROW, fills, 1 + per_order * orders)
-        ));
-        "(SELECT count(*) FROM new_fills)"
-    };
-    format!(
-        "WITH {} SELECT {existing}, {inserted_orders}, {new_fills}",
-        parts.join(", ")
-    )
 }
 
 impl SqlStore {
@@ -140,29 +91,5 @@ impl SqlStore {
             new_fills,
             raced: inserted < orders.len(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::statement;
-
-    #[test]
-    fn fills_are_numbered_after_the_orders() {
-        let sql = statement(2, 1);
-        assert!(sql.contains("$19, 1, $20::jsonb)"), "{sql}");
-        assert!(sql.contains("(VALUES ($21, "), "{sql}");
-        assert!(sql.contains("$38::jsonb)"), "{sql}");
-        assert!(!sql.contains("$39"), "{sql}");
-    }
-
-    #[test]
-    fn a_batch_without_orders_or_without_fills_leaves_that_part_out() {
-        let only_fills = statement(0, 2);
-        assert!(!only_fills.contains("existing"), "{only_fills}");
-        assert!(only_fills.starts_with("WITH new_fills"), "{only_fills}");
-        let only_orders = statement(1, 0);
-        assert!(!only_orders.contains("new_fills"), "{only_orders}");
-        assert!(only_orders.ends_with("(SELECT count(*) FROM new_orders), 0"));
     }
 }

@@ -1,7 +1,7 @@
 //! Orders (every state, never regressed) and fills (unique by venue trade id).
 
 use crate::statements::Statement;
-use crate::{canonical, db_error, from_canonical, from_json, to_json, Db, SqlStore};
+use crate::{canonical, db_error, from_canonical, from_json, to_json, Db, Query, SqlStore};
 use async_trait::async_trait;
 use chimera_kernel::ids::{ClientOrderId, PortfolioId, Symbol};
 use chimera_kernel::order::{Order, Side};
@@ -12,25 +12,8 @@ use sqlx::AnyConnection;
 /// Optimistic-concurrency retries before an order update gives up as transient.
 const MAX_UPDATE_ATTEMPTS: usize = 8;
 
-/// The columns an order row is inserted with ([`bind_order_row`] binds them in this order).
-pub(crate) const ORDER_COLUMNS: &str = "client_order_id, intent_id, portfolio_id, symbol, status, \
-     terminal, filled_qty, created_at, updated_at, version, body";
-/// The columns a fill row is inserted with ([`bind_fill_row`] binds them in this order).
-pub(crate) const FILL_COLUMNS: &str = "trade_id, portfolio_id, client_order_id, symbol, side, \
-     price, qty, ts, body, liquidity, fee, fee_asset, sent_at, ack_ms, fill_ms, mid_at_send, \
-     slippage_bps, costs";
-
-use crate::Query;
-
-/// One row of [`ORDER_COLUMNS`] placeholders, `?` standing for each bound value (the
-/// version is 1).
-pub(crate) const ORDER_ROW: &str = "(?, ?, ?, ?, ?, ?, ?::numeric, ?, ?, 1, ?::jsonb)";
-/// One row of [`FILL_COLUMNS`] placeholders.
-pub(crate) const FILL_ROW: &str =
-    "(?, ?, ?, ?, ?, ?::numeric, ?::numeric, ?, ?::jsonb, ?, ?::numeric, ?, ?, \
-     ?, ?, ?::numeric, ?::numeric, ?::jsonb)";
-
-/// Binds one order row of [`ORDER_COLUMNS`] (its status, terminal flag and body encoded).
+/// Binds one order row of [`ORDER_COLUMNS`](crate::statements::ORDER_COLUMNS) (its status,
+/// terminal flag and body encoded).
 pub(crate) fn bind_order_row<'q>(
     query: Query<'q>,
     order: &Order,
@@ -51,8 +34,9 @@ pub(crate) fn bind_order_row<'q>(
         .bind(body.to_owned())
 }
 
-/// Encodes `order` and binds it as one row of [`ORDER_COLUMNS`] (for an insert that runs once;
-/// a retried update encodes once and calls [`bind_order_row`]).
+/// Encodes `order` and binds it as one row of
+/// [`ORDER_COLUMNS`](crate::statements::ORDER_COLUMNS) (for an insert that runs once; a retried
+/// update encodes once and calls [`bind_order_row`]).
 pub(crate) fn bind_encoded_order_row<'q>(query: Query<'q>, order: &Order) -> PortResult<Query<'q>> {
     let body = to_json("orders", order)?;
     let status = canonical(&order.status)?;
@@ -60,7 +44,7 @@ pub(crate) fn bind_encoded_order_row<'q>(query: Query<'q>, order: &Order) -> Por
     Ok(bind_order_row(query, order, &status, terminal, &body))
 }
 
-/// Binds one fill row of [`FILL_COLUMNS`].
+/// Binds one fill row of [`FILL_COLUMNS`](crate::statements::FILL_COLUMNS).
 pub(crate) fn bind_fill_row<'q>(query: Query<'q>, record: &FillRecord) -> PortResult<Query<'q>> {
     let costs = record.costs.as_ref();
     Ok(query
@@ -249,23 +233,5 @@ impl FillRepository for SqlStore {
         .await
         .map_err(|e| db_error("count fills", e))?;
         Ok(u64::try_from(count).unwrap_or(0))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rows_are_numbered_across_the_statement() {
-        assert_eq!(
-            crate::numbered_rows(super::ORDER_ROW, 2),
-            "($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, 1, $10::jsonb), \
-             ($11, $12, $13, $14, $15, $16, $17::numeric, $18, $19, 1, $20::jsonb)"
-        );
-        assert_eq!(
-            crate::numbered_rows(super::FILL_ROW, 3)
-                .matches('$')
-                .count(),
-            54
-        );
     }
 }

@@ -10,13 +10,7 @@ use chimera_ports::{
 };
 use sqlx::AnyConnection;
 
-/// The columns a signal row is inserted with ([`bind_signal_row`] binds them in this order).
-pub(crate) const SIGNAL_COLUMNS: &str = "signal_id, portfolio_id, symbol, ts, features, decision, \
-     reason, config_rev, model_p, body";
-/// One row of [`SIGNAL_COLUMNS`] placeholders.
-pub(crate) const SIGNAL_ROW: &str = "(?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?::numeric, ?::jsonb)";
-
-/// Binds one signal row of [`SIGNAL_COLUMNS`].
+/// Binds one signal row of [`SIGNAL_COLUMNS`](crate::statements::SIGNAL_COLUMNS).
 pub(crate) fn bind_signal_row<'q>(
     query: Query<'q>,
     signal: &SignalRecord,
