@@ -287,3 +287,43 @@ fn pressure(
         super::worker::pressure_alert(rt, portfolio, queue, level);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Streams;
+    use chimera_ports::Delivery;
+    use std::sync::Arc;
+
+    fn delivery(topic: &str, partition: i32) -> Delivery {
+        Delivery {
+            topic: Arc::from(topic),
+            key: Arc::from("BTCUSDT"),
+            payload: Vec::new().into(),
+            partition,
+            offset: 0,
+            shared: None,
+        }
+    }
+
+    #[test]
+    fn each_stream_is_named_once_whatever_the_order_deliveries_come_in() {
+        let mut streams = Streams::default();
+        let first = streams.name(&delivery("market.data", 0));
+        assert_eq!(&*first, "market.data/0");
+        let other = streams.name(&delivery("market.data", 1));
+        assert_eq!(&*other, "market.data/1");
+        let again = streams.name(&delivery("market.data", 0));
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "a stream seen before keeps its name"
+        );
+        assert!(Arc::ptr_eq(
+            &again,
+            &streams.name(&delivery("market.data", 0))
+        ));
+        assert_eq!(
+            &*streams.name(&delivery("orders.feedback", 0)),
+            "orders.feedback/0"
+        );
+    }
+}
