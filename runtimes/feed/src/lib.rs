@@ -137,7 +137,7 @@ pub async fn publish_source(
         let key = event.symbol().as_str().to_owned();
         let envelope = Envelope::new(
             MessageType::MarketEvent,
-            format!("{}:{}:{index}", key, event.ts().0),
+            event_id(&key, event.ts().0, index),
             wall_clock(),
             rt.source.clone(),
             key.clone(),
@@ -164,6 +164,19 @@ pub async fn publish_source(
 /// The source's next record (an event, or the message and bytes of an undecodable one);
 /// `None` when it has ended, at shutdown or at the deadline (a quiet live source does not
 /// hold the feed). Transient failures are retried until shutdown.
+/// A market event's message id, `symbol:ts:index` (its place in the source makes it unique):
+/// written piece by piece, as the formatting machinery took 1,600 instructions per bar.
+fn event_id(symbol: &str, ts: i64, index: u64) -> String {
+    use chimera_kernel::value::write_integer;
+    let mut id = String::with_capacity(symbol.len() + 32);
+    id.push_str(symbol);
+    id.push(':');
+    write_integer(&mut id, ts);
+    id.push(':');
+    write_integer(&mut id, i64::try_from(index).unwrap_or(i64::MAX));
+    id
+}
+
 async fn next_record(
     rt: &Runtime,
     source: &mut dyn MarketDataSource,
@@ -297,4 +310,16 @@ pub async fn run_feed_process(config: &LiveConfig) -> anyhow::Result<()> {
     let published = outcome?;
     println!("published {published} events");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_event_id_is_its_symbol_stamp_and_place() {
+        assert_eq!(
+            super::event_id("BTCUSDT", 1_640_995_200_000, 45_031),
+            "BTCUSDT:1640995200000:45031"
+        );
+        assert_eq!(super::event_id("ETH-PERP", -5, 0), "ETH-PERP:-5:0");
+    }
 }

@@ -38,8 +38,8 @@ impl Runtime {
         epoch: Option<u64>,
     ) -> PortResult<(i32, i64)> {
         let bytes = self.encode_fenced(kind, id, wall_clock(), key, payload, epoch);
-        let name = self.topics.name(topic);
-        self.retry("publish", || self.bus.publish(&name, key, &bytes))
+        let name = self.topics.full_name(topic);
+        self.retry("publish", || self.bus.publish(name, key, &bytes))
             .await
     }
 
@@ -112,8 +112,8 @@ impl Runtime {
         if messages.is_empty() {
             return Ok(());
         }
-        let name = self.topics.name(topic);
-        self.retry("publish", || self.bus.publish_batch(&name, messages))
+        let name = self.topics.full_name(topic);
+        self.retry("publish", || self.bus.publish_batch(name, messages))
             .await
     }
 
@@ -131,8 +131,8 @@ impl Runtime {
         if messages.is_empty() {
             return Ok(());
         }
-        let name = self.topics.name(topic);
-        self.retry("publish", || self.bus.publish_deferred(&name, messages))
+        let name = self.topics.full_name(topic);
+        self.retry("publish", || self.bus.publish_deferred(name, messages))
             .await
     }
 }

@@ -53,19 +53,31 @@ impl Topic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topics {
     prefix: String,
+    /// Every topic's full name, in [`Topic::ALL`]'s order: written once, as publishing names
+    /// its topic at every batch.
+    names: Vec<String>,
 }
 
 impl Topics {
     /// Names under `prefix` (used verbatim; include the trailing dot).
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self {
-            prefix: prefix.into(),
-        }
+        let prefix = prefix.into();
+        let names = Topic::ALL
+            .iter()
+            .map(|topic| format!("{prefix}{}", topic.base_name()))
+            .collect();
+        Self { prefix, names }
     }
 
     /// The full name of `topic`.
     pub fn name(&self, topic: Topic) -> String {
-        format!("{}{}", self.prefix, topic.base_name())
+        self.full_name(topic).to_owned()
+    }
+
+    /// The full name of `topic`, borrowed.
+    pub fn full_name(&self, topic: Topic) -> &str {
+        // `Topic::ALL` lists the variants in declaration order (tested).
+        &self.names[topic as usize]
     }
 
     /// A consumer-group name under the same prefix, so deployments (and test runs) sharing a
@@ -90,6 +102,11 @@ mod tests {
         let topics = Topics::new("chimera.live.");
         for topic in Topic::ALL {
             assert_eq!(topics.parse(&topics.name(topic)), Some(topic));
+            assert_eq!(
+                topics.full_name(topic),
+                format!("chimera.live.{}", topic.base_name()),
+                "each topic finds its own name"
+            );
         }
         assert_eq!(topics.name(Topic::MarketData), "chimera.live.market.data");
         assert_eq!(topics.parse("other.market.data"), None);
