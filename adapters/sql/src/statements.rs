@@ -196,6 +196,7 @@ impl SqlStore {
 mod tests {
     use super::*;
     use new_turn as statement;
+
     #[test]
     fn a_text_is_written_once_and_shared() {
         let texts = StatementTexts::default();

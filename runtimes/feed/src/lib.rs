@@ -161,9 +161,6 @@ pub async fn publish_source(
     Ok(published)
 }
 
-/// The source's next record (an event, or the message and bytes of an undecodable one);
-/// `None` when it has ended, at shutdown or at the deadline (a quiet live source does not
-/// hold the feed). Transient failures are retried until shutdown.
 /// A market event's message id, `symbol:ts:index` (its place in the source makes it unique):
 /// written piece by piece, as the formatting machinery took 1,600 instructions per bar.
 fn event_id(symbol: &str, ts: i64, index: u64) -> String {
@@ -173,10 +170,18 @@ fn event_id(symbol: &str, ts: i64, index: u64) -> String {
     id.push(':');
     write_integer(&mut id, ts);
     id.push(':');
-    write_integer(&mut id, i64::try_from(index).unwrap_or(i64::MAX));
+    if let Ok(index) = i64::try_from(index) {
+        write_integer(&mut id, index);
+    } else {
+        use std::fmt::Write as _;
+        let _ = write!(id, "{index}"); // writing to a String cannot fail
+    }
     id
 }
 
+/// The source's next record (an event, or the message and bytes of an undecodable one);
+/// `None` when it has ended, at shutdown or at the deadline (a quiet live source does not
+/// hold the feed). Transient failures are retried until shutdown.
 async fn next_record(
     rt: &Runtime,
     source: &mut dyn MarketDataSource,
@@ -321,5 +326,10 @@ mod tests {
             "BTCUSDT:1640995200000:45031"
         );
         assert_eq!(super::event_id("ETH-PERP", -5, 0), "ETH-PERP:-5:0");
+        assert_eq!(
+            super::event_id("X", 1, u64::MAX),
+            format!("X:1:{}", u64::MAX),
+            "a place beyond i64 is written whole"
+        );
     }
 }
