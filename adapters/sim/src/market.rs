@@ -7,7 +7,7 @@ use chimera_kernel::value::{Price, Quantity};
 use chimera_kernel::Decimal;
 
 /// The latest market state of one symbol.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MarketState {
     pub(crate) book: OrderBook,
     pub(crate) bid: Option<Price>,

@@ -48,6 +48,11 @@ impl SimVenue {
         result
     }
 
+    /// Reads the exchange core without changing it (waking no one waiting for reports).
+    pub fn inspect<T>(&self, f: impl FnOnce(&SimExchange) -> T) -> T {
+        f(&self.lock())
+    }
+
     /// Feeds a market event to the venue.
     pub fn on_market(&self, event: &MarketEvent) {
         self.with_exchange(|x| x.on_market(event));

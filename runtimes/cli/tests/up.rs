@@ -356,6 +356,30 @@ fn up_busy_polling_settles_the_same_positions() {
     let busy = up_to_settled("busy", &["--busy-poll"]);
     assert_eq!(summary(&busy), summary(&parked), "{busy}");
     assert!(!summary(&busy).is_empty(), "{busy}");
+    assert!(!parked.contains("rehearsed"), "{parked}");
+
+    // Rehearsing at every idle moment (`--busy-poll` does it every 250 µs) changes nothing
+    // either: the venue runs copies of its last order on copies of what it touches.
+    let dir = temp_dir("rehearsing");
+    let rehearsing_config = config(&dir, "");
+    edit(
+        &rehearsing_config,
+        "id = \"gateway-1\"",
+        "id = \"gateway-1\"\nsim_rehearse_us = 10",
+    );
+    let rehearsing = succeed(
+        Command::new(env!("CARGO_BIN_EXE_chimera"))
+            .args(["up", "--exit-when-idle", "--config"])
+            .arg(&rehearsing_config),
+    );
+    assert_eq!(summary(&rehearsing), summary(&parked), "{rehearsing}");
+    let rehearsals: u64 = rehearsing
+        .lines()
+        .find_map(|l| l.strip_prefix("the gateway rehearsed "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(rehearsals > 0, "{rehearsing}");
 
     // Left running once the bars are done, a busy-polling process keeps using the CPU.
     let parked = cpu_seconds_over_two_seconds(&[]);
@@ -389,7 +413,7 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
         .replace("id = \"node-1\"", "id = \"\"\nprogress_ms = 70000")
         .replace(
             "id = \"gateway-1\"",
-            "id = \"gateway-1\"\ncheckpoint_ms = 61000",
+            "id = \"gateway-1\"\ncheckpoint_ms = 61000\nsim_rehearse_us = 5",
         );
     std::fs::write(&config, text).unwrap();
     let stderr = refused(&config, &[]);
@@ -406,6 +430,10 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
     );
     assert!(
         stderr.contains("gateway.checkpoint_ms: 61000 (must be ≤ 60000)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("gateway.sim_rehearse_us: 5 (must be 10 to 1000000)"),
         "{stderr}"
     );
 }

@@ -203,6 +203,7 @@ impl Checkpoints {
         gw.figures.checkpoints += 1;
         gw.figures.fed_ahead = gw.venue.fed_ahead();
         gw.figures.priced_late = gw.venue.priced_late();
+        gw.figures.rehearsals = gw.venue.rehearsals();
         gw.checkpoint_time.record(took);
         let rt = Arc::clone(&gw.rt);
         export(&rt.source, &gw.figures, &keeper.board);

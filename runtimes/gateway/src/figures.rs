@@ -28,6 +28,9 @@ pub struct GatewayFigures {
     /// Orders a simulated venue priced with market data newer than their own stamp (0 on an
     /// exchange; see [`crate::GatewayVenue::priced_late`]).
     pub priced_late: u64,
+    /// Orders a simulated venue rehearsed on a copy while idle, changing nothing
+    /// (`[gateway] sim_rehearse_us`; 0 when off, and on an exchange).
+    pub rehearsals: u64,
 }
 
 /// The gateway's figures as Prometheus counters (`chimera_gateway_<figure>_total`, label
@@ -44,6 +47,7 @@ pub(crate) fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
         ("chimera_gateway_kill_refused_total", f.killed),
         ("chimera_gateway_fed_ahead_total", f.fed_ahead),
         ("chimera_gateway_priced_late_total", f.priced_late),
+        ("chimera_gateway_rehearsals_total", f.rehearsals),
     ] {
         metrics::counter!(name, "component" => component.to_owned()).absolute(value);
     }
@@ -53,6 +57,7 @@ pub(crate) fn export(component: &str, f: &GatewayFigures, board: &HealthBoard) {
             "submitted": f.submitted, "duplicates": f.duplicates, "fills": f.fills,
             "reports": f.reports, "fenced": f.fenced, "checkpoints": f.checkpoints,
             "kill_refused": f.killed, "fed_ahead": f.fed_ahead, "priced_late": f.priced_late,
+            "rehearsals": f.rehearsals,
         }),
     );
 }

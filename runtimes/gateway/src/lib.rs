@@ -33,6 +33,7 @@ mod keeper;
 mod kill_guard;
 mod lockstep;
 mod recorder;
+mod rehearsal;
 mod sim;
 mod state;
 mod treasury_desk;
@@ -87,6 +88,7 @@ pub async fn run_gateway(
                 &config.id,
                 config.sim_hold_ms,
                 config.sim_lockstep,
+                config.sim_rehearse_us.map(Duration::from_micros),
                 state.venue,
             )
             .await?,
@@ -185,6 +187,12 @@ async fn run_gateway_with(
         } else {
             IDLE_WAIT
         };
+        // While nothing waits, the simulated venue may rehearse its last order (changing
+        // nothing) so the next finds the matching core warm; the wait ends in time for the next.
+        let wait = match idle.then(|| gw.venue.rehearse()).flatten() {
+            Some(next) => wait.min(next),
+            None => wait,
+        };
         // Not raced against shutdown: a command is either executed and recorded or not read.
         keeper.commands(&mut gw, &mut orders, wait).await?;
         // Held orders whose turn came with time (a portfolio that went quiet).
@@ -215,6 +223,7 @@ async fn run_gateway_with(
     }
     gw.figures.fed_ahead = gw.venue.fed_ahead();
     gw.figures.priced_late = gw.venue.priced_late();
+    gw.figures.rehearsals = gw.venue.rehearsals();
     Ok(gw.figures)
 }
 
@@ -239,7 +248,7 @@ pub async fn run_gateway_process(config: &LiveConfig) -> anyhow::Result<()> {
     let f = outcome?;
     println!(
         "submitted {} duplicates {} replayed {} fills {} reports {} checkpoints {} fenced {} \
-         kill-refused {} fed-ahead {} priced-late {}",
+         kill-refused {} fed-ahead {} priced-late {} rehearsals {}",
         f.submitted,
         f.duplicates,
         f.replayed,
@@ -249,7 +258,8 @@ pub async fn run_gateway_process(config: &LiveConfig) -> anyhow::Result<()> {
         f.fenced,
         f.killed,
         f.fed_ahead,
-        f.priced_late
+        f.priced_late,
+        f.rehearsals
     );
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! checkpoint. The nodes' progress promises ([`chimera_messages::Progress`]) let it feed
 //! market data between orders rather than on their path.
 
+use super::rehearsal::Rehearsals;
 use super::venue::{GatewayVenue, Knowledge};
 use async_trait::async_trait;
 use chimera_kernel::event::MarketEvent;
@@ -56,6 +57,8 @@ pub struct SimGatewayVenue {
     /// The portfolios heard from since this gateway started ([`GatewayVenue::meet`]): the
     /// first word of each reads the registry again.
     heard: BTreeSet<PortfolioId>,
+    /// `[gateway] sim_rehearse_us`: the last order run again on a copy while idle.
+    rehearsals: Option<Rehearsals>,
 }
 
 impl SimGatewayVenue {
@@ -69,6 +72,7 @@ impl SimGatewayVenue {
         gateway_id: &str,
         hold_ms: i64,
         lockstep: bool,
+        rehearse_every: Option<Duration>,
         checkpoint: Option<serde_json::Value>,
     ) -> anyhow::Result<Self> {
         let market = rt
@@ -96,6 +100,7 @@ impl SimGatewayVenue {
             priced_late: 0,
             lockstep,
             heard: BTreeSet::new(),
+            rehearsals: rehearse_every.map(Rehearsals::new),
         };
         venue.learn_registered(rt).await;
         Ok(venue)
@@ -331,6 +336,9 @@ impl GatewayVenue for SimGatewayVenue {
             self.priced_late += 1;
         }
         self.sim.feed_until(&intent.symbol, intent.created_at);
+        if let Some(rehearsals) = &mut self.rehearsals {
+            rehearsals.executed(intent);
+        }
         // Its stamp promises as much as a progress message would.
         self.sim
             .promise(&intent.portfolio_id, intent.created_at, Instant::now());
@@ -403,6 +411,20 @@ impl GatewayVenue for SimGatewayVenue {
         serde_json::to_writer(&mut *out, &self.funded)?;
         out.push(b'}');
         Ok(true)
+    }
+
+    fn rehearse(&mut self) -> Option<Duration> {
+        let rehearsals = self.rehearsals.as_mut()?;
+        let (due, next) = rehearsals.due();
+        if let Some(intent) = due {
+            // The reports are dropped: a rehearsal is never published, recorded or counted.
+            drop(self.sim.venue().inspect(|x| x.rehearse(intent)));
+        }
+        Some(next)
+    }
+
+    fn rehearsals(&self) -> u64 {
+        self.rehearsals.as_ref().map_or(0, Rehearsals::runs)
     }
 
     fn has_unacknowledged(&self) -> bool {

@@ -113,6 +113,18 @@ pub trait GatewayVenue: Send {
         Ok(false)
     }
 
+    /// While the gateway has nothing to do: runs a rehearsal if one is due (an order run on a
+    /// copy, changing nothing, to keep the venue's path warm in the caches), and returns how
+    /// long until the next is due. `None`: this venue does not rehearse (the default).
+    fn rehearse(&mut self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Rehearsals run so far ([`Self::rehearse`]; none by default).
+    fn rehearsals(&self) -> u64 {
+        0
+    }
+
     /// Whether the venue holds inputs a checkpoint would let it acknowledge (none by default).
     fn has_unacknowledged(&self) -> bool {
         false

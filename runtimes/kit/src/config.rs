@@ -109,6 +109,13 @@ pub fn load(
             "gateway.checkpoint_ms",
             format!("{} (must be ≤ 60000)", gateway.checkpoint_ms),
         );
+        if let Some(us) = gateway.sim_rehearse_us {
+            problems.check(
+                (10..=1_000_000).contains(&us),
+                "gateway.sim_rehearse_us",
+                format!("{us} (must be 10 to 1000000)"),
+            );
+        }
         if let VenueKind::Binance(binance) = &gateway.venue {
             if let Err(e) = binance.validate() {
                 problems.extend(e.problems.iter().map(|p| format!("gateway.venue.{p}")));

@@ -28,6 +28,7 @@ mod fills;
 mod liquidation;
 mod lists;
 mod pending_lists;
+mod rehearsal;
 mod rejects;
 mod resting;
 mod triggers;

@@ -61,7 +61,7 @@ async fn up(
     busy_poll: bool,
     strategies: &StrategyRegistry,
 ) -> anyhow::Result<()> {
-    let (Some(node_cfg), Some(gateway_cfg), Some(feed_cfg)) = (
+    let (Some(node_cfg), Some(mut gateway_cfg), Some(feed_cfg)) = (
         config.node.clone(),
         config.gateway.clone(),
         config.feed.clone(),
@@ -74,6 +74,8 @@ async fn up(
     trigger_on_signals(trigger.clone());
     if busy_poll {
         chimera_live::busy_poll::busy_poll(shutdown.clone());
+        // The core is kept awake for latency: the simulated venue keeps its order path warm.
+        gateway_cfg.rehearse_while_busy_polling();
     }
     // One connection pool for the three components, as for the bus.
     let (store, _health) = config.database.build().await?;
@@ -166,6 +168,13 @@ async fn up(
         "gateway: {} orders sent, {} duplicates, {} fills",
         gateway_figures.submitted, gateway_figures.duplicates, gateway_figures.fills
     );
+    if gateway_figures.rehearsals > 0 {
+        // Not a "gateway: " line: rehearsals change none of the figures above.
+        println!(
+            "the gateway rehearsed {} orders on copies of the simulated venue, changing nothing",
+            gateway_figures.rehearsals
+        );
+    }
     if gateway_figures.priced_late > 0 {
         println!(
             "gateway: {} orders were priced with market data newer than their own time (a \

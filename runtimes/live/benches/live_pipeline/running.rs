@@ -59,7 +59,13 @@ impl Running {
                 })
             }
             Component::Gateway => {
-                let cfg = live.gateway.clone().unwrap();
+                let mut cfg = live.gateway.clone().unwrap();
+                // As `chimera up --busy-poll` runs it (`CHIMERA_BENCH_REHEARSE=0`: without).
+                if std::env::var_os("CHIMERA_BENCH_BUSY_POLL").is_some()
+                    && std::env::var("CHIMERA_BENCH_REHEARSE").as_deref() != Ok("0")
+                {
+                    cfg.rehearse_while_busy_polling();
+                }
                 tokio::spawn(async move {
                     chimera_live::gateway::run_gateway(rt, &cfg).await?;
                     Ok(())
