@@ -3,9 +3,11 @@
 //! A rehearsal is the last order the venue executed, run again on a copy of what it touches
 //! ([`chimera_sim::SimExchange::rehearse`]), every `[gateway] sim_rehearse_us` while the
 //! gateway is idle (a command arriving meanwhile waits for it: a few microseconds), so the
-//! matching core is warm in the processor's caches when the next order comes.
-//! Sides alternate, so both a buy's and a sell's path stay warm (the reference strategies
-//! reverse). Nothing is published or recorded: the rehearsal's reports are dropped.
+//! matching core is warm in the processor's caches when the next order comes. The loop waits
+//! for commands no longer than the next rehearsal is away, so with no market data to wake it
+//! they come at the timer's resolution (a millisecond). Nothing is rehearsed before the first
+//! real order. Sides alternate, so both a buy's and a sell's path stay warm (the reference
+//! strategies reverse). Nothing is published or recorded: the rehearsal's reports are dropped.
 
 use chimera_kernel::order::OrderIntent;
 use std::time::{Duration, Instant};
@@ -41,14 +43,13 @@ impl Rehearsals {
     }
 
     /// The order to rehearse now, if one is due (then the next is a period away), and how
-    /// long until the next is due.
-    pub(crate) fn due(&mut self) -> (Option<OrderIntent>, Duration) {
-        let Some(model) = &self.model else {
-            return (None, self.every);
-        };
+    /// long until the next is due; `None` before the first real order (nothing to rehearse,
+    /// nothing to wake up for).
+    pub(crate) fn due(&mut self) -> Option<(Option<OrderIntent>, Duration)> {
+        let model = self.model.as_ref()?;
         let left = self.every.saturating_sub(self.last.elapsed());
         if !left.is_zero() {
-            return (None, left);
+            return Some((None, left));
         }
         let mut intent = model.clone();
         if self.runs % 2 == 1 {
@@ -56,7 +57,7 @@ impl Rehearsals {
         }
         self.runs += 1;
         self.last = Instant::now();
-        (Some(intent), self.every)
+        Some((Some(intent), self.every))
     }
 
     /// Rehearsals run so far.
@@ -74,10 +75,10 @@ mod tests {
     #[test]
     fn nothing_is_rehearsed_before_an_order_and_sides_alternate_after_one() {
         let mut r = Rehearsals::new(Duration::ZERO);
-        assert!(r.due().0.is_none());
+        assert!(r.due().is_none());
         let intent = chimera_kernel::testing::pending_order(&PortfolioId::new("p"), 1).intent;
         r.executed(&intent);
-        let sides: Vec<_> = (0..4).map(|_| r.due().0.unwrap().side).collect();
+        let sides: Vec<_> = (0..4).map(|_| r.due().unwrap().0.unwrap().side).collect();
         let opposite = intent.side.opposite();
         assert_eq!(sides, [intent.side, opposite, intent.side, opposite]);
         assert_eq!(r.runs(), 4);
@@ -88,7 +89,7 @@ mod tests {
         let mut r = Rehearsals::new(Duration::from_hours(1));
         let intent = chimera_kernel::testing::pending_order(&PortfolioId::new("p"), 1).intent;
         r.executed(&intent);
-        let (due, wait) = r.due();
+        let (due, wait) = r.due().unwrap();
         assert!(due.is_none());
         assert!(wait > Duration::from_mins(58) && wait <= Duration::from_hours(1));
     }

@@ -414,8 +414,7 @@ impl GatewayVenue for SimGatewayVenue {
     }
 
     fn rehearse(&mut self) -> Option<Duration> {
-        let rehearsals = self.rehearsals.as_mut()?;
-        let (due, next) = rehearsals.due();
+        let (due, next) = self.rehearsals.as_mut()?.due()?;
         if let Some(intent) = due {
             // The reports are dropped: a rehearsal is never published, recorded or counted.
             drop(self.sim.venue().inspect(|x| x.rehearse(intent)));

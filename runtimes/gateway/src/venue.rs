@@ -115,7 +115,8 @@ pub trait GatewayVenue: Send {
 
     /// While the gateway has nothing to do: runs a rehearsal if one is due (an order run on a
     /// copy, changing nothing, to keep the venue's path warm in the caches), and returns how
-    /// long until the next is due. `None`: this venue does not rehearse (the default).
+    /// long until the next is due. `None`: this venue does not rehearse (the default), or has
+    /// nothing to rehearse yet.
     fn rehearse(&mut self) -> Option<std::time::Duration> {
         None
     }
