@@ -28,7 +28,8 @@
 //! build's `chimera-node` and `chimera-gateway`; `CHIMERA_BENCH_FLOOR_DURING_RUN=1` also
 //! measures the floor's hop during a networked latency phase (the broker under load);
 //! `CHIMERA_BENCH_BUSY_POLL=1` keeps the in-process runtime's thread awake between events, as
-//! `chimera up --busy-poll` does; `CHIMERA_BENCH_TIMELINE=1` traces the in-process runtime's
+//! `chimera up --busy-poll` does, the simulated venue rehearsing its last order every 250 µs
+//! (`CHIMERA_BENCH_REHEARSE=0`: not; `=1`: also when parked); `CHIMERA_BENCH_TIMELINE=1` traces the in-process runtime's
 //! thread over the latency phase ([`timeline`], a build with `--cfg tokio_unstable`). After
 //! each phase the runtimes' own hop histograms are scraped from their `/metrics` and printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench")]

@@ -60,11 +60,14 @@ impl Running {
             }
             Component::Gateway => {
                 let mut cfg = live.gateway.clone().unwrap();
-                // As `chimera up --busy-poll` runs it (`CHIMERA_BENCH_REHEARSE=0`: without).
-                if std::env::var_os("CHIMERA_BENCH_BUSY_POLL").is_some()
-                    && std::env::var("CHIMERA_BENCH_REHEARSE").as_deref() != Ok("0")
-                {
-                    cfg.rehearse_while_busy_polling();
+                // As `chimera up --busy-poll` runs it (`CHIMERA_BENCH_REHEARSE=0`: without; `=1`:
+                // parked too, as a configured `sim_rehearse_us` would).
+                let busy = std::env::var_os("CHIMERA_BENCH_BUSY_POLL").is_some();
+                match std::env::var("CHIMERA_BENCH_REHEARSE").as_deref() {
+                    Ok("0") => {}
+                    Ok("1") => cfg.rehearse_while_busy_polling(),
+                    _ if busy => cfg.rehearse_while_busy_polling(),
+                    _ => {}
                 }
                 tokio::spawn(async move {
                     chimera_live::gateway::run_gateway(rt, &cfg).await?;
