@@ -18,8 +18,9 @@ fn market(p: &chimera_kernel::ids::PortfolioId, n: u64, side: Side) -> OrderInte
     intent
 }
 
+/// The venue's whole state, as its checkpoint holds it.
 fn state(x: &SimExchange) -> String {
-    serde_json::to_string(x).unwrap_or_default()
+    serde_json::to_string(x).expect("a venue serializes")
 }
 
 #[test]

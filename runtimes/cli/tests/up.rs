@@ -94,10 +94,14 @@ fn succeed(command: &mut Command) -> String {
 }
 
 /// `chimera up --exit-when-idle` with `flags` on a fresh copy of the zig-zag configuration in
-/// `temp_dir(name)`: its standard output.
-fn up_to_settled(name: &str, flags: &[&str]) -> String {
+/// `temp_dir(name)`, with `gateway` added to its `[gateway]` section: its standard output.
+fn up_to_settled(name: &str, flags: &[&str], gateway: &str) -> String {
     let dir = temp_dir(name);
     let config = config(&dir, "");
+    if !gateway.is_empty() {
+        let section = "id = \"gateway-1\"";
+        edit(&config, section, &format!("{section}\n{gateway}"));
+    }
     succeed(
         Command::new(env!("CARGO_BIN_EXE_chimera"))
             .args(["up", "--exit-when-idle"])
@@ -109,7 +113,7 @@ fn up_to_settled(name: &str, flags: &[&str]) -> String {
 
 #[test]
 fn up_runs_feed_node_and_gateway_to_settled_positions() {
-    let stdout = up_to_settled("ok", &[]);
+    let stdout = up_to_settled("ok", &[], "");
     assert!(stdout.contains("database  sqlite://"), "{stdout}");
     assert!(
         stdout.contains("feed: published 600 market events"),
@@ -352,26 +356,15 @@ fn up_busy_polling_settles_the_same_positions() {
             .map(str::to_owned)
             .collect()
     };
-    let parked = up_to_settled("parked", &[]);
-    let busy = up_to_settled("busy", &["--busy-poll"]);
+    let parked = up_to_settled("parked", &[], "");
+    let busy = up_to_settled("busy", &["--busy-poll"], "");
     assert_eq!(summary(&busy), summary(&parked), "{busy}");
     assert!(!summary(&busy).is_empty(), "{busy}");
     assert!(!parked.contains("rehearsed"), "{parked}");
 
     // Rehearsing at every idle moment (`--busy-poll` does it every 250 µs) changes nothing
     // either: the venue runs copies of its last order on copies of what it touches.
-    let dir = temp_dir("rehearsing");
-    let rehearsing_config = config(&dir, "");
-    edit(
-        &rehearsing_config,
-        "id = \"gateway-1\"",
-        "id = \"gateway-1\"\nsim_rehearse_us = 10",
-    );
-    let rehearsing = succeed(
-        Command::new(env!("CARGO_BIN_EXE_chimera"))
-            .args(["up", "--exit-when-idle", "--config"])
-            .arg(&rehearsing_config),
-    );
+    let rehearsing = up_to_settled("rehearsing", &[], "sim_rehearse_us = 10");
     assert_eq!(summary(&rehearsing), summary(&parked), "{rehearsing}");
     let rehearsals: u64 = rehearsing
         .lines()

@@ -416,7 +416,8 @@ impl GatewayVenue for SimGatewayVenue {
     fn rehearse(&mut self) -> Option<Duration> {
         let (due, next) = self.rehearsals.as_mut()?.due()?;
         if let Some(intent) = due {
-            // The reports are dropped: a rehearsal is never published, recorded or counted.
+            // The reports are dropped: a rehearsal is never published or recorded, and no figure
+            // but the rehearsals' own counts it.
             drop(self.sim.venue().inspect(|x| x.rehearse(intent)));
         }
         Some(next)
