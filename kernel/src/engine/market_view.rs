@@ -7,7 +7,7 @@ use crate::execution::Top;
 use crate::ids::Symbol;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct SymbolView {
     book: OrderBook,
     top: Top,
@@ -15,7 +15,7 @@ struct SymbolView {
 
 /// Per-symbol top of book. The L2 book is kept whenever the data has one, so an algorithm
 /// started by any order (an engine default or one order's own) finds a synchronised top.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct MarketView {
     symbols: BTreeMap<Symbol, SymbolView>,
 }

@@ -42,6 +42,7 @@ mod issues;
 mod kill;
 mod manage;
 mod market_view;
+mod rehearsal;
 mod reports;
 mod requests;
 mod risk_exits;
@@ -152,6 +153,8 @@ pub struct PortfolioEngine {
     managed: BTreeMap<Symbol, crate::position_manager::ManagedPosition>,
     /// What decisions asked of positions not yet open.
     plans: BTreeMap<Symbol, manage::Plan>,
+    /// What to rehearse, when rehearsals are on.
+    rehearsal: rehearsal::Rehearsal,
 }
 
 impl std::fmt::Debug for PortfolioEngine {
@@ -217,6 +220,7 @@ impl PortfolioEngine {
             manager: crate::position_manager::ManagerConfig::default(),
             managed: BTreeMap::new(),
             plans: BTreeMap::new(),
+            rehearsal: rehearsal::Rehearsal::default(),
         };
         for order in open_orders.into_iter().filter(|o| !o.status.is_terminal()) {
             engine
@@ -368,6 +372,9 @@ impl PortfolioEngine {
         }
         let ctx = context!(self);
         self.strategy.on_market(event, &ctx, &mut self.actions);
+        if !self.actions.is_empty() {
+            self.rehearsal.acted(event, &self.actions);
+        }
         self.take_actions();
     }
 

@@ -119,6 +119,14 @@ impl PortfolioSet {
         targets.len()
     }
 
+    /// Turns every engine's rehearsals on or off
+    /// ([`PortfolioEngine::set_rehearsals`]).
+    pub fn set_rehearsals(&mut self, enabled: bool) {
+        for engine in &mut self.engines {
+            engine.set_rehearsals(enabled);
+        }
+    }
+
     /// Ends the run: every strategy's stop hook, then no new orders.
     pub fn stop(&mut self) {
         self.control(None, &Control::Stop);

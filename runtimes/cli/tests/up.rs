@@ -95,12 +95,13 @@ fn succeed(command: &mut Command) -> String {
 
 /// `chimera up --exit-when-idle` with `flags` on a fresh copy of the zig-zag configuration in
 /// `temp_dir(name)`, with `gateway` added to its `[gateway]` section: its standard output.
-fn up_to_settled(name: &str, flags: &[&str], gateway: &str) -> String {
+fn up_to_settled(name: &str, flags: &[&str], node: &str, gateway: &str) -> String {
     let dir = temp_dir(name);
     let config = config(&dir, "");
-    if !gateway.is_empty() {
-        let section = "id = \"gateway-1\"";
-        edit(&config, section, &format!("{section}\n{gateway}"));
+    for (section, settings) in [("id = \"node-1\"", node), ("id = \"gateway-1\"", gateway)] {
+        if !settings.is_empty() {
+            edit(&config, section, &format!("{section}\n{settings}"));
+        }
     }
     succeed(
         Command::new(env!("CARGO_BIN_EXE_chimera"))
@@ -113,7 +114,7 @@ fn up_to_settled(name: &str, flags: &[&str], gateway: &str) -> String {
 
 #[test]
 fn up_runs_feed_node_and_gateway_to_settled_positions() {
-    let stdout = up_to_settled("ok", &[], "");
+    let stdout = up_to_settled("ok", &[], "", "");
     assert!(stdout.contains("database  sqlite://"), "{stdout}");
     assert!(
         stdout.contains("feed: published 600 market events"),
@@ -356,23 +357,36 @@ fn up_busy_polling_settles_the_same_positions() {
             .map(str::to_owned)
             .collect()
     };
-    let parked = up_to_settled("parked", &[], "");
-    let busy = up_to_settled("busy", &["--busy-poll"], "");
+    let parked = up_to_settled("parked", &[], "", "");
+    let busy = up_to_settled("busy", &["--busy-poll"], "", "");
     assert_eq!(summary(&busy), summary(&parked), "{busy}");
     assert!(!summary(&busy).is_empty(), "{busy}");
     assert!(!parked.contains("rehearsed"), "{parked}");
 
-    // Rehearsing at every idle moment (`--busy-poll` does it every 250 µs) changes nothing
-    // either: the venue runs copies of its last order on copies of what it touches.
-    let rehearsing = up_to_settled("rehearsing", &[], "sim_rehearse_us = 10");
+    // Rehearsing at every idle moment (`--busy-poll` does it every 250 µs in the gateway and
+    // every millisecond in the node) changes nothing either: the venue runs copies of its
+    // last order on copies of what it touches, the portfolio its last orders on a copy of
+    // its engine.
+    let rehearsing = up_to_settled(
+        "rehearsing",
+        &[],
+        "rehearse_us = 10",
+        "sim_rehearse_us = 10",
+    );
     assert_eq!(summary(&rehearsing), summary(&parked), "{rehearsing}");
-    let rehearsals: u64 = rehearsing
-        .lines()
-        .find_map(|l| l.strip_prefix("the gateway rehearsed "))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(rehearsals > 0, "{rehearsing}");
+    let count = |prefix: &str| -> u64 {
+        rehearsing
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(count("the gateway rehearsed ") > 0, "{rehearsing}");
+    assert!(
+        count("the portfolios rehearsed their orders ") > 0,
+        "{rehearsing}"
+    );
 
     // Left running once the bars are done, a busy-polling process keeps using the CPU.
     let parked = cpu_seconds_over_two_seconds(&[]);
@@ -403,7 +417,10 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("kind = \"memory\"", "kind = \"carrier-pigeon\"")
-        .replace("id = \"node-1\"", "id = \"\"\nprogress_ms = 70000")
+        .replace(
+            "id = \"node-1\"",
+            "id = \"\"\nprogress_ms = 70000\nrehearse_us = 0",
+        )
         .replace(
             "id = \"gateway-1\"",
             "id = \"gateway-1\"\ncheckpoint_ms = 61000\nsim_rehearse_us = 5",
@@ -419,6 +436,10 @@ fn up_rejects_a_bad_configuration_listing_every_field() {
     assert!(stderr.contains("node.id"), "{stderr}");
     assert!(
         stderr.contains("node.progress_ms: 70000 (must be ≤ 10000)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("node.rehearse_us: 0 (must be 10 to 1000000)"),
         "{stderr}"
     );
     assert!(

@@ -370,6 +370,13 @@ fn validate_node(node: &NodeConfig, problems: &mut Problems) {
         "node.heartbeat_ms",
         format!("{} (must be ≥ 100)", node.heartbeat_ms),
     );
+    if let Some(us) = node.rehearse_us {
+        problems.check(
+            (10..=1_000_000).contains(&us),
+            "node.rehearse_us",
+            format!("{us} (must be 10 to 1000000)"),
+        );
+    }
 }
 
 fn validate_feed(feed: &FeedConfig, problems: &mut Problems) {

@@ -37,6 +37,10 @@ pub struct PortfolioLoad {
     pub skipped: u64,
     /// Checkpoints written.
     pub checkpoints: u64,
+    /// Rehearsals of its order branch run (`[node] rehearse_us`; none by default): nothing
+    /// they did is among the other figures.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rehearsals: u64,
     /// Inputs waiting in its queue.
     pub queue: usize,
     /// The queue's capacity (alerts at 70 % and 95 %).
@@ -46,4 +50,12 @@ pub struct PortfolioLoad {
     /// Equity in the reporting asset at the last checkpoint (a decimal string; empty before the
     /// first).
     pub equity: String,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

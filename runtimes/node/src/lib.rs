@@ -55,6 +55,8 @@ pub struct PortfolioFigures {
     pub fills: u64,
     /// Redelivered inputs skipped.
     pub skipped: u64,
+    /// Rehearsals of its order branch (`[node] rehearse_us`), which changed none of the above.
+    pub rehearsals: u64,
 }
 
 /// What a portfolio's stored checkpoint says it has settled.
@@ -299,6 +301,7 @@ pub async fn run_node(
             orders: s.orders.load(Ordering::Relaxed),
             fills: s.fills.load(Ordering::Relaxed),
             skipped: s.skipped.load(Ordering::Relaxed),
+            rehearsals: s.rehearsals.load(Ordering::Relaxed),
         })
         .collect())
 }
@@ -361,6 +364,7 @@ async fn heartbeat(
                     fills: s.fills.load(Ordering::Relaxed),
                     skipped: s.skipped.load(Ordering::Relaxed),
                     checkpoints: s.checkpoints.load(Ordering::Relaxed),
+                    rehearsals: s.rehearsals.load(Ordering::Relaxed),
                     queue: q.len(),
                     queue_capacity: q.capacity(),
                     coalesced: q.coalesced(),
@@ -434,6 +438,12 @@ pub async fn run_node_process(
             "{}: events {} orders {} fills {} skipped {}",
             f.id, f.events, f.orders, f.fills, f.skipped
         );
+        if f.rehearsals > 0 {
+            println!(
+                "{}: rehearsed its orders {} times, changing nothing",
+                f.id, f.rehearsals
+            );
+        }
     }
     Ok(())
 }

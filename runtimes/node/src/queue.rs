@@ -16,7 +16,7 @@
 //! real episode, not one per batch.
 
 use chimera_kernel::event::{ExecutionReport, MarketEvent};
-use chimera_messages::ControlCommand;
+use chimera_messages::{AlertCode, AlertLevel, ControlCommand};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -303,6 +303,32 @@ impl PortfolioQueue {
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
+}
+
+/// Raises the alert for a queue that crossed a pressure level (70 %, 95 %, or back to normal).
+pub(crate) fn pressure_alert(
+    rt: &chimera_runtime::runtime::Runtime,
+    id: &chimera_kernel::ids::PortfolioId,
+    queue: &PortfolioQueue,
+    level: Pressure,
+) {
+    let (alert, code, gauge) = match level {
+        Pressure::Warning => (AlertLevel::Warning, AlertCode::QueuePressure, 1),
+        Pressure::Critical => (AlertLevel::Critical, AlertCode::QueuePressure, 2),
+        Pressure::Normal => (AlertLevel::Warning, AlertCode::QueueRecovered, 0),
+    };
+    crate::telemetry::pressure(&rt.source, id.as_str(), gauge);
+    rt.alert(
+        alert,
+        code,
+        format!(
+            "portfolio {id} queue at {}/{} ({level:?}), {} quotes coalesced so far",
+            queue.len(),
+            queue.capacity(),
+            queue.coalesced()
+        ),
+        Some(id.clone()),
+    );
 }
 
 #[cfg(test)]

@@ -204,6 +204,9 @@ impl Roster {
         worker.checkpoint_every = Duration::from_millis(self.config.checkpoint_ms);
         worker.batch_max = self.config.batch_max;
         worker.progress_every = Duration::from_millis(self.config.progress_ms.unwrap_or(0));
+        if let Some(us) = self.config.rehearse_us {
+            worker.rehearse_every(Duration::from_micros(us));
+        }
         let state = self
             .kill
             .read()

@@ -284,7 +284,7 @@ fn pressure(
     change: Option<Pressure>,
 ) {
     if let Some(level) = change {
-        super::worker::pressure_alert(rt, portfolio, queue, level);
+        super::queue::pressure_alert(rt, portfolio, queue, level);
     }
 }
 

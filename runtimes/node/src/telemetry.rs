@@ -6,6 +6,7 @@
 //! `chimera_node_portfolios`, `chimera_node_leases`, `chimera_heartbeats_total`,
 //! `chimera_dead_letters_total`, `chimera_events_total`, `chimera_orders_total`,
 //! `chimera_fills_total`, `chimera_skipped_total`, `chimera_checkpoints_total`,
+//! `chimera_node_rehearsals_total`,
 //! `chimera_queue_depth`, `chimera_queue_capacity`, `chimera_quotes_coalesced_total`,
 //! `chimera_queue_pressure` (0 normal, 1 ≥ 70 %, 2 ≥ 95 %),
 //! `chimera_tick_to_order_seconds` (from the worker taking a batch to its orders being durable
@@ -40,6 +41,7 @@ pub(crate) fn export(node: &str, heartbeat: &Heartbeat, leases: usize, board: &H
         metrics::counter!("chimera_fills_total", &labels).absolute(load.fills);
         metrics::counter!("chimera_skipped_total", &labels).absolute(load.skipped);
         metrics::counter!("chimera_checkpoints_total", &labels).absolute(load.checkpoints);
+        metrics::counter!("chimera_node_rehearsals_total", &labels).absolute(load.rehearsals);
         metrics::counter!("chimera_quotes_coalesced_total", &labels)
             .absolute(load.coalesced as u64);
         #[allow(clippy::cast_precision_loss, reason = "gauges are f64")]

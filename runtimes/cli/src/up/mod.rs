@@ -61,7 +61,7 @@ async fn up(
     busy_poll: bool,
     strategies: &StrategyRegistry,
 ) -> anyhow::Result<()> {
-    let (Some(node_cfg), Some(mut gateway_cfg), Some(feed_cfg)) = (
+    let (Some(mut node_cfg), Some(mut gateway_cfg), Some(feed_cfg)) = (
         config.node.clone(),
         config.gateway.clone(),
         config.feed.clone(),
@@ -74,8 +74,10 @@ async fn up(
     trigger_on_signals(trigger.clone());
     if busy_poll {
         chimera_live::busy_poll::busy_poll(shutdown.clone());
-        // The core is kept awake for latency: the simulated venue keeps its order path warm.
+        // The core is kept awake for latency: the simulated venue and the portfolios keep
+        // their order paths warm.
         gateway_cfg.rehearse_while_busy_polling();
+        node_cfg.rehearse_while_busy_polling();
     }
     // One connection pool for the three components, as for the bus.
     let (store, _health) = config.database.build().await?;
@@ -187,6 +189,13 @@ async fn up(
         println!(
             "node: {} applied {} events and {} fills, sent {} orders",
             f.id, f.events, f.fills, f.orders
+        );
+    }
+    let rehearsals: u64 = figures.iter().map(|f| f.rehearsals).sum();
+    if rehearsals > 0 {
+        // Not a "node: " line: rehearsals change none of the figures above.
+        println!(
+            "the portfolios rehearsed their orders {rehearsals} times on copies of their engines, changing nothing"
         );
     }
     print_positions(&store_rt, settling.portfolios()).await

@@ -29,8 +29,9 @@
 //! measures the floor's hop during a networked latency phase (the broker under load);
 //! `CHIMERA_BENCH_BUSY_POLL=1` keeps the in-process runtime's thread awake between events, as
 //! `chimera up --busy-poll` does, the simulated venue rehearsing its last order every 250 µs
-//! (`CHIMERA_BENCH_REHEARSE=0`: not; `=1`: also when parked); `CHIMERA_BENCH_TIMELINE=1` traces the in-process runtime's
-//! thread over the latency phase ([`timeline`], a build with `--cfg tokio_unstable`). After
+//! and each portfolio its last orders every millisecond (`CHIMERA_BENCH_REHEARSE=0`: neither;
+//! `=1`: both, also when parked; `=node` or `=gateway`: that one alone);
+//! `CHIMERA_BENCH_TIMELINE=1` traces the in-process runtime's thread over the latency phase ([`timeline`], a build with `--cfg tokio_unstable`). After
 //! each phase the runtimes' own hop histograms are scraped from their `/metrics` and printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench")]
 

@@ -47,7 +47,10 @@ impl Running {
             .unwrap();
         let task = match component {
             Component::Node => {
-                let cfg = live.node.clone().unwrap();
+                let mut cfg = live.node.clone().unwrap();
+                if rehearsing().0 {
+                    cfg.rehearse_while_busy_polling();
+                }
                 // As `chimera up` does before it starts the node (the binary does it itself).
                 chimera_live::node::register_portfolios(&rt, &cfg.id, &live.portfolios)
                     .await
@@ -60,14 +63,8 @@ impl Running {
             }
             Component::Gateway => {
                 let mut cfg = live.gateway.clone().unwrap();
-                // As `chimera up --busy-poll` runs it (`CHIMERA_BENCH_REHEARSE=0`: without; `=1`:
-                // parked too, as a configured `sim_rehearse_us` would).
-                let busy = std::env::var_os("CHIMERA_BENCH_BUSY_POLL").is_some();
-                match std::env::var("CHIMERA_BENCH_REHEARSE").as_deref() {
-                    Ok("0") => {}
-                    Ok("1") => cfg.rehearse_while_busy_polling(),
-                    _ if busy => cfg.rehearse_while_busy_polling(),
-                    _ => {}
+                if rehearsing().1 {
+                    cfg.rehearse_while_busy_polling();
                 }
                 tokio::spawn(async move {
                     chimera_live::gateway::run_gateway(rt, &cfg).await?;
@@ -104,5 +101,20 @@ impl Running {
                 }
             }
         }
+    }
+}
+
+/// Whether the in-process node and gateway rehearse (node, gateway): as `chimera up
+/// --busy-poll` runs them when busy-polling, not when parked. `CHIMERA_BENCH_REHEARSE=0`:
+/// neither; `=1`: both, parked too (as configured `rehearse_us` and `sim_rehearse_us` would);
+/// `=node` or `=gateway`: that one alone, to tell their parts apart.
+fn rehearsing() -> (bool, bool) {
+    let busy = std::env::var_os("CHIMERA_BENCH_BUSY_POLL").is_some();
+    match std::env::var("CHIMERA_BENCH_REHEARSE").as_deref() {
+        Ok("0") => (false, false),
+        Ok("1") => (true, true),
+        Ok("node") => (true, false),
+        Ok("gateway") => (false, true),
+        _ => (busy, busy),
     }
 }

@@ -167,6 +167,7 @@ pub(crate) fn report() {
     print_orders(&entries, &orders);
     print_tasks(&entries);
     print_slowest(&entries, &orders, 5);
+    print_slowest_decisions(&entries, &orders, 5);
 }
 
 /// Each batch of order commands: its index in the timeline, then the gateway's read of the
@@ -281,6 +282,56 @@ fn print_slowest(entries: &[Entry], orders: &[Order], count: usize) {
             .unwrap_or(order.published);
         println!("timeline: {us:.1} µs from a node's order commands to the first's reports:");
         for entry in &entries[bar..=order.reported.unwrap_or(order.published)] {
+            match entry {
+                Entry::Poll { task, began, nanos } => println!(
+                    "  {:>8.1} µs  poll of {:>6.1} µs  {}",
+                    micros(zero, *began),
+                    *nanos as f64 / 1e3,
+                    place(task)
+                ),
+                Entry::Mark(mark, when) => {
+                    println!("  {:>8.1} µs  {}", micros(zero, *when), mark.name());
+                }
+            }
+        }
+    }
+}
+
+/// The `count` order commands slowest from the bar before them, with everything that ran in
+/// between (times from the bar's publish).
+fn print_slowest_decisions(entries: &[Entry], orders: &[Order], count: usize) {
+    let mut timed: Vec<(f64, usize, usize)> = orders
+        .iter()
+        .filter_map(|o| {
+            let bar = entries[..o.published]
+                .iter()
+                .rposition(|e| matches!(e, Entry::Mark(Mark::Bar, _)))?;
+            let us = micros(entries[bar].at(), entries[o.published].at());
+            Some((us, bar, o.published))
+        })
+        .collect();
+    let mut spans: Vec<f64> = timed.iter().map(|t| t.0).collect();
+    spans.sort_by(f64::total_cmp);
+    if let Some(&last) = spans.last() {
+        let q = |p: f64| spans[((spans.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "timeline: the bar before → a node's order commands published: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs, max {last:.1} µs (n = {})",
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            spans.len()
+        );
+    }
+    timed.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (us, bar, published) in timed.iter().take(count) {
+        let zero = entries[*bar].at();
+        println!("timeline: {us:.1} µs from the bar before to a node's order commands:");
+        // What was already running when the bar came: the poll that began before it.
+        let from = entries[..*bar]
+            .iter()
+            .rposition(|e| matches!(e, Entry::Poll { .. }))
+            .unwrap_or(*bar);
+        for entry in &entries[from..=*published] {
             match entry {
                 Entry::Poll { task, began, nanos } => println!(
                     "  {:>8.1} µs  poll of {:>6.1} µs  {}",

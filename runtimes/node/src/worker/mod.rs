@@ -9,8 +9,9 @@
 
 mod commit;
 mod outbox;
+mod rehearsal;
 
-use super::queue::{ControlInput, Input, PortfolioQueue, Pressure};
+use super::queue::{ControlInput, Input, PortfolioQueue};
 use chimera_kernel::engine::{
     Command, Control, EngineSnapshot, Output, PortfolioEngine, PortfolioSet,
 };
@@ -18,7 +19,7 @@ use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::{PortfolioId, Symbol};
 use chimera_kernel::portfolio::Position;
 use chimera_kernel::time::Timestamp;
-use chimera_messages::{AlertCode, AlertLevel, CommandOutcome, ControlCommand, StrategyEvent};
+use chimera_messages::{CommandOutcome, ControlCommand, StrategyEvent};
 use chimera_ports::PortfolioStatus;
 use chimera_runtime::offsets::set_latest;
 use chimera_runtime::runtime::Runtime;
@@ -54,6 +55,8 @@ pub(crate) struct WorkerStats {
     pub(crate) fills: std::sync::atomic::AtomicU64,
     pub(crate) skipped: std::sync::atomic::AtomicU64,
     pub(crate) checkpoints: std::sync::atomic::AtomicU64,
+    /// Rehearsals run ([`rehearsal`]).
+    pub(crate) rehearsals: std::sync::atomic::AtomicU64,
     pub(crate) equity: std::sync::Mutex<String>,
 }
 
@@ -97,6 +100,8 @@ pub(crate) struct Worker {
     /// When the last promise went, and the least time until the next (`[node] progress_ms`).
     last_promise: Option<std::time::Instant>,
     pub(crate) progress_every: std::time::Duration,
+    /// Its rehearsals, when on ([`rehearsal`]).
+    rehearsing: Option<rehearsal::Rehearsing>,
 }
 
 impl Worker {
@@ -160,6 +165,7 @@ impl Worker {
             promised: None,
             last_promise: None,
             progress_every: std::time::Duration::ZERO,
+            rehearsing: None,
         }
     }
 
@@ -191,9 +197,14 @@ impl Worker {
                 .since
                 .filter(|_| self.in_flight.is_none())
                 .map(|since| since + self.checkpoint_every);
+            let rehearsal = self.rehearsal_due();
             let change = tokio::select! {
                 change = self.queue.pop_batch(self.batch_max, &mut batch) => change,
                 () = sleep_until(due) => None,
+                () = sleep_until(rehearsal) => {
+                    self.rehearse();
+                    continue;
+                }
                 stored = stored(&mut self.in_flight) => {
                     self.in_flight = None;
                     self.settled(stored)?;
@@ -208,7 +219,7 @@ impl Worker {
                 }
             };
             if let Some(level) = change {
-                pressure_alert(&rt, &self.id, &self.queue, level);
+                crate::queue::pressure_alert(&rt, &self.id, &self.queue, level);
             }
             if !batch.is_empty() {
                 for read_at in batch.iter().filter_map(Input::read_at) {
@@ -432,6 +443,7 @@ impl Worker {
             .collect();
         let count = keyed.len() as u64;
         self.outbox.send(keyed, progress, epoch, taken).await?;
+        self.ordered();
         self.stats.orders.fetch_add(count, Ordering::Relaxed);
         Ok(())
     }
@@ -471,30 +483,4 @@ async fn sleep_until(at: Option<std::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
-}
-
-/// Raises the alert for a queue that crossed a pressure level (70 %, 95 %, or back to normal).
-pub(crate) fn pressure_alert(
-    rt: &Runtime,
-    id: &PortfolioId,
-    queue: &PortfolioQueue,
-    level: Pressure,
-) {
-    let (alert, code, gauge) = match level {
-        Pressure::Warning => (AlertLevel::Warning, AlertCode::QueuePressure, 1),
-        Pressure::Critical => (AlertLevel::Critical, AlertCode::QueuePressure, 2),
-        Pressure::Normal => (AlertLevel::Warning, AlertCode::QueueRecovered, 0),
-    };
-    super::telemetry::pressure(&rt.source, id.as_str(), gauge);
-    rt.alert(
-        alert,
-        code,
-        format!(
-            "portfolio {id} queue at {}/{} ({level:?}), {} quotes coalesced so far",
-            queue.len(),
-            queue.capacity(),
-            queue.coalesced()
-        ),
-        Some(id.clone()),
-    );
 }

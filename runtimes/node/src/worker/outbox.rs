@@ -232,6 +232,19 @@ impl Outbox {
             .take()
     }
 
+    /// Makes `commands` ready to publish exactly as [`Self::send`] would, and drops them: a
+    /// rehearsal's part of the publish ([`super::rehearsal`]), nothing sent.
+    pub(crate) fn rehearse(&self, commands: Vec<(String, Command)>, epoch: Option<u64>) {
+        let publisher = &self.publisher;
+        drop(messages(
+            &publisher.rt,
+            &publisher.key,
+            commands,
+            None,
+            epoch,
+        ));
+    }
+
     fn failure(&mut self) -> anyhow::Error {
         self.failed()
             .unwrap_or_else(|| anyhow::anyhow!("the order publisher stopped"))
@@ -243,31 +256,7 @@ impl Publisher {
     fn publishing(&self, batch: Batch) -> Publishing {
         let (rt, key) = (Arc::clone(&self.rt), self.key.clone());
         Box::pin(async move {
-            let at = chimera_runtime::runtime::wall_clock();
-            let progress = batch.progress.map(|clock| Progress {
-                portfolio_id: chimera_kernel::ids::PortfolioId::new(key.as_str()),
-                clock,
-            });
-            // In process the gateway takes each command and promise as it was made: they are
-            // encoded only if something reads their bytes (any other bus encodes them now).
-            let mut messages = Vec::with_capacity(batch.commands.len() + 1);
-            for (id, command) in batch.commands {
-                let envelope = rt.envelope(
-                    MessageType::OrderCommand,
-                    id,
-                    at,
-                    &key,
-                    command,
-                    batch.epoch,
-                );
-                messages.push((key.clone(), Deferred::new(envelope, encode::<Command>)));
-            }
-            if let Some(progress) = progress {
-                let id = progress.message_id();
-                let envelope =
-                    rt.envelope(MessageType::Progress, id, at, &key, progress, batch.epoch);
-                messages.push((key.clone(), Deferred::new(envelope, encode::<Progress>)));
-            }
+            let messages = messages(&rt, &key, batch.commands, batch.progress, batch.epoch);
             let published = rt
                 .publish_deferred(Topic::OrdersSubmission, &messages)
                 .await;
@@ -343,4 +332,32 @@ impl Publisher {
     fn finished(&self, jobs: usize) {
         self.unfinished.fetch_sub(jobs, Ordering::AcqRel);
     }
+}
+
+/// The messages of one publish: each command, then the progress when given, in envelopes
+/// stamped now. In process the gateway takes each as it was made: they are encoded only if
+/// something reads their bytes (any other bus encodes them now).
+fn messages(
+    rt: &Runtime,
+    key: &str,
+    commands: Vec<(String, Command)>,
+    progress: Option<Timestamp>,
+    epoch: Option<u64>,
+) -> Vec<(String, Deferred)> {
+    let at = chimera_runtime::runtime::wall_clock();
+    let mut messages = Vec::with_capacity(commands.len() + 1);
+    for (id, command) in commands {
+        let envelope = rt.envelope(MessageType::OrderCommand, id, at, key, command, epoch);
+        messages.push((key.to_owned(), Deferred::new(envelope, encode::<Command>)));
+    }
+    if let Some(clock) = progress {
+        let progress = Progress {
+            portfolio_id: chimera_kernel::ids::PortfolioId::new(key),
+            clock,
+        };
+        let id = progress.message_id();
+        let envelope = rt.envelope(MessageType::Progress, id, at, key, progress, epoch);
+        messages.push((key.to_owned(), Deferred::new(envelope, encode::<Progress>)));
+    }
+    messages
 }
