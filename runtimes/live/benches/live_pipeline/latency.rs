@@ -158,13 +158,21 @@ pub(crate) async fn measure(
             result.order_to_fill
         );
         if let Some(stamps) = &setup.stamps {
-            let read = stamps.take_read_after();
-            let read =
-                super::setup::Figures::of(read.iter().map(|d| d.as_secs_f64() * 1e6).collect());
-            println!(
-                "  of which the intent waited to be read by the gateway: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs (n = {})",
-                read.p50, read.p99, read.max, read.n
-            );
+            let (first, others) = stamps.take_read_after();
+            for (which, read) in [
+                ("the first of its batch", first),
+                ("the others (after the ones before them executed)", others),
+            ] {
+                if read.is_empty() {
+                    continue;
+                }
+                let read =
+                    super::setup::Figures::of(read.iter().map(|d| d.as_secs_f64() * 1e6).collect());
+                println!(
+                    "  of which the intent waited to be read by the gateway, {which}: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs (n = {})",
+                    read.p50, read.p99, read.max, read.n
+                );
+            }
         }
         for (place, figures) in [
             "the first order of its bar",

@@ -19,13 +19,17 @@ use std::time::Instant;
 pub(crate) struct Stamps {
     watched: Vec<String>,
     at: Mutex<HashMap<(std::sync::Arc<str>, i64), Instant>>,
-    /// How long after its publish each order command was read by the gateway.
-    read_after: Mutex<Vec<std::time::Duration>>,
+    /// How long after its publish each order command was read by the gateway: the first of
+    /// its batch, then the others (which wait for the ones before them to execute).
+    read_after: Mutex<(Vec<std::time::Duration>, Vec<std::time::Duration>)>,
+    /// The publish of the last command read (a batch's commands share it).
+    last_read_batch: Mutex<Option<Instant>>,
 }
 
 impl Stamps {
-    /// The read delays noted so far (taken).
-    pub(crate) fn take_read_after(&self) -> Vec<std::time::Duration> {
+    /// The read delays noted so far (taken): of each batch's first command, and of the
+    /// others.
+    pub(crate) fn take_read_after(&self) -> (Vec<std::time::Duration>, Vec<std::time::Duration>) {
         std::mem::take(&mut *self.read_after.lock().unwrap())
     }
 
@@ -49,10 +53,14 @@ impl Stamps {
             .get(&(d.topic.clone(), d.offset))
             .copied();
         if let Some(at) = at {
-            self.read_after
-                .lock()
-                .unwrap()
-                .push(read.saturating_duration_since(at));
+            let waited = read.saturating_duration_since(at);
+            let first = self.last_read_batch.lock().unwrap().replace(at) != Some(at);
+            let mut read_after = self.read_after.lock().unwrap();
+            if first {
+                read_after.0.push(waited);
+            } else {
+                read_after.1.push(waited);
+            }
         }
     }
 
@@ -105,6 +113,7 @@ impl StampedBus {
             watched,
             at: Mutex::default(),
             read_after: Mutex::default(),
+            last_read_batch: Mutex::default(),
         });
         let bus = Self {
             inner,
