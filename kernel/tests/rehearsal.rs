@@ -3,27 +3,12 @@
 
 use chimera_kernel::engine::{Command, Input, Output, PortfolioEngine};
 use chimera_kernel::order::Side;
-use chimera_kernel::portfolio::Portfolio;
-use chimera_kernel::strategy::build_strategy;
-use chimera_kernel::testing::{bar, btc_perp, fill_report, PORTFOLIO};
+use chimera_kernel::testing::{bar, ema_cross_engine, fill_report, PORTFOLIO};
 use chimera_kernel::time::Timestamp;
 use rust_decimal::Decimal;
 
 fn engine(rehearsing: bool) -> PortfolioEngine {
-    let mut portfolio = Portfolio::new(PORTFOLIO.into(), "USDT".into());
-    portfolio.add_instrument(btc_perp());
-    portfolio.deposit(
-        "USDT".into(),
-        chimera_kernel::value::Amount::new(Decimal::from(100_000)),
-    );
-    let params = [("fast", "3"), ("slow", "5"), ("qty", "0.1")]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let mut engine = PortfolioEngine::new(
-        portfolio,
-        build_strategy("ema-cross", &params).expect("strategy"),
-    );
+    let mut engine = ema_cross_engine(PORTFOLIO);
     engine.set_rehearsals(rehearsing);
     engine
 }

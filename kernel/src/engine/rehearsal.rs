@@ -36,17 +36,15 @@ impl Rehearsal {
         if !self.enabled {
             return;
         }
-        let rehearsable = |a: &&Action| matches!(a, Action::Submit(_) | Action::Enter(_));
-        if !actions.as_slice().iter().any(|a| rehearsable(&a)) {
-            return;
-        }
-        let kept = actions
+        let kept: Vec<Action> = actions
             .as_slice()
             .iter()
-            .filter(rehearsable)
+            .filter(|a| matches!(a, Action::Submit(_) | Action::Enter(_)))
             .map(reversed)
             .collect();
-        self.model = Some((event.clone(), kept));
+        if !kept.is_empty() {
+            self.model = Some((event.clone(), kept));
+        }
     }
 }
 

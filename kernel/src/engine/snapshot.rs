@@ -248,26 +248,12 @@ impl PortfolioEngine {
 #[cfg(test)]
 mod tests {
     use crate::engine::{Command, Control, Input, Output, PortfolioEngine, RefusalReason};
-    use crate::portfolio::Portfolio;
     use crate::strategy::build_strategy;
-    use crate::testing::{bar, btc_perp};
+    use crate::testing::{bar, ema_cross_3_5, ema_cross_engine};
     use rust_decimal::Decimal;
 
     fn engine() -> PortfolioEngine {
-        let mut portfolio = Portfolio::new("p".into(), "USDT".into());
-        portfolio.add_instrument(btc_perp());
-        portfolio.deposit(
-            "USDT".into(),
-            crate::value::Amount::new(Decimal::from(100_000)),
-        );
-        let params = [("fast", "3"), ("slow", "5"), ("qty", "0.1")]
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        PortfolioEngine::new(
-            portfolio,
-            build_strategy("ema-cross", &params).expect("strategy"),
-        )
+        ema_cross_engine("p")
     }
 
     fn commands(engine: &mut PortfolioEngine, from: i64, to: i64) -> Vec<Command> {
@@ -294,15 +280,8 @@ mod tests {
         let mut first = commands(&mut original, 0, 40);
         let text = serde_json::to_string(&original.snapshot()).expect("encode");
         let snapshot = serde_json::from_str(&text).expect("decode");
-        let params = [("fast", "3"), ("slow", "5"), ("qty", "0.1")]
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let mut restored = PortfolioEngine::from_snapshot(
-            snapshot,
-            build_strategy("ema-cross", &params).expect("strategy"),
-        )
-        .expect("restore");
+        let mut restored =
+            PortfolioEngine::from_snapshot(snapshot, ema_cross_3_5()).expect("restore");
         assert_eq!(restored.snapshot(), original.snapshot());
         let a = commands(&mut original, 40, 120);
         let b = commands(&mut restored, 40, 120);
@@ -347,15 +326,8 @@ mod tests {
             free.snapshot().strategy_state,
             "the strategy followed the market while paused"
         );
-        let params = [("fast", "3"), ("slow", "5"), ("qty", "0.1")]
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let mut restored = PortfolioEngine::from_snapshot(
-            halted.snapshot(),
-            build_strategy("ema-cross", &params).expect("strategy"),
-        )
-        .expect("restore");
+        let mut restored =
+            PortfolioEngine::from_snapshot(halted.snapshot(), ema_cross_3_5()).expect("restore");
         assert_eq!(restored.halted(), Some("operator"));
         restored.handle(Input::Control(&Control::Resume), crate::time::Timestamp(0));
         assert!(

@@ -13,6 +13,30 @@ use crate::time::Timestamp;
 use crate::value::{Money, Price, Quantity};
 use rust_decimal::Decimal;
 
+/// The EMA cross strategy, fast 3, slow 5, quantity 0.1: it crosses every few bars on
+/// [`bar`]s of a wavy close.
+///
+/// # Panics
+/// Never: the parameters are valid.
+pub fn ema_cross_3_5() -> Box<dyn crate::strategy::Strategy> {
+    let params = [("fast", "3"), ("slow", "5"), ("qty", "0.1")]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    crate::strategy::build_strategy("ema-cross", &params).expect("valid ema-cross parameters")
+}
+
+/// Portfolio `id` trading [`btc_perp`] from 100,000 USDT with [`ema_cross_3_5`].
+pub fn ema_cross_engine(id: &str) -> crate::engine::PortfolioEngine {
+    let mut portfolio = crate::portfolio::Portfolio::new(id.into(), "USDT".into());
+    portfolio.add_instrument(btc_perp());
+    portfolio.deposit(
+        "USDT".into(),
+        crate::value::Amount::new(Decimal::from(100_000)),
+    );
+    crate::engine::PortfolioEngine::new(portfolio, ema_cross_3_5())
+}
+
 /// `BTCUSDT` perpetual with default filters and fees.
 ///
 /// # Panics

@@ -94,7 +94,8 @@ fn succeed(command: &mut Command) -> String {
 }
 
 /// `chimera up --exit-when-idle` with `flags` on a fresh copy of the zig-zag configuration in
-/// `temp_dir(name)`, with `gateway` added to its `[gateway]` section: its standard output.
+/// `temp_dir(name)`, with `node` added to its `[node]` section and `gateway` to its
+/// `[gateway]` section: its standard output.
 fn up_to_settled(name: &str, flags: &[&str], node: &str, gateway: &str) -> String {
     let dir = temp_dir(name);
     let config = config(&dir, "");

@@ -109,13 +109,11 @@ pub fn load(
             "gateway.checkpoint_ms",
             format!("{} (must be ≤ 60000)", gateway.checkpoint_ms),
         );
-        if let Some(us) = gateway.sim_rehearse_us {
-            problems.check(
-                (10..=1_000_000).contains(&us),
-                "gateway.sim_rehearse_us",
-                format!("{us} (must be 10 to 1000000)"),
-            );
-        }
+        check_rehearsal_period(
+            gateway.sim_rehearse_us,
+            "gateway.sim_rehearse_us",
+            &mut problems,
+        );
         if let VenueKind::Binance(binance) = &gateway.venue {
             if let Err(e) = binance.validate() {
                 problems.extend(e.problems.iter().map(|p| format!("gateway.venue.{p}")));
@@ -370,10 +368,16 @@ fn validate_node(node: &NodeConfig, problems: &mut Problems) {
         "node.heartbeat_ms",
         format!("{} (must be ≥ 100)", node.heartbeat_ms),
     );
-    if let Some(us) = node.rehearse_us {
+    check_rehearsal_period(node.rehearse_us, "node.rehearse_us", problems);
+}
+
+/// A rehearsal period (`[node] rehearse_us`, `[gateway] sim_rehearse_us`), when set: 10 µs to
+/// a second.
+fn check_rehearsal_period(us: Option<u64>, field: &str, problems: &mut Problems) {
+    if let Some(us) = us {
         problems.check(
             (10..=1_000_000).contains(&us),
-            "node.rehearse_us",
+            field,
             format!("{us} (must be 10 to 1000000)"),
         );
     }

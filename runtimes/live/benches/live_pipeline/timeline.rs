@@ -276,24 +276,12 @@ fn print_slowest(entries: &[Entry], orders: &[Order], count: usize) {
     timed.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (us, order) in timed.iter().take(count) {
         let zero = entries[order.published].at();
-        let bar = entries[..order.published]
-            .iter()
-            .rposition(|e| matches!(e, Entry::Mark(Mark::Bar, _)))
-            .unwrap_or(order.published);
+        let bar = bar_before(entries, order.published).unwrap_or(order.published);
         println!("timeline: {us:.1} µs from a node's order commands to the first's reports:");
-        for entry in &entries[bar..=order.reported.unwrap_or(order.published)] {
-            match entry {
-                Entry::Poll { task, began, nanos } => println!(
-                    "  {:>8.1} µs  poll of {:>6.1} µs  {}",
-                    micros(zero, *began),
-                    *nanos as f64 / 1e3,
-                    place(task)
-                ),
-                Entry::Mark(mark, when) => {
-                    println!("  {:>8.1} µs  {}", micros(zero, *when), mark.name());
-                }
-            }
-        }
+        print_entries(
+            &entries[bar..=order.reported.unwrap_or(order.published)],
+            zero,
+        );
     }
 }
 
@@ -303,9 +291,7 @@ fn print_slowest_decisions(entries: &[Entry], orders: &[Order], count: usize) {
     let mut timed: Vec<(f64, usize, usize)> = orders
         .iter()
         .filter_map(|o| {
-            let bar = entries[..o.published]
-                .iter()
-                .rposition(|e| matches!(e, Entry::Mark(Mark::Bar, _)))?;
+            let bar = bar_before(entries, o.published)?;
             let us = micros(entries[bar].at(), entries[o.published].at());
             Some((us, bar, o.published))
         })
@@ -331,17 +317,29 @@ fn print_slowest_decisions(entries: &[Entry], orders: &[Order], count: usize) {
             .iter()
             .rposition(|e| matches!(e, Entry::Poll { .. }))
             .unwrap_or(*bar);
-        for entry in &entries[from..=*published] {
-            match entry {
-                Entry::Poll { task, began, nanos } => println!(
-                    "  {:>8.1} µs  poll of {:>6.1} µs  {}",
-                    micros(zero, *began),
-                    *nanos as f64 / 1e3,
-                    place(task)
-                ),
-                Entry::Mark(mark, when) => {
-                    println!("  {:>8.1} µs  {}", micros(zero, *when), mark.name());
-                }
+        print_entries(&entries[from..=*published], zero);
+    }
+}
+
+/// The last bar published before entry `i`.
+fn bar_before(entries: &[Entry], i: usize) -> Option<usize> {
+    entries[..i]
+        .iter()
+        .rposition(|e| matches!(e, Entry::Mark(Mark::Bar, _)))
+}
+
+/// Each of `entries` on a line of its own, times from `zero` (a poll at its start).
+fn print_entries(entries: &[Entry], zero: Instant) {
+    for entry in entries {
+        match entry {
+            Entry::Poll { task, began, nanos } => println!(
+                "  {:>8.1} µs  poll of {:>6.1} µs  {}",
+                micros(zero, *began),
+                *nanos as f64 / 1e3,
+                place(task)
+            ),
+            Entry::Mark(mark, when) => {
+                println!("  {:>8.1} µs  {}", micros(zero, *when), mark.name());
             }
         }
     }
