@@ -75,3 +75,45 @@ fn rehearsals_between_orders_change_no_fill() {
     assert_eq!(plain, rehearsed);
     assert_eq!(plain_state, rehearsed_state);
 }
+
+#[tokio::test]
+async fn a_stage_matches_at_once_through_the_port_whatever_the_venue_latency() {
+    use chimera_ports::ExecutionVenue;
+    let (mut x, p) = exchange(QueueModel::default());
+    // The same venue with 50 ms of latency.
+    let mut slow = SimExchange::new(chimera_sim::SimConfig {
+        latency_ms: 50,
+        ..chimera_sim::SimConfig::default()
+    });
+    slow.add_instrument(chimera_kernel::testing::btc_perp());
+    slow.deposit(
+        &p,
+        chimera_kernel::ids::Asset::new("USDT"),
+        chimera_kernel::value::Amount::new(dec!(1_000_000)),
+    );
+    x.on_market(&bar(SYMBOL, 1, dec!(100)));
+    slow.on_market(&bar(SYMBOL, 1, dec!(100)));
+    let intent = market(&p, 1, Side::Buy);
+
+    let before = state(&slow);
+    let stage = chimera_sim::SimVenue::from_exchange(slow.stage(&intent));
+    stage
+        .submit(&intent)
+        .await
+        .expect("a stage takes the order");
+    let mut staged = Vec::new();
+    while let Some(report) = stage
+        .next_report(std::time::Duration::ZERO)
+        .await
+        .expect("a stage reports")
+    {
+        staged.push(report);
+    }
+    assert_eq!(state(&slow), before, "the venue changed");
+    assert!(staged.iter().any(|r| r.fill().is_some()), "{staged:?}");
+
+    slow.submit(intent.clone(), intent.created_at);
+    assert!(drain(&mut slow).is_empty(), "the venue's latency holds it");
+    x.submit(intent.clone(), intent.created_at);
+    assert_eq!(staged, drain(&mut x), "as a venue without latency fills it");
+}

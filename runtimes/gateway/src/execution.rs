@@ -1,6 +1,7 @@
 //! Executing order commands on the venue, recording orders and fills, publishing reports —
 //! over any [`GatewayVenue`], deciding with [`super::decide`].
 
+use super::books::Books;
 use super::decide::{decide_submit, report_id, republished_reports, SubmitDecision};
 use super::figures::GatewayFigures;
 use super::journal::Journal;
@@ -11,27 +12,21 @@ use super::venue_call::until_sent;
 pub(crate) use super::venue_call::Interrupted;
 use chimera_kernel::engine::Command;
 use chimera_kernel::event::{ExecutionReport, RejectReason, ReportKind};
-use chimera_kernel::ids::ClientOrderId;
 use chimera_kernel::order::{Order, OrderIntent};
 use chimera_kernel::risk::KillMode;
-use chimera_kernel::tca::FillCostTracker;
 use chimera_messages::{AlertCode, AlertLevel, MessageType, Topic};
-use chimera_ports::{FillRecord, OrderRepository};
+use chimera_ports::OrderRepository;
 use chimera_runtime::runtime::{fatal, Runtime};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub(super) struct Gateway {
     pub(super) rt: Arc<Runtime>,
     pub(super) venue: Box<dyn GatewayVenue>,
-    orders: HashMap<ClientOrderId, Order>,
-    /// The market at each order's send, for the transaction costs of its fills (not
-    /// checkpointed: an order sent before a restart records its fills without costs).
-    costs: FillCostTracker,
+    /// The orders in flight, for the records of their reports.
+    books: Books,
     pub(super) figures: GatewayFigures,
-    /// When each order still waiting for its first fill was sent (order-to-fill latency).
-    sent: HashMap<ClientOrderId, std::time::Instant>,
+    /// Order sent → its first fill (`chimera_order_to_fill_seconds`).
     order_to_fill: metrics::Histogram,
     /// One command from read to executed (`chimera_gateway_command_seconds`), one turn's
     /// reports published (`chimera_gateway_publish_seconds`), then its records written by the
@@ -94,10 +89,8 @@ impl Gateway {
         Self {
             rt,
             venue,
-            orders: HashMap::new(),
-            costs: FillCostTracker::default(),
+            books: Books::default(),
             figures: GatewayFigures::default(),
-            sent: HashMap::new(),
             kill,
             order_to_fill,
             command_time,
@@ -281,10 +274,8 @@ impl Gateway {
                     .map_err(|e| fatal("record order", &e))?;
             }
         }
-        self.sent.insert(coid.clone(), std::time::Instant::now());
-        self.orders.insert(coid, Order::new(intent.clone()));
         let (bids, asks) = self.venue.depth(&intent.symbol);
-        self.costs.on_submit(intent, bids, asks);
+        self.books.sending(intent, bids, asks);
         Ok(true)
     }
 
@@ -292,8 +283,7 @@ impl Gateway {
     async fn refuse_killed(&mut self, intent: &OrderIntent, mode: KillMode) -> anyhow::Result<()> {
         let rt = Arc::clone(&self.rt);
         // Never sent: its record, rejected, goes with the turn's batch (`record` below).
-        self.orders
-            .insert(intent.client_order_id.clone(), Order::new(intent.clone()));
+        self.books.answered(intent);
         let report = ExecutionReport {
             portfolio_id: intent.portfolio_id.clone(),
             client_order_id: intent.client_order_id.clone(),
@@ -370,14 +360,11 @@ impl Gateway {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        let messages = reports
-            .iter()
-            .map(|r| (r.portfolio_id.as_str(), report_id(r), r.clone()));
         self.rt
             .publish_keyed(
                 Topic::OrdersFeedback,
                 MessageType::ExecutionReport,
-                messages,
+                feedback(&reports),
             )
             .await
             .map_err(|e| fatal("publish reports", &e))?;
@@ -413,71 +400,29 @@ impl Gateway {
     }
 
     /// Records `report`, made at `at` (published then, when its record waited): the order's
-    /// new state, its fill and the fill's costs, and the order's time to its first fill.
+    /// new state, its fill and the fill's costs ([`Books::record`]), and the order's time to
+    /// its first fill. An order not in flight here is read from the records first.
+    ///
+    /// # Errors
+    /// The order's record could not be read.
     async fn record(
         &mut self,
         report: &ExecutionReport,
         at: std::time::Instant,
     ) -> anyhow::Result<()> {
-        let costs = self.costs.on_report(report);
-        if let ReportKind::Liquidated { side, fill } = &report.kind {
-            // The venue's own order: no record of ours to update, but the fill is recorded
-            // (idempotent by trade id) like any other.
-            let record = FillRecord {
-                portfolio_id: report.portfolio_id.clone(),
-                client_order_id: report.client_order_id.clone(),
-                symbol: report.symbol.clone(),
-                side: *side,
-                fill: fill.clone(),
-                ts: report.ts,
-                costs: None,
-            };
-            self.journal.fill(record);
-            self.figures.fills += 1;
-            return Ok(());
-        }
-        if !self.orders.contains_key(&report.client_order_id) {
+        if self.books.lacks_order(report) {
             // Resting on a venue restored from a checkpoint: the record has the order.
-            let coid = report.client_order_id.clone();
-            let Some(stored) = recorded(&self.journal, &self.recorder, &self.rt, &coid).await?
-            else {
-                return Ok(());
-            };
-            self.orders.insert(coid, stored);
+            let coid = &report.client_order_id;
+            if let Some(stored) = recorded(&self.journal, &self.recorder, &self.rt, coid).await? {
+                self.books.restore(stored);
+            }
         }
-        let Some(order) = self.orders.get_mut(&report.client_order_id) else {
-            return Ok(());
-        };
-        if order.apply(report).is_err() {
-            return Ok(()); // a duplicate or stale report: the recorded order stays as it is
-        }
-        let order = order.clone();
-        let side = order.intent.side;
-        let terminal = order.status.is_terminal();
-        self.journal.order(order);
-        if let Some(sent) = report
-            .fill()
-            .and_then(|_| self.sent.remove(&report.client_order_id))
-        {
-            let waited = at.saturating_duration_since(sent);
-            self.order_to_fill.record(waited.as_secs_f64());
-        }
-        if let Some(fill) = report.fill() {
-            let record = FillRecord {
-                portfolio_id: report.portfolio_id.clone(),
-                client_order_id: report.client_order_id.clone(),
-                symbol: report.symbol.clone(),
-                side,
-                fill: fill.clone(),
-                ts: report.ts,
-                costs,
-            };
-            self.journal.fill(record);
+        let recorded = self.books.record(report, at, &mut self.journal);
+        if recorded.fill {
             self.figures.fills += 1;
         }
-        if terminal {
-            self.orders.remove(&report.client_order_id);
-            self.sent.remove(&report.client_order_id);
+        if let Some(waited) = recorded.waited {
+            self.order_to_fill.record(waited.as_secs_f64());
         }
         Ok(())
     }
@@ -498,4 +443,13 @@ impl Gateway {
             .increment(1);
         }
     }
+}
+
+/// `reports` as messages for `orders.feedback`: each keyed by its portfolio, with its id.
+pub(super) fn feedback(
+    reports: &[ExecutionReport],
+) -> impl Iterator<Item = (&str, String, ExecutionReport)> {
+    reports
+        .iter()
+        .map(|r| (r.portfolio_id.as_str(), report_id(r), r.clone()))
 }

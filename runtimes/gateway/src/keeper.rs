@@ -43,13 +43,17 @@ pub(crate) struct Keeper {
 }
 
 impl Keeper {
-    /// Reads and executes up to [`COMMAND_BATCH`] commands, waiting up to `wait` for the first.
+    /// Reads and executes up to [`COMMAND_BATCH`] commands, waiting up to `wait` for the first,
+    /// and returns how many deliveries it read (commands, promises, claims).
+    ///
+    /// # Errors
+    /// A fatal bus, venue or database failure.
     pub(crate) async fn commands(
         &mut self,
         gw: &mut Gateway,
         orders: &mut Box<dyn Subscription>,
         wait: Duration,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<usize> {
         let mut handled = 0;
         while handled < COMMAND_BATCH {
             let polled = orders
@@ -103,7 +107,7 @@ impl Keeper {
                                         self.promise_first_held(gw, &portfolio).await?;
                                     }
                                 } else if !self.execute(gw, env.payload, read_at).await? {
-                                    return Ok(());
+                                    return Ok(handled);
                                 }
                             }
                             Err(fenced) => gw.fenced(&env, fenced),
@@ -121,10 +125,10 @@ impl Keeper {
             self.keep_for_ack(d);
             // A promise or an order may have brought held orders their turn.
             if !self.release(gw).await? {
-                return Ok(());
+                return Ok(handled);
             }
         }
-        Ok(())
+        Ok(handled)
     }
 
     /// Keeps `d` (read and applied) for the next checkpoint to acknowledge. Acknowledgement is

@@ -23,6 +23,7 @@
 //! instead (a node re-emits commands after its own restart).
 
 mod binance;
+mod books;
 mod checkpointing;
 mod decide;
 mod execution;
@@ -43,7 +44,7 @@ mod venue_call;
 pub use binance::BinanceGatewayVenue;
 pub use figures::GatewayFigures;
 pub use sim::SimGatewayVenue;
-pub use venue::{GatewayVenue, Knowledge, PlainVenue};
+pub use venue::{GatewayVenue, Knowledge, PlainVenue, Rehearsal};
 
 use checkpointing::Checkpoints;
 use chimera_kernel::ids::PortfolioId;
@@ -187,14 +188,16 @@ async fn run_gateway_with(
         } else {
             IDLE_WAIT
         };
-        // While nothing waits, the simulated venue may rehearse its last order (changing
-        // nothing) so the next finds the matching core warm; the wait ends in time for the next.
-        let wait = match idle.then(|| gw.venue.rehearse()).flatten() {
-            Some(next) => wait.min(next),
-            None => wait,
-        };
+        // While nothing waits, the gateway may rehearse its last order on a stage (changing
+        // nothing: `rehearsal`) so the next finds its path warm; the wait for commands ends
+        // when the next rehearsal is due.
+        let rehearsal = gw.venue.rehearsal_due().filter(|_| idle);
+        let wait = rehearsal.map_or(wait, |left| wait.min(left));
         // Not raced against shutdown: a command is either executed and recorded or not read.
-        keeper.commands(&mut gw, &mut orders, wait).await?;
+        let read = keeper.commands(&mut gw, &mut orders, wait).await?;
+        if read == 0 && rehearsal.is_some() {
+            rehearse_last(&mut gw, &mut keeper, &mut orders).await?;
+        }
         // Held orders whose turn came with time (a portfolio that went quiet).
         keeper.release(&mut gw).await?;
         // What the commands' execution reported (a simulated order fills as it is placed) goes
@@ -225,6 +228,29 @@ async fn run_gateway_with(
     gw.figures.priced_late = gw.venue.priced_late();
     gw.figures.rehearsals = gw.venue.rehearsals();
     Ok(gw.figures)
+}
+
+/// Runs the venue's rehearsal if one is due, after everything else ready to run on this thread
+/// (a node deciding on the market data that woke it, on one thread in process) and only if no
+/// command came meanwhile: a command never waits for a rehearsal that started after it was
+/// sent. A command that came is read and executed instead, and the rehearsal waits for the
+/// next idle turn.
+///
+/// # Errors
+/// As [`Keeper::commands`].
+async fn rehearse_last(
+    gw: &mut Gateway,
+    keeper: &mut Keeper,
+    orders: &mut Box<dyn chimera_ports::Subscription>,
+) -> anyhow::Result<()> {
+    if gw.venue.rehearsal_due() != Some(Duration::ZERO) {
+        return Ok(());
+    }
+    tokio::task::yield_now().await;
+    if keeper.commands(gw, orders, Duration::ZERO).await? == 0 {
+        gw.rehearse().await;
+    }
+    Ok(())
 }
 
 /// The trade gateway: executes order commands on the venue.

@@ -7,7 +7,7 @@
 //! market data between orders rather than on their path.
 
 use super::rehearsal::Rehearsals;
-use super::venue::{GatewayVenue, Knowledge};
+use super::venue::{GatewayVenue, Knowledge, Rehearsal};
 use async_trait::async_trait;
 use chimera_kernel::event::MarketEvent;
 use chimera_kernel::ids::{PortfolioId, Symbol};
@@ -413,14 +413,24 @@ impl GatewayVenue for SimGatewayVenue {
         Ok(true)
     }
 
-    fn rehearse(&mut self) -> Option<Duration> {
-        let (due, next) = self.rehearsals.as_mut()?.due()?;
-        if let Some(intent) = due {
-            // The reports are dropped: a rehearsal is never published or recorded, and no figure
-            // but the rehearsals' own counts it.
-            drop(self.sim.venue().inspect(|x| x.rehearse(intent)));
-        }
-        Some(next)
+    fn rehearsal_due(&self) -> Option<Duration> {
+        self.rehearsals.as_ref()?.left()
+    }
+
+    fn rehearsal(&mut self) -> Option<Rehearsal> {
+        let intent = self.rehearsals.as_mut()?.take()?;
+        // What `prepare` reads of an order that finds its account funded and its market data
+        // fed (nothing to change, so nothing is).
+        std::hint::black_box((
+            self.funded.contains(&intent.portfolio_id),
+            self.sim.covers(&intent.symbol, intent.created_at),
+            self.sim.fed_past(&intent.symbol, intent.created_at),
+        ));
+        let stage = self.sim.venue().inspect(|x| x.stage(&intent));
+        Some(Rehearsal {
+            intent,
+            stage: Box::new(chimera_sim::SimVenue::from_exchange(stage)),
+        })
     }
 
     fn rehearsals(&self) -> u64 {

@@ -113,15 +113,21 @@ pub trait GatewayVenue: Send {
         Ok(false)
     }
 
-    /// While the gateway has nothing to do: runs a rehearsal if one is due (an order run on a
-    /// copy, changing nothing, to keep the venue's path warm in the caches), and returns how
-    /// long until the next is due. `None`: this venue does not rehearse (the default), or has
-    /// nothing to rehearse yet.
-    fn rehearse(&mut self) -> Option<std::time::Duration> {
+    /// How long until the venue's next rehearsal is due (zero: it is): an order to run on a
+    /// stage while the gateway has nothing to do, changing nothing, so that the path of the
+    /// next real one is warm in the caches. `None`: this venue does not rehearse (the
+    /// default), or has nothing to rehearse yet.
+    fn rehearsal_due(&self) -> Option<std::time::Duration> {
         None
     }
 
-    /// Rehearsals run so far ([`Self::rehearse`]; none by default).
+    /// The rehearsal due now, if one is, taken (the next is then a period away); the gateway
+    /// runs it through its own path too ([`Rehearsal`]).
+    fn rehearsal(&mut self) -> Option<Rehearsal> {
+        None
+    }
+
+    /// Rehearsals run so far ([`Self::rehearsal`]; none by default).
     fn rehearsals(&self) -> u64 {
         0
     }
@@ -173,4 +179,13 @@ impl<V: ExecutionVenue + 'static> GatewayVenue for PlainVenue<V> {
     fn trading(&self) -> &dyn ExecutionVenue {
         &self.venue
     }
+}
+
+/// An order to rehearse and the stage to rehearse it on ([`GatewayVenue::rehearsal`]).
+pub struct Rehearsal {
+    /// The order, as the venue would receive it now.
+    pub intent: OrderIntent,
+    /// A copy of what the order touches, behind the port a real order goes through: what is
+    /// sent to it never reaches the venue.
+    pub stage: Box<dyn ExecutionVenue>,
 }

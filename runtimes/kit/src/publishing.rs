@@ -58,15 +58,26 @@ impl Runtime {
         kind: MessageType,
         messages: impl IntoIterator<Item = (&'a str, String, T)> + Send,
     ) -> PortResult<()> {
+        let deferred = self.deferred_keyed(kind, messages);
+        self.publish_deferred(topic, &deferred).await
+    }
+
+    /// What [`Self::publish_keyed`] publishes: each `(key, message id, payload)` in an
+    /// envelope from this process, stamped now, with its encoder. A rehearsal makes them and
+    /// drops them.
+    pub fn deferred_keyed<'a, T: serde::Serialize + Send + Sync + 'static>(
+        &self,
+        kind: MessageType,
+        messages: impl IntoIterator<Item = (&'a str, String, T)>,
+    ) -> Vec<(String, Deferred)> {
         let at = wall_clock();
-        let deferred: Vec<(String, Deferred)> = messages
+        messages
             .into_iter()
             .map(|(key, id, payload)| {
                 let envelope = self.envelope(kind, id, at, key, payload, None);
                 (key.to_owned(), Deferred::new(envelope, encode::<T>))
             })
-            .collect();
-        self.publish_deferred(topic, &deferred).await
+            .collect()
     }
 
     /// `payload` in an envelope from this process, stamped `at`, encoded: what

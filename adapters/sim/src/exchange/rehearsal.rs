@@ -7,7 +7,9 @@
 //! the previous one and 27–30 µs after 20 ms, at 200 market events a second as at 2,000 (so
 //! not pushed out by our own work in between), and with checkpoints 50 times rarer alike.
 //! Running an order through the matching core on a copy every few hundred microseconds keeps
-//! that part of the path warm; [`SimExchange::rehearse`] does so without touching the venue.
+//! that part of the path warm; [`SimExchange::rehearse`] does so without touching the venue, and
+//! [`SimExchange::stage`] gives the copy itself, for a caller that runs the order through the
+//! same port a real one takes.
 
 use super::SimExchange;
 use chimera_kernel::event::ExecutionReport;
@@ -15,29 +17,43 @@ use chimera_kernel::order::OrderIntent;
 use std::sync::Arc;
 
 impl SimExchange {
-    /// Runs `intent` through the matching core as if it had just arrived, on a stage that
-    /// holds copies of what it touches (its symbol's instrument, market and clock, and its
-    /// portfolio's account, reading the venue's own as it copies them), and returns the
-    /// stage's reports.
+    /// Runs `intent` through the matching core as if it had just arrived, on a
+    /// [`stage`](Self::stage), and returns the stage's reports.
     ///
     /// Takes `&self`: the venue is left exactly as it was (accounts, orders, the window of
     /// known ids, sequence numbers, the random draws of its latency), so rehearsals never
-    /// change a fill. The configured latency is skipped: the order is matched at once, at
-    /// its symbol's clock. An intent for an unknown symbol or portfolio is rehearsed against
-    /// what the venue would do with it (a refusal, or an empty account).
+    /// change a fill. An intent for an unknown symbol or portfolio is rehearsed against what
+    /// the venue would do with it (a refusal, or an empty account).
     #[must_use]
     pub fn rehearse(&self, intent: OrderIntent) -> Vec<ExecutionReport> {
-        let mut stage = SimExchange::new(self.config.clone());
-        let symbol = intent.symbol.clone();
-        if let Some(instrument) = self.instruments.get(&symbol) {
+        let mut stage = self.stage(&intent);
+        let at = intent.created_at;
+        stage.submit(intent, at);
+        stage.reports.into()
+    }
+
+    /// A new venue holding copies of what `intent` touches (its symbol's instrument, market
+    /// and clock, and its portfolio's account, reading this venue's own as it copies them),
+    /// with no latency: `intent` submitted to it is matched at once, at its symbol's clock,
+    /// as this venue would match it now. What is done on the stage never reaches this venue;
+    /// a caller can run the order through the same port a real one takes
+    /// ([`crate::SimVenue::from_exchange`]).
+    #[must_use]
+    pub fn stage(&self, intent: &OrderIntent) -> SimExchange {
+        let mut config = self.config.clone();
+        config.latency_ms = 0;
+        config.latency_jitter_ms = 0;
+        let mut stage = SimExchange::new(config);
+        let symbol = &intent.symbol;
+        if let Some(instrument) = self.instruments.get(symbol) {
             stage
                 .instruments
                 .insert(symbol.clone(), Arc::clone(instrument));
         }
-        if let Some(market) = self.markets.get(&symbol) {
+        if let Some(market) = self.markets.get(symbol) {
             stage.markets.insert(symbol.clone(), market.clone());
         }
-        if let Some(clock) = self.clocks.get(&symbol) {
+        if let Some(clock) = self.clocks.get(symbol) {
             stage.clocks.insert(symbol.clone(), *clock);
         }
         if let Some(account) = self.accounts.get(&intent.portfolio_id) {
@@ -48,8 +64,6 @@ impl SimExchange {
         stage.now = self.now.max(intent.created_at);
         stage.event_seq = self.event_seq;
         stage.next_trade = self.next_trade;
-        let at = stage.clock(&symbol, intent.created_at);
-        stage.activate(intent, at);
-        stage.reports.into()
+        stage
     }
 }

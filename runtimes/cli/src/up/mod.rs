@@ -173,7 +173,7 @@ async fn up(
     if gateway_figures.rehearsals > 0 {
         // Not a "gateway: " line: rehearsals change none of the figures above.
         println!(
-            "the gateway rehearsed {} orders on copies of the simulated venue, changing nothing",
+            "the gateway rehearsed {} orders on a stage (a copy of the simulated venue), changing nothing",
             gateway_figures.rehearsals
         );
     }

@@ -202,6 +202,8 @@ impl Worker {
                 change = self.queue.pop_batch(self.batch_max, &mut batch) => change,
                 () = sleep_until(due) => None,
                 () = sleep_until(rehearsal) => {
+                    // Last in line: what else is ready on this thread goes first.
+                    tokio::task::yield_now().await;
                     self.rehearse();
                     continue;
                 }

@@ -10,8 +10,10 @@
 //! 7 µs. A rehearsal keeps that branch warm.
 //!
 //! What it costs and what it may not do: about ten microseconds of the thread each time,
-//! which an input arriving meanwhile waits for; so it runs only while the portfolio's queue
-//! is empty, and only on a core kept awake for latency by default. Nothing is published,
+//! which an input arriving meanwhile waits for; so it runs only once everything else ready on
+//! the thread has run (the worker yields first: on one thread in process, a gateway executing
+//! an order or a router handing over a bar goes before it) and the portfolio's queue is still
+//! empty, and only on a core kept awake for latency by default. Nothing is published,
 //! recorded, counted among the portfolio's figures (except its own count) or changed: the
 //! engine is only read, and the stage's orders never reach the bus.
 
