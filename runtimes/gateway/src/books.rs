@@ -9,7 +9,7 @@
 use super::journal::Journal;
 use chimera_kernel::event::{BookLevel, ExecutionReport, ReportKind};
 use chimera_kernel::ids::ClientOrderId;
-use chimera_kernel::order::{Order, OrderIntent};
+use chimera_kernel::order::{Order, OrderIntent, OrderUpdate};
 use chimera_kernel::tca::FillCostTracker;
 use chimera_ports::FillRecord;
 use std::collections::HashMap;
@@ -71,7 +71,7 @@ impl Books {
 
     /// Notes in `journal` what `report`, made at `at`, records: its order's new state, its
     /// fill with the fill's costs. A report for an order not in flight ([`Self::lacks_order`]
-    /// and not [`Self::restore`]d), or a duplicate or stale one, records no order state.
+    /// and not [`Self::restore`]d), or a repeated, stale or illegal one, records nothing.
     pub(super) fn record(
         &mut self,
         report: &ExecutionReport,
@@ -99,12 +99,19 @@ impl Books {
         let Some(order) = self.orders.get_mut(&report.client_order_id) else {
             return Recorded::default();
         };
-        if order.apply(report).is_err() {
-            return Recorded::default(); // a duplicate or stale report: the order stays as it is
+        let applied = order.apply(report);
+        let terminal = order.status.is_terminal();
+        if matches!(applied, Err(_) | Ok(OrderUpdate::Duplicate)) {
+            // A repeated, stale or illegal report: nothing new to record (a repeated fill is
+            // neither noted nor counted again). An order already finished (read back from the
+            // records) is done with.
+            if terminal {
+                self.forget(&report.client_order_id);
+            }
+            return Recorded::default();
         }
         let order = order.clone();
         let side = order.intent.side;
-        let terminal = order.status.is_terminal();
         journal.order(order);
         let mut recorded = Recorded::default();
         if let Some(fill) = report.fill() {
@@ -124,10 +131,15 @@ impl Books {
             recorded.fill = true;
         }
         if terminal {
-            self.orders.remove(&report.client_order_id);
-            self.sent.remove(&report.client_order_id);
+            self.forget(&report.client_order_id);
         }
         recorded
+    }
+
+    /// `id` is finished: no longer in flight.
+    fn forget(&mut self, id: &ClientOrderId) {
+        self.orders.remove(id);
+        self.sent.remove(id);
     }
 }
 
@@ -190,6 +202,36 @@ mod tests {
         let turn = journal.take();
         assert_eq!(turn.fills.len(), 1);
         assert_eq!(turn.orders[0].status, OrderStatus::PartiallyFilled);
+    }
+
+    #[test]
+    fn a_repeated_fill_is_neither_noted_nor_counted_again() {
+        let (mut books, intent) = sent();
+        let mut journal = Journal::default();
+        let fill = fill_report(&intent.client_order_id, "t1", d(1), d(1), d(0), false);
+        assert!(books.record(&fill, Instant::now(), &mut journal).fill);
+        assert_eq!(
+            books.record(&fill, Instant::now(), &mut journal),
+            Recorded::default()
+        );
+        assert_eq!(journal.take().fills.len(), 1);
+    }
+
+    #[test]
+    fn a_finished_order_read_back_is_let_go_after_a_repeated_report() {
+        let mut books = Books::default();
+        let intent = pending_order(&PortfolioId::new(PORTFOLIO), 3).intent;
+        let last = fill_report(&intent.client_order_id, "t3", d(42_000), d(2), d(0), true);
+        let mut filled = Order::new(intent);
+        filled.apply(&last).unwrap();
+        books.restore(filled);
+        let mut journal = Journal::default();
+        assert_eq!(
+            books.record(&last, Instant::now(), &mut journal),
+            Recorded::default()
+        );
+        assert!(journal.is_empty());
+        assert!(books.lacks_order(&last), "still in flight");
     }
 
     #[test]
