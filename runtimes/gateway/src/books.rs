@@ -7,10 +7,10 @@
 //! on the gateway's.
 
 use super::journal::Journal;
-use chimera_kernel::event::{BookLevel, ExecutionReport, ReportKind};
+use chimera_kernel::event::{BookLevel, ExecutionReport, Fill, ReportKind};
 use chimera_kernel::ids::ClientOrderId;
-use chimera_kernel::order::{Order, OrderIntent, OrderUpdate};
-use chimera_kernel::tca::FillCostTracker;
+use chimera_kernel::order::{Order, OrderIntent, OrderUpdate, Side};
+use chimera_kernel::tca::{FillCostTracker, FillCosts};
 use chimera_ports::FillRecord;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -82,15 +82,7 @@ impl Books {
         if let ReportKind::Liquidated { side, fill } = &report.kind {
             // The venue's own order: no record of ours to update, but the fill is recorded
             // (idempotent by trade id) like any other.
-            journal.fill(FillRecord {
-                portfolio_id: report.portfolio_id.clone(),
-                client_order_id: report.client_order_id.clone(),
-                symbol: report.symbol.clone(),
-                side: *side,
-                fill: fill.clone(),
-                ts: report.ts,
-                costs: None,
-            });
+            journal.fill(fill_record(report, *side, fill, None));
             return Recorded {
                 fill: true,
                 waited: None,
@@ -119,15 +111,7 @@ impl Books {
                 .sent
                 .remove(&report.client_order_id)
                 .map(|sent| at.saturating_duration_since(sent));
-            journal.fill(FillRecord {
-                portfolio_id: report.portfolio_id.clone(),
-                client_order_id: report.client_order_id.clone(),
-                symbol: report.symbol.clone(),
-                side,
-                fill: fill.clone(),
-                ts: report.ts,
-                costs,
-            });
+            journal.fill(fill_record(report, side, fill, costs));
             recorded.fill = true;
         }
         if terminal {
@@ -140,6 +124,24 @@ impl Books {
     fn forget(&mut self, id: &ClientOrderId) {
         self.orders.remove(id);
         self.sent.remove(id);
+    }
+}
+
+/// The record of `fill`, reported by `report` for an order on `side`.
+fn fill_record(
+    report: &ExecutionReport,
+    side: Side,
+    fill: &Fill,
+    costs: Option<FillCosts>,
+) -> FillRecord {
+    FillRecord {
+        portfolio_id: report.portfolio_id.clone(),
+        client_order_id: report.client_order_id.clone(),
+        symbol: report.symbol.clone(),
+        side,
+        fill: fill.clone(),
+        ts: report.ts,
+        costs,
     }
 }
 
