@@ -40,6 +40,7 @@ pub mod treasury;
 pub mod updates;
 mod user_stream;
 pub mod venue;
+mod ws;
 
 pub use config::{AccountConfig, BinanceConfig, Environment, KeyType, Product};
 pub use connector::BinanceVenue;

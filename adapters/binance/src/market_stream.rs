@@ -194,7 +194,7 @@ pub(crate) fn spawn(
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
         loop {
-            match tokio_tungstenite::connect_async(connection.url.as_str()).await {
+            match crate::ws::connect(connection.url.as_str()).await {
                 Ok((socket, _)) => {
                     backoff = Duration::from_millis(100);
                     if !forward(socket, &tx).await {

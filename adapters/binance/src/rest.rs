@@ -136,6 +136,7 @@ impl RestClient {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .pool_idle_timeout(Duration::from_secs(50))
+            .tcp_nodelay(true)
             .build()
             .map_err(|e| BinanceError::Unsupported(format!("HTTP client: {e}")))?;
         Ok(Self {

@@ -2,6 +2,9 @@
 //! Binance tells the same thing several ways (the REST answer, the user-data event, the
 //! queries after a gap), in any order; the tracker turns them into one report per change:
 //! one `Accepted`, each trade once (by trade id), one ending, one `Amended` per amendment.
+//! `Accepted` always comes first, as from the simulated venue: an order whose first news is a
+//! trade (a market order's REST answer, or its event when that wins the race) is reported
+//! accepted just before the fill, so the sequence does not depend on which source was first.
 //! It also holds the orders whose placement outcome is unknown until a query settles them.
 
 use crate::codec::user::OrderUpdate;
@@ -22,7 +25,7 @@ pub struct Track {
     pub order_id: Option<i64>,
     /// Executed so far (sum of the reported trades).
     pub filled: Decimal,
-    /// `Accepted` reported (or a fill, which implies it).
+    /// `Accepted` reported (always before the first fill).
     pub accepted: bool,
     /// An ending reported.
     pub done: bool,
@@ -209,6 +212,9 @@ impl Tracker {
                     tracing::warn!(id = %u.client_order_id, "trade with an invalid price or quantity ignored");
                     return out;
                 };
+                if u.exec_type != "CALCULATED" {
+                    accept(t, &mut out);
+                }
                 t.accepted = true;
                 t.filled += trade.qty;
                 let fill = Fill {

@@ -16,6 +16,7 @@ use crate::paths;
 use crate::rest::{Auth, Cost, Method};
 use crate::sign::Params;
 use crate::venue::{Account, Inner};
+use crate::ws::Socket;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,9 +28,6 @@ const RENEW_AFTER: Duration = Duration::from_mins(23 * 60 + 50);
 const KEEPALIVE: Duration = Duration::from_mins(30);
 /// How long the first connection may take.
 const FIRST_CONNECT: Duration = Duration::from_secs(15);
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn ws_error(operation: &str, e: tokio_tungstenite::tungstenite::Error) -> BinanceError {
     BinanceError::WebSocket {
@@ -104,7 +102,7 @@ async fn connect(
                 )
                 .await?;
             let url = format!("{}/private/ws/{}", endpoints.stream, key.listen_key);
-            let (socket, _) = tokio_tungstenite::connect_async(url)
+            let (socket, _) = crate::ws::connect(url)
                 .await
                 .map_err(|e| ws_error("user-data stream connect", e))?;
             Session {
@@ -113,7 +111,7 @@ async fn connect(
             }
         }
         Product::Spot => {
-            let (mut socket, _) = tokio_tungstenite::connect_async(endpoints.ws_api.clone())
+            let (mut socket, _) = crate::ws::connect(endpoints.ws_api.clone())
                 .await
                 .map_err(|e| ws_error("WebSocket API connect", e))?;
             // WebSocket API signatures cover the parameters sorted by name.

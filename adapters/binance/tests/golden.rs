@@ -76,7 +76,7 @@ fn tracked(cid: &str, side: Side, q: Decimal) -> (Tracker, OrderIntent) {
 }
 
 #[test]
-fn a_full_new_order_answer_reports_each_fill_once_then_filled() {
+fn a_full_new_order_answer_reports_accepted_then_each_fill_once_then_filled() {
     let body: OrderBody = decode("order", SPOT_NEW_ORDER_FULL.as_bytes()).expect("decodes");
     assert_eq!(body.fills.len(), 5);
     let (mut tracker, _) = tracked("6gCrw2kRUAF9CvJDGP16IP", Side::Sell, Decimal::from(10));
@@ -86,6 +86,7 @@ fn a_full_new_order_answer_reports_each_fill_once_then_filled() {
     assert_eq!(
         names,
         [
+            "accepted",
             "partially_filled",
             "partially_filled",
             "partially_filled",
@@ -94,7 +95,7 @@ fn a_full_new_order_answer_reports_each_fill_once_then_filled() {
         ]
     );
     assert_eq!(
-        reports[1].fill().map(|f| f.fee.amount),
+        reports[2].fill().map(|f| f.fee.amount),
         Some(Decimal::new(1_999_500_000, 8))
     );
     // The same answer again (a retried query) adds nothing.
@@ -103,6 +104,48 @@ fn a_full_new_order_answer_reports_each_fill_once_then_filled() {
         .flat_map(|u| tracker.apply(u))
         .next()
         .is_none());
+}
+
+#[test]
+fn the_reports_are_the_same_whichever_of_the_answer_and_the_events_comes_first() {
+    let body: OrderBody = decode("order", SPOT_NEW_ORDER_FULL.as_bytes()).expect("decodes");
+    let answer = chimera_binance::updates::body_updates(&body);
+    // What the user-data stream says of the same order: NEW, then one TRADE per fill.
+    let mut events = vec![OrderUpdate {
+        exec_type: "NEW".into(),
+        status: "NEW".into(),
+        cum_qty: Decimal::ZERO,
+        trade: None,
+        ..answer[0].clone()
+    }];
+    events.extend(
+        answer
+            .iter()
+            .filter(|u| u.trade.is_some())
+            .map(|u| OrderUpdate {
+                exec_type: "TRADE".into(),
+                ..u.clone()
+            }),
+    );
+    let told = |first: &[OrderUpdate], then: &[OrderUpdate]| {
+        let (mut tracker, _) = tracked("6gCrw2kRUAF9CvJDGP16IP", Side::Sell, Decimal::from(10));
+        first
+            .iter()
+            .chain(then)
+            .flat_map(|u| tracker.apply(u))
+            .map(|r| {
+                (
+                    r.kind.name(),
+                    r.fill().map(|f| f.trade_id.as_str().to_owned()),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let answer_first = told(&answer, &events);
+    assert_eq!(answer_first, told(&events, &answer));
+    assert_eq!(answer_first.len(), 6, "{answer_first:?}");
+    assert_eq!(answer_first[0], ("accepted", None));
+    assert_eq!(answer_first[5], ("filled", Some("60".to_owned())));
 }
 
 #[test]
@@ -135,9 +178,14 @@ fn a_futures_partial_fill_is_a_partial_fill_with_its_fee_and_maker_flag() {
     let update = OrderUpdate::from(e.as_ref());
     let (mut tracker, _) = tracked("TEST", Side::Sell, Decimal::new(1, 3));
     let reports = tracker.apply(&update);
-    let [r] = reports.as_slice() else {
+    let [accepted, r] = reports.as_slice() else {
         panic!("{reports:?}")
     };
+    assert_eq!(
+        accepted.kind,
+        ReportKind::Accepted,
+        "accepted before its first fill"
+    );
     let ReportKind::PartiallyFilled(fill) = &r.kind else {
         panic!("{r:?}")
     };

@@ -82,7 +82,7 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
         .submit_list(&otoco)
         .await
         .expect("again: nothing sent");
-    let got = support::reports(&s.venue, QUIET).await;
+    let got = support::reports_n(&s.venue, 4, QUIET).await;
     let (w, t, l) = (
         &working.client_order_id,
         &tp.client_order_id,
@@ -112,7 +112,7 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
     s.fake
         .set_quote("BTCUSDT", Decimal::from(41_100), Decimal::from(41_101))
         .expect("quote");
-    let got = support::reports(&s.venue, QUIET).await;
+    let got = support::reports_n(&s.venue, 2, QUIET).await;
     assert_eq!(
         told(&got),
         [format!("{t} filled"), format!("{l} expired")],
@@ -126,7 +126,15 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
         stop(6, Side::Sell, 40_000),
     );
     s.venue.submit(&buy).await.expect("buy");
-    support::reports(&s.venue, QUIET).await;
+    let got = support::reports_n(&s.venue, 2, QUIET).await;
+    assert_eq!(
+        told(&got),
+        [
+            format!("{} accepted", buy.client_order_id),
+            format!("{} filled", buy.client_order_id)
+        ],
+        "{got:?}"
+    );
     s.venue
         .submit_list(&list(
             "oco-1",
@@ -135,7 +143,7 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
         ))
         .await
         .expect("oco");
-    let got = support::reports(&s.venue, QUIET).await;
+    let got = support::reports_n(&s.venue, 2, QUIET).await;
     assert_eq!(
         told(&got),
         [
@@ -155,7 +163,7 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
         ))
         .await
         .expect("oto");
-    let got = support::reports(&s.venue, QUIET).await;
+    let got = support::reports_n(&s.venue, 1, QUIET).await;
     assert_eq!(
         told(&got),
         [format!("{} accepted", resting.client_order_id)],
@@ -170,7 +178,7 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
         })
         .await
         .expect("cancel");
-    let got = support::reports(&s.venue, QUIET).await;
+    let got = support::reports_n(&s.venue, 2, QUIET).await;
     let mut said = told(&got);
     said.sort();
     let mut want = vec![

@@ -96,6 +96,13 @@ pub async fn serve(
         .serve_if(config.metrics_listen.as_deref(), rt.shutdown.clone())
         .await?;
     let state = ApiState::new(rt, config.clone(), strategies).await?;
+    // An answer or an event frame goes out when written, not after the client's delayed
+    // acknowledgement of the one before (Nagle's algorithm): a kill switch should not wait.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::warn!(error = %e, "API: TCP_NODELAY not set on a connection");
+        }
+    });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await?;

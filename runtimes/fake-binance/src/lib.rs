@@ -319,8 +319,17 @@ impl Fake {
         self: &Arc<Self>,
         listener: tokio::net::TcpListener,
     ) -> tokio::task::JoinHandle<()> {
+        use axum::serve::ListenerExt as _;
         let router = self.router();
         let replay = (!self.config.captures.is_empty()).then(|| replay::spawn(Arc::clone(self)));
+        // Frames go out as they happen, as Binance's do: with Nagle's algorithm on, a frame
+        // written right after another waits for the client's delayed acknowledgement (40 ms
+        // or more), which made a list's later events lag its first by that much.
+        let listener = listener.tap_io(|stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::warn!(error = %e, "fake Binance: TCP_NODELAY not set on a connection");
+            }
+        });
         tokio::spawn(async move {
             let _replay = replay.map(AbortOnDrop);
             if let Err(e) = axum::serve(listener, router).await {

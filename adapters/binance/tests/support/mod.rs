@@ -143,6 +143,30 @@ pub(crate) async fn reports(venue: &dyn ExecutionVenue, quiet: Duration) -> Vec<
     out
 }
 
+/// The `n` reports a step is known to cause, then any more until none came for `quiet`.
+///
+/// Waiting for the expected count first, up to [`SLOW`] for each, keeps a slow or busy
+/// machine from cutting the step short (a report later than `quiet` would otherwise fall into
+/// the next step's reports); the quiet wait after it still catches a report too many.
+pub(crate) async fn reports_n(
+    venue: &dyn ExecutionVenue,
+    n: usize,
+    quiet: Duration,
+) -> Vec<ExecutionReport> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        match venue.next_report(SLOW).await.expect("next_report") {
+            Some(r) => out.push(r),
+            None => break,
+        }
+    }
+    out.extend(reports(venue, quiet).await);
+    out
+}
+
+/// How long [`reports_n`] waits for each report it expects.
+pub(crate) const SLOW: Duration = Duration::from_secs(10);
+
 /// The kinds of `reports`, in order.
 pub(crate) fn kinds(reports: &[ExecutionReport]) -> Vec<&'static str> {
     reports.iter().map(|r| r.kind.name()).collect()
