@@ -52,7 +52,7 @@ async fn every_filter_is_read_and_enforced() {
             },
         );
         s.venue.submit(&buy).await.expect("submit");
-        let got = support::reports(&s.venue, Duration::from_millis(400)).await;
+        let got = support::reports_n(&s.venue, 1, Duration::from_millis(400)).await;
         assert_eq!(
             rejection(&got),
             Some(RejectReason::PriceOutOfBand),
@@ -62,7 +62,7 @@ async fn every_filter_is_read_and_enforced() {
         let mut big = support::intent("p", 2, Side::Buy, OrderKind::Market);
         big.qty = qty(Decimal::from(121));
         s.venue.submit(&big).await.expect("submit");
-        let got = support::reports(&s.venue, Duration::from_millis(400)).await;
+        let got = support::reports_n(&s.venue, 1, Duration::from_millis(400)).await;
         assert_eq!(
             rejection(&got),
             Some(RejectReason::LotSize),

@@ -20,8 +20,9 @@ fn intent(n: u64, side: Side, kind: OrderKind) -> OrderIntent {
     support::intent("spot", n, side, kind)
 }
 
-async fn reports(venue: &dyn ExecutionVenue) -> Vec<ExecutionReport> {
-    support::reports(venue, Duration::from_millis(400)).await
+/// The `n` reports a step causes, and any more within 400 ms.
+async fn reports(venue: &dyn ExecutionVenue, n: usize) -> Vec<ExecutionReport> {
+    support::reports_n(venue, n, Duration::from_millis(400)).await
 }
 
 use support::kinds;
@@ -35,7 +36,7 @@ async fn spot_orders_fill_rest_cancel_and_replace_once_each() {
 
     let buy = intent(1, Side::Buy, OrderKind::Market);
     s.venue.submit(&buy).await.expect("submit");
-    let got = reports(&s.venue).await;
+    let got = reports(&s.venue, 2).await;
     assert_eq!(
         kinds(&got),
         ["accepted", "filled"],
@@ -53,7 +54,7 @@ async fn spot_orders_fill_rest_cancel_and_replace_once_each() {
         },
     );
     s.venue.submit(&bid).await.expect("submit");
-    assert_eq!(kinds(&reports(&s.venue).await), ["accepted"]);
+    assert_eq!(kinds(&reports(&s.venue, 1).await), ["accepted"]);
 
     let mut replacement = intent(
         3,
@@ -76,7 +77,7 @@ async fn spot_orders_fill_rest_cancel_and_replace_once_each() {
     };
     s.venue.cancel_replace(&replace).await.expect("replace");
     s.venue.cancel_replace(&replace).await.expect("again");
-    let got = reports(&s.venue).await;
+    let got = reports(&s.venue, 2).await;
     assert_eq!(kinds(&got), ["canceled", "accepted"], "{got:?}");
 
     let open = s
@@ -95,7 +96,7 @@ async fn spot_orders_fill_rest_cancel_and_replace_once_each() {
     };
     s.venue.cancel(&cancel).await.expect("cancel");
     s.venue.cancel(&cancel).await.expect("cancel again");
-    let got = reports(&s.venue).await;
+    let got = reports(&s.venue, 2).await;
     assert_eq!(kinds(&got), ["canceled", "cancel_rejected"], "{got:?}");
 
     let balances = s
@@ -137,11 +138,11 @@ async fn a_resting_spot_order_filled_by_the_market_arrives_over_the_websocket_ap
         },
     );
     s.venue.submit(&bid).await.expect("submit");
-    assert_eq!(kinds(&reports(&s.venue).await), ["accepted"]);
+    assert_eq!(kinds(&reports(&s.venue, 1).await), ["accepted"]);
     s.fake
         .set_quote("BTCUSDT", Decimal::from(39_800), Decimal::from(39_850))
         .expect("quote");
-    let got = reports(&s.venue).await;
+    let got = reports(&s.venue, 1).await;
     assert_eq!(kinds(&got), ["filled"], "{got:?}");
     assert_eq!(
         got[0].fill().map(|f| f.price.get()),
@@ -177,7 +178,7 @@ async fn a_partly_failed_cancel_replace_reports_the_new_order_it_placed() {
         mode: ReplaceMode::AllowFailure,
     };
     s.venue.cancel_replace(&replace).await.expect("replace");
-    let got = reports(&s.venue).await;
+    let got = reports(&s.venue, 1).await;
     assert_eq!(
         kinds(&got),
         ["accepted"],

@@ -27,7 +27,7 @@ async fn a_close_position_stop_closes_the_whole_position_through_the_algo_endpoi
     buy.qty = qty(Decimal::new(3, 1));
     s.venue.submit(&buy).await.expect("submit");
     assert_eq!(
-        support::kinds(&support::reports(&s.venue, QUIET).await),
+        support::kinds(&support::reports_n(&s.venue, 2, QUIET).await),
         ["accepted", "filled"]
     );
 
@@ -42,7 +42,7 @@ async fn a_close_position_stop_closes_the_whole_position_through_the_algo_endpoi
     );
     stop.close_position = true;
     s.venue.submit(&stop).await.expect("submit");
-    let armed = support::reports(&s.venue, QUIET).await;
+    let armed = support::reports_n(&s.venue, 1, QUIET).await;
     assert_eq!(support::kinds(&armed), ["accepted"], "{armed:?}");
     assert!(
         s.fake
@@ -56,7 +56,8 @@ async fn a_close_position_stop_closes_the_whole_position_through_the_algo_endpoi
     s.fake
         .set_quote("BTCUSDT", Decimal::from(39_400), Decimal::from(39_401))
         .expect("quote");
-    let fired = support::reports(&s.venue, QUIET).await;
+    // At least its fill; whatever else it says comes within the quiet wait.
+    let fired = support::reports_n(&s.venue, 1, QUIET).await;
     let closed: Decimal = fired
         .iter()
         .filter(|r| r.client_order_id == stop.client_order_id)
@@ -84,7 +85,7 @@ async fn a_reduce_only_order_that_would_open_a_position_is_refused() {
     let mut sell = support::intent("perp", 1, Side::Sell, OrderKind::Market);
     sell.reduce_only = true;
     s.venue.submit(&sell).await.expect("submit");
-    let got = support::reports(&s.venue, QUIET).await;
+    let got = support::reports_n(&s.venue, 1, QUIET).await;
     assert!(
         matches!(
             got.as_slice(),
@@ -167,7 +168,7 @@ async fn connect_makes_the_account_one_way_with_the_configured_leverage_and_marg
         .submit(&support::intent("perp", 9, Side::Buy, OrderKind::Market))
         .await
         .expect("submit");
-    support::reports(&s.venue, QUIET).await;
+    support::reports_n(&s.venue, 2, QUIET).await;
     let err = s
         .venue
         .set_margin_type(&portfolio, "BTCUSDT", MarginType::Crossed)
