@@ -52,6 +52,11 @@ fn list(id: &str, contingency: Contingency, orders: Vec<OrderIntent>) -> OrderLi
     }
 }
 
+/// How [`told`] writes `order`'s report of kind `what`.
+fn says(order: &OrderIntent, what: &str) -> String {
+    format!("{} {what}", order.client_order_id)
+}
+
 fn told(reports: &[chimera_kernel::event::ExecutionReport]) -> Vec<String> {
     reports
         .iter()
@@ -83,31 +88,27 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
         .await
         .expect("again: nothing sent");
     let got = support::reports_n(&s.venue, 4, QUIET).await;
-    let (w, t, l) = (
-        &working.client_order_id,
-        &tp.client_order_id,
-        &sl.client_order_id,
-    );
     // Reports of different orders may interleave; each order's own come in order.
     let mut said = told(&got);
     said.sort();
     assert_eq!(
         said,
         [
-            format!("{w} accepted"),
-            format!("{w} filled"),
-            format!("{t} accepted"),
-            format!("{l} accepted")
+            says(&working, "accepted"),
+            says(&working, "filled"),
+            says(&tp, "accepted"),
+            says(&sl, "accepted")
         ],
         "{got:?}"
     );
-    let working_said: Vec<_> = told(&got)
-        .into_iter()
-        .filter(|r| r.starts_with(w.as_str()))
+    let of_working: Vec<_> = got
+        .iter()
+        .filter(|r| r.client_order_id == working.client_order_id)
+        .cloned()
         .collect();
     assert_eq!(
-        working_said,
-        [format!("{w} accepted"), format!("{w} filled")]
+        told(&of_working),
+        [says(&working, "accepted"), says(&working, "filled")]
     );
     s.fake
         .set_quote("BTCUSDT", Decimal::from(41_100), Decimal::from(41_101))
@@ -115,7 +116,7 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
     let got = support::reports_n(&s.venue, 2, QUIET).await;
     assert_eq!(
         told(&got),
-        [format!("{t} filled"), format!("{l} expired")],
+        [says(&tp, "filled"), says(&sl, "expired")],
         "{got:?}"
     );
 
@@ -129,10 +130,7 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
     let got = support::reports_n(&s.venue, 2, QUIET).await;
     assert_eq!(
         told(&got),
-        [
-            format!("{} accepted", buy.client_order_id),
-            format!("{} filled", buy.client_order_id)
-        ],
+        [says(&buy, "accepted"), says(&buy, "filled")],
         "{got:?}"
     );
     s.venue
@@ -146,10 +144,7 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
     let got = support::reports_n(&s.venue, 2, QUIET).await;
     assert_eq!(
         told(&got),
-        [
-            format!("{} accepted", tp2.client_order_id),
-            format!("{} accepted", sl2.client_order_id)
-        ],
+        [says(&tp2, "accepted"), says(&sl2, "accepted")],
         "{got:?}"
     );
 
@@ -164,11 +159,7 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
         .await
         .expect("oto");
     let got = support::reports_n(&s.venue, 1, QUIET).await;
-    assert_eq!(
-        told(&got),
-        [format!("{} accepted", resting.client_order_id)],
-        "{got:?}"
-    );
+    assert_eq!(told(&got), [says(&resting, "accepted")], "{got:?}");
     s.venue
         .cancel(&CancelRequest {
             portfolio_id: PortfolioId::new("p"),
@@ -181,10 +172,7 @@ async fn otoco_oco_and_oto_run_as_binance_runs_them() {
     let got = support::reports_n(&s.venue, 2, QUIET).await;
     let mut said = told(&got);
     said.sort();
-    let mut want = vec![
-        format!("{} canceled", resting.client_order_id),
-        format!("{} canceled", pending.client_order_id),
-    ];
+    let mut want = vec![says(&resting, "canceled"), says(&pending, "canceled")];
     want.sort();
     assert_eq!(said, want, "{got:?}");
     let made = s.fake.exchange().records.len();
