@@ -217,11 +217,11 @@ impl EventTimeVenue {
         });
     }
 
-    /// Queues `delivery` for acknowledgement (its payload dropped: only its position is needed
-    /// from here on); returns its partition's index and its arrival number there, and whether
-    /// a restored checkpoint says the venue consumed it already.
-    fn arrive(&mut self, mut delivery: Delivery, consumed: bool) -> (usize, u64, bool) {
-        delivery.payload = chimera_ports::Payload::default();
+    /// Queues `delivery` for acknowledgement (its payload and shared value dropped: only its
+    /// position is needed from here on); returns its partition's index and its arrival number
+    /// there, and whether a restored checkpoint says the venue consumed it already.
+    fn arrive(&mut self, delivery: Delivery, consumed: bool) -> (usize, u64, bool) {
+        let delivery = delivery.acknowledgeable();
         let found = self
             .arrivals
             .iter()

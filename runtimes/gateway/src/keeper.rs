@@ -59,7 +59,7 @@ impl Keeper {
             let polled = orders
                 .poll(if handled == 0 { wait } else { Duration::ZERO })
                 .await;
-            let mut d = match polled {
+            let d = match polled {
                 Ok(Some(d)) => d,
                 Ok(None) => break,
                 Err(e) if e.is_transient() => {
@@ -121,8 +121,8 @@ impl Keeper {
                 }
                 set_latest(&mut self.applied, &self.partition, d.offset);
             }
-            d.shared = None; // taken: what waits for the checkpoint need not hold it
-            self.keep_for_ack(d);
+            // What waits for the checkpoint needs only the delivery's position.
+            self.keep_for_ack(d.acknowledgeable());
             // A promise or an order may have brought held orders their turn.
             if !self.release(gw).await? {
                 return Ok(handled);

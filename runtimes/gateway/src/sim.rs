@@ -154,7 +154,7 @@ impl SimGatewayVenue {
                 .poll(if n == 0 { wait } else { Duration::ZERO })
                 .await;
             match polled {
-                Ok(Some(mut d)) => {
+                Ok(Some(d)) => {
                     n += 1;
                     // In process, the feed's envelope as it was encoded (`Delivery::shared`).
                     let shared = d
@@ -166,7 +166,6 @@ impl SimGatewayVenue {
                         None => decode::<MarketEvent>(&d.payload, MessageType::MarketEvent)
                             .map(|env| env.payload),
                     };
-                    d.shared = None; // taken: what waits to be fed need not hold it
                     match decoded {
                         Ok(event) => self.sim.buffer(event, d),
                         Err(error) => {

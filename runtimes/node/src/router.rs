@@ -78,7 +78,9 @@ impl Routes {
     }
 }
 
-/// Deliveries in arrival order with the count of portfolios still handling each.
+/// Deliveries in arrival order with the count of portfolios still handling each, kept without
+/// their payloads ([`Delivery::acknowledgeable`]): behind a backlog they wait for the
+/// portfolios' checkpoints by the tens of thousands.
 struct Acks {
     fifo: VecDeque<(Delivery, Pending)>,
     /// When the last flush ran.
@@ -98,6 +100,11 @@ impl Default for Acks {
 }
 
 impl Acks {
+    /// Keeps `delivery` (decoded, or dead-lettered) until `pending` portfolios are done with it.
+    fn hold(&mut self, delivery: Delivery, pending: Pending) {
+        self.fifo.push_back((delivery.acknowledgeable(), pending));
+    }
+
     /// Acknowledges, per partition, the newest of the deliveries every portfolio is done
     /// with (acknowledgement is cumulative). A router reads one topic, so the partitions are
     /// few: they are told apart in a short list, without hashing every delivery's topic.
@@ -156,7 +163,7 @@ pub(crate) async fn route(
             polled = sub.poll(Duration::from_millis(50)) => polled,
             () = shutdown.wait() => break,
         };
-        let mut delivery = match polled {
+        let delivery = match polled {
             Ok(Some(d)) => d,
             Ok(None) => {
                 acks.flush(&mut sub, &rt).await?;
@@ -216,19 +223,17 @@ pub(crate) async fn route(
                         .await
                         .map_err(|e| fatal("dead letter", &e))?,
                 }
-                acks.fifo.push_back((delivery, pending));
+                acks.hold(delivery, pending);
                 continue;
             }
         };
-        // Taken: what waits for its acknowledgement need not hold the value.
-        delivery.shared = None;
         let routed = match decoded {
             Ok(routed) => routed,
             Err(error) => {
                 rt.dead_letter(&delivery, &error)
                     .await
                     .map_err(|e| fatal("dead letter", &e))?;
-                acks.fifo.push_back((delivery, pending));
+                acks.hold(delivery, pending);
                 continue;
             }
         };
@@ -236,12 +241,13 @@ pub(crate) async fn route(
         let routes = table.route(&origin.stream, origin.offset);
         let targets = routes.targets(&routed);
         pending.store(targets.len(), Ordering::Release);
-        acks.fifo.push_back((delivery, Arc::clone(&pending)));
         for (portfolio, queue) in targets.iter() {
             let input = routed.input(origin.clone(), Arc::clone(&pending));
             let (_, change) = queue.push(input).await;
             pressure(&rt, portfolio, queue, change);
         }
+        // After the hand-over: letting the payload go is not the portfolios' wait.
+        acks.hold(delivery, pending);
         // An acknowledgement is a round trip to the bus (a synchronous commit on Kafka): at
         // most one per ACK_EVERY under load, at once when the topic goes quiet.
         if acks.fifo.len() >= 64 && acks.flushed.elapsed() >= ACK_EVERY {
@@ -294,8 +300,9 @@ fn pressure(
 
 #[cfg(test)]
 mod tests {
-    use super::Streams;
+    use super::{Acks, Streams};
     use chimera_ports::Delivery;
+    use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
 
     fn delivery(topic: &str, partition: i32) -> Delivery {
@@ -328,6 +335,23 @@ mod tests {
         assert_eq!(
             &*streams.name(&delivery("orders.feedback", 0)),
             "orders.feedback/0"
+        );
+    }
+
+    #[test]
+    fn what_waits_for_its_acknowledgement_keeps_no_payload() {
+        let mut acks = Acks::default();
+        let mut read = delivery("market.data", 3);
+        read.offset = 41;
+        read.payload = vec![b'x'; 500].into();
+        acks.hold(read, Arc::new(AtomicUsize::new(1)));
+        let (held, _) = acks.fifo.front().expect("held");
+        assert!(held.payload.is_empty(), "the payload is let go");
+        assert!(held.shared.is_none());
+        assert_eq!(
+            (&*held.topic, held.partition, held.offset),
+            ("market.data", 3, 41),
+            "what the acknowledgement needs is kept"
         );
     }
 }
