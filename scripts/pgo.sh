@@ -3,7 +3,7 @@
 # optimisation): an instrumented `chimera` runs a training workload, its profile is merged, and
 # the binaries are built again with it. The compiler then lays out and inlines the code an order
 # actually takes. On the 2-core build machine: `chimera backtest` on the reference bars 34-39
-# against 39-52 ms, and in process order-to-fill p50 a few percent lower (README, Benchmarks,
+# against 39-52 ms, and in process order-to-fill p50 a few percent lower (docs/benchmarks.md,
 # round 30). Results are unchanged, to the last digit: the profile moves code, never arithmetic.
 #
 #   ./scripts/pgo.sh                       # target/pgo/use/<host>/release/chimera

@@ -318,8 +318,8 @@ impl KafkaEventBus {
         if !self.config.extra.contains_key(PREFETCH_KIB) {
             // librdkafka prefetches up to 64 MiB per consumer by default: a process with a
             // few members behind a backlog held hundreds of MiB of messages it had not asked
-            // for yet. 4 MiB routed a backlog fastest (README: 1 MiB cost the node 10-30 %
-            // of its rate for 5-25 MiB less memory).
+            // for yet. 4 MiB routed a backlog fastest (docs/benchmarks.md: 1 MiB cost the
+            // node about a quarter of its rate for 10-25 MiB less memory, 2 MiB saved none).
             settings.set(PREFETCH_KIB, DEFAULT_PREFETCH_KIB);
         }
         if !self.config.extra.contains_key(FETCH_MAX_BYTES) {

@@ -4,8 +4,9 @@
 //! reference file repeatedly and prints wall time (min / median / p90), bars per second and peak
 //! RSS (via GNU `time` when installed). Also times the reader alone on each Binance capture and
 //! the demo, and, with `CHIMERA_BENCH_NAUTILUS=1`, compares with NautilusTrader 1.221 in the
-//! same run (see `nautilus/compare.rs`). Skips with a message when `CHIMERA_REFERENCE_DATA` is
-//! unset.
+//! same run (see `nautilus/compare.rs`). `CHIMERA_BENCH_CHIMERA=<path>` times another build of
+//! `chimera` instead of this one's (a profile-guided build, say). Skips with a message when
+//! `CHIMERA_REFERENCE_DATA` is unset.
 
 #[path = "nautilus/compare.rs"]
 mod nautilus;
@@ -31,7 +32,11 @@ fn main() {
         return;
     };
     let bars = data.join("bars/btc-perp-20211231-20220201_1m.csv");
-    let exe = env!("CARGO_BIN_EXE_chimera");
+    // Another build of `chimera` (say, `./scripts/pgo.sh`'s) in place of this one's.
+    let exe = std::env::var("CHIMERA_BENCH_CHIMERA")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_chimera").to_owned());
+    let exe = exe.as_str();
+    println!("chimera: {exe}");
     let report = std::env::temp_dir().join(format!("chimera-bench-{}", std::process::id()));
     let args = |report: &PathBuf| {
         vec![

@@ -12,7 +12,7 @@
 //! gateway's task, reading, executing and publishing, which reads the command 3–4 µs after the
 //! node published it. The slowest were each portfolio's first order, waiting for the store to
 //! read its books (now read at its first word); after that, the same poll with every step
-//! slower alike. See the README's benchmark section.
+//! slower alike. See `docs/benchmarks.md`.
 //!
 //! The poll hooks are tokio's unstable API: the bench must be built with
 //! `RUSTFLAGS="--cfg tokio_unstable"` (a build of its own: use another `CARGO_TARGET_DIR`).
