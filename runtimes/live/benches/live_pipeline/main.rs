@@ -250,7 +250,11 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
 
     // 1. The floor, on a topic of its own.
     let db = database(bus, admin, dir, &format!("chimera_bench_{name}_tp")).await;
-    let tp = Setup::new(dir, bus, &format!("bench.{name}.tp{run}."), &db).await;
+    let (tp_prefix, lat_prefix) = (
+        format!("bench.{name}.tp{run}."),
+        format!("bench.{name}.lat{run}."),
+    );
+    let tp = Setup::new(dir, bus, &tp_prefix, &db).await;
     let handle = tp.bus().await;
     // 2,000 hops by default. The development Kafka broker slows as a partition fills, so a
     // floor as long as the latency phase (`CHIMERA_BENCH_FLOOR_EVENTS`) shows the broker's own
@@ -282,7 +286,7 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
 
     // 3. Latency at a steady rate, with the gateway.
     let db = database(bus, admin, dir, &format!("chimera_bench_{name}_lat")).await;
-    let lat = Setup::new(dir, bus, &format!("bench.{name}.lat{run}."), &db).await;
+    let lat = Setup::new(dir, bus, &lat_prefix, &db).await;
     // The broker after the throughput phase is not the broker of the first floor (the
     // development Kafka broker slows as it accumulates batches): the latency phase is held
     // against a floor measured right before it, on the same broker in the same state.
@@ -312,6 +316,7 @@ async fn run_on(bus: &Bus, admin: Option<&str>, dir: &std::path::Path) -> Outcom
     } else {
         Some(latency::measure(&lat, dir, &NODE, &GATEWAY, events, rate, pacing).await)
     };
+    bus.forget(&[&tp_prefix, &lat_prefix]).await;
     Outcome {
         bus: name,
         floor,
