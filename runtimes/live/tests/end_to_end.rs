@@ -218,7 +218,7 @@ async fn portfolios_sharing_a_symbol_survive_sigkill_over_redis_streams() {
     )
     .await;
     kill_and_restart(&setup).await;
-    remove_keys(&redis_url, &setup.prefix).await;
+    remove_keys(&redis_url, &setup.prefix).await.unwrap();
 }
 
 /// The same crash test over Redis Streams: unacknowledged entries of the per-symbol streams are
@@ -348,26 +348,7 @@ async fn assert_design_stream_layout(redis_url: &str, prefix: &str, also: &[&str
             .all(|k| !k.starts_with(&format!("{prefix}stream:"))),
         "no topic fell back to its default stream: {keys:?}"
     );
-    remove_keys(redis_url, prefix).await;
-}
-
-/// Removes the test's keys (those starting with `prefix`) from Redis.
-async fn remove_keys(redis_url: &str, prefix: &str) {
-    let client = redis::Client::open(redis_url).unwrap();
-    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    if keys.is_empty() {
-        return;
-    }
-    let _: i64 = redis::cmd("DEL")
-        .arg(&keys)
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    remove_keys(redis_url, prefix).await.unwrap();
 }
 
 /// With shared state (`[state]` on Redis), a second process started for the same node waits

@@ -41,6 +41,8 @@ mod latency;
 mod machine;
 mod observe;
 mod pacing;
+#[path = "../../tests/support/redis_keys.rs"]
+mod redis_keys;
 mod running;
 mod setup;
 mod stamped;

@@ -63,8 +63,10 @@ impl Bus {
     /// topic on a real cluster is an operator's call. Best effort: a failure is printed.
     pub(crate) async fn forget(&self, prefixes: &[&str]) {
         let Self::Redis(url) = self else { return };
-        if let Err(e) = forget_redis_keys(url, prefixes).await {
-            println!("the run's Redis streams were not removed: {e}");
+        for prefix in prefixes {
+            if let Err(e) = super::redis_keys::remove_keys(url, prefix).await {
+                println!("the run's Redis streams under {prefix} were not removed: {e}");
+            }
         }
     }
 
@@ -87,39 +89,6 @@ impl Bus {
             Self::Memory => format!("[bus]\nkind = \"memory\"\ntopic_prefix = \"{prefix}\"\n\n"),
         }
     }
-}
-
-/// Unlinks every key starting with one of `prefixes` (scanned, not `KEYS`: the server stays
-/// responsive whatever else it holds).
-async fn forget_redis_keys(url: &str, prefixes: &[&str]) -> redis::RedisResult<()> {
-    let client = redis::Client::open(url)?;
-    let mut redis = client.get_multiplexed_async_connection().await?;
-    for prefix in prefixes {
-        let mut keys: Vec<String> = Vec::new();
-        let mut cursor = 0_u64;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{prefix}*"))
-                .arg("COUNT")
-                .arg(1_000)
-                .query_async(&mut redis)
-                .await?;
-            keys.extend(batch);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        for chunk in keys.chunks(500) {
-            redis::cmd("UNLINK")
-                .arg(chunk)
-                .query_async::<()>(&mut redis)
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 /// The runtimes' configuration for one phase, and its path.

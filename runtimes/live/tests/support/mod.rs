@@ -11,6 +11,7 @@
 
 mod backtest;
 mod loopback;
+mod redis_keys;
 
 #[allow(unused_imports, reason = "each test file uses a part")]
 pub(crate) use backtest::*;
@@ -18,6 +19,8 @@ use chimera_live::portfolio_spec::{InstrumentSpec, PortfolioSpec};
 use chimera_sql::{SqlConfig, SqlStore};
 #[allow(unused_imports, reason = "each test file uses a part")]
 pub(crate) use loopback::{free_port, wait_listening};
+#[allow(unused_imports, reason = "each test file uses a part")]
+pub(crate) use redis_keys::remove_keys;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
