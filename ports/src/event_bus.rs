@@ -166,7 +166,10 @@ pub trait EventBus: Send + Sync {
 /// One member of a consumer group.
 #[async_trait]
 pub trait Subscription: Send {
-    /// Waits up to `max_wait` for the next delivery; `Ok(None)` when none arrived in time.
+    /// Waits up to `max_wait` for the next delivery; `Ok(None)` when none arrived in time. A
+    /// zero wait never blocks. A networked bus counts the wait in its timers' units, rounded
+    /// up (a millisecond), and may return an empty poll late (see the adapter); a delivery
+    /// that arrives ends the wait at once.
     ///
     /// # Errors
     /// [`crate::PortError::Transient`] on connection trouble (call again).

@@ -6,6 +6,12 @@
 //! them, e.g. one that crashed), oldest first. Then it reads new entries from all the streams
 //! at once with one blocking `XREADGROUP`, up to [`READ_AHEAD`] per stream.
 //!
+//! A poll's wait becomes `XREADGROUP`'s `BLOCK`, rounded up to whole milliseconds (its unit;
+//! a zero wait reads without blocking). A message that arrives ends it at once. One that does
+//! not ends it when Redis next turns its event loop: at once on a server with traffic, but on
+//! an idle one at its next cron tick (every 100 ms at the default `hz 10`), so there an empty
+//! poll may return later than its wait.
+//!
 //! `ack` acknowledges (XACK) the delivery and every earlier one this member handed out from the
 //! same stream, which is the port's "same partition".
 //!
@@ -204,7 +210,7 @@ impl RedisStreamsSubscription {
             .arg(&self.consumer)
             .arg("COUNT")
             .arg(READ_AHEAD);
-        let block_ms = u64::try_from(block.as_millis()).unwrap_or(u64::MAX);
+        let block_ms = block_millis(block);
         if block_ms > 0 {
             cmd.arg("BLOCK").arg(block_ms);
         }
@@ -240,6 +246,15 @@ impl RedisStreamsSubscription {
             shared: None,
         }
     }
+}
+
+/// The `BLOCK` argument for a wait of `wait`: whole milliseconds, rounded up. Redis counts
+/// `BLOCK` in milliseconds and reads without it at once, so a wait under a millisecond
+/// truncated to 0 was a read that returned at once, and [`RedisStreamsSubscription::poll`]
+/// with a 1 ms wait spun through dozens of them until its deadline (a gateway between market
+/// data turns sent about 16,000 reads a second, loading Redis and the host for nothing).
+fn block_millis(wait: Duration) -> u64 {
+    u64::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
 }
 
 #[async_trait::async_trait]

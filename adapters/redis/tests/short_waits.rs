@@ -1,0 +1,87 @@
+//! A poll with a wait under a millisecond blocks on the server rather than spinning: watched
+//! with `MONITOR` on the real Redis the test command starts (`CHIMERA_REDIS_URL`), each such
+//! poll of an empty topic sends one or two reads, not the dozens a truncated `BLOCK 0` (read
+//! and return at once) made until the wait ran out.
+
+use chimera_ports::EventBus;
+use chimera_redis::{RedisConfig, RedisStreamsEventBus};
+use futures_util::StreamExt;
+use std::time::Duration;
+
+const POLLS: usize = 10;
+
+#[tokio::test]
+async fn a_sub_millisecond_wait_blocks_instead_of_spinning() {
+    let Ok(url) = std::env::var("CHIMERA_REDIS_URL") else {
+        println!("skipped: CHIMERA_REDIS_URL is not set (run scripts/test.sh)");
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let prefix = format!("test:short-waits:{}:{nanos}:", std::process::id());
+    let config = RedisConfig {
+        url: url.clone(),
+        key_prefix: prefix.clone(),
+        stream_max_len: None,
+        streams: Vec::new(),
+    };
+    let bus = RedisStreamsEventBus::connect(&config)
+        .await
+        .expect("connect");
+    bus.publish("quiet", "k", b"only").await.expect("publish");
+    let mut subscription = bus.subscribe("quiet", "g").await.expect("subscribe");
+    let first = subscription
+        .poll(Duration::from_secs(5))
+        .await
+        .expect("poll");
+    assert!(first.is_some(), "the one message is read");
+
+    let client = redis::Client::open(url).expect("url");
+    let mut commands = client
+        .get_async_monitor()
+        .await
+        .expect("monitor")
+        .into_on_message::<String>();
+    let end = format!("{prefix}end");
+    let started = std::time::Instant::now();
+    for _ in 0..POLLS {
+        let polled = subscription
+            .poll(Duration::from_micros(900))
+            .await
+            .expect("poll");
+        assert!(polled.is_none(), "nothing else was published");
+    }
+    let took = started.elapsed();
+    // A marker after the polls: everything before it has been seen once it is.
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let _: String = redis::cmd("ECHO")
+        .arg(&end)
+        .query_async(&mut connection)
+        .await
+        .expect("echo");
+    let mut reads = 0;
+    let stream = format!("{prefix}stream:quiet");
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(10), commands.next())
+        .await
+        .expect("the marker reaches the monitor")
+    {
+        if line.contains(&end) {
+            break;
+        }
+        if line.contains("\"XREADGROUP\"") && line.contains(&stream) {
+            reads += 1;
+        }
+    }
+    assert!(
+        took >= Duration::from_micros(900) * u32::try_from(POLLS).unwrap(),
+        "each poll waited its time: {took:?}"
+    );
+    assert!(
+        (POLLS..=2 * POLLS).contains(&reads),
+        "{POLLS} polls of 900 µs sent {reads} reads in {took:?}"
+    );
+}
