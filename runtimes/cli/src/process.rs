@@ -14,6 +14,16 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> a
         .block_on(future)
 }
 
+/// The same on one thread (the gateway: see [`process::run_gateway_process`]).
+fn block_on_one_thread<F: std::future::Future<Output = anyhow::Result<()>>>(
+    future: F,
+) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
+}
+
 fn runtime_args(a: &ProcessArgs) -> RuntimeArgs {
     RuntimeArgs {
         config: a.config.clone(),
@@ -35,7 +45,7 @@ pub(crate) fn node(a: &ProcessArgs, strategies: &StrategyRegistry) -> anyhow::Re
 /// As [`process::run_gateway_process`], or an invalid configuration.
 pub(crate) fn gateway(a: &ProcessArgs) -> anyhow::Result<()> {
     let config = runtime_args(a).load(None)?;
-    block_on(process::run_gateway_process(&config))
+    block_on_one_thread(process::run_gateway_process(&config))
 }
 
 /// `chimera feed`.

@@ -255,6 +255,13 @@ async fn rehearse_last(
 
 /// The trade gateway: executes order commands on the venue.
 ///
+/// Meant for a current-thread runtime, which `chimera-gateway` and `chimera gateway` build:
+/// its loop is one sequence (read, execute, publish) and what runs beside it (records,
+/// checkpoints, health) waits on the network. On a multi-threaded runtime each bus or
+/// database reply reached the loop through its connection's task on another thread, a thread
+/// wake-up per round trip: on a 2-core machine with Redis Streams, order-to-fill p50 was
+/// 0.88–1.04 ms that way and 0.64–0.80 ms on one thread (five runs each, in turn).
+///
 /// # Errors
 /// No `[gateway]` section, an unreachable bus or database, or a fatal failure of the gateway.
 pub async fn run_gateway_process(config: &LiveConfig) -> anyhow::Result<()> {

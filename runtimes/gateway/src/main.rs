@@ -9,7 +9,8 @@ fn main() -> anyhow::Result<()> {
     run()
 }
 
-#[tokio::main]
+/// One thread: see [`chimera_gateway::run_gateway_process`].
+#[tokio::main(flavor = "current_thread")]
 async fn run() -> anyhow::Result<()> {
     let config = RuntimeArgs::parse().load(None)?;
     chimera_gateway::run_gateway_process(&config).await
