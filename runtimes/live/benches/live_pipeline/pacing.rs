@@ -1,7 +1,11 @@
 //! How the bench's publishers (the floor's and the latency phase's) keep their rate, and where
 //! they publish from.
 //!
-//! Over a network, tokio's timer is fine: a hop is milliseconds. In process a hop is
+//! Over a network, tokio's timer is the default: a hop is a tenth of a millisecond or more,
+//! and the latency phase publishes its bars in chunks, one every 5 ms (at 2,000/s, ten bars in
+//! one round trip, all stamped when the chunk starts, as a feed catching up would send them).
+//! `CHIMERA_BENCH_PUBLISH=thread` or `=task` paces them one at a time there too, each stamped
+//! as it goes (as a feed relaying ticks as they come). In process a hop is
 //! microseconds, and tokio's timer, which ticks in milliseconds, would publish bursts and
 //! measure the queue behind each; there the operating system's timer paces the publisher, in
 //! one of two ways:
@@ -29,15 +33,14 @@ pub(crate) enum Pacing {
 }
 
 impl Pacing {
-    /// In process: [`Pacing::Task`] unless `CHIMERA_BENCH_PUBLISH=thread`. Otherwise
-    /// [`Pacing::Timer`].
+    /// `CHIMERA_BENCH_PUBLISH=thread` or `=task` on any bus; otherwise [`Pacing::Task`] in
+    /// process and [`Pacing::Timer`] over a network.
     pub(crate) fn for_bus(in_process: bool) -> Self {
-        if !in_process {
-            return Self::Timer;
-        }
         match std::env::var("CHIMERA_BENCH_PUBLISH").as_deref() {
             Ok("thread") => Self::Thread,
-            _ => Self::Task,
+            Ok("task") => Self::Task,
+            _ if in_process => Self::Task,
+            _ => Self::Timer,
         }
     }
 
@@ -50,8 +53,12 @@ impl Pacing {
     pub(crate) fn describe(self) -> &'static str {
         match self {
             Self::Timer => "published by a task on tokio's timer",
-            Self::Thread => "published from a thread of the bench (the hop wakes the runtime)",
-            Self::Task => "published by a task beside node and gateway, as chimera up's feed",
+            Self::Thread => {
+                "published one at a time from a thread of the bench (in process the hop wakes the runtime)"
+            }
+            Self::Task => {
+                "published one at a time by a task woken on time (in process beside node and gateway, as chimera up's feed)"
+            }
         }
     }
 
