@@ -106,6 +106,7 @@ pub(crate) async fn measure(
     .await;
     let Observed {
         tick_to_order,
+        tick_to_order_by_row,
         order_to_fill,
         order_to_fill_by_place,
         rss,
@@ -198,6 +199,14 @@ pub(crate) async fn measure(
             "tick-to-order (event published → intent on orders.submission): {}",
             result.tick_to_order
         );
+        // Only when the bars went out in chunks of more than one row.
+        let [first_row, later_rows] = tick_to_order_by_row.map(|spans| spans.figures().0);
+        if later_rows.n > 0 {
+            println!("  bars in the first row of their chunk: {first_row}");
+            println!(
+                "  bars in its later rows (stamped with the first, sent behind it): {later_rows}"
+            );
+        }
         println!(
             "order-to-fill (intent seen → fill on orders.feedback): {}",
             result.order_to_fill
@@ -280,11 +289,15 @@ fn publish(
 /// led to no order within a minute, so this process's memory stays flat too.
 fn stamp(published: &Published, batch: &[super::setup::Bar], n: u32) {
     let now = Instant::now();
+    let first_row = batch.first().map(|bar| bar.ts);
     let mut map = published.lock().unwrap();
     for bar in batch {
-        map.insert((bar.symbol.clone(), bar.ts), now);
+        map.insert(
+            (bar.symbol.clone(), bar.ts),
+            (now, Some(bar.ts) == first_row),
+        );
     }
     if n.is_multiple_of(1_000) {
-        map.retain(|_, at| now.duration_since(*at) < Duration::from_mins(1));
+        map.retain(|_, (at, _)| now.duration_since(*at) < Duration::from_mins(1));
     }
 }

@@ -53,12 +53,17 @@ fn observer() -> Handle {
     OBSERVER.get().cloned().unwrap_or_else(Handle::current)
 }
 
-/// When each bar was published, by `(symbol, time stamp)`.
-pub(crate) type Published = Arc<Mutex<HashMap<(String, i64), Instant>>>;
+/// When each bar was published, by `(symbol, time stamp)`, and whether it was in the first
+/// row of its chunk (the bars of the chunk's first time stamp; over a network the bench
+/// publishes ten bars at once, two rows of five symbols, all stamped when the chunk starts).
+pub(crate) type Published = Arc<Mutex<HashMap<(String, i64), (Instant, bool)>>>;
 
 /// What the observer gathered over the run.
 pub(crate) struct Observed {
     pub(crate) tick_to_order: Spans,
+    /// `tick_to_order` split: bars in the first row of their chunk, and those in later rows
+    /// (they reach the node behind the first row).
+    pub(crate) tick_to_order_by_row: [Spans; 2],
     pub(crate) order_to_fill: Spans,
     /// `order_to_fill` split: the first order of each bar, and those after it (a reversal's
     /// second order waits for the first to execute).
@@ -112,6 +117,7 @@ async fn run(watch: Watch) -> Observed {
         spawn_reader(feedback, stamps, tx, read_fill),
     ];
     let mut tick_to_order = Spans::default();
+    let mut tick_to_order_by_row = [Spans::default(), Spans::default()];
     let mut order_to_fill = Spans::default();
     let mut order_to_fill_by_place = [Spans::default(), Spans::default()];
     // Each intent seen, and whether an earlier one came from the same bar.
@@ -144,8 +150,10 @@ async fn run(watch: Watch) -> Observed {
                     Seen::Intent { symbol, created_at, order } => {
                         let bar = (symbol, created_at);
                         let later = last_bar.as_ref() == Some(&bar);
-                        if let Some(sent) = published.lock().unwrap().get(&bar) {
-                            tick_to_order.push(At { bus: *sent, seen: *sent }, at);
+                        if let Some(&(sent, first_row)) = published.lock().unwrap().get(&bar) {
+                            let from = At { bus: sent, seen: sent };
+                            tick_to_order.push(from, at);
+                            tick_to_order_by_row[usize::from(!first_row)].push(from, at);
                         }
                         last_bar = Some(bar);
                         if let Some(filled) = fill_seen.remove(&order) {
@@ -200,6 +208,7 @@ async fn run(watch: Watch) -> Observed {
     }
     Observed {
         tick_to_order,
+        tick_to_order_by_row,
         order_to_fill,
         order_to_fill_by_place,
         rss,
