@@ -68,6 +68,19 @@ impl RedisConfig {
     }
 }
 
+impl RedisConfig {
+    /// The one stream every message of `topic` goes to, whatever its key; `None` when the
+    /// topic's routes spread it over several (a `<key>` in the route, or routes for exact
+    /// keys).
+    pub(crate) fn single_stream(&self, topic: &str) -> Option<String> {
+        let keyed = self
+            .streams
+            .iter()
+            .any(|r| r.topic == topic && (r.key.is_some() || r.stream.contains("<key>")));
+        (!keyed).then(|| self.stream_name(topic, ""))
+    }
+}
+
 /// An invalid [`RedisConfig`], listing every problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid redis config: {}", problems.join("; "))]

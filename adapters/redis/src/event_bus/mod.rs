@@ -12,7 +12,9 @@
 //! its entry ids give the offsets. Subscribers read the registry, so they follow streams that
 //! appear after they joined without knowing the routes.
 //!
-//! Consumer groups start at the beginning of each stream. See [`subscription`] for delivery and
+//! A subscriber to a topic that has a single stream registers it itself, so it reads from its
+//! first message on without waiting for the registry check. Consumer groups start at the
+//! beginning of each stream. See [`subscription`] for delivery and
 //! acknowledgement.
 
 mod reply;
@@ -176,6 +178,13 @@ impl EventBus for RedisStreamsEventBus {
         group: &str,
         after: &BTreeMap<i32, i64>,
     ) -> PortResult<Box<dyn Subscription>> {
+        // A topic written to one stream whatever the key (`ord:{results}`) has it registered
+        // now, so the member joins it at once. Otherwise a member that came before the first
+        // message found the stream at its next registry check, up to 200 ms after it
+        // appeared (the first fills a node or a reader of reports received).
+        if let Some(stream) = self.config.single_stream(topic) {
+            self.partition(topic, &stream).await?;
+        }
         // A dedicated connection: blocking reads must not stall other users of the shared one.
         let connection = crate::config::managed(&self.client, None)
             .await
