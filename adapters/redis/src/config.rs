@@ -66,9 +66,7 @@ impl RedisConfig {
             None => format!("{}stream:{topic}", self.key_prefix),
         }
     }
-}
 
-impl RedisConfig {
     /// The one stream every message of `topic` goes to, whatever its key; `None` when the
     /// topic's routes spread it over several (a `<key>` in the route, or routes for exact
     /// keys).

@@ -7,6 +7,9 @@ use chimera_ports::StateStore;
 use chimera_redis::{RedisConfig, RedisStateStore, RedisStreamsEventBus, StreamRoute};
 use std::time::Duration;
 
+mod support;
+use support::config;
+
 struct RealTime;
 
 #[async_trait]
@@ -14,22 +17,6 @@ impl TimeTravel for RealTime {
     async fn advance(&self, by: Duration) {
         tokio::time::sleep(by).await;
     }
-}
-
-fn config(test: &str) -> Option<RedisConfig> {
-    let Ok(url) = std::env::var("CHIMERA_REDIS_URL") else {
-        println!("skipped: CHIMERA_REDIS_URL is not set (run scripts/test.sh)");
-        return None;
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    Some(RedisConfig {
-        url,
-        key_prefix: format!("test:{test}:{}:{nanos}:", std::process::id()),
-        stream_max_len: None,
-        streams: Vec::new(),
-    })
 }
 
 #[tokio::test]

@@ -5,34 +5,27 @@
 //! (`CHIMERA_REDIS_URL`).
 
 use chimera_ports::EventBus;
-use chimera_redis::{RedisConfig, RedisStreamsEventBus, StreamRoute};
+use chimera_redis::{RedisStreamsEventBus, StreamRoute};
+
+mod support;
 
 #[tokio::test]
 async fn a_single_stream_topic_is_joined_before_its_first_message() {
-    let Ok(url) = std::env::var("CHIMERA_REDIS_URL") else {
-        println!("skipped: CHIMERA_REDIS_URL is not set (run scripts/test.sh)");
+    let Some(mut config) = support::config("first-message") else {
         return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let config = RedisConfig {
-        url: url.clone(),
-        key_prefix: format!("test:first-message:{}:{nanos}:", std::process::id()),
-        stream_max_len: None,
-        streams: vec![StreamRoute {
-            topic: "per-key".into(),
-            key: None,
-            stream: "per:{k}:<key>".into(),
-        }],
-    };
+    config.streams = vec![StreamRoute {
+        topic: "per-key".into(),
+        key: None,
+        stream: "per:{k}:<key>".into(),
+    }];
     let bus = RedisStreamsEventBus::connect(&config)
         .await
         .expect("connect");
     let _results = bus.subscribe("results", "g").await.expect("subscribe");
     let _per_key = bus.subscribe("per-key", "g").await.expect("subscribe");
 
-    let client = redis::Client::open(url).expect("url");
+    let client = redis::Client::open(config.url.as_str()).expect("url");
     let mut raw = client
         .get_multiplexed_async_connection()
         .await

@@ -4,28 +4,20 @@
 //! and return at once) made until the wait ran out.
 
 use chimera_ports::EventBus;
-use chimera_redis::{RedisConfig, RedisStreamsEventBus};
+use chimera_redis::RedisStreamsEventBus;
 use futures_util::StreamExt;
 use std::time::Duration;
+
+mod support;
 
 const POLLS: usize = 10;
 
 #[tokio::test]
 async fn a_sub_millisecond_wait_blocks_instead_of_spinning() {
-    let Ok(url) = std::env::var("CHIMERA_REDIS_URL") else {
-        println!("skipped: CHIMERA_REDIS_URL is not set (run scripts/test.sh)");
+    let Some(config) = support::config("short-waits") else {
         return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let prefix = format!("test:short-waits:{}:{nanos}:", std::process::id());
-    let config = RedisConfig {
-        url: url.clone(),
-        key_prefix: prefix.clone(),
-        stream_max_len: None,
-        streams: Vec::new(),
-    };
+    let prefix = config.key_prefix.clone();
     let bus = RedisStreamsEventBus::connect(&config)
         .await
         .expect("connect");
@@ -37,7 +29,7 @@ async fn a_sub_millisecond_wait_blocks_instead_of_spinning() {
         .expect("poll");
     assert!(first.is_some(), "the one message is read");
 
-    let client = redis::Client::open(url).expect("url");
+    let client = redis::Client::open(config.url.as_str()).expect("url");
     let mut commands = client
         .get_async_monitor()
         .await

@@ -7,21 +7,15 @@ use crate::args::ProcessArgs;
 use chimera_kernel::strategy::StrategyRegistry;
 use chimera_live::{process, RuntimeArgs};
 
-fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(future)
-}
+use tokio::runtime::Builder;
 
-/// The same on one thread (the gateway: see [`process::run_gateway_process`]).
-fn block_on_one_thread<F: std::future::Future<Output = anyhow::Result<()>>>(
+/// Runs `future` to its end on a runtime built by `runtime` (multi-threaded for node and
+/// feed; one thread for the gateway: see [`process::run_gateway_process`]).
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
+    mut runtime: Builder,
     future: F,
 ) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(future)
+    runtime.enable_all().build()?.block_on(future)
 }
 
 fn runtime_args(a: &ProcessArgs) -> RuntimeArgs {
@@ -36,7 +30,10 @@ fn runtime_args(a: &ProcessArgs) -> RuntimeArgs {
 /// As [`process::run_node_process`], or an invalid configuration (every problem listed).
 pub(crate) fn node(a: &ProcessArgs, strategies: &StrategyRegistry) -> anyhow::Result<()> {
     let config = runtime_args(a).load(Some(strategies))?;
-    block_on(process::run_node_process(&config, strategies))
+    block_on(
+        Builder::new_multi_thread(),
+        process::run_node_process(&config, strategies),
+    )
 }
 
 /// `chimera gateway`.
@@ -45,7 +42,10 @@ pub(crate) fn node(a: &ProcessArgs, strategies: &StrategyRegistry) -> anyhow::Re
 /// As [`process::run_gateway_process`], or an invalid configuration.
 pub(crate) fn gateway(a: &ProcessArgs) -> anyhow::Result<()> {
     let config = runtime_args(a).load(None)?;
-    block_on_one_thread(process::run_gateway_process(&config))
+    block_on(
+        Builder::new_current_thread(),
+        process::run_gateway_process(&config),
+    )
 }
 
 /// `chimera feed`.
@@ -54,5 +54,8 @@ pub(crate) fn gateway(a: &ProcessArgs) -> anyhow::Result<()> {
 /// As [`process::run_feed_process`], or an invalid configuration.
 pub(crate) fn feed(a: &ProcessArgs) -> anyhow::Result<()> {
     let config = runtime_args(a).load(None)?;
-    block_on(process::run_feed_process(&config))
+    block_on(
+        Builder::new_multi_thread(),
+        process::run_feed_process(&config),
+    )
 }

@@ -1,0 +1,21 @@
+//! What the Redis adapter's tests share: a config for the real Redis the test command starts.
+
+use chimera_redis::RedisConfig;
+
+/// A config on `CHIMERA_REDIS_URL` with a key prefix of this test's own (`test` and the
+/// process and time, so runs never meet); `None`, saying so, when the variable is unset.
+pub(crate) fn config(test: &str) -> Option<RedisConfig> {
+    let Ok(url) = std::env::var("CHIMERA_REDIS_URL") else {
+        println!("skipped: CHIMERA_REDIS_URL is not set (run scripts/test.sh)");
+        return None;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    Some(RedisConfig {
+        url,
+        key_prefix: format!("test:{test}:{}:{nanos}:", std::process::id()),
+        stream_max_len: None,
+        streams: Vec::new(),
+    })
+}
