@@ -68,6 +68,10 @@ pub(crate) struct Observed {
     /// `order_to_fill` split: the first order of each bar, and those after it (a reversal's
     /// second order waits for the first to execute).
     pub(crate) order_to_fill_by_place: [Spans; 2],
+    /// Bar published → its order's fill seen: both spans at once, so a wait that moves from
+    /// the node to the gateway (an intent out sooner, waiting for the gateway to finish the
+    /// market data that came with its bar) shows here as no change.
+    pub(crate) tick_to_fill: Spans,
     /// `(minutes since the start, MiB)` samples of the node's RSS, one a second.
     pub(crate) rss: Vec<(f64, f64)>,
     /// Orders whose intent came in the warm-up, not counted.
@@ -120,8 +124,10 @@ async fn run(watch: Watch) -> Observed {
     let mut tick_to_order_by_row = [Spans::default(), Spans::default()];
     let mut order_to_fill = Spans::default();
     let mut order_to_fill_by_place = [Spans::default(), Spans::default()];
-    // Each intent seen, and whether an earlier one came from the same bar.
-    let mut intent_seen: HashMap<String, (At, bool)> = HashMap::new();
+    let mut tick_to_fill = Spans::default();
+    // Each intent seen, whether an earlier one came from the same bar, and when its bar was
+    // published.
+    let mut intent_seen: HashMap<String, (At, bool, Option<At>)> = HashMap::new();
     // A fill handled before its intent (the two readers race): matched when the intent comes.
     let mut fill_seen: HashMap<String, At> = HashMap::new();
     // The bar (symbol, time stamp) of the intent seen last: the orders of one bar are
@@ -150,24 +156,32 @@ async fn run(watch: Watch) -> Observed {
                     Seen::Intent { symbol, created_at, order } => {
                         let bar = (symbol, created_at);
                         let later = last_bar.as_ref() == Some(&bar);
-                        if let Some(&(sent, first_row)) = published.lock().unwrap().get(&bar) {
+                        let ticked = published.lock().unwrap().get(&bar).copied();
+                        let ticked = ticked.map(|(sent, first_row)| {
                             let from = At { bus: sent, seen: sent };
                             tick_to_order.push(from, at);
                             tick_to_order_by_row[usize::from(!first_row)].push(from, at);
-                        }
+                            from
+                        });
                         last_bar = Some(bar);
                         if let Some(filled) = fill_seen.remove(&order) {
                             order_to_fill.push(at, filled);
                             order_to_fill_by_place[usize::from(later)].push(at, filled);
+                            if let Some(ticked) = ticked {
+                                tick_to_fill.push(ticked, filled);
+                            }
                         } else {
-                            intent_seen.entry(order).or_insert((at, later));
+                            intent_seen.entry(order).or_insert((at, later, ticked));
                         }
                     }
                     Seen::Fill { order } if skipped.contains(&order) => {}
                     Seen::Fill { order } => match intent_seen.remove(&order) {
-                        Some((sent, later)) => {
+                        Some((sent, later, ticked)) => {
                             order_to_fill.push(sent, at);
                             order_to_fill_by_place[usize::from(later)].push(sent, at);
+                            if let Some(ticked) = ticked {
+                                tick_to_fill.push(ticked, at);
+                            }
                         }
                         None => {
                             fill_seen.entry(order).or_insert(at);
@@ -211,6 +225,7 @@ async fn run(watch: Watch) -> Observed {
         tick_to_order_by_row,
         order_to_fill,
         order_to_fill_by_place,
+        tick_to_fill,
         rss,
         warm_up,
         publish_time,
