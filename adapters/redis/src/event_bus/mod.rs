@@ -224,7 +224,7 @@ impl EventBus for RedisStreamsEventBus {
                 .query_async(&mut connection)
                 .await
                 .map_err(|e| port_error("XREVRANGE", e))?;
-            if let Some(entry) = reply::entries(&newest)?.first() {
+            if let Some(entry) = reply::entries(newest)?.first() {
                 last.insert(partition, reply::offset_of(&entry.id));
             }
         }

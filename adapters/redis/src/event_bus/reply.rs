@@ -33,25 +33,47 @@ pub(super) fn text(value: &Value) -> Option<String> {
     }
 }
 
+/// [`text`], taking the value: no copy of its bytes.
+fn into_text(value: Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The bytes of a field name, borrowed.
+fn name_of(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
 /// Parses `[[id, [field, value, ...]], ...]`; entries deleted since their delivery (`[id, nil]`)
-/// are skipped.
+/// are skipped. Takes the reply so that ids, keys and payloads move out of it rather than being
+/// copied (a reader's hot path: every message read passes here).
 ///
 /// # Errors
 /// [`PortError::Codec`] when the reply does not have that shape.
-pub(super) fn entries(value: &Value) -> PortResult<Vec<Entry>> {
-    let malformed = || PortError::Codec {
-        message: format!("unexpected stream reply: {value:?}"),
-        bytes: Vec::new(),
-    };
+pub(super) fn entries(value: Value) -> PortResult<Vec<Entry>> {
     let Value::Array(items) = value else {
         return Ok(Vec::new());
     };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        let Value::Array(pair) = item else {
-            return Err(malformed());
+        let pair = match item {
+            Value::Array(pair) => pair,
+            other => {
+                return Err(PortError::Codec {
+                    message: format!("unexpected stream entry: {other:?}"),
+                    bytes: Vec::new(),
+                })
+            }
         };
-        let (Some(id), Some(Value::Array(fields))) = (pair.first().and_then(text), pair.get(1))
+        let mut pair = pair.into_iter();
+        let (Some(id), Some(Value::Array(fields))) = (pair.next().and_then(into_text), pair.next())
         else {
             continue;
         };
@@ -60,10 +82,11 @@ pub(super) fn entries(value: &Value) -> PortResult<Vec<Entry>> {
             key: String::new(),
             payload: Vec::new(),
         };
-        for chunk in fields.chunks(2) {
-            match (chunk.first().and_then(text).as_deref(), chunk.get(1)) {
-                (Some("k"), Some(v)) => entry.key = text(v).unwrap_or_default(),
-                (Some("p"), Some(Value::BulkString(bytes))) => entry.payload.clone_from(bytes),
+        let mut fields = fields.into_iter();
+        while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+            match (name_of(&name), value) {
+                (Some(b"k"), value) => entry.key = into_text(value).unwrap_or_default(),
+                (Some(b"p"), Value::BulkString(bytes)) => entry.payload = bytes,
                 _ => {}
             }
         }
@@ -77,13 +100,16 @@ pub(super) fn entries(value: &Value) -> PortResult<Vec<Entry>> {
 ///
 /// # Errors
 /// [`PortError::Codec`] when the reply does not have that shape.
-pub(super) fn streams(value: &Value) -> PortResult<Vec<(String, Vec<Entry>)>> {
+pub(super) fn streams(value: Value) -> PortResult<Vec<(String, Vec<Entry>)>> {
     let mut out = Vec::new();
     match value {
         Value::Array(items) => {
             for item in items {
                 if let Value::Array(pair) = item {
-                    if let (Some(name), Some(found)) = (pair.first().and_then(text), pair.get(1)) {
+                    let mut pair = pair.into_iter();
+                    if let (Some(name), Some(found)) =
+                        (pair.next().and_then(into_text), pair.next())
+                    {
                         out.push((name, entries(found)?));
                     }
                 }
@@ -91,7 +117,7 @@ pub(super) fn streams(value: &Value) -> PortResult<Vec<(String, Vec<Entry>)>> {
         }
         Value::Map(pairs) => {
             for (name, found) in pairs {
-                if let Some(name) = text(name) {
+                if let Some(name) = into_text(name) {
                     out.push((name, entries(found)?));
                 }
             }
@@ -170,7 +196,7 @@ mod tests {
                 ]),
             ]),
         ]);
-        let got = streams(&reply).unwrap();
+        let got = streams(reply).unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].0, "s1");
         assert_eq!(
@@ -183,7 +209,7 @@ mod tests {
         );
         assert_eq!(got[1].1.len(), 1, "a deleted entry is skipped");
         assert_eq!(got[1].1[0].key, "b");
-        assert!(streams(&Value::Nil).unwrap().is_empty());
+        assert!(streams(Value::Nil).unwrap().is_empty());
     }
 
     #[test]

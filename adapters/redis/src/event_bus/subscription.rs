@@ -184,12 +184,12 @@ impl RedisStreamsSubscription {
                 .query_async(&mut self.connection)
                 .await
                 .map_err(|e| port_error("XAUTOCLAIM", e))?;
-            let Value::Array(parts) = &reply else { break };
+            let Value::Array(parts) = reply else { break };
             let next = parts
                 .first()
                 .and_then(reply::text)
                 .unwrap_or_else(|| "0-0".into());
-            if let Some(claimed) = parts.get(1) {
+            if let Some(claimed) = parts.into_iter().nth(1) {
                 self.ready.extend(
                     reply::entries(claimed)?
                         .into_iter()
@@ -231,7 +231,7 @@ impl RedisStreamsSubscription {
                 .map(|reply| vec![reply])
         }
         .map_err(|e| port_error("XREADGROUP", e))?;
-        for reply in &replies {
+        for reply in replies {
             for (stream, entries) in reply::streams(reply)? {
                 if let Some(&partition) = self.partition_of.get(&stream) {
                     self.ready
