@@ -5,20 +5,15 @@
 //! (`CHIMERA_REDIS_URL`).
 
 use chimera_ports::EventBus;
-use chimera_redis::{RedisStreamsEventBus, StreamRoute};
+use chimera_redis::RedisStreamsEventBus;
 
 mod support;
 
 #[tokio::test]
 async fn a_single_stream_topic_is_joined_before_its_first_message() {
-    let Some(mut config) = support::config("first-message") else {
+    let Some(config) = support::config_routed("first-message", "per-key", "per:{k}:<key>") else {
         return;
     };
-    config.streams = vec![StreamRoute {
-        topic: "per-key".into(),
-        key: None,
-        stream: "per:{k}:<key>".into(),
-    }];
     let bus = RedisStreamsEventBus::connect(&config)
         .await
         .expect("connect");

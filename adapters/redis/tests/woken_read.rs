@@ -6,7 +6,7 @@
 //! Redis the test command starts (`CHIMERA_REDIS_URL`).
 
 use chimera_ports::EventBus;
-use chimera_redis::{RedisStreamsEventBus, StreamRoute};
+use chimera_redis::RedisStreamsEventBus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,14 +16,9 @@ const BATCH: usize = 10;
 
 #[tokio::test]
 async fn a_member_woken_by_a_batch_has_read_all_of_it() {
-    let Some(mut config) = support::config("woken-read") else {
+    let Some(config) = support::config_routed("woken-read", "bars", "bars:{w}:<key>") else {
         return;
     };
-    config.streams = vec![StreamRoute {
-        topic: "bars".into(),
-        key: None,
-        stream: "bars:{w}:<key>".into(),
-    }];
     let bus = Arc::new(
         RedisStreamsEventBus::connect(&config)
             .await

@@ -26,14 +26,12 @@ pub(super) fn id_of(offset: i64) -> String {
 }
 
 pub(super) fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        _ => None,
-    }
+    bytes_of(value)
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .map(str::to_owned)
 }
 
-/// [`text`], taking the value: no copy of its bytes.
+/// [`text`], taking the value: its bytes become the string, not a copy.
 fn into_text(value: Value) -> Option<String> {
     match value {
         Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
@@ -42,8 +40,8 @@ fn into_text(value: Value) -> Option<String> {
     }
 }
 
-/// The bytes of a field name, borrowed.
-fn name_of(value: &Value) -> Option<&[u8]> {
+/// The bytes of a string reply, borrowed.
+fn bytes_of(value: &Value) -> Option<&[u8]> {
     match value {
         Value::BulkString(bytes) => Some(bytes),
         Value::SimpleString(s) => Some(s.as_bytes()),
@@ -84,7 +82,7 @@ pub(super) fn entries(value: Value) -> PortResult<Vec<Entry>> {
         };
         let mut fields = fields.into_iter();
         while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
-            match (name_of(&name), value) {
+            match (bytes_of(&name), value) {
                 (Some(b"k"), value) => entry.key = into_text(value).unwrap_or_default(),
                 (Some(b"p"), Value::BulkString(bytes)) => entry.payload = bytes,
                 _ => {}

@@ -1,6 +1,6 @@
 //! What the Redis adapter's tests share: a config for the real Redis the test command starts.
 
-use chimera_redis::RedisConfig;
+use chimera_redis::{RedisConfig, StreamRoute};
 
 /// A config on `CHIMERA_REDIS_URL` with a key prefix of this test's own (`test` and the
 /// process and time, so runs never meet); `None`, saying so, when the variable is unset.
@@ -18,4 +18,16 @@ pub(crate) fn config(test: &str) -> Option<RedisConfig> {
         stream_max_len: None,
         streams: Vec::new(),
     })
+}
+
+/// [`config`], with `topic` spread over one stream per key (`stream`, with `<key>`).
+#[allow(dead_code, reason = "each test binary compiles this module; not all of them route")]
+pub(crate) fn config_routed(test: &str, topic: &str, stream: &str) -> Option<RedisConfig> {
+    let mut config = config(test)?;
+    config.streams = vec![StreamRoute {
+        topic: topic.into(),
+        key: None,
+        stream: stream.into(),
+    }];
+    Some(config)
 }

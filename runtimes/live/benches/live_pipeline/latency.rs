@@ -184,13 +184,7 @@ pub(crate) async fn measure(
         .iter()
         .zip(&by_place)
         {
-            println!(
-                "  {place}: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs (n = {})",
-                figures.p50 * 1e3,
-                figures.p99 * 1e3,
-                figures.max * 1e3,
-                figures.n
-            );
+            println!("  {place}: {}", figures.in_micros());
         }
         println!(
             "  … between this process's readers{}: {order_to_fill_seen}",
@@ -222,11 +216,8 @@ pub(crate) async fn measure(
     // Both spans at once: what a change that moves a wait from one to the other leaves alone.
     if in_process {
         println!(
-            "tick-to-fill (event published → its order's fill, stamped by the bus): p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs (n = {})",
-            tick_to_fill.p50 * 1e3,
-            tick_to_fill.p99 * 1e3,
-            tick_to_fill.max * 1e3,
-            tick_to_fill.n
+            "tick-to-fill (event published → its order's fill, stamped by the bus): {}",
+            tick_to_fill.in_micros()
         );
     } else {
         println!("tick-to-fill (event published → its order's fill seen): {tick_to_fill}");

@@ -125,6 +125,15 @@ async fn run(watch: Watch) -> Observed {
     let mut order_to_fill = Spans::default();
     let mut order_to_fill_by_place = [Spans::default(), Spans::default()];
     let mut tick_to_fill = Spans::default();
+    // An order's intent (seen at `sent`, after an earlier one of its bar or not, its bar
+    // published at `ticked`) and its fill matched, whichever reader came first.
+    let mut filled = |sent: At, later: bool, ticked: Option<At>, fill: At| {
+        order_to_fill.push(sent, fill);
+        order_to_fill_by_place[usize::from(later)].push(sent, fill);
+        if let Some(ticked) = ticked {
+            tick_to_fill.push(ticked, fill);
+        }
+    };
     // Each intent seen, whether an earlier one came from the same bar, and when its bar was
     // published.
     let mut intent_seen: HashMap<String, (At, bool, Option<At>)> = HashMap::new();
@@ -164,25 +173,15 @@ async fn run(watch: Watch) -> Observed {
                             from
                         });
                         last_bar = Some(bar);
-                        if let Some(filled) = fill_seen.remove(&order) {
-                            order_to_fill.push(at, filled);
-                            order_to_fill_by_place[usize::from(later)].push(at, filled);
-                            if let Some(ticked) = ticked {
-                                tick_to_fill.push(ticked, filled);
-                            }
+                        if let Some(fill) = fill_seen.remove(&order) {
+                            filled(at, later, ticked, fill);
                         } else {
                             intent_seen.entry(order).or_insert((at, later, ticked));
                         }
                     }
                     Seen::Fill { order } if skipped.contains(&order) => {}
                     Seen::Fill { order } => match intent_seen.remove(&order) {
-                        Some((sent, later, ticked)) => {
-                            order_to_fill.push(sent, at);
-                            order_to_fill_by_place[usize::from(later)].push(sent, at);
-                            if let Some(ticked) = ticked {
-                                tick_to_fill.push(ticked, at);
-                            }
-                        }
+                        Some((sent, later, ticked)) => filled(sent, later, ticked, at),
                         None => {
                             fill_seen.entry(order).or_insert(at);
                         }

@@ -449,6 +449,19 @@ impl Figures {
     }
 }
 
+impl Figures {
+    /// Figures kept in milliseconds, shown in microseconds (in process).
+    pub(crate) fn in_micros(&self) -> String {
+        format!(
+            "p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs (n = {})",
+            self.p50 * 1e3,
+            self.p99 * 1e3,
+            self.max * 1e3,
+            self.n
+        )
+    }
+}
+
 impl std::fmt::Display for Figures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
