@@ -21,7 +21,10 @@ pub(crate) fn config(test: &str) -> Option<RedisConfig> {
 }
 
 /// [`config`], with `topic` spread over one stream per key (`stream`, with `<key>`).
-#[allow(dead_code, reason = "each test binary compiles this module; not all of them route")]
+#[allow(
+    dead_code,
+    reason = "each test binary compiles this module; not all of them route"
+)]
 pub(crate) fn config_routed(test: &str, topic: &str, stream: &str) -> Option<RedisConfig> {
     let mut config = config(test)?;
     config.streams = vec![StreamRoute {
