@@ -61,6 +61,29 @@ impl Delivery {
     }
 }
 
+/// The newest of `deliveries` in each topic and partition, in the order their partitions first
+/// appear: what acknowledging every one of them comes to, an acknowledgement covering what came
+/// before it in its partition ([`Subscription::ack`]). A consumer that keeps a delivery per
+/// read until a checkpoint covers it acknowledges these instead of each: every acknowledgement
+/// is a round trip to the bus (a synchronous offset commit on Kafka), which the consumer's loop
+/// waits for.
+#[must_use]
+pub fn newest_per_partition(deliveries: impl IntoIterator<Item = Delivery>) -> Vec<Delivery> {
+    // A consumer reads one topic or a few, so the partitions are few: a short list, searched.
+    let mut newest: Vec<Delivery> = Vec::new();
+    for d in deliveries {
+        match newest
+            .iter_mut()
+            .find(|n| n.partition == d.partition && n.topic == d.topic)
+        {
+            Some(n) if n.offset <= d.offset => *n = d,
+            Some(_) => {}
+            None => newest.push(d),
+        }
+    }
+    newest
+}
+
 /// A topic-based message bus.
 #[async_trait]
 pub trait EventBus: Send + Sync {
@@ -194,5 +217,39 @@ pub trait Subscription: Send {
     /// node then learns it from the first delivery of each partition.
     fn starts(&self) -> BTreeMap<i32, i64> {
         BTreeMap::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(topic: &str, partition: i32, offset: i64) -> Delivery {
+        Delivery {
+            topic: Arc::from(topic),
+            key: Arc::from("k"),
+            payload: Payload::default(),
+            partition,
+            offset,
+            shared: None,
+        }
+    }
+
+    #[test]
+    fn the_newest_delivery_of_each_partition_stands_for_the_others() {
+        let kept = newest_per_partition([
+            delivery("market", 0, 1),
+            delivery("market", 1, 5),
+            delivery("market", 0, 3),
+            delivery("orders", 0, 2),
+            delivery("market", 1, 4),
+            delivery("market", 1, 7),
+        ]);
+        let kept: Vec<(&str, i32, i64)> = kept
+            .iter()
+            .map(|d| (&*d.topic, d.partition, d.offset))
+            .collect();
+        assert_eq!(kept, [("market", 0, 3), ("market", 1, 7), ("orders", 0, 2)]);
+        assert!(newest_per_partition(Vec::new()).is_empty());
     }
 }

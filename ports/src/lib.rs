@@ -32,7 +32,9 @@ pub mod conformance;
 pub use access::{ApiToken, Role, TokenRepository};
 pub use clock::Clock;
 pub use error::PortError;
-pub use event_bus::{Bytes, Deferred, Delivery, EventBus, Payload, Shared, Subscription};
+pub use event_bus::{
+    newest_per_partition, Bytes, Deferred, Delivery, EventBus, Payload, Shared, Subscription,
+};
 pub use market_data::MarketDataSource;
 pub use problems::Problems;
 pub use progress::{Progress, ProgressJournal};

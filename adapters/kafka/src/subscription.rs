@@ -7,7 +7,9 @@ use rdkafka::client::{Client, ClientContext};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future as _;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 /// The partitions of `topic` (none for a topic that does not exist).
@@ -114,8 +116,22 @@ impl KafkaSubscription {
 #[async_trait]
 impl Subscription for KafkaSubscription {
     async fn poll(&mut self, max_wait: Duration) -> PortResult<Option<Delivery>> {
-        let Ok(received) = tokio::time::timeout(max_wait, self.consumer.recv()).await else {
-            return Ok(None);
+        let received = if max_wait.is_zero() {
+            // Not through a timer: tokio's count whole milliseconds, rounded up, so a zero
+            // timeout waited for the next tick (1–2 ms) whenever nothing was queued. The
+            // gateway's loop polls its market data and its next command that way between
+            // orders: each of its fills on Kafka waited 1–3 ms for it.
+            let mut recv = std::pin::pin!(self.consumer.recv());
+            let ready = std::future::poll_fn(|cx| Poll::Ready(recv.as_mut().poll(cx))).await;
+            let Poll::Ready(received) = ready else {
+                return Ok(None);
+            };
+            received
+        } else {
+            let Ok(received) = tokio::time::timeout(max_wait, self.consumer.recv()).await else {
+                return Ok(None);
+            };
+            received
         };
         let message = received.map_err(|e| port_error("consume", e))?;
         let topic = match &self.topic {

@@ -106,27 +106,17 @@ impl Acks {
     }
 
     /// Acknowledges, per partition, the newest of the deliveries every portfolio is done
-    /// with (acknowledgement is cumulative). A router reads one topic, so the partitions are
-    /// few: they are told apart in a short list, without hashing every delivery's topic.
+    /// with (acknowledgement is cumulative).
     async fn flush(&mut self, sub: &mut Box<dyn Subscription>, rt: &Runtime) -> anyhow::Result<()> {
         self.flushed = std::time::Instant::now();
-        let mut last: Vec<Delivery> = Vec::new();
-        while self
-            .fifo
-            .front()
-            .is_some_and(|(_, p)| p.load(Ordering::Acquire) == 0)
-        {
-            if let Some((d, _)) = self.fifo.pop_front() {
-                match last
-                    .iter_mut()
-                    .find(|l| l.partition == d.partition && l.topic == d.topic)
-                {
-                    Some(newest) => *newest = d,
-                    None => last.push(d),
-                }
-            }
-        }
-        for d in &last {
+        let done = std::iter::from_fn(|| {
+            self.fifo
+                .front()
+                .is_some_and(|(_, p)| p.load(Ordering::Acquire) == 0)
+                .then(|| self.fifo.pop_front().map(|(d, _)| d))
+                .flatten()
+        });
+        for d in &chimera_ports::newest_per_partition(done) {
             rt.ack(sub, d).await.map_err(|e| fatal("ack", &e))?;
         }
         Ok(())

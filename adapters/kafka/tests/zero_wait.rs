@@ -1,0 +1,50 @@
+//! The port's promise that a zero wait never blocks, on Kafka: a poll with nothing queued
+//! returns at once rather than waiting for a timer. Checked on a paused clock, which moves only
+//! when the runtime, idle, has a timer to wait for: a poll that armed one (tokio counts whole
+//! milliseconds, rounded up, so between two ticks a zero timeout waited for the next) moves it.
+
+use chimera_kafka::{KafkaConfig, KafkaEventBus};
+use chimera_ports::EventBus;
+use std::time::Duration;
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_zero_wait_returns_at_once_and_still_delivers() {
+    let Ok(brokers) = std::env::var("CHIMERA_KAFKA_BROKERS") else {
+        println!("skipped: CHIMERA_KAFKA_BROKERS is not set (scripts/test.sh starts a broker)");
+        return;
+    };
+    let bus = KafkaEventBus::connect(&KafkaConfig::new(brokers)).unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let topic = format!("chimera-test-zero-wait-{}-{nanos}", std::process::id());
+    let mut sub = bus.subscribe(&topic, &format!("{topic}.g")).await.unwrap();
+
+    // Between two ticks, as a real clock almost always is (on a tick a zero timeout is due).
+    tokio::time::advance(Duration::from_micros(500)).await;
+    for _ in 0..20 {
+        let before = tokio::time::Instant::now();
+        assert!(sub.poll(Duration::ZERO).await.unwrap().is_none());
+        assert_eq!(
+            tokio::time::Instant::now(),
+            before,
+            "a zero-wait poll of an empty topic waited for a timer"
+        );
+    }
+
+    // Zero-wait polls still deliver what arrives (real time: the broker's, not the clock's).
+    bus.publish(&topic, "k", b"hello").await.unwrap();
+    let started = std::time::Instant::now();
+    let delivered = loop {
+        if let Some(d) = sub.poll(Duration::ZERO).await.unwrap() {
+            break d;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "nothing delivered to zero-wait polls in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    assert_eq!(&delivered.payload[..], b"hello");
+}
