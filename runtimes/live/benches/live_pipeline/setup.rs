@@ -77,12 +77,21 @@ impl Bus {
             // inside a batch, and a node resumes mid-stream after a crash. A fetch waits at
             // most 5 ms for data: latency, not throughput.
             // `CHIMERA_BENCH_KAFKA_EXTRA` adds librdkafka settings (TOML lines, e.g.
-            // `"queued.max.messages.kbytes" = "1024"`) to try a client setting on both phases.
-            Self::Kafka(brokers) => format!(
-                "[bus]\nkind = \"kafka\"\nbrokers = \"{brokers}\"\ntopic_prefix = \"{prefix}\"\n\n\
-                 [bus.extra]\n\"batch.num.messages\" = \"1\"\n\"fetch.wait.max.ms\" = \"5\"\n{}\n\n",
-                std::env::var("CHIMERA_BENCH_KAFKA_EXTRA").unwrap_or_default()
-            ),
+            // `"queued.max.messages.kbytes" = "1024"`) to try a client setting on both phases;
+            // a setting it names replaces the default above (`"batch.num.messages" = "10000"`
+            // lets the producers batch on a broker that serves fetches inside batches).
+            Self::Kafka(brokers) => {
+                let extra = std::env::var("CHIMERA_BENCH_KAFKA_EXTRA").unwrap_or_default();
+                let mut text = format!(
+                    "[bus]\nkind = \"kafka\"\nbrokers = \"{brokers}\"\ntopic_prefix = \"{prefix}\"\n\n[bus.extra]\n"
+                );
+                for (key, value) in [("batch.num.messages", "1"), ("fetch.wait.max.ms", "5")] {
+                    if !extra.contains(&format!("\"{key}\"")) {
+                        writeln!(text, "\"{key}\" = \"{value}\"").unwrap();
+                    }
+                }
+                text + &extra + "\n\n"
+            }
             Self::Redis(url) => {
                 format!("[bus]\nkind = \"redis\"\nurl = \"{url}\"\ntopic_prefix = \"{prefix}\"\n\n")
             }
