@@ -57,7 +57,9 @@ pub trait ExecutionVenue: Send + Sync {
     /// [`crate::PortError::Transient`] when the venue is unreachable.
     async fn submit_list(&self, list: &OrderListRequest) -> PortResult<()>;
 
-    /// Waits up to `max_wait` for the next execution report.
+    /// Waits up to `max_wait` for the next execution report. A zero wait never blocks: it
+    /// returns a report already received, or none, on its first poll (the gateway drains
+    /// reports that way after every command).
     ///
     /// # Errors
     /// [`crate::PortError::Transient`] on connection trouble.

@@ -443,13 +443,26 @@ impl ExecutionVenue for BinanceVenue {
     }
 
     async fn next_report(&self, max_wait: Duration) -> PortResult<Option<ExecutionReport>> {
-        let mut rx = self.reports.lock().await;
-        match tokio::time::timeout(max_wait, rx.recv()).await {
-            Ok(Some(r)) => Ok(Some(r)),
-            Ok(None) => Err(chimera_ports::PortError::fatal(
+        let closed = || {
+            chimera_ports::PortError::fatal(
                 "binance reports",
                 "the connector's report channel closed",
-            )),
+            )
+        };
+        let mut rx = self.reports.lock().await;
+        if max_wait.is_zero() {
+            // Not through a timer: tokio's count whole milliseconds, rounded up, so a zero
+            // timeout waited for the next tick, and the gateway drains reports with a zero wait
+            // after every command.
+            return match rx.try_recv() {
+                Ok(r) => Ok(Some(r)),
+                Err(mpsc::error::TryRecvError::Empty) => Ok(None),
+                Err(mpsc::error::TryRecvError::Disconnected) => Err(closed()),
+            };
+        }
+        match tokio::time::timeout(max_wait, rx.recv()).await {
+            Ok(Some(r)) => Ok(Some(r)),
+            Ok(None) => Err(closed()),
             Err(_) => Ok(None),
         }
     }

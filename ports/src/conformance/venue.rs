@@ -14,6 +14,7 @@ use chimera_kernel::order::{
 use chimera_kernel::testing::{px, qty};
 use chimera_kernel::time::Timestamp;
 use chimera_kernel::Decimal;
+use std::future::Future as _;
 use std::time::Duration;
 
 /// What a venue suite needs besides the venue: a way to set the market.
@@ -120,6 +121,18 @@ pub async fn execution_venue_suite(h: &dyn VenueHarness, prefix: &str) {
         reports.last().map(|r| &r.kind),
         Some(ReportKind::Filled(_))
     ));
+
+    // A zero wait answers on its first poll (a report already received, or none): the gateway
+    // drains reports that way after every command, and a venue that armed a timer there
+    // (tokio's count whole milliseconds, rounded up) held every order to the next tick.
+    let mut zero = std::pin::pin!(venue.next_report(Duration::ZERO));
+    let first = zero
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    assert!(
+        matches!(first, std::task::Poll::Ready(Ok(_))),
+        "next_report(ZERO) must answer at once, not wait: {first:?}"
+    );
 
     // filters and balance reject with reason codes
     let rejects = [
