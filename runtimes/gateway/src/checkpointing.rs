@@ -20,7 +20,6 @@ use crate::figures::export;
 use crate::keeper::Keeper;
 use chimera_ports::{Checkpoint, CheckpointRepository, Delivery, Inserted, Subscription};
 use chimera_runtime::runtime::fatal;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -223,15 +222,10 @@ impl Checkpoints {
 /// sources of page faults in process.
 fn covered_acks(keeper: &mut Keeper) -> Vec<Delivery> {
     let lockstep = &keeper.lockstep;
-    let newest: BTreeMap<i32, Delivery> = keeper
-        .order_acks
-        .extract_if(.., |d| {
-            lockstep.is_empty()
-                || lockstep.acknowledgeable(&format!("{}/{}", d.topic, d.partition), d.offset)
-        })
-        .map(|d| (d.partition, d))
-        .collect();
-    newest.into_values().collect()
+    chimera_ports::newest_per_partition(keeper.order_acks.extract_if(.., |d| {
+        lockstep.is_empty()
+            || lockstep.acknowledgeable(&format!("{}/{}", d.topic, d.partition), d.offset)
+    }))
 }
 
 #[cfg(test)]
@@ -242,6 +236,7 @@ mod tests {
     use chimera_kernel::ids::PortfolioId;
     use chimera_kernel::time::Timestamp;
     use chimera_ports::Bytes;
+    use std::collections::BTreeMap;
 
     fn keeper() -> Keeper {
         Keeper {
