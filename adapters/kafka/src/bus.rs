@@ -1,13 +1,13 @@
 //! [`KafkaEventBus`] and its subscriptions.
 
 use crate::error::port_error;
-use crate::subscription;
+use crate::{shared, subscription};
 use crate::{KafkaAdapterError, KafkaConfig};
 use async_trait::async_trait;
 use chimera_ports::{EventBus, PortError, PortResult, Subscription};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
@@ -22,6 +22,8 @@ pub struct KafkaEventBus {
     producer: FutureProducer,
     admin: Arc<AdminClient<DefaultClientContext>>,
     provisioned: Arc<Mutex<HashSet<String>>>,
+    /// The consumer exclusive subscriptions share, once one subscribed ([`shared`]).
+    reader: Arc<Mutex<Option<Arc<shared::SharedReader>>>>,
 }
 
 impl std::fmt::Debug for KafkaEventBus {
@@ -120,6 +122,7 @@ impl KafkaEventBus {
             producer,
             admin: Arc::new(admin),
             provisioned: Arc::new(Mutex::new(HashSet::new())),
+            reader: Arc::default(),
         })
     }
 
@@ -298,7 +301,9 @@ impl EventBus for KafkaEventBus {
 impl KafkaEventBus {
     /// A member of `group` on `topic`: balanced with the group's other members, or, with
     /// `after` (or the exclusive option), assigned every partition from the group's committed
-    /// offset, else right after `after[partition]`, else the beginning.
+    /// offset, else right after `after[partition]`, else the beginning. Exclusive subscriptions
+    /// without `after` read through the process's shared consumer ([`shared`]) when it does
+    /// not read their topic for another group already.
     async fn join(
         &self,
         topic: &str,
@@ -307,51 +312,18 @@ impl KafkaEventBus {
     ) -> PortResult<Box<dyn Subscription>> {
         check_name("consumer group", group)?;
         self.ensure_topic(topic).await?;
-        let mut settings = base_config(&self.config);
-        if !self.config.extra.contains_key(FETCH_WAIT) {
-            // A broker without long-poll wake-ups (the development broker) answers a fetch only
-            // when this wait ends, however soon a message arrives: it bounds delivery latency
-            // (a fail-over's schedule update, a kill switch's announcement). A broker that
-            // wakes fetches on arrival is unaffected but for idle polls.
-            settings.set(FETCH_WAIT, DEFAULT_FETCH_WAIT_MS);
+        if after.is_none() && self.config.exclusive {
+            let committer: BaseConsumer = self
+                .group_settings(group)
+                .create()
+                .map_err(|e| port_error("create consumer", e))?;
+            let reader = self.shared_reader()?;
+            if let Some(subscription) = shared::subscribe(&reader, committer, topic).await? {
+                return Ok(subscription);
+            }
         }
-        if !self.config.extra.contains_key(PREFETCH_KIB) {
-            // librdkafka prefetches up to 64 MiB per consumer by default: a process with a
-            // few members behind a backlog held hundreds of MiB of messages it had not asked
-            // for yet. 4 MiB routed a backlog fastest (docs/benchmarks.md: 1 MiB cost the
-            // node about a quarter of its rate for 10-25 MiB less memory, 2 MiB saved none).
-            settings.set(PREFETCH_KIB, DEFAULT_PREFETCH_KIB);
-        }
-        if !self.config.extra.contains_key(FETCH_MAX_BYTES) {
-            // Unless told otherwise, librdkafka shrinks a fetch to the prefetch above, so a
-            // smaller prefetch meant smaller fetches, and a broker that answers each fetch in
-            // about the same time (the development broker) delivered proportionally less: a
-            // third of the prefetch read at 40 % of the rate. Set on its own, a fetch keeps its
-            // size while the prefetch bounds what waits, so lowering the prefetch to save
-            // memory no longer cuts the read rate (the bus's read floor stayed put).
-            settings.set(FETCH_MAX_BYTES, fetch_max_bytes(&self.config.extra));
-        }
-        if !self.config.extra.contains_key(FETCH_QUEUE_BACKOFF) {
-            // librdkafka's default (1 s) stops fetching for a second each time a reader slower
-            // than the broker lets the prefetch fill: a node reading a backlog stood idle for a
-            // second every 4 MiB, having drained its queue long before, and routed at less
-            // than half the rate the bus delivers. Checking again after 10 ms costs nothing.
-            settings.set(FETCH_QUEUE_BACKOFF, DEFAULT_FETCH_QUEUE_BACKOFF_MS);
-        }
-        let consumer: StreamConsumer = settings
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .set(
-                "session.timeout.ms",
-                self.config.session_timeout_ms.to_string(),
-            )
-            .set(
-                "heartbeat.interval.ms",
-                (self.config.session_timeout_ms / 4).to_string(),
-            )
+        let consumer: StreamConsumer = self
+            .reading_settings(&self.group_settings(group), DEFAULT_PREFETCH_KIB)
             .create()
             .map_err(|e| port_error("create consumer", e))?;
         let consumer = Arc::new(consumer);
@@ -372,6 +344,88 @@ impl KafkaEventBus {
             consumer, starts,
         )))
     }
+
+    /// The process's shared consumer, started on first use.
+    fn shared_reader(&self) -> PortResult<Arc<shared::SharedReader>> {
+        let mut reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(reader) = reader.as_ref() {
+            return Ok(Arc::clone(reader));
+        }
+        // It never commits: the group name only satisfies librdkafka.
+        let group = format!("{}.reader", self.config.client_id);
+        // Its prefetch bound applies per partition (each has a queue of its own): the default
+        // keeps about the same per topic as a consumer of its own.
+        let per_partition = (4096 / u32::try_from(self.config.partitions).unwrap_or(1).max(1))
+            .max(1024)
+            .to_string();
+        let consumer: StreamConsumer = self
+            .reading_settings(&self.group_settings(&group), &per_partition)
+            .create()
+            .map_err(|e| port_error("create consumer", e))?;
+        Ok(Arc::clone(
+            reader.insert(Arc::new(shared::SharedReader::start(consumer))),
+        ))
+    }
+
+    /// A consumer of `group` that commits only when told to.
+    fn group_settings(&self, group: &str) -> ClientConfig {
+        let mut settings = base_config(&self.config);
+        settings
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set(
+                "session.timeout.ms",
+                self.config.session_timeout_ms.to_string(),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                (self.config.session_timeout_ms / 4).to_string(),
+            );
+        settings
+    }
+
+    /// `settings` with our fetch defaults, unless `[bus.extra]` sets them; `prefetch_kib` is
+    /// the default prefetch bound.
+    fn reading_settings(&self, settings: &ClientConfig, prefetch_kib: &str) -> ClientConfig {
+        let mut settings = settings.clone();
+        if !self.config.extra.contains_key(FETCH_WAIT) {
+            // A broker without long-poll wake-ups (the development broker) answers a fetch only
+            // when this wait ends, however soon a message arrives: it bounds delivery latency
+            // (a fail-over's schedule update, a kill switch's announcement). A broker that
+            // wakes fetches on arrival is unaffected but for idle polls.
+            settings.set(FETCH_WAIT, DEFAULT_FETCH_WAIT_MS);
+        }
+        if !self.config.extra.contains_key(PREFETCH_KIB) {
+            // librdkafka prefetches up to 64 MiB per consumer by default: a process with a
+            // few members behind a backlog held hundreds of MiB of messages it had not asked
+            // for yet. 4 MiB routed a backlog fastest (docs/benchmarks.md: 1 MiB cost the
+            // node about a quarter of its rate for 10-25 MiB less memory, 2 MiB saved none).
+            settings.set(PREFETCH_KIB, prefetch_kib);
+        }
+        if !self.config.extra.contains_key(FETCH_MAX_BYTES) {
+            // Unless told otherwise, librdkafka shrinks a fetch to the prefetch above, so a
+            // smaller prefetch meant smaller fetches, and a broker that answers each fetch in
+            // about the same time (the development broker) delivered proportionally less: a
+            // third of the prefetch read at 40 % of the rate. Set on its own, a fetch keeps its
+            // size while the prefetch bounds what waits, so lowering the prefetch to save
+            // memory no longer cuts the read rate (the bus's read floor stayed put).
+            settings.set(FETCH_MAX_BYTES, fetch_max_bytes(&self.config.extra));
+        }
+        if !self.config.extra.contains_key(FETCH_QUEUE_BACKOFF) {
+            // librdkafka's default (1 s) stops fetching for a second each time a reader slower
+            // than the broker lets the prefetch fill: a node reading a backlog stood idle for a
+            // second every 4 MiB, having drained its queue long before, and routed at less
+            // than half the rate the bus delivers. Checking again after 10 ms costs nothing.
+            settings.set(FETCH_QUEUE_BACKOFF, DEFAULT_FETCH_QUEUE_BACKOFF_MS);
+        }
+        settings
+    }
 }
 
 #[cfg(test)]
@@ -386,5 +440,70 @@ mod tests {
         assert_eq!(fetch_max_bytes(&small), "4194304");
         let large = BTreeMap::from([("message.max.bytes".to_owned(), " 10000000".to_owned())]);
         assert_eq!(fetch_max_bytes(&large), "10000000");
+    }
+
+    /// Which topics the shared consumer reads now.
+    fn shared_topics(bus: &KafkaEventBus) -> std::collections::BTreeSet<String> {
+        bus.reader
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|r| r.assigned().iter().map(|(t, _)| t.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn exclusive_subscriptions_share_one_consumer_one_group_per_topic() {
+        let Ok(brokers) = std::env::var("CHIMERA_KAFKA_BROKERS") else {
+            println!("skipped: CHIMERA_KAFKA_BROKERS is not set (scripts/test.sh starts a broker)");
+            return;
+        };
+        let mut config = KafkaConfig::new(brokers);
+        config.exclusive = true;
+        let bus = KafkaEventBus::connect(&config).unwrap();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let prefix = format!("chimera-test-sharing-{}-{nanos}", std::process::id());
+        let (a, b) = (format!("{prefix}.a"), format!("{prefix}.b"));
+        let on_a = bus.subscribe(&a, &format!("{prefix}.g1")).await.unwrap();
+        let on_b = bus.subscribe(&b, &format!("{prefix}.g1")).await.unwrap();
+        let both = std::collections::BTreeSet::from([a.clone(), b.clone()]);
+        assert_eq!(
+            shared_topics(&bus),
+            both,
+            "both read by the shared consumer"
+        );
+        let partitions = bus
+            .reader
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .assigned()
+            .len();
+        assert_eq!(partitions, 2 * usize::try_from(config.partitions).unwrap());
+
+        // Another group on a: a consumer of its own; the shared one's assignment is unchanged.
+        let other = bus.subscribe(&a, &format!("{prefix}.g2")).await.unwrap();
+        assert_eq!(shared_topics(&bus), both);
+        drop(other);
+        assert_eq!(
+            shared_topics(&bus),
+            both,
+            "its going leaves the shared consumer alone"
+        );
+
+        drop(on_a);
+        assert_eq!(
+            shared_topics(&bus),
+            std::collections::BTreeSet::from([b.clone()]),
+            "a's partitions released"
+        );
+        let again = bus.subscribe(&a, &format!("{prefix}.g2")).await.unwrap();
+        assert_eq!(shared_topics(&bus), both, "a taken again, by g2 now");
+        drop((again, on_b));
+        assert!(shared_topics(&bus).is_empty());
     }
 }

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chimera_ports::{Bytes, Delivery, PortError, PortResult, Subscription};
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future as _;
@@ -45,6 +46,29 @@ pub(crate) async fn assign(
     topic: &str,
     after: BTreeMap<i32, i64>,
 ) -> PortResult<BTreeMap<i32, i64>> {
+    let starts = assign_starts(consumer, topic, after).await?;
+    let mut start = TopicPartitionList::new();
+    for (&partition, &offset) in &starts {
+        start
+            .add_partition_offset(topic, partition, Offset::Offset(offset))
+            .map_err(|e| port_error("assign", e))?;
+    }
+    consumer
+        .assign(&start)
+        .map_err(|e| port_error("assign", e))?;
+    Ok(starts)
+}
+
+/// Where each partition of `topic` starts for `consumer`'s group: its committed offset, else
+/// right after `after[partition]`, else the partition's earliest retained offset.
+///
+/// # Errors
+/// Transient when the topic has no partitions yet or its metadata or offsets cannot be read.
+pub(crate) async fn assign_starts<C: Consumer + Send + Sync + 'static>(
+    consumer: &Arc<C>,
+    topic: &str,
+    after: BTreeMap<i32, i64>,
+) -> PortResult<BTreeMap<i32, i64>> {
     let consumer = Arc::clone(consumer);
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -63,7 +87,6 @@ pub(crate) async fn assign(
         let committed = consumer
             .committed_offsets(wanted, timeout)
             .map_err(|e| port_error("read committed offsets", e))?;
-        let mut start = TopicPartitionList::new();
         let mut starts = BTreeMap::new();
         for element in committed.elements() {
             let partition = element.partition();
@@ -78,26 +101,81 @@ pub(crate) async fn assign(
                 }
             };
             starts.insert(partition, offset);
-            start
-                .add_partition_offset(&topic, partition, Offset::Offset(offset))
-                .map_err(|e| port_error("assign", e))?;
         }
-        consumer
-            .assign(&start)
-            .map_err(|e| port_error("assign", e))?;
         Ok(starts)
     })
     .await
     .map_err(|e| PortError::transient("subscribe", format!("assign task failed: {e}")))?
 }
 
-/// One consumer-group member. Dropping it leaves the group; what it did not acknowledge goes
-/// to the next member.
-pub(crate) struct KafkaSubscription {
-    consumer: Arc<StreamConsumer>,
-    committed: HashMap<(Arc<str>, i32), i64>,
+/// Turns messages into deliveries, naming each topic once.
+#[derive(Default)]
+pub(crate) struct Deliveries {
     /// The name of the topic last read, handed out with its deliveries without allocating.
     topic: Option<Arc<str>>,
+}
+
+impl Deliveries {
+    pub(crate) fn delivery(&mut self, message: &BorrowedMessage<'_>) -> Delivery {
+        let topic = match &self.topic {
+            Some(topic) if **topic == *message.topic() => Arc::clone(topic),
+            _ => Arc::clone(self.topic.insert(Arc::from(message.topic()))),
+        };
+        Delivery {
+            topic,
+            key: String::from_utf8_lossy(message.key().unwrap_or_default()).into(),
+            payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()).into(),
+            partition: message.partition(),
+            offset: message.offset(),
+            shared: None,
+        }
+    }
+}
+
+/// Commits acknowledged offsets under a consumer's group, once per offset.
+pub(crate) struct Acknowledger<C> {
+    consumer: Arc<C>,
+    committed: HashMap<(Arc<str>, i32), i64>,
+}
+
+impl<C: Consumer + Send + Sync + 'static> Acknowledger<C> {
+    pub(crate) fn new(consumer: Arc<C>) -> Self {
+        Self {
+            consumer,
+            committed: HashMap::new(),
+        }
+    }
+
+    /// Commits the offset after `delivery` (synchronously: `Ok` means committed), unless as
+    /// much is committed already.
+    ///
+    /// # Errors
+    /// What the commit failed with.
+    pub(crate) async fn ack(&mut self, delivery: &Delivery) -> PortResult<()> {
+        let key = (delivery.topic.clone(), delivery.partition);
+        let next = delivery.offset + 1;
+        if self.committed.get(&key).is_some_and(|&done| done >= next) {
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&delivery.topic, delivery.partition, Offset::Offset(next))
+            .map_err(|e| port_error("ack", e))?;
+        let consumer = Arc::clone(&self.consumer);
+        tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+            .await
+            .map_err(|e| PortError::transient("ack", format!("commit task failed: {e}")))?
+            .map_err(|e| port_error("ack", e))?;
+        self.committed.insert(key, next);
+        Ok(())
+    }
+}
+
+/// One consumer-group member (or exclusive reader) with a consumer of its own. Dropping it
+/// leaves the group; what it did not acknowledge goes to the next member.
+pub(crate) struct KafkaSubscription {
+    consumer: Arc<StreamConsumer>,
+    deliveries: Deliveries,
+    acks: Acknowledger<StreamConsumer>,
     /// Where each partition was assigned from.
     starts: BTreeMap<i32, i64>,
 }
@@ -105,9 +183,9 @@ pub(crate) struct KafkaSubscription {
 impl KafkaSubscription {
     pub(crate) fn new(consumer: Arc<StreamConsumer>, starts: BTreeMap<i32, i64>) -> Self {
         Self {
+            acks: Acknowledger::new(Arc::clone(&consumer)),
             consumer,
-            committed: HashMap::new(),
-            topic: None,
+            deliveries: Deliveries::default(),
             starts,
         }
     }
@@ -134,36 +212,11 @@ impl Subscription for KafkaSubscription {
             received
         };
         let message = received.map_err(|e| port_error("consume", e))?;
-        let topic = match &self.topic {
-            Some(topic) if **topic == *message.topic() => Arc::clone(topic),
-            _ => Arc::clone(self.topic.insert(Arc::from(message.topic()))),
-        };
-        Ok(Some(Delivery {
-            topic,
-            key: String::from_utf8_lossy(message.key().unwrap_or_default()).into(),
-            payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()).into(),
-            partition: message.partition(),
-            offset: message.offset(),
-            shared: None,
-        }))
+        Ok(Some(self.deliveries.delivery(&message)))
     }
 
     async fn ack(&mut self, delivery: &Delivery) -> PortResult<()> {
-        let key = (delivery.topic.clone(), delivery.partition);
-        let next = delivery.offset + 1;
-        if self.committed.get(&key).is_some_and(|&done| done >= next) {
-            return Ok(());
-        }
-        let mut list = TopicPartitionList::new();
-        list.add_partition_offset(&delivery.topic, delivery.partition, Offset::Offset(next))
-            .map_err(|e| port_error("ack", e))?;
-        let consumer = Arc::clone(&self.consumer);
-        tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
-            .await
-            .map_err(|e| PortError::transient("ack", format!("commit task failed: {e}")))?
-            .map_err(|e| port_error("ack", e))?;
-        self.committed.insert(key, next);
-        Ok(())
+        self.acks.ack(delivery).await
     }
 
     fn starts(&self) -> BTreeMap<i32, i64> {

@@ -28,6 +28,20 @@ async fn event_bus_conforms() {
     conformance::event_bus_suite(&bus, &unique("conform")).await;
 }
 
+/// Exclusive reading, as the live runtimes use it: subscriptions share the process's one
+/// fetching consumer (a second group on the same topic gets a consumer of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exclusive_event_bus_conforms() {
+    let Ok(brokers) = std::env::var("CHIMERA_KAFKA_BROKERS") else {
+        println!("skipped: CHIMERA_KAFKA_BROKERS is not set (scripts/test.sh starts a broker)");
+        return;
+    };
+    let mut config = KafkaConfig::new(brokers);
+    config.exclusive = true;
+    let bus = KafkaEventBus::connect(&config).unwrap();
+    conformance::event_bus_suite(&bus, &unique("exclusive")).await;
+}
+
 #[test]
 fn bad_config_lists_every_field() {
     let mut config = KafkaConfig::new("nohostport");

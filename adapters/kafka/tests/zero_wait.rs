@@ -2,6 +2,7 @@
 //! returns at once rather than waiting for a timer. Checked on a paused clock, which moves only
 //! when the runtime, idle, has a timer to wait for: a poll that armed one (tokio counts whole
 //! milliseconds, rounded up, so between two ticks a zero timeout waited for the next) moves it.
+#![expect(clippy::unwrap_used, reason = "tests")]
 
 use chimera_kafka::{KafkaConfig, KafkaEventBus};
 use chimera_ports::EventBus;
@@ -9,11 +10,23 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_zero_wait_returns_at_once_and_still_delivers() {
+    zero_wait_never_blocks(false).await;
+}
+
+/// The same through the consumer exclusive subscriptions share.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_zero_wait_on_the_shared_consumer_returns_at_once_and_still_delivers() {
+    zero_wait_never_blocks(true).await;
+}
+
+async fn zero_wait_never_blocks(exclusive: bool) {
     let Ok(brokers) = std::env::var("CHIMERA_KAFKA_BROKERS") else {
         println!("skipped: CHIMERA_KAFKA_BROKERS is not set (scripts/test.sh starts a broker)");
         return;
     };
-    let bus = KafkaEventBus::connect(&KafkaConfig::new(brokers)).unwrap();
+    let mut config = KafkaConfig::new(brokers);
+    config.exclusive = exclusive;
+    let bus = KafkaEventBus::connect(&config).unwrap();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
