@@ -19,6 +19,7 @@
 mod bus;
 mod config;
 mod error;
+mod settings;
 mod shared;
 mod subscription;
 
