@@ -76,7 +76,7 @@ impl SharedReader {
         self.assigned.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reserves every partition of `topic` for one subscription, or `None` when another
+    /// Reserves every partition of `topic` for one subscription; false when another
     /// subscription of this reader holds one of them.
     fn reserve(&self, topic: &str, partitions: &[i32]) -> bool {
         let mut assigned = self.assigned();
@@ -104,13 +104,13 @@ impl Drop for SharedReader {
     }
 }
 
-/// Subscribes `topic` for `group` on `reader`: every partition, each from the group's committed
-/// offset, else the beginning. `Ok(None)` when the reader already reads one of its partitions
-/// for another subscription (the caller then uses a consumer of its own).
+/// Subscribes `topic` on `reader` for the group of `committer`: every partition, each from
+/// the group's committed offset, else the beginning. `Ok(None)` when the reader already reads
+/// one of its partitions for another subscription (the caller then uses a consumer of its own).
 ///
 /// # Errors
 /// Transient when the topic's partitions or offsets cannot be read; fatal when librdkafka
-/// refuses the assignment.
+/// refuses the assignment (nothing stays reserved then).
 pub(crate) async fn subscribe(
     reader: &Arc<SharedReader>,
     committer: BaseConsumer,
@@ -119,29 +119,18 @@ pub(crate) async fn subscribe(
     let committer = Arc::new(committer);
     let starts = assign_starts(&committer, topic, BTreeMap::new()).await?;
     let partitions: Vec<i32> = starts.keys().copied().collect();
+    // Reserved before any queue is split: splitting a partition another subscription reads
+    // would take its messages.
     if !reader.reserve(topic, &partitions) {
         return Ok(None);
     }
-    let mut queues = Vec::with_capacity(partitions.len());
-    let mut list = TopicPartitionList::new();
-    for (&partition, &offset) in &starts {
-        // Split before assigning: nothing of the partition is fetched into the reader's own
-        // queue first.
-        let Some(queue) = reader.consumer.split_partition_queue(topic, partition) else {
+    let queues = match split_and_assign(reader, topic, &starts) {
+        Ok(queues) => queues,
+        Err(e) => {
             reader.release(topic, &partitions);
-            return Err(PortError::fatal(
-                "subscribe",
-                format!("no queue for {topic}/{partition}"),
-            ));
-        };
-        queues.push(queue);
-        list.add_partition_offset(topic, partition, Offset::Offset(offset))
-            .map_err(|e| port_error("assign", e))?;
-    }
-    if let Err(e) = reader.consumer.incremental_assign(&list) {
-        reader.release(topic, &partitions);
-        return Err(port_error("assign", e));
-    }
+            return Err(e);
+        }
+    };
     let strays = reader.strays.load(Ordering::Relaxed);
     Ok(Some(Box::new(SharedSubscription {
         reader: Arc::clone(reader),
@@ -154,6 +143,33 @@ pub(crate) async fn subscribe(
         acks: Acknowledger::new(committer),
         starts,
     })))
+}
+
+/// Gives each partition of `topic` a queue of its own, then assigns them to the reader from
+/// `starts` (split first: nothing of a partition reaches the reader's own queue).
+fn split_and_assign(
+    reader: &SharedReader,
+    topic: &str,
+    starts: &BTreeMap<i32, i64>,
+) -> PortResult<Vec<PartitionQueue>> {
+    let mut queues = Vec::with_capacity(starts.len());
+    let mut list = TopicPartitionList::new();
+    for (&partition, &offset) in starts {
+        let queue = reader
+            .consumer
+            .split_partition_queue(topic, partition)
+            .ok_or_else(|| {
+                PortError::fatal("subscribe", format!("no queue for {topic}/{partition}"))
+            })?;
+        queues.push(queue);
+        list.add_partition_offset(topic, partition, Offset::Offset(offset))
+            .map_err(|e| port_error("assign", e))?;
+    }
+    reader
+        .consumer
+        .incremental_assign(&list)
+        .map_err(|e| port_error("assign", e))?;
+    Ok(queues)
 }
 
 /// One exclusive subscription on the shared reader.

@@ -1,30 +1,16 @@
 //! The Kafka adapter against the shared event-bus contract, on the broker named by
 //! `CHIMERA_KAFKA_BROKERS` (`scripts/test.sh` starts one on loopback). Every run uses topics and
 //! groups of its own.
-#![expect(clippy::unwrap_used, reason = "tests")]
+
+mod support;
 
 use chimera_kafka::{KafkaConfig, KafkaEventBus};
 use chimera_ports::conformance;
-
-fn bus() -> Option<KafkaEventBus> {
-    let Ok(brokers) = std::env::var("CHIMERA_KAFKA_BROKERS") else {
-        println!("skipped: CHIMERA_KAFKA_BROKERS is not set (scripts/test.sh starts a broker)");
-        return None;
-    };
-    Some(KafkaEventBus::connect(&KafkaConfig::new(brokers)).unwrap())
-}
-
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("chimera-test-{name}-{}-{nanos}", std::process::id())
-}
+use support::{bus, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_bus_conforms() {
-    let Some(bus) = bus() else { return };
+    let Some(bus) = bus(false) else { return };
     conformance::event_bus_suite(&bus, &unique("conform")).await;
 }
 
@@ -32,13 +18,7 @@ async fn event_bus_conforms() {
 /// fetching consumer (a second group on the same topic gets a consumer of its own).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exclusive_event_bus_conforms() {
-    let Ok(brokers) = std::env::var("CHIMERA_KAFKA_BROKERS") else {
-        println!("skipped: CHIMERA_KAFKA_BROKERS is not set (scripts/test.sh starts a broker)");
-        return;
-    };
-    let mut config = KafkaConfig::new(brokers);
-    config.exclusive = true;
-    let bus = KafkaEventBus::connect(&config).unwrap();
+    let Some(bus) = bus(true) else { return };
     conformance::event_bus_suite(&bus, &unique("exclusive")).await;
 }
 
@@ -64,7 +44,7 @@ fn bad_config_lists_every_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_topic_is_fatal() {
     use chimera_ports::EventBus;
-    let Some(bus) = bus() else { return };
+    let Some(bus) = bus(false) else { return };
     let err = bus
         .publish("no spaces allowed", "k", b"x")
         .await

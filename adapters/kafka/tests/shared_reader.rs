@@ -3,7 +3,8 @@
 //! taken again resumes after its acknowledged offset while the others keep reading.
 #![expect(clippy::unwrap_used, reason = "tests")]
 
-use chimera_kafka::{KafkaConfig, KafkaEventBus};
+mod support;
+
 use chimera_ports::{Delivery, EventBus, Subscription};
 use std::time::{Duration, Instant};
 
@@ -33,18 +34,10 @@ async fn take(sub: &mut Box<dyn Subscription>, n: usize, what: &str) -> Vec<Vec<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_on_the_shared_consumer_read_their_own_topics() {
-    let Ok(brokers) = std::env::var("CHIMERA_KAFKA_BROKERS") else {
-        println!("skipped: CHIMERA_KAFKA_BROKERS is not set (scripts/test.sh starts a broker)");
+    let Some(bus) = support::bus(true) else {
         return;
     };
-    let mut config = KafkaConfig::new(brokers);
-    config.exclusive = true;
-    let bus = KafkaEventBus::connect(&config).unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let prefix = format!("chimera-test-shared-{}-{nanos}", std::process::id());
+    let prefix = support::unique("shared");
     let (a, b) = (format!("{prefix}.a"), format!("{prefix}.b"));
     for topic in [&a, &b] {
         bus.ensure_topic(topic).await.unwrap();

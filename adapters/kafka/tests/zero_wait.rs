@@ -4,7 +4,8 @@
 //! milliseconds, rounded up, so between two ticks a zero timeout waited for the next) moves it.
 #![expect(clippy::unwrap_used, reason = "tests")]
 
-use chimera_kafka::{KafkaConfig, KafkaEventBus};
+mod support;
+
 use chimera_ports::EventBus;
 use std::time::Duration;
 
@@ -20,18 +21,10 @@ async fn a_zero_wait_on_the_shared_consumer_returns_at_once_and_still_delivers()
 }
 
 async fn zero_wait_never_blocks(exclusive: bool) {
-    let Ok(brokers) = std::env::var("CHIMERA_KAFKA_BROKERS") else {
-        println!("skipped: CHIMERA_KAFKA_BROKERS is not set (scripts/test.sh starts a broker)");
+    let Some(bus) = support::bus(exclusive) else {
         return;
     };
-    let mut config = KafkaConfig::new(brokers);
-    config.exclusive = exclusive;
-    let bus = KafkaEventBus::connect(&config).unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let topic = format!("chimera-test-zero-wait-{}-{nanos}", std::process::id());
+    let topic = support::unique("zero-wait");
     let mut sub = bus.subscribe(&topic, &format!("{topic}.g")).await.unwrap();
 
     // Between two ticks, as a real clock almost always is (on a tick a zero timeout is due).
