@@ -5,12 +5,14 @@
 
 use crate::args::ProcessArgs;
 use chimera_kernel::strategy::StrategyRegistry;
+use chimera_live::config::NodeConfig;
 use chimera_live::{process, RuntimeArgs};
 
 use tokio::runtime::Builder;
 
-/// Runs `future` to its end on a runtime built by `runtime` (multi-threaded for node and
-/// feed; one thread for the gateway: see [`process::run_gateway_process`]).
+/// Runs `future` to its end on a runtime built by `runtime` (multi-threaded for the feed; one
+/// thread for the gateway: see [`process::run_gateway_process`]; the node's is its own,
+/// [`NodeConfig::runtime`]).
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
     mut runtime: Builder,
     future: F,
@@ -30,10 +32,8 @@ fn runtime_args(a: &ProcessArgs) -> RuntimeArgs {
 /// As [`process::run_node_process`], or an invalid configuration (every problem listed).
 pub(crate) fn node(a: &ProcessArgs, strategies: &StrategyRegistry) -> anyhow::Result<()> {
     let config = runtime_args(a).load(Some(strategies))?;
-    block_on(
-        Builder::new_multi_thread(),
-        process::run_node_process(&config, strategies),
-    )
+    NodeConfig::runtime(config.node.as_ref())?
+        .block_on(process::run_node_process(&config, strategies))
 }
 
 /// `chimera gateway`.

@@ -369,6 +369,15 @@ fn validate_node(node: &NodeConfig, problems: &mut Problems) {
         format!("{} (must be ≥ 100)", node.heartbeat_ms),
     );
     check_rehearsal_period(node.rehearse_us, "node.rehearse_us", problems);
+    problems.check(
+        (1..=NodeConfig::MAX_THREADS).contains(&node.threads),
+        "node.threads",
+        format!(
+            "{} (must be 1 to {})",
+            node.threads,
+            NodeConfig::MAX_THREADS
+        ),
+    );
 }
 
 /// A rehearsal period (`[node] rehearse_us`, `[gateway] sim_rehearse_us`), when set: 10 µs to
@@ -446,7 +455,7 @@ mod tests {
             "[bus]\nkind = \"kafka\"\npartitions = 0\n\
              [bus.redis_streams]\n\"orders.nope\" = \"x\"\n\
              [database]\nurl = \"sqlite://x.db\"\n\
-             [node]\nid = \"\"\nqueue_capacity = 2\n\
+             [node]\nid = \"\"\nqueue_capacity = 2\nthreads = 0\n\
              [state]\nkind = \"memory\"\nlease_ms = 10\n\
              [extra]\n",
         );
@@ -459,6 +468,7 @@ mod tests {
             "bus.redis_streams.\"orders.nope\"",
             "node.id",
             "node.queue_capacity",
+            "node.threads: 0 (must be 1 to 256)",
             "state.kind",
             "state.lease_ms",
             "extra: unknown section",

@@ -3,17 +3,15 @@
 //! strategies: `chimera_cli::run` from your own binary, then `your-binary node`.)
 
 use chimera_kernel::strategy::StrategyRegistry;
+use chimera_runtime::config::NodeConfig;
 use chimera_runtime::RuntimeArgs;
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     chimera_runtime::memory::cap_malloc_arenas();
-    run()
-}
-
-#[tokio::main]
-async fn run() -> anyhow::Result<()> {
     let strategies = StrategyRegistry::builtin();
     let config = RuntimeArgs::parse().load(Some(&strategies))?;
-    chimera_node::run_node_process(&config, &strategies).await
+    // On `[node] threads` threads (one by default).
+    NodeConfig::runtime(config.node.as_ref())?
+        .block_on(chimera_node::run_node_process(&config, &strategies))
 }
